@@ -1,0 +1,48 @@
+//! The one error enum of the core crate.
+//!
+//! Variants carry the context a user needs to act on them (which key, which
+//! field, which engine); messages are lower-case sentences without a trailing
+//! period, so adapters can embed them in their own envelopes.
+
+/// Result with the core's [`Error`] as the default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the core.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A field of a request or a record is not acceptable.
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: String, reason: String },
+
+    /// A compare-and-swap in the state store found another revision.
+    #[error("conflict on {key}: expected revision {expected}, found {actual}")]
+    Conflict {
+        key: String,
+        expected: u64,
+        actual: u64,
+    },
+
+    /// The state store failed underneath (disk, corruption, closed database).
+    #[error("state store failure: {reason}")]
+    Storage { reason: String },
+
+    /// A change stream asked for revisions that were compacted away, or fell
+    /// too far behind the writers.
+    #[error("change stream cannot resume at revision {revision}: {reason}")]
+    WatchLost { revision: u64, reason: String },
+
+    /// A stored document could not be decoded.
+    #[error("stored document {key} is not valid: {reason}")]
+    Decode { key: String, reason: String },
+}
+
+impl Error {
+    /// Shorthand for [`Error::Invalid`].
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
