@@ -1,0 +1,174 @@
+//! Who may do what: accounts, roles and their permissions, service keys and
+//! webhook keys (Shipyard, SPEC.md section 001).
+//!
+//! Secrets are never stored in the clear: `Account::password` and
+//! `ServiceKey::key` hold hashes once stored; the plain key is shown once, at
+//! creation, by the service that makes it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// A role as an account refers to it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RoleRef {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
+}
+
+/// An account of a human user.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Account {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
+    pub username: String,
+    /// The password hash once stored; the plain password only in a create request.
+    #[serde(default)]
+    pub password: String,
+    pub role: RoleRef,
+}
+
+impl Account {
+    pub fn validate(&self) -> Result<()> {
+        if self.username.trim().is_empty() || self.username.len() > 128 {
+            return Err(Error::invalid("username", "must be 1 to 128 characters"));
+        }
+        if self.username.chars().any(|c| c.is_whitespace() || c == ':') {
+            return Err(Error::invalid("username", "may not hold whitespace or ':'"));
+        }
+        if self.role.name.trim().is_empty() {
+            return Err(Error::invalid("role.name", "a role is required"));
+        }
+        Ok(())
+    }
+}
+
+/// A permission: an area and an access level, written `area:ro` or `area:rw`,
+/// or `*` for everything (later Shipyard versions' scheme).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Permission {
+    /// `containers`, `engines`, `accounts`, ... or `*`.
+    pub area: String,
+    pub write: bool,
+}
+
+impl Permission {
+    /// Whether holding `self` allows an action on `area` (writing if `write`).
+    pub fn allows(&self, area: &str, write: bool) -> bool {
+        (self.area == "*" || self.area == area) && (self.write || !write)
+    }
+}
+
+impl TryFrom<String> for Permission {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        if s == "*" {
+            return Ok(Permission { area: "*".into(), write: true });
+        }
+        let (area, level) = s.split_once(':').ok_or_else(|| {
+            Error::invalid("permissions", format!("{s:?} is not of the form area:ro or area:rw"))
+        })?;
+        let write = match level {
+            "ro" => false,
+            "rw" => true,
+            _ => {
+                return Err(Error::invalid(
+                    "permissions",
+                    format!("{s:?}: the level is ro or rw"),
+                ))
+            }
+        };
+        if area.is_empty() || !area.chars().all(|c| c.is_ascii_lowercase() || c == '-' || c == '*') {
+            return Err(Error::invalid("permissions", format!("{s:?}: bad area")));
+        }
+        Ok(Permission { area: area.into(), write })
+    }
+}
+
+impl From<Permission> for String {
+    fn from(p: Permission) -> String {
+        if p.area == "*" {
+            return "*".into();
+        }
+        format!("{}:{}", p.area, if p.write { "rw" } else { "ro" })
+    }
+}
+
+/// A named set of permissions. `admin` and `user` are built in.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Role {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub permissions: Vec<Permission>,
+}
+
+impl Role {
+    /// The areas only `admin` (or a role granting them) may touch.
+    pub const ADMIN_AREAS: [&'static str; 3] = ["accounts", "roles", "servicekeys"];
+
+    /// Whether this role allows an action on `area`. `admin` may do anything;
+    /// `user` anything but manage accounts, roles and service keys (Shipyard's
+    /// own rule); other roles what their permissions say.
+    pub fn allows(&self, area: &str, write: bool) -> bool {
+        match self.name.as_str() {
+            "admin" => true,
+            "user" => !Self::ADMIN_AREAS.contains(&area),
+            _ => self.permissions.iter().any(|p| p.allows(area, write)),
+        }
+    }
+}
+
+/// A key for API clients (`X-Service-Key`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ServiceKey {
+    /// The key's hash once stored; the plain key only in the creation answer.
+    #[serde(default)]
+    pub key: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// A key that lets Docker Hub's webhook redeploy the containers of one image.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct WebhookKey {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
+    pub image: String,
+    #[serde(default)]
+    pub key: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permissions_parse_and_allow() {
+        let p: Permission = serde_json::from_str(r#""containers:ro""#).unwrap();
+        assert!(p.allows("containers", false));
+        assert!(!p.allows("containers", true));
+        assert!(!p.allows("engines", false));
+        assert!(serde_json::from_str::<Permission>(r#""containers""#).is_err());
+        assert!(serde_json::from_str::<Permission>(r#""containers:xx""#).is_err());
+        assert_eq!(serde_json::to_string(&p).unwrap(), r#""containers:ro""#);
+    }
+
+    #[test]
+    fn built_in_roles() {
+        let role = |name: &str| Role { name: name.into(), ..Role::default() };
+        assert!(role("admin").allows("accounts", true));
+        assert!(role("user").allows("containers", true));
+        assert!(!role("user").allows("servicekeys", false));
+        let custom = Role {
+            name: "viewer".into(),
+            permissions: vec!["containers:ro".to_string().try_into().unwrap()],
+            ..Role::default()
+        };
+        assert!(custom.allows("containers", false));
+        assert!(!custom.allows("containers", true));
+    }
+}

@@ -1,0 +1,246 @@
+//! Containers and the image configuration they are deployed from (Shipyard's
+//! `image` object, SPEC.md section 001).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::engine::Engine;
+use super::validate::validate_port;
+use crate::error::{Error, Result};
+
+/// How the scheduler uses a request's labels (Shipyard's `type`, plus Swarm's
+/// global mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerType {
+    /// Only engines whose labels include every request label.
+    #[default]
+    Service,
+    /// As `service`, and only engines not already running that image.
+    Unique,
+    /// Only the engine named by a request label `host:<engine-id>`.
+    Host,
+    /// One container on every matching engine.
+    Global,
+}
+
+/// Transport protocol of a port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    #[default]
+    Tcp,
+    Udp,
+}
+
+impl std::fmt::Display for Proto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        })
+    }
+}
+
+/// A port to publish: `port` 0 (or absent) lets the engine choose a host port.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct BindPort {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub host_ip: String,
+    #[serde(default)]
+    pub proto: Proto,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub port: u32,
+    pub container_port: u32,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
+}
+
+/// Restart policy by Docker's names: `no`, `always`, `on-failure`, `unless-stopped`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RestartPolicy {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximum_retry: Option<u32>,
+}
+
+impl RestartPolicy {
+    const NAMES: [&'static str; 5] = ["", "no", "always", "on-failure", "unless-stopped"];
+
+    /// Whether the container is to be brought back after its engine is lost.
+    pub fn is_always(&self) -> bool {
+        self.name == "always"
+    }
+}
+
+/// What to deploy: Shipyard's container request and the `image` object of a
+/// deployed container.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ImageConfig {
+    /// The image reference, e.g. `ehazlett/go-demo:latest`.
+    pub name: String,
+    pub cpus: f64,
+    /// Memory in MiB.
+    pub memory: u64,
+    #[serde(default, rename = "type")]
+    pub kind: ContainerType,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hostname: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub domain: String,
+    /// Scheduling labels; their use depends on `type`. Besides plain labels,
+    /// `key==value`, `key!=value`, `host:<engine-id>` and
+    /// `affinity:container|image|label==...` are understood.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+    #[serde(default)]
+    pub restart_policy: RestartPolicy,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bind_ports: Vec<BindPort>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub links: BTreeMap<String, String>,
+}
+
+impl ImageConfig {
+    /// Checks the fields a deploy needs; the error names the field.
+    pub fn validate(&self) -> Result<()> {
+        if self.name.trim().is_empty() {
+            return Err(Error::invalid("name", "an image name is required"));
+        }
+        if self.name.chars().any(char::is_whitespace) {
+            return Err(Error::invalid("name", "an image name has no whitespace"));
+        }
+        if !(self.cpus.is_finite() && self.cpus > 0.0) {
+            return Err(Error::invalid(
+                "cpus",
+                format!("must be greater than 0, got {}", self.cpus),
+            ));
+        }
+        if self.memory == 0 {
+            return Err(Error::invalid("memory", "must be greater than 0 MiB"));
+        }
+        if !RestartPolicy::NAMES.contains(&self.restart_policy.name.as_str()) {
+            return Err(Error::invalid(
+                "restart_policy.name",
+                format!(
+                    "must be one of no, always, on-failure, unless-stopped; got {:?}",
+                    self.restart_policy.name
+                ),
+            ));
+        }
+        for (i, bp) in self.bind_ports.iter().enumerate() {
+            validate_port(&format!("bind_ports[{i}].container_port"), bp.container_port)?;
+            if bp.port != 0 {
+                validate_port(&format!("bind_ports[{i}].port"), bp.port)?;
+            }
+            if !bp.host_ip.is_empty() && bp.host_ip.parse::<std::net::IpAddr>().is_err() {
+                return Err(Error::invalid(
+                    format!("bind_ports[{i}].host_ip"),
+                    format!("not an IP address: {:?}", bp.host_ip),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The running state of a container as its engine reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ContainerState {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub started_at: String,
+    #[serde(default)]
+    pub pid: u32,
+    #[serde(default)]
+    pub running: bool,
+}
+
+/// A published port of a deployed container.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Port {
+    pub container_port: u32,
+    #[serde(default)]
+    pub port: u32,
+    #[serde(default)]
+    pub proto: Proto,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub host_ip: String,
+}
+
+/// A deployed container, as Shipyard lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Container {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(default)]
+    pub state: ContainerState,
+    #[serde(default)]
+    pub ports: Vec<Port>,
+    pub engine: Engine,
+    pub image: ImageConfig,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seed_request() -> ImageConfig {
+        // The deploy request of seed 001.
+        serde_json::from_str(
+            r#"{"name":"ehazlett/go-demo","cpus":0.1,"memory":32,"type":"service",
+                "hostname":"","domain":"","labels":["local"],"args":[],
+                "environment":{"FOO":"bar"},"restart_policy":{"name":"always"},
+                "bind_ports":[{"host_ip":"10.1.2.3","proto":"tcp","container_port":8080},
+                              {"proto":"tcp","port":80,"container_port":8080}],
+                "links":{"redis":"db"}}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn seed_request_parses_and_validates() {
+        let req = seed_request();
+        assert_eq!(req.kind, ContainerType::Service);
+        assert_eq!(req.bind_ports[1].port, 80);
+        assert!(req.restart_policy.is_always());
+        req.validate().unwrap();
+    }
+
+    #[test]
+    fn invalid_fields_are_named() {
+        let cases: Vec<(Box<dyn Fn(&mut ImageConfig)>, &str)> = vec![
+            (Box::new(|r| r.name.clear()), "name"),
+            (Box::new(|r| r.cpus = 0.0), "cpus"),
+            (Box::new(|r| r.cpus = f64::NAN), "cpus"),
+            (Box::new(|r| r.memory = 0), "memory"),
+            (Box::new(|r| r.restart_policy.name = "sometimes".into()), "restart_policy.name"),
+            (Box::new(|r| r.bind_ports[1].port = 70000), "bind_ports[1].port"),
+            (Box::new(|r| r.bind_ports[0].container_port = 0), "bind_ports[0].container_port"),
+            (Box::new(|r| r.bind_ports[0].host_ip = "nope".into()), "bind_ports[0].host_ip"),
+        ];
+        for (mutate, field) in cases {
+            let mut req = seed_request();
+            mutate(&mut req);
+            match req.validate() {
+                Err(Error::Invalid { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: expected invalid, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_type_is_a_parse_error() {
+        let err = serde_json::from_str::<ImageConfig>(r#"{"name":"x","cpus":1,"memory":1,"type":"weird"}"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("unknown variant"), "{err}");
+    }
+}

@@ -1,0 +1,70 @@
+//! Cluster events: what happened, when, to which engine or container.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Container, Engine};
+
+/// The kinds of events the cluster records (Shipyard's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventType {
+    Create,
+    Start,
+    Stop,
+    Die,
+    Destroy,
+    Restart,
+    Scale,
+    AddEngine,
+    RemoveEngine,
+    EngineDown,
+    EngineUp,
+    AddAccount,
+    RemoveAccount,
+    AddRole,
+    RemoveRole,
+    AddServiceKey,
+    RemoveServiceKey,
+    AddWebhookKey,
+    RemoveWebhookKey,
+    DeployFailed,
+    Reschedule,
+    Redeploy,
+}
+
+/// One recorded event. `seq` orders events and lets a reader resume.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    #[serde(default)]
+    pub seq: u64,
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    /// RFC 3339.
+    pub time: String,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<Engine>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<Box<Container>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_shape() {
+        let e: Event = serde_json::from_str(
+            r#"{"type":"add-service-key","time":"2026-01-01T00:00:00Z",
+                "message":"description=demo","tags":["cluster","security"]}"#,
+        )
+        .unwrap();
+        assert_eq!(e.kind, EventType::AddServiceKey);
+        let back = serde_json::to_value(&e).unwrap();
+        assert_eq!(back["type"], "add-service-key");
+        assert!(back.get("engine").is_none());
+    }
+}
