@@ -1,0 +1,450 @@
+//! The indexed scheduler: what services use to place containers quickly.
+//!
+//! Engines are grouped into buckets by label set (clusters have few distinct
+//! label sets), and each bucket keeps its healthy engines in a `BTreeSet`
+//! ordered by [`RankKey`]. A request's label constraints are evaluated once
+//! per bucket; `spread` then walks each matching bucket from its greatest key
+//! down and `binpack` from the least key that has enough free memory up, and
+//! the first engine that passes the filter chain is that bucket's best. The
+//! best of the buckets wins. Per-engine lookups (images, container names and
+//! labels, host ports) are hash maps, so a check is O(1).
+//!
+//! Decisions equal those of [`super::reference`] for the same snapshot and
+//! request (property-tested). When nothing fits, the explanation runs the
+//! filter chain on every engine, as the reference does.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+
+use super::explain::{Assignment, Placement, Refusal, Unplaceable};
+use super::filter::{first_reject, EngineView};
+use super::rank::{RankKey, SplitMix, Walk};
+use super::request::{Affinity, AffinityTarget, Constraint, Request, Strategy};
+use super::snapshot::{EngineSnapshot, Footprint, HostPort, Millicpus, Snapshot};
+use crate::error::{Error, Result};
+use crate::model::{ContainerType, Health, Proto};
+
+/// A multiset of strings: how many containers of an engine have each value.
+type Counts = HashMap<String, u32>;
+
+fn count_up(map: &mut Counts, key: &str) {
+    match map.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            map.insert(key.to_string(), 1);
+        }
+    }
+}
+
+fn count_down(map: &mut Counts, key: &str) {
+    if let Some(n) = map.get_mut(key) {
+        *n -= 1;
+        if *n == 0 {
+            map.remove(key);
+        }
+    }
+}
+
+/// One engine's state inside the index.
+#[derive(Debug, Clone)]
+struct Slot {
+    id: String,
+    health: Health,
+    bucket: usize,
+    removed: bool,
+    cpus: Millicpus,
+    memory: u64,
+    reserved_cpus: Millicpus,
+    reserved_memory: u64,
+    containers: u32,
+    images: Counts,
+    names: Counts,
+    /// Container labels as `key\0value`, so lookups need no tuple of Strings.
+    container_labels: Counts,
+    ports: HashMap<(Proto, u16), Vec<Option<IpAddr>>>,
+}
+
+impl Slot {
+    fn rank(&self, slot: usize) -> RankKey {
+        RankKey::new(
+            self.memory.saturating_sub(self.reserved_memory),
+            self.cpus.saturating_sub(self.reserved_cpus),
+            self.containers,
+            slot,
+        )
+    }
+
+    /// Whether the slot sits in its bucket's ordered set (can be chosen).
+    fn listed(&self) -> bool {
+        !self.removed && self.health == Health::Healthy
+    }
+
+    fn add(&mut self, f: &Footprint) {
+        self.containers += 1;
+        self.reserved_cpus += f.cpus;
+        self.reserved_memory += f.memory;
+        count_up(&mut self.images, &f.image);
+        count_up(&mut self.names, &f.name);
+        for (k, v) in &f.labels {
+            count_up(&mut self.container_labels, &label_key(k, v));
+        }
+        for p in &f.ports {
+            self.ports.entry((p.proto, p.port)).or_default().push(p.ip);
+        }
+    }
+
+    fn remove(&mut self, f: &Footprint) {
+        self.containers = self.containers.saturating_sub(1);
+        self.reserved_cpus = self.reserved_cpus.saturating_sub(f.cpus);
+        self.reserved_memory = self.reserved_memory.saturating_sub(f.memory);
+        count_down(&mut self.images, &f.image);
+        count_down(&mut self.names, &f.name);
+        for (k, v) in &f.labels {
+            count_down(&mut self.container_labels, &label_key(k, v));
+        }
+        for p in &f.ports {
+            if let Some(ips) = self.ports.get_mut(&(p.proto, p.port)) {
+                if let Some(i) = ips.iter().position(|ip| *ip == p.ip) {
+                    ips.swap_remove(i);
+                }
+                if ips.is_empty() {
+                    self.ports.remove(&(p.proto, p.port));
+                }
+            }
+        }
+    }
+}
+
+fn label_key(k: &str, v: &str) -> String {
+    format!("{k}\0{v}")
+}
+
+/// Engines with one label set, healthy ones ordered by rank.
+#[derive(Debug, Clone)]
+struct Bucket {
+    labels: Vec<String>,
+    ranked: BTreeSet<RankKey>,
+}
+
+/// A slot seen through the filter chain; `broken` is the bucket's verdict on
+/// the request's label constraints, computed once per request.
+struct View<'a> {
+    slot: &'a Slot,
+    broken: Option<usize>,
+}
+
+impl EngineView for View<'_> {
+    fn id(&self) -> &str {
+        &self.slot.id
+    }
+    fn health(&self) -> Health {
+        self.slot.health
+    }
+    fn broken_constraint<'r>(&self, req: &'r Request) -> Option<&'r Constraint> {
+        self.broken.and_then(|i| req.constraints.get(i))
+    }
+    fn runs_image(&self, image: &str) -> bool {
+        self.slot.images.contains_key(image)
+    }
+    fn runs_matching(&self, rule: &Affinity) -> bool {
+        match &rule.target {
+            AffinityTarget::ContainerName(n) => self.slot.names.contains_key(n),
+            AffinityTarget::Image(i) => self.slot.images.contains_key(i),
+            AffinityTarget::Label(k, v) => self.slot.container_labels.contains_key(&label_key(k, v)),
+        }
+    }
+    fn port_in_use(&self, ports: &[HostPort]) -> Option<HostPort> {
+        ports
+            .iter()
+            .find(|p| {
+                self.slot.ports.get(&(p.proto, p.port)).is_some_and(|ips| {
+                    ips.iter()
+                        .any(|ip| p.conflicts(&HostPort { ip: *ip, proto: p.proto, port: p.port }))
+                })
+            })
+            .copied()
+    }
+    fn free_cpus(&self) -> Millicpus {
+        self.slot.cpus.saturating_sub(self.slot.reserved_cpus)
+    }
+    fn free_memory(&self) -> u64 {
+        self.slot.memory.saturating_sub(self.slot.reserved_memory)
+    }
+}
+
+/// The cluster, indexed for placement. Build it from a [`Snapshot`], keep it
+/// current with the `add_*`/`remove_*`/`set_health` calls, and ask it to
+/// [`plan`](Self::plan) (dry run) or [`place`](Self::place) (commit).
+#[derive(Debug, Clone, Default)]
+pub struct ClusterIndex {
+    slots: Vec<Slot>,
+    by_id: HashMap<String, usize>,
+    buckets: Vec<Bucket>,
+    bucket_by_labels: HashMap<Vec<String>, usize>,
+    /// Per request: the first constraint each bucket breaks (reused buffer).
+    verdicts: Vec<Option<usize>>,
+}
+
+impl ClusterIndex {
+    pub fn new(snapshot: &Snapshot) -> Result<Self> {
+        let mut index = ClusterIndex::default();
+        for e in &snapshot.engines {
+            index.add_engine(e)?;
+        }
+        Ok(index)
+    }
+
+    /// Number of engines (removed ones excluded).
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// Adds an engine with its containers. Its slot is the next free position.
+    pub fn add_engine(&mut self, e: &EngineSnapshot) -> Result<usize> {
+        if self.by_id.contains_key(&e.id) {
+            return Err(Error::invalid("engine.id", format!("engine {} is already indexed", e.id)));
+        }
+        let mut set = e.labels.clone();
+        set.sort_unstable();
+        set.dedup();
+        let bucket = match self.bucket_by_labels.get(&set) {
+            Some(&b) => b,
+            None => {
+                self.buckets.push(Bucket { labels: set.clone(), ranked: BTreeSet::new() });
+                self.bucket_by_labels.insert(set, self.buckets.len() - 1);
+                self.buckets.len() - 1
+            }
+        };
+        let slot = self.slots.len();
+        let mut s = Slot {
+            id: e.id.clone(),
+            health: e.health,
+            bucket,
+            removed: false,
+            cpus: e.cpus,
+            memory: e.memory,
+            reserved_cpus: 0,
+            reserved_memory: 0,
+            containers: 0,
+            images: Counts::new(),
+            names: Counts::new(),
+            container_labels: Counts::new(),
+            ports: HashMap::new(),
+        };
+        for c in &e.containers {
+            s.add(c);
+        }
+        if s.listed() {
+            self.buckets[bucket].ranked.insert(s.rank(slot));
+        }
+        self.slots.push(s);
+        self.by_id.insert(e.id.clone(), slot);
+        Ok(slot)
+    }
+
+    fn slot_of(&self, engine: &str) -> Result<usize> {
+        self.by_id
+            .get(engine)
+            .copied()
+            .ok_or_else(|| Error::invalid("engine", format!("no engine {engine} in the index")))
+    }
+
+    /// Changes a slot while keeping its bucket's order right.
+    fn update(&mut self, slot: usize, change: impl FnOnce(&mut Slot)) {
+        let s = &mut self.slots[slot];
+        let bucket = &mut self.buckets[s.bucket];
+        if s.listed() {
+            bucket.ranked.remove(&s.rank(slot));
+        }
+        change(s);
+        if s.listed() {
+            bucket.ranked.insert(s.rank(slot));
+        }
+    }
+
+    pub fn remove_engine(&mut self, engine: &str) -> Result<()> {
+        let slot = self.slot_of(engine)?;
+        self.update(slot, |s| s.removed = true);
+        self.by_id.remove(engine);
+        Ok(())
+    }
+
+    pub fn set_health(&mut self, engine: &str, health: Health) -> Result<()> {
+        let slot = self.slot_of(engine)?;
+        self.update(slot, |s| s.health = health);
+        Ok(())
+    }
+
+    /// Records a container (and its reservation) on an engine.
+    pub fn add_container(&mut self, engine: &str, f: &Footprint) -> Result<()> {
+        let slot = self.slot_of(engine)?;
+        self.update(slot, |s| s.add(f));
+        Ok(())
+    }
+
+    /// Forgets a container, releasing its reservation and ports.
+    pub fn remove_container(&mut self, engine: &str, f: &Footprint) -> Result<()> {
+        let slot = self.slot_of(engine)?;
+        self.update(slot, |s| s.remove(f));
+        Ok(())
+    }
+
+    /// Reserved and total (cpus, memory) over the engines.
+    pub fn totals(&self) -> (Millicpus, u64, Millicpus, u64) {
+        self.slots.iter().filter(|s| !s.removed).fold((0, 0, 0, 0), |t, s| {
+            (t.0 + s.reserved_cpus, t.1 + s.reserved_memory, t.2 + s.cpus, t.3 + s.memory)
+        })
+    }
+
+    /// Decides and commits: chosen engines get the request's footprint.
+    pub fn place(&mut self, req: &Request) -> Result<Placement, Unplaceable> {
+        self.judge_buckets(req);
+        self.decide(req)
+    }
+
+    /// Decides without committing (a dry run).
+    pub fn plan(&mut self, req: &Request) -> Result<Placement, Unplaceable> {
+        self.judge_buckets(req);
+        let result = self.decide(req);
+        if let Ok(p) = &result {
+            for a in p.assignments.iter().rev() {
+                self.update(a.slot, |s| s.remove(&req.footprint));
+            }
+        }
+        result
+    }
+
+    fn judge_buckets(&mut self, req: &Request) {
+        self.verdicts.clear();
+        self.verdicts.extend(self.buckets.iter().map(|b| {
+            req.constraints.iter().position(|c| !c.holds(&b.labels))
+        }));
+    }
+
+    fn view(&self, slot: usize) -> View<'_> {
+        let s = &self.slots[slot];
+        View { slot: s, broken: self.verdicts[s.bucket] }
+    }
+
+    fn fits(&self, slot: usize, req: &Request) -> bool {
+        let s = &self.slots[slot];
+        !s.removed && first_reject(&self.view(slot), req).is_none()
+    }
+
+    /// Places replica after replica, committing each so later replicas see
+    /// earlier ones; on failure, rolls all of them back.
+    fn decide(&mut self, req: &Request) -> Result<Placement, Unplaceable> {
+        let mut placement = Placement::default();
+        if req.kind == ContainerType::Global {
+            for slot in 0..self.slots.len() {
+                if self.slots[slot].removed {
+                    continue;
+                }
+                match first_reject(&self.view(slot), req) {
+                    None => {
+                        placement.assignments.push(self.assignment(slot));
+                        self.update(slot, |s| s.add(&req.footprint));
+                    }
+                    Some(reason) => placement.skipped.push(Refusal {
+                        engine: self.slots[slot].id.clone(),
+                        reason,
+                    }),
+                }
+            }
+            if placement.assignments.is_empty() {
+                return Err(Unplaceable {
+                    replica: 0,
+                    replicas: 1,
+                    placed: Vec::new(),
+                    refusals: placement.skipped,
+                });
+            }
+            return Ok(placement);
+        }
+        let mut rng = match req.strategy {
+            Strategy::Random { seed } => Some(SplitMix::new(seed)),
+            _ => None,
+        };
+        for replica in 0..req.replicas {
+            let chosen = match (&req.host, rng.as_mut()) {
+                (Some(host), _) => self.by_id.get(host).copied().filter(|&s| self.fits(s, req)),
+                (None, Some(rng)) => Walk::new(self.slots.len(), rng).find(|&s| self.fits(s, req)),
+                (None, None) => self.best_ranked(req),
+            };
+            match chosen {
+                Some(slot) => {
+                    placement.assignments.push(self.assignment(slot));
+                    self.update(slot, |s| s.add(&req.footprint));
+                }
+                None => {
+                    let refusals = self.explain(req);
+                    for a in placement.assignments.iter().rev() {
+                        self.update(a.slot, |s| s.remove(&req.footprint));
+                    }
+                    return Err(Unplaceable {
+                        replica,
+                        replicas: req.replicas,
+                        placed: placement.assignments,
+                        refusals,
+                    });
+                }
+            }
+        }
+        Ok(placement)
+    }
+
+    fn assignment(&self, slot: usize) -> Assignment {
+        Assignment { engine: self.slots[slot].id.clone(), slot }
+    }
+
+    /// The best engine under `spread` or `binpack`: each matching bucket's
+    /// first fitting engine in strategy order, and the best of those.
+    fn best_ranked(&self, req: &Request) -> Option<usize> {
+        let mut best: Option<RankKey> = None;
+        let need = req.footprint.memory;
+        for (b, bucket) in self.buckets.iter().enumerate() {
+            if self.verdicts[b].is_some() {
+                continue;
+            }
+            let found = match req.strategy {
+                Strategy::Binpack => {
+                    let floor = RankKey { free_memory: need, free_cpus: 0, inv_containers: 0, inv_slot: 0 };
+                    bucket
+                        .ranked
+                        .range(floor..)
+                        // Past the current best, nothing in this bucket can win.
+                        .take_while(|k| best.is_none_or(|b| k.beats(&b, req.strategy)))
+                        .find(|k| self.fits(k.slot(), req))
+                }
+                _ => bucket
+                    .ranked
+                    .iter()
+                    .rev()
+                    .take_while(|k| k.free_memory >= need)
+                    .take_while(|k| best.is_none_or(|b| k.beats(&b, req.strategy)))
+                    .find(|k| self.fits(k.slot(), req)),
+            };
+            if let Some(k) = found {
+                best = Some(*k);
+            }
+        }
+        best.map(|k| k.slot())
+    }
+
+    /// Every engine's reason, in slot order, for an unplaceable request.
+    fn explain(&self, req: &Request) -> Vec<Refusal> {
+        (0..self.slots.len())
+            .filter(|&slot| !self.slots[slot].removed)
+            .filter_map(|slot| {
+                first_reject(&self.view(slot), req).map(|reason| Refusal {
+                    engine: self.slots[slot].id.clone(),
+                    reason,
+                })
+            })
+            .collect()
+    }
+}
