@@ -1,0 +1,115 @@
+//! Property test: the indexed scheduler and the reference scan give the same
+//! decision (placement or full explanation) for random clusters and random
+//! request sequences, and `plan` never changes what `place` then decides.
+#![allow(clippy::unwrap_used)]
+
+mod support {
+    pub mod cluster;
+}
+use proptest::prelude::*;
+use shipcore::model::{ContainerType, Health, Proto};
+use shipcore::sched::{ClusterIndex, EngineSnapshot, Footprint, HostPort, Request, Snapshot, Strategy as Placer};
+use support::cluster::place_both;
+
+const LABELS: [&str; 5] = ["ssd", "zone=a", "zone=b", "gpu", "env=prod"];
+const IMAGES: [&str; 3] = ["redis", "web", "db"];
+const NAMES: [&str; 3] = ["", "api", "cache"];
+const PORTS: [u16; 3] = [80, 443, 8080];
+const IPS: [&str; 3] = ["", "127.0.0.1", "10.0.0.1"];
+
+fn footprint() -> impl Strategy<Value = Footprint> {
+    (0..3usize, 0..3usize, 0..4usize, 0..4usize, 0..3usize, 0u64..1500, 0u64..1500, any::<bool>())
+        .prop_map(|(img, name, port, ip, lbl, cpus, memory, labelled)| Footprint {
+            name: NAMES[name].into(),
+            image: IMAGES[img].into(),
+            labels: if labelled {
+                [("tier".to_string(), ["front", "back", "db"][lbl].to_string())].into()
+            } else {
+                Default::default()
+            },
+            ports: PORTS
+                .get(port)
+                .map(|p| vec![HostPort::new(IPS[ip % 3], Proto::Tcp, *p)])
+                .unwrap_or_default(),
+            cpus,
+            memory,
+        })
+}
+
+fn engine(i: usize) -> impl Strategy<Value = EngineSnapshot> {
+    (
+        proptest::collection::vec(0..LABELS.len(), 0..3),
+        prop_oneof![8 => Just(Health::Healthy), 1 => Just(Health::Unhealthy), 1 => Just(Health::Unknown)],
+        1u64..8,
+        prop_oneof![Just(1024u64), Just(2048), Just(4096), 256u64..8192],
+        proptest::collection::vec(footprint(), 0..4),
+    )
+        .prop_map(move |(labels, health, cpus, memory, containers)| EngineSnapshot {
+            id: format!("e{i}"),
+            labels: labels.into_iter().map(|l| LABELS[l].to_string()).collect(),
+            health,
+            cpus: cpus * 1000,
+            memory,
+            containers,
+        })
+}
+
+fn snapshot() -> impl Strategy<Value = Snapshot> {
+    (1usize..24).prop_flat_map(|n| {
+        (0..n).map(engine).collect::<Vec<_>>().prop_map(|engines| Snapshot { engines })
+    })
+}
+
+fn request(engines: usize) -> impl Strategy<Value = Request> {
+    (
+        (footprint(), prop_oneof![Just(ContainerType::Service), Just(ContainerType::Unique),
+                                  Just(ContainerType::Host), Just(ContainerType::Global)]),
+        proptest::collection::vec(0..9usize, 0..3),
+        (0..engines + 1),
+        prop_oneof![Just(Placer::Spread), Just(Placer::Binpack), any::<u64>().prop_map(|seed| Placer::Random { seed })],
+        1u32..5,
+    )
+        .prop_map(|((footprint, kind), rules, host, strategy, replicas)| {
+            let mut r = Request { footprint, kind, strategy, replicas, ..Request::default() };
+            r.footprint.cpus /= 2;
+            r.footprint.memory = r.footprint.memory.max(1);
+            for rule in rules {
+                let label = [
+                    "ssd", "zone==a", "zone!=b", "gpu", "affinity:image==redis",
+                    "affinity:image!=web", "affinity:container==api", "affinity:tier==front",
+                    "affinity:tier!=db",
+                ][rule];
+                r.add_label(label).unwrap();
+            }
+            if kind == ContainerType::Host {
+                // One past the last engine names an engine that does not exist.
+                r.host = Some(format!("e{host}"));
+            }
+            r
+        })
+}
+
+fn case() -> impl Strategy<Value = (Snapshot, Vec<Request>)> {
+    snapshot().prop_flat_map(|s| {
+        let n = s.engines.len();
+        (Just(s), proptest::collection::vec(request(n), 1..8))
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn indexed_equals_reference((mut snapshot, requests) in case()) {
+        let mut index = ClusterIndex::new(&snapshot).unwrap();
+        for req in &requests {
+            // place_both asserts index == reference and plan == place.
+            place_both(&mut snapshot, &mut index, req);
+        }
+        // And after all the commits, both still agree on the totals.
+        let (rc, rm, _, _) = index.totals();
+        let want_cpus: u64 = snapshot.engines.iter().map(|e| e.reserved_cpus()).sum();
+        let want_mem: u64 = snapshot.engines.iter().map(|e| e.reserved_memory()).sum();
+        prop_assert_eq!((rc, rm), (want_cpus, want_mem));
+    }
+}
