@@ -84,7 +84,9 @@ impl Slot {
         self.reserved_cpus += f.cpus;
         self.reserved_memory += f.memory;
         count_up(&mut self.images, &f.image);
-        count_up(&mut self.names, &f.name);
+        if !f.name.is_empty() {
+            count_up(&mut self.names, &f.name);
+        }
         for (k, v) in &f.labels {
             count_up(&mut self.container_labels, &label_key(k, v));
         }
@@ -98,7 +100,9 @@ impl Slot {
         self.reserved_cpus = self.reserved_cpus.saturating_sub(f.cpus);
         self.reserved_memory = self.reserved_memory.saturating_sub(f.memory);
         count_down(&mut self.images, &f.image);
-        count_down(&mut self.names, &f.name);
+        if !f.name.is_empty() {
+            count_down(&mut self.names, &f.name);
+        }
         for (k, v) in &f.labels {
             count_down(&mut self.container_labels, &label_key(k, v));
         }
@@ -303,19 +307,13 @@ impl ClusterIndex {
     /// Decides and commits: chosen engines get the request's footprint.
     pub fn place(&mut self, req: &Request) -> Result<Placement, Unplaceable> {
         self.judge_buckets(req);
-        self.decide(req)
+        self.decide(req, true)
     }
 
     /// Decides without committing (a dry run).
     pub fn plan(&mut self, req: &Request) -> Result<Placement, Unplaceable> {
         self.judge_buckets(req);
-        let result = self.decide(req);
-        if let Ok(p) = &result {
-            for a in p.assignments.iter().rev() {
-                self.update(a.slot, |s| s.remove(&req.footprint));
-            }
-        }
-        result
+        self.decide(req, false)
     }
 
     fn judge_buckets(&mut self, req: &Request) {
@@ -335,20 +333,21 @@ impl ClusterIndex {
         !s.removed && first_reject(&self.view(slot), req).is_none()
     }
 
-    /// Places replica after replica, committing each so later replicas see
-    /// earlier ones; on failure, rolls all of them back.
-    fn decide(&mut self, req: &Request) -> Result<Placement, Unplaceable> {
+    /// Places replica after replica. Each replica is committed while later
+    /// replicas still have to see it; with `commit` false, those tentative
+    /// commits are rolled back at the end, so a dry run of one container
+    /// touches nothing. On failure everything is rolled back.
+    fn decide(&mut self, req: &Request, commit: bool) -> Result<Placement, Unplaceable> {
         let mut placement = Placement::default();
         if req.kind == ContainerType::Global {
+            // One container per engine: no replica can affect another
+            // engine's checks, so nothing needs a tentative commit.
             for slot in 0..self.slots.len() {
                 if self.slots[slot].removed {
                     continue;
                 }
                 match first_reject(&self.view(slot), req) {
-                    None => {
-                        placement.assignments.push(self.assignment(slot));
-                        self.update(slot, |s| s.add(&req.footprint));
-                    }
+                    None => placement.assignments.push(self.assignment(slot)),
                     Some(reason) => placement.skipped.push(Refusal {
                         engine: self.slots[slot].id.clone(),
                         reason,
@@ -363,38 +362,49 @@ impl ClusterIndex {
                     refusals: placement.skipped,
                 });
             }
+            if commit {
+                for a in &placement.assignments {
+                    self.update(a.slot, |s| s.add(&req.footprint));
+                }
+            }
             return Ok(placement);
         }
         let mut rng = match req.strategy {
             Strategy::Random { seed } => Some(SplitMix::new(seed)),
             _ => None,
         };
+        let mut applied = 0;
+        let mut outcome = Ok(());
         for replica in 0..req.replicas {
             let chosen = match (&req.host, rng.as_mut()) {
                 (Some(host), _) => self.by_id.get(host).copied().filter(|&s| self.fits(s, req)),
                 (None, Some(rng)) => Walk::new(self.slots.len(), rng).find(|&s| self.fits(s, req)),
                 (None, None) => self.best_ranked(req),
             };
-            match chosen {
-                Some(slot) => {
-                    placement.assignments.push(self.assignment(slot));
-                    self.update(slot, |s| s.add(&req.footprint));
-                }
-                None => {
-                    let refusals = self.explain(req);
-                    for a in placement.assignments.iter().rev() {
-                        self.update(a.slot, |s| s.remove(&req.footprint));
-                    }
-                    return Err(Unplaceable {
-                        replica,
-                        replicas: req.replicas,
-                        placed: placement.assignments,
-                        refusals,
-                    });
-                }
+            let Some(slot) = chosen else {
+                outcome = Err((replica, self.explain(req)));
+                break;
+            };
+            placement.assignments.push(self.assignment(slot));
+            if commit || replica + 1 < req.replicas {
+                self.update(slot, |s| s.add(&req.footprint));
+                applied += 1;
             }
         }
-        Ok(placement)
+        if !commit || outcome.is_err() {
+            for a in placement.assignments[..applied].iter().rev() {
+                self.update(a.slot, |s| s.remove(&req.footprint));
+            }
+        }
+        match outcome {
+            Ok(()) => Ok(placement),
+            Err((replica, refusals)) => Err(Unplaceable {
+                replica,
+                replicas: req.replicas,
+                placed: placement.assignments,
+                refusals,
+            }),
+        }
     }
 
     fn assignment(&self, slot: usize) -> Assignment {

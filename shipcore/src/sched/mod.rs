@@ -27,5 +27,6 @@ pub mod snapshot;
 pub use explain::{Assignment, Placement, Refusal, Unplaceable};
 pub use filter::Reject;
 pub use index::ClusterIndex;
+pub use rank::SplitMix;
 pub use request::{Affinity, AffinityTarget, Constraint, Request, Strategy};
 pub use snapshot::{millicpus, EngineSnapshot, Footprint, HostPort, Millicpus, Snapshot};

@@ -49,13 +49,15 @@ impl RankKey {
 /// here rather than a dependency because the scheduler must give the same
 /// answer for the same seed forever, whatever a crate's next version does.
 #[derive(Debug, Clone)]
-pub(crate) struct SplitMix(u64);
+pub struct SplitMix(u64);
 
 impl SplitMix {
+    /// A generator that starts from `seed`.
     pub fn new(seed: u64) -> Self {
         SplitMix(seed)
     }
 
+    /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
@@ -64,8 +66,11 @@ impl SplitMix {
         z ^ (z >> 31)
     }
 
-    /// A uniformly drawn value below `n` (n > 0), by rejection sampling.
+    /// A uniformly drawn value below `n` (0 when `n` is 0), by rejection sampling.
     pub fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            return 0;
+        }
         let zone = u64::MAX - (u64::MAX % n);
         loop {
             let v = self.next_u64();
