@@ -72,7 +72,9 @@ pub fn requests(n: usize, seed: u64) -> Vec<Request> {
                 }
                 6 | 7 => {
                     r.add_label(pick(&mut rng, &["zone==a", "zone==b", "zone==c"])).expect(label_err);
-                    r.footprint.ports.push(HostPort::new("", Proto::Tcp, 9000));
+                    // Each service its own port, as in a real fleet.
+                    let port = 9000 + (i % 1000) as u16;
+                    r.footprint.ports.push(HostPort::new("", Proto::Tcp, port));
                 }
                 8 => r.kind = ContainerType::Unique,
                 _ => {

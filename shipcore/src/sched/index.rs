@@ -123,11 +123,68 @@ fn label_key(k: &str, v: &str) -> String {
     format!("{k}\0{v}")
 }
 
-/// Engines with one label set, healthy ones ordered by rank.
+/// Engines with one label set. Healthy ones sit in bands by free cpus (band
+/// `k` holds free cpus in `[2^(k-1), 2^k)`, band 0 holds none free), each band
+/// ordered by rank. The order handles memory; the bands handle cpus, so an
+/// engine with plenty of memory and no cpus left is not walked past again
+/// and again by every request.
 #[derive(Debug, Clone)]
 struct Bucket {
     labels: Vec<String>,
-    ranked: BTreeSet<RankKey>,
+    bands: Vec<BTreeSet<RankKey>>,
+    /// Bit `k` set when band `k` is not empty, so walks visit only those.
+    occupied: u128,
+}
+
+const BANDS: usize = 65;
+
+fn band_of(free_cpus: Millicpus) -> usize {
+    (u64::BITS - free_cpus.leading_zeros()) as usize
+}
+
+/// The lowest and highest free cpus band `k` can hold.
+fn band_bounds(k: usize) -> (Millicpus, Millicpus) {
+    match k {
+        0 => (0, 0),
+        64 => (1 << 63, Millicpus::MAX),
+        _ => (1 << (k - 1), (1 << k) - 1),
+    }
+}
+
+impl Bucket {
+    fn new(labels: Vec<String>) -> Self {
+        Bucket { labels, bands: vec![BTreeSet::new(); BANDS], occupied: 0 }
+    }
+
+    fn insert(&mut self, key: RankKey) {
+        let k = band_of(key.free_cpus);
+        self.bands[k].insert(key);
+        self.occupied |= 1 << k;
+    }
+
+    fn remove(&mut self, key: &RankKey) {
+        let k = band_of(key.free_cpus);
+        self.bands[k].remove(key);
+        if self.bands[k].is_empty() {
+            self.occupied &= !(1 << k);
+        }
+    }
+
+    /// The bands that may hold an engine with `cpus` free, those that surely
+    /// do first, so the best found there prunes the walk of the last one.
+    fn bands_for(&self, cpus: Millicpus) -> impl Iterator<Item = &BTreeSet<RankKey>> {
+        let mut left = self.occupied;
+        std::iter::from_fn(move || {
+            if left == 0 {
+                return None;
+            }
+            let k = (u128::BITS - 1 - left.leading_zeros()) as usize;
+            left &= !(1 << k);
+            Some(k)
+        })
+        .take_while(move |&k| band_bounds(k).1 >= cpus)
+        .map(|k| &self.bands[k])
+    }
 }
 
 /// A slot seen through the filter chain; `broken` is the bucket's verdict on
@@ -218,7 +275,7 @@ impl ClusterIndex {
         let bucket = match self.bucket_by_labels.get(&set) {
             Some(&b) => b,
             None => {
-                self.buckets.push(Bucket { labels: set.clone(), ranked: BTreeSet::new() });
+                self.buckets.push(Bucket::new(set.clone()));
                 self.bucket_by_labels.insert(set, self.buckets.len() - 1);
                 self.buckets.len() - 1
             }
@@ -243,7 +300,7 @@ impl ClusterIndex {
             s.add(c);
         }
         if s.listed() {
-            self.buckets[bucket].ranked.insert(s.rank(slot));
+            self.buckets[bucket].insert(s.rank(slot));
         }
         self.slots.push(s);
         self.by_id.insert(e.id.clone(), slot);
@@ -262,11 +319,11 @@ impl ClusterIndex {
         let s = &mut self.slots[slot];
         let bucket = &mut self.buckets[s.bucket];
         if s.listed() {
-            bucket.ranked.remove(&s.rank(slot));
+            bucket.remove(&s.rank(slot));
         }
         change(s);
         if s.listed() {
-            bucket.ranked.insert(s.rank(slot));
+            bucket.insert(s.rank(slot));
         }
     }
 
@@ -411,35 +468,34 @@ impl ClusterIndex {
         Assignment { engine: self.slots[slot].id.clone(), slot }
     }
 
-    /// The best engine under `spread` or `binpack`: each matching bucket's
-    /// first fitting engine in strategy order, and the best of those.
+    /// The best engine under `spread` or `binpack`: in each matching bucket
+    /// and cpu band, the first fitting engine in strategy order; the best of
+    /// those wins. A walk stops as soon as it cannot beat the best so far.
     fn best_ranked(&self, req: &Request) -> Option<usize> {
         let mut best: Option<RankKey> = None;
         let need = req.footprint.memory;
+        let floor = RankKey { free_memory: need, free_cpus: 0, inv_containers: 0, inv_slot: 0 };
         for (b, bucket) in self.buckets.iter().enumerate() {
             if self.verdicts[b].is_some() {
                 continue;
             }
-            let found = match req.strategy {
-                Strategy::Binpack => {
-                    let floor = RankKey { free_memory: need, free_cpus: 0, inv_containers: 0, inv_slot: 0 };
-                    bucket
-                        .ranked
+            for band in bucket.bands_for(req.footprint.cpus) {
+                let beats_best = |k: &&RankKey| best.is_none_or(|b| k.beats(&b, req.strategy));
+                let found = match req.strategy {
+                    Strategy::Binpack => band
                         .range(floor..)
-                        // Past the current best, nothing in this bucket can win.
-                        .take_while(|k| best.is_none_or(|b| k.beats(&b, req.strategy)))
-                        .find(|k| self.fits(k.slot(), req))
+                        .take_while(beats_best)
+                        .find(|k| self.fits(k.slot(), req)),
+                    _ => band
+                        .iter()
+                        .rev()
+                        .take_while(|k| k.free_memory >= need)
+                        .take_while(beats_best)
+                        .find(|k| self.fits(k.slot(), req)),
+                };
+                if let Some(k) = found {
+                    best = Some(*k);
                 }
-                _ => bucket
-                    .ranked
-                    .iter()
-                    .rev()
-                    .take_while(|k| k.free_memory >= need)
-                    .take_while(|k| best.is_none_or(|b| k.beats(&b, req.strategy)))
-                    .find(|k| self.fits(k.slot(), req)),
-            };
-            if let Some(k) = found {
-                best = Some(*k);
             }
         }
         best.map(|k| k.slot())
