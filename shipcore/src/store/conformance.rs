@@ -334,6 +334,21 @@ async fn live_after_replay<S: Store + 'static>(store: S) {
             live_revisions
         })
     };
+    // A watcher opens many more streams while the writer runs, each a little
+    // behind the current revision, so that some open just as a write commits:
+    // the moment where replay and live can overlap or leave a gap.
+    let watcher = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            let mut streams = Vec::new();
+            for _ in 0..64 {
+                let since = store.revision().await.unwrap().saturating_sub(2);
+                streams.push((since, store.changes("", since).await.unwrap()));
+                tokio::task::yield_now().await;
+            }
+            streams
+        })
+    };
     let mut everything = store.changes("", 0).await.unwrap();
     let mut filtered = store.changes("live/", 20).await.unwrap();
 
@@ -357,6 +372,19 @@ async fn live_after_replay<S: Store + 'static>(store: S) {
     assert_eq!(got, wanted, "every matching change exactly once, in order");
     assert_quiet(&mut everything).await;
     assert_quiet(&mut filtered).await;
+
+    // One more write marks the end: every watcher stream must reach it
+    // through consecutive revisions.
+    let last = put(&*store, "live/last", "end").await;
+    for (since, mut stream) in watcher.await.unwrap() {
+        for expected in since + 1..=last {
+            let change = next(&mut stream).await;
+            assert_eq!(
+                change.revision, expected,
+                "stream opened at {since}: no gap and no duplicate"
+            );
+        }
+    }
 }
 
 async fn compaction(store: impl Store) {
