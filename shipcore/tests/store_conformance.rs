@@ -136,3 +136,57 @@ async fn durable_store_slow_reader_loses_the_stream() {
     let path = dir.path().join("slow.redb");
     slow_reader_loses_the_stream(DurableStore::open_with_watch_capacity(path, 4).unwrap()).await;
 }
+
+/// Records damaged behind the store's back are reported as storage errors,
+/// never as a panic.
+#[tokio::test]
+async fn durable_store_reports_corrupt_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("corrupt.redb");
+    {
+        let store = DurableStore::open(&path).unwrap();
+        store
+            .put("ok", b"fine".to_vec(), Expect::Any)
+            .await
+            .unwrap();
+    }
+    {
+        // The table layout is private to the store; this test knows it only
+        // to damage it.
+        let db = redb::Database::create(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let entries: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("entries");
+            let changes: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("changes");
+            txn.open_table(entries)
+                .unwrap()
+                .insert("short", &[1u8, 2][..])
+                .unwrap();
+            let mut log = txn.open_table(changes).unwrap();
+            log.insert(
+                2,
+                &[0u8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff][..],
+            )
+            .unwrap();
+            log.insert(3, &[9u8, 0, 0, 0, 0, 0, 0, 0, 0][..]).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let store = DurableStore::open(&path).unwrap();
+    assert_eq!(store.get("ok").await.unwrap().unwrap().value, b"fine");
+    let is_storage = |e: &Error| matches!(e, Error::Storage { .. });
+    assert!(is_storage(&store.get("short").await.unwrap_err()));
+    assert!(is_storage(&store.list("").await.unwrap_err()));
+    assert!(is_storage(
+        &store
+            .put("short", vec![], Expect::Revision(1))
+            .await
+            .unwrap_err()
+    ));
+    for (since, wanted) in [(0, "entry 2 is corrupt"), (2, "unknown kind 9")] {
+        match store.changes("", since).await {
+            Err(e) => assert!(is_storage(&e) && e.to_string().contains(wanted), "{e}"),
+            Ok(_) => panic!("a corrupt change log should not replay"),
+        }
+    }
+}
