@@ -15,8 +15,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use redb::{Database, ReadTransaction, ReadableTable, Table, TableDefinition, WriteTransaction};
 use tokio::sync::broadcast;
 
-use super::Versioned;
-use super::{check_key, next_revision, watch, Change, ChangeKind, ChangeStream, Expect, Store};
+use super::{
+    check_key, next_revision, watch, Change, ChangeKind, ChangeStream, Expect, Store, Versioned,
+};
 use crate::{Error, Result};
 
 const ENTRIES: TableDefinition<&str, &[u8]> = TableDefinition::new("entries");
@@ -52,6 +53,15 @@ impl fmt::Debug for DurableStore {
             .field("path", &self.inner.path)
             .finish_non_exhaustive()
     }
+}
+
+/// What a write operation did, which decides whether its transaction is
+/// committed.
+enum Outcome<T> {
+    /// Nothing changed: the transaction is dropped, which saves an fsync.
+    Unchanged(T),
+    /// The tables changed: commit, then publish the change if there is one.
+    Changed(T, Option<Change>),
 }
 
 /// Turns redb's many error types into [`Error::Storage`] saying what failed.
@@ -116,12 +126,13 @@ impl DurableStore {
     }
 
     /// Runs `op` in a write transaction on the blocking pool, commits it
-    /// durably, then publishes the change `op` made, if any. An error from
-    /// `op` aborts the transaction, so a refused write changes nothing.
+    /// durably if `op` changed something, then publishes the change `op` made,
+    /// if any. An error from `op` aborts the transaction, so a refused write
+    /// changes nothing.
     async fn write<T, F>(&self, op: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Tables<'_>) -> Result<(T, Option<Change>)> + Send + 'static,
+        F: FnOnce(&mut Tables<'_>) -> Result<Outcome<T>> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
         blocking(move || {
@@ -134,7 +145,11 @@ impl DurableStore {
                 .context("begin a write transaction")?;
             let outcome = Tables::open(&txn).and_then(|mut tables| op(&mut tables));
             match outcome {
-                Ok((out, change)) => {
+                Ok(Outcome::Unchanged(out)) => {
+                    let _ = txn.abort();
+                    Ok(out)
+                }
+                Ok(Outcome::Changed(out, change)) => {
                     txn.commit().context("commit a write transaction")?;
                     if let Some(change) = change {
                         // Sending fails only when nobody listens, which is fine.
@@ -302,7 +317,7 @@ impl Store for DurableStore {
                 kind: ChangeKind::Put { value },
             };
             tables.append(&change)?;
-            Ok((revision, Some(change)))
+            Ok(Outcome::Changed(revision, Some(change)))
         })
         .await
     }
@@ -314,7 +329,7 @@ impl Store for DurableStore {
             let actual = tables.revision_of(&key)?;
             expect.check(&key, actual)?;
             if actual == 0 {
-                return Ok((None, None));
+                return Ok(Outcome::Unchanged(None));
             }
             let revision = next_revision(meta(&tables.meta, REVISION)?)?;
             tables
@@ -327,7 +342,7 @@ impl Store for DurableStore {
                 kind: ChangeKind::Delete,
             };
             tables.append(&change)?;
-            Ok((Some(revision), Some(change)))
+            Ok(Outcome::Changed(Some(revision), Some(change)))
         })
         .await
     }
@@ -418,7 +433,7 @@ impl Store for DurableStore {
                 ));
             }
             if up_to <= meta(&tables.meta, COMPACTED)? {
-                return Ok(((), None));
+                return Ok(Outcome::Unchanged(()));
             }
             tables
                 .changes
@@ -428,7 +443,7 @@ impl Store for DurableStore {
                 .meta
                 .insert(COMPACTED, up_to)
                 .context("record the compaction point")?;
-            Ok(((), None))
+            Ok(Outcome::Changed((), None))
         })
         .await
     }
