@@ -1,1 +1,227 @@
-//! The state store (being written).
+//! The state store: keyed documents with revisions, compare-and-swap, prefix
+//! listing and change streams.
+//!
+//! The semantics follow etcd's so that an etcd backend can be added later
+//! without changing callers. One global revision counter increases by exactly
+//! one per successful write (put or delete); every key carries the revision of
+//! its last modification; revision 0 means "absent". Every write is recorded in
+//! a change log, which [`Store::changes`] replays before it follows live writes,
+//! and which [`Store::compact`] trims.
+//!
+//! Two implementations live here: [`MemoryStore`] for tests and
+//! [`DurableStore`], the embedded default on redb. The [`conformance`] suite
+//! holds the checks every implementation must pass.
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::{Error, Result};
+
+#[doc(hidden)]
+pub mod conformance;
+mod durable;
+mod memory;
+mod watch;
+
+pub use durable::DurableStore;
+pub use memory::MemoryStore;
+
+/// A stream of changes, in revision order, as returned by [`Store::changes`].
+///
+/// It ends after yielding an error, and quietly when the store is dropped.
+pub type ChangeStream = futures::stream::BoxStream<'static, Result<Change>>;
+
+/// The condition a write places on the current revision of its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Write whatever the key holds.
+    Any,
+    /// Write only if the key does not exist.
+    Absent,
+    /// Write only if the key was last modified at this revision (0 meaning
+    /// absent, as everywhere in the store).
+    Revision(u64),
+}
+
+impl Expect {
+    /// Whether a key whose last modification is `actual` (0 when absent)
+    /// satisfies this condition.
+    pub fn matches(self, actual: u64) -> bool {
+        match self {
+            Expect::Any => true,
+            Expect::Absent => actual == 0,
+            Expect::Revision(expected) => actual == expected,
+        }
+    }
+
+    /// Checks the condition and builds the [`Error::Conflict`] a mismatch
+    /// reports, so every implementation words it the same way.
+    pub fn check(self, key: &str, actual: u64) -> Result<()> {
+        if self.matches(actual) {
+            return Ok(());
+        }
+        let expected = match self {
+            Expect::Any | Expect::Absent => 0,
+            Expect::Revision(expected) => expected,
+        };
+        Err(Error::Conflict {
+            key: key.to_owned(),
+            expected,
+            actual,
+        })
+    }
+}
+
+/// A stored document with the revision of its last modification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned {
+    pub key: String,
+    pub value: Vec<u8>,
+    /// The global revision at which this key was last written.
+    pub revision: u64,
+}
+
+impl Versioned {
+    /// Decodes the value as JSON, reporting failures as [`Error::Decode`].
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_slice(&self.value).map_err(|e| Error::Decode {
+            key: self.key.clone(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// One write recorded in the change log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The global revision this write created.
+    pub revision: u64,
+    pub key: String,
+    pub kind: ChangeKind,
+}
+
+/// What a [`Change`] did to its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// The key was created or overwritten with this value.
+    Put { value: Vec<u8> },
+    /// The key was removed.
+    Delete,
+}
+
+/// The state store. Object-safe, so `Arc<dyn Store>` works.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync {
+    /// The document at `key`, if any.
+    async fn get(&self, key: &str) -> Result<Option<Versioned>>;
+
+    /// Writes `value` at `key` if `expect` holds and returns the new revision.
+    /// On a mismatch it returns [`Error::Conflict`] and changes nothing.
+    async fn put(&self, key: &str, value: Vec<u8>, expect: Expect) -> Result<u64>;
+
+    /// Removes `key` if `expect` holds and returns the new revision, or `None`
+    /// when there was nothing to remove (which is not a write and does not
+    /// advance the revision). On a mismatch it returns [`Error::Conflict`].
+    async fn delete(&self, key: &str, expect: Expect) -> Result<Option<u64>>;
+
+    /// Every document whose key starts with `prefix`, sorted by key.
+    async fn list(&self, prefix: &str) -> Result<Vec<Versioned>>;
+
+    /// The current global revision (0 for a store never written to).
+    async fn revision(&self) -> Result<u64>;
+
+    /// Every change to keys under `prefix` with a revision above `since`, in
+    /// revision order: first those in the change log, then live ones as they
+    /// happen, with no gap and no duplicate between the two.
+    ///
+    /// Returns [`Error::WatchLost`] if `since` is below the compaction point.
+    /// If the consumer falls too far behind the writers, the stream yields
+    /// [`Error::WatchLost`] carrying the revision up to which every matching
+    /// change was delivered (resume from there) and ends.
+    async fn changes(&self, prefix: &str, since: u64) -> Result<ChangeStream>;
+
+    /// Drops change log entries with a revision up to and including `up_to`.
+    /// Compacting below an earlier compaction point does nothing; compacting
+    /// beyond the current revision is refused.
+    async fn compact(&self, up_to: u64) -> Result<()>;
+}
+
+/// Forwarding, so generic code written for `S: Store` also takes shared
+/// handles such as `Arc<dyn Store>`.
+#[async_trait::async_trait]
+impl<S: Store + ?Sized> Store for Arc<S> {
+    async fn get(&self, key: &str) -> Result<Option<Versioned>> {
+        (**self).get(key).await
+    }
+
+    async fn put(&self, key: &str, value: Vec<u8>, expect: Expect) -> Result<u64> {
+        (**self).put(key, value, expect).await
+    }
+
+    async fn delete(&self, key: &str, expect: Expect) -> Result<Option<u64>> {
+        (**self).delete(key, expect).await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<Versioned>> {
+        (**self).list(prefix).await
+    }
+
+    async fn revision(&self) -> Result<u64> {
+        (**self).revision().await
+    }
+
+    async fn changes(&self, prefix: &str, since: u64) -> Result<ChangeStream> {
+        (**self).changes(prefix, since).await
+    }
+
+    async fn compact(&self, up_to: u64) -> Result<()> {
+        (**self).compact(up_to).await
+    }
+}
+
+/// Reads the document at `key` as JSON, with the revision to use for a later
+/// compare-and-swap. A value that is not valid JSON for `T` is an
+/// [`Error::Decode`].
+pub async fn get_json<T: DeserializeOwned>(
+    store: &(impl Store + ?Sized),
+    key: &str,
+) -> Result<Option<(T, u64)>> {
+    match store.get(key).await? {
+        Some(doc) => Ok(Some((doc.json()?, doc.revision))),
+        None => Ok(None),
+    }
+}
+
+/// Writes `value` as JSON at `key` if `expect` holds, returning the new
+/// revision.
+pub async fn put_json<T: Serialize + ?Sized>(
+    store: &(impl Store + ?Sized),
+    key: &str,
+    value: &T,
+    expect: Expect,
+) -> Result<u64> {
+    // Serialisation only fails for types JSON cannot represent (such as maps
+    // with non-string keys), which is a fault of the value, not of the store.
+    let bytes = serde_json::to_vec(value)
+        .map_err(|e| Error::invalid(key, format!("cannot be encoded as json: {e}")))?;
+    store.put(key, bytes, expect).await
+}
+
+/// Rejects keys no backend can store: etcd refuses the empty key, so every
+/// implementation does.
+pub(crate) fn check_key(key: &str) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::invalid("key", "must not be empty"));
+    }
+    Ok(())
+}
+
+/// The revision after `current`. A u64 will not run out in practice, but a
+/// corrupt counter must not wrap around to revisions already in use.
+pub(crate) fn next_revision(current: u64) -> Result<u64> {
+    current.checked_add(1).ok_or_else(|| Error::Storage {
+        reason: "the revision counter is exhausted".to_owned(),
+    })
+}

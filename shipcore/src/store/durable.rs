@@ -1,0 +1,450 @@
+//! `DurableStore`: the embedded default state store, one redb file.
+//!
+//! Three tables: `entries` maps a key to its last revision and value, `changes`
+//! maps a revision to the encoded change, and `meta` holds the current
+//! revision and the compaction point. Every write is one redb write
+//! transaction committed with immediate durability (fsync) before the call
+//! returns, so an acknowledged write survives a crash. redb is blocking, so
+//! every call runs on tokio's blocking pool.
+
+use std::fmt;
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use redb::{Database, ReadTransaction, ReadableTable, Table, TableDefinition, WriteTransaction};
+use tokio::sync::broadcast;
+
+use super::{
+    check_key, next_revision, watch, Change, ChangeKind, ChangeStream, Expect, Store, Versioned,
+};
+use crate::{Error, Result};
+
+const ENTRIES: TableDefinition<&str, &[u8]> = TableDefinition::new("entries");
+const CHANGES: TableDefinition<u64, &[u8]> = TableDefinition::new("changes");
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+/// Names of the rows of the `meta` table.
+const REVISION: &str = "revision";
+const COMPACTED: &str = "compacted";
+
+/// Tags of an encoded change.
+const PUT: u8 = 0;
+const DELETE: u8 = 1;
+
+/// The state store in a redb file. Clones share the same database.
+#[derive(Clone)]
+pub struct DurableStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Database,
+    path: PathBuf,
+    /// Held from the start of a write transaction until its change is
+    /// published, so live changes go out in revision order.
+    writer: Mutex<()>,
+    live: broadcast::Sender<Change>,
+}
+
+impl fmt::Debug for DurableStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DurableStore")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a write operation did, which decides whether its transaction is
+/// committed.
+enum Outcome<T> {
+    /// Nothing changed: the transaction is dropped, which saves an fsync.
+    Unchanged(T),
+    /// The tables changed: commit, then publish the change if there is one.
+    Changed(T, Option<Change>),
+}
+
+/// Turns redb's many error types into [`Error::Storage`] saying what failed.
+trait Context<T> {
+    fn context(self, doing: &str) -> Result<T>;
+}
+
+impl<T, E: Into<redb::Error>> Context<T> for std::result::Result<T, E> {
+    fn context(self, doing: &str) -> Result<T> {
+        self.map_err(|e| Error::Storage {
+            reason: format!("cannot {doing}: {}", e.into()),
+        })
+    }
+}
+
+impl DurableStore {
+    /// Opens the store at `path`, creating the file if it does not exist.
+    /// This blocks on the file system (and on recovery after a crash), so
+    /// call it at start-up or from a blocking task.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with_watch_capacity(path, watch::DEFAULT_CAPACITY)
+    }
+
+    /// Like [`DurableStore::open`], with change streams that are lost once
+    /// their reader falls `capacity` changes behind the writers.
+    pub fn open_with_watch_capacity(path: impl AsRef<Path>, capacity: usize) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let db = Database::create(&path).context(&format!("open {}", path.display()))?;
+        // Create the tables up front so read transactions can always open them.
+        let txn = db.begin_write().context("begin a write transaction")?;
+        {
+            Tables::open(&txn)?;
+        }
+        txn.commit().context("create the store's tables")?;
+        Ok(DurableStore {
+            inner: Arc::new(Inner {
+                db,
+                path,
+                writer: Mutex::new(()),
+                live: watch::channel(capacity),
+            }),
+        })
+    }
+
+    /// The file the store lives in.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `op` in a read transaction on the blocking pool.
+    async fn read<T, F>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&ReadTransaction) -> Result<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        blocking(move || {
+            let txn = inner.db.begin_read().context("begin a read transaction")?;
+            op(&txn)
+        })
+        .await
+    }
+
+    /// Runs `op` in a write transaction on the blocking pool, commits it
+    /// durably if `op` changed something, then publishes the change `op` made,
+    /// if any. An error from `op` aborts the transaction, so a refused write
+    /// changes nothing.
+    async fn write<T, F>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tables<'_>) -> Result<Outcome<T>> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        blocking(move || {
+            // A writer that panicked left no half-done write behind (redb
+            // aborts an uncommitted transaction), so a poisoned lock is safe.
+            let _writer = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            let txn = inner
+                .db
+                .begin_write()
+                .context("begin a write transaction")?;
+            let outcome = Tables::open(&txn).and_then(|mut tables| op(&mut tables));
+            match outcome {
+                Ok(Outcome::Unchanged(out)) => {
+                    let _ = txn.abort();
+                    Ok(out)
+                }
+                Ok(Outcome::Changed(out, change)) => {
+                    txn.commit().context("commit a write transaction")?;
+                    if let Some(change) = change {
+                        // Sending fails only when nobody listens, which is fine.
+                        let _ = inner.live.send(change);
+                    }
+                    Ok(out)
+                }
+                Err(e) => {
+                    // The original error matters more than a failed abort.
+                    let _ = txn.abort();
+                    Err(e)
+                }
+            }
+        })
+        .await
+    }
+}
+
+/// Runs `op` on tokio's blocking pool.
+async fn blocking<T, F>(op: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T> + Send + 'static,
+{
+    tokio::task::spawn_blocking(op)
+        .await
+        .map_err(|e| Error::Storage {
+            reason: format!("a store task failed: {e}"),
+        })?
+}
+
+/// The tables of one write transaction.
+struct Tables<'txn> {
+    entries: Table<'txn, &'static str, &'static [u8]>,
+    changes: Table<'txn, u64, &'static [u8]>,
+    meta: Table<'txn, &'static str, u64>,
+}
+
+impl<'txn> Tables<'txn> {
+    fn open(txn: &'txn WriteTransaction) -> Result<Self> {
+        Ok(Tables {
+            entries: txn.open_table(ENTRIES).context("open the entries table")?,
+            changes: txn.open_table(CHANGES).context("open the change log")?,
+            meta: txn.open_table(META).context("open the metadata table")?,
+        })
+    }
+
+    /// The revision of the last modification of `key`, 0 when absent.
+    fn revision_of(&self, key: &str) -> Result<u64> {
+        match self.entries.get(key).context("read an entry")? {
+            Some(stored) => Ok(decode_entry(key, stored.value())?.0),
+            None => Ok(0),
+        }
+    }
+
+    /// Appends `change` to the log and makes its revision the current one.
+    fn append(&mut self, change: &Change) -> Result<()> {
+        let encoded = encode_change(change);
+        self.changes
+            .insert(change.revision, encoded.as_slice())
+            .context("append to the change log")?;
+        self.meta
+            .insert(REVISION, change.revision)
+            .context("update the revision")?;
+        Ok(())
+    }
+}
+
+/// Reads a row of the `meta` table, 0 when it was never written.
+fn meta(table: &impl ReadableTable<&'static str, u64>, name: &str) -> Result<u64> {
+    let stored = table.get(name).context("read the store's metadata")?;
+    Ok(stored.map_or(0, |value| value.value()))
+}
+
+/// An entry is the revision of its last modification (8 bytes, little
+/// endian) followed by the value.
+fn encode_entry(revision: u64, value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + value.len());
+    out.extend_from_slice(&revision.to_le_bytes());
+    out.extend_from_slice(value);
+    out
+}
+
+fn decode_entry<'a>(key: &str, bytes: &'a [u8]) -> Result<(u64, &'a [u8])> {
+    match bytes.split_first_chunk::<8>() {
+        Some((revision, value)) => Ok((u64::from_le_bytes(*revision), value)),
+        None => Err(Error::Storage {
+            reason: format!("the stored entry of {key} is truncated"),
+        }),
+    }
+}
+
+/// A change is a tag byte, the key's length (8 bytes, little endian), the
+/// key, then for a put the value.
+fn encode_change(change: &Change) -> Vec<u8> {
+    let (tag, value): (u8, &[u8]) = match &change.kind {
+        ChangeKind::Put { value } => (PUT, value),
+        ChangeKind::Delete => (DELETE, &[]),
+    };
+    let mut out = Vec::with_capacity(9 + change.key.len() + value.len());
+    out.push(tag);
+    out.extend_from_slice(&(change.key.len() as u64).to_le_bytes());
+    out.extend_from_slice(change.key.as_bytes());
+    out.extend_from_slice(value);
+    out
+}
+
+/// Splits an encoded change into its key and, for a put, its value, without
+/// copying, so replay can filter by prefix first.
+fn decode_change(revision: u64, bytes: &[u8]) -> Result<(&str, Option<&[u8]>)> {
+    let corrupt = |what: &str| Error::Storage {
+        reason: format!("change log entry {revision} is corrupt: {what}"),
+    };
+    let (&tag, rest) = bytes.split_first().ok_or_else(|| corrupt("it is empty"))?;
+    let (length, rest) = rest
+        .split_first_chunk::<8>()
+        .ok_or_else(|| corrupt("the key length is truncated"))?;
+    let length = usize::try_from(u64::from_le_bytes(*length))
+        .ok()
+        .filter(|length| *length <= rest.len())
+        .ok_or_else(|| corrupt("the key is truncated"))?;
+    let (key, value) = rest.split_at(length);
+    let key = std::str::from_utf8(key).map_err(|_| corrupt("the key is not utf-8"))?;
+    match tag {
+        PUT => Ok((key, Some(value))),
+        DELETE => Ok((key, None)),
+        other => Err(corrupt(&format!("unknown kind {other}"))),
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for DurableStore {
+    async fn get(&self, key: &str) -> Result<Option<Versioned>> {
+        let key = key.to_owned();
+        self.read(move |txn| {
+            let entries = txn.open_table(ENTRIES).context("open the entries table")?;
+            let Some(stored) = entries.get(key.as_str()).context("read an entry")? else {
+                return Ok(None);
+            };
+            let (revision, value) = decode_entry(&key, stored.value())?;
+            let value = value.to_vec();
+            Ok(Some(Versioned {
+                key,
+                value,
+                revision,
+            }))
+        })
+        .await
+    }
+
+    async fn put(&self, key: &str, value: Vec<u8>, expect: Expect) -> Result<u64> {
+        check_key(key)?;
+        let key = key.to_owned();
+        self.write(move |tables| {
+            expect.check(&key, tables.revision_of(&key)?)?;
+            let revision = next_revision(meta(&tables.meta, REVISION)?)?;
+            let entry = encode_entry(revision, &value);
+            tables
+                .entries
+                .insert(key.as_str(), entry.as_slice())
+                .context("write an entry")?;
+            let change = Change {
+                revision,
+                key,
+                kind: ChangeKind::Put { value },
+            };
+            tables.append(&change)?;
+            Ok(Outcome::Changed(revision, Some(change)))
+        })
+        .await
+    }
+
+    async fn delete(&self, key: &str, expect: Expect) -> Result<Option<u64>> {
+        check_key(key)?;
+        let key = key.to_owned();
+        self.write(move |tables| {
+            let actual = tables.revision_of(&key)?;
+            expect.check(&key, actual)?;
+            if actual == 0 {
+                return Ok(Outcome::Unchanged(None));
+            }
+            let revision = next_revision(meta(&tables.meta, REVISION)?)?;
+            tables
+                .entries
+                .remove(key.as_str())
+                .context("remove an entry")?;
+            let change = Change {
+                revision,
+                key,
+                kind: ChangeKind::Delete,
+            };
+            tables.append(&change)?;
+            Ok(Outcome::Changed(Some(revision), Some(change)))
+        })
+        .await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<Versioned>> {
+        let prefix = prefix.to_owned();
+        self.read(move |txn| {
+            let entries = txn.open_table(ENTRIES).context("open the entries table")?;
+            let mut found = Vec::new();
+            for item in entries.range(prefix.as_str()..).context("list entries")? {
+                let (key, stored) = item.context("list entries")?;
+                let key = key.value();
+                // Keys sharing the prefix are contiguous in key order.
+                if !key.starts_with(prefix.as_str()) {
+                    break;
+                }
+                let (revision, value) = decode_entry(key, stored.value())?;
+                found.push(Versioned {
+                    key: key.to_owned(),
+                    value: value.to_vec(),
+                    revision,
+                });
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn revision(&self) -> Result<u64> {
+        self.read(|txn| {
+            let table = txn.open_table(META).context("open the metadata table")?;
+            meta(&table, REVISION)
+        })
+        .await
+    }
+
+    async fn changes(&self, prefix: &str, since: u64) -> Result<ChangeStream> {
+        // Subscribe before the read transaction starts: any write committed
+        // after its snapshot is then published to this receiver.
+        let receiver = self.inner.live.subscribe();
+        let filter = prefix.to_owned();
+        let (replay, covered) = self
+            .read(move |txn| {
+                let table = txn.open_table(META).context("open the metadata table")?;
+                let compacted = meta(&table, COMPACTED)?;
+                if since < compacted {
+                    return Err(Error::WatchLost {
+                        revision: since,
+                        reason: format!("the change log was compacted up to {compacted}"),
+                    });
+                }
+                let current = meta(&table, REVISION)?;
+                let log = txn.open_table(CHANGES).context("open the change log")?;
+                let mut replay = Vec::new();
+                let after = (Bound::Excluded(since), Bound::Unbounded);
+                for item in log.range::<u64>(after).context("read the change log")? {
+                    let (revision, encoded) = item.context("read the change log")?;
+                    let revision = revision.value();
+                    let (key, value) = decode_change(revision, encoded.value())?;
+                    if !key.starts_with(filter.as_str()) {
+                        continue;
+                    }
+                    let kind = match value {
+                        Some(value) => ChangeKind::Put {
+                            value: value.to_vec(),
+                        },
+                        None => ChangeKind::Delete,
+                    };
+                    replay.push(Change {
+                        revision,
+                        key: key.to_owned(),
+                        kind,
+                    });
+                }
+                Ok((replay, current.max(since)))
+            })
+            .await?;
+        Ok(watch::stream(replay, receiver, prefix.to_owned(), covered))
+    }
+
+    async fn compact(&self, up_to: u64) -> Result<()> {
+        self.write(move |tables| {
+            let current = meta(&tables.meta, REVISION)?;
+            if up_to > current {
+                return Err(Error::invalid(
+                    "revision",
+                    format!("cannot compact up to {up_to}, beyond the current revision {current}"),
+                ));
+            }
+            if up_to <= meta(&tables.meta, COMPACTED)? {
+                return Ok(Outcome::Unchanged(()));
+            }
+            tables
+                .changes
+                .retain_in(..=up_to, |_, _| false)
+                .context("compact the change log")?;
+            tables
+                .meta
+                .insert(COMPACTED, up_to)
+                .context("record the compaction point")?;
+            Ok(Outcome::Changed((), None))
+        })
+        .await
+    }
+}
