@@ -131,29 +131,62 @@ fn label_key(k: &str, v: &str) -> String {
 #[derive(Debug, Clone)]
 struct Bucket {
     labels: Vec<String>,
-    bands: Vec<BTreeSet<RankKey>>,
+    bands: Vec<Band>,
     /// Bit `k` set when band `k` is not empty, so walks visit only those.
-    occupied: u128,
+    occupied: u64,
 }
 
-const BANDS: usize = 65;
+const BANDS: usize = 64;
 
-fn band_of(free_cpus: Millicpus) -> usize {
-    (u64::BITS - free_cpus.leading_zeros()) as usize
+/// Engines of one bucket and cpu band, ordered by rank, with the least and
+/// greatest key kept at hand so a walk can skip a band that cannot win.
+#[derive(Debug, Clone, Default)]
+struct Band {
+    ranked: BTreeSet<RankKey>,
+    least: Option<RankKey>,
+    greatest: Option<RankKey>,
 }
 
-/// The lowest and highest free cpus band `k` can hold.
-fn band_bounds(k: usize) -> (Millicpus, Millicpus) {
-    match k {
-        0 => (0, 0),
-        64 => (1 << 63, Millicpus::MAX),
-        _ => (1 << (k - 1), (1 << k) - 1),
+impl Band {
+    fn insert(&mut self, key: RankKey) {
+        self.ranked.insert(key);
+        self.least = Some(self.least.map_or(key, |l| l.min(key)));
+        self.greatest = Some(self.greatest.map_or(key, |g| g.max(key)));
     }
+
+    fn remove(&mut self, key: &RankKey) {
+        self.ranked.remove(key);
+        if self.least.as_ref() == Some(key) {
+            self.least = self.ranked.first().copied();
+        }
+        if self.greatest.as_ref() == Some(key) {
+            self.greatest = self.ranked.last().copied();
+        }
+    }
+
+    /// Whether some engine here may beat `best` and has `need` MiB free.
+    fn may_win(&self, best: Option<RankKey>, need: u64, strategy: Strategy) -> bool {
+        let (Some(least), Some(greatest)) = (self.least, self.greatest) else {
+            return false;
+        };
+        if greatest.free_memory < need {
+            return false;
+        }
+        // Under binpack the least key is the band's best, else the greatest.
+        let champion = if strategy == Strategy::Binpack { least } else { greatest };
+        best.is_none_or(|b| champion.beats(&b, strategy))
+    }
+}
+
+/// Band `k` holds engines with free cpus in `[2^(k-1), 2^k)`; band 0 those
+/// with none free; the last band everything from `2^62` up.
+fn band_of(free_cpus: Millicpus) -> usize {
+    ((u64::BITS - free_cpus.leading_zeros()) as usize).min(BANDS - 1)
 }
 
 impl Bucket {
     fn new(labels: Vec<String>) -> Self {
-        Bucket { labels, bands: vec![BTreeSet::new(); BANDS], occupied: 0 }
+        Bucket { labels, bands: vec![Band::default(); BANDS], occupied: 0 }
     }
 
     fn insert(&mut self, key: RankKey) {
@@ -165,25 +198,24 @@ impl Bucket {
     fn remove(&mut self, key: &RankKey) {
         let k = band_of(key.free_cpus);
         self.bands[k].remove(key);
-        if self.bands[k].is_empty() {
+        if self.bands[k].ranked.is_empty() {
             self.occupied &= !(1 << k);
         }
     }
 
     /// The bands that may hold an engine with `cpus` free, those that surely
     /// do first, so the best found there prunes the walk of the last one.
-    fn bands_for(&self, cpus: Millicpus) -> impl Iterator<Item = &BTreeSet<RankKey>> {
-        let mut left = self.occupied;
+    fn bands_for(&self, cpus: Millicpus) -> impl Iterator<Item = &Band> {
+        // Bands below band_of(cpus) hold only engines with less free.
+        let mut left = self.occupied & (u64::MAX << band_of(cpus));
         std::iter::from_fn(move || {
             if left == 0 {
                 return None;
             }
-            let k = (u128::BITS - 1 - left.leading_zeros()) as usize;
+            let k = (u64::BITS - 1 - left.leading_zeros()) as usize;
             left &= !(1 << k);
-            Some(k)
+            Some(&self.bands[k])
         })
-        .take_while(move |&k| band_bounds(k).1 >= cpus)
-        .map(|k| &self.bands[k])
     }
 }
 
@@ -480,6 +512,10 @@ impl ClusterIndex {
                 continue;
             }
             for band in bucket.bands_for(req.footprint.cpus) {
+                if !band.may_win(best, need, req.strategy) {
+                    continue;
+                }
+                let band = &band.ranked;
                 let beats_best = |k: &&RankKey| best.is_none_or(|b| k.beats(&b, req.strategy));
                 let found = match req.strategy {
                     Strategy::Binpack => band
