@@ -25,32 +25,44 @@ fn placement(c: &mut Criterion) {
         let snapshot = synth::cluster(engines, 42);
         let mut index = ClusterIndex::new(&snapshot).expect("synthetic engine ids are unique");
         group.sample_size(100);
-        group.bench_with_input(BenchmarkId::new("indexed-plan", engines), &engines, |b, _| {
-            b.iter(|| {
-                for r in &requests {
-                    let _ = std::hint::black_box(index.plan(r));
-                }
-            })
-        });
-        group.bench_with_input(BenchmarkId::new("indexed-churn", engines), &engines, |b, _| {
-            b.iter(|| {
-                for r in &requests {
-                    if let Ok(p) = index.place(r) {
-                        for a in &p.assignments {
-                            let _ = index.remove_container(&a.engine, &r.footprint);
+        group.bench_with_input(
+            BenchmarkId::new("indexed-plan", engines),
+            &engines,
+            |b, _| {
+                b.iter(|| {
+                    for r in &requests {
+                        let _ = std::hint::black_box(index.plan(r));
+                    }
+                })
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("indexed-churn", engines),
+            &engines,
+            |b, _| {
+                b.iter(|| {
+                    for r in &requests {
+                        if let Ok(p) = index.place(r) {
+                            for a in &p.assignments {
+                                let _ = index.remove_container(&a.engine, &r.footprint);
+                            }
                         }
                     }
-                }
-            })
-        });
+                })
+            },
+        );
         group.sample_size(10);
-        group.bench_with_input(BenchmarkId::new("reference-plan", engines), &engines, |b, _| {
-            b.iter(|| {
-                for r in &requests {
-                    let _ = std::hint::black_box(reference::plan(&snapshot, r));
-                }
-            })
-        });
+        group.bench_with_input(
+            BenchmarkId::new("reference-plan", engines),
+            &engines,
+            |b, _| {
+                b.iter(|| {
+                    for r in &requests {
+                        let _ = std::hint::black_box(reference::plan(&snapshot, r));
+                    }
+                })
+            },
+        );
     }
     group.finish();
 }

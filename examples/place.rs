@@ -49,7 +49,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     match index.plan(&too_big) {
         Ok(p) => println!("\nunexpectedly placed on {}", p.assignments[0].engine),
         Err(u) => {
-            println!("\na request for 200000 MiB on ssd engines:\n  {}", u.summary());
+            println!(
+                "\na request for 200000 MiB on ssd engines:\n  {}",
+                u.summary()
+            );
             for r in u.refusals.iter().take(3) {
                 println!("  {r}");
             }

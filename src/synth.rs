@@ -27,7 +27,11 @@ pub fn cluster(engines: usize, seed: u64) -> Snapshot {
                 pick(&mut rng, &["ssd", "hdd"]).to_string(),
                 pick(&mut rng, &["env=prod", "env=staging"]).to_string(),
             ];
-            let health = if rng.below(100) < 2 { Health::Unhealthy } else { Health::Healthy };
+            let health = if rng.below(100) < 2 {
+                Health::Unhealthy
+            } else {
+                Health::Healthy
+            };
             let containers = (0..rng.below(21))
                 .map(|c| Footprint {
                     name: format!("c{i}-{c}"),
@@ -71,7 +75,8 @@ pub fn requests(n: usize, seed: u64) -> Vec<Request> {
                     r.strategy = Strategy::Binpack;
                 }
                 6 | 7 => {
-                    r.add_label(pick(&mut rng, &["zone==a", "zone==b", "zone==c"])).expect(label_err);
+                    r.add_label(pick(&mut rng, &["zone==a", "zone==b", "zone==c"]))
+                        .expect(label_err);
                     // Each service its own port, as in a real fleet.
                     let port = 9000 + (i % 1000) as u16;
                     r.footprint.ports.push(HostPort::new("", Proto::Tcp, port));

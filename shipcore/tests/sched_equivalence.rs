@@ -8,7 +8,9 @@ mod support {
 }
 use proptest::prelude::*;
 use shipcore::model::{ContainerType, Health, Proto};
-use shipcore::sched::{ClusterIndex, EngineSnapshot, Footprint, HostPort, Request, Snapshot, Strategy as Placer};
+use shipcore::sched::{
+    ClusterIndex, EngineSnapshot, Footprint, HostPort, Request, Snapshot, Strategy as Placer,
+};
 use support::cluster::place_both;
 
 const LABELS: [&str; 5] = ["ssd", "zone=a", "zone=b", "gpu", "env=prod"];
@@ -18,22 +20,33 @@ const PORTS: [u16; 3] = [80, 443, 8080];
 const IPS: [&str; 3] = ["", "127.0.0.1", "10.0.0.1"];
 
 fn footprint() -> impl Strategy<Value = Footprint> {
-    (0..3usize, 0..3usize, 0..4usize, 0..4usize, 0..3usize, 0u64..1500, 0u64..1500, any::<bool>())
-        .prop_map(|(img, name, port, ip, lbl, cpus, memory, labelled)| Footprint {
-            name: NAMES[name].into(),
-            image: IMAGES[img].into(),
-            labels: if labelled {
-                [("tier".to_string(), ["front", "back", "db"][lbl].to_string())].into()
-            } else {
-                Default::default()
+    (
+        0..3usize,
+        0..3usize,
+        0..4usize,
+        0..4usize,
+        0..3usize,
+        0u64..1500,
+        0u64..1500,
+        any::<bool>(),
+    )
+        .prop_map(
+            |(img, name, port, ip, lbl, cpus, memory, labelled)| Footprint {
+                name: NAMES[name].into(),
+                image: IMAGES[img].into(),
+                labels: if labelled {
+                    [("tier".to_string(), ["front", "back", "db"][lbl].to_string())].into()
+                } else {
+                    Default::default()
+                },
+                ports: PORTS
+                    .get(port)
+                    .map(|p| vec![HostPort::new(IPS[ip % 3], Proto::Tcp, *p)])
+                    .unwrap_or_default(),
+                cpus,
+                memory,
             },
-            ports: PORTS
-                .get(port)
-                .map(|p| vec![HostPort::new(IPS[ip % 3], Proto::Tcp, *p)])
-                .unwrap_or_default(),
-            cpus,
-            memory,
-        })
+        )
 }
 
 fn engine(i: usize) -> impl Strategy<Value = EngineSnapshot> {
@@ -56,27 +69,53 @@ fn engine(i: usize) -> impl Strategy<Value = EngineSnapshot> {
 
 fn snapshot() -> impl Strategy<Value = Snapshot> {
     (1usize..24).prop_flat_map(|n| {
-        (0..n).map(engine).collect::<Vec<_>>().prop_map(|engines| Snapshot { engines })
+        (0..n)
+            .map(engine)
+            .collect::<Vec<_>>()
+            .prop_map(|engines| Snapshot { engines })
     })
 }
 
 fn request(engines: usize) -> impl Strategy<Value = Request> {
     (
-        (footprint(), prop_oneof![Just(ContainerType::Service), Just(ContainerType::Unique),
-                                  Just(ContainerType::Host), Just(ContainerType::Global)]),
+        (
+            footprint(),
+            prop_oneof![
+                Just(ContainerType::Service),
+                Just(ContainerType::Unique),
+                Just(ContainerType::Host),
+                Just(ContainerType::Global)
+            ],
+        ),
         proptest::collection::vec(0..9usize, 0..3),
         (0..engines + 1),
-        prop_oneof![Just(Placer::Spread), Just(Placer::Binpack), any::<u64>().prop_map(|seed| Placer::Random { seed })],
+        prop_oneof![
+            Just(Placer::Spread),
+            Just(Placer::Binpack),
+            any::<u64>().prop_map(|seed| Placer::Random { seed })
+        ],
         1u32..5,
     )
         .prop_map(|((footprint, kind), rules, host, strategy, replicas)| {
-            let mut r = Request { footprint, kind, strategy, replicas, ..Request::default() };
+            let mut r = Request {
+                footprint,
+                kind,
+                strategy,
+                replicas,
+                ..Request::default()
+            };
             r.footprint.cpus /= 2;
             r.footprint.memory = r.footprint.memory.max(1);
             for rule in rules {
                 let label = [
-                    "ssd", "zone==a", "zone!=b", "gpu", "affinity:image==redis",
-                    "affinity:image!=web", "affinity:container==api", "affinity:tier==front",
+                    "ssd",
+                    "zone==a",
+                    "zone!=b",
+                    "gpu",
+                    "affinity:image==redis",
+                    "affinity:image!=web",
+                    "affinity:container==api",
+                    "affinity:tier==front",
                     "affinity:tier!=db",
                 ][rule];
                 r.add_label(label).unwrap();

@@ -42,14 +42,20 @@ fn spread_prefers_most_free_memory() {
 fn binpack_fills_one_engine_first() {
     // Equal engines tie; binpack breaks ties toward the later engine, then
     // keeps filling it because it has the least free memory.
-    check("e1 mem=1024\ne2 mem=1024", &[("mem=256 strategy=binpack replicas=6", "e2 e2 e2 e2 e1 e1")]);
+    check(
+        "e1 mem=1024\ne2 mem=1024",
+        &[("mem=256 strategy=binpack replicas=6", "e2 e2 e2 e2 e1 e1")],
+    );
 }
 
 #[test]
 fn binpack_takes_the_tightest_fit() {
     check(
         "e1 mem=4096\ne2 mem=1024 run=a:x:512\ne3 mem=2048",
-        &[("mem=600 strategy=binpack", "e3"), ("mem=500 strategy=binpack", "e2")],
+        &[
+            ("mem=600 strategy=binpack", "e3"),
+            ("mem=500 strategy=binpack", "e2"),
+        ],
     );
 }
 
@@ -142,7 +148,10 @@ fn affinity_and_anti_affinity() {
         "e1 mem=8192\ne2 run=db:postgres:64\ne3 run=cache:redis:64",
         &[
             ("labels=affinity:container==db replicas=2", "e2 e2"),
-            ("labels=affinity:image!=redis,affinity:image!=postgres", "e1"),
+            (
+                "labels=affinity:image!=redis,affinity:image!=postgres",
+                "e1",
+            ),
             ("labels=affinity:image==redis", "e3"),
             (
                 "labels=affinity:container==nope",
@@ -159,8 +168,10 @@ fn affinity_and_anti_affinity() {
 fn global_puts_one_on_every_matching_engine() {
     check(
         "e1 label=ssd\ne2\ne3 label=ssd down\ne4 label=ssd",
-        &[("type=global labels=ssd replicas=9",
-           "e1 e4 | skipped e2: label constraint ssd not met | skipped e3: engine is unhealthy")],
+        &[(
+            "type=global labels=ssd replicas=9",
+            "e1 e4 | skipped e2: label constraint ssd not met | skipped e3: engine is unhealthy",
+        )],
     );
 }
 
@@ -199,9 +210,14 @@ fn random_is_deterministic_per_seed_and_uses_every_engine() {
 fn index_follows_cluster_changes() {
     let mut snapshot = cluster("e1\ne2");
     let mut index = ClusterIndex::new(&snapshot).unwrap();
-    index.set_health("e1", shipcore::model::Health::Unhealthy).unwrap();
+    index
+        .set_health("e1", shipcore::model::Health::Unhealthy)
+        .unwrap();
     snapshot.engines[0].health = shipcore::model::Health::Unhealthy;
-    assert_eq!(place_both(&mut snapshot, &mut index, &request("replicas=2")), "e2 e2");
+    assert_eq!(
+        place_both(&mut snapshot, &mut index, &request("replicas=2")),
+        "e2 e2"
+    );
     let fp = request("").footprint;
     index.remove_container("e2", &fp).unwrap();
     index.remove_container("e2", &fp).unwrap();

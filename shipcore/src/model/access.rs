@@ -65,10 +65,16 @@ impl TryFrom<String> for Permission {
     type Error = Error;
     fn try_from(s: String) -> Result<Self> {
         if s == "*" {
-            return Ok(Permission { area: "*".into(), write: true });
+            return Ok(Permission {
+                area: "*".into(),
+                write: true,
+            });
         }
         let (area, level) = s.split_once(':').ok_or_else(|| {
-            Error::invalid("permissions", format!("{s:?} is not of the form area:ro or area:rw"))
+            Error::invalid(
+                "permissions",
+                format!("{s:?} is not of the form area:ro or area:rw"),
+            )
         })?;
         let write = match level {
             "ro" => false,
@@ -80,10 +86,17 @@ impl TryFrom<String> for Permission {
                 ))
             }
         };
-        if area.is_empty() || !area.chars().all(|c| c.is_ascii_lowercase() || c == '-' || c == '*') {
+        if area.is_empty()
+            || !area
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '-' || c == '*')
+        {
             return Err(Error::invalid("permissions", format!("{s:?}: bad area")));
         }
-        Ok(Permission { area: area.into(), write })
+        Ok(Permission {
+            area: area.into(),
+            write,
+        })
     }
 }
 
@@ -159,7 +172,10 @@ mod tests {
 
     #[test]
     fn built_in_roles() {
-        let role = |name: &str| Role { name: name.into(), ..Role::default() };
+        let role = |name: &str| Role {
+            name: name.into(),
+            ..Role::default()
+        };
         assert!(role("admin").allows("accounts", true));
         assert!(role("user").allows("containers", true));
         assert!(!role("user").allows("servicekeys", false));

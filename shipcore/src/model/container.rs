@@ -26,7 +26,9 @@ pub enum ContainerType {
 }
 
 /// Transport protocol of a port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Proto {
     #[default]
@@ -137,7 +139,10 @@ impl ImageConfig {
             ));
         }
         for (i, bp) in self.bind_ports.iter().enumerate() {
-            validate_port(&format!("bind_ports[{i}].container_port"), bp.container_port)?;
+            validate_port(
+                &format!("bind_ports[{i}].container_port"),
+                bp.container_port,
+            )?;
             if bp.port != 0 {
                 validate_port(&format!("bind_ports[{i}].port"), bp.port)?;
             }
@@ -217,15 +222,28 @@ mod tests {
 
     #[test]
     fn invalid_fields_are_named() {
-        let cases: Vec<(Box<dyn Fn(&mut ImageConfig)>, &str)> = vec![
+        type Mutation = Box<dyn Fn(&mut ImageConfig)>;
+        let cases: Vec<(Mutation, &str)> = vec![
             (Box::new(|r| r.name.clear()), "name"),
             (Box::new(|r| r.cpus = 0.0), "cpus"),
             (Box::new(|r| r.cpus = f64::NAN), "cpus"),
             (Box::new(|r| r.memory = 0), "memory"),
-            (Box::new(|r| r.restart_policy.name = "sometimes".into()), "restart_policy.name"),
-            (Box::new(|r| r.bind_ports[1].port = 70000), "bind_ports[1].port"),
-            (Box::new(|r| r.bind_ports[0].container_port = 0), "bind_ports[0].container_port"),
-            (Box::new(|r| r.bind_ports[0].host_ip = "nope".into()), "bind_ports[0].host_ip"),
+            (
+                Box::new(|r| r.restart_policy.name = "sometimes".into()),
+                "restart_policy.name",
+            ),
+            (
+                Box::new(|r| r.bind_ports[1].port = 70000),
+                "bind_ports[1].port",
+            ),
+            (
+                Box::new(|r| r.bind_ports[0].container_port = 0),
+                "bind_ports[0].container_port",
+            ),
+            (
+                Box::new(|r| r.bind_ports[0].host_ip = "nope".into()),
+                "bind_ports[0].host_ip",
+            ),
         ];
         for (mutate, field) in cases {
             let mut req = seed_request();
@@ -239,8 +257,10 @@ mod tests {
 
     #[test]
     fn unknown_type_is_a_parse_error() {
-        let err = serde_json::from_str::<ImageConfig>(r#"{"name":"x","cpus":1,"memory":1,"type":"weird"}"#)
-            .unwrap_err();
+        let err = serde_json::from_str::<ImageConfig>(
+            r#"{"name":"x","cpus":1,"memory":1,"type":"weird"}"#,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("unknown variant"), "{err}");
     }
 }

@@ -129,7 +129,11 @@ mod tests {
             ("ftp://x", false),
             ("tcp://", false),
         ] {
-            let e = Engine { id: "e".into(), addr: addr.into(), ..Engine::default() };
+            let e = Engine {
+                id: "e".into(),
+                addr: addr.into(),
+                ..Engine::default()
+            };
             assert_eq!(e.validate().is_ok(), ok, "{addr}");
         }
     }

@@ -141,11 +141,15 @@ mod tests {
 
     #[test]
     fn project_defaults_and_rules() {
-        let p: Project = serde_json::from_str(r#"{"name":"shop","template":"services: {}"}"#).unwrap();
+        let p: Project =
+            serde_json::from_str(r#"{"name":"shop","template":"services: {}"}"#).unwrap();
         assert_eq!(p.version, "1.0");
         assert_eq!(p.desired_state, ProjectState::Stopped);
         p.validate().unwrap();
-        let bad = Project { name: "-shop".into(), ..p };
+        let bad = Project {
+            name: "-shop".into(),
+            ..p
+        };
         assert!(bad.validate().is_err());
         assert_eq!(Service::id_of("shop", "web"), "shop_web");
     }

@@ -14,7 +14,10 @@ pub fn validate_name(field: &str, name: &str) -> Result<()> {
     if name.starts_with('-') {
         return Err(Error::invalid(field, "must not start with '-'"));
     }
-    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+    {
         return Err(Error::invalid(
             field,
             format!("may hold only letters, digits and '-', found {bad:?}"),

@@ -13,13 +13,21 @@ use crate::model::{ContainerType, Health};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reject {
     Unhealthy(Health),
-    NotHost { wanted: String },
+    NotHost {
+        wanted: String,
+    },
     Label(Constraint),
     RunsImage(String),
     Affinity(Affinity),
     PortInUse(HostPort),
-    Cpus { requested: Millicpus, free: Millicpus },
-    Memory { requested: u64, free: u64 },
+    Cpus {
+        requested: Millicpus,
+        free: Millicpus,
+    },
+    Memory {
+        requested: u64,
+        free: u64,
+    },
 }
 
 impl Reject {
@@ -88,7 +96,9 @@ pub(crate) fn first_reject(e: &impl EngineView, req: &Request) -> Option<Reject>
     }
     if let Some(wanted) = &req.host {
         if wanted != e.id() {
-            return Some(Reject::NotHost { wanted: wanted.clone() });
+            return Some(Reject::NotHost {
+                wanted: wanted.clone(),
+            });
         }
     }
     if let Some(c) = e.broken_constraint(req) {
@@ -121,11 +131,32 @@ mod tests {
     #[test]
     fn messages() {
         let cases = [
-            (Reject::Memory { requested: 512, free: 256 }, "memory 512 > free 256"),
-            (Reject::Cpus { requested: 1500, free: 250 }, "cpus 1.5 > free 0.25"),
-            (Reject::Cpus { requested: 2000, free: 0 }, "cpus 2 > free 0"),
+            (
+                Reject::Memory {
+                    requested: 512,
+                    free: 256,
+                },
+                "memory 512 > free 256",
+            ),
+            (
+                Reject::Cpus {
+                    requested: 1500,
+                    free: 250,
+                },
+                "cpus 1.5 > free 0.25",
+            ),
+            (
+                Reject::Cpus {
+                    requested: 2000,
+                    free: 0,
+                },
+                "cpus 2 > free 0",
+            ),
             (Reject::Unhealthy(Health::Unhealthy), "engine is unhealthy"),
-            (Reject::Label(Constraint::Eq("zone".into(), "a".into())), "label constraint zone==a not met"),
+            (
+                Reject::Label(Constraint::Eq("zone".into(), "a".into())),
+                "label constraint zone==a not met",
+            ),
             (
                 Reject::PortInUse(HostPort::new("", crate::model::Proto::Tcp, 80)),
                 "host port 80/tcp in use",

@@ -173,7 +173,11 @@ impl Band {
             return false;
         }
         // Under binpack the least key is the band's best, else the greatest.
-        let champion = if strategy == Strategy::Binpack { least } else { greatest };
+        let champion = if strategy == Strategy::Binpack {
+            least
+        } else {
+            greatest
+        };
         best.is_none_or(|b| champion.beats(&b, strategy))
     }
 }
@@ -186,7 +190,11 @@ fn band_of(free_cpus: Millicpus) -> usize {
 
 impl Bucket {
     fn new(labels: Vec<String>) -> Self {
-        Bucket { labels, bands: vec![Band::default(); BANDS], occupied: 0 }
+        Bucket {
+            labels,
+            bands: vec![Band::default(); BANDS],
+            occupied: 0,
+        }
     }
 
     fn insert(&mut self, key: RankKey) {
@@ -243,7 +251,9 @@ impl EngineView for View<'_> {
         match &rule.target {
             AffinityTarget::ContainerName(n) => self.slot.names.contains_key(n),
             AffinityTarget::Image(i) => self.slot.images.contains_key(i),
-            AffinityTarget::Label(k, v) => self.slot.container_labels.contains_key(&label_key(k, v)),
+            AffinityTarget::Label(k, v) => {
+                self.slot.container_labels.contains_key(&label_key(k, v))
+            }
         }
     }
     fn port_in_use(&self, ports: &[HostPort]) -> Option<HostPort> {
@@ -251,8 +261,13 @@ impl EngineView for View<'_> {
             .iter()
             .find(|p| {
                 self.slot.ports.get(&(p.proto, p.port)).is_some_and(|ips| {
-                    ips.iter()
-                        .any(|ip| p.conflicts(&HostPort { ip: *ip, proto: p.proto, port: p.port }))
+                    ips.iter().any(|ip| {
+                        p.conflicts(&HostPort {
+                            ip: *ip,
+                            proto: p.proto,
+                            port: p.port,
+                        })
+                    })
                 })
             })
             .copied()
@@ -299,7 +314,10 @@ impl ClusterIndex {
     /// Adds an engine with its containers. Its slot is the next free position.
     pub fn add_engine(&mut self, e: &EngineSnapshot) -> Result<usize> {
         if self.by_id.contains_key(&e.id) {
-            return Err(Error::invalid("engine.id", format!("engine {} is already indexed", e.id)));
+            return Err(Error::invalid(
+                "engine.id",
+                format!("engine {} is already indexed", e.id),
+            ));
         }
         let mut set = e.labels.clone();
         set.sort_unstable();
@@ -388,9 +406,17 @@ impl ClusterIndex {
 
     /// Reserved and total (cpus, memory) over the engines.
     pub fn totals(&self) -> (Millicpus, u64, Millicpus, u64) {
-        self.slots.iter().filter(|s| !s.removed).fold((0, 0, 0, 0), |t, s| {
-            (t.0 + s.reserved_cpus, t.1 + s.reserved_memory, t.2 + s.cpus, t.3 + s.memory)
-        })
+        self.slots
+            .iter()
+            .filter(|s| !s.removed)
+            .fold((0, 0, 0, 0), |t, s| {
+                (
+                    t.0 + s.reserved_cpus,
+                    t.1 + s.reserved_memory,
+                    t.2 + s.cpus,
+                    t.3 + s.memory,
+                )
+            })
     }
 
     /// Decides and commits: chosen engines get the request's footprint.
@@ -407,14 +433,19 @@ impl ClusterIndex {
 
     fn judge_buckets(&mut self, req: &Request) {
         self.verdicts.clear();
-        self.verdicts.extend(self.buckets.iter().map(|b| {
-            req.constraints.iter().position(|c| !c.holds(&b.labels))
-        }));
+        self.verdicts.extend(
+            self.buckets
+                .iter()
+                .map(|b| req.constraints.iter().position(|c| !c.holds(&b.labels))),
+        );
     }
 
     fn view(&self, slot: usize) -> View<'_> {
         let s = &self.slots[slot];
-        View { slot: s, broken: self.verdicts[s.bucket] }
+        View {
+            slot: s,
+            broken: self.verdicts[s.bucket],
+        }
     }
 
     fn fits(&self, slot: usize, req: &Request) -> bool {
@@ -497,7 +528,10 @@ impl ClusterIndex {
     }
 
     fn assignment(&self, slot: usize) -> Assignment {
-        Assignment { engine: self.slots[slot].id.clone(), slot }
+        Assignment {
+            engine: self.slots[slot].id.clone(),
+            slot,
+        }
     }
 
     /// The best engine under `spread` or `binpack`: in each matching bucket
@@ -506,7 +540,12 @@ impl ClusterIndex {
     fn best_ranked(&self, req: &Request) -> Option<usize> {
         let mut best: Option<RankKey> = None;
         let need = req.footprint.memory;
-        let floor = RankKey { free_memory: need, free_cpus: 0, inv_containers: 0, inv_slot: 0 };
+        let floor = RankKey {
+            free_memory: need,
+            free_cpus: 0,
+            inv_containers: 0,
+            inv_slot: 0,
+        };
         for (b, bucket) in self.buckets.iter().enumerate() {
             if self.verdicts[b].is_some() {
                 continue;

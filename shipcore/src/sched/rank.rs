@@ -94,14 +94,24 @@ pub(crate) struct Walk {
 impl Walk {
     pub fn new(n: usize, rng: &mut SplitMix) -> Self {
         if n == 0 {
-            return Walk { n, next: 0, stride: 1, left: 0 };
+            return Walk {
+                n,
+                next: 0,
+                stride: 1,
+                left: 0,
+            };
         }
         let start = rng.below(n as u64) as usize;
         let mut stride = 1 + rng.below(n as u64) as usize;
         while gcd(stride, n) != 1 {
             stride += 1;
         }
-        Walk { n, next: start, stride: stride % n.max(1), left: n }
+        Walk {
+            n,
+            next: start,
+            stride: stride % n.max(1),
+            left: n,
+        }
     }
 }
 

@@ -22,7 +22,10 @@ impl View<'_> {
     fn containers(&self) -> impl Iterator<Item = &Footprint> {
         let slot = self.slot;
         self.engine.containers.iter().chain(
-            self.tentative.iter().filter(move |(s, _)| *s == slot).map(|(_, f)| f),
+            self.tentative
+                .iter()
+                .filter(move |(s, _)| *s == slot)
+                .map(|(_, f)| f),
         )
     }
 
@@ -45,7 +48,9 @@ impl EngineView for View<'_> {
         self.engine.health
     }
     fn broken_constraint<'r>(&self, req: &'r Request) -> Option<&'r Constraint> {
-        req.constraints.iter().find(|c| !c.holds(&self.engine.labels))
+        req.constraints
+            .iter()
+            .find(|c| !c.holds(&self.engine.labels))
     }
     fn runs_image(&self, image: &str) -> bool {
         self.containers().any(|c| c.image == image)
@@ -56,7 +61,10 @@ impl EngineView for View<'_> {
     fn port_in_use(&self, ports: &[HostPort]) -> Option<HostPort> {
         ports
             .iter()
-            .find(|p| self.containers().any(|c| c.ports.iter().any(|q| q.conflicts(p))))
+            .find(|p| {
+                self.containers()
+                    .any(|c| c.ports.iter().any(|q| q.conflicts(p)))
+            })
             .copied()
     }
     fn free_cpus(&self) -> Millicpus {
@@ -73,11 +81,18 @@ impl EngineView for View<'_> {
 pub fn plan(snapshot: &Snapshot, req: &Request) -> Result<Placement, Unplaceable> {
     let mut tentative: Vec<(usize, Footprint)> = Vec::new();
     let view = |slot: usize, tentative: &[(usize, Footprint)]| -> Option<Reject> {
-        let v = View { engine: &snapshot.engines[slot], tentative, slot };
+        let v = View {
+            engine: &snapshot.engines[slot],
+            tentative,
+            slot,
+        };
         first_reject(&v, req)
     };
     let mut placement = Placement::default();
-    let assign = |slot: usize| Assignment { engine: snapshot.engines[slot].id.clone(), slot };
+    let assign = |slot: usize| Assignment {
+        engine: snapshot.engines[slot].id.clone(),
+        slot,
+    };
 
     if req.kind == ContainerType::Global {
         for slot in 0..snapshot.engines.len() {
@@ -109,14 +124,21 @@ pub fn plan(snapshot: &Snapshot, req: &Request) -> Result<Placement, Unplaceable
     };
     for replica in 0..req.replicas {
         let chosen = match rng.as_mut() {
-            Some(rng) => Walk::new(snapshot.engines.len(), rng).find(|&s| view(s, &tentative).is_none()),
+            Some(rng) => {
+                Walk::new(snapshot.engines.len(), rng).find(|&s| view(s, &tentative).is_none())
+            }
             None => {
                 let mut best: Option<RankKey> = None;
                 for slot in 0..snapshot.engines.len() {
                     if view(slot, &tentative).is_some() {
                         continue;
                     }
-                    let key = View { engine: &snapshot.engines[slot], tentative: &tentative, slot }.rank();
+                    let key = View {
+                        engine: &snapshot.engines[slot],
+                        tentative: &tentative,
+                        slot,
+                    }
+                    .rank();
                     if best.is_none_or(|b| key.beats(&b, req.strategy)) {
                         best = Some(key);
                     }
@@ -154,7 +176,9 @@ pub fn plan(snapshot: &Snapshot, req: &Request) -> Result<Placement, Unplaceable
 pub fn place(snapshot: &mut Snapshot, req: &Request) -> Result<Placement, Unplaceable> {
     let placement = plan(snapshot, req)?;
     for a in &placement.assignments {
-        snapshot.engines[a.slot].containers.push(req.footprint.clone());
+        snapshot.engines[a.slot]
+            .containers
+            .push(req.footprint.clone());
     }
     Ok(placement)
 }

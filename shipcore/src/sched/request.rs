@@ -166,11 +166,18 @@ impl Request {
             // validate() guarantees 1..=65535 for non-zero ports.
             if let Ok(port) = u16::try_from(bp.port) {
                 if port != 0 {
-                    req.footprint.ports.push(HostPort::new(&bp.host_ip, bp.proto, port));
+                    req.footprint
+                        .ports
+                        .push(HostPort::new(&bp.host_ip, bp.proto, port));
                 }
             }
         }
-        for label in cfg.labels.iter().map(|l| l.trim()).filter(|l| !l.is_empty()) {
+        for label in cfg
+            .labels
+            .iter()
+            .map(|l| l.trim())
+            .filter(|l| !l.is_empty())
+        {
             req.add_label(label)?;
         }
         if req.kind == ContainerType::Host && req.host.is_none() {
@@ -196,7 +203,8 @@ impl Request {
             return Ok(());
         }
         if let Some(rule) = label.strip_prefix("affinity:") {
-            let (key, value, near) = split_op(rule).ok_or_else(|| bad("affinity needs == or !="))?;
+            let (key, value, near) =
+                split_op(rule).ok_or_else(|| bad("affinity needs == or !="))?;
             if key.is_empty() || value.is_empty() {
                 return Err(bad("affinity needs a key and a value"));
             }
@@ -258,24 +266,43 @@ mod tests {
 
     #[test]
     fn label_language() {
-        let r = labels(&["ssd", "zone==a", "constraint:env!=prod", "host:e1",
-                         "affinity:container==db", "affinity:image!=redis", "affinity:tier==front", ""])
-            .unwrap();
+        let r = labels(&[
+            "ssd",
+            "zone==a",
+            "constraint:env!=prod",
+            "host:e1",
+            "affinity:container==db",
+            "affinity:image!=redis",
+            "affinity:tier==front",
+            "",
+        ])
+        .unwrap();
         assert_eq!(r.footprint.cpus, 500);
-        assert_eq!(r.constraints, vec![
-            Constraint::Has("ssd".into()),
-            Constraint::Eq("zone".into(), "a".into()),
-            Constraint::Ne("env".into(), "prod".into()),
-        ]);
+        assert_eq!(
+            r.constraints,
+            vec![
+                Constraint::Has("ssd".into()),
+                Constraint::Eq("zone".into(), "a".into()),
+                Constraint::Ne("env".into(), "prod".into()),
+            ]
+        );
         assert_eq!(r.host.as_deref(), Some("e1"));
         assert_eq!(r.affinities.len(), 3);
         assert_eq!(r.affinities[1].to_string(), "affinity:image!=redis");
-        assert_eq!(r.affinities[2].target, AffinityTarget::Label("tier".into(), "front".into()));
+        assert_eq!(
+            r.affinities[2].target,
+            AffinityTarget::Label("tier".into(), "front".into())
+        );
     }
 
     #[test]
     fn malformed_labels_are_named() {
-        for bad in [&["host:"][..], &["affinity:container"], &["==x"], &["host:a", "host:b"]] {
+        for bad in [
+            &["host:"][..],
+            &["affinity:container"],
+            &["==x"],
+            &["host:a", "host:b"],
+        ] {
             let err = labels(bad).unwrap_err().to_string();
             assert!(err.starts_with("invalid labels:"), "{bad:?}: {err}");
         }

@@ -35,7 +35,10 @@ impl HostPort {
     /// Builds a host port from Shipyard's `host_ip` string (empty, `0.0.0.0`
     /// and `::` mean every address).
     pub fn new(host_ip: &str, proto: Proto, port: u16) -> Self {
-        let ip = host_ip.parse::<IpAddr>().ok().filter(|ip| !ip.is_unspecified());
+        let ip = host_ip
+            .parse::<IpAddr>()
+            .ok()
+            .filter(|ip| !ip.is_unspecified());
         HostPort { ip, proto, port }
     }
 

@@ -65,7 +65,10 @@ pub fn request(text: &str) -> Request {
             "cpu" => r.footprint.cpus = millicpus(v.parse().unwrap()),
             "mem" => r.footprint.memory = v.parse().unwrap(),
             "replicas" => r.replicas = v.parse().unwrap(),
-            "port" => r.footprint.ports.push(HostPort::new("", Proto::Tcp, v.parse().unwrap())),
+            "port" => r
+                .footprint
+                .ports
+                .push(HostPort::new("", Proto::Tcp, v.parse().unwrap())),
             "labels" => v.split(',').for_each(|l| r.add_label(l).unwrap()),
             "type" => {
                 r.kind = match v {
@@ -78,7 +81,9 @@ pub fn request(text: &str) -> Request {
             }
             "strategy" => {
                 r.strategy = match v.split_once(':') {
-                    Some(("random", seed)) => Strategy::Random { seed: seed.parse().unwrap() },
+                    Some(("random", seed)) => Strategy::Random {
+                        seed: seed.parse().unwrap(),
+                    },
                     _ => v.parse().unwrap(),
                 }
             }
@@ -93,7 +98,12 @@ pub fn request(text: &str) -> Request {
 pub fn render(d: &Result<Placement, Unplaceable>) -> String {
     match d {
         Ok(p) => {
-            let mut s = p.assignments.iter().map(|a| a.engine.as_str()).collect::<Vec<_>>().join(" ");
+            let mut s = p
+                .assignments
+                .iter()
+                .map(|a| a.engine.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
             for r in &p.skipped {
                 s.push_str(&format!(" | skipped {r}"));
             }
@@ -110,6 +120,9 @@ pub fn place_both(snapshot: &mut Snapshot, index: &mut ClusterIndex, req: &Reque
     let by_index = index.place(req);
     assert_eq!(planned, by_index, "plan and place disagree");
     let by_reference = reference::place(snapshot, req);
-    assert_eq!(by_index, by_reference, "index and reference disagree on {req:?}");
+    assert_eq!(
+        by_index, by_reference,
+        "index and reference disagree on {req:?}"
+    );
     render(&by_index)
 }
