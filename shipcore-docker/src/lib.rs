@@ -1,14 +1,23 @@
 //! shipcore-docker: the engine backend for Docker engines.
 //!
-//! This crate will implement shipcore's engine backend trait over the Docker
-//! Engine API (unix socket, TCP and TLS). The core does not depend on it; it
-//! depends on the core. Until the backend lands, it only defines its error type.
+//! [`DockerEngine`] implements `shipcore::engine::EngineBackend` over the
+//! Docker Engine API with bollard (hyper and rustls underneath): unix sockets,
+//! plain TCP and mutual TLS. Build one from an [`EngineTarget`] — made from an
+//! address, from Shipyard's engine record, or from the environment
+//! (`DOCKER_HOST`, `DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH`).
+//!
+//! # Layout
+//! - `connect.rs`: addresses, TLS material, the lazily negotiated client.
+//! - `backend.rs`: the trait implementation.
+//! - `convert.rs`: bollard models to and from the core's engine types.
+//! - `error.rs`: this crate's error enum and the mapping of bollard's errors
+//!   to the core's (not found, conflict, unreachable, timeout, TLS, API).
 
-/// Errors of the Docker backend, in the core's terms.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// The address given for an engine could not be understood.
-    #[error("invalid engine address {addr:?}: {reason}")]
-    InvalidAddress { addr: String, reason: String },
-}
+mod backend;
+mod connect;
+mod convert;
+mod error;
+
+pub use backend::DockerEngine;
+pub use connect::{EngineTarget, TlsMaterial, DEFAULT_TIMEOUT};
+pub use error::Error;

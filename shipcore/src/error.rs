@@ -35,6 +35,44 @@ pub enum Error {
     /// A stored document could not be decoded.
     #[error("stored document {key} is not valid: {reason}")]
     Decode { key: String, reason: String },
+
+    /// An engine has no such object.
+    #[error("no such {kind} {id} on engine {engine}")]
+    NotFound {
+        engine: String,
+        kind: String,
+        id: String,
+    },
+
+    /// An engine refused a change that conflicts with its state (a name in
+    /// use, a running container removed without force, ...).
+    #[error("engine {engine} refused: {message}")]
+    EngineConflict { engine: String, message: String },
+
+    /// An engine could not be reached at all.
+    #[error("engine {engine} unreachable at {addr}: {reason}")]
+    Unreachable {
+        engine: String,
+        addr: String,
+        reason: String,
+    },
+
+    /// An engine did not answer in time.
+    #[error("engine {engine} did not answer within {seconds}s")]
+    Timeout { engine: String, seconds: u64 },
+
+    /// The TLS handshake with an engine failed (wrong CA, bad or missing
+    /// client certificate, ...), or its TLS material is unusable.
+    #[error("tls failure with engine {engine}: {reason}")]
+    Tls { engine: String, reason: String },
+
+    /// An engine answered with an error.
+    #[error("engine {engine} answered {status}: {message}")]
+    EngineApi {
+        engine: String,
+        status: u16,
+        message: String,
+    },
 }
 
 impl Error {

@@ -13,8 +13,11 @@
 //! - [`store`]: the state store trait (keyed documents with revisions,
 //!   compare-and-swap, prefix listing, change streams), an in-memory
 //!   implementation for tests and the durable embedded default (redb).
+//! - [`engine`]: the engine backend trait (one Docker engine as the core uses
+//!   it) and the values that cross it; `shipcore-docker` implements it.
 //! - [`error`]: the crate's one error enum.
 
+pub mod engine;
 pub mod error;
 pub mod model;
 pub mod sched;

@@ -1,0 +1,249 @@
+//! Translations between the core's engine types and bollard's models. Docker
+//! fields that are absent become empty values, never panics.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bollard::models as m;
+use shipcore::engine::{
+    ContainerDetails, ContainerSpec, ContainerSummary, EngineInfo, ImageDetails, ImageSummary,
+    Progress, RunState, VolumeInfo,
+};
+use shipcore::model::{Port, Proto, RestartPolicy};
+
+pub fn env_map(env: Option<Vec<String>>) -> BTreeMap<String, String> {
+    env.unwrap_or_default()
+        .into_iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (kv, String::new()),
+        })
+        .collect()
+}
+
+fn sorted(map: Option<HashMap<String, String>>) -> BTreeMap<String, String> {
+    map.unwrap_or_default().into_iter().collect()
+}
+
+fn proto(s: &str) -> Proto {
+    if s.eq_ignore_ascii_case("udp") {
+        Proto::Udp
+    } else {
+        Proto::Tcp
+    }
+}
+
+pub fn info(i: m::SystemInfo) -> EngineInfo {
+    EngineInfo {
+        id: i.id.unwrap_or_default(),
+        name: i.name.unwrap_or_default(),
+        version: i.server_version.unwrap_or_default(),
+        api_version: String::new(),
+        os: i.operating_system.unwrap_or_default(),
+        arch: i.architecture.unwrap_or_default(),
+        cpus: u64::try_from(i.ncpu.unwrap_or(0)).unwrap_or(0) * 1000,
+        memory: u64::try_from(i.mem_total.unwrap_or(0)).unwrap_or(0) / (1024 * 1024),
+        labels: i.labels.unwrap_or_default(),
+        containers: u64::try_from(i.containers.unwrap_or(0)).unwrap_or(0),
+        images: u64::try_from(i.images.unwrap_or(0)).unwrap_or(0),
+    }
+}
+
+fn restart_policy(p: &RestartPolicy) -> m::RestartPolicy {
+    use m::RestartPolicyNameEnum as N;
+    let name = match p.name.as_str() {
+        "always" => N::ALWAYS,
+        "on-failure" => N::ON_FAILURE,
+        "unless-stopped" => N::UNLESS_STOPPED,
+        _ => N::NO,
+    };
+    m::RestartPolicy {
+        name: Some(name),
+        maximum_retry_count: p.maximum_retry.map(i64::from),
+    }
+}
+
+fn restart_policy_back(p: Option<m::RestartPolicy>) -> RestartPolicy {
+    let p = p.unwrap_or_default();
+    RestartPolicy {
+        name: p.name.map(|n| n.to_string()).unwrap_or_default(),
+        maximum_retry: p.maximum_retry_count.and_then(|n| u32::try_from(n).ok()).filter(|n| *n > 0),
+    }
+}
+
+pub fn create_body(s: &ContainerSpec) -> m::ContainerCreateBody {
+    let mut bindings: HashMap<String, Option<Vec<m::PortBinding>>> = HashMap::new();
+    for p in &s.ports {
+        let key = format!("{}/{}", p.container_port, p.proto);
+        bindings.entry(key).or_insert_with(|| Some(Vec::new())).get_or_insert_with(Vec::new).push(
+            m::PortBinding {
+                host_ip: (!p.host_ip.is_empty()).then(|| p.host_ip.clone()),
+                host_port: Some(if p.host_port == 0 { String::new() } else { p.host_port.to_string() }),
+            },
+        );
+    }
+    let exposed: Vec<String> = bindings.keys().cloned().collect();
+    let network = s.network.clone();
+    let host_config = m::HostConfig {
+        port_bindings: (!bindings.is_empty()).then_some(bindings),
+        nano_cpus: (s.cpus > 0).then(|| i64::try_from(s.cpus).unwrap_or(i64::MAX / 1_000_000) * 1_000_000),
+        memory: (s.memory > 0).then(|| i64::try_from(s.memory).unwrap_or(i64::MAX >> 20) << 20),
+        restart_policy: Some(restart_policy(&s.restart_policy)),
+        links: (!s.links.is_empty()).then(|| s.links.clone()),
+        binds: (!s.binds.is_empty()).then(|| s.binds.clone()),
+        network_mode: network.clone(),
+        ..Default::default()
+    };
+    let networking_config = match (&network, s.network_aliases.is_empty()) {
+        (Some(net), false) => Some(m::NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(
+                net.clone(),
+                m::EndpointSettings { aliases: Some(s.network_aliases.clone()), ..Default::default() },
+            )])),
+        }),
+        _ => None,
+    };
+    m::ContainerCreateBody {
+        image: Some(s.image.clone()),
+        cmd: (!s.cmd.is_empty()).then(|| s.cmd.clone()),
+        entrypoint: s.entrypoint.clone(),
+        env: (!s.env.is_empty()).then(|| s.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        hostname: (!s.hostname.is_empty()).then(|| s.hostname.clone()),
+        domainname: (!s.domainname.is_empty()).then(|| s.domainname.clone()),
+        labels: (!s.labels.is_empty()).then(|| s.labels.clone().into_iter().collect()),
+        exposed_ports: (!exposed.is_empty()).then_some(exposed),
+        host_config: Some(host_config),
+        networking_config,
+        ..Default::default()
+    }
+}
+
+fn ports_of(map: Option<m::PortMap>) -> Vec<Port> {
+    let mut ports = Vec::new();
+    for (key, bindings) in map.unwrap_or_default() {
+        let (port, pr) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
+        let container_port = port.parse().unwrap_or(0);
+        for b in bindings.unwrap_or_default() {
+            ports.push(Port {
+                container_port,
+                port: b.host_port.as_deref().and_then(|p| p.parse().ok()).unwrap_or(0),
+                proto: proto(pr),
+                host_ip: b.host_ip.unwrap_or_default(),
+            });
+        }
+    }
+    ports.sort_by(|a, b| (a.container_port, a.port, &a.host_ip).cmp(&(b.container_port, b.port, &b.host_ip)));
+    ports
+}
+
+pub fn details(c: m::ContainerInspectResponse) -> ContainerDetails {
+    let state = c.state.unwrap_or_default();
+    let config = c.config.unwrap_or_default();
+    let host = c.host_config.unwrap_or_default();
+    let net = c.network_settings.unwrap_or_default();
+    ContainerDetails {
+        id: c.id.unwrap_or_default(),
+        name: c.name.unwrap_or_default().trim_start_matches('/').to_string(),
+        image: config.image.unwrap_or_default(),
+        image_id: c.image.unwrap_or_default(),
+        created: c.created.map(|d| d.to_string()).unwrap_or_default(),
+        state: RunState {
+            status: state.status.map(|s| s.to_string()).unwrap_or_default(),
+            running: state.running.unwrap_or(false),
+            pid: state.pid.and_then(|p| u32::try_from(p).ok()).unwrap_or(0),
+            exit_code: state.exit_code.unwrap_or(0),
+            started_at: state.started_at.filter(|s| !s.starts_with("0001-")).unwrap_or_default(),
+            finished_at: state.finished_at.filter(|s| !s.starts_with("0001-")).unwrap_or_default(),
+            health: state.health.and_then(|h| h.status).map(|s| s.to_string()).unwrap_or_default(),
+        },
+        labels: sorted(config.labels),
+        env: env_map(config.env),
+        cmd: config.cmd.unwrap_or_default(),
+        hostname: config.hostname.unwrap_or_default(),
+        ports: ports_of(net.ports),
+        networks: net
+            .networks
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, e)| (name, e.ip_address.unwrap_or_default()))
+            .collect(),
+        restart_policy: restart_policy_back(host.restart_policy),
+        cpus: u64::try_from(host.nano_cpus.unwrap_or(0) / 1_000_000).unwrap_or(0),
+        memory: u64::try_from(host.memory.unwrap_or(0) >> 20).unwrap_or(0),
+    }
+}
+
+pub fn summary(c: m::ContainerSummary) -> ContainerSummary {
+    ContainerSummary {
+        id: c.id.unwrap_or_default(),
+        name: c
+            .names
+            .unwrap_or_default()
+            .first()
+            .map(|n| n.trim_start_matches('/').to_string())
+            .unwrap_or_default(),
+        image: c.image.unwrap_or_default(),
+        state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+        status: c.status.unwrap_or_default(),
+        labels: sorted(c.labels),
+        ports: c
+            .ports
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| Port {
+                container_port: u32::from(p.private_port),
+                port: u32::from(p.public_port.unwrap_or(0)),
+                proto: proto(&p.typ.map(|t| t.to_string()).unwrap_or_default()),
+                host_ip: p.ip.unwrap_or_default(),
+            })
+            .collect(),
+        created: c.created.unwrap_or(0),
+    }
+}
+
+pub fn image_summary(i: m::ImageSummary) -> ImageSummary {
+    ImageSummary {
+        id: i.id,
+        tags: i.repo_tags.into_iter().filter(|t| t != "<none>:<none>").collect(),
+        digests: i.repo_digests.into_iter().filter(|d| d != "<none>@<none>").collect(),
+        size: u64::try_from(i.size).unwrap_or(0),
+        created: i.created,
+    }
+}
+
+pub fn image_details(i: m::ImageInspect) -> ImageDetails {
+    ImageDetails {
+        id: i.id.unwrap_or_default(),
+        tags: i.repo_tags.unwrap_or_default(),
+        digests: i.repo_digests.unwrap_or_default(),
+        size: u64::try_from(i.size.unwrap_or(0)).unwrap_or(0),
+        created: i.created.map(|d| d.to_string()).unwrap_or_default(),
+        os: i.os.unwrap_or_default(),
+        arch: i.architecture.unwrap_or_default(),
+        labels: sorted(i.config.and_then(|c| c.labels)),
+        layers: i.root_fs.and_then(|r| r.layers).unwrap_or_default(),
+    }
+}
+
+pub fn volume(v: m::Volume) -> VolumeInfo {
+    VolumeInfo {
+        name: v.name,
+        driver: v.driver,
+        mountpoint: v.mountpoint,
+        labels: v.labels.into_iter().collect(),
+        scope: v.scope.map(|s| s.to_string()).unwrap_or_else(|| "local".into()),
+    }
+}
+
+pub fn progress(
+    id: Option<String>,
+    status: Option<String>,
+    detail: Option<m::ProgressDetail>,
+) -> Progress {
+    let detail = detail.unwrap_or_default();
+    Progress {
+        id,
+        status: status.unwrap_or_default(),
+        current: detail.current.and_then(|c| u64::try_from(c).ok()),
+        total: detail.total.and_then(|t| u64::try_from(t).ok()).filter(|t| *t > 0),
+    }
+}

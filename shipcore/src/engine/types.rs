@@ -1,0 +1,282 @@
+//! The values that cross the engine backend: container specs and details,
+//! images, volumes, networks, progress, logs, build output and events.
+//!
+//! They hold what the core uses, in the core's units (MiB, millicpus), not a
+//! copy of the Docker Engine API; the Docker backend translates.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Port, Proto, RestartPolicy};
+use crate::sched::Millicpus;
+
+/// What an engine reports about itself.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct EngineInfo {
+    /// The engine's own id (Docker's `ID`).
+    pub id: String,
+    pub name: String,
+    pub version: String,
+    pub api_version: String,
+    pub os: String,
+    pub arch: String,
+    pub cpus: Millicpus,
+    /// MiB.
+    pub memory: u64,
+    pub labels: Vec<String>,
+    pub containers: u64,
+    pub images: u64,
+}
+
+/// A host port to publish a container port on; `host_port` 0 lets the engine
+/// pick one.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PortBinding {
+    pub container_port: u16,
+    pub proto: Proto,
+    pub host_ip: String,
+    pub host_port: u16,
+}
+
+/// How to create a container.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ContainerSpec {
+    /// Container name; the engine makes one up when `None`.
+    pub name: Option<String>,
+    pub image: String,
+    /// Replaces the image's command when not empty.
+    pub cmd: Vec<String>,
+    /// Replaces the image's entrypoint when set.
+    pub entrypoint: Option<Vec<String>>,
+    pub env: BTreeMap<String, String>,
+    pub hostname: String,
+    pub domainname: String,
+    pub labels: BTreeMap<String, String>,
+    pub ports: Vec<PortBinding>,
+    /// 0: no limit.
+    pub cpus: Millicpus,
+    /// MiB; 0: no limit.
+    pub memory: u64,
+    pub restart_policy: RestartPolicy,
+    /// Docker links, `name:alias`.
+    pub links: Vec<String>,
+    /// The network to attach at creation (`bridge` when `None`).
+    pub network: Option<String>,
+    /// Aliases on that network.
+    pub network_aliases: Vec<String>,
+    /// Volume mounts, `volume-or-path:/container/path[:ro]`.
+    pub binds: Vec<String>,
+}
+
+/// A container's run state.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RunState {
+    /// `created`, `running`, `paused`, `restarting`, `removing`, `exited`, `dead`.
+    pub status: String,
+    pub running: bool,
+    pub pid: u32,
+    pub exit_code: i64,
+    /// RFC 3339; empty if never started.
+    pub started_at: String,
+    pub finished_at: String,
+    /// `healthy`, `unhealthy`, `starting`, or empty without a health check.
+    pub health: String,
+}
+
+/// A container as inspected.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ContainerDetails {
+    pub id: String,
+    /// Without Docker's leading `/`.
+    pub name: String,
+    /// The image reference it was created from.
+    pub image: String,
+    /// The image id.
+    pub image_id: String,
+    pub created: String,
+    pub state: RunState,
+    pub labels: BTreeMap<String, String>,
+    pub env: BTreeMap<String, String>,
+    pub cmd: Vec<String>,
+    pub hostname: String,
+    pub ports: Vec<Port>,
+    /// IP addresses by network name.
+    pub networks: BTreeMap<String, String>,
+    pub restart_policy: RestartPolicy,
+    /// Limits as set: millicpus and MiB (0: none).
+    pub cpus: Millicpus,
+    pub memory: u64,
+}
+
+/// A container as listed.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ContainerSummary {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    /// Docker's state word: `running`, `exited`, ...
+    pub state: String,
+    /// Docker's human status: `Up 3 minutes`.
+    pub status: String,
+    pub labels: BTreeMap<String, String>,
+    pub ports: Vec<Port>,
+    /// Unix seconds.
+    pub created: i64,
+}
+
+/// Which containers to list.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ContainerFilter {
+    /// Stopped ones too.
+    pub all: bool,
+    /// `key` or `key=value`; all must match.
+    pub labels: Vec<String>,
+    /// Name contains this.
+    pub name: Option<String>,
+}
+
+/// What to read of a container's output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogOptions {
+    pub stdout: bool,
+    pub stderr: bool,
+    /// Keep the stream open for new output.
+    pub follow: bool,
+    /// Only the last n lines.
+    pub tail: Option<u64>,
+    pub timestamps: bool,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        LogOptions { stdout: true, stderr: true, follow: false, tail: None, timestamps: false }
+    }
+}
+
+/// Which stream a piece of output came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogStream {
+    Stdout,
+    Stderr,
+    /// A container with a TTY has one stream.
+    Console,
+}
+
+/// A piece of a container's output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogChunk {
+    pub stream: LogStream,
+    pub data: Vec<u8>,
+}
+
+/// Credentials for a registry.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RegistryAuth {
+    pub username: String,
+    pub password: String,
+    pub server: String,
+}
+
+/// One progress message of a pull or a push.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Progress {
+    /// The layer or tag the message is about.
+    pub id: Option<String>,
+    /// `Pulling fs layer`, `Downloading`, `Pushed`, `Digest: sha256:...`, ...
+    pub status: String,
+    /// Bytes done and total, when the engine says.
+    pub current: Option<u64>,
+    pub total: Option<u64>,
+}
+
+/// An image as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ImageSummary {
+    pub id: String,
+    pub tags: Vec<String>,
+    pub digests: Vec<String>,
+    pub size: u64,
+    /// Unix seconds.
+    pub created: i64,
+}
+
+/// An image as inspected.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ImageDetails {
+    pub id: String,
+    pub tags: Vec<String>,
+    pub digests: Vec<String>,
+    pub size: u64,
+    pub created: String,
+    pub os: String,
+    pub arch: String,
+    pub labels: BTreeMap<String, String>,
+    /// Layer diff ids.
+    pub layers: Vec<String>,
+}
+
+/// How to create a volume.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct VolumeSpec {
+    pub name: String,
+    /// `local` when empty.
+    pub driver: String,
+    pub driver_opts: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A volume as the engine reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct VolumeInfo {
+    pub name: String,
+    pub driver: String,
+    pub mountpoint: String,
+    pub labels: BTreeMap<String, String>,
+    pub scope: String,
+}
+
+/// How to create a network.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct NetworkSpec {
+    pub name: String,
+    /// `bridge` when empty.
+    pub driver: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// How to build an image.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct BuildOptions {
+    /// `name:tag` for the result.
+    pub tag: String,
+    /// Path of the Dockerfile in the context (`Dockerfile` when empty).
+    pub dockerfile: String,
+    pub build_args: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    pub no_cache: bool,
+}
+
+/// One message of a build.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BuildOutput {
+    /// A line of build output (`Step 1/3 : FROM scratch`).
+    Log(String),
+    /// The id of the built image.
+    ImageId(String),
+}
+
+/// An event of the engine (Docker's `/events`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct EngineEvent {
+    /// `container`, `image`, `network`, `volume`, ...
+    pub kind: String,
+    /// `create`, `start`, `die`, `destroy`, `pull`, ...
+    pub action: String,
+    /// The object's id.
+    pub id: String,
+    pub attributes: BTreeMap<String, String>,
+    /// Unix nanoseconds.
+    pub time_nano: i64,
+}
