@@ -474,3 +474,23 @@ mod tests {
         }
     }
 }
+
+/// Makes [`DockerEngine`]s for the cluster service from engine records.
+#[derive(Debug, Clone)]
+pub struct DockerConnector {
+    /// Per-request timeout of every engine made.
+    pub timeout: Duration,
+}
+
+impl Default for DockerConnector {
+    fn default() -> Self {
+        DockerConnector { timeout: crate::DEFAULT_TIMEOUT }
+    }
+}
+
+impl shipcore::cluster::Connector for DockerConnector {
+    fn connect(&self, record: &shipcore::model::EngineRecord) -> Result<std::sync::Arc<dyn EngineBackend>> {
+        let target = EngineTarget::from_record(record).with_timeout(self.timeout);
+        Ok(std::sync::Arc::new(DockerEngine::new(&target)?))
+    }
+}

@@ -18,6 +18,6 @@ mod connect;
 mod convert;
 mod error;
 
-pub use backend::DockerEngine;
+pub use backend::{DockerConnector, DockerEngine};
 pub use connect::{EngineTarget, TlsMaterial, DEFAULT_TIMEOUT};
 pub use error::Error;

@@ -66,6 +66,27 @@ pub enum Error {
     #[error("tls failure with engine {engine}: {reason}")]
     Tls { engine: String, reason: String },
 
+    /// The cluster has no such object (container, engine, ...).
+    #[error("no such {kind} {id}")]
+    Missing { kind: String, id: String },
+
+    /// An id prefix matches more than one object.
+    #[error("{prefix} is ambiguous: it matches {count} {kind}s")]
+    Ambiguous {
+        kind: String,
+        prefix: String,
+        count: usize,
+    },
+
+    /// The object exists already.
+    #[error("{kind} {id} exists already")]
+    Exists { kind: String, id: String },
+
+    /// No engine can take the request; the explanation names each engine's
+    /// reason.
+    #[error("cannot place: {0}")]
+    Unplaceable(Box<crate::sched::Unplaceable>),
+
     /// An engine answered with an error.
     #[error("engine {engine} answered {status}: {message}")]
     EngineApi {
@@ -76,6 +97,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// Shorthand for [`Error::Missing`].
+    pub fn missing(kind: impl Into<String>, id: impl Into<String>) -> Self {
+        Error::Missing { kind: kind.into(), id: id.into() }
+    }
+
     /// Shorthand for [`Error::Invalid`].
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::Invalid {

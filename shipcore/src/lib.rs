@@ -17,6 +17,7 @@
 //!   it) and the values that cross it; `shipcore-docker` implements it.
 //! - [`error`]: the crate's one error enum.
 
+pub mod cluster;
 pub mod engine;
 pub mod error;
 pub mod model;

@@ -1,0 +1,107 @@
+//! Shared by the cluster tests: engines of the test bed registered into a
+//! fresh cluster, and the skip rule (`SKIP: no engine`, or a failure under
+//! `CI=true`).
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use shipcore::cluster::{Cluster, ClusterOptions};
+use shipcore::model::{Engine, EngineRecord, ImageConfig, RestartPolicy};
+use shipcore::sched::Strategy;
+use shipcore::store::{MemoryStore, Store};
+use shipcore_docker::DockerConnector;
+
+pub const IMAGE: &str = "shipcore/busybox:latest";
+
+/// The addresses of engines A and B, or `None` after printing the skip line.
+pub fn engines() -> Option<(String, String)> {
+    match (std::env::var("SHIPCORE_ENGINE_A"), std::env::var("SHIPCORE_ENGINE_B")) {
+        (Ok(a), Ok(b)) => Some((a, b)),
+        _ => {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("SHIPCORE_ENGINE_A/B are not set and CI=true: the test bed must be up");
+            }
+            println!("SKIP: no engine (run eval \"$(scripts/engines up)\")");
+            None
+        }
+    }
+}
+
+pub fn record(id: &str, addr: &str, memory: u64, labels: &[&str]) -> EngineRecord {
+    EngineRecord {
+        id: id.into(),
+        engine: Engine {
+            id: id.into(),
+            addr: addr.into(),
+            cpus: 2.0,
+            memory,
+            labels: labels.iter().map(|s| s.to_string()).collect(),
+            ..Engine::default()
+        },
+        ..EngineRecord::default()
+    }
+}
+
+/// A unique cluster name, so tests running side by side own different containers.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}-{}-{nanos:x}", std::process::id())
+}
+
+pub fn options(name: &str, strategy: Strategy) -> ClusterOptions {
+    ClusterOptions {
+        name: name.into(),
+        strategy,
+        health_interval: Duration::from_millis(500),
+        max_backoff: Duration::from_secs(2),
+        reconcile_interval: Duration::from_secs(1),
+        health_timeout: Duration::from_secs(2),
+    }
+}
+
+/// A cluster over a memory store with A and B (1 GiB each to the scheduler;
+/// B labelled `zone=b`).
+pub async fn cluster(a: &str, b: &str, strategy: Strategy) -> Cluster {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    cluster_on(store, a, b, strategy, &unique("t")).await
+}
+
+pub async fn cluster_on(store: Arc<dyn Store>, a: &str, b: &str, strategy: Strategy, name: &str) -> Cluster {
+    let c = Cluster::open(store, Arc::new(DockerConnector::default()), options(name, strategy))
+        .await
+        .expect("cluster opens");
+    if c.engine("a").await.is_err() {
+        c.add_engine(record("a", a, 1024, &["zone=a"])).await.expect("engine A registers");
+        c.add_engine(record("b", b, 1024, &["zone=b"])).await.expect("engine B registers");
+    }
+    c
+}
+
+pub fn config(memory: u64) -> ImageConfig {
+    ImageConfig {
+        name: IMAGE.into(),
+        cpus: 0.1,
+        memory,
+        args: vec!["sleep".into(), "600".into()],
+        restart_policy: RestartPolicy { name: "always".into(), maximum_retry: None },
+        ..ImageConfig::default()
+    }
+}
+
+/// Engine ids of the cluster's containers, sorted.
+pub async fn placement(c: &Cluster) -> Vec<String> {
+    let mut v: Vec<String> = c.containers().await.into_iter().map(|c| c.engine.id).collect();
+    v.sort();
+    v
+}
+
+/// Destroys every container of the cluster.
+pub async fn clean(c: &Cluster) {
+    for ct in c.containers().await {
+        let _ = c.destroy(&ct.id).await;
+    }
+}
