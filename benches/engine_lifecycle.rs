@@ -47,12 +47,25 @@ fn cli(host: &str) -> Duration {
     for i in 0..COUNT {
         let name = format!("bench-cli-{i}-{}", std::process::id());
         let run = Command::new("docker")
-            .args(["-H", host, "run", "-d", "--name", &name, IMAGE, "sleep", "60"])
+            .args([
+                "-H", host, "run", "-d", "--name", &name, IMAGE, "sleep", "60",
+            ])
             .output()
             .expect("the docker CLI runs");
-        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-        let rm = Command::new("docker").args(["-H", host, "rm", "-f", &name]).output().expect("docker rm runs");
-        assert!(rm.status.success(), "{}", String::from_utf8_lossy(&rm.stderr));
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let rm = Command::new("docker")
+            .args(["-H", host, "rm", "-f", &name])
+            .output()
+            .expect("docker rm runs");
+        assert!(
+            rm.status.success(),
+            "{}",
+            String::from_utf8_lossy(&rm.stderr)
+        );
     }
     t.elapsed()
 }

@@ -2,6 +2,8 @@
 //! strategy, labels, `unique`, explanations, host ports, scaling, and a
 //! restart over the same store.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::sync::Arc;
@@ -24,7 +26,11 @@ async fn spread_binpack_labels_unique_and_explanations() {
     let c = cluster(&a, &b, Strategy::Binpack).await;
     let placed = c.deploy(config(128), 6).await.unwrap();
     let first = placed[0].engine.id.clone();
-    assert!(placed.iter().all(|p| p.engine.id == first), "binpack fills one engine first: {:?}", placement(&c).await);
+    assert!(
+        placed.iter().all(|p| p.engine.id == first),
+        "binpack fills one engine first: {:?}",
+        placement(&c).await
+    );
     clean(&c).await;
 
     let c = cluster(&a, &b, Strategy::Spread).await;
@@ -39,7 +45,9 @@ async fn spread_binpack_labels_unique_and_explanations() {
     c.deploy(cfg.clone(), 2).await.unwrap();
     assert_eq!(placement(&c).await, ["a", "b"]);
     let err = c.deploy(cfg, 1).await.unwrap_err();
-    let Error::Unplaceable(why) = &err else { panic!("{err}") };
+    let Error::Unplaceable(why) = &err else {
+        panic!("{err}")
+    };
     assert_eq!(why.summary(), "0/2 engines: 2 already running the image");
     clean(&c).await;
 
@@ -59,8 +67,17 @@ async fn host_port_conflicts_are_avoided_by_placement() {
     let port = 20_000 + (std::process::id() % 10_000);
     let web = |ip: &str| {
         let mut cfg = config(64);
-        cfg.args = vec!["sh".into(), "-c".into(), "mkdir -p /w && echo ok > /w/index.html && exec httpd -f -p 80 -h /w".into()];
-        cfg.bind_ports = vec![BindPort { host_ip: ip.into(), proto: Proto::Tcp, port, container_port: 80 }];
+        cfg.args = vec![
+            "sh".into(),
+            "-c".into(),
+            "mkdir -p /w && echo ok > /w/index.html && exec httpd -f -p 80 -h /w".into(),
+        ];
+        cfg.bind_ports = vec![BindPort {
+            host_ip: ip.into(),
+            proto: Proto::Tcp,
+            port,
+            container_port: 80,
+        }];
         cfg
     };
     // Binpack breaks the tie toward b and would keep stacking there...
@@ -108,10 +125,15 @@ async fn scale_up_and_down_with_matching_reservations() {
         assert!(c.container(&ct.id).await.unwrap().state.running);
     }
     let events = c.events().list(0, 100).await.unwrap();
-    assert!(events.iter().any(|e| e.kind == shipcore::model::EventType::Scale));
+    assert!(events
+        .iter()
+        .any(|e| e.kind == shipcore::model::EventType::Scale));
     // Ambiguity and absence are clear errors.
     assert!(matches!(c.container("").await, Err(Error::Invalid { .. })));
-    assert!(matches!(c.container("zzzz").await, Err(Error::Missing { .. })));
+    assert!(matches!(
+        c.container("zzzz").await,
+        Err(Error::Missing { .. })
+    ));
     clean(&c).await;
     assert_eq!(c.info().await.reserved_memory, 0);
 }
@@ -134,9 +156,25 @@ async fn restart_over_the_same_store_keeps_state() {
     let mut before = before;
     before.sort_by(|x, y| x.id.cmp(&y.id));
     after.sort_by(|x, y| x.id.cmp(&y.id));
-    assert_eq!(before.iter().map(|c| (&c.id, &c.engine.id)).collect::<Vec<_>>(), after.iter().map(|c| (&c.id, &c.engine.id)).collect::<Vec<_>>());
+    assert_eq!(
+        before
+            .iter()
+            .map(|c| (&c.id, &c.engine.id))
+            .collect::<Vec<_>>(),
+        after
+            .iter()
+            .map(|c| (&c.id, &c.engine.id))
+            .collect::<Vec<_>>()
+    );
     let info = c.info().await;
-    assert_eq!((info.reserved_memory, info.reserved_cpus, info.container_count), (info_before.reserved_memory, info_before.reserved_cpus, 3));
+    assert_eq!(
+        (
+            info.reserved_memory,
+            info.reserved_cpus,
+            info.container_count
+        ),
+        (info_before.reserved_memory, info_before.reserved_cpus, 3)
+    );
     // Nothing for a reconcile to do: the engines match the store.
     assert_eq!(c.plan().await.unwrap(), vec![]);
     clean(&c).await;

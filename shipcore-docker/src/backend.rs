@@ -33,7 +33,9 @@ impl DockerEngine {
     /// connects and negotiates the API version, so an engine that is down
     /// now is reached once it is up.
     pub fn new(target: &EngineTarget) -> std::result::Result<Self, crate::Error> {
-        Ok(DockerEngine { client: Client::new(target)? })
+        Ok(DockerEngine {
+            client: Client::new(target)?,
+        })
     }
 
     /// The engine's id in the cluster.
@@ -43,7 +45,13 @@ impl DockerEngine {
 
     /// Turns a stream of a request made on a negotiated client into a
     /// `'static` stream of core values; `start` builds the bollard stream.
-    fn streamed<T, B, F, S, M>(&self, kind: &'static str, id: String, start: F, map: M) -> EngineStream<T>
+    fn streamed<T, B, F, S, M>(
+        &self,
+        kind: &'static str,
+        id: String,
+        start: F,
+        map: M,
+    ) -> EngineStream<T>
     where
         T: Send + 'static,
         B: Send + 'static,
@@ -113,19 +121,29 @@ fn progress_or_error(
 impl EngineBackend for DockerEngine {
     async fn ping(&self) -> Result<()> {
         let d = self.client.docker().await?;
-        d.ping().await.map(|_| ()).map_err(|e| self.origin().error("engine", "", e))
+        d.ping()
+            .await
+            .map(|_| ())
+            .map_err(|e| self.origin().error("engine", "", e))
     }
 
     async fn info(&self) -> Result<EngineInfo> {
         let d = self.client.docker().await?;
-        let mut info = convert::info(d.info().await.map_err(|e| self.origin().error("engine", "", e))?);
+        let mut info = convert::info(
+            d.info()
+                .await
+                .map_err(|e| self.origin().error("engine", "", e))?,
+        );
         info.api_version = d.client_version().to_string();
         Ok(info)
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String> {
         let d = self.client.docker().await?;
-        let options = q::CreateContainerOptions { name: spec.name.clone(), ..Default::default() };
+        let options = q::CreateContainerOptions {
+            name: spec.name.clone(),
+            ..Default::default()
+        };
         let created = d
             .create_container(Some(options), convert::create_body(spec))
             .await
@@ -135,31 +153,53 @@ impl EngineBackend for DockerEngine {
 
     async fn start_container(&self, id: &str) -> Result<()> {
         let d = self.client.docker().await?;
-        d.start_container(id, None).await.map_err(|e| self.origin().error("container", id, e))
+        d.start_container(id, None)
+            .await
+            .map_err(|e| self.origin().error("container", id, e))
     }
 
     async fn stop_container(&self, id: &str, timeout: Option<Duration>) -> Result<()> {
         let d = self.client.docker().await?;
-        let options = q::StopContainerOptions { t: secs(timeout), ..Default::default() };
-        d.stop_container(id, Some(options)).await.map_err(|e| self.origin().error("container", id, e))
+        let options = q::StopContainerOptions {
+            t: secs(timeout),
+            ..Default::default()
+        };
+        d.stop_container(id, Some(options))
+            .await
+            .map_err(|e| self.origin().error("container", id, e))
     }
 
     async fn kill_container(&self, id: &str, signal: &str) -> Result<()> {
         let d = self.client.docker().await?;
-        let options = q::KillContainerOptions { signal: signal.to_string() };
-        d.kill_container(id, Some(options)).await.map_err(|e| self.origin().error("container", id, e))
+        let options = q::KillContainerOptions {
+            signal: signal.to_string(),
+        };
+        d.kill_container(id, Some(options))
+            .await
+            .map_err(|e| self.origin().error("container", id, e))
     }
 
     async fn restart_container(&self, id: &str, timeout: Option<Duration>) -> Result<()> {
         let d = self.client.docker().await?;
-        let options = q::RestartContainerOptions { t: secs(timeout), ..Default::default() };
-        d.restart_container(id, Some(options)).await.map_err(|e| self.origin().error("container", id, e))
+        let options = q::RestartContainerOptions {
+            t: secs(timeout),
+            ..Default::default()
+        };
+        d.restart_container(id, Some(options))
+            .await
+            .map_err(|e| self.origin().error("container", id, e))
     }
 
     async fn remove_container(&self, id: &str, force: bool, volumes: bool) -> Result<()> {
         let d = self.client.docker().await?;
-        let options = q::RemoveContainerOptions { force, v: volumes, ..Default::default() };
-        d.remove_container(id, Some(options)).await.map_err(|e| self.origin().error("container", id, e))
+        let options = q::RemoveContainerOptions {
+            force,
+            v: volumes,
+            ..Default::default()
+        };
+        d.remove_container(id, Some(options))
+            .await
+            .map_err(|e| self.origin().error("container", id, e))
     }
 
     async fn inspect_container(&self, id: &str) -> Result<ContainerDetails> {
@@ -197,7 +237,9 @@ impl EngineBackend for DockerEngine {
             stdout: options.stdout,
             stderr: options.stderr,
             timestamps: options.timestamps,
-            tail: options.tail.map_or_else(|| "all".to_string(), |n| n.to_string()),
+            tail: options
+                .tail
+                .map_or_else(|| "all".to_string(), |n| n.to_string()),
             ..Default::default()
         };
         let id_owned = id.to_string();
@@ -208,9 +250,18 @@ impl EngineBackend for DockerEngine {
             |out| {
                 use bollard::container::LogOutput as L;
                 Ok(match out {
-                    L::StdOut { message } => Some(LogChunk { stream: LogStream::Stdout, data: message.to_vec() }),
-                    L::StdErr { message } => Some(LogChunk { stream: LogStream::Stderr, data: message.to_vec() }),
-                    L::Console { message } => Some(LogChunk { stream: LogStream::Console, data: message.to_vec() }),
+                    L::StdOut { message } => Some(LogChunk {
+                        stream: LogStream::Stdout,
+                        data: message.to_vec(),
+                    }),
+                    L::StdErr { message } => Some(LogChunk {
+                        stream: LogStream::Stderr,
+                        data: message.to_vec(),
+                    }),
+                    L::Console { message } => Some(LogChunk {
+                        stream: LogStream::Console,
+                        data: message.to_vec(),
+                    }),
                     L::StdIn { .. } => None,
                 })
             },
@@ -219,25 +270,44 @@ impl EngineBackend for DockerEngine {
 
     fn pull_image(&self, reference: &str, auth: Option<RegistryAuth>) -> EngineStream<Progress> {
         let (name, tag) = split_reference(reference);
-        let options = q::CreateImageOptions { from_image: Some(name), tag, ..Default::default() };
+        let options = q::CreateImageOptions {
+            from_image: Some(name),
+            tag,
+            ..Default::default()
+        };
         let origin = self.origin().clone();
         self.streamed(
             "image",
             reference.to_string(),
             move |d| d.create_image(Some(options), None, credentials(auth)),
-            move |i| progress_or_error(&origin, i.error_detail, convert::progress(i.id, i.status, i.progress_detail)),
+            move |i| {
+                progress_or_error(
+                    &origin,
+                    i.error_detail,
+                    convert::progress(i.id, i.status, i.progress_detail),
+                )
+            },
         )
     }
 
     fn push_image(&self, reference: &str, auth: Option<RegistryAuth>) -> EngineStream<Progress> {
         let (name, tag) = split_reference(reference);
-        let options = q::PushImageOptions { tag, ..Default::default() };
+        let options = q::PushImageOptions {
+            tag,
+            ..Default::default()
+        };
         let origin = self.origin().clone();
         self.streamed(
             "image",
             reference.to_string(),
             move |d| d.push_image(&name, Some(options), credentials(auth)),
-            move |i| progress_or_error(&origin, i.error_detail, convert::progress(None, i.status, i.progress_detail)),
+            move |i| {
+                progress_or_error(
+                    &origin,
+                    i.error_detail,
+                    convert::progress(None, i.status, i.progress_detail),
+                )
+            },
         )
     }
 
@@ -260,7 +330,10 @@ impl EngineBackend for DockerEngine {
 
     async fn remove_image(&self, reference: &str, force: bool) -> Result<()> {
         let d = self.client.docker().await?;
-        let options = q::RemoveImageOptions { force, ..Default::default() };
+        let options = q::RemoveImageOptions {
+            force,
+            ..Default::default()
+        };
         d.remove_image(reference, Some(options), None)
             .await
             .map(|_| ())
@@ -270,8 +343,13 @@ impl EngineBackend for DockerEngine {
     async fn tag_image(&self, source: &str, target: &str) -> Result<()> {
         let d = self.client.docker().await?;
         let (repo, tag) = split_reference(target);
-        let options = q::TagImageOptions { repo: Some(repo), tag };
-        d.tag_image(source, Some(options)).await.map_err(|e| self.origin().error("image", source, e))
+        let options = q::TagImageOptions {
+            repo: Some(repo),
+            tag,
+        };
+        d.tag_image(source, Some(options))
+            .await
+            .map_err(|e| self.origin().error("image", source, e))
     }
 
     fn save_images(&self, references: &[String]) -> EngineStream<Vec<u8>> {
@@ -295,7 +373,9 @@ impl EngineBackend for DockerEngine {
         while let Some(item) = out.next().await {
             let item = item.map_err(|e| self.origin().error("image", "archive", e))?;
             if let Some(e) = item.error_detail {
-                return Err(self.origin().api(500, e.message.unwrap_or_else(|| "load failed".into())));
+                return Err(self
+                    .origin()
+                    .api(500, e.message.unwrap_or_else(|| "load failed".into())));
             }
         }
         Ok(())
@@ -305,7 +385,11 @@ impl EngineBackend for DockerEngine {
         let d = self.client.docker().await?;
         let request = bollard::models::VolumeCreateRequest {
             name: Some(spec.name.clone()),
-            driver: Some(if spec.driver.is_empty() { "local".into() } else { spec.driver.clone() }),
+            driver: Some(if spec.driver.is_empty() {
+                "local".into()
+            } else {
+                spec.driver.clone()
+            }),
             driver_opts: Some(spec.driver_opts.clone().into_iter().collect()),
             labels: Some(spec.labels.clone().into_iter().collect()),
             ..Default::default()
@@ -318,7 +402,10 @@ impl EngineBackend for DockerEngine {
 
     async fn inspect_volume(&self, name: &str) -> Result<VolumeInfo> {
         let d = self.client.docker().await?;
-        d.inspect_volume(name).await.map(convert::volume).map_err(|e| self.origin().error("volume", name, e))
+        d.inspect_volume(name)
+            .await
+            .map(convert::volume)
+            .map_err(|e| self.origin().error("volume", name, e))
     }
 
     async fn list_volumes(&self) -> Result<Vec<VolumeInfo>> {
@@ -327,20 +414,31 @@ impl EngineBackend for DockerEngine {
             .list_volumes(None::<q::ListVolumesOptions>)
             .await
             .map_err(|e| self.origin().error("volumes", "", e))?;
-        Ok(list.volumes.unwrap_or_default().into_iter().map(convert::volume).collect())
+        Ok(list
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(convert::volume)
+            .collect())
     }
 
     async fn remove_volume(&self, name: &str, force: bool) -> Result<()> {
         let d = self.client.docker().await?;
         let options = q::RemoveVolumeOptions { force };
-        d.remove_volume(name, Some(options)).await.map_err(|e| self.origin().error("volume", name, e))
+        d.remove_volume(name, Some(options))
+            .await
+            .map_err(|e| self.origin().error("volume", name, e))
     }
 
     async fn create_network(&self, spec: &NetworkSpec) -> Result<String> {
         let d = self.client.docker().await?;
         let request = bollard::models::NetworkCreateRequest {
             name: spec.name.clone(),
-            driver: Some(if spec.driver.is_empty() { "bridge".into() } else { spec.driver.clone() }),
+            driver: Some(if spec.driver.is_empty() {
+                "bridge".into()
+            } else {
+                spec.driver.clone()
+            }),
             labels: Some(spec.labels.clone().into_iter().collect()),
             ..Default::default()
         };
@@ -351,7 +449,12 @@ impl EngineBackend for DockerEngine {
         Ok(created.id)
     }
 
-    async fn connect_network(&self, network: &str, container: &str, aliases: &[String]) -> Result<()> {
+    async fn connect_network(
+        &self,
+        network: &str,
+        container: &str,
+        aliases: &[String],
+    ) -> Result<()> {
         let d = self.client.docker().await?;
         let request = bollard::models::NetworkConnectRequest {
             container: container.to_string(),
@@ -360,9 +463,10 @@ impl EngineBackend for DockerEngine {
                 ..Default::default()
             }),
         };
-        d.connect_network(network, request)
-            .await
-            .map_err(|e| self.origin().error("network or container", &format!("{network}/{container}"), e))
+        d.connect_network(network, request).await.map_err(|e| {
+            self.origin()
+                .error("network or container", &format!("{network}/{container}"), e)
+        })
     }
 
     async fn disconnect_network(&self, network: &str, container: &str, force: bool) -> Result<()> {
@@ -371,24 +475,33 @@ impl EngineBackend for DockerEngine {
             container: container.to_string(),
             force: Some(force),
         };
-        d.disconnect_network(network, request)
-            .await
-            .map_err(|e| self.origin().error("network or container", &format!("{network}/{container}"), e))
+        d.disconnect_network(network, request).await.map_err(|e| {
+            self.origin()
+                .error("network or container", &format!("{network}/{container}"), e)
+        })
     }
 
     async fn remove_network(&self, network: &str) -> Result<()> {
         let d = self.client.docker().await?;
-        d.remove_network(network).await.map_err(|e| self.origin().error("network", network, e))
+        d.remove_network(network)
+            .await
+            .map_err(|e| self.origin().error("network", network, e))
     }
 
     fn build_image(&self, context: Vec<u8>, options: &BuildOptions) -> EngineStream<BuildOutput> {
         let opts = q::BuildImageOptions {
             t: (!options.tag.is_empty()).then(|| options.tag.clone()),
-            dockerfile: if options.dockerfile.is_empty() { "Dockerfile".into() } else { options.dockerfile.clone() },
+            dockerfile: if options.dockerfile.is_empty() {
+                "Dockerfile".into()
+            } else {
+                options.dockerfile.clone()
+            },
             nocache: options.no_cache,
             rm: true,
-            buildargs: (!options.build_args.is_empty()).then(|| options.build_args.clone().into_iter().collect()),
-            labels: (!options.labels.is_empty()).then(|| options.labels.clone().into_iter().collect()),
+            buildargs: (!options.build_args.is_empty())
+                .then(|| options.build_args.clone().into_iter().collect()),
+            labels: (!options.labels.is_empty())
+                .then(|| options.labels.clone().into_iter().collect()),
             ..Default::default()
         };
         let origin = self.origin().clone();
@@ -412,7 +525,10 @@ impl EngineBackend for DockerEngine {
                     Err(e) => vec![Err(origin.error("build", "", e))],
                     Ok(info) => {
                         if let Some(e) = info.error_detail {
-                            vec![Err(origin.api(500, e.message.unwrap_or_else(|| "build failed".into())))]
+                            vec![Err(origin.api(
+                                500,
+                                e.message.unwrap_or_else(|| "build failed".into()),
+                            ))]
                         } else {
                             let mut v = Vec::new();
                             if let Some(line) = info.stream.filter(|s| !s.trim().is_empty()) {
@@ -437,7 +553,10 @@ impl EngineBackend for DockerEngine {
     }
 
     fn events(&self, since: Option<i64>) -> EngineStream<EngineEvent> {
-        let options = q::EventsOptions { since: since.map(|s| s.to_string()), ..Default::default() };
+        let options = q::EventsOptions {
+            since: since.map(|s| s.to_string()),
+            ..Default::default()
+        };
         self.streamed(
             "events",
             String::new(),
@@ -465,12 +584,22 @@ mod tests {
         let cases = [
             ("busybox", ("busybox", Some("latest"))),
             ("busybox:1.36", ("busybox", Some("1.36"))),
-            ("127.0.0.1:25000/shipcore/busybox", ("127.0.0.1:25000/shipcore/busybox", Some("latest"))),
-            ("127.0.0.1:25000/shipcore/busybox:v2", ("127.0.0.1:25000/shipcore/busybox", Some("v2"))),
+            (
+                "127.0.0.1:25000/shipcore/busybox",
+                ("127.0.0.1:25000/shipcore/busybox", Some("latest")),
+            ),
+            (
+                "127.0.0.1:25000/shipcore/busybox:v2",
+                ("127.0.0.1:25000/shipcore/busybox", Some("v2")),
+            ),
             ("busybox@sha256:abc", ("busybox@sha256:abc", None)),
         ];
         for (input, (name, tag)) in cases {
-            assert_eq!(split_reference(input), (name.to_string(), tag.map(String::from)), "{input}");
+            assert_eq!(
+                split_reference(input),
+                (name.to_string(), tag.map(String::from)),
+                "{input}"
+            );
         }
     }
 }
@@ -484,12 +613,17 @@ pub struct DockerConnector {
 
 impl Default for DockerConnector {
     fn default() -> Self {
-        DockerConnector { timeout: crate::DEFAULT_TIMEOUT }
+        DockerConnector {
+            timeout: crate::DEFAULT_TIMEOUT,
+        }
     }
 }
 
 impl shipcore::cluster::Connector for DockerConnector {
-    fn connect(&self, record: &shipcore::model::EngineRecord) -> Result<std::sync::Arc<dyn EngineBackend>> {
+    fn connect(
+        &self,
+        record: &shipcore::model::EngineRecord,
+    ) -> Result<std::sync::Arc<dyn EngineBackend>> {
         let target = EngineTarget::from_record(record).with_timeout(self.timeout);
         Ok(std::sync::Arc::new(DockerEngine::new(&target)?))
     }

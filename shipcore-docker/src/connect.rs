@@ -41,7 +41,11 @@ impl TlsMaterial {
                 reason: format!("cannot read {}: {e}", dir.join(name).display()),
             })
         };
-        Ok(TlsMaterial { ca: read("ca.pem")?, cert: read("cert.pem")?, key: read("key.pem")? })
+        Ok(TlsMaterial {
+            ca: read("ca.pem")?,
+            cert: read("cert.pem")?,
+            key: read("key.pem")?,
+        })
     }
 }
 
@@ -58,7 +62,12 @@ pub struct EngineTarget {
 
 impl EngineTarget {
     pub fn new(id: impl Into<String>, addr: impl Into<String>) -> Self {
-        EngineTarget { id: id.into(), addr: addr.into(), tls: None, timeout: DEFAULT_TIMEOUT }
+        EngineTarget {
+            id: id.into(),
+            addr: addr.into(),
+            tls: None,
+            timeout: DEFAULT_TIMEOUT,
+        }
     }
 
     pub fn with_tls(mut self, tls: TlsMaterial) -> Self {
@@ -73,7 +82,11 @@ impl EngineTarget {
 
     /// From Shipyard's engine record: TLS when its PEM fields are filled.
     pub fn from_record(record: &EngineRecord) -> Self {
-        let id = if record.engine.id.is_empty() { &record.id } else { &record.engine.id };
+        let id = if record.engine.id.is_empty() {
+            &record.id
+        } else {
+            &record.engine.id
+        };
         let mut t = EngineTarget::new(id.clone(), record.engine.addr.clone());
         if record.uses_tls() {
             t.tls = Some(TlsMaterial {
@@ -117,7 +130,10 @@ pub(crate) enum Transport {
 /// Parses an engine address. `https://` asks for TLS; `tcp://` and `http://`
 /// use TLS when material is given (Docker's `DOCKER_TLS_VERIFY` convention).
 pub(crate) fn transport(addr: &str, has_tls: bool) -> Result<Transport, Error> {
-    let bad = |reason: &str| Error::InvalidAddress { addr: addr.into(), reason: reason.into() };
+    let bad = |reason: &str| Error::InvalidAddress {
+        addr: addr.into(),
+        reason: reason.into(),
+    };
     if let Some(path) = addr.strip_prefix("unix://") {
         if !path.starts_with('/') {
             return Err(bad("a unix address needs an absolute path: unix:///path"));
@@ -126,20 +142,28 @@ pub(crate) fn transport(addr: &str, has_tls: bool) -> Result<Transport, Error> {
     }
     let (rest, tls) = if let Some(r) = addr.strip_prefix("https://") {
         (r, true)
-    } else if let Some(r) = addr.strip_prefix("http://").or_else(|| addr.strip_prefix("tcp://")) {
+    } else if let Some(r) = addr
+        .strip_prefix("http://")
+        .or_else(|| addr.strip_prefix("tcp://"))
+    {
         (r, has_tls)
     } else {
         return Err(bad("must start with unix://, tcp://, http:// or https://"));
     };
     let hostport = rest.trim_end_matches('/');
-    let (host, port) = hostport.rsplit_once(':').ok_or_else(|| bad("needs host:port"))?;
+    let (host, port) = hostport
+        .rsplit_once(':')
+        .ok_or_else(|| bad("needs host:port"))?;
     if host.is_empty() || port.parse::<u16>().map_or(true, |p| p == 0) {
         return Err(bad("needs host:port with a port between 1 and 65535"));
     }
     if tls && !has_tls {
         return Err(bad("https needs ca_cert, ssl_cert and ssl_key"));
     }
-    Ok(Transport::Tcp { hostport: hostport.into(), tls })
+    Ok(Transport::Tcp {
+        hostport: hostport.into(),
+        tls,
+    })
 }
 
 /// One engine's Docker client: built and version-negotiated on first use, so
@@ -158,7 +182,9 @@ impl Client {
     pub fn new(target: &EngineTarget) -> Result<Self, Error> {
         let transport = transport(&target.addr, target.tls.is_some())?;
         let tls_dir = match (&transport, &target.tls) {
-            (Transport::Tcp { tls: true, .. }, Some(m)) => Some(Arc::new(write_pem(&target.id, m)?)),
+            (Transport::Tcp { tls: true, .. }, Some(m)) => {
+                Some(Arc::new(write_pem(&target.id, m)?))
+            }
             _ => None,
         };
         Ok(Client {
@@ -188,10 +214,9 @@ impl Client {
                         e @ shipcore::Error::Unreachable { .. } => e,
                         other => self.origin.unreachable(other.to_string()),
                     }),
-                    Err(_) => Err(self.origin.unreachable(format!(
-                        "no answer within {}s",
-                        self.timeout.as_secs_f64()
-                    ))),
+                    Err(_) => Err(self
+                        .origin
+                        .unreachable(format!("no answer within {}s", self.timeout.as_secs_f64()))),
                 }
             })
             .await
@@ -202,8 +227,14 @@ impl Client {
         let version = bollard::API_DEFAULT_VERSION;
         let built = match &self.transport {
             Transport::Unix(path) => Docker::connect_with_unix(path, secs, version),
-            Transport::Tcp { hostport, tls: false } => Docker::connect_with_http(hostport, secs, version),
-            Transport::Tcp { hostport, tls: true } => {
+            Transport::Tcp {
+                hostport,
+                tls: false,
+            } => Docker::connect_with_http(hostport, secs, version),
+            Transport::Tcp {
+                hostport,
+                tls: true,
+            } => {
                 let dir = self.tls_dir.as_ref().map(|d| d.path()).ok_or_else(|| {
                     shipcore::Error::Tls {
                         engine: self.origin.engine.clone(),
@@ -229,8 +260,15 @@ impl Client {
 /// Writes the PEM material where bollard's TLS setup reads it: a private
 /// temporary folder (mode 0700), removed with the last client clone.
 fn write_pem(engine: &str, m: &TlsMaterial) -> Result<tempfile::TempDir, Error> {
-    let fail = |e: std::io::Error| Error::TlsMaterial { engine: engine.into(), reason: e.to_string() };
-    for (name, pem) in [("ca_cert", &m.ca), ("ssl_cert", &m.cert), ("ssl_key", &m.key)] {
+    let fail = |e: std::io::Error| Error::TlsMaterial {
+        engine: engine.into(),
+        reason: e.to_string(),
+    };
+    for (name, pem) in [
+        ("ca_cert", &m.ca),
+        ("ssl_cert", &m.cert),
+        ("ssl_key", &m.key),
+    ] {
         if !pem.contains("-----BEGIN") {
             return Err(Error::TlsMaterial {
                 engine: engine.into(),
@@ -238,8 +276,15 @@ fn write_pem(engine: &str, m: &TlsMaterial) -> Result<tempfile::TempDir, Error> 
             });
         }
     }
-    let dir = tempfile::Builder::new().prefix("shipcore-tls-").tempdir().map_err(fail)?;
-    for (name, pem) in [("ca.pem", &m.ca), ("cert.pem", &m.cert), ("key.pem", &m.key)] {
+    let dir = tempfile::Builder::new()
+        .prefix("shipcore-tls-")
+        .tempdir()
+        .map_err(fail)?;
+    for (name, pem) in [
+        ("ca.pem", &m.ca),
+        ("cert.pem", &m.cert),
+        ("key.pem", &m.key),
+    ] {
         std::fs::write(dir.path().join(name), pem).map_err(fail)?;
     }
     Ok(dir)
@@ -252,20 +297,61 @@ mod tests {
     #[test]
     fn addresses() {
         let ok = |a: &str, tls: bool| transport(a, tls).unwrap();
-        assert_eq!(ok("unix:///var/run/docker.sock", false), Transport::Unix("/var/run/docker.sock".into()));
-        assert_eq!(ok("tcp://127.0.0.1:2375", false), Transport::Tcp { hostport: "127.0.0.1:2375".into(), tls: false });
-        assert_eq!(ok("http://10.1.2.3:2375/", false), Transport::Tcp { hostport: "10.1.2.3:2375".into(), tls: false });
-        assert_eq!(ok("tcp://h:2376", true), Transport::Tcp { hostport: "h:2376".into(), tls: true });
-        assert_eq!(ok("https://h:2376", true), Transport::Tcp { hostport: "h:2376".into(), tls: true });
-        for bad in ["https://h:2376", "ftp://x:1", "tcp://nohost", "tcp://:80", "tcp://h:0", "unix://rel/path", "h:80"] {
+        assert_eq!(
+            ok("unix:///var/run/docker.sock", false),
+            Transport::Unix("/var/run/docker.sock".into())
+        );
+        assert_eq!(
+            ok("tcp://127.0.0.1:2375", false),
+            Transport::Tcp {
+                hostport: "127.0.0.1:2375".into(),
+                tls: false
+            }
+        );
+        assert_eq!(
+            ok("http://10.1.2.3:2375/", false),
+            Transport::Tcp {
+                hostport: "10.1.2.3:2375".into(),
+                tls: false
+            }
+        );
+        assert_eq!(
+            ok("tcp://h:2376", true),
+            Transport::Tcp {
+                hostport: "h:2376".into(),
+                tls: true
+            }
+        );
+        assert_eq!(
+            ok("https://h:2376", true),
+            Transport::Tcp {
+                hostport: "h:2376".into(),
+                tls: true
+            }
+        );
+        for bad in [
+            "https://h:2376",
+            "ftp://x:1",
+            "tcp://nohost",
+            "tcp://:80",
+            "tcp://h:0",
+            "unix://rel/path",
+            "h:80",
+        ] {
             assert!(transport(bad, false).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn bad_pem_is_refused() {
-        let m = TlsMaterial { ca: "x".into(), cert: "y".into(), key: "z".into() };
-        let err = Client::new(&EngineTarget::new("e", "https://h:1").with_tls(m)).err().unwrap();
+        let m = TlsMaterial {
+            ca: "x".into(),
+            cert: "y".into(),
+            key: "z".into(),
+        };
+        let err = Client::new(&EngineTarget::new("e", "https://h:1").with_tls(m))
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("ca_cert is not PEM"), "{err}");
     }
 }

@@ -66,7 +66,10 @@ fn restart_policy_back(p: Option<m::RestartPolicy>) -> RestartPolicy {
     let p = p.unwrap_or_default();
     RestartPolicy {
         name: p.name.map(|n| n.to_string()).unwrap_or_default(),
-        maximum_retry: p.maximum_retry_count.and_then(|n| u32::try_from(n).ok()).filter(|n| *n > 0),
+        maximum_retry: p
+            .maximum_retry_count
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n > 0),
     }
 }
 
@@ -74,18 +77,25 @@ pub fn create_body(s: &ContainerSpec) -> m::ContainerCreateBody {
     let mut bindings: HashMap<String, Option<Vec<m::PortBinding>>> = HashMap::new();
     for p in &s.ports {
         let key = format!("{}/{}", p.container_port, p.proto);
-        bindings.entry(key).or_insert_with(|| Some(Vec::new())).get_or_insert_with(Vec::new).push(
-            m::PortBinding {
+        bindings
+            .entry(key)
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(m::PortBinding {
                 host_ip: (!p.host_ip.is_empty()).then(|| p.host_ip.clone()),
-                host_port: Some(if p.host_port == 0 { String::new() } else { p.host_port.to_string() }),
-            },
-        );
+                host_port: Some(if p.host_port == 0 {
+                    String::new()
+                } else {
+                    p.host_port.to_string()
+                }),
+            });
     }
     let exposed: Vec<String> = bindings.keys().cloned().collect();
     let network = s.network.clone();
     let host_config = m::HostConfig {
         port_bindings: (!bindings.is_empty()).then_some(bindings),
-        nano_cpus: (s.cpus > 0).then(|| i64::try_from(s.cpus).unwrap_or(i64::MAX / 1_000_000) * 1_000_000),
+        nano_cpus: (s.cpus > 0)
+            .then(|| i64::try_from(s.cpus).unwrap_or(i64::MAX / 1_000_000) * 1_000_000),
         memory: (s.memory > 0).then(|| i64::try_from(s.memory).unwrap_or(i64::MAX >> 20) << 20),
         restart_policy: Some(restart_policy(&s.restart_policy)),
         links: (!s.links.is_empty()).then(|| s.links.clone()),
@@ -97,7 +107,10 @@ pub fn create_body(s: &ContainerSpec) -> m::ContainerCreateBody {
         (Some(net), false) => Some(m::NetworkingConfig {
             endpoints_config: Some(HashMap::from([(
                 net.clone(),
-                m::EndpointSettings { aliases: Some(s.network_aliases.clone()), ..Default::default() },
+                m::EndpointSettings {
+                    aliases: Some(s.network_aliases.clone()),
+                    ..Default::default()
+                },
             )])),
         }),
         _ => None,
@@ -125,13 +138,19 @@ fn ports_of(map: Option<m::PortMap>) -> Vec<Port> {
         for b in bindings.unwrap_or_default() {
             ports.push(Port {
                 container_port,
-                port: b.host_port.as_deref().and_then(|p| p.parse().ok()).unwrap_or(0),
+                port: b
+                    .host_port
+                    .as_deref()
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(0),
                 proto: proto(pr),
                 host_ip: b.host_ip.unwrap_or_default(),
             });
         }
     }
-    ports.sort_by(|a, b| (a.container_port, a.port, &a.host_ip).cmp(&(b.container_port, b.port, &b.host_ip)));
+    ports.sort_by(|a, b| {
+        (a.container_port, a.port, &a.host_ip).cmp(&(b.container_port, b.port, &b.host_ip))
+    });
     ports
 }
 
@@ -142,7 +161,11 @@ pub fn details(c: m::ContainerInspectResponse) -> ContainerDetails {
     let net = c.network_settings.unwrap_or_default();
     ContainerDetails {
         id: c.id.unwrap_or_default(),
-        name: c.name.unwrap_or_default().trim_start_matches('/').to_string(),
+        name: c
+            .name
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_string(),
         image: config.image.unwrap_or_default(),
         image_id: c.image.unwrap_or_default(),
         created: c.created.map(|d| d.to_string()).unwrap_or_default(),
@@ -151,9 +174,19 @@ pub fn details(c: m::ContainerInspectResponse) -> ContainerDetails {
             running: state.running.unwrap_or(false),
             pid: state.pid.and_then(|p| u32::try_from(p).ok()).unwrap_or(0),
             exit_code: state.exit_code.unwrap_or(0),
-            started_at: state.started_at.filter(|s| !s.starts_with("0001-")).unwrap_or_default(),
-            finished_at: state.finished_at.filter(|s| !s.starts_with("0001-")).unwrap_or_default(),
-            health: state.health.and_then(|h| h.status).map(|s| s.to_string()).unwrap_or_default(),
+            started_at: state
+                .started_at
+                .filter(|s| !s.starts_with("0001-"))
+                .unwrap_or_default(),
+            finished_at: state
+                .finished_at
+                .filter(|s| !s.starts_with("0001-"))
+                .unwrap_or_default(),
+            health: state
+                .health
+                .and_then(|h| h.status)
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
         },
         labels: sorted(config.labels),
         env: env_map(config.env),
@@ -203,8 +236,16 @@ pub fn summary(c: m::ContainerSummary) -> ContainerSummary {
 pub fn image_summary(i: m::ImageSummary) -> ImageSummary {
     ImageSummary {
         id: i.id,
-        tags: i.repo_tags.into_iter().filter(|t| t != "<none>:<none>").collect(),
-        digests: i.repo_digests.into_iter().filter(|d| d != "<none>@<none>").collect(),
+        tags: i
+            .repo_tags
+            .into_iter()
+            .filter(|t| t != "<none>:<none>")
+            .collect(),
+        digests: i
+            .repo_digests
+            .into_iter()
+            .filter(|d| d != "<none>@<none>")
+            .collect(),
         size: u64::try_from(i.size).unwrap_or(0),
         created: i.created,
     }
@@ -230,7 +271,10 @@ pub fn volume(v: m::Volume) -> VolumeInfo {
         driver: v.driver,
         mountpoint: v.mountpoint,
         labels: v.labels.into_iter().collect(),
-        scope: v.scope.map(|s| s.to_string()).unwrap_or_else(|| "local".into()),
+        scope: v
+            .scope
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "local".into()),
     }
 }
 
@@ -244,6 +288,9 @@ pub fn progress(
         id,
         status: status.unwrap_or_default(),
         current: detail.current.and_then(|c| u64::try_from(c).ok()),
-        total: detail.total.and_then(|t| u64::try_from(t).ok()).filter(|t| *t > 0),
+        total: detail
+            .total
+            .and_then(|t| u64::try_from(t).ok())
+            .filter(|t| *t > 0),
     }
 }

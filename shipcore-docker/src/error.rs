@@ -46,7 +46,14 @@ pub(crate) struct Origin {
 }
 
 /// The words that mark a failed TLS handshake in the error chain.
-const TLS_WORDS: [&str; 6] = ["certificate", "tls", "handshake", "unknownissuer", "badcertificate", "alert"];
+const TLS_WORDS: [&str; 6] = [
+    "certificate",
+    "tls",
+    "handshake",
+    "unknownissuer",
+    "badcertificate",
+    "alert",
+];
 
 impl Origin {
     /// Translates a bollard error; `kind` and `id` name the object asked for,
@@ -54,7 +61,10 @@ impl Origin {
     pub fn error(&self, kind: &str, id: &str, e: bollard::errors::Error) -> shipcore::Error {
         use bollard::errors::Error as B;
         match e {
-            B::DockerResponseServerError { status_code, message } => match status_code {
+            B::DockerResponseServerError {
+                status_code,
+                message,
+            } => match status_code {
                 404 => shipcore::Error::NotFound {
                     engine: self.engine.clone(),
                     kind: kind.into(),
@@ -76,12 +86,17 @@ impl Origin {
                 seconds: self.timeout_secs,
             },
             B::SocketNotFoundError(path) => self.unreachable(format!("no socket at {path}")),
-            B::JsonDataError { message, .. } => self.api(0, format!("unexpected answer: {message}")),
+            B::JsonDataError { message, .. } => {
+                self.api(0, format!("unexpected answer: {message}"))
+            }
             other => {
                 let chain = chain_text(&other);
                 let lower = chain.to_lowercase();
                 if TLS_WORDS.iter().any(|w| lower.contains(w)) {
-                    shipcore::Error::Tls { engine: self.engine.clone(), reason: chain }
+                    shipcore::Error::Tls {
+                        engine: self.engine.clone(),
+                        reason: chain,
+                    }
                 } else if lower.contains("timed out") || lower.contains("elapsed") {
                     shipcore::Error::Timeout {
                         engine: self.engine.clone(),

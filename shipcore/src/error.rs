@@ -99,7 +99,10 @@ pub enum Error {
 impl Error {
     /// Shorthand for [`Error::Missing`].
     pub fn missing(kind: impl Into<String>, id: impl Into<String>) -> Self {
-        Error::Missing { kind: kind.into(), id: id.into() }
+        Error::Missing {
+            kind: kind.into(),
+            id: id.into(),
+        }
     }
 
     /// Shorthand for [`Error::Invalid`].

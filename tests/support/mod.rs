@@ -16,7 +16,10 @@ pub const IMAGE: &str = "shipcore/busybox:latest";
 
 /// The addresses of engines A and B, or `None` after printing the skip line.
 pub fn engines() -> Option<(String, String)> {
-    match (std::env::var("SHIPCORE_ENGINE_A"), std::env::var("SHIPCORE_ENGINE_B")) {
+    match (
+        std::env::var("SHIPCORE_ENGINE_A"),
+        std::env::var("SHIPCORE_ENGINE_B"),
+    ) {
         (Ok(a), Ok(b)) => Some((a, b)),
         _ => {
             if std::env::var("CI").as_deref() == Ok("true") {
@@ -70,13 +73,27 @@ pub async fn cluster(a: &str, b: &str, strategy: Strategy) -> Cluster {
     cluster_on(store, a, b, strategy, &unique("t")).await
 }
 
-pub async fn cluster_on(store: Arc<dyn Store>, a: &str, b: &str, strategy: Strategy, name: &str) -> Cluster {
-    let c = Cluster::open(store, Arc::new(DockerConnector::default()), options(name, strategy))
-        .await
-        .expect("cluster opens");
+pub async fn cluster_on(
+    store: Arc<dyn Store>,
+    a: &str,
+    b: &str,
+    strategy: Strategy,
+    name: &str,
+) -> Cluster {
+    let c = Cluster::open(
+        store,
+        Arc::new(DockerConnector::default()),
+        options(name, strategy),
+    )
+    .await
+    .expect("cluster opens");
     if c.engine("a").await.is_err() {
-        c.add_engine(record("a", a, 1024, &["zone=a"])).await.expect("engine A registers");
-        c.add_engine(record("b", b, 1024, &["zone=b"])).await.expect("engine B registers");
+        c.add_engine(record("a", a, 1024, &["zone=a"]))
+            .await
+            .expect("engine A registers");
+        c.add_engine(record("b", b, 1024, &["zone=b"]))
+            .await
+            .expect("engine B registers");
     }
     c
 }
@@ -87,14 +104,22 @@ pub fn config(memory: u64) -> ImageConfig {
         cpus: 0.1,
         memory,
         args: vec!["sleep".into(), "600".into()],
-        restart_policy: RestartPolicy { name: "always".into(), maximum_retry: None },
+        restart_policy: RestartPolicy {
+            name: "always".into(),
+            maximum_retry: None,
+        },
         ..ImageConfig::default()
     }
 }
 
 /// Engine ids of the cluster's containers, sorted.
 pub async fn placement(c: &Cluster) -> Vec<String> {
-    let mut v: Vec<String> = c.containers().await.into_iter().map(|c| c.engine.id).collect();
+    let mut v: Vec<String> = c
+        .containers()
+        .await
+        .into_iter()
+        .map(|c| c.engine.id)
+        .collect();
     v.sort();
     v
 }

@@ -25,7 +25,10 @@ pub fn engine(var: &str) -> Option<DockerEngine> {
 
 /// The TLS engine's address and its certificate folder.
 pub fn tls_engine() -> Option<(String, PathBuf)> {
-    match (std::env::var("SHIPCORE_ENGINE_TLS"), std::env::var("SHIPCORE_ENGINE_TLS_CERTS")) {
+    match (
+        std::env::var("SHIPCORE_ENGINE_TLS"),
+        std::env::var("SHIPCORE_ENGINE_TLS_CERTS"),
+    ) {
         (Ok(addr), Ok(certs)) => Some((addr, PathBuf::from(certs))),
         _ => {
             if std::env::var("CI").as_deref() == Ok("true") {

@@ -32,7 +32,9 @@ impl Cluster {
     /// scheduler. Returns the placed containers, or the scheduler's
     /// per-engine explanation as [`Error::Unplaceable`].
     pub async fn deploy(&self, cfg: ImageConfig, count: u32) -> Result<Vec<Container>> {
-        self.deploy_replacing(cfg, count.max(1), &[]).await.map(|(c, _)| c)
+        self.deploy_replacing(cfg, count.max(1), &[])
+            .await
+            .map(|(c, _)| c)
     }
 
     /// Deploys and returns rendered containers and their records; `replaces`
@@ -61,11 +63,16 @@ impl Cluster {
                 let _ = slots[*i].backend.remove_container(id, true, true).await;
             }
             self.release(&cfg, &slots).await;
+            self.settle(&slots).await;
             let message = format!("image={} error={e}", cfg.name);
-            let _ = self.inner.events.record(EventType::DeployFailed, message, &["docker"], None, None).await;
+            let _ = self
+                .inner
+                .events
+                .record(EventType::DeployFailed, message, &["docker"], None, None)
+                .await;
             return Err(e);
         }
-        let mut docs = Vec::new();
+        let mut docs: Vec<ContainerDoc> = Vec::new();
         for (i, id) in created {
             let slot = &slots[i];
             let details = slot.backend.inspect_container(&id).await.ok();
@@ -87,7 +94,31 @@ impl Cluster {
                 ports: details.map(|d| d.ports).unwrap_or_default(),
                 replaces: replaces.to_vec(),
             };
-            put_json(self.inner.store.as_ref(), &format!("{CONTAINERS}{id}"), &doc, Expect::Any).await?;
+            if let Err(e) = put_json(
+                self.inner.store.as_ref(),
+                &format!("{CONTAINERS}{id}"),
+                &doc,
+                Expect::Any,
+            )
+            .await
+            {
+                // Keep what was recorded; the rest is left to the reconcile
+                // loop, which adopts it from its ownership labels (and
+                // reserves it again then).
+                let mut st = self.inner.state.lock().await;
+                for d in &docs {
+                    st.containers.insert(d.id.clone(), d.clone());
+                }
+                for s in &slots[docs.len()..] {
+                    let _ = st
+                        .index
+                        .remove_container(&s.engine, &footprint(&cfg, &s.name));
+                }
+                for s in &slots {
+                    st.pending.remove(&s.name);
+                }
+                return Err(e);
+            }
             docs.push(doc);
         }
         let mut rendered = Vec::new();
@@ -97,13 +128,22 @@ impl Cluster {
                 st.containers.insert(doc.id.clone(), doc.clone());
                 rendered.push(st.render(doc));
             }
+            for s in &slots {
+                st.pending.remove(&s.name);
+            }
         }
         for c in &rendered {
             let message = format!("image={} engine={}", c.image.name, c.engine.id);
             let _ = self
                 .inner
                 .events
-                .record(EventType::Create, message, &["docker"], Some(c.engine.clone()), Some(c.clone()))
+                .record(
+                    EventType::Create,
+                    message,
+                    &["docker"],
+                    Some(c.engine.clone()),
+                    Some(c.clone()),
+                )
                 .await;
         }
         Ok((rendered, docs))
@@ -111,10 +151,16 @@ impl Cluster {
 
     /// Where `count` containers of `cfg` would go now (a dry run): nothing is
     /// reserved or created.
-    pub async fn plan_deploy(&self, cfg: &ImageConfig, count: u32) -> Result<crate::sched::Placement> {
+    pub async fn plan_deploy(
+        &self,
+        cfg: &ImageConfig,
+        count: u32,
+    ) -> Result<crate::sched::Placement> {
         let mut st = self.inner.state.lock().await;
         let req = Request::from_image_config(cfg, self.inner.opts.strategy, count.max(1))?;
-        st.index.plan(&req).map_err(|u| Error::Unplaceable(Box::new(u)))
+        st.index
+            .plan(&req)
+            .map_err(|u| Error::Unplaceable(Box::new(u)))
     }
 
     /// Places `count` containers and reserves their footprints, named.
@@ -122,11 +168,16 @@ impl Cluster {
         let mut st = self.inner.state.lock().await;
         st.placements += 1;
         let strategy = match self.inner.opts.strategy {
-            Strategy::Random { seed } => Strategy::Random { seed: seed ^ st.placements },
+            Strategy::Random { seed } => Strategy::Random {
+                seed: seed ^ st.placements,
+            },
             s => s,
         };
         let req = Request::from_image_config(cfg, strategy, count)?;
-        let placement = st.index.place(&req).map_err(|u| Error::Unplaceable(Box::new(u)))?;
+        let placement = st
+            .index
+            .place(&req)
+            .map_err(|u| Error::Unplaceable(Box::new(u)))?;
         let mut slots = Vec::new();
         for a in placement.assignments {
             let name = container_name(&cfg.name, st.placements, slots.len());
@@ -139,15 +190,30 @@ impl Cluster {
                 .get(&a.engine)
                 .map(|e| e.backend.clone())
                 .ok_or_else(|| Error::missing("engine", &a.engine))?;
-            slots.push(Slot { engine: a.engine, name, backend });
+            st.pending.insert(name.clone());
+            slots.push(Slot {
+                engine: a.engine,
+                name,
+                backend,
+            });
         }
         Ok(slots)
+    }
+
+    /// The deploy of these slots is over (records written or rolled back).
+    async fn settle(&self, slots: &[Slot]) {
+        let mut st = self.inner.state.lock().await;
+        for s in slots {
+            st.pending.remove(&s.name);
+        }
     }
 
     async fn release(&self, cfg: &ImageConfig, slots: &[Slot]) {
         let mut st = self.inner.state.lock().await;
         for s in slots {
-            let _ = st.index.remove_container(&s.engine, &footprint(cfg, &s.name));
+            let _ = st
+                .index
+                .remove_container(&s.engine, &footprint(cfg, &s.name));
         }
     }
 
@@ -157,11 +223,15 @@ impl Cluster {
         match b.inspect_image(&cfg.name).await {
             Ok(_) => {}
             Err(Error::NotFound { .. }) => {
-                b.pull_image(&cfg.name, None).try_for_each(|_| async { Ok(()) }).await?;
+                b.pull_image(&cfg.name, None)
+                    .try_for_each(|_| async { Ok(()) })
+                    .await?;
             }
             Err(e) => return Err(e),
         }
-        let id = b.create_container(&spec(&self.inner.opts.name, &slot.name, cfg)).await?;
+        let id = b
+            .create_container(&spec(&self.inner.opts.name, &slot.name, cfg))
+            .await?;
         if let Err(e) = b.start_container(&id).await {
             let _ = b.remove_container(&id, true, true).await;
             return Err(e);
@@ -178,7 +248,13 @@ fn container_name(image: &str, placement: u64, n: usize) -> String {
         .next()
         .unwrap_or(base)
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -199,7 +275,10 @@ pub(super) fn spec(cluster: &str, name: &str, cfg: &ImageConfig) -> ContainerSpe
         domainname: cfg.domain.clone(),
         labels: [
             (LABEL_CLUSTER.to_string(), cluster.to_string()),
-            (LABEL_CONFIG.to_string(), serde_json::to_string(cfg).unwrap_or_default()),
+            (
+                LABEL_CONFIG.to_string(),
+                serde_json::to_string(cfg).unwrap_or_default(),
+            ),
         ]
         .into(),
         ports: cfg
@@ -215,7 +294,11 @@ pub(super) fn spec(cluster: &str, name: &str, cfg: &ImageConfig) -> ContainerSpe
         cpus: crate::sched::millicpus(cfg.cpus),
         memory: cfg.memory,
         restart_policy: cfg.restart_policy.clone(),
-        links: cfg.links.iter().map(|(name, alias)| format!("{name}:{alias}")).collect(),
+        links: cfg
+            .links
+            .iter()
+            .map(|(name, alias)| format!("{name}:{alias}"))
+            .collect(),
         network: None,
         network_aliases: Vec::new(),
         binds: Vec::new(),
@@ -231,7 +314,10 @@ impl State {
         if self.containers.contains_key(prefix) {
             return Ok(prefix.to_string());
         }
-        let mut matches = self.containers.range(prefix.to_string()..).take_while(|(k, _)| k.starts_with(prefix));
+        let mut matches = self
+            .containers
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix));
         match (matches.next(), matches.next()) {
             (Some((id, _)), None) => Ok(id.clone()),
             (None, _) => Err(Error::missing("container", prefix)),
@@ -249,7 +335,11 @@ impl Cluster {
     async fn lookup(&self, id: &str) -> Result<(ContainerDoc, Arc<dyn EngineBackend>)> {
         let st = self.inner.state.lock().await;
         let id = st.resolve(id)?;
-        let doc = st.containers.get(&id).cloned().ok_or_else(|| Error::missing("container", &id))?;
+        let doc = st
+            .containers
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Error::missing("container", &id))?;
         let backend = st
             .engines
             .get(&doc.engine)
@@ -262,12 +352,21 @@ impl Cluster {
     pub async fn container(&self, id: &str) -> Result<Container> {
         let st = self.inner.state.lock().await;
         let id = st.resolve(id)?;
-        let doc = st.containers.get(&id).ok_or_else(|| Error::missing("container", &id))?;
+        let doc = st
+            .containers
+            .get(&id)
+            .ok_or_else(|| Error::missing("container", &id))?;
         Ok(st.render(doc))
     }
 
     async fn save(&self, doc: ContainerDoc) -> Result<Container> {
-        put_json(self.inner.store.as_ref(), &format!("{CONTAINERS}{}", doc.id), &doc, Expect::Any).await?;
+        put_json(
+            self.inner.store.as_ref(),
+            &format!("{CONTAINERS}{}", doc.id),
+            &doc,
+            Expect::Any,
+        )
+        .await?;
         let mut st = self.inner.state.lock().await;
         let c = st.render(&doc);
         st.containers.insert(doc.id.clone(), doc);
@@ -279,7 +378,13 @@ impl Cluster {
         if let Err(e) = self
             .inner
             .events
-            .record(kind, message, &["docker"], Some(c.engine.clone()), Some(c.clone()))
+            .record(
+                kind,
+                message,
+                &["docker"],
+                Some(c.engine.clone()),
+                Some(c.clone()),
+            )
             .await
         {
             tracing::warn!(error = %e, "cannot record an event");
@@ -302,7 +407,11 @@ impl Cluster {
         backend.restart_container(&doc.id, timeout).await?;
         doc.desired_running = true;
         if let Ok(d) = backend.inspect_container(&doc.id).await {
-            doc.state = ContainerState { started_at: d.state.started_at, pid: d.state.pid, running: d.state.running };
+            doc.state = ContainerState {
+                started_at: d.state.started_at,
+                pid: d.state.pid,
+                running: d.state.running,
+            };
         }
         let c = self.save(doc).await?;
         self.note(EventType::Restart, &c).await;
@@ -318,7 +427,11 @@ impl Cluster {
                 // Its engine was removed: only the record is left.
                 let st = self.inner.state.lock().await;
                 let id = st.resolve(id)?;
-                let doc = st.containers.get(&id).cloned().ok_or_else(|| Error::missing("container", &id))?;
+                let doc = st
+                    .containers
+                    .get(&id)
+                    .cloned()
+                    .ok_or_else(|| Error::missing("container", &id))?;
                 drop(st);
                 return self.forget(&doc, EventType::Destroy).await;
             }
@@ -333,7 +446,10 @@ impl Cluster {
 
     /// Drops a container's record and reservation.
     pub(super) async fn forget(&self, doc: &ContainerDoc, kind: EventType) -> Result<()> {
-        self.inner.store.delete(&format!("{CONTAINERS}{}", doc.id), Expect::Any).await?;
+        self.inner
+            .store
+            .delete(&format!("{CONTAINERS}{}", doc.id), Expect::Any)
+            .await?;
         let c = {
             let mut st = self.inner.state.lock().await;
             let _ = st.index.remove_container(&doc.engine, &doc.footprint());
@@ -345,7 +461,11 @@ impl Cluster {
     }
 
     /// The container's output (stdout and stderr).
-    pub async fn logs(&self, id: &str, options: &LogOptions) -> Result<crate::engine::EngineStream<LogChunk>> {
+    pub async fn logs(
+        &self,
+        id: &str,
+        options: &LogOptions,
+    ) -> Result<crate::engine::EngineStream<LogChunk>> {
         let (doc, backend) = self.lookup(id).await?;
         Ok(backend.logs(&doc.id, options))
     }
@@ -356,7 +476,11 @@ impl Cluster {
         let (doc, _) = self.lookup(id).await?;
         let mut group: Vec<ContainerDoc> = {
             let st = self.inner.state.lock().await;
-            st.containers.values().filter(|c| c.image == doc.image).cloned().collect()
+            st.containers
+                .values()
+                .filter(|c| c.image == doc.image)
+                .cloned()
+                .collect()
         };
         let have = group.len();
         let want = count as usize;
@@ -370,7 +494,11 @@ impl Cluster {
             }
         }
         let message = format!("image={} from={have} to={want}", doc.image.name);
-        let _ = self.inner.events.record(EventType::Scale, message, &["docker"], None, None).await;
+        let _ = self
+            .inner
+            .events
+            .record(EventType::Scale, message, &["docker"], None, None)
+            .await;
         Ok(())
     }
 }

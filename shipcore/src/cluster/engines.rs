@@ -22,7 +22,10 @@ impl Cluster {
         record.validate()?;
         let id = record.engine.id.clone();
         if self.inner.state.lock().await.engines.contains_key(&id) {
-            return Err(Error::Exists { kind: "engine".into(), id });
+            return Err(Error::Exists {
+                kind: "engine".into(),
+                id,
+            });
         }
         let backend = self.inner.connector.connect(&record)?;
         let info = tokio::time::timeout(self.inner.opts.health_timeout * 3, backend.info())
@@ -40,12 +43,25 @@ impl Cluster {
         if record.id.is_empty() {
             record.id = id.clone();
         }
-        let doc = EngineDoc { record, health: Health::Healthy, added: now_rfc3339() };
+        let doc = EngineDoc {
+            record,
+            health: Health::Healthy,
+            added: now_rfc3339(),
+        };
         let mut st = self.inner.state.lock().await;
         if st.engines.contains_key(&id) {
-            return Err(Error::Exists { kind: "engine".into(), id });
+            return Err(Error::Exists {
+                kind: "engine".into(),
+                id,
+            });
         }
-        put_json(self.inner.store.as_ref(), &format!("{ENGINES}{id}"), &doc, Expect::Absent).await?;
+        put_json(
+            self.inner.store.as_ref(),
+            &format!("{ENGINES}{id}"),
+            &doc,
+            Expect::Absent,
+        )
+        .await?;
         st.index.add_engine(&EngineSnapshot {
             id: id.clone(),
             labels: doc.record.engine.labels.clone(),
@@ -55,34 +71,76 @@ impl Cluster {
             containers: Vec::new(),
         })?;
         let now = tokio::time::Instant::now();
-        st.engines.insert(id.clone(), EngineSlot { doc: doc.clone(), backend, failures: 0, next_check: now });
+        st.engines.insert(
+            id.clone(),
+            EngineSlot {
+                doc: doc.clone(),
+                backend,
+                failures: 0,
+                next_check: now,
+            },
+        );
         drop(st);
         let engine = Some(doc.record.engine.clone());
-        self.inner.events.record(EventType::AddEngine, format!("engine={id}"), &["cluster"], engine, None).await?;
+        self.inner
+            .events
+            .record(
+                EventType::AddEngine,
+                format!("engine={id}"),
+                &["cluster"],
+                engine,
+                None,
+            )
+            .await?;
         Ok(doc)
     }
 
     pub async fn engines(&self) -> Vec<EngineDoc> {
-        self.inner.state.lock().await.engines.values().map(|e| e.doc.clone()).collect()
+        self.inner
+            .state
+            .lock()
+            .await
+            .engines
+            .values()
+            .map(|e| e.doc.clone())
+            .collect()
     }
 
     /// One engine by id.
     pub async fn engine(&self, id: &str) -> Result<EngineDoc> {
         let st = self.inner.state.lock().await;
-        st.engines.get(id).map(|e| e.doc.clone()).ok_or_else(|| Error::missing("engine", id))
+        st.engines
+            .get(id)
+            .map(|e| e.doc.clone())
+            .ok_or_else(|| Error::missing("engine", id))
     }
 
     /// Forgets an engine. Its containers stay recorded; the reconcile loop
     /// reschedules those with restart policy `always`.
     pub async fn remove_engine(&self, id: &str) -> Result<()> {
         let mut st = self.inner.state.lock().await;
-        let slot = st.engines.get(id).ok_or_else(|| Error::missing("engine", id))?;
+        let slot = st
+            .engines
+            .get(id)
+            .ok_or_else(|| Error::missing("engine", id))?;
         let engine = slot.doc.record.engine.clone();
-        self.inner.store.delete(&format!("{ENGINES}{id}"), Expect::Any).await?;
+        self.inner
+            .store
+            .delete(&format!("{ENGINES}{id}"), Expect::Any)
+            .await?;
         st.index.remove_engine(id)?;
         st.engines.remove(id);
         drop(st);
-        self.inner.events.record(EventType::RemoveEngine, format!("engine={id}"), &["cluster"], Some(engine), None).await?;
+        self.inner
+            .events
+            .record(
+                EventType::RemoveEngine,
+                format!("engine={id}"),
+                &["cluster"],
+                Some(engine),
+                None,
+            )
+            .await?;
         self.inner.nudge.notify_one();
         Ok(())
     }
@@ -104,7 +162,10 @@ impl Cluster {
         }
         let timeout = self.inner.opts.health_timeout;
         let results = futures::future::join_all(due.into_iter().map(|(id, backend)| async move {
-            let ok = matches!(tokio::time::timeout(timeout, backend.ping()).await, Ok(Ok(())));
+            let ok = matches!(
+                tokio::time::timeout(timeout, backend.ping()).await,
+                Ok(Ok(()))
+            );
             (id, ok)
         }))
         .await;
@@ -113,16 +174,23 @@ impl Cluster {
             let mut st = self.inner.state.lock().await;
             for (id, ok) in results {
                 let opts = &self.inner.opts;
-                let Some(slot) = st.engines.get_mut(&id) else { continue };
+                let Some(slot) = st.engines.get_mut(&id) else {
+                    continue;
+                };
                 let before = slot.doc.health;
                 if ok {
                     slot.failures = 0;
                     slot.next_check = tokio::time::Instant::now() + opts.health_interval;
                 } else {
                     slot.failures += 1;
-                    slot.next_check = tokio::time::Instant::now() + backoff(opts.health_interval, opts.max_backoff, slot.failures);
+                    slot.next_check = tokio::time::Instant::now()
+                        + backoff(opts.health_interval, opts.max_backoff, slot.failures);
                 }
-                let after = if ok { Health::Healthy } else { Health::Unhealthy };
+                let after = if ok {
+                    Health::Healthy
+                } else {
+                    Health::Unhealthy
+                };
                 if before != after {
                     slot.doc.health = after;
                     let doc = slot.doc.clone();
@@ -134,7 +202,13 @@ impl Cluster {
         }
         for (doc, before) in changed {
             let id = &doc.record.engine.id;
-            let _ = put_json(self.inner.store.as_ref(), &format!("{ENGINES}{id}"), &doc, Expect::Any).await;
+            let _ = put_json(
+                self.inner.store.as_ref(),
+                &format!("{ENGINES}{id}"),
+                &doc,
+                Expect::Any,
+            )
+            .await;
             let kind = match doc.health {
                 Health::Healthy if before == Health::Unhealthy => Some(EventType::EngineUp),
                 Health::Unhealthy => Some(EventType::EngineDown),
@@ -142,7 +216,12 @@ impl Cluster {
             };
             if let Some(kind) = kind {
                 let engine = Some(doc.record.engine.clone());
-                if let Err(e) = self.inner.events.record(kind, format!("engine={id}"), &["cluster"], engine, None).await {
+                if let Err(e) = self
+                    .inner
+                    .events
+                    .record(kind, format!("engine={id}"), &["cluster"], engine, None)
+                    .await
+                {
                     tracing::warn!(error = %e, "cannot record an engine health event");
                 }
             }
@@ -154,7 +233,9 @@ impl Cluster {
 /// The wait before the next check of an engine that failed `failures` times
 /// in a row: the interval, doubled per failure, at most `max`.
 fn backoff(interval: Duration, max: Duration, failures: u32) -> Duration {
-    interval.saturating_mul(1 << failures.saturating_sub(1).min(16)).min(max)
+    interval
+        .saturating_mul(1 << failures.saturating_sub(1).min(16))
+        .min(max)
 }
 
 #[cfg(test)]

@@ -39,10 +39,18 @@ impl EventLog {
             .list(EVENTS)
             .await?
             .last()
-            .and_then(|v| v.key.strip_prefix(EVENTS).and_then(|s| s.parse::<u64>().ok()))
+            .and_then(|v| {
+                v.key
+                    .strip_prefix(EVENTS)
+                    .and_then(|s| s.parse::<u64>().ok())
+            })
             .unwrap_or(0);
         let (live, _) = broadcast::channel(1024);
-        Ok(EventLog { store, next: Arc::new(Mutex::new(last + 1)), live })
+        Ok(EventLog {
+            store,
+            next: Arc::new(Mutex::new(last + 1)),
+            live,
+        })
     }
 
     /// Records an event; returns it with its sequence number and time.
@@ -74,12 +82,19 @@ impl EventLog {
     /// Events newest first: `skip` of them left out, at most `limit`.
     pub async fn list(&self, skip: usize, limit: usize) -> Result<Vec<Event>> {
         let all = self.store.list(EVENTS).await?;
-        all.iter().rev().skip(skip).take(limit).map(|v| v.json::<Event>()).collect()
+        all.iter()
+            .rev()
+            .skip(skip)
+            .take(limit)
+            .map(|v| v.json::<Event>())
+            .collect()
     }
 
     /// One event by sequence number.
     pub async fn get(&self, seq: u64) -> Result<Option<Event>> {
-        Ok(get_json::<Event>(self.store.as_ref(), &key(seq)).await?.map(|(e, _)| e))
+        Ok(get_json::<Event>(self.store.as_ref(), &key(seq))
+            .await?
+            .map(|(e, _)| e))
     }
 
     /// Every event with `seq > after`, oldest first, then new ones as they

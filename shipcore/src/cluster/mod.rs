@@ -99,6 +99,9 @@ struct State {
     index: ClusterIndex,
     /// Drives the `random` strategy's seed, so placements differ.
     placements: u64,
+    /// Names of containers being deployed right now: the reconcile loop
+    /// must not take them for orphans before their records are written.
+    pending: std::collections::BTreeSet<String>,
 }
 
 struct Inner {
@@ -119,7 +122,9 @@ pub struct Cluster {
 
 impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cluster").field("name", &self.inner.opts.name).finish_non_exhaustive()
+        f.debug_struct("Cluster")
+            .field("name", &self.inner.opts.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -139,7 +144,12 @@ impl Cluster {
             let id = doc.record.engine.id.clone();
             engines.insert(
                 id,
-                EngineSlot { doc, backend, failures: 0, next_check: tokio::time::Instant::now() },
+                EngineSlot {
+                    doc,
+                    backend,
+                    failures: 0,
+                    next_check: tokio::time::Instant::now(),
+                },
             );
         }
         let mut containers = BTreeMap::new();
@@ -154,7 +164,13 @@ impl Cluster {
                 store,
                 connector,
                 events,
-                state: Mutex::new(State { engines, containers, index, placements: 0 }),
+                state: Mutex::new(State {
+                    engines,
+                    containers,
+                    index,
+                    placements: 0,
+                    pending: Default::default(),
+                }),
                 nudge: tokio::sync::Notify::new(),
             }),
         };
@@ -197,7 +213,9 @@ impl Cluster {
                 }
             })
         };
-        Background { tasks: vec![health, reconcile] }
+        Background {
+            tasks: vec![health, reconcile],
+        }
     }
 
     /// Reserved and total capacity, counts, and the images of healthy engines.
@@ -210,7 +228,12 @@ impl Cluster {
                 .filter(|e| e.doc.health == Health::Healthy)
                 .map(|e| e.backend.clone())
                 .collect();
-            (backends, st.index.totals(), st.engines.len(), st.containers.len())
+            (
+                backends,
+                st.index.totals(),
+                st.engines.len(),
+                st.containers.len(),
+            )
         };
         let mut image_count = 0;
         for b in backends {
@@ -259,7 +282,10 @@ impl State {
                 eng.health = e.doc.health;
                 eng
             })
-            .unwrap_or_else(|| crate::model::Engine { id: d.engine.clone(), ..Default::default() });
+            .unwrap_or_else(|| crate::model::Engine {
+                id: d.engine.clone(),
+                ..Default::default()
+            });
         Container {
             id: d.id.clone(),
             name: d.name.clone(),
@@ -296,3 +322,6 @@ fn build_index(
     }
     ClusterIndex::new(&snapshot)
 }
+
+#[cfg(test)]
+mod tests;

@@ -32,7 +32,10 @@ pub enum Action {
     /// Remove a container this cluster owns but no longer wants.
     RemoveOrphan { engine: String, id: String },
     /// Take over a container this cluster owns but has no record of.
-    Adopt { engine: String, observation: Observation },
+    Adopt {
+        engine: String,
+        observation: Box<Observation>,
+    },
 }
 
 fn restarts(policy: &str, exit_code: i64) -> bool {
@@ -53,12 +56,16 @@ pub fn plan(
 ) -> Vec<Action> {
     let mut actions = Vec::new();
     let known: BTreeSet<&str> = desired.iter().map(|d| d.id.as_str()).collect();
-    let retired: BTreeSet<&str> =
-        desired.iter().flat_map(|d| d.replaces.iter().map(String::as_str)).collect();
+    let retired: BTreeSet<&str> = desired
+        .iter()
+        .flat_map(|d| d.replaces.iter().map(String::as_str))
+        .collect();
 
     for d in desired {
         let policy = d.image.restart_policy.name.as_str();
-        let lost = health.get(&d.engine).is_none_or(|h| *h == Health::Unhealthy);
+        let lost = health
+            .get(&d.engine)
+            .is_none_or(|h| *h == Health::Unhealthy);
         if lost {
             if d.desired_running && policy == "always" {
                 actions.push(Action::Reschedule {
@@ -68,16 +75,21 @@ pub fn plan(
             }
             continue;
         }
-        let Some(seen) = observed.get(&d.engine) else { continue };
+        let Some(seen) = observed.get(&d.engine) else {
+            continue;
+        };
         match seen.iter().find(|o| o.id == d.id) {
             None if d.desired_running && policy == "always" => actions.push(Action::Reschedule {
                 container: d.id.clone(),
                 reason: format!("container vanished from engine {}", d.engine),
             }),
-            None => actions.push(Action::Forget { container: d.id.clone() }),
-            Some(o) if !o.running && d.desired_running && restarts(policy, o.exit_code) => {
-                actions.push(Action::Start { container: d.id.clone() })
-            }
+            None => actions.push(Action::Forget {
+                container: d.id.clone(),
+            }),
+            Some(o) if !o.running && d.desired_running && restarts(policy, o.exit_code) => actions
+                .push(Action::Start {
+                    container: d.id.clone(),
+                }),
             Some(_) => {}
         }
     }
@@ -85,9 +97,15 @@ pub fn plan(
     for (engine, seen) in observed {
         for o in seen.iter().filter(|o| !known.contains(o.id.as_str())) {
             if retired.contains(o.id.as_str()) || o.config.is_none() {
-                actions.push(Action::RemoveOrphan { engine: engine.clone(), id: o.id.clone() });
+                actions.push(Action::RemoveOrphan {
+                    engine: engine.clone(),
+                    id: o.id.clone(),
+                });
             } else {
-                actions.push(Action::Adopt { engine: engine.clone(), observation: o.clone() });
+                actions.push(Action::Adopt {
+                    engine: engine.clone(),
+                    observation: Box::new(o.clone()),
+                });
             }
         }
     }
@@ -108,7 +126,10 @@ mod tests {
                 name: "busybox".into(),
                 cpus: 0.1,
                 memory: 16,
-                restart_policy: RestartPolicy { name: policy.into(), maximum_retry: None },
+                restart_policy: RestartPolicy {
+                    name: policy.into(),
+                    maximum_retry: None,
+                },
                 ..ImageConfig::default()
             },
             created: String::new(),
@@ -139,10 +160,15 @@ mod tests {
             .iter()
             .map(|a| match a {
                 Action::Start { container } => format!("start {container}"),
-                Action::Reschedule { container, reason } => format!("reschedule {container}: {reason}"),
+                Action::Reschedule { container, reason } => {
+                    format!("reschedule {container}: {reason}")
+                }
                 Action::Forget { container } => format!("forget {container}"),
                 Action::RemoveOrphan { engine, id } => format!("remove {id} on {engine}"),
-                Action::Adopt { engine, observation } => format!("adopt {} on {engine}", observation.id),
+                Action::Adopt {
+                    engine,
+                    observation,
+                } => format!("adopt {} on {engine}", observation.id),
             })
             .collect::<Vec<_>>()
             .join("\n")
@@ -154,33 +180,98 @@ mod tests {
         let down = Health::Unhealthy;
         let mut moved = doc("c9", "a", "always", true);
         moved.replaces = vec!["old".into()];
-        let cases: Vec<(&str, Vec<ContainerDoc>, BTreeMap<String, Health>, Vec<(&str, Vec<Observation>)>, &str)> = vec![
-            ("all well", vec![doc("c1", "a", "always", true)], health(&[("a", up)]),
-             vec![("a", vec![obs("c1", true, 0, true)])], ""),
-            ("engine down: always moves, others wait", vec![doc("c1", "b", "always", true), doc("c2", "b", "no", true), doc("c3", "b", "always", false)],
-             health(&[("a", up), ("b", down)]), vec![("a", vec![])],
-             "reschedule c1: engine b is down"),
-            ("stopped containers restart by policy", vec![doc("c1", "a", "always", true), doc("c2", "a", "on-failure", true),
-                doc("c3", "a", "on-failure", true), doc("c4", "a", "no", true), doc("c5", "a", "always", false)],
-             health(&[("a", up)]),
-             vec![("a", vec![obs("c1", false, 0, true), obs("c2", false, 1, true), obs("c3", false, 0, true),
-                             obs("c4", false, 1, true), obs("c5", false, 0, true)])],
-             "start c1\nstart c2"),
-            ("vanished containers", vec![doc("c1", "a", "always", true), doc("c2", "a", "no", true)],
-             health(&[("a", up)]), vec![("a", vec![])],
-             "reschedule c1: container vanished from engine a\nforget c2"),
-            ("engine not observed this round: nothing", vec![doc("c1", "a", "always", true)],
-             health(&[("a", up)]), vec![], ""),
-            ("orphans: replaced ones removed, unknown owned ones adopted, unreadable removed", vec![moved],
-             health(&[("a", up), ("b", up)]),
-             vec![("a", vec![obs("c9", true, 0, true)]), ("b", vec![obs("old", true, 0, true), obs("x", true, 0, true), obs("y", true, 0, false)])],
-             "remove old on b\nadopt x on b\nremove y on b"),
-            ("unknown engine counts as lost", vec![doc("c1", "gone", "always", true)], health(&[]), vec![],
-             "reschedule c1: engine gone is down"),
+        type Case<'a> = (
+            &'a str,
+            Vec<ContainerDoc>,
+            BTreeMap<String, Health>,
+            Vec<(&'a str, Vec<Observation>)>,
+            &'a str,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "all well",
+                vec![doc("c1", "a", "always", true)],
+                health(&[("a", up)]),
+                vec![("a", vec![obs("c1", true, 0, true)])],
+                "",
+            ),
+            (
+                "engine down: always moves, others wait",
+                vec![
+                    doc("c1", "b", "always", true),
+                    doc("c2", "b", "no", true),
+                    doc("c3", "b", "always", false),
+                ],
+                health(&[("a", up), ("b", down)]),
+                vec![("a", vec![])],
+                "reschedule c1: engine b is down",
+            ),
+            (
+                "stopped containers restart by policy",
+                vec![
+                    doc("c1", "a", "always", true),
+                    doc("c2", "a", "on-failure", true),
+                    doc("c3", "a", "on-failure", true),
+                    doc("c4", "a", "no", true),
+                    doc("c5", "a", "always", false),
+                ],
+                health(&[("a", up)]),
+                vec![(
+                    "a",
+                    vec![
+                        obs("c1", false, 0, true),
+                        obs("c2", false, 1, true),
+                        obs("c3", false, 0, true),
+                        obs("c4", false, 1, true),
+                        obs("c5", false, 0, true),
+                    ],
+                )],
+                "start c1\nstart c2",
+            ),
+            (
+                "vanished containers",
+                vec![doc("c1", "a", "always", true), doc("c2", "a", "no", true)],
+                health(&[("a", up)]),
+                vec![("a", vec![])],
+                "reschedule c1: container vanished from engine a\nforget c2",
+            ),
+            (
+                "engine not observed this round: nothing",
+                vec![doc("c1", "a", "always", true)],
+                health(&[("a", up)]),
+                vec![],
+                "",
+            ),
+            (
+                "orphans: replaced ones removed, unknown owned ones adopted, unreadable removed",
+                vec![moved],
+                health(&[("a", up), ("b", up)]),
+                vec![
+                    ("a", vec![obs("c9", true, 0, true)]),
+                    (
+                        "b",
+                        vec![
+                            obs("old", true, 0, true),
+                            obs("x", true, 0, true),
+                            obs("y", true, 0, false),
+                        ],
+                    ),
+                ],
+                "remove old on b\nadopt x on b\nremove y on b",
+            ),
+            (
+                "unknown engine counts as lost",
+                vec![doc("c1", "gone", "always", true)],
+                health(&[]),
+                vec![],
+                "reschedule c1: engine gone is down",
+            ),
         ];
         for (what, desired, health, observed, want) in cases {
-            let observed: BTreeMap<String, Vec<Observation>> =
-                observed.into_iter().map(|(e, o)| (e.to_string(), o)).collect();
+            let observed: BTreeMap<String, Vec<Observation>> = observed
+                .into_iter()
+                .map(|(e, o)| (e.to_string(), o))
+                .collect();
             assert_eq!(render(&plan(&desired, &health, &observed)), want, "{what}");
         }
     }

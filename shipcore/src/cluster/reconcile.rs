@@ -41,19 +41,26 @@ impl Cluster {
 
     async fn observe(
         &self,
-    ) -> (Vec<ContainerDoc>, BTreeMap<String, Health>, BTreeMap<String, Vec<Observation>>) {
-        let (desired, health, backends) = {
+    ) -> (
+        Vec<ContainerDoc>,
+        BTreeMap<String, Health>,
+        BTreeMap<String, Vec<Observation>>,
+    ) {
+        let (desired, health, backends, pending) = {
             let st = self.inner.state.lock().await;
             let desired: Vec<ContainerDoc> = st.containers.values().cloned().collect();
-            let health: BTreeMap<String, Health> =
-                st.engines.iter().map(|(id, e)| (id.clone(), e.doc.health)).collect();
+            let health: BTreeMap<String, Health> = st
+                .engines
+                .iter()
+                .map(|(id, e)| (id.clone(), e.doc.health))
+                .collect();
             let backends: Vec<_> = st
                 .engines
                 .iter()
                 .filter(|(_, e)| e.doc.health == Health::Healthy)
                 .map(|(id, e)| (id.clone(), e.backend.clone()))
                 .collect();
-            (desired, health, backends)
+            (desired, health, backends, st.pending.clone())
         };
         let filter = ContainerFilter {
             all: true,
@@ -71,10 +78,15 @@ impl Cluster {
             let Ok(list) = list else { continue };
             let seen = list
                 .into_iter()
+                // Being deployed: not an orphan, just not recorded yet.
+                .filter(|c| !pending.contains(&c.name))
                 .map(|c| Observation {
                     running: c.state == "running",
                     exit_code: exit_code(&c.status),
-                    config: c.labels.get(LABEL_CONFIG).and_then(|j| serde_json::from_str::<ImageConfig>(j).ok()),
+                    config: c
+                        .labels
+                        .get(LABEL_CONFIG)
+                        .and_then(|j| serde_json::from_str::<ImageConfig>(j).ok()),
                     id: c.id,
                     name: c.name,
                 })
@@ -88,12 +100,22 @@ impl Cluster {
         match action {
             Action::Start { container } => {
                 let (mut doc, backend) = self.lookup_doc(container).await?;
-                let backend = backend.ok_or_else(|| crate::Error::missing("engine", &doc.engine))?;
+                let backend =
+                    backend.ok_or_else(|| crate::Error::missing("engine", &doc.engine))?;
                 backend.start_container(&doc.id).await?;
                 doc.state.running = true;
                 self.store_doc(&doc).await?;
                 let c = self.rendered(&doc).await;
-                self.inner.events.record(EventType::Start, format!("container={} restarted by policy", doc.id), &["docker"], Some(c.engine.clone()), Some(c)).await?;
+                self.inner
+                    .events
+                    .record(
+                        EventType::Start,
+                        format!("container={} restarted by policy", doc.id),
+                        &["docker"],
+                        Some(c.engine.clone()),
+                        Some(c),
+                    )
+                    .await?;
             }
             Action::Reschedule { container, reason } => {
                 let (old, _) = self.lookup_doc(container).await?;
@@ -101,7 +123,10 @@ impl Cluster {
                 replaces.push(old.id.clone());
                 // Give back the old reservation first: a vanished container may
                 // come back on its own engine.
-                self.inner.store.delete(&format!("{CONTAINERS}{}", old.id), Expect::Any).await?;
+                self.inner
+                    .store
+                    .delete(&format!("{CONTAINERS}{}", old.id), Expect::Any)
+                    .await?;
                 {
                     let mut st = self.inner.state.lock().await;
                     let _ = st.index.remove_container(&old.engine, &old.footprint());
@@ -110,13 +135,31 @@ impl Cluster {
                 match self.deploy_replacing(old.image.clone(), 1, &replaces).await {
                     Ok((placed, _)) => {
                         for c in placed {
-                            let message = format!("container={} moved from {} to {} ({reason}), now {}", old.id, old.engine, c.engine.id, c.id);
-                            self.inner.events.record(EventType::Reschedule, message, &["cluster", "docker"], Some(c.engine.clone()), Some(c)).await?;
+                            let message = format!(
+                                "container={} moved from {} to {} ({reason}), now {}",
+                                old.id, old.engine, c.engine.id, c.id
+                            );
+                            self.inner
+                                .events
+                                .record(
+                                    EventType::Reschedule,
+                                    message,
+                                    &["cluster", "docker"],
+                                    Some(c.engine.clone()),
+                                    Some(c),
+                                )
+                                .await?;
                         }
                     }
                     Err(e) => {
                         // Keep the record so a later round tries again.
-                        put_json(self.inner.store.as_ref(), &format!("{CONTAINERS}{}", old.id), &old, Expect::Any).await?;
+                        put_json(
+                            self.inner.store.as_ref(),
+                            &format!("{CONTAINERS}{}", old.id),
+                            &old,
+                            Expect::Any,
+                        )
+                        .await?;
                         let mut st = self.inner.state.lock().await;
                         let _ = st.index.add_container(&old.engine, &old.footprint());
                         st.containers.insert(old.id.clone(), old.clone());
@@ -135,11 +178,25 @@ impl Cluster {
                 };
                 if let Some(b) = backend {
                     b.remove_container(id, true, true).await?;
-                    self.inner.events.record(EventType::Destroy, format!("container={id} engine={engine} orphan removed"), &["cluster", "docker"], None, None).await?;
+                    self.inner
+                        .events
+                        .record(
+                            EventType::Destroy,
+                            format!("container={id} engine={engine} orphan removed"),
+                            &["cluster", "docker"],
+                            None,
+                            None,
+                        )
+                        .await?;
                 }
             }
-            Action::Adopt { engine, observation } => {
-                let Some(cfg) = observation.config.clone() else { return Ok(()) };
+            Action::Adopt {
+                engine,
+                observation,
+            } => {
+                let Some(cfg) = observation.config.clone() else {
+                    return Ok(());
+                };
                 let doc = ContainerDoc {
                     id: observation.id.clone(),
                     name: observation.name.clone(),
@@ -147,33 +204,71 @@ impl Cluster {
                     image: cfg,
                     created: super::clock::now_rfc3339(),
                     desired_running: observation.running,
-                    state: ContainerState { running: observation.running, ..Default::default() },
+                    state: ContainerState {
+                        running: observation.running,
+                        ..Default::default()
+                    },
                     ports: Vec::new(),
                     replaces: Vec::new(),
                 };
-                self.store_doc(&doc).await?;
                 {
+                    // Checked again under the lock: a deploy may have recorded
+                    // it since the observation.
                     let mut st = self.inner.state.lock().await;
+                    if st.containers.contains_key(&doc.id) || st.pending.contains(&doc.name) {
+                        return Ok(());
+                    }
                     st.index.add_container(engine, &doc.footprint())?;
                     st.containers.insert(doc.id.clone(), doc.clone());
                 }
+                self.store_doc(&doc).await?;
                 let c = self.rendered(&doc).await;
-                self.inner.events.record(EventType::Create, format!("container={} adopted", doc.id), &["cluster", "docker"], Some(c.engine.clone()), Some(c)).await?;
+                self.inner
+                    .events
+                    .record(
+                        EventType::Create,
+                        format!("container={} adopted", doc.id),
+                        &["cluster", "docker"],
+                        Some(c.engine.clone()),
+                        Some(c),
+                    )
+                    .await?;
             }
         }
         Ok(())
     }
 
-    async fn lookup_doc(&self, id: &str) -> Result<(ContainerDoc, Option<std::sync::Arc<dyn crate::engine::EngineBackend>>)> {
+    async fn lookup_doc(
+        &self,
+        id: &str,
+    ) -> Result<(
+        ContainerDoc,
+        Option<std::sync::Arc<dyn crate::engine::EngineBackend>>,
+    )> {
         let st = self.inner.state.lock().await;
-        let doc = st.containers.get(id).cloned().ok_or_else(|| crate::Error::missing("container", id))?;
+        let doc = st
+            .containers
+            .get(id)
+            .cloned()
+            .ok_or_else(|| crate::Error::missing("container", id))?;
         let backend = st.engines.get(&doc.engine).map(|e| e.backend.clone());
         Ok((doc, backend))
     }
 
     async fn store_doc(&self, doc: &ContainerDoc) -> Result<()> {
-        put_json(self.inner.store.as_ref(), &format!("{CONTAINERS}{}", doc.id), doc, Expect::Any).await?;
-        self.inner.state.lock().await.containers.insert(doc.id.clone(), doc.clone());
+        put_json(
+            self.inner.store.as_ref(),
+            &format!("{CONTAINERS}{}", doc.id),
+            doc,
+            Expect::Any,
+        )
+        .await?;
+        self.inner
+            .state
+            .lock()
+            .await
+            .containers
+            .insert(doc.id.clone(), doc.clone());
         Ok(())
     }
 

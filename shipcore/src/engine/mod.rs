@@ -78,7 +78,12 @@ pub trait EngineBackend: Send + Sync {
 
     /// Creates a network; returns its id.
     async fn create_network(&self, spec: &NetworkSpec) -> Result<String>;
-    async fn connect_network(&self, network: &str, container: &str, aliases: &[String]) -> Result<()>;
+    async fn connect_network(
+        &self,
+        network: &str,
+        container: &str,
+        aliases: &[String],
+    ) -> Result<()>;
     async fn disconnect_network(&self, network: &str, container: &str, force: bool) -> Result<()>;
     async fn remove_network(&self, network: &str) -> Result<()>;
 

@@ -150,7 +150,13 @@ pub struct LogOptions {
 
 impl Default for LogOptions {
     fn default() -> Self {
-        LogOptions { stdout: true, stderr: true, follow: false, tail: None, timestamps: false }
+        LogOptions {
+            stdout: true,
+            stderr: true,
+            follow: false,
+            tail: None,
+            timestamps: false,
+        }
     }
 }
 

@@ -1,0 +1,239 @@
+//! Failure paths of the cluster service against mockall's engine backend:
+//! a failed pull or a create that fails half-way leaks no reservation and
+//! leaves no record.
+
+use std::sync::Arc;
+
+use futures::stream;
+
+use super::*;
+use crate::engine::{EngineInfo, ImageDetails, MockEngineBackend};
+use crate::error::Error;
+use crate::model::{Engine, EventType, ImageConfig};
+use crate::store::MemoryStore;
+
+struct One(Arc<MockEngineBackend>);
+
+impl Connector for One {
+    fn connect(&self, _: &EngineRecord) -> Result<Arc<dyn EngineBackend>> {
+        Ok(self.0.clone())
+    }
+}
+
+/// A mock engine that answers pings and info, and lists no images.
+fn engine() -> MockEngineBackend {
+    let mut m = MockEngineBackend::new();
+    m.expect_ping().returning(|| Ok(()));
+    m.expect_info().returning(|| {
+        Ok(EngineInfo {
+            cpus: 2000,
+            memory: 1024,
+            ..EngineInfo::default()
+        })
+    });
+    m.expect_list_images().returning(|| Ok(Vec::new()));
+    m
+}
+
+async fn cluster(m: MockEngineBackend) -> Cluster {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let c = Cluster::open(store, Arc::new(One(Arc::new(m))), ClusterOptions::default())
+        .await
+        .unwrap();
+    let record = EngineRecord {
+        id: "e1".into(),
+        engine: Engine {
+            id: "e1".into(),
+            addr: "unix:///mock.sock".into(),
+            ..Engine::default()
+        },
+        ..EngineRecord::default()
+    };
+    c.add_engine(record).await.unwrap();
+    c
+}
+
+fn config() -> ImageConfig {
+    ImageConfig {
+        name: "app:1".into(),
+        cpus: 0.5,
+        memory: 256,
+        ..ImageConfig::default()
+    }
+}
+
+async fn assert_nothing_left(c: &Cluster) {
+    let info = c.info().await;
+    assert_eq!(
+        (
+            info.reserved_cpus,
+            info.reserved_memory,
+            info.container_count
+        ),
+        (0.0, 0, 0)
+    );
+    assert!(c.inner.state.lock().await.pending.is_empty());
+    let events = c.events().list(0, 10).await.unwrap();
+    assert_eq!(events[0].kind, EventType::DeployFailed, "{events:?}");
+}
+
+#[tokio::test]
+async fn a_failed_pull_leaks_nothing() {
+    let mut m = engine();
+    m.expect_inspect_image().returning(|r| {
+        Err(Error::NotFound {
+            engine: "e1".into(),
+            kind: "image".into(),
+            id: r.into(),
+        })
+    });
+    m.expect_pull_image().returning(|_, _| {
+        Box::pin(stream::iter(vec![Err(Error::EngineApi {
+            engine: "e1".into(),
+            status: 500,
+            message: "registry unreachable".into(),
+        })]))
+    });
+    m.expect_create_container().never();
+    let c = cluster(m).await;
+    let err = c.deploy(config(), 2).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "engine e1 answered 500: registry unreachable"
+    );
+    assert_nothing_left(&c).await;
+}
+
+#[tokio::test]
+async fn a_create_failing_half_way_is_rolled_back() {
+    let mut m = engine();
+    m.expect_inspect_image()
+        .returning(|_| Ok(ImageDetails::default()));
+    let mut calls = 0;
+    m.expect_create_container().times(2).returning(move |_| {
+        calls += 1;
+        if calls == 1 {
+            Ok("c1".into())
+        } else {
+            Err(Error::EngineApi {
+                engine: "e1".into(),
+                status: 500,
+                message: "no space left".into(),
+            })
+        }
+    });
+    m.expect_start_container().times(1).returning(|_| Ok(()));
+    m.expect_remove_container()
+        .withf(|id, force, _| id == "c1" && *force)
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let c = cluster(m).await;
+    let err = c.deploy(config(), 3).await.unwrap_err();
+    assert!(err.to_string().contains("no space left"), "{err}");
+    assert_nothing_left(&c).await;
+    // The capacity is all there again: four fit where three were refused.
+    let placed = c.plan_deploy(&config(), 4).await.unwrap();
+    assert_eq!(placed.assignments.len(), 4);
+}
+
+#[tokio::test]
+async fn a_start_failure_removes_the_created_container() {
+    let mut m = engine();
+    m.expect_inspect_image()
+        .returning(|_| Ok(ImageDetails::default()));
+    m.expect_create_container()
+        .times(1)
+        .returning(|_| Ok("c9".into()));
+    m.expect_start_container().times(1).returning(|_| {
+        Err(Error::EngineApi {
+            engine: "e1".into(),
+            status: 500,
+            message: "port is already allocated".into(),
+        })
+    });
+    m.expect_remove_container()
+        .withf(|id, _, _| id == "c9")
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let c = cluster(m).await;
+    assert!(c.deploy(config(), 1).await.is_err());
+    assert_nothing_left(&c).await;
+}
+
+#[tokio::test]
+async fn an_unplaceable_deploy_explains_and_records_nothing() {
+    let c = cluster(engine()).await;
+    let mut big = config();
+    big.memory = 4096;
+    let err = c.deploy(big, 1).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot place: 0/1 engines: 1 insufficient memory; e1: memory 4096 > free 1024"
+    );
+    assert_eq!(c.info().await.reserved_memory, 0);
+}
+
+#[tokio::test]
+async fn prefixes_resolve_or_are_ambiguous() {
+    let mut m = engine();
+    m.expect_inspect_image()
+        .returning(|_| Ok(ImageDetails::default()));
+    let mut n = 0;
+    m.expect_create_container().returning(move |_| {
+        n += 1;
+        Ok(format!("abc{n}def"))
+    });
+    m.expect_start_container().returning(|_| Ok(()));
+    m.expect_inspect_container().returning(|id| {
+        Err(Error::NotFound {
+            engine: "e1".into(),
+            kind: "container".into(),
+            id: id.into(),
+        })
+    });
+    let c = cluster(m).await;
+    c.deploy(config(), 2).await.unwrap();
+    assert_eq!(c.container("abc2").await.unwrap().id, "abc2def");
+    let err = c.container("abc").await.unwrap_err();
+    assert_eq!(err.to_string(), "abc is ambiguous: it matches 2 containers");
+    assert_eq!(
+        c.container("xyz").await.unwrap_err().to_string(),
+        "no such container xyz"
+    );
+}
+
+#[tokio::test]
+async fn events_page_and_follow_from_a_sequence() {
+    use futures::StreamExt;
+    let c = cluster(engine()).await;
+    let log = c.events();
+    for i in 0..5 {
+        log.record(EventType::Scale, format!("n={i}"), &["test"], None, None)
+            .await
+            .unwrap();
+    }
+    // add-engine was event 1; the five above are 2..=6. Newest first, paged.
+    let page: Vec<u64> = log
+        .list(1, 2)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(page, [5, 4]);
+    let mut follow = log.follow(4).await.unwrap();
+    let log2 = log.clone();
+    let writer = tokio::spawn(async move {
+        for i in 5..8 {
+            log2.record(EventType::Scale, format!("n={i}"), &["test"], None, None)
+                .await
+                .unwrap();
+        }
+    });
+    let mut seen = Vec::new();
+    while seen.len() < 5 {
+        seen.push(follow.next().await.unwrap().unwrap().seq);
+    }
+    writer.await.unwrap();
+    assert_eq!(seen, [5, 6, 7, 8, 9]);
+}
