@@ -134,16 +134,7 @@ impl Cluster {
         }
         for c in &rendered {
             let message = format!("image={} engine={}", c.image.name, c.engine.id);
-            let _ = self
-                .inner
-                .events
-                .record(
-                    EventType::Create,
-                    message,
-                    &["docker"],
-                    Some(c.engine.clone()),
-                    Some(c.clone()),
-                )
+            self.note_with(EventType::Create, c, message, &["docker"])
                 .await;
         }
         Ok((rendered, docs))
@@ -331,8 +322,12 @@ impl State {
 }
 
 impl Cluster {
-    /// A container and its engine backend, by id or unique prefix.
-    async fn lookup(&self, id: &str) -> Result<(ContainerDoc, Arc<dyn EngineBackend>)> {
+    /// A container, by id or unique prefix, and its engine's backend (none
+    /// when the engine was removed).
+    pub(super) async fn find(
+        &self,
+        id: &str,
+    ) -> Result<(ContainerDoc, Option<Arc<dyn EngineBackend>>)> {
         let st = self.inner.state.lock().await;
         let id = st.resolve(id)?;
         let doc = st
@@ -340,11 +335,14 @@ impl Cluster {
             .get(&id)
             .cloned()
             .ok_or_else(|| Error::missing("container", &id))?;
-        let backend = st
-            .engines
-            .get(&doc.engine)
-            .map(|e| e.backend.clone())
-            .ok_or_else(|| Error::missing("engine", &doc.engine))?;
+        let backend = st.engines.get(&doc.engine).map(|e| e.backend.clone());
+        Ok((doc, backend))
+    }
+
+    /// As [`Self::find`], for operations that need the engine.
+    async fn lookup(&self, id: &str) -> Result<(ContainerDoc, Arc<dyn EngineBackend>)> {
+        let (doc, backend) = self.find(id).await?;
+        let backend = backend.ok_or_else(|| Error::missing("engine", &doc.engine))?;
         Ok((doc, backend))
     }
 
@@ -359,7 +357,8 @@ impl Cluster {
         Ok(st.render(doc))
     }
 
-    async fn save(&self, doc: ContainerDoc) -> Result<Container> {
+    /// Writes a container's record and keeps it in memory.
+    pub(super) async fn save(&self, doc: ContainerDoc) -> Result<Container> {
         put_json(
             self.inner.store.as_ref(),
             &format!("{CONTAINERS}{}", doc.id),
@@ -375,16 +374,23 @@ impl Cluster {
 
     async fn note(&self, kind: EventType, c: &Container) {
         let message = format!("container={} image={}", c.id, c.image.name);
+        self.note_with(kind, c, message, &["docker"]).await;
+    }
+
+    /// Records an event about a container; a failure to record is logged,
+    /// not returned: the change itself has happened.
+    pub(super) async fn note_with(
+        &self,
+        kind: EventType,
+        c: &Container,
+        message: String,
+        tags: &[&str],
+    ) {
+        let (engine, container) = (Some(c.engine.clone()), Some(c.clone()));
         if let Err(e) = self
             .inner
             .events
-            .record(
-                kind,
-                message,
-                &["docker"],
-                Some(c.engine.clone()),
-                Some(c.clone()),
-            )
+            .record(kind, message, tags, engine, container)
             .await
         {
             tracing::warn!(error = %e, "cannot record an event");
@@ -421,21 +427,10 @@ impl Cluster {
     /// Removes a container from its engine and from the cluster, releasing
     /// its reservation. A container its engine no longer has is forgotten.
     pub async fn destroy(&self, id: &str) -> Result<()> {
-        let (doc, backend) = match self.lookup(id).await {
-            Ok(found) => found,
-            Err(Error::Missing { kind, .. }) if kind == "engine" => {
-                // Its engine was removed: only the record is left.
-                let st = self.inner.state.lock().await;
-                let id = st.resolve(id)?;
-                let doc = st
-                    .containers
-                    .get(&id)
-                    .cloned()
-                    .ok_or_else(|| Error::missing("container", &id))?;
-                drop(st);
-                return self.forget(&doc, EventType::Destroy).await;
-            }
-            Err(e) => return Err(e),
+        let (doc, backend) = self.find(id).await?;
+        let Some(backend) = backend else {
+            // Its engine was removed: only the record is left.
+            return self.forget(&doc, EventType::Destroy).await;
         };
         match backend.remove_container(&doc.id, true, true).await {
             Ok(()) | Err(Error::NotFound { .. }) => {}

@@ -99,26 +99,18 @@ impl Cluster {
     async fn execute(&self, action: &Action) -> Result<()> {
         match action {
             Action::Start { container } => {
-                let (mut doc, backend) = self.lookup_doc(container).await?;
+                let (mut doc, backend) = self.find(container).await?;
                 let backend =
                     backend.ok_or_else(|| crate::Error::missing("engine", &doc.engine))?;
                 backend.start_container(&doc.id).await?;
                 doc.state.running = true;
-                self.store_doc(&doc).await?;
-                let c = self.rendered(&doc).await;
-                self.inner
-                    .events
-                    .record(
-                        EventType::Start,
-                        format!("container={} restarted by policy", doc.id),
-                        &["docker"],
-                        Some(c.engine.clone()),
-                        Some(c),
-                    )
-                    .await?;
+                let message = format!("container={} restarted by policy", doc.id);
+                let c = self.save(doc).await?;
+                self.note_with(EventType::Start, &c, message, &["docker"])
+                    .await;
             }
             Action::Reschedule { container, reason } => {
-                let (old, _) = self.lookup_doc(container).await?;
+                let (old, _) = self.find(container).await?;
                 let mut replaces = old.replaces.clone();
                 replaces.push(old.id.clone());
                 // Give back the old reservation first: a vanished container may
@@ -139,16 +131,13 @@ impl Cluster {
                                 "container={} moved from {} to {} ({reason}), now {}",
                                 old.id, old.engine, c.engine.id, c.id
                             );
-                            self.inner
-                                .events
-                                .record(
-                                    EventType::Reschedule,
-                                    message,
-                                    &["cluster", "docker"],
-                                    Some(c.engine.clone()),
-                                    Some(c),
-                                )
-                                .await?;
+                            self.note_with(
+                                EventType::Reschedule,
+                                &c,
+                                message,
+                                &["cluster", "docker"],
+                            )
+                            .await;
                         }
                     }
                     Err(e) => {
@@ -168,7 +157,7 @@ impl Cluster {
                 }
             }
             Action::Forget { container } => {
-                let (doc, _) = self.lookup_doc(container).await?;
+                let (doc, _) = self.find(container).await?;
                 self.forget(&doc, EventType::Die).await?;
             }
             Action::RemoveOrphan { engine, id } => {
@@ -221,58 +210,12 @@ impl Cluster {
                     st.index.add_container(engine, &doc.footprint())?;
                     st.containers.insert(doc.id.clone(), doc.clone());
                 }
-                self.store_doc(&doc).await?;
-                let c = self.rendered(&doc).await;
-                self.inner
-                    .events
-                    .record(
-                        EventType::Create,
-                        format!("container={} adopted", doc.id),
-                        &["cluster", "docker"],
-                        Some(c.engine.clone()),
-                        Some(c),
-                    )
-                    .await?;
+                let message = format!("container={} adopted", doc.id);
+                let c = self.save(doc).await?;
+                self.note_with(EventType::Create, &c, message, &["cluster", "docker"])
+                    .await;
             }
         }
         Ok(())
-    }
-
-    async fn lookup_doc(
-        &self,
-        id: &str,
-    ) -> Result<(
-        ContainerDoc,
-        Option<std::sync::Arc<dyn crate::engine::EngineBackend>>,
-    )> {
-        let st = self.inner.state.lock().await;
-        let doc = st
-            .containers
-            .get(id)
-            .cloned()
-            .ok_or_else(|| crate::Error::missing("container", id))?;
-        let backend = st.engines.get(&doc.engine).map(|e| e.backend.clone());
-        Ok((doc, backend))
-    }
-
-    async fn store_doc(&self, doc: &ContainerDoc) -> Result<()> {
-        put_json(
-            self.inner.store.as_ref(),
-            &format!("{CONTAINERS}{}", doc.id),
-            doc,
-            Expect::Any,
-        )
-        .await?;
-        self.inner
-            .state
-            .lock()
-            .await
-            .containers
-            .insert(doc.id.clone(), doc.clone());
-        Ok(())
-    }
-
-    async fn rendered(&self, doc: &ContainerDoc) -> crate::model::Container {
-        self.inner.state.lock().await.render(doc)
     }
 }
