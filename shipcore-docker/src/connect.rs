@@ -226,11 +226,48 @@ impl Client {
         let secs = self.timeout.as_secs().max(1);
         let version = bollard::API_DEFAULT_VERSION;
         let built = match &self.transport {
-            Transport::Unix(path) => Docker::connect_with_unix(path, secs, version),
+            // Unix and plain TCP go through a pooled client of our own, so
+            // connections are reused: bollard's own transports disable the
+            // pool (`pool_max_idle_per_host(0)`).
+            Transport::Unix(path) => {
+                let client = pooled().build(hyperlocal::UnixConnector);
+                let addr = format!("unix://{}", hex(path));
+                Docker::connect_with_custom_transport(
+                    move |req: bollard::BollardRequest| {
+                        let client = client.clone();
+                        async move {
+                            client
+                                .request(req)
+                                .await
+                                .map_err(bollard::errors::Error::from)
+                        }
+                    },
+                    Some(addr),
+                    secs,
+                    version,
+                )
+            }
             Transport::Tcp {
                 hostport,
                 tls: false,
-            } => Docker::connect_with_http(hostport, secs, version),
+            } => {
+                let client =
+                    pooled().build(hyper_util::client::legacy::connect::HttpConnector::new());
+                Docker::connect_with_custom_transport(
+                    move |req: bollard::BollardRequest| {
+                        let client = client.clone();
+                        async move {
+                            client
+                                .request(req)
+                                .await
+                                .map_err(bollard::errors::Error::from)
+                        }
+                    },
+                    Some(format!("http://{hostport}")),
+                    secs,
+                    version,
+                )
+            }
             Transport::Tcp {
                 hostport,
                 tls: true,
@@ -255,6 +292,19 @@ impl Client {
             .map(|d| d.with_timeout(self.timeout))
             .map_err(|e| self.origin.error("engine", "", e))
     }
+}
+
+/// A client builder that keeps idle connections for reuse.
+fn pooled() -> hyper_util::client::legacy::Builder {
+    let mut b = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new());
+    b.pool_idle_timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(32);
+    b
+}
+
+/// Hex of a socket path: how hyperlocal carries it in a URI's host.
+fn hex(path: &str) -> String {
+    path.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Writes the PEM material where bollard's TLS setup reads it: a private

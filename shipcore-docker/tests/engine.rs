@@ -484,3 +484,23 @@ async fn volumes_networks_and_save_load() {
     assert!(archive.len() > 100_000, "{}", archive.len());
     e.load_images(archive).await.unwrap();
 }
+
+#[tokio::test]
+async fn plain_tcp_engine_answers_over_reused_connections() {
+    let Some(e) = engine("SHIPCORE_ENGINE_B_TCP") else {
+        return;
+    };
+    e.ping().await.unwrap();
+    for _ in 0..5 {
+        e.list_containers(&ContainerFilter::default())
+            .await
+            .unwrap();
+    }
+    assert!(e.inspect_image(IMAGE).await.is_ok());
+    // Shipyard's form of the same address.
+    let addr = std::env::var("SHIPCORE_ENGINE_B_TCP")
+        .unwrap()
+        .replace("tcp://", "http://");
+    let shipyard = DockerEngine::new(&EngineTarget::new("b", addr)).unwrap();
+    assert!(shipyard.info().await.unwrap().memory > 0);
+}
