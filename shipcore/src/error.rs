@@ -87,6 +87,10 @@ pub enum Error {
     #[error("cannot place: {0}")]
     Unplaceable(Box<crate::sched::Unplaceable>),
 
+    /// The operating system failed us (no randomness, ...).
+    #[error("system failure: {reason}")]
+    System { reason: String },
+
     /// An engine answered with an error.
     #[error("engine {engine} answered {status}: {message}")]
     EngineApi {

@@ -5,6 +5,8 @@
 //!
 //! # Layout
 //!
+//! - [`access`]: accounts, roles, service and webhook keys, authentication.
+//! - [`cluster`]: the cluster service (engines, deploys, reconcile, events).
 //! - [`model`]: the domain types (engines, containers, image configs, projects,
 //!   services, volumes, keys, accounts, roles, events) with their validation.
 //! - [`sched`]: the pure, explainable scheduler. It takes a cluster snapshot and a
@@ -17,6 +19,7 @@
 //!   it) and the values that cross it; `shipcore-docker` implements it.
 //! - [`error`]: the crate's one error enum.
 
+pub mod access;
 pub mod cluster;
 pub mod engine;
 pub mod error;

@@ -1,0 +1,482 @@
+//! Who may use the cluster: accounts with argon2 password hashes, roles as
+//! named permission sets, service keys and webhook keys stored only as
+//! hashes (each shown once, at creation), and authentication of a request's
+//! credentials to a [`Principal`].
+
+mod secret;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+pub use secret::{hash_key, hash_password, new_key, same, verify_password};
+
+use crate::error::{Error, Result};
+use crate::model::{Account, Permission, Role, RoleRef, ServiceKey, WebhookKey};
+use crate::store::{get_json, put_json, Expect, Store};
+
+const ACCOUNTS: &str = "access/accounts/";
+const ROLES: &str = "access/roles/";
+const SERVICE_KEYS: &str = "access/servicekeys/";
+const WEBHOOK_KEYS: &str = "access/webhookkeys/";
+
+/// How many characters of a key are kept in the clear, to tell keys apart.
+const SHOWN: usize = 6;
+
+/// A stored service key: its hash, a short prefix, and the role it acts with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct StoredKey {
+    hash: String,
+    prefix: String,
+    description: String,
+    role: String,
+}
+
+/// A stored webhook key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct StoredWebhook {
+    id: String,
+    hash: String,
+    prefix: String,
+    image: String,
+}
+
+/// Who a request acts as.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Principal {
+    /// The account's name, or `key:<prefix>` for a service key.
+    pub name: String,
+    pub role: Role,
+}
+
+impl Principal {
+    pub fn allows(&self, area: &str, write: bool) -> bool {
+        self.role.allows(area, write)
+    }
+}
+
+/// The access service over a store.
+#[derive(Clone)]
+pub struct Access {
+    store: Arc<dyn Store>,
+}
+
+impl std::fmt::Debug for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Access").finish_non_exhaustive()
+    }
+}
+
+/// A random id in UUID form.
+fn new_id() -> Result<String> {
+    let k = hash_key(&new_key(32)?);
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &k[0..8],
+        &k[8..12],
+        &k[12..16],
+        &k[16..20],
+        &k[20..32]
+    ))
+}
+
+fn shown(key: &str) -> String {
+    format!("{}…", key.chars().take(SHOWN).collect::<String>())
+}
+
+impl Access {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Access { store }
+    }
+
+    /// On first start: the built-in roles and an `admin` account. Returns the
+    /// admin password when the account was created now (`password`, or a
+    /// random one when `None`), so it can be shown once.
+    pub async fn bootstrap(&self, password: Option<String>) -> Result<Option<String>> {
+        for name in ["admin", "user"] {
+            if get_json::<Role>(self.store.as_ref(), &format!("{ROLES}{name}"))
+                .await?
+                .is_none()
+            {
+                let role = Role {
+                    id: new_id()?,
+                    name: name.into(),
+                    permissions: Vec::new(),
+                };
+                put_json(
+                    self.store.as_ref(),
+                    &format!("{ROLES}{name}"),
+                    &role,
+                    Expect::Absent,
+                )
+                .await?;
+            }
+        }
+        if !self.store.list(ACCOUNTS).await?.is_empty() {
+            return Ok(None);
+        }
+        let password = match password {
+            Some(p) if !p.is_empty() => p,
+            _ => new_key(20)?,
+        };
+        self.create_account("admin", &password, "admin").await?;
+        Ok(Some(password))
+    }
+
+    pub async fn accounts(&self) -> Result<Vec<Account>> {
+        self.store
+            .list(ACCOUNTS)
+            .await?
+            .iter()
+            .map(|v| v.json())
+            .collect()
+    }
+
+    pub async fn create_account(
+        &self,
+        username: &str,
+        password: &str,
+        role: &str,
+    ) -> Result<Account> {
+        if password.is_empty() {
+            return Err(Error::invalid("password", "must not be empty"));
+        }
+        let role = self.role(role).await?;
+        let account = Account {
+            id: new_id()?,
+            username: username.into(),
+            password: hash_password(password)?,
+            role: RoleRef {
+                name: role.name,
+                id: role.id,
+            },
+        };
+        account.validate()?;
+        put_json(
+            self.store.as_ref(),
+            &format!("{ACCOUNTS}{username}"),
+            &account,
+            Expect::Absent,
+        )
+        .await
+        .map_err(|e| match e {
+            Error::Conflict { .. } => Error::Exists {
+                kind: "account".into(),
+                id: username.into(),
+            },
+            e => e,
+        })?;
+        Ok(account)
+    }
+
+    pub async fn delete_account(&self, username: &str) -> Result<()> {
+        match self
+            .store
+            .delete(&format!("{ACCOUNTS}{username}"), Expect::Any)
+            .await?
+        {
+            Some(_) => Ok(()),
+            None => Err(Error::missing("account", username)),
+        }
+    }
+
+    pub async fn roles(&self) -> Result<Vec<Role>> {
+        self.store
+            .list(ROLES)
+            .await?
+            .iter()
+            .map(|v| v.json())
+            .collect()
+    }
+
+    pub async fn role(&self, name: &str) -> Result<Role> {
+        get_json::<Role>(self.store.as_ref(), &format!("{ROLES}{name}"))
+            .await?
+            .map(|(r, _)| r)
+            .ok_or_else(|| Error::missing("role", name))
+    }
+
+    pub async fn create_role(&self, name: &str, permissions: Vec<Permission>) -> Result<Role> {
+        crate::model::validate_name("name", name)?;
+        let role = Role {
+            id: new_id()?,
+            name: name.into(),
+            permissions,
+        };
+        put_json(
+            self.store.as_ref(),
+            &format!("{ROLES}{name}"),
+            &role,
+            Expect::Absent,
+        )
+        .await
+        .map_err(|e| match e {
+            Error::Conflict { .. } => Error::Exists {
+                kind: "role".into(),
+                id: name.into(),
+            },
+            e => e,
+        })?;
+        Ok(role)
+    }
+
+    /// Deletes a role no account uses; the built-in ones stay.
+    pub async fn delete_role(&self, name: &str) -> Result<()> {
+        if name == "admin" || name == "user" {
+            return Err(Error::invalid(
+                "name",
+                format!("the built-in role {name} cannot be deleted"),
+            ));
+        }
+        self.role(name).await?;
+        if self.accounts().await?.iter().any(|a| a.role.name == name) {
+            return Err(Error::Exists {
+                kind: "account with role".into(),
+                id: name.into(),
+            });
+        }
+        self.store
+            .delete(&format!("{ROLES}{name}"), Expect::Any)
+            .await?;
+        Ok(())
+    }
+
+    /// Service keys as listed: the description and the first characters.
+    pub async fn service_keys(&self) -> Result<Vec<ServiceKey>> {
+        let stored: Vec<StoredKey> = self
+            .store
+            .list(SERVICE_KEYS)
+            .await?
+            .iter()
+            .map(|v| v.json())
+            .collect::<Result<_>>()?;
+        Ok(stored
+            .into_iter()
+            .map(|k| ServiceKey {
+                key: k.prefix,
+                description: k.description,
+            })
+            .collect())
+    }
+
+    /// Makes a key acting with `role`; the returned key is the only time it
+    /// is shown in full.
+    pub async fn create_service_key(&self, description: &str, role: &str) -> Result<ServiceKey> {
+        self.role(role).await?;
+        let key = new_key(36)?;
+        let stored = StoredKey {
+            hash: hash_key(&key),
+            prefix: shown(&key),
+            description: description.into(),
+            role: role.into(),
+        };
+        put_json(
+            self.store.as_ref(),
+            &format!("{SERVICE_KEYS}{}", stored.hash),
+            &stored,
+            Expect::Absent,
+        )
+        .await?;
+        Ok(ServiceKey {
+            key,
+            description: description.into(),
+        })
+    }
+
+    pub async fn delete_service_key(&self, key: &str) -> Result<()> {
+        match self
+            .store
+            .delete(&format!("{SERVICE_KEYS}{}", hash_key(key)), Expect::Any)
+            .await?
+        {
+            Some(_) => Ok(()),
+            None => Err(Error::missing("service key", shown(key))),
+        }
+    }
+
+    pub async fn webhook_keys(&self) -> Result<Vec<WebhookKey>> {
+        let stored: Vec<StoredWebhook> = self
+            .store
+            .list(WEBHOOK_KEYS)
+            .await?
+            .iter()
+            .map(|v| v.json())
+            .collect::<Result<_>>()?;
+        Ok(stored
+            .into_iter()
+            .map(|w| WebhookKey {
+                id: w.id,
+                image: w.image,
+                key: w.prefix,
+            })
+            .collect())
+    }
+
+    pub async fn create_webhook_key(&self, image: &str) -> Result<WebhookKey> {
+        if image.trim().is_empty() || image.chars().any(char::is_whitespace) {
+            return Err(Error::invalid(
+                "image",
+                "an image name without whitespace is required",
+            ));
+        }
+        let key = new_key(16)?;
+        let stored = StoredWebhook {
+            id: new_id()?,
+            hash: hash_key(&key),
+            prefix: shown(&key),
+            image: image.into(),
+        };
+        put_json(
+            self.store.as_ref(),
+            &format!("{WEBHOOK_KEYS}{}", stored.hash),
+            &stored,
+            Expect::Absent,
+        )
+        .await?;
+        Ok(WebhookKey {
+            id: stored.id,
+            image: image.into(),
+            key,
+        })
+    }
+
+    /// Deletes a webhook key by its id or by the key itself.
+    pub async fn delete_webhook_key(&self, id_or_key: &str) -> Result<()> {
+        if self
+            .store
+            .delete(
+                &format!("{WEBHOOK_KEYS}{}", hash_key(id_or_key)),
+                Expect::Any,
+            )
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        for v in self.store.list(WEBHOOK_KEYS).await? {
+            let w: StoredWebhook = v.json()?;
+            if w.id == id_or_key {
+                self.store
+                    .delete(&v.key, Expect::Revision(v.revision))
+                    .await?;
+                return Ok(());
+            }
+        }
+        Err(Error::missing("webhook key", id_or_key))
+    }
+
+    /// The image a webhook key may redeploy.
+    pub async fn webhook(&self, key: &str) -> Result<Option<String>> {
+        let found = get_json::<StoredWebhook>(
+            self.store.as_ref(),
+            &format!("{WEBHOOK_KEYS}{}", hash_key(key)),
+        )
+        .await?;
+        Ok(found.map(|(w, _)| w.image))
+    }
+
+    /// The principal of a service key, if the key is known.
+    pub async fn by_service_key(&self, key: &str) -> Result<Option<Principal>> {
+        let hash = hash_key(key);
+        let Some((stored, _)) =
+            get_json::<StoredKey>(self.store.as_ref(), &format!("{SERVICE_KEYS}{hash}")).await?
+        else {
+            return Ok(None);
+        };
+        // The lookup found it by hash; compare again in constant time.
+        if !same(stored.hash.as_bytes(), hash.as_bytes()) {
+            return Ok(None);
+        }
+        Ok(Some(Principal {
+            name: format!("key:{}", stored.prefix),
+            role: self.role(&stored.role).await?,
+        }))
+    }
+
+    /// The principal of an account's credentials, if they match.
+    pub async fn by_password(&self, username: &str, password: &str) -> Result<Option<Principal>> {
+        let Some((account, _)) =
+            get_json::<Account>(self.store.as_ref(), &format!("{ACCOUNTS}{username}")).await?
+        else {
+            // Spend the same time as a wrong password, so names cannot be probed.
+            let _ = verify_password(password, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$YmFkYmFkYmFkYmFkYmFkYmFkYmFkYmFkYmFkYmFkYmE");
+            return Ok(None);
+        };
+        if !verify_password(password, &account.password) {
+            return Ok(None);
+        }
+        Ok(Some(Principal {
+            name: account.username,
+            role: self.role(&account.role.name).await?,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    #[tokio::test]
+    async fn accounts_keys_and_roles() {
+        let a = Access::new(Arc::new(MemoryStore::new()));
+        let pw = a.bootstrap(Some("s3cret".into())).await.unwrap();
+        assert_eq!(pw.as_deref(), Some("s3cret"));
+        assert_eq!(
+            a.bootstrap(None).await.unwrap(),
+            None,
+            "second start creates nothing"
+        );
+        let admin = a.by_password("admin", "s3cret").await.unwrap().unwrap();
+        assert!(admin.allows("accounts", true));
+        assert!(a.by_password("admin", "wrong").await.unwrap().is_none());
+        assert!(a.by_password("nobody", "x").await.unwrap().is_none());
+
+        a.create_account("foo", "bar", "user").await.unwrap();
+        assert!(matches!(
+            a.create_account("foo", "bar", "user").await,
+            Err(Error::Exists { .. })
+        ));
+        assert!(matches!(
+            a.create_account("x", "y", "nope").await,
+            Err(Error::Missing { .. })
+        ));
+        let listed = a.accounts().await.unwrap();
+        assert!(listed
+            .iter()
+            .all(|acc| acc.password.starts_with("$argon2id$")));
+
+        let key = a.create_service_key("demo", "user").await.unwrap();
+        assert_eq!(key.key.len(), 36);
+        let p = a.by_service_key(&key.key).await.unwrap().unwrap();
+        assert!(p.allows("containers", true) && !p.allows("servicekeys", false));
+        let listed = a.service_keys().await.unwrap();
+        assert_eq!(listed[0].description, "demo");
+        assert!(
+            !listed[0].key.contains(&key.key),
+            "the key is not shown again"
+        );
+        a.delete_service_key(&key.key).await.unwrap();
+        assert!(a.by_service_key(&key.key).await.unwrap().is_none());
+
+        let hook = a.create_webhook_key("ehazlett/redis").await.unwrap();
+        assert_eq!(
+            a.webhook(&hook.key).await.unwrap().as_deref(),
+            Some("ehazlett/redis")
+        );
+        a.delete_webhook_key(&hook.id).await.unwrap();
+        assert_eq!(a.webhook(&hook.key).await.unwrap(), None);
+
+        a.create_role(
+            "viewer",
+            vec!["containers:ro".to_string().try_into().unwrap()],
+        )
+        .await
+        .unwrap();
+        assert!(a.delete_role("admin").await.is_err());
+        a.create_account("v", "pw", "viewer").await.unwrap();
+        assert!(a.delete_role("viewer").await.is_err(), "in use");
+        a.delete_account("v").await.unwrap();
+        a.delete_role("viewer").await.unwrap();
+    }
+}
