@@ -1,17 +1,82 @@
-//! shipcore-http: the HTTP facade that serves every API family of SPEC.md on one
-//! listener. It parses requests, calls one core function and renders the answer;
-//! the logic lives in `shipcore`. Until the facade lands, it only defines its
-//! error type.
+//! shipcore-http: the HTTP facade that serves the API families of SPEC.md on
+//! one listener. A handler parses, calls one core function and renders; the
+//! logic lives in `shipcore`.
+//!
+//! # Layout
+//! - `cluster_api/`: the cluster API of seed 001 (`/api/...`, `/hub/webhook`).
+//! - `auth.rs`: `X-Service-Key` and basic auth, permissions per area.
+//! - `error.rs`: the crate's error enum and the JSON error answers.
 
-/// Errors of the HTTP facade.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// The listener could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: String,
-        #[source]
-        source: std::io::Error,
-    },
+mod auth;
+mod cluster_api;
+mod error;
+
+use std::future::Future;
+
+use axum::routing::{delete, get, post};
+use axum::Router;
+use shipcore::access::Access;
+use shipcore::cluster::Cluster;
+
+pub use error::{ApiError, Error};
+
+/// What every handler reaches: the cluster service and the access service.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub cluster: Cluster,
+    pub access: Access,
+}
+
+/// Every route of the facade.
+pub fn router(app: App) -> Router {
+    use cluster_api::{access as acc, containers as c, engines as e, events as ev};
+    Router::new()
+        .route("/api/containers", get(c::list).post(c::deploy))
+        .route("/api/containers/{id}", get(c::inspect).delete(c::destroy))
+        .route("/api/containers/{id}/stop", get(c::stop))
+        .route("/api/containers/{id}/restart", get(c::restart))
+        .route("/api/containers/{id}/scale", get(c::scale))
+        .route("/api/containers/{id}/logs", get(c::logs))
+        .route("/api/engines", get(e::list).post(e::add))
+        .route("/api/engines/{id}", get(e::inspect).delete(e::remove))
+        .route("/api/cluster/info", get(e::info))
+        .route(
+            "/api/accounts",
+            get(acc::accounts)
+                .post(acc::add_account)
+                .delete(acc::delete_account),
+        )
+        .route(
+            "/api/roles",
+            get(acc::roles).post(acc::add_role).delete(acc::delete_role),
+        )
+        .route("/api/roles/{name}", get(acc::role))
+        .route(
+            "/api/servicekeys",
+            get(acc::service_keys)
+                .post(acc::add_service_key)
+                .delete(acc::delete_service_key),
+        )
+        .route(
+            "/api/webhookkeys",
+            get(acc::webhook_keys).post(acc::add_webhook_key),
+        )
+        .route("/api/webhookkeys/{id}", delete(acc::delete_webhook_key))
+        .route("/api/webhooks/{id}", delete(acc::delete_webhook_key))
+        .route("/api/events", get(ev::list))
+        .route("/hub/webhook/{key}", post(ev::hub))
+        .fallback(|| async { ApiError::new(axum::http::StatusCode::NOT_FOUND, "no such endpoint") })
+        .with_state(app)
+}
+
+/// Serves the router on a bound listener until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(Error::Serve)
 }

@@ -497,3 +497,66 @@ impl Cluster {
         Ok(())
     }
 }
+
+impl Cluster {
+    /// Docker Hub's push: pulls the newest `image` on every engine that runs
+    /// it, then replaces each of its containers with a new one of the same
+    /// config. Returns the new containers.
+    pub async fn redeploy_image(&self, image: &str) -> Result<Vec<Container>> {
+        let base = |s: &str| {
+            s.rsplit_once(':')
+                .filter(|(_, t)| !t.contains('/'))
+                .map_or(s, |(n, _)| n)
+                .to_string()
+        };
+        let wanted = base(image);
+        let (old, backends): (Vec<ContainerDoc>, Vec<Arc<dyn EngineBackend>>) = {
+            let st = self.inner.state.lock().await;
+            let old: Vec<ContainerDoc> = st
+                .containers
+                .values()
+                .filter(|c| base(&c.image.name) == wanted)
+                .cloned()
+                .collect();
+            let engines: std::collections::BTreeSet<&String> =
+                old.iter().map(|c| &c.engine).collect();
+            let backends = engines
+                .iter()
+                .filter_map(|e| st.engines.get(*e))
+                .map(|e| e.backend.clone())
+                .collect();
+            (old, backends)
+        };
+        let references: std::collections::BTreeSet<String> =
+            old.iter().map(|c| c.image.name.clone()).collect();
+        for b in &backends {
+            for r in &references {
+                b.pull_image(r, None)
+                    .try_for_each(|_| async { Ok(()) })
+                    .await?;
+            }
+        }
+        let mut placed = Vec::new();
+        for c in old {
+            // A container holding fixed host ports makes room first.
+            let holds_ports = c.image.bind_ports.iter().any(|p| p.port != 0);
+            if holds_ports {
+                self.destroy(&c.id).await?;
+            }
+            let new = self.deploy(c.image.clone(), 1).await?;
+            if !holds_ports {
+                self.destroy(&c.id).await?;
+            }
+            for n in &new {
+                let message = format!(
+                    "image={} container={} replaced by {}",
+                    c.image.name, c.id, n.id
+                );
+                self.note_with(EventType::Redeploy, n, message, &["docker", "hub"])
+                    .await;
+            }
+            placed.extend(new);
+        }
+        Ok(placed)
+    }
+}

@@ -1,0 +1,109 @@
+//! shipd: the shipcore server. Keeps its state in DIR, serves the cluster API
+//! of seed 001 on ADDR, and manages the engines registered through it.
+//!
+//! Run: `cargo run --release --example shipd -- --listen 127.0.0.1:8080 --data ./shipcore-data`
+//!
+//! On first start it creates the `admin` account (password from
+//! `SHIPD_ADMIN_PASSWORD`, else a random one printed once) and registers the
+//! engine of `DOCKER_HOST` (or the default socket) as `local` when it answers.
+//! SIGTERM or Ctrl-C shut it down cleanly.
+
+use std::sync::Arc;
+
+use shipcore::access::Access;
+use shipcore::cluster::{Cluster, ClusterOptions};
+use shipcore::engine::EngineBackend;
+use shipcore::model::{Engine, EngineRecord};
+use shipcore::store::{DurableStore, Store};
+use shipcore_docker::{DockerConnector, DockerEngine, EngineTarget};
+
+fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_string())
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let listen = arg("--listen", "127.0.0.1:8080");
+    let data = std::path::PathBuf::from(arg("--data", "./shipcore-data"));
+    std::fs::create_dir_all(&data)?;
+    let store: Arc<dyn Store> = Arc::new(DurableStore::open(data.join("state.redb"))?);
+
+    let access = Access::new(store.clone());
+    if let Some(password) = access
+        .bootstrap(std::env::var("SHIPD_ADMIN_PASSWORD").ok())
+        .await?
+    {
+        if std::env::var("SHIPD_ADMIN_PASSWORD").is_ok() {
+            println!("created account admin (password from SHIPD_ADMIN_PASSWORD)");
+        } else {
+            println!("created account admin with password: {password}  (shown once)");
+        }
+    }
+
+    let cluster = Cluster::open(
+        store,
+        Arc::new(DockerConnector::default()),
+        ClusterOptions::default(),
+    )
+    .await?;
+    if cluster.engine("local").await.is_err() {
+        let target = EngineTarget::from_env("local")?;
+        if DockerEngine::new(&target)?.ping().await.is_ok() {
+            let record = EngineRecord {
+                id: "local".into(),
+                engine: Engine {
+                    id: "local".into(),
+                    addr: target.addr.clone(),
+                    labels: vec!["local".into()],
+                    ..Engine::default()
+                },
+                ..EngineRecord::default()
+            };
+            match cluster.add_engine(record).await {
+                Ok(_) => println!("registered engine local at {}", target.addr),
+                Err(e) => eprintln!("could not register the local engine: {e}"),
+            }
+        } else {
+            eprintln!(
+                "no engine answers at {}; add engines with POST /api/engines",
+                target.addr
+            );
+        }
+    }
+    let _background = cluster.start();
+
+    let listener =
+        tokio::net::TcpListener::bind(&listen)
+            .await
+            .map_err(|e| shipcore_http::Error::Listen {
+                addr: listen.clone(),
+                source: e,
+            })?;
+    println!("shipd listening on http://{}", listener.local_addr()?);
+    let router = shipcore_http::router(shipcore_http::App { cluster, access });
+    shipcore_http::serve(listener, router, shutdown()).await?;
+    println!("shipd stopped");
+    Ok(())
+}

@@ -1,0 +1,74 @@
+//! Authentication of cluster API requests: `X-Service-Key`, or an account's
+//! credentials with HTTP basic auth. Handlers then ask for a permission
+//! (`area`, read or write): no credentials → 401, no permission → 403.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use base64::Engine as _;
+use shipcore::access::Principal;
+
+use crate::error::ApiError;
+use crate::App;
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Principal);
+
+impl Caller {
+    /// Fails with 403 unless the caller may act on `area` (writing if `write`).
+    pub fn require(&self, area: &str, write: bool) -> Result<(), ApiError> {
+        if self.0.allows(area, write) {
+            Ok(())
+        } else {
+            let what = if write { "change" } else { "read" };
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!("{} may not {what} {area}", self.0.name),
+            ))
+        }
+    }
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, message)
+}
+
+impl FromRequestParts<App> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        if let Some(key) = parts.headers.get("x-service-key") {
+            let key = key
+                .to_str()
+                .map_err(|_| unauthorized("invalid X-Service-Key"))?;
+            return match app.access.by_service_key(key).await? {
+                Some(p) => Ok(Caller(p)),
+                None => Err(unauthorized("unknown service key")),
+            };
+        }
+        if let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) {
+            let value = value
+                .to_str()
+                .map_err(|_| unauthorized("invalid Authorization header"))?;
+            let encoded = value
+                .strip_prefix("Basic ")
+                .ok_or_else(|| unauthorized("only Basic authorization is accepted"))?;
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| unauthorized("invalid Basic credentials"))?;
+            let (user, password) = decoded
+                .split_once(':')
+                .ok_or_else(|| unauthorized("invalid Basic credentials"))?;
+            return match app.access.by_password(user, password).await? {
+                Some(p) => Ok(Caller(p)),
+                None => Err(unauthorized("wrong username or password")),
+            };
+        }
+        Err(unauthorized(
+            "credentials required: X-Service-Key or basic auth",
+        ))
+    }
+}

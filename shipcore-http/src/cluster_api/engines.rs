@@ -1,0 +1,79 @@
+//! `/api/engines` and `/api/cluster/info` (seed 001). TLS keys are never
+//! sent back.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use bytes::Bytes;
+use serde::Serialize;
+use shipcore::cluster::{ClusterInfo, EngineDoc};
+use shipcore::model::{Engine, EngineRecord};
+
+use crate::auth::Caller;
+use crate::error::{parse, ApiError};
+use crate::App;
+
+const AREA: &str = "engines";
+
+/// An engine as Shipyard lists it.
+#[derive(Debug, Serialize)]
+pub struct EngineView {
+    pub id: String,
+    pub engine: Engine,
+}
+
+fn view(doc: EngineDoc) -> EngineView {
+    let mut engine = doc.record.engine;
+    engine.health = doc.health;
+    EngineView {
+        id: doc.record.id,
+        engine,
+    }
+}
+
+pub async fn list(
+    State(app): State<App>,
+    caller: Caller,
+) -> Result<Json<Vec<EngineView>>, ApiError> {
+    caller.require(AREA, false)?;
+    Ok(Json(
+        app.cluster.engines().await.into_iter().map(view).collect(),
+    ))
+}
+
+pub async fn inspect(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<EngineView>, ApiError> {
+    caller.require(AREA, false)?;
+    Ok(Json(view(app.cluster.engine(&id).await?)))
+}
+
+pub async fn add(
+    State(app): State<App>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<(StatusCode, Json<EngineView>), ApiError> {
+    caller.require(AREA, true)?;
+    let record: EngineRecord = parse(&body)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(view(app.cluster.add_engine(record).await?)),
+    ))
+}
+
+pub async fn remove(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(AREA, true)?;
+    app.cluster.remove_engine(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn info(State(app): State<App>, caller: Caller) -> Result<Json<ClusterInfo>, ApiError> {
+    caller.require("cluster", false)?;
+    Ok(Json(app.cluster.info().await))
+}

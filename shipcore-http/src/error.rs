@@ -1,0 +1,95 @@
+//! The crate's error enum, and how core errors become HTTP answers of the
+//! cluster API family (plain JSON `{"error": "..."}` with a status code).
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// Errors of the HTTP facade.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server stopped with an error.
+    #[error("server failed: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// An error answer: a status and a message, plus the scheduler's refusals
+/// when a deploy could not be placed.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    pub refusals: Vec<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+            refusals: Vec::new(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+}
+
+impl From<shipcore::Error> for ApiError {
+    fn from(e: shipcore::Error) -> Self {
+        use shipcore::Error as E;
+        let status = match &e {
+            E::Invalid { .. } | E::Ambiguous { .. } => StatusCode::BAD_REQUEST,
+            E::Missing { .. } | E::NotFound { .. } => StatusCode::NOT_FOUND,
+            E::Exists { .. }
+            | E::Conflict { .. }
+            | E::EngineConflict { .. }
+            | E::Unplaceable(_) => StatusCode::CONFLICT,
+            E::Unreachable { .. } | E::Tls { .. } | E::EngineApi { .. } => StatusCode::BAD_GATEWAY,
+            E::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let refusals = match &e {
+            E::Unplaceable(u) => u.refusals.iter().map(ToString::to_string).collect(),
+            _ => Vec::new(),
+        };
+        let message = match &e {
+            E::Unplaceable(u) => format!("cannot place: {}", u.summary()),
+            _ => e.to_string(),
+        };
+        ApiError {
+            status,
+            message,
+            refusals,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = if self.refusals.is_empty() {
+            json!({ "error": self.message })
+        } else {
+            json!({ "error": self.message, "refusals": self.refusals })
+        };
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+/// Parses a JSON body; a malformed body or a missing or mistyped field is a
+/// 400 that names the problem (serde's message names the field).
+pub fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::bad_request("a JSON body is required"));
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid body: {e}")))
+}
