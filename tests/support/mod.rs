@@ -3,6 +3,8 @@
 //! `CI=true`).
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::sync::Arc;
 use std::time::Duration;
 

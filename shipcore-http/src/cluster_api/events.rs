@@ -76,8 +76,8 @@ pub async fn hub(
         .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unknown webhook key"))?;
     let push: HubPush = parse(&body)?;
     let pushed = push.repository.repo_name;
-    let base = |s: &str| s.split(':').next().unwrap_or(s).to_string();
-    if base(&pushed) != base(&image) {
+    use shipcore::model::repository;
+    if repository(&pushed) != repository(&image) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             format!("this webhook key is for {image}, not {pushed}"),

@@ -79,6 +79,17 @@ impl RestartPolicy {
     }
 }
 
+/// The repository of an image reference: without its tag or digest
+/// (`127.0.0.1:5000/app:1.2` → `127.0.0.1:5000/app`).
+pub fn repository(reference: &str) -> &str {
+    let no_digest = reference.split('@').next().unwrap_or(reference);
+    match no_digest.rsplit_once(':') {
+        // A colon before the last '/' belongs to a registry's port.
+        Some((name, tag)) if !tag.contains('/') => name,
+        _ => no_digest,
+    }
+}
+
 /// What to deploy: Shipyard's container request and the `image` object of a
 /// deployed container.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -252,6 +263,19 @@ mod tests {
                 Err(Error::Invalid { field: f, .. }) => assert_eq!(f, field),
                 other => panic!("{field}: expected invalid, got {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn repositories() {
+        for (r, want) in [
+            ("busybox", "busybox"),
+            ("busybox:1.36", "busybox"),
+            ("127.0.0.1:5000/app", "127.0.0.1:5000/app"),
+            ("127.0.0.1:5000/app:v2", "127.0.0.1:5000/app"),
+            ("app@sha256:abc", "app"),
+        ] {
+            assert_eq!(repository(r), want, "{r}");
         }
     }
 

@@ -14,7 +14,8 @@ mod validate;
 
 pub use access::{Account, Permission, Role, RoleRef, ServiceKey, WebhookKey};
 pub use container::{
-    BindPort, Container, ContainerState, ContainerType, ImageConfig, Port, Proto, RestartPolicy,
+    repository, BindPort, Container, ContainerState, ContainerType, ImageConfig, Port, Proto,
+    RestartPolicy,
 };
 pub use engine::{Engine, EngineRecord, Health};
 pub use event::{Event, EventType};

@@ -1,0 +1,97 @@
+//! A small HTTP client for the facade tests, and a facade started on a
+//! loopback port.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::TokioExecutor;
+use shipcore::access::Access;
+use shipcore::cluster::Cluster;
+use shipcore::store::Store;
+
+/// A running facade on 127.0.0.1 and a client for it.
+pub struct Api {
+    pub base: String,
+    pub client: Client<HttpConnector, Full<Bytes>>,
+    pub cluster: Cluster,
+    pub access: Access,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+/// Credentials of a call.
+#[derive(Clone, Debug)]
+pub enum Cred {
+    None,
+    Key(String),
+    Basic(String, String),
+}
+
+pub async fn start(store: Arc<dyn Store>, cluster: Cluster) -> Api {
+    let access = Access::new(store);
+    access.bootstrap(Some("adminpw".into())).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = shipcore_http::router(shipcore_http::App {
+        cluster: cluster.clone(),
+        access: access.clone(),
+    });
+    let server = tokio::spawn(async move {
+        shipcore_http::serve(listener, router, std::future::pending())
+            .await
+            .unwrap();
+    });
+    Api {
+        base,
+        client: Client::builder(TokioExecutor::new()).build_http(),
+        cluster,
+        access,
+        _server: server,
+    }
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        self._server.abort();
+    }
+}
+
+impl Api {
+    /// Makes a call; returns the status and the body (JSON when it parses,
+    /// else a JSON string of the text).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        cred: &Cred,
+        body: Option<&str>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = axum::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        match cred {
+            Cred::None => {}
+            Cred::Key(k) => {
+                req = req.header("X-Service-Key", k);
+            }
+            Cred::Basic(u, p) => {
+                use base64::Engine as _;
+                let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+                req = req.header("Authorization", format!("Basic {token}"));
+            }
+        }
+        let req = req
+            .header("Content-Type", "application/json")
+            .body(Full::new(Bytes::from(body.unwrap_or("").to_string())))
+            .unwrap();
+        let res = self.client.request(req).await.unwrap();
+        let status = res.status().as_u16();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
+        });
+        (status, json)
+    }
+}
