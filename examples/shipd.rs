@@ -45,6 +45,8 @@ async fn shutdown() {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // One line per request (method, path, status, latency, request id).
+    tracing_subscriber::fmt().with_target(false).init();
     let listen = arg("--listen", "127.0.0.1:8080");
     let data = std::path::PathBuf::from(arg("--data", "./shipcore-data"));
     std::fs::create_dir_all(&data)?;
@@ -102,7 +104,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 source: e,
             })?;
     println!("shipd listening on http://{}", listener.local_addr()?);
-    let router = shipcore_http::router(shipcore_http::App { cluster, access });
+    let router = shipcore_http::router(shipcore_http::App::new(cluster, access));
     shipcore_http::serve(listener, router, shutdown()).await?;
     println!("shipd stopped");
     Ok(())

@@ -288,6 +288,26 @@ async fn seed_requests_for_every_endpoint() {
         .iter()
         .all(|e| e.get("type").is_some() && e.get("time").is_some()));
 
+    // Metrics: requests by route and status, engines, containers.
+    let (s, text) = api.call("GET", "/metrics", &Cred::None, None).await;
+    assert_eq!(s, 200);
+    let text = text.as_str().unwrap();
+    assert!(
+        text.contains(
+            r#"shipcore_http_requests_total{method="GET",route="/api/containers",status="200"}"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains(r#"shipcore_engines{state="up"} 2"#), "{text}");
+    assert!(
+        text.contains("shipcore_placement_failures_total 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("shipcore_http_request_duration_seconds_count"),
+        "{text}"
+    );
+
     // Service key deletion.
     let (s, _) = api
         .call(

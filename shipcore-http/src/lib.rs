@@ -6,10 +6,12 @@
 //! - `cluster_api/`: the cluster API of seed 001 (`/api/...`, `/hub/webhook`).
 //! - `auth.rs`: `X-Service-Key` and basic auth, permissions per area.
 //! - `error.rs`: the crate's error enum and the JSON error answers.
+//! - `observe.rs`: request logs and Prometheus metrics.
 
 mod auth;
 mod cluster_api;
 mod error;
+mod observe;
 
 use std::future::Future;
 
@@ -19,12 +21,25 @@ use shipcore::access::Access;
 use shipcore::cluster::Cluster;
 
 pub use error::{ApiError, Error};
+pub use observe::Metrics;
 
-/// What every handler reaches: the cluster service and the access service.
+/// What every handler reaches: the cluster service, the access service and
+/// the request metrics.
 #[derive(Debug, Clone)]
 pub struct App {
     pub cluster: Cluster,
     pub access: Access,
+    pub metrics: std::sync::Arc<Metrics>,
+}
+
+impl App {
+    pub fn new(cluster: Cluster, access: Access) -> Self {
+        App {
+            cluster,
+            access,
+            metrics: Default::default(),
+        }
+    }
 }
 
 /// Every route of the facade.
@@ -65,7 +80,12 @@ pub fn router(app: App) -> Router {
         .route("/api/webhooks/{id}", delete(acc::delete_webhook_key))
         .route("/api/events", get(ev::list))
         .route("/hub/webhook/{key}", post(ev::hub))
+        .route("/metrics", get(observe::metrics))
         .fallback(|| async { ApiError::new(axum::http::StatusCode::NOT_FOUND, "no such endpoint") })
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            observe::track,
+        ))
         .with_state(app)
 }
 

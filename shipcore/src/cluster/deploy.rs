@@ -165,10 +165,11 @@ impl Cluster {
             s => s,
         };
         let req = Request::from_image_config(cfg, strategy, count)?;
-        let placement = st
-            .index
-            .place(&req)
-            .map_err(|u| Error::Unplaceable(Box::new(u)))?;
+        let placement = st.index.place(&req).map_err(|u| {
+            let failures = &self.inner.placement_failures;
+            failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Error::Unplaceable(Box::new(u))
+        })?;
         let mut slots = Vec::new();
         for a in placement.assignments {
             let name = container_name(&cfg.name, st.placements, slots.len());

@@ -34,6 +34,7 @@ impl Cluster {
                 engine: id.clone(),
                 seconds: (self.inner.opts.health_timeout * 3).as_secs(),
             })??;
+        let images = backend.list_images().await.map(|l| l.len()).unwrap_or(0);
         if record.engine.cpus == 0.0 {
             record.engine.cpus = info.cpus as f64 / 1000.0;
         }
@@ -77,6 +78,7 @@ impl Cluster {
                 doc: doc.clone(),
                 backend,
                 failures: 0,
+                images,
                 next_check: now,
             },
         );
@@ -166,18 +168,31 @@ impl Cluster {
                 tokio::time::timeout(timeout, backend.ping()).await,
                 Ok(Ok(()))
             );
-            (id, ok)
+            // The image count for cluster info rides along with the check,
+            // so serving info never waits on an engine.
+            let images = if ok {
+                match tokio::time::timeout(timeout, backend.list_images()).await {
+                    Ok(Ok(list)) => Some(list.len()),
+                    _ => None,
+                }
+            } else {
+                None
+            };
+            (id, ok, images)
         }))
         .await;
         let mut changed = Vec::new();
         {
             let mut st = self.inner.state.lock().await;
-            for (id, ok) in results {
+            for (id, ok, images) in results {
                 let opts = &self.inner.opts;
                 let Some(slot) = st.engines.get_mut(&id) else {
                     continue;
                 };
                 let before = slot.doc.health;
+                if let Some(n) = images {
+                    slot.images = n;
+                }
                 if ok {
                     slot.failures = 0;
                     slot.next_check = tokio::time::Instant::now() + opts.health_interval;

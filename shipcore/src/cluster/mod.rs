@@ -88,6 +88,8 @@ struct EngineSlot {
     doc: EngineDoc,
     backend: Arc<dyn EngineBackend>,
     failures: u32,
+    /// Images on the engine at the last health check.
+    images: usize,
     /// When the next health check is due.
     next_check: tokio::time::Instant,
 }
@@ -112,6 +114,18 @@ struct Inner {
     state: Mutex<State>,
     /// Wakes the reconcile loop early (an engine went down or came up).
     nudge: tokio::sync::Notify,
+    /// Requests the scheduler could not place, since start.
+    placement_failures: std::sync::atomic::AtomicU64,
+}
+
+/// Counts for monitoring.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ClusterStats {
+    pub engines_up: usize,
+    pub engines_down: usize,
+    pub containers_running: usize,
+    pub containers_stopped: usize,
+    pub placement_failures: u64,
 }
 
 /// The cluster service. Cheap to clone; clones share everything.
@@ -148,6 +162,7 @@ impl Cluster {
                     doc,
                     backend,
                     failures: 0,
+                    images: 0,
                     next_check: tokio::time::Instant::now(),
                 },
             );
@@ -172,6 +187,7 @@ impl Cluster {
                     pending: Default::default(),
                 }),
                 nudge: tokio::sync::Notify::new(),
+                placement_failures: Default::default(),
             }),
         };
         cluster.check_health(true).await;
@@ -218,35 +234,45 @@ impl Cluster {
         }
     }
 
-    /// Reserved and total capacity, counts, and the images of healthy engines.
+    /// Reserved and total capacity, counts, and the images of healthy
+    /// engines as of their last health check.
     pub async fn info(&self) -> ClusterInfo {
-        let (backends, (rc, rm, c, m), engine_count, container_count) = {
-            let st = self.inner.state.lock().await;
-            let backends: Vec<Arc<dyn EngineBackend>> = st
-                .engines
-                .values()
-                .filter(|e| e.doc.health == Health::Healthy)
-                .map(|e| e.backend.clone())
-                .collect();
-            (
-                backends,
-                st.index.totals(),
-                st.engines.len(),
-                st.containers.len(),
-            )
-        };
-        let mut image_count = 0;
-        for b in backends {
-            image_count += b.list_images().await.map(|l| l.len()).unwrap_or(0);
-        }
+        let st = self.inner.state.lock().await;
+        let (rc, rm, c, m) = st.index.totals();
         ClusterInfo {
             cpus: c as f64 / 1000.0,
             memory: m,
             reserved_cpus: rc as f64 / 1000.0,
             reserved_memory: rm,
-            engine_count,
-            container_count,
-            image_count,
+            engine_count: st.engines.len(),
+            container_count: st.containers.len(),
+            image_count: st
+                .engines
+                .values()
+                .filter(|e| e.doc.health == Health::Healthy)
+                .map(|e| e.images)
+                .sum(),
+        }
+    }
+
+    /// Engines by health, containers by state, placement failures.
+    pub async fn stats(&self) -> ClusterStats {
+        let st = self.inner.state.lock().await;
+        let up = st
+            .engines
+            .values()
+            .filter(|e| e.doc.health == Health::Healthy)
+            .count();
+        let running = st.containers.values().filter(|c| c.state.running).count();
+        ClusterStats {
+            engines_up: up,
+            engines_down: st.engines.len() - up,
+            containers_running: running,
+            containers_stopped: st.containers.len() - running,
+            placement_failures: self
+                .inner
+                .placement_failures
+                .load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 

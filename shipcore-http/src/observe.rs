@@ -1,0 +1,169 @@
+//! Operability: one structured log line per request (method, path, status,
+//! latency, request id) and Prometheus metrics at `/metrics` (requests by
+//! route and status, a latency histogram, engines up/down, containers by
+//! state, placement failures), in the text exposition format.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::App;
+
+/// Upper bounds of the latency histogram, in seconds.
+const BUCKETS: [f64; 10] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5,
+];
+
+/// Request metrics, shared by every handler.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    /// Microseconds.
+    sum_us: AtomicU64,
+    next_id: AtomicU64,
+}
+
+impl Metrics {
+    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        if let Ok(mut m) = self.requests.lock() {
+            *m.entry((method.to_string(), route.to_string(), status))
+                .or_default() += 1;
+        }
+        for (i, le) in BUCKETS.iter().enumerate() {
+            if seconds <= *le {
+                self.buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_us
+            .fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
+    }
+}
+
+/// Logs and counts every request; sets `x-request-id` on the answer.
+pub async fn track(State(app): State<App>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let id = app.metrics.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+    let mut res = next.run(req).await;
+    let status = res.status().as_u16();
+    let elapsed = started.elapsed();
+    app.metrics
+        .observe(&method, &route, status, elapsed.as_secs_f64());
+    if let Ok(v) = HeaderValue::from_str(&id.to_string()) {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    tracing::info!(
+        request_id = id,
+        method = %method,
+        path = %path,
+        status,
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        "request"
+    );
+    res
+}
+
+/// `GET /metrics`.
+pub async fn metrics(State(app): State<App>) -> impl IntoResponse {
+    let mut out = String::new();
+    let m = &app.metrics;
+    let _ = writeln!(
+        out,
+        "# HELP shipcore_http_requests_total Requests by method, route and status."
+    );
+    let _ = writeln!(out, "# TYPE shipcore_http_requests_total counter");
+    if let Ok(requests) = m.requests.lock() {
+        for ((method, route, status), n) in requests.iter() {
+            let _ = writeln!(
+                out,
+                "shipcore_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP shipcore_http_request_duration_seconds Request latency."
+    );
+    let _ = writeln!(
+        out,
+        "# TYPE shipcore_http_request_duration_seconds histogram"
+    );
+    for (i, le) in BUCKETS.iter().enumerate() {
+        let n = m.buckets[i].load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "shipcore_http_request_duration_seconds_bucket{{le=\"{le}\"}} {n}"
+        );
+    }
+    let count = m.count.load(Ordering::Relaxed);
+    let _ = writeln!(
+        out,
+        "shipcore_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+    );
+    let _ = writeln!(
+        out,
+        "shipcore_http_request_duration_seconds_sum {}",
+        m.sum_us.load(Ordering::Relaxed) as f64 / 1e6
+    );
+    let _ = writeln!(out, "shipcore_http_request_duration_seconds_count {count}");
+
+    let s = app.cluster.stats().await;
+    let gauges = [
+        (
+            "shipcore_engines",
+            "Engines by health.",
+            vec![
+                ("state=\"up\"", s.engines_up as u64),
+                ("state=\"down\"", s.engines_down as u64),
+            ],
+        ),
+        (
+            "shipcore_containers",
+            "Containers by state.",
+            vec![
+                ("state=\"running\"", s.containers_running as u64),
+                ("state=\"stopped\"", s.containers_stopped as u64),
+            ],
+        ),
+    ];
+    for (name, help, values) in gauges {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        for (labels, v) in values {
+            let _ = writeln!(out, "{name}{{{labels}}} {v}");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP shipcore_placement_failures_total Requests the scheduler could not place."
+    );
+    let _ = writeln!(out, "# TYPE shipcore_placement_failures_total counter");
+    let _ = writeln!(
+        out,
+        "shipcore_placement_failures_total {}",
+        s.placement_failures
+    );
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        out,
+    )
+}
