@@ -30,6 +30,9 @@ pub struct App {
     pub cluster: Cluster,
     pub access: Access,
     pub metrics: std::sync::Arc<Metrics>,
+    /// The container list as last rendered, with the cluster generation it
+    /// was read at.
+    containers_json: std::sync::Arc<std::sync::Mutex<Option<(u64, bytes::Bytes)>>>,
 }
 
 impl App {
@@ -38,6 +41,7 @@ impl App {
             cluster,
             access,
             metrics: Default::default(),
+            containers_json: Default::default(),
         }
     }
 }

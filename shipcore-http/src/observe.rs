@@ -3,7 +3,7 @@
 //! route and status, a latency histogram, engines up/down, containers by
 //! state, placement failures), in the text exposition format.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -21,10 +21,15 @@ const BUCKETS: [f64; 10] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5,
 ];
 
+/// Request counts of one route by (method, status).
+type ByMethodStatus = BTreeMap<(String, u16), u64>;
+
 /// Request metrics, shared by every handler.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    /// Counts by route, then by (method, status); looked up by `&str`, so
+    /// a known route costs no allocation.
+    requests: Mutex<HashMap<String, ByMethodStatus>>,
     buckets: [AtomicU64; BUCKETS.len()],
     count: AtomicU64,
     /// Microseconds.
@@ -35,8 +40,20 @@ pub struct Metrics {
 impl Metrics {
     fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
         if let Ok(mut m) = self.requests.lock() {
-            *m.entry((method.to_string(), route.to_string(), status))
-                .or_default() += 1;
+            if !m.contains_key(route) {
+                m.insert(route.to_string(), BTreeMap::new());
+            }
+            if let Some(by) = m.get_mut(route) {
+                match by
+                    .iter_mut()
+                    .find(|((m, s), _)| m == method && *s == status)
+                {
+                    Some((_, n)) => *n += 1,
+                    None => {
+                        by.insert((method.to_string(), status), 1);
+                    }
+                }
+            }
         }
         for (i, le) in BUCKETS.iter().enumerate() {
             if seconds <= *le {
@@ -52,26 +69,23 @@ impl Metrics {
 /// Logs and counts every request; sets `x-request-id` on the answer.
 pub async fn track(State(app): State<App>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().to_string();
-    let path = req.uri().path().to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().clone();
+    let uri = req.uri().clone();
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let id = app.metrics.next_id.fetch_add(1, Ordering::Relaxed) + 1;
     let mut res = next.run(req).await;
     let status = res.status().as_u16();
     let elapsed = started.elapsed();
+    let route = route.as_ref().map_or("unmatched", |m| m.as_str());
     app.metrics
-        .observe(&method, &route, status, elapsed.as_secs_f64());
+        .observe(method.as_str(), route, status, elapsed.as_secs_f64());
     if let Ok(v) = HeaderValue::from_str(&id.to_string()) {
         res.headers_mut().insert("x-request-id", v);
     }
     tracing::info!(
         request_id = id,
         method = %method,
-        path = %path,
+        path = %uri.path(),
         status,
         latency_ms = elapsed.as_secs_f64() * 1000.0,
         "request"
@@ -89,11 +103,15 @@ pub async fn metrics(State(app): State<App>) -> impl IntoResponse {
     );
     let _ = writeln!(out, "# TYPE shipcore_http_requests_total counter");
     if let Ok(requests) = m.requests.lock() {
-        for ((method, route, status), n) in requests.iter() {
-            let _ = writeln!(
+        let mut routes: Vec<_> = requests.iter().collect();
+        routes.sort();
+        for (route, by) in routes {
+            for ((method, status), n) in by {
+                let _ = writeln!(
                 out,
-                "shipcore_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
-            );
+                    "shipcore_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
+                );
+            }
         }
     }
     let _ = writeln!(

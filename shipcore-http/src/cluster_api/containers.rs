@@ -17,12 +17,32 @@ use crate::App;
 
 const AREA: &str = "containers";
 
-pub async fn list(
-    State(app): State<App>,
-    caller: Caller,
-) -> Result<Json<Vec<Container>>, ApiError> {
+/// The list is served from the last rendering until the cluster changes:
+/// with 10k containers, rendering is what costs.
+pub async fn list(State(app): State<App>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
     caller.require(AREA, false)?;
-    Ok(Json(app.cluster.containers().await))
+    let generation = app.cluster.generation().await;
+    let cached = app.containers_json.lock().ok().and_then(|c| c.clone());
+    let body = match cached {
+        Some((g, body)) if g == generation => body,
+        _ => {
+            let (g, list) = app.cluster.containers_at().await;
+            let body = Bytes::from(serde_json::to_vec(&list).map_err(|e| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("cannot render containers: {e}"),
+                )
+            })?);
+            if let Ok(mut c) = app.containers_json.lock() {
+                *c = Some((g, body.clone()));
+            }
+            body
+        }
+    };
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    ))
 }
 
 #[derive(Debug, Deserialize)]

@@ -59,6 +59,10 @@ impl Principal {
 #[derive(Clone)]
 pub struct Access {
     store: Arc<dyn Store>,
+    /// Principals of service keys already seen, by key hash: every API call
+    /// authenticates, and keys and roles change rarely. Cleared by every
+    /// change to keys or roles.
+    known: Arc<std::sync::Mutex<std::collections::HashMap<String, Principal>>>,
 }
 
 impl std::fmt::Debug for Access {
@@ -86,7 +90,10 @@ fn shown(key: &str) -> String {
 
 impl Access {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Access { store }
+        Access {
+            store,
+            known: Default::default(),
+        }
     }
 
     /// On first start: the built-in roles and an `admin` account. Returns the
@@ -196,6 +203,12 @@ impl Access {
             .ok_or_else(|| Error::missing("role", name))
     }
 
+    fn forget_principals(&self) {
+        if let Ok(mut known) = self.known.lock() {
+            known.clear();
+        }
+    }
+
     pub async fn create_role(&self, name: &str, permissions: Vec<Permission>) -> Result<Role> {
         crate::model::validate_name("name", name)?;
         let role = Role {
@@ -238,6 +251,7 @@ impl Access {
         self.store
             .delete(&format!("{ROLES}{name}"), Expect::Any)
             .await?;
+        self.forget_principals();
         Ok(())
     }
 
@@ -284,6 +298,7 @@ impl Access {
     }
 
     pub async fn delete_service_key(&self, key: &str) -> Result<()> {
+        self.forget_principals();
         match self
             .store
             .delete(&format!("{SERVICE_KEYS}{}", hash_key(key)), Expect::Any)
@@ -378,6 +393,9 @@ impl Access {
     /// The principal of a service key, if the key is known.
     pub async fn by_service_key(&self, key: &str) -> Result<Option<Principal>> {
         let hash = hash_key(key);
+        if let Some(p) = self.known.lock().ok().and_then(|k| k.get(&hash).cloned()) {
+            return Ok(Some(p));
+        }
         let Some((stored, _)) =
             get_json::<StoredKey>(self.store.as_ref(), &format!("{SERVICE_KEYS}{hash}")).await?
         else {
@@ -387,10 +405,14 @@ impl Access {
         if !same(stored.hash.as_bytes(), hash.as_bytes()) {
             return Ok(None);
         }
-        Ok(Some(Principal {
+        let principal = Principal {
             name: format!("key:{}", stored.prefix),
             role: self.role(&stored.role).await?,
-        }))
+        };
+        if let Ok(mut known) = self.known.lock() {
+            known.insert(hash, principal.clone());
+        }
+        Ok(Some(principal))
     }
 
     /// The principal of an account's credentials, if they match.

@@ -108,6 +108,7 @@ impl Cluster {
                 let mut st = self.inner.state.lock().await;
                 for d in &docs {
                     st.containers.insert(d.id.clone(), d.clone());
+                    st.generation += 1;
                 }
                 for s in &slots[docs.len()..] {
                     let _ = st
@@ -126,6 +127,7 @@ impl Cluster {
             let mut st = self.inner.state.lock().await;
             for doc in &docs {
                 st.containers.insert(doc.id.clone(), doc.clone());
+                st.generation += 1;
                 rendered.push(st.render(doc));
             }
             for s in &slots {
@@ -370,6 +372,7 @@ impl Cluster {
         let mut st = self.inner.state.lock().await;
         let c = st.render(&doc);
         st.containers.insert(doc.id.clone(), doc);
+        st.generation += 1;
         Ok(c)
     }
 
@@ -450,6 +453,7 @@ impl Cluster {
             let mut st = self.inner.state.lock().await;
             let _ = st.index.remove_container(&doc.engine, &doc.footprint());
             st.containers.remove(&doc.id);
+            st.generation += 1;
             st.render(doc)
         };
         self.note(kind, &c).await;

@@ -72,6 +72,7 @@ impl Cluster {
             containers: Vec::new(),
         })?;
         let now = tokio::time::Instant::now();
+        st.generation += 1;
         st.engines.insert(
             id.clone(),
             EngineSlot {
@@ -132,6 +133,7 @@ impl Cluster {
             .await?;
         st.index.remove_engine(id)?;
         st.engines.remove(id);
+        st.generation += 1;
         drop(st);
         self.inner
             .events
@@ -213,6 +215,9 @@ impl Cluster {
                         changed.push((doc, before));
                     }
                 }
+            }
+            if !changed.is_empty() {
+                st.generation += 1;
             }
         }
         for (doc, before) in changed {

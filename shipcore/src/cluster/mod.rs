@@ -101,6 +101,9 @@ struct State {
     index: ClusterIndex,
     /// Drives the `random` strategy's seed, so placements differ.
     placements: u64,
+    /// Bumped by every change to engines or containers, so readers can
+    /// cache what they render from them.
+    generation: u64,
     /// Names of containers being deployed right now: the reconcile loop
     /// must not take them for orphans before their records are written.
     pending: std::collections::BTreeSet<String>,
@@ -184,6 +187,7 @@ impl Cluster {
                     containers,
                     index,
                     placements: 0,
+                    generation: 0,
                     pending: Default::default(),
                 }),
                 nudge: tokio::sync::Notify::new(),
@@ -278,8 +282,21 @@ impl Cluster {
 
     /// Every container, as Shipyard lists them.
     pub async fn containers(&self) -> Vec<Container> {
+        self.containers_at().await.1
+    }
+
+    /// The containers with the generation they were read at.
+    pub async fn containers_at(&self) -> (u64, Vec<Container>) {
         let st = self.inner.state.lock().await;
-        st.containers.values().map(|d| st.render(d)).collect()
+        (
+            st.generation,
+            st.containers.values().map(|d| st.render(d)).collect(),
+        )
+    }
+
+    /// Changes whenever an engine or a container changes.
+    pub async fn generation(&self) -> u64 {
+        self.inner.state.lock().await.generation
     }
 }
 

@@ -123,6 +123,7 @@ impl Cluster {
                     let mut st = self.inner.state.lock().await;
                     let _ = st.index.remove_container(&old.engine, &old.footprint());
                     st.containers.remove(&old.id);
+                    st.generation += 1;
                 }
                 match self.deploy_replacing(old.image.clone(), 1, &replaces).await {
                     Ok((placed, _)) => {
@@ -152,6 +153,7 @@ impl Cluster {
                         let mut st = self.inner.state.lock().await;
                         let _ = st.index.add_container(&old.engine, &old.footprint());
                         st.containers.insert(old.id.clone(), old.clone());
+                        st.generation += 1;
                         return Err(e);
                     }
                 }
@@ -209,6 +211,7 @@ impl Cluster {
                     }
                     st.index.add_container(engine, &doc.footprint())?;
                     st.containers.insert(doc.id.clone(), doc.clone());
+                    st.generation += 1;
                 }
                 let message = format!("container={} adopted", doc.id);
                 let c = self.save(doc).await?;

@@ -18,6 +18,7 @@
 //! [`Error::Tls`]: crate::Error::Tls
 //! [`Error::EngineApi`]: crate::Error::EngineApi
 
+pub mod fake;
 mod types;
 
 use std::time::Duration;

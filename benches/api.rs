@@ -1,0 +1,219 @@
+//! The cluster API under load: `GET /api/cluster/info` and `GET
+//! /api/containers` with 10,000 stored containers, each against a raw hyper
+//! server built here that answers the same bytes (the ceiling for serving
+//! that answer on this machine), with the same wrk flags in the same run.
+//!
+//! The cluster runs over in-memory fake engines (`shipcore::engine::fake`),
+//! so the bench measures the facade and the core, not Docker.
+//!
+//! Run: `cargo bench --bench api` (needs `wrk`; `apt-get install wrk`).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::process::Command;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use shipcore::access::Access;
+use shipcore::cluster::{Cluster, ClusterOptions, Connector};
+use shipcore::engine::fake::FakeEngine;
+use shipcore::engine::EngineBackend;
+use shipcore::model::{Engine, EngineRecord, ImageConfig};
+use shipcore::store::{MemoryStore, Store};
+
+const CONTAINERS: u32 = 10_000;
+const ENGINES: usize = 100;
+const IMAGE: &str = "app:1";
+const WRK: [&str; 6] = [
+    "-t1",
+    "-c16",
+    "-d5s",
+    "--latency",
+    "-H",
+    "Connection: keep-alive",
+];
+
+struct Fakes;
+
+impl Connector for Fakes {
+    fn connect(&self, r: &EngineRecord) -> shipcore::Result<Arc<dyn EngineBackend>> {
+        Ok(Arc::new(FakeEngine::new(
+            &r.engine.id,
+            64_000,
+            262_144,
+            &[IMAGE],
+        )))
+    }
+}
+
+async fn cluster() -> (Cluster, Access, String) {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let cluster = Cluster::open(store.clone(), Arc::new(Fakes), ClusterOptions::default())
+        .await
+        .expect("opens");
+    for i in 0..ENGINES {
+        let id = format!("e{i:03}");
+        let record = EngineRecord {
+            id: id.clone(),
+            engine: Engine {
+                id,
+                addr: "unix:///fake.sock".into(),
+                ..Engine::default()
+            },
+            ..EngineRecord::default()
+        };
+        cluster
+            .add_engine(record)
+            .await
+            .expect("fake engine registers");
+    }
+    let cfg = ImageConfig {
+        name: IMAGE.into(),
+        cpus: 0.1,
+        memory: 64,
+        ..ImageConfig::default()
+    };
+    for _ in 0..CONTAINERS / 100 {
+        cluster.deploy(cfg.clone(), 100).await.expect("fits");
+    }
+    let access = Access::new(store);
+    access
+        .bootstrap(Some("pw".into()))
+        .await
+        .expect("bootstrap");
+    let key = access
+        .create_service_key("bench", "admin")
+        .await
+        .expect("key")
+        .key;
+    (cluster, access, key)
+}
+
+/// Serves fixed answers by path, with hyper alone.
+async fn raw_server(bodies: Vec<(String, Bytes)>) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let bodies = Arc::new(bodies);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let bodies = bodies.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let body = bodies
+                        .iter()
+                        .find(|(p, _)| p == req.uri().path())
+                        .map(|(_, b)| b.clone())
+                        .unwrap_or_default();
+                    async move {
+                        let res = hyper::Response::builder()
+                            .header("content-type", "application/json")
+                            .body(Full::new(body))
+                            .expect("response");
+                        Ok::<_, Infallible>(res)
+                    }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// Runs wrk; returns requests/s and the p99 latency in ms.
+fn wrk(url: &str, key: &str) -> (f64, f64) {
+    let out = Command::new("wrk")
+        .args(WRK)
+        .args(["-H", &format!("X-Service-Key: {key}"), url])
+        .output()
+        .expect("wrk runs (apt-get install wrk)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rps = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0);
+    let p99 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("99%"))
+        .map(|v| v.trim().to_string())
+        .map(|v| {
+            let (n, unit) = v.split_at(v.find(|c: char| c.is_alphabetic()).unwrap_or(v.len()));
+            let n: f64 = n.parse().unwrap_or(f64::NAN);
+            match unit {
+                "us" => n / 1000.0,
+                "s" => n * 1000.0,
+                _ => n,
+            }
+        })
+        .unwrap_or(f64::NAN);
+    assert!(
+        text.contains("Requests/sec"),
+        "wrk failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (rps, p99)
+}
+
+fn main() {
+    if Command::new("wrk").arg("--version").output().is_err() {
+        println!("SKIP: wrk is not installed (apt-get install wrk)");
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (facade, raw, key) = rt.block_on(async {
+        let (cluster, access, key) = cluster().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let facade = listener.local_addr().expect("addr");
+        let router = shipcore_http::router(shipcore_http::App::new(cluster.clone(), access));
+        tokio::spawn(async move {
+            let _ = shipcore_http::serve(listener, router, std::future::pending()).await;
+        });
+        let info = serde_json::to_vec(&cluster.info().await).expect("json");
+        let list = serde_json::to_vec(&cluster.containers().await).expect("json");
+        println!(
+            "answers: cluster info {} bytes, container list {} bytes",
+            info.len(),
+            list.len()
+        );
+        let raw = raw_server(vec![
+            ("/api/cluster/info".into(), Bytes::from(info)),
+            ("/api/containers".into(), Bytes::from(list)),
+        ])
+        .await;
+        (facade, raw, key)
+    });
+    println!(
+        "wrk {} against the facade and a raw hyper server answering the same bytes",
+        WRK.join(" ")
+    );
+    println!(
+        "{:<22} {:>12} {:>10} {:>12} {:>10} {:>8}",
+        "endpoint", "facade r/s", "p99 ms", "raw r/s", "p99 ms", "ratio"
+    );
+    for path in ["/api/cluster/info", "/api/containers"] {
+        let (f, fp) = wrk(&format!("http://{facade}{path}"), &key);
+        let (r, rp) = wrk(&format!("http://{raw}{path}"), &key);
+        println!(
+            "{path:<22} {f:>12.0} {fp:>10.2} {r:>12.0} {rp:>10.2} {:>8.2}",
+            f / r
+        );
+    }
+    drop(rt);
+}

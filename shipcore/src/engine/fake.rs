@@ -1,0 +1,449 @@
+//! `FakeEngine`: an in-memory engine backend for tests, benches and
+//! simulated clusters. Containers and images live in a map; the engine can be
+//! taken down and brought back (`set_up`), and it can be slowed down, so the
+//! service layer can be exercised without Docker. Builds, image archives and
+//! events are not simulated: they answer an engine error.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::stream;
+
+use super::*;
+use crate::error::Error;
+
+#[derive(Debug, Default)]
+struct World {
+    containers: BTreeMap<String, ContainerDetails>,
+    images: BTreeMap<String, ImageDetails>,
+    volumes: BTreeMap<String, VolumeInfo>,
+    networks: BTreeMap<String, NetworkSpec>,
+}
+
+/// An engine in memory. Cheap to clone; clones share the world.
+#[derive(Debug, Clone)]
+pub struct FakeEngine {
+    id: String,
+    info: EngineInfo,
+    world: Arc<Mutex<World>>,
+    up: Arc<AtomicBool>,
+    delay_ms: Arc<AtomicU64>,
+    next: Arc<AtomicU64>,
+}
+
+impl FakeEngine {
+    /// An engine with `cpus` millicpus and `memory` MiB, holding `images`.
+    pub fn new(id: &str, cpus: u64, memory: u64, images: &[&str]) -> Self {
+        let world = World {
+            images: images
+                .iter()
+                .map(|i| {
+                    (
+                        i.to_string(),
+                        ImageDetails {
+                            id: format!("sha256:{i}"),
+                            tags: vec![i.to_string()],
+                            ..Default::default()
+                        },
+                    )
+                })
+                .collect(),
+            ..Default::default()
+        };
+        FakeEngine {
+            id: id.into(),
+            info: EngineInfo {
+                id: id.into(),
+                name: id.into(),
+                cpus,
+                memory,
+                version: "fake".into(),
+                ..Default::default()
+            },
+            world: Arc::new(Mutex::new(world)),
+            up: Arc::new(AtomicBool::new(true)),
+            delay_ms: Arc::new(AtomicU64::new(0)),
+            next: Arc::new(AtomicU64::new(1)),
+        }
+    }
+
+    /// Takes the engine down (every call fails as unreachable) or back up.
+    pub fn set_up(&self, up: bool) {
+        self.up.store(up, Ordering::SeqCst);
+    }
+
+    /// Makes every call wait this long first.
+    pub fn set_delay(&self, delay: Duration) {
+        self.delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    async fn gate(&self) -> Result<()> {
+        let ms = self.delay_ms.load(Ordering::SeqCst);
+        if ms > 0 {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+        if self.up.load(Ordering::SeqCst) {
+            Ok(())
+        } else {
+            Err(Error::Unreachable {
+                engine: self.id.clone(),
+                addr: "fake".into(),
+                reason: "the engine is down".into(),
+            })
+        }
+    }
+
+    fn world(&self) -> std::sync::MutexGuard<'_, World> {
+        // A poisoned lock only means a test panicked elsewhere; the data is fine.
+        self.world.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn missing(&self, kind: &str, id: &str) -> Error {
+        Error::NotFound {
+            engine: self.id.clone(),
+            kind: kind.into(),
+            id: id.into(),
+        }
+    }
+
+    fn unsupported(&self, what: &str) -> Error {
+        Error::EngineApi {
+            engine: self.id.clone(),
+            status: 501,
+            message: format!("the fake engine does not {what}"),
+        }
+    }
+
+    fn with_container<T>(&self, id: &str, f: impl FnOnce(&mut ContainerDetails) -> T) -> Result<T> {
+        let mut w = self.world();
+        let key = w
+            .containers
+            .keys()
+            .find(|k| *k == id || w.containers[*k].name == id)
+            .cloned();
+        match key.and_then(|k| w.containers.get_mut(&k)) {
+            Some(c) => Ok(f(c)),
+            None => Err(self.missing("container", id)),
+        }
+    }
+}
+
+#[async_trait]
+impl EngineBackend for FakeEngine {
+    async fn ping(&self) -> Result<()> {
+        self.gate().await
+    }
+
+    async fn info(&self) -> Result<EngineInfo> {
+        self.gate().await?;
+        let w = self.world();
+        Ok(EngineInfo {
+            containers: w.containers.len() as u64,
+            images: w.images.len() as u64,
+            ..self.info.clone()
+        })
+    }
+
+    async fn create_container(&self, spec: &ContainerSpec) -> Result<String> {
+        self.gate().await?;
+        let mut w = self.world();
+        if !w.images.contains_key(&spec.image) {
+            return Err(self.missing("image", &spec.image));
+        }
+        let n = self.next.fetch_add(1, Ordering::SeqCst);
+        // Unique across engines: the engine's id hashed, then a counter.
+        let id = format!("{}{n:032x}", &crate::access::hash_key(&self.id)[..32]);
+        let name = spec.name.clone().unwrap_or_else(|| format!("fake-{n}"));
+        if w.containers.values().any(|c| c.name == name) {
+            return Err(Error::EngineConflict {
+                engine: self.id.clone(),
+                message: format!("name {name} in use"),
+            });
+        }
+        let ports = spec
+            .ports
+            .iter()
+            .map(|p| crate::model::Port {
+                container_port: u32::from(p.container_port),
+                port: u32::from(if p.host_port == 0 {
+                    30000 + (n % 30000) as u16
+                } else {
+                    p.host_port
+                }),
+                proto: p.proto,
+                host_ip: p.host_ip.clone(),
+            })
+            .collect();
+        w.containers.insert(
+            id.clone(),
+            ContainerDetails {
+                id: id.clone(),
+                name,
+                image: spec.image.clone(),
+                labels: spec.labels.clone(),
+                env: spec.env.clone(),
+                cmd: spec.cmd.clone(),
+                hostname: spec.hostname.clone(),
+                ports,
+                restart_policy: spec.restart_policy.clone(),
+                cpus: spec.cpus,
+                memory: spec.memory,
+                state: RunState {
+                    status: "created".into(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        );
+        Ok(id)
+    }
+
+    async fn start_container(&self, id: &str) -> Result<()> {
+        self.gate().await?;
+        self.with_container(id, |c| {
+            c.state.running = true;
+            c.state.status = "running".into();
+            c.state.pid = 1;
+            c.state.started_at = crate::cluster::now_rfc3339();
+        })
+    }
+
+    async fn stop_container(&self, id: &str, _timeout: Option<Duration>) -> Result<()> {
+        self.gate().await?;
+        self.with_container(id, |c| {
+            c.state.running = false;
+            c.state.status = "exited".into();
+        })
+    }
+
+    async fn kill_container(&self, id: &str, _signal: &str) -> Result<()> {
+        self.stop_container(id, None).await
+    }
+
+    async fn restart_container(&self, id: &str, _timeout: Option<Duration>) -> Result<()> {
+        self.start_container(id).await
+    }
+
+    async fn remove_container(&self, id: &str, force: bool, _volumes: bool) -> Result<()> {
+        self.gate().await?;
+        let running = self.with_container(id, |c| (c.id.clone(), c.state.running))?;
+        if running.1 && !force {
+            return Err(Error::EngineConflict {
+                engine: self.id.clone(),
+                message: "the container is running".into(),
+            });
+        }
+        self.world().containers.remove(&running.0);
+        Ok(())
+    }
+
+    async fn inspect_container(&self, id: &str) -> Result<ContainerDetails> {
+        self.gate().await?;
+        self.with_container(id, |c| c.clone())
+    }
+
+    async fn list_containers(&self, filter: &ContainerFilter) -> Result<Vec<ContainerSummary>> {
+        self.gate().await?;
+        let w = self.world();
+        let matches = |c: &ContainerDetails| {
+            (filter.all || c.state.running)
+                && filter.labels.iter().all(|l| match l.split_once('=') {
+                    Some((k, v)) => c.labels.get(k).map(String::as_str) == Some(v),
+                    None => c.labels.contains_key(l),
+                })
+                && filter
+                    .name
+                    .as_ref()
+                    .is_none_or(|n| c.name.contains(n.as_str()))
+        };
+        Ok(w.containers
+            .values()
+            .filter(|c| matches(c))
+            .map(|c| ContainerSummary {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                image: c.image.clone(),
+                state: c.state.status.clone(),
+                status: if c.state.running {
+                    "Up".into()
+                } else {
+                    "Exited (0)".into()
+                },
+                labels: c.labels.clone(),
+                ports: c.ports.clone(),
+                created: 0,
+            })
+            .collect())
+    }
+
+    fn logs(&self, _id: &str, _options: &LogOptions) -> EngineStream<LogChunk> {
+        Box::pin(stream::empty())
+    }
+
+    fn pull_image(&self, reference: &str, _auth: Option<RegistryAuth>) -> EngineStream<Progress> {
+        let engine = self.clone();
+        let reference = reference.to_string();
+        Box::pin(stream::once(async move {
+            engine.gate().await?;
+            engine
+                .world()
+                .images
+                .entry(reference.clone())
+                .or_insert_with(|| ImageDetails {
+                    id: format!("sha256:{reference}"),
+                    tags: vec![reference.clone()],
+                    ..Default::default()
+                });
+            Ok(Progress {
+                status: format!("Status: Downloaded newer image for {reference}"),
+                ..Default::default()
+            })
+        }))
+    }
+
+    fn push_image(&self, _reference: &str, _auth: Option<RegistryAuth>) -> EngineStream<Progress> {
+        let err = self.unsupported("push");
+        Box::pin(stream::once(async move { Err(err) }))
+    }
+
+    async fn list_images(&self) -> Result<Vec<ImageSummary>> {
+        self.gate().await?;
+        Ok(self
+            .world()
+            .images
+            .values()
+            .map(|i| ImageSummary {
+                id: i.id.clone(),
+                tags: i.tags.clone(),
+                ..Default::default()
+            })
+            .collect())
+    }
+
+    async fn inspect_image(&self, reference: &str) -> Result<ImageDetails> {
+        self.gate().await?;
+        self.world()
+            .images
+            .get(reference)
+            .cloned()
+            .ok_or_else(|| self.missing("image", reference))
+    }
+
+    async fn remove_image(&self, reference: &str, _force: bool) -> Result<()> {
+        self.gate().await?;
+        self.world()
+            .images
+            .remove(reference)
+            .map(|_| ())
+            .ok_or_else(|| self.missing("image", reference))
+    }
+
+    async fn tag_image(&self, source: &str, target: &str) -> Result<()> {
+        self.gate().await?;
+        let mut w = self.world();
+        let image = w
+            .images
+            .get(source)
+            .cloned()
+            .ok_or_else(|| self.missing("image", source))?;
+        w.images.insert(target.to_string(), image);
+        Ok(())
+    }
+
+    fn save_images(&self, _references: &[String]) -> EngineStream<Vec<u8>> {
+        let err = self.unsupported("save images");
+        Box::pin(stream::once(async move { Err(err) }))
+    }
+
+    async fn load_images(&self, _archive: Vec<u8>) -> Result<()> {
+        Err(self.unsupported("load images"))
+    }
+
+    async fn create_volume(&self, spec: &VolumeSpec) -> Result<VolumeInfo> {
+        self.gate().await?;
+        let v = VolumeInfo {
+            name: spec.name.clone(),
+            driver: if spec.driver.is_empty() {
+                "local".into()
+            } else {
+                spec.driver.clone()
+            },
+            mountpoint: format!("/fake/volumes/{}", spec.name),
+            labels: spec.labels.clone(),
+            scope: "local".into(),
+        };
+        self.world().volumes.insert(spec.name.clone(), v.clone());
+        Ok(v)
+    }
+
+    async fn inspect_volume(&self, name: &str) -> Result<VolumeInfo> {
+        self.gate().await?;
+        self.world()
+            .volumes
+            .get(name)
+            .cloned()
+            .ok_or_else(|| self.missing("volume", name))
+    }
+
+    async fn list_volumes(&self) -> Result<Vec<VolumeInfo>> {
+        self.gate().await?;
+        Ok(self.world().volumes.values().cloned().collect())
+    }
+
+    async fn remove_volume(&self, name: &str, _force: bool) -> Result<()> {
+        self.gate().await?;
+        self.world()
+            .volumes
+            .remove(name)
+            .map(|_| ())
+            .ok_or_else(|| self.missing("volume", name))
+    }
+
+    async fn create_network(&self, spec: &NetworkSpec) -> Result<String> {
+        self.gate().await?;
+        self.world()
+            .networks
+            .insert(spec.name.clone(), spec.clone());
+        Ok(format!("net-{}", spec.name))
+    }
+
+    async fn connect_network(
+        &self,
+        network: &str,
+        _container: &str,
+        _aliases: &[String],
+    ) -> Result<()> {
+        self.gate().await?;
+        if self.world().networks.contains_key(network) {
+            Ok(())
+        } else {
+            Err(self.missing("network", network))
+        }
+    }
+
+    async fn disconnect_network(&self, network: &str, container: &str, _force: bool) -> Result<()> {
+        self.connect_network(network, container, &[]).await
+    }
+
+    async fn remove_network(&self, network: &str) -> Result<()> {
+        self.gate().await?;
+        self.world()
+            .networks
+            .remove(network)
+            .map(|_| ())
+            .ok_or_else(|| self.missing("network", network))
+    }
+
+    fn build_image(&self, _context: Vec<u8>, _options: &BuildOptions) -> EngineStream<BuildOutput> {
+        let err = self.unsupported("build");
+        Box::pin(stream::once(async move { Err(err) }))
+    }
+
+    fn events(&self, _since: Option<i64>) -> EngineStream<EngineEvent> {
+        Box::pin(stream::empty())
+    }
+}
