@@ -1,0 +1,185 @@
+//! The cluster service over a simulated cluster of in-memory engines
+//! (`FakeEngine`): engines that fail and come back, a lost store rebuilt from
+//! the engines' ownership labels. Fast and deterministic beside the tests on
+//! real engines.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use shipcore::cluster::{Action, Cluster, ClusterOptions, Connector};
+use shipcore::engine::fake::FakeEngine;
+use shipcore::engine::EngineBackend;
+use shipcore::model::{Engine, EngineRecord, ImageConfig, RestartPolicy};
+use shipcore::store::{MemoryStore, Store};
+
+/// Hands out one shared `FakeEngine` per engine id.
+#[derive(Default)]
+struct Sim {
+    engines: Mutex<BTreeMap<String, FakeEngine>>,
+}
+
+impl Sim {
+    fn engine(&self, id: &str) -> FakeEngine {
+        let mut e = self.engines.lock().unwrap();
+        e.entry(id.to_string())
+            .or_insert_with(|| FakeEngine::new(id, 4000, 4096, &["app:1"]))
+            .clone()
+    }
+}
+
+impl Connector for Sim {
+    fn connect(&self, r: &EngineRecord) -> shipcore::Result<Arc<dyn EngineBackend>> {
+        Ok(Arc::new(self.engine(&r.engine.id)))
+    }
+}
+
+fn record(id: &str) -> EngineRecord {
+    EngineRecord {
+        id: id.into(),
+        engine: Engine {
+            id: id.into(),
+            addr: format!("unix:///{id}.sock"),
+            ..Engine::default()
+        },
+        ..EngineRecord::default()
+    }
+}
+
+fn always() -> ImageConfig {
+    ImageConfig {
+        name: "app:1".into(),
+        cpus: 0.5,
+        memory: 256,
+        restart_policy: RestartPolicy {
+            name: "always".into(),
+            maximum_retry: None,
+        },
+        ..ImageConfig::default()
+    }
+}
+
+async fn open(store: Arc<dyn Store>, sim: Arc<Sim>) -> Cluster {
+    let opts = ClusterOptions {
+        name: "sim".into(),
+        ..ClusterOptions::default()
+    };
+    Cluster::open(store, sim, opts).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_lost_engine_s_containers_move_and_old_copies_go() {
+    let sim = Arc::new(Sim::default());
+    let c = open(Arc::new(MemoryStore::new()), sim.clone()).await;
+    for id in ["a", "b", "c"] {
+        c.add_engine(record(id)).await.unwrap();
+    }
+    c.deploy(always(), 6).await.unwrap();
+    let on_b: Vec<String> = c
+        .containers()
+        .await
+        .into_iter()
+        .filter(|x| x.engine.id == "b")
+        .map(|x| x.id)
+        .collect();
+    assert_eq!(on_b.len(), 2);
+
+    sim.engine("b").set_up(false);
+    c.check_health(true).await;
+    let plan = c.plan().await.unwrap();
+    assert_eq!(
+        plan.iter()
+            .filter(|a| matches!(a, Action::Reschedule { .. }))
+            .count(),
+        2,
+        "{plan:?}"
+    );
+    c.reconcile().await.unwrap();
+    let all = c.containers().await;
+    assert_eq!(all.len(), 6);
+    assert!(all.iter().all(|x| x.engine.id != "b" && x.state.running));
+    assert_eq!(c.info().await.reserved_memory, 6 * 256);
+
+    // B comes back with its old copies: they are removed, not adopted.
+    sim.engine("b").set_up(true);
+    c.check_health(true).await;
+    let done = c.reconcile().await.unwrap();
+    assert_eq!(
+        done.iter()
+            .filter(|a| matches!(a, Action::RemoveOrphan { .. }))
+            .count(),
+        2,
+        "{done:?}"
+    );
+    assert!(sim
+        .engine("b")
+        .list_containers(&Default::default())
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(c.containers().await.len(), 6);
+    assert_eq!(c.plan().await.unwrap(), vec![], "settled");
+}
+
+#[tokio::test]
+async fn a_lost_store_is_rebuilt_from_the_engines() {
+    let sim = Arc::new(Sim::default());
+    let first = open(Arc::new(MemoryStore::new()), sim.clone()).await;
+    for id in ["a", "b"] {
+        first.add_engine(record(id)).await.unwrap();
+    }
+    first.deploy(always(), 4).await.unwrap();
+    let mut before: Vec<String> = first.containers().await.into_iter().map(|x| x.id).collect();
+    before.sort();
+    drop(first);
+
+    // A new, empty store: register the engines again and reconcile.
+    let c = open(Arc::new(MemoryStore::new()), sim.clone()).await;
+    for id in ["a", "b"] {
+        c.add_engine(record(id)).await.unwrap();
+    }
+    let done = c.reconcile().await.unwrap();
+    assert_eq!(
+        done.iter()
+            .filter(|a| matches!(a, Action::Adopt { .. }))
+            .count(),
+        4,
+        "{done:?}"
+    );
+    let mut after: Vec<String> = c.containers().await.into_iter().map(|x| x.id).collect();
+    after.sort();
+    assert_eq!(before, after);
+    assert_eq!(c.info().await.reserved_memory, 4 * 256);
+    assert_eq!(c.containers().await[0].image, always());
+}
+
+#[tokio::test]
+async fn a_stopped_container_is_started_again_by_policy() {
+    let sim = Arc::new(Sim::default());
+    let c = open(Arc::new(MemoryStore::new()), sim.clone()).await;
+    c.add_engine(record("a")).await.unwrap();
+    let id = c.deploy(always(), 1).await.unwrap().remove(0).id;
+    // Stopped behind the cluster's back (not through it).
+    sim.engine("a")
+        .stop_container(&id, Some(Duration::from_secs(1)))
+        .await
+        .unwrap();
+    assert_eq!(
+        c.reconcile().await.unwrap(),
+        vec![Action::Start {
+            container: id.clone()
+        }]
+    );
+    assert!(
+        sim.engine("a")
+            .inspect_container(&id)
+            .await
+            .unwrap()
+            .state
+            .running
+    );
+    // Stopped through the cluster: it stays stopped.
+    c.stop(&id, None).await.unwrap();
+    assert_eq!(c.reconcile().await.unwrap(), vec![]);
+}
