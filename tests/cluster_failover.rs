@@ -23,6 +23,22 @@ fn testbed() -> PathBuf {
     )
 }
 
+/// Whether `check` holds within `limit`.
+async fn wait_until<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !check().await {
+        if start.elapsed() >= limit {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    true
+}
+
 async fn wait_for<F, Fut>(what: &str, limit: Duration, mut check: F)
 where
     F: FnMut() -> Fut,
@@ -72,15 +88,25 @@ async fn containers_of_a_lost_engine_move_and_come_back_once() {
         .unwrap();
     assert!(status.success());
     let lost = Instant::now();
-    wait_for(
-        "B's container runs again on A",
-        Duration::from_secs(10),
-        || async {
-            let all = c.containers().await;
-            all.len() == 2 && all.iter().all(|x| x.engine.id == "a" && x.state.running)
-        },
-    )
+    let moved_in_time = wait_until(Duration::from_secs(10), || async {
+        let all = c.containers().await;
+        all.len() == 2 && all.iter().all(|x| x.engine.id == "a" && x.state.running)
+    })
     .await;
+    if !moved_in_time {
+        let all = c.containers().await;
+        let events = c.events().list(0, 20).await.unwrap();
+        panic!(
+            "B's container did not run again on A within 10 s\ncontainers: {:?}\nengines: {:?}\nevents: {:?}",
+            all.iter().map(|x| (&x.id[..12], &x.engine.id, x.state.running)).collect::<Vec<_>>(),
+            c.engines().await.iter().map(|e| (&e.record.engine.id, e.health)).collect::<Vec<_>>(),
+            events.iter().map(|e| (e.kind, &e.message)).collect::<Vec<_>>()
+        );
+    }
+    println!(
+        "B's container runs again on A: after {:.1?}",
+        lost.elapsed()
+    );
     assert!(lost.elapsed() < Duration::from_secs(10));
     let events = c.events().list(0, 50).await.unwrap();
     assert!(

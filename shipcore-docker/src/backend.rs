@@ -120,11 +120,18 @@ fn progress_or_error(
 #[async_trait]
 impl EngineBackend for DockerEngine {
     async fn ping(&self) -> Result<()> {
-        let d = self.client.docker().await?;
+        // A fresh connection: is the engine taking requests now?
+        let d = self.client.probe().await?;
         d.ping()
             .await
             .map(|_| ())
-            .map_err(|e| self.origin().error("engine", "", e))
+            .map_err(|e| match self.origin().error("engine", "", e) {
+                // A probe that gets no answer has not reached the engine.
+                shipcore::Error::Timeout { seconds, .. } => self
+                    .origin()
+                    .unreachable(format!("no answer within {seconds}s")),
+                other => other,
+            })
     }
 
     async fn info(&self) -> Result<EngineInfo> {

@@ -176,6 +176,10 @@ pub(crate) struct Client {
     /// The PEM files bollard reads; removed when the last clone goes.
     tls_dir: Option<Arc<tempfile::TempDir>>,
     ready: Arc<OnceCell<Docker>>,
+    /// A client without a connection pool, for health probes: a dockerd
+    /// that is shutting down still answers on open connections while it
+    /// stops its containers, but takes no new ones.
+    probe: Arc<OnceCell<Docker>>,
 }
 
 impl Client {
@@ -197,6 +201,7 @@ impl Client {
             timeout: target.timeout,
             tls_dir,
             ready: Arc::new(OnceCell::new()),
+            probe: Arc::new(OnceCell::new()),
         })
     }
 
@@ -218,6 +223,27 @@ impl Client {
                         .origin
                         .unreachable(format!("no answer within {}s", self.timeout.as_secs_f64()))),
                 }
+            })
+            .await
+    }
+
+    /// The probe client (bollard's own transports open a connection per
+    /// request).
+    pub async fn probe(&self) -> shipcore::Result<&Docker> {
+        self.probe
+            .get_or_try_init(|| async {
+                let secs = self.timeout.as_secs().max(1);
+                let version = bollard::API_DEFAULT_VERSION;
+                let built = match &self.transport {
+                    Transport::Unix(path) => Docker::connect_with_unix(path, secs, version),
+                    Transport::Tcp {
+                        hostport,
+                        tls: false,
+                    } => Docker::connect_with_http(hostport, secs, version),
+                    // The TLS client already opens a connection per request.
+                    Transport::Tcp { tls: true, .. } => return self.docker().await.cloned(),
+                };
+                built.map_err(|e| self.origin.error("engine", "", e))
             })
             .await
     }

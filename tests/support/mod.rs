@@ -84,7 +84,9 @@ pub async fn cluster_on(
 ) -> Cluster {
     let c = Cluster::open(
         store,
-        Arc::new(DockerConnector::default()),
+        Arc::new(DockerConnector {
+            timeout: Duration::from_secs(10),
+        }),
         options(name, strategy),
     )
     .await

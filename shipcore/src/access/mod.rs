@@ -159,20 +159,13 @@ impl Access {
             },
         };
         account.validate()?;
-        put_json(
-            self.store.as_ref(),
+        self.create(
             &format!("{ACCOUNTS}{username}"),
             &account,
-            Expect::Absent,
+            "account",
+            username,
         )
-        .await
-        .map_err(|e| match e {
-            Error::Conflict { .. } => Error::Exists {
-                kind: "account".into(),
-                id: username.into(),
-            },
-            e => e,
-        })?;
+        .await?;
         Ok(account)
     }
 
@@ -203,6 +196,20 @@ impl Access {
             .ok_or_else(|| Error::missing("role", name))
     }
 
+    /// Stores a new document; one that exists already is `Error::Exists`.
+    async fn create<T: Serialize>(&self, key: &str, value: &T, kind: &str, id: &str) -> Result<()> {
+        put_json(self.store.as_ref(), key, value, Expect::Absent)
+            .await
+            .map(|_| ())
+            .map_err(|e| match e {
+                Error::Conflict { .. } => Error::Exists {
+                    kind: kind.into(),
+                    id: id.into(),
+                },
+                e => e,
+            })
+    }
+
     fn forget_principals(&self) {
         if let Ok(mut known) = self.known.lock() {
             known.clear();
@@ -216,20 +223,8 @@ impl Access {
             name: name.into(),
             permissions,
         };
-        put_json(
-            self.store.as_ref(),
-            &format!("{ROLES}{name}"),
-            &role,
-            Expect::Absent,
-        )
-        .await
-        .map_err(|e| match e {
-            Error::Conflict { .. } => Error::Exists {
-                kind: "role".into(),
-                id: name.into(),
-            },
-            e => e,
-        })?;
+        self.create(&format!("{ROLES}{name}"), &role, "role", name)
+            .await?;
         Ok(role)
     }
 

@@ -67,15 +67,23 @@ impl Cluster {
             labels: vec![format!("{LABEL_CLUSTER}={}", self.inner.opts.name)],
             name: None,
         };
+        // An engine that hangs (a dockerd shutting down accepts connections
+        // and says nothing) must not hold up the round for the others.
+        let timeout = self.inner.opts.health_timeout;
         let lists = futures::future::join_all(backends.into_iter().map(|(id, b)| {
             let filter = filter.clone();
-            async move { (id, b.list_containers(&filter).await) }
+            async move {
+                match tokio::time::timeout(timeout, b.list_containers(&filter)).await {
+                    Ok(list) => (id, list.ok()),
+                    Err(_) => (id, None),
+                }
+            }
         }))
         .await;
         let mut observed = BTreeMap::new();
         for (engine, list) in lists {
             // An engine that did not answer is left out: nothing is planned for it.
-            let Ok(list) = list else { continue };
+            let Some(list) = list else { continue };
             let seen = list
                 .into_iter()
                 // Being deployed: not an orphan, just not recorded yet.
