@@ -75,6 +75,15 @@ impl DockerEngine {
         .boxed()
     }
 
+    /// A client whose timeout also covers the engine's stop grace period
+    /// (Docker's default is 10 s), so stopping a container that ignores
+    /// SIGTERM is not mistaken for a silent engine.
+    async fn patient(&self, grace: Option<Duration>) -> Result<bollard::Docker> {
+        let d = self.client.docker().await?.clone();
+        let grace = grace.unwrap_or(Duration::from_secs(10));
+        Ok(d.with_timeout(self.client.timeout() + grace))
+    }
+
     fn origin(&self) -> &crate::error::Origin {
         &self.client.origin
     }
@@ -166,7 +175,7 @@ impl EngineBackend for DockerEngine {
     }
 
     async fn stop_container(&self, id: &str, timeout: Option<Duration>) -> Result<()> {
-        let d = self.client.docker().await?;
+        let d = self.patient(timeout).await?;
         let options = q::StopContainerOptions {
             t: secs(timeout),
             ..Default::default()
@@ -187,7 +196,7 @@ impl EngineBackend for DockerEngine {
     }
 
     async fn restart_container(&self, id: &str, timeout: Option<Duration>) -> Result<()> {
-        let d = self.client.docker().await?;
+        let d = self.patient(timeout).await?;
         let options = q::RestartContainerOptions {
             t: secs(timeout),
             ..Default::default()

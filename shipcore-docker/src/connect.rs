@@ -227,6 +227,11 @@ impl Client {
             .await
     }
 
+    /// The per-request timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// The probe client (bollard's own transports open a connection per
     /// request).
     pub async fn probe(&self) -> shipcore::Result<&Docker> {
