@@ -131,12 +131,7 @@ impl Access {
     }
 
     pub async fn accounts(&self) -> Result<Vec<Account>> {
-        self.store
-            .list(ACCOUNTS)
-            .await?
-            .iter()
-            .map(|v| v.json())
-            .collect()
+        self.list(ACCOUNTS).await
     }
 
     pub async fn create_account(
@@ -181,12 +176,7 @@ impl Access {
     }
 
     pub async fn roles(&self) -> Result<Vec<Role>> {
-        self.store
-            .list(ROLES)
-            .await?
-            .iter()
-            .map(|v| v.json())
-            .collect()
+        self.list(ROLES).await
     }
 
     pub async fn role(&self, name: &str) -> Result<Role> {
@@ -194,6 +184,16 @@ impl Access {
             .await?
             .map(|(r, _)| r)
             .ok_or_else(|| Error::missing("role", name))
+    }
+
+    /// Every document under `prefix`, decoded.
+    async fn list<T: serde::de::DeserializeOwned>(&self, prefix: &str) -> Result<Vec<T>> {
+        self.store
+            .list(prefix)
+            .await?
+            .iter()
+            .map(|v| v.json())
+            .collect()
     }
 
     /// Stores a new document; one that exists already is `Error::Exists`.
@@ -252,13 +252,7 @@ impl Access {
 
     /// Service keys as listed: the description and the first characters.
     pub async fn service_keys(&self) -> Result<Vec<ServiceKey>> {
-        let stored: Vec<StoredKey> = self
-            .store
-            .list(SERVICE_KEYS)
-            .await?
-            .iter()
-            .map(|v| v.json())
-            .collect::<Result<_>>()?;
+        let stored: Vec<StoredKey> = self.list(SERVICE_KEYS).await?;
         Ok(stored
             .into_iter()
             .map(|k| ServiceKey {
@@ -305,13 +299,7 @@ impl Access {
     }
 
     pub async fn webhook_keys(&self) -> Result<Vec<WebhookKey>> {
-        let stored: Vec<StoredWebhook> = self
-            .store
-            .list(WEBHOOK_KEYS)
-            .await?
-            .iter()
-            .map(|v| v.json())
-            .collect::<Result<_>>()?;
+        let stored: Vec<StoredWebhook> = self.list(WEBHOOK_KEYS).await?;
         Ok(stored
             .into_iter()
             .map(|w| WebhookKey {

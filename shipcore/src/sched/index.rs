@@ -13,8 +13,8 @@
 //! request (property-tested). When nothing fits, the explanation runs the
 //! filter chain on every engine, as the reference does.
 
+use core::net::IpAddr;
 use std::collections::{BTreeSet, HashMap};
-use std::net::IpAddr;
 
 use super::explain::{Assignment, Placement, Refusal, Unplaceable};
 use super::filter::{first_reject, EngineView};

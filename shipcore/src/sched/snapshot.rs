@@ -4,8 +4,8 @@
 //! Reservations are not stored separately: an engine's reserved cpus and
 //! memory are the sum of its containers' footprints, so they cannot drift.
 
+use core::net::IpAddr;
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
 use crate::model::{Health, Proto};
 
