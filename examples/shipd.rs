@@ -52,7 +52,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&data)?;
     let store: Arc<dyn Store> = Arc::new(DurableStore::open(data.join("state.redb"))?);
 
-    let access = Access::new(store.clone());
+    let cluster = Cluster::open(
+        store.clone(),
+        Arc::new(DockerConnector::default()),
+        ClusterOptions::default(),
+    )
+    .await?;
+
+    let access = Access::new(store).with_events(cluster.events().clone());
     if let Some(password) = access
         .bootstrap(std::env::var("SHIPD_ADMIN_PASSWORD").ok())
         .await?
@@ -64,12 +71,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    let cluster = Cluster::open(
-        store,
-        Arc::new(DockerConnector::default()),
-        ClusterOptions::default(),
-    )
-    .await?;
     if cluster.engine("local").await.is_err() {
         let target = EngineTarget::from_env("local")?;
         if DockerEngine::new(&target)?.ping().await.is_ok() {

@@ -588,3 +588,60 @@ async fn state_survives_a_restart_on_the_same_data() {
     assert_eq!(engines.as_array().unwrap().len(), 2);
     clean(&api.cluster).await;
 }
+
+#[tokio::test]
+async fn events_follow_as_server_sent_events_with_access_changes() {
+    use http_body_util::BodyExt;
+    let Some((a, b)) = engines() else { return };
+    let api = api(Arc::new(MemoryStore::new()), &a, &b, &unique("sse")).await;
+    let (_, key) = api
+        .call(
+            "POST",
+            "/api/servicekeys",
+            &admin(),
+            Some(r#"{"description":"demo"}"#),
+        )
+        .await;
+    let k = key["key"].as_str().unwrap().to_string();
+    // Shipyard's shape for access changes.
+    let (_, events) = api
+        .call("GET", "/api/events?limit=1", &Cred::Key(k.clone()), None)
+        .await;
+    assert_eq!(events[0]["type"], "add-service-key");
+    assert_eq!(events[0]["message"], "description=demo");
+    assert_eq!(events[0]["tags"], json!(["cluster", "security"]));
+    let last = events[0]["seq"].as_u64().unwrap();
+
+    let req = axum::http::Request::builder()
+        .uri(format!("{}/api/events?follow=true&since={last}", api.base))
+        .header("X-Service-Key", &k)
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .unwrap();
+    let res = api.client.request(req).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    let mut body = res.into_body();
+    // Nothing is pending after `since`; a change now arrives live.
+    api.call(
+        "POST",
+        "/api/roles",
+        &admin(),
+        Some(r#"{"name":"watchers"}"#),
+    )
+    .await;
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !seen.contains("add-role") {
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .expect("an event within 10 s");
+        if let Some(Ok(f)) = frame {
+            if let Some(data) = f.data_ref() {
+                seen.push_str(&String::from_utf8_lossy(data));
+            }
+        }
+    }
+    assert!(seen.contains(&format!("id: {}", last + 1)), "{seen}");
+    assert!(seen.contains("event: event"), "{seen}");
+    assert!(seen.contains("name=watchers"), "{seen}");
+}

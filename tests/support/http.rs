@@ -30,7 +30,7 @@ pub enum Cred {
 }
 
 pub async fn start(store: Arc<dyn Store>, cluster: Cluster) -> Api {
-    let access = Access::new(store);
+    let access = Access::new(store).with_events(cluster.events().clone());
     access.bootstrap(Some("adminpw".into())).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

@@ -63,6 +63,8 @@ pub struct Access {
     /// authenticates, and keys and roles change rarely. Cleared by every
     /// change to keys or roles.
     known: Arc<std::sync::Mutex<std::collections::HashMap<String, Principal>>>,
+    /// Where changes are recorded (Shipyard's `add-service-key`, ...).
+    events: Option<crate::cluster::EventLog>,
 }
 
 impl std::fmt::Debug for Access {
@@ -93,6 +95,25 @@ impl Access {
         Access {
             store,
             known: Default::default(),
+            events: None,
+        }
+    }
+
+    /// Records every change to accounts, roles and keys in the cluster's
+    /// event log, tagged `cluster` and `security`.
+    pub fn with_events(mut self, events: crate::cluster::EventLog) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    async fn note(&self, kind: crate::model::EventType, message: String) {
+        if let Some(log) = &self.events {
+            if let Err(e) = log
+                .record(kind, message, &["cluster", "security"], None, None)
+                .await
+            {
+                tracing::warn!(error = %e, "cannot record an access event");
+            }
         }
     }
 
@@ -161,6 +182,11 @@ impl Access {
             username,
         )
         .await?;
+        self.note(
+            crate::model::EventType::AddAccount,
+            format!("username={username}"),
+        )
+        .await;
         Ok(account)
     }
 
@@ -170,7 +196,14 @@ impl Access {
             .delete(&format!("{ACCOUNTS}{username}"), Expect::Any)
             .await?
         {
-            Some(_) => Ok(()),
+            Some(_) => {
+                self.note(
+                    crate::model::EventType::RemoveAccount,
+                    format!("username={username}"),
+                )
+                .await;
+                Ok(())
+            }
             None => Err(Error::missing("account", username)),
         }
     }
@@ -225,6 +258,8 @@ impl Access {
         };
         self.create(&format!("{ROLES}{name}"), &role, "role", name)
             .await?;
+        self.note(crate::model::EventType::AddRole, format!("name={name}"))
+            .await;
         Ok(role)
     }
 
@@ -247,6 +282,8 @@ impl Access {
             .delete(&format!("{ROLES}{name}"), Expect::Any)
             .await?;
         self.forget_principals();
+        self.note(crate::model::EventType::RemoveRole, format!("name={name}"))
+            .await;
         Ok(())
     }
 
@@ -280,6 +317,11 @@ impl Access {
             Expect::Absent,
         )
         .await?;
+        self.note(
+            crate::model::EventType::AddServiceKey,
+            format!("description={description}"),
+        )
+        .await;
         Ok(ServiceKey {
             key,
             description: description.into(),
@@ -293,7 +335,14 @@ impl Access {
             .delete(&format!("{SERVICE_KEYS}{}", hash_key(key)), Expect::Any)
             .await?
         {
-            Some(_) => Ok(()),
+            Some(_) => {
+                self.note(
+                    crate::model::EventType::RemoveServiceKey,
+                    format!("key={}", shown(key)),
+                )
+                .await;
+                Ok(())
+            }
             None => Err(Error::missing("service key", shown(key))),
         }
     }
@@ -331,6 +380,11 @@ impl Access {
             Expect::Absent,
         )
         .await?;
+        self.note(
+            crate::model::EventType::AddWebhookKey,
+            format!("image={image}"),
+        )
+        .await;
         Ok(WebhookKey {
             id: stored.id,
             image: image.into(),
@@ -349,6 +403,11 @@ impl Access {
             .await?
             .is_some()
         {
+            self.note(
+                crate::model::EventType::RemoveWebhookKey,
+                format!("key={}", shown(id_or_key)),
+            )
+            .await;
             return Ok(());
         }
         for v in self.store.list(WEBHOOK_KEYS).await? {
@@ -357,6 +416,11 @@ impl Access {
                 self.store
                     .delete(&v.key, Expect::Revision(v.revision))
                     .await?;
+                self.note(
+                    crate::model::EventType::RemoveWebhookKey,
+                    format!("id={id_or_key}"),
+                )
+                .await;
                 return Ok(());
             }
         }
