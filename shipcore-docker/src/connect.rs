@@ -260,45 +260,21 @@ impl Client {
             // Unix and plain TCP go through a pooled client of our own, so
             // connections are reused: bollard's own transports disable the
             // pool (`pool_max_idle_per_host(0)`).
-            Transport::Unix(path) => {
-                let client = pooled().build(hyperlocal::UnixConnector);
-                let addr = format!("unix://{}", hex(path));
-                Docker::connect_with_custom_transport(
-                    move |req: bollard::BollardRequest| {
-                        let client = client.clone();
-                        async move {
-                            client
-                                .request(req)
-                                .await
-                                .map_err(bollard::errors::Error::from)
-                        }
-                    },
-                    Some(addr),
-                    secs,
-                    version,
-                )
-            }
+            Transport::Unix(path) => pooled_docker(
+                hyperlocal::UnixConnector,
+                format!("unix://{}", hex(path)),
+                secs,
+                version,
+            ),
             Transport::Tcp {
                 hostport,
                 tls: false,
-            } => {
-                let client =
-                    pooled().build(hyper_util::client::legacy::connect::HttpConnector::new());
-                Docker::connect_with_custom_transport(
-                    move |req: bollard::BollardRequest| {
-                        let client = client.clone();
-                        async move {
-                            client
-                                .request(req)
-                                .await
-                                .map_err(bollard::errors::Error::from)
-                        }
-                    },
-                    Some(format!("http://{hostport}")),
-                    secs,
-                    version,
-                )
-            }
+            } => pooled_docker(
+                hyper_util::client::legacy::connect::HttpConnector::new(),
+                format!("http://{hostport}"),
+                secs,
+                version,
+            ),
             Transport::Tcp {
                 hostport,
                 tls: true,
@@ -323,6 +299,34 @@ impl Client {
             .map(|d| d.with_timeout(self.timeout))
             .map_err(|e| self.origin.error("engine", "", e))
     }
+}
+
+/// A bollard client whose requests go through a pooled hyper client over
+/// `connector`, addressed as `addr` (`unix://<hex path>` or `http://host:port`).
+fn pooled_docker<C>(
+    connector: C,
+    addr: String,
+    secs: u64,
+    version: &bollard::ClientVersion,
+) -> Result<Docker, bollard::errors::Error>
+where
+    C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
+{
+    let client = pooled().build(connector);
+    Docker::connect_with_custom_transport(
+        move |req: bollard::BollardRequest| {
+            let client = client.clone();
+            async move {
+                client
+                    .request(req)
+                    .await
+                    .map_err(bollard::errors::Error::from)
+            }
+        },
+        Some(addr),
+        secs,
+        version,
+    )
 }
 
 /// A client builder that keeps idle connections for reuse.
