@@ -130,19 +130,48 @@ async fn raw_server(bodies: Vec<(String, Bytes)>) -> SocketAddr {
     addr
 }
 
-/// Runs wrk; returns requests/s and the p99 latency in ms.
-fn wrk(url: &str, key: &str) -> (f64, f64) {
+/// CPU time this process has used (all threads), in microseconds, from
+/// `/proc/self/stat` (clock ticks of 10 ms).
+fn cpu_us() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0.0))
+        .collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+    (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) * 10_000.0
+}
+
+/// One wrk run.
+struct Run {
+    rps: f64,
+    p99_ms: f64,
+    /// Server CPU per request (this process: the server under test).
+    cpu_us: f64,
+}
+
+/// Runs wrk against `url`.
+fn wrk(url: &str, key: &str) -> Run {
+    let cpu_before = cpu_us();
     let out = Command::new("wrk")
         .args(WRK)
         .args(["-H", &format!("X-Service-Key: {key}"), url])
         .output()
         .expect("wrk runs (apt-get install wrk)");
+    let cpu = cpu_us() - cpu_before;
     let text = String::from_utf8_lossy(&out.stdout);
     let rps = text
         .lines()
         .find_map(|l| l.strip_prefix("Requests/sec:"))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0.0);
+    let requests: f64 = text
+        .lines()
+        .find_map(|l| l.trim().split_once(" requests in "))
+        .and_then(|(n, _)| n.trim().parse().ok())
+        .unwrap_or(f64::NAN);
     let p99 = text
         .lines()
         .find_map(|l| l.trim().strip_prefix("99%"))
@@ -162,7 +191,11 @@ fn wrk(url: &str, key: &str) -> (f64, f64) {
         "wrk failed: {text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    (rps, p99)
+    Run {
+        rps,
+        p99_ms: p99,
+        cpu_us: cpu / requests,
+    }
 }
 
 fn main() {
@@ -204,15 +237,26 @@ fn main() {
         WRK.join(" ")
     );
     println!(
-        "{:<22} {:>12} {:>10} {:>12} {:>10} {:>8}",
-        "endpoint", "facade r/s", "p99 ms", "raw r/s", "p99 ms", "ratio"
+        "{:<18} | {:>9} {:>7} {:>7} | {:>9} {:>7} {:>7} | {:>5}",
+        "endpoint", "facade/s", "p99 ms", "cpu µs", "raw/s", "p99 ms", "cpu µs", "ratio"
     );
+    // `API_BENCH_PATH=/api/cluster/info` measures one endpoint (for profiling).
+    let only = std::env::var("API_BENCH_PATH").ok();
     for path in ["/api/cluster/info", "/api/containers"] {
-        let (f, fp) = wrk(&format!("http://{facade}{path}"), &key);
-        let (r, rp) = wrk(&format!("http://{raw}{path}"), &key);
+        if only.as_deref().is_some_and(|o| o != path) {
+            continue;
+        }
+        let f = wrk(&format!("http://{facade}{path}"), &key);
+        let r = wrk(&format!("http://{raw}{path}"), &key);
         println!(
-            "{path:<22} {f:>12.0} {fp:>10.2} {r:>12.0} {rp:>10.2} {:>8.2}",
-            f / r
+            "{path:<18} | {:>9.0} {:>7.2} {:>7.1} | {:>9.0} {:>7.2} {:>7.1} | {:>5.2}",
+            f.rps,
+            f.p99_ms,
+            f.cpu_us,
+            r.rps,
+            r.p99_ms,
+            r.cpu_us,
+            f.rps / r.rps
         );
     }
     drop(rt);

@@ -13,7 +13,7 @@ use crate::App;
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
-pub struct Caller(pub Principal);
+pub struct Caller(pub std::sync::Arc<Principal>);
 
 impl Caller {
     /// Fails with 403 unless the caller may act on `area` (writing if `write`).
@@ -63,7 +63,7 @@ impl FromRequestParts<App> for Caller {
                 .split_once(':')
                 .ok_or_else(|| unauthorized("invalid Basic credentials"))?;
             return match app.access.by_password(user, password).await? {
-                Some(p) => Ok(Caller(p)),
+                Some(p) => Ok(Caller(std::sync::Arc::new(p))),
                 None => Err(unauthorized("wrong username or password")),
             };
         }

@@ -16,9 +16,6 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The server stopped with an error.
-    #[error("server failed: {0}")]
-    Serve(#[source] std::io::Error),
 }
 
 /// An error answer: a status and a message, plus the scheduler's refusals

@@ -24,25 +24,36 @@ pub use error::{ApiError, Error};
 pub use observe::Metrics;
 
 /// What every handler reaches: the cluster service, the access service and
-/// the request metrics.
+/// the request metrics. Cloned per request, so it is one `Arc`.
 #[derive(Debug, Clone)]
-pub struct App {
+pub struct App(std::sync::Arc<AppParts>);
+
+/// The parts of [`App`].
+#[derive(Debug)]
+pub struct AppParts {
     pub cluster: Cluster,
     pub access: Access,
-    pub metrics: std::sync::Arc<Metrics>,
+    pub metrics: Metrics,
     /// The container list as last rendered, with the cluster generation it
     /// was read at.
-    containers_json: std::sync::Arc<std::sync::Mutex<Option<(u64, bytes::Bytes)>>>,
+    containers_json: std::sync::Mutex<Option<(u64, bytes::Bytes)>>,
+}
+
+impl std::ops::Deref for App {
+    type Target = AppParts;
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
 }
 
 impl App {
     pub fn new(cluster: Cluster, access: Access) -> Self {
-        App {
+        App(std::sync::Arc::new(AppParts {
             cluster,
             access,
             metrics: Default::default(),
             containers_json: Default::default(),
-        }
+        }))
     }
 }
 
@@ -93,14 +104,77 @@ pub fn router(app: App) -> Router {
         .with_state(app)
 }
 
-/// Serves the router on a bound listener until `shutdown` completes.
+/// How long shutdown waits for open connections (an event stream never
+/// ends by itself) before it returns.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Serves the router on a bound listener until `shutdown` completes, then
+/// stops accepting, lets requests in flight finish (up to 5 s) and returns.
+///
+/// Connections are served by hyper's HTTP/1 server directly (with upgrades),
+/// which costs less per request than `axum::serve`'s protocol-sniffing one.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(Error::Serve)
+    use hyper_util::rt::TokioIo;
+    use hyper_util::service::TowerToHyperService;
+
+    // Shutdown is announced on `stop`; each connection holds a `done`
+    // receiver, so `done_tx.closed()` completes when the last one ends.
+    let (stop, _) = tokio::sync::watch::channel(());
+    let (done_tx, done) = tokio::sync::watch::channel(());
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) if is_connection_error(&e) => continue,
+            Err(e) => {
+                // Out of file descriptors and the like: wait, as axum does.
+                tracing::error!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let service = TowerToHyperService::new(router.clone());
+        let mut stop = stop.subscribe();
+        let done = done.clone();
+        tokio::spawn(async move {
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            let mut conn = std::pin::pin!(conn);
+            let result = tokio::select! {
+                result = conn.as_mut() => result,
+                _ = stop.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(done);
+        });
+    }
+    drop(listener);
+    drop(done);
+    let _ = stop.send(());
+    if tokio::time::timeout(DRAIN, done_tx.closed()).await.is_err() {
+        tracing::warn!("connections still open after {DRAIN:?}; closing them");
+    }
+    Ok(())
+}
+
+fn is_connection_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionRefused | ConnectionAborted | ConnectionReset
+    )
 }

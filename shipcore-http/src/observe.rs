@@ -10,7 +10,9 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderName, HeaderValue, Method};
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -22,7 +24,7 @@ const BUCKETS: [f64; 10] = [
 ];
 
 /// Request counts of one route by (method, status).
-type ByMethodStatus = BTreeMap<(String, u16), u64>;
+type ByMethodStatus = HashMap<(Method, u16), u64>;
 
 /// Request metrics, shared by every handler.
 #[derive(Debug, Default)]
@@ -38,20 +40,15 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    fn observe(&self, method: &Method, route: &str, status: u16, seconds: f64) {
         if let Ok(mut m) = self.requests.lock() {
-            if !m.contains_key(route) {
-                m.insert(route.to_string(), BTreeMap::new());
-            }
-            if let Some(by) = m.get_mut(route) {
-                match by
-                    .iter_mut()
-                    .find(|((m, s), _)| m == method && *s == status)
-                {
-                    Some((_, n)) => *n += 1,
-                    None => {
-                        by.insert((method.to_string(), status), 1);
-                    }
+            match m.get_mut(route) {
+                Some(by) => *by.entry((method.clone(), status)).or_default() += 1,
+                None => {
+                    m.insert(
+                        route.to_string(),
+                        HashMap::from([((method.clone(), status), 1)]),
+                    );
                 }
             }
         }
@@ -78,10 +75,9 @@ pub async fn track(State(app): State<App>, req: Request, next: Next) -> Response
     let elapsed = started.elapsed();
     let route = route.as_ref().map_or("unmatched", |m| m.as_str());
     app.metrics
-        .observe(method.as_str(), route, status, elapsed.as_secs_f64());
-    if let Ok(v) = HeaderValue::from_str(&id.to_string()) {
-        res.headers_mut().insert("x-request-id", v);
-    }
+        .observe(&method, route, status, elapsed.as_secs_f64());
+    res.headers_mut()
+        .insert(REQUEST_ID.clone(), HeaderValue::from(id));
     tracing::info!(
         request_id = id,
         method = %method,
@@ -103,10 +99,15 @@ pub async fn metrics(State(app): State<App>) -> impl IntoResponse {
     );
     let _ = writeln!(out, "# TYPE shipcore_http_requests_total counter");
     if let Ok(requests) = m.requests.lock() {
-        let mut routes: Vec<_> = requests.iter().collect();
-        routes.sort();
-        for (route, by) in routes {
-            for ((method, status), n) in by {
+        let rows: BTreeMap<_, _> = requests
+            .iter()
+            .flat_map(|(route, by)| {
+                by.iter()
+                    .map(move |((method, status), n)| ((route, method.as_str(), status), n))
+            })
+            .collect();
+        {
+            for ((route, method, status), n) in rows {
                 let _ = writeln!(
                 out,
                     "shipcore_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"

@@ -62,7 +62,7 @@ pub struct Access {
     /// Principals of service keys already seen, by key hash: every API call
     /// authenticates, and keys and roles change rarely. Cleared by every
     /// change to keys or roles.
-    known: Arc<std::sync::Mutex<std::collections::HashMap<String, Principal>>>,
+    known: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<Principal>>>>,
     /// Where changes are recorded (Shipyard's `add-service-key`, ...).
     events: Option<crate::cluster::EventLog>,
 }
@@ -438,7 +438,7 @@ impl Access {
     }
 
     /// The principal of a service key, if the key is known.
-    pub async fn by_service_key(&self, key: &str) -> Result<Option<Principal>> {
+    pub async fn by_service_key(&self, key: &str) -> Result<Option<Arc<Principal>>> {
         let hash = hash_key(key);
         if let Some(p) = self.known.lock().ok().and_then(|k| k.get(&hash).cloned()) {
             return Ok(Some(p));
@@ -452,10 +452,10 @@ impl Access {
         if !same(stored.hash.as_bytes(), hash.as_bytes()) {
             return Ok(None);
         }
-        let principal = Principal {
+        let principal = Arc::new(Principal {
             name: format!("key:{}", stored.prefix),
             role: self.role(&stored.role).await?,
-        };
+        });
         if let Ok(mut known) = self.known.lock() {
             known.insert(hash, principal.clone());
         }

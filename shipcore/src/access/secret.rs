@@ -39,10 +39,14 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 /// SHA-256 of a key, hex. Keys are long random strings, so a plain hash
 /// stores them safely and finds them by lookup.
 pub fn hash_key(key: &str) -> String {
-    Sha256::digest(key.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(key.as_bytes());
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 15)] as char);
+    }
+    out
 }
 
 /// A new random key of `len` characters from Shipyard's alphabet
