@@ -289,7 +289,7 @@ async fn seed_requests_for_every_endpoint() {
         .all(|e| e.get("type").is_some() && e.get("time").is_some()));
 
     // Metrics: requests by route and status, engines, containers.
-    let (s, text) = api.call("GET", "/metrics", &Cred::None, None).await;
+    let (s, text) = api.call("GET", "/metrics", &k, None).await;
     assert_eq!(s, 200);
     let text = text.as_str().unwrap();
     assert!(
@@ -344,74 +344,133 @@ async fn auth_matrix() {
         .await
         .unwrap()
         .key;
+    // A custom role, as later Shipyard versions had: named permissions.
+    api.access
+        .create_role(
+            "watcher",
+            vec![
+                "containers:ro".to_string().try_into().unwrap(),
+                "engines:rw".to_string().try_into().unwrap(),
+            ],
+        )
+        .await
+        .unwrap();
+    let watcher_key = api
+        .access
+        .create_service_key("w", "watcher")
+        .await
+        .unwrap()
+        .key;
     let creds = [
         ("none", Cred::None),
         ("user", Cred::Key(user_key)),
         ("admin", Cred::Key(admin_key)),
+        ("watcher", Cred::Key(watcher_key)),
         ("webhook", Cred::Key(hook.clone())),
     ];
-    // (method, path, body, admin only). Requests are chosen to be harmless:
-    // they name things that do not exist, so an allowed call answers 4xx
-    // from the handler (400/404/409), never 401/403.
-    let endpoints: &[(&str, &str, &str, bool)] = &[
-        ("GET", "/api/accounts", "", true),
+    // (method, path, body, area, writes). Requests are chosen to be
+    // harmless: they name things that do not exist, so an allowed call
+    // answers 4xx from the handler (400/404/409), never 401/403. Area ""
+    // needs only valid credentials.
+    let endpoints: &[(&str, &str, &str, &str, bool)] = &[
+        ("GET", "/api/accounts", "", "accounts", false),
         (
             "POST",
             "/api/accounts",
             r#"{"username":"x","password":"y","role":{"name":"nope"}}"#,
+            "accounts",
             true,
         ),
-        ("DELETE", "/api/accounts", r#"{"username":"nobody"}"#, true),
-        ("GET", "/api/roles", "", true),
-        ("GET", "/api/roles/admin", "", true),
-        ("POST", "/api/roles", r#"{"name":"-bad"}"#, true),
-        ("DELETE", "/api/roles", r#"{"name":"nope"}"#, true),
-        ("GET", "/api/servicekeys", "", true),
+        (
+            "DELETE",
+            "/api/accounts",
+            r#"{"username":"nobody"}"#,
+            "accounts",
+            true,
+        ),
+        ("GET", "/api/roles", "", "roles", false),
+        ("GET", "/api/roles/admin", "", "roles", false),
+        ("POST", "/api/roles", r#"{"name":"-bad"}"#, "roles", true),
+        ("DELETE", "/api/roles", r#"{"name":"nope"}"#, "roles", true),
+        ("GET", "/api/servicekeys", "", "servicekeys", false),
         (
             "POST",
             "/api/servicekeys",
             r#"{"description":"x","role":"nope"}"#,
+            "servicekeys",
             true,
         ),
-        ("DELETE", "/api/servicekeys", r#"{"key":"nope"}"#, true),
-        ("GET", "/api/containers", "", false),
+        (
+            "DELETE",
+            "/api/servicekeys",
+            r#"{"key":"nope"}"#,
+            "servicekeys",
+            true,
+        ),
+        ("GET", "/api/containers", "", "containers", false),
         (
             "POST",
             "/api/containers",
             r#"{"name":"x","cpus":1,"memory":99999999}"#,
-            false,
+            "containers",
+            true,
         ),
-        ("GET", "/api/containers/nope", "", false),
-        ("DELETE", "/api/containers/nope", "", false),
-        ("GET", "/api/containers/nope/stop", "", false),
-        ("GET", "/api/containers/nope/restart", "", false),
-        ("GET", "/api/containers/nope/scale?count=2", "", false),
-        ("GET", "/api/containers/nope/logs", "", false),
-        ("GET", "/api/engines", "", false),
-        ("GET", "/api/engines/nope", "", false),
+        ("GET", "/api/containers/nope", "", "containers", false),
+        ("DELETE", "/api/containers/nope", "", "containers", true),
+        ("GET", "/api/containers/nope/stop", "", "containers", true),
+        (
+            "GET",
+            "/api/containers/nope/restart",
+            "",
+            "containers",
+            true,
+        ),
+        (
+            "GET",
+            "/api/containers/nope/scale?count=2",
+            "",
+            "containers",
+            true,
+        ),
+        ("GET", "/api/containers/nope/logs", "", "containers", false),
+        ("GET", "/api/engines", "", "engines", false),
+        ("GET", "/api/engines/nope", "", "engines", false),
         (
             "POST",
             "/api/engines",
             r#"{"engine":{"id":"x","addr":"bad"}}"#,
-            false,
+            "engines",
+            true,
         ),
-        ("DELETE", "/api/engines/nope", "", false),
-        ("GET", "/api/webhookkeys", "", false),
-        ("POST", "/api/webhookkeys", r#"{"image":""}"#, false),
-        ("DELETE", "/api/webhookkeys/nope", "", false),
-        ("DELETE", "/api/webhooks/nope", "", false),
-        ("GET", "/api/events", "", false),
-        ("GET", "/api/cluster/info", "", false),
+        ("DELETE", "/api/engines/nope", "", "engines", true),
+        ("GET", "/api/webhookkeys", "", "webhookkeys", false),
+        (
+            "POST",
+            "/api/webhookkeys",
+            r#"{"image":""}"#,
+            "webhookkeys",
+            true,
+        ),
+        ("DELETE", "/api/webhookkeys/nope", "", "webhookkeys", true),
+        ("DELETE", "/api/webhooks/nope", "", "webhookkeys", true),
+        ("GET", "/api/events", "", "events", false),
+        ("GET", "/api/cluster/info", "", "cluster", false),
+        ("GET", "/metrics", "", "", false),
+        ("GET", "/api/openapi.json", "", "", false),
     ];
     let mut failures = Vec::new();
-    for (method, path, body, admin_only) in endpoints {
+    for (method, path, body, area, writes) in endpoints {
         for (who, cred) in &creds {
             let (status, answer) = api
                 .call(method, path, cred, (!body.is_empty()).then_some(*body))
                 .await;
+            let admin_area = ["accounts", "roles", "servicekeys"].contains(area);
             let want_ok = match *who {
                 "admin" => true,
-                "user" => !admin_only,
+                "user" => !admin_area,
+                "watcher" => {
+                    area.is_empty() || *area == "engines" || (*area == "containers" && !writes)
+                }
                 _ => false,
             };
             let fine = match (*who, want_ok) {
@@ -424,6 +483,29 @@ async fn auth_matrix() {
             }
         }
     }
+    // The matrix covers every operation of the OpenAPI document.
+    let (status, doc) = api.call("GET", "/api/openapi.json", &admin(), None).await;
+    assert_eq!(status, 200, "{doc}");
+    let matches = |template: &str, path: &str| {
+        let path = path.split('?').next().unwrap_or(path);
+        let (t, p): (Vec<_>, Vec<_>) = (template.split('/').collect(), path.split('/').collect());
+        t.len() == p.len() && t.iter().zip(&p).all(|(t, p)| t.starts_with('{') || t == p)
+    };
+    let mut operations = 0;
+    for (template, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            operations += 1;
+            let method = method.to_uppercase();
+            let covered = template.starts_with("/hub/")
+                || endpoints
+                    .iter()
+                    .any(|(m, p, ..)| *m == method && matches(template, p));
+            if !covered {
+                failures.push(format!("{method} {template} is not in the auth matrix"));
+            }
+        }
+    }
+    assert_eq!(operations, endpoints.len() - 2 + 1, "documented operations");
     // The hub webhook takes only its own key.
     let push = r#"{"push_data":{"pushed_at":1},"repository":{"repo_name":"shipcore/nothing"}}"#;
     let (s, _) = api

@@ -3,7 +3,6 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 /// Errors of the HTTP facade.
 #[derive(Debug, thiserror::Error)]
@@ -71,12 +70,21 @@ impl From<shipcore::Error> for ApiError {
     }
 }
 
+/// The body of every error answer of the cluster API.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, naming the field for a bad request.
+    pub error: String,
+    /// Why each engine refused, when a deploy could not be placed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refusals: Vec<String>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = if self.refusals.is_empty() {
-            json!({ "error": self.message })
-        } else {
-            json!({ "error": self.message, "refusals": self.refusals })
+        let body = ErrorBody {
+            error: self.message,
+            refusals: self.refusals,
         };
         (self.status, axum::Json(body)).into_response()
     }

@@ -7,11 +7,13 @@
 //! - `auth.rs`: `X-Service-Key` and basic auth, permissions per area.
 //! - `error.rs`: the crate's error enum and the JSON error answers.
 //! - `observe.rs`: request logs and Prometheus metrics.
+//! - `openapi.rs`: the generated OpenAPI document (`/api/openapi.json`).
 
 mod auth;
 mod cluster_api;
 mod error;
 mod observe;
+mod openapi;
 
 use std::future::Future;
 
@@ -22,6 +24,7 @@ use shipcore::cluster::Cluster;
 
 pub use error::{ApiError, Error};
 pub use observe::Metrics;
+pub use openapi::ApiDoc;
 
 /// What every handler reaches: the cluster service, the access service and
 /// the request metrics. Cloned per request, so it is one `Arc`.
@@ -92,10 +95,11 @@ pub fn router(app: App) -> Router {
             get(acc::webhook_keys).post(acc::add_webhook_key),
         )
         .route("/api/webhookkeys/{id}", delete(acc::delete_webhook_key))
-        .route("/api/webhooks/{id}", delete(acc::delete_webhook_key))
+        .route("/api/webhooks/{id}", delete(acc::delete_webhook_key_alias))
         .route("/api/events", get(ev::list))
         .route("/hub/webhook/{key}", post(ev::hub))
         .route("/metrics", get(observe::metrics))
+        .route("/api/openapi.json", get(openapi::document))
         .fallback(|| async { ApiError::new(axum::http::StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),

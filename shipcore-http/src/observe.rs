@@ -89,8 +89,9 @@ pub async fn track(State(app): State<App>, req: Request, next: Next) -> Response
     res
 }
 
-/// `GET /metrics`.
-pub async fn metrics(State(app): State<App>) -> impl IntoResponse {
+/// `GET /metrics`: any valid credentials (Prometheus sends basic auth or a
+/// header).
+pub async fn metrics(State(app): State<App>, _caller: crate::auth::Caller) -> impl IntoResponse {
     let mut out = String::new();
     let m = &app.metrics;
     let _ = writeln!(

@@ -9,9 +9,15 @@ use serde::Deserialize;
 use shipcore::model::{Account, Permission, Role, RoleRef, ServiceKey, WebhookKey};
 
 use crate::auth::Caller;
-use crate::error::{parse, ApiError};
+use crate::error::{parse, ApiError, ErrorBody};
 use crate::App;
 
+#[utoipa::path(
+    get,
+    path = "/api/accounts",
+    tag = "accounts",
+    responses((status = 200, description = "Accounts, without password hashes", body = [Account]), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+)]
 pub async fn accounts(
     State(app): State<App>,
     caller: Caller,
@@ -20,14 +26,21 @@ pub async fn accounts(
     Ok(Json(app.access.accounts().await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewAccount {
+pub struct NewAccount {
     username: String,
     password: String,
     role: RoleRef,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/accounts",
+    tag = "accounts",
+    request_body = NewAccount,
+    responses((status = 204, description = "Created"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+)]
 pub async fn add_account(
     State(app): State<App>,
     caller: Caller,
@@ -41,11 +54,18 @@ pub async fn add_account(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
-struct Username {
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct Username {
     username: String,
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/accounts",
+    tag = "accounts",
+    request_body = Username,
+    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+)]
 pub async fn delete_account(
     State(app): State<App>,
     caller: Caller,
@@ -57,11 +77,24 @@ pub async fn delete_account(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/roles",
+    tag = "roles",
+    responses((status = 200, body = [Role]), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+)]
 pub async fn roles(State(app): State<App>, caller: Caller) -> Result<Json<Vec<Role>>, ApiError> {
     caller.require("roles", false)?;
     Ok(Json(app.access.roles().await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/roles/{name}",
+    tag = "roles",
+    params(("name" = String, Path, description = "Role name")),
+    responses((status = 200, body = Role), (status = 404, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+)]
 pub async fn role(
     State(app): State<App>,
     caller: Caller,
@@ -71,13 +104,21 @@ pub async fn role(
     Ok(Json(app.access.role(&name).await?))
 }
 
-#[derive(Debug, Deserialize)]
-struct NewRole {
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct NewRole {
     name: String,
     #[serde(default)]
+    #[schema(value_type = Vec<String>, example = json!(["containers:ro", "engines:rw"]))]
     permissions: Vec<Permission>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/roles",
+    tag = "roles",
+    request_body = NewRole,
+    responses((status = 204, description = "Created"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+)]
 pub async fn add_role(
     State(app): State<App>,
     caller: Caller,
@@ -89,11 +130,18 @@ pub async fn add_role(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
-struct Name {
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct Name {
     name: String,
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/roles",
+    tag = "roles",
+    request_body = Name,
+    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), (status = 409, description = "Built-in or still in use", body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+)]
 pub async fn delete_role(
     State(app): State<App>,
     caller: Caller,
@@ -105,6 +153,12 @@ pub async fn delete_role(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/servicekeys",
+    tag = "servicekeys",
+    responses((status = 200, description = "Keys, shown by prefix only", body = [ServiceKey]), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+)]
 pub async fn service_keys(
     State(app): State<App>,
     caller: Caller,
@@ -113,8 +167,8 @@ pub async fn service_keys(
     Ok(Json(app.access.service_keys().await?))
 }
 
-#[derive(Debug, Deserialize)]
-struct NewKey {
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct NewKey {
     #[serde(default)]
     description: String,
     /// The role the key acts with; the caller's own by default.
@@ -122,6 +176,13 @@ struct NewKey {
     role: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/servicekeys",
+    tag = "servicekeys",
+    request_body = NewKey,
+    responses((status = 200, description = "The new key, shown this once", body = ServiceKey), (status = 400, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+)]
 pub async fn add_service_key(
     State(app): State<App>,
     caller: Caller,
@@ -135,11 +196,18 @@ pub async fn add_service_key(
     ))
 }
 
-#[derive(Debug, Deserialize)]
-struct Key {
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct Key {
     key: String,
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/servicekeys",
+    tag = "servicekeys",
+    request_body = Key,
+    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+)]
 pub async fn delete_service_key(
     State(app): State<App>,
     caller: Caller,
@@ -151,6 +219,12 @@ pub async fn delete_service_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/webhookkeys",
+    tag = "webhookkeys",
+    responses((status = 200, body = [WebhookKey]), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+)]
 pub async fn webhook_keys(
     State(app): State<App>,
     caller: Caller,
@@ -159,11 +233,18 @@ pub async fn webhook_keys(
     Ok(Json(app.access.webhook_keys().await?))
 }
 
-#[derive(Debug, Deserialize)]
-struct Image {
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct Image {
     image: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/webhookkeys",
+    tag = "webhookkeys",
+    request_body = Image,
+    responses((status = 200, description = "The new key, shown this once", body = WebhookKey), (status = 400, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+)]
 pub async fn add_webhook_key(
     State(app): State<App>,
     caller: Caller,
@@ -174,6 +255,13 @@ pub async fn add_webhook_key(
     Ok(Json(app.access.create_webhook_key(&i.image).await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/webhookkeys/{id}",
+    tag = "webhookkeys",
+    params(("id" = String, Path, description = "Webhook key id (or the key)")),
+    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+)]
 pub async fn delete_webhook_key(
     State(app): State<App>,
     caller: Caller,
@@ -182,4 +270,20 @@ pub async fn delete_webhook_key(
     caller.require("webhookkeys", true)?;
     app.access.delete_webhook_key(&id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Seed 001's other path for the same deletion.
+#[utoipa::path(
+    delete,
+    path = "/api/webhooks/{id}",
+    tag = "webhookkeys",
+    params(("id" = String, Path, description = "Webhook key id (or the key)")),
+    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+)]
+pub async fn delete_webhook_key_alias(
+    state: State<App>,
+    caller: Caller,
+    id: Path<String>,
+) -> Result<StatusCode, ApiError> {
+    delete_webhook_key(state, caller, id).await
 }

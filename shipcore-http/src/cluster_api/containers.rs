@@ -12,13 +12,19 @@ use shipcore::engine::LogOptions;
 use shipcore::model::{Container, ImageConfig};
 
 use crate::auth::Caller;
-use crate::error::{parse, ApiError};
+use crate::error::{parse, ApiError, ErrorBody};
 use crate::App;
 
 const AREA: &str = "containers";
 
 /// The list is served from the last rendering until the cluster changes:
 /// with 10k containers, rendering is what costs.
+#[utoipa::path(
+    get,
+    path = "/api/containers",
+    tag = "containers",
+    responses((status = 200, description = "Every container of the cluster", body = [Container]), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+)]
 pub async fn list(State(app): State<App>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
     caller.require(AREA, false)?;
     let generation = app.cluster.generation().await;
@@ -45,11 +51,21 @@ pub async fn list(State(app): State<App>, caller: Caller) -> Result<impl IntoRes
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Count {
+    /// How many containers (1 to 1000).
     count: Option<u32>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/containers",
+    tag = "containers",
+    params(Count),
+    request_body = ImageConfig,
+    responses((status = 201, description = "The containers placed and started", body = [Container]), (status = 400, description = "Malformed body or invalid field", body = ErrorBody), (status = 409, description = "No engine can take it; `refusals` explains each engine", body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+)]
 pub async fn deploy(
     State(app): State<App>,
     caller: Caller,
@@ -66,6 +82,13 @@ pub async fn deploy(
     Ok((StatusCode::CREATED, Json(placed)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/containers/{id}",
+    tag = "containers",
+    params(("id" = String, Path, description = "Container id (or a unique prefix)")),
+    responses((status = 200, body = Container), (status = 404, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+)]
 pub async fn inspect(
     State(app): State<App>,
     caller: Caller,
@@ -75,6 +98,13 @@ pub async fn inspect(
     Ok(Json(app.cluster.container(&id).await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/containers/{id}",
+    tag = "containers",
+    params(("id" = String, Path, description = "Container id (or a unique prefix)")),
+    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+)]
 pub async fn destroy(
     State(app): State<App>,
     caller: Caller,
@@ -85,6 +115,13 @@ pub async fn destroy(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/containers/{id}/stop",
+    tag = "containers",
+    params(("id" = String, Path, description = "Container id (or a unique prefix)")),
+    responses((status = 204, description = "Stopped"), (status = 404, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+)]
 pub async fn stop(
     State(app): State<App>,
     caller: Caller,
@@ -95,6 +132,13 @@ pub async fn stop(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/containers/{id}/restart",
+    tag = "containers",
+    params(("id" = String, Path, description = "Container id (or a unique prefix)")),
+    responses((status = 204, description = "Restarted"), (status = 404, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+)]
 pub async fn restart(
     State(app): State<App>,
     caller: Caller,
@@ -105,6 +149,13 @@ pub async fn restart(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/containers/{id}/scale",
+    tag = "containers",
+    params(("id" = String, Path, description = "Container id (or a unique prefix)"), Count),
+    responses((status = 204, description = "Scaled to `count` containers of that image"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+)]
 pub async fn scale(
     State(app): State<App>,
     caller: Caller,
@@ -122,6 +173,13 @@ pub async fn scale(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/containers/{id}/logs",
+    tag = "containers",
+    params(("id" = String, Path, description = "Container id (or a unique prefix)")),
+    responses((status = 200, description = "The container's output", body = String, content_type = "text/plain"), (status = 404, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+)]
 pub async fn logs(
     State(app): State<App>,
     caller: Caller,

@@ -10,13 +10,13 @@ use shipcore::cluster::{ClusterInfo, EngineDoc};
 use shipcore::model::{Engine, EngineRecord};
 
 use crate::auth::Caller;
-use crate::error::{parse, ApiError};
+use crate::error::{parse, ApiError, ErrorBody};
 use crate::App;
 
 const AREA: &str = "engines";
 
 /// An engine as Shipyard lists it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EngineView {
     pub id: String,
     pub engine: Engine,
@@ -31,6 +31,12 @@ fn view(doc: EngineDoc) -> EngineView {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/engines",
+    tag = "engines",
+    responses((status = 200, body = [EngineView]), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+)]
 pub async fn list(
     State(app): State<App>,
     caller: Caller,
@@ -41,6 +47,13 @@ pub async fn list(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/engines/{id}",
+    tag = "engines",
+    params(("id" = String, Path, description = "Engine id")),
+    responses((status = 200, body = EngineView), (status = 404, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+)]
 pub async fn inspect(
     State(app): State<App>,
     caller: Caller,
@@ -50,6 +63,13 @@ pub async fn inspect(
     Ok(Json(view(app.cluster.engine(&id).await?)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/engines",
+    tag = "engines",
+    request_body = EngineRecord,
+    responses((status = 201, body = EngineView), (status = 400, body = ErrorBody), (status = 409, description = "The id is taken", body = ErrorBody), (status = 502, description = "The engine did not answer", body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+)]
 pub async fn add(
     State(app): State<App>,
     caller: Caller,
@@ -63,6 +83,13 @@ pub async fn add(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/engines/{id}",
+    tag = "engines",
+    params(("id" = String, Path, description = "Engine id")),
+    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+)]
 pub async fn remove(
     State(app): State<App>,
     caller: Caller,
@@ -73,6 +100,12 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/cluster/info",
+    tag = "cluster",
+    responses((status = 200, body = ClusterInfo), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+)]
 pub async fn info(State(app): State<App>, caller: Caller) -> Result<Json<ClusterInfo>, ApiError> {
     caller.require("cluster", false)?;
     Ok(Json(app.cluster.info().await))

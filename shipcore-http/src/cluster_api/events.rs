@@ -13,20 +13,41 @@ use futures::StreamExt;
 use serde::Deserialize;
 
 use crate::auth::Caller;
-use crate::error::{parse, ApiError};
+use crate::error::{parse, ApiError, ErrorBody};
+
+/// What a hub webhook did.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct HubResult {
+    /// The image the key is for.
+    pub image: String,
+    /// How many containers were replaced.
+    pub redeployed: usize,
+}
 use crate::App;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventQuery {
+    /// Events to skip, newest first.
     #[serde(default)]
     skip: usize,
+    /// At most this many (default 100, at most 10,000).
     limit: Option<usize>,
+    /// Stream events as server-sent events, live.
     #[serde(default)]
     follow: bool,
+    /// With `follow`: resume after this sequence number.
     #[serde(default)]
     since: u64,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/events",
+    tag = "events",
+    params(EventQuery),
+    responses((status = 200, description = "Events, newest first; with `follow=true` a `text/event-stream` of them, each with its sequence number as SSE id", body = [shipcore::model::Event]), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+)]
 pub async fn list(
     State(app): State<App>,
     caller: Caller,
@@ -52,18 +73,28 @@ pub async fn list(
     Ok(Json(app.cluster.events().list(q.skip, limit).await?).into_response())
 }
 
-#[derive(Debug, Deserialize)]
-struct Repository {
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct Repository {
     repo_name: String,
 }
 
-#[derive(Debug, Deserialize)]
-struct HubPush {
+/// A Docker Hub push notification (only `repository.repo_name` is read).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct HubPush {
     repository: Repository,
 }
 
 /// Docker Hub's push webhook: pull the newest image and redeploy every
 /// container of it. Only the webhook key of that image is accepted.
+#[utoipa::path(
+    post,
+    path = "/hub/webhook/{key}",
+    tag = "webhooks",
+    params(("key" = String, Path, description = "The webhook key")),
+    request_body = HubPush,
+    security(()),
+    responses((status = 200, description = "Containers of the image redeployed", body = HubResult), (status = 400, body = ErrorBody), (status = 401, description = "Unknown webhook key", body = ErrorBody), (status = 403, description = "The key is for another image", body = ErrorBody))
+)]
 pub async fn hub(
     State(app): State<App>,
     Path(key): Path<String>,
@@ -84,5 +115,9 @@ pub async fn hub(
         ));
     }
     let redeployed = app.cluster.redeploy_image(&image).await?;
-    Ok(Json(serde_json::json!({ "image": image, "redeployed": redeployed.len() })).into_response())
+    Ok(Json(HubResult {
+        image,
+        redeployed: redeployed.len(),
+    })
+    .into_response())
 }

@@ -73,6 +73,7 @@ impl Default for ClusterOptions {
 
 /// Shipyard's `/api/cluster/info`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClusterInfo {
     pub cpus: f64,
     pub memory: u64,

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 
 /// A role as an account refers to it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoleRef {
     pub name: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -19,6 +20,7 @@ pub struct RoleRef {
 
 /// An account of a human user.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Account {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub id: String,
@@ -111,11 +113,13 @@ impl From<Permission> for String {
 
 /// A named set of permissions. `admin` and `user` are built in.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Role {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub id: String,
     pub name: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>, example = json!(["containers:ro", "engines:rw"])))]
     pub permissions: Vec<Permission>,
 }
 
@@ -137,6 +141,7 @@ impl Role {
 
 /// A key for API clients (`X-Service-Key`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServiceKey {
     /// The key's hash once stored; the plain key only in the creation answer.
     #[serde(default)]
@@ -147,6 +152,7 @@ pub struct ServiceKey {
 
 /// A key that lets Docker Hub's webhook redeploy the containers of one image.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WebhookKey {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub id: String,

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 /// global mode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ContainerType {
     /// Only engines whose labels include every request label.
     #[default]
@@ -30,6 +31,7 @@ pub enum ContainerType {
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Proto {
     #[default]
     Tcp,
@@ -47,6 +49,7 @@ impl std::fmt::Display for Proto {
 
 /// A port to publish: `port` 0 (or absent) lets the engine choose a host port.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BindPort {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub host_ip: String,
@@ -63,6 +66,7 @@ fn is_zero(v: &u32) -> bool {
 
 /// Restart policy by Docker's names: `no`, `always`, `on-failure`, `unless-stopped`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RestartPolicy {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
@@ -93,6 +97,7 @@ pub fn repository(reference: &str) -> &str {
 /// What to deploy: Shipyard's container request and the `image` object of a
 /// deployed container.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImageConfig {
     /// The image reference, e.g. `ehazlett/go-demo:latest`.
     pub name: String,
@@ -170,6 +175,7 @@ impl ImageConfig {
 
 /// The running state of a container as its engine reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContainerState {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub started_at: String,
@@ -181,6 +187,7 @@ pub struct ContainerState {
 
 /// A published port of a deployed container.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Port {
     pub container_port: u32,
     #[serde(default)]
@@ -193,6 +200,7 @@ pub struct Port {
 
 /// A deployed container, as Shipyard lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Container {
     pub id: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]

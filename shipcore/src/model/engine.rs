@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 /// take new placements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Health {
     /// Not checked yet.
     #[default]
@@ -19,6 +20,7 @@ pub enum Health {
 /// An engine as Shipyard shows it (`engine` object): address, the capacity the
 /// scheduler may reserve, and labels.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Engine {
     pub id: String,
     /// `http://HOST:PORT`, `https://HOST:PORT`, `tcp://HOST:PORT` or `unix:///PATH`.
@@ -71,6 +73,7 @@ impl Engine {
 /// An engine registration with its TLS material (Shipyard's `POST /api/engines`
 /// body). The PEM strings are empty for plain connections.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EngineRecord {
     #[serde(default)]
     pub id: String,

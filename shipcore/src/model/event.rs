@@ -7,6 +7,7 @@ use super::{Container, Engine};
 /// The kinds of events the cluster records (Shipyard's names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum EventType {
     Create,
     Start,
@@ -34,6 +35,7 @@ pub enum EventType {
 
 /// One recorded event. `seq` orders events and lets a reader resume.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     #[serde(default)]
     pub seq: u64,
