@@ -37,9 +37,53 @@ pub struct AppParts {
     pub cluster: Cluster,
     pub access: Access,
     pub metrics: Metrics,
-    /// The container list as last rendered, with the cluster generation it
-    /// was read at.
-    containers_json: std::sync::Mutex<Option<(u64, bytes::Bytes)>>,
+    /// The container list and the cluster info as last rendered.
+    containers_json: Rendered,
+    info_json: Rendered,
+}
+
+/// A JSON answer as last rendered, with the cluster generation it was read
+/// at: served again until the cluster changes.
+#[derive(Debug, Default)]
+struct Rendered(std::sync::Mutex<Option<(u64, bytes::Bytes)>>);
+
+impl Rendered {
+    /// The rendering for the cluster's current generation; `read` gives the
+    /// value with the generation it was read at when that must be rendered.
+    async fn get<T, F>(
+        &self,
+        cluster: &Cluster,
+        read: impl FnOnce() -> F,
+    ) -> Result<axum::response::Response, ApiError>
+    where
+        T: serde::Serialize,
+        F: Future<Output = (u64, T)>,
+    {
+        use axum::response::IntoResponse;
+        let generation = cluster.generation();
+        let cached = self.0.lock().ok().and_then(|c| c.clone());
+        let body = match cached {
+            Some((g, body)) if g == generation => body,
+            _ => {
+                let (g, value) = read().await;
+                let body = bytes::Bytes::from(serde_json::to_vec(&value).map_err(|e| {
+                    ApiError::new(
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                        format!("cannot render the answer: {e}"),
+                    )
+                })?);
+                if let Ok(mut c) = self.0.lock() {
+                    *c = Some((g, body.clone()));
+                }
+                body
+            }
+        };
+        Ok((
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response())
+    }
 }
 
 impl std::ops::Deref for App {
@@ -56,6 +100,7 @@ impl App {
             access,
             metrics: Default::default(),
             containers_json: Default::default(),
+            info_json: Default::default(),
         }))
     }
 }

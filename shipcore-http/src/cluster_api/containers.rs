@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
 use futures::TryStreamExt;
@@ -25,30 +25,11 @@ const AREA: &str = "containers";
     tag = "containers",
     responses((status = 200, description = "Every container of the cluster", body = [Container]), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
 )]
-pub async fn list(State(app): State<App>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
+pub async fn list(State(app): State<App>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(AREA, false)?;
-    let generation = app.cluster.generation().await;
-    let cached = app.containers_json.lock().ok().and_then(|c| c.clone());
-    let body = match cached {
-        Some((g, body)) if g == generation => body,
-        _ => {
-            let (g, list) = app.cluster.containers_at().await;
-            let body = Bytes::from(serde_json::to_vec(&list).map_err(|e| {
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("cannot render containers: {e}"),
-                )
-            })?);
-            if let Ok(mut c) = app.containers_json.lock() {
-                *c = Some((g, body.clone()));
-            }
-            body
-        }
-    };
-    Ok((
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        body,
-    ))
+    app.containers_json
+        .get(&app.cluster, || app.cluster.containers_at())
+        .await
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -3,6 +3,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use bytes::Bytes;
 use serde::Serialize;
@@ -106,7 +107,10 @@ pub async fn remove(
     tag = "cluster",
     responses((status = 200, body = ClusterInfo), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
 )]
-pub async fn info(State(app): State<App>, caller: Caller) -> Result<Json<ClusterInfo>, ApiError> {
+/// Served from the last rendering until the cluster changes.
+pub async fn info(State(app): State<App>, caller: Caller) -> Result<Response, ApiError> {
     caller.require("cluster", false)?;
-    Ok(Json(app.cluster.info().await))
+    app.info_json
+        .get(&app.cluster, || app.cluster.info_at())
+        .await
 }

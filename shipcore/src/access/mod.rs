@@ -62,7 +62,7 @@ pub struct Access {
     /// Principals of service keys already seen, by key hash: every API call
     /// authenticates, and keys and roles change rarely. Cleared by every
     /// change to keys or roles.
-    known: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<Principal>>>>,
+    known: Arc<std::sync::Mutex<std::collections::HashMap<[u8; 32], Arc<Principal>>>>,
     /// Where changes are recorded (Shipyard's `add-service-key`, ...).
     events: Option<crate::cluster::EventLog>,
 }
@@ -439,10 +439,11 @@ impl Access {
 
     /// The principal of a service key, if the key is known.
     pub async fn by_service_key(&self, key: &str) -> Result<Option<Arc<Principal>>> {
-        let hash = hash_key(key);
-        if let Some(p) = self.known.lock().ok().and_then(|k| k.get(&hash).cloned()) {
+        let digest = secret::key_digest(key);
+        if let Some(p) = self.known.lock().ok().and_then(|k| k.get(&digest).cloned()) {
             return Ok(Some(p));
         }
+        let hash = secret::hex(&digest);
         let Some((stored, _)) =
             get_json::<StoredKey>(self.store.as_ref(), &format!("{SERVICE_KEYS}{hash}")).await?
         else {
@@ -457,7 +458,7 @@ impl Access {
             role: self.role(&stored.role).await?,
         });
         if let Ok(mut known) = self.known.lock() {
-            known.insert(hash, principal.clone());
+            known.insert(digest, principal.clone());
         }
         Ok(Some(principal))
     }

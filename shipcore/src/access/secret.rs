@@ -39,12 +39,21 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 /// SHA-256 of a key, hex. Keys are long random strings, so a plain hash
 /// stores them safely and finds them by lookup.
 pub fn hash_key(key: &str) -> String {
+    hex(&key_digest(key))
+}
+
+/// The SHA-256 digest of a key.
+pub fn key_digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+/// Lower-case hex of a digest.
+pub fn hex(digest: &[u8; 32]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(key.as_bytes());
     let mut out = String::with_capacity(64);
     for b in digest {
-        out.push(HEX[usize::from(b >> 4)] as char);
-        out.push(HEX[usize::from(b & 15)] as char);
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
     }
     out
 }

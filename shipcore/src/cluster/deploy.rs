@@ -108,7 +108,7 @@ impl Cluster {
                 let mut st = self.inner.state.lock().await;
                 for d in &docs {
                     st.containers.insert(d.id.clone(), d.clone());
-                    st.generation += 1;
+                    st.bump();
                 }
                 for s in &slots[docs.len()..] {
                     let _ = st
@@ -127,7 +127,7 @@ impl Cluster {
             let mut st = self.inner.state.lock().await;
             for doc in &docs {
                 st.containers.insert(doc.id.clone(), doc.clone());
-                st.generation += 1;
+                st.bump();
                 rendered.push(st.render(doc));
             }
             for s in &slots {
@@ -372,7 +372,7 @@ impl Cluster {
         let mut st = self.inner.state.lock().await;
         let c = st.render(&doc);
         st.containers.insert(doc.id.clone(), doc);
-        st.generation += 1;
+        st.bump();
         Ok(c)
     }
 
@@ -453,7 +453,7 @@ impl Cluster {
             let mut st = self.inner.state.lock().await;
             let _ = st.index.remove_container(&doc.engine, &doc.footprint());
             st.containers.remove(&doc.id);
-            st.generation += 1;
+            st.bump();
             st.render(doc)
         };
         self.note(kind, &c).await;

@@ -72,7 +72,7 @@ impl Cluster {
             containers: Vec::new(),
         })?;
         let now = tokio::time::Instant::now();
-        st.generation += 1;
+        st.bump();
         st.engines.insert(
             id.clone(),
             EngineSlot {
@@ -133,7 +133,7 @@ impl Cluster {
             .await?;
         st.index.remove_engine(id)?;
         st.engines.remove(id);
-        st.generation += 1;
+        st.bump();
         drop(st);
         self.inner
             .events
@@ -184,6 +184,7 @@ impl Cluster {
         }))
         .await;
         let mut changed = Vec::new();
+        let mut counts_changed = false;
         {
             let mut st = self.inner.state.lock().await;
             for (id, ok, images) in results {
@@ -192,7 +193,9 @@ impl Cluster {
                     continue;
                 };
                 let before = slot.doc.health;
+                let mut images_changed = false;
                 if let Some(n) = images {
+                    images_changed = slot.images != n;
                     slot.images = n;
                 }
                 if ok {
@@ -215,9 +218,10 @@ impl Cluster {
                         changed.push((doc, before));
                     }
                 }
+                counts_changed |= images_changed;
             }
-            if !changed.is_empty() {
-                st.generation += 1;
+            if !changed.is_empty() || counts_changed {
+                st.bump();
             }
         }
         for (doc, before) in changed {

@@ -20,6 +20,7 @@ pub mod plan;
 mod reconcile;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -102,9 +103,10 @@ struct State {
     index: ClusterIndex,
     /// Drives the `random` strategy's seed, so placements differ.
     placements: u64,
-    /// Bumped by every change to engines or containers, so readers can
-    /// cache what they render from them.
-    generation: u64,
+    /// Bumped by every change to engines or containers (and image counts),
+    /// so readers can cache what they render from them. Shared with
+    /// [`Inner`], so it is read without the lock.
+    generation: Arc<AtomicU64>,
     /// Names of containers being deployed right now: the reconcile loop
     /// must not take them for orphans before their records are written.
     pending: std::collections::BTreeSet<String>,
@@ -118,6 +120,8 @@ struct Inner {
     state: Mutex<State>,
     /// Wakes the reconcile loop early (an engine went down or came up).
     nudge: tokio::sync::Notify,
+    /// The same counter as `State::generation`.
+    generation: Arc<AtomicU64>,
     /// Requests the scheduler could not place, since start.
     placement_failures: std::sync::atomic::AtomicU64,
 }
@@ -177,6 +181,7 @@ impl Cluster {
             containers.insert(doc.id.clone(), doc);
         }
         let index = build_index(&engines, &containers)?;
+        let generation = Arc::new(AtomicU64::new(0));
         let cluster = Cluster {
             inner: Arc::new(Inner {
                 opts,
@@ -188,10 +193,11 @@ impl Cluster {
                     containers,
                     index,
                     placements: 0,
-                    generation: 0,
+                    generation: generation.clone(),
                     pending: Default::default(),
                 }),
                 nudge: tokio::sync::Notify::new(),
+                generation,
                 placement_failures: Default::default(),
             }),
         };
@@ -242,9 +248,14 @@ impl Cluster {
     /// Reserved and total capacity, counts, and the images of healthy
     /// engines as of their last health check.
     pub async fn info(&self) -> ClusterInfo {
+        self.info_at().await.1
+    }
+
+    /// [`Cluster::info`] with the generation it was read at.
+    pub async fn info_at(&self) -> (u64, ClusterInfo) {
         let st = self.inner.state.lock().await;
         let (rc, rm, c, m) = st.index.totals();
-        ClusterInfo {
+        let info = ClusterInfo {
             cpus: c as f64 / 1000.0,
             memory: m,
             reserved_cpus: rc as f64 / 1000.0,
@@ -257,7 +268,8 @@ impl Cluster {
                 .filter(|e| e.doc.health == Health::Healthy)
                 .map(|e| e.images)
                 .sum(),
-        }
+        };
+        (st.generation.load(Ordering::Acquire), info)
     }
 
     /// Engines by health, containers by state, placement failures.
@@ -290,14 +302,14 @@ impl Cluster {
     pub async fn containers_at(&self) -> (u64, Vec<Container>) {
         let st = self.inner.state.lock().await;
         (
-            st.generation,
+            st.generation.load(Ordering::Acquire),
             st.containers.values().map(|d| st.render(d)).collect(),
         )
     }
 
     /// Changes whenever an engine or a container changes.
-    pub async fn generation(&self) -> u64 {
-        self.inner.state.lock().await.generation
+    pub fn generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::Acquire)
     }
 }
 
@@ -316,6 +328,11 @@ impl Drop for Background {
 }
 
 impl State {
+    /// Marks a change that renderings cached by generation must see.
+    fn bump(&mut self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// A stored container as Shipyard shows it, with its engine.
     fn render(&self, d: &ContainerDoc) -> Container {
         let engine = self

@@ -131,7 +131,7 @@ impl Cluster {
                     let mut st = self.inner.state.lock().await;
                     let _ = st.index.remove_container(&old.engine, &old.footprint());
                     st.containers.remove(&old.id);
-                    st.generation += 1;
+                    st.bump();
                 }
                 match self.deploy_replacing(old.image.clone(), 1, &replaces).await {
                     Ok((placed, _)) => {
@@ -161,7 +161,7 @@ impl Cluster {
                         let mut st = self.inner.state.lock().await;
                         let _ = st.index.add_container(&old.engine, &old.footprint());
                         st.containers.insert(old.id.clone(), old.clone());
-                        st.generation += 1;
+                        st.bump();
                         return Err(e);
                     }
                 }
@@ -219,7 +219,7 @@ impl Cluster {
                     }
                     st.index.add_container(engine, &doc.footprint())?;
                     st.containers.insert(doc.id.clone(), doc.clone());
-                    st.generation += 1;
+                    st.bump();
                 }
                 let message = format!("container={} adopted", doc.id);
                 let c = self.save(doc).await?;
