@@ -214,9 +214,9 @@ fn main() {
             .await
             .expect("bind");
         let facade = listener.local_addr().expect("addr");
-        let router = shipcore_http::router(shipcore_http::App::new(cluster.clone(), access));
+        let app = shipcore_http::App::new(cluster.clone(), access);
         tokio::spawn(async move {
-            let _ = shipcore_http::serve(listener, router, std::future::pending()).await;
+            let _ = shipcore_http::serve(listener, app, std::future::pending()).await;
         });
         let info = serde_json::to_vec(&cluster.info().await).expect("json");
         let list = serde_json::to_vec(&cluster.containers().await).expect("json");

@@ -105,8 +105,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 source: e,
             })?;
     println!("shipd listening on http://{}", listener.local_addr()?);
-    let router = shipcore_http::router(shipcore_http::App::new(cluster, access));
-    shipcore_http::serve(listener, router, shutdown()).await?;
+    let app = shipcore_http::App::new(cluster, access);
+    shipcore_http::serve(listener, app, shutdown()).await?;
     println!("shipd stopped");
     Ok(())
 }

@@ -12,6 +12,7 @@
 mod auth;
 mod cluster_api;
 mod error;
+mod front;
 mod observe;
 mod openapi;
 
@@ -48,6 +49,14 @@ pub struct AppParts {
 struct Rendered(std::sync::Mutex<Option<(u64, bytes::Bytes)>>);
 
 impl Rendered {
+    /// The rendering, if it is of `generation`.
+    fn current(&self, generation: u64) -> Option<bytes::Bytes> {
+        match &*self.0.lock().ok()? {
+            Some((g, body)) if *g == generation => Some(body.clone()),
+            _ => None,
+        }
+    }
+
     /// The rendering for the cluster's current generation; `read` gives the
     /// value with the generation it was read at when that must be rendered.
     async fn get<T, F>(
@@ -157,18 +166,21 @@ pub fn router(app: App) -> Router {
 /// ends by itself) before it returns.
 const DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Serves the router on a bound listener until `shutdown` completes, then
-/// stops accepting, lets requests in flight finish (up to 5 s) and returns.
+/// Serves the facade of `app` on a bound listener until `shutdown`
+/// completes, then stops accepting, lets requests in flight finish (up to
+/// 5 s) and returns.
 ///
 /// Connections are served by hyper's HTTP/1 server directly (with upgrades),
-/// which costs less per request than `axum::serve`'s protocol-sniffing one.
+/// which costs less per request than `axum::serve`'s protocol-sniffing one,
+/// through [`front::Front`] and then [`router`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    router: Router,
+    app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     use hyper_util::rt::TokioIo;
-    use hyper_util::service::TowerToHyperService;
+
+    let front = front::Front::new(app.clone(), router(app));
 
     // Shutdown is announced on `stop`; each connection holds a `done`
     // receiver, so `done_tx.closed()` completes when the last one ends.
@@ -190,7 +202,7 @@ pub async fn serve(
                 continue;
             }
         };
-        let service = TowerToHyperService::new(router.clone());
+        let service = front.clone();
         let mut stop = stop.subscribe();
         let done = done.clone();
         tokio::spawn(async move {

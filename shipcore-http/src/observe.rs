@@ -63,30 +63,43 @@ impl Metrics {
     }
 }
 
-/// Logs and counts every request; sets `x-request-id` on the answer.
+/// Logs and counts every request the router answers.
 pub async fn track(State(app): State<App>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let uri = req.uri().clone();
     let route = req.extensions().get::<MatchedPath>().cloned();
-    let id = app.metrics.next_id.fetch_add(1, Ordering::Relaxed) + 1;
     let mut res = next.run(req).await;
+    let route = route.as_ref().map_or("unmatched", |m| m.as_str());
+    finish(&app, &method, route, uri.path(), &mut res, started);
+    res
+}
+
+/// Counts an answered request, gives it a request id (`x-request-id`) and
+/// writes its log line: for the router and for the front alike.
+pub fn finish(
+    app: &App,
+    method: &Method,
+    route: &str,
+    path: &str,
+    res: &mut Response,
+    started: Instant,
+) {
+    let id = app.metrics.next_id.fetch_add(1, Ordering::Relaxed) + 1;
     let status = res.status().as_u16();
     let elapsed = started.elapsed();
-    let route = route.as_ref().map_or("unmatched", |m| m.as_str());
     app.metrics
-        .observe(&method, route, status, elapsed.as_secs_f64());
+        .observe(method, route, status, elapsed.as_secs_f64());
     res.headers_mut()
         .insert(REQUEST_ID.clone(), HeaderValue::from(id));
     tracing::info!(
         request_id = id,
         method = %method,
-        path = %uri.path(),
+        path,
         status,
         latency_ms = elapsed.as_secs_f64() * 1000.0,
         "request"
     );
-    res
 }
 
 /// `GET /metrics`: any valid credentials (Prometheus sends basic auth or a

@@ -34,9 +34,9 @@ pub async fn start(store: Arc<dyn Store>, cluster: Cluster) -> Api {
     access.bootstrap(Some("adminpw".into())).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let router = shipcore_http::router(shipcore_http::App::new(cluster.clone(), access.clone()));
+    let app = shipcore_http::App::new(cluster.clone(), access.clone());
     let server = tokio::spawn(async move {
-        shipcore_http::serve(listener, router, std::future::pending())
+        shipcore_http::serve(listener, app, std::future::pending())
             .await
             .unwrap();
     });

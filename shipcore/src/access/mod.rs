@@ -437,6 +437,14 @@ impl Access {
         Ok(found.map(|(w, _)| w.image))
     }
 
+    /// The principal of a service key already seen since the last change to
+    /// keys or roles, without touching the store (None: not cached, ask
+    /// [`Access::by_service_key`]).
+    pub fn cached_service_key(&self, key: &str) -> Option<Arc<Principal>> {
+        let digest = secret::key_digest(key);
+        self.known.lock().ok()?.get(&digest).cloned()
+    }
+
     /// The principal of a service key, if the key is known.
     pub async fn by_service_key(&self, key: &str) -> Result<Option<Arc<Principal>>> {
         let digest = secret::key_digest(key);
