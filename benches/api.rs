@@ -6,6 +6,10 @@
 //! The cluster runs over in-memory fake engines (`shipcore::engine::fake`),
 //! so the bench measures the facade and the core, not Docker.
 //!
+//! The container list is measured twice: as gzip (`Accept-Encoding: gzip`,
+//! as curl `--compressed`, browsers and Go clients send it) and as plain
+//! JSON (4 MB, where moving the bytes is the whole cost for both servers).
+//!
 //! Run: `cargo bench --bench api` (needs `wrk`; `apt-get install wrk`).
 
 use std::convert::Infallible;
@@ -93,33 +97,63 @@ async fn cluster() -> (Cluster, Access, String) {
     (cluster, access, key)
 }
 
+/// One fixed answer of the raw server: the JSON, and its gzip for
+/// requests that accept it (as the facade does for bodies of 1 KiB or more).
+struct Answer {
+    path: String,
+    json: Bytes,
+    gzip: Option<Bytes>,
+}
+
+impl Answer {
+    fn new(path: &str, json: Vec<u8>) -> Self {
+        let gzip = (json.len() >= 1024).then(|| {
+            use std::io::Write as _;
+            let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            z.write_all(&json).expect("gzip");
+            Bytes::from(z.finish().expect("gzip"))
+        });
+        Answer {
+            path: path.into(),
+            json: Bytes::from(json),
+            gzip,
+        }
+    }
+}
+
 /// Serves fixed answers by path, with hyper alone.
-async fn raw_server(bodies: Vec<(String, Bytes)>) -> SocketAddr {
+async fn raw_server(answers: Vec<Answer>) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let bodies = Arc::new(bodies);
+    let answers = Arc::new(answers);
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            let bodies = bodies.clone();
+            let answers = answers.clone();
             tokio::spawn(async move {
                 let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let body = bodies
-                        .iter()
-                        .find(|(p, _)| p == req.uri().path())
-                        .map(|(_, b)| b.clone())
-                        .unwrap_or_default();
-                    async move {
-                        let res = hyper::Response::builder()
-                            .header("content-type", "application/json")
-                            .body(Full::new(body))
-                            .expect("response");
-                        Ok::<_, Infallible>(res)
-                    }
+                    let gzip = req
+                        .headers()
+                        .get("accept-encoding")
+                        .is_some_and(|v| v.as_bytes().windows(4).any(|w| w == b"gzip"));
+                    let answer = answers.iter().find(|a| a.path == req.uri().path());
+                    let mut res = hyper::Response::builder()
+                        .header("content-type", "application/json")
+                        .header("vary", "accept-encoding");
+                    let body = match answer {
+                        Some(Answer { gzip: Some(z), .. }) if gzip => {
+                            res = res.header("content-encoding", "gzip");
+                            z.clone()
+                        }
+                        Some(a) => a.json.clone(),
+                        None => Bytes::new(),
+                    };
+                    let res = res.body(Full::new(body)).expect("response");
+                    async move { Ok::<_, Infallible>(res) }
                 });
                 let _ = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), svc)
@@ -152,12 +186,18 @@ struct Run {
     cpu_us: f64,
 }
 
-/// Runs wrk against `url`.
-fn wrk(url: &str, key: &str) -> Run {
+/// Runs wrk against `url`, with `header` added when not empty.
+fn wrk(url: &str, key: &str, header: &str) -> Run {
     let cpu_before = cpu_us();
     let out = Command::new("wrk")
         .args(WRK)
-        .args(["-H", &format!("X-Service-Key: {key}"), url])
+        .args(["-H", &format!("X-Service-Key: {key}")])
+        .args(if header.is_empty() {
+            vec![]
+        } else {
+            vec!["-H", header]
+        })
+        .arg(url)
         .output()
         .expect("wrk runs (apt-get install wrk)");
     let cpu = cpu_us() - cpu_before;
@@ -220,16 +260,17 @@ fn main() {
         });
         let info = serde_json::to_vec(&cluster.info().await).expect("json");
         let list = serde_json::to_vec(&cluster.containers().await).expect("json");
+        let answers = vec![
+            Answer::new("/api/cluster/info", info),
+            Answer::new("/api/containers", list),
+        ];
         println!(
-            "answers: cluster info {} bytes, container list {} bytes",
-            info.len(),
-            list.len()
+            "answers: cluster info {} bytes, container list {} bytes ({} as gzip)",
+            answers[0].json.len(),
+            answers[1].json.len(),
+            answers[1].gzip.as_ref().map_or(0, Bytes::len)
         );
-        let raw = raw_server(vec![
-            ("/api/cluster/info".into(), Bytes::from(info)),
-            ("/api/containers".into(), Bytes::from(list)),
-        ])
-        .await;
+        let raw = raw_server(answers).await;
         (facade, raw, key)
     });
     println!(
@@ -242,14 +283,23 @@ fn main() {
     );
     // `API_BENCH_PATH=/api/cluster/info` measures one endpoint (for profiling).
     let only = std::env::var("API_BENCH_PATH").ok();
-    for path in ["/api/cluster/info", "/api/containers"] {
+    let runs = [
+        ("/api/cluster/info", "", "info"),
+        (
+            "/api/containers",
+            "Accept-Encoding: gzip",
+            "containers gzip",
+        ),
+        ("/api/containers", "", "containers json"),
+    ];
+    for (path, header, label) in runs {
         if only.as_deref().is_some_and(|o| o != path) {
             continue;
         }
-        let f = wrk(&format!("http://{facade}{path}"), &key);
-        let r = wrk(&format!("http://{raw}{path}"), &key);
+        let f = wrk(&format!("http://{facade}{path}"), &key, header);
+        let r = wrk(&format!("http://{raw}{path}"), &key, header);
         println!(
-            "{path:<18} | {:>9.0} {:>7.2} {:>7.1} | {:>9.0} {:>7.2} {:>7.1} | {:>5.2}",
+            "{label:<18} | {:>9.0} {:>7.2} {:>7.1} | {:>9.0} {:>7.2} {:>7.1} | {:>5.2}",
             f.rps,
             f.p99_ms,
             f.cpu_us,

@@ -12,8 +12,8 @@ use std::convert::Infallible;
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::http::{header, Method, Request};
-use axum::response::{IntoResponse, Response};
+use axum::http::{Method, Request};
+use axum::response::Response;
 use axum::Router;
 use futures::future::{ready, Either, Ready};
 use tower_service::Service as _;
@@ -49,8 +49,8 @@ impl Front {
         if !principal.allows(area, false) {
             return None;
         }
-        let body = rendered.current(self.app.cluster.generation())?;
-        let mut res = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+        let rendering = rendered.current(self.app.cluster.generation())?;
+        let mut res = rendering.response(crate::rendered::accepts_gzip(req.headers()));
         observe::finish(&self.app, &Method::GET, path, path, &mut res, started);
         Some(res)
     }
@@ -79,6 +79,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use std::sync::Arc;
 
+    use axum::http::header;
     use http_body_util::{BodyExt, Empty};
     use hyper::service::Service as _;
     use shipcore::access::Access;
@@ -159,7 +160,7 @@ mod tests {
             memory: 64,
             ..ImageConfig::default()
         };
-        cluster.deploy(cfg.clone(), 2).await.unwrap();
+        cluster.deploy(cfg.clone(), 6).await.unwrap();
         for path in ["/api/cluster/info", "/api/containers"] {
             // Nothing rendered and the key not seen yet: the router answers.
             assert!(front.answer(&get(path, &key)).is_none());
@@ -170,13 +171,25 @@ mod tests {
             assert!(cached.headers().contains_key("x-request-id"));
             assert_eq!(parts(cached).await, routed);
         }
+        // Clients that accept gzip get the same gzip from either side.
+        let zipped = |key: &str| {
+            let mut r = get("/api/containers", key);
+            r.headers_mut()
+                .insert(header::ACCEPT_ENCODING, "gzip".parse().unwrap());
+            r
+        };
+        let cached = front.answer(&zipped(&key)).unwrap();
+        assert_eq!(cached.headers()[header::CONTENT_ENCODING], "gzip");
+        let cached = parts(cached).await;
+        let routed = front.router.clone().call(zipped(&key).map(Body::new)).await;
+        assert_eq!(parts(routed.unwrap()).await, cached);
         // A change to the cluster: the rendering is stale, the router answers
         // with the new state.
         cluster.deploy(cfg, 1).await.unwrap();
         assert!(front.answer(&get("/api/containers", &key)).is_none());
         let (_, _, body) = parts(front.call(get("/api/containers", &key)).await.unwrap()).await;
         let list: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap();
-        assert_eq!(list.len(), 3);
+        assert_eq!(list.len(), 7);
         assert!(front.answer(&get("/api/containers", &key)).is_some());
     }
 
@@ -205,7 +218,9 @@ mod tests {
             assert!(front.answer(&get(path, "nope")).is_none());
             let res = front.call(get(path, "nope")).await.unwrap();
             assert_eq!(res.status(), 401);
-            let bare = Request::get(path).body(Empty::<bytes::Bytes>::new()).unwrap();
+            let bare = Request::get(path)
+                .body(Empty::<bytes::Bytes>::new())
+                .unwrap();
             assert!(front.answer(&bare).is_none());
             let basic = Request::get(path)
                 .header("authorization", "Basic YWRtaW46cHc=")

@@ -8,6 +8,8 @@
 //! - `error.rs`: the crate's error enum and the JSON error answers.
 //! - `observe.rs`: request logs and Prometheus metrics.
 //! - `openapi.rs`: the generated OpenAPI document (`/api/openapi.json`).
+//! - `rendered.rs`: answers rendered once per cluster generation (JSON and gzip).
+//! - `front.rs`: answers the hottest reads from those renderings before the router.
 
 mod auth;
 mod cluster_api;
@@ -15,6 +17,7 @@ mod error;
 mod front;
 mod observe;
 mod openapi;
+mod rendered;
 
 use std::future::Future;
 
@@ -22,6 +25,8 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 use shipcore::access::Access;
 use shipcore::cluster::Cluster;
+
+use rendered::Rendered;
 
 pub use error::{ApiError, Error};
 pub use observe::Metrics;
@@ -41,58 +46,6 @@ pub struct AppParts {
     /// The container list and the cluster info as last rendered.
     containers_json: Rendered,
     info_json: Rendered,
-}
-
-/// A JSON answer as last rendered, with the cluster generation it was read
-/// at: served again until the cluster changes.
-#[derive(Debug, Default)]
-struct Rendered(std::sync::Mutex<Option<(u64, bytes::Bytes)>>);
-
-impl Rendered {
-    /// The rendering, if it is of `generation`.
-    fn current(&self, generation: u64) -> Option<bytes::Bytes> {
-        match &*self.0.lock().ok()? {
-            Some((g, body)) if *g == generation => Some(body.clone()),
-            _ => None,
-        }
-    }
-
-    /// The rendering for the cluster's current generation; `read` gives the
-    /// value with the generation it was read at when that must be rendered.
-    async fn get<T, F>(
-        &self,
-        cluster: &Cluster,
-        read: impl FnOnce() -> F,
-    ) -> Result<axum::response::Response, ApiError>
-    where
-        T: serde::Serialize,
-        F: Future<Output = (u64, T)>,
-    {
-        use axum::response::IntoResponse;
-        let generation = cluster.generation();
-        let cached = self.0.lock().ok().and_then(|c| c.clone());
-        let body = match cached {
-            Some((g, body)) if g == generation => body,
-            _ => {
-                let (g, value) = read().await;
-                let body = bytes::Bytes::from(serde_json::to_vec(&value).map_err(|e| {
-                    ApiError::new(
-                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                        format!("cannot render the answer: {e}"),
-                    )
-                })?);
-                if let Ok(mut c) = self.0.lock() {
-                    *c = Some((g, body.clone()));
-                }
-                body
-            }
-        };
-        Ok((
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
-            body,
-        )
-            .into_response())
-    }
 }
 
 impl std::ops::Deref for App {

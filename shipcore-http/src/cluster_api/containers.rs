@@ -2,7 +2,7 @@
 //! logs (seed 001).
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
@@ -25,10 +25,14 @@ const AREA: &str = "containers";
     tag = "containers",
     responses((status = 200, description = "Every container of the cluster", body = [Container]), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
 )]
-pub async fn list(State(app): State<App>, caller: Caller) -> Result<Response, ApiError> {
+pub async fn list(
+    State(app): State<App>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     caller.require(AREA, false)?;
     app.containers_json
-        .get(&app.cluster, || app.cluster.containers_at())
+        .respond(&app.cluster, &headers, || app.cluster.containers_at())
         .await
 }
 

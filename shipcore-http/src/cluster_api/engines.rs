@@ -2,7 +2,7 @@
 //! sent back.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use bytes::Bytes;
@@ -108,9 +108,13 @@ pub async fn remove(
     responses((status = 200, body = ClusterInfo), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
 )]
 /// Served from the last rendering until the cluster changes.
-pub async fn info(State(app): State<App>, caller: Caller) -> Result<Response, ApiError> {
+pub async fn info(
+    State(app): State<App>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     caller.require("cluster", false)?;
     app.info_json
-        .get(&app.cluster, || app.cluster.info_at())
+        .respond(&app.cluster, &headers, || app.cluster.info_at())
         .await
 }
