@@ -63,7 +63,7 @@ impl FromRequestParts<App> for Caller {
                 .split_once(':')
                 .ok_or_else(|| unauthorized("invalid Basic credentials"))?;
             return match app.access.by_password(user, password).await? {
-                Some(p) => Ok(Caller(std::sync::Arc::new(p))),
+                Some(p) => Ok(Caller(p)),
                 None => Err(unauthorized("wrong username or password")),
             };
         }

@@ -63,6 +63,11 @@ pub struct Access {
     /// authenticates, and keys and roles change rarely. Cleared by every
     /// change to keys or roles.
     known: Arc<std::sync::Mutex<std::collections::HashMap<[u8; 32], Arc<Principal>>>>,
+    /// Principals of account credentials already verified, by the SHA-256
+    /// of username and password: argon2 costs milliseconds by design, too
+    /// much for every request of a human using basic auth. Cleared with
+    /// `known`, and when an account is removed.
+    logins: Arc<std::sync::Mutex<std::collections::HashMap<[u8; 32], Arc<Principal>>>>,
     /// Where changes are recorded (Shipyard's `add-service-key`, ...).
     events: Option<crate::cluster::EventLog>,
 }
@@ -95,6 +100,7 @@ impl Access {
         Access {
             store,
             known: Default::default(),
+            logins: Default::default(),
             events: None,
         }
     }
@@ -197,6 +203,7 @@ impl Access {
             .await?
         {
             Some(_) => {
+                self.forget_principals();
                 self.note(
                     crate::model::EventType::RemoveAccount,
                     format!("username={username}"),
@@ -246,6 +253,9 @@ impl Access {
     fn forget_principals(&self) {
         if let Ok(mut known) = self.known.lock() {
             known.clear();
+        }
+        if let Ok(mut logins) = self.logins.lock() {
+            logins.clear();
         }
     }
 
@@ -472,7 +482,15 @@ impl Access {
     }
 
     /// The principal of an account's credentials, if they match.
-    pub async fn by_password(&self, username: &str, password: &str) -> Result<Option<Principal>> {
+    pub async fn by_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<Arc<Principal>>> {
+        let login = secret::key_digest(&format!("{}:{username}:{password}", username.len()));
+        if let Some(p) = self.logins.lock().ok().and_then(|l| l.get(&login).cloned()) {
+            return Ok(Some(p));
+        }
         let Some((account, _)) =
             get_json::<Account>(self.store.as_ref(), &format!("{ACCOUNTS}{username}")).await?
         else {
@@ -483,10 +501,14 @@ impl Access {
         if !verify_password(password, &account.password) {
             return Ok(None);
         }
-        Ok(Some(Principal {
+        let principal = Arc::new(Principal {
             name: account.username,
             role: self.role(&account.role.name).await?,
-        }))
+        });
+        if let Ok(mut logins) = self.logins.lock() {
+            logins.insert(login, principal.clone());
+        }
+        Ok(Some(principal))
     }
 }
 
@@ -515,6 +537,15 @@ mod tests {
             a.create_account("foo", "bar", "user").await,
             Err(Error::Exists { .. })
         ));
+        // Verified credentials are remembered, and forgotten with the account.
+        assert!(a.by_password("foo", "bar").await.unwrap().is_some());
+        assert!(a.by_password("foo", "bar").await.unwrap().is_some());
+        assert!(a.by_password("foo", "baz").await.unwrap().is_none());
+        a.delete_account("foo").await.unwrap();
+        assert!(a.by_password("foo", "bar").await.unwrap().is_none());
+        a.create_account("foo", "other", "user").await.unwrap();
+        assert!(a.by_password("foo", "bar").await.unwrap().is_none());
+        assert!(a.by_password("foo", "other").await.unwrap().is_some());
         assert!(matches!(
             a.create_account("x", "y", "nope").await,
             Err(Error::Missing { .. })
