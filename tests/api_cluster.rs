@@ -726,4 +726,30 @@ async fn events_follow_as_server_sent_events_with_access_changes() {
     assert!(seen.contains(&format!("id: {}", last + 1)), "{seen}");
     assert!(seen.contains("event: event"), "{seen}");
     assert!(seen.contains("name=watchers"), "{seen}");
+
+    // A reconnecting EventSource sends Last-Event-ID: the stream resumes
+    // after it, replaying what it missed.
+    let req = axum::http::Request::builder()
+        .uri(format!("{}/api/events?follow=true", api.base))
+        .header("X-Service-Key", &k)
+        .header("Last-Event-ID", last.to_string())
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .unwrap();
+    let mut body = api.client.request(req).await.unwrap().into_body();
+    let mut replayed = String::new();
+    while !replayed.contains("add-role") {
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .expect("the missed event replayed");
+        if let Some(Ok(f)) = frame {
+            if let Some(data) = f.data_ref() {
+                replayed.push_str(&String::from_utf8_lossy(data));
+            }
+        }
+    }
+    assert!(
+        replayed.contains(&format!("id: {}", last + 1)),
+        "{replayed}"
+    );
+    assert!(!replayed.contains(&format!("id: {last}\n")), "{replayed}");
 }

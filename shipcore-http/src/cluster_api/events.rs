@@ -36,7 +36,8 @@ pub struct EventQuery {
     /// Stream events as server-sent events, live.
     #[serde(default)]
     follow: bool,
-    /// With `follow`: resume after this sequence number.
+    /// With `follow`: resume after this sequence number (a `Last-Event-ID`
+    /// header, as EventSource sends on reconnecting, does the same).
     #[serde(default)]
     since: u64,
 }
@@ -52,10 +53,18 @@ pub async fn list(
     State(app): State<App>,
     caller: Caller,
     Query(q): Query<EventQuery>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     caller.require("events", false)?;
     if q.follow {
-        let stream = app.cluster.events().follow(q.since).await?.map(|item| {
+        // A reconnecting EventSource names the last event it saw.
+        let since = headers
+            .get("last-event-id")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(q.since)
+            .max(q.since);
+        let stream = app.cluster.events().follow(since).await?.map(|item| {
             Ok::<_, Infallible>(match item {
                 Ok(e) => Sse::default()
                     .id(e.seq.to_string())
