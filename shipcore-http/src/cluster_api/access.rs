@@ -16,7 +16,7 @@ use crate::App;
     get,
     path = "/api/accounts",
     tag = "accounts",
-    responses((status = 200, description = "Accounts, without password hashes", body = [Account]), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+    responses((status = 200, description = "Accounts; `password` holds the argon2 hash, never the password, as the seed shows", body = [Account]), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
 )]
 pub async fn accounts(
     State(app): State<App>,
