@@ -60,10 +60,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .await?;
 
     let access = Access::new(store).with_events(cluster.events().clone());
-    if let Some(password) = access
+    let created = access
         .bootstrap(std::env::var("SHIPD_ADMIN_PASSWORD").ok())
-        .await?
-    {
+        .await?;
+    let first_start = created.is_some();
+    if let Some(password) = created {
         if std::env::var("SHIPD_ADMIN_PASSWORD").is_ok() {
             println!("created account admin (password from SHIPD_ADMIN_PASSWORD)");
         } else {
@@ -71,7 +72,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    if cluster.engine("local").await.is_err() {
+    // On first start only: an engine removed later stays removed.
+    if first_start && cluster.engine("local").await.is_err() {
         let target = EngineTarget::from_env("local")?;
         if DockerEngine::new(&target)?.ping().await.is_ok() {
             let record = EngineRecord {

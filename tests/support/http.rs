@@ -65,30 +65,48 @@ impl Api {
         cred: &Cred,
         body: Option<&str>,
     ) -> (u16, serde_json::Value) {
-        let mut req = axum::http::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base));
-        match cred {
-            Cred::None => {}
-            Cred::Key(k) => {
-                req = req.header("X-Service-Key", k);
-            }
-            Cred::Basic(u, p) => {
-                use base64::Engine as _;
-                let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
-                req = req.header("Authorization", format!("Basic {token}"));
-            }
-        }
-        let req = req
-            .header("Content-Type", "application/json")
-            .body(Full::new(Bytes::from(body.unwrap_or("").to_string())))
-            .unwrap();
-        let res = self.client.request(req).await.unwrap();
-        let status = res.status().as_u16();
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-            serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
-        });
-        (status, json)
+        call(&self.client, &self.base, method, path, cred, body).await
     }
+}
+
+/// One call to the server at `base`: the status and the body (JSON when it
+/// parses, else a JSON string of the text).
+pub async fn call(
+    client: &Client<HttpConnector, Full<Bytes>>,
+    base: &str,
+    method: &str,
+    path: &str,
+    cred: &Cred,
+    body: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let mut req = axum::http::Request::builder()
+        .method(method)
+        .uri(format!("{}{path}", base));
+    match cred {
+        Cred::None => {}
+        Cred::Key(k) => {
+            req = req.header("X-Service-Key", k);
+        }
+        Cred::Basic(u, p) => {
+            use base64::Engine as _;
+            let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+            req = req.header("Authorization", format!("Basic {token}"));
+        }
+    }
+    let req = req
+        .header("Content-Type", "application/json")
+        .body(Full::new(Bytes::from(body.unwrap_or("").to_string())))
+        .unwrap();
+    let res = client.request(req).await.unwrap();
+    let status = res.status().as_u16();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+        serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
+    });
+    (status, json)
+}
+
+/// A client for a server started elsewhere (a `shipd` process).
+pub fn client() -> Client<HttpConnector, Full<Bytes>> {
+    Client::builder(TokioExecutor::new()).build_http()
 }

@@ -1,0 +1,213 @@
+//! The `shipd` example as a process, run as users run it: the first start
+//! on an empty data folder (the admin account, the local engine), SIGTERM,
+//! and a restart on the same folder that keeps accounts, keys, engines and
+//! containers.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::http::{call, client, Cred};
+use support::*;
+
+/// `target/<profile>/examples/shipd`, built by `cargo test` with the tests.
+fn shipd_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let bin = profile_dir.join("examples").join("shipd");
+    assert!(
+        bin.exists(),
+        "{} is missing: `cargo test --workspace` builds it (or `cargo build --example shipd`)",
+        bin.display()
+    );
+    bin
+}
+
+struct Shipd {
+    child: Child,
+    base: String,
+    log: PathBuf,
+}
+
+impl Shipd {
+    fn start(data: &Path, log: &Path, docker_host: &str, password: &str) -> Shipd {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let out = std::fs::File::create(log).unwrap();
+        let child = Command::new(shipd_binary())
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--data"])
+            .arg(data)
+            .env("SHIPD_ADMIN_PASSWORD", password)
+            .env("DOCKER_HOST", docker_host)
+            .stdout(Stdio::from(out.try_clone().unwrap()))
+            .stderr(Stdio::from(out))
+            .spawn()
+            .unwrap();
+        Shipd {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log: log.to_path_buf(),
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        cred: &Cred,
+        body: Option<&str>,
+    ) -> (u16, Value) {
+        call(&client(), &self.base, method, path, cred, body).await
+    }
+
+    /// Waits until it answers an authenticated request.
+    async fn ready(&mut self, cred: &Cred) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            assert!(
+                self.child.try_wait().unwrap().is_none(),
+                "shipd exited: {}",
+                self.log()
+            );
+            let url: axum::http::Uri = format!("{}/api/cluster/info", self.base).parse().unwrap();
+            let up = tokio::net::TcpStream::connect(format!(
+                "{}:{}",
+                url.host().unwrap(),
+                url.port_u16().unwrap()
+            ))
+            .await
+            .is_ok();
+            if up {
+                let (status, body) = self.call("GET", "/api/cluster/info", cred, None).await;
+                assert_eq!(status, 200, "{body}");
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "shipd did not start: {}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// SIGTERM, then waits for the exit.
+    fn terminate(&mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "shipd ignored SIGTERM: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Shipd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn shipd_keeps_accounts_keys_engines_and_containers_across_a_restart() {
+    let Some((a, _)) = engines() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let admin = Cred::Basic("admin".into(), "first-pw".into());
+
+    // First start: the admin account from SHIPD_ADMIN_PASSWORD, and the
+    // engine of DOCKER_HOST registered as `local`.
+    let mut first = Shipd::start(&data, &tmp.path().join("first.log"), &a, "first-pw");
+    first.ready(&admin).await;
+    let (s, body) = first
+        .call(
+            "POST",
+            "/api/accounts",
+            &admin,
+            Some(r#"{"username":"ops","password":"ops-pw","role":{"name":"user"}}"#),
+        )
+        .await;
+    assert_eq!(s, 204, "{body}");
+    let (s, key) = first
+        .call(
+            "POST",
+            "/api/servicekeys",
+            &admin,
+            Some(r#"{"description":"ci"}"#),
+        )
+        .await;
+    assert_eq!(s, 200, "{key}");
+    let key = Cred::Key(key["key"].as_str().unwrap().to_string());
+    let (_, engines) = first.call("GET", "/api/engines", &key, None).await;
+    assert_eq!(engines[0]["id"], "local", "{engines}");
+    assert_eq!(engines[0]["engine"]["addr"], a.as_str());
+    let deploy = r#"{"name":"shipcore/busybox:latest","cpus":0.1,"memory":32,
+        "args":["sleep","600"],"restart_policy":{"name":"always"}}"#;
+    let (s, placed) = first
+        .call("POST", "/api/containers", &key, Some(deploy))
+        .await;
+    assert_eq!(s, 201, "{placed}");
+    let id = placed[0]["id"].as_str().unwrap().to_string();
+
+    let status = first.terminate();
+    assert!(status.success(), "exit {status}: {}", first.log());
+    assert!(first.log().contains("shipd stopped"), "{}", first.log());
+
+    // Restart on the same folder. The admin password is not reset from the
+    // environment: the account exists.
+    let mut second = Shipd::start(&data, &tmp.path().join("second.log"), &a, "second-pw");
+    second.ready(&key).await;
+    let (s, _) = second.call("GET", "/api/accounts", &admin, None).await;
+    assert_eq!(s, 200, "the admin password is the first one");
+    let second_pw = Cred::Basic("admin".into(), "second-pw".into());
+    assert_eq!(
+        second
+            .call("GET", "/api/accounts", &second_pw, None)
+            .await
+            .0,
+        401
+    );
+    let ops = Cred::Basic("ops".into(), "ops-pw".into());
+    let (s, list) = second.call("GET", "/api/containers", &ops, None).await;
+    assert_eq!(s, 200, "the account and its role survive: {list}");
+    assert_eq!(list[0]["id"], id.as_str(), "{list}");
+    assert_eq!(second.call("GET", "/api/accounts", &ops, None).await.0, 403);
+    let (_, engines) = second.call("GET", "/api/engines", &key, None).await;
+    assert_eq!(engines.as_array().unwrap().len(), 1, "{engines}");
+    let (s, c) = second
+        .call("GET", &format!("/api/containers/{id}"), &key, None)
+        .await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["state"]["running"], true, "{c}");
+    assert_eq!(c["engine"]["id"], "local");
+
+    let (s, _) = second
+        .call("DELETE", &format!("/api/containers/{id}"), &key, None)
+        .await;
+    assert_eq!(s, 204);
+    assert!(second.terminate().success(), "{}", second.log());
+}
