@@ -18,6 +18,7 @@ use axum::Router;
 use futures::future::{ready, Either, Ready};
 use tower_service::Service as _;
 
+use crate::cluster_api::{containers, engines};
 use crate::{observe, App, Rendered};
 
 /// The hyper service of a connection: the front, then the router.
@@ -39,8 +40,8 @@ impl Front {
         }
         let path = req.uri().path();
         let (rendered, area): (&Rendered, _) = match path {
-            "/api/cluster/info" => (&self.app.info_json, "cluster"),
-            "/api/containers" => (&self.app.containers_json, "containers"),
+            "/api/cluster/info" => (&self.app.info_json, engines::INFO_AREA),
+            "/api/containers" => (&self.app.containers_json, containers::AREA),
             _ => return None,
         };
         let started = Instant::now();

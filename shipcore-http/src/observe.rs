@@ -11,12 +11,12 @@ use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method};
-
-static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::App;
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Upper bounds of the latency histogram, in seconds.
 const BUCKETS: [f64; 10] = [
@@ -120,13 +120,11 @@ pub async fn metrics(State(app): State<App>, _caller: crate::auth::Caller) -> im
                     .map(move |((method, status), n)| ((route, method.as_str(), status), n))
             })
             .collect();
-        {
-            for ((route, method, status), n) in rows {
-                let _ = writeln!(
+        for ((route, method, status), n) in rows {
+            let _ = writeln!(
                 out,
-                    "shipcore_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
-                );
-            }
+                "shipcore_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
+            );
         }
     }
     let _ = writeln!(

@@ -15,7 +15,7 @@ use crate::auth::Caller;
 use crate::error::{parse, ApiError, ErrorBody};
 use crate::App;
 
-const AREA: &str = "containers";
+pub(crate) const AREA: &str = "containers";
 
 /// The list is served from the last rendering until the cluster changes:
 /// with 10k containers, rendering is what costs.

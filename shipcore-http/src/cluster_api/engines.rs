@@ -15,6 +15,8 @@ use crate::error::{parse, ApiError, ErrorBody};
 use crate::App;
 
 const AREA: &str = "engines";
+/// The permission area of `/api/cluster/info`.
+pub(crate) const INFO_AREA: &str = "cluster";
 
 /// An engine as Shipyard lists it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -113,7 +115,7 @@ pub async fn info(
     caller: Caller,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    caller.require("cluster", false)?;
+    caller.require(INFO_AREA, false)?;
     app.info_json
         .respond(&app.cluster, &headers, || app.cluster.info_at())
         .await

@@ -61,7 +61,7 @@ pub struct Access {
     store: Arc<dyn Store>,
     /// Principals of service keys already seen, by key hash: every API call
     /// authenticates, and keys and roles change rarely. Cleared by every
-    /// change to keys or roles.
+    /// removal of a key, role or account.
     known: Arc<std::sync::Mutex<std::collections::HashMap<[u8; 32], Arc<Principal>>>>,
     /// Principals of account credentials already verified, by the SHA-256
     /// of username and password: argon2 costs milliseconds by design, too
@@ -451,14 +451,17 @@ impl Access {
     /// keys or roles, without touching the store (None: not cached, ask
     /// [`Access::by_service_key`]).
     pub fn cached_service_key(&self, key: &str) -> Option<Arc<Principal>> {
-        let digest = secret::key_digest(key);
-        self.known.lock().ok()?.get(&digest).cloned()
+        self.known_by_digest(&secret::key_digest(key))
+    }
+
+    fn known_by_digest(&self, digest: &[u8; 32]) -> Option<Arc<Principal>> {
+        self.known.lock().ok()?.get(digest).cloned()
     }
 
     /// The principal of a service key, if the key is known.
     pub async fn by_service_key(&self, key: &str) -> Result<Option<Arc<Principal>>> {
         let digest = secret::key_digest(key);
-        if let Some(p) = self.known.lock().ok().and_then(|k| k.get(&digest).cloned()) {
+        if let Some(p) = self.known_by_digest(&digest) {
             return Ok(Some(p));
         }
         let hash = secret::hex(&digest);

@@ -193,9 +193,8 @@ impl Cluster {
                     continue;
                 };
                 let before = slot.doc.health;
-                let mut images_changed = false;
                 if let Some(n) = images {
-                    images_changed = slot.images != n;
+                    counts_changed |= slot.images != n;
                     slot.images = n;
                 }
                 if ok {
@@ -218,7 +217,6 @@ impl Cluster {
                         changed.push((doc, before));
                     }
                 }
-                counts_changed |= images_changed;
             }
             if !changed.is_empty() || counts_changed {
                 st.bump();
