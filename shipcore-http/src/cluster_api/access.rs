@@ -1,7 +1,7 @@
 //! `/api/accounts`, `/api/roles`, `/api/servicekeys`, `/api/webhookkeys`
 //! (seed 001). Secrets are shown only when made.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use bytes::Bytes;
@@ -9,7 +9,7 @@ use serde::Deserialize;
 use shipcore::model::{Account, Permission, Role, RoleRef, ServiceKey, WebhookKey};
 
 use crate::auth::Caller;
-use crate::error::{parse, ApiError, ErrorBody};
+use crate::error::{parse, ApiError, ErrorBody, Path};
 use crate::App;
 
 #[utoipa::path(

@@ -1,7 +1,7 @@
 //! `/api/containers`: list, deploy, inspect, destroy, stop, restart, scale,
 //! logs (seed 001).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -12,7 +12,7 @@ use shipcore::engine::LogOptions;
 use shipcore::model::{Container, ImageConfig};
 
 use crate::auth::Caller;
-use crate::error::{parse, ApiError, ErrorBody};
+use crate::error::{parse, ApiError, ErrorBody, Path, Query};
 use crate::App;
 
 pub(crate) const AREA: &str = "containers";

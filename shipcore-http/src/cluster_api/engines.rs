@@ -1,7 +1,7 @@
 //! `/api/engines` and `/api/cluster/info` (seed 001). TLS keys are never
 //! sent back.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
@@ -11,7 +11,7 @@ use shipcore::cluster::{ClusterInfo, EngineDoc};
 use shipcore::model::{Engine, EngineRecord};
 
 use crate::auth::Caller;
-use crate::error::{parse, ApiError, ErrorBody};
+use crate::error::{parse, ApiError, ErrorBody, Path};
 use crate::App;
 
 const AREA: &str = "engines";

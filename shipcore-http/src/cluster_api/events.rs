@@ -3,7 +3,7 @@
 
 use std::convert::Infallible;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::sse::{Event as Sse, KeepAlive};
 use axum::response::{IntoResponse, Response};
@@ -13,7 +13,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 
 use crate::auth::Caller;
-use crate::error::{parse, ApiError, ErrorBody};
+use crate::error::{parse, ApiError, ErrorBody, Path, Query};
 
 /// What a hub webhook did.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]

@@ -1,0 +1,310 @@
+//! No input makes the facade panic, answer 5xx or leave partial state:
+//! generated requests (junk bytes, arbitrary JSON, seed bodies with fields
+//! of the wrong type, odd ids) to every endpoint of the cluster API, over
+//! in-memory fake engines. Afterwards the cluster's containers are exactly
+//! those on its engines, and the API still answers.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::http::Request;
+use http_body_util::BodyExt;
+use proptest::prelude::*;
+use shipcore::access::Access;
+use shipcore::cluster::{Cluster, ClusterOptions, Connector};
+use shipcore::engine::fake::FakeEngine;
+use shipcore::engine::{ContainerFilter, EngineBackend};
+use shipcore::model::{Engine, EngineRecord};
+use shipcore::store::{MemoryStore, Store};
+use tower_service::Service as _;
+
+/// Fake engines, kept so the test can look at what they run.
+#[derive(Default)]
+struct Fakes(Mutex<HashMap<String, Arc<FakeEngine>>>);
+
+impl Connector for Fakes {
+    fn connect(&self, r: &EngineRecord) -> shipcore::Result<Arc<dyn EngineBackend>> {
+        let fake = Arc::new(FakeEngine::new(&r.engine.id, 4_000, 8_192, &["app:1"]));
+        self.0
+            .lock()
+            .unwrap()
+            .insert(r.engine.id.clone(), fake.clone());
+        Ok(fake)
+    }
+}
+
+const ENDPOINTS: &[(&str, &str)] = &[
+    ("GET", "/api/accounts"),
+    ("POST", "/api/accounts"),
+    ("DELETE", "/api/accounts"),
+    ("GET", "/api/roles"),
+    ("GET", "/api/roles/{}"),
+    ("POST", "/api/roles"),
+    ("DELETE", "/api/roles"),
+    ("GET", "/api/containers"),
+    ("POST", "/api/containers"),
+    ("POST", "/api/containers?count={}"),
+    ("GET", "/api/containers/{}"),
+    ("DELETE", "/api/containers/{}"),
+    ("GET", "/api/containers/{}/stop"),
+    ("GET", "/api/containers/{}/restart"),
+    ("GET", "/api/containers/{}/scale?count={}"),
+    ("GET", "/api/containers/{}/logs"),
+    ("GET", "/api/engines"),
+    ("POST", "/api/engines"),
+    ("GET", "/api/engines/{}"),
+    ("DELETE", "/api/engines/{}"),
+    ("GET", "/api/servicekeys"),
+    ("POST", "/api/servicekeys"),
+    ("DELETE", "/api/servicekeys"),
+    ("GET", "/api/webhookkeys"),
+    ("POST", "/api/webhookkeys"),
+    ("DELETE", "/api/webhookkeys/{}"),
+    ("DELETE", "/api/webhooks/{}"),
+    ("GET", "/api/events?skip={}&limit={}"),
+    ("GET", "/api/cluster/info"),
+    ("POST", "/hub/webhook/{}"),
+    ("GET", "/api/openapi.json"),
+    ("GET", "/metrics"),
+];
+
+/// Bodies the seed shows, whose fields the generator swaps for junk.
+const SEED_BODIES: &[&str] = &[
+    r#"{"name":"app:1","cpus":0.1,"memory":32,"type":"service","labels":[],"environment":{"A":"b"},"restart_policy":{"name":"always"},"bind_ports":[{"proto":"tcp","port":0,"container_port":80}],"links":{}}"#,
+    r#"{"id":"e9","engine":{"id":"e9","addr":"unix:///fake.sock","cpus":1,"memory":512,"labels":["x"]}}"#,
+    r#"{"username":"u1","password":"p","role":{"name":"user"}}"#,
+    r#"{"name":"r1","permissions":["containers:ro"]}"#,
+    r#"{"description":"d","role":"user"}"#,
+    r#"{"image":"app:1"}"#,
+    r#"{"repository":{"repo_name":"app"},"push_data":{"tag":"1"}}"#,
+    r#"{"username":"u1"}"#,
+    r#"{"key":"abc"}"#,
+];
+
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::Value;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        ".{0,12}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map(
+                prop_oneof![
+                    Just("name".to_string()),
+                    Just("cpus".to_string()),
+                    Just("memory".to_string()),
+                    Just("engine".to_string()),
+                    Just("role".to_string()),
+                    ".{0,6}".prop_map(|s| s)
+                ],
+                inner,
+                0..4
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// A body: nothing, raw bytes, arbitrary JSON, or a seed body with one field
+/// replaced by arbitrary JSON.
+fn body() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        Just(Vec::new()),
+        prop::collection::vec(any::<u8>(), 0..64),
+        json_value().prop_map(|v| serde_json::to_vec(&v).unwrap()),
+        (
+            0..SEED_BODIES.len(),
+            any::<prop::sample::Index>(),
+            json_value()
+        )
+            .prop_map(|(i, field, junk)| {
+                let mut v: serde_json::Value = serde_json::from_str(SEED_BODIES[i]).unwrap();
+                let obj = v.as_object_mut().unwrap();
+                let keys: Vec<String> = obj.keys().cloned().collect();
+                obj.insert(keys[field.index(keys.len())].clone(), junk);
+                serde_json::to_vec(&v).unwrap()
+            }),
+        (0..SEED_BODIES.len()).prop_map(|i| SEED_BODIES[i].as_bytes().to_vec()),
+    ]
+}
+
+/// Path segments and query values: ids, numbers, junk.
+fn segment() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("e1".to_string()),
+        Just("admin".to_string()),
+        Just("-1".to_string()),
+        Just("99999999999999999999".to_string()),
+        Just("%ff%fe".to_string()),
+        "[a-z0-9]{0,8}",
+        any::<u32>().prop_map(|n| n.to_string()),
+    ]
+}
+
+fn request() -> impl Strategy<Value = (usize, Vec<String>, Vec<u8>)> {
+    (
+        0..ENDPOINTS.len(),
+        prop::collection::vec(segment(), 2),
+        body(),
+    )
+}
+
+struct Bed {
+    rt: tokio::runtime::Runtime,
+    router: axum::Router,
+    cluster: Cluster,
+    fakes: Arc<Fakes>,
+    key: String,
+}
+
+fn bed() -> Bed {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let fakes = Arc::new(Fakes::default());
+    let (router, cluster, key) = rt.block_on(async {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let cluster = Cluster::open(store.clone(), fakes.clone(), ClusterOptions::default())
+            .await
+            .unwrap();
+        let engine = Engine {
+            id: "e1".into(),
+            addr: "unix:///fake.sock".into(),
+            ..Engine::default()
+        };
+        cluster
+            .add_engine(EngineRecord {
+                id: "e1".into(),
+                engine,
+                ..EngineRecord::default()
+            })
+            .await
+            .unwrap();
+        let access = Access::new(store).with_events(cluster.events().clone());
+        access.bootstrap(Some("pw".into())).await.unwrap();
+        let key = access.create_service_key("k", "admin").await.unwrap().key;
+        let app = shipcore_http::App::new(cluster.clone(), access);
+        (shipcore_http::router(app), cluster, key)
+    });
+    Bed {
+        rt,
+        router,
+        cluster,
+        fakes,
+        key,
+    }
+}
+
+impl Bed {
+    fn send(&self, method: &str, path: &str, body: Vec<u8>) -> (u16, String, Vec<u8>) {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("x-service-key", &self.key)
+            .header("content-type", "application/json")
+            .body(Body::from(body));
+        let Ok(req) = req else {
+            // Not a request hyper would accept (a path that is no URI).
+            return (400, String::new(), Vec::new());
+        };
+        self.rt.block_on(async {
+            let res = self.router.clone().call(req).await.unwrap();
+            let status = res.status().as_u16();
+            let ct = res
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            let body = res.into_body().collect().await.unwrap().to_bytes().to_vec();
+            (status, ct, body)
+        })
+    }
+
+    /// The containers the cluster lists are exactly those on its engines.
+    fn check_consistent(&self) {
+        let (status, _, body) = self.send("GET", "/api/containers", Vec::new());
+        assert_eq!(status, 200);
+        let listed: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap();
+        let listed: BTreeSet<String> = listed
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect();
+        let engines: Vec<String> = self.rt.block_on(async {
+            self.cluster
+                .engines()
+                .await
+                .into_iter()
+                .map(|e| e.record.engine.id)
+                .collect()
+        });
+        let fakes: Vec<Arc<FakeEngine>> = {
+            let all = self.fakes.0.lock().unwrap();
+            engines
+                .iter()
+                .filter_map(|id| all.get(id).cloned())
+                .collect()
+        };
+        let running: BTreeSet<String> = self.rt.block_on(async {
+            let mut ids = BTreeSet::new();
+            for f in fakes {
+                for c in f
+                    .list_containers(&ContainerFilter::default())
+                    .await
+                    .unwrap()
+                {
+                    ids.insert(c.id);
+                }
+            }
+            ids
+        });
+        assert_eq!(
+            listed, running,
+            "the cluster's records and its engines differ"
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 64,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn junk_requests_get_4xx_answers_and_leave_consistent_state(
+        requests in prop::collection::vec(request(), 1..12)
+    ) {
+        let bed = bed();
+        for (endpoint, segments, body) in requests {
+            let (method, template) = ENDPOINTS[endpoint];
+            let mut path = template.to_string();
+            for s in &segments {
+                path = path.replacen("{}", s, 1);
+            }
+            let (status, ct, answer) = bed.send(method, &path, body.clone());
+            prop_assert!(
+                status < 500,
+                "{method} {path} with {:?}: {status} {}",
+                String::from_utf8_lossy(&body),
+                String::from_utf8_lossy(&answer)
+            );
+            if status >= 400 {
+                let err: serde_json::Value = serde_json::from_slice(&answer)
+                    .map_err(|e| TestCaseError::fail(format!("{method} {path}: {status} not JSON ({e}): {ct}")))?;
+                prop_assert!(err["error"].is_string(), "{method} {path}: {err}");
+            }
+        }
+        bed.check_consistent();
+    }
+}
