@@ -159,7 +159,10 @@ pub async fn serve(
         let mut stop = stop.subscribe();
         let done = done.clone();
         tokio::spawn(async move {
+            // With a timer, hyper closes connections that take over 30 s
+            // to send a request's headers (slow-loris clients).
             let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
                 .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades();
             let mut conn = std::pin::pin!(conn);
