@@ -23,9 +23,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use shipcore::access::Access;
-use shipcore::cluster::{Cluster, ClusterOptions, Connector};
-use shipcore::engine::fake::FakeEngine;
-use shipcore::engine::EngineBackend;
+use shipcore::cluster::{Cluster, ClusterOptions};
+use shipcore::engine::fake::FakeConnector;
 use shipcore::model::{Engine, EngineRecord, ImageConfig};
 use shipcore::store::{MemoryStore, Store};
 
@@ -41,24 +40,15 @@ const WRK: [&str; 6] = [
     "Connection: keep-alive",
 ];
 
-struct Fakes;
-
-impl Connector for Fakes {
-    fn connect(&self, r: &EngineRecord) -> shipcore::Result<Arc<dyn EngineBackend>> {
-        Ok(Arc::new(FakeEngine::new(
-            &r.engine.id,
-            64_000,
-            262_144,
-            &[IMAGE],
-        )))
-    }
-}
-
 async fn cluster() -> (Cluster, Access, String) {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let cluster = Cluster::open(store.clone(), Arc::new(Fakes), ClusterOptions::default())
-        .await
-        .expect("opens");
+    let cluster = Cluster::open(
+        store.clone(),
+        Arc::new(FakeConnector::new(64_000, 262_144, &[IMAGE])),
+        ClusterOptions::default(),
+    )
+    .await
+    .expect("opens");
     for i in 0..ENGINES {
         let id = format!("e{i:03}");
         let record = EngineRecord {

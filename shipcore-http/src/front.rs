@@ -84,32 +84,22 @@ mod tests {
     use http_body_util::{BodyExt, Empty};
     use hyper::service::Service as _;
     use shipcore::access::Access;
-    use shipcore::cluster::{Cluster, ClusterOptions, Connector};
-    use shipcore::engine::fake::FakeEngine;
-    use shipcore::engine::EngineBackend;
+    use shipcore::cluster::{Cluster, ClusterOptions};
+    use shipcore::engine::fake::FakeConnector;
     use shipcore::model::{Engine, EngineRecord, ImageConfig};
     use shipcore::store::{MemoryStore, Store};
 
     use super::*;
 
-    struct Fakes;
-
-    impl Connector for Fakes {
-        fn connect(&self, r: &EngineRecord) -> shipcore::Result<Arc<dyn EngineBackend>> {
-            Ok(Arc::new(FakeEngine::new(
-                &r.engine.id,
-                8_000,
-                16_384,
-                &["app:1"],
-            )))
-        }
-    }
-
     async fn front() -> (Front, Cluster, Access) {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-        let cluster = Cluster::open(store.clone(), Arc::new(Fakes), ClusterOptions::default())
-            .await
-            .unwrap();
+        let cluster = Cluster::open(
+            store.clone(),
+            Arc::new(FakeConnector::new(8_000, 16_384, &["app:1"])),
+            ClusterOptions::default(),
+        )
+        .await
+        .unwrap();
         let engine = Engine {
             id: "e1".into(),
             addr: "unix:///fake.sock".into(),

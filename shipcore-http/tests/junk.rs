@@ -5,35 +5,20 @@
 //! those on its engines, and the API still answers.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::Request;
 use http_body_util::BodyExt;
 use proptest::prelude::*;
 use shipcore::access::Access;
-use shipcore::cluster::{Cluster, ClusterOptions, Connector};
-use shipcore::engine::fake::FakeEngine;
+use shipcore::cluster::{Cluster, ClusterOptions};
+use shipcore::engine::fake::FakeConnector;
 use shipcore::engine::{ContainerFilter, EngineBackend};
 use shipcore::model::{Engine, EngineRecord};
 use shipcore::store::{MemoryStore, Store};
 use tower_service::Service as _;
-
-/// Fake engines, kept so the test can look at what they run.
-#[derive(Default)]
-struct Fakes(Mutex<HashMap<String, Arc<FakeEngine>>>);
-
-impl Connector for Fakes {
-    fn connect(&self, r: &EngineRecord) -> shipcore::Result<Arc<dyn EngineBackend>> {
-        let fake = Arc::new(FakeEngine::new(&r.engine.id, 4_000, 8_192, &["app:1"]));
-        self.0
-            .lock()
-            .unwrap()
-            .insert(r.engine.id.clone(), fake.clone());
-        Ok(fake)
-    }
-}
 
 const ENDPOINTS: &[(&str, &str)] = &[
     ("GET", "/api/accounts"),
@@ -161,7 +146,7 @@ struct Bed {
     rt: tokio::runtime::Runtime,
     router: axum::Router,
     cluster: Cluster,
-    fakes: Arc<Fakes>,
+    fakes: Arc<FakeConnector>,
     key: String,
 }
 
@@ -170,7 +155,7 @@ fn bed() -> Bed {
         .enable_all()
         .build()
         .unwrap();
-    let fakes = Arc::new(Fakes::default());
+    let fakes = Arc::new(FakeConnector::new(4_000, 8_192, &["app:1"]));
     let (router, cluster, key) = rt.block_on(async {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         let cluster = Cluster::open(store.clone(), fakes.clone(), ClusterOptions::default())
@@ -247,17 +232,12 @@ impl Bed {
                 .map(|e| e.record.engine.id)
                 .collect()
         });
-        let fakes: Vec<Arc<FakeEngine>> = {
-            let all = self.fakes.0.lock().unwrap();
-            engines
-                .iter()
-                .filter_map(|id| all.get(id).cloned())
-                .collect()
-        };
         let running: BTreeSet<String> = self.rt.block_on(async {
             let mut ids = BTreeSet::new();
-            for f in fakes {
-                for c in f
+            for id in &engines {
+                for c in self
+                    .fakes
+                    .engine(id)
                     .list_containers(&ContainerFilter::default())
                     .await
                     .unwrap()

@@ -4,35 +4,19 @@
 //! real engines.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use shipcore::cluster::{Action, Cluster, ClusterOptions, Connector};
-use shipcore::engine::fake::FakeEngine;
+use shipcore::cluster::{Action, Cluster, ClusterOptions};
+use shipcore::engine::fake::FakeConnector;
 use shipcore::engine::EngineBackend;
 use shipcore::model::{Engine, EngineRecord, ImageConfig, RestartPolicy};
 use shipcore::store::{MemoryStore, Store};
 
-/// Hands out one shared `FakeEngine` per engine id.
-#[derive(Default)]
-struct Sim {
-    engines: Mutex<BTreeMap<String, FakeEngine>>,
-}
+type Sim = FakeConnector;
 
-impl Sim {
-    fn engine(&self, id: &str) -> FakeEngine {
-        let mut e = self.engines.lock().unwrap();
-        e.entry(id.to_string())
-            .or_insert_with(|| FakeEngine::new(id, 4000, 4096, &["app:1"]))
-            .clone()
-    }
-}
-
-impl Connector for Sim {
-    fn connect(&self, r: &EngineRecord) -> shipcore::Result<Arc<dyn EngineBackend>> {
-        Ok(Arc::new(self.engine(&r.engine.id)))
-    }
+fn sim() -> Arc<Sim> {
+    Arc::new(FakeConnector::new(4000, 4096, &["app:1"]))
 }
 
 fn record(id: &str) -> EngineRecord {
@@ -70,7 +54,7 @@ async fn open(store: Arc<dyn Store>, sim: Arc<Sim>) -> Cluster {
 
 #[tokio::test]
 async fn a_lost_engine_s_containers_move_and_old_copies_go() {
-    let sim = Arc::new(Sim::default());
+    let sim = sim();
     let c = open(Arc::new(MemoryStore::new()), sim.clone()).await;
     for id in ["a", "b", "c"] {
         c.add_engine(record(id)).await.unwrap();
@@ -124,7 +108,7 @@ async fn a_lost_engine_s_containers_move_and_old_copies_go() {
 
 #[tokio::test]
 async fn a_lost_store_is_rebuilt_from_the_engines() {
-    let sim = Arc::new(Sim::default());
+    let sim = sim();
     let first = open(Arc::new(MemoryStore::new()), sim.clone()).await;
     for id in ["a", "b"] {
         first.add_engine(record(id)).await.unwrap();
@@ -156,7 +140,7 @@ async fn a_lost_store_is_rebuilt_from_the_engines() {
 
 #[tokio::test]
 async fn a_stopped_container_is_started_again_by_policy() {
-    let sim = Arc::new(Sim::default());
+    let sim = sim();
     let c = open(Arc::new(MemoryStore::new()), sim.clone()).await;
     c.add_engine(record("a")).await.unwrap();
     let id = c.deploy(always(), 1).await.unwrap().remove(0).id;

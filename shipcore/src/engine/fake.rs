@@ -34,6 +34,46 @@ pub struct FakeEngine {
     next: Arc<AtomicU64>,
 }
 
+/// A [`Connector`](crate::cluster::Connector) of fake engines: one shared
+/// `FakeEngine` per engine id, made on first connect with the capacity and
+/// images given here, and reachable by id so tests can look inside or take
+/// an engine down.
+#[derive(Debug)]
+pub struct FakeConnector {
+    cpus: u64,
+    memory: u64,
+    images: Vec<String>,
+    engines: Mutex<BTreeMap<String, FakeEngine>>,
+}
+
+impl FakeConnector {
+    /// Engines of `cpus` millicpus and `memory` MiB, holding `images`.
+    pub fn new(cpus: u64, memory: u64, images: &[&str]) -> Self {
+        FakeConnector {
+            cpus,
+            memory,
+            images: images.iter().map(|i| i.to_string()).collect(),
+            engines: Mutex::default(),
+        }
+    }
+
+    /// The engine of `id` (made now if no record connected to it yet).
+    pub fn engine(&self, id: &str) -> FakeEngine {
+        let images: Vec<&str> = self.images.iter().map(String::as_str).collect();
+        let mut engines = self.engines.lock().unwrap_or_else(|e| e.into_inner());
+        engines
+            .entry(id.to_string())
+            .or_insert_with(|| FakeEngine::new(id, self.cpus, self.memory, &images))
+            .clone()
+    }
+}
+
+impl crate::cluster::Connector for FakeConnector {
+    fn connect(&self, record: &crate::model::EngineRecord) -> Result<Arc<dyn EngineBackend>> {
+        Ok(Arc::new(self.engine(&record.engine.id)))
+    }
+}
+
 impl FakeEngine {
     /// An engine with `cpus` millicpus and `memory` MiB, holding `images`.
     pub fn new(id: &str, cpus: u64, memory: u64, images: &[&str]) -> Self {
