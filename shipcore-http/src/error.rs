@@ -96,7 +96,19 @@ pub fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError>
     if body.is_empty() {
         return Err(ApiError::bad_request("a JSON body is required"));
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid body: {e}")))
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            ApiError::bad_request(format!("invalid body: {inner}"))
+        } else {
+            ApiError::bad_request(format!("invalid body: {path}: {inner}"))
+        }
+    })?;
+    de.end()
+        .map_err(|e| ApiError::bad_request(format!("invalid body: {e}")))?;
+    Ok(value)
 }
 
 /// `axum::extract::Query`, with a rejection in the API's JSON envelope (400).
@@ -141,5 +153,37 @@ where
             .await
             .map(|p| Path(p.0))
             .map_err(|e| ApiError::new(e.status(), e.body_text()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(body: &str) -> String {
+        match parse::<shipcore::model::ImageConfig>(body.as_bytes()) {
+            Ok(_) => panic!("{body} parsed"),
+            Err(e) => {
+                assert_eq!(e.status, StatusCode::BAD_REQUEST);
+                e.message
+            }
+        }
+    }
+
+    #[test]
+    fn a_bad_body_is_a_400_that_names_the_field() {
+        let m = message(r#"{"name":"a","cpus":"one","memory":1}"#);
+        assert!(m.contains("cpus: invalid type: string \"one\""), "{m}");
+        let m =
+            message(r#"{"name":"a","cpus":1,"memory":1,"bind_ports":[{"container_port":"x"}]}"#);
+        assert!(
+            m.contains("bind_ports[0].container_port: invalid type"),
+            "{m}"
+        );
+        let m = message(r#"{"cpus":1,"memory":1}"#);
+        assert!(m.contains("missing field `name`"), "{m}");
+        assert!(message(r#"{"name":"a""#).contains("EOF"));
+        assert!(message(r#"{"name":"a","cpus":1,"memory":1} x"#).contains("trailing"));
+        assert!(message("").contains("JSON body is required"));
     }
 }
