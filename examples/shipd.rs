@@ -6,7 +6,8 @@
 //! On first start it creates the `admin` account (password from
 //! `SHIPD_ADMIN_PASSWORD`, else a random one printed once) and registers the
 //! engine of `DOCKER_HOST` (or the default socket) as `local` when it answers.
-//! SIGTERM or Ctrl-C shut it down cleanly.
+//! SIGTERM or Ctrl-C shut it down cleanly. Request logs are key=value lines,
+//! or JSON objects with `SHIPD_LOG_FORMAT=json`.
 
 use std::sync::Arc;
 
@@ -45,8 +46,13 @@ async fn shutdown() {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // One line per request (method, path, status, latency, request id).
-    tracing_subscriber::fmt().with_target(false).init();
+    // One line per request (method, path, status, latency, request id):
+    // key=value text, or JSON objects with SHIPD_LOG_FORMAT=json.
+    if std::env::var("SHIPD_LOG_FORMAT").as_deref() == Ok("json") {
+        tracing_subscriber::fmt().json().with_target(false).init();
+    } else {
+        tracing_subscriber::fmt().with_target(false).init();
+    }
     let listen = arg("--listen", "127.0.0.1:8080");
     let data = std::path::PathBuf::from(arg("--data", "./shipcore-data"));
     std::fs::create_dir_all(&data)?;

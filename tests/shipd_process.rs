@@ -34,7 +34,7 @@ struct Shipd {
 }
 
 impl Shipd {
-    fn start(data: &Path, log: &Path, docker_host: &str, password: &str) -> Shipd {
+    fn start(data: &Path, log: &Path, docker_host: &str, password: &str, json: bool) -> Shipd {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -46,6 +46,7 @@ impl Shipd {
             .arg(data)
             .env("SHIPD_ADMIN_PASSWORD", password)
             .env("DOCKER_HOST", docker_host)
+            .env("SHIPD_LOG_FORMAT", if json { "json" } else { "text" })
             .stdout(Stdio::from(out.try_clone().unwrap()))
             .stderr(Stdio::from(out))
             .spawn()
@@ -141,7 +142,7 @@ async fn shipd_keeps_accounts_keys_engines_and_containers_across_a_restart() {
 
     // First start: the admin account from SHIPD_ADMIN_PASSWORD, and the
     // engine of DOCKER_HOST registered as `local`.
-    let mut first = Shipd::start(&data, &tmp.path().join("first.log"), &a, "first-pw");
+    let mut first = Shipd::start(&data, &tmp.path().join("first.log"), &a, "first-pw", false);
     first.ready(&admin).await;
     let (s, body) = first
         .call(
@@ -179,7 +180,8 @@ async fn shipd_keeps_accounts_keys_engines_and_containers_across_a_restart() {
 
     // Restart on the same folder. The admin password is not reset from the
     // environment: the account exists.
-    let mut second = Shipd::start(&data, &tmp.path().join("second.log"), &a, "second-pw");
+    // This time with JSON logs.
+    let mut second = Shipd::start(&data, &tmp.path().join("second.log"), &a, "second-pw", true);
     second.ready(&key).await;
     let (s, _) = second.call("GET", "/api/accounts", &admin, None).await;
     assert_eq!(s, 200, "the admin password is the first one");
@@ -209,5 +211,23 @@ async fn shipd_keeps_accounts_keys_engines_and_containers_across_a_restart() {
         .call("DELETE", &format!("/api/containers/{id}"), &key, None)
         .await;
     assert_eq!(s, 204);
+
+    // One log line per request: key=value text, or JSON objects.
+    assert!(
+        first
+            .log()
+            .contains("method=POST path=\"/api/containers\" status=201"),
+        "{}",
+        first.log()
+    );
+    let deleted = second
+        .log()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["fields"]["method"] == "DELETE")
+        .unwrap_or_else(|| panic!("no JSON request line: {}", second.log()));
+    assert_eq!(deleted["fields"]["status"], 204, "{deleted}");
+    assert!(deleted["fields"]["request_id"].is_u64(), "{deleted}");
+    assert!(deleted["fields"]["latency_ms"].is_f64(), "{deleted}");
     assert!(second.terminate().success(), "{}", second.log());
 }
