@@ -6,6 +6,9 @@
 //! The cluster runs over in-memory fake engines (`shipcore::engine::fake`),
 //! so the bench measures the facade and the core, not Docker.
 //!
+//! Cluster info is measured a second time with the request log line
+//! formatted as shipd does (text, to a sink: its cost without the write).
+//!
 //! The container list is measured twice: as gzip (`Accept-Encoding: gzip`,
 //! as curl `--compressed`, browsers and Go clients send it) and as plain
 //! JSON (4 MB, where moving the bytes is the whole cost for both servers).
@@ -15,6 +18,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -27,6 +31,9 @@ use shipcore::cluster::{Cluster, ClusterOptions};
 use shipcore::engine::fake::FakeConnector;
 use shipcore::model::{Engine, EngineRecord, ImageConfig};
 use shipcore::store::{MemoryStore, Store};
+
+/// Whether the request log is formatted (see `main`).
+static LOG: AtomicBool = AtomicBool::new(false);
 
 const CONTAINERS: u32 = 10_000;
 const ENGINES: usize = 100;
@@ -242,6 +249,20 @@ fn main() {
         println!("SKIP: wrk is not installed (apt-get install wrk)");
         return;
     }
+    // The request log as shipd formats it (text), written to a sink, on
+    // for the runs that measure its cost.
+    {
+        use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
+        let layer = tracing_subscriber::fmt::layer()
+            .with_target(false)
+            .with_writer(std::io::sink)
+            .with_filter(tracing_subscriber::filter::dynamic_filter_fn(|_, _| {
+                // Asked at every event (a plain `filter_fn` is cached per
+                // call site), so the switch takes effect between runs.
+                LOG.load(Ordering::Relaxed)
+            }));
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer));
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -282,19 +303,23 @@ fn main() {
     );
     // `API_BENCH_PATH=/api/cluster/info` measures one endpoint (for profiling).
     let only = std::env::var("API_BENCH_PATH").ok();
+    // (path, extra header, label, with the request log formatted).
     let runs = [
-        ("/api/cluster/info", "", "info"),
+        ("/api/cluster/info", "", "info", false),
+        ("/api/cluster/info", "", "info + log", true),
         (
             "/api/containers",
             "Accept-Encoding: gzip",
             "containers gzip",
+            false,
         ),
-        ("/api/containers", "", "containers json"),
+        ("/api/containers", "", "containers json", false),
     ];
-    for (path, header, label) in runs {
+    for (path, header, label, log) in runs {
         if only.as_deref().is_some_and(|o| o != path) {
             continue;
         }
+        LOG.store(log, Ordering::Relaxed);
         // Warm up: the first request renders (and gzips) the answer.
         for url in [
             format!("http://{facade}{path}"),
