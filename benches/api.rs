@@ -29,7 +29,7 @@ use hyper_util::rt::TokioIo;
 use shipcore::access::Access;
 use shipcore::cluster::{Cluster, ClusterOptions};
 use shipcore::engine::fake::FakeConnector;
-use shipcore::model::{Engine, EngineRecord, ImageConfig};
+use shipcore::model::{EngineRecord, ImageConfig};
 use shipcore::store::{MemoryStore, Store};
 
 /// Whether the request log is formatted (see `main`).
@@ -58,17 +58,8 @@ async fn cluster() -> (Cluster, Access, String) {
     .expect("opens");
     for i in 0..ENGINES {
         let id = format!("e{i:03}");
-        let record = EngineRecord {
-            id: id.clone(),
-            engine: Engine {
-                id,
-                addr: "unix:///fake.sock".into(),
-                ..Engine::default()
-            },
-            ..EngineRecord::default()
-        };
         cluster
-            .add_engine(record)
+            .add_engine(EngineRecord::new(&id, "unix:///fake.sock"))
             .await
             .expect("fake engine registers");
     }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use shipcore::access::Access;
 use shipcore::cluster::{Cluster, ClusterOptions};
 use shipcore::engine::EngineBackend;
-use shipcore::model::{Engine, EngineRecord};
+use shipcore::model::EngineRecord;
 use shipcore::store::{DurableStore, Store};
 use shipcore_docker::{DockerConnector, DockerEngine, EngineTarget};
 
@@ -82,16 +82,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if first_start && cluster.engine("local").await.is_err() {
         let target = EngineTarget::from_env("local")?;
         if DockerEngine::new(&target)?.ping().await.is_ok() {
-            let record = EngineRecord {
-                id: "local".into(),
-                engine: Engine {
-                    id: "local".into(),
-                    addr: target.addr.clone(),
-                    labels: vec!["local".into()],
-                    ..Engine::default()
-                },
-                ..EngineRecord::default()
-            };
+            let mut record = EngineRecord::new("local", &target.addr);
+            record.engine.labels = vec!["local".into()];
             match cluster.add_engine(record).await {
                 Ok(_) => println!("registered engine local at {}", target.addr),
                 Err(e) => eprintln!("could not register the local engine: {e}"),

@@ -86,7 +86,7 @@ mod tests {
     use shipcore::access::Access;
     use shipcore::cluster::{Cluster, ClusterOptions};
     use shipcore::engine::fake::FakeConnector;
-    use shipcore::model::{Engine, EngineRecord, ImageConfig};
+    use shipcore::model::{EngineRecord, ImageConfig};
     use shipcore::store::{MemoryStore, Store};
 
     use super::*;
@@ -100,17 +100,8 @@ mod tests {
         )
         .await
         .unwrap();
-        let engine = Engine {
-            id: "e1".into(),
-            addr: "unix:///fake.sock".into(),
-            ..Engine::default()
-        };
         cluster
-            .add_engine(EngineRecord {
-                id: "e1".into(),
-                engine,
-                ..EngineRecord::default()
-            })
+            .add_engine(EngineRecord::new("e1", "unix:///fake.sock"))
             .await
             .unwrap();
         let access = Access::new(store);

@@ -16,7 +16,7 @@ use shipcore::access::Access;
 use shipcore::cluster::{Cluster, ClusterOptions};
 use shipcore::engine::fake::FakeConnector;
 use shipcore::engine::{ContainerFilter, EngineBackend};
-use shipcore::model::{Engine, EngineRecord};
+use shipcore::model::EngineRecord;
 use shipcore::store::{MemoryStore, Store};
 use tower_service::Service as _;
 
@@ -161,17 +161,8 @@ fn bed() -> Bed {
         let cluster = Cluster::open(store.clone(), fakes.clone(), ClusterOptions::default())
             .await
             .unwrap();
-        let engine = Engine {
-            id: "e1".into(),
-            addr: "unix:///fake.sock".into(),
-            ..Engine::default()
-        };
         cluster
-            .add_engine(EngineRecord {
-                id: "e1".into(),
-                engine,
-                ..EngineRecord::default()
-            })
+            .add_engine(EngineRecord::new("e1", "unix:///fake.sock"))
             .await
             .unwrap();
         let access = Access::new(store).with_events(cluster.events().clone());

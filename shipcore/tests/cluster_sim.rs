@@ -10,7 +10,7 @@ use std::time::Duration;
 use shipcore::cluster::{Action, Cluster, ClusterOptions};
 use shipcore::engine::fake::FakeConnector;
 use shipcore::engine::EngineBackend;
-use shipcore::model::{Engine, EngineRecord, ImageConfig, RestartPolicy};
+use shipcore::model::{EngineRecord, ImageConfig, RestartPolicy};
 use shipcore::store::{MemoryStore, Store};
 
 type Sim = FakeConnector;
@@ -20,15 +20,7 @@ fn sim() -> Arc<Sim> {
 }
 
 fn record(id: &str) -> EngineRecord {
-    EngineRecord {
-        id: id.into(),
-        engine: Engine {
-            id: id.into(),
-            addr: format!("unix:///{id}.sock"),
-            ..Engine::default()
-        },
-        ..EngineRecord::default()
-    }
+    EngineRecord::new(id, &format!("unix:///{id}.sock"))
 }
 
 fn always() -> ImageConfig {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use shipcore::cluster::{Cluster, ClusterOptions};
-use shipcore::model::{Engine, EngineRecord, ImageConfig, RestartPolicy};
+use shipcore::model::{EngineRecord, ImageConfig, RestartPolicy};
 use shipcore::sched::Strategy;
 use shipcore::store::{MemoryStore, Store};
 use shipcore_docker::DockerConnector;
@@ -34,18 +34,11 @@ pub fn engines() -> Option<(String, String)> {
 }
 
 pub fn record(id: &str, addr: &str, memory: u64, labels: &[&str]) -> EngineRecord {
-    EngineRecord {
-        id: id.into(),
-        engine: Engine {
-            id: id.into(),
-            addr: addr.into(),
-            cpus: 2.0,
-            memory,
-            labels: labels.iter().map(|s| s.to_string()).collect(),
-            ..Engine::default()
-        },
-        ..EngineRecord::default()
-    }
+    let mut r = EngineRecord::new(id, addr);
+    r.engine.cpus = 2.0;
+    r.engine.memory = memory;
+    r.engine.labels = labels.iter().map(|s| s.to_string()).collect();
+    r
 }
 
 /// A unique cluster name, so tests running side by side own different containers.

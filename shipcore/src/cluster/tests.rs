@@ -9,7 +9,7 @@ use futures::stream;
 use super::*;
 use crate::engine::{EngineInfo, ImageDetails, MockEngineBackend};
 use crate::error::Error;
-use crate::model::{Engine, EventType, ImageConfig};
+use crate::model::{EventType, ImageConfig};
 use crate::store::MemoryStore;
 
 struct One(Arc<MockEngineBackend>);
@@ -40,16 +40,9 @@ async fn cluster(m: MockEngineBackend) -> Cluster {
     let c = Cluster::open(store, Arc::new(One(Arc::new(m))), ClusterOptions::default())
         .await
         .unwrap();
-    let record = EngineRecord {
-        id: "e1".into(),
-        engine: Engine {
-            id: "e1".into(),
-            addr: "unix:///mock.sock".into(),
-            ..Engine::default()
-        },
-        ..EngineRecord::default()
-    };
-    c.add_engine(record).await.unwrap();
+    c.add_engine(EngineRecord::new("e1", "unix:///mock.sock"))
+        .await
+        .unwrap();
     c
 }
 

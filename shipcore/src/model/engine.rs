@@ -87,6 +87,20 @@ pub struct EngineRecord {
 }
 
 impl EngineRecord {
+    /// A plain (no TLS) registration of the engine `id` at `addr`, with
+    /// capacity taken from what the engine reports.
+    pub fn new(id: &str, addr: &str) -> Self {
+        EngineRecord {
+            id: id.into(),
+            engine: Engine {
+                id: id.into(),
+                addr: addr.into(),
+                ..Engine::default()
+            },
+            ..EngineRecord::default()
+        }
+    }
+
     /// Whether the engine is reached over TLS with client certificates.
     pub fn uses_tls(&self) -> bool {
         !self.ssl_cert.is_empty() || !self.ca_cert.is_empty()
