@@ -80,6 +80,19 @@ pub struct ErrorBody {
     pub refusals: Vec<String>,
 }
 
+/// The refusals every endpoint behind credentials may answer, for the
+/// OpenAPI document (`responses(..., AuthErrors)`).
+#[derive(Debug, utoipa::IntoResponses)]
+#[allow(dead_code)] // Only described: `ApiError` renders these answers.
+pub enum AuthErrors {
+    /// No valid credentials
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// Not permitted to the caller's role
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {

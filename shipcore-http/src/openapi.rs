@@ -143,6 +143,14 @@ mod tests {
             doc["paths"]["/hub/webhook/{key}"]["post"]["security"],
             serde_json::json!([{}])
         );
+        let roles = &doc["paths"]["/api/roles"]["get"]["responses"];
+        for status in ["401", "403"] {
+            assert_eq!(
+                roles[status]["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/ErrorBody",
+                "{roles}"
+            );
+        }
         let deploy = &doc["paths"]["/api/containers"]["post"];
         assert!(deploy["responses"].get("201").is_some());
         assert_eq!(deploy["parameters"][0]["name"], "count");

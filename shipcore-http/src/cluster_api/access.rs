@@ -9,14 +9,14 @@ use serde::Deserialize;
 use shipcore::model::{Account, Permission, Role, RoleRef, ServiceKey, WebhookKey};
 
 use crate::auth::Caller;
-use crate::error::{parse, ApiError, ErrorBody, Path};
+use crate::error::{parse, ApiError, AuthErrors, ErrorBody, Path};
 use crate::App;
 
 #[utoipa::path(
     get,
     path = "/api/accounts",
     tag = "accounts",
-    responses((status = 200, description = "Accounts; `password` holds the argon2 hash, never the password, as the seed shows", body = [Account]), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+    responses((status = 200, description = "Accounts; `password` holds the argon2 hash, never the password, as the seed shows", body = [Account]), AuthErrors)
 )]
 pub async fn accounts(
     State(app): State<App>,
@@ -39,7 +39,7 @@ pub struct NewAccount {
     path = "/api/accounts",
     tag = "accounts",
     request_body = NewAccount,
-    responses((status = 204, description = "Created"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+    responses((status = 204, description = "Created"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), AuthErrors)
 )]
 pub async fn add_account(
     State(app): State<App>,
@@ -64,7 +64,7 @@ pub struct Username {
     path = "/api/accounts",
     tag = "accounts",
     request_body = Username,
-    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), AuthErrors)
 )]
 pub async fn delete_account(
     State(app): State<App>,
@@ -81,7 +81,7 @@ pub async fn delete_account(
     get,
     path = "/api/roles",
     tag = "roles",
-    responses((status = 200, body = [Role]), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+    responses((status = 200, body = [Role]), AuthErrors)
 )]
 pub async fn roles(State(app): State<App>, caller: Caller) -> Result<Json<Vec<Role>>, ApiError> {
     caller.require("roles", false)?;
@@ -93,7 +93,7 @@ pub async fn roles(State(app): State<App>, caller: Caller) -> Result<Json<Vec<Ro
     path = "/api/roles/{name}",
     tag = "roles",
     params(("name" = String, Path, description = "Role name")),
-    responses((status = 200, body = Role), (status = 404, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+    responses((status = 200, body = Role), (status = 404, body = ErrorBody), AuthErrors)
 )]
 pub async fn role(
     State(app): State<App>,
@@ -117,7 +117,7 @@ pub struct NewRole {
     path = "/api/roles",
     tag = "roles",
     request_body = NewRole,
-    responses((status = 204, description = "Created"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+    responses((status = 204, description = "Created"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), AuthErrors)
 )]
 pub async fn add_role(
     State(app): State<App>,
@@ -140,7 +140,7 @@ pub struct Name {
     path = "/api/roles",
     tag = "roles",
     request_body = Name,
-    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), (status = 409, description = "Built-in or still in use", body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), (status = 409, description = "Built-in or still in use", body = ErrorBody), AuthErrors)
 )]
 pub async fn delete_role(
     State(app): State<App>,
@@ -157,7 +157,7 @@ pub async fn delete_role(
     get,
     path = "/api/servicekeys",
     tag = "servicekeys",
-    responses((status = 200, description = "Keys, shown by prefix only", body = [ServiceKey]), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+    responses((status = 200, description = "Keys, shown by prefix only", body = [ServiceKey]), AuthErrors)
 )]
 pub async fn service_keys(
     State(app): State<App>,
@@ -181,7 +181,7 @@ pub struct NewKey {
     path = "/api/servicekeys",
     tag = "servicekeys",
     request_body = NewKey,
-    responses((status = 200, description = "The new key, shown this once", body = ServiceKey), (status = 400, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+    responses((status = 200, description = "The new key, shown this once", body = ServiceKey), (status = 400, body = ErrorBody), AuthErrors)
 )]
 pub async fn add_service_key(
     State(app): State<App>,
@@ -206,7 +206,7 @@ pub struct Key {
     path = "/api/servicekeys",
     tag = "servicekeys",
     request_body = Key,
-    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), AuthErrors)
 )]
 pub async fn delete_service_key(
     State(app): State<App>,
@@ -223,7 +223,7 @@ pub async fn delete_service_key(
     get,
     path = "/api/webhookkeys",
     tag = "webhookkeys",
-    responses((status = 200, body = [WebhookKey]), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+    responses((status = 200, body = [WebhookKey]), AuthErrors)
 )]
 pub async fn webhook_keys(
     State(app): State<App>,
@@ -243,7 +243,7 @@ pub struct Image {
     path = "/api/webhookkeys",
     tag = "webhookkeys",
     request_body = Image,
-    responses((status = 200, description = "The new key, shown this once", body = WebhookKey), (status = 400, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+    responses((status = 200, description = "The new key, shown this once", body = WebhookKey), (status = 400, body = ErrorBody), AuthErrors)
 )]
 pub async fn add_webhook_key(
     State(app): State<App>,
@@ -260,7 +260,7 @@ pub async fn add_webhook_key(
     path = "/api/webhookkeys/{id}",
     tag = "webhookkeys",
     params(("id" = String, Path, description = "Webhook key id (or the key)")),
-    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), AuthErrors)
 )]
 pub async fn delete_webhook_key(
     State(app): State<App>,
@@ -278,7 +278,7 @@ pub async fn delete_webhook_key(
     path = "/api/webhooks/{id}",
     tag = "webhookkeys",
     params(("id" = String, Path, description = "Webhook key id (or the key)")),
-    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), AuthErrors)
 )]
 pub async fn delete_webhook_key_alias(
     state: State<App>,

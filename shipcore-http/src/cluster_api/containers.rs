@@ -12,7 +12,7 @@ use shipcore::engine::LogOptions;
 use shipcore::model::{Container, ImageConfig};
 
 use crate::auth::Caller;
-use crate::error::{parse, ApiError, ErrorBody, Path, Query};
+use crate::error::{parse, ApiError, AuthErrors, ErrorBody, Path, Query};
 use crate::App;
 
 pub(crate) const AREA: &str = "containers";
@@ -23,7 +23,7 @@ pub(crate) const AREA: &str = "containers";
     get,
     path = "/api/containers",
     tag = "containers",
-    responses((status = 200, description = "Every container of the cluster", body = [Container]), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+    responses((status = 200, description = "Every container of the cluster", body = [Container]), AuthErrors)
 )]
 pub async fn list(
     State(app): State<App>,
@@ -49,7 +49,7 @@ pub struct Count {
     tag = "containers",
     params(Count),
     request_body = ImageConfig,
-    responses((status = 201, description = "The containers placed and started", body = [Container]), (status = 400, description = "Malformed body or invalid field", body = ErrorBody), (status = 409, description = "No engine can take it; `refusals` explains each engine", body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+    responses((status = 201, description = "The containers placed and started", body = [Container]), (status = 400, description = "Malformed body or invalid field", body = ErrorBody), (status = 409, description = "No engine can take it; `refusals` explains each engine", body = ErrorBody), AuthErrors)
 )]
 pub async fn deploy(
     State(app): State<App>,
@@ -72,7 +72,7 @@ pub async fn deploy(
     path = "/api/containers/{id}",
     tag = "containers",
     params(("id" = String, Path, description = "Container id (or a unique prefix)")),
-    responses((status = 200, body = Container), (status = 404, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+    responses((status = 200, body = Container), (status = 404, body = ErrorBody), AuthErrors)
 )]
 pub async fn inspect(
     State(app): State<App>,
@@ -88,7 +88,7 @@ pub async fn inspect(
     path = "/api/containers/{id}",
     tag = "containers",
     params(("id" = String, Path, description = "Container id (or a unique prefix)")),
-    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), AuthErrors)
 )]
 pub async fn destroy(
     State(app): State<App>,
@@ -105,7 +105,7 @@ pub async fn destroy(
     path = "/api/containers/{id}/stop",
     tag = "containers",
     params(("id" = String, Path, description = "Container id (or a unique prefix)")),
-    responses((status = 204, description = "Stopped"), (status = 404, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+    responses((status = 204, description = "Stopped"), (status = 404, body = ErrorBody), AuthErrors)
 )]
 pub async fn stop(
     State(app): State<App>,
@@ -122,7 +122,7 @@ pub async fn stop(
     path = "/api/containers/{id}/restart",
     tag = "containers",
     params(("id" = String, Path, description = "Container id (or a unique prefix)")),
-    responses((status = 204, description = "Restarted"), (status = 404, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+    responses((status = 204, description = "Restarted"), (status = 404, body = ErrorBody), AuthErrors)
 )]
 pub async fn restart(
     State(app): State<App>,
@@ -139,7 +139,7 @@ pub async fn restart(
     path = "/api/containers/{id}/scale",
     tag = "containers",
     params(("id" = String, Path, description = "Container id (or a unique prefix)"), Count),
-    responses((status = 204, description = "Scaled to `count` containers of that image"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+    responses((status = 204, description = "Scaled to `count` containers of that image"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), AuthErrors)
 )]
 pub async fn scale(
     State(app): State<App>,
@@ -163,7 +163,7 @@ pub async fn scale(
     path = "/api/containers/{id}/logs",
     tag = "containers",
     params(("id" = String, Path, description = "Container id (or a unique prefix)")),
-    responses((status = 200, description = "The container's output", body = String, content_type = "text/plain"), (status = 404, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+    responses((status = 200, description = "The container's output", body = String, content_type = "text/plain"), (status = 404, body = ErrorBody), AuthErrors)
 )]
 pub async fn logs(
     State(app): State<App>,

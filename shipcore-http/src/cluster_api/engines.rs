@@ -11,7 +11,7 @@ use shipcore::cluster::{ClusterInfo, EngineDoc};
 use shipcore::model::{Engine, EngineRecord};
 
 use crate::auth::Caller;
-use crate::error::{parse, ApiError, ErrorBody, Path};
+use crate::error::{parse, ApiError, AuthErrors, ErrorBody, Path};
 use crate::App;
 
 const AREA: &str = "engines";
@@ -38,7 +38,7 @@ fn view(doc: EngineDoc) -> EngineView {
     get,
     path = "/api/engines",
     tag = "engines",
-    responses((status = 200, body = [EngineView]), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+    responses((status = 200, body = [EngineView]), AuthErrors)
 )]
 pub async fn list(
     State(app): State<App>,
@@ -55,7 +55,7 @@ pub async fn list(
     path = "/api/engines/{id}",
     tag = "engines",
     params(("id" = String, Path, description = "Engine id")),
-    responses((status = 200, body = EngineView), (status = 404, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+    responses((status = 200, body = EngineView), (status = 404, body = ErrorBody), AuthErrors)
 )]
 pub async fn inspect(
     State(app): State<App>,
@@ -71,7 +71,7 @@ pub async fn inspect(
     path = "/api/engines",
     tag = "engines",
     request_body = EngineRecord,
-    responses((status = 201, body = EngineView), (status = 400, body = ErrorBody), (status = 409, description = "The id is taken", body = ErrorBody), (status = 502, description = "The engine did not answer", body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+    responses((status = 201, body = EngineView), (status = 400, body = ErrorBody), (status = 409, description = "The id is taken", body = ErrorBody), (status = 502, description = "The engine did not answer", body = ErrorBody), AuthErrors)
 )]
 pub async fn add(
     State(app): State<App>,
@@ -91,7 +91,7 @@ pub async fn add(
     path = "/api/engines/{id}",
     tag = "engines",
     params(("id" = String, Path, description = "Engine id")),
-    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), AuthErrors)
 )]
 pub async fn remove(
     State(app): State<App>,
@@ -107,7 +107,7 @@ pub async fn remove(
     get,
     path = "/api/cluster/info",
     tag = "cluster",
-    responses((status = 200, body = ClusterInfo), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+    responses((status = 200, body = ClusterInfo), AuthErrors)
 )]
 /// Served from the last rendering until the cluster changes.
 pub async fn info(

@@ -13,7 +13,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 
 use crate::auth::Caller;
-use crate::error::{parse, ApiError, ErrorBody, Path, Query};
+use crate::error::{parse, ApiError, AuthErrors, ErrorBody, Path, Query};
 
 /// What a hub webhook did.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -47,7 +47,7 @@ pub struct EventQuery {
     path = "/api/events",
     tag = "events",
     params(EventQuery),
-    responses((status = 200, description = "Events, newest first; with `follow=true` a `text/event-stream` of them, each with its sequence number as SSE id", body = [shipcore::model::Event]), (status = 401, description = "No valid credentials", body = ErrorBody), (status = 403, description = "Not permitted to the caller's role", body = ErrorBody))
+    responses((status = 200, description = "Events, newest first; with `follow=true` a `text/event-stream` of them, each with its sequence number as SSE id", body = [shipcore::model::Event]), AuthErrors)
 )]
 pub async fn list(
     State(app): State<App>,
