@@ -26,11 +26,8 @@ use http_body_util::Full;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use shipcore::access::Access;
-use shipcore::cluster::{Cluster, ClusterOptions};
-use shipcore::engine::fake::FakeConnector;
-use shipcore::model::{EngineRecord, ImageConfig};
-use shipcore::store::{MemoryStore, Store};
+use shipcore::model::ImageConfig;
+use shipcore::testing::Fixture;
 
 /// Whether the request log is formatted (see `main`).
 static LOG: AtomicBool = AtomicBool::new(false);
@@ -47,22 +44,10 @@ const WRK: [&str; 6] = [
     "Connection: keep-alive",
 ];
 
-async fn cluster() -> (Cluster, Access, String) {
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let cluster = Cluster::open(
-        store.clone(),
-        Arc::new(FakeConnector::new(64_000, 262_144, &[IMAGE])),
-        ClusterOptions::default(),
-    )
-    .await
-    .expect("opens");
-    for i in 0..ENGINES {
-        let id = format!("e{i:03}");
-        cluster
-            .add_engine(EngineRecord::new(&id, "unix:///fake.sock"))
-            .await
-            .expect("fake engine registers");
-    }
+async fn cluster() -> Fixture {
+    let f = Fixture::fake(ENGINES, 64_000, 262_144, &[IMAGE])
+        .await
+        .expect("fixture");
     let cfg = ImageConfig {
         name: IMAGE.into(),
         cpus: 0.1,
@@ -70,19 +55,29 @@ async fn cluster() -> (Cluster, Access, String) {
         ..ImageConfig::default()
     };
     for _ in 0..CONTAINERS / 100 {
-        cluster.deploy(cfg.clone(), 100).await.expect("fits");
+        f.cluster.deploy(cfg.clone(), 100).await.expect("fits");
     }
-    let access = Access::new(store);
-    access
-        .bootstrap(Some("pw".into()))
+    f
+}
+
+/// The facade's answer to `GET path` with `key`: it must be a 200, and it
+/// is what the raw server answers too.
+async fn fetch(addr: SocketAddr, path: &str, key: &str) -> Vec<u8> {
+    use http_body_util::BodyExt;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<Bytes>>();
+    let req = hyper::Request::get(format!("http://{addr}{path}"))
+        .header("x-service-key", key)
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let res = client.request(req).await.expect("the facade answers");
+    assert_eq!(res.status(), 200, "GET {path}");
+    res.into_body()
+        .collect()
         .await
-        .expect("bootstrap");
-    let key = access
-        .create_service_key("bench", "admin")
-        .await
-        .expect("key")
-        .key;
-    (cluster, access, key)
+        .expect("body")
+        .to_bytes()
+        .to_vec()
 }
 
 /// One fixed answer of the raw server: the JSON, and its gzip for
@@ -260,17 +255,20 @@ fn main() {
         .build()
         .expect("runtime");
     let (facade, raw, key) = rt.block_on(async {
-        let (cluster, access, key) = cluster().await;
+        let f = cluster().await;
+        let key = f.admin_key.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let facade = listener.local_addr().expect("addr");
-        let app = shipcore_http::App::new(cluster.clone(), access);
+        let app = shipcore_http::App::new(f.cluster.clone(), f.access.clone());
         tokio::spawn(async move {
             let _ = shipcore_http::serve(listener, app, std::future::pending()).await;
         });
-        let info = serde_json::to_vec(&cluster.info().await).expect("json");
-        let list = serde_json::to_vec(&cluster.containers().await).expect("json");
+        // Both servers answer the same bytes: the raw one is given the
+        // facade's own answers.
+        let info = fetch(facade, "/api/cluster/info", &key).await;
+        let list = fetch(facade, "/api/containers", &key).await;
         let answers = vec![
             Answer::new("/api/cluster/info", info),
             Answer::new("/api/containers", list),

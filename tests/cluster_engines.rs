@@ -48,7 +48,7 @@ async fn spread_binpack_labels_unique_and_explanations() {
     let Error::Unplaceable(why) = &err else {
         panic!("{err}")
     };
-    assert_eq!(why.summary(), "0/2 engines: 2 already running the image");
+    assert_eq!(why.summary, "0/2 engines: 2 already running the image");
     clean(&c).await;
 
     let err = c.deploy(config(4096), 1).await.unwrap_err();
@@ -117,9 +117,9 @@ async fn scale_up_and_down_with_matching_reservations() {
     let left = c.containers().await;
     assert_eq!(left.len(), 2);
     let info = c.info().await;
-    assert_eq!((info.reserved_memory, info.reserved_cpus), (64, 0.2));
+    assert_eq!((info.reserved_memory, info.reserved_cpus), (64, 200));
     assert_eq!(info.memory, 2048);
-    assert_eq!(info.container_count, 2);
+    assert_eq!(info.containers, 2);
     // Every recorded container runs on its engine; and the scaled-away ones are gone.
     for ct in &left {
         assert!(c.container(&ct.id).await.unwrap().state.running);
@@ -168,11 +168,7 @@ async fn restart_over_the_same_store_keeps_state() {
     );
     let info = c.info().await;
     assert_eq!(
-        (
-            info.reserved_memory,
-            info.reserved_cpus,
-            info.container_count
-        ),
+        (info.reserved_memory, info.reserved_cpus, info.containers),
         (info_before.reserved_memory, info_before.reserved_cpus, 3)
     );
     // Nothing for a reconcile to do: the engines match the store.

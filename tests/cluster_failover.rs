@@ -176,6 +176,6 @@ async fn containers_of_a_lost_engine_move_and_come_back_once() {
     assert_eq!(all.len(), 2, "no duplicates: {all:?}");
     assert!(all.iter().all(|x| x.engine.id == "a"));
     let info = c.info().await;
-    assert_eq!((info.reserved_memory, info.container_count), (128, 2));
+    assert_eq!((info.reserved_memory, info.containers), (128, 2));
     clean(&c).await;
 }

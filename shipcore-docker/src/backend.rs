@@ -93,16 +93,14 @@ fn secs(t: Option<Duration>) -> Option<i32> {
     t.map(|d| i32::try_from(d.as_secs()).unwrap_or(i32::MAX))
 }
 
-/// Splits `name:tag` (a digest `name@sha256:...` stays whole in `name`).
-fn split_reference(reference: &str) -> (String, Option<String>) {
-    if reference.contains('@') {
-        return (reference.to_string(), None);
-    }
-    match reference.rsplit_once(':') {
-        // A colon in the last path part is a tag; one before a '/' is a registry port.
-        Some((name, tag)) if !tag.contains('/') => (name.to_string(), Some(tag.to_string())),
-        _ => (reference.to_string(), Some("latest".into())),
-    }
+/// `fromImage` and `tag` of a pull or push: the name, and the tag (`latest`
+/// when none is given); a reference by digest pulls `name@digest`.
+fn split_reference(reference: &str) -> Result<(String, Option<String>)> {
+    let r = shipcore::model::ImageRef::parse(reference)?;
+    Ok(match (&r.digest, r.tag_or_default()) {
+        (Some(d), _) => (format!("{}@{d}", r.name()), None),
+        (None, tag) => (r.name(), tag.map(str::to_string)),
+    })
 }
 
 fn credentials(auth: Option<RegistryAuth>) -> Option<bollard::auth::DockerCredentials> {
@@ -285,7 +283,10 @@ impl EngineBackend for DockerEngine {
     }
 
     fn pull_image(&self, reference: &str, auth: Option<RegistryAuth>) -> EngineStream<Progress> {
-        let (name, tag) = split_reference(reference);
+        let (name, tag) = match split_reference(reference) {
+            Ok(parts) => parts,
+            Err(e) => return Box::pin(stream::once(async move { Err(e) })),
+        };
         let options = q::CreateImageOptions {
             from_image: Some(name),
             tag,
@@ -307,7 +308,10 @@ impl EngineBackend for DockerEngine {
     }
 
     fn push_image(&self, reference: &str, auth: Option<RegistryAuth>) -> EngineStream<Progress> {
-        let (name, tag) = split_reference(reference);
+        let (name, tag) = match split_reference(reference) {
+            Ok(parts) => parts,
+            Err(e) => return Box::pin(stream::once(async move { Err(e) })),
+        };
         let options = q::PushImageOptions {
             tag,
             ..Default::default()
@@ -358,7 +362,7 @@ impl EngineBackend for DockerEngine {
 
     async fn tag_image(&self, source: &str, target: &str) -> Result<()> {
         let d = self.client.docker().await?;
-        let (repo, tag) = split_reference(target);
+        let (repo, tag) = split_reference(target)?;
         let options = q::TagImageOptions {
             repo: Some(repo),
             tag,
@@ -597,6 +601,7 @@ mod tests {
 
     #[test]
     fn references() {
+        let by_digest = format!("busybox@sha256:{}", "ab".repeat(32));
         let cases = [
             ("busybox", ("busybox", Some("latest"))),
             ("busybox:1.36", ("busybox", Some("1.36"))),
@@ -608,15 +613,17 @@ mod tests {
                 "127.0.0.1:25000/shipcore/busybox:v2",
                 ("127.0.0.1:25000/shipcore/busybox", Some("v2")),
             ),
-            ("busybox@sha256:abc", ("busybox@sha256:abc", None)),
+            (&by_digest, (by_digest.as_str(), None)),
         ];
         for (input, (name, tag)) in cases {
             assert_eq!(
-                split_reference(input),
+                split_reference(input).unwrap(),
                 (name.to_string(), tag.map(String::from)),
                 "{input}"
             );
         }
+        assert!(split_reference("busybox@sha256:abc").is_err());
+        assert!(split_reference("Bad Name").is_err());
     }
 }
 
@@ -635,7 +642,7 @@ impl Default for DockerConnector {
     }
 }
 
-impl shipcore::cluster::Connector for DockerConnector {
+impl shipcore::engine::Connector for DockerConnector {
     fn connect(
         &self,
         record: &shipcore::model::EngineRecord,

@@ -4,11 +4,10 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::StatusCode;
 use base64::Engine as _;
 use shipcore::access::Principal;
 
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::App;
 
 /// The authenticated caller of a request.
@@ -17,25 +16,25 @@ pub struct Caller(pub std::sync::Arc<Principal>);
 
 impl Caller {
     /// Fails with 403 unless the caller may act on `area` (writing if `write`).
-    pub fn require(&self, area: &str, write: bool) -> Result<(), ApiError> {
+    pub fn require(&self, area: &str, write: bool) -> Result<(), Error> {
         if self.0.allows(area, write) {
             Ok(())
         } else {
             let what = if write { "change" } else { "read" };
-            Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                format!("{} may not {what} {area}", self.0.name),
-            ))
+            Err(Error::Forbidden(format!(
+                "{} may not {what} {area}",
+                self.0.name
+            )))
         }
     }
 }
 
-fn unauthorized(message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, message)
+fn unauthorized(message: &str) -> Error {
+    Error::Unauthorized(message.into())
 }
 
 impl FromRequestParts<App> for Caller {
-    type Rejection = ApiError;
+    type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
         if let Some(key) = parts.headers.get("x-service-key") {

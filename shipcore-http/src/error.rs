@@ -1,5 +1,13 @@
-//! The crate's error enum, and how core errors become HTTP answers of the
-//! cluster API family (plain JSON `{"error": "..."}` with a status code).
+//! The crate's one error enum, and how an error becomes an answer.
+//!
+//! Every handler and extractor fails with [`Error`]. Its answer is rendered
+//! in the plain JSON envelope that the cluster API (seed 001), the container
+//! service (003) and the Harbor browse API share: `{"error": "..."}` with
+//! the HTTP status, plus the scheduler's per-engine `refusals` when a deploy
+//! could not be placed. The answer also carries the error as a [`Failure`];
+//! a family with another envelope (002's `{code, errMsg, content}`, 004's
+//! `{code, message, data, traceId}`, the OCI distribution errors) mounts its
+//! router through [`with_envelope`], which renders failures its own way.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -8,6 +16,22 @@ use axum::response::{IntoResponse, Response};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// What the core refused or failed at.
+    #[error(transparent)]
+    Core(#[from] shipcore::Error),
+    /// A request that cannot be read: a malformed body, a missing or
+    /// mistyped field (named), a bad query or path parameter.
+    #[error("{0}")]
+    BadRequest(String),
+    /// No valid credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Valid credentials without the permission.
+    #[error("{0}")]
+    Forbidden(String),
+    /// No route serves the request.
+    #[error("{0}")]
+    NoRoute(String),
     /// The listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -17,60 +41,63 @@ pub enum Error {
     },
 }
 
-/// An error answer: a status and a message, plus the scheduler's refusals
-/// when a deploy could not be placed.
-#[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub message: String,
-    pub refusals: Vec<String>,
-}
+impl Error {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Error::BadRequest(message.into())
+    }
 
-impl ApiError {
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            message: message.into(),
-            refusals: Vec::new(),
+    /// The HTTP status of the answer.
+    pub fn status(&self) -> StatusCode {
+        use shipcore::Error as E;
+        match self {
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::NoRoute(_) => StatusCode::NOT_FOUND,
+            Error::Listen { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Core(e) => match e {
+                E::Invalid { .. } | E::Ambiguous { .. } => StatusCode::BAD_REQUEST,
+                E::Missing { .. } | E::NotFound { .. } => StatusCode::NOT_FOUND,
+                E::Exists { .. }
+                | E::Conflict { .. }
+                | E::EngineConflict { .. }
+                | E::Unplaceable(_) => StatusCode::CONFLICT,
+                E::Unreachable { .. } | E::Tls { .. } | E::EngineApi { .. } => {
+                    StatusCode::BAD_GATEWAY
+                }
+                E::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
         }
     }
 
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, message)
-    }
-}
-
-impl From<shipcore::Error> for ApiError {
-    fn from(e: shipcore::Error) -> Self {
-        use shipcore::Error as E;
-        let status = match &e {
-            E::Invalid { .. } | E::Ambiguous { .. } => StatusCode::BAD_REQUEST,
-            E::Missing { .. } | E::NotFound { .. } => StatusCode::NOT_FOUND,
-            E::Exists { .. }
-            | E::Conflict { .. }
-            | E::EngineConflict { .. }
-            | E::Unplaceable(_) => StatusCode::CONFLICT,
-            E::Unreachable { .. } | E::Tls { .. } | E::EngineApi { .. } => StatusCode::BAD_GATEWAY,
-            E::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
+    /// The error as every envelope needs it.
+    pub fn failure(&self) -> Failure {
+        let (message, refusals) = match self {
+            Error::Core(shipcore::Error::Unplaceable(u)) => (
+                format!("cannot place: {}", u.summary),
+                u.refusals.iter().map(ToString::to_string).collect(),
+            ),
+            e => (e.to_string(), Vec::new()),
         };
-        let refusals = match &e {
-            E::Unplaceable(u) => u.refusals.iter().map(ToString::to_string).collect(),
-            _ => Vec::new(),
-        };
-        let message = match &e {
-            E::Unplaceable(u) => format!("cannot place: {}", u.summary()),
-            _ => e.to_string(),
-        };
-        ApiError {
-            status,
+        Failure {
+            status: self.status(),
             message,
             refusals,
         }
     }
 }
 
-/// The body of every error answer of the cluster API.
+/// A failed request as an envelope renders it: the status, the message, and
+/// why each engine refused when a deploy could not be placed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub status: StatusCode,
+    pub message: String,
+    pub refusals: Vec<String>,
+}
+
+/// The plain JSON envelope's body.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// What went wrong, naming the field for a bad request.
@@ -80,123 +107,93 @@ pub struct ErrorBody {
     pub refusals: Vec<String>,
 }
 
-/// The refusals every endpoint behind credentials may answer, for the
-/// OpenAPI document (`responses(..., AuthErrors)`).
-#[derive(Debug, utoipa::IntoResponses)]
-#[allow(dead_code)] // Only described: `ApiError` renders these answers.
-pub enum AuthErrors {
-    /// No valid credentials
-    #[response(status = 401)]
-    Unauthorized(ErrorBody),
-    /// Not permitted to the caller's role
-    #[response(status = 403)]
-    Forbidden(ErrorBody),
-}
-
-impl IntoResponse for ApiError {
+impl IntoResponse for Failure {
+    /// The plain JSON envelope, with the failure attached for a family that
+    /// renders it another way.
     fn into_response(self) -> Response {
         let body = ErrorBody {
-            error: self.message,
-            refusals: self.refusals,
+            error: self.message.clone(),
+            refusals: self.refusals.clone(),
         };
-        (self.status, axum::Json(body)).into_response()
+        let mut res = (self.status, axum::Json(body)).into_response();
+        res.extensions_mut().insert(self);
+        res
     }
 }
 
-/// Parses a JSON body; a malformed body or a missing or mistyped field is a
-/// 400 that names the problem (serde's message names the field).
-pub fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    if body.is_empty() {
-        return Err(ApiError::bad_request("a JSON body is required"));
-    }
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path == "." {
-            ApiError::bad_request(format!("invalid body: {inner}"))
-        } else {
-            ApiError::bad_request(format!("invalid body: {path}: {inner}"))
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        if self.status().is_server_error() {
+            tracing::warn!(error = %self, "request failed");
         }
-    })?;
-    de.end()
-        .map_err(|e| ApiError::bad_request(format!("invalid body: {e}")))?;
-    Ok(value)
-}
-
-/// `axum::extract::Query`, with a rejection in the API's JSON envelope (400).
-#[derive(Debug)]
-pub struct Query<T>(pub T);
-
-impl<T, S> axum::extract::FromRequestParts<S> for Query<T>
-where
-    T: serde::de::DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, ApiError> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| Query(q.0))
-            .map_err(|e| ApiError::bad_request(e.body_text()))
+        self.failure().into_response()
     }
 }
 
-/// `axum::extract::Path`, with a rejection in the API's JSON envelope (400,
-/// or 500 for a route that names no parameter).
-#[derive(Debug)]
-pub struct Path<T>(pub T);
+/// How an API family writes its error answers.
+pub trait Envelope: Send + Sync + 'static {
+    fn render(failure: Failure) -> Response;
+}
 
-impl<T, S> axum::extract::FromRequestParts<S> for Path<T>
-where
-    T: serde::de::DeserializeOwned + Send,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, ApiError> {
-        axum::extract::Path::<T>::from_request_parts(parts, state)
-            .await
-            .map(|p| Path(p.0))
-            .map_err(|e| ApiError::new(e.status(), e.body_text()))
-    }
+/// Mounts a family's router so that its error answers (from handlers,
+/// extractors and credentials alike) are rendered by `E`.
+pub fn with_envelope<E: Envelope, S: Clone + Send + Sync + 'static>(
+    router: axum::Router<S>,
+) -> axum::Router<S> {
+    router.layer(axum::middleware::map_response(
+        |mut res: Response| async move {
+            match res.extensions_mut().remove::<Failure>() {
+                Some(failure) => E::render(failure),
+                None => res,
+            }
+        },
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn message(body: &str) -> String {
-        match parse::<shipcore::model::ImageConfig>(body.as_bytes()) {
-            Ok(_) => panic!("{body} parsed"),
-            Err(e) => {
-                assert_eq!(e.status, StatusCode::BAD_REQUEST);
-                e.message
+    #[tokio::test]
+    async fn a_family_renders_failures_in_its_own_envelope() {
+        use tower_service::Service as _;
+        struct Coded;
+        impl Envelope for Coded {
+            fn render(f: Failure) -> Response {
+                let body = serde_json::json!({"code": f.status.as_u16(), "errMsg": f.message});
+                (f.status, axum::Json(body)).into_response()
             }
         }
-    }
-
-    #[test]
-    fn a_bad_body_is_a_400_that_names_the_field() {
-        let m = message(r#"{"name":"a","cpus":"one","memory":1}"#);
-        assert!(m.contains("cpus: invalid type: string \"one\""), "{m}");
-        let m =
-            message(r#"{"name":"a","cpus":1,"memory":1,"bind_ports":[{"container_port":"x"}]}"#);
-        assert!(
-            m.contains("bind_ports[0].container_port: invalid type"),
-            "{m}"
+        let family = axum::Router::new()
+            .route(
+                "/bad",
+                axum::routing::get(|| async { Err::<(), _>(Error::bad_request("no")) }),
+            )
+            .route("/ok", axum::routing::get(|| async { "fine" }));
+        let mut app = axum::Router::new()
+            .merge(with_envelope::<Coded, ()>(family))
+            .route(
+                "/plain",
+                axum::routing::get(|| async { Err::<(), _>(Error::bad_request("no")) }),
+            );
+        let body = |res: Response| async move {
+            let b = axum::body::to_bytes(res.into_body(), 1 << 16)
+                .await
+                .unwrap();
+            String::from_utf8(b.to_vec()).unwrap()
+        };
+        let get = |p: &str| {
+            axum::http::Request::get(p)
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        let res = app.call(get("/bad")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(body(res).await, r#"{"code":400,"errMsg":"no"}"#);
+        assert_eq!(body(app.call(get("/ok")).await.unwrap()).await, "fine");
+        assert_eq!(
+            body(app.call(get("/plain")).await.unwrap()).await,
+            r#"{"error":"no"}"#
         );
-        let m = message(r#"{"cpus":1,"memory":1}"#);
-        assert!(m.contains("missing field `name`"), "{m}");
-        assert!(message(r#"{"name":"a""#).contains("EOF"));
-        assert!(message(r#"{"name":"a","cpus":1,"memory":1} x"#).contains("trailing"));
-        assert!(message("").contains("JSON body is required"));
     }
 }

@@ -78,36 +78,24 @@ where
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use std::sync::Arc;
-
     use axum::http::header;
     use http_body_util::{BodyExt, Empty};
     use hyper::service::Service as _;
     use shipcore::access::Access;
-    use shipcore::cluster::{Cluster, ClusterOptions};
-    use shipcore::engine::fake::FakeConnector;
-    use shipcore::model::{EngineRecord, ImageConfig};
-    use shipcore::store::{MemoryStore, Store};
+    use shipcore::cluster::Cluster;
+    use shipcore::model::ImageConfig;
+    use shipcore::testing::Fixture;
 
     use super::*;
 
     async fn front() -> (Front, Cluster, Access) {
-        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-        let cluster = Cluster::open(
-            store.clone(),
-            Arc::new(FakeConnector::new(8_000, 16_384, &["app:1"])),
-            ClusterOptions::default(),
+        let f = Fixture::fake(1, 8_000, 16_384, &["app:1"]).await.unwrap();
+        let app = App::new(f.cluster.clone(), f.access.clone());
+        (
+            Front::new(app.clone(), crate::router(app)),
+            f.cluster,
+            f.access,
         )
-        .await
-        .unwrap();
-        cluster
-            .add_engine(EngineRecord::new("e1", "unix:///fake.sock"))
-            .await
-            .unwrap();
-        let access = Access::new(store);
-        access.bootstrap(Some("pw".into())).await.unwrap();
-        let app = App::new(cluster.clone(), access.clone());
-        (Front::new(app.clone(), crate::router(app)), cluster, access)
     }
 
     fn get(path: &str, key: &str) -> Request<Empty<bytes::Bytes>> {
@@ -205,7 +193,7 @@ mod tests {
                 .unwrap();
             assert!(front.answer(&bare).is_none());
             let basic = Request::get(path)
-                .header("authorization", "Basic YWRtaW46cHc=")
+                .header("authorization", "Basic YWRtaW46YWRtaW5wdw==")
                 .body(Empty::<bytes::Bytes>::new())
                 .unwrap();
             assert!(front.answer(&basic).is_none());

@@ -3,9 +3,16 @@
 //! logic lives in `shipcore`.
 //!
 //! # Layout
+//! One module per API family, each with a `router()` that [`router`]
+//! mounts, so a family is added by one line:
 //! - `cluster_api/`: the cluster API of seed 001 (`/api/...`, `/hub/webhook`).
+//!
+//! Shared by every family:
 //! - `auth.rs`: `X-Service-Key` and basic auth, permissions per area.
-//! - `error.rs`: the crate's error enum and the JSON error answers.
+//! - `error.rs`: the crate's one error enum, its answers, and the envelope
+//!   mechanism by which a family renders errors its own way.
+//! - `extract.rs`: body, query and path extractors that fail with a 400
+//!   naming what is wrong.
 //! - `observe.rs`: request logs and Prometheus metrics.
 //! - `openapi.rs`: the generated OpenAPI document (`/api/openapi.json`).
 //! - `rendered.rs`: answers rendered once per cluster generation (JSON and gzip).
@@ -14,6 +21,7 @@
 mod auth;
 mod cluster_api;
 mod error;
+mod extract;
 mod front;
 mod observe;
 mod openapi;
@@ -21,14 +29,14 @@ mod rendered;
 
 use std::future::Future;
 
-use axum::routing::{delete, get, post};
+use axum::routing::get;
 use axum::Router;
 use shipcore::access::Access;
 use shipcore::cluster::Cluster;
 
 use rendered::Rendered;
 
-pub use error::{ApiError, Error};
+pub use error::{with_envelope, Envelope, Error, ErrorBody, Failure};
 pub use observe::Metrics;
 pub use openapi::ApiDoc;
 
@@ -67,47 +75,14 @@ impl App {
     }
 }
 
-/// Every route of the facade.
+/// Every route of the facade: each API family's router, and what they
+/// share (metrics, the OpenAPI document, the answer to unknown paths).
 pub fn router(app: App) -> Router {
-    use cluster_api::{access as acc, containers as c, engines as e, events as ev};
     Router::new()
-        .route("/api/containers", get(c::list).post(c::deploy))
-        .route("/api/containers/{id}", get(c::inspect).delete(c::destroy))
-        .route("/api/containers/{id}/stop", get(c::stop))
-        .route("/api/containers/{id}/restart", get(c::restart))
-        .route("/api/containers/{id}/scale", get(c::scale))
-        .route("/api/containers/{id}/logs", get(c::logs))
-        .route("/api/engines", get(e::list).post(e::add))
-        .route("/api/engines/{id}", get(e::inspect).delete(e::remove))
-        .route("/api/cluster/info", get(e::info))
-        .route(
-            "/api/accounts",
-            get(acc::accounts)
-                .post(acc::add_account)
-                .delete(acc::delete_account),
-        )
-        .route(
-            "/api/roles",
-            get(acc::roles).post(acc::add_role).delete(acc::delete_role),
-        )
-        .route("/api/roles/{name}", get(acc::role))
-        .route(
-            "/api/servicekeys",
-            get(acc::service_keys)
-                .post(acc::add_service_key)
-                .delete(acc::delete_service_key),
-        )
-        .route(
-            "/api/webhookkeys",
-            get(acc::webhook_keys).post(acc::add_webhook_key),
-        )
-        .route("/api/webhookkeys/{id}", delete(acc::delete_webhook_key))
-        .route("/api/webhooks/{id}", delete(acc::delete_webhook_key_alias))
-        .route("/api/events", get(ev::list))
-        .route("/hub/webhook/{key}", post(ev::hub))
+        .merge(cluster_api::router())
         .route("/metrics", get(observe::metrics))
         .route("/api/openapi.json", get(openapi::document))
-        .fallback(|| async { ApiError::new(axum::http::StatusCode::NOT_FOUND, "no such endpoint") })
+        .fallback(|| async { Error::NoRoute("no such endpoint".into()) })
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             observe::track,

@@ -46,7 +46,7 @@ use crate::cluster_api::{access, containers, engines, events};
         events::list,
         events::hub,
     ),
-    modifiers(&Auth),
+    modifiers(&Auth, &AuthAnswers),
     security(("service_key" = []), ("basic" = [])),
     tags(
         (name = "containers", description = "Deploy, inspect and manage containers"),
@@ -86,6 +86,56 @@ impl Modify for Auth {
                     .build(),
             ),
         );
+    }
+}
+
+/// Adds the 401 and 403 answers to every operation behind credentials (all
+/// but those declaring `security(())`), so each handler's annotation lists
+/// only its own answers.
+#[derive(Debug)]
+struct AuthAnswers;
+
+impl Modify for AuthAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let answer = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+                &mut item.head,
+            ];
+            for op in operations.into_iter().flatten() {
+                // `security(())` is an operation open without credentials.
+                let open = op.security.as_ref().is_some_and(|s| {
+                    s.iter()
+                        .any(|r| serde_json::to_value(r).is_ok_and(|v| v == serde_json::json!({})))
+                });
+                if open {
+                    continue;
+                }
+                let responses = &mut op.responses.responses;
+                responses
+                    .entry("401".into())
+                    .or_insert_with(|| answer("No valid credentials").into());
+                responses
+                    .entry("403".into())
+                    .or_insert_with(|| answer("Not permitted to the caller's role").into());
+            }
+        }
     }
 }
 

@@ -7,12 +7,12 @@ use std::future::Future;
 use std::io::Write as _;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use shipcore::cluster::Cluster;
 
-use crate::error::ApiError;
+use crate::error::Error;
 
 /// Bodies smaller than this are sent as they are: gzip would not pay.
 const GZIP_FROM: usize = 1024;
@@ -43,7 +43,7 @@ impl Rendered {
         cluster: &Cluster,
         headers: &HeaderMap,
         read: impl FnOnce() -> F,
-    ) -> Result<Response, ApiError>
+    ) -> Result<Response, Error>
     where
         T: serde::Serialize,
         F: Future<Output = (u64, T)>,
@@ -53,10 +53,9 @@ impl Rendered {
             None => {
                 let (generation, value) = read().await;
                 let json = serde_json::to_vec(&value).map_err(|e| {
-                    ApiError::new(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        format!("cannot render the answer: {e}"),
-                    )
+                    Error::Core(shipcore::Error::System {
+                        reason: format!("cannot render the answer: {e}"),
+                    })
                 })?;
                 let r = Arc::new(Rendering {
                     generation,

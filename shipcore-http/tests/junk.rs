@@ -6,18 +6,13 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::Request;
 use http_body_util::BodyExt;
 use proptest::prelude::*;
-use shipcore::access::Access;
-use shipcore::cluster::{Cluster, ClusterOptions};
-use shipcore::engine::fake::FakeConnector;
 use shipcore::engine::{ContainerFilter, EngineBackend};
-use shipcore::model::EngineRecord;
-use shipcore::store::{MemoryStore, Store};
+use shipcore::testing::Fixture;
 use tower_service::Service as _;
 
 const ENDPOINTS: &[(&str, &str)] = &[
@@ -145,9 +140,7 @@ fn request() -> impl Strategy<Value = (usize, Vec<String>, Vec<u8>)> {
 struct Bed {
     rt: tokio::runtime::Runtime,
     router: axum::Router,
-    cluster: Cluster,
-    fakes: Arc<FakeConnector>,
-    key: String,
+    fixture: Fixture,
 }
 
 fn bed() -> Bed {
@@ -155,28 +148,14 @@ fn bed() -> Bed {
         .enable_all()
         .build()
         .unwrap();
-    let fakes = Arc::new(FakeConnector::new(4_000, 8_192, &["app:1"]));
-    let (router, cluster, key) = rt.block_on(async {
-        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-        let cluster = Cluster::open(store.clone(), fakes.clone(), ClusterOptions::default())
-            .await
-            .unwrap();
-        cluster
-            .add_engine(EngineRecord::new("e1", "unix:///fake.sock"))
-            .await
-            .unwrap();
-        let access = Access::new(store).with_events(cluster.events().clone());
-        access.bootstrap(Some("pw".into())).await.unwrap();
-        let key = access.create_service_key("k", "admin").await.unwrap().key;
-        let app = shipcore_http::App::new(cluster.clone(), access);
-        (shipcore_http::router(app), cluster, key)
-    });
+    let fixture = rt
+        .block_on(Fixture::fake(1, 4_000, 8_192, &["app:1"]))
+        .unwrap();
+    let app = shipcore_http::App::new(fixture.cluster.clone(), fixture.access.clone());
     Bed {
         rt,
-        router,
-        cluster,
-        fakes,
-        key,
+        router: shipcore_http::router(app),
+        fixture,
     }
 }
 
@@ -185,7 +164,7 @@ impl Bed {
         let req = Request::builder()
             .method(method)
             .uri(path)
-            .header("x-service-key", &self.key)
+            .header("x-service-key", &self.fixture.admin_key)
             .header("content-type", "application/json")
             .body(Body::from(body));
         let Ok(req) = req else {
@@ -216,7 +195,8 @@ impl Bed {
             .map(|c| c["id"].as_str().unwrap().to_string())
             .collect();
         let engines: Vec<String> = self.rt.block_on(async {
-            self.cluster
+            self.fixture
+                .cluster
                 .engines()
                 .await
                 .into_iter()
@@ -227,8 +207,9 @@ impl Bed {
             let mut ids = BTreeSet::new();
             for id in &engines {
                 for c in self
-                    .fakes
+                    .fixture
                     .engine(id)
+                    .unwrap()
                     .list_containers(&ContainerFilter::default())
                     .await
                     .unwrap()

@@ -84,8 +84,8 @@ pub enum Error {
 
     /// No engine can take the request; the explanation names each engine's
     /// reason.
-    #[error("cannot place: {0}")]
-    Unplaceable(Box<crate::sched::Unplaceable>),
+    #[error("cannot place: {}", .0.explanation)]
+    Unplaceable(Box<Refused>),
 
     /// The operating system failed us (no randomness, ...).
     #[error("system failure: {reason}")]
@@ -98,6 +98,33 @@ pub enum Error {
         status: u16,
         message: String,
     },
+}
+
+/// Why no engine could take a request, as the scheduler explained it (its
+/// decision value converts into this, so the error type needs nothing from
+/// the floors above it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// `0/5 engines: 3 insufficient memory, 2 label mismatch`.
+    pub summary: String,
+    /// The whole line: the replica that failed, the summary and the first
+    /// engines' reasons.
+    pub explanation: String,
+    /// Every engine with its reason.
+    pub refusals: Vec<EngineRefusal>,
+}
+
+/// One engine that could not take a request, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineRefusal {
+    pub engine: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for EngineRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.engine, self.reason)
+    }
 }
 
 impl Error {

@@ -5,26 +5,44 @@
 //!
 //! # Layout
 //!
-//! - [`access`]: accounts, roles, service and webhook keys, authentication.
-//! - [`cluster`]: the cluster service (engines, deploys, reconcile, events).
-//! - [`model`]: the domain types (engines, containers, image configs, projects,
-//!   services, volumes, keys, accounts, roles, events) with their validation.
-//! - [`sched`]: the pure, explainable scheduler. It takes a cluster snapshot and a
-//!   request and returns a placement or, per engine, the reason it was refused.
-//!   It does no IO and reads no clock; the same input always gives the same answer.
-//! - [`store`]: the state store trait (keyed documents with revisions,
-//!   compare-and-swap, prefix listing, change streams), an in-memory
-//!   implementation for tests and the durable embedded default (redb).
-//! - [`engine`]: the engine backend trait (one Docker engine as the core uses
-//!   it) and the values that cross it; `shipcore-docker` implements it.
-//! - [`error`]: the crate's one error enum.
+//! Modules stand on floors; a module imports only from floors below its own
+//! (ARCHITECTURE.md states it as an invariant):
+//!
+//! 1. [`error`]: the crate's one error enum.
+//! 2. [`model`]: the domain types (engines, containers, image configs and
+//!    references, projects, services, volumes, keys, accounts, roles,
+//!    events) with their validation, and the shared units (millicpus, host
+//!    ports, timestamps).
+//! 3. [`sched`]: the pure, explainable scheduler. [`store`]: the state store
+//!    trait (keyed documents with revisions, compare-and-swap, batches,
+//!    paged prefix reads, change streams), in memory and durable on redb.
+//!    [`engine`]: the engine backend trait and the [`engine::Connector`] that
+//!    makes backends; `shipcore-docker` implements both.
+//! 4. [`events`]: the event log every family records into; [`clock`]: the
+//!    one clock services read.
+//! 5. [`access`]: accounts, roles, service and webhook keys, authentication.
+//! 6. [`cluster`]: the cluster service (engines, deploys, reconcile).
+//!
+//! Without the default `runtime` feature only the pure floors build: the
+//! model, the scheduler, the cluster's stored documents and its reconcile
+//! planner (no tokio, no redb, no argon2). The `testing` feature adds fakes
+//! for tests and benches: an in-memory engine, a store that fails on demand,
+//! and the store conformance suite.
 
+#[cfg(feature = "runtime")]
 pub mod access;
+#[cfg(feature = "runtime")]
+pub mod clock;
 pub mod cluster;
 pub mod engine;
 pub mod error;
+#[cfg(feature = "runtime")]
+pub mod events;
 pub mod model;
 pub mod sched;
+#[cfg(feature = "runtime")]
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
-pub use error::{Error, Result};
+pub use error::{EngineRefusal, Error, Refused, Result};

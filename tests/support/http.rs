@@ -10,7 +10,32 @@ use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use shipcore::access::Access;
 use shipcore::cluster::Cluster;
+use shipcore::sched::Strategy;
 use shipcore::store::Store;
+use shipcore::testing::{Fixture, ADMIN_PASSWORD};
+
+/// The seed's deploy request, sent to engine A by its label.
+pub const DEPLOY: &str = r#"{"name":"shipcore/busybox:latest","cpus":0.1,"memory":32,"type":"service",
+  "hostname":"","domain":"","labels":["zone==a"],"args":["sleep","600"],"environment":{"FOO":"bar"},
+  "restart_policy":{"name":"always"},"bind_ports":[{"proto":"tcp","container_port":8080}],"links":{}}"#;
+
+/// The admin account's credentials.
+pub fn admin() -> Cred {
+    Cred::Basic("admin".into(), ADMIN_PASSWORD.into())
+}
+
+/// The facade over a cluster of engines A and B on `store`.
+pub async fn api(store: Arc<dyn Store>, a: &str, b: &str, name: &str) -> Api {
+    let fixture = Fixture::on(
+        store,
+        super::docker(),
+        super::options(name, Strategy::Spread),
+    )
+    .await
+    .unwrap();
+    super::register(&fixture.cluster, a, b).await;
+    start(fixture).await
+}
 
 /// A running facade on 127.0.0.1 and a client for it.
 pub struct Api {
@@ -29,9 +54,11 @@ pub enum Cred {
     Basic(String, String),
 }
 
-pub async fn start(store: Arc<dyn Store>, cluster: Cluster) -> Api {
-    let access = Access::new(store).with_events(cluster.events().clone());
-    access.bootstrap(Some("adminpw".into())).await.unwrap();
+/// The facade over the fixture's cluster, on a loopback port.
+pub async fn start(fixture: Fixture) -> Api {
+    let Fixture {
+        cluster, access, ..
+    } = fixture;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let app = shipcore_http::App::new(cluster.clone(), access.clone());

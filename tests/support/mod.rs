@@ -58,6 +58,7 @@ pub fn options(name: &str, strategy: Strategy) -> ClusterOptions {
         max_backoff: Duration::from_secs(2),
         reconcile_interval: Duration::from_secs(1),
         health_timeout: Duration::from_secs(2),
+        ..ClusterOptions::default()
     }
 }
 
@@ -75,15 +76,23 @@ pub async fn cluster_on(
     strategy: Strategy,
     name: &str,
 ) -> Cluster {
-    let c = Cluster::open(
-        store,
-        Arc::new(DockerConnector {
-            timeout: Duration::from_secs(10),
-        }),
-        options(name, strategy),
-    )
-    .await
-    .expect("cluster opens");
+    let c = Cluster::open(store, docker(), options(name, strategy))
+        .await
+        .expect("cluster opens");
+    register(&c, a, b).await;
+    c
+}
+
+/// The Docker connector of the tests.
+pub fn docker() -> Arc<DockerConnector> {
+    Arc::new(DockerConnector {
+        timeout: Duration::from_secs(10),
+    })
+}
+
+/// Registers A and B (1 GiB each to the scheduler; labelled `zone=a` and
+/// `zone=b`), unless a store held them already.
+pub async fn register(c: &Cluster, a: &str, b: &str) {
     if c.engine("a").await.is_err() {
         c.add_engine(record("a", a, 1024, &["zone=a"]))
             .await
@@ -92,7 +101,6 @@ pub async fn cluster_on(
             .await
             .expect("engine B registers");
     }
-    c
 }
 
 pub fn config(memory: u64) -> ImageConfig {

@@ -4,24 +4,21 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use bytes::Bytes;
 use serde::Deserialize;
 use shipcore::model::{Account, Permission, Role, RoleRef, ServiceKey, WebhookKey};
 
 use crate::auth::Caller;
-use crate::error::{parse, ApiError, AuthErrors, ErrorBody, Path};
+use crate::error::{Error, ErrorBody};
+use crate::extract::{JsonBody, Path};
 use crate::App;
 
 #[utoipa::path(
     get,
     path = "/api/accounts",
     tag = "accounts",
-    responses((status = 200, description = "Accounts; `password` holds the argon2 hash, never the password, as the seed shows", body = [Account]), AuthErrors)
+    responses((status = 200, description = "Accounts; `password` holds the argon2 hash, never the password, as the seed shows", body = [Account]))
 )]
-pub async fn accounts(
-    State(app): State<App>,
-    caller: Caller,
-) -> Result<Json<Vec<Account>>, ApiError> {
+pub async fn accounts(State(app): State<App>, caller: Caller) -> Result<Json<Vec<Account>>, Error> {
     caller.require("accounts", false)?;
     Ok(Json(app.access.accounts().await?))
 }
@@ -39,15 +36,14 @@ pub struct NewAccount {
     path = "/api/accounts",
     tag = "accounts",
     request_body = NewAccount,
-    responses((status = 204, description = "Created"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), AuthErrors)
+    responses((status = 204, description = "Created"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody))
 )]
 pub async fn add_account(
     State(app): State<App>,
     caller: Caller,
-    body: Bytes,
-) -> Result<StatusCode, ApiError> {
+    JsonBody(a): JsonBody<NewAccount>,
+) -> Result<StatusCode, Error> {
     caller.require("accounts", true)?;
-    let a: NewAccount = parse(&body)?;
     app.access
         .create_account(&a.username, &a.password, &a.role.name)
         .await?;
@@ -64,15 +60,14 @@ pub struct Username {
     path = "/api/accounts",
     tag = "accounts",
     request_body = Username,
-    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), AuthErrors)
+    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody))
 )]
 pub async fn delete_account(
     State(app): State<App>,
     caller: Caller,
-    body: Bytes,
-) -> Result<StatusCode, ApiError> {
+    JsonBody(u): JsonBody<Username>,
+) -> Result<StatusCode, Error> {
     caller.require("accounts", true)?;
-    let u: Username = parse(&body)?;
     app.access.delete_account(&u.username).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -81,9 +76,9 @@ pub async fn delete_account(
     get,
     path = "/api/roles",
     tag = "roles",
-    responses((status = 200, body = [Role]), AuthErrors)
+    responses((status = 200, body = [Role]))
 )]
-pub async fn roles(State(app): State<App>, caller: Caller) -> Result<Json<Vec<Role>>, ApiError> {
+pub async fn roles(State(app): State<App>, caller: Caller) -> Result<Json<Vec<Role>>, Error> {
     caller.require("roles", false)?;
     Ok(Json(app.access.roles().await?))
 }
@@ -93,13 +88,13 @@ pub async fn roles(State(app): State<App>, caller: Caller) -> Result<Json<Vec<Ro
     path = "/api/roles/{name}",
     tag = "roles",
     params(("name" = String, Path, description = "Role name")),
-    responses((status = 200, body = Role), (status = 404, body = ErrorBody), AuthErrors)
+    responses((status = 200, body = Role), (status = 404, body = ErrorBody))
 )]
 pub async fn role(
     State(app): State<App>,
     caller: Caller,
     Path(name): Path<String>,
-) -> Result<Json<Role>, ApiError> {
+) -> Result<Json<Role>, Error> {
     caller.require("roles", false)?;
     Ok(Json(app.access.role(&name).await?))
 }
@@ -117,15 +112,14 @@ pub struct NewRole {
     path = "/api/roles",
     tag = "roles",
     request_body = NewRole,
-    responses((status = 204, description = "Created"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), AuthErrors)
+    responses((status = 204, description = "Created"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody))
 )]
 pub async fn add_role(
     State(app): State<App>,
     caller: Caller,
-    body: Bytes,
-) -> Result<StatusCode, ApiError> {
+    JsonBody(r): JsonBody<NewRole>,
+) -> Result<StatusCode, Error> {
     caller.require("roles", true)?;
-    let r: NewRole = parse(&body)?;
     app.access.create_role(&r.name, r.permissions).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -140,15 +134,14 @@ pub struct Name {
     path = "/api/roles",
     tag = "roles",
     request_body = Name,
-    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), (status = 409, description = "Built-in or still in use", body = ErrorBody), AuthErrors)
+    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), (status = 409, description = "Built-in or still in use", body = ErrorBody))
 )]
 pub async fn delete_role(
     State(app): State<App>,
     caller: Caller,
-    body: Bytes,
-) -> Result<StatusCode, ApiError> {
+    JsonBody(n): JsonBody<Name>,
+) -> Result<StatusCode, Error> {
     caller.require("roles", true)?;
-    let n: Name = parse(&body)?;
     app.access.delete_role(&n.name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -157,12 +150,12 @@ pub async fn delete_role(
     get,
     path = "/api/servicekeys",
     tag = "servicekeys",
-    responses((status = 200, description = "Keys, shown by prefix only", body = [ServiceKey]), AuthErrors)
+    responses((status = 200, description = "Keys, shown by prefix only", body = [ServiceKey]))
 )]
 pub async fn service_keys(
     State(app): State<App>,
     caller: Caller,
-) -> Result<Json<Vec<ServiceKey>>, ApiError> {
+) -> Result<Json<Vec<ServiceKey>>, Error> {
     caller.require("servicekeys", false)?;
     Ok(Json(app.access.service_keys().await?))
 }
@@ -181,15 +174,14 @@ pub struct NewKey {
     path = "/api/servicekeys",
     tag = "servicekeys",
     request_body = NewKey,
-    responses((status = 200, description = "The new key, shown this once", body = ServiceKey), (status = 400, body = ErrorBody), AuthErrors)
+    responses((status = 200, description = "The new key, shown this once", body = ServiceKey), (status = 400, body = ErrorBody))
 )]
 pub async fn add_service_key(
     State(app): State<App>,
     caller: Caller,
-    body: Bytes,
-) -> Result<Json<ServiceKey>, ApiError> {
+    JsonBody(k): JsonBody<NewKey>,
+) -> Result<Json<ServiceKey>, Error> {
     caller.require("servicekeys", true)?;
-    let k: NewKey = parse(&body)?;
     let role = k.role.unwrap_or_else(|| caller.0.role.name.clone());
     Ok(Json(
         app.access.create_service_key(&k.description, &role).await?,
@@ -206,15 +198,14 @@ pub struct Key {
     path = "/api/servicekeys",
     tag = "servicekeys",
     request_body = Key,
-    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), AuthErrors)
+    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody))
 )]
 pub async fn delete_service_key(
     State(app): State<App>,
     caller: Caller,
-    body: Bytes,
-) -> Result<StatusCode, ApiError> {
+    JsonBody(k): JsonBody<Key>,
+) -> Result<StatusCode, Error> {
     caller.require("servicekeys", true)?;
-    let k: Key = parse(&body)?;
     app.access.delete_service_key(&k.key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -223,12 +214,12 @@ pub async fn delete_service_key(
     get,
     path = "/api/webhookkeys",
     tag = "webhookkeys",
-    responses((status = 200, body = [WebhookKey]), AuthErrors)
+    responses((status = 200, body = [WebhookKey]))
 )]
 pub async fn webhook_keys(
     State(app): State<App>,
     caller: Caller,
-) -> Result<Json<Vec<WebhookKey>>, ApiError> {
+) -> Result<Json<Vec<WebhookKey>>, Error> {
     caller.require("webhookkeys", false)?;
     Ok(Json(app.access.webhook_keys().await?))
 }
@@ -243,15 +234,14 @@ pub struct Image {
     path = "/api/webhookkeys",
     tag = "webhookkeys",
     request_body = Image,
-    responses((status = 200, description = "The new key, shown this once", body = WebhookKey), (status = 400, body = ErrorBody), AuthErrors)
+    responses((status = 200, description = "The new key, shown this once", body = WebhookKey), (status = 400, body = ErrorBody))
 )]
 pub async fn add_webhook_key(
     State(app): State<App>,
     caller: Caller,
-    body: Bytes,
-) -> Result<Json<WebhookKey>, ApiError> {
+    JsonBody(i): JsonBody<Image>,
+) -> Result<Json<WebhookKey>, Error> {
     caller.require("webhookkeys", true)?;
-    let i: Image = parse(&body)?;
     Ok(Json(app.access.create_webhook_key(&i.image).await?))
 }
 
@@ -260,13 +250,13 @@ pub async fn add_webhook_key(
     path = "/api/webhookkeys/{id}",
     tag = "webhookkeys",
     params(("id" = String, Path, description = "Webhook key id (or the key)")),
-    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), AuthErrors)
+    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody))
 )]
 pub async fn delete_webhook_key(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, Error> {
     caller.require("webhookkeys", true)?;
     app.access.delete_webhook_key(&id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -278,12 +268,12 @@ pub async fn delete_webhook_key(
     path = "/api/webhooks/{id}",
     tag = "webhookkeys",
     params(("id" = String, Path, description = "Webhook key id (or the key)")),
-    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), AuthErrors)
+    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody))
 )]
 pub async fn delete_webhook_key_alias(
     state: State<App>,
     caller: Caller,
     id: Path<String>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, Error> {
     delete_webhook_key(state, caller, id).await
 }

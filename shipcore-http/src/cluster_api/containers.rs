@@ -5,14 +5,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use bytes::Bytes;
 use futures::TryStreamExt;
 use serde::Deserialize;
 use shipcore::engine::LogOptions;
 use shipcore::model::{Container, ImageConfig};
 
 use crate::auth::Caller;
-use crate::error::{parse, ApiError, AuthErrors, ErrorBody, Path, Query};
+use crate::error::{Error, ErrorBody};
+use crate::extract::{JsonBody, Path, Query};
 use crate::App;
 
 pub(crate) const AREA: &str = "containers";
@@ -23,13 +23,13 @@ pub(crate) const AREA: &str = "containers";
     get,
     path = "/api/containers",
     tag = "containers",
-    responses((status = 200, description = "Every container of the cluster", body = [Container]), AuthErrors)
+    responses((status = 200, description = "Every container of the cluster", body = [Container]))
 )]
 pub async fn list(
     State(app): State<App>,
     caller: Caller,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Error> {
     caller.require(AREA, false)?;
     app.containers_json
         .respond(&app.cluster, &headers, || app.cluster.containers_at())
@@ -49,21 +49,16 @@ pub struct Count {
     tag = "containers",
     params(Count),
     request_body = ImageConfig,
-    responses((status = 201, description = "The containers placed and started", body = [Container]), (status = 400, description = "Malformed body or invalid field", body = ErrorBody), (status = 409, description = "No engine can take it; `refusals` explains each engine", body = ErrorBody), AuthErrors)
+    responses((status = 201, description = "The containers placed and started", body = [Container]), (status = 400, description = "Malformed body or invalid field", body = ErrorBody), (status = 409, description = "No engine can take it; `refusals` explains each engine", body = ErrorBody))
 )]
 pub async fn deploy(
     State(app): State<App>,
     caller: Caller,
     Query(q): Query<Count>,
-    body: Bytes,
-) -> Result<impl IntoResponse, ApiError> {
+    JsonBody(cfg): JsonBody<ImageConfig>,
+) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
-    let cfg: ImageConfig = parse(&body)?;
-    let count = q.count.unwrap_or(1);
-    if count == 0 || count > 1000 {
-        return Err(ApiError::bad_request("count must be between 1 and 1000"));
-    }
-    let placed = app.cluster.deploy(cfg, count).await?;
+    let placed = app.cluster.deploy(cfg, q.count.unwrap_or(1)).await?;
     Ok((StatusCode::CREATED, Json(placed)))
 }
 
@@ -72,13 +67,13 @@ pub async fn deploy(
     path = "/api/containers/{id}",
     tag = "containers",
     params(("id" = String, Path, description = "Container id (or a unique prefix)")),
-    responses((status = 200, body = Container), (status = 404, body = ErrorBody), AuthErrors)
+    responses((status = 200, body = Container), (status = 404, body = ErrorBody))
 )]
 pub async fn inspect(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Container>, ApiError> {
+) -> Result<Json<Container>, Error> {
     caller.require(AREA, false)?;
     Ok(Json(app.cluster.container(&id).await?))
 }
@@ -88,13 +83,13 @@ pub async fn inspect(
     path = "/api/containers/{id}",
     tag = "containers",
     params(("id" = String, Path, description = "Container id (or a unique prefix)")),
-    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), AuthErrors)
+    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody))
 )]
 pub async fn destroy(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, Error> {
     caller.require(AREA, true)?;
     app.cluster.destroy(&id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -105,13 +100,13 @@ pub async fn destroy(
     path = "/api/containers/{id}/stop",
     tag = "containers",
     params(("id" = String, Path, description = "Container id (or a unique prefix)")),
-    responses((status = 204, description = "Stopped"), (status = 404, body = ErrorBody), AuthErrors)
+    responses((status = 204, description = "Stopped"), (status = 404, body = ErrorBody))
 )]
 pub async fn stop(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, Error> {
     caller.require(AREA, true)?;
     app.cluster.stop(&id, None).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -122,13 +117,13 @@ pub async fn stop(
     path = "/api/containers/{id}/restart",
     tag = "containers",
     params(("id" = String, Path, description = "Container id (or a unique prefix)")),
-    responses((status = 204, description = "Restarted"), (status = 404, body = ErrorBody), AuthErrors)
+    responses((status = 204, description = "Restarted"), (status = 404, body = ErrorBody))
 )]
 pub async fn restart(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, Error> {
     caller.require(AREA, true)?;
     app.cluster.restart(&id, None).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -139,21 +134,18 @@ pub async fn restart(
     path = "/api/containers/{id}/scale",
     tag = "containers",
     params(("id" = String, Path, description = "Container id (or a unique prefix)"), Count),
-    responses((status = 204, description = "Scaled to `count` containers of that image"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), AuthErrors)
+    responses((status = 204, description = "Scaled to `count` containers of that image"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody))
 )]
 pub async fn scale(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<String>,
     Query(q): Query<Count>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, Error> {
     caller.require(AREA, true)?;
     let count = q
         .count
-        .ok_or_else(|| ApiError::bad_request("count is required: ?count=N"))?;
-    if count > 1000 {
-        return Err(ApiError::bad_request("count must be at most 1000"));
-    }
+        .ok_or_else(|| Error::bad_request("count is required: ?count=N"))?;
     app.cluster.scale(&id, count).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -163,13 +155,13 @@ pub async fn scale(
     path = "/api/containers/{id}/logs",
     tag = "containers",
     params(("id" = String, Path, description = "Container id (or a unique prefix)")),
-    responses((status = 200, description = "The container's output", body = String, content_type = "text/plain"), (status = 404, body = ErrorBody), AuthErrors)
+    responses((status = 200, description = "The container's output", body = String, content_type = "text/plain"), (status = 404, body = ErrorBody))
 )]
 pub async fn logs(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, false)?;
     let chunks: Vec<_> = app
         .cluster

@@ -5,18 +5,45 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
-use bytes::Bytes;
 use serde::Serialize;
-use shipcore::cluster::{ClusterInfo, EngineDoc};
+use shipcore::cluster::{EngineDoc, Totals};
 use shipcore::model::{Engine, EngineRecord};
 
 use crate::auth::Caller;
-use crate::error::{parse, ApiError, AuthErrors, ErrorBody, Path};
+use crate::error::{Error, ErrorBody};
+use crate::extract::{JsonBody, Path};
 use crate::App;
 
 const AREA: &str = "engines";
 /// The permission area of `/api/cluster/info`.
 pub(crate) const INFO_AREA: &str = "cluster";
+
+/// Shipyard's `/api/cluster/info`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, utoipa::ToSchema)]
+pub struct ClusterInfo {
+    pub cpus: f64,
+    /// MiB.
+    pub memory: u64,
+    pub reserved_cpus: f64,
+    pub reserved_memory: u64,
+    pub engine_count: usize,
+    pub container_count: usize,
+    pub image_count: usize,
+}
+
+impl From<Totals> for ClusterInfo {
+    fn from(t: Totals) -> Self {
+        ClusterInfo {
+            cpus: t.cpus as f64 / 1000.0,
+            memory: t.memory,
+            reserved_cpus: t.reserved_cpus as f64 / 1000.0,
+            reserved_memory: t.reserved_memory,
+            engine_count: t.engines,
+            container_count: t.containers,
+            image_count: t.images,
+        }
+    }
+}
 
 /// An engine as Shipyard lists it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -38,12 +65,9 @@ fn view(doc: EngineDoc) -> EngineView {
     get,
     path = "/api/engines",
     tag = "engines",
-    responses((status = 200, body = [EngineView]), AuthErrors)
+    responses((status = 200, body = [EngineView]))
 )]
-pub async fn list(
-    State(app): State<App>,
-    caller: Caller,
-) -> Result<Json<Vec<EngineView>>, ApiError> {
+pub async fn list(State(app): State<App>, caller: Caller) -> Result<Json<Vec<EngineView>>, Error> {
     caller.require(AREA, false)?;
     Ok(Json(
         app.cluster.engines().await.into_iter().map(view).collect(),
@@ -55,13 +79,13 @@ pub async fn list(
     path = "/api/engines/{id}",
     tag = "engines",
     params(("id" = String, Path, description = "Engine id")),
-    responses((status = 200, body = EngineView), (status = 404, body = ErrorBody), AuthErrors)
+    responses((status = 200, body = EngineView), (status = 404, body = ErrorBody))
 )]
 pub async fn inspect(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<EngineView>, ApiError> {
+) -> Result<Json<EngineView>, Error> {
     caller.require(AREA, false)?;
     Ok(Json(view(app.cluster.engine(&id).await?)))
 }
@@ -71,15 +95,14 @@ pub async fn inspect(
     path = "/api/engines",
     tag = "engines",
     request_body = EngineRecord,
-    responses((status = 201, body = EngineView), (status = 400, body = ErrorBody), (status = 409, description = "The id is taken", body = ErrorBody), (status = 502, description = "The engine did not answer", body = ErrorBody), AuthErrors)
+    responses((status = 201, body = EngineView), (status = 400, body = ErrorBody), (status = 409, description = "The id is taken", body = ErrorBody), (status = 502, description = "The engine did not answer", body = ErrorBody))
 )]
 pub async fn add(
     State(app): State<App>,
     caller: Caller,
-    body: Bytes,
-) -> Result<(StatusCode, Json<EngineView>), ApiError> {
+    JsonBody(record): JsonBody<EngineRecord>,
+) -> Result<(StatusCode, Json<EngineView>), Error> {
     caller.require(AREA, true)?;
-    let record: EngineRecord = parse(&body)?;
     Ok((
         StatusCode::CREATED,
         Json(view(app.cluster.add_engine(record).await?)),
@@ -91,13 +114,13 @@ pub async fn add(
     path = "/api/engines/{id}",
     tag = "engines",
     params(("id" = String, Path, description = "Engine id")),
-    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), AuthErrors)
+    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody))
 )]
 pub async fn remove(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, Error> {
     caller.require(AREA, true)?;
     app.cluster.remove_engine(&id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -107,16 +130,19 @@ pub async fn remove(
     get,
     path = "/api/cluster/info",
     tag = "cluster",
-    responses((status = 200, body = ClusterInfo), AuthErrors)
+    responses((status = 200, body = ClusterInfo))
 )]
 /// Served from the last rendering until the cluster changes.
 pub async fn info(
     State(app): State<App>,
     caller: Caller,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Error> {
     caller.require(INFO_AREA, false)?;
     app.info_json
-        .respond(&app.cluster, &headers, || app.cluster.info_at())
+        .respond(&app.cluster, &headers, || async {
+            let (generation, totals) = app.cluster.totals().await;
+            (generation, ClusterInfo::from(totals))
+        })
         .await
 }

@@ -4,16 +4,17 @@
 use std::convert::Infallible;
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::sse::{Event as Sse, KeepAlive};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
 use futures::StreamExt;
 use serde::Deserialize;
+use shipcore::model::ImageRef;
 
 use crate::auth::Caller;
-use crate::error::{parse, ApiError, AuthErrors, ErrorBody, Path, Query};
+use crate::error::{Error, ErrorBody};
+use crate::extract::{parse, Path, Query};
 
 /// What a hub webhook did.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -47,14 +48,14 @@ pub struct EventQuery {
     path = "/api/events",
     tag = "events",
     params(EventQuery),
-    responses((status = 200, description = "Events, newest first; with `follow=true` a `text/event-stream` of them, each with its sequence number as SSE id", body = [shipcore::model::Event]), AuthErrors)
+    responses((status = 200, description = "Events, newest first; with `follow=true` a `text/event-stream` of them, each with its sequence number as SSE id", body = [shipcore::model::Event]))
 )]
 pub async fn list(
     State(app): State<App>,
     caller: Caller,
     Query(q): Query<EventQuery>,
     headers: axum::http::HeaderMap,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Error> {
     caller.require("events", false)?;
     if q.follow {
         // A reconnecting EventSource names the last event it saw.
@@ -94,7 +95,8 @@ pub struct HubPush {
 }
 
 /// Docker Hub's push webhook: pull the newest image and redeploy every
-/// container of it. Only the webhook key of that image is accepted.
+/// container of it. Only the webhook key of that image is accepted; the key
+/// is checked before the body is read.
 #[utoipa::path(
     post,
     path = "/hub/webhook/{key}",
@@ -108,25 +110,32 @@ pub async fn hub(
     State(app): State<App>,
     Path(key): Path<String>,
     body: Bytes,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Error> {
     let image = app
         .access
         .webhook(&key)
         .await?
-        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unknown webhook key"))?;
+        .ok_or_else(|| Error::Unauthorized("unknown webhook key".into()))?;
     let push: HubPush = parse(&body)?;
-    let pushed = push.repository.repo_name;
-    use shipcore::model::repository;
-    if repository(&pushed) != repository(&image) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            format!("this webhook key is for {image}, not {pushed}"),
-        ));
+    let pushed = ImageRef::parse(&push.repository.repo_name)
+        .map_err(|e| Error::bad_request(format!("repository.repo_name: {e}")))?;
+    let allowed = ImageRef::parse(&image)?;
+    if !pushed.same_repository(&allowed) {
+        return Err(Error::Forbidden(format!(
+            "this webhook key is for {image}, not {pushed}"
+        )));
     }
-    let redeployed = app.cluster.redeploy_image(&image).await?;
+    let redeployed = app.cluster.redeploy_image(&allowed).await?;
     Ok(Json(HubResult {
         image,
         redeployed: redeployed.len(),
     })
     .into_response())
+}
+
+/// `POST /hub/webhook` and `/hub/webhook/`: the seed's path without its key.
+pub async fn hub_without_key() -> Error {
+    Error::Unauthorized(
+        "a webhook key is required: POST /hub/webhook/{key} with the key made by POST /api/webhookkeys".into(),
+    )
 }

@@ -1,89 +1,363 @@
-//! Deploys through the scheduler, and the container operations: inspect by
-//! id or unique prefix, stop, restart, destroy, logs, scale.
+//! The deploy transaction: reserve → pull → create → start → record.
 //!
-//! A deploy reserves capacity in the scheduler's index first (under the
-//! state lock), then talks to the engines without holding it, and either
-//! records the containers or gives every reservation back: a failure half-way
-//! leaks nothing.
+//! A deploy runs as a task of its own. The caller awaits it, and holds a
+//! guard whose drop tells the task it was abandoned (an HTTP client that
+//! disconnects during a long pull makes hyper drop the handler's future).
+//! The task never drops an engine call half-way: a pull is cut short (it
+//! leaves nothing to undo), a create or start in flight is let finish, and
+//! then everything done so far is undone. Any failure takes the same path.
+//! So whatever happens, a deploy ends either recorded in full or with its
+//! reservations released, nothing `pending`, and no container it made left
+//! on an engine.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use futures::TryStreamExt;
+use futures::stream::FuturesUnordered;
+use futures::{StreamExt, TryStreamExt};
+use tokio::sync::watch;
 
-use super::clock::now_rfc3339;
-use super::docs::{footprint, ContainerDoc, CONTAINERS, LABEL_CLUSTER, LABEL_CONFIG};
-use super::{Cluster, State};
-use crate::engine::{ContainerSpec, EngineBackend, LogChunk, LogOptions, PortBinding};
+use super::docs::{
+    container_key, deploy_key, ContainerDoc, DeployDoc, LABEL_CLUSTER, LABEL_CONFIG, LABEL_DEPLOY,
+};
+use super::state::Reservation;
+use super::Cluster;
+use crate::engine::{ContainerDetails, ContainerSpec, EngineBackend, PortBinding};
 use crate::error::{Error, Result};
+use crate::events::NewEvent;
 use crate::model::{Container, ContainerState, EventType, ImageConfig};
-use crate::sched::{Request, Strategy};
-use crate::store::{put_json, Expect};
+use crate::sched::{Placement, Request, Strategy};
+use crate::store::{Expect, Op, MAX_BATCH_OPS};
 
-/// Where one new container goes and what it is called.
-pub(super) struct Slot {
-    pub engine: String,
-    pub name: String,
-    pub backend: Arc<dyn EngineBackend>,
+/// Most containers one deploy (or one scale step) may ask for.
+pub const MAX_REPLICAS: u32 = 1000;
+
+/// A deploy request, validated: the one place a deploy's input is checked.
+#[derive(Debug, Clone)]
+pub struct DeployRequest {
+    image: Arc<ImageConfig>,
+    count: u32,
+    /// The scheduler's request, labels parsed.
+    request: Request,
+}
+
+impl DeployRequest {
+    /// Checks the image config (fields, image reference, scheduling labels)
+    /// and the count (1 to [`MAX_REPLICAS`]); errors name the field.
+    pub fn new(cfg: ImageConfig, count: u32) -> Result<Self> {
+        Self::shared(Arc::new(cfg), count)
+    }
+
+    /// As [`DeployRequest::new`], for a config other containers share.
+    pub fn shared(image: Arc<ImageConfig>, count: u32) -> Result<Self> {
+        image.validate()?;
+        if count == 0 || count > MAX_REPLICAS {
+            return Err(Error::invalid(
+                "count",
+                format!("must be between 1 and {MAX_REPLICAS}, got {count}"),
+            ));
+        }
+        let request = Request::from_image_config(&image, Strategy::Spread, count)?;
+        Ok(DeployRequest {
+            image,
+            count,
+            request,
+        })
+    }
+
+    pub fn image(&self) -> &ImageConfig {
+        &self.image
+    }
+
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+}
+
+/// What a deploy made: its containers as shown.
+pub(super) struct Deployed {
+    pub containers: Vec<Container>,
+}
+
+/// An engine's backend, as handed to a deploy's concurrent steps.
+type Backend = Arc<dyn EngineBackend + 'static>;
+
+/// A create-and-start step: the slot, the id made, the error met.
+type Started = (usize, Option<String>, Option<Error>);
+
+/// One container of a deploy: where it goes and what it is called.
+struct Slot {
+    reservation: Reservation,
+    backend: Arc<dyn EngineBackend>,
+}
+
+impl Slot {
+    fn name(&self) -> &str {
+        &self.reservation.footprint.name
+    }
+
+    fn engine(&self) -> &str {
+        &self.reservation.engine
+    }
 }
 
 impl Cluster {
-    /// Deploys `count` containers of `cfg` (at least one), placed by the
-    /// scheduler. Returns the placed containers, or the scheduler's
+    /// Deploys `count` containers of `cfg` (1 to [`MAX_REPLICAS`]), placed by
+    /// the scheduler. Returns the placed containers, or the scheduler's
     /// per-engine explanation as [`Error::Unplaceable`].
     pub async fn deploy(&self, cfg: ImageConfig, count: u32) -> Result<Vec<Container>> {
-        self.deploy_replacing(cfg, count.max(1), &[])
-            .await
-            .map(|(c, _)| c)
+        let req = DeployRequest::new(cfg, count)?;
+        Ok(self.deploy_request(req, Join::default()).await?.containers)
     }
 
-    /// Deploys and returns rendered containers and their records; `replaces`
-    /// goes into each record (rescheduling).
-    pub(super) async fn deploy_replacing(
-        &self,
-        cfg: ImageConfig,
-        count: u32,
-        replaces: &[String],
-    ) -> Result<(Vec<Container>, Vec<ContainerDoc>)> {
-        let slots = self.reserve(&cfg, count).await?;
-        let mut created: Vec<(usize, String)> = Vec::new();
-        let mut outcome = Ok(());
-        for (i, slot) in slots.iter().enumerate() {
-            match self.create_on(slot, &cfg).await {
-                Ok(id) => created.push((i, id)),
-                Err(e) => {
-                    outcome = Err(e);
-                    break;
+    /// Where `count` containers of `cfg` would go now (a dry run): nothing is
+    /// reserved or created.
+    pub async fn plan_deploy(&self, cfg: &ImageConfig, count: u32) -> Result<Placement> {
+        let req = DeployRequest::new(cfg.clone(), count)?;
+        let mut request = req.request;
+        request.strategy = self.inner.opts.strategy;
+        self.inner.state.lock().await.plan(&request)
+    }
+
+    /// Runs a deploy. The deploy is undone in full if this future is
+    /// dropped before it ends.
+    pub(super) async fn deploy_request(&self, req: DeployRequest, join: Join) -> Result<Deployed> {
+        // Dropping `_abandon` (with this future) tells the task.
+        let (_abandon, abandoned) = watch::channel(());
+        let txn = Txn {
+            cluster: self.clone(),
+            req,
+            join,
+            abandoned,
+        };
+        tokio::spawn(txn.run()).await.map_err(|e| Error::System {
+            reason: format!("a deploy task failed: {e}"),
+        })?
+    }
+}
+
+/// How a deploy's containers join the cluster.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Join {
+    /// The deploy they belong to (one with the same request, when scaling
+    /// or rescheduling); a new one when `None`.
+    pub deploy: Option<String>,
+    /// Ids the new containers replace (rescheduling).
+    pub replaces: Vec<String>,
+}
+
+/// One deploy in progress.
+struct Txn {
+    cluster: Cluster,
+    req: DeployRequest,
+    join: Join,
+    /// Its sender is dropped when the caller goes away.
+    abandoned: watch::Receiver<()>,
+}
+
+fn abandoned_error() -> Error {
+    Error::System {
+        reason: "the deploy was abandoned by its caller".into(),
+    }
+}
+
+impl Txn {
+    fn is_abandoned(&self) -> bool {
+        self.abandoned.has_changed().is_err()
+    }
+
+    async fn run(mut self) -> Result<Deployed> {
+        let (deploy, slots) = self.reserve().await?;
+        let mut created: Vec<Option<String>> = vec![None; slots.len()];
+        let outcome = self.make(&deploy, &slots, &mut created).await;
+        match outcome {
+            Ok(done) => Ok(done),
+            Err(e) => {
+                self.undo(&slots, &created).await;
+                let message = format!("image={} error={e}", self.req.image.name);
+                let event = NewEvent::new(EventType::DeployFailed, message, &["docker"]);
+                let _ = self.cluster.inner.events.record_all(vec![event]).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Places the containers and reserves their footprints under their
+    /// names. Returns the deploy's id and where each container goes.
+    async fn reserve(&mut self) -> Result<(String, Vec<Slot>)> {
+        let inner = &self.cluster.inner;
+        let names = format!("{}-{}", self.req.image.image()?.base(), random_hex()?);
+        let deploy = self.join.deploy.clone().unwrap_or_else(|| names.clone());
+        let mut st = inner.state.lock().await;
+        st.placements += 1;
+        let mut request = self.req.request.clone();
+        request.strategy = match inner.opts.strategy {
+            Strategy::Random { seed } => Strategy::Random {
+                seed: seed ^ st.placements,
+            },
+            s => s,
+        };
+        request.names = Some(names);
+        let (_, reserved) = st.reserve(&request).inspect_err(|e| {
+            if matches!(e, Error::Unplaceable(_)) {
+                inner
+                    .placement_failures
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        })?;
+        let mut slots = Vec::with_capacity(reserved.len());
+        for r in reserved {
+            match st.engines.get(&r.engine).map(|e| e.backend.clone()) {
+                Some(backend) => slots.push(Slot {
+                    reservation: r,
+                    backend,
+                }),
+                None => {
+                    // The index and the engines disagree: give everything back.
+                    let engine = r.engine.clone();
+                    st.release(&r.footprint.name);
+                    for s in &slots {
+                        st.release(s.name());
+                    }
+                    return Err(Error::missing("engine", engine));
                 }
             }
         }
-        if let Err(e) = outcome {
-            // Undo: remove what was made, give back every reservation.
-            for (i, id) in &created {
-                let _ = slots[*i].backend.remove_container(id, true, true).await;
+        Ok((deploy, slots))
+    }
+
+    /// Pulls, creates, starts and records. `created` gets each container's
+    /// id as soon as the engine made it, so a failure can remove it.
+    async fn make(
+        &mut self,
+        deploy: &str,
+        slots: &[Slot],
+        created: &mut [Option<String>],
+    ) -> Result<Deployed> {
+        self.pull(slots).await?;
+        let config_json = serde_json::to_string(&*self.req.image)
+            .map_err(|e| Error::invalid("image", format!("cannot be encoded: {e}")))?;
+        let specs: Vec<ContainerSpec> = slots
+            .iter()
+            .map(|s| self.spec(s.name(), deploy, &config_json))
+            .collect();
+        let parallel = self.cluster.inner.opts.deploy_parallelism.max(1);
+        let jobs: Vec<(usize, Arc<dyn EngineBackend>, ContainerSpec)> = slots
+            .iter()
+            .zip(specs)
+            .enumerate()
+            .map(|(i, (slot, spec))| (i, slot.backend.clone(), spec))
+            .collect();
+        let mut jobs = jobs.into_iter();
+        let mut running = FuturesUnordered::new();
+        let mut first_error = None;
+        loop {
+            // Nothing new is begun once the caller left or a container
+            // failed; what is in flight finishes.
+            while running.len() < parallel && first_error.is_none() && !self.is_abandoned() {
+                let Some((i, b, spec)) = jobs.next() else {
+                    break;
+                };
+                running.push(create_and_start(i, b, spec));
             }
-            self.release(&cfg, &slots).await;
-            self.settle(&slots).await;
-            let message = format!("image={} error={e}", cfg.name);
-            let _ = self
-                .inner
-                .events
-                .record(EventType::DeployFailed, message, &["docker"], None, None)
-                .await;
+            let Some((i, id, failed)) = running.next().await else {
+                break;
+            };
+            created[i] = id;
+            if let Some(e) = failed {
+                first_error.get_or_insert(e);
+            }
+        }
+        if let Some(e) = first_error {
             return Err(e);
         }
-        let mut docs: Vec<ContainerDoc> = Vec::new();
-        for (i, id) in created {
-            let slot = &slots[i];
-            let details = slot.backend.inspect_container(&id).await.ok();
-            let doc = ContainerDoc {
-                id: id.clone(),
-                name: slot.name.clone(),
-                engine: slot.engine.clone(),
-                image: cfg.clone(),
-                created: now_rfc3339(),
+        if self.is_abandoned() {
+            return Err(abandoned_error());
+        }
+        let docs = self.describe(deploy, slots, created).await?;
+        self.record(deploy, &docs).await?;
+        Ok(self.commit(docs).await)
+    }
+
+    /// Pulls the image on every engine of the deploy that lacks it, at
+    /// once; cut short if the caller leaves (a pull leaves nothing to undo).
+    async fn pull(&mut self, slots: &[Slot]) -> Result<()> {
+        let mut engines: BTreeMap<&str, &Arc<dyn EngineBackend>> = BTreeMap::new();
+        for s in slots {
+            engines.entry(s.engine()).or_insert(&s.backend);
+        }
+        let image = self.req.image.name.clone();
+        let pulls = futures::future::try_join_all(engines.into_values().map(|b| {
+            let image = image.clone();
+            async move {
+                match b.inspect_image(&image).await {
+                    Ok(_) => Ok(()),
+                    Err(Error::NotFound { .. }) => {
+                        b.pull_image(&image, None)
+                            .try_for_each(|_| async { Ok(()) })
+                            .await
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        }));
+        tokio::select! {
+            done = pulls => done.map(|_| ()),
+            _ = self.abandoned.changed() => Err(abandoned_error()),
+        }
+    }
+
+    /// The records of the created containers, with what their engines
+    /// report (state, published ports, hostname).
+    async fn describe(
+        &self,
+        deploy: &str,
+        slots: &[Slot],
+        created: &[Option<String>],
+    ) -> Result<Vec<ContainerDoc>> {
+        let parallel = self.cluster.inner.opts.deploy_parallelism.max(1);
+        let clock = &self.cluster.inner.opts.clock;
+        let now = clock.rfc3339();
+        let ids: Vec<(&Slot, String)> = slots
+            .iter()
+            .zip(created)
+            .map(|(s, id)| {
+                id.clone()
+                    .map(|id| (s, id))
+                    .ok_or_else(|| Error::missing("container", s.name()))
+            })
+            .collect::<Result<_>>()?;
+        let jobs: Vec<(Arc<dyn EngineBackend>, String)> = ids
+            .iter()
+            .map(|(s, id)| (s.backend.clone(), id.clone()))
+            .collect();
+        let mut details = vec![None; jobs.len()];
+        let mut jobs = jobs.into_iter().enumerate();
+        let mut running = FuturesUnordered::new();
+        loop {
+            while running.len() < parallel {
+                let Some((i, (b, id))) = jobs.next() else {
+                    break;
+                };
+                running.push(inspect(i, b, id));
+            }
+            let Some((i, d)) = running.next().await else {
+                break;
+            };
+            details[i] = d;
+        }
+        Ok(ids
+            .into_iter()
+            .zip(details)
+            .map(|((slot, id), d)| ContainerDoc {
+                id,
+                name: slot.name().to_string(),
+                engine: slot.engine().to_string(),
+                deploy: deploy.to_string(),
+                image: self.req.image.clone(),
+                created: now.clone(),
                 desired_running: true,
-                state: details
+                state: d
                     .as_ref()
                     .map(|d| ContainerState {
                         started_at: d.state.started_at.clone(),
@@ -91,477 +365,181 @@ impl Cluster {
                         running: d.state.running,
                     })
                     .unwrap_or_default(),
-                ports: details.map(|d| d.ports).unwrap_or_default(),
-                replaces: replaces.to_vec(),
-            };
-            if let Err(e) = put_json(
-                self.inner.store.as_ref(),
-                &format!("{CONTAINERS}{id}"),
-                &doc,
-                Expect::Any,
-            )
-            .await
-            {
-                // Keep what was recorded; the rest is left to the reconcile
-                // loop, which adopts it from its ownership labels (and
-                // reserves it again then).
-                let mut st = self.inner.state.lock().await;
-                for d in &docs {
-                    st.containers.insert(d.id.clone(), d.clone());
-                    st.bump();
-                }
-                for s in &slots[docs.len()..] {
-                    let _ = st
-                        .index
-                        .remove_container(&s.engine, &footprint(&cfg, &s.name));
-                }
-                for s in &slots {
-                    st.pending.remove(&s.name);
+                hostname: d.as_ref().map(|d| d.hostname.clone()).unwrap_or_default(),
+                ports: d.map(|d| d.ports).unwrap_or_default(),
+                replaces: self.join.replaces.clone(),
+            })
+            .collect())
+    }
+
+    /// Writes the deploy's request and its containers' records, a store
+    /// batch at a time; if a batch fails, the ones written are deleted again.
+    async fn record(&self, deploy: &str, docs: &[ContainerDoc]) -> Result<()> {
+        let store = &self.cluster.inner.store;
+        // A deploy that others join is written again (the same request), in
+        // case its last container went meanwhile and took the record along.
+        let expect = match self.join.deploy {
+            Some(_) => Expect::Any,
+            None => Expect::Absent,
+        };
+        let mut ops = vec![Op::put_json(
+            deploy_key(deploy),
+            &DeployDoc {
+                id: deploy.to_string(),
+                image: (*self.req.image).clone(),
+                created: docs.first().map(|d| d.created.clone()).unwrap_or_default(),
+            },
+            expect,
+        )?];
+        for d in docs {
+            ops.push(Op::put_json(
+                container_key(&d.id),
+                &d.stored(),
+                Expect::Absent,
+            )?);
+        }
+        let mut written: Vec<String> = Vec::new();
+        while !ops.is_empty() {
+            let rest = ops.split_off(ops.len().min(MAX_BATCH_OPS));
+            let batch = std::mem::replace(&mut ops, rest);
+            let keys: Vec<String> = batch.iter().map(|o| o.key().to_string()).collect();
+            if let Err(e) = store.batch(batch).await {
+                for chunk in written.chunks(MAX_BATCH_OPS) {
+                    let deletes = chunk
+                        .iter()
+                        .map(|k| Op::Delete {
+                            key: k.clone(),
+                            expect: Expect::Any,
+                        })
+                        .collect();
+                    if let Err(e) = store.batch(deletes).await {
+                        tracing::warn!(error = %e, "cannot delete the records of a failed deploy");
+                    }
                 }
                 return Err(e);
             }
-            docs.push(doc);
+            written.extend(keys);
         }
-        let mut rendered = Vec::new();
-        {
-            let mut st = self.inner.state.lock().await;
-            for doc in &docs {
-                st.containers.insert(doc.id.clone(), doc.clone());
-                st.bump();
-                rendered.push(st.render(doc));
-            }
-            for s in &slots {
-                st.pending.remove(&s.name);
-            }
-        }
-        for c in &rendered {
-            let message = format!("image={} engine={}", c.image.name, c.engine.id);
-            self.note_with(EventType::Create, c, message, &["docker"])
-                .await;
-        }
-        Ok((rendered, docs))
+        Ok(())
     }
 
-    /// Where `count` containers of `cfg` would go now (a dry run): nothing is
-    /// reserved or created.
-    pub async fn plan_deploy(
-        &self,
-        cfg: &ImageConfig,
-        count: u32,
-    ) -> Result<crate::sched::Placement> {
-        let mut st = self.inner.state.lock().await;
-        let req = Request::from_image_config(cfg, self.inner.opts.strategy, count.max(1))?;
-        st.index
-            .plan(&req)
-            .map_err(|u| Error::Unplaceable(Box::new(u)))
-    }
-
-    /// Places `count` containers and reserves their footprints, named.
-    async fn reserve(&self, cfg: &ImageConfig, count: u32) -> Result<Vec<Slot>> {
-        let mut st = self.inner.state.lock().await;
-        st.placements += 1;
-        let strategy = match self.inner.opts.strategy {
-            Strategy::Random { seed } => Strategy::Random {
-                seed: seed ^ st.placements,
-            },
-            s => s,
+    /// The records are written: the containers join the cluster (taking
+    /// over their reservations) and their events are recorded.
+    async fn commit(&self, docs: Vec<ContainerDoc>) -> Deployed {
+        let inner = &self.cluster.inner;
+        let (rendered, events): (Vec<Container>, Vec<NewEvent>) = {
+            let mut st = inner.state.lock().await;
+            docs.iter()
+                .map(|d| {
+                    st.put_container(d.clone());
+                    let c = st.render(d);
+                    let message = format!("image={} engine={}", c.image.name, c.engine.id);
+                    let event =
+                        NewEvent::new(EventType::Create, message, &["docker"]).container(c.clone());
+                    (c, event)
+                })
+                .unzip()
         };
-        let req = Request::from_image_config(cfg, strategy, count)?;
-        let placement = st.index.place(&req).map_err(|u| {
-            let failures = &self.inner.placement_failures;
-            failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            Error::Unplaceable(Box::new(u))
-        })?;
-        let mut slots = Vec::new();
-        for a in placement.assignments {
-            let name = container_name(&cfg.name, st.placements, slots.len());
-            // The index was given the request's nameless footprint; give it
-            // the container's name so name affinities see it.
-            st.index.remove_container(&a.engine, &req.footprint)?;
-            st.index.add_container(&a.engine, &footprint(cfg, &name))?;
-            let backend = st
-                .engines
-                .get(&a.engine)
-                .map(|e| e.backend.clone())
-                .ok_or_else(|| Error::missing("engine", &a.engine))?;
-            st.pending.insert(name.clone());
-            slots.push(Slot {
-                engine: a.engine,
-                name,
-                backend,
-            });
+        if let Err(e) = inner.events.record_all(events).await {
+            tracing::warn!(error = %e, "cannot record the events of a deploy");
         }
-        Ok(slots)
-    }
-
-    /// The deploy of these slots is over (records written or rolled back).
-    async fn settle(&self, slots: &[Slot]) {
-        let mut st = self.inner.state.lock().await;
-        for s in slots {
-            st.pending.remove(&s.name);
+        Deployed {
+            containers: rendered,
         }
     }
 
-    async fn release(&self, cfg: &ImageConfig, slots: &[Slot]) {
-        let mut st = self.inner.state.lock().await;
-        for s in slots {
-            let _ = st
-                .index
-                .remove_container(&s.engine, &footprint(cfg, &s.name));
-        }
-    }
-
-    /// Pulls the image if the engine lacks it, creates and starts.
-    async fn create_on(&self, slot: &Slot, cfg: &ImageConfig) -> Result<String> {
-        let b = &slot.backend;
-        match b.inspect_image(&cfg.name).await {
-            Ok(_) => {}
-            Err(Error::NotFound { .. }) => {
-                b.pull_image(&cfg.name, None)
-                    .try_for_each(|_| async { Ok(()) })
-                    .await?;
-            }
-            Err(e) => return Err(e),
-        }
-        let id = b
-            .create_container(&spec(&self.inner.opts.name, &slot.name, cfg))
-            .await?;
-        if let Err(e) = b.start_container(&id).await {
-            let _ = b.remove_container(&id, true, true).await;
-            return Err(e);
-        }
-        Ok(id)
-    }
-}
-
-/// A container name from the image's last path part, unique per placement.
-fn container_name(image: &str, placement: u64, n: usize) -> String {
-    let base = image.rsplit('/').next().unwrap_or(image);
-    let base: String = base
-        .split([':', '@'])
-        .next()
-        .unwrap_or(base)
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{base}-{:x}{:04x}-{n}", placement, nanos & 0xffff)
-}
-
-/// The engine-level spec of a Shipyard deploy request.
-pub(super) fn spec(cluster: &str, name: &str, cfg: &ImageConfig) -> ContainerSpec {
-    ContainerSpec {
-        name: Some(name.to_string()),
-        image: cfg.name.clone(),
-        cmd: cfg.args.clone(),
-        entrypoint: None,
-        env: cfg.environment.clone(),
-        hostname: cfg.hostname.clone(),
-        domainname: cfg.domain.clone(),
-        labels: [
-            (LABEL_CLUSTER.to_string(), cluster.to_string()),
-            (
-                LABEL_CONFIG.to_string(),
-                serde_json::to_string(cfg).unwrap_or_default(),
-            ),
-        ]
-        .into(),
-        ports: cfg
-            .bind_ports
+    /// Removes what was created and gives back every reservation.
+    async fn undo(&self, slots: &[Slot], created: &[Option<String>]) {
+        let parallel = self.cluster.inner.opts.deploy_parallelism.max(1);
+        let jobs: Vec<(Arc<dyn EngineBackend>, String)> = slots
             .iter()
-            .map(|b| PortBinding {
-                container_port: u16::try_from(b.container_port).unwrap_or(0),
-                proto: b.proto,
-                host_ip: b.host_ip.clone(),
-                host_port: u16::try_from(b.port).unwrap_or(0),
-            })
-            .collect(),
-        cpus: crate::sched::millicpus(cfg.cpus),
-        memory: cfg.memory,
-        restart_policy: cfg.restart_policy.clone(),
-        links: cfg
-            .links
-            .iter()
-            .map(|(name, alias)| format!("{name}:{alias}"))
-            .collect(),
-        network: None,
-        network_aliases: Vec::new(),
-        binds: Vec::new(),
-    }
-}
-
-impl State {
-    /// The id of the one container whose id starts with `prefix`.
-    fn resolve(&self, prefix: &str) -> Result<String> {
-        if prefix.is_empty() {
-            return Err(Error::invalid("id", "an id or id prefix is required"));
-        }
-        if self.containers.contains_key(prefix) {
-            return Ok(prefix.to_string());
-        }
-        let mut matches = self
-            .containers
-            .range(prefix.to_string()..)
-            .take_while(|(k, _)| k.starts_with(prefix));
-        match (matches.next(), matches.next()) {
-            (Some((id, _)), None) => Ok(id.clone()),
-            (None, _) => Err(Error::missing("container", prefix)),
-            (Some(_), Some(_)) => Err(Error::Ambiguous {
-                kind: "container".into(),
-                prefix: prefix.into(),
-                count: 2 + matches.count(),
-            }),
-        }
-    }
-}
-
-impl Cluster {
-    /// A container, by id or unique prefix, and its engine's backend (none
-    /// when the engine was removed).
-    pub(super) async fn find(
-        &self,
-        id: &str,
-    ) -> Result<(ContainerDoc, Option<Arc<dyn EngineBackend>>)> {
-        let st = self.inner.state.lock().await;
-        let id = st.resolve(id)?;
-        let doc = st
-            .containers
-            .get(&id)
-            .cloned()
-            .ok_or_else(|| Error::missing("container", &id))?;
-        let backend = st.engines.get(&doc.engine).map(|e| e.backend.clone());
-        Ok((doc, backend))
-    }
-
-    /// As [`Self::find`], for operations that need the engine.
-    async fn lookup(&self, id: &str) -> Result<(ContainerDoc, Arc<dyn EngineBackend>)> {
-        let (doc, backend) = self.find(id).await?;
-        let backend = backend.ok_or_else(|| Error::missing("engine", &doc.engine))?;
-        Ok((doc, backend))
-    }
-
-    /// One container by id or unique id prefix.
-    pub async fn container(&self, id: &str) -> Result<Container> {
-        let st = self.inner.state.lock().await;
-        let id = st.resolve(id)?;
-        let doc = st
-            .containers
-            .get(&id)
-            .ok_or_else(|| Error::missing("container", &id))?;
-        Ok(st.render(doc))
-    }
-
-    /// Writes a container's record and keeps it in memory.
-    pub(super) async fn save(&self, doc: ContainerDoc) -> Result<Container> {
-        put_json(
-            self.inner.store.as_ref(),
-            &format!("{CONTAINERS}{}", doc.id),
-            &doc,
-            Expect::Any,
-        )
-        .await?;
-        let mut st = self.inner.state.lock().await;
-        let c = st.render(&doc);
-        st.containers.insert(doc.id.clone(), doc);
-        st.bump();
-        Ok(c)
-    }
-
-    async fn note(&self, kind: EventType, c: &Container) {
-        let message = format!("container={} image={}", c.id, c.image.name);
-        self.note_with(kind, c, message, &["docker"]).await;
-    }
-
-    /// Records an event about a container; a failure to record is logged,
-    /// not returned: the change itself has happened.
-    pub(super) async fn note_with(
-        &self,
-        kind: EventType,
-        c: &Container,
-        message: String,
-        tags: &[&str],
-    ) {
-        let (engine, container) = (Some(c.engine.clone()), Some(c.clone()));
-        if let Err(e) = self
-            .inner
-            .events
-            .record(kind, message, tags, engine, container)
-            .await
-        {
-            tracing::warn!(error = %e, "cannot record an event");
-        }
-    }
-
-    /// Stops a container; it stays stopped (the reconcile loop leaves it).
-    pub async fn stop(&self, id: &str, timeout: Option<Duration>) -> Result<()> {
-        let (mut doc, backend) = self.lookup(id).await?;
-        backend.stop_container(&doc.id, timeout).await?;
-        doc.desired_running = false;
-        doc.state.running = false;
-        let c = self.save(doc).await?;
-        self.note(EventType::Stop, &c).await;
-        Ok(())
-    }
-
-    pub async fn restart(&self, id: &str, timeout: Option<Duration>) -> Result<()> {
-        let (mut doc, backend) = self.lookup(id).await?;
-        backend.restart_container(&doc.id, timeout).await?;
-        doc.desired_running = true;
-        if let Ok(d) = backend.inspect_container(&doc.id).await {
-            doc.state = ContainerState {
-                started_at: d.state.started_at,
-                pid: d.state.pid,
-                running: d.state.running,
-            };
-        }
-        let c = self.save(doc).await?;
-        self.note(EventType::Restart, &c).await;
-        Ok(())
-    }
-
-    /// Removes a container from its engine and from the cluster, releasing
-    /// its reservation. A container its engine no longer has is forgotten.
-    pub async fn destroy(&self, id: &str) -> Result<()> {
-        let (doc, backend) = self.find(id).await?;
-        let Some(backend) = backend else {
-            // Its engine was removed: only the record is left.
-            return self.forget(&doc, EventType::Destroy).await;
-        };
-        match backend.remove_container(&doc.id, true, true).await {
-            Ok(()) | Err(Error::NotFound { .. }) => {}
-            Err(e) => return Err(e),
-        }
-        self.forget(&doc, EventType::Destroy).await
-    }
-
-    /// Drops a container's record and reservation.
-    pub(super) async fn forget(&self, doc: &ContainerDoc, kind: EventType) -> Result<()> {
-        self.inner
-            .store
-            .delete(&format!("{CONTAINERS}{}", doc.id), Expect::Any)
-            .await?;
-        let c = {
-            let mut st = self.inner.state.lock().await;
-            let _ = st.index.remove_container(&doc.engine, &doc.footprint());
-            st.containers.remove(&doc.id);
-            st.bump();
-            st.render(doc)
-        };
-        self.note(kind, &c).await;
-        Ok(())
-    }
-
-    /// The container's output (stdout and stderr).
-    pub async fn logs(
-        &self,
-        id: &str,
-        options: &LogOptions,
-    ) -> Result<crate::engine::EngineStream<LogChunk>> {
-        let (doc, backend) = self.lookup(id).await?;
-        Ok(backend.logs(&doc.id, options))
-    }
-
-    /// Makes exactly `count` containers of this container's image config
-    /// exist: more through the scheduler, fewer by removing the newest.
-    pub async fn scale(&self, id: &str, count: u32) -> Result<()> {
-        let (doc, _) = self.lookup(id).await?;
-        let mut group: Vec<ContainerDoc> = {
-            let st = self.inner.state.lock().await;
-            st.containers
-                .values()
-                .filter(|c| c.image == doc.image)
-                .cloned()
-                .collect()
-        };
-        let have = group.len();
-        let want = count as usize;
-        if want > have {
-            self.deploy(doc.image.clone(), (want - have) as u32).await?;
-        } else if want < have {
-            // Newest first: by creation time, then id for a stable order.
-            group.sort_by(|a, b| (&b.created, &b.id).cmp(&(&a.created, &a.id)));
-            for old in group.into_iter().take(have - want) {
-                self.destroy(&old.id).await?;
+            .zip(created)
+            .filter_map(|(s, id)| id.clone().map(|id| (s.backend.clone(), id)))
+            .collect();
+        let mut jobs = jobs.into_iter();
+        let mut running = FuturesUnordered::new();
+        loop {
+            while running.len() < parallel {
+                let Some((b, id)) = jobs.next() else { break };
+                running.push(remove(b, id));
+            }
+            if running.next().await.is_none() {
+                break;
             }
         }
-        let message = format!("image={} from={have} to={want}", doc.image.name);
-        let _ = self
-            .inner
-            .events
-            .record(EventType::Scale, message, &["docker"], None, None)
-            .await;
-        Ok(())
+        let mut st = self.cluster.inner.state.lock().await;
+        for s in slots {
+            st.release(s.name());
+        }
     }
-}
 
-impl Cluster {
-    /// Docker Hub's push: pulls the newest `image` on every engine that runs
-    /// it, then replaces each of its containers with a new one of the same
-    /// config. Returns the new containers.
-    pub async fn redeploy_image(&self, image: &str) -> Result<Vec<Container>> {
-        let base = |s: &str| {
-            s.rsplit_once(':')
-                .filter(|(_, t)| !t.contains('/'))
-                .map_or(s, |(n, _)| n)
-                .to_string()
-        };
-        let wanted = base(image);
-        let (old, backends): (Vec<ContainerDoc>, Vec<Arc<dyn EngineBackend>>) = {
-            let st = self.inner.state.lock().await;
-            let old: Vec<ContainerDoc> = st
-                .containers
-                .values()
-                .filter(|c| base(&c.image.name) == wanted)
-                .cloned()
-                .collect();
-            let engines: std::collections::BTreeSet<&String> =
-                old.iter().map(|c| &c.engine).collect();
-            let backends = engines
+    /// The engine-level spec of one container of this deploy.
+    fn spec(&self, name: &str, deploy: &str, config_json: &str) -> ContainerSpec {
+        let cfg = &*self.req.image;
+        ContainerSpec {
+            name: Some(name.to_string()),
+            image: cfg.name.clone(),
+            cmd: cfg.args.clone(),
+            entrypoint: None,
+            env: cfg.environment.clone(),
+            hostname: cfg.hostname.clone(),
+            domainname: cfg.domain.clone(),
+            labels: [
+                (
+                    LABEL_CLUSTER.to_string(),
+                    self.cluster.inner.opts.name.clone(),
+                ),
+                (LABEL_CONFIG.to_string(), config_json.to_string()),
+                (LABEL_DEPLOY.to_string(), deploy.to_string()),
+            ]
+            .into(),
+            ports: cfg.bind_ports.iter().map(PortBinding::from).collect(),
+            cpus: crate::model::millicpus(cfg.cpus),
+            memory: cfg.memory,
+            restart_policy: cfg.restart_policy.clone(),
+            links: cfg
+                .links
                 .iter()
-                .filter_map(|e| st.engines.get(*e))
-                .map(|e| e.backend.clone())
-                .collect();
-            (old, backends)
-        };
-        let references: std::collections::BTreeSet<String> =
-            old.iter().map(|c| c.image.name.clone()).collect();
-        for b in &backends {
-            for r in &references {
-                b.pull_image(r, None)
-                    .try_for_each(|_| async { Ok(()) })
-                    .await?;
-            }
+                .map(|(name, alias)| format!("{name}:{alias}"))
+                .collect(),
+            network: None,
+            network_aliases: Vec::new(),
+            binds: Vec::new(),
         }
-        let mut placed = Vec::new();
-        for c in old {
-            // A container holding fixed host ports makes room first.
-            let holds_ports = c.image.bind_ports.iter().any(|p| p.port != 0);
-            if holds_ports {
-                self.destroy(&c.id).await?;
-            }
-            let new = self.deploy(c.image.clone(), 1).await?;
-            if !holds_ports {
-                self.destroy(&c.id).await?;
-            }
-            for n in &new {
-                let message = format!(
-                    "image={} container={} replaced by {}",
-                    c.image.name, c.id, n.id
-                );
-                self.note_with(EventType::Redeploy, n, message, &["docker", "hub"])
-                    .await;
-            }
-            placed.extend(new);
-        }
-        Ok(placed)
     }
+}
+
+/// Creates and starts one container: its slot, the id made (even when the
+/// start failed, so it can be removed), and the error met.
+async fn create_and_start(i: usize, b: Backend, spec: ContainerSpec) -> Started {
+    let id = match b.create_container(&spec).await {
+        Ok(id) => id,
+        Err(e) => return (i, None, Some(e)),
+    };
+    let failed = b.start_container(&id).await.err();
+    (i, Some(id), failed)
+}
+
+async fn inspect(i: usize, b: Backend, id: String) -> (usize, Option<ContainerDetails>) {
+    (i, b.inspect_container(&id).await.ok())
+}
+
+/// Removes a container a failed deploy made.
+async fn remove(b: Backend, id: String) {
+    match b.remove_container(&id, true, true).await {
+        Ok(()) | Err(Error::NotFound { .. }) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, container = %id, "cannot remove a container of a failed deploy")
+        }
+    }
+}
+
+/// Eight random hex digits: deploy ids, and so container names, differ
+/// between deploys of one image.
+fn random_hex() -> Result<String> {
+    let mut b = [0u8; 4];
+    getrandom::getrandom(&mut b).map_err(|e| Error::System {
+        reason: format!("no randomness from the system: {e}"),
+    })?;
+    Ok(format!("{:08x}", u32::from_le_bytes(b)))
 }

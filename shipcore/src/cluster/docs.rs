@@ -1,21 +1,30 @@
 //! The documents the cluster keeps in the state store, their keys, and the
 //! ownership labels put on every container it creates, from which the state
-//! can be rebuilt when the store is lost.
+//! can be rebuilt when the store is lost. Plain data: built without the
+//! `runtime` feature.
+//!
+//! A deploy's request is stored once (`cluster/deploys/{id}`) and its
+//! containers refer to it, so the replicas of a deploy of 1,000 share one
+//! copy on disk and in memory.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::{ContainerState, EngineRecord, Health, ImageConfig, Port};
-use crate::sched::{millicpus, Footprint, HostPort};
+use crate::sched::Footprint;
 
 pub const ENGINES: &str = "cluster/engines/";
 pub const CONTAINERS: &str = "cluster/containers/";
+pub const DEPLOYS: &str = "cluster/deploys/";
 
 /// Label: the cluster that owns a container.
 pub const LABEL_CLUSTER: &str = "io.shipcore.cluster";
 /// Label: the deploy request the container was made from (JSON).
 pub const LABEL_CONFIG: &str = "io.shipcore.config";
+/// Label: the deploy the container belongs to.
+pub const LABEL_DEPLOY: &str = "io.shipcore.deploy";
 
 /// A registered engine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,50 +37,139 @@ pub struct EngineDoc {
     pub added: String,
 }
 
-/// A container the cluster deployed (or adopted).
+impl EngineDoc {
+    /// The engine's id (`engine.id`), by which containers refer to it.
+    pub fn id(&self) -> &str {
+        &self.record.engine.id
+    }
+}
+
+/// One deploy's request, stored once for all its containers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeployDoc {
+    pub id: String,
+    pub image: ImageConfig,
+    /// RFC 3339.
+    pub created: String,
+}
+
+/// A container the cluster deployed (or adopted), as held in memory.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ContainerDoc {
     /// The engine's container id.
     pub id: String,
     pub name: String,
     pub engine: String,
-    pub image: ImageConfig,
+    /// The deploy it belongs to, and that deploy's request.
+    pub deploy: String,
+    pub image: Arc<ImageConfig>,
     /// RFC 3339.
     pub created: String,
     /// Whether the container should run (false after a stop).
+    pub desired_running: bool,
+    pub state: ContainerState,
+    /// The ports as the engine published them (host ports it chose included).
+    pub ports: Vec<Port>,
+    /// The container's hostname, as the engine reports it.
+    pub hostname: String,
+    /// Ids this container replaced when it was rescheduled: if one of them
+    /// shows up again (its engine came back), it is removed, not adopted.
+    pub replaces: Vec<String>,
+}
+
+/// A container as stored: [`ContainerDoc`] with its deploy by id. Records of
+/// earlier versions hold the request itself in `image`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredContainer {
+    pub id: String,
+    pub name: String,
+    pub engine: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub deploy: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageConfig>,
+    pub created: String,
     pub desired_running: bool,
     #[serde(default)]
     pub state: ContainerState,
     #[serde(default)]
     pub ports: Vec<Port>,
-    /// Ids this container replaced when it was rescheduled: if one of them
-    /// shows up again (its engine came back), it is removed, not adopted.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hostname: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replaces: Vec<String>,
 }
 
 impl ContainerDoc {
     /// What the container takes from its engine, for the scheduler.
     pub fn footprint(&self) -> Footprint {
-        footprint(&self.image, &self.name)
+        Footprint::of(&self.image, &self.name)
+    }
+
+    /// The record to store.
+    pub fn stored(&self) -> StoredContainer {
+        StoredContainer {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            engine: self.engine.clone(),
+            deploy: self.deploy.clone(),
+            image: None,
+            created: self.created.clone(),
+            desired_running: self.desired_running,
+            state: self.state.clone(),
+            ports: self.ports.clone(),
+            hostname: self.hostname.clone(),
+            replaces: self.replaces.clone(),
+        }
+    }
+
+    /// A stored record with its deploy's request; `None` when the record
+    /// names a deploy that is not there and holds no request itself.
+    pub fn from_stored(
+        s: StoredContainer,
+        deploys: &BTreeMap<String, Arc<ImageConfig>>,
+    ) -> Option<Self> {
+        let (deploy, image) = match s.image {
+            Some(image) => (
+                if s.deploy.is_empty() {
+                    s.id.clone()
+                } else {
+                    s.deploy
+                },
+                Arc::new(image),
+            ),
+            None => {
+                let image = deploys.get(&s.deploy)?.clone();
+                (s.deploy, image)
+            }
+        };
+        Some(ContainerDoc {
+            id: s.id,
+            name: s.name,
+            engine: s.engine,
+            deploy,
+            image,
+            created: s.created,
+            desired_running: s.desired_running,
+            state: s.state,
+            ports: s.ports,
+            hostname: s.hostname,
+            replaces: s.replaces,
+        })
     }
 }
 
-/// The footprint of a container deployed from `cfg` under `name`.
-pub fn footprint(cfg: &ImageConfig, name: &str) -> Footprint {
-    Footprint {
-        name: name.to_string(),
-        image: cfg.name.clone(),
-        labels: BTreeMap::new(),
-        ports: cfg
-            .bind_ports
-            .iter()
-            .filter_map(|b| {
-                let port = u16::try_from(b.port).ok().filter(|p| *p != 0)?;
-                Some(HostPort::new(&b.host_ip, b.proto, port))
-            })
-            .collect(),
-        cpus: millicpus(cfg.cpus),
-        memory: cfg.memory,
-    }
+/// The key of a container's record.
+pub fn container_key(id: &str) -> String {
+    format!("{CONTAINERS}{id}")
+}
+
+/// The key of a deploy's record.
+pub fn deploy_key(id: &str) -> String {
+    format!("{DEPLOYS}{id}")
+}
+
+/// The key of an engine's record.
+pub fn engine_key(id: &str) -> String {
+    format!("{ENGINES}{id}")
 }

@@ -1,15 +1,19 @@
 //! Engines: registering, listing and removing them, and the health checks
 //! with backoff. An engine that fails a check takes no new placements until
 //! it answers again.
+//!
+//! A registration has two ids, as in Shipyard: the outer `id` (made by the
+//! server, a UUID, unless the request gives one) and `engine.id`, by which
+//! containers refer to the engine. Lookups and removal accept either.
 
 use std::time::Duration;
 
-use super::clock::now_rfc3339;
-use super::docs::{EngineDoc, ENGINES};
-use super::{Cluster, EngineSlot};
+use super::docs::{engine_key, EngineDoc};
+use super::state::EngineSlot;
+use super::Cluster;
 use crate::error::{Error, Result};
+use crate::events::NewEvent;
 use crate::model::{EngineRecord, EventType, Health};
-use crate::sched::{millicpus, EngineSnapshot};
 use crate::store::{put_json, Expect};
 
 impl Cluster {
@@ -20,81 +24,73 @@ impl Cluster {
             record.engine.id = record.id.clone();
         }
         record.validate()?;
+        if record.id.is_empty() {
+            record.id = crate::access::new_id()?;
+        }
         let id = record.engine.id.clone();
-        if self.inner.state.lock().await.engines.contains_key(&id) {
+        let outer = record.id.clone();
+        let taken = |st: &super::state::State| {
+            [&outer, &id]
+                .into_iter()
+                .find(|i| st.engine_id(i).is_some())
+                .cloned()
+        };
+        if let Some(taken) = taken(&*self.inner.state.lock().await) {
             return Err(Error::Exists {
                 kind: "engine".into(),
-                id,
+                id: taken,
             });
         }
         let backend = self.inner.connector.connect(&record)?;
-        let info = tokio::time::timeout(self.inner.opts.health_timeout * 3, backend.info())
+        let limit = self.inner.opts.health_timeout * 3;
+        let info = tokio::time::timeout(limit, backend.info())
             .await
             .map_err(|_| Error::Timeout {
                 engine: id.clone(),
-                seconds: (self.inner.opts.health_timeout * 3).as_secs(),
+                seconds: limit.as_secs(),
             })??;
-        let images = backend.list_images().await.map(|l| l.len()).unwrap_or(0);
+        let images = tokio::time::timeout(limit, backend.list_images())
+            .await
+            .ok()
+            .and_then(|l| l.ok())
+            .map_or(0, |l| l.len());
         if record.engine.cpus == 0.0 {
             record.engine.cpus = info.cpus as f64 / 1000.0;
         }
         if record.engine.memory == 0 {
             record.engine.memory = info.memory;
         }
-        if record.id.is_empty() {
-            record.id = id.clone();
-        }
         let doc = EngineDoc {
             record,
             health: Health::Healthy,
-            added: now_rfc3339(),
+            added: self.inner.opts.clock.rfc3339(),
         };
         let mut st = self.inner.state.lock().await;
-        if st.engines.contains_key(&id) {
+        if let Some(taken) = taken(&st) {
             return Err(Error::Exists {
                 kind: "engine".into(),
-                id,
+                id: taken,
             });
         }
         put_json(
             self.inner.store.as_ref(),
-            &format!("{ENGINES}{id}"),
+            &engine_key(&id),
             &doc,
             Expect::Absent,
         )
         .await?;
-        st.index.add_engine(&EngineSnapshot {
-            id: id.clone(),
-            labels: doc.record.engine.labels.clone(),
-            health: Health::Healthy,
-            cpus: millicpus(doc.record.engine.cpus),
-            memory: doc.record.engine.memory,
-            containers: Vec::new(),
-        })?;
-        let now = tokio::time::Instant::now();
-        st.bump();
-        st.engines.insert(
-            id.clone(),
-            EngineSlot {
-                doc: doc.clone(),
-                backend,
-                failures: 0,
-                images,
-                next_check: now,
-            },
-        );
+        let slot = EngineSlot {
+            doc: doc.clone(),
+            backend,
+            failures: 0,
+            images,
+            next_check: self.inner.opts.clock.elapsed() + self.inner.opts.health_interval,
+        };
+        st.add_engine(slot, Health::Healthy)?;
         drop(st);
-        let engine = Some(doc.record.engine.clone());
-        self.inner
-            .events
-            .record(
-                EventType::AddEngine,
-                format!("engine={id}"),
-                &["cluster"],
-                engine,
-                None,
-            )
-            .await?;
+        let event = NewEvent::new(EventType::AddEngine, format!("engine={id}"), &["cluster"])
+            .engine(doc.record.engine.clone());
+        self.inner.events.record_all(vec![event]).await?;
         Ok(doc)
     }
 
@@ -109,42 +105,40 @@ impl Cluster {
             .collect()
     }
 
-    /// One engine by id.
+    /// One engine by its id or its registration's outer id.
     pub async fn engine(&self, id: &str) -> Result<EngineDoc> {
         let st = self.inner.state.lock().await;
-        st.engines
-            .get(id)
+        st.engine_id(id)
+            .and_then(|id| st.engines.get(&id))
             .map(|e| e.doc.clone())
             .ok_or_else(|| Error::missing("engine", id))
     }
 
-    /// Forgets an engine. Its containers stay recorded; the reconcile loop
-    /// reschedules those with restart policy `always`.
+    /// Forgets an engine (by its id or its registration's outer id). Its
+    /// containers stay recorded; the reconcile loop reschedules those with
+    /// restart policy `always`.
     pub async fn remove_engine(&self, id: &str) -> Result<()> {
-        let mut st = self.inner.state.lock().await;
-        let slot = st
-            .engines
-            .get(id)
+        let engine_id = self
+            .inner
+            .state
+            .lock()
+            .await
+            .engine_id(id)
             .ok_or_else(|| Error::missing("engine", id))?;
-        let engine = slot.doc.record.engine.clone();
         self.inner
             .store
-            .delete(&format!("{ENGINES}{id}"), Expect::Any)
+            .delete(&engine_key(&engine_id), Expect::Any)
             .await?;
-        st.index.remove_engine(id)?;
-        st.engines.remove(id);
-        st.bump();
-        drop(st);
-        self.inner
-            .events
-            .record(
-                EventType::RemoveEngine,
-                format!("engine={id}"),
-                &["cluster"],
-                Some(engine),
-                None,
-            )
-            .await?;
+        let Some(slot) = self.inner.state.lock().await.remove_engine(&engine_id) else {
+            return Err(Error::missing("engine", id));
+        };
+        let event = NewEvent::new(
+            EventType::RemoveEngine,
+            format!("engine={engine_id}"),
+            &["cluster"],
+        )
+        .engine(slot.doc.record.engine.clone());
+        self.inner.events.record_all(vec![event]).await?;
         self.inner.nudge.notify_one();
         Ok(())
     }
@@ -152,7 +146,8 @@ impl Cluster {
     /// Checks the engines whose check is due (all of them with `all`),
     /// concurrently, and records health changes.
     pub async fn check_health(&self, all: bool) {
-        let now = tokio::time::Instant::now();
+        let opts = &self.inner.opts;
+        let now = opts.clock.elapsed();
         let due: Vec<_> = {
             let st = self.inner.state.lock().await;
             st.engines
@@ -164,7 +159,7 @@ impl Cluster {
         if due.is_empty() {
             return;
         }
-        let timeout = self.inner.opts.health_timeout;
+        let timeout = opts.health_timeout;
         let results = futures::future::join_all(due.into_iter().map(|(id, backend)| async move {
             let ok = matches!(
                 tokio::time::timeout(timeout, backend.ping()).await,
@@ -184,11 +179,11 @@ impl Cluster {
         }))
         .await;
         let mut changed = Vec::new();
-        let mut counts_changed = false;
         {
             let mut st = self.inner.state.lock().await;
+            let now = opts.clock.elapsed();
+            let mut counts_changed = false;
             for (id, ok, images) in results {
-                let opts = &self.inner.opts;
                 let Some(slot) = st.engines.get_mut(&id) else {
                     continue;
                 };
@@ -199,51 +194,48 @@ impl Cluster {
                 }
                 if ok {
                     slot.failures = 0;
-                    slot.next_check = tokio::time::Instant::now() + opts.health_interval;
+                    slot.next_check = now + opts.health_interval;
                 } else {
                     slot.failures += 1;
-                    slot.next_check = tokio::time::Instant::now()
-                        + backoff(opts.health_interval, opts.max_backoff, slot.failures);
+                    slot.next_check =
+                        now + backoff(opts.health_interval, opts.max_backoff, slot.failures);
                 }
                 let after = if ok {
                     Health::Healthy
                 } else {
                     Health::Unhealthy
                 };
-                if before != after {
-                    slot.doc.health = after;
-                    let doc = slot.doc.clone();
-                    if st.index.set_health(&id, after).is_ok() {
-                        changed.push((doc, before));
+                if before != after && st.set_health(&id, after) {
+                    if let Some(slot) = st.engines.get(&id) {
+                        changed.push((slot.doc.clone(), before));
                     }
                 }
             }
-            if !changed.is_empty() || counts_changed {
+            if counts_changed {
                 st.bump();
             }
         }
         for (doc, before) in changed {
-            let id = &doc.record.engine.id;
-            let _ = put_json(
+            let id = doc.id();
+            if let Err(e) = put_json(
                 self.inner.store.as_ref(),
-                &format!("{ENGINES}{id}"),
+                &engine_key(id),
                 &doc,
                 Expect::Any,
             )
-            .await;
+            .await
+            {
+                tracing::warn!(error = %e, engine = %id, "cannot record an engine's health");
+            }
             let kind = match doc.health {
                 Health::Healthy if before == Health::Unhealthy => Some(EventType::EngineUp),
                 Health::Unhealthy => Some(EventType::EngineDown),
                 _ => None,
             };
             if let Some(kind) = kind {
-                let engine = Some(doc.record.engine.clone());
-                if let Err(e) = self
-                    .inner
-                    .events
-                    .record(kind, format!("engine={id}"), &["cluster"], engine, None)
-                    .await
-                {
+                let event = NewEvent::new(kind, format!("engine={id}"), &["cluster"])
+                    .engine(doc.record.engine.clone());
+                if let Err(e) = self.inner.events.record_all(vec![event]).await {
                     tracing::warn!(error = %e, "cannot record an engine health event");
                 }
             }

@@ -17,6 +17,8 @@ pub struct Observation {
     pub exit_code: i64,
     /// The deploy request from its ownership label, when readable.
     pub config: Option<ImageConfig>,
+    /// The deploy it belongs to, from its ownership label.
+    pub deploy: Option<String>,
 }
 
 /// One step of a reconcile.
@@ -36,6 +38,27 @@ pub enum Action {
         engine: String,
         observation: Box<Observation>,
     },
+}
+
+impl Action {
+    /// One line for logs: what and which container, nothing of its
+    /// configuration (which may hold secrets in its environment).
+    pub fn summary(&self) -> String {
+        match self {
+            Action::Start { container } => format!("start {container}"),
+            Action::Reschedule { container, reason } => {
+                format!("reschedule {container} ({reason})")
+            }
+            Action::Forget { container } => format!("forget {container}"),
+            Action::RemoveOrphan { engine, id } => format!("remove orphan {id} on {engine}"),
+            Action::Adopt {
+                engine,
+                observation,
+            } => {
+                format!("adopt {} on {engine}", observation.id)
+            }
+        }
+    }
 }
 
 fn restarts(policy: &str, exit_code: i64) -> bool {
@@ -122,7 +145,8 @@ mod tests {
             id: id.into(),
             name: format!("n-{id}"),
             engine: engine.into(),
-            image: ImageConfig {
+            deploy: "d".into(),
+            image: std::sync::Arc::new(ImageConfig {
                 name: "busybox".into(),
                 cpus: 0.1,
                 memory: 16,
@@ -131,11 +155,12 @@ mod tests {
                     maximum_retry: None,
                 },
                 ..ImageConfig::default()
-            },
+            }),
             created: String::new(),
             desired_running: running,
             state: Default::default(),
             ports: Vec::new(),
+            hostname: String::new(),
             replaces: Vec::new(),
         }
     }
@@ -147,6 +172,7 @@ mod tests {
             running,
             exit_code: exit,
             config: owned.then(ImageConfig::default),
+            deploy: None,
         }
     }
 

@@ -3,14 +3,18 @@
 //! an event per change.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use super::docs::{ContainerDoc, CONTAINERS, LABEL_CLUSTER, LABEL_CONFIG};
+use super::deploy::{DeployRequest, Join};
+use super::docs::{
+    container_key, deploy_key, ContainerDoc, DeployDoc, LABEL_CLUSTER, LABEL_CONFIG, LABEL_DEPLOY,
+};
 use super::plan::{plan, Action, Observation};
 use super::Cluster;
 use crate::engine::ContainerFilter;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{ContainerState, EventType, Health, ImageConfig};
-use crate::store::{put_json, Expect};
+use crate::store::{put_json, Expect, Op};
 
 /// Docker's status of an exited container: `Exited (137) 3 seconds ago`.
 fn exit_code(status: &str) -> i64 {
@@ -33,7 +37,7 @@ impl Cluster {
         let actions = self.plan().await?;
         for a in &actions {
             if let Err(e) = self.execute(a).await {
-                tracing::warn!(error = %e, action = ?a, "reconcile action failed");
+                tracing::warn!(error = %e, action = %a.summary(), "reconcile action failed");
             }
         }
         Ok(actions)
@@ -46,9 +50,9 @@ impl Cluster {
         BTreeMap<String, Health>,
         BTreeMap<String, Vec<Observation>>,
     ) {
-        let (desired, health, backends, pending) = {
+        let (desired, health, backends) = {
             let st = self.inner.state.lock().await;
-            let desired: Vec<ContainerDoc> = st.containers.values().cloned().collect();
+            let desired: Vec<ContainerDoc> = st.containers().cloned().collect();
             let health: BTreeMap<String, Health> = st
                 .engines
                 .iter()
@@ -60,7 +64,7 @@ impl Cluster {
                 .filter(|(_, e)| e.doc.health == Health::Healthy)
                 .map(|(id, e)| (id.clone(), e.backend.clone()))
                 .collect();
-            (desired, health, backends, st.pending.clone())
+            (desired, health, backends)
         };
         let filter = ContainerFilter {
             all: true,
@@ -80,14 +84,24 @@ impl Cluster {
             }
         }))
         .await;
+        // Read after the listings: a deploy that recorded its containers
+        // meanwhile is no longer pending, and they are then in `desired`'s
+        // place of the next round, not orphans of this one.
+        let st = self.inner.state.lock().await;
+        let known: std::collections::HashSet<&str> =
+            desired.iter().map(|d| d.id.as_str()).collect();
         let mut observed = BTreeMap::new();
         for (engine, list) in lists {
             // An engine that did not answer is left out: nothing is planned for it.
             let Some(list) = list else { continue };
             let seen = list
                 .into_iter()
-                // Being deployed: not an orphan, just not recorded yet.
-                .filter(|c| !pending.contains(&c.name))
+                // Being deployed, or recorded since the round began: not
+                // an orphan.
+                .filter(|c| {
+                    !st.is_pending(&c.name)
+                        && (known.contains(c.id.as_str()) || st.container(&c.id).is_none())
+                })
                 .map(|c| Observation {
                     running: c.state == "running",
                     exit_code: exit_code(&c.status),
@@ -95,12 +109,14 @@ impl Cluster {
                         .labels
                         .get(LABEL_CONFIG)
                         .and_then(|j| serde_json::from_str::<ImageConfig>(j).ok()),
+                    deploy: c.labels.get(LABEL_DEPLOY).cloned(),
                     id: c.id,
                     name: c.name,
                 })
                 .collect();
             observed.insert(engine, seen);
         }
+        drop(st);
         (desired, health, observed)
     }
 
@@ -108,8 +124,7 @@ impl Cluster {
         match action {
             Action::Start { container } => {
                 let (mut doc, backend) = self.find(container).await?;
-                let backend =
-                    backend.ok_or_else(|| crate::Error::missing("engine", &doc.engine))?;
+                let backend = backend.ok_or_else(|| Error::missing("engine", &doc.engine))?;
                 backend.start_container(&doc.id).await?;
                 doc.state.running = true;
                 let message = format!("container={} restarted by policy", doc.id);
@@ -122,20 +137,24 @@ impl Cluster {
                 let mut replaces = old.replaces.clone();
                 replaces.push(old.id.clone());
                 // Give back the old reservation first: a vanished container may
-                // come back on its own engine.
+                // come back on its own engine. The deploy's record stays: the
+                // replacement joins the deploy.
                 self.inner
                     .store
-                    .delete(&format!("{CONTAINERS}{}", old.id), Expect::Any)
+                    .delete(&container_key(&old.id), Expect::Any)
                     .await?;
-                {
-                    let mut st = self.inner.state.lock().await;
-                    let _ = st.index.remove_container(&old.engine, &old.footprint());
-                    st.containers.remove(&old.id);
-                    st.bump();
-                }
-                match self.deploy_replacing(old.image.clone(), 1, &replaces).await {
-                    Ok((placed, _)) => {
-                        for c in placed {
+                self.inner.state.lock().await.drop_container(&old.id);
+                let join = Join {
+                    deploy: Some(old.deploy.clone()),
+                    replaces,
+                };
+                let placed = match DeployRequest::shared(old.image.clone(), 1) {
+                    Ok(req) => self.deploy_request(req, join).await,
+                    Err(e) => Err(e),
+                };
+                match placed {
+                    Ok(placed) => {
+                        for c in placed.containers {
                             let message = format!(
                                 "container={} moved from {} to {} ({reason}), now {}",
                                 old.id, old.engine, c.engine.id, c.id
@@ -153,15 +172,12 @@ impl Cluster {
                         // Keep the record so a later round tries again.
                         put_json(
                             self.inner.store.as_ref(),
-                            &format!("{CONTAINERS}{}", old.id),
-                            &old,
+                            &container_key(&old.id),
+                            &old.stored(),
                             Expect::Any,
                         )
                         .await?;
-                        let mut st = self.inner.state.lock().await;
-                        let _ = st.index.add_container(&old.engine, &old.footprint());
-                        st.containers.insert(old.id.clone(), old.clone());
-                        st.bump();
+                        self.inner.state.lock().await.put_container(old.clone());
                         return Err(e);
                     }
                 }
@@ -192,41 +208,76 @@ impl Cluster {
             Action::Adopt {
                 engine,
                 observation,
-            } => {
-                let Some(cfg) = observation.config.clone() else {
-                    return Ok(());
-                };
-                let doc = ContainerDoc {
-                    id: observation.id.clone(),
-                    name: observation.name.clone(),
-                    engine: engine.clone(),
-                    image: cfg,
-                    created: super::clock::now_rfc3339(),
-                    desired_running: observation.running,
-                    state: ContainerState {
-                        running: observation.running,
-                        ..Default::default()
-                    },
-                    ports: Vec::new(),
-                    replaces: Vec::new(),
-                };
-                {
-                    // Checked again under the lock: a deploy may have recorded
-                    // it since the observation.
-                    let mut st = self.inner.state.lock().await;
-                    if st.containers.contains_key(&doc.id) || st.pending.contains(&doc.name) {
-                        return Ok(());
-                    }
-                    st.index.add_container(engine, &doc.footprint())?;
-                    st.containers.insert(doc.id.clone(), doc.clone());
-                    st.bump();
-                }
-                let message = format!("container={} adopted", doc.id);
-                let c = self.save(doc).await?;
-                self.note_with(EventType::Create, &c, message, &["cluster", "docker"])
-                    .await;
+            } => self.adopt(engine, observation).await?,
+        }
+        Ok(())
+    }
+
+    /// Takes over a container this cluster owns but has no record of (its
+    /// store was lost): its deploy request comes from its labels.
+    async fn adopt(&self, engine: &str, o: &Observation) -> Result<()> {
+        let Some(cfg) = o.config.clone() else {
+            return Ok(());
+        };
+        let deploy = o
+            .deploy
+            .clone()
+            .unwrap_or_else(|| format!("adopted-{}", o.id));
+        let image = self
+            .inner
+            .state
+            .lock()
+            .await
+            .group_image(&deploy)
+            .unwrap_or_else(|| Arc::new(cfg));
+        let doc = ContainerDoc {
+            id: o.id.clone(),
+            name: o.name.clone(),
+            engine: engine.to_string(),
+            deploy: deploy.clone(),
+            image: image.clone(),
+            created: self.inner.opts.clock.rfc3339(),
+            desired_running: o.running,
+            state: ContainerState {
+                running: o.running,
+                ..Default::default()
+            },
+            ports: Vec::new(),
+            hostname: String::new(),
+            replaces: Vec::new(),
+        };
+        {
+            // Checked again under the lock: a deploy may have recorded it
+            // since the observation.
+            let st = self.inner.state.lock().await;
+            if st.container(&doc.id).is_some() || st.is_pending(&doc.name) {
+                return Ok(());
             }
         }
+        let ops = vec![
+            Op::put_json(
+                deploy_key(&deploy),
+                &DeployDoc {
+                    id: deploy.clone(),
+                    image: (*image).clone(),
+                    created: doc.created.clone(),
+                },
+                Expect::Any,
+            )?,
+            Op::put_json(container_key(&doc.id), &doc.stored(), Expect::Absent)?,
+        ];
+        self.inner.store.batch(ops).await?;
+        let c = {
+            let mut st = self.inner.state.lock().await;
+            if st.container(&doc.id).is_some() {
+                return Ok(());
+            }
+            st.put_container(doc.clone());
+            st.render(&doc)
+        };
+        let message = format!("container={} adopted", doc.id);
+        self.note_with(EventType::Create, &c, message, &["cluster", "docker"])
+            .await;
         Ok(())
     }
 }

@@ -2,15 +2,20 @@
 //! a failed pull or a create that fails half-way leaks no reservation and
 //! leaves no record.
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 
 use futures::stream;
 
 use super::*;
-use crate::engine::{EngineInfo, ImageDetails, MockEngineBackend};
+use crate::engine::{Connector, EngineBackend, EngineInfo, ImageDetails, MockEngineBackend};
 use crate::error::Error;
+use crate::model::EngineRecord;
 use crate::model::{EventType, ImageConfig};
 use crate::store::MemoryStore;
+use crate::store::Store;
+use crate::Result;
 
 struct One(Arc<MockEngineBackend>);
 
@@ -37,7 +42,12 @@ fn engine() -> MockEngineBackend {
 
 async fn cluster(m: MockEngineBackend) -> Cluster {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let c = Cluster::open(store, Arc::new(One(Arc::new(m))), ClusterOptions::default())
+    // One container at a time, so the mocks see calls in a fixed order.
+    let opts = ClusterOptions {
+        deploy_parallelism: 1,
+        ..ClusterOptions::default()
+    };
+    let c = Cluster::open(store, Arc::new(One(Arc::new(m))), opts)
         .await
         .unwrap();
     c.add_engine(EngineRecord::new("e1", "unix:///mock.sock"))
@@ -58,14 +68,10 @@ fn config() -> ImageConfig {
 async fn assert_nothing_left(c: &Cluster) {
     let info = c.info().await;
     assert_eq!(
-        (
-            info.reserved_cpus,
-            info.reserved_memory,
-            info.container_count
-        ),
-        (0.0, 0, 0)
+        (info.reserved_cpus, info.reserved_memory, info.containers),
+        (0, 0, 0)
     );
-    assert!(c.inner.state.lock().await.pending.is_empty());
+    assert_eq!(c.stats().await.containers_pending, 0);
     let events = c.events().list(0, 10).await.unwrap();
     assert_eq!(events[0].kind, EventType::DeployFailed, "{events:?}");
 }

@@ -32,9 +32,21 @@ pub struct FakeEngine {
     up: Arc<AtomicBool>,
     delay_ms: Arc<AtomicU64>,
     next: Arc<AtomicU64>,
+    /// The first half of every container id: the engine id hashed, so ids
+    /// are unique across engines.
+    prefix: String,
+    faults: Arc<Mutex<BTreeMap<&'static str, Fault>>>,
 }
 
-/// A [`Connector`](crate::cluster::Connector) of fake engines: one shared
+/// Injected behaviour of one operation.
+#[derive(Debug, Default)]
+struct Fault {
+    fails: u32,
+    delay: Duration,
+    calls: u64,
+}
+
+/// A [`Connector`] of fake engines: one shared
 /// `FakeEngine` per engine id, made on first connect with the capacity and
 /// images given here, and reachable by id so tests can look inside or take
 /// an engine down.
@@ -68,7 +80,7 @@ impl FakeConnector {
     }
 }
 
-impl crate::cluster::Connector for FakeConnector {
+impl Connector for FakeConnector {
     fn connect(&self, record: &crate::model::EngineRecord) -> Result<Arc<dyn EngineBackend>> {
         Ok(Arc::new(self.engine(&record.engine.id)))
     }
@@ -107,6 +119,12 @@ impl FakeEngine {
             up: Arc::new(AtomicBool::new(true)),
             delay_ms: Arc::new(AtomicU64::new(0)),
             next: Arc::new(AtomicU64::new(1)),
+            faults: Arc::default(),
+            prefix: {
+                use sha2::Digest as _;
+                let d: [u8; 32] = sha2::Sha256::digest(id.as_bytes()).into();
+                crate::model::Digest::sha256(&d).hex()[..32].to_string()
+            },
         }
     }
 
@@ -121,20 +139,56 @@ impl FakeEngine {
             .store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
-    async fn gate(&self) -> Result<()> {
+    /// Makes the next `times` calls of `op` fail with an engine error.
+    /// Operations: `ping`, `info`, `create`, `start`, `stop`, `restart`,
+    /// `remove`, `inspect`, `list`, `pull`, `images`, `inspect_image`, ...
+    pub fn fail(&self, op: &'static str, times: u32) {
+        self.faults().entry(op).or_default().fails = times;
+    }
+
+    /// Makes every call of `op` wait this long (on top of [`Self::set_delay`]).
+    pub fn delay(&self, op: &'static str, delay: Duration) {
+        self.faults().entry(op).or_default().delay = delay;
+    }
+
+    /// How many calls of `op` were made.
+    pub fn calls(&self, op: &str) -> u64 {
+        self.faults().get(op).map_or(0, |f| f.calls)
+    }
+
+    fn faults(&self) -> std::sync::MutexGuard<'_, BTreeMap<&'static str, Fault>> {
+        self.faults.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn gate(&self, op: &'static str) -> Result<()> {
         let ms = self.delay_ms.load(Ordering::SeqCst);
-        if ms > 0 {
-            tokio::time::sleep(Duration::from_millis(ms)).await;
+        let delay = {
+            let mut faults = self.faults();
+            let f = faults.entry(op).or_default();
+            f.calls += 1;
+            Duration::from_millis(ms) + f.delay
+        };
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
         }
-        if self.up.load(Ordering::SeqCst) {
-            Ok(())
-        } else {
-            Err(Error::Unreachable {
+        if !self.up.load(Ordering::SeqCst) {
+            return Err(Error::Unreachable {
                 engine: self.id.clone(),
                 addr: "fake".into(),
                 reason: "the engine is down".into(),
-            })
+            });
         }
+        let mut faults = self.faults();
+        let f = faults.entry(op).or_default();
+        if f.fails > 0 {
+            f.fails -= 1;
+            return Err(Error::EngineApi {
+                engine: self.id.clone(),
+                status: 500,
+                message: format!("injected failure of {op}"),
+            });
+        }
+        Ok(())
     }
 
     fn world(&self) -> std::sync::MutexGuard<'_, World> {
@@ -175,11 +229,11 @@ impl FakeEngine {
 #[async_trait]
 impl EngineBackend for FakeEngine {
     async fn ping(&self) -> Result<()> {
-        self.gate().await
+        self.gate("ping").await
     }
 
     async fn info(&self) -> Result<EngineInfo> {
-        self.gate().await?;
+        self.gate("info").await?;
         let w = self.world();
         Ok(EngineInfo {
             containers: w.containers.len() as u64,
@@ -189,14 +243,14 @@ impl EngineBackend for FakeEngine {
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String> {
-        self.gate().await?;
+        self.gate("create").await?;
         let mut w = self.world();
         if !w.images.contains_key(&spec.image) {
             return Err(self.missing("image", &spec.image));
         }
         let n = self.next.fetch_add(1, Ordering::SeqCst);
         // Unique across engines: the engine's id hashed, then a counter.
-        let id = format!("{}{n:032x}", &crate::access::hash_key(&self.id)[..32]);
+        let id = format!("{}{n:032x}", &self.prefix);
         let name = spec.name.clone().unwrap_or_else(|| format!("fake-{n}"));
         if w.containers.values().any(|c| c.name == name) {
             return Err(Error::EngineConflict {
@@ -243,17 +297,21 @@ impl EngineBackend for FakeEngine {
     }
 
     async fn start_container(&self, id: &str) -> Result<()> {
-        self.gate().await?;
+        self.gate("start").await?;
         self.with_container(id, |c| {
             c.state.running = true;
             c.state.status = "running".into();
             c.state.pid = 1;
-            c.state.started_at = crate::cluster::now_rfc3339();
+            // A fake engine keeps its own time, as a real one does.
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            c.state.started_at = crate::model::rfc3339(secs);
         })
     }
 
     async fn stop_container(&self, id: &str, _timeout: Option<Duration>) -> Result<()> {
-        self.gate().await?;
+        self.gate("stop").await?;
         self.with_container(id, |c| {
             c.state.running = false;
             c.state.status = "exited".into();
@@ -269,7 +327,7 @@ impl EngineBackend for FakeEngine {
     }
 
     async fn remove_container(&self, id: &str, force: bool, _volumes: bool) -> Result<()> {
-        self.gate().await?;
+        self.gate("remove").await?;
         let running = self.with_container(id, |c| (c.id.clone(), c.state.running))?;
         if running.1 && !force {
             return Err(Error::EngineConflict {
@@ -282,12 +340,12 @@ impl EngineBackend for FakeEngine {
     }
 
     async fn inspect_container(&self, id: &str) -> Result<ContainerDetails> {
-        self.gate().await?;
+        self.gate("inspect").await?;
         self.with_container(id, |c| c.clone())
     }
 
     async fn list_containers(&self, filter: &ContainerFilter) -> Result<Vec<ContainerSummary>> {
-        self.gate().await?;
+        self.gate("list").await?;
         let w = self.world();
         let matches = |c: &ContainerDetails| {
             (filter.all || c.state.running)
@@ -328,7 +386,7 @@ impl EngineBackend for FakeEngine {
         let engine = self.clone();
         let reference = reference.to_string();
         Box::pin(stream::once(async move {
-            engine.gate().await?;
+            engine.gate("pull").await?;
             engine
                 .world()
                 .images
@@ -351,7 +409,7 @@ impl EngineBackend for FakeEngine {
     }
 
     async fn list_images(&self) -> Result<Vec<ImageSummary>> {
-        self.gate().await?;
+        self.gate("images").await?;
         Ok(self
             .world()
             .images
@@ -365,7 +423,7 @@ impl EngineBackend for FakeEngine {
     }
 
     async fn inspect_image(&self, reference: &str) -> Result<ImageDetails> {
-        self.gate().await?;
+        self.gate("inspect_image").await?;
         self.world()
             .images
             .get(reference)
@@ -374,7 +432,7 @@ impl EngineBackend for FakeEngine {
     }
 
     async fn remove_image(&self, reference: &str, _force: bool) -> Result<()> {
-        self.gate().await?;
+        self.gate("remove_image").await?;
         self.world()
             .images
             .remove(reference)
@@ -383,7 +441,7 @@ impl EngineBackend for FakeEngine {
     }
 
     async fn tag_image(&self, source: &str, target: &str) -> Result<()> {
-        self.gate().await?;
+        self.gate("tag").await?;
         let mut w = self.world();
         let image = w
             .images
@@ -404,7 +462,7 @@ impl EngineBackend for FakeEngine {
     }
 
     async fn create_volume(&self, spec: &VolumeSpec) -> Result<VolumeInfo> {
-        self.gate().await?;
+        self.gate("volume").await?;
         let v = VolumeInfo {
             name: spec.name.clone(),
             driver: if spec.driver.is_empty() {
@@ -421,7 +479,7 @@ impl EngineBackend for FakeEngine {
     }
 
     async fn inspect_volume(&self, name: &str) -> Result<VolumeInfo> {
-        self.gate().await?;
+        self.gate("volume").await?;
         self.world()
             .volumes
             .get(name)
@@ -430,12 +488,12 @@ impl EngineBackend for FakeEngine {
     }
 
     async fn list_volumes(&self) -> Result<Vec<VolumeInfo>> {
-        self.gate().await?;
+        self.gate("volume").await?;
         Ok(self.world().volumes.values().cloned().collect())
     }
 
     async fn remove_volume(&self, name: &str, _force: bool) -> Result<()> {
-        self.gate().await?;
+        self.gate("volume").await?;
         self.world()
             .volumes
             .remove(name)
@@ -444,7 +502,7 @@ impl EngineBackend for FakeEngine {
     }
 
     async fn create_network(&self, spec: &NetworkSpec) -> Result<String> {
-        self.gate().await?;
+        self.gate("network").await?;
         self.world()
             .networks
             .insert(spec.name.clone(), spec.clone());
@@ -457,7 +515,7 @@ impl EngineBackend for FakeEngine {
         _container: &str,
         _aliases: &[String],
     ) -> Result<()> {
-        self.gate().await?;
+        self.gate("network").await?;
         if self.world().networks.contains_key(network) {
             Ok(())
         } else {
@@ -470,7 +528,7 @@ impl EngineBackend for FakeEngine {
     }
 
     async fn remove_network(&self, network: &str) -> Result<()> {
-        self.gate().await?;
+        self.gate("network").await?;
         self.world()
             .networks
             .remove(network)

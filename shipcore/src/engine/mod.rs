@@ -11,6 +11,10 @@
 //! [`Error::Unreachable`], [`Error::Timeout`], [`Error::Tls`] and
 //! [`Error::EngineApi`] carry the engine they came from.
 //!
+//! A [`Connector`] makes a backend from an engine record: the services hold
+//! one and never name an adapter. `fake.rs` (feature `testing`) has an
+//! in-memory engine and its connector for simulated clusters.
+//!
 //! [`Error::NotFound`]: crate::Error::NotFound
 //! [`Error::EngineConflict`]: crate::Error::EngineConflict
 //! [`Error::Unreachable`]: crate::Error::Unreachable
@@ -18,16 +22,25 @@
 //! [`Error::Tls`]: crate::Error::Tls
 //! [`Error::EngineApi`]: crate::Error::EngineApi
 
+#[cfg(any(test, feature = "testing"))]
 pub mod fake;
 mod types;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 
 use crate::error::Result;
+use crate::model::EngineRecord;
 pub use types::*;
+
+/// Makes a backend for an engine record. `shipcore-docker` provides the one
+/// for Docker engines; tests provide fakes and mocks.
+pub trait Connector: Send + Sync {
+    fn connect(&self, record: &EngineRecord) -> Result<Arc<dyn EngineBackend>>;
+}
 
 /// A stream of items from an engine; it ends when the engine's answer ends.
 pub type EngineStream<T> = BoxStream<'static, Result<T>>;

@@ -8,8 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Port, Proto, RestartPolicy};
-use crate::sched::Millicpus;
+use crate::model::{BindPort, Millicpus, Port, Proto, RestartPolicy};
 
 /// What an engine reports about itself.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -37,6 +36,19 @@ pub struct PortBinding {
     pub proto: Proto,
     pub host_ip: String,
     pub host_port: u16,
+}
+
+impl From<&BindPort> for PortBinding {
+    /// A request's binding as the engine takes it (a validated request has
+    /// ports within 1..=65535; anything else becomes 0, "engine's choice").
+    fn from(b: &BindPort) -> Self {
+        PortBinding {
+            container_port: u16::try_from(b.container_port).unwrap_or(0),
+            proto: b.proto,
+            host_ip: b.host_ip.clone(),
+            host_port: u16::try_from(b.port).unwrap_or(0),
+        }
+    }
 }
 
 /// How to create a container.

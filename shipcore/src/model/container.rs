@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::engine::Engine;
+use super::image::ImageRef;
+use super::units::HostPort;
 use super::validate::validate_port;
 use crate::error::{Error, Result};
 
@@ -60,6 +62,16 @@ pub struct BindPort {
     pub container_port: u32,
 }
 
+impl BindPort {
+    /// The host port the binding holds on its engine, when it names one
+    /// (port 0 lets the engine choose, and holds nothing in advance). The
+    /// one conversion of a request's ports for the scheduler.
+    pub fn host_port(&self) -> Option<HostPort> {
+        let port = u16::try_from(self.port).ok().filter(|p| *p != 0)?;
+        Some(HostPort::new(&self.host_ip, self.proto, port))
+    }
+}
+
 fn is_zero(v: &u32) -> bool {
     *v == 0
 }
@@ -80,17 +92,6 @@ impl RestartPolicy {
     /// Whether the container is to be brought back after its engine is lost.
     pub fn is_always(&self) -> bool {
         self.name == "always"
-    }
-}
-
-/// The repository of an image reference: without its tag or digest
-/// (`127.0.0.1:5000/app:1.2` → `127.0.0.1:5000/app`).
-pub fn repository(reference: &str) -> &str {
-    let no_digest = reference.split('@').next().unwrap_or(reference);
-    match no_digest.rsplit_once(':') {
-        // A colon before the last '/' belongs to a registry's port.
-        Some((name, tag)) if !tag.contains('/') => name,
-        _ => no_digest,
     }
 }
 
@@ -128,14 +129,28 @@ pub struct ImageConfig {
 }
 
 impl ImageConfig {
+    /// The image reference, parsed (an invalid one is an error naming `name`).
+    pub fn image(&self) -> Result<ImageRef> {
+        ImageRef::parse(&self.name).map_err(|e| match e {
+            Error::Invalid { reason, .. } => Error::invalid("name", reason),
+            e => e,
+        })
+    }
+
+    /// The host ports the request holds on its engine.
+    pub fn host_ports(&self) -> Vec<HostPort> {
+        self.bind_ports
+            .iter()
+            .filter_map(BindPort::host_port)
+            .collect()
+    }
+
     /// Checks the fields a deploy needs; the error names the field.
     pub fn validate(&self) -> Result<()> {
         if self.name.trim().is_empty() {
             return Err(Error::invalid("name", "an image name is required"));
         }
-        if self.name.chars().any(char::is_whitespace) {
-            return Err(Error::invalid("name", "an image name has no whitespace"));
-        }
+        self.image()?;
         if !(self.cpus.is_finite() && self.cpus > 0.0) {
             return Err(Error::invalid(
                 "cpus",
@@ -275,15 +290,14 @@ mod tests {
     }
 
     #[test]
-    fn repositories() {
-        for (r, want) in [
-            ("busybox", "busybox"),
-            ("busybox:1.36", "busybox"),
-            ("127.0.0.1:5000/app", "127.0.0.1:5000/app"),
-            ("127.0.0.1:5000/app:v2", "127.0.0.1:5000/app"),
-            ("app@sha256:abc", "app"),
-        ] {
-            assert_eq!(repository(r), want, "{r}");
+    fn host_ports_are_converted_once() {
+        let req = seed_request();
+        assert_eq!(req.host_ports(), [HostPort::new("", Proto::Tcp, 80)]);
+        let mut bad = seed_request();
+        bad.name = "Not/Valid".into();
+        match bad.validate() {
+            Err(Error::Invalid { field, .. }) => assert_eq!(field, "name"),
+            other => panic!("{other:?}"),
         }
     }
 

@@ -3,21 +3,26 @@
 //!
 //! Types here are plain data: they do no IO and read no clock. Timestamps are
 //! RFC 3339 strings made by whoever records the fact (the services), so the
-//! model stays free of a time library.
+//! model stays free of a time library. `units.rs` holds the units every
+//! floor above shares (millicpus, host ports, timestamps); `image.rs` parses
+//! image references and digests.
 
 mod access;
 mod container;
 mod engine;
 mod event;
+mod image;
 mod project;
+mod units;
 mod validate;
 
 pub use access::{Account, Permission, Role, RoleRef, ServiceKey, WebhookKey};
 pub use container::{
-    repository, BindPort, Container, ContainerState, ContainerType, ImageConfig, Port, Proto,
-    RestartPolicy,
+    BindPort, Container, ContainerState, ContainerType, ImageConfig, Port, Proto, RestartPolicy,
 };
 pub use engine::{Engine, EngineRecord, Health};
 pub use event::{Event, EventType};
+pub use image::{validate_repository, validate_tag, Digest, ImageRef};
 pub use project::{Project, ProjectState, Service, Volume, VolumeRef};
+pub use units::{millicpus, rfc3339, HostPort, Millicpus};
 pub use validate::{validate_name, validate_port};

@@ -95,3 +95,20 @@ impl std::fmt::Display for Unplaceable {
 }
 
 impl std::error::Error for Unplaceable {}
+
+impl From<Unplaceable> for crate::Error {
+    fn from(u: Unplaceable) -> Self {
+        crate::Error::Unplaceable(Box::new(crate::error::Refused {
+            summary: u.summary(),
+            explanation: u.to_string(),
+            refusals: u
+                .refusals
+                .iter()
+                .map(|r| crate::error::EngineRefusal {
+                    engine: r.engine.clone(),
+                    reason: r.reason.to_string(),
+                })
+                .collect(),
+        }))
+    }
+}

@@ -483,8 +483,8 @@ impl ClusterIndex {
                 });
             }
             if commit {
-                for a in &placement.assignments {
-                    self.update(a.slot, |s| s.add(&req.footprint));
+                for (i, a) in placement.assignments.iter().enumerate() {
+                    self.update(a.slot, |s| s.add(&req.footprint_for(i)));
                 }
             }
             return Ok(placement);
@@ -507,13 +507,15 @@ impl ClusterIndex {
             };
             placement.assignments.push(self.assignment(slot));
             if commit || replica + 1 < req.replicas {
-                self.update(slot, |s| s.add(&req.footprint));
+                let fp = req.footprint_for(replica as usize);
+                self.update(slot, |s| s.add(&fp));
                 applied += 1;
             }
         }
         if !commit || outcome.is_err() {
-            for a in placement.assignments[..applied].iter().rev() {
-                self.update(a.slot, |s| s.remove(&req.footprint));
+            for (i, a) in placement.assignments[..applied].iter().enumerate().rev() {
+                let fp = req.footprint_for(i);
+                self.update(a.slot, |s| s.remove(&fp));
             }
         }
         match outcome {

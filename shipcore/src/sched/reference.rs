@@ -98,8 +98,11 @@ pub fn plan(snapshot: &Snapshot, req: &Request) -> Result<Placement, Unplaceable
         for slot in 0..snapshot.engines.len() {
             match view(slot, &tentative) {
                 None => {
+                    tentative.push((
+                        slot,
+                        req.footprint_for(placement.assignments.len()).into_owned(),
+                    ));
                     placement.assignments.push(assign(slot));
-                    tentative.push((slot, req.footprint.clone()));
                 }
                 Some(reason) => placement.skipped.push(Refusal {
                     engine: snapshot.engines[slot].id.clone(),
@@ -149,7 +152,7 @@ pub fn plan(snapshot: &Snapshot, req: &Request) -> Result<Placement, Unplaceable
         match chosen {
             Some(slot) => {
                 placement.assignments.push(assign(slot));
-                tentative.push((slot, req.footprint.clone()));
+                tentative.push((slot, req.footprint_for(replica as usize).into_owned()));
             }
             None => {
                 let refusals = (0..snapshot.engines.len())
@@ -175,10 +178,10 @@ pub fn plan(snapshot: &Snapshot, req: &Request) -> Result<Placement, Unplaceable
 /// Decides and commits: the chosen engines get the request's footprint.
 pub fn place(snapshot: &mut Snapshot, req: &Request) -> Result<Placement, Unplaceable> {
     let placement = plan(snapshot, req)?;
-    for a in &placement.assignments {
+    for (i, a) in placement.assignments.iter().enumerate() {
         snapshot.engines[a.slot]
             .containers
-            .push(req.footprint.clone());
+            .push(req.footprint_for(i).into_owned());
     }
     Ok(placement)
 }

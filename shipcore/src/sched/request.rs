@@ -10,9 +10,10 @@
 //! - `affinity:container==NAME`, `affinity:image==IMAGE`, `affinity:KEY==VALUE`
 //!   (a container label), each also with `!=` for anti-affinity, as Swarm had.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use super::snapshot::{millicpus, Footprint, HostPort, Millicpus};
+use super::snapshot::{Footprint, Millicpus};
 use crate::error::{Error, Result};
 use crate::model::{ContainerType, ImageConfig};
 
@@ -135,6 +136,11 @@ pub struct Request {
     pub strategy: Strategy,
     /// How many containers (ignored by `global`, which places one per engine).
     pub replicas: u32,
+    /// Names of the placed containers: replica `i` is `{names}-{i}`, so a
+    /// committed placement records each container under its own name (the
+    /// affinity rules of later requests see them). Without it, every
+    /// replica is recorded under `footprint.name`.
+    pub names: Option<String>,
 }
 
 impl Request {
@@ -155,23 +161,17 @@ impl Request {
 
     /// Reads a Shipyard image config: resources, fixed host ports and the
     /// label mini-language above. Fails on malformed labels, naming them.
+    /// The config's other fields are taken as they are: validating a
+    /// request is its owner's one job (`ImageConfig::validate`, which the
+    /// cluster's deploy runs).
     pub fn from_image_config(cfg: &ImageConfig, strategy: Strategy, replicas: u32) -> Result<Self> {
-        cfg.validate()?;
-        let mut req = Request::new(cfg.name.clone(), millicpus(cfg.cpus), cfg.memory);
+        let mut req = Request {
+            footprint: Footprint::of(cfg, ""),
+            replicas,
+            ..Request::default()
+        };
         req.kind = cfg.kind;
         req.strategy = strategy;
-        req.replicas = replicas;
-        req.footprint.name = cfg.hostname.clone();
-        for bp in &cfg.bind_ports {
-            // validate() guarantees 1..=65535 for non-zero ports.
-            if let Ok(port) = u16::try_from(bp.port) {
-                if port != 0 {
-                    req.footprint
-                        .ports
-                        .push(HostPort::new(&bp.host_ip, bp.proto, port));
-                }
-            }
-        }
         for label in cfg
             .labels
             .iter()
@@ -231,6 +231,18 @@ impl Request {
             None => self.constraints.push(Constraint::Has(rule.into())),
         }
         Ok(())
+    }
+
+    /// The footprint replica `i` commits (its own name when the request
+    /// names its replicas).
+    pub fn footprint_for(&self, replica: usize) -> Cow<'_, Footprint> {
+        match &self.names {
+            None => Cow::Borrowed(&self.footprint),
+            Some(base) => Cow::Owned(Footprint {
+                name: format!("{base}-{replica}"),
+                ..self.footprint.clone()
+            }),
+        }
     }
 
     /// Container labels of the placed containers (for later affinity rules).

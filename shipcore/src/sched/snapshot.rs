@@ -4,61 +4,10 @@
 //! Reservations are not stored separately: an engine's reserved cpus and
 //! memory are the sum of its containers' footprints, so they cannot drift.
 
-use core::net::IpAddr;
 use std::collections::BTreeMap;
 
-use crate::model::{Health, Proto};
-
-/// CPU amounts in thousandths of a cpu, so sums are exact and deterministic.
-pub type Millicpus = u64;
-
-/// Converts Shipyard's fractional cpus to [`Millicpus`], rounding up so that
-/// any positive request reserves something.
-pub fn millicpus(cpus: f64) -> Millicpus {
-    if cpus.is_finite() && cpus > 0.0 {
-        (cpus * 1000.0).ceil() as Millicpus
-    } else {
-        0
-    }
-}
-
-/// A host port a container holds (or asks for). `ip` `None` means every
-/// address of the engine (`0.0.0.0` / `::`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct HostPort {
-    pub ip: Option<IpAddr>,
-    pub proto: Proto,
-    pub port: u16,
-}
-
-impl HostPort {
-    /// Builds a host port from Shipyard's `host_ip` string (empty, `0.0.0.0`
-    /// and `::` mean every address).
-    pub fn new(host_ip: &str, proto: Proto, port: u16) -> Self {
-        let ip = host_ip
-            .parse::<IpAddr>()
-            .ok()
-            .filter(|ip| !ip.is_unspecified());
-        HostPort { ip, proto, port }
-    }
-
-    /// Whether two bindings cannot both exist on one engine: same protocol and
-    /// port, and the same address or one of them on every address.
-    pub fn conflicts(&self, other: &HostPort) -> bool {
-        self.proto == other.proto
-            && self.port == other.port
-            && (self.ip.is_none() || other.ip.is_none() || self.ip == other.ip)
-    }
-}
-
-impl std::fmt::Display for HostPort {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.ip {
-            Some(ip) => write!(f, "{ip}:{}/{}", self.port, self.proto),
-            None => write!(f, "{}/{}", self.port, self.proto),
-        }
-    }
-}
+pub use crate::model::{millicpus, HostPort, Millicpus};
+use crate::model::{Health, ImageConfig};
 
 /// What a container takes from its engine and what other requests may refer
 /// to: its name, image and labels (affinity), host ports, cpus and memory.
@@ -71,6 +20,21 @@ pub struct Footprint {
     pub cpus: Millicpus,
     /// MiB.
     pub memory: u64,
+}
+
+impl Footprint {
+    /// What a container deployed from `cfg` under `name` takes: the one
+    /// conversion of a deploy request for the scheduler.
+    pub fn of(cfg: &ImageConfig, name: &str) -> Self {
+        Footprint {
+            name: name.to_string(),
+            image: cfg.name.clone(),
+            labels: BTreeMap::new(),
+            ports: cfg.host_ports(),
+            cpus: millicpus(cfg.cpus),
+            memory: cfg.memory,
+        }
+    }
 }
 
 /// One engine as the scheduler sees it.

@@ -13,7 +13,10 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use super::{get_json, put_json, Change, ChangeKind, ChangeStream, Expect, Store};
+use super::{
+    get_json, put_json, Change, ChangeKind, ChangeStream, Expect, Op, Page, Store, MAX_BATCH_BYTES,
+    MAX_BATCH_OPS,
+};
 use crate::Error;
 
 /// How long a case waits for a change before deciding it will never come.
@@ -41,6 +44,10 @@ where
     live_after_replay(make().await).await;
     compaction(make().await).await;
     json(make().await).await;
+    batches(make().await).await;
+    batch_limits(make().await).await;
+    batch_changes(make().await).await;
+    pages(make().await).await;
 }
 
 async fn put(store: &impl Store, key: &str, value: &str) -> u64 {
@@ -470,4 +477,237 @@ async fn json<S: Store + 'static>(store: S) {
         listed[1].json::<Sample>(),
         Err(Error::Decode { .. })
     ));
+}
+
+fn put_op(key: &str, value: &str, expect: Expect) -> Op {
+    Op::Put {
+        key: key.to_owned(),
+        value: value.as_bytes().to_vec(),
+        expect,
+    }
+}
+
+async fn batches(store: impl Store) {
+    let first = put(&store, "b/old", "o").await;
+    // One write: one new revision that every key of the batch carries.
+    let rev = store
+        .batch(vec![
+            put_op("b/x", "1", Expect::Absent),
+            put_op("b/y", "2", Expect::Any),
+            Op::Delete {
+                key: "b/old".into(),
+                expect: Expect::Revision(first),
+            },
+            Op::Delete {
+                key: "b/never".into(),
+                expect: Expect::Any,
+            },
+        ])
+        .await
+        .unwrap();
+    assert_eq!(rev, first + 1, "a batch is one revision");
+    assert_eq!(store.revision().await.unwrap(), rev);
+    for key in ["b/x", "b/y"] {
+        assert_eq!(
+            store.get(key).await.unwrap().unwrap().revision,
+            rev,
+            "{key}"
+        );
+    }
+    assert_eq!(store.get("b/old").await.unwrap(), None);
+
+    // All or nothing: the second op's condition fails, so the first is not
+    // applied either, and the revision stays.
+    assert_conflict(
+        store
+            .batch(vec![
+                put_op("b/z", "3", Expect::Any),
+                put_op("b/x", "again", Expect::Absent),
+            ])
+            .await,
+        "b/x",
+        0,
+        rev,
+    );
+    assert_eq!(
+        store.get("b/z").await.unwrap(),
+        None,
+        "nothing of a failed batch"
+    );
+    assert_eq!(store.revision().await.unwrap(), rev);
+    // A batch that changes nothing is not a write.
+    let del = Op::Delete {
+        key: "b/never".into(),
+        expect: Expect::Any,
+    };
+    assert_eq!(store.batch(vec![del]).await.unwrap(), rev);
+    assert_eq!(store.batch(Vec::new()).await.unwrap(), rev);
+    assert_eq!(store.revision().await.unwrap(), rev);
+}
+
+async fn batch_limits(store: impl Store) {
+    let invalid = |r: crate::Result<u64>, what: &str| {
+        assert!(matches!(r, Err(Error::Invalid { .. })), "{what}: {r:?}");
+    };
+    let many: Vec<Op> = (0..=MAX_BATCH_OPS)
+        .map(|i| put_op(&format!("l/{i}"), "v", Expect::Any))
+        .collect();
+    invalid(store.batch(many).await, "too many ops");
+    let big = "x".repeat(MAX_BATCH_BYTES / 2 + 1);
+    invalid(
+        store
+            .batch(vec![
+                put_op("l/a", &big, Expect::Any),
+                put_op("l/b", &big, Expect::Any),
+            ])
+            .await,
+        "too many bytes",
+    );
+    invalid(
+        store
+            .batch(vec![
+                put_op("l/a", "1", Expect::Any),
+                put_op("l/a", "2", Expect::Any),
+            ])
+            .await,
+        "a key twice",
+    );
+    invalid(
+        store.batch(vec![put_op("", "1", Expect::Any)]).await,
+        "empty key",
+    );
+    invalid(
+        store
+            .put("l/huge", vec![0; MAX_BATCH_BYTES + 1], Expect::Any)
+            .await,
+        "a document over the limit",
+    );
+    assert_eq!(store.revision().await.unwrap(), 0, "nothing was written");
+    // Exactly at the limit is fine.
+    let full: Vec<Op> = (0..MAX_BATCH_OPS)
+        .map(|i| put_op(&format!("l/{i:03}"), "v", Expect::Any))
+        .collect();
+    assert_eq!(store.batch(full).await.unwrap(), 1);
+    assert_eq!(store.list("l/").await.unwrap().len(), MAX_BATCH_OPS);
+}
+
+async fn batch_changes(store: impl Store) {
+    let mut replayed_later = store.changes("w/", 0).await.unwrap();
+    put(&store, "w/a", "1").await;
+    let rev = store
+        .batch(vec![
+            put_op("w/b", "2", Expect::Any),
+            put_op("other/c", "3", Expect::Any),
+            Op::Delete {
+                key: "w/a".into(),
+                expect: Expect::Any,
+            },
+        ])
+        .await
+        .unwrap();
+    put(&store, "w/d", "4").await;
+    // Live: every change of the batch, at its one revision, in op order.
+    let got: Vec<(u64, String)> = {
+        let mut v = Vec::new();
+        for _ in 0..4 {
+            let c = next(&mut replayed_later).await;
+            v.push((c.revision, c.key));
+        }
+        v
+    };
+    assert_eq!(
+        got,
+        [
+            (1, "w/a".to_string()),
+            (rev, "w/b".to_string()),
+            (rev, "w/a".to_string()),
+            (rev + 1, "w/d".to_string()),
+        ]
+    );
+    assert_quiet(&mut replayed_later).await;
+    // Replayed from the log: the same, and resuming after the batch's
+    // revision skips all of it.
+    let mut replay = store.changes("w/", 1).await.unwrap();
+    let c = next(&mut replay).await;
+    assert_eq!(
+        (c.revision, c.key.as_str(), &c.kind),
+        (
+            rev,
+            "w/b",
+            &ChangeKind::Put {
+                value: b"2".to_vec()
+            }
+        )
+    );
+    let c = next(&mut replay).await;
+    assert_eq!(
+        (c.revision, c.key.as_str(), &c.kind),
+        (rev, "w/a", &ChangeKind::Delete)
+    );
+    assert_eq!(next(&mut replay).await.revision, rev + 1);
+    let mut after = store.changes("w/", rev).await.unwrap();
+    assert_eq!(next(&mut after).await.key, "w/d");
+    assert_quiet(&mut after).await;
+}
+
+async fn pages(store: impl Store) {
+    for k in ["p/a", "p/b", "p/c", "p/d", "p0", "o/z", "q/a"] {
+        put(&store, k, "v").await;
+    }
+    let keys = |v: Vec<super::Versioned>| v.into_iter().map(|d| d.key).collect::<Vec<_>>();
+    let page = |after, limit, reverse| Page {
+        prefix: "p/",
+        after,
+        limit,
+        reverse,
+    };
+    assert_eq!(
+        keys(store.page(page(None, 2, false)).await.unwrap()),
+        ["p/a", "p/b"]
+    );
+    assert_eq!(
+        keys(store.page(page(Some("p/b"), 10, false)).await.unwrap()),
+        ["p/c", "p/d"]
+    );
+    assert_eq!(
+        keys(store.page(page(None, 3, true)).await.unwrap()),
+        ["p/d", "p/c", "p/b"]
+    );
+    assert_eq!(
+        keys(store.page(page(Some("p/c"), 10, true)).await.unwrap()),
+        ["p/b", "p/a"]
+    );
+    assert_eq!(
+        keys(store.page(page(Some("p/a"), 10, true)).await.unwrap()),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        keys(store.page(page(Some("p/d"), 10, false)).await.unwrap()),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        keys(store.page(page(None, 0, false)).await.unwrap()),
+        Vec::<String>::new()
+    );
+    // Bounds outside the prefix clamp to it.
+    assert_eq!(
+        keys(store.page(page(Some("a"), 1, false)).await.unwrap()),
+        ["p/a"]
+    );
+    assert_eq!(
+        keys(store.page(page(Some("zzz"), 1, true)).await.unwrap()),
+        ["p/d"]
+    );
+    assert_eq!(
+        keys(store.page(Page::last("", 2)).await.unwrap()),
+        ["q/a", "p0"]
+    );
+    assert_eq!(
+        keys(store.page(Page::first("", 2)).await.unwrap()),
+        ["o/z", "p/a"]
+    );
+    assert_eq!(
+        keys(store.page(Page::first("nothing/", 5)).await.unwrap()),
+        Vec::<String>::new()
+    );
 }

@@ -16,7 +16,8 @@ use redb::{Database, ReadTransaction, ReadableTable, Table, TableDefinition, Wri
 use tokio::sync::broadcast;
 
 use super::{
-    check_key, next_revision, watch, Change, ChangeKind, ChangeStream, Expect, Store, Versioned,
+    check_batch, check_key, check_value, next_revision, prefix_end, watch, Change, ChangeKind,
+    ChangeStream, Expect, Op, Page, Store, Versioned,
 };
 use crate::{Error, Result};
 
@@ -28,9 +29,10 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const REVISION: &str = "revision";
 const COMPACTED: &str = "compacted";
 
-/// Tags of an encoded change.
+/// Tags of an encoded change: one put, one delete, or the changes of a batch.
 const PUT: u8 = 0;
 const DELETE: u8 = 1;
+const BATCH: u8 = 2;
 
 /// The state store in a redb file. Clones share the same database.
 #[derive(Clone)]
@@ -44,7 +46,7 @@ struct Inner {
     /// Held from the start of a write transaction until its change is
     /// published, so live changes go out in revision order.
     writer: Mutex<()>,
-    live: broadcast::Sender<Change>,
+    live: broadcast::Sender<watch::Written>,
 }
 
 impl fmt::Debug for DurableStore {
@@ -60,8 +62,9 @@ impl fmt::Debug for DurableStore {
 enum Outcome<T> {
     /// Nothing changed: the transaction is dropped, which saves an fsync.
     Unchanged(T),
-    /// The tables changed: commit, then publish the change if there is one.
-    Changed(T, Option<Change>),
+    /// The tables changed: commit, then publish the changes (of one
+    /// revision) if there are any.
+    Changed(T, Vec<Change>),
 }
 
 /// Turns redb's many error types into [`Error::Storage`] saying what failed.
@@ -149,11 +152,11 @@ impl DurableStore {
                     let _ = txn.abort();
                     Ok(out)
                 }
-                Ok(Outcome::Changed(out, change)) => {
+                Ok(Outcome::Changed(out, changes)) => {
                     txn.commit().context("commit a write transaction")?;
-                    if let Some(change) = change {
+                    if !changes.is_empty() {
                         // Sending fails only when nobody listens, which is fine.
-                        let _ = inner.live.send(change);
+                        let _ = inner.live.send(changes.into());
                     }
                     Ok(out)
                 }
@@ -205,14 +208,30 @@ impl<'txn> Tables<'txn> {
         }
     }
 
-    /// Appends `change` to the log and makes its revision the current one.
-    fn append(&mut self, change: &Change) -> Result<()> {
-        let encoded = encode_change(change);
+    /// Appends the changes of one write (all at one revision) to the log
+    /// and makes their revision the current one.
+    fn append(&mut self, changes: &[Change]) -> Result<()> {
+        let Some(revision) = changes.first().map(|c| c.revision) else {
+            return Ok(());
+        };
+        let encoded = match changes {
+            [one] => encode_change(one),
+            many => {
+                let mut out = vec![BATCH];
+                out.extend_from_slice(&(many.len() as u64).to_le_bytes());
+                for c in many {
+                    let one = encode_change(c);
+                    out.extend_from_slice(&(one.len() as u64).to_le_bytes());
+                    out.extend_from_slice(&one);
+                }
+                out
+            }
+        };
         self.changes
-            .insert(change.revision, encoded.as_slice())
+            .insert(revision, encoded.as_slice())
             .context("append to the change log")?;
         self.meta
-            .insert(REVISION, change.revision)
+            .insert(REVISION, revision)
             .context("update the revision")?;
         Ok(())
     }
@@ -257,8 +276,39 @@ fn encode_change(change: &Change) -> Vec<u8> {
     out
 }
 
-/// Splits an encoded change into its key and, for a put, its value, without
-/// copying, so replay can filter by prefix first.
+/// A change decoded from the log: its key and, for a put, its value.
+type Decoded<'a> = (&'a str, Option<&'a [u8]>);
+
+/// Splits a log entry into its changes: a key and, for a put, its value,
+/// without copying, so replay can filter by prefix first.
+fn decode_changes(revision: u64, bytes: &[u8]) -> Result<Vec<Decoded<'_>>> {
+    let corrupt = |what: &str| Error::Storage {
+        reason: format!("change log entry {revision} is corrupt: {what}"),
+    };
+    if bytes.first() != Some(&BATCH) {
+        return Ok(vec![decode_change(revision, bytes)?]);
+    }
+    let (count, mut rest) = bytes[1..]
+        .split_first_chunk::<8>()
+        .ok_or_else(|| corrupt("the batch size is truncated"))?;
+    let count = u64::from_le_bytes(*count);
+    let mut out = Vec::new();
+    for _ in 0..count {
+        let (length, tail) = rest
+            .split_first_chunk::<8>()
+            .ok_or_else(|| corrupt("a batch entry is truncated"))?;
+        let length = usize::try_from(u64::from_le_bytes(*length))
+            .ok()
+            .filter(|length| *length <= tail.len())
+            .ok_or_else(|| corrupt("a batch entry is truncated"))?;
+        let (one, tail) = tail.split_at(length);
+        out.push(decode_change(revision, one)?);
+        rest = tail;
+    }
+    Ok(out)
+}
+
+/// Splits an encoded change into its key and, for a put, its value.
 fn decode_change(revision: u64, bytes: &[u8]) -> Result<(&str, Option<&[u8]>)> {
     let corrupt = |what: &str| Error::Storage {
         reason: format!("change log entry {revision} is corrupt: {what}"),
@@ -302,6 +352,7 @@ impl Store for DurableStore {
 
     async fn put(&self, key: &str, value: Vec<u8>, expect: Expect) -> Result<u64> {
         check_key(key)?;
+        check_value(key, &value)?;
         let key = key.to_owned();
         self.write(move |tables| {
             expect.check(&key, tables.revision_of(&key)?)?;
@@ -316,8 +367,9 @@ impl Store for DurableStore {
                 key,
                 kind: ChangeKind::Put { value },
             };
-            tables.append(&change)?;
-            Ok(Outcome::Changed(revision, Some(change)))
+            let changes = vec![change];
+            tables.append(&changes)?;
+            Ok(Outcome::Changed(revision, changes))
         })
         .await
     }
@@ -341,8 +393,129 @@ impl Store for DurableStore {
                 key,
                 kind: ChangeKind::Delete,
             };
-            tables.append(&change)?;
-            Ok(Outcome::Changed(Some(revision), Some(change)))
+            let changes = vec![change];
+            tables.append(&changes)?;
+            Ok(Outcome::Changed(Some(revision), changes))
+        })
+        .await
+    }
+
+    async fn batch(&self, ops: Vec<Op>) -> Result<u64> {
+        check_batch(&ops)?;
+        for op in &ops {
+            if let Op::Put { key, value, .. } = op {
+                check_value(key, value)?;
+            }
+        }
+        self.write(move |tables| {
+            let mut present = Vec::with_capacity(ops.len());
+            for op in &ops {
+                let actual = tables.revision_of(op.key())?;
+                op.expect().check(op.key(), actual)?;
+                present.push(actual != 0);
+            }
+            let current = meta(&tables.meta, REVISION)?;
+            let changed = ops
+                .iter()
+                .zip(&present)
+                .any(|(op, there)| matches!(op, Op::Put { .. }) || *there);
+            if !changed {
+                return Ok(Outcome::Unchanged(current));
+            }
+            let revision = next_revision(current)?;
+            let mut changes = Vec::with_capacity(ops.len());
+            for (op, there) in ops.into_iter().zip(present) {
+                match op {
+                    Op::Put { key, value, .. } => {
+                        let entry = encode_entry(revision, &value);
+                        tables
+                            .entries
+                            .insert(key.as_str(), entry.as_slice())
+                            .context("write an entry")?;
+                        changes.push(Change {
+                            revision,
+                            key,
+                            kind: ChangeKind::Put { value },
+                        });
+                    }
+                    Op::Delete { key, .. } if there => {
+                        tables
+                            .entries
+                            .remove(key.as_str())
+                            .context("remove an entry")?;
+                        changes.push(Change {
+                            revision,
+                            key,
+                            kind: ChangeKind::Delete,
+                        });
+                    }
+                    Op::Delete { .. } => {}
+                }
+            }
+            tables.append(&changes)?;
+            Ok(Outcome::Changed(revision, changes))
+        })
+        .await
+    }
+
+    async fn page(&self, page: Page<'_>) -> Result<Vec<Versioned>> {
+        let prefix = page.prefix.to_owned();
+        let after = page.after.map(str::to_owned);
+        let (limit, reverse) = (page.limit, page.reverse);
+        self.read(move |txn| {
+            let entries = txn.open_table(ENTRIES).context("open the entries table")?;
+            let end = prefix_end(&prefix);
+            let lower = match (&after, reverse) {
+                (Some(a), false) if a.as_str() >= prefix.as_str() => Bound::Excluded(a.as_str()),
+                _ => Bound::Included(prefix.as_str()),
+            };
+            let upper = match (&after, reverse, &end) {
+                (Some(a), true, Some(e)) if a > e => Bound::Excluded(e.as_str()),
+                (Some(a), true, _) => Bound::Excluded(a.as_str()),
+                (_, _, Some(e)) => Bound::Excluded(e.as_str()),
+                (_, _, None) => Bound::Unbounded,
+            };
+            if let (Bound::Excluded(l) | Bound::Included(l), Bound::Excluded(u)) = (lower, upper) {
+                if l >= u {
+                    return Ok(Vec::new());
+                }
+            }
+            let range = entries
+                .range::<&str>((lower, upper))
+                .context("list entries")?;
+            let mut found = Vec::new();
+            let mut take = |item: std::result::Result<
+                (redb::AccessGuard<'_, &str>, redb::AccessGuard<'_, &[u8]>),
+                redb::StorageError,
+            >|
+             -> Result<bool> {
+                let (key, stored) = item.context("list entries")?;
+                let key = key.value();
+                if !key.starts_with(prefix.as_str()) || found.len() >= limit {
+                    return Ok(false);
+                }
+                let (revision, value) = decode_entry(key, stored.value())?;
+                found.push(Versioned {
+                    key: key.to_owned(),
+                    value: value.to_vec(),
+                    revision,
+                });
+                Ok(true)
+            };
+            if reverse {
+                for item in range.rev() {
+                    if !take(item)? {
+                        break;
+                    }
+                }
+            } else {
+                for item in range {
+                    if !take(item)? {
+                        break;
+                    }
+                }
+            }
+            Ok(found)
         })
         .await
     }
@@ -401,21 +574,22 @@ impl Store for DurableStore {
                 for item in log.range::<u64>(after).context("read the change log")? {
                     let (revision, encoded) = item.context("read the change log")?;
                     let revision = revision.value();
-                    let (key, value) = decode_change(revision, encoded.value())?;
-                    if !key.starts_with(filter.as_str()) {
-                        continue;
+                    for (key, value) in decode_changes(revision, encoded.value())? {
+                        if !key.starts_with(filter.as_str()) {
+                            continue;
+                        }
+                        let kind = match value {
+                            Some(value) => ChangeKind::Put {
+                                value: value.to_vec(),
+                            },
+                            None => ChangeKind::Delete,
+                        };
+                        replay.push(Change {
+                            revision,
+                            key: key.to_owned(),
+                            kind,
+                        });
                     }
-                    let kind = match value {
-                        Some(value) => ChangeKind::Put {
-                            value: value.to_vec(),
-                        },
-                        None => ChangeKind::Delete,
-                    };
-                    replay.push(Change {
-                        revision,
-                        key: key.to_owned(),
-                        kind,
-                    });
                 }
                 Ok((replay, current.max(since)))
             })
@@ -443,7 +617,7 @@ impl Store for DurableStore {
                 .meta
                 .insert(COMPACTED, up_to)
                 .context("record the compaction point")?;
-            Ok(Outcome::Changed((), None))
+            Ok(Outcome::Changed((), Vec::new()))
         })
         .await
     }

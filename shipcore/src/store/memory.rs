@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::broadcast;
 
 use super::{
-    check_key, next_revision, watch, Change, ChangeKind, ChangeStream, Expect, Store, Versioned,
+    check_batch, check_key, check_value, next_revision, watch, Change, ChangeKind, ChangeStream,
+    Expect, Op, Page, Store, Versioned,
 };
 use crate::{Error, Result};
 
@@ -23,7 +24,7 @@ pub struct MemoryStore {
 #[derive(Debug)]
 struct Inner {
     state: Mutex<State>,
-    live: broadcast::Sender<Change>,
+    live: broadcast::Sender<watch::Written>,
 }
 
 #[derive(Debug, Default)]
@@ -67,17 +68,13 @@ impl MemoryStore {
         })
     }
 
-    /// Records a write at `revision` that was already applied to `entries`.
-    fn record(&self, state: &mut State, revision: u64, key: &str, kind: ChangeKind) {
+    /// Records the changes of a write at `revision`, already applied to
+    /// `entries`.
+    fn record(&self, state: &mut State, revision: u64, changes: Vec<Change>) {
         state.revision = revision;
-        let change = Change {
-            revision,
-            key: key.to_owned(),
-            kind,
-        };
-        state.log.push(change.clone());
+        state.log.extend(changes.iter().cloned());
         // Sending fails only when nobody listens, which is fine.
-        let _ = self.inner.live.send(change);
+        let _ = self.inner.live.send(changes.into());
     }
 }
 
@@ -94,6 +91,7 @@ impl Store for MemoryStore {
 
     async fn put(&self, key: &str, value: Vec<u8>, expect: Expect) -> Result<u64> {
         check_key(key)?;
+        check_value(key, &value)?;
         let mut state = self.state()?;
         let actual = state.entries.get(key).map_or(0, |(revision, _)| *revision);
         expect.check(key, actual)?;
@@ -101,7 +99,12 @@ impl Store for MemoryStore {
         state
             .entries
             .insert(key.to_owned(), (revision, value.clone()));
-        self.record(&mut state, revision, key, ChangeKind::Put { value });
+        let change = Change {
+            revision,
+            key: key.to_owned(),
+            kind: ChangeKind::Put { value },
+        };
+        self.record(&mut state, revision, vec![change]);
         Ok(revision)
     }
 
@@ -115,8 +118,99 @@ impl Store for MemoryStore {
         }
         let revision = next_revision(state.revision)?;
         state.entries.remove(key);
-        self.record(&mut state, revision, key, ChangeKind::Delete);
+        let change = Change {
+            revision,
+            key: key.to_owned(),
+            kind: ChangeKind::Delete,
+        };
+        self.record(&mut state, revision, vec![change]);
         Ok(Some(revision))
+    }
+
+    async fn batch(&self, ops: Vec<Op>) -> Result<u64> {
+        check_batch(&ops)?;
+        for op in &ops {
+            if let Op::Put { key, value, .. } = op {
+                check_value(key, value)?;
+            }
+        }
+        let mut state = self.state()?;
+        for op in &ops {
+            let actual = state.entries.get(op.key()).map_or(0, |(r, _)| *r);
+            op.expect().check(op.key(), actual)?;
+        }
+        let changed = ops.iter().any(|op| match op {
+            Op::Put { .. } => true,
+            Op::Delete { key, .. } => state.entries.contains_key(key),
+        });
+        if !changed {
+            return Ok(state.revision);
+        }
+        let revision = next_revision(state.revision)?;
+        let mut changes = Vec::with_capacity(ops.len());
+        for op in ops {
+            match op {
+                Op::Put { key, value, .. } => {
+                    state.entries.insert(key.clone(), (revision, value.clone()));
+                    changes.push(Change {
+                        revision,
+                        key,
+                        kind: ChangeKind::Put { value },
+                    });
+                }
+                Op::Delete { key, .. } => {
+                    if state.entries.remove(&key).is_some() {
+                        changes.push(Change {
+                            revision,
+                            key,
+                            kind: ChangeKind::Delete,
+                        });
+                    }
+                }
+            }
+        }
+        self.record(&mut state, revision, changes);
+        Ok(revision)
+    }
+
+    async fn page(&self, page: Page<'_>) -> Result<Vec<Versioned>> {
+        let state = self.state()?;
+        let lower = match (page.after, page.reverse) {
+            (Some(a), false) if a >= page.prefix => Bound::Excluded(a),
+            _ => Bound::Included(page.prefix),
+        };
+        let end = super::prefix_end(page.prefix);
+        let upper = match (page.after, page.reverse, &end) {
+            (Some(a), true, Some(e)) if a > e.as_str() => Bound::Excluded(e.as_str()),
+            (Some(a), true, _) => Bound::Excluded(a),
+            (_, _, Some(e)) => Bound::Excluded(e.as_str()),
+            (_, _, None) => Bound::Unbounded,
+        };
+        if matches!((lower, upper), (Bound::Excluded(l) | Bound::Included(l), Bound::Excluded(u)) if l >= u)
+        {
+            return Ok(Vec::new());
+        }
+        let range = state.entries.range::<str, _>((lower, upper));
+        let version = |(key, (revision, value)): (&String, &(u64, Vec<u8>))| Versioned {
+            key: key.clone(),
+            value: value.clone(),
+            revision: *revision,
+        };
+        let found = if page.reverse {
+            range
+                .rev()
+                .take_while(|(k, _)| k.starts_with(page.prefix))
+                .take(page.limit)
+                .map(version)
+                .collect()
+        } else {
+            range
+                .take_while(|(k, _)| k.starts_with(page.prefix))
+                .take(page.limit)
+                .map(version)
+                .collect()
+        };
+        Ok(found)
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<Versioned>> {

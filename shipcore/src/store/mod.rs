@@ -19,13 +19,17 @@ use serde::Serialize;
 
 use crate::{Error, Result};
 
-#[doc(hidden)]
+#[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 mod durable;
+#[cfg(any(test, feature = "testing"))]
+mod faulty;
 mod memory;
 mod watch;
 
 pub use durable::DurableStore;
+#[cfg(any(test, feature = "testing"))]
+pub use faulty::FaultyStore;
 pub use memory::MemoryStore;
 
 /// A stream of changes, in revision order, as returned by [`Store::changes`].
@@ -71,6 +75,109 @@ impl Expect {
             expected,
             actual,
         })
+    }
+}
+
+/// One write of a [`Store::batch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    Put {
+        key: String,
+        value: Vec<u8>,
+        expect: Expect,
+    },
+    Delete {
+        key: String,
+        expect: Expect,
+    },
+}
+
+impl Op {
+    /// A put of `value` encoded as JSON.
+    pub fn put_json<T: Serialize + ?Sized>(
+        key: impl Into<String>,
+        value: &T,
+        expect: Expect,
+    ) -> Result<Op> {
+        let key = key.into();
+        let value = serde_json::to_vec(value)
+            .map_err(|e| Error::invalid(&key, format!("cannot be encoded as json: {e}")))?;
+        Ok(Op::Put { key, value, expect })
+    }
+
+    pub fn key(&self) -> &str {
+        match self {
+            Op::Put { key, .. } | Op::Delete { key, .. } => key,
+        }
+    }
+
+    pub fn expect(&self) -> Expect {
+        match self {
+            Op::Put { expect, .. } | Op::Delete { expect, .. } => *expect,
+        }
+    }
+
+    /// Bytes the op puts on the wire: its key and value.
+    pub fn size(&self) -> usize {
+        match self {
+            Op::Put { key, value, .. } => key.len() + value.len(),
+            Op::Delete { key, .. } => key.len(),
+        }
+    }
+}
+
+/// Most operations in one [`Store::batch`]: etcd's default `--max-txn-ops`.
+pub const MAX_BATCH_OPS: usize = 128;
+
+/// Most bytes (keys and values) in one [`Store::batch`]: within etcd's
+/// default request limit of 1.5 MiB, with room for the request's framing.
+pub const MAX_BATCH_BYTES: usize = 1 << 20;
+
+/// Most bytes in one document: what a single etcd request can carry.
+pub const MAX_VALUE_BYTES: usize = MAX_BATCH_BYTES;
+
+/// Which part of a prefix [`Store::page`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page<'a> {
+    pub prefix: &'a str,
+    /// Only keys strictly after this one (strictly before it with
+    /// `reverse`); from the first (last) key when `None`.
+    pub after: Option<&'a str>,
+    /// At most this many documents.
+    pub limit: usize,
+    /// Descending key order.
+    pub reverse: bool,
+}
+
+impl<'a> Page<'a> {
+    /// The first `limit` documents under `prefix`, ascending.
+    pub fn first(prefix: &'a str, limit: usize) -> Self {
+        Page {
+            prefix,
+            after: None,
+            limit,
+            reverse: false,
+        }
+    }
+
+    /// The last `limit` documents under `prefix`, newest key first.
+    pub fn last(prefix: &'a str, limit: usize) -> Self {
+        Page {
+            prefix,
+            after: None,
+            limit,
+            reverse: true,
+        }
+    }
+
+    /// Whether `key` lies in the page's range (prefix and bound).
+    pub fn admits(&self, key: &str) -> bool {
+        key.starts_with(self.prefix)
+            && match (self.after, self.reverse) {
+                (None, _) => true,
+                (Some(a), false) => key > a,
+                (Some(a), true) => key < a,
+            }
     }
 }
 
@@ -126,8 +233,26 @@ pub trait Store: Send + Sync {
     /// advance the revision). On a mismatch it returns [`Error::Conflict`].
     async fn delete(&self, key: &str, expect: Expect) -> Result<Option<u64>>;
 
+    /// Applies every op of `ops`, or none: when a condition fails, the first
+    /// failing op's [`Error::Conflict`] is returned and nothing changes. The
+    /// batch is one write: the revision advances once, every key it changes
+    /// carries the new revision, and its changes are logged and streamed
+    /// together, in op order, at that revision (as an etcd transaction).
+    /// Deleting an absent key changes nothing. Returns the revision after the
+    /// batch.
+    ///
+    /// A key may appear once per batch. Batches of more than
+    /// [`MAX_BATCH_OPS`] ops or [`MAX_BATCH_BYTES`] bytes are refused with
+    /// [`Error::Invalid`], as etcd refuses them: callers split large work and
+    /// decide what a failure between two batches means for them.
+    async fn batch(&self, ops: Vec<Op>) -> Result<u64>;
+
     /// Every document whose key starts with `prefix`, sorted by key.
     async fn list(&self, prefix: &str) -> Result<Vec<Versioned>>;
+
+    /// Part of a prefix, in key order (or reversed), for reading large
+    /// ranges a page at a time.
+    async fn page(&self, page: Page<'_>) -> Result<Vec<Versioned>>;
 
     /// The current global revision (0 for a store never written to).
     async fn revision(&self) -> Result<u64>;
@@ -148,6 +273,12 @@ pub trait Store: Send + Sync {
     async fn compact(&self, up_to: u64) -> Result<()>;
 }
 
+impl std::fmt::Debug for dyn Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store")
+    }
+}
+
 /// Forwarding, so generic code written for `S: Store` also takes shared
 /// handles such as `Arc<dyn Store>`.
 #[async_trait::async_trait]
@@ -164,8 +295,16 @@ impl<S: Store + ?Sized> Store for Arc<S> {
         (**self).delete(key, expect).await
     }
 
+    async fn batch(&self, ops: Vec<Op>) -> Result<u64> {
+        (**self).batch(ops).await
+    }
+
     async fn list(&self, prefix: &str) -> Result<Vec<Versioned>> {
         (**self).list(prefix).await
+    }
+
+    async fn page(&self, page: Page<'_>) -> Result<Vec<Versioned>> {
+        (**self).page(page).await
     }
 
     async fn revision(&self) -> Result<u64> {
@@ -214,6 +353,69 @@ pub async fn put_json<T: Serialize + ?Sized>(
 pub(crate) fn check_key(key: &str) -> Result<()> {
     if key.is_empty() {
         return Err(Error::invalid("key", "must not be empty"));
+    }
+    Ok(())
+}
+
+/// The least string greater than every string starting with `prefix`, or
+/// `None` when there is none (the empty prefix covers everything).
+pub(crate) fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match u32::from(last) {
+            0xD7FF => Some('\u{E000}'),
+            n => char::from_u32(n + 1),
+        };
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+/// Rejects values larger than one etcd request can carry.
+pub(crate) fn check_value(key: &str, value: &[u8]) -> Result<()> {
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(Error::invalid(
+            key,
+            format!(
+                "a document of {} bytes is larger than the store's limit of {MAX_VALUE_BYTES}",
+                value.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Rejects batches beyond the limits every backend can honour, empty keys
+/// and keys given twice.
+pub(crate) fn check_batch(ops: &[Op]) -> Result<()> {
+    if ops.len() > MAX_BATCH_OPS {
+        return Err(Error::invalid(
+            "batch",
+            format!(
+                "{} operations is more than the limit of {MAX_BATCH_OPS}",
+                ops.len()
+            ),
+        ));
+    }
+    let bytes: usize = ops.iter().map(Op::size).sum();
+    if bytes > MAX_BATCH_BYTES {
+        return Err(Error::invalid(
+            "batch",
+            format!("{bytes} bytes is more than the limit of {MAX_BATCH_BYTES}"),
+        ));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(ops.len());
+    for op in ops {
+        check_key(op.key())?;
+        if !seen.insert(op.key()) {
+            return Err(Error::invalid(
+                "batch",
+                format!("the key {} is written twice", op.key()),
+            ));
+        }
     }
     Ok(())
 }

@@ -1,10 +1,14 @@
 //! The live half of change streams, shared by the local implementations.
 //!
-//! A writer publishes every committed change on a broadcast channel, in
+//! A writer publishes the changes of every committed write on a broadcast
+//! channel, one message per revision (a batch's changes travel together), in
 //! revision order. A reader subscribes BEFORE it reads the change log, so any
 //! write committed after its log snapshot reaches it live; the stream then
 //! skips live changes the snapshot already covered. That gives a stream with
 //! no gap and no duplicate between replay and live.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
 
 use futures::StreamExt;
 use tokio::sync::broadcast;
@@ -13,20 +17,25 @@ use tokio::sync::broadcast::error::RecvError;
 use super::{Change, ChangeStream};
 use crate::Error;
 
-/// How many changes a reader may fall behind before its stream is lost, unless
+/// The changes of one revision.
+pub(crate) type Written = Arc<[Change]>;
+
+/// How many writes a reader may fall behind before its stream is lost, unless
 /// the store was built with another capacity.
 pub(crate) const DEFAULT_CAPACITY: usize = 1024;
 
 /// A channel for live changes. The broadcast channel refuses a zero capacity
 /// and absurdly large ones, so the requested capacity is clamped.
-pub(crate) fn channel(capacity: usize) -> broadcast::Sender<Change> {
+pub(crate) fn channel(capacity: usize) -> broadcast::Sender<Written> {
     let (sender, _) = broadcast::channel(capacity.clamp(1, 1 << 20));
     sender
 }
 
 /// What the live part of a stream carries between items.
 struct Live {
-    receiver: broadcast::Receiver<Change>,
+    receiver: broadcast::Receiver<Written>,
+    /// Matching changes of the last write received, not yet yielded.
+    ready: VecDeque<Change>,
     prefix: String,
     /// Every change at or below this revision was either delivered or did not
     /// match the prefix; live changes at or below it are duplicates.
@@ -39,12 +48,13 @@ struct Live {
 /// replay's log snapshot was taken at (or the requested `since` if higher).
 pub(crate) fn stream(
     replay: Vec<Change>,
-    receiver: broadcast::Receiver<Change>,
+    receiver: broadcast::Receiver<Written>,
     prefix: String,
     covered: u64,
 ) -> ChangeStream {
     let live = Live {
         receiver,
+        ready: VecDeque::new(),
         prefix,
         covered,
         ended: false,
@@ -54,15 +64,23 @@ pub(crate) fn stream(
             return None;
         }
         loop {
+            if let Some(change) = live.ready.pop_front() {
+                return Some((Ok(change), live));
+            }
             match live.receiver.recv().await {
-                Ok(change) => {
-                    if change.revision <= live.covered {
+                Ok(written) => {
+                    let Some(revision) = written.first().map(|c| c.revision) else {
+                        continue;
+                    };
+                    if revision <= live.covered {
                         continue;
                     }
-                    live.covered = change.revision;
-                    if change.key.starts_with(&live.prefix) {
-                        return Some((Ok(change), live));
-                    }
+                    live.covered = revision;
+                    let prefix = &live.prefix;
+                    let matching = written
+                        .iter()
+                        .filter(|c| c.key.starts_with(prefix.as_str()));
+                    live.ready.extend(matching.cloned());
                 }
                 Err(RecvError::Lagged(missed)) => {
                     // The channel dropped changes this reader never saw; going
@@ -71,7 +89,7 @@ pub(crate) fn stream(
                     live.ended = true;
                     let lost = Error::WatchLost {
                         revision: live.covered,
-                        reason: format!("the reader fell {missed} changes behind the writers"),
+                        reason: format!("the reader fell {missed} writes behind the writers"),
                     };
                     return Some((Err(lost), live));
                 }

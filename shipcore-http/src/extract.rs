@@ -1,0 +1,119 @@
+//! Extractors that fail with the crate's [`Error`], so a bad request gets
+//! the same clear answer (a 400 naming what is wrong) in every family's
+//! envelope: JSON bodies, query strings and path parameters.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use bytes::Bytes;
+
+use crate::error::Error;
+
+/// A JSON body. A malformed body, or a missing or mistyped field, is a 400
+/// that names the problem (the field's path: `bind_ports[0].container_port`).
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T, S> FromRequest<S> for JsonBody<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| Error::bad_request(e.body_text()))?;
+        parse(&body).map(JsonBody)
+    }
+}
+
+/// Parses a JSON body as [`JsonBody`] does.
+pub fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+    if body.is_empty() {
+        return Err(Error::bad_request("a JSON body is required"));
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            Error::bad_request(format!("invalid body: {inner}"))
+        } else {
+            Error::bad_request(format!("invalid body: {path}: {inner}"))
+        }
+    })?;
+    de.end()
+        .map_err(|e| Error::bad_request(format!("invalid body: {e}")))?;
+    Ok(value)
+}
+
+/// `axum::extract::Query`, failing with a 400 in the family's envelope.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Query(q.0))
+            .map_err(|e| Error::bad_request(e.body_text()))
+    }
+}
+
+/// `axum::extract::Path`, failing with a 400 in the family's envelope.
+#[derive(Debug)]
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Path(p.0))
+            .map_err(|e| Error::bad_request(e.body_text()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(body: &str) -> String {
+        match parse::<shipcore::model::ImageConfig>(body.as_bytes()) {
+            Ok(_) => panic!("{body} parsed"),
+            Err(e) => {
+                assert_eq!(e.status(), axum::http::StatusCode::BAD_REQUEST);
+                e.to_string()
+            }
+        }
+    }
+
+    #[test]
+    fn a_bad_body_is_a_400_that_names_the_field() {
+        let m = message(r#"{"name":"a","cpus":"one","memory":1}"#);
+        assert!(m.contains("cpus: invalid type: string \"one\""), "{m}");
+        let m =
+            message(r#"{"name":"a","cpus":1,"memory":1,"bind_ports":[{"container_port":"x"}]}"#);
+        assert!(
+            m.contains("bind_ports[0].container_port: invalid type"),
+            "{m}"
+        );
+        let m = message(r#"{"cpus":1,"memory":1}"#);
+        assert!(m.contains("missing field `name`"), "{m}");
+        assert!(message(r#"{"name":"a""#).contains("EOF"));
+        assert!(message(r#"{"name":"a","cpus":1,"memory":1} x"#).contains("trailing"));
+        assert!(message("").contains("JSON body is required"));
+    }
+}

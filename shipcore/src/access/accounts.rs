@@ -1,0 +1,143 @@
+//! Accounts (argon2id password hashes) and roles (the built-in `admin` and
+//! `user`, and named permission sets), and the first start's `admin`.
+
+use super::{hash_password, new_id, new_key, Access, ACCOUNTS, ROLES};
+use crate::error::{Error, Result};
+use crate::model::{Account, EventType, Permission, Role, RoleRef};
+use crate::store::{get_json, put_json, Expect};
+
+impl Access {
+    /// On first start: the built-in roles and an `admin` account. Returns the
+    /// admin password when the account was created now (`password`, or a
+    /// random one when `None`), so it can be shown once.
+    pub async fn bootstrap(&self, password: Option<String>) -> Result<Option<String>> {
+        for name in ["admin", "user"] {
+            if get_json::<Role>(self.store.as_ref(), &format!("{ROLES}{name}"))
+                .await?
+                .is_none()
+            {
+                let role = Role {
+                    id: new_id()?,
+                    name: name.into(),
+                    permissions: Vec::new(),
+                };
+                put_json(
+                    self.store.as_ref(),
+                    &format!("{ROLES}{name}"),
+                    &role,
+                    Expect::Absent,
+                )
+                .await?;
+            }
+        }
+        if !self.store.list(ACCOUNTS).await?.is_empty() {
+            return Ok(None);
+        }
+        let password = match password {
+            Some(p) if !p.is_empty() => p,
+            _ => new_key(20)?,
+        };
+        self.create_account("admin", &password, "admin").await?;
+        Ok(Some(password))
+    }
+
+    pub async fn accounts(&self) -> Result<Vec<Account>> {
+        self.list(ACCOUNTS).await
+    }
+
+    pub async fn create_account(
+        &self,
+        username: &str,
+        password: &str,
+        role: &str,
+    ) -> Result<Account> {
+        if password.is_empty() {
+            return Err(Error::invalid("password", "must not be empty"));
+        }
+        let role = self.role(role).await?;
+        let account = Account {
+            id: new_id()?,
+            username: username.into(),
+            password: hash_password(password)?,
+            role: RoleRef {
+                name: role.name,
+                id: role.id,
+            },
+        };
+        account.validate()?;
+        self.create(
+            &format!("{ACCOUNTS}{username}"),
+            &account,
+            "account",
+            username,
+        )
+        .await?;
+        self.note(EventType::AddAccount, format!("username={username}"))
+            .await;
+        Ok(account)
+    }
+
+    pub async fn delete_account(&self, username: &str) -> Result<()> {
+        let deleted = self
+            .store
+            .delete(&format!("{ACCOUNTS}{username}"), Expect::Any)
+            .await?;
+        self.forget_principals();
+        match deleted {
+            Some(_) => {
+                self.note(EventType::RemoveAccount, format!("username={username}"))
+                    .await;
+                Ok(())
+            }
+            None => Err(Error::missing("account", username)),
+        }
+    }
+
+    pub async fn roles(&self) -> Result<Vec<Role>> {
+        self.list(ROLES).await
+    }
+
+    pub async fn role(&self, name: &str) -> Result<Role> {
+        get_json::<Role>(self.store.as_ref(), &format!("{ROLES}{name}"))
+            .await?
+            .map(|(r, _)| r)
+            .ok_or_else(|| Error::missing("role", name))
+    }
+
+    pub async fn create_role(&self, name: &str, permissions: Vec<Permission>) -> Result<Role> {
+        crate::model::validate_name("name", name)?;
+        let role = Role {
+            id: new_id()?,
+            name: name.into(),
+            permissions,
+        };
+        self.create(&format!("{ROLES}{name}"), &role, "role", name)
+            .await?;
+        self.note(EventType::AddRole, format!("name={name}")).await;
+        Ok(role)
+    }
+
+    /// Deletes a role no account uses; the built-in ones stay.
+    pub async fn delete_role(&self, name: &str) -> Result<()> {
+        if name == "admin" || name == "user" {
+            return Err(Error::invalid(
+                "name",
+                format!("the built-in role {name} cannot be deleted"),
+            ));
+        }
+        self.role(name).await?;
+        if self.accounts().await?.iter().any(|a| a.role.name == name) {
+            return Err(Error::Exists {
+                kind: "account with role".into(),
+                id: name.into(),
+            });
+        }
+        self.store
+            .delete(&format!("{ROLES}{name}"), Expect::Any)
+            .await?;
+        self.forget_principals();
+        self.note(EventType::RemoveRole, format!("name={name}"))
+            .await;
+        Ok(())
+    }
+}

@@ -1,0 +1,86 @@
+//! Credentials to principals: a service key (looked up by its hash) or an
+//! account's username and password (argon2). Principals are cached by the
+//! digest of the credentials until a key, role or account goes away, so a
+//! request costs a hash lookup, not a store read or an argon2 run.
+
+use std::sync::Arc;
+
+use super::keys::StoredKey;
+use super::{secret, verify_password, Access, Principal, ACCOUNTS, SERVICE_KEYS};
+use crate::error::Result;
+use crate::model::Account;
+use crate::store::get_json;
+
+/// An argon2id hash of nothing anyone knows: verified against when the
+/// account does not exist, so both answers take the same time.
+const DECOY: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$YmFkYmFkYmFkYmFkYmFkYmFkYmFkYmFkYmFkYmFkYmE";
+
+impl Access {
+    /// The principal of a service key already seen since the last change to
+    /// keys or roles, without touching the store (None: not cached, ask
+    /// [`Access::by_service_key`]).
+    pub fn cached_service_key(&self, key: &str) -> Option<Arc<Principal>> {
+        self.known_by_digest(&secret::key_digest(key))
+    }
+
+    fn known_by_digest(&self, digest: &[u8; 32]) -> Option<Arc<Principal>> {
+        self.known.lock().ok()?.get(digest).cloned()
+    }
+
+    /// The principal of a service key, if the key is known.
+    pub async fn by_service_key(&self, key: &str) -> Result<Option<Arc<Principal>>> {
+        let digest = secret::key_digest(key);
+        if let Some(p) = self.known_by_digest(&digest) {
+            return Ok(Some(p));
+        }
+        let hash = secret::hex(&digest);
+        let Some((stored, _)) =
+            get_json::<StoredKey>(self.store.as_ref(), &format!("{SERVICE_KEYS}{hash}")).await?
+        else {
+            return Ok(None);
+        };
+        // The lookup found it by hash; compare again in constant time.
+        if !secret::same(stored.hash.as_bytes(), hash.as_bytes()) {
+            return Ok(None);
+        }
+        let principal = Arc::new(Principal {
+            name: format!("key:{}", stored.prefix),
+            role: self.role(&stored.role).await?,
+        });
+        if let Ok(mut known) = self.known.lock() {
+            known.insert(digest, principal.clone());
+        }
+        Ok(Some(principal))
+    }
+
+    /// The principal of an account's credentials, if they match.
+    pub async fn by_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<Arc<Principal>>> {
+        let login = secret::key_digest(&format!("{}:{username}:{password}", username.len()));
+        if let Some(p) = self.logins.lock().ok().and_then(|l| l.get(&login).cloned()) {
+            return Ok(Some(p));
+        }
+        let Some((account, _)) =
+            get_json::<Account>(self.store.as_ref(), &format!("{ACCOUNTS}{username}")).await?
+        else {
+            // Spend the same time as a wrong password, so names cannot be probed.
+            let _ = verify_password(password, DECOY);
+            return Ok(None);
+        };
+        if !verify_password(password, &account.password) {
+            return Ok(None);
+        }
+        let principal = Arc::new(Principal {
+            name: account.username,
+            role: self.role(&account.role.name).await?,
+        });
+        if let Ok(mut logins) = self.logins.lock() {
+            logins.insert(login, principal.clone());
+        }
+        Ok(Some(principal))
+    }
+}

@@ -1,0 +1,292 @@
+//! [`Cluster`]: the service's handle, its options, opening it over a store,
+//! the background loops, and the reads that serve listings.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+
+use super::docs::{self, ContainerDoc, DeployDoc, EngineDoc, StoredContainer};
+use super::state::{EngineSlot, State};
+use crate::clock::{Clock, SystemClock};
+use crate::engine::Connector;
+use crate::error::Result;
+use crate::events::EventLog;
+use crate::model::{Container, Health, ImageConfig};
+use crate::sched::Strategy;
+use crate::store::Store;
+
+/// How the cluster behaves.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    /// The value of the ownership label on every container this cluster makes.
+    pub name: String,
+    pub strategy: Strategy,
+    /// How often a healthy engine is checked.
+    pub health_interval: Duration,
+    /// The longest wait between checks of an engine that keeps failing.
+    pub max_backoff: Duration,
+    /// How often the reconcile loop runs (it also runs after health changes).
+    pub reconcile_interval: Duration,
+    /// Per-check timeout of a health check.
+    pub health_timeout: Duration,
+    /// How many containers of one deploy are created and started at once.
+    pub deploy_parallelism: usize,
+    /// The clock records and schedules are read from.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions {
+            name: "shipcore".into(),
+            strategy: Strategy::Spread,
+            health_interval: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(30),
+            reconcile_interval: Duration::from_secs(5),
+            health_timeout: Duration::from_secs(3),
+            deploy_parallelism: 4,
+            clock: Arc::new(SystemClock::new()),
+        }
+    }
+}
+
+/// Capacity and counts, as Shipyard's cluster info shows them (the HTTP
+/// facade renders the wire shape).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Totals {
+    /// Millicpus.
+    pub cpus: u64,
+    /// MiB.
+    pub memory: u64,
+    pub reserved_cpus: u64,
+    pub reserved_memory: u64,
+    pub engines: usize,
+    pub containers: usize,
+    /// Images on healthy engines as of their last health check.
+    pub images: usize,
+}
+
+pub(super) struct Inner {
+    pub opts: ClusterOptions,
+    pub store: Arc<dyn Store>,
+    pub connector: Arc<dyn Connector>,
+    pub events: EventLog,
+    pub state: Mutex<State>,
+    /// Wakes the reconcile loop early (an engine went down or came up).
+    pub nudge: tokio::sync::Notify,
+    /// The same counter as the state's generation, read without the lock.
+    pub generation: Arc<AtomicU64>,
+    /// Requests the scheduler could not place, since start.
+    pub placement_failures: AtomicU64,
+}
+
+/// Counts for monitoring.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ClusterStats {
+    pub engines_up: usize,
+    pub engines_down: usize,
+    pub containers_running: usize,
+    pub containers_stopped: usize,
+    pub placement_failures: u64,
+    /// Containers reserved by deploys still in flight.
+    pub containers_pending: usize,
+}
+
+/// The cluster service. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct Cluster {
+    pub(super) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("name", &self.inner.opts.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cluster {
+    /// Opens the cluster over a store: engines, deploys and containers are
+    /// loaded, backends made, reservations rebuilt, and every engine checked
+    /// once.
+    pub async fn open(
+        store: Arc<dyn Store>,
+        connector: Arc<dyn Connector>,
+        opts: ClusterOptions,
+    ) -> Result<Self> {
+        let events = EventLog::open(store.clone(), opts.clock.clone()).await?;
+        let now = opts.clock.elapsed();
+        let mut engines = BTreeMap::new();
+        for v in store.list(docs::ENGINES).await? {
+            let doc: EngineDoc = v.json()?;
+            let backend = connector.connect(&doc.record)?;
+            let id = doc.id().to_string();
+            engines.insert(
+                id,
+                EngineSlot {
+                    doc,
+                    backend,
+                    failures: 0,
+                    images: 0,
+                    next_check: now,
+                },
+            );
+        }
+        let mut deploys: BTreeMap<String, Arc<ImageConfig>> = BTreeMap::new();
+        for v in store.list(docs::DEPLOYS).await? {
+            let d: DeployDoc = v.json()?;
+            deploys.insert(d.id, Arc::new(d.image));
+        }
+        let mut containers = Vec::new();
+        for v in store.list(docs::CONTAINERS).await? {
+            let stored: StoredContainer = v.json()?;
+            match ContainerDoc::from_stored(stored, &deploys) {
+                Some(doc) => containers.push(doc),
+                // Its deploy's record is gone: the reconcile loop finds the
+                // container on its engine and adopts it from its labels.
+                None => {
+                    tracing::warn!(key = %v.key, "container record without its deploy; left to reconcile")
+                }
+            }
+        }
+        let generation = Arc::new(AtomicU64::new(0));
+        let state = State::new(engines, containers, generation.clone())?;
+        let cluster = Cluster {
+            inner: Arc::new(Inner {
+                opts,
+                store,
+                connector,
+                events,
+                state: Mutex::new(state),
+                nudge: tokio::sync::Notify::new(),
+                generation,
+                placement_failures: AtomicU64::new(0),
+            }),
+        };
+        cluster.check_health(true).await;
+        Ok(cluster)
+    }
+
+    pub fn options(&self) -> &ClusterOptions {
+        &self.inner.opts
+    }
+
+    pub fn events(&self) -> &EventLog {
+        &self.inner.events
+    }
+
+    /// Runs health checks and the reconcile loop until the returned handle
+    /// is dropped; see [`Background`].
+    pub fn start(&self) -> Background {
+        let health = {
+            let c = self.clone();
+            tokio::spawn(async move {
+                loop {
+                    c.check_health(false).await;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            })
+        };
+        let reconcile = {
+            let c = self.clone();
+            tokio::spawn(async move {
+                loop {
+                    let wait = c.inner.opts.reconcile_interval;
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = c.inner.nudge.notified() => {}
+                    }
+                    if let Err(e) = c.reconcile().await {
+                        tracing::warn!(error = %e, "reconcile failed");
+                    }
+                }
+            })
+        };
+        Background {
+            tasks: vec![health, reconcile],
+        }
+    }
+
+    /// Reserved and total capacity and counts.
+    pub async fn info(&self) -> Totals {
+        self.totals().await.1
+    }
+
+    /// [`Cluster::info`] with the generation it was read at.
+    pub async fn totals(&self) -> (u64, Totals) {
+        let st = self.inner.state.lock().await;
+        let (reserved_cpus, reserved_memory, cpus, memory) = st.totals();
+        let totals = Totals {
+            cpus,
+            memory,
+            reserved_cpus,
+            reserved_memory,
+            engines: st.engines.len(),
+            containers: st.container_count(),
+            images: st
+                .engines
+                .values()
+                .filter(|e| e.doc.health == Health::Healthy)
+                .map(|e| e.images)
+                .sum(),
+        };
+        (st.generation(), totals)
+    }
+
+    /// Engines by health, containers by state, placement failures.
+    pub async fn stats(&self) -> ClusterStats {
+        let st = self.inner.state.lock().await;
+        let up = st
+            .engines
+            .values()
+            .filter(|e| e.doc.health == Health::Healthy)
+            .count();
+        let running = st.containers().filter(|c| c.state.running).count();
+        ClusterStats {
+            engines_up: up,
+            engines_down: st.engines.len() - up,
+            containers_running: running,
+            containers_stopped: st.container_count() - running,
+            placement_failures: self.inner.placement_failures.load(Ordering::Relaxed),
+            containers_pending: st.pending_count(),
+        }
+    }
+
+    /// Every container, as Shipyard lists them.
+    pub async fn containers(&self) -> Vec<Container> {
+        self.containers_at().await.1
+    }
+
+    /// The containers with the generation they were read at.
+    pub async fn containers_at(&self) -> (u64, Vec<Container>) {
+        let st = self.inner.state.lock().await;
+        (
+            st.generation(),
+            st.containers().map(|d| st.render(d)).collect(),
+        )
+    }
+
+    /// Changes whenever an engine, a container or a reservation changes.
+    pub fn generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::Acquire)
+    }
+}
+
+/// The background tasks of a cluster; aborted when dropped.
+#[derive(Debug)]
+pub struct Background {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! What the cluster service holds in memory, rebuilt from the store on open,
+//! and the methods that change it. Every change of containers, engines or
+//! reservations goes through these methods, which keep the invariants in
+//! one place:
+//! - the scheduler's reservations are the footprints of the recorded
+//!   containers plus those of deploys in flight (`pending`), nothing else;
+//! - a container being deployed is in `pending` from its reservation until
+//!   its record is written or the reservation is released;
+//! - every change bumps the generation, which renderings are cached by.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::docs::{ContainerDoc, EngineDoc};
+use crate::engine::EngineBackend;
+use crate::error::{Error, Result};
+use crate::model::{Container, Engine, Health, ImageConfig};
+use crate::sched::{ClusterIndex, EngineSnapshot, Footprint, Placement, Request, Snapshot};
+
+/// One registered engine at run time.
+pub(super) struct EngineSlot {
+    pub doc: EngineDoc,
+    pub backend: Arc<dyn EngineBackend>,
+    pub failures: u32,
+    /// Images on the engine at the last health check.
+    pub images: usize,
+    /// When the next health check is due (the clock's monotonic reading).
+    pub next_check: Duration,
+}
+
+/// A container's reservation while it is being deployed.
+#[derive(Debug, Clone)]
+pub(super) struct Reservation {
+    pub engine: String,
+    pub footprint: Footprint,
+}
+
+/// A deploy's request and how many recorded containers share it.
+struct Group {
+    image: Arc<ImageConfig>,
+    containers: usize,
+}
+
+/// The state of the cluster service.
+pub(super) struct State {
+    pub engines: BTreeMap<String, EngineSlot>,
+    containers: BTreeMap<String, ContainerDoc>,
+    index: ClusterIndex,
+    /// Drives the `random` strategy's seed, so placements differ.
+    pub placements: u64,
+    /// Bumped by every change to engines, containers or reservations (and
+    /// image counts), so readers can cache what they render from them.
+    /// Shared with the service, which reads it without the lock.
+    generation: Arc<AtomicU64>,
+    /// Reservations of containers being deployed, by name: the reconcile
+    /// loop must not take them for orphans before their records are written.
+    pending: HashMap<String, Reservation>,
+    /// Deploys with recorded containers.
+    groups: HashMap<String, Group>,
+}
+
+impl State {
+    /// The state of stored engines and containers: reservations rebuilt,
+    /// engines of unknown health until their first check.
+    pub fn new(
+        engines: BTreeMap<String, EngineSlot>,
+        containers: Vec<ContainerDoc>,
+        generation: Arc<AtomicU64>,
+    ) -> Result<Self> {
+        let mut snapshot = Snapshot::default();
+        for (id, slot) in &engines {
+            let e = &slot.doc.record.engine;
+            snapshot.engines.push(EngineSnapshot {
+                id: id.clone(),
+                labels: e.labels.clone(),
+                // Unknown until the first check, so nothing lands on an
+                // engine that may be gone.
+                health: Health::Unknown,
+                cpus: crate::model::millicpus(e.cpus),
+                memory: e.memory,
+                containers: Vec::new(),
+            });
+        }
+        let mut state = State {
+            engines,
+            containers: BTreeMap::new(),
+            index: ClusterIndex::new(&snapshot)?,
+            placements: 0,
+            generation,
+            pending: HashMap::new(),
+            groups: HashMap::new(),
+        };
+        for doc in containers {
+            state.put_container(doc);
+        }
+        Ok(state)
+    }
+
+    /// Marks a change that renderings cached by generation must see.
+    pub fn bump(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub fn containers(&self) -> impl Iterator<Item = &ContainerDoc> {
+        self.containers.values()
+    }
+
+    pub fn container(&self, id: &str) -> Option<&ContainerDoc> {
+        self.containers.get(id)
+    }
+
+    pub fn container_count(&self) -> usize {
+        self.containers.len()
+    }
+
+    /// Reserved and total (cpus, memory) over the engines.
+    pub fn totals(&self) -> (u64, u64, u64, u64) {
+        self.index.totals()
+    }
+
+    /// The request a deploy shares among its containers, if one of them is
+    /// recorded: new records of that deploy share it too.
+    pub fn group_image(&self, deploy: &str) -> Option<Arc<ImageConfig>> {
+        self.groups.get(deploy).map(|g| g.image.clone())
+    }
+
+    /// How many recorded containers belong to `deploy`.
+    pub fn group_size(&self, deploy: &str) -> usize {
+        self.groups.get(deploy).map_or(0, |g| g.containers)
+    }
+
+    /// Records a container, or updates its record. A container whose name
+    /// holds a reservation takes it over; an adopted one is reserved now.
+    pub fn put_container(&mut self, doc: ContainerDoc) {
+        match self.containers.get(&doc.id) {
+            Some(old) => {
+                let (old_fp, new_fp) = (old.footprint(), doc.footprint());
+                if old_fp != new_fp || old.engine != doc.engine {
+                    let engine = old.engine.clone();
+                    let _ = self.index.remove_container(&engine, &old_fp);
+                    let _ = self.index.add_container(&doc.engine, &new_fp);
+                }
+            }
+            None => {
+                let reserved = self.pending.remove(&doc.name);
+                if reserved.is_none() {
+                    let _ = self.index.add_container(&doc.engine, &doc.footprint());
+                }
+                let group = self.groups.entry(doc.deploy.clone()).or_insert(Group {
+                    image: doc.image.clone(),
+                    containers: 0,
+                });
+                group.containers += 1;
+            }
+        }
+        self.containers.insert(doc.id.clone(), doc);
+        self.bump();
+    }
+
+    /// Forgets a container and its reservation.
+    pub fn drop_container(&mut self, id: &str) -> Option<ContainerDoc> {
+        let doc = self.containers.remove(id)?;
+        let _ = self.index.remove_container(&doc.engine, &doc.footprint());
+        if let Some(g) = self.groups.get_mut(&doc.deploy) {
+            g.containers -= 1;
+            if g.containers == 0 {
+                self.groups.remove(&doc.deploy);
+            }
+        }
+        self.bump();
+        Some(doc)
+    }
+
+    /// Places a request and reserves its containers under their names
+    /// (`req.names`), or explains why not. Nothing is reserved on failure.
+    pub fn reserve(&mut self, req: &Request) -> Result<(Placement, Vec<Reservation>)> {
+        let placement = self.index.place(req)?;
+        let mut reserved = Vec::with_capacity(placement.assignments.len());
+        for (i, a) in placement.assignments.iter().enumerate() {
+            let footprint = req.footprint_for(i).into_owned();
+            let r = Reservation {
+                engine: a.engine.clone(),
+                footprint,
+            };
+            self.pending.insert(r.footprint.name.clone(), r.clone());
+            reserved.push(r);
+        }
+        self.bump();
+        Ok((placement, reserved))
+    }
+
+    /// Gives back the reservation of a container that was not recorded.
+    pub fn release(&mut self, name: &str) {
+        if let Some(r) = self.pending.remove(name) {
+            let _ = self.index.remove_container(&r.engine, &r.footprint);
+            self.bump();
+        }
+    }
+
+    /// Whether a container of this name is being deployed.
+    pub fn is_pending(&self, name: &str) -> bool {
+        self.pending.contains_key(name)
+    }
+
+    pub fn pending_count(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// A dry run of a request.
+    pub fn plan(&mut self, req: &Request) -> Result<Placement> {
+        Ok(self.index.plan(req)?)
+    }
+
+    pub fn add_engine(&mut self, slot: EngineSlot, health: Health) -> Result<()> {
+        let e = &slot.doc.record.engine;
+        self.index.add_engine(&EngineSnapshot {
+            id: e.id.clone(),
+            labels: e.labels.clone(),
+            health,
+            cpus: crate::model::millicpus(e.cpus),
+            memory: e.memory,
+            containers: Vec::new(),
+        })?;
+        self.engines.insert(e.id.clone(), slot);
+        self.bump();
+        Ok(())
+    }
+
+    pub fn remove_engine(&mut self, id: &str) -> Option<EngineSlot> {
+        let slot = self.engines.remove(id)?;
+        let _ = self.index.remove_engine(id);
+        self.bump();
+        Some(slot)
+    }
+
+    /// Records an engine's health as the scheduler sees it.
+    pub fn set_health(&mut self, id: &str, health: Health) -> bool {
+        let Some(slot) = self.engines.get_mut(id) else {
+            return false;
+        };
+        slot.doc.health = health;
+        let ok = self.index.set_health(id, health).is_ok();
+        self.bump();
+        ok
+    }
+
+    /// The engine of a registered id, or of a registration's outer id.
+    pub fn engine_id(&self, id: &str) -> Option<String> {
+        if self.engines.contains_key(id) {
+            return Some(id.to_string());
+        }
+        self.engines
+            .values()
+            .find(|e| e.doc.record.id == id)
+            .map(|e| e.doc.id().to_string())
+    }
+
+    /// The id of the one container whose id starts with `prefix`.
+    pub fn resolve(&self, prefix: &str) -> Result<String> {
+        if prefix.is_empty() {
+            return Err(Error::invalid("id", "an id or id prefix is required"));
+        }
+        if self.containers.contains_key(prefix) {
+            return Ok(prefix.to_string());
+        }
+        let mut matches = self
+            .containers
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix));
+        match (matches.next(), matches.next()) {
+            (Some((id, _)), None) => Ok(id.clone()),
+            (None, _) => Err(Error::missing("container", prefix)),
+            (Some(_), Some(_)) => Err(Error::Ambiguous {
+                kind: "container".into(),
+                prefix: prefix.into(),
+                count: 2 + matches.count(),
+            }),
+        }
+    }
+
+    /// The engine as shown inside a container or an event.
+    pub fn engine_view(&self, id: &str) -> Engine {
+        self.engines
+            .get(id)
+            .map(|e| {
+                let mut eng = e.doc.record.engine.clone();
+                eng.health = e.doc.health;
+                eng
+            })
+            .unwrap_or_else(|| Engine {
+                id: id.to_string(),
+                ..Default::default()
+            })
+    }
+
+    /// A stored container as Shipyard shows it: with its engine, and with
+    /// what the engine reports (its hostname, the host ports it chose).
+    pub fn render(&self, d: &ContainerDoc) -> Container {
+        let mut image = (*d.image).clone();
+        if !d.hostname.is_empty() {
+            image.hostname = d.hostname.clone();
+        }
+        for b in image.bind_ports.iter_mut().filter(|b| b.port == 0) {
+            let published = d.ports.iter().find(|p| {
+                p.container_port == b.container_port
+                    && p.proto == b.proto
+                    && (b.host_ip.is_empty() || p.host_ip == b.host_ip)
+            });
+            if let Some(p) = published {
+                b.port = p.port;
+            }
+        }
+        Container {
+            id: d.id.clone(),
+            name: d.name.clone(),
+            state: d.state.clone(),
+            ports: d.ports.clone(),
+            engine: self.engine_view(&d.engine),
+            image,
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! The event log every API family records into: each change is stored with a
+//! sequence number, listed newest first with paging, and can be followed
+//! from a sequence number (replay, then live, with no gap and no duplicate).
+//!
+//! Reads go a page at a time through the store, so neither a listing nor a
+//! follow from `since=0` loads the whole history at once.
+
+use std::sync::Arc;
+
+use futures::stream::{self, BoxStream, StreamExt};
+use tokio::sync::{broadcast, Mutex};
+
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::model::{Container, Engine, Event, EventType};
+use crate::store::{get_json, Expect, Op, Page, Store, MAX_BATCH_OPS};
+
+/// Where events are kept in the store.
+pub const EVENTS: &str = "cluster/events/";
+
+/// Events read from the store per page while following.
+const PAGE: usize = 256;
+
+fn key(seq: u64) -> String {
+    format!("{EVENTS}{seq:020}")
+}
+
+/// An event to record, before it has a sequence number and a time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub kind: EventType,
+    pub message: String,
+    pub tags: Vec<String>,
+    pub engine: Option<Engine>,
+    pub container: Option<Container>,
+}
+
+impl NewEvent {
+    pub fn new(kind: EventType, message: impl Into<String>, tags: &[&str]) -> Self {
+        NewEvent {
+            kind,
+            message: message.into(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            engine: None,
+            container: None,
+        }
+    }
+
+    pub fn engine(mut self, engine: Engine) -> Self {
+        self.engine = Some(engine);
+        self
+    }
+
+    /// About a container (and its engine).
+    pub fn container(mut self, container: Container) -> Self {
+        self.engine = Some(container.engine.clone());
+        self.container = Some(container);
+        self
+    }
+}
+
+/// The event log over a store.
+#[derive(Clone)]
+pub struct EventLog {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    next: Arc<Mutex<u64>>,
+    live: broadcast::Sender<Event>,
+}
+
+impl std::fmt::Debug for EventLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventLog").finish_non_exhaustive()
+    }
+}
+
+impl EventLog {
+    /// Opens the log, continuing after the last stored event.
+    pub async fn open(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Result<Self> {
+        let last = store
+            .page(Page::last(EVENTS, 1))
+            .await?
+            .first()
+            .and_then(|v| {
+                v.key
+                    .strip_prefix(EVENTS)
+                    .and_then(|s| s.parse::<u64>().ok())
+            })
+            .unwrap_or(0);
+        let (live, _) = broadcast::channel(1024);
+        Ok(EventLog {
+            store,
+            clock,
+            next: Arc::new(Mutex::new(last + 1)),
+            live,
+        })
+    }
+
+    /// Records an event; returns it with its sequence number and time.
+    pub async fn record(
+        &self,
+        kind: EventType,
+        message: impl Into<String>,
+        tags: &[&str],
+        engine: Option<Engine>,
+        container: Option<Container>,
+    ) -> Result<Event> {
+        let mut new = NewEvent::new(kind, message, tags);
+        new.engine = engine;
+        new.container = container;
+        let mut recorded = self.record_all(vec![new]).await?;
+        recorded.pop().ok_or_else(|| Error::Storage {
+            reason: "an event was recorded without a sequence number".into(),
+        })
+    }
+
+    /// Records several events, in order, a store batch at a time.
+    pub async fn record_all(&self, events: Vec<NewEvent>) -> Result<Vec<Event>> {
+        let mut next = self.next.lock().await;
+        let time = self.clock.rfc3339();
+        let mut recorded = Vec::with_capacity(events.len());
+        let mut events = events.into_iter().peekable();
+        while events.peek().is_some() {
+            let chunk: Vec<Event> = events
+                .by_ref()
+                .take(MAX_BATCH_OPS)
+                .enumerate()
+                .map(|(i, e)| Event {
+                    seq: *next + i as u64,
+                    kind: e.kind,
+                    time: time.clone(),
+                    message: e.message,
+                    tags: e.tags,
+                    engine: e.engine,
+                    container: e.container.map(Box::new),
+                })
+                .collect();
+            let ops = chunk
+                .iter()
+                .map(|e| Op::put_json(key(e.seq), e, Expect::Absent))
+                .collect::<Result<Vec<_>>>()?;
+            self.store.batch(ops).await?;
+            *next += chunk.len() as u64;
+            for e in &chunk {
+                // Nobody listening is fine.
+                let _ = self.live.send(e.clone());
+            }
+            recorded.extend(chunk);
+        }
+        Ok(recorded)
+    }
+
+    /// Events newest first: `skip` of them left out, at most `limit`.
+    pub async fn list(&self, skip: usize, limit: usize) -> Result<Vec<Event>> {
+        let mut out = Vec::new();
+        let mut skipped = 0;
+        let mut after: Option<String> = None;
+        while out.len() < limit {
+            let want = (limit - out.len() + skip - skipped).min(PAGE * 4);
+            let page = self
+                .store
+                .page(Page {
+                    prefix: EVENTS,
+                    after: after.as_deref(),
+                    limit: want,
+                    reverse: true,
+                })
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.key.clone());
+            for v in &page {
+                if skipped < skip {
+                    skipped += 1;
+                } else if out.len() < limit {
+                    out.push(v.json::<Event>()?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// One event by sequence number.
+    pub async fn get(&self, seq: u64) -> Result<Option<Event>> {
+        Ok(get_json::<Event>(self.store.as_ref(), &key(seq))
+            .await?
+            .map(|(e, _)| e))
+    }
+
+    /// Every event with `seq > after`, oldest first, then new ones as they
+    /// are recorded, with no gap and no duplicate. Stored events are read a
+    /// page at a time as the reader takes them; a reader that falls behind
+    /// the live channel goes back to reading pages from where it was, so a
+    /// slow reader is slow, not lost.
+    pub async fn follow(&self, after: u64) -> Result<BoxStream<'static, Result<Event>>> {
+        let follower = Follower {
+            store: self.store.clone(),
+            live: self.live.clone(),
+            rx: self.live.subscribe(),
+            done: after,
+            reading_store: true,
+            ready: std::collections::VecDeque::new(),
+        };
+        Ok(stream::unfold(Some(follower), |f| async move {
+            let mut f = f?;
+            match f.next().await {
+                Ok(Some(e)) => Some((Ok(e), Some(f))),
+                Ok(None) => None,
+                // Yield the error, then end.
+                Err(e) => Some((Err(e), None)),
+            }
+        })
+        .boxed())
+    }
+}
+
+/// The state of one follow.
+struct Follower {
+    store: Arc<dyn Store>,
+    live: broadcast::Sender<Event>,
+    /// Subscribed before the store is read, so nothing recorded meanwhile
+    /// is missed.
+    rx: broadcast::Receiver<Event>,
+    /// Every event up to this sequence number was delivered.
+    done: u64,
+    /// Pages of the store are read until one comes back short.
+    reading_store: bool,
+    ready: std::collections::VecDeque<Event>,
+}
+
+impl Follower {
+    async fn next(&mut self) -> Result<Option<Event>> {
+        loop {
+            if let Some(e) = self.ready.pop_front() {
+                self.done = e.seq;
+                return Ok(Some(e));
+            }
+            if self.reading_store {
+                let cursor = key(self.done);
+                let page = self
+                    .store
+                    .page(Page {
+                        prefix: EVENTS,
+                        after: Some(&cursor),
+                        limit: PAGE,
+                        reverse: false,
+                    })
+                    .await?;
+                self.reading_store = page.len() == PAGE;
+                for v in &page {
+                    self.ready.push_back(v.json::<Event>()?);
+                }
+                continue;
+            }
+            match self.rx.recv().await {
+                Ok(e) if e.seq <= self.done => continue,
+                Ok(e) => self.ready.push_back(e),
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    // Subscribe anew first, then catch up from the store.
+                    self.rx = self.live.subscribe();
+                    self.reading_store = true;
+                }
+                Err(broadcast::error::RecvError::Closed) => return Ok(None),
+            }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Units the whole core shares: cpus in thousandths ([`Millicpus`]), host
+//! ports as the scheduler and the engines see them ([`HostPort`]), and
+//! timestamps as RFC 3339 strings. Plain data and arithmetic: no clock is
+//! read here; whoever records a fact passes its time in.
+
+use core::net::IpAddr;
+
+use super::container::Proto;
+
+/// CPU amounts in thousandths of a cpu, so sums are exact and deterministic.
+pub type Millicpus = u64;
+
+/// Converts Shipyard's fractional cpus to [`Millicpus`], rounding up so that
+/// any positive request reserves something.
+pub fn millicpus(cpus: f64) -> Millicpus {
+    if cpus.is_finite() && cpus > 0.0 {
+        (cpus * 1000.0).ceil() as Millicpus
+    } else {
+        0
+    }
+}
+
+/// A host port a container holds (or asks for). `ip` `None` means every
+/// address of the engine (`0.0.0.0` / `::`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HostPort {
+    pub ip: Option<IpAddr>,
+    pub proto: Proto,
+    pub port: u16,
+}
+
+impl HostPort {
+    /// Builds a host port from Shipyard's `host_ip` string (empty, `0.0.0.0`
+    /// and `::` mean every address).
+    pub fn new(host_ip: &str, proto: Proto, port: u16) -> Self {
+        let ip = host_ip
+            .parse::<IpAddr>()
+            .ok()
+            .filter(|ip| !ip.is_unspecified());
+        HostPort { ip, proto, port }
+    }
+
+    /// Whether two bindings cannot both exist on one engine: same protocol and
+    /// port, and the same address or one of them on every address.
+    pub fn conflicts(&self, other: &HostPort) -> bool {
+        self.proto == other.proto
+            && self.port == other.port
+            && (self.ip.is_none() || other.ip.is_none() || self.ip == other.ip)
+    }
+}
+
+impl std::fmt::Display for HostPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.ip {
+            Some(ip) => write!(f, "{ip}:{}/{}", self.port, self.proto),
+            None => write!(f, "{}/{}", self.port, self.proto),
+        }
+    }
+}
+
+/// Formats unix seconds as RFC 3339 in UTC, `2026-11-23T15:04:05Z` (Howard
+/// Hinnant's civil-from-days).
+pub fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_446_245), "2026-11-23T15:04:05Z");
+    }
+
+    #[test]
+    fn cpus_round_up() {
+        assert_eq!(millicpus(0.1), 100);
+        assert_eq!(millicpus(0.0001), 1);
+        assert_eq!(millicpus(-1.0), 0);
+        assert_eq!(millicpus(f64::NAN), 0);
+    }
+
+    #[test]
+    fn host_ports() {
+        let any = HostPort::new("", Proto::Tcp, 80);
+        let lo = HostPort::new("127.0.0.1", Proto::Tcp, 80);
+        let other = HostPort::new("10.0.0.1", Proto::Tcp, 80);
+        assert_eq!(HostPort::new("0.0.0.0", Proto::Tcp, 80), any);
+        assert!(any.conflicts(&lo) && lo.conflicts(&any));
+        assert!(!lo.conflicts(&other));
+        assert!(!lo.conflicts(&HostPort::new("127.0.0.1", Proto::Udp, 80)));
+        assert_eq!(lo.to_string(), "127.0.0.1:80/tcp");
+    }
+}

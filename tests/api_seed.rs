@@ -1,0 +1,310 @@
+//! The cluster API of seed 001 over HTTP, on a loopback port, over the real
+//! engines of the test bed: the seed's request for every endpoint, and the
+//! flows of a client written against the seed (engines by their outer id,
+//! keys deleted by what the list shows, the webhook path without its key).
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::sync::Arc;
+
+use serde_json::json;
+use shipcore::store::MemoryStore;
+use support::http::{admin, api, Cred, DEPLOY};
+use support::*;
+
+#[tokio::test]
+async fn seed_requests_for_every_endpoint() {
+    let Some((a, b)) = engines() else { return };
+    let api = api(Arc::new(MemoryStore::new()), &a, &b, &unique("api")).await;
+    let adm = admin();
+
+    // Service keys: the key is shown once.
+    let (s, key) = api
+        .call(
+            "POST",
+            "/api/servicekeys",
+            &adm,
+            Some(r#"{"description":"test key"}"#),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(key["description"], "test key");
+    let key = key["key"].as_str().unwrap().to_string();
+    assert_eq!(key.len(), 36);
+    let k = Cred::Key(key.clone());
+    let (s, list) = api.call("GET", "/api/servicekeys", &k, None).await;
+    assert_eq!(s, 200);
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|x| x["key"] != key.as_str()));
+
+    // Cluster info in the seed's shape.
+    let (s, info) = api.call("GET", "/api/cluster/info", &k, None).await;
+    assert_eq!(s, 200);
+    for field in [
+        "cpus",
+        "memory",
+        "reserved_cpus",
+        "reserved_memory",
+        "engine_count",
+        "container_count",
+        "image_count",
+    ] {
+        assert!(info.get(field).is_some(), "{field} in {info}");
+    }
+    assert_eq!(info["engine_count"], 2);
+
+    // Engines.
+    let (s, engines) = api.call("GET", "/api/engines", &k, None).await;
+    assert_eq!((s, engines.as_array().unwrap().len()), (200, 2));
+    let (s, one) = api.call("GET", "/api/engines/a", &k, None).await;
+    assert_eq!((s, one["engine"]["id"].as_str()), (200, Some("a")));
+    assert!(one.get("ssl_key").is_none());
+    let (s, _) = api.call("GET", "/api/engines/nope", &k, None).await;
+    assert_eq!(s, 404);
+    let bad = r#"{"id":"x","engine":{"id":"x","addr":"ftp://nowhere"}}"#;
+    let (s, err) = api.call("POST", "/api/engines", &k, Some(bad)).await;
+    assert_eq!(s, 400, "{err}");
+
+    // Containers: deploy (201), list, inspect by prefix, logs, stop, restart, scale, destroy.
+    let (s, placed) = api.call("POST", "/api/containers", &k, Some(DEPLOY)).await;
+    assert_eq!(s, 201, "{placed}");
+    let c = &placed[0];
+    assert_eq!(c["engine"]["id"], "a", "zone==a sends it to a");
+    assert_eq!(c["image"]["environment"]["FOO"], "bar");
+    assert_eq!(c["state"]["running"], true);
+    assert!(c["ports"][0]["port"].as_u64().unwrap() > 0, "{c}");
+    let id = c["id"].as_str().unwrap().to_string();
+    let (s, list) = api.call("GET", "/api/containers", &k, None).await;
+    assert_eq!((s, list.as_array().unwrap().len()), (200, 1));
+    let (s, one) = api
+        .call("GET", &format!("/api/containers/{}", &id[..6]), &k, None)
+        .await;
+    assert_eq!((s, one["id"].as_str()), (200, Some(id.as_str())));
+    let (s, _) = api
+        .call("GET", &format!("/api/containers/{id}/logs"), &k, None)
+        .await;
+    assert_eq!(s, 200);
+    for op in ["stop", "restart"] {
+        let (s, body) = api
+            .call("GET", &format!("/api/containers/{id}/{op}"), &k, None)
+            .await;
+        assert_eq!(s, 204, "{op}: {body}");
+    }
+    let (s, _) = api
+        .call(
+            "GET",
+            &format!("/api/containers/{id}/scale?count=3"),
+            &k,
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    let (_, list) = api.call("GET", "/api/containers", &k, None).await;
+    assert_eq!(list.as_array().unwrap().len(), 3);
+    let (s, _) = api
+        .call(
+            "GET",
+            &format!("/api/containers/{id}/scale?count=1"),
+            &k,
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    let (s, err) = api
+        .call(
+            "POST",
+            "/api/containers",
+            &k,
+            Some(r#"{"name":"x","cpus":1,"memory":999999}"#),
+        )
+        .await;
+    assert_eq!(s, 409, "{err}");
+    assert!(err["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("cannot place: 0/2 engines: 2 insufficient memory"));
+    assert_eq!(err["refusals"].as_array().unwrap().len(), 2);
+    let (s, err) = api
+        .call(
+            "POST",
+            "/api/containers",
+            &k,
+            Some(r#"{"name":"x","cpus":"one","memory":1}"#),
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert!(
+        err["error"].as_str().unwrap().contains("invalid type"),
+        "{err}"
+    );
+    let (s, err) = api
+        .call(
+            "POST",
+            "/api/containers",
+            &k,
+            Some(r#"{"cpus":1,"memory":1}"#),
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert!(
+        err["error"]
+            .as_str()
+            .unwrap()
+            .contains("missing field `name`"),
+        "{err}"
+    );
+    let (_, list) = api.call("GET", "/api/containers", &k, None).await;
+    for c in list.as_array().unwrap() {
+        let (s, _) = api
+            .call(
+                "DELETE",
+                &format!("/api/containers/{}", c["id"].as_str().unwrap()),
+                &k,
+                None,
+            )
+            .await;
+        assert_eq!(s, 204);
+    }
+    let (s, _) = api
+        .call("DELETE", &format!("/api/containers/{id}"), &k, None)
+        .await;
+    assert_eq!(s, 404);
+
+    // Accounts and roles.
+    let (s, _) = api
+        .call(
+            "POST",
+            "/api/accounts",
+            &adm,
+            Some(r#"{"username":"foo","password":"bar","role":{"name":"user"}}"#),
+        )
+        .await;
+    assert_eq!(s, 204);
+    let (s, _) = api
+        .call(
+            "POST",
+            "/api/accounts",
+            &adm,
+            Some(r#"{"username":"foo","password":"bar","role":{"name":"user"}}"#),
+        )
+        .await;
+    assert_eq!(s, 409);
+    let (s, accounts) = api.call("GET", "/api/accounts", &adm, None).await;
+    assert_eq!(s, 200);
+    let foo = accounts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["username"] == "foo")
+        .unwrap()
+        .clone();
+    assert_eq!(foo["role"]["name"], "user");
+    assert!(foo["password"].as_str().unwrap().starts_with("$argon2id$"));
+    let (s, _) = api
+        .call(
+            "DELETE",
+            "/api/accounts",
+            &adm,
+            Some(r#"{"username":"foo"}"#),
+        )
+        .await;
+    assert_eq!(s, 204);
+    let (s, _) = api
+        .call("POST", "/api/roles", &adm, Some(r#"{"name":"test"}"#))
+        .await;
+    assert_eq!(s, 204);
+    let (s, role) = api.call("GET", "/api/roles/test", &adm, None).await;
+    assert_eq!((s, role["name"].as_str()), (200, Some("test")));
+    let (s, roles) = api.call("GET", "/api/roles", &adm, None).await;
+    assert_eq!((s, roles.as_array().unwrap().len()), (200, 3));
+    let (s, _) = api
+        .call("DELETE", "/api/roles", &adm, Some(r#"{"name":"test"}"#))
+        .await;
+    assert_eq!(s, 204);
+
+    // Webhook keys, both delete paths.
+    let (s, hook) = api
+        .call(
+            "POST",
+            "/api/webhookkeys",
+            &adm,
+            Some(r#"{"image":"ehazlett/redis"}"#),
+        )
+        .await;
+    assert_eq!((s, hook["image"].as_str()), (200, Some("ehazlett/redis")));
+    let (s, _) = api
+        .call(
+            "DELETE",
+            &format!("/api/webhooks/{}", hook["key"].as_str().unwrap()),
+            &adm,
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    let (_, hook) = api
+        .call(
+            "POST",
+            "/api/webhookkeys",
+            &adm,
+            Some(r#"{"image":"ehazlett/redis"}"#),
+        )
+        .await;
+    let (s, _) = api
+        .call(
+            "DELETE",
+            &format!("/api/webhookkeys/{}", hook["id"].as_str().unwrap()),
+            &adm,
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    let (s, list) = api.call("GET", "/api/webhookkeys", &adm, None).await;
+    assert_eq!((s, list.as_array().unwrap().len()), (200, 0));
+
+    // Events, newest first.
+    let (s, events) = api.call("GET", "/api/events?limit=5", &k, None).await;
+    assert_eq!(s, 200);
+    let events = events.as_array().unwrap();
+    assert_eq!(events.len(), 5);
+    assert!(events[0]["seq"].as_u64() > events[1]["seq"].as_u64());
+    assert!(events
+        .iter()
+        .all(|e| e.get("type").is_some() && e.get("time").is_some()));
+
+    // Metrics: requests by route and status, engines, containers.
+    let (s, text) = api.call("GET", "/metrics", &k, None).await;
+    assert_eq!(s, 200);
+    let text = text.as_str().unwrap();
+    assert!(
+        text.contains(
+            r#"shipcore_http_requests_total{method="GET",route="/api/containers",status="200"}"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains(r#"shipcore_engines{state="up"} 2"#), "{text}");
+    assert!(
+        text.contains("shipcore_placement_failures_total 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("shipcore_http_request_duration_seconds_count"),
+        "{text}"
+    );
+
+    // Service key deletion.
+    let (s, _) = api
+        .call(
+            "DELETE",
+            "/api/servicekeys",
+            &adm,
+            Some(&json!({ "key": key }).to_string()),
+        )
+        .await;
+    assert_eq!(s, 204);
+    let (s, _) = api.call("GET", "/api/cluster/info", &k, None).await;
+    assert_eq!(s, 401);
+}
