@@ -308,3 +308,172 @@ async fn seed_requests_for_every_endpoint() {
     let (s, _) = api.call("GET", "/api/cluster/info", &k, None).await;
     assert_eq!(s, 401);
 }
+
+#[tokio::test]
+async fn a_client_written_against_the_seed_lists_then_acts() {
+    let Some((a, b)) = engines() else { return };
+    let api = api(Arc::new(MemoryStore::new()), &a, &b, &unique("flows")).await;
+    let adm = admin();
+
+    // Engines: the outer id is made by the server when the request has
+    // none; GET and DELETE take it or engine.id.
+    let body =
+        json!({"engine": {"id": "b2", "addr": b, "cpus": 1.0, "memory": 256, "labels": ["extra"]}});
+    let (s, added) = api
+        .call("POST", "/api/engines", &adm, Some(&body.to_string()))
+        .await;
+    assert_eq!(s, 201, "{added}");
+    let outer = added["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        (outer.len(), outer.matches('-').count()),
+        (36, 4),
+        "{outer}"
+    );
+    assert_eq!(added["engine"]["id"], "b2");
+    let (_, list) = api.call("GET", "/api/engines", &adm, None).await;
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["id"] == outer.as_str()));
+    for id in [outer.as_str(), "b2"] {
+        let (s, one) = api
+            .call("GET", &format!("/api/engines/{id}"), &adm, None)
+            .await;
+        assert_eq!((s, one["id"].as_str()), (200, Some(outer.as_str())), "{id}");
+    }
+    let (s, _) = api
+        .call("DELETE", &format!("/api/engines/{outer}"), &adm, None)
+        .await;
+    assert_eq!(s, 204, "deleted by the outer id, as the seed does");
+    let (s, _) = api.call("GET", "/api/engines/b2", &adm, None).await;
+    assert_eq!(s, 404);
+    // A given outer id is kept, and deletion by engine.id works too.
+    let given = "99095f5f-a9b2-4d4e-a7e0-7a4c0fb86b31";
+    let body = json!({"id": given, "engine": {"id": "b3", "addr": b, "cpus": 1.0, "memory": 256}});
+    let (s, added) = api
+        .call("POST", "/api/engines", &adm, Some(&body.to_string()))
+        .await;
+    assert_eq!((s, added["id"].as_str()), (201, Some(given)));
+    let (s, _) = api.call("DELETE", "/api/engines/b3", &adm, None).await;
+    assert_eq!(s, 204);
+    let (s, _) = api
+        .call("GET", &format!("/api/engines/{given}"), &adm, None)
+        .await;
+    assert_eq!(s, 404);
+
+    // Service keys: deleted by what the list shows.
+    let (_, made) = api
+        .call(
+            "POST",
+            "/api/servicekeys",
+            &adm,
+            Some(r#"{"description":"listed"}"#),
+        )
+        .await;
+    let key = made["key"].as_str().unwrap().to_string();
+    let (_, listed) = api.call("GET", "/api/servicekeys", &adm, None).await;
+    let shown = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["description"] == "listed")
+        .unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(shown.ends_with('…') && !shown.contains(&key));
+    let (s, err) = api
+        .call("DELETE", "/api/servicekeys", &adm, Some(r#"{"key":"abc"}"#))
+        .await;
+    assert_eq!(s, 404, "{err}");
+    let (s, _) = api
+        .call(
+            "DELETE",
+            "/api/servicekeys",
+            &adm,
+            Some(&json!({ "key": shown }).to_string()),
+        )
+        .await;
+    assert_eq!(s, 204);
+    let (s, _) = api
+        .call("GET", "/api/cluster/info", &Cred::Key(key), None)
+        .await;
+    assert_eq!(s, 401, "the deleted key is refused");
+
+    // Webhook keys: by id, id prefix, or the listed key.
+    for _ in 0..2 {
+        api.call(
+            "POST",
+            "/api/webhookkeys",
+            &adm,
+            Some(r#"{"image":"ehazlett/redis"}"#),
+        )
+        .await;
+    }
+    let (_, hooks) = api.call("GET", "/api/webhookkeys", &adm, None).await;
+    let hooks = hooks.as_array().unwrap().clone();
+    assert_eq!(hooks.len(), 2);
+    let (s, _) = api
+        .call(
+            "DELETE",
+            &format!("/api/webhooks/{}", hooks[0]["key"].as_str().unwrap()),
+            &adm,
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    let prefix = &hooks[1]["id"].as_str().unwrap()[..8];
+    let (s, _) = api
+        .call("DELETE", &format!("/api/webhookkeys/{prefix}"), &adm, None)
+        .await;
+    assert_eq!(s, 204);
+    let (s, err) = api.call("DELETE", "/api/webhookkeys/abc", &adm, None).await;
+    assert_eq!(s, 400, "too short to name a key: {err}");
+
+    // The webhook's path without its key says what is expected.
+    for path in ["/hub/webhook", "/hub/webhook/"] {
+        let (s, err) = api
+            .call(
+                "POST",
+                path,
+                &Cred::None,
+                Some(r#"{"repository":{"repo_name":"x"}}"#),
+            )
+            .await;
+        assert_eq!(s, 401, "{path}");
+        assert!(
+            err["error"]
+                .as_str()
+                .unwrap()
+                .contains("/hub/webhook/{key}"),
+            "{err}"
+        );
+    }
+
+    // A container shows what its engine reports: the host port it chose,
+    // and its hostname.
+    let k = Cred::Key(
+        api.access
+            .create_service_key("k", "user")
+            .await
+            .unwrap()
+            .key,
+    );
+    let (s, placed) = api.call("POST", "/api/containers", &k, Some(DEPLOY)).await;
+    assert_eq!(s, 201, "{placed}");
+    let c = &placed[0];
+    let port = c["ports"][0]["port"].as_u64().unwrap();
+    assert!(port > 0, "{c}");
+    assert_eq!(
+        c["image"]["bind_ports"][0]["port"].as_u64(),
+        Some(port),
+        "{c}"
+    );
+    let hostname = c["image"]["hostname"].as_str().unwrap();
+    assert!(
+        !hostname.is_empty() && c["id"].as_str().unwrap().starts_with(hostname),
+        "Docker names a container's host by its id: {c}"
+    );
+    clean(&api.cluster).await;
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::deploy::{DeployRequest, Join};
-use super::docs::{container_key, deploy_key, ContainerDoc};
+use super::docs::{deploy_key, ContainerDoc};
 use super::Cluster;
 use crate::engine::{EngineBackend, EngineStream, LogChunk, LogOptions};
 use crate::error::{Error, Result};
@@ -52,7 +52,7 @@ impl Cluster {
     pub(super) async fn save(&self, doc: ContainerDoc) -> Result<Container> {
         put_json(
             self.inner.store.as_ref(),
-            &container_key(&doc.id),
+            &doc.key(),
             &doc.stored(),
             Expect::Any,
         )
@@ -128,7 +128,7 @@ impl Cluster {
     pub(super) async fn forget(&self, doc: &ContainerDoc, kind: EventType) -> Result<()> {
         let last_of_deploy = self.inner.state.lock().await.group_size(&doc.deploy) <= 1;
         let mut ops = vec![Op::Delete {
-            key: container_key(&doc.id),
+            key: doc.key(),
             expect: Expect::Any,
         }];
         if last_of_deploy {

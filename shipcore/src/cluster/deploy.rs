@@ -17,9 +17,7 @@ use futures::stream::FuturesUnordered;
 use futures::{StreamExt, TryStreamExt};
 use tokio::sync::watch;
 
-use super::docs::{
-    container_key, deploy_key, ContainerDoc, DeployDoc, LABEL_CLUSTER, LABEL_CONFIG, LABEL_DEPLOY,
-};
+use super::docs::{deploy_key, ContainerDoc, DeployDoc, LABEL_CLUSTER, LABEL_CONFIG, LABEL_DEPLOY};
 use super::state::Reservation;
 use super::Cluster;
 use crate::engine::{ContainerDetails, ContainerSpec, EngineBackend, PortBinding};
@@ -392,11 +390,7 @@ impl Txn {
             expect,
         )?];
         for d in docs {
-            ops.push(Op::put_json(
-                container_key(&d.id),
-                &d.stored(),
-                Expect::Absent,
-            )?);
+            ops.push(Op::put_json(d.key(), &d.stored(), Expect::Absent)?);
         }
         let mut written: Vec<String> = Vec::new();
         while !ops.is_empty() {

@@ -77,8 +77,10 @@ pub struct ContainerDoc {
     pub replaces: Vec<String>,
 }
 
-/// A container as stored: [`ContainerDoc`] with its deploy by id. Records of
-/// earlier versions hold the request itself in `image`.
+/// A container as stored (at [`ContainerDoc::key`]): [`ContainerDoc`] with
+/// its deploy by id. Records of earlier versions, kept at
+/// `cluster/containers/{id}`, hold the request itself in `image`; opening
+/// the cluster moves them to the current form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredContainer {
     pub id: String,
@@ -101,6 +103,12 @@ pub struct StoredContainer {
 }
 
 impl ContainerDoc {
+    /// The key of its record: under its deploy's, so the records a deploy
+    /// writes together lie together in the store.
+    pub fn key(&self) -> String {
+        format!("{CONTAINERS}{}/{}", self.deploy, self.id)
+    }
+
     /// What the container takes from its engine, for the scheduler.
     pub fn footprint(&self) -> Footprint {
         Footprint::of(&self.image, &self.name)
@@ -157,11 +165,6 @@ impl ContainerDoc {
             replaces: s.replaces,
         })
     }
-}
-
-/// The key of a container's record.
-pub fn container_key(id: &str) -> String {
-    format!("{CONTAINERS}{id}")
 }
 
 /// The key of a deploy's record.

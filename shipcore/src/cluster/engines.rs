@@ -14,7 +14,7 @@ use super::Cluster;
 use crate::error::{Error, Result};
 use crate::events::NewEvent;
 use crate::model::{EngineRecord, EventType, Health};
-use crate::store::{put_json, Expect};
+use crate::store::{put_json, Expect, Op, MAX_BATCH_OPS};
 
 impl Cluster {
     /// Registers an engine. It must answer; cpus and memory left at 0 take
@@ -215,32 +215,41 @@ impl Cluster {
                 st.bump();
             }
         }
-        for (doc, before) in changed {
-            let id = doc.id();
-            if let Err(e) = put_json(
-                self.inner.store.as_ref(),
-                &engine_key(id),
-                &doc,
-                Expect::Any,
-            )
-            .await
-            {
-                tracing::warn!(error = %e, engine = %id, "cannot record an engine's health");
-            }
-            let kind = match doc.health {
-                Health::Healthy if before == Health::Unhealthy => Some(EventType::EngineUp),
-                Health::Unhealthy => Some(EventType::EngineDown),
-                _ => None,
-            };
-            if let Some(kind) = kind {
-                let event = NewEvent::new(kind, format!("engine={id}"), &["cluster"])
-                    .engine(doc.record.engine.clone());
-                if let Err(e) = self.inner.events.record_all(vec![event]).await {
-                    tracing::warn!(error = %e, "cannot record an engine health event");
-                }
-            }
-            self.inner.nudge.notify_one();
+        if changed.is_empty() {
+            return;
         }
+        // Health as last seen is recorded for whoever reads the store;
+        // many engines change at once at start, so a batch at a time.
+        for chunk in changed.chunks(MAX_BATCH_OPS) {
+            let ops = chunk
+                .iter()
+                .map(|(doc, _)| Op::put_json(engine_key(doc.id()), doc, Expect::Any))
+                .collect::<Result<Vec<_>>>();
+            if let Err(e) = match ops {
+                Ok(ops) => self.inner.store.batch(ops).await.map(|_| ()),
+                Err(e) => Err(e),
+            } {
+                tracing::warn!(error = %e, "cannot record engines' health");
+            }
+        }
+        let events: Vec<NewEvent> = changed
+            .iter()
+            .filter_map(|(doc, before)| {
+                let kind = match doc.health {
+                    Health::Healthy if *before == Health::Unhealthy => EventType::EngineUp,
+                    Health::Unhealthy => EventType::EngineDown,
+                    _ => return None,
+                };
+                let message = format!("engine={}", doc.id());
+                Some(NewEvent::new(kind, message, &["cluster"]).engine(doc.record.engine.clone()))
+            })
+            .collect();
+        if !events.is_empty() {
+            if let Err(e) = self.inner.events.record_all(events).await {
+                tracing::warn!(error = %e, "cannot record engine health events");
+            }
+        }
+        self.inner.nudge.notify_one();
     }
 }
 

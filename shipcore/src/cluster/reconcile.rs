@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::deploy::{DeployRequest, Join};
-use super::docs::{
-    container_key, deploy_key, ContainerDoc, DeployDoc, LABEL_CLUSTER, LABEL_CONFIG, LABEL_DEPLOY,
-};
+use super::docs::{deploy_key, ContainerDoc, DeployDoc, LABEL_CLUSTER, LABEL_CONFIG, LABEL_DEPLOY};
 use super::plan::{plan, Action, Observation};
 use super::Cluster;
 use crate::engine::ContainerFilter;
@@ -139,10 +137,7 @@ impl Cluster {
                 // Give back the old reservation first: a vanished container may
                 // come back on its own engine. The deploy's record stays: the
                 // replacement joins the deploy.
-                self.inner
-                    .store
-                    .delete(&container_key(&old.id), Expect::Any)
-                    .await?;
+                self.inner.store.delete(&old.key(), Expect::Any).await?;
                 self.inner.state.lock().await.drop_container(&old.id);
                 let join = Join {
                     deploy: Some(old.deploy.clone()),
@@ -172,7 +167,7 @@ impl Cluster {
                         // Keep the record so a later round tries again.
                         put_json(
                             self.inner.store.as_ref(),
-                            &container_key(&old.id),
+                            &old.key(),
                             &old.stored(),
                             Expect::Any,
                         )
@@ -264,7 +259,7 @@ impl Cluster {
                 },
                 Expect::Any,
             )?,
-            Op::put_json(container_key(&doc.id), &doc.stored(), Expect::Absent)?,
+            Op::put_json(doc.key(), &doc.stored(), Expect::Absent)?,
         ];
         self.inner.store.batch(ops).await?;
         let c = {

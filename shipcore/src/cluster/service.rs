@@ -138,24 +138,33 @@ impl Cluster {
             );
         }
         let mut deploys: BTreeMap<String, Arc<ImageConfig>> = BTreeMap::new();
-        for v in store.list(docs::DEPLOYS).await? {
-            let d: DeployDoc = v.json()?;
+        for_each_page(store.clone(), docs::DEPLOYS, |_, d: DeployDoc| {
             deploys.insert(d.id, Arc::new(d.image));
-        }
-        let mut containers = Vec::new();
-        for v in store.list(docs::CONTAINERS).await? {
-            let stored: StoredContainer = v.json()?;
+            Ok(())
+        })
+        .await?;
+        let generation = Arc::new(AtomicU64::new(0));
+        let mut state = State::new(engines, Vec::new(), generation.clone())?;
+        let mut earlier = Vec::new();
+        for_each_page(store.clone(), docs::CONTAINERS, |key, stored: StoredContainer| {
+            if stored.image.is_some() {
+                earlier.push((key, stored));
+                return Ok(());
+            }
             match ContainerDoc::from_stored(stored, &deploys) {
-                Some(doc) => containers.push(doc),
+                Some(doc) => state.put_container(doc),
                 // Its deploy's record is gone: the reconcile loop finds the
                 // container on its engine and adopts it from its labels.
                 None => {
-                    tracing::warn!(key = %v.key, "container record without its deploy; left to reconcile")
+                    tracing::warn!(%key, "container record without its deploy; left to reconcile")
                 }
             }
+            Ok(())
+        })
+        .await?;
+        for doc in migrate(store.as_ref(), earlier, &opts.clock.rfc3339()).await? {
+            state.put_container(doc);
         }
-        let generation = Arc::new(AtomicU64::new(0));
-        let state = State::new(engines, containers, generation.clone())?;
         let cluster = Cluster {
             inner: Arc::new(Inner {
                 opts,
@@ -275,6 +284,108 @@ impl Cluster {
     pub fn generation(&self) -> u64 {
         self.inner.generation.load(Ordering::Acquire)
     }
+}
+
+/// Moves records of earlier versions (the request inline, keyed by the
+/// container's id) to the current form: each becomes a deploy of its own
+/// holding the request, and a record under it.
+async fn migrate(
+    store: &dyn Store,
+    earlier: Vec<(String, StoredContainer)>,
+    now: &str,
+) -> Result<Vec<ContainerDoc>> {
+    use crate::store::{Expect, Op};
+    let mut moved = Vec::with_capacity(earlier.len());
+    // Three ops per record, within one batch.
+    for chunk in earlier.chunks(crate::store::MAX_BATCH_OPS / 3) {
+        let mut ops = Vec::with_capacity(chunk.len() * 3);
+        let mut docs = Vec::with_capacity(chunk.len());
+        for (old_key, stored) in chunk {
+            let mut stored = stored.clone();
+            let image = stored.image.take().unwrap_or_default();
+            stored.deploy = stored.id.clone();
+            let deploy = DeployDoc {
+                id: stored.deploy.clone(),
+                image: image.clone(),
+                created: now.to_string(),
+            };
+            let deploys = BTreeMap::from([(deploy.id.clone(), Arc::new(image))]);
+            let Some(doc) = ContainerDoc::from_stored(stored, &deploys) else {
+                continue;
+            };
+            ops.push(Op::put_json(
+                docs::deploy_key(&deploy.id),
+                &deploy,
+                Expect::Any,
+            )?);
+            ops.push(Op::put_json(doc.key(), &doc.stored(), Expect::Any)?);
+            ops.push(Op::Delete {
+                key: old_key.clone(),
+                expect: Expect::Any,
+            });
+            docs.push(doc);
+        }
+        store.batch(ops).await?;
+        moved.extend(docs);
+    }
+    if !moved.is_empty() {
+        tracing::info!(
+            records = moved.len(),
+            "container records moved to the current form"
+        );
+    }
+    Ok(moved)
+}
+
+/// Reads and decodes every document under `prefix` a page at a time, so
+/// opening a large cluster never holds its whole store in memory at once. A
+/// task of its own reads and decodes the next pages while `each` takes
+/// this one, so a cold start uses both cores.
+async fn for_each_page<T: serde::de::DeserializeOwned + Send + 'static>(
+    store: Arc<dyn Store>,
+    prefix: &str,
+    mut each: impl FnMut(String, T) -> Result<()>,
+) -> Result<()> {
+    const PAGE: usize = 4096;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<(String, T)>>>(2);
+    let prefix = prefix.to_string();
+    let reader = tokio::spawn(async move {
+        let mut after: Option<String> = None;
+        loop {
+            let page = store
+                .page(crate::store::Page {
+                    prefix: &prefix,
+                    after: after.as_deref(),
+                    limit: PAGE,
+                    reverse: false,
+                })
+                .await;
+            let page = match page {
+                Ok(p) => p,
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            };
+            let full = page.len() == PAGE;
+            after = page.last().map(|v| v.key.clone());
+            let decoded = page
+                .into_iter()
+                .map(|v| v.json::<T>().map(|d| (v.key, d)))
+                .collect::<Result<Vec<_>>>();
+            let failed = decoded.is_err();
+            if tx.send(decoded).await.is_err() || failed || !full {
+                return;
+            }
+        }
+    });
+    while let Some(page) = rx.recv().await {
+        for (key, doc) in page? {
+            each(key, doc)?;
+        }
+    }
+    let _ = reader.await;
+    Ok(())
 }
 
 /// The background tasks of a cluster; aborted when dropped.

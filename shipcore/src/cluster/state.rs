@@ -62,15 +62,18 @@ pub(super) struct State {
 }
 
 impl State {
-    /// The state of stored engines and containers: reservations rebuilt,
-    /// engines of unknown health until their first check.
+    /// The state of stored engines (of unknown health until their first
+    /// check) and containers, their reservations rebuilt.
     pub fn new(
-        engines: BTreeMap<String, EngineSlot>,
+        mut engines: BTreeMap<String, EngineSlot>,
         containers: Vec<ContainerDoc>,
         generation: Arc<AtomicU64>,
     ) -> Result<Self> {
         let mut snapshot = Snapshot::default();
-        for (id, slot) in &engines {
+        for (id, slot) in engines.iter_mut() {
+            // What the store says of an engine's health is history: the
+            // first check decides, and records it.
+            slot.doc.health = Health::Unknown;
             let e = &slot.doc.record.engine;
             snapshot.engines.push(EngineSnapshot {
                 id: id.clone(),

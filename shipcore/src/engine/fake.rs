@@ -4,7 +4,7 @@
 //! service layer can be exercised without Docker. Builds, image archives and
 //! events are not simulated: they answer an engine error.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,11 +17,55 @@ use crate::error::Error;
 
 #[derive(Debug, Default)]
 struct World {
-    containers: BTreeMap<String, ContainerDetails>,
+    /// By id.
+    containers: BTreeMap<String, FakeContainer>,
+    /// Container ids by name.
+    names: HashMap<String, String>,
     images: BTreeMap<String, ImageDetails>,
     volumes: BTreeMap<String, VolumeInfo>,
     networks: BTreeMap<String, NetworkSpec>,
 }
+
+/// A container of a fake engine: what differs between containers, and
+/// what a deploy's replicas share (their spec, without the name), held once
+/// so a simulated cluster of a million containers stays small.
+#[derive(Debug)]
+struct FakeContainer {
+    id: String,
+    name: String,
+    spec: Arc<ContainerSpec>,
+    state: RunState,
+    ports: Vec<crate::model::Port>,
+}
+
+impl FakeContainer {
+    fn details(&self) -> ContainerDetails {
+        let s = &self.spec;
+        ContainerDetails {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            image: s.image.clone(),
+            labels: s.labels.clone(),
+            env: s.env.clone(),
+            cmd: s.cmd.clone(),
+            hostname: match s.hostname.is_empty() {
+                // Docker names a container's host by its id.
+                true => self.id[..12].to_string(),
+                false => s.hostname.clone(),
+            },
+            ports: self.ports.clone(),
+            restart_policy: s.restart_policy.clone(),
+            cpus: s.cpus,
+            memory: s.memory,
+            state: self.state.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+/// Specs shared between containers (and engines of one connector), by
+/// their JSON.
+type Specs = Arc<Mutex<HashMap<String, Arc<ContainerSpec>>>>;
 
 /// An engine in memory. Cheap to clone; clones share the world.
 #[derive(Debug, Clone)]
@@ -36,11 +80,13 @@ pub struct FakeEngine {
     /// are unique across engines.
     prefix: String,
     faults: Arc<Mutex<BTreeMap<&'static str, Fault>>>,
+    specs: Specs,
 }
 
 /// Injected behaviour of one operation.
 #[derive(Debug, Default)]
 struct Fault {
+    skip: u32,
     fails: u32,
     delay: Duration,
     calls: u64,
@@ -56,6 +102,7 @@ pub struct FakeConnector {
     memory: u64,
     images: Vec<String>,
     engines: Mutex<BTreeMap<String, FakeEngine>>,
+    specs: Specs,
 }
 
 impl FakeConnector {
@@ -66,6 +113,7 @@ impl FakeConnector {
             memory,
             images: images.iter().map(|i| i.to_string()).collect(),
             engines: Mutex::default(),
+            specs: Specs::default(),
         }
     }
 
@@ -75,7 +123,11 @@ impl FakeConnector {
         let mut engines = self.engines.lock().unwrap_or_else(|e| e.into_inner());
         engines
             .entry(id.to_string())
-            .or_insert_with(|| FakeEngine::new(id, self.cpus, self.memory, &images))
+            .or_insert_with(|| {
+                let mut e = FakeEngine::new(id, self.cpus, self.memory, &images);
+                e.specs = self.specs.clone();
+                e
+            })
             .clone()
     }
 }
@@ -120,6 +172,7 @@ impl FakeEngine {
             delay_ms: Arc::new(AtomicU64::new(0)),
             next: Arc::new(AtomicU64::new(1)),
             faults: Arc::default(),
+            specs: Specs::default(),
             prefix: {
                 use sha2::Digest as _;
                 let d: [u8; 32] = sha2::Sha256::digest(id.as_bytes()).into();
@@ -143,7 +196,15 @@ impl FakeEngine {
     /// Operations: `ping`, `info`, `create`, `start`, `stop`, `restart`,
     /// `remove`, `inspect`, `list`, `pull`, `images`, `inspect_image`, ...
     pub fn fail(&self, op: &'static str, times: u32) {
-        self.faults().entry(op).or_default().fails = times;
+        self.fail_after(op, 0, times);
+    }
+
+    /// Lets the next `ok` calls of `op` through, then fails `times` of them.
+    pub fn fail_after(&self, op: &'static str, ok: u32, times: u32) {
+        let mut faults = self.faults();
+        let f = faults.entry(op).or_default();
+        f.skip = ok;
+        f.fails = times;
     }
 
     /// Makes every call of `op` wait this long (on top of [`Self::set_delay`]).
@@ -180,7 +241,9 @@ impl FakeEngine {
         }
         let mut faults = self.faults();
         let f = faults.entry(op).or_default();
-        if f.fails > 0 {
+        if f.skip > 0 {
+            f.skip -= 1;
+        } else if f.fails > 0 {
             f.fails -= 1;
             return Err(Error::EngineApi {
                 engine: self.id.clone(),
@@ -212,13 +275,12 @@ impl FakeEngine {
         }
     }
 
-    fn with_container<T>(&self, id: &str, f: impl FnOnce(&mut ContainerDetails) -> T) -> Result<T> {
+    fn with_container<T>(&self, id: &str, f: impl FnOnce(&mut FakeContainer) -> T) -> Result<T> {
         let mut w = self.world();
-        let key = w
-            .containers
-            .keys()
-            .find(|k| *k == id || w.containers[*k].name == id)
-            .cloned();
+        let key = match w.containers.contains_key(id) {
+            true => Some(id.to_string()),
+            false => w.names.get(id).cloned(),
+        };
         match key.and_then(|k| w.containers.get_mut(&k)) {
             Some(c) => Ok(f(c)),
             None => Err(self.missing("container", id)),
@@ -252,7 +314,7 @@ impl EngineBackend for FakeEngine {
         // Unique across engines: the engine's id hashed, then a counter.
         let id = format!("{}{n:032x}", &self.prefix);
         let name = spec.name.clone().unwrap_or_else(|| format!("fake-{n}"));
-        if w.containers.values().any(|c| c.name == name) {
+        if w.names.contains_key(&name) {
             return Err(Error::EngineConflict {
                 engine: self.id.clone(),
                 message: format!("name {name} in use"),
@@ -272,25 +334,25 @@ impl EngineBackend for FakeEngine {
                 host_ip: p.host_ip.clone(),
             })
             .collect();
+        let shared = {
+            let mut shared = spec.clone();
+            shared.name = None;
+            let key = serde_json::to_string(&shared).unwrap_or_default();
+            let mut specs = self.specs.lock().unwrap_or_else(|p| p.into_inner());
+            specs.entry(key).or_insert_with(|| Arc::new(shared)).clone()
+        };
+        w.names.insert(name.clone(), id.clone());
         w.containers.insert(
             id.clone(),
-            ContainerDetails {
+            FakeContainer {
                 id: id.clone(),
                 name,
-                image: spec.image.clone(),
-                labels: spec.labels.clone(),
-                env: spec.env.clone(),
-                cmd: spec.cmd.clone(),
-                hostname: spec.hostname.clone(),
-                ports,
-                restart_policy: spec.restart_policy.clone(),
-                cpus: spec.cpus,
-                memory: spec.memory,
+                spec: shared,
                 state: RunState {
                     status: "created".into(),
                     ..Default::default()
                 },
-                ..Default::default()
+                ports,
             },
         );
         Ok(id)
@@ -335,23 +397,32 @@ impl EngineBackend for FakeEngine {
                 message: "the container is running".into(),
             });
         }
-        self.world().containers.remove(&running.0);
+        let mut w = self.world();
+        if let Some(c) = w.containers.remove(&running.0) {
+            w.names.remove(&c.name);
+        }
         Ok(())
     }
 
     async fn inspect_container(&self, id: &str) -> Result<ContainerDetails> {
         self.gate("inspect").await?;
-        self.with_container(id, |c| c.clone())
+        let w = self.world();
+        let id = w.names.get(id).map_or(id, String::as_str);
+        match w.containers.get(id) {
+            Some(c) => Ok(c.details()),
+            None => Err(self.missing("container", id)),
+        }
     }
 
     async fn list_containers(&self, filter: &ContainerFilter) -> Result<Vec<ContainerSummary>> {
         self.gate("list").await?;
         let w = self.world();
-        let matches = |c: &ContainerDetails| {
+        let matches = |c: &FakeContainer| {
+            let labels = &c.spec.labels;
             (filter.all || c.state.running)
                 && filter.labels.iter().all(|l| match l.split_once('=') {
-                    Some((k, v)) => c.labels.get(k).map(String::as_str) == Some(v),
-                    None => c.labels.contains_key(l),
+                    Some((k, v)) => labels.get(k).map(String::as_str) == Some(v),
+                    None => labels.contains_key(l),
                 })
                 && filter
                     .name
@@ -364,14 +435,14 @@ impl EngineBackend for FakeEngine {
             .map(|c| ContainerSummary {
                 id: c.id.clone(),
                 name: c.name.clone(),
-                image: c.image.clone(),
+                image: c.spec.image.clone(),
                 state: c.state.status.clone(),
                 status: if c.state.running {
                     "Up".into()
                 } else {
                     "Exited (0)".into()
                 },
-                labels: c.labels.clone(),
+                labels: c.spec.labels.clone(),
                 ports: c.ports.clone(),
                 created: 0,
             })

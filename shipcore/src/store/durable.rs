@@ -25,6 +25,11 @@ const ENTRIES: TableDefinition<&str, &[u8]> = TableDefinition::new("entries");
 const CHANGES: TableDefinition<u64, &[u8]> = TableDefinition::new("changes");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
+/// The page cache of the database file. redb's default is 1 GiB; the
+/// store's reads are few and mostly at start, so a smaller cache keeps a
+/// large cluster's memory for its state.
+const CACHE: usize = 128 << 20;
+
 /// Names of the rows of the `meta` table.
 const REVISION: &str = "revision";
 const COMPACTED: &str = "compacted";
@@ -92,7 +97,10 @@ impl DurableStore {
     /// their reader falls `capacity` changes behind the writers.
     pub fn open_with_watch_capacity(path: impl AsRef<Path>, capacity: usize) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let db = Database::create(&path).context(&format!("open {}", path.display()))?;
+        let db = Database::builder()
+            .set_cache_size(CACHE)
+            .create(&path)
+            .context(&format!("open {}", path.display()))?;
         // Create the tables up front so read transactions can always open them.
         let txn = db.begin_write().context("begin a write transaction")?;
         {

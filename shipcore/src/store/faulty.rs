@@ -12,7 +12,16 @@ use crate::{Error, Result};
 #[derive(Clone)]
 pub struct FaultyStore {
     inner: Arc<dyn Store>,
-    failing: Arc<Mutex<Vec<String>>>,
+    failing: Arc<Mutex<Vec<Failing>>>,
+}
+
+/// Writes under `prefix` fail after `ok` more of them went through.
+#[derive(Debug)]
+struct Failing {
+    prefix: String,
+    ok: u32,
+    /// How many to fail; `None`: every one.
+    times: Option<u32>,
 }
 
 impl std::fmt::Debug for FaultyStore {
@@ -33,7 +42,20 @@ impl FaultyStore {
 
     /// Writes under `prefix` fail from now on.
     pub fn fail_writes(&self, prefix: &str) {
-        self.failing().push(prefix.to_string());
+        self.failing().push(Failing {
+            prefix: prefix.to_string(),
+            ok: 0,
+            times: None,
+        });
+    }
+
+    /// The write under `prefix` after the next `ok` ones fails, once.
+    pub fn fail_write_after(&self, prefix: &str, ok: u32) {
+        self.failing().push(Failing {
+            prefix: prefix.to_string(),
+            ok,
+            times: Some(1),
+        });
     }
 
     /// Every write goes through again.
@@ -41,12 +63,27 @@ impl FaultyStore {
         self.failing().clear();
     }
 
-    fn failing(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+    fn failing(&self) -> std::sync::MutexGuard<'_, Vec<Failing>> {
         self.failing.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn check(&self, key: &str) -> Result<()> {
-        if self.failing().iter().any(|p| key.starts_with(p.as_str())) {
+    /// Whether a write touching `keys` fails (counted once per write).
+    fn check<'a>(&self, keys: impl IntoIterator<Item = &'a str>) -> Result<()> {
+        let keys: Vec<&str> = keys.into_iter().collect();
+        let mut failing = self.failing();
+        for f in failing.iter_mut() {
+            let Some(key) = keys.iter().find(|k| k.starts_with(f.prefix.as_str())) else {
+                continue;
+            };
+            if f.ok > 0 {
+                f.ok -= 1;
+                continue;
+            }
+            match &mut f.times {
+                Some(0) => continue,
+                Some(n) => *n -= 1,
+                None => {}
+            }
             return Err(Error::Storage {
                 reason: format!("injected failure writing {key}"),
             });
@@ -62,19 +99,17 @@ impl Store for FaultyStore {
     }
 
     async fn put(&self, key: &str, value: Vec<u8>, expect: Expect) -> Result<u64> {
-        self.check(key)?;
+        self.check([key])?;
         self.inner.put(key, value, expect).await
     }
 
     async fn delete(&self, key: &str, expect: Expect) -> Result<Option<u64>> {
-        self.check(key)?;
+        self.check([key])?;
         self.inner.delete(key, expect).await
     }
 
     async fn batch(&self, ops: Vec<Op>) -> Result<u64> {
-        for op in &ops {
-            self.check(op.key())?;
-        }
+        self.check(ops.iter().map(Op::key))?;
         self.inner.batch(ops).await
     }
 
