@@ -159,3 +159,48 @@ async fn a_stopped_container_is_started_again_by_policy() {
     c.stop(&id, None).await.unwrap();
     assert_eq!(c.reconcile().await.unwrap(), vec![]);
 }
+
+#[tokio::test]
+async fn the_service_reads_one_clock_that_a_test_drives() {
+    use shipcore::clock::{Clock, ManualClock};
+    let clock = Arc::new(ManualClock::at(1_795_446_245));
+    let sim = sim();
+    let opts = ClusterOptions {
+        name: "clocked".into(),
+        health_interval: Duration::from_secs(10),
+        max_backoff: Duration::from_secs(60),
+        clock: clock.clone(),
+        ..ClusterOptions::default()
+    };
+    let c = Cluster::open(Arc::new(MemoryStore::new()), sim.clone(), opts)
+        .await
+        .unwrap();
+    c.add_engine(record("a")).await.unwrap();
+    c.deploy(always(), 1).await.unwrap();
+    let events = c.events().list(0, 10).await.unwrap();
+    assert!(
+        events.iter().all(|e| e.time == "2026-11-23T15:04:05Z"),
+        "{events:?}"
+    );
+    assert_eq!(c.engine("a").await.unwrap().added, "2026-11-23T15:04:05Z");
+
+    // Health checks are due by the clock, not by the wall.
+    let a = sim.engine("a");
+    a.set_up(false);
+    c.check_health(false).await;
+    assert_eq!(a.calls("ping"), 0, "not due before the interval");
+    clock.advance(Duration::from_secs(10));
+    c.check_health(false).await;
+    assert_eq!(a.calls("ping"), 1);
+    assert_eq!(c.stats().await.engines_down, 1);
+    // A failing engine backs off: 10 s after the failure it is not due.
+    clock.advance(Duration::from_secs(9));
+    c.check_health(false).await;
+    assert_eq!(a.calls("ping"), 1);
+    a.set_up(true);
+    clock.advance(Duration::from_secs(2));
+    c.check_health(false).await;
+    assert_eq!(a.calls("ping"), 2);
+    assert_eq!(c.stats().await.engines_up, 1);
+    assert_eq!(clock.rfc3339(), "2026-11-23T15:04:26Z");
+}
