@@ -4,8 +4,13 @@
 //! Run: `cargo run --release --example shipd -- --listen 127.0.0.1:8080 --data ./shipcore-data`
 //!
 //! On first start it creates the `admin` account (password from
-//! `SHIPD_ADMIN_PASSWORD`, else a random one printed once) and registers the
-//! engine of `DOCKER_HOST` (or the default socket) as `local` when it answers.
+//! `SHIPD_ADMIN_PASSWORD`, else a random one printed once), makes the
+//! cluster's identity (a UUID, or `--cluster NAME`) and registers the engine
+//! of `DOCKER_HOST` (or the default socket) as `local` when it answers. The
+//! identity is the ownership label of every container the cluster makes: two
+//! shipd sharing an engine each see and touch only their own. Starting with
+//! `--cluster ID` on an empty data folder takes the containers of cluster ID
+//! back (recovery after a lost store).
 //! SIGTERM or Ctrl-C shut it down cleanly. Request logs are key=value lines,
 //! or JSON objects with `SHIPD_LOG_FORMAT=json`.
 
@@ -58,12 +63,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&data)?;
     let store: Arc<dyn Store> = Arc::new(DurableStore::open(data.join("state.redb"))?);
 
+    let identity = std::env::args()
+        .any(|a| a == "--cluster")
+        .then(|| arg("--cluster", ""));
     let cluster = Cluster::open(
         store.clone(),
         Arc::new(DockerConnector::default()),
-        ClusterOptions::default(),
+        ClusterOptions {
+            identity,
+            ..ClusterOptions::default()
+        },
     )
     .await?;
+    println!("cluster {}", cluster.identity());
 
     let access = Access::new(store).with_events(cluster.events().clone());
     let created = access

@@ -56,6 +56,8 @@ async fn seed_requests_for_every_endpoint() {
         assert!(info.get(field).is_some(), "{field} in {info}");
     }
     assert_eq!(info["engine_count"], 2);
+    assert_eq!(info["cluster"], api.cluster.identity(), "{info}");
+    assert!(info["foreign_container_count"].is_u64(), "{info}");
 
     // Engines.
     let (s, engines) = api.call("GET", "/api/engines", &k, None).await;

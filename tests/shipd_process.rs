@@ -174,6 +174,15 @@ async fn shipd_keeps_accounts_keys_engines_and_containers_across_a_restart() {
     assert_eq!(s, 201, "{placed}");
     let id = placed[0]["id"].as_str().unwrap().to_string();
 
+    // The cluster's identity, made at this first start, printed and shown.
+    let identity = first
+        .log()
+        .lines()
+        .find_map(|l| l.strip_prefix("cluster ").map(str::to_string))
+        .unwrap_or_else(|| panic!("no identity printed: {}", first.log()));
+    let (_, info) = first.call("GET", "/api/cluster/info", &key, None).await;
+    assert_eq!(info["cluster"], identity.as_str(), "{info}");
+
     let status = first.terminate();
     assert!(status.success(), "exit {status}: {}", first.log());
     assert!(first.log().contains("shipd stopped"), "{}", first.log());
@@ -207,10 +216,23 @@ async fn shipd_keeps_accounts_keys_engines_and_containers_across_a_restart() {
     assert_eq!(c["state"]["running"], true, "{c}");
     assert_eq!(c["engine"]["id"], "local");
 
-    let (s, _) = second
-        .call("DELETE", &format!("/api/containers/{id}"), &key, None)
+    assert!(
+        second.log().contains(&format!("cluster {identity}")),
+        "the same identity after a restart: {}",
+        second.log()
+    );
+    // The engine is checked at once after the restart and takes
+    // containers again.
+    let (s, again) = second
+        .call("POST", "/api/containers", &key, Some(deploy))
         .await;
-    assert_eq!(s, 204);
+    assert_eq!(s, 201, "{again}");
+    for id in [id.as_str(), again[0]["id"].as_str().unwrap()] {
+        let (s, _) = second
+            .call("DELETE", &format!("/api/containers/{id}"), &key, None)
+            .await;
+        assert_eq!(s, 204);
+    }
 
     // One log line per request: key=value text, or JSON objects.
     assert!(

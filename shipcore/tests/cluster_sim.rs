@@ -38,7 +38,7 @@ fn always() -> ImageConfig {
 
 async fn open(store: Arc<dyn Store>, sim: Arc<Sim>) -> Cluster {
     let opts = ClusterOptions {
-        name: "sim".into(),
+        identity: Some("sim".into()),
         ..ClusterOptions::default()
     };
     Cluster::open(store, sim, opts).await.unwrap()
@@ -110,8 +110,27 @@ async fn a_lost_store_is_rebuilt_from_the_engines() {
     before.sort();
     drop(first);
 
-    // A new, empty store: register the engines again and reconcile.
+    // A new, empty store of another identity: a cluster of its own, which
+    // takes nothing of the first one's.
+    let other = Cluster::open(
+        Arc::new(MemoryStore::new()),
+        sim.clone(),
+        ClusterOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_ne!(other.identity(), "sim");
+    for id in ["a", "b"] {
+        other.add_engine(record(id)).await.unwrap();
+    }
+    assert_eq!(other.reconcile().await.unwrap(), vec![]);
+    assert!(other.containers().await.is_empty());
+    assert_eq!(other.info().await.foreign, 4);
+
+    // A new, empty store opened with the lost one's identity (`shipd
+    // --cluster sim`): register the engines again and reconcile.
     let c = open(Arc::new(MemoryStore::new()), sim.clone()).await;
+    assert_eq!(c.identity(), "sim");
     for id in ["a", "b"] {
         c.add_engine(record(id)).await.unwrap();
     }
@@ -128,6 +147,59 @@ async fn a_lost_store_is_rebuilt_from_the_engines() {
     assert_eq!(before, after);
     assert_eq!(c.info().await.reserved_memory, 4 * 256);
     assert_eq!(c.containers().await[0].image, always());
+    assert_eq!(c.info().await.foreign, 0);
+}
+
+#[tokio::test]
+async fn an_identity_is_made_once_and_kept() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let first = Cluster::open(store.clone(), sim(), ClusterOptions::default())
+        .await
+        .unwrap();
+    let id = first.identity().to_string();
+    assert_eq!((id.len(), id.matches('-').count()), (36, 4), "a UUID: {id}");
+    let again = Cluster::open(store.clone(), sim(), ClusterOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(again.identity(), id);
+    // Given the identity it has: fine. Another: refused, naming both.
+    let same = ClusterOptions {
+        identity: Some(id.clone()),
+        ..ClusterOptions::default()
+    };
+    Cluster::open(store.clone(), sim(), same).await.unwrap();
+    let other = ClusterOptions {
+        identity: Some("other".into()),
+        ..ClusterOptions::default()
+    };
+    let err = Cluster::open(store, sim(), other).await.unwrap_err();
+    assert!(
+        err.to_string().contains(&id) && err.to_string().contains("other"),
+        "{err}"
+    );
+    let bad = ClusterOptions {
+        identity: Some("no spaces".into()),
+        ..ClusterOptions::default()
+    };
+    assert!(Cluster::open(Arc::new(MemoryStore::new()), sim(), bad)
+        .await
+        .is_err());
+
+    // A store an earlier version wrote (records, no identity) keeps the
+    // identity its containers carry.
+    let earlier: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    earlier
+        .put(
+            "cluster/engines/a",
+            serde_json::to_vec(&serde_json::json!({"record": record("a")})).unwrap(),
+            shipcore::store::Expect::Absent,
+        )
+        .await
+        .unwrap();
+    let c = Cluster::open(earlier, sim(), ClusterOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(c.identity(), "shipcore");
 }
 
 #[tokio::test]
@@ -166,7 +238,7 @@ async fn the_service_reads_one_clock_that_a_test_drives() {
     let clock = Arc::new(ManualClock::at(1_795_446_245));
     let sim = sim();
     let opts = ClusterOptions {
-        name: "clocked".into(),
+        identity: Some("clocked".into()),
         health_interval: Duration::from_secs(10),
         max_backoff: Duration::from_secs(60),
         clock: clock.clone(),

@@ -52,7 +52,7 @@ pub fn unique(prefix: &str) -> String {
 
 pub fn options(name: &str, strategy: Strategy) -> ClusterOptions {
     ClusterOptions {
-        name: name.into(),
+        identity: Some(name.into()),
         strategy,
         health_interval: Duration::from_millis(500),
         max_backoff: Duration::from_secs(2),

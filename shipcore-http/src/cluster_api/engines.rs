@@ -18,9 +18,12 @@ const AREA: &str = "engines";
 /// The permission area of `/api/cluster/info`.
 pub(crate) const INFO_AREA: &str = "cluster";
 
-/// Shipyard's `/api/cluster/info`.
+/// Shipyard's `/api/cluster/info`, with the cluster's identity and the
+/// containers on its engines that are not its own.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, utoipa::ToSchema)]
 pub struct ClusterInfo {
+    /// The cluster's identity: the ownership label of its containers.
+    pub cluster: String,
     pub cpus: f64,
     /// MiB.
     pub memory: u64,
@@ -29,11 +32,15 @@ pub struct ClusterInfo {
     pub engine_count: usize,
     pub container_count: usize,
     pub image_count: usize,
+    /// Containers on the cluster's engines that another cluster (or no
+    /// cluster) made: never listed, never touched.
+    pub foreign_container_count: usize,
 }
 
-impl From<Totals> for ClusterInfo {
-    fn from(t: Totals) -> Self {
+impl ClusterInfo {
+    fn new(cluster: &str, t: Totals) -> Self {
         ClusterInfo {
+            cluster: cluster.to_string(),
             cpus: t.cpus as f64 / 1000.0,
             memory: t.memory,
             reserved_cpus: t.reserved_cpus as f64 / 1000.0,
@@ -41,6 +48,7 @@ impl From<Totals> for ClusterInfo {
             engine_count: t.engines,
             container_count: t.containers,
             image_count: t.images,
+            foreign_container_count: t.foreign,
         }
     }
 }
@@ -142,7 +150,7 @@ pub async fn info(
     app.info_json
         .respond(&app.cluster, &headers, || async {
             let (generation, totals) = app.cluster.totals().await;
-            (generation, ClusterInfo::from(totals))
+            (generation, ClusterInfo::new(app.cluster.identity(), totals))
         })
         .await
 }

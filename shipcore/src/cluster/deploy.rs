@@ -481,7 +481,7 @@ impl Txn {
             labels: [
                 (
                     LABEL_CLUSTER.to_string(),
-                    self.cluster.inner.opts.name.clone(),
+                    self.cluster.inner.identity.clone(),
                 ),
                 (LABEL_CONFIG.to_string(), config_json.to_string()),
                 (LABEL_DEPLOY.to_string(), deploy.to_string()),

@@ -15,9 +15,39 @@ use serde::{Deserialize, Serialize};
 use crate::model::{ContainerState, EngineRecord, Health, ImageConfig, Port};
 use crate::sched::Footprint;
 
+/// The cluster's identity, made at its first start.
+pub const IDENTITY: &str = "cluster/identity";
+/// The identity of clusters made by versions before identities: the value
+/// of their ownership label.
+pub const LEGACY_IDENTITY: &str = "shipcore";
 pub const ENGINES: &str = "cluster/engines/";
 pub const CONTAINERS: &str = "cluster/containers/";
 pub const DEPLOYS: &str = "cluster/deploys/";
+
+/// The stored identity of a cluster: the value of the ownership label on
+/// every object it makes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityDoc {
+    pub id: String,
+}
+
+/// Checks a cluster identity given by a user: 1 to 64 letters, digits,
+/// `-`, `_` and `.` (it becomes a label value).
+pub fn validate_identity(id: &str) -> crate::Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(crate::Error::invalid(
+            "cluster",
+            format!("{id:?}: 1 to 64 of letters, digits, '-', '_' and '.'"),
+        ))
+    }
+}
 
 /// Label: the cluster that owns a container.
 pub const LABEL_CLUSTER: &str = "io.shipcore.cluster";

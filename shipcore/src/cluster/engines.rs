@@ -49,11 +49,6 @@ impl Cluster {
                 engine: id.clone(),
                 seconds: limit.as_secs(),
             })??;
-        let images = tokio::time::timeout(limit, backend.list_images())
-            .await
-            .ok()
-            .and_then(|l| l.ok())
-            .map_or(0, |l| l.len());
         if record.engine.cpus == 0.0 {
             record.engine.cpus = info.cpus as f64 / 1000.0;
         }
@@ -83,7 +78,8 @@ impl Cluster {
             doc: doc.clone(),
             backend,
             failures: 0,
-            images,
+            images: info.images as usize,
+            containers: info.containers as usize,
             next_check: self.inner.opts.clock.elapsed() + self.inner.opts.health_interval,
         };
         st.add_engine(slot, Health::Healthy)?;
@@ -165,17 +161,18 @@ impl Cluster {
                 tokio::time::timeout(timeout, backend.ping()).await,
                 Ok(Ok(()))
             );
-            // The image count for cluster info rides along with the check,
-            // so serving info never waits on an engine.
-            let images = if ok {
-                match tokio::time::timeout(timeout, backend.list_images()).await {
-                    Ok(Ok(list)) => Some(list.len()),
+            // The counts for cluster info (images, and every container the
+            // engine holds, ours or not) ride along with the check, so
+            // serving info never waits on an engine.
+            let counts = if ok {
+                match tokio::time::timeout(timeout, backend.info()).await {
+                    Ok(Ok(info)) => Some((info.images as usize, info.containers as usize)),
                     _ => None,
                 }
             } else {
                 None
             };
-            (id, ok, images)
+            (id, ok, counts)
         }))
         .await;
         let mut changed = Vec::new();
@@ -183,14 +180,15 @@ impl Cluster {
             let mut st = self.inner.state.lock().await;
             let now = opts.clock.elapsed();
             let mut counts_changed = false;
-            for (id, ok, images) in results {
+            for (id, ok, counts) in results {
                 let Some(slot) = st.engines.get_mut(&id) else {
                     continue;
                 };
                 let before = slot.doc.health;
-                if let Some(n) = images {
-                    counts_changed |= slot.images != n;
-                    slot.images = n;
+                if let Some((images, containers)) = counts {
+                    counts_changed |= (slot.images, slot.containers) != (images, containers);
+                    slot.images = images;
+                    slot.containers = containers;
                 }
                 if ok {
                     slot.failures = 0;

@@ -66,7 +66,7 @@ impl Cluster {
         };
         let filter = ContainerFilter {
             all: true,
-            labels: vec![format!("{LABEL_CLUSTER}={}", self.inner.opts.name)],
+            labels: vec![format!("{LABEL_CLUSTER}={}", self.inner.identity)],
             name: None,
         };
         // An engine that hangs (a dockerd shutting down accepts connections

@@ -22,8 +22,13 @@ use crate::store::Store;
 /// How the cluster behaves.
 #[derive(Debug, Clone)]
 pub struct ClusterOptions {
-    /// The value of the ownership label on every container this cluster makes.
-    pub name: String,
+    /// The cluster's identity: the value of the ownership label on every
+    /// container it makes, and the only one it takes for its own. `None`
+    /// takes the identity stored at the first start (made then: a UUID; or
+    /// `shipcore` for a store an earlier version wrote). Given for a store
+    /// that holds another, opening fails; given for an empty store, it
+    /// adopts that identity's containers (recovery after a lost store).
+    pub identity: Option<String>,
     pub strategy: Strategy,
     /// How often a healthy engine is checked.
     pub health_interval: Duration,
@@ -42,7 +47,7 @@ pub struct ClusterOptions {
 impl Default for ClusterOptions {
     fn default() -> Self {
         ClusterOptions {
-            name: "shipcore".into(),
+            identity: None,
             strategy: Strategy::Spread,
             health_interval: Duration::from_secs(2),
             max_backoff: Duration::from_secs(30),
@@ -68,10 +73,15 @@ pub struct Totals {
     pub containers: usize,
     /// Images on healthy engines as of their last health check.
     pub images: usize,
+    /// Containers on healthy engines that are not this cluster's (another
+    /// cluster's sharing the engine, or made without shipcore).
+    pub foreign: usize,
 }
 
 pub(super) struct Inner {
     pub opts: ClusterOptions,
+    /// The cluster's identity (see [`ClusterOptions::identity`]).
+    pub identity: String,
     pub store: Arc<dyn Store>,
     pub connector: Arc<dyn Connector>,
     pub events: EventLog,
@@ -105,7 +115,7 @@ pub struct Cluster {
 impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cluster")
-            .field("name", &self.inner.opts.name)
+            .field("identity", &self.inner.identity)
             .finish_non_exhaustive()
     }
 }
@@ -119,6 +129,7 @@ impl Cluster {
         connector: Arc<dyn Connector>,
         opts: ClusterOptions,
     ) -> Result<Self> {
+        let identity = identity(store.as_ref(), opts.identity.as_deref()).await?;
         let events = EventLog::open(store.clone(), opts.clock.clone()).await?;
         let now = opts.clock.elapsed();
         let mut engines = BTreeMap::new();
@@ -133,6 +144,7 @@ impl Cluster {
                     backend,
                     failures: 0,
                     images: 0,
+                    containers: 0,
                     next_check: now,
                 },
             );
@@ -168,6 +180,7 @@ impl Cluster {
         let cluster = Cluster {
             inner: Arc::new(Inner {
                 opts,
+                identity,
                 store,
                 connector,
                 events,
@@ -179,6 +192,12 @@ impl Cluster {
         };
         cluster.check_health(true).await;
         Ok(cluster)
+    }
+
+    /// The cluster's identity: every container it makes carries it, and it
+    /// takes no other for its own.
+    pub fn identity(&self) -> &str {
+        &self.inner.identity
     }
 
     pub fn options(&self) -> &ClusterOptions {
@@ -243,6 +262,7 @@ impl Cluster {
                 .filter(|e| e.doc.health == Health::Healthy)
                 .map(|e| e.images)
                 .sum(),
+            foreign: st.foreign(),
         };
         (st.generation(), totals)
     }
@@ -284,6 +304,47 @@ impl Cluster {
     pub fn generation(&self) -> u64 {
         self.inner.generation.load(Ordering::Acquire)
     }
+}
+
+/// The cluster's identity: the stored one, or (at the first start) the
+/// given one or a new UUID, stored. A store written before identities keeps
+/// the one its containers carry.
+async fn identity(store: &dyn Store, given: Option<&str>) -> Result<String> {
+    use crate::store::{get_json, put_json, Expect, Page};
+    if let Some(g) = given {
+        docs::validate_identity(g)?;
+    }
+    let stored = get_json::<docs::IdentityDoc>(store, docs::IDENTITY).await?;
+    let id = match (stored, given) {
+        (Some((s, _)), Some(g)) if s.id != g => {
+            return Err(crate::Error::invalid(
+                "cluster",
+                format!("this store belongs to cluster {}, not {g}", s.id),
+            ))
+        }
+        (Some((s, _)), _) => return Ok(s.id),
+        (None, Some(g)) => g.to_string(),
+        (None, None) => {
+            let earlier = !store
+                .page(Page::first(docs::CONTAINERS, 1))
+                .await?
+                .is_empty()
+                || !store.page(Page::first(docs::ENGINES, 1)).await?.is_empty();
+            if earlier {
+                docs::LEGACY_IDENTITY.to_string()
+            } else {
+                crate::access::new_id()?
+            }
+        }
+    };
+    put_json(
+        store,
+        docs::IDENTITY,
+        &docs::IdentityDoc { id: id.clone() },
+        Expect::Absent,
+    )
+    .await?;
+    Ok(id)
 }
 
 /// Moves records of earlier versions (the request inline, keyed by the

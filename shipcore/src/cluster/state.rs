@@ -26,6 +26,9 @@ pub(super) struct EngineSlot {
     pub failures: u32,
     /// Images on the engine at the last health check.
     pub images: usize,
+    /// Containers on the engine at the last health check, this cluster's
+    /// and others'.
+    pub containers: usize,
     /// When the next health check is due (the clock's monotonic reading).
     pub next_check: Duration,
 }
@@ -125,6 +128,16 @@ impl State {
     /// Reserved and total (cpus, memory) over the engines.
     pub fn totals(&self) -> (u64, u64, u64, u64) {
         self.index.totals()
+    }
+
+    /// Containers on healthy engines that are not this cluster's (another
+    /// cluster's, or made without shipcore), as of the last health checks.
+    pub fn foreign(&self) -> usize {
+        self.engines
+            .iter()
+            .filter(|(_, e)| e.doc.health == Health::Healthy)
+            .map(|(id, e)| e.containers.saturating_sub(self.index.containers_on(id)))
+            .sum()
     }
 
     /// The request a deploy shares among its containers, if one of them is

@@ -404,6 +404,14 @@ impl ClusterIndex {
         Ok(())
     }
 
+    /// How many containers an engine holds in the index (0 for an unknown
+    /// engine).
+    pub fn containers_on(&self, engine: &str) -> usize {
+        self.by_id
+            .get(engine)
+            .map_or(0, |&slot| self.slots[slot].containers as usize)
+    }
+
     /// Reserved and total (cpus, memory) over the engines.
     pub fn totals(&self) -> (Millicpus, u64, Millicpus, u64) {
         self.slots
