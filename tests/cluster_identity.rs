@@ -93,7 +93,7 @@ async fn two_clusters_on_one_engine_keep_to_their_own() {
     // containers from B, the other does nothing.
     let placed = one.deploy(config(32), 2).await.unwrap();
     let on_b = placed.iter().filter(|c| c.engine.id == "b").count();
-    one.remove_engine("b").await.unwrap();
+    one.remove_engine("b", true).await.unwrap();
     let done = one.reconcile().await.unwrap();
     let moved = done
         .iter()

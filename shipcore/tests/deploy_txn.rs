@@ -292,7 +292,11 @@ async fn records_of_earlier_versions_are_moved_on_open() {
         .collect();
     assert_eq!(
         keys,
-        ["cluster/containers/c0ffee/c0ffee", "cluster/deploys/c0ffee"]
+        [
+            "cluster/containers/c0ffee/c0ffee",
+            "cluster/deploys/c0ffee",
+            "cluster/identity"
+        ]
     );
     // And again: nothing left to move, the same cluster.
     let again = Cluster::open(store, fakes, ClusterOptions::default())

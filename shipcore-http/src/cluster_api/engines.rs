@@ -11,7 +11,7 @@ use shipcore::model::{Engine, EngineRecord};
 
 use crate::auth::Caller;
 use crate::error::{Error, ErrorBody};
-use crate::extract::{JsonBody, Path};
+use crate::extract::{JsonBody, Path, Query};
 use crate::App;
 
 const AREA: &str = "engines";
@@ -117,20 +117,31 @@ pub async fn add(
     ))
 }
 
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Removal {
+    /// Remove an engine that holds containers: they are removed there, and
+    /// those that should run (restart policy `always`, `unless-stopped`)
+    /// are placed elsewhere.
+    #[serde(default)]
+    force: bool,
+}
+
 #[utoipa::path(
     delete,
     path = "/api/engines/{id}",
     tag = "engines",
-    params(("id" = String, Path, description = "Engine id")),
-    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody))
+    params(("id" = String, Path, description = "The registration's id or engine.id"), Removal),
+    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), (status = 409, description = "The engine holds containers of the cluster and `force` was not given", body = ErrorBody))
 )]
 pub async fn remove(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<String>,
+    Query(q): Query<Removal>,
 ) -> Result<StatusCode, Error> {
     caller.require(AREA, true)?;
-    app.cluster.remove_engine(&id).await?;
+    app.cluster.remove_engine(&id, q.force).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::deploy::{DeployRequest, Join};
 use super::docs::{deploy_key, ContainerDoc};
+use super::locks::Held;
 use super::Cluster;
 use crate::engine::{EngineBackend, EngineStream, LogChunk, LogOptions};
 use crate::error::{Error, Result};
@@ -31,11 +32,32 @@ impl Cluster {
         Ok((doc, backend))
     }
 
-    /// As [`Self::find`], for operations that need the engine.
-    async fn lookup(&self, id: &str) -> Result<(ContainerDoc, Arc<dyn EngineBackend>)> {
-        let (doc, backend) = self.find(id).await?;
+    /// A container (by id or unique prefix) with its lock held: operations
+    /// on one container run one at a time, each on its record as it is once
+    /// the lock is held (`Missing` if it went meanwhile).
+    pub(super) async fn hold(
+        &self,
+        id: &str,
+    ) -> Result<(Held, ContainerDoc, Option<Arc<dyn EngineBackend>>)> {
+        let (doc, _) = self.find(id).await?;
+        let held = self.lock_container(&doc.id).await;
+        let st = self.inner.state.lock().await;
+        let doc = st
+            .container(&doc.id)
+            .cloned()
+            .ok_or_else(|| Error::missing("container", &doc.id))?;
+        let backend = st.engines.get(&doc.engine).map(|e| e.backend.clone());
+        Ok((held, doc, backend))
+    }
+
+    /// As [`Self::hold`], for operations that need the engine.
+    async fn hold_on_engine(
+        &self,
+        id: &str,
+    ) -> Result<(Held, ContainerDoc, Arc<dyn EngineBackend>)> {
+        let (held, doc, backend) = self.hold(id).await?;
         let backend = backend.ok_or_else(|| Error::missing("engine", &doc.engine))?;
-        Ok((doc, backend))
+        Ok((held, doc, backend))
     }
 
     /// One container by id or unique id prefix.
@@ -85,7 +107,7 @@ impl Cluster {
 
     /// Stops a container; it stays stopped (the reconcile loop leaves it).
     pub async fn stop(&self, id: &str, timeout: Option<Duration>) -> Result<()> {
-        let (mut doc, backend) = self.lookup(id).await?;
+        let (_held, mut doc, backend) = self.hold_on_engine(id).await?;
         backend.stop_container(&doc.id, timeout).await?;
         doc.desired_running = false;
         doc.state.running = false;
@@ -95,7 +117,7 @@ impl Cluster {
     }
 
     pub async fn restart(&self, id: &str, timeout: Option<Duration>) -> Result<()> {
-        let (mut doc, backend) = self.lookup(id).await?;
+        let (_held, mut doc, backend) = self.hold_on_engine(id).await?;
         backend.restart_container(&doc.id, timeout).await?;
         doc.desired_running = true;
         if let Ok(d) = backend.inspect_container(&doc.id).await {
@@ -103,6 +125,7 @@ impl Cluster {
                 started_at: d.state.started_at,
                 pid: d.state.pid,
                 running: d.state.running,
+                ..doc.state
             };
         }
         let c = self.save(doc).await?;
@@ -113,7 +136,7 @@ impl Cluster {
     /// Removes a container from its engine and from the cluster, releasing
     /// its reservation. A container its engine no longer has is forgotten.
     pub async fn destroy(&self, id: &str) -> Result<()> {
-        let (doc, backend) = self.find(id).await?;
+        let (_held, doc, backend) = self.hold(id).await?;
         if let Some(backend) = backend {
             match backend.remove_container(&doc.id, true, true).await {
                 Ok(()) | Err(Error::NotFound { .. }) => {}
@@ -149,12 +172,14 @@ impl Cluster {
 
     /// The container's output (stdout and stderr).
     pub async fn logs(&self, id: &str, options: &LogOptions) -> Result<EngineStream<LogChunk>> {
-        let (doc, backend) = self.lookup(id).await?;
+        let (doc, backend) = self.find(id).await?;
+        let backend = backend.ok_or_else(|| Error::missing("engine", &doc.engine))?;
         Ok(backend.logs(&doc.id, options))
     }
 
     /// Makes exactly `count` containers of this container's image config
-    /// exist: more through the scheduler, fewer by removing the newest.
+    /// exist: more through the scheduler, fewer by removing the newest. One
+    /// scale of a config at a time, so concurrent ones converge.
     pub async fn scale(&self, id: &str, count: u32) -> Result<()> {
         if count > super::MAX_REPLICAS {
             return Err(Error::invalid(
@@ -162,7 +187,8 @@ impl Cluster {
                 format!("must be at most {}, got {count}", super::MAX_REPLICAS),
             ));
         }
-        let (doc, _) = self.lookup(id).await?;
+        let (doc, _) = self.find(id).await?;
+        let _group = self.lock_group(&doc.image).await;
         let mut group: Vec<ContainerDoc> = {
             let st = self.inner.state.lock().await;
             st.containers()
@@ -183,7 +209,11 @@ impl Cluster {
             // Newest first: by creation time, then id for a stable order.
             group.sort_by(|a, b| (&b.created, &b.id).cmp(&(&a.created, &a.id)));
             for old in group.into_iter().take(have - want) {
-                self.destroy(&old.id).await?;
+                match self.destroy(&old.id).await {
+                    // Destroyed meanwhile by a call of its own: as good.
+                    Ok(()) | Err(Error::Missing { .. }) => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         let message = format!("image={} from={have} to={want}", doc.image.name);

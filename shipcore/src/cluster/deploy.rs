@@ -361,6 +361,7 @@ impl Txn {
                         started_at: d.state.started_at.clone(),
                         pid: d.state.pid,
                         running: d.state.running,
+                        restart_count: 0,
                     })
                     .unwrap_or_default(),
                 hostname: d.as_ref().map(|d| d.hostname.clone()).unwrap_or_default(),

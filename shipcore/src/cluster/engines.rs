@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use super::docs::{engine_key, EngineDoc};
+use super::docs::{engine_key, ContainerDoc, EngineDoc};
 use super::state::EngineSlot;
 use super::Cluster;
 use crate::error::{Error, Result};
@@ -110,17 +110,65 @@ impl Cluster {
             .ok_or_else(|| Error::missing("engine", id))
     }
 
-    /// Forgets an engine (by its id or its registration's outer id). Its
-    /// containers stay recorded; the reconcile loop reschedules those with
-    /// restart policy `always`.
-    pub async fn remove_engine(&self, id: &str) -> Result<()> {
-        let engine_id = self
-            .inner
+    /// Removes an engine (by its id or its registration's outer id).
+    ///
+    /// An engine that holds containers of the cluster is refused (an
+    /// [`Error::EngineConflict`] naming how many) unless `force`: then each
+    /// of its containers is removed there (forgotten, when the engine does
+    /// not answer), the records of those that should run and move
+    /// (`always`, `unless-stopped`) are kept, the engine goes, and the
+    /// reconcile loop, woken at once, places them elsewhere. So no
+    /// container runs twice: the old copy is gone before its replacement is
+    /// made (and one on an engine that did not answer is removed if that
+    /// engine is registered again, as a replaced copy).
+    pub async fn remove_engine(&self, id: &str, force: bool) -> Result<()> {
+        let (engine_id, backend, on_engine) = {
+            let st = self.inner.state.lock().await;
+            let engine_id = st
+                .engine_id(id)
+                .ok_or_else(|| Error::missing("engine", id))?;
+            let backend = st.engines.get(&engine_id).map(|e| e.backend.clone());
+            let on_engine: Vec<ContainerDoc> = st
+                .containers()
+                .filter(|c| c.engine == engine_id)
+                .cloned()
+                .collect();
+            (engine_id, backend, on_engine)
+        };
+        if !on_engine.is_empty() && !force {
+            return Err(Error::EngineConflict {
+                engine: engine_id,
+                message: format!(
+                    "it holds {} containers of this cluster; destroy them first, or remove the engine with force (?force=true), which removes them there and places those that should run elsewhere",
+                    on_engine.len()
+                ),
+            });
+        }
+        // Out of the scheduler's choices first, so nothing new lands there.
+        self.inner
             .state
             .lock()
             .await
-            .engine_id(id)
-            .ok_or_else(|| Error::missing("engine", id))?;
+            .set_health(&engine_id, Health::Unhealthy);
+        for doc in on_engine {
+            let Ok((_held, mut doc, _)) = self.hold(&doc.id).await else {
+                continue;
+            };
+            if let Some(b) = &backend {
+                match b.remove_container(&doc.id, true, true).await {
+                    Ok(()) | Err(Error::NotFound { .. }) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, container = %doc.id, "cannot remove a container of an engine being removed; forgetting it")
+                    }
+                }
+            }
+            if doc.desired_running && doc.image.restart_policy.moves() {
+                doc.state.running = false;
+                self.save(doc).await?;
+            } else {
+                self.forget(&doc, EventType::Destroy).await?;
+            }
+        }
         self.inner
             .store
             .delete(&engine_key(&engine_id), Expect::Any)

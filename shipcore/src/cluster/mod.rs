@@ -16,6 +16,7 @@
 //! - `engines.rs`: registering engines and checking their health.
 //! - `deploy.rs`: the deploy transaction.
 //! - `containers.rs`: inspect, stop, restart, destroy, logs, scale.
+//! - `locks.rs`: one operation at a time per container and per config.
 //! - `redeploy.rs`: Docker Hub's push: redeploy an image's containers.
 //! - `reconcile.rs`: observing engines and executing a plan.
 
@@ -28,6 +29,8 @@ mod containers;
 mod deploy;
 #[cfg(feature = "runtime")]
 mod engines;
+#[cfg(feature = "runtime")]
+mod locks;
 #[cfg(feature = "runtime")]
 mod reconcile;
 #[cfg(feature = "runtime")]

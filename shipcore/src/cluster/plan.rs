@@ -61,14 +61,6 @@ impl Action {
     }
 }
 
-fn restarts(policy: &str, exit_code: i64) -> bool {
-    match policy {
-        "always" | "unless-stopped" => true,
-        "on-failure" => exit_code != 0,
-        _ => false,
-    }
-}
-
 /// Plans a reconcile. `health` gives every registered engine's health;
 /// `observed` the owned containers of the engines that answered this round
 /// (an engine missing there is left alone).
@@ -85,12 +77,12 @@ pub fn plan(
         .collect();
 
     for d in desired {
-        let policy = d.image.restart_policy.name.as_str();
+        let policy = &d.image.restart_policy;
         let lost = health
             .get(&d.engine)
             .is_none_or(|h| *h == Health::Unhealthy);
         if lost {
-            if d.desired_running && policy == "always" {
+            if d.desired_running && policy.moves() {
                 actions.push(Action::Reschedule {
                     container: d.id.clone(),
                     reason: format!("engine {} is down", d.engine),
@@ -102,17 +94,22 @@ pub fn plan(
             continue;
         };
         match seen.iter().find(|o| o.id == d.id) {
-            None if d.desired_running && policy == "always" => actions.push(Action::Reschedule {
+            None if d.desired_running && policy.moves() => actions.push(Action::Reschedule {
                 container: d.id.clone(),
                 reason: format!("container vanished from engine {}", d.engine),
             }),
             None => actions.push(Action::Forget {
                 container: d.id.clone(),
             }),
-            Some(o) if !o.running && d.desired_running && restarts(policy, o.exit_code) => actions
-                .push(Action::Start {
+            Some(o)
+                if !o.running
+                    && d.desired_running
+                    && policy.restarts(o.exit_code, d.state.restart_count) =>
+            {
+                actions.push(Action::Start {
                     container: d.id.clone(),
-                }),
+                })
+            }
             Some(_) => {}
         }
     }

@@ -118,67 +118,47 @@ impl Cluster {
         (desired, health, observed)
     }
 
+    /// Performs one action, on the record as it is once its locks are
+    /// held: the plan was made from a snapshot, and a user may have
+    /// stopped, destroyed or rescheduled the container since.
     async fn execute(&self, action: &Action) -> Result<()> {
         match action {
             Action::Start { container } => {
-                let (mut doc, backend) = self.find(container).await?;
+                let (_held, mut doc, backend) = self.hold(container).await?;
+                if !doc.desired_running {
+                    return Ok(());
+                }
                 let backend = backend.ok_or_else(|| Error::missing("engine", &doc.engine))?;
                 backend.start_container(&doc.id).await?;
                 doc.state.running = true;
-                let message = format!("container={} restarted by policy", doc.id);
+                doc.state.restart_count += 1;
+                let message = format!(
+                    "container={} restarted by policy ({} times)",
+                    doc.id, doc.state.restart_count
+                );
                 let c = self.save(doc).await?;
                 self.note_with(EventType::Start, &c, message, &["docker"])
                     .await;
             }
             Action::Reschedule { container, reason } => {
-                let (old, _) = self.find(container).await?;
-                let mut replaces = old.replaces.clone();
-                replaces.push(old.id.clone());
-                // Give back the old reservation first: a vanished container may
-                // come back on its own engine. The deploy's record stays: the
-                // replacement joins the deploy.
-                self.inner.store.delete(&old.key(), Expect::Any).await?;
-                self.inner.state.lock().await.drop_container(&old.id);
-                let join = Join {
-                    deploy: Some(old.deploy.clone()),
-                    replaces,
+                let (snapshot, _) = self.find(container).await?;
+                let _group = self.lock_group(&snapshot.image).await;
+                let (_held, old, _) = self.hold(container).await?;
+                let engine_up = {
+                    let st = self.inner.state.lock().await;
+                    st.engines
+                        .get(&old.engine)
+                        .is_some_and(|e| e.doc.health == Health::Healthy)
                 };
-                let placed = match DeployRequest::shared(old.image.clone(), 1) {
-                    Ok(req) => self.deploy_request(req, join).await,
-                    Err(e) => Err(e),
-                };
-                match placed {
-                    Ok(placed) => {
-                        for c in placed.containers {
-                            let message = format!(
-                                "container={} moved from {} to {} ({reason}), now {}",
-                                old.id, old.engine, c.engine.id, c.id
-                            );
-                            self.note_with(
-                                EventType::Reschedule,
-                                &c,
-                                message,
-                                &["cluster", "docker"],
-                            )
-                            .await;
-                        }
-                    }
-                    Err(e) => {
-                        // Keep the record so a later round tries again.
-                        put_json(
-                            self.inner.store.as_ref(),
-                            &old.key(),
-                            &old.stored(),
-                            Expect::Any,
-                        )
-                        .await?;
-                        self.inner.state.lock().await.put_container(old.clone());
-                        return Err(e);
-                    }
+                // Stopped meanwhile, or its engine is back: nothing to move.
+                let engine_back = engine_up && reason.starts_with("engine");
+                if !old.desired_running || engine_back {
+                    return Ok(());
                 }
+                self.reschedule(old, reason).await?;
             }
             Action::Forget { container } => {
-                let (doc, _) = self.find(container).await?;
+                let (_held, doc, _) = self.hold(container).await?;
                 self.forget(&doc, EventType::Die).await?;
             }
             Action::RemoveOrphan { engine, id } => {
@@ -203,9 +183,56 @@ impl Cluster {
             Action::Adopt {
                 engine,
                 observation,
-            } => self.adopt(engine, observation).await?,
+            } => {
+                let _held = self.lock_container(&observation.id).await;
+                self.adopt(engine, observation).await?
+            }
         }
         Ok(())
+    }
+
+    /// Places a container anew (its lock and its config's held): the old
+    /// record goes first, its replacement joins the deploy and remembers the
+    /// old id; if no engine takes it, the old record is kept for a later
+    /// round.
+    async fn reschedule(&self, old: ContainerDoc, reason: &str) -> Result<()> {
+        let mut replaces = old.replaces.clone();
+        replaces.push(old.id.clone());
+        self.inner.store.delete(&old.key(), Expect::Any).await?;
+        self.inner.state.lock().await.drop_container(&old.id);
+        let join = Join {
+            deploy: Some(old.deploy.clone()),
+            replaces,
+        };
+        let placed = match DeployRequest::shared(old.image.clone(), 1) {
+            Ok(req) => self.deploy_request(req, join).await,
+            Err(e) => Err(e),
+        };
+        match placed {
+            Ok(placed) => {
+                for c in placed.containers {
+                    let message = format!(
+                        "container={} moved from {} to {} ({reason}), now {}",
+                        old.id, old.engine, c.engine.id, c.id
+                    );
+                    self.note_with(EventType::Reschedule, &c, message, &["cluster", "docker"])
+                        .await;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // Keep the record so a later round tries again.
+                put_json(
+                    self.inner.store.as_ref(),
+                    &old.key(),
+                    &old.stored(),
+                    Expect::Any,
+                )
+                .await?;
+                self.inner.state.lock().await.put_container(old);
+                Err(e)
+            }
+        }
     }
 
     /// Takes over a container this cluster owns but has no record of (its

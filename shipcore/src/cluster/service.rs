@@ -92,6 +92,8 @@ pub(super) struct Inner {
     pub generation: Arc<AtomicU64>,
     /// Requests the scheduler could not place, since start.
     pub placement_failures: AtomicU64,
+    /// One operation at a time per container and per config.
+    pub locks: super::locks::Locks,
 }
 
 /// Counts for monitoring.
@@ -188,6 +190,7 @@ impl Cluster {
                 nudge: tokio::sync::Notify::new(),
                 generation,
                 placement_failures: AtomicU64::new(0),
+                locks: Default::default(),
             }),
         };
         cluster.check_health(true).await;

@@ -177,6 +177,7 @@ impl State {
         }
         self.containers.insert(doc.id.clone(), doc);
         self.bump();
+        self.check();
     }
 
     /// Forgets a container and its reservation.
@@ -190,6 +191,7 @@ impl State {
             }
         }
         self.bump();
+        self.check();
         Some(doc)
     }
 
@@ -208,6 +210,7 @@ impl State {
             reserved.push(r);
         }
         self.bump();
+        self.check();
         Ok((placement, reserved))
     }
 
@@ -216,6 +219,7 @@ impl State {
         if let Some(r) = self.pending.remove(name) {
             let _ = self.index.remove_container(&r.engine, &r.footprint);
             self.bump();
+            self.check();
         }
     }
 
@@ -300,6 +304,38 @@ impl State {
         }
     }
 
+    /// Checks, in debug builds, that the scheduler's reservations on every
+    /// engine are exactly the footprints of the recorded containers and of
+    /// those being deployed there. Runs after every change, so every
+    /// debug-build test checks it.
+    fn check(&self) {
+        #[cfg(debug_assertions)]
+        {
+            let mut want: HashMap<&str, (u64, u64, u32)> = HashMap::new();
+            let fps = self
+                .containers
+                .values()
+                .map(|d| (d.engine.as_str(), d.footprint()))
+                .chain(
+                    self.pending
+                        .values()
+                        .map(|r| (r.engine.as_str(), r.footprint.clone())),
+                );
+            for (engine, fp) in fps {
+                let w = want.entry(engine).or_default();
+                *w = (w.0 + fp.cpus, w.1 + fp.memory, w.2 + 1);
+            }
+            for engine in self.engines.keys() {
+                let got = self.index.reserved_on(engine).unwrap_or_default();
+                let expected = want.get(engine.as_str()).copied().unwrap_or_default();
+                assert_eq!(
+                    got, expected,
+                    "reservations on engine {engine} (cpus, memory, containers) are not those of its records and pending deploys"
+                );
+            }
+        }
+    }
+
     /// The engine as shown inside a container or an event.
     pub fn engine_view(&self, id: &str) -> Engine {
         self.engines
@@ -340,5 +376,80 @@ impl State {
             engine: self.engine_view(&d.engine),
             image,
         }
+    }
+}
+
+#[cfg(all(test, debug_assertions))]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::engine::fake::FakeEngine;
+    use crate::model::EngineRecord;
+
+    fn state() -> State {
+        let mut record = EngineRecord::new("e1", "unix:///fake.sock");
+        record.engine.cpus = 4.0;
+        record.engine.memory = 4_096;
+        let slot = EngineSlot {
+            doc: EngineDoc {
+                record,
+                health: Health::Healthy,
+                added: String::new(),
+            },
+            backend: Arc::new(FakeEngine::new("e1", 4_000, 4_096, &[])),
+            failures: 0,
+            images: 0,
+            containers: 0,
+            next_check: Duration::ZERO,
+        };
+        let mut st = State::new(BTreeMap::new(), Vec::new(), Arc::default()).unwrap();
+        st.add_engine(slot, Health::Healthy).unwrap();
+        st
+    }
+
+    #[test]
+    fn reservations_that_add_up_pass_the_check() {
+        let mut st = state();
+        let image = Arc::new(ImageConfig {
+            name: "app:1".into(),
+            cpus: 0.5,
+            memory: 64,
+            ..ImageConfig::default()
+        });
+        let mut req =
+            crate::sched::Request::from_image_config(&image, Default::default(), 2).unwrap();
+        req.names = Some("app-x".into());
+        let (_, reserved) = st.reserve(&req).unwrap();
+        st.release(&reserved[1].footprint.name);
+        st.put_container(ContainerDoc {
+            id: "c1".into(),
+            name: reserved[0].footprint.name.clone(),
+            engine: "e1".into(),
+            deploy: "app-x".into(),
+            image,
+            created: String::new(),
+            desired_running: true,
+            state: Default::default(),
+            ports: Vec::new(),
+            hostname: String::new(),
+            replaces: Vec::new(),
+        });
+        assert_eq!(st.totals().1, 64);
+        st.drop_container("c1");
+        assert_eq!(st.totals().1, 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "reservations on engine e1")]
+    fn a_reservation_without_a_record_fails_the_check() {
+        let mut st = state();
+        // A footprint the records do not account for.
+        let stray = crate::sched::Footprint {
+            memory: 128,
+            ..Default::default()
+        };
+        st.index.add_container("e1", &stray).unwrap();
+        st.bump();
+        st.check();
     }
 }

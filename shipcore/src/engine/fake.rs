@@ -212,6 +212,16 @@ impl FakeEngine {
         self.faults().entry(op).or_default().delay = delay;
     }
 
+    /// Ends a container as if its process exited with `code`, behind the
+    /// cluster's back.
+    pub fn exit(&self, id: &str, code: i64) -> Result<()> {
+        self.with_container(id, |c| {
+            c.state.running = false;
+            c.state.status = "exited".into();
+            c.state.exit_code = code;
+        })
+    }
+
     /// How many calls of `op` were made.
     pub fn calls(&self, op: &str) -> u64 {
         self.faults().get(op).map_or(0, |f| f.calls)
@@ -440,7 +450,7 @@ impl EngineBackend for FakeEngine {
                 status: if c.state.running {
                     "Up".into()
                 } else {
-                    "Exited (0)".into()
+                    format!("Exited ({})", c.state.exit_code)
                 },
                 labels: c.spec.labels.clone(),
                 ports: c.ports.clone(),

@@ -93,6 +93,30 @@ impl RestartPolicy {
     pub fn is_always(&self) -> bool {
         self.name == "always"
     }
+
+    /// Whether a container that should run is placed anew when its engine
+    /// is lost or it vanished: `always` and `unless-stopped` (a lost engine
+    /// is no failure of the container, so `on-failure` is not).
+    pub fn moves(&self) -> bool {
+        matches!(self.name.as_str(), "always" | "unless-stopped")
+    }
+
+    /// Whether a container that exited with `exit_code`, started again
+    /// `restarts` times so far, is started again: Docker's semantics
+    /// (`on-failure` only after a non-zero exit, at most `maximum_retry`
+    /// times; 0 or none is no limit).
+    pub fn restarts(&self, exit_code: i64, restarts: u32) -> bool {
+        match self.name.as_str() {
+            "always" | "unless-stopped" => true,
+            "on-failure" => {
+                exit_code != 0
+                    && self
+                        .maximum_retry
+                        .is_none_or(|max| max == 0 || restarts < max)
+            }
+            _ => false,
+        }
+    }
 }
 
 /// What to deploy: Shipyard's container request and the `image` object of a
@@ -198,6 +222,10 @@ pub struct ContainerState {
     pub pid: u32,
     #[serde(default)]
     pub running: bool,
+    /// How many times the cluster started it again by its restart policy
+    /// (what `maximum_retry` counts).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub restart_count: u32,
 }
 
 /// A published port of a deployed container.

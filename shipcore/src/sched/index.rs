@@ -404,6 +404,13 @@ impl ClusterIndex {
         Ok(())
     }
 
+    /// What is reserved on an engine: (millicpus, MiB, containers), or
+    /// `None` for an engine not in the index.
+    pub fn reserved_on(&self, engine: &str) -> Option<(Millicpus, u64, u32)> {
+        let s = &self.slots[*self.by_id.get(engine)?];
+        Some((s.reserved_cpus, s.reserved_memory, s.containers))
+    }
+
     /// How many containers an engine holds in the index (0 for an unknown
     /// engine).
     pub fn containers_on(&self, engine: &str) -> usize {
