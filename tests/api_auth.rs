@@ -1,37 +1,189 @@
 //! The auth matrix: every endpoint of the cluster API with no credentials,
-//! a user key, an admin key, a custom role's key and a webhook key.
+//! a user key, an admin key, a custom role's key and a webhook key. A caller
+//! the role rules allow makes a call that succeeds (what it acts on is made
+//! for it first) and gets the route's documented success status; the others
+//! get 401 or 403, and nothing happens.
 #![allow(clippy::unwrap_used)]
 
 mod support;
 
 use std::sync::Arc;
 
+use serde_json::{json, Value};
 use shipcore::store::MemoryStore;
-use support::http::{admin, api, Cred};
+use support::http::{admin, api, Api, Cred};
 use support::*;
+
+/// One endpoint of the matrix: method, route template, permission area ("":
+/// any valid credentials), whether it writes, and its success status.
+struct Endpoint {
+    method: &'static str,
+    route: &'static str,
+    area: &'static str,
+    writes: bool,
+    ok: u16,
+}
+
+const fn ep(
+    method: &'static str,
+    route: &'static str,
+    area: &'static str,
+    writes: bool,
+    ok: u16,
+) -> Endpoint {
+    Endpoint {
+        method,
+        route,
+        area,
+        writes,
+        ok,
+    }
+}
+
+const ENDPOINTS: &[Endpoint] = &[
+    ep("GET", "/api/accounts", "accounts", false, 200),
+    ep("POST", "/api/accounts", "accounts", true, 204),
+    ep("DELETE", "/api/accounts", "accounts", true, 204),
+    ep("GET", "/api/roles", "roles", false, 200),
+    ep("GET", "/api/roles/{name}", "roles", false, 200),
+    ep("POST", "/api/roles", "roles", true, 204),
+    ep("DELETE", "/api/roles", "roles", true, 204),
+    ep("GET", "/api/servicekeys", "servicekeys", false, 200),
+    ep("POST", "/api/servicekeys", "servicekeys", true, 200),
+    ep("DELETE", "/api/servicekeys", "servicekeys", true, 204),
+    ep("GET", "/api/containers", "containers", false, 200),
+    ep("POST", "/api/containers", "containers", true, 201),
+    ep("GET", "/api/containers/{id}", "containers", false, 200),
+    ep("DELETE", "/api/containers/{id}", "containers", true, 204),
+    ep("GET", "/api/containers/{id}/stop", "containers", true, 204),
+    ep(
+        "GET",
+        "/api/containers/{id}/restart",
+        "containers",
+        true,
+        204,
+    ),
+    ep("GET", "/api/containers/{id}/scale", "containers", true, 204),
+    ep("GET", "/api/containers/{id}/logs", "containers", false, 200),
+    ep("GET", "/api/engines", "engines", false, 200),
+    ep("GET", "/api/engines/{id}", "engines", false, 200),
+    ep("POST", "/api/engines", "engines", true, 201),
+    ep("DELETE", "/api/engines/{id}", "engines", true, 204),
+    ep("GET", "/api/webhookkeys", "webhookkeys", false, 200),
+    ep("POST", "/api/webhookkeys", "webhookkeys", true, 200),
+    ep("DELETE", "/api/webhookkeys/{id}", "webhookkeys", true, 204),
+    ep("DELETE", "/api/webhooks/{id}", "webhookkeys", true, 204),
+    ep("GET", "/api/events", "events", false, 200),
+    ep("GET", "/api/cluster/info", "cluster", false, 200),
+    ep("GET", "/metrics", "", false, 200),
+    ep("GET", "/api/openapi.json", "", false, 200),
+];
+
+const SMALL: &str =
+    r#"{"name":"shipcore/busybox:latest","cpus":0.05,"memory":16,"args":["sleep","600"]}"#;
+
+/// What the call of `e` acts on, made with admin rights when the call is
+/// to succeed (`allowed`): its path and body. `shared` is a container that
+/// calls which leave it in place act on.
+async fn prepare(
+    api: &Api,
+    e: &Endpoint,
+    n: usize,
+    b: &str,
+    allowed: bool,
+    shared: &str,
+) -> (String, Option<String>) {
+    let path = |id: &str| e.route.replace("{id}", id).replace("{name}", id);
+    if !allowed {
+        // Refused before anything is looked at: any names do.
+        let body = e.writes.then(|| r#"{"name":"nope"}"#.to_string());
+        return (path("nope"), body);
+    }
+    match (e.method, e.route) {
+        ("POST", "/api/accounts") => (
+            path(""),
+            Some(
+                json!({"username": format!("u{n}"), "password": "pw", "role": {"name": "user"}})
+                    .to_string(),
+            ),
+        ),
+        ("DELETE", "/api/accounts") => {
+            api.access
+                .create_account(&format!("d{n}"), "pw", "user")
+                .await
+                .unwrap();
+            (
+                path(""),
+                Some(json!({"username": format!("d{n}")}).to_string()),
+            )
+        }
+        ("GET", "/api/roles/{name}") => (path("user"), None),
+        ("POST", "/api/roles") => (path(""), Some(json!({"name": format!("r{n}")}).to_string())),
+        ("DELETE", "/api/roles") => {
+            api.access
+                .create_role(&format!("x{n}"), Vec::new())
+                .await
+                .unwrap();
+            (path(""), Some(json!({"name": format!("x{n}")}).to_string()))
+        }
+        ("POST", "/api/servicekeys") => (path(""), Some(r#"{"description":"made"}"#.into())),
+        ("DELETE", "/api/servicekeys") => {
+            let k = api
+                .access
+                .create_service_key("gone", "user")
+                .await
+                .unwrap()
+                .key;
+            (path(""), Some(json!({ "key": k }).to_string()))
+        }
+        ("POST", "/api/containers") => (path(""), Some(SMALL.into())),
+        ("GET", "/api/containers/{id}/scale") => (format!("{}?count=1", path(shared)), None),
+        ("DELETE", "/api/containers/{id}") => {
+            let placed = api
+                .cluster
+                .deploy(serde_json::from_str(SMALL).unwrap(), 1)
+                .await
+                .unwrap();
+            (path(&placed[0].id), None)
+        }
+        (_, r) if r.starts_with("/api/containers/{id}") => (path(shared), None),
+        ("GET", "/api/engines/{id}") => (path("a"), None),
+        ("POST", "/api/engines") => (
+            path(""),
+            Some(
+                json!({"engine": {"id": format!("p{n}"), "addr": b, "cpus": 0.5, "memory": 64}})
+                    .to_string(),
+            ),
+        ),
+        ("DELETE", "/api/engines/{id}") => {
+            api.cluster
+                .add_engine(record(&format!("q{n}"), b, 64, &[]))
+                .await
+                .unwrap();
+            (path(&format!("q{n}")), None)
+        }
+        ("POST", "/api/webhookkeys") => (path(""), Some(r#"{"image":"ehazlett/redis"}"#.into())),
+        ("DELETE", _) if e.route.contains("webhook") => {
+            let w = api
+                .access
+                .create_webhook_key("ehazlett/redis")
+                .await
+                .unwrap();
+            (path(&w.id), None)
+        }
+        _ => (path(""), None),
+    }
+}
 
 #[tokio::test]
 async fn auth_matrix() {
     let Some((a, b)) = engines() else { return };
     let api = api(Arc::new(MemoryStore::new()), &a, &b, &unique("auth")).await;
-    let user_key = api
-        .access
-        .create_service_key("u", "user")
-        .await
-        .unwrap()
-        .key;
-    let admin_key = api
-        .access
-        .create_service_key("a", "admin")
-        .await
-        .unwrap()
-        .key;
-    let hook = api
-        .access
-        .create_webhook_key("shipcore/nothing")
-        .await
-        .unwrap()
-        .key;
+    let key = |role: &str| {
+        let access = api.access.clone();
+        let role = role.to_string();
+        async move { access.create_service_key("m", &role).await.unwrap().key }
+    };
     // A custom role, as later Shipyard versions had: named permissions.
     api.access
         .create_role(
@@ -43,157 +195,87 @@ async fn auth_matrix() {
         )
         .await
         .unwrap();
-    let watcher_key = api
+    let hook = api
         .access
-        .create_service_key("w", "watcher")
+        .create_webhook_key("shipcore/nothing")
         .await
         .unwrap()
         .key;
     let creds = [
         ("none", Cred::None),
-        ("user", Cred::Key(user_key)),
-        ("admin", Cred::Key(admin_key)),
-        ("watcher", Cred::Key(watcher_key)),
+        ("user", Cred::Key(key("user").await)),
+        ("admin", Cred::Key(key("admin").await)),
+        ("watcher", Cred::Key(key("watcher").await)),
         ("webhook", Cred::Key(hook.clone())),
     ];
-    // (method, path, body, area, writes). Requests are chosen to be
-    // harmless: they name things that do not exist, so an allowed call
-    // answers 4xx from the handler (400/404/409), never 401/403. Area ""
-    // needs only valid credentials.
-    let endpoints: &[(&str, &str, &str, &str, bool)] = &[
-        ("GET", "/api/accounts", "", "accounts", false),
-        (
-            "POST",
-            "/api/accounts",
-            r#"{"username":"x","password":"y","role":{"name":"nope"}}"#,
-            "accounts",
-            true,
-        ),
-        (
-            "DELETE",
-            "/api/accounts",
-            r#"{"username":"nobody"}"#,
-            "accounts",
-            true,
-        ),
-        ("GET", "/api/roles", "", "roles", false),
-        ("GET", "/api/roles/admin", "", "roles", false),
-        ("POST", "/api/roles", r#"{"name":"-bad"}"#, "roles", true),
-        ("DELETE", "/api/roles", r#"{"name":"nope"}"#, "roles", true),
-        ("GET", "/api/servicekeys", "", "servicekeys", false),
-        (
-            "POST",
-            "/api/servicekeys",
-            r#"{"description":"x","role":"nope"}"#,
-            "servicekeys",
-            true,
-        ),
-        (
-            "DELETE",
-            "/api/servicekeys",
-            r#"{"key":"nope"}"#,
-            "servicekeys",
-            true,
-        ),
-        ("GET", "/api/containers", "", "containers", false),
-        (
-            "POST",
-            "/api/containers",
-            r#"{"name":"x","cpus":1,"memory":99999999}"#,
-            "containers",
-            true,
-        ),
-        ("GET", "/api/containers/nope", "", "containers", false),
-        ("DELETE", "/api/containers/nope", "", "containers", true),
-        ("GET", "/api/containers/nope/stop", "", "containers", true),
-        (
-            "GET",
-            "/api/containers/nope/restart",
-            "",
-            "containers",
-            true,
-        ),
-        (
-            "GET",
-            "/api/containers/nope/scale?count=2",
-            "",
-            "containers",
-            true,
-        ),
-        ("GET", "/api/containers/nope/logs", "", "containers", false),
-        ("GET", "/api/engines", "", "engines", false),
-        ("GET", "/api/engines/nope", "", "engines", false),
-        (
-            "POST",
-            "/api/engines",
-            r#"{"engine":{"id":"x","addr":"bad"}}"#,
-            "engines",
-            true,
-        ),
-        ("DELETE", "/api/engines/nope", "", "engines", true),
-        ("GET", "/api/webhookkeys", "", "webhookkeys", false),
-        (
-            "POST",
-            "/api/webhookkeys",
-            r#"{"image":""}"#,
-            "webhookkeys",
-            true,
-        ),
-        ("DELETE", "/api/webhookkeys/nope", "", "webhookkeys", true),
-        ("DELETE", "/api/webhooks/nope", "", "webhookkeys", true),
-        ("GET", "/api/events", "", "events", false),
-        ("GET", "/api/cluster/info", "", "cluster", false),
-        ("GET", "/metrics", "", "", false),
-        ("GET", "/api/openapi.json", "", "", false),
-    ];
+    let (status, doc) = api.call("GET", "/api/openapi.json", &admin(), None).await;
+    assert_eq!(status, 200, "{doc}");
+    // Of a config of its own: scaling others' groups leaves it alone.
+    let shared = api
+        .cluster
+        .deploy(serde_json::from_str(&SMALL.replace("16", "17")).unwrap(), 1)
+        .await
+        .unwrap()
+        .remove(0)
+        .id;
+
     let mut failures = Vec::new();
-    for (method, path, body, area, writes) in endpoints {
+    let mut n = 0;
+    for e in ENDPOINTS {
+        // The documented success status is the one the matrix expects.
+        let template = e.route;
+        let documented = &doc["paths"][template][e.method.to_lowercase()]["responses"];
+        if documented.get(e.ok.to_string()).is_none() {
+            failures.push(format!(
+                "{} {template}: {} is not documented: {documented}",
+                e.method, e.ok
+            ));
+        }
         for (who, cred) in &creds {
-            let (status, answer) = api
-                .call(method, path, cred, (!body.is_empty()).then_some(*body))
-                .await;
-            let admin_area = ["accounts", "roles", "servicekeys"].contains(area);
-            let want_ok = match *who {
+            n += 1;
+            let admin_area = ["accounts", "roles", "servicekeys"].contains(&e.area);
+            let allowed = match *who {
                 "admin" => true,
                 "user" => !admin_area,
                 "watcher" => {
-                    area.is_empty() || *area == "engines" || (*area == "containers" && !writes)
+                    e.area.is_empty()
+                        || e.area == "engines"
+                        || (e.area == "containers" && !e.writes)
                 }
                 _ => false,
             };
-            let fine = match (*who, want_ok) {
-                ("none", _) | ("webhook", _) => status == 401,
-                (_, true) => !matches!(status, 401 | 403) && status < 500,
-                (_, false) => status == 403,
+            let (path, body) = prepare(&api, e, n, &b, allowed, &shared).await;
+            let (status, answer) = api.call(e.method, &path, cred, body.as_deref()).await;
+            let want = match (*who, allowed) {
+                ("none", _) | ("webhook", _) => 401,
+                (_, true) => e.ok,
+                (_, false) => 403,
             };
-            if !fine {
-                failures.push(format!("{method} {path} as {who}: {status} {answer}"));
+            if status != want {
+                failures.push(format!(
+                    "{} {path} as {who}: {status}, want {want}: {answer}",
+                    e.method
+                ));
             }
         }
     }
-    // The matrix covers every operation of the OpenAPI document.
-    let (status, doc) = api.call("GET", "/api/openapi.json", &admin(), None).await;
-    assert_eq!(status, 200, "{doc}");
-    let matches = |template: &str, path: &str| {
-        let path = path.split('?').next().unwrap_or(path);
-        let (t, p): (Vec<_>, Vec<_>) = (template.split('/').collect(), path.split('/').collect());
-        t.len() == p.len() && t.iter().zip(&p).all(|(t, p)| t.starts_with('{') || t == p)
-    };
+    // The matrix covers every operation of the OpenAPI document (the hub
+    // webhook's, which take its own key, are tested below).
     let mut operations = 0;
     for (template, item) in doc["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {
             operations += 1;
             let method = method.to_uppercase();
             let covered = template.starts_with("/hub/")
-                || endpoints
+                || ENDPOINTS
                     .iter()
-                    .any(|(m, p, ..)| *m == method && matches(template, p));
+                    .any(|e| e.method == method && e.route == template);
             if !covered {
                 failures.push(format!("{method} {template} is not in the auth matrix"));
             }
         }
     }
-    assert_eq!(operations, endpoints.len() - 2 + 1, "documented operations");
+    assert_eq!(operations, ENDPOINTS.len() + 3, "documented operations");
     // The hub webhook takes only its own key.
     let push = r#"{"push_data":{"pushed_at":1},"repository":{"repo_name":"shipcore/nothing"}}"#;
     let (s, _) = api
@@ -212,6 +294,31 @@ async fn auth_matrix() {
         .await;
     if s != 200 {
         failures.push(format!("hub with its key: {s} {body}"));
+    }
+    for path in ["/hub/webhook", "/hub/webhook/"] {
+        let (s, _) = api.call("POST", path, &Cred::None, Some(push)).await;
+        if s != 401 {
+            failures.push(format!("{path} without a key: {s}"));
+        }
+    }
+    // Refused calls changed nothing: accounts and roles made only by the
+    // allowed callers, the extra engines made and removed.
+    let (_, accounts) = api.call("GET", "/api/accounts", &admin(), None).await;
+    let made = |v: &Value, field: &str, prefix: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x[field].as_str().is_some_and(|s| s.starts_with(prefix)))
+            .count()
+    };
+    if made(&accounts, "username", "u") != 1 {
+        failures.push(format!("accounts made by POST: {accounts}"));
+    }
+    clean(&api.cluster).await;
+    for e in api.cluster.engines().await {
+        if e.id() != "a" && e.id() != "b" {
+            let _ = api.cluster.remove_engine(e.id(), true).await;
+        }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

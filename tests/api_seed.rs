@@ -8,7 +8,8 @@ mod support;
 
 use std::sync::Arc;
 
-use serde_json::json;
+use serde_json::{json, Value};
+use shipcore::engine::EngineBackend;
 use shipcore::store::MemoryStore;
 use support::http::{admin, api, Cred, DEPLOY};
 use support::*;
@@ -86,15 +87,38 @@ async fn seed_requests_for_every_endpoint() {
         .call("GET", &format!("/api/containers/{}", &id[..6]), &k, None)
         .await;
     assert_eq!((s, one["id"].as_str()), (200, Some(id.as_str())));
-    let (s, _) = api
-        .call("GET", &format!("/api/containers/{id}/logs"), &k, None)
-        .await;
-    assert_eq!(s, 200);
-    for op in ["stop", "restart"] {
+    // The container's own output (`env` runs as it starts).
+    let mut logs = Value::Null;
+    for _ in 0..50 {
+        let (s, got) = api
+            .call("GET", &format!("/api/containers/{id}/logs"), &k, None)
+            .await;
+        assert_eq!(s, 200);
+        logs = got;
+        if logs.as_str().is_some_and(|l| l.contains("FOO=bar")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        logs.as_str().unwrap_or("").contains("FOO=bar"),
+        "the output of `env`: {logs}"
+    );
+    // Stop and restart change what the engine runs.
+    let engine_a =
+        shipcore_docker::DockerEngine::new(&shipcore_docker::EngineTarget::new("a", a.clone()))
+            .unwrap();
+    for (op, running) in [("stop", false), ("restart", true)] {
         let (s, body) = api
             .call("GET", &format!("/api/containers/{id}/{op}"), &k, None)
             .await;
         assert_eq!(s, 204, "{op}: {body}");
+        let on_engine = engine_a.inspect_container(&id).await.unwrap();
+        assert_eq!(on_engine.state.running, running, "after {op}");
+        let (_, shown) = api
+            .call("GET", &format!("/api/containers/{id}"), &k, None)
+            .await;
+        assert_eq!(shown["state"]["running"], running, "after {op}: {shown}");
     }
     let (s, _) = api
         .call(
@@ -116,6 +140,24 @@ async fn seed_requests_for_every_endpoint() {
         )
         .await;
     assert_eq!(s, 204);
+    // Exactly one left, on the engines as in the records.
+    let (_, list) = api.call("GET", "/api/containers", &k, None).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let mut on_engines = 0;
+    for addr in [&a, &b] {
+        let e = shipcore_docker::DockerEngine::new(&shipcore_docker::EngineTarget::new(
+            "x",
+            addr.clone(),
+        ))
+        .unwrap();
+        let mine = shipcore::engine::ContainerFilter {
+            all: true,
+            labels: vec![format!("io.shipcore.cluster={}", api.cluster.identity())],
+            name: None,
+        };
+        on_engines += e.list_containers(&mine).await.unwrap().len();
+    }
+    assert_eq!(on_engines, 1, "scale to 1 leaves one on the engines");
     let (s, err) = api
         .call(
             "POST",

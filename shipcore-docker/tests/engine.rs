@@ -14,7 +14,7 @@ use futures::{StreamExt, TryStreamExt};
 use shipcore::engine::*;
 use shipcore::Error;
 use shipcore_docker::{DockerEngine, EngineTarget};
-use support::{engine, unique, IMAGE};
+use support::{engine, registry, unique, IMAGE};
 
 fn spec(name: &str, cmd: &[&str]) -> ContainerSpec {
     ContainerSpec {
@@ -155,8 +155,7 @@ async fn push_and_pull_through_the_local_registry() {
     let Some(e) = engine("SHIPCORE_ENGINE_A") else {
         return;
     };
-    let Ok(registry) = std::env::var("SHIPCORE_REGISTRY") else {
-        println!("SKIP: no engine (SHIPCORE_REGISTRY not set)");
+    let Some(registry) = registry() else {
         return;
     };
     let target = format!("{registry}/shipcore/busybox:{}", unique("t"));

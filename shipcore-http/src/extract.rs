@@ -8,27 +8,33 @@ use bytes::Bytes;
 
 use crate::error::Error;
 
-/// A JSON body. A malformed body, or a missing or mistyped field, is a 400
-/// that names the problem (the field's path: `bind_ports[0].container_port`).
+/// A request's body, read but not yet parsed: a handler checks the caller's
+/// permission first and parses after ([`Body::json`]), so a caller without
+/// the permission learns nothing of what the body should hold.
 #[derive(Debug)]
-pub struct JsonBody<T>(pub T);
+pub struct Body(pub Bytes);
 
-impl<T, S> FromRequest<S> for JsonBody<T>
-where
-    T: serde::de::DeserializeOwned,
-    S: Send + Sync,
-{
+impl<S: Send + Sync> FromRequest<S> for Body {
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
-        let body = Bytes::from_request(req, state)
+        Bytes::from_request(req, state)
             .await
-            .map_err(|e| Error::bad_request(e.body_text()))?;
-        parse(&body).map(JsonBody)
+            .map(Body)
+            .map_err(|e| Error::bad_request(e.body_text()))
     }
 }
 
-/// Parses a JSON body as [`JsonBody`] does.
+impl Body {
+    /// The body as JSON: a malformed body, or a missing or mistyped field,
+    /// is a 400 that names the problem (the field's path:
+    /// `bind_ports[0].container_port`).
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, Error> {
+        parse(&self.0)
+    }
+}
+
+/// Parses a JSON body as [`Body::json`] does.
 pub fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     if body.is_empty() {
         return Err(Error::bad_request("a JSON body is required"));

@@ -104,6 +104,12 @@ pub fn finish(
 
 /// `GET /metrics`: any valid credentials (Prometheus sends basic auth or a
 /// header).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "Prometheus metrics in the text exposition format", body = String, content_type = "text/plain; version=0.0.4"))
+)]
 pub async fn metrics(State(app): State<App>, _caller: crate::auth::Caller) -> impl IntoResponse {
     let mut out = String::new();
     let m = &app.metrics;

@@ -45,6 +45,10 @@ use crate::cluster_api::{access, containers, engines, events};
         access::delete_webhook_key_alias,
         events::list,
         events::hub,
+        events::hub_without_key,
+        events::hub_without_key_slash,
+        crate::observe::metrics,
+        document,
     ),
     modifiers(&Auth, &AuthAnswers),
     security(("service_key" = []), ("basic" = [])),
@@ -58,6 +62,7 @@ use crate::cluster_api::{access, containers, engines, events};
         (name = "webhookkeys", description = "Keys of Docker Hub webhooks"),
         (name = "events", description = "What happened in the cluster"),
         (name = "webhooks", description = "Docker Hub push notifications"),
+        (name = "operations", description = "Metrics and this document"),
     )
 )]
 #[derive(Debug)]
@@ -141,6 +146,12 @@ impl Modify for AuthAnswers {
 
 /// `GET /api/openapi.json`: rendered once, then served from memory. Like
 /// every endpoint but the hub webhook, it needs valid credentials.
+#[utoipa::path(
+    get,
+    path = "/api/openapi.json",
+    tag = "operations",
+    responses((status = 200, description = "This document", content_type = "application/json"))
+)]
 pub async fn document(_caller: crate::auth::Caller) -> impl IntoResponse {
     static JSON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let body = JSON.get_or_init(|| {
@@ -168,7 +179,7 @@ mod tests {
             .values()
             .map(|p| p.as_object().unwrap().len())
             .sum();
-        assert_eq!(operations, 29);
+        assert_eq!(operations, 33);
         let schemas = &doc["components"]["schemas"];
         for name in [
             "Container",

@@ -74,3 +74,25 @@ impl Fixture {
         self.fakes.as_ref().map(|f| f.engine(id))
     }
 }
+
+/// Whether this is a CI run: `CI` set to anything but empty, `false` or `0`.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "false" | "0"))
+}
+
+/// A part of the test bed named by an environment variable (`scripts/engines
+/// up` exports them: `SHIPCORE_ENGINE_A`, `SHIPCORE_REGISTRY`, ...). Without
+/// it a test prints `SKIP: no engine` and returns early, except in CI, where
+/// a test bed that is not up fails the test.
+pub fn testbed(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ if in_ci() => {
+            panic!("{var} is not set and this is CI: the test bed must be up (scripts/engines up)")
+        }
+        _ => {
+            println!("SKIP: no engine ({var} not set; run eval \"$(scripts/engines up)\")");
+            None
+        }
+    }
+}

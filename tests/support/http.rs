@@ -16,7 +16,7 @@ use shipcore::testing::{Fixture, ADMIN_PASSWORD};
 
 /// The seed's deploy request, sent to engine A by its label.
 pub const DEPLOY: &str = r#"{"name":"shipcore/busybox:latest","cpus":0.1,"memory":32,"type":"service",
-  "hostname":"","domain":"","labels":["zone==a"],"args":["sleep","600"],"environment":{"FOO":"bar"},
+  "hostname":"","domain":"","labels":["zone==a"],"args":["sh","-c","env; exec sleep 600"],"environment":{"FOO":"bar"},
   "restart_policy":{"name":"always"},"bind_ports":[{"proto":"tcp","container_port":8080}],"links":{}}"#;
 
 /// The admin account's credentials.

@@ -18,19 +18,14 @@ pub const IMAGE: &str = "shipcore/busybox:latest";
 
 /// The addresses of engines A and B, or `None` after printing the skip line.
 pub fn engines() -> Option<(String, String)> {
-    match (
-        std::env::var("SHIPCORE_ENGINE_A"),
-        std::env::var("SHIPCORE_ENGINE_B"),
-    ) {
-        (Ok(a), Ok(b)) => Some((a, b)),
-        _ => {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("SHIPCORE_ENGINE_A/B are not set and CI=true: the test bed must be up");
-            }
-            println!("SKIP: no engine (run eval \"$(scripts/engines up)\")");
-            None
-        }
-    }
+    let a = shipcore::testing::testbed("SHIPCORE_ENGINE_A")?;
+    let b = shipcore::testing::testbed("SHIPCORE_ENGINE_B")?;
+    Some((a, b))
+}
+
+/// The test bed's registry (`host:port`).
+pub fn registry() -> Option<String> {
+    shipcore::testing::testbed("SHIPCORE_REGISTRY")
 }
 
 pub fn record(id: &str, addr: &str, memory: u64, labels: &[&str]) -> EngineRecord {

@@ -12,32 +12,21 @@ pub const IMAGE: &str = "shipcore/busybox:latest";
 /// The engine named by `var`, or `None` after printing `SKIP: no engine`.
 /// Under `CI=true` a missing engine fails the test instead.
 pub fn engine(var: &str) -> Option<DockerEngine> {
-    let Ok(addr) = std::env::var(var) else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{var} is not set and CI=true: the test bed must be up (scripts/engines up)");
-        }
-        println!("SKIP: no engine ({var} not set; run eval \"$(scripts/engines up)\")");
-        return None;
-    };
+    let addr = shipcore::testing::testbed(var)?;
     let target = EngineTarget::new(var.to_lowercase(), addr).with_timeout(Duration::from_secs(20));
     Some(DockerEngine::new(&target).expect("test bed addresses are valid"))
 }
 
 /// The TLS engine's address and its certificate folder.
 pub fn tls_engine() -> Option<(String, PathBuf)> {
-    match (
-        std::env::var("SHIPCORE_ENGINE_TLS"),
-        std::env::var("SHIPCORE_ENGINE_TLS_CERTS"),
-    ) {
-        (Ok(addr), Ok(certs)) => Some((addr, PathBuf::from(certs))),
-        _ => {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("SHIPCORE_ENGINE_TLS is not set and CI=true");
-            }
-            println!("SKIP: no engine (SHIPCORE_ENGINE_TLS not set)");
-            None
-        }
-    }
+    let addr = shipcore::testing::testbed("SHIPCORE_ENGINE_TLS")?;
+    let certs = shipcore::testing::testbed("SHIPCORE_ENGINE_TLS_CERTS")?;
+    Some((addr, PathBuf::from(certs)))
+}
+
+/// The test bed's registry (`host:port`).
+pub fn registry() -> Option<String> {
+    shipcore::testing::testbed("SHIPCORE_REGISTRY")
 }
 
 pub fn tls_material(dir: &std::path::Path) -> TlsMaterial {

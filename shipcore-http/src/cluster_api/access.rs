@@ -9,7 +9,7 @@ use shipcore::model::{Account, Permission, Role, RoleRef, ServiceKey, WebhookKey
 
 use crate::auth::Caller;
 use crate::error::{Error, ErrorBody};
-use crate::extract::{JsonBody, Path};
+use crate::extract::{Body, Path};
 use crate::App;
 
 #[utoipa::path(
@@ -41,9 +41,10 @@ pub struct NewAccount {
 pub async fn add_account(
     State(app): State<App>,
     caller: Caller,
-    JsonBody(a): JsonBody<NewAccount>,
+    body: Body,
 ) -> Result<StatusCode, Error> {
     caller.require("accounts", true)?;
+    let a: NewAccount = body.json()?;
     app.access
         .create_account(&a.username, &a.password, &a.role.name)
         .await?;
@@ -65,9 +66,10 @@ pub struct Username {
 pub async fn delete_account(
     State(app): State<App>,
     caller: Caller,
-    JsonBody(u): JsonBody<Username>,
+    body: Body,
 ) -> Result<StatusCode, Error> {
     caller.require("accounts", true)?;
+    let u: Username = body.json()?;
     app.access.delete_account(&u.username).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -117,9 +119,10 @@ pub struct NewRole {
 pub async fn add_role(
     State(app): State<App>,
     caller: Caller,
-    JsonBody(r): JsonBody<NewRole>,
+    body: Body,
 ) -> Result<StatusCode, Error> {
     caller.require("roles", true)?;
+    let r: NewRole = body.json()?;
     app.access.create_role(&r.name, r.permissions).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -139,9 +142,10 @@ pub struct Name {
 pub async fn delete_role(
     State(app): State<App>,
     caller: Caller,
-    JsonBody(n): JsonBody<Name>,
+    body: Body,
 ) -> Result<StatusCode, Error> {
     caller.require("roles", true)?;
+    let n: Name = body.json()?;
     app.access.delete_role(&n.name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -179,9 +183,10 @@ pub struct NewKey {
 pub async fn add_service_key(
     State(app): State<App>,
     caller: Caller,
-    JsonBody(k): JsonBody<NewKey>,
+    body: Body,
 ) -> Result<Json<ServiceKey>, Error> {
     caller.require("servicekeys", true)?;
+    let k: NewKey = body.json()?;
     let role = k.role.unwrap_or_else(|| caller.0.role.name.clone());
     Ok(Json(
         app.access.create_service_key(&k.description, &role).await?,
@@ -203,9 +208,10 @@ pub struct Key {
 pub async fn delete_service_key(
     State(app): State<App>,
     caller: Caller,
-    JsonBody(k): JsonBody<Key>,
+    body: Body,
 ) -> Result<StatusCode, Error> {
     caller.require("servicekeys", true)?;
+    let k: Key = body.json()?;
     app.access.delete_service_key(&k.key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -239,9 +245,10 @@ pub struct Image {
 pub async fn add_webhook_key(
     State(app): State<App>,
     caller: Caller,
-    JsonBody(i): JsonBody<Image>,
+    body: Body,
 ) -> Result<Json<WebhookKey>, Error> {
     caller.require("webhookkeys", true)?;
+    let i: Image = body.json()?;
     Ok(Json(app.access.create_webhook_key(&i.image).await?))
 }
 

@@ -12,7 +12,7 @@ use shipcore::model::{Container, ImageConfig};
 
 use crate::auth::Caller;
 use crate::error::{Error, ErrorBody};
-use crate::extract::{JsonBody, Path, Query};
+use crate::extract::{Body, Path, Query};
 use crate::App;
 
 pub(crate) const AREA: &str = "containers";
@@ -55,9 +55,10 @@ pub async fn deploy(
     State(app): State<App>,
     caller: Caller,
     Query(q): Query<Count>,
-    JsonBody(cfg): JsonBody<ImageConfig>,
+    body: Body,
 ) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
+    let cfg: ImageConfig = body.json()?;
     let placed = app.cluster.deploy(cfg, q.count.unwrap_or(1)).await?;
     Ok((StatusCode::CREATED, Json(placed)))
 }

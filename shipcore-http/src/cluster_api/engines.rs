@@ -11,7 +11,7 @@ use shipcore::model::{Engine, EngineRecord};
 
 use crate::auth::Caller;
 use crate::error::{Error, ErrorBody};
-use crate::extract::{JsonBody, Path, Query};
+use crate::extract::{Body, Path, Query};
 use crate::App;
 
 const AREA: &str = "engines";
@@ -108,9 +108,10 @@ pub async fn inspect(
 pub async fn add(
     State(app): State<App>,
     caller: Caller,
-    JsonBody(record): JsonBody<EngineRecord>,
+    body: Body,
 ) -> Result<(StatusCode, Json<EngineView>), Error> {
     caller.require(AREA, true)?;
+    let record: EngineRecord = body.json()?;
     Ok((
         StatusCode::CREATED,
         Json(view(app.cluster.add_engine(record).await?)),

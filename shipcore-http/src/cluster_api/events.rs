@@ -133,9 +133,28 @@ pub async fn hub(
     .into_response())
 }
 
-/// `POST /hub/webhook` and `/hub/webhook/`: the seed's path without its key.
+/// `POST /hub/webhook`: the seed's path without its key.
+#[utoipa::path(
+    post,
+    path = "/hub/webhook",
+    tag = "webhooks",
+    security(()),
+    responses((status = 401, description = "Always: the path needs the webhook key, `/hub/webhook/{key}`", body = ErrorBody))
+)]
 pub async fn hub_without_key() -> Error {
     Error::Unauthorized(
         "a webhook key is required: POST /hub/webhook/{key} with the key made by POST /api/webhookkeys".into(),
     )
+}
+
+/// `POST /hub/webhook/`: as [`hub_without_key`].
+#[utoipa::path(
+    post,
+    path = "/hub/webhook/",
+    tag = "webhooks",
+    security(()),
+    responses((status = 401, description = "Always: the path needs the webhook key, `/hub/webhook/{key}`", body = ErrorBody))
+)]
+pub async fn hub_without_key_slash() -> Error {
+    hub_without_key().await
 }

@@ -57,5 +57,5 @@ pub fn router() -> Router<App> {
         .route("/api/events", get(ev::list))
         .route("/hub/webhook/{key}", post(ev::hub))
         .route("/hub/webhook", post(ev::hub_without_key))
-        .route("/hub/webhook/", post(ev::hub_without_key))
+        .route("/hub/webhook/", post(ev::hub_without_key_slash))
 }
