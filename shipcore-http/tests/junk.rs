@@ -1,19 +1,24 @@
 //! No input makes the facade panic, answer 5xx or leave partial state:
 //! generated requests (junk bytes, arbitrary JSON, seed bodies with fields
-//! of the wrong type, odd ids) to every endpoint of the cluster API, over
-//! in-memory fake engines. Afterwards the cluster's containers are exactly
-//! those on its engines, and the API still answers.
+//! of the wrong type, odd ids, and the ids and id prefixes of containers the
+//! cluster runs) to every endpoint of the cluster API, sent over loopback to
+//! the whole listener (its front and hyper, not the router alone), over
+//! in-memory fake engines that hold deployed containers. Afterwards the
+//! cluster's containers are exactly those on its engines, its reservations
+//! are exactly theirs, and the API still answers. Failing cases are kept in
+//! `junk.proptest-regressions` and replayed first.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
 
-use axum::body::Body;
 use axum::http::Request;
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::TokioExecutor;
 use proptest::prelude::*;
 use shipcore::engine::{ContainerFilter, EngineBackend};
+use shipcore::model::ImageConfig;
 use shipcore::testing::Fixture;
-use tower_service::Service as _;
 
 const ENDPOINTS: &[(&str, &str)] = &[
     ("GET", "/api/accounts"),
@@ -116,9 +121,13 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
-/// Path segments and query values: ids, numbers, junk.
+/// Path segments and query values: the ids of containers the cluster runs
+/// (`@N`) and prefixes of them (`@N:LEN`), resolved when sent; other ids,
+/// numbers, junk.
 fn segment() -> impl Strategy<Value = String> {
     prop_oneof![
+        (0..SEEDED).prop_map(|i| format!("@{i}")),
+        (0..SEEDED, 1..12usize).prop_map(|(i, len)| format!("@{i}:{len}")),
         Just("e1".to_string()),
         Just("admin".to_string()),
         Just("-1".to_string()),
@@ -137,42 +146,88 @@ fn request() -> impl Strategy<Value = (usize, Vec<String>, Vec<u8>)> {
     )
 }
 
+/// Containers deployed before each case's requests.
+const SEEDED: usize = 4;
+
 struct Bed {
     rt: tokio::runtime::Runtime,
-    router: axum::Router,
+    base: String,
+    client: Client<HttpConnector, Full<bytes::Bytes>>,
     fixture: Fixture,
+    /// The ids of the containers deployed before the requests.
+    seeded: Vec<String>,
 }
 
 fn bed() -> Bed {
-    let rt = tokio::runtime::Builder::new_current_thread()
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
         .unwrap();
-    let fixture = rt
-        .block_on(Fixture::fake(1, 4_000, 8_192, &["app:1"]))
-        .unwrap();
-    let app = shipcore_http::App::new(fixture.cluster.clone(), fixture.access.clone());
+    let (fixture, seeded, base) = rt.block_on(async {
+        let fixture = Fixture::fake(2, 4_000, 8_192, &["app:1"]).await.unwrap();
+        let cfg = ImageConfig {
+            name: "app:1".into(),
+            cpus: 0.25,
+            memory: 128,
+            ..ImageConfig::default()
+        };
+        let seeded: Vec<String> = fixture
+            .cluster
+            .deploy(cfg, SEEDED as u32)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        let app = shipcore_http::App::new(fixture.cluster.clone(), fixture.access.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(shipcore_http::serve(listener, app, std::future::pending()));
+        (fixture, seeded, base)
+    });
     Bed {
         rt,
-        router: shipcore_http::router(app),
+        base,
+        client: Client::builder(TokioExecutor::new()).build_http(),
         fixture,
+        seeded,
     }
 }
 
 impl Bed {
+    /// A path segment with `@N` and `@N:LEN` put for a seeded container's id
+    /// or its prefix.
+    fn resolve(&self, segment: &str) -> String {
+        let Some(token) = segment.strip_prefix('@') else {
+            return segment.to_string();
+        };
+        let (i, len) = match token.split_once(':') {
+            Some((i, len)) => (i.parse().unwrap_or(0), len.parse().unwrap_or(64)),
+            None => (token.parse().unwrap_or(0), 64),
+        };
+        let id = &self.seeded[i % self.seeded.len()];
+        id[..len.min(id.len())].to_string()
+    }
+
     fn send(&self, method: &str, path: &str, body: Vec<u8>) -> (u16, String, Vec<u8>) {
         let req = Request::builder()
             .method(method)
-            .uri(path)
+            .uri(format!("{}{path}", self.base))
             .header("x-service-key", &self.fixture.admin_key)
             .header("content-type", "application/json")
-            .body(Body::from(body));
+            .body(Full::new(bytes::Bytes::from(body)));
         let Ok(req) = req else {
             // Not a request hyper would accept (a path that is no URI).
             return (400, String::new(), Vec::new());
         };
         self.rt.block_on(async {
-            let res = self.router.clone().call(req).await.unwrap();
+            let res = match self.client.request(req).await {
+                Ok(res) => res,
+                // A request the client itself refuses to send.
+                Err(e) if e.is_connect() => panic!("the listener is gone: {e}"),
+                Err(_) => return (400, String::new(), Vec::new()),
+            };
             let status = res.status().as_u16();
             let ct = res
                 .headers()
@@ -185,43 +240,41 @@ impl Bed {
         })
     }
 
-    /// The containers the cluster lists are exactly those on its engines.
+    /// The containers the cluster lists are exactly those on its engines,
+    /// and what it reserves is exactly what they take.
     fn check_consistent(&self) {
         let (status, _, body) = self.send("GET", "/api/containers", Vec::new());
         assert_eq!(status, 200);
         let listed: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap();
+        let memory: u64 = listed
+            .iter()
+            .map(|c| c["image"]["memory"].as_u64().unwrap())
+            .sum();
         let listed: BTreeSet<String> = listed
             .iter()
             .map(|c| c["id"].as_str().unwrap().to_string())
             .collect();
-        let engines: Vec<String> = self.rt.block_on(async {
-            self.fixture
-                .cluster
-                .engines()
-                .await
-                .into_iter()
-                .map(|e| e.record.engine.id)
-                .collect()
-        });
-        let running: BTreeSet<String> = self.rt.block_on(async {
+        let (running, reserved) = self.rt.block_on(async {
             let mut ids = BTreeSet::new();
-            for id in &engines {
-                for c in self
-                    .fixture
-                    .engine(id)
-                    .unwrap()
-                    .list_containers(&ContainerFilter::default())
-                    .await
-                    .unwrap()
-                {
+            for e in self.fixture.cluster.engines().await {
+                let fake = self.fixture.engine(e.id()).unwrap();
+                let all = ContainerFilter {
+                    all: true,
+                    ..ContainerFilter::default()
+                };
+                for c in fake.list_containers(&all).await.unwrap() {
                     ids.insert(c.id);
                 }
             }
-            ids
+            (ids, self.fixture.cluster.info().await.reserved_memory)
         });
         assert_eq!(
             listed, running,
             "the cluster's records and its engines differ"
+        );
+        assert_eq!(
+            reserved, memory,
+            "reservations are not those of the records"
         );
     }
 }
@@ -229,7 +282,9 @@ impl Bed {
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 64,
-        failure_persistence: None,
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+        )),
         ..ProptestConfig::default()
     })]
 
@@ -242,7 +297,7 @@ proptest! {
             let (method, template) = ENDPOINTS[endpoint];
             let mut path = template.to_string();
             for s in &segments {
-                path = path.replacen("{}", s, 1);
+                path = path.replacen("{}", &bed.resolve(s), 1);
             }
             let (status, ct, answer) = bed.send(method, &path, body.clone());
             prop_assert!(
