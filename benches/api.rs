@@ -223,6 +223,17 @@ fn wrk(url: &str, key: &str, header: &str) -> Run {
         "wrk failed: {text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // wrk counts answers that were not 2xx/3xx; a run with any is no
+    // measure of serving the answer.
+    let failed: u64 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert_eq!(
+        failed, 0,
+        "{failed} answers were not 2xx from {url}: {text}"
+    );
     Run {
         rps,
         p99_ms: p99,
@@ -280,6 +291,14 @@ fn main() {
             answers[1].gzip.as_ref().map_or(0, Bytes::len)
         );
         let raw = raw_server(answers).await;
+        // Both servers answer 200 with the same bytes before anything is timed.
+        for path in ["/api/cluster/info", "/api/containers"] {
+            assert_eq!(
+                fetch(raw, path, &key).await,
+                fetch(facade, path, &key).await,
+                "the raw server answers {path} as the facade does"
+            );
+        }
         (facade, raw, key)
     });
     println!(

@@ -7,6 +7,8 @@
 //!   every sample sees the same cluster. The reference is measured this way.
 //! - `churn`: `place` (decide and commit) then `remove_container` of the same
 //!   container, as a cluster where containers come and go.
+//! - `plan-refusals`: `plan` over the same mix with one request in a hundred
+//!   that no engine can take, explained engine by engine.
 //!
 //! Run: `cargo bench --bench placement`; criterion prints `thrpt` in
 //! placements per second.
@@ -19,6 +21,7 @@ const BATCH: usize = 256;
 
 fn placement(c: &mut Criterion) {
     let requests = synth::requests(BATCH, 7);
+    let with_refusals = synth::requests_with_refusals(BATCH, 7, 100);
     let mut group = c.benchmark_group("placement");
     group.throughput(Throughput::Elements(BATCH as u64));
     for engines in [1_000usize, 10_000, 100_000] {
@@ -31,6 +34,17 @@ fn placement(c: &mut Criterion) {
             |b, _| {
                 b.iter(|| {
                     for r in &requests {
+                        let _ = std::hint::black_box(index.plan(r));
+                    }
+                })
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("indexed-plan-refusals", engines),
+            &engines,
+            |b, _| {
+                b.iter(|| {
+                    for r in &with_refusals {
                         let _ = std::hint::black_box(index.plan(r));
                     }
                 })

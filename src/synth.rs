@@ -92,3 +92,14 @@ pub fn requests(n: usize, seed: u64) -> Vec<Request> {
         })
         .collect()
 }
+
+/// The mix of [`requests`] with one request in `every` asking for what no
+/// engine has (more memory than any engine holds): such a request costs a
+/// pass over every engine, because its explanation names each one's reason.
+pub fn requests_with_refusals(n: usize, seed: u64, every: usize) -> Vec<Request> {
+    let mut mix = requests(n, seed);
+    for r in mix.iter_mut().step_by(every.max(1)) {
+        r.footprint.memory = 1 << 30;
+    }
+    mix
+}

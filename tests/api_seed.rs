@@ -521,3 +521,56 @@ async fn a_client_written_against_the_seed_lists_then_acts() {
     );
     clean(&api.cluster).await;
 }
+
+#[tokio::test]
+async fn a_tls_engine_registered_with_its_pems_takes_a_deploy() {
+    let Some((a, b)) = engines() else { return };
+    let Some(addr) = shipcore::testing::testbed("SHIPCORE_ENGINE_TLS") else {
+        return;
+    };
+    let Some(certs) = shipcore::testing::testbed("SHIPCORE_ENGINE_TLS_CERTS") else {
+        return;
+    };
+    let api = api(Arc::new(MemoryStore::new()), &a, &b, &unique("tls")).await;
+    let pem = |f: &str| std::fs::read_to_string(format!("{certs}/{f}")).unwrap();
+    // Shipyard's form: https:// and the PEM material in the record.
+    let https = addr.replace("tcp://", "https://");
+    let body = json!({"id": "tls", "engine": {"id": "tls", "addr": https, "labels": ["secure"]},
+                      "ssl_cert": pem("cert.pem"), "ssl_key": pem("key.pem"), "ca_cert": pem("ca.pem")});
+    let (s, added) = api
+        .call("POST", "/api/engines", &admin(), Some(&body.to_string()))
+        .await;
+    assert_eq!(s, 201, "{added}");
+    assert!(
+        added.get("ssl_key").is_none(),
+        "the key is never sent back: {added}"
+    );
+    // With a wrong CA, the engine is refused at registration.
+    let wrong = json!({"engine": {"id": "tls2", "addr": https},
+                       "ssl_cert": pem("wrong-ca/cert.pem"), "ssl_key": pem("wrong-ca/key.pem"), "ca_cert": pem("wrong-ca/ca.pem")});
+    let (s, err) = api
+        .call("POST", "/api/engines", &admin(), Some(&wrong.to_string()))
+        .await;
+    assert_eq!(s, 502, "{err}");
+    let deploy = DEPLOY.replace(r#"["zone==a"]"#, r#"["secure"]"#);
+    let (s, placed) = api
+        .call("POST", "/api/containers", &admin(), Some(&deploy))
+        .await;
+    assert_eq!(s, 201, "{placed}");
+    assert_eq!(placed[0]["engine"]["id"], "tls", "{placed}");
+    let id = placed[0]["id"].as_str().unwrap();
+    // It runs on the TLS engine.
+    let material =
+        shipcore_docker::TlsMaterial::from_dir("tls", std::path::Path::new(&certs)).unwrap();
+    let target = shipcore_docker::EngineTarget::new("tls", addr.clone()).with_tls(material);
+    let tls = shipcore_docker::DockerEngine::new(&target).unwrap();
+    assert!(tls.inspect_container(id).await.unwrap().state.running);
+    let (s, _) = api
+        .call("DELETE", &format!("/api/containers/{id}"), &admin(), None)
+        .await;
+    assert_eq!(s, 204);
+    assert!(matches!(
+        tls.inspect_container(id).await,
+        Err(shipcore::Error::NotFound { .. })
+    ));
+}

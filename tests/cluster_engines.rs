@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use shipcore::model::{BindPort, ContainerType, Proto};
 use shipcore::sched::Strategy;
-use shipcore::store::{DurableStore, Store};
+use shipcore::store::{DurableStore, MemoryStore, Store};
 use shipcore::Error;
 use support::*;
 
@@ -173,5 +173,90 @@ async fn restart_over_the_same_store_keeps_state() {
     );
     // Nothing for a reconcile to do: the engines match the store.
     assert_eq!(c.plan().await.unwrap(), vec![]);
+    clean(&c).await;
+}
+
+#[tokio::test]
+async fn a_lost_store_is_rebuilt_from_real_engines_and_policy_restarts_containers() {
+    let Some((a, b)) = engines() else { return };
+    let name = unique("lost");
+    let first = cluster_on(
+        Arc::new(MemoryStore::new()),
+        &a,
+        &b,
+        Strategy::Spread,
+        &name,
+    )
+    .await;
+    let mut before: Vec<String> = first
+        .deploy(config(32), 2)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    before.sort();
+    drop(first);
+
+    // The store is lost: a new, empty one with the same identity.
+    let c = cluster_on(
+        Arc::new(MemoryStore::new()),
+        &a,
+        &b,
+        Strategy::Spread,
+        &name,
+    )
+    .await;
+    assert!(c.containers().await.is_empty());
+    let done = c.reconcile().await.unwrap();
+    let adopted = done
+        .iter()
+        .filter(|x| matches!(x, shipcore::cluster::Action::Adopt { .. }))
+        .count();
+    assert_eq!(adopted, 2, "{done:?}");
+    let mut after: Vec<String> = c.containers().await.into_iter().map(|c| c.id).collect();
+    after.sort();
+    assert_eq!(after, before);
+    assert_eq!(c.info().await.reserved_memory, 64);
+
+    // One is stopped behind the cluster's back: its policy (`always`)
+    // starts it again.
+    let victim = c.container(&after[0]).await.unwrap();
+    let addr = if victim.engine.id == "a" { &a } else { &b };
+    let engine =
+        shipcore_docker::DockerEngine::new(&shipcore_docker::EngineTarget::new("x", addr.clone()))
+            .unwrap();
+    use shipcore::engine::EngineBackend;
+    engine
+        .stop_container(&victim.id, Some(std::time::Duration::from_secs(1)))
+        .await
+        .unwrap();
+    assert!(
+        !engine
+            .inspect_container(&victim.id)
+            .await
+            .unwrap()
+            .state
+            .running
+    );
+    let done = c.reconcile().await.unwrap();
+    assert_eq!(
+        done,
+        vec![shipcore::cluster::Action::Start {
+            container: victim.id.clone()
+        }]
+    );
+    assert!(
+        engine
+            .inspect_container(&victim.id)
+            .await
+            .unwrap()
+            .state
+            .running
+    );
+    assert_eq!(
+        c.container(&victim.id).await.unwrap().state.restart_count,
+        1
+    );
     clean(&c).await;
 }

@@ -88,7 +88,9 @@ async fn containers_of_a_lost_engine_move_and_come_back_once() {
         .unwrap();
     assert!(status.success());
     let lost = Instant::now();
-    let moved_in_time = wait_until(Duration::from_secs(10), || async {
+    // What the README states: back within 4 s of the engine's loss (with
+    // health checks every 500 ms; about 1 s is usual).
+    let moved_in_time = wait_until(Duration::from_secs(4), || async {
         let all = c.containers().await;
         all.len() == 2 && all.iter().all(|x| x.engine.id == "a" && x.state.running)
     })
@@ -97,7 +99,7 @@ async fn containers_of_a_lost_engine_move_and_come_back_once() {
         let all = c.containers().await;
         let events = c.events().list(0, 20).await.unwrap();
         panic!(
-            "B's container did not run again on A within 10 s\ncontainers: {:?}\nengines: {:?}\nevents: {:?}",
+            "B's container did not run again on A within 4 s\ncontainers: {:?}\nengines: {:?}\nevents: {:?}",
             all.iter().map(|x| (&x.id[..12], &x.engine.id, x.state.running)).collect::<Vec<_>>(),
             c.engines().await.iter().map(|e| (&e.record.engine.id, e.health)).collect::<Vec<_>>(),
             events.iter().map(|e| (e.kind, &e.message)).collect::<Vec<_>>()
@@ -107,7 +109,7 @@ async fn containers_of_a_lost_engine_move_and_come_back_once() {
         "B's container runs again on A: after {:.1?}",
         lost.elapsed()
     );
-    assert!(lost.elapsed() < Duration::from_secs(10));
+    assert!(lost.elapsed() < Duration::from_secs(4));
     let events = c.events().list(0, 50).await.unwrap();
     assert!(
         events.iter().any(|e| e.kind == EventType::EngineDown),

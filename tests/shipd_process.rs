@@ -105,12 +105,21 @@ impl Shipd {
 
     /// SIGTERM, then waits for the exit.
     fn terminate(&mut self) -> ExitStatus {
+        self.signal_term();
+        self.wait()
+    }
+
+    fn signal_term(&self) {
         let pid = self.child.id().to_string();
         assert!(Command::new("kill")
             .args(["-TERM", &pid])
             .status()
             .unwrap()
             .success());
+    }
+
+    /// Waits for the exit (20 s at most).
+    fn wait(&mut self) -> ExitStatus {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -183,7 +192,22 @@ async fn shipd_keeps_accounts_keys_engines_and_containers_across_a_restart() {
     let (_, info) = first.call("GET", "/api/cluster/info", &key, None).await;
     assert_eq!(info["cluster"], identity.as_str(), "{info}");
 
-    let status = first.terminate();
+    // SIGTERM while a deploy is in flight: the request finishes, then
+    // shipd stops.
+    let (answer, ()) = tokio::join!(
+        first.call("POST", "/api/containers", &key, Some(deploy)),
+        async {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            first.signal_term();
+        }
+    );
+    assert_eq!(
+        answer.0, 201,
+        "the request in flight is answered: {}",
+        answer.1
+    );
+    let in_flight = answer.1[0]["id"].as_str().unwrap().to_string();
+    let status = first.wait();
     assert!(status.success(), "exit {status}: {}", first.log());
     assert!(first.log().contains("shipd stopped"), "{}", first.log());
 
@@ -205,7 +229,19 @@ async fn shipd_keeps_accounts_keys_engines_and_containers_across_a_restart() {
     let ops = Cred::Basic("ops".into(), "ops-pw".into());
     let (s, list) = second.call("GET", "/api/containers", &ops, None).await;
     assert_eq!(s, 200, "the account and its role survive: {list}");
-    assert_eq!(list[0]["id"], id.as_str(), "{list}");
+    let mut listed: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    listed.sort();
+    let mut want = vec![id.as_str(), in_flight.as_str()];
+    want.sort();
+    assert_eq!(
+        listed, want,
+        "both deploys, the one in flight at SIGTERM too"
+    );
     assert_eq!(second.call("GET", "/api/accounts", &ops, None).await.0, 403);
     let (_, engines) = second.call("GET", "/api/engines", &key, None).await;
     assert_eq!(engines.as_array().unwrap().len(), 1, "{engines}");
@@ -227,7 +263,11 @@ async fn shipd_keeps_accounts_keys_engines_and_containers_across_a_restart() {
         .call("POST", "/api/containers", &key, Some(deploy))
         .await;
     assert_eq!(s, 201, "{again}");
-    for id in [id.as_str(), again[0]["id"].as_str().unwrap()] {
+    for id in [
+        id.as_str(),
+        in_flight.as_str(),
+        again[0]["id"].as_str().unwrap(),
+    ] {
         let (s, _) = second
             .call("DELETE", &format!("/api/containers/{id}"), &key, None)
             .await;

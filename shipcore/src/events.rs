@@ -264,3 +264,44 @@ impl Follower {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::store::MemoryStore;
+
+    #[tokio::test]
+    async fn a_slow_reader_goes_back_to_the_pages_and_misses_nothing() {
+        let log = EventLog::open(
+            Arc::new(MemoryStore::new()),
+            Arc::new(crate::clock::SystemClock::new()),
+        )
+        .await
+        .unwrap();
+        let mut follow = log.follow(0).await.unwrap();
+        // Far more than the live channel holds, while the reader reads
+        // nothing.
+        let n = 3 * 1024;
+        let events = (0..n)
+            .map(|i| NewEvent::new(EventType::Scale, format!("n={i}"), &["test"]))
+            .collect();
+        log.record_all(events).await.unwrap();
+        for want in 1..=n as u64 {
+            let e = follow.next().await.unwrap().unwrap();
+            assert_eq!(e.seq, want);
+        }
+        // Then live, as it happens.
+        log.record(EventType::Scale, "live", &[], None, None)
+            .await
+            .unwrap();
+        assert_eq!(follow.next().await.unwrap().unwrap().message, "live");
+        // Paged listing, newest first, across pages.
+        let page = log.list(1000, 3).await.unwrap();
+        let seqs: Vec<u64> = page.iter().map(|e| e.seq).collect();
+        assert_eq!(
+            seqs,
+            [n as u64 + 1 - 1000, n as u64 - 1000, n as u64 - 1001]
+        );
+    }
+}
