@@ -469,6 +469,54 @@ async fn volumes_networks_and_save_load() {
         .unwrap()
         .networks
         .contains_key(&net));
+
+    // Checked by use: a file written through the volume by one container...
+    let mut w = spec(
+        &unique("writer"),
+        &["sh", "-c", "echo written-through-the-volume > /data/f"],
+    );
+    w.binds = vec![format!("{vol}:/data")];
+    let writer = e.create_container(&w).await.unwrap();
+    e.start_container(&writer).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while e.inspect_container(&writer).await.unwrap().state.running {
+        assert!(Instant::now() < deadline, "the writer did not finish");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // ...is read through another, on the network, which reaches the first
+    // container by its alias.
+    let mut r = spec(
+        &unique("reader"),
+        &[
+            "sh",
+            "-c",
+            "cat /data/f; ping -c 1 -W 2 db >/dev/null && echo alias-resolved; sleep 30",
+        ],
+    );
+    r.binds = vec![format!("{vol}:/data:ro")];
+    r.network = Some(net.clone());
+    let reader = e.create_container(&r).await.unwrap();
+    e.start_container(&reader).await.unwrap();
+    let mut out = String::new();
+    while !(out.contains("written-through-the-volume") && out.contains("alias-resolved")) {
+        assert!(
+            Instant::now() < deadline + Duration::from_secs(10),
+            "the reader saw: {out:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let chunks: Vec<LogChunk> = e
+            .logs(&reader, &LogOptions::default())
+            .try_collect()
+            .await
+            .unwrap();
+        out = chunks
+            .iter()
+            .map(|c| String::from_utf8_lossy(&c.data).into_owned())
+            .collect();
+    }
+    for c in [&writer, &reader] {
+        e.remove_container(c, true, false).await.unwrap();
+    }
     e.disconnect_network(&net, &id, true).await.unwrap();
     e.remove_container(&id, true, false).await.unwrap();
     e.remove_network(&net).await.unwrap();
