@@ -87,6 +87,14 @@ pub enum Error {
     #[error("cannot place: {}", .0.explanation)]
     Unplaceable(Box<Refused>),
 
+    /// The caller may not do this (a grant beyond its own role, ...).
+    #[error("forbidden: {reason}")]
+    Forbidden { reason: String },
+
+    /// Too many attempts; try again after `retry_after` seconds.
+    #[error("too many attempts: {reason}; try again in {retry_after}s")]
+    TooMany { reason: String, retry_after: u64 },
+
     /// The operating system failed us (no randomness, ...).
     #[error("system failure: {reason}")]
     System { reason: String },

@@ -132,6 +132,12 @@ impl Access {
                 id: name.into(),
             });
         }
+        if self.key_roles().await?.iter().any(|r| r == name) {
+            return Err(Error::Exists {
+                kind: "service key with role".into(),
+                id: name.into(),
+            });
+        }
         self.store
             .delete(&format!("{ROLES}{name}"), Expect::Any)
             .await?;

@@ -34,6 +34,7 @@ impl Access {
         if let Some(p) = self.known_by_digest(&digest) {
             return Ok(Some(p));
         }
+        let version = self.version();
         let hash = secret::hex(&digest);
         let Some((stored, _)) =
             get_json::<StoredKey>(self.store.as_ref(), &format!("{SERVICE_KEYS}{hash}")).await?
@@ -48,9 +49,7 @@ impl Access {
             name: format!("key:{}", stored.prefix),
             role: self.role(&stored.role).await?,
         });
-        if let Ok(mut known) = self.known.lock() {
-            known.insert(digest, principal.clone());
-        }
+        self.remember(&self.known, digest, &principal, version);
         Ok(Some(principal))
     }
 
@@ -64,6 +63,7 @@ impl Access {
         if let Some(p) = self.logins.lock().ok().and_then(|l| l.get(&login).cloned()) {
             return Ok(Some(p));
         }
+        let version = self.version();
         let Some((account, _)) =
             get_json::<Account>(self.store.as_ref(), &format!("{ACCOUNTS}{username}")).await?
         else {
@@ -78,9 +78,7 @@ impl Access {
             name: account.username,
             role: self.role(&account.role.name).await?,
         });
-        if let Ok(mut logins) = self.logins.lock() {
-            logins.insert(login, principal.clone());
-        }
+        self.remember(&self.logins, login, &principal, version);
         Ok(Some(principal))
     }
 }

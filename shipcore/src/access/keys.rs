@@ -75,6 +75,12 @@ impl Access {
             .collect())
     }
 
+    /// The roles service keys act with.
+    pub(super) async fn key_roles(&self) -> Result<Vec<String>> {
+        let stored: Vec<StoredKey> = self.list(SERVICE_KEYS).await?;
+        Ok(stored.into_iter().map(|k| k.role).collect())
+    }
+
     /// Makes a key acting with `role`; the returned key is the only time it
     /// is shown in full.
     pub async fn create_service_key(&self, description: &str, role: &str) -> Result<ServiceKey> {

@@ -62,6 +62,11 @@ pub struct Access {
     /// much for every request of a human using basic auth. Cleared with
     /// `known`.
     logins: Cache,
+    /// Bumped by every change to accounts, roles and keys. A lookup reads
+    /// it before it reads the store and caches what it found only if it
+    /// has not moved meanwhile, so a credential removed while it was being
+    /// looked up is never cached again.
+    changes: Arc<std::sync::atomic::AtomicU64>,
     /// Where changes are recorded (Shipyard's `add-service-key`, ...).
     events: Option<EventLog>,
 }
@@ -91,6 +96,7 @@ impl Access {
             store,
             known: Default::default(),
             logins: Default::default(),
+            changes: Default::default(),
             events: None,
         }
     }
@@ -137,11 +143,46 @@ impl Access {
             })
     }
 
-    /// Forgets every cached principal: a key, role or account went away.
+    /// Forgets every cached principal: a key, role or account changed or
+    /// went away. Called after the store was changed; the counter moves
+    /// under the caches' locks, so a lookup that began before cannot cache
+    /// what it found after this.
     fn forget_principals(&self) {
         for cache in [&self.known, &self.logins] {
-            cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
+            let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+            self.changes
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            cache.clear();
         }
+    }
+
+    /// The change counter, read before a lookup.
+    fn version(&self) -> u64 {
+        self.changes.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Caches a principal found by a lookup that began at `version`,
+    /// unless access changed since.
+    fn remember(&self, cache: &Cache, digest: [u8; 32], p: &Arc<Principal>, version: u64) {
+        let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+        if self.version() == version {
+            cache.insert(digest, p.clone());
+        }
+    }
+
+    /// Refuses to grant `role` to a key or an account unless everything it
+    /// allows, `by` is allowed too.
+    pub async fn check_grant(&self, by: &Principal, role: &str) -> Result<Role> {
+        let role = self.role(role).await?;
+        if !role.within(&by.role) {
+            return Err(Error::Forbidden {
+                reason: format!(
+                    "{} may not grant the role {}: it allows more than {}'s own",
+                    by.name, role.name, by.role.name
+                ),
+            });
+        }
+        Ok(role)
     }
 }
 

@@ -127,6 +127,18 @@ impl Role {
     /// The areas only `admin` (or a role granting them) may touch.
     pub const ADMIN_AREAS: [&'static str; 3] = ["accounts", "roles", "servicekeys"];
 
+    /// The permission areas of the API families.
+    pub const AREAS: [&'static str; 8] = [
+        "accounts",
+        "roles",
+        "servicekeys",
+        "containers",
+        "engines",
+        "webhookkeys",
+        "events",
+        "cluster",
+    ];
+
     /// Whether this role allows an action on `area`. `admin` may do anything;
     /// `user` anything but manage accounts, roles and service keys (Shipyard's
     /// own rule); other roles what their permissions say.
@@ -136,6 +148,30 @@ impl Role {
             "user" => !Self::ADMIN_AREAS.contains(&area),
             _ => self.permissions.iter().any(|p| p.allows(area, write)),
         }
+    }
+
+    /// Whether everything this role allows, `other` allows too: a caller
+    /// may grant (to a key or an account) only a role within its own.
+    pub fn within(&self, other: &Role) -> bool {
+        if other.name == "admin" {
+            return true;
+        }
+        // `*` and the built-in roles reach areas that do not exist yet.
+        if self.name == "admin" || self.permissions.iter().any(|p| p.area == "*") {
+            return false;
+        }
+        if self.name == "user" && other.name != "user" {
+            return false;
+        }
+        let areas = Self::AREAS
+            .iter()
+            .copied()
+            .chain(self.permissions.iter().map(|p| p.area.as_str()));
+        areas.into_iter().all(|area| {
+            [false, true]
+                .into_iter()
+                .all(|write| !self.allows(area, write) || other.allows(area, write))
+        })
     }
 }
 
@@ -192,5 +228,48 @@ mod tests {
         };
         assert!(custom.allows("containers", false));
         assert!(!custom.allows("containers", true));
+    }
+
+    #[test]
+    fn a_role_is_within_another_when_it_allows_no_more() {
+        let role = |name: &str, perms: &[&str]| Role {
+            name: name.into(),
+            permissions: perms
+                .iter()
+                .map(|p| p.to_string().try_into().unwrap())
+                .collect(),
+            ..Role::default()
+        };
+        let admin = role("admin", &[]);
+        let user = role("user", &[]);
+        let keys = role("keys", &["servicekeys:rw", "accounts:rw"]);
+        let viewer = role("viewer", &["containers:ro"]);
+        let writer = role("writer", &["containers:rw", "engines:ro"]);
+        let all = role("all", &["*"]);
+        // (granted, granter, allowed)
+        for (granted, granter, ok) in [
+            (&admin, &admin, true),
+            (&admin, &keys, false),
+            (&admin, &user, false),
+            (&user, &keys, false),
+            (&user, &user, true),
+            (&user, &admin, true),
+            (&viewer, &writer, true),
+            (&writer, &viewer, false),
+            (&viewer, &user, true),
+            (&keys, &user, false),
+            (&keys, &keys, true),
+            (&all, &keys, false),
+            (&all, &admin, true),
+            (&viewer, &keys, false),
+        ] {
+            assert_eq!(
+                granted.within(granter),
+                ok,
+                "{} within {}",
+                granted.name,
+                granter.name
+            );
+        }
     }
 }
