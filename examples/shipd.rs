@@ -23,6 +23,30 @@ use shipcore::model::EngineRecord;
 use shipcore::store::{DurableStore, Store};
 use shipcore_docker::{DockerConnector, DockerEngine, EngineTarget};
 
+/// The shortest admin password accepted from the environment.
+const MIN_PASSWORD: usize = 8;
+
+/// The data folder, made readable by its owner only (0700); an existing one
+/// others can read is reported.
+fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if dir.exists() {
+        let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            eprintln!(
+                "warning: {} can be read by other users (mode {mode:o}); it holds password hashes and engines' TLS keys: chmod 700 it",
+                dir.display()
+            );
+        }
+        Ok(())
+    } else {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+    }
+}
+
 fn arg(name: &str, default: &str) -> String {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
@@ -60,7 +84,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let listen = arg("--listen", "127.0.0.1:8080");
     let data = std::path::PathBuf::from(arg("--data", "./shipcore-data"));
-    std::fs::create_dir_all(&data)?;
+    private_dir(&data)?;
+    if let Ok(p) = std::env::var("SHIPD_ADMIN_PASSWORD") {
+        if p.chars().count() < MIN_PASSWORD {
+            return Err(
+                format!("SHIPD_ADMIN_PASSWORD is shorter than {MIN_PASSWORD} characters").into(),
+            );
+        }
+    }
+    // Hosts others than admin may register engines on (comma-separated).
+    let engine_hosts: Vec<String> = arg("--engine-hosts", "")
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(String::from)
+        .collect();
     let store: Arc<dyn Store> = Arc::new(DurableStore::open(data.join("state.redb"))?);
 
     let identity = std::env::args()
@@ -71,6 +109,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Arc::new(DockerConnector::default()),
         ClusterOptions {
             identity,
+            engine_hosts,
             ..ClusterOptions::default()
         },
     )
@@ -86,7 +125,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         if std::env::var("SHIPD_ADMIN_PASSWORD").is_ok() {
             println!("created account admin (password from SHIPD_ADMIN_PASSWORD)");
         } else {
-            println!("created account admin with password: {password}  (shown once)");
+            // To the terminal's error stream, not to stdout (which is more
+            // often kept in a log).
+            eprintln!("created account admin with password: {password}  (shown once)");
         }
     }
 

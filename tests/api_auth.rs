@@ -79,6 +79,10 @@ const ENDPOINTS: &[Endpoint] = &[
     ep("GET", "/api/openapi.json", "", false, 200),
 ];
 
+fn b_tcp() -> String {
+    std::env::var("SHIPCORE_ENGINE_B_TCP").unwrap_or_default()
+}
+
 const SMALL: &str =
     r#"{"name":"shipcore/busybox:latest","cpus":0.05,"memory":16,"args":["sleep","600"]}"#;
 
@@ -148,10 +152,12 @@ async fn prepare(
         }
         (_, r) if r.starts_with("/api/containers/{id}") => (path(shared), None),
         ("GET", "/api/engines/{id}") => (path("a"), None),
+        // On engine B's TCP address: on loopback, which the test's cluster
+        // lets others than admin register engines on.
         ("POST", "/api/engines") => (
             path(""),
             Some(
-                json!({"engine": {"id": format!("p{n}"), "addr": b, "cpus": 0.5, "memory": 64}})
+                json!({"engine": {"id": format!("p{n}"), "addr": b_tcp(), "cpus": 0.5, "memory": 64}})
                     .to_string(),
             ),
         ),
@@ -321,4 +327,80 @@ async fn auth_matrix() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn only_admin_registers_engines_on_sockets_or_foreign_hosts() {
+    let Some((a, b)) = engines() else { return };
+    let api = api(Arc::new(MemoryStore::new()), &a, &b, &unique("where")).await;
+    let user = Cred::Key(
+        api.access
+            .create_service_key("u", "user")
+            .await
+            .unwrap()
+            .key,
+    );
+    let register = |id: &str, addr: &str, cpus: f64| {
+        json!({"engine": {"id": id, "addr": addr, "cpus": cpus}}).to_string()
+    };
+    // A unix socket: admin only.
+    let (s, err) = api
+        .call(
+            "POST",
+            "/api/engines",
+            &user,
+            Some(&register("s1", &b, 1.0)),
+        )
+        .await;
+    assert_eq!(s, 403, "{err}");
+    assert!(
+        err["error"].as_str().unwrap().contains("unix socket"),
+        "{err}"
+    );
+    // A host outside the allowed ones: admin only.
+    let (s, err) = api
+        .call(
+            "POST",
+            "/api/engines",
+            &user,
+            Some(&register("s2", "tcp://10.9.9.9:2375", 1.0)),
+        )
+        .await;
+    assert_eq!(s, 403, "{err}");
+    // An allowed host: fine for a user.
+    let (s, err) = api
+        .call(
+            "POST",
+            "/api/engines",
+            &user,
+            Some(&register("s3", &b_tcp(), 1.0)),
+        )
+        .await;
+    assert_eq!(s, 201, "{err}");
+    // More capacity than the engine has: refused, for anyone.
+    let (s, err) = api
+        .call(
+            "POST",
+            "/api/engines",
+            &admin(),
+            Some(&register("s4", &b, 4096.0)),
+        )
+        .await;
+    assert_eq!(s, 400, "{err}");
+    assert!(
+        err["error"]
+            .as_str()
+            .unwrap()
+            .contains("more than the engine has"),
+        "{err}"
+    );
+    let (s, _) = api
+        .call(
+            "POST",
+            "/api/engines",
+            &admin(),
+            Some(&register("s5", &b, 1.0)),
+        )
+        .await;
+    assert_eq!(s, 201, "admin registers the socket");
 }

@@ -173,8 +173,8 @@ pub(crate) struct Client {
     pub origin: Origin,
     transport: Transport,
     timeout: Duration,
-    /// The PEM files bollard reads; removed when the last clone goes.
-    tls_dir: Option<Arc<tempfile::TempDir>>,
+    /// The TLS configuration of a TLS engine (its record's CA only).
+    tls: Option<Arc<rustls::ClientConfig>>,
     ready: Arc<OnceCell<Docker>>,
     /// A client without a connection pool, for health probes: a dockerd
     /// that is shutting down still answers on open connections while it
@@ -185,9 +185,9 @@ pub(crate) struct Client {
 impl Client {
     pub fn new(target: &EngineTarget) -> Result<Self, Error> {
         let transport = transport(&target.addr, target.tls.is_some())?;
-        let tls_dir = match (&transport, &target.tls) {
+        let tls = match (&transport, &target.tls) {
             (Transport::Tcp { tls: true, .. }, Some(m)) => {
-                Some(Arc::new(write_pem(&target.id, m)?))
+                Some(Arc::new(tls_config(&target.id, m)?))
             }
             _ => None,
         };
@@ -199,7 +199,7 @@ impl Client {
             },
             transport,
             timeout: target.timeout,
-            tls_dir,
+            tls,
             ready: Arc::new(OnceCell::new()),
             probe: Arc::new(OnceCell::new()),
         })
@@ -245,12 +245,25 @@ impl Client {
                         hostport,
                         tls: false,
                     } => Docker::connect_with_http(hostport, secs, version),
-                    // The TLS client already opens a connection per request.
-                    Transport::Tcp { tls: true, .. } => return self.docker().await.cloned(),
+                    Transport::Tcp {
+                        hostport,
+                        tls: true,
+                    } => {
+                        let config = self.tls_config()?;
+                        let https = format!("https://{hostport}");
+                        docker_over(unpooled(), tls_connector(&config), https, secs, version)
+                    }
                 };
                 built.map_err(|e| self.origin.error("engine", "", e))
             })
             .await
+    }
+
+    fn tls_config(&self) -> shipcore::Result<Arc<rustls::ClientConfig>> {
+        self.tls.clone().ok_or_else(|| shipcore::Error::Tls {
+            engine: self.origin.engine.clone(),
+            reason: "no tls material".into(),
+        })
     }
 
     fn build(&self) -> shipcore::Result<Docker> {
@@ -278,22 +291,12 @@ impl Client {
             Transport::Tcp {
                 hostport,
                 tls: true,
-            } => {
-                let dir = self.tls_dir.as_ref().map(|d| d.path()).ok_or_else(|| {
-                    shipcore::Error::Tls {
-                        engine: self.origin.engine.clone(),
-                        reason: "no tls material".into(),
-                    }
-                })?;
-                Docker::connect_with_ssl(
-                    hostport,
-                    &dir.join("key.pem"),
-                    &dir.join("cert.pem"),
-                    &dir.join("ca.pem"),
-                    secs,
-                    version,
-                )
-            }
+            } => pooled_docker(
+                tls_connector(&*self.tls_config()?),
+                format!("https://{hostport}"),
+                secs,
+                version,
+            ),
         };
         built
             .map(|d| d.with_timeout(self.timeout))
@@ -312,7 +315,21 @@ fn pooled_docker<C>(
 where
     C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
 {
-    let client = pooled().build(connector);
+    docker_over(pooled(), connector, addr, secs, version)
+}
+
+/// A bollard client over a hyper client of our own, built by `builder`.
+fn docker_over<C>(
+    builder: hyper_util::client::legacy::Builder,
+    connector: C,
+    addr: String,
+    secs: u64,
+    version: &bollard::ClientVersion,
+) -> Result<Docker, bollard::errors::Error>
+where
+    C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
+{
+    let client = builder.build(connector);
     Docker::connect_with_custom_transport(
         move |req: bollard::BollardRequest| {
             let client = client.clone();
@@ -329,6 +346,13 @@ where
     )
 }
 
+/// A client builder that opens a connection per request (health probes).
+fn unpooled() -> hyper_util::client::legacy::Builder {
+    let mut b = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new());
+    b.pool_max_idle_per_host(0);
+    b
+}
+
 /// A client builder that keeps idle connections for reuse.
 fn pooled() -> hyper_util::client::legacy::Builder {
     let mut b = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new());
@@ -342,37 +366,51 @@ fn hex(path: &str) -> String {
     path.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Writes the PEM material where bollard's TLS setup reads it: a private
-/// temporary folder (mode 0700), removed with the last client clone.
-fn write_pem(engine: &str, m: &TlsMaterial) -> Result<tempfile::TempDir, Error> {
-    let fail = |e: std::io::Error| Error::TlsMaterial {
+/// The rustls configuration of a TLS engine, from its record's PEM
+/// material, kept in memory: the engine's certificate must chain to the
+/// record's CA and to nothing else (not the system's roots), and the client
+/// presents the record's certificate and key.
+fn tls_config(engine: &str, m: &TlsMaterial) -> Result<rustls::ClientConfig, Error> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |what: &str, e: &dyn std::fmt::Display| Error::TlsMaterial {
         engine: engine.into(),
-        reason: e.to_string(),
+        reason: format!("{what}: {e}"),
     };
-    for (name, pem) in [
-        ("ca_cert", &m.ca),
-        ("ssl_cert", &m.cert),
-        ("ssl_key", &m.key),
-    ] {
-        if !pem.contains("-----BEGIN") {
-            return Err(Error::TlsMaterial {
-                engine: engine.into(),
-                reason: format!("{name} is not PEM"),
-            });
-        }
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(m.ca.as_bytes()) {
+        let cert = cert.map_err(|e| bad("ca_cert is not PEM", &e))?;
+        roots.add(cert).map_err(|e| bad("ca_cert", &e))?;
     }
-    let dir = tempfile::Builder::new()
-        .prefix("shipcore-tls-")
-        .tempdir()
-        .map_err(fail)?;
-    for (name, pem) in [
-        ("ca.pem", &m.ca),
-        ("cert.pem", &m.cert),
-        ("key.pem", &m.key),
-    ] {
-        std::fs::write(dir.path().join(name), pem).map_err(fail)?;
+    if roots.is_empty() {
+        return Err(bad("ca_cert is not PEM", &"it holds no certificate"));
     }
-    Ok(dir)
+    let chain = CertificateDer::pem_slice_iter(m.cert.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad("ssl_cert is not PEM", &e))?;
+    if chain.is_empty() {
+        return Err(bad("ssl_cert is not PEM", &"it holds no certificate"));
+    }
+    let key = PrivateKeyDer::from_pem_slice(m.key.as_bytes())
+        .map_err(|e| bad("ssl_key is not a PEM private key", &e))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad("tls", &e))?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| bad("ssl_cert and ssl_key", &e))
+}
+
+/// A connector for a TLS engine's client.
+fn tls_connector(
+    config: &rustls::ClientConfig,
+) -> hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector> {
+    hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(config.clone())
+        .https_only()
+        .enable_http1()
+        .build()
 }
 
 #[cfg(test)]

@@ -10,9 +10,49 @@ use shipcore::access::Principal;
 use crate::error::Error;
 use crate::App;
 
-/// The authenticated caller of a request.
+/// The authenticated caller of a request, and the credentials it gave (a
+/// long answer, such as a followed event stream, checks them again when
+/// access changes, and ends once they are revoked).
 #[derive(Debug, Clone)]
-pub struct Caller(pub std::sync::Arc<Principal>);
+pub struct Caller(pub std::sync::Arc<Principal>, pub Credentials);
+
+/// What a caller authenticated with.
+#[derive(Clone)]
+pub enum Credentials {
+    Key(String),
+    Basic {
+        username: String,
+        password: String,
+        from: Option<std::net::IpAddr>,
+    },
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret.
+        match self {
+            Credentials::Key(_) => f.write_str("Key(..)"),
+            Credentials::Basic { username, .. } => write!(f, "Basic({username}, ..)"),
+        }
+    }
+}
+
+impl Credentials {
+    /// Whether the credentials are still good.
+    pub async fn valid(&self, access: &shipcore::access::Access) -> bool {
+        match self {
+            Credentials::Key(k) => matches!(access.by_service_key(k).await, Ok(Some(_))),
+            Credentials::Basic {
+                username,
+                password,
+                from,
+            } => matches!(
+                access.by_password(username, password, *from).await,
+                Ok(Some(_))
+            ),
+        }
+    }
+}
 
 impl Caller {
     /// Fails with 403 unless the caller may act on `area` (writing if `write`).
@@ -42,7 +82,7 @@ impl FromRequestParts<App> for Caller {
                 .to_str()
                 .map_err(|_| unauthorized("invalid X-Service-Key"))?;
             return match app.access.by_service_key(key).await? {
-                Some(p) => Ok(Caller(p)),
+                Some(p) => Ok(Caller(p, Credentials::Key(key.to_string()))),
                 None => Err(unauthorized("unknown service key")),
             };
         }
@@ -61,8 +101,19 @@ impl FromRequestParts<App> for Caller {
             let (user, password) = decoded
                 .split_once(':')
                 .ok_or_else(|| unauthorized("invalid Basic credentials"))?;
-            return match app.access.by_password(user, password).await? {
-                Some(p) => Ok(Caller(p)),
+            let from = parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip());
+            return match app.access.by_password(user, password, from).await? {
+                Some(p) => Ok(Caller(
+                    p,
+                    Credentials::Basic {
+                        username: user.to_string(),
+                        password: password.to_string(),
+                        from,
+                    },
+                )),
                 None => Err(unauthorized("wrong username or password")),
             };
         }

@@ -32,6 +32,15 @@ pub enum Error {
     /// No route serves the request.
     #[error("{0}")]
     NoRoute(String),
+    /// The client took too long to send its body.
+    #[error("{0}")]
+    SlowClient(String),
+    /// The request took longer than the server gives one.
+    #[error("{0}")]
+    TooLong(String),
+    /// A browser's request from another site to a route that changes state.
+    #[error("{0}")]
+    CrossSite(String),
     /// The listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -54,6 +63,9 @@ impl Error {
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NoRoute(_) => StatusCode::NOT_FOUND,
+            Error::SlowClient(_) => StatusCode::REQUEST_TIMEOUT,
+            Error::TooLong(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::CrossSite(_) => StatusCode::FORBIDDEN,
             Error::Listen { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Error::Core(e) => match e {
                 E::Invalid { .. } | E::Ambiguous { .. } => StatusCode::BAD_REQUEST,
@@ -66,6 +78,9 @@ impl Error {
                     StatusCode::BAD_GATEWAY
                 }
                 E::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+                E::Forbidden { .. } => StatusCode::FORBIDDEN,
+                E::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
+                E::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
         }
@@ -80,10 +95,18 @@ impl Error {
             ),
             e => (e.to_string(), Vec::new()),
         };
+        let retry_after = match self {
+            Error::Core(
+                shipcore::Error::TooMany { retry_after, .. }
+                | shipcore::Error::Unavailable { retry_after, .. },
+            ) => Some(*retry_after),
+            _ => None,
+        };
         Failure {
             status: self.status(),
             message,
             refusals,
+            retry_after,
         }
     }
 }
@@ -95,6 +118,9 @@ pub struct Failure {
     pub status: StatusCode,
     pub message: String,
     pub refusals: Vec<String>,
+    /// Seconds to wait before trying again (429 and 503), sent as
+    /// `Retry-After`.
+    pub retry_after: Option<u64>,
 }
 
 /// The plain JSON envelope's body.
@@ -116,6 +142,10 @@ impl IntoResponse for Failure {
             refusals: self.refusals.clone(),
         };
         let mut res = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
         res.extensions_mut().insert(self);
         res
     }

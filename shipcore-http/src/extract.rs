@@ -14,14 +14,21 @@ use crate::error::Error;
 #[derive(Debug)]
 pub struct Body(pub Bytes);
 
+/// How long a client may take to send a body.
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl<S: Send + Sync> FromRequest<S> for Body {
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
-        Bytes::from_request(req, state)
-            .await
-            .map(Body)
-            .map_err(|e| Error::bad_request(e.body_text()))
+        match tokio::time::timeout(BODY_TIMEOUT, Bytes::from_request(req, state)).await {
+            Ok(Ok(bytes)) => Ok(Body(bytes)),
+            Ok(Err(e)) => Err(Error::bad_request(e.body_text())),
+            Err(_) => Err(Error::SlowClient(format!(
+                "the body did not arrive within {}s",
+                BODY_TIMEOUT.as_secs()
+            ))),
+        }
     }
 }
 

@@ -26,11 +26,26 @@ use crate::{observe, App, Rendered};
 pub struct Front {
     app: App,
     router: Router,
+    /// The client's address, given to every request of its connection (the
+    /// login throttle counts failures by it).
+    peer: Option<std::net::SocketAddr>,
 }
 
 impl Front {
     pub fn new(app: App, router: Router) -> Self {
-        Front { app, router }
+        Front {
+            app,
+            router,
+            peer: None,
+        }
+    }
+
+    /// The front of one connection from `peer`.
+    pub fn for_peer(&self, peer: std::net::SocketAddr) -> Self {
+        Front {
+            peer: Some(peer),
+            ..self.clone()
+        }
     }
 
     /// The cached answer to `req`, if it has one.
@@ -67,7 +82,11 @@ where
     type Future =
         Either<Ready<Result<Response, Infallible>>, axum::routing::future::RouteFuture<Infallible>>;
 
-    fn call(&self, req: Request<B>) -> Self::Future {
+    fn call(&self, mut req: Request<B>) -> Self::Future {
+        if let Some(peer) = self.peer {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+        }
         match self.answer(&req) {
             Some(res) => Either::Left(ready(Ok(res))),
             None => Either::Right(self.router.clone().call(req.map(Body::new))),

@@ -12,7 +12,9 @@
 //! - `error.rs`: the crate's one error enum, its answers, and the envelope
 //!   mechanism by which a family renders errors its own way.
 //! - `extract.rs`: body, query and path extractors that fail with a 400
-//!   naming what is wrong.
+//!   naming what is wrong (and a 408 for a body that does not arrive).
+//! - `guard.rs`: limits every request meets: a deadline, and no state
+//!   changed by a browser's request from another site.
 //! - `observe.rs`: request logs and Prometheus metrics.
 //! - `openapi.rs`: the generated OpenAPI document (`/api/openapi.json`).
 //! - `rendered.rs`: answers rendered once per cluster generation (JSON and gzip).
@@ -23,6 +25,7 @@ mod cluster_api;
 mod error;
 mod extract;
 mod front;
+mod guard;
 mod observe;
 mod openapi;
 mod rendered;
@@ -83,6 +86,8 @@ pub fn router(app: App) -> Router {
         .route("/metrics", get(observe::metrics))
         .route("/api/openapi.json", get(openapi::document))
         .fallback(|| async { Error::NoRoute("no such endpoint".into()) })
+        .layer(axum::middleware::from_fn(guard::same_site))
+        .layer(axum::middleware::from_fn(guard::deadline))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             observe::track,
@@ -93,6 +98,10 @@ pub fn router(app: App) -> Router {
 /// How long shutdown waits for open connections (an event stream never
 /// ends by itself) before it returns.
 const DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Connections served at once; the listener waits for one to end before it
+/// accepts more.
+pub const MAX_CONNECTIONS: usize = 1024;
 
 /// Serves the facade of `app` on a bound listener until `shutdown`
 /// completes, then stops accepting, lets requests in flight finish (up to
@@ -115,13 +124,19 @@ pub async fn serve(
     let (stop, _) = tokio::sync::watch::channel(());
     let (done_tx, done) = tokio::sync::watch::channel(());
     let mut shutdown = std::pin::pin!(shutdown);
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot,
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = slot else { break };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) if is_connection_error(&e) => continue,
             Err(e) => {
                 // Out of file descriptors and the like: wait, as axum does.
@@ -130,7 +145,7 @@ pub async fn serve(
                 continue;
             }
         };
-        let service = front.clone();
+        let service = front.for_peer(peer);
         let mut stop = stop.subscribe();
         let done = done.clone();
         tokio::spawn(async move {
@@ -152,6 +167,7 @@ pub async fn serve(
                 tracing::debug!(error = %e, "connection ended with an error");
             }
             drop(done);
+            drop(slot);
         });
     }
     drop(listener);

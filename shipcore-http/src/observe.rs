@@ -39,8 +39,27 @@ pub struct Metrics {
     next_id: AtomicU64,
 }
 
+/// The methods counted by name; any other is counted as `OTHER`, so
+/// requests with invented methods cannot grow the metrics without bound.
+fn counted(method: &Method) -> Method {
+    static OTHER: std::sync::OnceLock<Method> = std::sync::OnceLock::new();
+    match *method {
+        Method::GET
+        | Method::POST
+        | Method::PUT
+        | Method::DELETE
+        | Method::HEAD
+        | Method::PATCH
+        | Method::OPTIONS => method.clone(),
+        _ => OTHER
+            .get_or_init(|| Method::from_bytes(b"OTHER").unwrap_or(Method::TRACE))
+            .clone(),
+    }
+}
+
 impl Metrics {
     fn observe(&self, method: &Method, route: &str, status: u16, seconds: f64) {
+        let method = &counted(method);
         if let Ok(mut m) = self.requests.lock() {
             match m.get_mut(route) {
                 Some(by) => *by.entry((method.clone(), status)).or_default() += 1,
@@ -87,6 +106,9 @@ pub fn finish(
 ) {
     let id = app.metrics.next_id.fetch_add(1, Ordering::Relaxed) + 1;
     let status = res.status().as_u16();
+    // A path that carries a secret (the webhook's key) is logged as its
+    // route.
+    let path = if route.contains("{key}") { route } else { path };
     let elapsed = started.elapsed();
     app.metrics
         .observe(method, route, status, elapsed.as_secs_f64());

@@ -95,6 +95,11 @@ pub enum Error {
     #[error("too many attempts: {reason}; try again in {retry_after}s")]
     TooMany { reason: String, retry_after: u64 },
 
+    /// The server is too busy for this now; try again after `retry_after`
+    /// seconds.
+    #[error("unavailable: {reason}; try again in {retry_after}s")]
+    Unavailable { reason: String, retry_after: u64 },
+
     /// The operating system failed us (no randomness, ...).
     #[error("system failure: {reason}")]
     System { reason: String },

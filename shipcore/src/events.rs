@@ -179,6 +179,34 @@ impl EventLog {
         Ok(out)
     }
 
+    /// Drops the oldest events so that at most `keep` remain; returns how
+    /// many went.
+    pub async fn trim(&self, keep: u64) -> Result<u64> {
+        let next = *self.next.lock().await;
+        let last = next.saturating_sub(1);
+        if last <= keep {
+            return Ok(0);
+        }
+        let below = key(last - keep + 1);
+        let mut dropped = 0;
+        loop {
+            let page = self.store.page(Page::first(EVENTS, MAX_BATCH_OPS)).await?;
+            let old: Vec<Op> = page
+                .iter()
+                .filter(|v| v.key < below)
+                .map(|v| Op::Delete {
+                    key: v.key.clone(),
+                    expect: Expect::Any,
+                })
+                .collect();
+            if old.is_empty() {
+                return Ok(dropped);
+            }
+            dropped += old.len() as u64;
+            self.store.batch(old).await?;
+        }
+    }
+
     /// One event by sequence number.
     pub async fn get(&self, seq: u64) -> Result<Option<Event>> {
         Ok(get_json::<Event>(self.store.as_ref(), &key(seq))

@@ -45,6 +45,7 @@ pub async fn add_account(
 ) -> Result<StatusCode, Error> {
     caller.require("accounts", true)?;
     let a: NewAccount = body.json()?;
+    app.access.check_grant(&caller.0, &a.role.name).await?;
     app.access
         .create_account(&a.username, &a.password, &a.role.name)
         .await?;
@@ -188,6 +189,7 @@ pub async fn add_service_key(
     caller.require("servicekeys", true)?;
     let k: NewKey = body.json()?;
     let role = k.role.unwrap_or_else(|| caller.0.role.name.clone());
+    app.access.check_grant(&caller.0, &role).await?;
     Ok(Json(
         app.access.create_service_key(&k.description, &role).await?,
     ))

@@ -151,31 +151,56 @@ pub async fn scale(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Logs {
+    /// The last lines to send (default 1000), or `all`.
+    tail: Option<String>,
+    /// Shipyard's CLI sends `stdout=1&stderr=1`; both are sent either way.
+    #[allow(dead_code)]
+    stdout: Option<String>,
+    #[allow(dead_code)]
+    stderr: Option<String>,
+}
+
+/// Lines of output sent when `tail` is not given.
+const TAIL: u64 = 1000;
+
 #[utoipa::path(
     get,
     path = "/api/containers/{id}/logs",
     tag = "containers",
-    params(("id" = String, Path, description = "Container id (or a unique prefix)")),
-    responses((status = 200, description = "The container's output", body = String, content_type = "text/plain"), (status = 404, body = ErrorBody))
+    params(("id" = String, Path, description = "Container id (or a unique prefix)"), Logs),
+    responses((status = 200, description = "The container's output (stdout and stderr), streamed as the engine sends it", body = String, content_type = "text/plain"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, description = "The engine failed", body = ErrorBody))
 )]
 pub async fn logs(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<String>,
+    Query(q): Query<Logs>,
 ) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, false)?;
-    let chunks: Vec<_> = app
+    let tail = match q.tail.as_deref() {
+        None => Some(TAIL),
+        Some("all") => None,
+        Some(n) => Some(n.parse().map_err(|_| {
+            Error::bad_request(format!("tail must be a number of lines or all, got {n:?}"))
+        })?),
+    };
+    let options = LogOptions {
+        tail,
+        ..LogOptions::default()
+    };
+    let stream = app
         .cluster
-        .logs(&id, &LogOptions::default())
+        .logs(&id, &options)
         .await?
-        .try_collect()
-        .await?;
-    let text: Vec<u8> = chunks.into_iter().flat_map(|c| c.data).collect();
+        .map_ok(|chunk| bytes::Bytes::from(chunk.data));
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; charset=utf-8",
         )],
-        text,
+        axum::body::Body::from_stream(stream),
     ))
 }

@@ -114,7 +114,7 @@ pub async fn add(
     let record: EngineRecord = body.json()?;
     Ok((
         StatusCode::CREATED,
-        Json(view(app.cluster.add_engine(record).await?)),
+        Json(view(app.cluster.add_engine_by(record, &caller.0).await?)),
     ))
 }
 

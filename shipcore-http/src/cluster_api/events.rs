@@ -7,14 +7,13 @@ use axum::extract::State;
 use axum::response::sse::{Event as Sse, KeepAlive};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use bytes::Bytes;
 use futures::StreamExt;
 use serde::Deserialize;
 use shipcore::model::ImageRef;
 
 use crate::auth::Caller;
 use crate::error::{Error, ErrorBody};
-use crate::extract::{parse, Path, Query};
+use crate::extract::{Body, Path, Query};
 
 /// What a hub webhook did.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -23,8 +22,16 @@ pub struct HubResult {
     pub image: String,
     /// How many containers were replaced.
     pub redeployed: usize,
+    /// The containers that could not be replaced (each kept as it was), and
+    /// why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<String>,
 }
 use crate::App;
+
+/// How often a followed stream without events checks that its caller's
+/// credentials still hold.
+const REVOCATION_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -65,16 +72,42 @@ pub async fn list(
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(q.since)
             .max(q.since);
-        let stream = app.cluster.events().follow(since).await?.map(|item| {
-            Ok::<_, Infallible>(match item {
-                Ok(e) => Sse::default()
-                    .id(e.seq.to_string())
-                    .event("event")
-                    .json_data(&e)
-                    .unwrap_or_else(|_| Sse::default().event("error").data("cannot encode event")),
-                Err(e) => Sse::default().event("error").data(e.to_string()),
-            })
+        let events = app.cluster.events().follow(since).await?.map(Some);
+        // Ticks, so a stream with no events still notices a revocation.
+        let ticks = futures::stream::unfold((), |()| async {
+            tokio::time::sleep(REVOCATION_CHECK).await;
+            Some((None, ()))
         });
+        // The caller's credentials are checked again whenever access
+        // changed; once they are revoked, the stream ends.
+        let access = app.access.clone();
+        let credentials = caller.1.clone();
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(access.generation()));
+        let stream = futures::stream::select(events, ticks)
+            .take_while(move |_| {
+                let (access, credentials, seen) =
+                    (access.clone(), credentials.clone(), seen.clone());
+                async move {
+                    let now = access.generation();
+                    if seen.swap(now, std::sync::atomic::Ordering::SeqCst) == now {
+                        return true;
+                    }
+                    credentials.valid(&access).await
+                }
+            })
+            .filter_map(|item| async move { item })
+            .map(|item| {
+                Ok::<_, Infallible>(match item {
+                    Ok(e) => Sse::default()
+                        .id(e.seq.to_string())
+                        .event("event")
+                        .json_data(&e)
+                        .unwrap_or_else(|_| {
+                            Sse::default().event("error").data("cannot encode event")
+                        }),
+                    Err(e) => Sse::default().event("error").data(e.to_string()),
+                })
+            });
         return Ok(axum::response::Sse::new(stream)
             .keep_alive(KeepAlive::default())
             .into_response());
@@ -108,15 +141,10 @@ pub struct HubPush {
 )]
 pub async fn hub(
     State(app): State<App>,
-    Path(key): Path<String>,
-    body: Bytes,
+    HubImage(image): HubImage,
+    body: Body,
 ) -> Result<Response, Error> {
-    let image = app
-        .access
-        .webhook(&key)
-        .await?
-        .ok_or_else(|| Error::Unauthorized("unknown webhook key".into()))?;
-    let push: HubPush = parse(&body)?;
+    let push: HubPush = body.json()?;
     let pushed = ImageRef::parse(&push.repository.repo_name)
         .map_err(|e| Error::bad_request(format!("repository.repo_name: {e}")))?;
     let allowed = ImageRef::parse(&image)?;
@@ -125,12 +153,38 @@ pub async fn hub(
             "this webhook key is for {image}, not {pushed}"
         )));
     }
-    let redeployed = app.cluster.redeploy_image(&allowed).await?;
+    let done = app.cluster.redeploy_image(&allowed).await?;
     Ok(Json(HubResult {
         image,
-        redeployed: redeployed.len(),
+        redeployed: done.containers.len(),
+        failed: done
+            .failed
+            .iter()
+            .map(|(id, e)| format!("{id}: {e}"))
+            .collect(),
     })
     .into_response())
+}
+
+/// The image the webhook key in the path may redeploy. An extractor of the
+/// request's head, so an unknown key is refused before the body is read.
+#[derive(Debug)]
+pub struct HubImage(String);
+
+impl axum::extract::FromRequestParts<App> for HubImage {
+    type Rejection = Error;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        app: &App,
+    ) -> Result<Self, Error> {
+        let Path(key) = Path::<String>::from_request_parts(parts, app).await?;
+        app.access
+            .webhook(&key)
+            .await?
+            .map(HubImage)
+            .ok_or_else(|| Error::Unauthorized("unknown webhook key".into()))
+    }
 }
 
 /// `POST /hub/webhook`: the seed's path without its key.

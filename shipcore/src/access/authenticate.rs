@@ -53,27 +53,36 @@ impl Access {
         Ok(Some(principal))
     }
 
-    /// The principal of an account's credentials, if they match.
+    /// The principal of an account's credentials, if they match. Failed
+    /// attempts count against `from` and `username` (see `throttle.rs`).
     pub async fn by_password(
         &self,
         username: &str,
         password: &str,
+        from: Option<std::net::IpAddr>,
     ) -> Result<Option<Arc<Principal>>> {
         let login = secret::key_digest(&format!("{}:{username}:{password}", username.len()));
         if let Some(p) = self.logins.lock().ok().and_then(|l| l.get(&login).cloned()) {
             return Ok(Some(p));
         }
+        self.throttle.admit(from, username)?;
         let version = self.version();
-        let Some((account, _)) =
-            get_json::<Account>(self.store.as_ref(), &format!("{ACCOUNTS}{username}")).await?
-        else {
-            // Spend the same time as a wrong password, so names cannot be probed.
-            let _ = verify_password(password, DECOY);
+        let account =
+            get_json::<Account>(self.store.as_ref(), &format!("{ACCOUNTS}{username}")).await?;
+        // An unknown name costs the same as a wrong password, so names
+        // cannot be probed.
+        let hash = account
+            .as_ref()
+            .map_or_else(|| DECOY.to_string(), |(a, _)| a.password.clone());
+        let given = password.to_string();
+        let matches = self
+            .throttle
+            .verify(move || verify_password(&given, &hash))
+            .await?;
+        let Some((account, _)) = account.filter(|_| matches) else {
+            self.throttle.failed(from, username);
             return Ok(None);
         };
-        if !verify_password(password, &account.password) {
-            return Ok(None);
-        }
         let principal = Arc::new(Principal {
             name: account.username,
             role: self.role(&account.role.name).await?,

@@ -8,12 +8,15 @@
 //!   deletion accepts.
 //! - `authenticate.rs`: credentials to principals, with the caches that keep
 //!   argon2 and store reads off the path of every request.
+//! - `throttle.rs`: password checks on the blocking pool, a few at a time,
+//!   and failed attempts limited per client address and per username.
 //! - `secret.rs`: hashing, random keys, constant-time comparison.
 
 mod accounts;
 mod authenticate;
 mod keys;
 mod secret;
+mod throttle;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,6 +24,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 
 pub use secret::{hash_key, hash_password, new_key, same, verify_password};
+pub use throttle::{ADDRESS_FAILURES, USERNAME_FAILURES, WINDOW as FAILURE_WINDOW};
 
 use crate::error::{Error, Result};
 use crate::events::EventLog;
@@ -67,6 +71,8 @@ pub struct Access {
     /// has not moved meanwhile, so a credential removed while it was being
     /// looked up is never cached again.
     changes: Arc<std::sync::atomic::AtomicU64>,
+    /// Password checks and failed-login limits.
+    throttle: Arc<throttle::Throttle>,
     /// Where changes are recorded (Shipyard's `add-service-key`, ...).
     events: Option<EventLog>,
 }
@@ -97,8 +103,17 @@ impl Access {
             known: Default::default(),
             logins: Default::default(),
             changes: Default::default(),
+            throttle: Arc::new(throttle::Throttle::new(Arc::new(
+                crate::clock::SystemClock::new(),
+            ))),
             events: None,
         }
+    }
+
+    /// Counts failed-login windows by `clock` (tests drive it).
+    pub fn with_clock(mut self, clock: Arc<dyn crate::clock::Clock>) -> Self {
+        self.throttle = Arc::new(throttle::Throttle::new(clock));
+        self
     }
 
     /// Records every change to accounts, roles and keys in the event log,
@@ -154,6 +169,13 @@ impl Access {
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             cache.clear();
         }
+    }
+
+    /// A number that changes whenever accounts, roles or keys change (so a
+    /// long-lived answer knows when to check its caller's credentials
+    /// again).
+    pub fn generation(&self) -> u64 {
+        self.version()
     }
 
     /// The change counter, read before a lookup.

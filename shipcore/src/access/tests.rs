@@ -14,10 +14,18 @@ async fn accounts_keys_and_roles() {
         None,
         "second start creates nothing"
     );
-    let admin = a.by_password("admin", "s3cret").await.unwrap().unwrap();
+    let admin = a
+        .by_password("admin", "s3cret", None)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(admin.allows("accounts", true));
-    assert!(a.by_password("admin", "wrong").await.unwrap().is_none());
-    assert!(a.by_password("nobody", "x").await.unwrap().is_none());
+    assert!(a
+        .by_password("admin", "wrong", None)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(a.by_password("nobody", "x", None).await.unwrap().is_none());
 
     a.create_account("foo", "bar", "user").await.unwrap();
     assert!(matches!(
@@ -25,14 +33,14 @@ async fn accounts_keys_and_roles() {
         Err(Error::Exists { .. })
     ));
     // Verified credentials are remembered, and forgotten with the account.
-    assert!(a.by_password("foo", "bar").await.unwrap().is_some());
-    assert!(a.by_password("foo", "bar").await.unwrap().is_some());
-    assert!(a.by_password("foo", "baz").await.unwrap().is_none());
+    assert!(a.by_password("foo", "bar", None).await.unwrap().is_some());
+    assert!(a.by_password("foo", "bar", None).await.unwrap().is_some());
+    assert!(a.by_password("foo", "baz", None).await.unwrap().is_none());
     a.delete_account("foo").await.unwrap();
-    assert!(a.by_password("foo", "bar").await.unwrap().is_none());
+    assert!(a.by_password("foo", "bar", None).await.unwrap().is_none());
     a.create_account("foo", "other", "user").await.unwrap();
-    assert!(a.by_password("foo", "bar").await.unwrap().is_none());
-    assert!(a.by_password("foo", "other").await.unwrap().is_some());
+    assert!(a.by_password("foo", "bar", None).await.unwrap().is_none());
+    assert!(a.by_password("foo", "other", None).await.unwrap().is_some());
     assert!(matches!(
         a.create_account("x", "y", "nope").await,
         Err(Error::Missing { .. })
@@ -139,4 +147,77 @@ async fn keys_are_deleted_by_what_the_list_shows() {
     a.delete_webhook_key(&listed[0].key).await.unwrap();
     assert_eq!(a.webhook(&h3.key).await.unwrap(), None);
     assert!(a.create_webhook_key("Bad Image").await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_deleted_while_it_is_looked_up_is_never_cached_again() {
+    // Lookups keep coming while a (slow) delete is in flight: after the
+    // delete returns, the key is refused, cached or not.
+    let store = crate::store::FaultyStore::new(Arc::new(MemoryStore::new()));
+    let a = Access::new(Arc::new(store.clone()));
+    a.bootstrap(Some("pw".into())).await.unwrap();
+    store.slow_writes("access/servicekeys/", std::time::Duration::from_millis(30));
+    for _ in 0..5 {
+        let key = a.create_service_key("k", "user").await.unwrap().key;
+        assert!(a.by_service_key(&key).await.unwrap().is_some());
+        let hammer = {
+            let (a, key) = (a.clone(), key.clone());
+            tokio::spawn(async move {
+                for _ in 0..200 {
+                    let _ = a.by_service_key(&key).await;
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                }
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        a.delete_service_key(&key).await.unwrap();
+        assert!(a.cached_service_key(&key).is_none());
+        assert!(a.by_service_key(&key).await.unwrap().is_none());
+        hammer.await.unwrap();
+        assert!(
+            a.cached_service_key(&key).is_none(),
+            "cached after its delete"
+        );
+        assert!(a.by_service_key(&key).await.unwrap().is_none());
+    }
+}
+
+#[tokio::test]
+async fn grants_stay_within_the_granters_role_and_used_roles_stay() {
+    let a = Access::new(Arc::new(MemoryStore::new()));
+    a.bootstrap(Some("pw".into())).await.unwrap();
+    a.create_role(
+        "keys",
+        vec![
+            "servicekeys:rw".to_string().try_into().unwrap(),
+            "accounts:rw".to_string().try_into().unwrap(),
+        ],
+    )
+    .await
+    .unwrap();
+    let manager = Principal {
+        name: "key-manager".into(),
+        role: a.role("keys").await.unwrap(),
+    };
+    for role in ["admin", "user"] {
+        assert!(
+            matches!(
+                a.check_grant(&manager, role).await,
+                Err(Error::Forbidden { .. })
+            ),
+            "{role}"
+        );
+    }
+    a.check_grant(&manager, "keys").await.unwrap();
+    // A role a key acts with is not deleted under it.
+    a.create_role("watch", vec!["events:ro".to_string().try_into().unwrap()])
+        .await
+        .unwrap();
+    let key = a.create_service_key("w", "watch").await.unwrap().key;
+    assert!(matches!(
+        a.delete_role("watch").await,
+        Err(Error::Exists { .. })
+    ));
+    a.delete_service_key(&key).await.unwrap();
+    a.delete_role("watch").await.unwrap();
 }

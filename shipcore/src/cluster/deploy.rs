@@ -285,15 +285,14 @@ impl Txn {
             engines.entry(s.engine()).or_insert(&s.backend);
         }
         let image = self.req.image.name.clone();
-        let pulls = futures::future::try_join_all(engines.into_values().map(|b| {
+        let limit = self.cluster.inner.opts.pull_timeout;
+        let pulls = futures::future::try_join_all(engines.into_iter().map(|(engine, b)| {
             let image = image.clone();
             async move {
                 match b.inspect_image(&image).await {
                     Ok(_) => Ok(()),
                     Err(Error::NotFound { .. }) => {
-                        b.pull_image(&image, None)
-                            .try_for_each(|_| async { Ok(()) })
-                            .await
+                        pull_within(b.as_ref(), engine, &image, limit).await
                     }
                     Err(e) => Err(e),
                 }
@@ -502,6 +501,22 @@ impl Txn {
             binds: Vec::new(),
         }
     }
+}
+
+/// Pulls `image` on an engine, failing with [`Error::Timeout`] past `limit`.
+pub(super) async fn pull_within(
+    b: &dyn EngineBackend,
+    engine: &str,
+    image: &str,
+    limit: std::time::Duration,
+) -> Result<()> {
+    let pull = b.pull_image(image, None).try_for_each(|_| async { Ok(()) });
+    tokio::time::timeout(limit, pull)
+        .await
+        .map_err(|_| Error::Timeout {
+            engine: engine.to_string(),
+            seconds: limit.as_secs(),
+        })?
 }
 
 /// Creates and starts one container: its slot, the id made (even when the

@@ -11,14 +11,52 @@ use std::time::Duration;
 use super::docs::{engine_key, ContainerDoc, EngineDoc};
 use super::state::EngineSlot;
 use super::Cluster;
+use crate::access::Principal;
 use crate::error::{Error, Result};
 use crate::events::NewEvent;
 use crate::model::{EngineRecord, EventType, Health};
 use crate::store::{put_json, Expect, Op, MAX_BATCH_OPS};
 
 impl Cluster {
+    /// Registers an engine for `by`: as [`Cluster::add_engine`], after the
+    /// policy on who may register where. Only `admin` registers engines on
+    /// unix sockets, or on hosts outside [`ClusterOptions::engine_hosts`]:
+    /// an engine is a place the server connects to, and other users'
+    /// containers (and their environment) land on.
+    ///
+    /// [`ClusterOptions::engine_hosts`]: super::ClusterOptions::engine_hosts
+    pub async fn add_engine_by(&self, record: EngineRecord, by: &Principal) -> Result<EngineDoc> {
+        if by.role.name != "admin" {
+            let addr = &record.engine.addr;
+            let host = addr
+                .split_once("://")
+                .filter(|(scheme, _)| *scheme != "unix")
+                .map(|(_, rest)| rest.trim_end_matches('/'))
+                .and_then(|hostport| hostport.rsplit_once(':').map(|(h, _)| h))
+                .map(|h| h.trim_start_matches('[').trim_end_matches(']'));
+            match host {
+                None => {
+                    return Err(Error::Forbidden {
+                        reason: format!(
+                            "only an admin registers an engine on a unix socket ({addr})"
+                        ),
+                    })
+                }
+                Some(h) if !self.inner.opts.engine_hosts.iter().any(|a| a == h) => {
+                    return Err(Error::Forbidden {
+                        reason: format!(
+                            "only an admin registers an engine on {h}: it is not among the hosts others may use (shipd --engine-hosts)"
+                        ),
+                    })
+                }
+                Some(_) => {}
+            }
+        }
+        self.add_engine(record).await
+    }
+
     /// Registers an engine. It must answer; cpus and memory left at 0 take
-    /// what the engine reports.
+    /// what the engine reports, and more than it reports is refused.
     pub async fn add_engine(&self, mut record: EngineRecord) -> Result<EngineDoc> {
         if record.engine.id.is_empty() {
             record.engine.id = record.id.clone();
@@ -49,31 +87,59 @@ impl Cluster {
                 engine: id.clone(),
                 seconds: limit.as_secs(),
             })??;
+        let reported_cpus = info.cpus as f64 / 1000.0;
         if record.engine.cpus == 0.0 {
-            record.engine.cpus = info.cpus as f64 / 1000.0;
+            record.engine.cpus = reported_cpus;
+        } else if record.engine.cpus > reported_cpus && info.cpus > 0 {
+            return Err(Error::invalid(
+                "engine.cpus",
+                format!(
+                    "{} is more than the engine has ({reported_cpus})",
+                    record.engine.cpus
+                ),
+            ));
         }
         if record.engine.memory == 0 {
             record.engine.memory = info.memory;
+        } else if record.engine.memory > info.memory && info.memory > 0 {
+            return Err(Error::invalid(
+                "engine.memory",
+                format!(
+                    "{} MiB is more than the engine has ({} MiB)",
+                    record.engine.memory, info.memory
+                ),
+            ));
         }
         let doc = EngineDoc {
             record,
             health: Health::Healthy,
             added: self.inner.opts.clock.rfc3339(),
         };
-        let mut st = self.inner.state.lock().await;
-        if let Some(taken) = taken(&st) {
-            return Err(Error::Exists {
-                kind: "engine".into(),
-                id: taken,
-            });
-        }
+        // Written first (a second registration of the id loses there), then
+        // taken in under the lock, which is not held across the write.
         put_json(
             self.inner.store.as_ref(),
             &engine_key(&id),
             &doc,
             Expect::Absent,
         )
-        .await?;
+        .await
+        .map_err(|e| match e {
+            Error::Conflict { .. } => Error::Exists {
+                kind: "engine".into(),
+                id: id.clone(),
+            },
+            e => e,
+        })?;
+        let mut st = self.inner.state.lock().await;
+        if let Some(taken) = taken(&st) {
+            drop(st);
+            let _ = self.inner.store.delete(&engine_key(&id), Expect::Any).await;
+            return Err(Error::Exists {
+                kind: "engine".into(),
+                id: taken,
+            });
+        }
         let slot = EngineSlot {
             doc: doc.clone(),
             backend,

@@ -22,7 +22,7 @@ pub(super) struct Locks(Mutex<HashMap<String, Weak<AsyncMutex<()>>>>);
 pub(super) type Held = OwnedMutexGuard<()>;
 
 impl Locks {
-    async fn lock(&self, key: String) -> Held {
+    pub(super) async fn lock(&self, key: String) -> Held {
         let lock = {
             let mut table = self.0.lock().unwrap_or_else(|p| p.into_inner());
             match table.get(&key).and_then(Weak::upgrade) {

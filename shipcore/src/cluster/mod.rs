@@ -47,4 +47,6 @@ pub use deploy::{DeployRequest, MAX_REPLICAS};
 pub use docs::{ContainerDoc, DeployDoc, EngineDoc};
 pub use plan::{Action, Observation};
 #[cfg(feature = "runtime")]
+pub use redeploy::Redeployed;
+#[cfg(feature = "runtime")]
 pub use service::{Background, Cluster, ClusterOptions, ClusterStats, Totals};

@@ -40,6 +40,20 @@ pub struct ClusterOptions {
     pub health_timeout: Duration,
     /// How many containers of one deploy are created and started at once.
     pub deploy_parallelism: usize,
+    /// The longest an image pull may take (deploys, redeploys).
+    pub pull_timeout: Duration,
+    /// Hosts (of `tcp://`, `http://` and `https://` addresses) that callers
+    /// who are not `admin` may register engines on. Only `admin` registers
+    /// engines elsewhere, and on unix sockets: an engine is a place the
+    /// server connects to and others' containers land on.
+    pub engine_hosts: Vec<String>,
+    /// Events kept; older ones are dropped by the maintenance round.
+    pub event_retention: u64,
+    /// Store revisions whose changes stay in its change log (for streams
+    /// that resume); older ones are compacted by the maintenance round.
+    pub change_retention: u64,
+    /// How often the maintenance round runs.
+    pub maintenance_interval: Duration,
     /// The clock records and schedules are read from.
     pub clock: Arc<dyn Clock>,
 }
@@ -54,6 +68,11 @@ impl Default for ClusterOptions {
             reconcile_interval: Duration::from_secs(5),
             health_timeout: Duration::from_secs(3),
             deploy_parallelism: 4,
+            pull_timeout: Duration::from_secs(10 * 60),
+            engine_hosts: Vec::new(),
+            event_retention: 100_000,
+            change_retention: 10_000,
+            maintenance_interval: Duration::from_secs(10 * 60),
             clock: Arc::new(SystemClock::new()),
         }
     }
@@ -135,9 +154,16 @@ impl Cluster {
         let events = EventLog::open(store.clone(), opts.clock.clone()).await?;
         let now = opts.clock.elapsed();
         let mut engines = BTreeMap::new();
-        for v in store.list(docs::ENGINES).await? {
-            let doc: EngineDoc = v.json()?;
-            let backend = connector.connect(&doc.record)?;
+        let mut unusable = Vec::new();
+        let mut unreadable = for_each_page(store.clone(), docs::ENGINES, |key, doc: EngineDoc| {
+            let backend = match connector.connect(&doc.record) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(%key, error = %e, "a stored engine cannot be reached; skipped");
+                    unusable.push(format!("{key}: {e}"));
+                    return Ok(());
+                }
+            };
             let id = doc.id().to_string();
             engines.insert(
                 id,
@@ -150,17 +176,21 @@ impl Cluster {
                     next_check: now,
                 },
             );
-        }
-        let mut deploys: BTreeMap<String, Arc<ImageConfig>> = BTreeMap::new();
-        for_each_page(store.clone(), docs::DEPLOYS, |_, d: DeployDoc| {
-            deploys.insert(d.id, Arc::new(d.image));
             Ok(())
         })
         .await?;
+        let mut deploys: BTreeMap<String, Arc<ImageConfig>> = BTreeMap::new();
+        unreadable.extend(
+            for_each_page(store.clone(), docs::DEPLOYS, |_, d: DeployDoc| {
+                deploys.insert(d.id, Arc::new(d.image));
+                Ok(())
+            })
+            .await?,
+        );
         let generation = Arc::new(AtomicU64::new(0));
         let mut state = State::new(engines, Vec::new(), generation.clone())?;
         let mut earlier = Vec::new();
-        for_each_page(store.clone(), docs::CONTAINERS, |key, stored: StoredContainer| {
+        let containers_unreadable = for_each_page(store.clone(), docs::CONTAINERS, |key, stored: StoredContainer| {
             if stored.image.is_some() {
                 earlier.push((key, stored));
                 return Ok(());
@@ -176,6 +206,8 @@ impl Cluster {
             Ok(())
         })
         .await?;
+        unreadable.extend(containers_unreadable);
+        unreadable.extend(unusable);
         for doc in migrate(store.as_ref(), earlier, &opts.clock.rfc3339()).await? {
             state.put_container(doc);
         }
@@ -193,6 +225,19 @@ impl Cluster {
                 locks: Default::default(),
             }),
         };
+        if !unreadable.is_empty() {
+            let events = unreadable
+                .into_iter()
+                .map(|why| {
+                    crate::events::NewEvent::new(
+                        crate::model::EventType::Error,
+                        format!("a stored record was skipped: {why}"),
+                        &["cluster", "store"],
+                    )
+                })
+                .collect();
+            cluster.inner.events.record_all(events).await?;
+        }
         cluster.check_health(true).await;
         Ok(cluster)
     }
@@ -238,8 +283,19 @@ impl Cluster {
                 }
             })
         };
+        let maintenance = {
+            let c = self.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(c.inner.opts.maintenance_interval).await;
+                    if let Err(e) = c.maintain().await {
+                        tracing::warn!(error = %e, "maintenance failed");
+                    }
+                }
+            })
+        };
         Background {
-            tasks: vec![health, reconcile],
+            tasks: vec![health, reconcile, maintenance],
         }
     }
 
@@ -301,6 +357,24 @@ impl Cluster {
             st.generation(),
             st.containers().map(|d| st.render(d)).collect(),
         )
+    }
+
+    /// Drops events beyond [`ClusterOptions::event_retention`] (oldest
+    /// first) and compacts the store's change log to the last
+    /// [`ClusterOptions::change_retention`] revisions. Returns how many
+    /// events were dropped.
+    pub async fn maintain(&self) -> Result<u64> {
+        let dropped = self
+            .inner
+            .events
+            .trim(self.inner.opts.event_retention)
+            .await?;
+        let revision = self.inner.store.revision().await?;
+        let keep = self.inner.opts.change_retention;
+        if revision > keep {
+            self.inner.store.compact(revision - keep).await?;
+        }
+        Ok(dropped)
     }
 
     /// Changes whenever an engine, a container or a reservation changes.
@@ -404,14 +478,15 @@ async fn migrate(
 /// Reads and decodes every document under `prefix` a page at a time, so
 /// opening a large cluster never holds its whole store in memory at once. A
 /// task of its own reads and decodes the next pages while `each` takes
-/// this one, so a cold start uses both cores.
+/// this one, so a cold start uses both cores. Returns why the records that
+/// could not be decoded were skipped.
 async fn for_each_page<T: serde::de::DeserializeOwned + Send + 'static>(
     store: Arc<dyn Store>,
     prefix: &str,
     mut each: impl FnMut(String, T) -> Result<()>,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     const PAGE: usize = 4096;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<(String, T)>>>(2);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<(String, Result<T>)>>>(2);
     let prefix = prefix.to_string();
     let reader = tokio::spawn(async move {
         let mut after: Option<String> = None;
@@ -435,21 +510,32 @@ async fn for_each_page<T: serde::de::DeserializeOwned + Send + 'static>(
             after = page.last().map(|v| v.key.clone());
             let decoded = page
                 .into_iter()
-                .map(|v| v.json::<T>().map(|d| (v.key, d)))
-                .collect::<Result<Vec<_>>>();
-            let failed = decoded.is_err();
-            if tx.send(decoded).await.is_err() || failed || !full {
+                .map(|v| {
+                    let doc = v.json::<T>();
+                    (v.key, doc)
+                })
+                .collect();
+            if tx.send(Ok(decoded)).await.is_err() || !full {
                 return;
             }
         }
     });
+    let mut unreadable = Vec::new();
     while let Some(page) = rx.recv().await {
         for (key, doc) in page? {
-            each(key, doc)?;
+            match doc {
+                Ok(doc) => each(key, doc)?,
+                // One bad record does not stop the cluster: it is left in
+                // the store, named in the log and in an event.
+                Err(e) => {
+                    tracing::error!(%key, error = %e, "a stored record cannot be read; skipped");
+                    unreadable.push(e.to_string());
+                }
+            }
         }
     }
     let _ = reader.await;
-    Ok(())
+    Ok(unreadable)
 }
 
 /// The background tasks of a cluster; aborted when dropped.

@@ -119,6 +119,12 @@ impl RestartPolicy {
     }
 }
 
+/// The most cpus a request or an engine may name: sums over a cluster of
+/// them stay far within the integers they are kept in.
+pub const MAX_CPUS: f64 = 1_000_000.0;
+/// The most memory (MiB) a request or an engine may name (1 EiB).
+pub const MAX_MEMORY: u64 = 1 << 40;
+
 /// What to deploy: Shipyard's container request and the `image` object of a
 /// deployed container.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -175,14 +181,20 @@ impl ImageConfig {
             return Err(Error::invalid("name", "an image name is required"));
         }
         self.image()?;
-        if !(self.cpus.is_finite() && self.cpus > 0.0) {
+        if !(self.cpus.is_finite() && self.cpus > 0.0 && self.cpus <= MAX_CPUS) {
             return Err(Error::invalid(
                 "cpus",
-                format!("must be greater than 0, got {}", self.cpus),
+                format!(
+                    "must be greater than 0 and at most {MAX_CPUS}, got {}",
+                    self.cpus
+                ),
             ));
         }
-        if self.memory == 0 {
-            return Err(Error::invalid("memory", "must be greater than 0 MiB"));
+        if self.memory == 0 || self.memory > MAX_MEMORY {
+            return Err(Error::invalid(
+                "memory",
+                format!("must be 1 to {MAX_MEMORY} MiB, got {}", self.memory),
+            ));
         }
         if !RestartPolicy::NAMES.contains(&self.restart_policy.name.as_str()) {
             return Err(Error::invalid(

@@ -63,8 +63,17 @@ impl Engine {
         if rest.is_empty() {
             return Err(Error::invalid("engine.addr", "has no host or path"));
         }
-        if !(self.cpus.is_finite() && self.cpus >= 0.0) {
-            return Err(Error::invalid("engine.cpus", "must be 0 or more"));
+        if !(self.cpus.is_finite() && self.cpus >= 0.0 && self.cpus <= super::container::MAX_CPUS) {
+            return Err(Error::invalid(
+                "engine.cpus",
+                format!("must be 0 to {}", super::container::MAX_CPUS),
+            ));
+        }
+        if self.memory > super::container::MAX_MEMORY {
+            return Err(Error::invalid(
+                "engine.memory",
+                format!("must be at most {} MiB", super::container::MAX_MEMORY),
+            ));
         }
         Ok(())
     }

@@ -31,6 +31,9 @@ pub enum EventType {
     DeployFailed,
     Reschedule,
     Redeploy,
+    /// Something the cluster could not do or read (a stored record it
+    /// skipped, ...).
+    Error,
 }
 
 /// One recorded event. `seq` orders events and lets a reader resume.

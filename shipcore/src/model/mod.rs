@@ -19,6 +19,7 @@ mod validate;
 pub use access::{Account, Permission, Role, RoleRef, ServiceKey, WebhookKey};
 pub use container::{
     BindPort, Container, ContainerState, ContainerType, ImageConfig, Port, Proto, RestartPolicy,
+    MAX_CPUS, MAX_MEMORY,
 };
 pub use engine::{Engine, EngineRecord, Health};
 pub use event::{Event, EventType};

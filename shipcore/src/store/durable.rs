@@ -97,6 +97,7 @@ impl DurableStore {
     /// their reader falls `capacity` changes behind the writers.
     pub fn open_with_watch_capacity(path: impl AsRef<Path>, capacity: usize) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
+        private_file(&path)?;
         let db = Database::builder()
             .set_cache_size(CACHE)
             .create(&path)
@@ -177,6 +178,42 @@ impl DurableStore {
         })
         .await
     }
+}
+
+/// The store holds password hashes and engines' TLS keys: a new file is
+/// made readable by its owner only (0600), and an existing one readable by
+/// others is reported.
+fn private_file(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        match std::fs::metadata(path) {
+            Ok(m) => {
+                let mode = m.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    tracing::warn!(
+                        path = %path.display(),
+                        mode = format!("{mode:o}"),
+                        "the state store can be read by other users than its owner (chmod 600 it)"
+                    );
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(path)
+                    .context(&format!("create {}", path.display()))?;
+            }
+            Err(e) => {
+                return Err(Error::Storage {
+                    reason: format!("cannot read {}: {e}", path.display()),
+                })
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs `op` on tokio's blocking pool.

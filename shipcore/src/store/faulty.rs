@@ -13,6 +13,8 @@ use crate::{Error, Result};
 pub struct FaultyStore {
     inner: Arc<dyn Store>,
     failing: Arc<Mutex<Vec<Failing>>>,
+    /// Writes under the prefix wait this long first.
+    slow: Arc<Mutex<Option<(String, std::time::Duration)>>>,
 }
 
 /// Writes under `prefix` fail after `ok` more of them went through.
@@ -37,6 +39,22 @@ impl FaultyStore {
         FaultyStore {
             inner,
             failing: Arc::default(),
+            slow: Arc::default(),
+        }
+    }
+
+    /// Writes under `prefix` take `delay` before they happen (so a test
+    /// can act while one is in flight).
+    pub fn slow_writes(&self, prefix: &str, delay: std::time::Duration) {
+        *self.slow.lock().unwrap_or_else(|p| p.into_inner()) = Some((prefix.to_string(), delay));
+    }
+
+    async fn pause<'a>(&self, keys: impl IntoIterator<Item = &'a str>) {
+        let slow = self.slow.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some((prefix, delay)) = slow {
+            if keys.into_iter().any(|k| k.starts_with(&prefix)) {
+                tokio::time::sleep(delay).await;
+            }
         }
     }
 
@@ -100,16 +118,19 @@ impl Store for FaultyStore {
 
     async fn put(&self, key: &str, value: Vec<u8>, expect: Expect) -> Result<u64> {
         self.check([key])?;
+        self.pause([key]).await;
         self.inner.put(key, value, expect).await
     }
 
     async fn delete(&self, key: &str, expect: Expect) -> Result<Option<u64>> {
         self.check([key])?;
+        self.pause([key]).await;
         self.inner.delete(key, expect).await
     }
 
     async fn batch(&self, ops: Vec<Op>) -> Result<u64> {
         self.check(ops.iter().map(Op::key))?;
+        self.pause(ops.iter().map(Op::key)).await;
         self.inner.batch(ops).await
     }
 

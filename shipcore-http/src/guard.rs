@@ -1,0 +1,139 @@
+//! Limits every request meets, whatever its family: an overall deadline
+//! (for the answer's head; streamed bodies, such as followed events, run
+//! on), and no state changed by a browser's request from another site — the
+//! seed's `GET .../stop`, `/restart` and `/scale` change state, and a
+//! browser holding basic-auth credentials would send them for any page that
+//! links there.
+
+use axum::extract::Request;
+use axum::http::{header, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::Error;
+
+/// The longest a request may take to be answered (a deploy pulls images
+/// within its own, shorter deadline).
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Answers 503 for a request not answered within [`REQUEST_TIMEOUT`]; the
+/// work is dropped (a deploy then undoes what it did).
+pub async fn deadline(req: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => Error::TooLong(format!(
+            "the request was not answered within {}s",
+            REQUEST_TIMEOUT.as_secs()
+        ))
+        .into_response(),
+    }
+}
+
+/// Whether a request changes state: every method but GET and HEAD, and the
+/// seed's state-changing GETs.
+fn changes_state(req: &Request) -> bool {
+    let path = req.uri().path();
+    !matches!(*req.method(), Method::GET | Method::HEAD)
+        || ["/stop", "/restart", "/scale"]
+            .iter()
+            .any(|end| path.starts_with("/api/containers/") && path.ends_with(end))
+}
+
+/// Refuses (403) a state-changing request a browser sends from another site:
+/// `Sec-Fetch-Site: cross-site`, or an `Origin` whose host is not this
+/// server's. Clients that are not browsers send neither and pass.
+pub async fn same_site(req: Request, next: Next) -> Response {
+    if changes_state(&req) {
+        let headers = req.headers();
+        let cross = headers
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"));
+        let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+        let foreign_origin = match (origin, host) {
+            (Some("null"), _) => true,
+            (Some(o), Some(h)) => o.split_once("://").map(|(_, rest)| rest) != Some(h),
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if cross || foreign_origin {
+            return Error::CrossSite(
+                "a state-changing request from another site is refused".into(),
+            )
+            .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn cross_site_writes_are_refused_and_reads_pass() {
+        use tower_service::Service as _;
+        let mut app = axum::Router::new()
+            .route(
+                "/api/containers/{id}/stop",
+                axum::routing::get(|| async { "stopped" }),
+            )
+            .route(
+                "/api/containers",
+                axum::routing::get(|| async { "list" }).post(|| async { "made" }),
+            )
+            .layer(axum::middleware::from_fn(same_site));
+        let call = |method: &str, path: &str, headers: &[(&str, &str)]| {
+            let mut r = axum::http::Request::builder().method(method).uri(path);
+            for (k, v) in headers {
+                r = r.header(*k, *v);
+            }
+            r.body(axum::body::Body::empty()).unwrap()
+        };
+        let cases: &[(&str, &str, &[(&str, &str)], u16)] = &[
+            (
+                "GET",
+                "/api/containers/x/stop",
+                &[("sec-fetch-site", "cross-site")],
+                403,
+            ),
+            (
+                "GET",
+                "/api/containers/x/stop",
+                &[("sec-fetch-site", "same-origin")],
+                200,
+            ),
+            ("GET", "/api/containers/x/stop", &[], 200),
+            (
+                "POST",
+                "/api/containers",
+                &[
+                    ("origin", "https://evil.example"),
+                    ("host", "127.0.0.1:8080"),
+                ],
+                403,
+            ),
+            (
+                "POST",
+                "/api/containers",
+                &[
+                    ("origin", "http://127.0.0.1:8080"),
+                    ("host", "127.0.0.1:8080"),
+                ],
+                200,
+            ),
+            ("POST", "/api/containers", &[("origin", "null")], 403),
+            (
+                "GET",
+                "/api/containers",
+                &[("sec-fetch-site", "cross-site")],
+                200,
+            ),
+        ];
+        for (method, path, headers, want) in cases {
+            let res = app.call(call(method, path, headers)).await.unwrap();
+            assert_eq!(res.status().as_u16(), *want, "{method} {path} {headers:?}");
+        }
+    }
+}
