@@ -104,6 +104,27 @@ async fn seed_requests_for_every_endpoint() {
         logs.as_str().unwrap_or("").contains("FOO=bar"),
         "the output of `env`: {logs}"
     );
+    let all_lines = logs.as_str().unwrap().lines().count();
+    assert!(all_lines > 2, "{logs}");
+    let (s, last) = api
+        .call(
+            "GET",
+            &format!("/api/containers/{id}/logs?tail=1"),
+            &k,
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(last.as_str().unwrap().lines().count(), 1, "{last}");
+    let (s, _) = api
+        .call(
+            "GET",
+            &format!("/api/containers/{id}/logs?tail=x"),
+            &k,
+            None,
+        )
+        .await;
+    assert_eq!(s, 400);
     // Stop and restart change what the engine runs.
     let engine_a =
         shipcore_docker::DockerEngine::new(&shipcore_docker::EngineTarget::new("a", a.clone()))

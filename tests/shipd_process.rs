@@ -183,6 +183,34 @@ async fn shipd_keeps_accounts_keys_engines_and_containers_across_a_restart() {
     assert_eq!(s, 201, "{placed}");
     let id = placed[0]["id"].as_str().unwrap().to_string();
 
+    // The data folder is its owner's alone; the state file too.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&data.join("state.redb")), 0o600);
+    }
+    // A webhook's key never reaches the log.
+    let (_, hook) = first
+        .call(
+            "POST",
+            "/api/webhookkeys",
+            &admin,
+            Some(r#"{"image":"shipcore/nothing"}"#),
+        )
+        .await;
+    let hook = hook["key"].as_str().unwrap().to_string();
+    let push = r#"{"repository":{"repo_name":"shipcore/nothing"}}"#;
+    let (s, _) = first
+        .call(
+            "POST",
+            &format!("/hub/webhook/{hook}"),
+            &Cred::None,
+            Some(push),
+        )
+        .await;
+    assert_eq!(s, 200);
+
     // The cluster's identity, made at this first start, printed and shown.
     let identity = first
         .log()
@@ -209,6 +237,15 @@ async fn shipd_keeps_accounts_keys_engines_and_containers_across_a_restart() {
     let in_flight = answer.1[0]["id"].as_str().unwrap().to_string();
     let status = first.wait();
     assert!(status.success(), "exit {status}: {}", first.log());
+    assert!(
+        !first.log().contains(&hook),
+        "the webhook key is in the log"
+    );
+    assert!(
+        first.log().contains("/hub/webhook/{key}"),
+        "{}",
+        first.log()
+    );
     assert!(first.log().contains("shipd stopped"), "{}", first.log());
 
     // Restart on the same folder. The admin password is not reset from the
@@ -292,4 +329,38 @@ async fn shipd_keeps_accounts_keys_engines_and_containers_across_a_restart() {
     assert!(deleted["fields"]["request_id"].is_u64(), "{deleted}");
     assert!(deleted["fields"]["latency_ms"].is_f64(), "{deleted}");
     assert!(second.terminate().success(), "{}", second.log());
+}
+
+#[test]
+fn a_made_up_admin_password_goes_to_stderr_and_a_short_one_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    // No engine is needed: stop at once, through a refused listen address.
+    let run = |password: Option<&str>| {
+        let mut cmd = Command::new(shipd_binary());
+        cmd.args(["--listen", "256.0.0.1:1", "--data"])
+            .arg(tmp.path().join("data"))
+            .env("DOCKER_HOST", "unix:///nonexistent.sock")
+            .env_remove("SHIPD_ADMIN_PASSWORD");
+        if let Some(p) = password {
+            cmd.env("SHIPD_ADMIN_PASSWORD", p);
+        }
+        cmd.output().unwrap()
+    };
+    let short = run(Some("short"));
+    assert!(!short.status.success());
+    assert!(
+        String::from_utf8_lossy(&short.stderr).contains("shorter than 8"),
+        "{}",
+        String::from_utf8_lossy(&short.stderr)
+    );
+    let made = run(None);
+    let (out, err) = (
+        String::from_utf8_lossy(&made.stdout),
+        String::from_utf8_lossy(&made.stderr),
+    );
+    assert!(
+        err.contains("created account admin with password: "),
+        "{err}"
+    );
+    assert!(!out.contains("password: "), "{out}");
 }

@@ -466,6 +466,28 @@ mod tests {
     }
 
     #[test]
+    fn tls_material_stays_in_memory() {
+        let Ok(dir) = std::env::var("SHIPCORE_ENGINE_TLS_CERTS") else {
+            return;
+        };
+        let m = TlsMaterial::from_dir("tls", Path::new(&dir)).unwrap();
+        let temp = || {
+            std::fs::read_dir(std::env::temp_dir())
+                .unwrap()
+                .filter(|e| {
+                    e.as_ref()
+                        .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("shipcore-tls"))
+                })
+                .count()
+        };
+        let before = temp();
+        let _client =
+            Client::new(&EngineTarget::new("e", "https://127.0.0.1:1").with_tls(m.clone()))
+                .unwrap();
+        assert_eq!(temp(), before, "no key written to a file");
+    }
+
+    #[test]
     fn bad_pem_is_refused() {
         let m = TlsMaterial {
             ca: "x".into(),

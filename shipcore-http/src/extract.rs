@@ -7,6 +7,7 @@ use axum::http::request::Parts;
 use bytes::Bytes;
 
 use crate::error::Error;
+use crate::App;
 
 /// A request's body, read but not yet parsed: a handler checks the caller's
 /// permission first and parses after ([`Body::json`]), so a caller without
@@ -14,19 +15,17 @@ use crate::error::Error;
 #[derive(Debug)]
 pub struct Body(pub Bytes);
 
-/// How long a client may take to send a body.
-pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
-impl<S: Send + Sync> FromRequest<S> for Body {
+impl FromRequest<App> for Body {
     type Rejection = Error;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
-        match tokio::time::timeout(BODY_TIMEOUT, Bytes::from_request(req, state)).await {
+    async fn from_request(req: Request, app: &App) -> Result<Self, Error> {
+        let limit = app.limits.body_timeout;
+        match tokio::time::timeout(limit, Bytes::from_request(req, app)).await {
             Ok(Ok(bytes)) => Ok(Body(bytes)),
             Ok(Err(e)) => Err(Error::bad_request(e.body_text())),
             Err(_) => Err(Error::SlowClient(format!(
                 "the body did not arrive within {}s",
-                BODY_TIMEOUT.as_secs()
+                limit.as_secs_f64()
             ))),
         }
     }

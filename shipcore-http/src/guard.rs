@@ -5,25 +5,24 @@
 //! browser holding basic-auth credentials would send them for any page that
 //! links there.
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::Error;
+use crate::App;
 
-/// The longest a request may take to be answered (a deploy pulls images
-/// within its own, shorter deadline).
-pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-
-/// Answers 503 for a request not answered within [`REQUEST_TIMEOUT`]; the
-/// work is dropped (a deploy then undoes what it did).
-pub async fn deadline(req: Request, next: Next) -> Response {
-    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+/// Answers 503 for a request not answered within the app's
+/// `request_timeout`; the work is dropped (a deploy then undoes what it
+/// did).
+pub async fn deadline(State(app): State<App>, req: Request, next: Next) -> Response {
+    let limit = app.limits.request_timeout;
+    match tokio::time::timeout(limit, next.run(req)).await {
         Ok(res) => res,
         Err(_) => Error::TooLong(format!(
             "the request was not answered within {}s",
-            REQUEST_TIMEOUT.as_secs()
+            limit.as_secs_f64()
         ))
         .into_response(),
     }
@@ -91,7 +90,9 @@ mod tests {
             }
             r.body(axum::body::Body::empty()).unwrap()
         };
-        let cases: &[(&str, &str, &[(&str, &str)], u16)] = &[
+        // (method, path, headers, status)
+        type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], u16);
+        let cases: &[Case] = &[
             (
                 "GET",
                 "/api/containers/x/stop",

@@ -48,12 +48,36 @@ pub use openapi::ApiDoc;
 #[derive(Debug, Clone)]
 pub struct App(std::sync::Arc<AppParts>);
 
+/// What one request and the listener may take.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// The longest a client may take to send a body (408 after).
+    pub body_timeout: std::time::Duration,
+    /// The longest a request may take to be answered (503 after; a
+    /// streamed answer's body runs on).
+    pub request_timeout: std::time::Duration,
+    /// Connections served at once; the listener waits for one to end
+    /// before it accepts more.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            body_timeout: std::time::Duration::from_secs(30),
+            request_timeout: std::time::Duration::from_secs(15 * 60),
+            max_connections: 1024,
+        }
+    }
+}
+
 /// The parts of [`App`].
 #[derive(Debug)]
 pub struct AppParts {
     pub cluster: Cluster,
     pub access: Access,
     pub metrics: Metrics,
+    pub limits: Limits,
     /// The container list and the cluster info as last rendered.
     containers_json: Rendered,
     info_json: Rendered,
@@ -68,9 +92,14 @@ impl std::ops::Deref for App {
 
 impl App {
     pub fn new(cluster: Cluster, access: Access) -> Self {
+        Self::with_limits(cluster, access, Limits::default())
+    }
+
+    pub fn with_limits(cluster: Cluster, access: Access, limits: Limits) -> Self {
         App(std::sync::Arc::new(AppParts {
             cluster,
             access,
+            limits,
             metrics: Default::default(),
             containers_json: Default::default(),
             info_json: Default::default(),
@@ -87,7 +116,10 @@ pub fn router(app: App) -> Router {
         .route("/api/openapi.json", get(openapi::document))
         .fallback(|| async { Error::NoRoute("no such endpoint".into()) })
         .layer(axum::middleware::from_fn(guard::same_site))
-        .layer(axum::middleware::from_fn(guard::deadline))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            guard::deadline,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             observe::track,
@@ -98,10 +130,6 @@ pub fn router(app: App) -> Router {
 /// How long shutdown waits for open connections (an event stream never
 /// ends by itself) before it returns.
 const DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Connections served at once; the listener waits for one to end before it
-/// accepts more.
-pub const MAX_CONNECTIONS: usize = 1024;
 
 /// Serves the facade of `app` on a bound listener until `shutdown`
 /// completes, then stops accepting, lets requests in flight finish (up to
@@ -117,6 +145,7 @@ pub async fn serve(
 ) -> Result<(), Error> {
     use hyper_util::rt::TokioIo;
 
+    let max_connections = app.limits.max_connections.max(1);
     let front = front::Front::new(app.clone(), router(app));
 
     // Shutdown is announced on `stop`; each connection holds a `done`
@@ -124,7 +153,7 @@ pub async fn serve(
     let (stop, _) = tokio::sync::watch::channel(());
     let (done_tx, done) = tokio::sync::watch::channel(());
     let mut shutdown = std::pin::pin!(shutdown);
-    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(max_connections));
     loop {
         let slot = tokio::select! {
             slot = slots.clone().acquire_owned() => slot,

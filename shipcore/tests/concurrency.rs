@@ -162,3 +162,56 @@ async fn on_failure_restarts_at_most_maximum_retry_times() {
     c.reconcile().await.unwrap();
     assert!(!e1.inspect_container(&clean).await.unwrap().state.running);
 }
+
+#[tokio::test]
+async fn redeploys_of_one_image_run_one_at_a_time_and_roll_back_a_failure() {
+    use shipcore::model::{BindPort, ImageRef};
+    let (c, fakes) = cluster(&["e1"]).await;
+    let mut cfg = config("always");
+    cfg.bind_ports = vec![BindPort {
+        port: 8080,
+        container_port: 80,
+        ..BindPort::default()
+    }];
+    let old = c.deploy(cfg, 1).await.unwrap().remove(0).id;
+    c.deploy(config("always"), 1).await.unwrap();
+    let image = ImageRef::parse("app:1").unwrap();
+    // Two pushes at once: each container replaced once per push, never
+    // two replacements side by side.
+    let (a, b) = tokio::join!(c.redeploy_image(&image), c.redeploy_image(&image));
+    assert_eq!(
+        (a.unwrap().containers.len(), b.unwrap().containers.len()),
+        (2, 2)
+    );
+    holds(&c, 2).await;
+    assert_eq!(on(&fakes, "e1").await, 2);
+    assert!(c.container(&old).await.is_err(), "replaced");
+
+    // The replacement of the container holding a port cannot be made: the
+    // old one is kept, running, with its reservation.
+    let (with_port, without): (Vec<_>, Vec<_>) = c
+        .containers()
+        .await
+        .into_iter()
+        .partition(|x| !x.image.bind_ports.is_empty());
+    c.destroy(&without[0].id).await.unwrap();
+    let keeper = with_port[0].id.clone();
+    fakes.engine("e1").fail("create", 1);
+    let done = c.redeploy_image(&image).await.unwrap();
+    assert_eq!(done.failed.len(), 1, "{:?}", done.failed);
+    assert_eq!(done.failed[0].0, keeper);
+    assert!(done.containers.is_empty());
+    // Stopped to free its port, then started again.
+    assert!(
+        fakes
+            .engine("e1")
+            .inspect_container(&keeper)
+            .await
+            .unwrap()
+            .state
+            .running
+    );
+    assert_eq!(c.container(&keeper).await.unwrap().id, keeper);
+    holds(&c, 1).await;
+    assert_eq!(on(&fakes, "e1").await, 1);
+}

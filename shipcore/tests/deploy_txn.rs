@@ -304,3 +304,96 @@ async fn records_of_earlier_versions_are_moved_on_open() {
         .unwrap();
     assert_eq!(again.container("c0ffee").await.unwrap().image, c.image);
 }
+
+#[tokio::test]
+async fn a_pull_that_takes_too_long_fails_the_deploy_and_leaves_nothing() {
+    let fakes = Arc::new(FakeConnector::new(4_000, 2_048, &[IMAGE]));
+    let opts = ClusterOptions {
+        pull_timeout: Duration::from_millis(200),
+        ..ClusterOptions::default()
+    };
+    let cluster = Cluster::open(Arc::new(MemoryStore::new()), fakes.clone(), opts)
+        .await
+        .unwrap();
+    cluster
+        .add_engine(EngineRecord::new("e1", "unix:///fake.sock"))
+        .await
+        .unwrap();
+    fakes.engine("e1").delay("pull", Duration::from_secs(5));
+    let started = std::time::Instant::now();
+    let err = cluster.deploy(config("other:2", 64), 2).await.unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(cluster.info().await.reserved_memory, 0);
+    assert_eq!(cluster.stats().await.containers_pending, 0);
+}
+
+#[tokio::test]
+async fn an_unreadable_record_is_skipped_and_reported() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let fakes = Arc::new(FakeConnector::new(4_000, 2_048, &[IMAGE]));
+    let c = Cluster::open(store.clone(), fakes.clone(), ClusterOptions::default())
+        .await
+        .unwrap();
+    c.add_engine(EngineRecord::new("e1", "unix:///fake.sock"))
+        .await
+        .unwrap();
+    c.deploy(config(IMAGE, 64), 2).await.unwrap();
+    drop(c);
+    store
+        .put(
+            "cluster/containers/x/broken",
+            b"{not json".to_vec(),
+            shipcore::store::Expect::Absent,
+        )
+        .await
+        .unwrap();
+    let c = Cluster::open(store, fakes, ClusterOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(c.info().await.containers, 2, "the good records are loaded");
+    let events = c.events().list(0, 5).await.unwrap();
+    assert!(
+        events.iter().any(
+            |e| e.kind == EventType::Error && e.message.contains("cluster/containers/x/broken")
+        ),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn maintenance_keeps_the_newest_events_and_compacts_the_change_log() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let opts = ClusterOptions {
+        event_retention: 10,
+        change_retention: 5,
+        ..ClusterOptions::default()
+    };
+    let c = Cluster::open(
+        store.clone(),
+        Arc::new(FakeConnector::new(4_000, 2_048, &[IMAGE])),
+        opts,
+    )
+    .await
+    .unwrap();
+    for i in 0..300 {
+        c.events()
+            .record(EventType::Scale, format!("n={i}"), &[], None, None)
+            .await
+            .unwrap();
+    }
+    assert_eq!(c.maintain().await.unwrap(), 290);
+    let kept = c.events().list(0, 100).await.unwrap();
+    assert_eq!(kept.len(), 10);
+    assert_eq!((kept[0].seq, kept[9].seq), (300, 291));
+    // The change log keeps the last 5 revisions: a stream from the start
+    // is told to relist.
+    assert!(matches!(
+        store.changes("cluster/", 0).await,
+        Err(Error::WatchLost { .. })
+    ));
+    let rev = store.revision().await.unwrap();
+    assert!(store.changes("cluster/", rev - 5).await.is_ok());
+    // Nothing more to drop.
+    assert_eq!(c.maintain().await.unwrap(), 0);
+}

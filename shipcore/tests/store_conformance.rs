@@ -190,3 +190,14 @@ async fn durable_store_reports_corrupt_records() {
         }
     }
 }
+
+#[test]
+fn the_durable_store_file_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.redb");
+    let store = shipcore::store::DurableStore::open(&path).unwrap();
+    drop(store);
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "mode {mode:o}");
+}

@@ -38,7 +38,8 @@ impl Cluster {
             .locks
             .lock(format!("redeploy/{}", image.name()))
             .await;
-        let (old, backends): (Vec<ContainerDoc>, Vec<(String, Arc<dyn EngineBackend>)>) = {
+        type Engines = Vec<(String, Arc<dyn EngineBackend>)>;
+        let (old, backends): (Vec<ContainerDoc>, Engines) = {
             let st = self.inner.state.lock().await;
             let old: Vec<ContainerDoc> = st
                 .containers()

@@ -302,6 +302,9 @@ mod tests {
             (Box::new(|r| r.cpus = 0.0), "cpus"),
             (Box::new(|r| r.cpus = f64::NAN), "cpus"),
             (Box::new(|r| r.memory = 0), "memory"),
+            (Box::new(|r| r.memory = MAX_MEMORY + 1), "memory"),
+            (Box::new(|r| r.cpus = MAX_CPUS * 2.0), "cpus"),
+            (Box::new(|r| r.cpus = f64::INFINITY), "cpus"),
             (
                 Box::new(|r| r.restart_policy.name = "sometimes".into()),
                 "restart_policy.name",

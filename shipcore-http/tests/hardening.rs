@@ -1,0 +1,341 @@
+//! The facade under abuse, over the whole listener on loopback and fake
+//! engines: revocation that takes effect at once, grants within the
+//! granter's role, password guessing that is throttled without slowing
+//! service keys, slow and long requests cut off, a connection cap, metrics
+//! that do not grow with invented methods, event streams that end when
+//! their key is revoked.
+#![allow(clippy::unwrap_used)]
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::TokioExecutor;
+use shipcore::testing::Fixture;
+use shipcore_http::{App, Limits};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+struct Server {
+    base: String,
+    addr: std::net::SocketAddr,
+    client: Client<HttpConnector, Full<Bytes>>,
+    f: Fixture,
+}
+
+async fn server(limits: Limits) -> Server {
+    let f = Fixture::fake(1, 4_000, 8_192, &["app:1"]).await.unwrap();
+    let app = App::with_limits(f.cluster.clone(), f.access.clone(), limits);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(shipcore_http::serve(listener, app, std::future::pending()));
+    Server {
+        base: format!("http://{addr}"),
+        addr,
+        client: Client::builder(TokioExecutor::new()).build_http(),
+        f,
+    }
+}
+
+impl Server {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, String, hyper::HeaderMap) {
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(Full::new(Bytes::from(body.to_string()))).unwrap();
+        let res = self.client.request(req).await.unwrap();
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned(), headers)
+    }
+
+    async fn with_key(&self, method: &str, path: &str, key: &str, body: &str) -> (u16, String) {
+        let (s, b, _) = self
+            .call(method, path, &[("x-service-key", key)], body)
+            .await;
+        (s, b)
+    }
+}
+
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_key_is_refused_by_every_request_after_the_delete() {
+    let s = server(Limits::default()).await;
+    let admin = s.f.admin_key.clone();
+    for round in 0..3 {
+        let key =
+            s.f.access
+                .create_service_key("doomed", "user")
+                .await
+                .unwrap()
+                .key;
+        // Rendered answers and a known key: the front answers from cache.
+        for path in ["/api/cluster/info", "/api/containers"] {
+            assert_eq!(s.with_key("GET", path, &key, "").await.0, 200);
+        }
+        let deleted_at = std::sync::Arc::new(std::sync::Mutex::new(None::<Instant>));
+        let hammer = {
+            let (base, key, deleted_at) = (s.base.clone(), key.clone(), deleted_at.clone());
+            tokio::spawn(async move {
+                let client: Client<HttpConnector, Full<Bytes>> =
+                    Client::builder(TokioExecutor::new()).build_http();
+                let mut late_successes = 0;
+                for i in 0..300 {
+                    let path = if i % 2 == 0 {
+                        "/api/cluster/info"
+                    } else {
+                        "/api/engines"
+                    };
+                    let started = Instant::now();
+                    let req = hyper::Request::get(format!("{base}{path}"))
+                        .header("x-service-key", &key)
+                        .body(Full::new(Bytes::new()))
+                        .unwrap();
+                    let status = client.request(req).await.unwrap().status().as_u16();
+                    let after_delete = deleted_at.lock().unwrap().is_some_and(|d| started > d);
+                    if after_delete && status != 401 {
+                        late_successes += 1;
+                    }
+                }
+                late_successes
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(5 + round * 5)).await;
+        let body = serde_json::json!({ "key": key }).to_string();
+        assert_eq!(
+            s.with_key("DELETE", "/api/servicekeys", &admin, &body)
+                .await
+                .0,
+            204
+        );
+        *deleted_at.lock().unwrap() = Some(Instant::now());
+        assert_eq!(
+            hammer.await.unwrap(),
+            0,
+            "requests made after the DELETE returned succeeded"
+        );
+        assert_eq!(
+            s.with_key("GET", "/api/cluster/info", &key, "").await.0,
+            401
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_key_manager_grants_nothing_beyond_its_own_role() {
+    let s = server(Limits::default()).await;
+    let admin = s.f.admin_key.clone();
+    let role = r#"{"name":"keys","permissions":["servicekeys:rw","accounts:rw"]}"#;
+    assert_eq!(s.with_key("POST", "/api/roles", &admin, role).await.0, 204);
+    let manager =
+        s.f.access
+            .create_service_key("m", "keys")
+            .await
+            .unwrap()
+            .key;
+    for (path, body) in [
+        ("/api/servicekeys", r#"{"description":"x","role":"admin"}"#),
+        ("/api/servicekeys", r#"{"description":"x","role":"user"}"#),
+        (
+            "/api/accounts",
+            r#"{"username":"boss","password":"pw-pw-pw","role":{"name":"admin"}}"#,
+        ),
+    ] {
+        let (status, answer) = s.with_key("POST", path, &manager, body).await;
+        assert_eq!(status, 403, "{path} {body}: {answer}");
+    }
+    // Within its own role: fine.
+    let (status, answer) = s
+        .with_key(
+            "POST",
+            "/api/servicekeys",
+            &manager,
+            r#"{"description":"x","role":"keys"}"#,
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    // A role keys act with is not deleted under them.
+    let (status, answer) = s
+        .with_key("DELETE", "/api/roles", &admin, r#"{"name":"keys"}"#)
+        .await;
+    assert_eq!(status, 409, "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_guessing_is_throttled_and_keys_keep_working() {
+    let s = server(Limits::default()).await;
+    let key = s.f.admin_key.clone();
+    let mut limited = None;
+    for i in 0..60 {
+        let auth = basic(&format!("guess{i}"), "wrong");
+        let (status, body, headers) = s
+            .call("GET", "/api/cluster/info", &[("authorization", &auth)], "")
+            .await;
+        match status {
+            401 => {}
+            429 => {
+                let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+                assert!((1..=60).contains(&retry), "{retry}");
+                assert!(body.contains("too many failed logins"), "{body}");
+                limited = Some(i);
+                break;
+            }
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert_eq!(
+        limited,
+        Some(shipcore::access::ADDRESS_FAILURES as usize),
+        "refused once the address used its failures"
+    );
+    // Refused before any password is checked: even the right one, from
+    // this address, until the window ends.
+    let auth = basic("admin", shipcore::testing::ADMIN_PASSWORD);
+    let (status, _, _) = s
+        .call("GET", "/api/cluster/info", &[("authorization", &auth)], "")
+        .await;
+    assert_eq!(status, 429);
+    // A service key is another matter.
+    let started = Instant::now();
+    assert_eq!(
+        s.with_key("GET", "/api/cluster/info", &key, "").await.0,
+        200
+    );
+    assert!(started.elapsed() < Duration::from_millis(500));
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_arrive_and_a_request_that_takes_too_long_are_cut_off() {
+    let limits = Limits {
+        body_timeout: Duration::from_millis(300),
+        request_timeout: Duration::from_millis(800),
+        ..Limits::default()
+    };
+    let s = server(limits).await;
+    // Headers promise 100 bytes; 10 come.
+    let mut conn = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let head = format!(
+        "POST /api/containers HTTP/1.1\r\nhost: x\r\nx-service-key: {}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"name\":\"a",
+        s.f.admin_key
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut answer))
+        .await
+        .expect("an answer before the client sends the rest")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+
+    // A deploy whose engine takes longer than the request may: cut off,
+    // and undone.
+    s.f.engine("e0")
+        .unwrap()
+        .delay("create", Duration::from_secs(2));
+    let deploy = r#"{"name":"app:1","cpus":0.1,"memory":16}"#;
+    let (status, body) = s
+        .with_key("POST", "/api/containers", &s.f.admin_key, deploy)
+        .await;
+    assert_eq!(status, 503, "{body}");
+    for _ in 0..100 {
+        if s.f.cluster.stats().await.containers_pending == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let info = s.f.cluster.info().await;
+    assert_eq!((info.containers, info.reserved_memory), (0, 0));
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_wait_their_turn() {
+    let s = server(Limits {
+        max_connections: 2,
+        ..Limits::default()
+    })
+    .await;
+    // Two connections held open.
+    let held: Vec<tokio::net::TcpStream> =
+        futures::future::join_all((0..2).map(|_| tokio::net::TcpStream::connect(s.addr)))
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+    let third = s.with_key("GET", "/api/cluster/info", &s.f.admin_key, "");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), third)
+            .await
+            .is_err(),
+        "a third connection is not served while two are open"
+    );
+    drop(held);
+    let (status, _) = tokio::time::timeout(
+        Duration::from_secs(5),
+        s.with_key("GET", "/api/cluster/info", &s.f.admin_key, ""),
+    )
+    .await
+    .expect("served once a connection ended");
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn invented_methods_are_counted_as_one() {
+    let s = server(Limits::default()).await;
+    for m in ["BREW", "WHEN", "POKE"] {
+        let (status, _, _) = s.call(m, "/api/containers", &[], "").await;
+        assert!(status >= 400);
+    }
+    let (_, metrics) = s.with_key("GET", "/metrics", &s.f.admin_key, "").await;
+    assert!(metrics.contains(r#"method="OTHER""#), "{metrics}");
+    for m in ["BREW", "WHEN", "POKE"] {
+        assert!(!metrics.contains(m), "{metrics}");
+    }
+}
+
+#[tokio::test]
+async fn an_event_stream_ends_when_its_key_is_revoked() {
+    let s = server(Limits::default()).await;
+    let key =
+        s.f.access
+            .create_service_key("watch", "user")
+            .await
+            .unwrap()
+            .key;
+    let req = hyper::Request::get(format!("{}/api/events?follow=true", s.base))
+        .header("x-service-key", &key)
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let res = s.client.request(req).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let mut body = res.into_body();
+    s.f.access.delete_service_key(&key).await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(frame) = body.frame().await {
+            if frame.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the stream went on after its key was deleted"
+    );
+}
