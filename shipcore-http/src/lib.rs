@@ -32,7 +32,6 @@ mod rendered;
 
 use std::future::Future;
 
-use axum::routing::get;
 use axum::Router;
 use shipcore::access::Access;
 use shipcore::cluster::Cluster;
@@ -41,7 +40,6 @@ use rendered::Rendered;
 
 pub use error::{with_envelope, Envelope, Error, ErrorBody, Failure};
 pub use observe::Metrics;
-pub use openapi::ApiDoc;
 
 /// What every handler reaches: the cluster service, the access service and
 /// the request metrics. Cloned per request, so it is one `Arc`.
@@ -110,10 +108,8 @@ impl App {
 /// Every route of the facade: each API family's router, and what they
 /// share (metrics, the OpenAPI document, the answer to unknown paths).
 pub fn router(app: App) -> Router {
-    Router::new()
-        .merge(cluster_api::router())
-        .route("/metrics", get(observe::metrics))
-        .route("/api/openapi.json", get(openapi::document))
+    let (routes, _) = api().split_for_parts();
+    routes
         .fallback(|| async { Error::NoRoute("no such endpoint".into()) })
         .layer(axum::middleware::from_fn(guard::same_site))
         .layer(axum::middleware::from_fn_with_state(
@@ -125,6 +121,23 @@ pub fn router(app: App) -> Router {
             observe::track,
         ))
         .with_state(app)
+}
+
+/// Every route of every family with its documentation, in one table: what
+/// is served is what is documented.
+fn api() -> utoipa_axum::router::OpenApiRouter<App> {
+    use utoipa::OpenApi as _;
+    utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(cluster_api::router())
+        .routes(utoipa_axum::routes!(observe::metrics))
+        .routes(utoipa_axum::routes!(openapi::document))
+}
+
+/// The OpenAPI document of every route the facade serves.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = api().split_for_parts();
+    openapi::finish(&mut doc);
+    doc
 }
 
 /// How long shutdown waits for open connections (an event stream never

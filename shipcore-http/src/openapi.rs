@@ -6,51 +6,16 @@ use axum::response::IntoResponse;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::cluster_api::{access, containers, engines, events};
-
-/// The cluster API of seed 001.
+/// The document's frame: its info, tags and the two ways to authenticate.
+/// The paths come from the routes themselves (`crate::api`), and
+/// [`finish`] adds the answers every operation behind credentials may give.
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "shipcore",
         description = "Shipyard's cluster API served by shipcore: containers placed by an explainable scheduler, engines, accounts, roles, keys and events."
     ),
-    paths(
-        containers::list,
-        containers::deploy,
-        containers::inspect,
-        containers::destroy,
-        containers::stop,
-        containers::restart,
-        containers::scale,
-        containers::logs,
-        engines::list,
-        engines::add,
-        engines::inspect,
-        engines::remove,
-        engines::info,
-        access::accounts,
-        access::add_account,
-        access::delete_account,
-        access::roles,
-        access::role,
-        access::add_role,
-        access::delete_role,
-        access::service_keys,
-        access::add_service_key,
-        access::delete_service_key,
-        access::webhook_keys,
-        access::add_webhook_key,
-        access::delete_webhook_key,
-        access::delete_webhook_key_alias,
-        events::list,
-        events::hub,
-        events::hub_without_key,
-        events::hub_without_key_slash,
-        crate::observe::metrics,
-        document,
-    ),
-    modifiers(&Auth, &AuthAnswers),
+    components(schemas(crate::error::ErrorBody)),
     security(("service_key" = []), ("basic" = [])),
     tags(
         (name = "containers", description = "Deploy, inspect and manage containers"),
@@ -67,6 +32,12 @@ use crate::cluster_api::{access, containers, engines, events};
 )]
 #[derive(Debug)]
 pub struct ApiDoc;
+
+/// Completes the document built from the routes.
+pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
+    Auth.modify(doc);
+    AuthAnswers.modify(doc);
+}
 
 /// Declares the two ways to authenticate.
 #[derive(Debug)]
@@ -94,9 +65,13 @@ impl Modify for Auth {
     }
 }
 
-/// Adds the 401 and 403 answers to every operation behind credentials (all
-/// but those declaring `security(())`), so each handler's annotation lists
-/// only its own answers.
+/// Adds the answers that do not depend on the handler: to every operation
+/// behind credentials (all but those declaring `security(())`) 401, 403,
+/// 429 and 503 (no or wrong credentials, no permission, too many failed
+/// logins, too busy checking passwords or the request's deadline passed);
+/// to every operation that takes parameters or a body 400; to every one
+/// that takes a body 408 (it did not arrive in time). So each handler's
+/// annotation lists only its own answers.
 #[derive(Debug)]
 struct AuthAnswers;
 
@@ -129,16 +104,33 @@ impl Modify for AuthAnswers {
                     s.iter()
                         .any(|r| serde_json::to_value(r).is_ok_and(|v| v == serde_json::json!({})))
                 });
+                let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                let has_body = op.request_body.is_some();
+                let responses = &mut op.responses.responses;
+                let mut add = |status: &str, description: &str| {
+                    responses
+                        .entry(status.into())
+                        .or_insert_with(|| answer(description).into());
+                };
+                if has_params || has_body {
+                    add(
+                        "400",
+                        "A malformed or invalid request; the message names what",
+                    );
+                }
+                if has_body {
+                    add("408", "The body did not arrive in time");
+                }
+                add("503", "The request's deadline passed, or the server is too busy checking passwords (`Retry-After`)");
                 if open {
                     continue;
                 }
-                let responses = &mut op.responses.responses;
-                responses
-                    .entry("401".into())
-                    .or_insert_with(|| answer("No valid credentials").into());
-                responses
-                    .entry("403".into())
-                    .or_insert_with(|| answer("Not permitted to the caller's role").into());
+                add("401", "No valid credentials");
+                add("403", "Not permitted to the caller's role");
+                add(
+                    "429",
+                    "Too many failed logins from this address or for this username (`Retry-After`)",
+                );
             }
         }
     }
@@ -155,7 +147,7 @@ impl Modify for AuthAnswers {
 pub async fn document(_caller: crate::auth::Caller) -> impl IntoResponse {
     static JSON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let body = JSON.get_or_init(|| {
-        ApiDoc::openapi().to_pretty_json().unwrap_or_else(|e| {
+        crate::openapi().to_pretty_json().unwrap_or_else(|e| {
             format!("{{\"error\":\"cannot render the OpenAPI document: {e}\"}}")
         })
     });
@@ -167,12 +159,11 @@ pub async fn document(_caller: crate::auth::Caller) -> impl IntoResponse {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
 
     #[test]
     fn the_document_describes_every_operation_with_schemas_and_auth() {
         let doc: serde_json::Value =
-            serde_json::from_str(&ApiDoc::openapi().to_json().unwrap()).unwrap();
+            serde_json::from_str(&crate::openapi().to_json().unwrap()).unwrap();
         let operations: usize = doc["paths"]
             .as_object()
             .unwrap()

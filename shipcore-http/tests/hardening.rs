@@ -339,3 +339,50 @@ async fn an_event_stream_ends_when_its_key_is_revoked() {
         "the stream went on after its key was deleted"
     );
 }
+
+#[tokio::test]
+async fn every_documented_operation_is_served_and_documents_what_it_answers() {
+    let s = server(Limits::default()).await;
+    let (status, doc) = s
+        .with_key("GET", "/api/openapi.json", &s.f.admin_key, "")
+        .await;
+    assert_eq!(status, 200);
+    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    let mut operations = 0;
+    let mut failures = Vec::new();
+    for (template, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            operations += 1;
+            let path = template
+                .replace("{id}", "x")
+                .replace("{name}", "x")
+                .replace("{key}", "x");
+            let body = if op.get("requestBody").is_some() {
+                "{}"
+            } else {
+                ""
+            };
+            let (status, answer) = s
+                .with_key(&method.to_uppercase(), &path, &s.f.admin_key, body)
+                .await;
+            // Served: not the fallback, and the method is known.
+            if answer.contains("no such endpoint") || status == 405 {
+                failures.push(format!("{method} {template} is documented but not served"));
+            }
+            // And what it answered is documented.
+            if op["responses"].get(status.to_string()).is_none() {
+                failures.push(format!(
+                    "{method} {template} answered {status}, undocumented: {answer}"
+                ));
+            }
+        }
+    }
+    assert!(operations >= 33, "{operations}");
+    let (status, answer) = s.with_key("GET", "/api/nowhere", &s.f.admin_key, "").await;
+    assert_eq!(status, 404, "{answer}");
+    assert!(answer.contains("no such endpoint"));
+    // The follow answer is documented as a stream.
+    let events = &doc["paths"]["/api/events"]["get"]["responses"]["200"]["content"];
+    assert!(events.get("text/event-stream").is_some(), "{events}");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -215,3 +215,31 @@ async fn redeploys_of_one_image_run_one_at_a_time_and_roll_back_a_failure() {
     holds(&c, 1).await;
     assert_eq!(on(&fakes, "e1").await, 1);
 }
+
+#[tokio::test]
+async fn a_stop_made_while_the_reconcile_loop_looks_is_not_undone() {
+    let (c, fakes) = cluster(&["e1"]).await;
+    let id = c.deploy(config("always"), 1).await.unwrap().remove(0).id;
+    let e1 = fakes.engine("e1");
+    // It exits behind the cluster's back: its policy would start it again.
+    e1.exit(&id, 137).unwrap();
+    // The round's listing is slow; meanwhile the user stops it for good.
+    e1.delay("list", Duration::from_millis(300));
+    let round = {
+        let c = c.clone();
+        tokio::spawn(async move { c.reconcile().await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    c.stop(&id, None).await.unwrap();
+    let planned = round.await.unwrap().unwrap();
+    assert_eq!(
+        planned,
+        vec![shipcore::cluster::Action::Start {
+            container: id.clone()
+        }],
+        "the round planned on what it saw"
+    );
+    // ...but acted on the record as it is now.
+    assert!(!e1.inspect_container(&id).await.unwrap().state.running);
+    assert_eq!(c.container(&id).await.unwrap().state.restart_count, 0);
+}

@@ -26,7 +26,10 @@ pub async fn accounts(State(app): State<App>, caller: Caller) -> Result<Json<Vec
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAccount {
+    /// 1 to 128 characters, no whitespace and no `:`.
+    #[schema(min_length = 1, max_length = 128, pattern = "^[^\\s:]+$")]
     username: String,
+    #[schema(min_length = 1)]
     password: String,
     role: RoleRef,
 }
@@ -36,7 +39,7 @@ pub struct NewAccount {
     path = "/api/accounts",
     tag = "accounts",
     request_body = NewAccount,
-    responses((status = 204, description = "Created"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody))
+    responses((status = 204, description = "Created"), (status = 400, description = "A malformed or invalid request; the message names the field", body = ErrorBody), (status = 404, description = "No such role", body = ErrorBody), (status = 409, description = "The username is taken", body = ErrorBody))
 )]
 pub async fn add_account(
     State(app): State<App>,
@@ -62,7 +65,7 @@ pub struct Username {
     path = "/api/accounts",
     tag = "accounts",
     request_body = Username,
-    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody))
+    responses((status = 204, description = "Removed"), (status = 400, description = "A malformed or invalid request; the message names the field", body = ErrorBody), (status = 404, description = "No such object", body = ErrorBody))
 )]
 pub async fn delete_account(
     State(app): State<App>,
@@ -104,6 +107,7 @@ pub async fn role(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewRole {
+    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")]
     name: String,
     #[serde(default)]
     #[schema(value_type = Vec<String>, example = json!(["containers:ro", "engines:rw"]))]
@@ -115,7 +119,7 @@ pub struct NewRole {
     path = "/api/roles",
     tag = "roles",
     request_body = NewRole,
-    responses((status = 204, description = "Created"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody))
+    responses((status = 204, description = "Created"), (status = 400, description = "A malformed or invalid request; the message names the field", body = ErrorBody), (status = 409, description = "The name is taken", body = ErrorBody))
 )]
 pub async fn add_role(
     State(app): State<App>,
@@ -138,7 +142,7 @@ pub struct Name {
     path = "/api/roles",
     tag = "roles",
     request_body = Name,
-    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), (status = 409, description = "Built-in or still in use", body = ErrorBody))
+    responses((status = 204, description = "Removed"), (status = 400, description = "A malformed request, or a built-in role", body = ErrorBody), (status = 404, description = "No such object", body = ErrorBody), (status = 409, description = "An account or a service key still uses it", body = ErrorBody))
 )]
 pub async fn delete_role(
     State(app): State<App>,
@@ -179,7 +183,7 @@ pub struct NewKey {
     path = "/api/servicekeys",
     tag = "servicekeys",
     request_body = NewKey,
-    responses((status = 200, description = "The new key, shown this once", body = ServiceKey), (status = 400, body = ErrorBody))
+    responses((status = 200, description = "The new key, shown this once", body = ServiceKey), (status = 400, description = "A malformed or invalid request; the message names the field", body = ErrorBody), (status = 404, description = "No such role", body = ErrorBody))
 )]
 pub async fn add_service_key(
     State(app): State<App>,
@@ -205,7 +209,7 @@ pub struct Key {
     path = "/api/servicekeys",
     tag = "servicekeys",
     request_body = Key,
-    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody))
+    responses((status = 204, description = "Removed"), (status = 400, description = "A malformed request, or a prefix that matches more than one key", body = ErrorBody), (status = 404, description = "No such object", body = ErrorBody))
 )]
 pub async fn delete_service_key(
     State(app): State<App>,
@@ -242,7 +246,7 @@ pub struct Image {
     path = "/api/webhookkeys",
     tag = "webhookkeys",
     request_body = Image,
-    responses((status = 200, description = "The new key, shown this once", body = WebhookKey), (status = 400, body = ErrorBody))
+    responses((status = 200, description = "The new key, shown this once", body = WebhookKey), (status = 400, description = "A malformed or invalid request; the message names the field", body = ErrorBody))
 )]
 pub async fn add_webhook_key(
     State(app): State<App>,
@@ -259,7 +263,7 @@ pub async fn add_webhook_key(
     path = "/api/webhookkeys/{id}",
     tag = "webhookkeys",
     params(("id" = String, Path, description = "Webhook key id (or the key)")),
-    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody))
+    responses((status = 204, description = "Removed"), (status = 400, description = "Fewer than 6 characters, or a prefix that matches more than one key", body = ErrorBody), (status = 404, description = "No such object", body = ErrorBody))
 )]
 pub async fn delete_webhook_key(
     State(app): State<App>,
@@ -277,7 +281,7 @@ pub async fn delete_webhook_key(
     path = "/api/webhooks/{id}",
     tag = "webhookkeys",
     params(("id" = String, Path, description = "Webhook key id (or the key)")),
-    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody))
+    responses((status = 204, description = "Removed"), (status = 400, description = "Fewer than 6 characters, or a prefix that matches more than one key", body = ErrorBody), (status = 404, description = "No such object", body = ErrorBody))
 )]
 pub async fn delete_webhook_key_alias(
     state: State<App>,

@@ -40,6 +40,7 @@ pub async fn list(
 #[into_params(parameter_in = Query)]
 pub struct Count {
     /// How many containers (1 to 1000).
+    #[param(minimum = 1, maximum = 1000)]
     count: Option<u32>,
 }
 
@@ -49,7 +50,7 @@ pub struct Count {
     tag = "containers",
     params(Count),
     request_body = ImageConfig,
-    responses((status = 201, description = "The containers placed and started", body = [Container]), (status = 400, description = "Malformed body or invalid field", body = ErrorBody), (status = 409, description = "No engine can take it; `refusals` explains each engine", body = ErrorBody))
+    responses((status = 201, description = "The containers placed and started", body = [Container]), (status = 400, description = "Malformed body or invalid field", body = ErrorBody), (status = 409, description = "No engine can take it; `refusals` explains each engine", body = ErrorBody), (status = 502, description = "The engine failed or could not be reached", body = ErrorBody), (status = 504, description = "The engine did not answer in time, or a pull took too long", body = ErrorBody))
 )]
 pub async fn deploy(
     State(app): State<App>,
@@ -68,7 +69,7 @@ pub async fn deploy(
     path = "/api/containers/{id}",
     tag = "containers",
     params(("id" = String, Path, description = "Container id (or a unique prefix)")),
-    responses((status = 200, body = Container), (status = 404, body = ErrorBody))
+    responses((status = 200, body = Container), (status = 400, description = "An id prefix that matches more than one", body = ErrorBody), (status = 404, description = "No such object", body = ErrorBody))
 )]
 pub async fn inspect(
     State(app): State<App>,
@@ -84,7 +85,7 @@ pub async fn inspect(
     path = "/api/containers/{id}",
     tag = "containers",
     params(("id" = String, Path, description = "Container id (or a unique prefix)")),
-    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody))
+    responses((status = 204, description = "Removed"), (status = 400, description = "An id prefix that matches more than one", body = ErrorBody), (status = 404, description = "No such object", body = ErrorBody), (status = 502, description = "The engine failed or could not be reached", body = ErrorBody), (status = 504, description = "The engine did not answer in time", body = ErrorBody))
 )]
 pub async fn destroy(
     State(app): State<App>,
@@ -101,7 +102,7 @@ pub async fn destroy(
     path = "/api/containers/{id}/stop",
     tag = "containers",
     params(("id" = String, Path, description = "Container id (or a unique prefix)")),
-    responses((status = 204, description = "Stopped"), (status = 404, body = ErrorBody))
+    responses((status = 204, description = "Stopped"), (status = 400, description = "An id prefix that matches more than one", body = ErrorBody), (status = 404, description = "No such object", body = ErrorBody), (status = 502, description = "The engine failed or could not be reached", body = ErrorBody), (status = 504, description = "The engine did not answer in time", body = ErrorBody))
 )]
 pub async fn stop(
     State(app): State<App>,
@@ -118,7 +119,7 @@ pub async fn stop(
     path = "/api/containers/{id}/restart",
     tag = "containers",
     params(("id" = String, Path, description = "Container id (or a unique prefix)")),
-    responses((status = 204, description = "Restarted"), (status = 404, body = ErrorBody))
+    responses((status = 204, description = "Restarted"), (status = 400, description = "An id prefix that matches more than one", body = ErrorBody), (status = 404, description = "No such object", body = ErrorBody), (status = 502, description = "The engine failed or could not be reached", body = ErrorBody), (status = 504, description = "The engine did not answer in time", body = ErrorBody))
 )]
 pub async fn restart(
     State(app): State<App>,
@@ -135,7 +136,7 @@ pub async fn restart(
     path = "/api/containers/{id}/scale",
     tag = "containers",
     params(("id" = String, Path, description = "Container id (or a unique prefix)"), Count),
-    responses((status = 204, description = "Scaled to `count` containers of that image"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody))
+    responses((status = 204, description = "Scaled to `count` containers of that image"), (status = 400, description = "A malformed or invalid request; the message names the field", body = ErrorBody), (status = 404, description = "No such object", body = ErrorBody), (status = 409, description = "No engine can take the new containers; `refusals` explains each engine", body = ErrorBody), (status = 502, description = "The engine failed or could not be reached", body = ErrorBody), (status = 504, description = "The engine did not answer in time", body = ErrorBody))
 )]
 pub async fn scale(
     State(app): State<App>,
@@ -171,7 +172,7 @@ const TAIL: u64 = 1000;
     path = "/api/containers/{id}/logs",
     tag = "containers",
     params(("id" = String, Path, description = "Container id (or a unique prefix)"), Logs),
-    responses((status = 200, description = "The container's output (stdout and stderr), streamed as the engine sends it", body = String, content_type = "text/plain"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, description = "The engine failed", body = ErrorBody))
+    responses((status = 200, description = "The container's output (stdout and stderr), streamed as the engine sends it", body = String, content_type = "text/plain"), (status = 400, description = "A malformed or invalid request; the message names the field", body = ErrorBody), (status = 404, description = "No such object", body = ErrorBody), (status = 502, description = "The engine failed or could not be reached", body = ErrorBody), (status = 504, description = "The engine did not answer in time", body = ErrorBody))
 )]
 pub async fn logs(
     State(app): State<App>,

@@ -87,7 +87,7 @@ pub async fn list(State(app): State<App>, caller: Caller) -> Result<Json<Vec<Eng
     path = "/api/engines/{id}",
     tag = "engines",
     params(("id" = String, Path, description = "Engine id")),
-    responses((status = 200, body = EngineView), (status = 404, body = ErrorBody))
+    responses((status = 200, body = EngineView), (status = 404, description = "No such object", body = ErrorBody))
 )]
 pub async fn inspect(
     State(app): State<App>,
@@ -103,7 +103,7 @@ pub async fn inspect(
     path = "/api/engines",
     tag = "engines",
     request_body = EngineRecord,
-    responses((status = 201, body = EngineView), (status = 400, body = ErrorBody), (status = 409, description = "The id is taken", body = ErrorBody), (status = 502, description = "The engine did not answer", body = ErrorBody))
+    responses((status = 201, body = EngineView), (status = 400, description = "A malformed request, an invalid field, or more capacity than the engine has", body = ErrorBody), (status = 409, description = "The id is taken", body = ErrorBody), (status = 502, description = "The engine failed or could not be reached", body = ErrorBody), (status = 504, description = "The engine did not answer in time", body = ErrorBody))
 )]
 pub async fn add(
     State(app): State<App>,
@@ -133,7 +133,7 @@ pub struct Removal {
     path = "/api/engines/{id}",
     tag = "engines",
     params(("id" = String, Path, description = "The registration's id or engine.id"), Removal),
-    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), (status = 409, description = "The engine holds containers of the cluster and `force` was not given", body = ErrorBody))
+    responses((status = 204, description = "Removed"), (status = 400, description = "A malformed or invalid request; the message names the field", body = ErrorBody), (status = 404, description = "No such object", body = ErrorBody), (status = 409, description = "The engine holds containers of the cluster and `force` was not given", body = ErrorBody), (status = 502, description = "The engine failed or could not be reached", body = ErrorBody), (status = 504, description = "The engine did not answer in time", body = ErrorBody))
 )]
 pub async fn remove(
     State(app): State<App>,

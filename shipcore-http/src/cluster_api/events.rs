@@ -55,7 +55,7 @@ pub struct EventQuery {
     path = "/api/events",
     tag = "events",
     params(EventQuery),
-    responses((status = 200, description = "Events, newest first; with `follow=true` a `text/event-stream` of them, each with its sequence number as SSE id", body = [shipcore::model::Event]))
+    responses((status = 200, description = "Events, newest first; with `follow=true` a stream of them as server-sent events, each with its sequence number as id", content((Vec<shipcore::model::Event> = "application/json"), (String = "text/event-stream"))), (status = 400, description = "A malformed or invalid request; the message names the field", body = ErrorBody))
 )]
 pub async fn list(
     State(app): State<App>,
@@ -137,7 +137,7 @@ pub struct HubPush {
     params(("key" = String, Path, description = "The webhook key")),
     request_body = HubPush,
     security(()),
-    responses((status = 200, description = "Containers of the image redeployed", body = HubResult), (status = 400, body = ErrorBody), (status = 401, description = "Unknown webhook key", body = ErrorBody), (status = 403, description = "The key is for another image", body = ErrorBody))
+    responses((status = 200, description = "Containers of the image redeployed", body = HubResult), (status = 400, body = ErrorBody), (status = 401, description = "Unknown webhook key", body = ErrorBody), (status = 403, description = "The key is for another image", body = ErrorBody), (status = 502, description = "The engine failed or could not be reached", body = ErrorBody), (status = 504, description = "A pull took too long", body = ErrorBody))
 )]
 pub async fn hub(
     State(app): State<App>,

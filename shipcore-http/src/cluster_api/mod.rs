@@ -13,49 +13,42 @@ pub mod containers;
 pub mod engines;
 pub mod events;
 
-use axum::routing::{delete, get, post};
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::App;
 
-/// Every route of the cluster API.
-pub fn router() -> Router<App> {
+/// Every route of the cluster API, with its documentation: a route is
+/// served if and only if it is documented.
+pub fn router() -> OpenApiRouter<App> {
     use self::{access as acc, containers as c, engines as e, events as ev};
-    Router::new()
-        .route("/api/containers", get(c::list).post(c::deploy))
-        .route("/api/containers/{id}", get(c::inspect).delete(c::destroy))
-        .route("/api/containers/{id}/stop", get(c::stop))
-        .route("/api/containers/{id}/restart", get(c::restart))
-        .route("/api/containers/{id}/scale", get(c::scale))
-        .route("/api/containers/{id}/logs", get(c::logs))
-        .route("/api/engines", get(e::list).post(e::add))
-        .route("/api/engines/{id}", get(e::inspect).delete(e::remove))
-        .route("/api/cluster/info", get(e::info))
-        .route(
-            "/api/accounts",
-            get(acc::accounts)
-                .post(acc::add_account)
-                .delete(acc::delete_account),
-        )
-        .route(
-            "/api/roles",
-            get(acc::roles).post(acc::add_role).delete(acc::delete_role),
-        )
-        .route("/api/roles/{name}", get(acc::role))
-        .route(
-            "/api/servicekeys",
-            get(acc::service_keys)
-                .post(acc::add_service_key)
-                .delete(acc::delete_service_key),
-        )
-        .route(
-            "/api/webhookkeys",
-            get(acc::webhook_keys).post(acc::add_webhook_key),
-        )
-        .route("/api/webhookkeys/{id}", delete(acc::delete_webhook_key))
-        .route("/api/webhooks/{id}", delete(acc::delete_webhook_key_alias))
-        .route("/api/events", get(ev::list))
-        .route("/hub/webhook/{key}", post(ev::hub))
-        .route("/hub/webhook", post(ev::hub_without_key))
-        .route("/hub/webhook/", post(ev::hub_without_key_slash))
+    OpenApiRouter::new()
+        .routes(routes!(c::list, c::deploy))
+        .routes(routes!(c::inspect, c::destroy))
+        .routes(routes!(c::stop))
+        .routes(routes!(c::restart))
+        .routes(routes!(c::scale))
+        .routes(routes!(c::logs))
+        .routes(routes!(e::list, e::add))
+        .routes(routes!(e::inspect, e::remove))
+        .routes(routes!(e::info))
+        .routes(routes!(
+            acc::accounts,
+            acc::add_account,
+            acc::delete_account
+        ))
+        .routes(routes!(acc::roles, acc::add_role, acc::delete_role))
+        .routes(routes!(acc::role))
+        .routes(routes!(
+            acc::service_keys,
+            acc::add_service_key,
+            acc::delete_service_key
+        ))
+        .routes(routes!(acc::webhook_keys, acc::add_webhook_key))
+        .routes(routes!(acc::delete_webhook_key))
+        .routes(routes!(acc::delete_webhook_key_alias))
+        .routes(routes!(ev::list))
+        .routes(routes!(ev::hub))
+        .routes(routes!(ev::hub_without_key))
+        .routes(routes!(ev::hub_without_key_slash))
 }

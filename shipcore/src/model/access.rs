@@ -117,9 +117,13 @@ impl From<Permission> for String {
 pub struct Role {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub id: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
+    )]
     pub name: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>, example = json!(["containers:ro", "engines:rw"])))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>, example = json!(["containers:ro", "engines:rw"]), pattern = "^([a-z*-]+:(ro|rw)|\\*)$"))]
     pub permissions: Vec<Permission>,
 }
 

@@ -131,9 +131,15 @@ pub const MAX_MEMORY: u64 = 1 << 40;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImageConfig {
     /// The image reference, e.g. `ehazlett/go-demo:latest`.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 400))]
     pub name: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(exclusive_minimum = 0.0, maximum = 1000000.0)
+    )]
     pub cpus: f64,
     /// Memory in MiB.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1099511627776_u64))]
     pub memory: u64,
     #[serde(default, rename = "type")]
     pub kind: ContainerType,
