@@ -69,6 +69,9 @@ impl Caller {
     }
 }
 
+/// How long an attempt past the failed-login limits waits for its 429.
+const TARPIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 fn unauthorized(message: &str) -> Error {
     Error::Unauthorized(message.into())
 }
@@ -105,7 +108,19 @@ impl FromRequestParts<App> for Caller {
                 .extensions
                 .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
                 .map(|c| c.0.ip());
-            return match app.access.by_password(user, password, from).await? {
+            let found = match app.access.by_password(user, password, from).await {
+                Ok(found) => found,
+                // An address or name past its failures waits before it
+                // is told so: one that keeps guessing over many
+                // connections then sends a few guesses a second, not
+                // thousands, and costs the server sleeping timers only.
+                Err(e @ shipcore::Error::TooMany { .. }) => {
+                    tokio::time::sleep(TARPIT).await;
+                    return Err(e.into());
+                }
+                Err(e) => return Err(e.into()),
+            };
+            return match found {
                 Some(p) => Ok(Caller(
                     p,
                     Credentials::Basic {

@@ -22,8 +22,8 @@ pub const USERNAME_FAILURES: u32 = 10;
 /// The window failures are counted in.
 pub const WINDOW: Duration = Duration::from_secs(60);
 /// Password verifications running at once (argon2 takes ~19 MiB and tens of
-/// milliseconds each).
-pub const VERIFYING: usize = 2;
+/// milliseconds of a core each): one, so the other cores keep serving.
+pub const VERIFYING: usize = 1;
 /// Verifications that may wait for a turn; more are refused with 503.
 pub const WAITING: usize = 32;
 

@@ -113,6 +113,8 @@ pub(super) struct Inner {
     pub placement_failures: AtomicU64,
     /// One operation at a time per container and per config.
     pub locks: super::locks::Locks,
+    /// Reconcile rounds the background loop ran, since start.
+    pub reconcile_rounds: AtomicU64,
 }
 
 /// Counts for monitoring.
@@ -125,6 +127,8 @@ pub struct ClusterStats {
     pub placement_failures: u64,
     /// Containers reserved by deploys still in flight.
     pub containers_pending: usize,
+    /// Reconcile rounds the background loop ran since start.
+    pub reconcile_rounds: u64,
 }
 
 /// The cluster service. Cheap to clone; clones share everything.
@@ -223,6 +227,7 @@ impl Cluster {
                 generation,
                 placement_failures: AtomicU64::new(0),
                 locks: Default::default(),
+                reconcile_rounds: AtomicU64::new(0),
             }),
         };
         if !unreadable.is_empty() {
@@ -280,6 +285,7 @@ impl Cluster {
                     if let Err(e) = c.reconcile().await {
                         tracing::warn!(error = %e, "reconcile failed");
                     }
+                    c.inner.reconcile_rounds.fetch_add(1, Ordering::Relaxed);
                 }
             })
         };
@@ -342,6 +348,7 @@ impl Cluster {
             containers_stopped: st.container_count() - running,
             placement_failures: self.inner.placement_failures.load(Ordering::Relaxed),
             containers_pending: st.pending_count(),
+            reconcile_rounds: self.inner.reconcile_rounds.load(Ordering::Relaxed),
         }
     }
 
