@@ -87,7 +87,10 @@ fn main() {
         let f = Fixture::over(fakes, opts).await.expect("fixture");
         for i in 0..20 {
             f.cluster
-                .add_engine(shipcore::model::EngineRecord::new(&format!("e{i}"), "unix:///fake.sock"))
+                .add_engine(shipcore::model::EngineRecord::new(
+                    &format!("e{i}"),
+                    "unix:///fake.sock",
+                ))
                 .await
                 .expect("engine");
         }
@@ -104,7 +107,14 @@ fn main() {
     let key_header = format!("X-Service-Key: {key}");
     let measure = |secs: &str| {
         wrk(&[
-            "-t1", "-c4", "-d", secs, "--latency", "-H", &key_header, &url,
+            "-t1",
+            "-c4",
+            "-d",
+            secs,
+            "--latency",
+            "-H",
+            &key_header,
+            &url,
         ])
     };
     // Warm-up, then the unloaded p99.

@@ -386,3 +386,26 @@ async fn every_documented_operation_is_served_and_documents_what_it_answers() {
     assert!(events.get("text/event-stream").is_some(), "{events}");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[tokio::test]
+async fn a_webhook_key_is_checked_before_its_body_is_read() {
+    let s = server(Limits {
+        body_timeout: Duration::from_secs(20),
+        ..Limits::default()
+    })
+    .await;
+    // A body that never finishes: a wrong key is refused at once anyway.
+    let mut conn = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    conn.write_all(
+        b"POST /hub/webhook/wrong-key HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{\"rep",
+    )
+    .await
+    .unwrap();
+    let mut answer = vec![0; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(3), conn.read(&mut answer))
+        .await
+        .expect("refused before the body")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+}

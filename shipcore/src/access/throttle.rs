@@ -140,6 +140,37 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn checks_run_one_at_a_time_and_a_crowd_is_turned_away() {
+        let t = Arc::new(Throttle::new(Arc::new(ManualClock::at(0))));
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let checks = (0..WAITING + 20).map(|_| {
+            let (t, running, most) = (t.clone(), running.clone(), most.clone());
+            tokio::spawn(async move {
+                t.verify(move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(20));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    true
+                })
+                .await
+            })
+        });
+        let results = futures::future::join_all(checks).await;
+        let refused = results
+            .iter()
+            .filter(|r| matches!(r.as_ref().unwrap(), Err(Error::Unavailable { .. })))
+            .count();
+        assert!(refused >= 1, "a crowd beyond {WAITING} waiting is refused");
+        assert_eq!(
+            most.load(Ordering::SeqCst),
+            VERIFYING,
+            "one check at a time"
+        );
+    }
+
     #[test]
     fn failures_are_limited_per_address_and_per_username_in_windows() {
         let clock = Arc::new(ManualClock::at(0));

@@ -162,6 +162,27 @@ mod tests {
         }
     }
 
+    #[test]
+    fn an_action_logs_no_configuration() {
+        let mut secret = ImageConfig::default();
+        secret
+            .environment
+            .insert("DB_PASSWORD".into(), "hunter2".into());
+        let adopt = Action::Adopt {
+            engine: "e1".into(),
+            observation: Box::new(Observation {
+                id: "c1".into(),
+                name: "n".into(),
+                running: true,
+                exit_code: 0,
+                config: Some(secret),
+                deploy: None,
+            }),
+        };
+        assert_eq!(adopt.summary(), "adopt c1 on e1");
+        assert!(!adopt.summary().contains("hunter2"));
+    }
+
     fn obs(id: &str, running: bool, exit: i64, owned: bool) -> Observation {
         Observation {
             id: id.into(),
