@@ -28,6 +28,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use shipcore::model::ImageConfig;
 use shipcore::testing::Fixture;
+use shipcore_workspace::wrk;
 
 /// Whether the request log is formatted (see `main`).
 static LOG: AtomicBool = AtomicBool::new(false);
@@ -194,30 +195,13 @@ fn wrk(url: &str, key: &str, header: &str) -> Run {
         .expect("wrk runs (apt-get install wrk)");
     let cpu = cpu_us() - cpu_before;
     let text = String::from_utf8_lossy(&out.stdout);
-    let rps = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Requests/sec:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0);
+    let rps = wrk::requests_per_sec(&text);
     let requests: f64 = text
         .lines()
         .find_map(|l| l.trim().split_once(" requests in "))
         .and_then(|(n, _)| n.trim().parse().ok())
         .unwrap_or(f64::NAN);
-    let p99 = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("99%"))
-        .map(|v| v.trim().to_string())
-        .map(|v| {
-            let (n, unit) = v.split_at(v.find(|c: char| c.is_alphabetic()).unwrap_or(v.len()));
-            let n: f64 = n.parse().unwrap_or(f64::NAN);
-            match unit {
-                "us" => n / 1000.0,
-                "s" => n * 1000.0,
-                _ => n,
-            }
-        })
-        .unwrap_or(f64::NAN);
+    let p99 = wrk::p99_ms(&text);
     assert!(
         text.contains("Requests/sec"),
         "wrk failed: {text}{}",
@@ -225,11 +209,7 @@ fn wrk(url: &str, key: &str, header: &str) -> Run {
     );
     // wrk counts answers that were not 2xx/3xx; a run with any is no
     // measure of serving the answer.
-    let failed: u64 = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:"))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or(0);
+    let failed = wrk::non_2xx(&text);
     assert_eq!(
         failed, 0,
         "{failed} answers were not 2xx from {url}: {text}"

@@ -12,6 +12,7 @@ use std::time::Duration;
 use shipcore::cluster::ClusterOptions;
 use shipcore::engine::fake::FakeConnector;
 use shipcore::testing::Fixture;
+use shipcore_workspace::wrk::{field, p99_ms};
 
 /// Random usernames and passwords in every request, base64 in Lua.
 const GUESSES: &str = r#"
@@ -47,25 +48,6 @@ fn wrk(args: &[&str]) -> String {
         .output()
         .expect("wrk runs (apt-get install wrk)");
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn field(text: &str, prefix: &str) -> String {
-    text.lines()
-        .find_map(|l| l.trim().strip_prefix(prefix))
-        .map(|v| v.trim().to_string())
-        .unwrap_or_default()
-}
-
-/// wrk's p99, in milliseconds.
-fn p99_ms(text: &str) -> f64 {
-    let v = field(text, "99%");
-    let (n, unit) = v.split_at(v.find(|c: char| c.is_alphabetic()).unwrap_or(v.len()));
-    let n: f64 = n.parse().unwrap_or(f64::NAN);
-    match unit {
-        "us" => n / 1000.0,
-        "s" => n * 1000.0,
-        _ => n,
-    }
 }
 
 fn main() {

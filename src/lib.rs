@@ -3,3 +3,4 @@
 //! example and the `placement` bench measure the same thing.
 
 pub mod synth;
+pub mod wrk;

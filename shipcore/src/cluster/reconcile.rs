@@ -12,7 +12,7 @@ use super::Cluster;
 use crate::engine::ContainerFilter;
 use crate::error::{Error, Result};
 use crate::model::{ContainerState, EventType, Health, ImageConfig};
-use crate::store::{put_json, Expect, Op};
+use crate::store::{Expect, Op};
 
 /// Docker's status of an exited container: `Exited (137) 3 seconds ago`.
 fn exit_code(status: &str) -> i64 {
@@ -222,14 +222,7 @@ impl Cluster {
             }
             Err(e) => {
                 // Keep the record so a later round tries again.
-                put_json(
-                    self.inner.store.as_ref(),
-                    &old.key(),
-                    &old.stored(),
-                    Expect::Any,
-                )
-                .await?;
-                self.inner.state.lock().await.put_container(old);
+                self.save(old).await?;
                 Err(e)
             }
         }

@@ -18,7 +18,7 @@ use super::Cluster;
 use crate::engine::EngineBackend;
 use crate::error::{Error, Result};
 use crate::model::{Container, EventType, ImageRef};
-use crate::store::{put_json, Expect};
+use crate::store::Expect;
 
 /// What a redeploy did.
 #[derive(Debug, Default)]
@@ -139,14 +139,7 @@ impl Cluster {
             }
             Err(e) => {
                 // Back as it was.
-                put_json(
-                    self.inner.store.as_ref(),
-                    &old.key(),
-                    &old.stored(),
-                    Expect::Any,
-                )
-                .await?;
-                self.inner.state.lock().await.put_container(old.clone());
+                self.save(old.clone()).await?;
                 if old.desired_running {
                     b.start_container(&old.id).await?;
                 }
