@@ -1,16 +1,21 @@
 //! The state store: keyed documents with revisions, compare-and-swap, prefix
 //! listing and change streams.
 //!
-//! The semantics follow etcd's so that an etcd backend can be added later
-//! without changing callers. One global revision counter increases by exactly
-//! one per successful write (put or delete); every key carries the revision of
-//! its last modification; revision 0 means "absent". Every write is recorded in
-//! a change log, which [`Store::changes`] replays before it follows live writes,
-//! and which [`Store::compact`] trims.
+//! The semantics follow etcd's, so callers run unchanged over etcd. One
+//! global revision counter increases by one per successful write (put,
+//! delete or batch); every key carries the revision of its last
+//! modification; revision 0 means "absent". Every write is recorded in a
+//! change log, which [`Store::changes`] replays before it follows live
+//! writes, and which [`Store::compact`] trims. In a store that shares its
+//! backend (an etcd cluster holding other namespaces, leader elections),
+//! the writes of others take revisions too, so a store's own writes may
+//! skip some: callers rely on revisions increasing, never on their being
+//! consecutive.
 //!
-//! Two implementations live here: [`MemoryStore`] for tests and
-//! [`DurableStore`], the embedded default on redb. The [`conformance`] suite
-//! holds the checks every implementation must pass.
+//! Implementations: [`MemoryStore`] for tests, [`DurableStore`], the
+//! embedded default on redb, and `EtcdStore` (feature `etcd`) for several
+//! replicas sharing one state. The [`conformance`] suite holds the checks
+//! every implementation must pass.
 
 use std::sync::Arc;
 
@@ -22,12 +27,19 @@ use crate::{Error, Result};
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 mod durable;
+#[cfg(feature = "etcd")]
+mod etcd;
 #[cfg(any(test, feature = "testing"))]
 mod faulty;
 mod memory;
 mod watch;
 
 pub use durable::DurableStore;
+#[cfg(feature = "etcd")]
+pub use etcd::{EtcdConfig, EtcdStore, Fence};
+/// The etcd client the store is built on, for leases and elections.
+#[cfg(feature = "etcd")]
+pub use etcd_client;
 #[cfg(any(test, feature = "testing"))]
 pub use faulty::FaultyStore;
 pub use memory::MemoryStore;
@@ -126,8 +138,9 @@ impl Op {
     }
 }
 
-/// Most operations in one [`Store::batch`]: etcd's default `--max-txn-ops`.
-pub const MAX_BATCH_OPS: usize = 128;
+/// Most operations in one [`Store::batch`]: one below etcd's default
+/// `--max-txn-ops` (128), leaving room for the compare of a fenced write.
+pub const MAX_BATCH_OPS: usize = 127;
 
 /// Most bytes (keys and values) in one [`Store::batch`]: within etcd's
 /// default request limit of 1.5 MiB, with room for the request's framing.
