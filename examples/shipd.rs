@@ -13,6 +13,16 @@
 //! back (recovery after a lost store).
 //! SIGTERM or Ctrl-C shut it down cleanly. Request logs are key=value lines,
 //! or JSON objects with `SHIPD_LOG_FORMAT=json`.
+//!
+//! Several replicas (built with `--features etcd`): `--store
+//! etcd://HOST:PORT[,HOST:PORT…][/NAMESPACE]` keeps the state in etcd
+//! instead of DIR (`etcds://` for TLS, with `--etcd-ca FILE` and, when the
+//! members ask for a client certificate, `--etcd-cert FILE --etcd-key
+//! FILE`; etcd's own user from `SHIPD_ETCD_USER` and `SHIPD_ETCD_PASSWORD`).
+//! Every replica serves the whole API from the shared state and follows
+//! the others' writes; one at a time leads (an etcd election on a lease of
+//! `--lease SECS`, 3 by default) and runs health checks, reconcile and
+//! maintenance, its writes fenced by its lease.
 
 use std::sync::Arc;
 
@@ -84,7 +94,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let listen = arg("--listen", "127.0.0.1:8080");
     let data = std::path::PathBuf::from(arg("--data", "./shipcore-data"));
-    private_dir(&data)?;
     if let Ok(p) = std::env::var("SHIPD_ADMIN_PASSWORD") {
         if p.chars().count() < MIN_PASSWORD {
             return Err(
@@ -99,7 +108,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter(|h| !h.is_empty())
         .map(String::from)
         .collect();
-    let store: Arc<dyn Store> = Arc::new(DurableStore::open(data.join("state.redb"))?);
+    let store_url = arg("--store", "");
+    #[cfg(feature = "etcd")]
+    let etcd = if store_url.is_empty() {
+        None
+    } else {
+        Some(etcd_store(&store_url).await?)
+    };
+    #[cfg(not(feature = "etcd"))]
+    if !store_url.is_empty() {
+        return Err("--store needs a shipd built with --features etcd".into());
+    }
+    #[cfg(feature = "etcd")]
+    let store: Arc<dyn Store> = match &etcd {
+        Some(e) => Arc::new(e.clone()),
+        None => {
+            private_dir(&data)?;
+            Arc::new(DurableStore::open(data.join("state.redb"))?)
+        }
+    };
+    #[cfg(not(feature = "etcd"))]
+    let store: Arc<dyn Store> = {
+        private_dir(&data)?;
+        Arc::new(DurableStore::open(data.join("state.redb"))?)
+    };
+    let shared = !store_url.is_empty();
 
     let identity = std::env::args()
         .any(|a| a == "--cluster")
@@ -110,13 +143,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ClusterOptions {
             identity,
             engine_hosts,
+            shared,
             ..ClusterOptions::default()
         },
     )
     .await?;
     println!("cluster {}", cluster.identity());
 
-    let access = Access::new(store).with_events(cluster.events().clone());
+    let mut access = Access::new(store).with_events(cluster.events().clone());
+    if shared {
+        access = access.shared();
+    }
     let created = access
         .bootstrap(std::env::var("SHIPD_ADMIN_PASSWORD").ok())
         .await?;
@@ -148,6 +185,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
         }
     }
+    // One store of its own: this replica runs the loops. A shared one: it
+    // follows the others' writes, and runs the loops while it leads.
+    #[cfg(feature = "etcd")]
+    let _background = match etcd {
+        Some(etcd) => {
+            let lease = std::time::Duration::from_secs(arg("--lease", "3").parse()?);
+            let replica = arg("--replica", &format!("{listen} pid {}", std::process::id()));
+            Replica::start(cluster.clone(), &access, etcd, replica, lease)
+        }
+        None => Replica::Alone(cluster.start()),
+    };
+    #[cfg(not(feature = "etcd"))]
     let _background = cluster.start();
 
     let listener =
@@ -162,4 +211,95 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     shipcore_http::serve(listener, app, shutdown()).await?;
     println!("shipd stopped");
     Ok(())
+}
+
+/// What runs beside the listener.
+#[cfg(feature = "etcd")]
+#[allow(dead_code)]
+enum Replica {
+    /// The loops of a cluster whose store is its own.
+    Alone(shipcore::cluster::Background),
+    /// Following the others, and leading when elected.
+    Shared {
+        follow: shipcore::cluster::Background,
+        access: tokio::task::JoinHandle<()>,
+        lead: tokio::task::JoinHandle<()>,
+    },
+}
+
+#[cfg(feature = "etcd")]
+impl Replica {
+    fn start(
+        cluster: Cluster,
+        access: &Access,
+        etcd: shipcore::store::EtcdStore,
+        replica: String,
+        lease: std::time::Duration,
+    ) -> Self {
+        let follow = cluster.follow();
+        let access = access.follow();
+        let lead = tokio::spawn(async move {
+            loop {
+                let mut leading = match etcd.campaign(&replica, lease).await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        eprintln!("cannot campaign for the lead: {e}");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        continue;
+                    }
+                };
+                println!("leading the cluster as {replica}");
+                let loops = cluster.start();
+                cluster.reconcile_soon();
+                leading.lost().await;
+                eprintln!("lost the lead (the lease could not be renewed)");
+                // Nothing of the loops may write once the fence is lifted.
+                loops.stop().await;
+                leading.resign().await;
+            }
+        });
+        Replica::Shared {
+            follow,
+            access,
+            lead,
+        }
+    }
+}
+
+#[cfg(feature = "etcd")]
+impl Drop for Replica {
+    fn drop(&mut self) {
+        if let Replica::Shared { access, lead, .. } = self {
+            access.abort();
+            lead.abort();
+        }
+    }
+}
+
+/// The etcd store of `--store`, with TLS and etcd's user as given.
+#[cfg(feature = "etcd")]
+async fn etcd_store(url: &str) -> Result<shipcore::store::EtcdStore, Box<dyn std::error::Error>> {
+    let mut config = shipcore::store::EtcdConfig::parse(url)?;
+    let file = |flag: &str| -> Result<Option<Vec<u8>>, Box<dyn std::error::Error>> {
+        let path = arg(flag, "");
+        if path.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(
+            std::fs::read(&path).map_err(|e| format!("{flag} {path}: {e}"))?,
+        ))
+    };
+    config.ca = file("--etcd-ca")?;
+    config.identity = match (file("--etcd-cert")?, file("--etcd-key")?) {
+        (Some(c), Some(k)) => Some((c, k)),
+        (None, None) => None,
+        _ => return Err("--etcd-cert and --etcd-key go together".into()),
+    };
+    if let (Ok(u), Ok(p)) = (
+        std::env::var("SHIPD_ETCD_USER"),
+        std::env::var("SHIPD_ETCD_PASSWORD"),
+    ) {
+        config.user = Some((u, p));
+    }
+    Ok(shipcore::store::EtcdStore::connect(&config).await?)
 }

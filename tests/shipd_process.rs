@@ -6,141 +6,14 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::Value;
-use support::http::{call, client, Cred};
+use support::http::Cred;
+use support::shipd::{shipd_binary, Shipd};
 use support::*;
-
-/// `target/<profile>/examples/shipd`, built by `cargo test` with the tests.
-fn shipd_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    let bin = profile_dir.join("examples").join("shipd");
-    assert!(
-        bin.exists(),
-        "{} is missing: `cargo test --workspace` builds it (or `cargo build --example shipd`)",
-        bin.display()
-    );
-    bin
-}
-
-struct Shipd {
-    child: Child,
-    base: String,
-    log: PathBuf,
-}
-
-impl Shipd {
-    fn start(data: &Path, log: &Path, docker_host: &str, password: &str, json: bool) -> Shipd {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let out = std::fs::File::create(log).unwrap();
-        let child = Command::new(shipd_binary())
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--data"])
-            .arg(data)
-            .env("SHIPD_ADMIN_PASSWORD", password)
-            .env("DOCKER_HOST", docker_host)
-            .env("SHIPD_LOG_FORMAT", if json { "json" } else { "text" })
-            .stdout(Stdio::from(out.try_clone().unwrap()))
-            .stderr(Stdio::from(out))
-            .spawn()
-            .unwrap();
-        Shipd {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            log: log.to_path_buf(),
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        cred: &Cred,
-        body: Option<&str>,
-    ) -> (u16, Value) {
-        call(&client(), &self.base, method, path, cred, body).await
-    }
-
-    /// Waits until it answers an authenticated request.
-    async fn ready(&mut self, cred: &Cred) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            assert!(
-                self.child.try_wait().unwrap().is_none(),
-                "shipd exited: {}",
-                self.log()
-            );
-            let url: axum::http::Uri = format!("{}/api/cluster/info", self.base).parse().unwrap();
-            let up = tokio::net::TcpStream::connect(format!(
-                "{}:{}",
-                url.host().unwrap(),
-                url.port_u16().unwrap()
-            ))
-            .await
-            .is_ok();
-            if up {
-                let (status, body) = self.call("GET", "/api/cluster/info", cred, None).await;
-                assert_eq!(status, 200, "{body}");
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "shipd did not start: {}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// SIGTERM, then waits for the exit.
-    fn terminate(&mut self) -> ExitStatus {
-        self.signal_term();
-        self.wait()
-    }
-
-    fn signal_term(&self) {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success());
-    }
-
-    /// Waits for the exit (20 s at most).
-    fn wait(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "shipd ignored SIGTERM: {}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Shipd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[tokio::test]
 async fn shipd_keeps_accounts_keys_engines_and_containers_across_a_restart() {

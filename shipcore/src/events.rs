@@ -121,12 +121,11 @@ impl EventLog {
         let mut recorded = Vec::with_capacity(events.len());
         let mut events = events.into_iter().peekable();
         while events.peek().is_some() {
-            let chunk: Vec<Event> = events
+            let mut chunk: Vec<Event> = events
                 .by_ref()
                 .take(MAX_BATCH_OPS)
-                .enumerate()
-                .map(|(i, e)| Event {
-                    seq: *next + i as u64,
+                .map(|e| Event {
+                    seq: 0,
                     kind: e.kind,
                     time: time.clone(),
                     message: e.message,
@@ -135,11 +134,32 @@ impl EventLog {
                     container: e.container.map(Box::new),
                 })
                 .collect();
-            let ops = chunk
-                .iter()
-                .map(|e| Op::put_json(key(e.seq), e, Expect::Absent))
-                .collect::<Result<Vec<_>>>()?;
-            self.store.batch(ops).await?;
+            // Another replica sharing the store may have taken these
+            // numbers: then the log's end is read again and the next ones
+            // are tried.
+            let mut attempts = 0;
+            loop {
+                for (i, e) in chunk.iter_mut().enumerate() {
+                    e.seq = *next + i as u64;
+                }
+                let ops = chunk
+                    .iter()
+                    .map(|e| Op::put_json(key(e.seq), e, Expect::Absent))
+                    .collect::<Result<Vec<_>>>()?;
+                match self.store.batch(ops).await {
+                    Ok(_) => break,
+                    Err(Error::Conflict { .. }) if attempts < 100 => {
+                        attempts += 1;
+                        let last = self.store.page(Page::last(EVENTS, 1)).await?;
+                        let end = match last.first() {
+                            Some(v) => v.json::<Event>()?.seq + 1,
+                            None => *next,
+                        };
+                        *next = end.max(*next + 1);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
             *next += chunk.len() as u64;
             for e in &chunk {
                 // Nobody listening is fine.

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod shipd;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -21,13 +21,18 @@ impl Access {
                     name: name.into(),
                     permissions: Vec::new(),
                 };
-                put_json(
+                // Replicas starting together race for it: one makes it.
+                match put_json(
                     self.store.as_ref(),
                     &format!("{ROLES}{name}"),
                     &role,
                     Expect::Absent,
                 )
-                .await?;
+                .await
+                {
+                    Ok(_) | Err(Error::Conflict { .. }) => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         if !self.store.list(ACCOUNTS).await?.is_empty() {
@@ -37,8 +42,12 @@ impl Access {
             Some(p) if !p.is_empty() => p,
             _ => new_key(20)?,
         };
-        self.create_account("admin", &password, "admin").await?;
-        Ok(Some(password))
+        match self.create_account("admin", &password, "admin").await {
+            Ok(_) => Ok(Some(password)),
+            // Another replica made it first.
+            Err(Error::Exists { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     pub async fn accounts(&self) -> Result<Vec<Account>> {

@@ -21,6 +21,9 @@ impl Access {
     /// keys or roles, without touching the store (None: not cached, ask
     /// [`Access::by_service_key`]).
     pub fn cached_service_key(&self, key: &str) -> Option<Arc<Principal>> {
+        if self.shared {
+            return None;
+        }
         self.known_by_digest(&secret::key_digest(key))
     }
 
@@ -31,7 +34,7 @@ impl Access {
     /// The principal of a service key, if the key is known.
     pub async fn by_service_key(&self, key: &str) -> Result<Option<Arc<Principal>>> {
         let digest = secret::key_digest(key);
-        if let Some(p) = self.known_by_digest(&digest) {
+        if let Some(p) = self.cached_service_key(key) {
             return Ok(Some(p));
         }
         let version = self.version();
@@ -49,7 +52,9 @@ impl Access {
             name: format!("key:{}", stored.prefix),
             role: self.role(&stored.role).await?,
         });
-        self.remember(&self.known, digest, &principal, version);
+        if !self.shared {
+            self.remember(&self.known, digest, &principal, version);
+        }
         Ok(Some(principal))
     }
 
@@ -61,14 +66,41 @@ impl Access {
         password: &str,
         from: Option<std::net::IpAddr>,
     ) -> Result<Option<Arc<Principal>>> {
-        let login = secret::key_digest(&format!("{}:{username}:{password}", username.len()));
-        if let Some(p) = self.logins.lock().ok().and_then(|l| l.get(&login).cloned()) {
-            return Ok(Some(p));
+        // Shared with other replicas: the account is read first, and a
+        // login verified before counts only against the same stored hash.
+        let read = if self.shared {
+            Some(get_json::<Account>(self.store.as_ref(), &format!("{ACCOUNTS}{username}")).await?)
+        } else {
+            None
+        };
+        let stored_hash = read
+            .as_ref()
+            .and_then(|a| a.as_ref())
+            .map(|(a, _)| a.password.as_str());
+        let login = secret::key_digest(&format!(
+            "{}:{username}:{password}:{}",
+            username.len(),
+            stored_hash.unwrap_or_default()
+        ));
+        let cached = self.logins.lock().ok().and_then(|l| l.get(&login).cloned());
+        match (cached, &read) {
+            (Some(p), None) => return Ok(Some(p)),
+            (Some(_), Some(Some((account, _)))) => {
+                return Ok(Some(Arc::new(Principal {
+                    name: account.username.clone(),
+                    role: self.role(&account.role.name).await?,
+                })))
+            }
+            _ => {}
         }
         self.throttle.admit(from, username)?;
         let version = self.version();
-        let account =
-            get_json::<Account>(self.store.as_ref(), &format!("{ACCOUNTS}{username}")).await?;
+        let account = match read {
+            Some(account) => account,
+            None => {
+                get_json::<Account>(self.store.as_ref(), &format!("{ACCOUNTS}{username}")).await?
+            }
+        };
         // An unknown name costs the same as a wrong password, so names
         // cannot be probed.
         let hash = account

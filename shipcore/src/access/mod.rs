@@ -75,6 +75,12 @@ pub struct Access {
     throttle: Arc<throttle::Throttle>,
     /// Where changes are recorded (Shipyard's `add-service-key`, ...).
     events: Option<EventLog>,
+    /// The store is shared with other replicas, which change accounts,
+    /// roles and keys too: every request reads its credential's record
+    /// (a key deleted anywhere is refused everywhere at once), and the
+    /// caches only spare the argon2 run of a password already verified
+    /// against the same stored hash.
+    shared: bool,
 }
 
 impl std::fmt::Debug for Access {
@@ -107,7 +113,55 @@ impl Access {
                 crate::clock::SystemClock::new(),
             ))),
             events: None,
+            shared: false,
         }
+    }
+
+    /// For a store shared with other replicas (see the field `shared`).
+    pub fn shared(mut self) -> Self {
+        self.shared = true;
+        self
+    }
+
+    /// Forgets cached principals whenever another replica changes
+    /// accounts, roles or keys, so that long-lived answers (event streams)
+    /// that watch [`Access::generation`] check their caller again. Runs
+    /// until the returned task is aborted.
+    pub fn follow(&self) -> tokio::task::JoinHandle<()> {
+        use futures::StreamExt;
+        let access = self.clone();
+        tokio::spawn(async move {
+            let mut since = match access.store.revision().await {
+                Ok(r) => r,
+                Err(_) => 0,
+            };
+            loop {
+                match access.store.changes("access/", since).await {
+                    Ok(mut stream) => {
+                        while let Some(change) = stream.next().await {
+                            match change {
+                                Ok(c) => {
+                                    since = since.max(c.revision);
+                                    access.forget_principals();
+                                }
+                                Err(Error::WatchLost { revision, .. }) => {
+                                    since = since.max(revision);
+                                }
+                                Err(_) => {}
+                            }
+                        }
+                    }
+                    Err(_) => {
+                        // Compacted past `since`: whatever changed, forget.
+                        access.forget_principals();
+                        if let Ok(r) = access.store.revision().await {
+                            since = r;
+                        }
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        })
     }
 
     /// Counts failed-login windows by `clock` (tests drive it).

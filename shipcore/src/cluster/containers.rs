@@ -72,7 +72,7 @@ impl Cluster {
 
     /// Writes the record of a container the cluster holds, and keeps it.
     pub(super) async fn save(&self, doc: ContainerDoc) -> Result<Container> {
-        put_json(
+        let revision = put_json(
             self.inner.store.as_ref(),
             &doc.key(),
             &doc.stored(),
@@ -81,7 +81,7 @@ impl Cluster {
         .await?;
         let mut st = self.inner.state.lock().await;
         let c = st.render(&doc);
-        st.put_container(doc);
+        st.put_container_at(doc, revision);
         Ok(c)
     }
 
@@ -160,10 +160,10 @@ impl Cluster {
                 expect: Expect::Any,
             });
         }
-        self.inner.store.batch(ops).await?;
+        let revision = self.inner.store.batch(ops).await?;
         let c = {
             let mut st = self.inner.state.lock().await;
-            st.drop_container(&doc.id);
+            st.drop_container_at(&doc.id, revision);
             st.render(doc)
         };
         self.note(kind, &c).await;

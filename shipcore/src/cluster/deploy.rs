@@ -273,8 +273,8 @@ impl Txn {
             return Err(abandoned_error());
         }
         let docs = self.describe(deploy, slots, created).await?;
-        self.record(deploy, &docs).await?;
-        Ok(self.commit(docs).await)
+        let revision = self.record(deploy, &docs).await?;
+        Ok(self.commit(docs, revision).await)
     }
 
     /// Pulls the image on every engine of the deploy that lacks it, at
@@ -372,7 +372,8 @@ impl Txn {
 
     /// Writes the deploy's request and its containers' records, a store
     /// batch at a time; if a batch fails, the ones written are deleted again.
-    async fn record(&self, deploy: &str, docs: &[ContainerDoc]) -> Result<()> {
+    /// Returns the revision of the last batch.
+    async fn record(&self, deploy: &str, docs: &[ContainerDoc]) -> Result<u64> {
         let store = &self.cluster.inner.store;
         // A deploy that others join is written again (the same request), in
         // case its last container went meanwhile and took the record along.
@@ -393,11 +394,16 @@ impl Txn {
             ops.push(Op::put_json(d.key(), &d.stored(), Expect::Absent)?);
         }
         let mut written: Vec<String> = Vec::new();
+        let mut revision = 0;
         while !ops.is_empty() {
             let rest = ops.split_off(ops.len().min(MAX_BATCH_OPS));
             let batch = std::mem::replace(&mut ops, rest);
             let keys: Vec<String> = batch.iter().map(|o| o.key().to_string()).collect();
-            if let Err(e) = store.batch(batch).await {
+            let result = store.batch(batch).await;
+            if let Ok(r) = result {
+                revision = r;
+            }
+            if let Err(e) = result {
                 for chunk in written.chunks(MAX_BATCH_OPS) {
                     let deletes = chunk
                         .iter()
@@ -414,18 +420,18 @@ impl Txn {
             }
             written.extend(keys);
         }
-        Ok(())
+        Ok(revision)
     }
 
     /// The records are written: the containers join the cluster (taking
     /// over their reservations) and their events are recorded.
-    async fn commit(&self, docs: Vec<ContainerDoc>) -> Deployed {
+    async fn commit(&self, docs: Vec<ContainerDoc>, revision: u64) -> Deployed {
         let inner = &self.cluster.inner;
         let (rendered, events): (Vec<Container>, Vec<NewEvent>) = {
             let mut st = inner.state.lock().await;
             docs.iter()
                 .map(|d| {
-                    st.put_container(d.clone());
+                    st.put_container_at(d.clone(), revision);
                     let c = st.render(d);
                     let message = format!("image={} engine={}", c.image.name, c.engine.id);
                     let event =

@@ -132,7 +132,15 @@ impl Cluster {
             e => e,
         })?;
         let mut st = self.inner.state.lock().await;
-        if let Some(taken) = taken(&st) {
+        // With a shared store, the write may have come back on the change
+        // stream first (`follow.rs`): this very registration, taken in.
+        let echoed = st
+            .engines
+            .get(&id)
+            .is_some_and(|e| e.doc.record.id == outer && e.doc.added == doc.added);
+        if echoed {
+            st.set_health(&id, Health::Healthy);
+        } else if let Some(taken) = taken(&st) {
             drop(st);
             let _ = self.inner.store.delete(&engine_key(&id), Expect::Any).await;
             return Err(Error::Exists {
@@ -148,7 +156,9 @@ impl Cluster {
             containers: info.containers as usize,
             next_check: self.inner.opts.clock.elapsed() + self.inner.opts.health_interval,
         };
-        st.add_engine(slot, Health::Healthy)?;
+        if !echoed {
+            st.add_engine(slot, Health::Healthy)?;
+        }
         drop(st);
         let event = NewEvent::new(EventType::AddEngine, format!("engine={id}"), &["cluster"])
             .engine(doc.record.engine.clone());

@@ -19,6 +19,7 @@
 //! - `locks.rs`: one operation at a time per container and per config.
 //! - `redeploy.rs`: Docker Hub's push: redeploy an image's containers.
 //! - `reconcile.rs`: observing engines and executing a plan.
+//! - `follow.rs`: applying other replicas' writes (a shared store).
 
 pub mod docs;
 pub mod plan;
@@ -29,6 +30,8 @@ mod containers;
 mod deploy;
 #[cfg(feature = "runtime")]
 mod engines;
+#[cfg(feature = "runtime")]
+mod follow;
 #[cfg(feature = "runtime")]
 mod locks;
 #[cfg(feature = "runtime")]

@@ -281,13 +281,13 @@ impl Cluster {
             )?,
             Op::put_json(doc.key(), &doc.stored(), Expect::Absent)?,
         ];
-        self.inner.store.batch(ops).await?;
+        let revision = self.inner.store.batch(ops).await?;
         let c = {
             let mut st = self.inner.state.lock().await;
             if st.container(&doc.id).is_some() {
                 return Ok(());
             }
-            st.put_container(doc.clone());
+            st.put_container_at(doc.clone(), revision);
             st.render(&doc)
         };
         let message = format!("container={} adopted", doc.id);

@@ -56,6 +56,11 @@ pub struct ClusterOptions {
     pub maintenance_interval: Duration,
     /// The clock records and schedules are read from.
     pub clock: Arc<dyn Clock>,
+    /// The store is shared with other replicas of this cluster (etcd): the
+    /// cluster keeps the revision of each record so that it can follow
+    /// their writes ([`Cluster::follow`]), and only the replica that leads
+    /// runs the background loops ([`Cluster::start`]).
+    pub shared: bool,
 }
 
 impl Default for ClusterOptions {
@@ -74,6 +79,7 @@ impl Default for ClusterOptions {
             change_retention: 10_000,
             maintenance_interval: Duration::from_secs(10 * 60),
             clock: Arc::new(SystemClock::new()),
+            shared: false,
         }
     }
 }
@@ -115,6 +121,9 @@ pub(super) struct Inner {
     pub locks: super::locks::Locks,
     /// Reconcile rounds the background loop ran, since start.
     pub reconcile_rounds: AtomicU64,
+    /// The store's revision before the cluster read its records: following
+    /// other replicas' writes starts there.
+    pub opened_at: u64,
 }
 
 /// Counts for monitoring.
@@ -155,6 +164,7 @@ impl Cluster {
         opts: ClusterOptions,
     ) -> Result<Self> {
         let identity = identity(store.as_ref(), opts.identity.as_deref()).await?;
+        let opened_at = store.revision().await?;
         let events = EventLog::open(store.clone(), opts.clock.clone()).await?;
         let now = opts.clock.elapsed();
         let mut engines = BTreeMap::new();
@@ -215,6 +225,9 @@ impl Cluster {
         for doc in migrate(store.as_ref(), earlier, &opts.clock.rfc3339()).await? {
             state.put_container(doc);
         }
+        if opts.shared {
+            state.track_revisions(opened_at);
+        }
         let cluster = Cluster {
             inner: Arc::new(Inner {
                 opts,
@@ -228,6 +241,7 @@ impl Cluster {
                 placement_failures: AtomicU64::new(0),
                 locks: Default::default(),
                 reconcile_rounds: AtomicU64::new(0),
+                opened_at,
             }),
         };
         if !unreadable.is_empty() {
@@ -384,6 +398,12 @@ impl Cluster {
         Ok(dropped)
     }
 
+    /// Runs a reconcile round as soon as the loop started by
+    /// [`Cluster::start`] can (a replica that just took the lead).
+    pub fn reconcile_soon(&self) {
+        self.inner.nudge.notify_one();
+    }
+
     /// Changes whenever an engine, a container or a reservation changes.
     pub fn generation(&self) -> u64 {
         self.inner.generation.load(Ordering::Acquire)
@@ -421,14 +441,19 @@ async fn identity(store: &dyn Store, given: Option<&str>) -> Result<String> {
             }
         }
     };
-    put_json(
+    match put_json(
         store,
         docs::IDENTITY,
         &docs::IdentityDoc { id: id.clone() },
         Expect::Absent,
     )
-    .await?;
-    Ok(id)
+    .await
+    {
+        Ok(_) => Ok(id),
+        // Another replica opening the same store wrote it first: theirs.
+        Err(crate::Error::Conflict { .. }) => Box::pin(identity(store, given)).await,
+        Err(e) => Err(e),
+    }
 }
 
 /// Moves records of earlier versions (the request inline, keyed by the
@@ -549,6 +574,25 @@ async fn for_each_page<T: serde::de::DeserializeOwned + Send + 'static>(
 #[derive(Debug)]
 pub struct Background {
     tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Background {
+    pub(super) fn of(tasks: Vec<tokio::task::JoinHandle<()>>) -> Self {
+        Background { tasks }
+    }
+
+    /// Stops the tasks and waits until they have: after this, none of them
+    /// writes anything (a replica that stops leading calls it before it
+    /// lets go of its fence).
+    pub async fn stop(mut self) {
+        let tasks = std::mem::take(&mut self.tasks);
+        for t in &tasks {
+            t.abort();
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
 }
 
 impl Drop for Background {

@@ -62,6 +62,46 @@ pub(super) struct State {
     pending: HashMap<String, Reservation>,
     /// Deploys with recorded containers.
     groups: HashMap<String, Group>,
+    /// With a store other replicas write too: the store revision of each
+    /// container's record as held here, and of the deletion of records gone
+    /// (the last [`TOMBSTONES`]), so a write that arrives late (a change
+    /// stream's, or a local writer's that waited for the lock) never
+    /// replaces a newer one. Empty with a store of this replica's own.
+    revisions: Option<Revisions>,
+}
+
+/// Deleted records remembered with their revision (see `State::revisions`).
+const TOMBSTONES: usize = 100_000;
+
+#[derive(Default)]
+struct Revisions {
+    held: HashMap<String, u64>,
+    gone: HashMap<String, u64>,
+    /// `gone`'s ids in the order they went, to forget the oldest.
+    order: std::collections::VecDeque<String>,
+}
+
+impl Revisions {
+    /// The revision of the newest write known for `id` (0: none).
+    fn of(&self, id: &str) -> u64 {
+        self.held
+            .get(id)
+            .or_else(|| self.gone.get(id))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn went(&mut self, id: &str, revision: u64) {
+        self.held.remove(id);
+        if self.gone.insert(id.to_string(), revision).is_none() {
+            self.order.push_back(id.to_string());
+        }
+        while self.order.len() > TOMBSTONES {
+            if let Some(old) = self.order.pop_front() {
+                self.gone.remove(&old);
+            }
+        }
+    }
 }
 
 impl State {
@@ -97,6 +137,7 @@ impl State {
             generation,
             pending: HashMap::new(),
             groups: HashMap::new(),
+            revisions: None,
         };
         for doc in containers {
             state.put_container(doc);
@@ -178,6 +219,52 @@ impl State {
         self.containers.insert(doc.id.clone(), doc);
         self.bump();
         self.check();
+    }
+
+    /// Keeps the revision of every record from now on (a store shared with
+    /// other replicas); records held already count as of `revision`.
+    pub fn track_revisions(&mut self, revision: u64) {
+        let held = self
+            .containers
+            .keys()
+            .map(|id| (id.clone(), revision))
+            .collect();
+        self.revisions = Some(Revisions {
+            held,
+            ..Revisions::default()
+        });
+    }
+
+    /// [`State::put_container`] of a record written at `revision`, unless a
+    /// newer write of that container (or of its removal) is known already.
+    /// Returns whether it was applied.
+    pub fn put_container_at(&mut self, doc: ContainerDoc, revision: u64) -> bool {
+        if let Some(r) = &mut self.revisions {
+            if revision <= r.of(&doc.id) {
+                // Newer news of it came first; a reservation made for it
+                // is not needed any more if that news was its removal.
+                if !self.containers.contains_key(&doc.id) {
+                    self.release(&doc.name);
+                }
+                return false;
+            }
+            r.gone.remove(&doc.id);
+            r.held.insert(doc.id.clone(), revision);
+        }
+        self.put_container(doc);
+        true
+    }
+
+    /// [`State::drop_container`] of a record deleted at `revision`, unless
+    /// a newer write of that container is known already.
+    pub fn drop_container_at(&mut self, id: &str, revision: u64) -> Option<ContainerDoc> {
+        if let Some(r) = &mut self.revisions {
+            if revision <= r.of(id) {
+                return None;
+            }
+            r.went(id, revision);
+        }
+        self.drop_container(id)
     }
 
     /// Forgets a container and its reservation.

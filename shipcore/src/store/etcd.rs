@@ -668,3 +668,110 @@ impl Store for EtcdStore {
         }
     }
 }
+
+/// This replica's leadership of the cluster, won by [`EtcdStore::campaign`].
+/// While it lasts, every write of the store (and its clones) is fenced by
+/// the leader's key. Ends when the lease cannot be renewed in time
+/// ([`Leadership::lost`] then resolves, before etcd lets the lease expire
+/// and another replica win), or by [`Leadership::resign`].
+#[derive(Debug)]
+pub struct Leadership {
+    store: EtcdStore,
+    lease: i64,
+    lost: tokio::sync::watch::Receiver<bool>,
+    keeper: tokio::task::JoinHandle<()>,
+}
+
+impl Leadership {
+    /// Resolves once leadership is lost (the lease could not be renewed).
+    pub async fn lost(&mut self) {
+        let _ = self.lost.wait_for(|lost| *lost).await;
+    }
+
+    /// Whether leadership is lost already.
+    pub fn is_lost(&self) -> bool {
+        *self.lost.borrow()
+    }
+
+    /// Gives leadership up: the fence is lifted (call it only once this
+    /// replica's leader-only work has stopped) and the lease revoked, so
+    /// another replica wins at once instead of after the lease's time.
+    pub async fn resign(self) {
+        self.keeper.abort();
+        self.store.set_fence(None);
+        let mut client = self.store.client.clone();
+        if let Err(e) = client.lease_revoke(self.lease).await {
+            tracing::debug!(error = %e, "lease not revoked; it expires by itself");
+        }
+    }
+}
+
+impl EtcdStore {
+    /// Waits until this replica leads the cluster of this namespace, then
+    /// fences every write of the store with the leader's key. `id` names the
+    /// replica (shown to operators); `ttl` is the lease's time: the longest
+    /// a dead leader keeps others waiting.
+    pub async fn campaign(&self, id: &str, ttl: Duration) -> Result<Leadership> {
+        let secs = i64::try_from(ttl.as_secs().max(2)).unwrap_or(2);
+        let mut client = self.client.clone();
+        let lease = client
+            .lease_grant(secs, None)
+            .await
+            .map_err(|e| storage("lease", e))?
+            .id();
+        let (mut keeper, mut answers) = client
+            .lease_keep_alive(lease)
+            .await
+            .map_err(|e| storage("lease", e))?;
+        let (tell, lost) = tokio::sync::watch::channel(false);
+        let period = Duration::from_millis(u64::try_from(secs).unwrap_or(2) * 1000 / 3);
+        // Renewed every third of the lease; given up as lost once two
+        // thirds pass without a renewal, before etcd lets the lease go.
+        let keeper_task = tokio::spawn(async move {
+            let mut last = tokio::time::Instant::now();
+            let limit = period * 2;
+            loop {
+                let renewed = tokio::time::timeout(period, async {
+                    keeper.keep_alive().await.ok()?;
+                    let answer = answers.message().await.ok()??;
+                    (answer.ttl() > 0).then_some(())
+                })
+                .await;
+                if let Ok(Some(())) = renewed {
+                    last = tokio::time::Instant::now();
+                    tokio::time::sleep(period.saturating_sub(last.elapsed())).await;
+                } else if last.elapsed() >= limit {
+                    let _ = tell.send(true);
+                    return;
+                }
+            }
+        });
+        let mut name = self.ns.trim_end_matches('/').as_bytes().to_vec();
+        name.extend_from_slice(b"\0leader");
+        let leader = loop {
+            if *lost.borrow() {
+                keeper_task.abort();
+                return Err(storage("campaign", "the lease ran out while waiting"));
+            }
+            // The request times out with the client's timeout while another
+            // replica leads; etcd drops the candidacy then, so ask again.
+            match client.campaign(name.clone(), id, lease).await {
+                Ok(resp) => match resp.leader() {
+                    Some(l) => break l.clone(),
+                    None => return Err(storage("campaign", "no leader key in the answer")),
+                },
+                Err(e) => tracing::debug!(error = %e, "still campaigning"),
+            }
+        };
+        self.set_fence(Some(Fence {
+            key: leader.key().to_vec(),
+            revision: leader.rev(),
+        }));
+        Ok(Leadership {
+            store: self.clone(),
+            lease,
+            lost,
+            keeper: keeper_task,
+        })
+    }
+}

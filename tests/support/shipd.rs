@@ -1,0 +1,153 @@
+//! The `shipd` example as a process: started on a free loopback port,
+//! called, signalled, waited for.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::http::{call, client, Cred};
+
+/// `target/<profile>/examples/shipd`, built by `cargo test` with the tests.
+pub fn shipd_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let bin = profile_dir.join("examples").join("shipd");
+    assert!(
+        bin.exists(),
+        "{} is missing: `cargo test --workspace` builds it (or `cargo build --example shipd`)",
+        bin.display()
+    );
+    bin
+}
+
+pub struct Shipd {
+    pub child: Child,
+    pub base: String,
+    pub log: PathBuf,
+}
+
+impl Shipd {
+    /// shipd on a free loopback port with its state in `data`.
+    pub fn start(data: &Path, log: &Path, docker_host: &str, password: &str, json: bool) -> Shipd {
+        let data = data.to_string_lossy().to_string();
+        let format = if json { "json" } else { "text" };
+        Shipd::spawn(
+            &["--data", &data],
+            &[
+                ("SHIPD_ADMIN_PASSWORD", password),
+                ("DOCKER_HOST", docker_host),
+                ("SHIPD_LOG_FORMAT", format),
+            ],
+            log,
+        )
+    }
+
+    /// shipd on a free loopback port with `args` and `env`, its output in
+    /// `log`.
+    pub fn spawn(args: &[&str], env: &[(&str, &str)], log: &Path) -> Shipd {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let out = std::fs::File::create(log).unwrap();
+        let child = Command::new(shipd_binary())
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(args)
+            .envs(env.iter().copied())
+            .stdout(Stdio::from(out.try_clone().unwrap()))
+            .stderr(Stdio::from(out))
+            .spawn()
+            .unwrap();
+        Shipd {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log: log.to_path_buf(),
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        cred: &Cred,
+        body: Option<&str>,
+    ) -> (u16, Value) {
+        call(&client(), &self.base, method, path, cred, body).await
+    }
+
+    /// Waits until it answers an authenticated request.
+    pub async fn ready(&mut self, cred: &Cred) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            assert!(
+                self.child.try_wait().unwrap().is_none(),
+                "shipd exited: {}",
+                self.log()
+            );
+            let url: axum::http::Uri = format!("{}/api/cluster/info", self.base).parse().unwrap();
+            let up = tokio::net::TcpStream::connect(format!(
+                "{}:{}",
+                url.host().unwrap(),
+                url.port_u16().unwrap()
+            ))
+            .await
+            .is_ok();
+            if up {
+                let (status, body) = self.call("GET", "/api/cluster/info", cred, None).await;
+                assert_eq!(status, 200, "{body}");
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "shipd did not start: {}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// SIGTERM, then waits for the exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        self.signal_term();
+        self.wait()
+    }
+
+    pub fn signal_term(&self) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+    }
+
+    /// Waits for the exit (20 s at most).
+    pub fn wait(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "shipd ignored SIGTERM: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Shipd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
