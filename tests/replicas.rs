@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::json;
 use shipcore::engine::{ContainerFilter, EngineBackend};
 use shipcore_docker::{DockerEngine, EngineTarget};
 use support::http::Cred;
@@ -124,7 +124,6 @@ async fn three_replicas_share_state_and_survive_their_leader() {
         assert_eq!(s, 201, "{out}");
     }
     for r in &replicas {
-        let r = &*r;
         wait_for(
             "both engines healthy everywhere",
             Duration::from_secs(10),
@@ -244,9 +243,6 @@ async fn three_replicas_share_state_and_survive_their_leader() {
     println!("reschedule done {:.1?} after the kill", killed.elapsed());
     // No duplicates, in the API of both survivors or on the engine.
     for i in &survivors {
-        let (_, all) = replicas[*i]
-            .call("GET", "/api/containers", &admin, None)
-            .await;
         wait_for("the survivors agree", Duration::from_secs(5), || async {
             let (_, all) = replicas[*i]
                 .call("GET", "/api/containers", &admin, None)
@@ -254,7 +250,6 @@ async fn three_replicas_share_state_and_survive_their_leader() {
             all.as_array().is_some_and(|a| a.len() == 2)
         })
         .await;
-        let _: Value = all;
     }
     let owned = ContainerFilter {
         all: true,

@@ -131,10 +131,7 @@ impl Access {
         use futures::StreamExt;
         let access = self.clone();
         tokio::spawn(async move {
-            let mut since = match access.store.revision().await {
-                Ok(r) => r,
-                Err(_) => 0,
-            };
+            let mut since: u64 = access.store.revision().await.unwrap_or_default();
             loop {
                 match access.store.changes("access/", since).await {
                     Ok(mut stream) => {
