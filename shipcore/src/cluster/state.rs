@@ -526,6 +526,66 @@ mod tests {
         assert_eq!(st.totals().1, 0);
     }
 
+    fn doc(id: &str, memory: u64) -> ContainerDoc {
+        ContainerDoc {
+            id: id.into(),
+            name: format!("name-{id}"),
+            engine: "e1".into(),
+            deploy: "d".into(),
+            image: Arc::new(ImageConfig {
+                name: "app:1".into(),
+                memory,
+                ..ImageConfig::default()
+            }),
+            created: String::new(),
+            desired_running: true,
+            state: Default::default(),
+            ports: Vec::new(),
+            hostname: String::new(),
+            replaces: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn with_revisions_a_late_write_never_replaces_a_newer_one() {
+        let mut st = state();
+        st.track_revisions(0);
+        assert!(st.put_container_at(doc("c1", 64), 5));
+        // An older write arriving late (a writer that waited for the lock,
+        // or the change stream's echo of it) changes nothing.
+        assert!(!st.put_container_at(doc("c1", 32), 4));
+        assert!(!st.put_container_at(doc("c1", 32), 5));
+        assert_eq!(st.container("c1").unwrap().image.memory, 64);
+        assert!(st.put_container_at(doc("c1", 128), 6));
+        assert_eq!(st.totals().1, 128);
+        // A removal at 8 wins over the write at 7 that comes after it.
+        assert!(st.drop_container_at("c1", 8).is_some());
+        assert!(!st.put_container_at(doc("c1", 16), 7));
+        assert!(st.container("c1").is_none());
+        assert_eq!(st.totals().1, 0);
+        // A reservation made for a container whose removal came first is
+        // given back, not leaked.
+        let image = Arc::new(ImageConfig {
+            name: "app:1".into(),
+            memory: 64,
+            ..ImageConfig::default()
+        });
+        let mut req =
+            crate::sched::Request::from_image_config(&image, Default::default(), 1).unwrap();
+        req.names = Some("late".into());
+        let (_, reserved) = st.reserve(&req).unwrap();
+        let mut late = doc("c2", 64);
+        late.name = reserved[0].footprint.name.clone();
+        assert!(st.drop_container_at("c2", 10).is_none());
+        assert!(!st.put_container_at(late, 9));
+        assert_eq!((st.pending_count(), st.totals().1), (0, 0));
+        // Without tracking (a store of its own), writes apply as they come.
+        let mut own = state();
+        assert!(own.put_container_at(doc("c1", 64), 5));
+        assert!(own.put_container_at(doc("c1", 32), 4));
+        assert_eq!(own.container("c1").unwrap().image.memory, 32);
+    }
+
     #[test]
     #[should_panic(expected = "reservations on engine e1")]
     fn a_reservation_without_a_record_fails_the_check() {
