@@ -63,20 +63,6 @@ fn leaders(replicas: &[Shipd]) -> Vec<usize> {
         .collect()
 }
 
-async fn wait_for<F, Fut>(what: &str, limit: Duration, mut check: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !check().await {
-        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    println!("{what}: after {:.1?}", start.elapsed());
-    start.elapsed()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_share_state_and_survive_their_leader() {
     let Some(etcd) = shipcore::testing::testbed("SHIPCORE_ETCD") else {

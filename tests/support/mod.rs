@@ -134,3 +134,19 @@ pub async fn clean(c: &Cluster) {
         let _ = c.destroy(&ct.id).await;
     }
 }
+
+/// Waits until `check` holds, failing the test after `limit`; prints and
+/// returns how long it took.
+pub async fn wait_for<F, Fut>(what: &str, limit: Duration, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!("{what}: after {:.1?}", start.elapsed());
+    start.elapsed()
+}

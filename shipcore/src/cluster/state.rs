@@ -565,11 +565,7 @@ mod tests {
         assert_eq!(st.totals().1, 0);
         // A reservation made for a container whose removal came first is
         // given back, not leaked.
-        let image = Arc::new(ImageConfig {
-            name: "app:1".into(),
-            memory: 64,
-            ..ImageConfig::default()
-        });
+        let image = doc("c2", 64).image;
         let mut req =
             crate::sched::Request::from_image_config(&image, Default::default(), 1).unwrap();
         req.names = Some("late".into());
