@@ -40,6 +40,9 @@ struct Figures {
     deploy_p99_ms: f64,
 }
 
+/// A row of the table: its name and how a column's figure is read.
+type Row = (&'static str, fn(&Figures) -> f64);
+
 fn percentile(mut v: Vec<Duration>, p: f64) -> f64 {
     v.sort();
     let i = ((v.len() as f64 - 1.0) * p).round() as usize;
@@ -271,7 +274,7 @@ fn main() {
         };
         let embedded = Some(embedded);
         println!("{:<44} {:>12} {:>12}", "", "embedded", "etcd (3)");
-        let rows: [(&str, fn(&Figures) -> f64); 8] = [
+        let rows: [Row; 8] = [
             ("CAS writes/s (16 writers)", |f| f.cas_per_s),
             ("list 10k keys, ms", |f| f.list_ms),
             ("change stream latency p50, ms", |f| f.stream_p50_ms),
