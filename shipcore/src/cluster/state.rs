@@ -509,17 +509,10 @@ mod tests {
         let (_, reserved) = st.reserve(&req).unwrap();
         st.release(&reserved[1].footprint.name);
         st.put_container(ContainerDoc {
-            id: "c1".into(),
             name: reserved[0].footprint.name.clone(),
-            engine: "e1".into(),
             deploy: "app-x".into(),
             image,
-            created: String::new(),
-            desired_running: true,
-            state: Default::default(),
-            ports: Vec::new(),
-            hostname: String::new(),
-            replaces: Vec::new(),
+            ..doc("c1", 0)
         });
         assert_eq!(st.totals().1, 64);
         st.drop_container("c1");
