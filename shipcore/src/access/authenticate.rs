@@ -21,20 +21,21 @@ impl Access {
     /// keys or roles, without touching the store (None: not cached, ask
     /// [`Access::by_service_key`]).
     pub fn cached_service_key(&self, key: &str) -> Option<Arc<Principal>> {
-        if self.shared {
-            return None;
-        }
         self.known_by_digest(&secret::key_digest(key))
     }
 
+    /// Nothing is known without a store read when other replicas share it.
     fn known_by_digest(&self, digest: &[u8; 32]) -> Option<Arc<Principal>> {
+        if self.shared {
+            return None;
+        }
         self.known.lock().ok()?.get(digest).cloned()
     }
 
     /// The principal of a service key, if the key is known.
     pub async fn by_service_key(&self, key: &str) -> Result<Option<Arc<Principal>>> {
         let digest = secret::key_digest(key);
-        if let Some(p) = self.cached_service_key(key) {
+        if let Some(p) = self.known_by_digest(&digest) {
             return Ok(Some(p));
         }
         let version = self.version();
