@@ -72,6 +72,7 @@ impl Error {
                 E::Missing { .. } | E::NotFound { .. } => StatusCode::NOT_FOUND,
                 E::Exists { .. }
                 | E::Conflict { .. }
+                | E::State { .. }
                 | E::EngineConflict { .. }
                 | E::Unplaceable(_) => StatusCode::CONFLICT,
                 E::Unreachable { .. } | E::Tls { .. } | E::EngineApi { .. } => {

@@ -87,6 +87,15 @@ pub enum Error {
     #[error("cannot place: {}", .0.explanation)]
     Unplaceable(Box<Refused>),
 
+    /// The object's state does not allow the operation (an update while
+    /// another is under way, a confirm without an update, ...).
+    #[error("{what} is {state}: {reason}")]
+    State {
+        what: String,
+        state: String,
+        reason: String,
+    },
+
     /// The caller may not do this (a grant beyond its own role, ...).
     #[error("forbidden: {reason}")]
     Forbidden { reason: String },

@@ -34,6 +34,7 @@ pub mod access;
 #[cfg(feature = "runtime")]
 pub mod clock;
 pub mod cluster;
+pub mod compose;
 pub mod engine;
 pub mod error;
 #[cfg(feature = "runtime")]
@@ -44,5 +45,6 @@ pub mod sched;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod update;
 
 pub use error::{EngineRefusal, Error, Refused, Result};

@@ -1,0 +1,19 @@
+//! The compose model (pure): compose files as people write them — the
+//! compose spec and the version 2.x / 3.x files — read into one normalised
+//! form ([`ComposeFile`]), with `${VAR}` interpolation from a project's
+//! environment. No IO, no clock, no runtime: the project service
+//! (`crate::projects`) drives it.
+//!
+//! - `model.rs`: the types, start order in waves, reservations;
+//! - `parse.rs`: YAML (serde-saphyr: anchors, merge keys, budgets against
+//!   alias bombs) to the model; every key it does not support is refused by
+//!   name, and errors name the service, the key and the line;
+//! - `interpolate.rs`: `$VAR`, `${VAR:-d}`, `${VAR-d}`, `${VAR:?e}`, `$$`.
+
+mod interpolate;
+mod model;
+mod parse;
+
+pub use interpolate::interpolate;
+pub use model::*;
+pub use parse::{duration_ms, locate, memory_mib, parse, shell_split, ParseOptions, MAX_TEMPLATE_BYTES};

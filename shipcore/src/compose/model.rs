@@ -1,0 +1,254 @@
+//! The compose model: what a compose file says, normalised (every short and
+//! long syntax to one form, units to the core's), after interpolation.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::{Millicpus, Proto};
+
+/// A parsed compose file.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ComposeFile {
+    pub services: BTreeMap<String, ServiceDef>,
+    pub volumes: BTreeMap<String, VolumeDef>,
+    pub networks: BTreeMap<String, NetworkDef>,
+    /// Top-level `x-` fields.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extensions: BTreeMap<String, serde_json::Value>,
+}
+
+/// One compose service.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServiceDef {
+    pub image: String,
+    /// Replaces the image's command.
+    pub command: Option<Vec<String>>,
+    /// Replaces the image's entrypoint.
+    pub entrypoint: Option<Vec<String>>,
+    /// `None`: a name without a value that the project's environment does
+    /// not define (the container does not get it).
+    pub environment: BTreeMap<String, Option<String>>,
+    pub ports: Vec<PortDef>,
+    pub expose: Vec<ExposeDef>,
+    pub volumes: Vec<MountDef>,
+    pub labels: BTreeMap<String, String>,
+    pub depends_on: BTreeMap<String, Condition>,
+    /// `service` or `service:alias`, as written.
+    pub links: Vec<String>,
+    /// Docker's restart policy name (`no`, `always`, `on-failure[:N]`,
+    /// `unless-stopped`); empty: not given (`no`).
+    pub restart: String,
+    pub replicas: u32,
+    pub limits: Resources,
+    pub reservations: Resources,
+    pub healthcheck: Option<Healthcheck>,
+    /// Networks the service joins, with its aliases on each; empty: the
+    /// project's default network.
+    pub networks: BTreeMap<String, Vec<String>>,
+    pub hostname: String,
+    pub working_dir: String,
+    pub user: String,
+    pub init: Option<bool>,
+    pub stop_grace_period_ms: Option<u64>,
+    pub stop_signal: String,
+    /// The service's `x-` fields.
+    pub extensions: BTreeMap<String, serde_json::Value>,
+}
+
+/// A published port: `host_ip:published:target/protocol`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PortDef {
+    pub target: u16,
+    /// `None`: the engine picks a host port.
+    pub published: Option<u16>,
+    /// Empty: every address.
+    pub host_ip: String,
+    pub protocol: Proto,
+}
+
+/// A port the service exposes to its networks only.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ExposeDef {
+    pub port: u16,
+    pub protocol: Proto,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    #[default]
+    Volume,
+    Bind,
+    Tmpfs,
+}
+
+/// A mount: a named or anonymous volume, a host path, or a tmpfs.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MountDef {
+    pub kind: MountKind,
+    /// The volume's name in the file, or the host path; empty for an
+    /// anonymous volume and a tmpfs.
+    pub source: String,
+    pub target: String,
+    pub read_only: bool,
+}
+
+/// When a dependency counts as ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    #[default]
+    ServiceStarted,
+    ServiceHealthy,
+    ServiceCompletedSuccessfully,
+}
+
+impl Condition {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Condition::ServiceStarted => "service_started",
+            Condition::ServiceHealthy => "service_healthy",
+            Condition::ServiceCompletedSuccessfully => "service_completed_successfully",
+        }
+    }
+}
+
+/// Cpus and memory; 0: not set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Resources {
+    pub millicpus: Millicpus,
+    pub memory_mib: u64,
+}
+
+impl Resources {
+    pub fn is_empty(&self) -> bool {
+        self.millicpus == 0 && self.memory_mib == 0
+    }
+}
+
+/// A container health check, Docker's fields (durations in milliseconds,
+/// 0: the engine's default).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Healthcheck {
+    /// `["CMD", ...]`, `["CMD-SHELL", "..."]`, or `["NONE"]`.
+    pub test: Vec<String>,
+    pub interval_ms: u64,
+    pub timeout_ms: u64,
+    pub retries: u32,
+    pub start_period_ms: u64,
+    /// `disable: true`: the image's health check is turned off.
+    pub disable: bool,
+}
+
+/// A top-level volume.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VolumeDef {
+    /// `local` when empty.
+    pub driver: String,
+    pub driver_opts: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    /// Made outside the project (`POST /volumes/create`): used as named,
+    /// never created nor removed by the project.
+    pub external: bool,
+    /// The engine's name for it; empty: `{project}_{key}` (or the key for
+    /// an external one).
+    pub name: String,
+}
+
+/// A top-level network.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NetworkDef {
+    /// `bridge` when empty.
+    pub driver: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+impl ComposeFile {
+    /// The services in start order, in waves: every service's dependencies
+    /// are in earlier waves, and the services of one wave can start at once.
+    /// Fails naming the services of a dependency cycle.
+    pub fn waves(&self) -> Result<Vec<Vec<String>>> {
+        let mut done: BTreeSet<&str> = BTreeSet::new();
+        let mut waves = Vec::new();
+        while done.len() < self.services.len() {
+            let wave: Vec<String> = self
+                .services
+                .iter()
+                .filter(|(name, _)| !done.contains(name.as_str()))
+                .filter(|(_, s)| {
+                    s.depends_on.keys().all(|d| done.contains(d.as_str()))
+                        && s.links.iter().all(|l| done.contains(link_target(l)))
+                })
+                .map(|(name, _)| name.clone())
+                .collect();
+            if wave.is_empty() {
+                let left: Vec<&str> = self
+                    .services
+                    .keys()
+                    .map(String::as_str)
+                    .filter(|n| !done.contains(n))
+                    .collect();
+                return Err(Error::invalid(
+                    "template",
+                    format!("dependency cycle among services {}", left.join(", ")),
+                ));
+            }
+            for name in &wave {
+                if let Some((k, _)) = self.services.get_key_value(name) {
+                    done.insert(k.as_str());
+                }
+            }
+            waves.push(wave);
+        }
+        Ok(waves)
+    }
+
+    /// The project's total reservation: each service's reservation (its
+    /// limit when it reserves nothing) times its replicas.
+    pub fn total_reservation(&self) -> Resources {
+        let mut total = Resources::default();
+        for s in self.services.values() {
+            let r = s.reservation();
+            total.millicpus += r.millicpus * u64::from(s.replicas);
+            total.memory_mib += r.memory_mib * u64::from(s.replicas);
+        }
+        total
+    }
+}
+
+impl ServiceDef {
+    /// What one container of the service reserves on its engine: the
+    /// reservation, or the limit where no reservation is given.
+    pub fn reservation(&self) -> Resources {
+        Resources {
+            millicpus: if self.reservations.millicpus > 0 {
+                self.reservations.millicpus
+            } else {
+                self.limits.millicpus
+            },
+            memory_mib: if self.reservations.memory_mib > 0 {
+                self.reservations.memory_mib
+            } else {
+                self.limits.memory_mib
+            },
+        }
+    }
+
+    /// The environment the containers get: names without a value left out.
+    pub fn env(&self) -> BTreeMap<String, String> {
+        self.environment
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
+            .collect()
+    }
+}
+
+/// The service a link names (`db` of `db:database`).
+pub fn link_target(link: &str) -> &str {
+    link.split_once(':').map_or(link, |(s, _)| s)
+}
