@@ -508,6 +508,23 @@ impl EngineBackend for DockerEngine {
             .map_err(|e| self.origin().error("network", network, e))
     }
 
+    async fn list_networks(&self) -> Result<Vec<NetworkInfo>> {
+        let d = self.client.docker().await?;
+        let list = d
+            .list_networks(None)
+            .await
+            .map_err(|e| self.origin().error("networks", "", e))?;
+        Ok(list
+            .into_iter()
+            .map(|n| NetworkInfo {
+                id: n.id.unwrap_or_default(),
+                name: n.name.unwrap_or_default(),
+                driver: n.driver.unwrap_or_default(),
+                labels: n.labels.unwrap_or_default().into_iter().collect(),
+            })
+            .collect())
+    }
+
     fn build_image(&self, context: Vec<u8>, options: &BuildOptions) -> EngineStream<BuildOutput> {
         let opts = q::BuildImageOptions {
             t: (!options.tag.is_empty()).then(|| options.tag.clone()),

@@ -90,7 +90,21 @@ pub fn create_body(s: &ContainerSpec) -> m::ContainerCreateBody {
                 }),
             });
     }
-    let exposed: Vec<String> = bindings.keys().cloned().collect();
+    let mut exposed: Vec<String> = bindings.keys().cloned().collect();
+    for e in &s.exposed {
+        if !exposed.contains(e) {
+            exposed.push(e.clone());
+        }
+    }
+    let ms_to_ns = |ms: u64| (ms > 0).then(|| i64::try_from(ms).unwrap_or(i64::MAX / 1_000_000) * 1_000_000);
+    let healthcheck = s.healthcheck.as_ref().map(|h| m::HealthConfig {
+        test: Some(h.test.clone()),
+        interval: ms_to_ns(h.interval_ms),
+        timeout: ms_to_ns(h.timeout_ms),
+        retries: (h.retries > 0).then_some(i64::from(h.retries)),
+        start_period: ms_to_ns(h.start_period_ms),
+        ..Default::default()
+    });
     let network = s.network.clone();
     let host_config = m::HostConfig {
         port_bindings: (!bindings.is_empty()).then_some(bindings),
@@ -101,6 +115,9 @@ pub fn create_body(s: &ContainerSpec) -> m::ContainerCreateBody {
         links: (!s.links.is_empty()).then(|| s.links.clone()),
         binds: (!s.binds.is_empty()).then(|| s.binds.clone()),
         network_mode: network.clone(),
+        tmpfs: (!s.tmpfs.is_empty())
+            .then(|| s.tmpfs.iter().map(|t| (t.clone(), String::new())).collect()),
+        init: s.init,
         ..Default::default()
     };
     let networking_config = match (&network, s.network_aliases.is_empty()) {
@@ -124,6 +141,11 @@ pub fn create_body(s: &ContainerSpec) -> m::ContainerCreateBody {
         domainname: (!s.domainname.is_empty()).then(|| s.domainname.clone()),
         labels: (!s.labels.is_empty()).then(|| s.labels.clone().into_iter().collect()),
         exposed_ports: (!exposed.is_empty()).then_some(exposed),
+        healthcheck,
+        user: (!s.user.is_empty()).then(|| s.user.clone()),
+        working_dir: (!s.working_dir.is_empty()).then(|| s.working_dir.clone()),
+        stop_signal: (!s.stop_signal.is_empty()).then(|| s.stop_signal.clone()),
+        stop_timeout: s.stop_timeout.map(|t| i64::try_from(t).unwrap_or(i64::MAX)),
         host_config: Some(host_config),
         networking_config,
         ..Default::default()

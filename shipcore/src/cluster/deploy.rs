@@ -505,6 +505,7 @@ impl Txn {
             network: None,
             network_aliases: Vec::new(),
             binds: Vec::new(),
+            ..ContainerSpec::default()
         }
     }
 }

@@ -16,6 +16,7 @@
 //! - `engines.rs`: registering engines and checking their health.
 //! - `deploy.rs`: the deploy transaction.
 //! - `containers.rs`: inspect, stop, restart, destroy, logs, scale.
+//! - `holds.rs`: engines and held reservations for other services (compose).
 //! - `locks.rs`: one operation at a time per container and per config.
 //! - `redeploy.rs`: Docker Hub's push: redeploy an image's containers.
 //! - `reconcile.rs`: observing engines and executing a plan.
@@ -32,6 +33,8 @@ mod deploy;
 mod engines;
 #[cfg(feature = "runtime")]
 mod follow;
+#[cfg(feature = "runtime")]
+mod holds;
 #[cfg(feature = "runtime")]
 mod locks;
 #[cfg(feature = "runtime")]

@@ -62,6 +62,9 @@ pub(super) struct State {
     pending: HashMap<String, Reservation>,
     /// Deploys with recorded containers.
     groups: HashMap<String, Group>,
+    /// Reservations other services hold on engines (a compose project's
+    /// total), by name; they live as long as their owner keeps them.
+    held: HashMap<String, Reservation>,
     /// With a store other replicas write too: the store revision of each
     /// container's record as held here, and of the deletion of records gone
     /// (the last [`TOMBSTONES`]), so a write that arrives late (a change
@@ -137,6 +140,7 @@ impl State {
             generation,
             pending: HashMap::new(),
             groups: HashMap::new(),
+            held: HashMap::new(),
             revisions: None,
         };
         for doc in containers {
@@ -310,6 +314,74 @@ impl State {
         }
     }
 
+    /// Places a request and holds its reservation under
+    /// `req.footprint.name` (one replica) until [`State::unhold`]; a hold of
+    /// the same name is replaced (given back first, taken back if the new
+    /// one does not fit).
+    pub fn hold(&mut self, req: &Request) -> Result<Placement> {
+        let name = req.footprint.name.clone();
+        let old = self.held.remove(&name);
+        if let Some(r) = &old {
+            let _ = self.index.remove_container(&r.engine, &r.footprint);
+        }
+        match self.index.place(req) {
+            Ok(placement) => {
+                if let Some(a) = placement.assignments.first() {
+                    let r = Reservation {
+                        engine: a.engine.clone(),
+                        footprint: req.footprint.clone(),
+                    };
+                    self.held.insert(name, r);
+                }
+                self.bump();
+                self.check();
+                Ok(placement)
+            }
+            Err(e) => {
+                if let Some(r) = old {
+                    let _ = self.index.add_container(&r.engine, &r.footprint);
+                    self.held.insert(name, r);
+                }
+                self.check();
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Takes a hold back as it was recorded (on open), whatever the
+    /// engine's room now; false if the engine is not registered.
+    pub fn hold_at(&mut self, engine: &str, footprint: Footprint) -> bool {
+        if !self.engines.contains_key(engine) {
+            return false;
+        }
+        self.unhold(&footprint.name);
+        let _ = self.index.add_container(engine, &footprint);
+        self.held.insert(
+            footprint.name.clone(),
+            Reservation {
+                engine: engine.to_string(),
+                footprint,
+            },
+        );
+        self.bump();
+        self.check();
+        true
+    }
+
+    /// Gives a hold back.
+    pub fn unhold(&mut self, name: &str) {
+        if let Some(r) = self.held.remove(name) {
+            let _ = self.index.remove_container(&r.engine, &r.footprint);
+            self.bump();
+            self.check();
+        }
+    }
+
+    /// Where a hold is.
+    pub fn held_on(&self, name: &str) -> Option<&str> {
+        self.held.get(name).map(|r| r.engine.as_str())
+    }
+
     /// Whether a container of this name is being deployed.
     pub fn is_pending(&self, name: &str) -> bool {
         self.pending.contains_key(name)
@@ -342,6 +414,7 @@ impl State {
     pub fn remove_engine(&mut self, id: &str) -> Option<EngineSlot> {
         let slot = self.engines.remove(id)?;
         let _ = self.index.remove_engine(id);
+        self.held.retain(|_, r| r.engine != id);
         self.bump();
         Some(slot)
     }
@@ -406,6 +479,7 @@ impl State {
                 .chain(
                     self.pending
                         .values()
+                        .chain(self.held.values())
                         .map(|r| (r.engine.as_str(), r.footprint.clone())),
                 );
             for (engine, fp) in fps {

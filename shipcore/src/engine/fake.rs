@@ -608,6 +608,21 @@ impl EngineBackend for FakeEngine {
         self.connect_network(network, container, &[]).await
     }
 
+    async fn list_networks(&self) -> Result<Vec<NetworkInfo>> {
+        self.gate("network").await?;
+        Ok(self
+            .world()
+            .networks
+            .values()
+            .map(|n| NetworkInfo {
+                id: format!("net-{}", n.name),
+                name: n.name.clone(),
+                driver: if n.driver.is_empty() { "bridge".into() } else { n.driver.clone() },
+                labels: n.labels.clone(),
+            })
+            .collect())
+    }
+
     async fn remove_network(&self, network: &str) -> Result<()> {
         self.gate("network").await?;
         self.world()

@@ -100,6 +100,7 @@ pub trait EngineBackend: Send + Sync {
     ) -> Result<()>;
     async fn disconnect_network(&self, network: &str, container: &str, force: bool) -> Result<()>;
     async fn remove_network(&self, network: &str) -> Result<()>;
+    async fn list_networks(&self) -> Result<Vec<NetworkInfo>>;
 
     /// Builds an image from a tar build context, with its output.
     fn build_image(&self, context: Vec<u8>, options: &BuildOptions) -> EngineStream<BuildOutput>;

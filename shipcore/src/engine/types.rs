@@ -79,6 +79,33 @@ pub struct ContainerSpec {
     pub network_aliases: Vec<String>,
     /// Volume mounts, `volume-or-path:/container/path[:ro]`.
     pub binds: Vec<String>,
+    /// Paths in the container mounted as tmpfs.
+    pub tmpfs: Vec<String>,
+    /// Ports exposed to the container's networks only, `80/tcp`.
+    pub exposed: Vec<String>,
+    /// Replaces the image's health check when set.
+    pub healthcheck: Option<HealthSpec>,
+    /// Empty: the image's.
+    pub user: String,
+    pub working_dir: String,
+    /// Runs an init process as PID 1 (`None`: the engine's default).
+    pub init: Option<bool>,
+    /// Empty: the image's (`SIGTERM`).
+    pub stop_signal: String,
+    /// Seconds a stop waits before killing (`None`: the engine's default).
+    pub stop_timeout: Option<u64>,
+}
+
+/// A container health check (Docker's `Healthcheck`); durations in
+/// milliseconds, 0: the engine's default.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct HealthSpec {
+    /// `["CMD", ...]`, `["CMD-SHELL", "..."]`, `["NONE"]` (off).
+    pub test: Vec<String>,
+    pub interval_ms: u64,
+    pub timeout_ms: u64,
+    pub retries: u32,
+    pub start_period_ms: u64,
 }
 
 /// A container's run state.
@@ -260,6 +287,15 @@ pub struct VolumeInfo {
 pub struct NetworkSpec {
     pub name: String,
     /// `bridge` when empty.
+    pub driver: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A network as the engine reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct NetworkInfo {
+    pub id: String,
+    pub name: String,
     pub driver: String,
     pub labels: BTreeMap<String, String>,
 }

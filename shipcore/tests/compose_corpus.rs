@@ -1,0 +1,254 @@
+//! The compose corpus (`tests/fixtures/compose/` at the workspace root):
+//! real-world compose files, each with the model it must parse to (or the
+//! error it must be refused with), and, where docker-compose is installed,
+//! the same services and replica counts as `docker-compose config` gives.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Map, Value};
+use shipcore::compose::{parse, ComposeFile, MountKind, ParseOptions, ServiceDef};
+
+fn corpus() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/compose");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("corpus folder")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yml"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn expectation(yml: &Path) -> Value {
+    let text = std::fs::read_to_string(yml.with_extension("expect.json")).expect("expect file");
+    serde_json::from_str(&text).expect("expect json")
+}
+
+fn env_of(expect: &Value) -> BTreeMap<String, String> {
+    expect["environment"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A service in the corpus' canonical form.
+fn canonical(s: &ServiceDef) -> Value {
+    let mut m = Map::new();
+    m.insert("image".into(), json!(s.image));
+    m.insert("replicas".into(), json!(s.replicas));
+    if let Some(c) = &s.command {
+        m.insert("command".into(), json!(c));
+    }
+    if let Some(c) = &s.entrypoint {
+        m.insert("entrypoint".into(), json!(c));
+    }
+    m.insert("environment".into(), json!(s.environment));
+    let ports: Vec<String> = s
+        .ports
+        .iter()
+        .map(|p| {
+            let published = p.published.map(|n| n.to_string()).unwrap_or_default();
+            format!("{}:{published}:{}/{}", p.host_ip, p.target, p.protocol)
+        })
+        .collect();
+    m.insert("ports".into(), json!(ports));
+    let expose: Vec<String> = s.expose.iter().map(|e| format!("{}/{}", e.port, e.protocol)).collect();
+    m.insert("expose".into(), json!(expose));
+    let volumes: Vec<String> = s
+        .volumes
+        .iter()
+        .map(|v| {
+            let kind = match v.kind {
+                MountKind::Volume => "volume",
+                MountKind::Bind => "bind",
+                MountKind::Tmpfs => "tmpfs",
+            };
+            let ro = if v.read_only { ":ro" } else { "" };
+            format!("{kind}:{}:{}{ro}", v.source, v.target)
+        })
+        .collect();
+    m.insert("volumes".into(), json!(volumes));
+    m.insert("labels".into(), json!(s.labels));
+    let deps: BTreeMap<&String, &str> = s.depends_on.iter().map(|(k, c)| (k, c.as_str())).collect();
+    m.insert("depends_on".into(), json!(deps));
+    m.insert("links".into(), json!(s.links));
+    m.insert("restart".into(), json!(s.restart));
+    for (name, r) in [("limits", s.limits), ("reservations", s.reservations)] {
+        let mut part = Map::new();
+        if r.millicpus > 0 {
+            part.insert("millicpus".into(), json!(r.millicpus));
+        }
+        if r.memory_mib > 0 {
+            part.insert("memory_mib".into(), json!(r.memory_mib));
+        }
+        m.insert(name.into(), Value::Object(part));
+    }
+    if let Some(h) = &s.healthcheck {
+        m.insert(
+            "healthcheck".into(),
+            if h.disable {
+                json!({"disable": true})
+            } else {
+                json!({"test": h.test, "interval_ms": h.interval_ms, "timeout_ms": h.timeout_ms,
+                       "retries": h.retries, "start_period_ms": h.start_period_ms})
+            },
+        );
+    }
+    m.insert("networks".into(), json!(s.networks));
+    m.insert("hostname".into(), json!(s.hostname));
+    m.insert("working_dir".into(), json!(s.working_dir));
+    m.insert("user".into(), json!(s.user));
+    m.insert("stop_signal".into(), json!(s.stop_signal));
+    if let Some(i) = s.init {
+        m.insert("init".into(), json!(i));
+    }
+    if let Some(g) = s.stop_grace_period_ms {
+        m.insert("stop_grace_period_ms".into(), json!(g));
+    }
+    m.insert("extensions".into(), json!(s.extensions));
+    Value::Object(m)
+}
+
+/// Fields a corpus file's expectation leaves out must be empty.
+fn unset(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    }
+}
+
+fn check_model(name: &str, file: &ComposeFile, expect: &Value) {
+    let want = expect["services"].as_object().expect("services");
+    let got: Vec<&String> = file.services.keys().collect();
+    let want_names: Vec<&String> = want.keys().collect();
+    assert_eq!(got, want_names, "{name}: services");
+    for (svc, fields) in want {
+        let have = canonical(&file.services[svc]);
+        let fields = fields.as_object().expect("service fields");
+        for (key, value) in have.as_object().expect("object") {
+            match fields.get(key) {
+                Some(w) => assert_eq!(value, w, "{name}: service {svc}, {key}"),
+                None => assert!(unset(value), "{name}: service {svc}, {key} is {value} but the expectation leaves it out"),
+            }
+        }
+        for key in fields.keys() {
+            assert!(have.get(key).is_some(), "{name}: unknown expectation field {key}");
+        }
+    }
+    for (section, names) in [
+        ("volumes", file.volumes.keys().collect::<Vec<_>>()),
+        ("networks", file.networks.keys().collect::<Vec<_>>()),
+    ] {
+        if let Some(w) = expect[section].as_array() {
+            let mut w: Vec<&str> = w.iter().filter_map(Value::as_str).collect();
+            w.sort_unstable();
+            let names: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+            assert_eq!(names, w, "{name}: top-level {section}");
+        }
+    }
+}
+
+#[test]
+fn corpus_parses_to_its_expected_model() {
+    let files = corpus();
+    assert!(files.len() >= 25, "the corpus has {} files", files.len());
+    let (mut accepted, mut refused) = (0, 0);
+    for yml in &files {
+        let name = yml.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        let src = std::fs::read_to_string(yml).expect("read");
+        let expect = expectation(yml);
+        let opts = ParseOptions {
+            allow_binds: expect["allow_binds"].as_bool().unwrap_or(false),
+        };
+        let result = parse(&src, &env_of(&expect), &opts);
+        match expect.get("error") {
+            Some(parts) => {
+                let err = match result {
+                    Ok(_) => panic!("{name}: accepted, but must be refused"),
+                    Err(e) => e.to_string(),
+                };
+                for part in parts.as_array().expect("error list") {
+                    let part = part.as_str().expect("string");
+                    assert!(err.contains(part), "{name}: error {err:?} lacks {part:?}");
+                }
+                refused += 1;
+            }
+            None => {
+                let file = result.unwrap_or_else(|e| panic!("{name}: {e}"));
+                check_model(&name, &file, &expect);
+                file.waves().expect("start order");
+                accepted += 1;
+            }
+        }
+    }
+    assert!(accepted >= 25 && refused >= 5, "{accepted} accepted, {refused} refused");
+}
+
+/// Services and replica counts as `docker-compose config` resolves them.
+fn docker_compose_view(yml: &Path, env: &BTreeMap<String, String>) -> Option<BTreeMap<String, u64>> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let copy = dir.path().join("docker-compose.yml");
+    std::fs::copy(yml, &copy).expect("copy");
+    let out = std::process::Command::new("docker-compose")
+        .args(["-f", copy.to_str()?, "-p", "corpus", "config"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env)
+        .current_dir(dir.path())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let config: Value = serde_saphyr::from_str(&String::from_utf8_lossy(&out.stdout)).expect("docker-compose prints YAML");
+    let services = config["services"].as_object()?;
+    Some(
+        services
+            .iter()
+            .map(|(name, s)| {
+                let n = s["deploy"]["replicas"].as_u64().or_else(|| s["scale"].as_u64()).unwrap_or(1);
+                (name.clone(), n)
+            })
+            .collect(),
+    )
+}
+
+#[test]
+fn corpus_agrees_with_docker_compose() {
+    let installed = std::process::Command::new("docker-compose").arg("version").output().is_ok_and(|o| o.status.success());
+    if !installed {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "docker-compose is missing under CI=true");
+        println!("SKIP: no docker-compose");
+        return;
+    }
+    let mut compared = 0;
+    for yml in corpus() {
+        let expect = expectation(&yml);
+        if expect.get("error").is_some() {
+            continue;
+        }
+        let env = env_of(&expect);
+        let Some(reference) = docker_compose_view(&yml, &env) else {
+            continue; // docker-compose 1.29 refuses it (see the corpus README)
+        };
+        let src = std::fs::read_to_string(&yml).expect("read");
+        let opts = ParseOptions { allow_binds: true };
+        let ours: BTreeMap<String, u64> = parse(&src, &env, &opts)
+            .expect("accepted")
+            .services
+            .iter()
+            .map(|(k, s)| (k.clone(), u64::from(s.replicas)))
+            .collect();
+        assert_eq!(ours, reference, "{}", yml.display());
+        compared += 1;
+    }
+    assert!(compared >= 20, "only {compared} files compared with docker-compose");
+}
