@@ -1,5 +1,7 @@
 //! shipd: the shipcore server. Keeps its state in DIR, serves the cluster API
-//! of seed 001 on ADDR, and manages the engines registered through it.
+//! of seed 001 and the compose projects of seed 003 (`/projects`,
+//! `/services`, `/volumes`) on ADDR, and manages the engines registered
+//! through it. Compose files may mount host paths only with `--allow-binds`.
 //!
 //! Run: `cargo run --release --example shipd -- --listen 127.0.0.1:8080 --data ./shipcore-data`
 //!
@@ -28,6 +30,7 @@ use std::sync::Arc;
 
 use shipcore::access::Access;
 use shipcore::cluster::{Cluster, ClusterOptions};
+use shipcore::projects::{Projects, ProjectsOptions};
 use shipcore::engine::EngineBackend;
 use shipcore::model::EngineRecord;
 use shipcore::store::{DurableStore, Store};
@@ -150,7 +153,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .await?;
     println!("cluster {}", cluster.identity());
 
-    let mut access = Access::new(store).with_events(cluster.events().clone());
+    let mut access = Access::new(store.clone()).with_events(cluster.events().clone());
     if shared {
         access = access.shared();
     }
@@ -207,7 +210,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 source: e,
             })?;
     println!("shipd listening on http://{}", listener.local_addr()?);
-    let app = shipcore_http::App::new(cluster, access);
+    // Compose projects (seed 003). With several replicas, the leader's
+    // reconcile round is left for a later version: projects run, but only a
+    // replica of its own reconciles them.
+    let projects = Projects::open(
+        store,
+        cluster.clone(),
+        ProjectsOptions {
+            parse: shipcore::compose::ParseOptions {
+                allow_binds: std::env::args().any(|a| a == "--allow-binds"),
+            },
+            ..ProjectsOptions::default()
+        },
+    )
+    .await?;
+    let _projects_round = (!shared).then(|| projects.spawn_reconcile());
+    let app = shipcore_http::App::with_projects(
+        cluster,
+        access,
+        shipcore_http::Limits::default(),
+        projects,
+    );
     shipcore_http::serve(listener, app, shutdown()).await?;
     println!("shipd stopped");
     Ok(())

@@ -252,6 +252,13 @@ pub fn summary(c: m::ContainerSummary) -> ContainerSummary {
             })
             .collect(),
         created: c.created.unwrap_or(0),
+        volumes: c
+            .mounts
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| m.typ.as_ref().is_some_and(|t| t.to_string() == "volume"))
+            .filter_map(|m| m.name)
+            .collect(),
     }
 }
 

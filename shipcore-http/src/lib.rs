@@ -6,6 +6,8 @@
 //! One module per API family, each with a `router()` that [`router`]
 //! mounts, so a family is added by one line:
 //! - `cluster_api/`: the cluster API of seed 001 (`/api/...`, `/hub/webhook`).
+//! - `compose_api/`: the container service of seed 003 (`/projects`,
+//!   `/services`, `/volumes`).
 //!
 //! Shared by every family:
 //! - `auth.rs`: `X-Service-Key` and basic auth, permissions per area.
@@ -22,6 +24,7 @@
 
 mod auth;
 mod cluster_api;
+mod compose_api;
 mod error;
 mod extract;
 mod front;
@@ -76,6 +79,8 @@ pub struct AppParts {
     pub access: Access,
     pub metrics: Metrics,
     pub limits: Limits,
+    /// Compose projects (seed 003), when the server runs them.
+    pub projects: Option<shipcore::projects::Projects>,
     /// The container list and the cluster info as last rendered.
     containers_json: Rendered,
     info_json: Rendered,
@@ -93,11 +98,31 @@ impl App {
         Self::with_limits(cluster, access, Limits::default())
     }
 
+    /// An app that also serves compose projects (seed 003).
+    pub fn with_projects(
+        cluster: Cluster,
+        access: Access,
+        limits: Limits,
+        projects: shipcore::projects::Projects,
+    ) -> Self {
+        Self::build(cluster, access, limits, Some(projects))
+    }
+
     pub fn with_limits(cluster: Cluster, access: Access, limits: Limits) -> Self {
+        Self::build(cluster, access, limits, None)
+    }
+
+    fn build(
+        cluster: Cluster,
+        access: Access,
+        limits: Limits,
+        projects: Option<shipcore::projects::Projects>,
+    ) -> Self {
         App(std::sync::Arc::new(AppParts {
             cluster,
             access,
             limits,
+            projects,
             metrics: Default::default(),
             containers_json: Default::default(),
             info_json: Default::default(),
@@ -129,6 +154,7 @@ fn api() -> utoipa_axum::router::OpenApiRouter<App> {
     use utoipa::OpenApi as _;
     utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(cluster_api::router())
+        .merge(compose_api::router())
         .routes(utoipa_axum::routes!(observe::metrics))
         .routes(utoipa_axum::routes!(openapi::document))
 }

@@ -40,6 +40,8 @@ pub mod error;
 #[cfg(feature = "runtime")]
 pub mod events;
 pub mod model;
+#[cfg(feature = "runtime")]
+pub mod projects;
 pub mod sched;
 #[cfg(feature = "runtime")]
 pub mod store;

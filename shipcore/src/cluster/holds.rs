@@ -27,6 +27,11 @@ impl Cluster {
         result
     }
 
+    /// A dry run of a request: where it would go, or why nowhere.
+    pub async fn plan_request(&self, req: &Request) -> Result<Placement> {
+        self.inner.state.lock().await.plan(req)
+    }
+
     /// Takes back a hold recorded earlier (after a restart) on `engine`,
     /// whatever its room now; false if the engine is not registered.
     pub async fn hold_reservation_at(&self, engine: &str, footprint: Footprint) -> bool {

@@ -455,6 +455,14 @@ impl EngineBackend for FakeEngine {
                 labels: c.spec.labels.clone(),
                 ports: c.ports.clone(),
                 created: 0,
+                volumes: c
+                    .spec
+                    .binds
+                    .iter()
+                    .filter_map(|b| b.split_once(':').map(|(v, _)| v))
+                    .filter(|v| !v.starts_with('/'))
+                    .map(str::to_string)
+                    .collect(),
             })
             .collect())
     }

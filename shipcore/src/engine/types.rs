@@ -162,6 +162,9 @@ pub struct ContainerSummary {
     pub ports: Vec<Port>,
     /// Unix seconds.
     pub created: i64,
+    /// Names of the volumes mounted in it.
+    #[serde(default)]
+    pub volumes: Vec<String>,
 }
 
 /// Which containers to list.

@@ -132,7 +132,7 @@ impl Role {
     pub const ADMIN_AREAS: [&'static str; 3] = ["accounts", "roles", "servicekeys"];
 
     /// The permission areas of the API families.
-    pub const AREAS: [&'static str; 8] = [
+    pub const AREAS: [&'static str; 9] = [
         "accounts",
         "roles",
         "servicekeys",
@@ -141,6 +141,7 @@ impl Role {
         "webhookkeys",
         "events",
         "cluster",
+        "projects",
     ];
 
     /// Whether this role allows an action on `area`. `admin` may do anything;

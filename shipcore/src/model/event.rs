@@ -31,6 +31,9 @@ pub enum EventType {
     DeployFailed,
     Reschedule,
     Redeploy,
+    /// A compose project's new version (rolling or blue-green), confirmed
+    /// or rolled back.
+    Update,
     /// Something the cluster could not do or read (a stored record it
     /// skipped, ...).
     Error,

@@ -1,0 +1,313 @@
+//! The container service API of seed 003: compose projects, their services
+//! and volumes (`/projects/...`, `/services/...`, `/volumes/...`), in the
+//! plain JSON envelope with HTTP status codes, under the `projects`
+//! permission area. Each handler checks the area, parses, calls one
+//! [`shipcore::projects::Projects`] function and renders.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Deserialize;
+use shipcore::projects::{NewProject, NewVolume, ProjectUpdate, Projects};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Caller;
+use crate::error::{Error, ErrorBody};
+use crate::extract::{Body, Path, Query};
+use crate::App;
+
+const AREA: &str = "projects";
+
+/// Every route of the 003 API.
+pub fn router() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(list_slash, create_slash))
+        .routes(routes!(view, delete))
+        .routes(routes!(start))
+        .routes(routes!(stop))
+        .routes(routes!(kill))
+        .routes(routes!(redeploy))
+        .routes(routes!(update))
+        .routes(routes!(confirm))
+        .routes(routes!(rollback))
+        .routes(routes!(services))
+        .routes(routes!(services_slash))
+        .routes(routes!(service))
+        .routes(routes!(service_start))
+        .routes(routes!(service_stop))
+        .routes(routes!(service_kill))
+        .routes(routes!(service_scale))
+        .routes(routes!(volumes))
+        .routes(routes!(volume_create))
+        .routes(routes!(volume, volume_delete))
+}
+
+fn projects(app: &App) -> Result<&Projects, Error> {
+    app.projects
+        .as_ref()
+        .ok_or_else(|| Error::NoRoute("compose projects are not enabled on this server".into()))
+}
+
+fn flag(v: &Option<String>) -> Result<bool, Error> {
+    match v.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("") | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") => Ok(true),
+        Some(other) => Err(Error::bad_request(format!("expected true or false, got {other:?}"))),
+    }
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only names containing this.
+    q: Option<String>,
+    /// With each project's services.
+    services: Option<String>,
+    /// With each service's containers.
+    containers: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteQuery {
+    /// Even while it runs.
+    force: Option<String>,
+    /// Its volumes too.
+    v: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct StopQuery {
+    /// Seconds to wait before killing (default 10, at most 600).
+    t: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct KillQuery {
+    /// The signal's name (default KILL).
+    signal: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ForceQuery {
+    force: Option<String>,
+}
+
+fn timeout(q: &StopQuery) -> Result<Duration, Error> {
+    match q.t {
+        None => Ok(Duration::from_secs(10)),
+        Some(t) if t <= 600 => Ok(Duration::from_secs(t)),
+        Some(t) => Err(Error::bad_request(format!("t must be at most 600 seconds, got {t}"))),
+    }
+}
+
+async fn list_projects(app: &App, caller: &Caller, q: &ListQuery) -> Result<impl IntoResponse, Error> {
+    caller.require(AREA, false)?;
+    let containers = flag(&q.containers)?;
+    let services = flag(&q.services)? || containers;
+    let list = projects(app)?
+        .list(q.q.as_deref().unwrap_or(""), services, containers)
+        .await?;
+    Ok(Json(list))
+}
+
+async fn create_project(app: &App, caller: &Caller, body: &Body) -> Result<impl IntoResponse, Error> {
+    caller.require(AREA, true)?;
+    let req: NewProject = body.json()?;
+    let doc = projects(app)?.create(req, &caller.0.name).await?;
+    let view = projects(app)?.get(&doc.name, false, false).await?;
+    let location = format!("/projects/{}", doc.name);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(view)))
+}
+
+#[utoipa::path(get, path = "/projects", tag = "projects", params(ListQuery), responses((status = 200, description = "Projects")))]
+pub async fn list(State(app): State<App>, caller: Caller, Query(q): Query<ListQuery>) -> Result<impl IntoResponse, Error> {
+    list_projects(&app, &caller, &q).await
+}
+
+#[utoipa::path(get, path = "/projects/", tag = "projects", params(ListQuery), responses((status = 200, description = "Projects")))]
+pub async fn list_slash(State(app): State<App>, caller: Caller, Query(q): Query<ListQuery>) -> Result<impl IntoResponse, Error> {
+    list_projects(&app, &caller, &q).await
+}
+
+#[utoipa::path(post, path = "/projects", tag = "projects", responses((status = 201, description = "Created and starting; Location names it"), (status = 400, description = "Invalid name, template or environment (the template's errors name service, key and line)", body = ErrorBody), (status = 409, description = "A project of that name exists", body = ErrorBody)))]
+pub async fn create(State(app): State<App>, caller: Caller, body: Body) -> Result<impl IntoResponse, Error> {
+    create_project(&app, &caller, &body).await
+}
+
+#[utoipa::path(post, path = "/projects/", tag = "projects", responses((status = 201, description = "Created and starting; Location names it"), (status = 400, description = "Invalid name, template or environment", body = ErrorBody), (status = 409, description = "A project of that name exists", body = ErrorBody)))]
+pub async fn create_slash(State(app): State<App>, caller: Caller, body: Body) -> Result<impl IntoResponse, Error> {
+    create_project(&app, &caller, &body).await
+}
+
+#[utoipa::path(get, path = "/projects/{name}", tag = "projects", params(("name" = String, Path,), ListQuery), responses((status = 200, description = "The project"), (status = 404, description = "No such project", body = ErrorBody)))]
+pub async fn view(State(app): State<App>, caller: Caller, Path(name): Path<String>, Query(q): Query<ListQuery>) -> Result<impl IntoResponse, Error> {
+    caller.require(AREA, false)?;
+    let containers = flag(&q.containers)?;
+    let services = q.services.is_none() || flag(&q.services)? || containers;
+    Ok(Json(projects(&app)?.get(&name, services, containers).await?))
+}
+
+#[utoipa::path(delete, path = "/projects/{name}", tag = "projects", params(("name" = String, Path,), DeleteQuery), responses((status = 200, description = "Deleted"), (status = 404, description = "No such project", body = ErrorBody), (status = 409, description = "It runs (use force=true), or an update is under way", body = ErrorBody)))]
+pub async fn delete(State(app): State<App>, caller: Caller, Path(name): Path<String>, Query(q): Query<DeleteQuery>) -> Result<impl IntoResponse, Error> {
+    caller.require(AREA, true)?;
+    projects(&app)?.delete(&name, flag(&q.force)?, flag(&q.v)?).await?;
+    Ok(StatusCode::OK)
+}
+
+#[utoipa::path(post, path = "/projects/{name}/start", tag = "projects", params(("name" = String, Path,)), responses((status = 200, description = "Every service runs, in dependency order"), (status = 409, description = "Not now (the reason says why), or a service did not become ready", body = ErrorBody)))]
+pub async fn start(State(app): State<App>, caller: Caller, Path(name): Path<String>) -> Result<impl IntoResponse, Error> {
+    caller.require(AREA, true)?;
+    projects(&app)?.start(&name).await?;
+    Ok(StatusCode::OK)
+}
+
+#[utoipa::path(post, path = "/projects/{name}/stop", tag = "projects", params(("name" = String, Path,), StopQuery), responses((status = 200, description = "Stopped"), (status = 409, description = "Not now", body = ErrorBody)))]
+pub async fn stop(State(app): State<App>, caller: Caller, Path(name): Path<String>, Query(q): Query<StopQuery>) -> Result<impl IntoResponse, Error> {
+    caller.require(AREA, true)?;
+    projects(&app)?.stop(&name, timeout(&q)?).await?;
+    Ok(StatusCode::OK)
+}
+
+#[utoipa::path(post, path = "/projects/{name}/kill", tag = "projects", params(("name" = String, Path,), KillQuery), responses((status = 200, description = "Signalled"), (status = 409, description = "Not now", body = ErrorBody)))]
+pub async fn kill(State(app): State<App>, caller: Caller, Path(name): Path<String>, Query(q): Query<KillQuery>) -> Result<impl IntoResponse, Error> {
+    caller.require(AREA, true)?;
+    projects(&app)?.kill(&name, q.signal.as_deref().unwrap_or("KILL")).await?;
+    Ok(StatusCode::OK)
+}
+
+#[utoipa::path(post, path = "/projects/{name}/redeploy", tag = "projects", params(("name" = String, Path,)), responses((status = 200, description = "Containers made anew (images pulled where a registry has them)"), (status = 409, description = "Not now", body = ErrorBody)))]
+pub async fn redeploy(State(app): State<App>, caller: Caller, Path(name): Path<String>) -> Result<impl IntoResponse, Error> {
+    caller.require(AREA, true)?;
+    projects(&app)?.redeploy(&name).await?;
+    Ok(StatusCode::OK)
+}
+
+#[utoipa::path(post, path = "/projects/{name}/update", tag = "projects", params(("name" = String, Path,)), responses((status = 202, description = "The update runs (rolling, or blue-green with update_method)"), (status = 400, description = "Invalid template or fields", body = ErrorBody), (status = 409, description = "Same version, or an update under way", body = ErrorBody)))]
+pub async fn update(State(app): State<App>, caller: Caller, Path(name): Path<String>, body: Body) -> Result<impl IntoResponse, Error> {
+    caller.require(AREA, true)?;
+    let req: ProjectUpdate = body.json()?;
+    projects(&app)?.update(&name, req).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+#[utoipa::path(post, path = "/projects/{name}/confirm-update", tag = "projects", params(("name" = String, Path,), ForceQuery), responses((status = 202, description = "The old version is being removed"), (status = 409, description = "No update ready to confirm (the reason says why)", body = ErrorBody)))]
+pub async fn confirm(State(app): State<App>, caller: Caller, Path(name): Path<String>, Query(q): Query<ForceQuery>) -> Result<impl IntoResponse, Error> {
+    caller.require(AREA, true)?;
+    projects(&app)?.confirm(&name, flag(&q.force)?).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+#[utoipa::path(post, path = "/projects/{name}/rollback-update", tag = "projects", params(("name" = String, Path,), ForceQuery), responses((status = 202, description = "The new version is being removed"), (status = 409, description = "No update to roll back", body = ErrorBody)))]
+pub async fn rollback(State(app): State<App>, caller: Caller, Path(name): Path<String>, Query(q): Query<ForceQuery>) -> Result<impl IntoResponse, Error> {
+    caller.require(AREA, true)?;
+    projects(&app)?.rollback(&name, flag(&q.force)?).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ServicesQuery {
+    q: Option<String>,
+    containers: Option<String>,
+}
+
+async fn list_services(app: &App, caller: &Caller, q: &ServicesQuery) -> Result<impl IntoResponse, Error> {
+    caller.require(AREA, false)?;
+    let containers = q.containers.is_none() || flag(&q.containers)?;
+    Ok(Json(projects(app)?.services(q.q.as_deref().unwrap_or(""), containers).await?))
+}
+
+#[utoipa::path(get, path = "/services", tag = "projects", params(ServicesQuery), responses((status = 200, description = "Services of every project")))]
+pub async fn services(State(app): State<App>, caller: Caller, Query(q): Query<ServicesQuery>) -> Result<impl IntoResponse, Error> {
+    list_services(&app, &caller, &q).await
+}
+
+#[utoipa::path(get, path = "/services/", tag = "projects", params(ServicesQuery), responses((status = 200, description = "Services of every project")))]
+pub async fn services_slash(State(app): State<App>, caller: Caller, Query(q): Query<ServicesQuery>) -> Result<impl IntoResponse, Error> {
+    list_services(&app, &caller, &q).await
+}
+
+#[utoipa::path(get, path = "/services/{id}", tag = "projects", params(("id" = String, Path, description = "{project}_{service}")), responses((status = 200, description = "The service with its containers"), (status = 404, description = "No such service", body = ErrorBody)))]
+pub async fn service(State(app): State<App>, caller: Caller, Path(id): Path<String>) -> Result<impl IntoResponse, Error> {
+    caller.require(AREA, false)?;
+    Ok(Json(projects(&app)?.service(&id).await?))
+}
+
+#[utoipa::path(post, path = "/services/{id}/start", tag = "projects", params(("id" = String, Path,)), responses((status = 200, description = "Started"), (status = 404, description = "No such service", body = ErrorBody), (status = 409, description = "Not now", body = ErrorBody)))]
+pub async fn service_start(State(app): State<App>, caller: Caller, Path(id): Path<String>) -> Result<impl IntoResponse, Error> {
+    caller.require(AREA, true)?;
+    projects(&app)?.start_service(&id).await?;
+    Ok(StatusCode::OK)
+}
+
+#[utoipa::path(post, path = "/services/{id}/stop", tag = "projects", params(("id" = String, Path,), StopQuery), responses((status = 200, description = "Stopped"), (status = 404, description = "No such service", body = ErrorBody), (status = 409, description = "Not now", body = ErrorBody)))]
+pub async fn service_stop(State(app): State<App>, caller: Caller, Path(id): Path<String>, Query(q): Query<StopQuery>) -> Result<impl IntoResponse, Error> {
+    caller.require(AREA, true)?;
+    projects(&app)?.stop_service(&id, timeout(&q)?, None).await?;
+    Ok(StatusCode::OK)
+}
+
+#[utoipa::path(post, path = "/services/{id}/kill", tag = "projects", params(("id" = String, Path,), KillQuery), responses((status = 200, description = "Signalled"), (status = 404, description = "No such service", body = ErrorBody), (status = 409, description = "Not now", body = ErrorBody)))]
+pub async fn service_kill(State(app): State<App>, caller: Caller, Path(id): Path<String>, Query(q): Query<KillQuery>) -> Result<impl IntoResponse, Error> {
+    caller.require(AREA, true)?;
+    let signal = q.signal.unwrap_or_else(|| "KILL".into());
+    projects(&app)?.stop_service(&id, Duration::ZERO, Some(signal)).await?;
+    Ok(StatusCode::OK)
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scale {
+    /// `scale_to`.
+    #[serde(rename = "type")]
+    kind: String,
+    value: u32,
+}
+
+#[utoipa::path(post, path = "/services/{id}/scale", tag = "projects", params(("id" = String, Path,)), request_body = Scale, responses((status = 200, description = "Scaled"), (status = 400, description = "Not {type: scale_to, value: N}", body = ErrorBody), (status = 409, description = "The engine lacks the room (the explanation says why)", body = ErrorBody)))]
+pub async fn service_scale(State(app): State<App>, caller: Caller, Path(id): Path<String>, body: Body) -> Result<impl IntoResponse, Error> {
+    caller.require(AREA, true)?;
+    let req: Scale = body.json()?;
+    if req.kind != "scale_to" {
+        return Err(Error::bad_request(format!("type must be scale_to, got {:?}", req.kind)));
+    }
+    projects(&app)?.scale_service(&id, req.value).await?;
+    Ok(StatusCode::OK)
+}
+
+#[utoipa::path(get, path = "/volumes", tag = "projects", responses((status = 200, description = "{Volumes: [...]} of every reachable engine")))]
+pub async fn volumes(State(app): State<App>, caller: Caller) -> Result<impl IntoResponse, Error> {
+    caller.require(AREA, false)?;
+    let list = projects(&app)?.volumes().await?;
+    Ok(Json(serde_json::json!({ "Volumes": list })))
+}
+
+#[utoipa::path(post, path = "/volumes/create", tag = "projects", responses((status = 201, description = "Created"), (status = 400, description = "Invalid name or options", body = ErrorBody), (status = 409, description = "A volume of that name exists", body = ErrorBody)))]
+pub async fn volume_create(State(app): State<App>, caller: Caller, body: Body) -> Result<impl IntoResponse, Error> {
+    caller.require(AREA, true)?;
+    let req: NewVolume = body.json()?;
+    let v = projects(&app)?.create_volume(req).await?;
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+#[utoipa::path(get, path = "/volumes/{name}", tag = "projects", params(("name" = String, Path,)), responses((status = 200, description = "The volume with its node and users"), (status = 404, description = "No such volume", body = ErrorBody)))]
+pub async fn volume(State(app): State<App>, caller: Caller, Path(name): Path<String>) -> Result<impl IntoResponse, Error> {
+    caller.require(AREA, false)?;
+    Ok(Json(projects(&app)?.volume(&name).await?))
+}
+
+#[utoipa::path(delete, path = "/volumes/{name}", tag = "projects", params(("name" = String, Path,)), responses((status = 204, description = "Removed"), (status = 404, description = "No such volume", body = ErrorBody), (status = 409, description = "In use (the containers are named)", body = ErrorBody)))]
+pub async fn volume_delete(State(app): State<App>, caller: Caller, Path(name): Path<String>) -> Result<impl IntoResponse, Error> {
+    caller.require(AREA, true)?;
+    projects(&app)?.delete_volume(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,30 @@
+//! The container service of seed 003: compose projects on the cluster's
+//! engines, their services, volumes and blue-green updates. It drives the
+//! pure compose model ([`crate::compose`]) and update machine
+//! ([`crate::update`]) and reaches engines through the cluster
+//! ([`crate::cluster::Cluster`]), whose scheduler holds each project's total
+//! reservation.
+//!
+//! - `docs.rs`: what is stored, and the labels on containers, networks and
+//!   volumes (from which a project's containers are read back).
+//! - `service.rs`: [`Projects`]: create, lifecycle, updates, services.
+//! - `run.rs`: a project on its engine: bring-up in dependency order,
+//!   readiness, stop, kill, removal.
+//! - `view.rs`: projects and services as the API shows them.
+//! - `volumes.rs`: the volumes API.
+//! - `reconcile.rs`: projects off lost engines, orphans removed.
+
+mod docs;
+mod reconcile;
+mod run;
+mod service;
+mod view;
+mod volumes;
+
+pub use docs::{
+    container_name, Definition, ProjectDoc, LABEL_NUMBER, LABEL_OWNER, LABEL_PROJECT,
+    LABEL_SERVICE, LABEL_VERSION,
+};
+pub use service::{NewProject, ProjectUpdate, Projects, ProjectsOptions};
+pub use view::{ContainerView, ProjectView, ServiceView, UpdateView};
+pub use volumes::NewVolume;

@@ -1,0 +1,572 @@
+//! A project's containers, networks and volumes on its engine: bringing a
+//! version's services up in dependency order (independent ones at once),
+//! waiting for the conditions dependents ask for, stopping, killing and
+//! removing. Everything is read back from the engine by label first, so
+//! each step can be repeated after a crash and finishes what was begun.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+
+use super::docs::*;
+use crate::compose::{Condition, ComposeFile, MountKind, ServiceDef};
+use crate::engine::{
+    ContainerFilter, ContainerSpec, ContainerSummary, EngineBackend, HealthSpec, NetworkSpec,
+    PortBinding, VolumeSpec,
+};
+use crate::error::{Error, Result};
+use crate::model::RestartPolicy;
+
+/// One project on its engine.
+#[derive(Clone)]
+pub(super) struct Site {
+    pub project: String,
+    pub owner: String,
+    pub engine: String,
+    pub backend: Arc<dyn EngineBackend>,
+    /// How long a service may take to become what its dependents wait for.
+    pub deadline: Duration,
+    pub poll: Duration,
+}
+
+/// How a version is brought up.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Mode {
+    /// Beside another version: fixed host ports are left to the engine.
+    pub overlap: bool,
+    /// Pull every image first (`latest_image`, redeploy).
+    pub pull: bool,
+}
+
+impl Site {
+    fn filter(&self, extra: &[(&str, &str)]) -> ContainerFilter {
+        let mut labels = vec![
+            format!("{LABEL_OWNER}={}", self.owner),
+            format!("{LABEL_PROJECT}={}", self.project),
+        ];
+        labels.extend(extra.iter().map(|(k, v)| format!("{k}={v}")));
+        ContainerFilter {
+            all: true,
+            labels,
+            name: None,
+        }
+    }
+
+    /// The project's containers (all versions, running or not).
+    pub async fn containers(&self) -> Result<Vec<ContainerSummary>> {
+        self.backend.list_containers(&self.filter(&[])).await
+    }
+
+    async fn containers_of(&self, service: &str, version: &str) -> Result<Vec<ContainerSummary>> {
+        self.backend
+            .list_containers(&self.filter(&[(LABEL_SERVICE, service), (LABEL_VERSION, version)]))
+            .await
+    }
+
+    /// Networks and volumes the file needs, made where missing.
+    pub async fn prepare(&self, file: &ComposeFile) -> Result<()> {
+        let existing: BTreeSet<String> = self
+            .backend
+            .list_networks()
+            .await?
+            .into_iter()
+            .map(|n| n.name)
+            .collect();
+        let mut wanted: BTreeMap<String, String> = BTreeMap::new();
+        for s in file.services.values() {
+            if s.networks.is_empty() {
+                wanted.insert("default".into(), String::new());
+            }
+            for net in s.networks.keys() {
+                let driver = file.networks.get(net).map(|n| n.driver.clone()).unwrap_or_default();
+                wanted.insert(net.clone(), driver);
+            }
+        }
+        for (net, driver) in wanted {
+            let name = network_name(&self.project, &net);
+            if existing.contains(&name) {
+                continue;
+            }
+            let mut labels = file.networks.get(&net).map(|n| n.labels.clone()).unwrap_or_default();
+            labels.insert(LABEL_OWNER.into(), self.owner.clone());
+            labels.insert(LABEL_PROJECT.into(), self.project.clone());
+            self.backend
+                .create_network(&NetworkSpec { name, driver, labels })
+                .await?;
+        }
+        for (key, def) in &file.volumes {
+            let name = volume_name(&self.project, key, def);
+            match self.backend.inspect_volume(&name).await {
+                Ok(_) => {}
+                Err(Error::NotFound { .. }) if def.external => {
+                    return Err(Error::invalid(
+                        "template",
+                        format!("external volume {name} does not exist on engine {}: create it first (POST /volumes/create)", self.engine),
+                    ))
+                }
+                Err(Error::NotFound { .. }) => {
+                    let mut labels = def.labels.clone();
+                    labels.insert(LABEL_OWNER.into(), self.owner.clone());
+                    labels.insert(LABEL_PROJECT.into(), self.project.clone());
+                    self.backend
+                        .create_volume(&VolumeSpec {
+                            name,
+                            driver: def.driver.clone(),
+                            driver_opts: def.driver_opts.clone(),
+                            labels,
+                        })
+                        .await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Brings `services` of a version up, wave by wave: each service gets
+    /// its replicas (missing ones created, stopped ones started, extra ones
+    /// removed), then the services of the wave are waited for as their
+    /// dependents ask. Services not in `services` are left as they are.
+    pub async fn up(
+        &self,
+        file: &ComposeFile,
+        version: &str,
+        replicas: &BTreeMap<String, u32>,
+        services: &BTreeSet<String>,
+        mode: Mode,
+    ) -> Result<()> {
+        self.prepare(file).await?;
+        let aliases = link_aliases(file);
+        for wave in file.waves()? {
+            let wave: Vec<&String> = wave.iter().filter(|s| services.contains(*s)).collect();
+            let results = join_all(wave.iter().map(|svc| {
+                let n = replicas.get(*svc).copied().unwrap_or(1);
+                self.converge(file, svc, version, n, mode, &aliases)
+            }))
+            .await;
+            results.into_iter().collect::<Result<Vec<()>>>()?;
+            let waits = join_all(wave.iter().filter_map(|svc| {
+                let cond = strongest_wait(file, svc)?;
+                Some(self.wait_for(svc, version, cond))
+            }))
+            .await;
+            waits.into_iter().collect::<Result<Vec<()>>>()?;
+        }
+        Ok(())
+    }
+
+    async fn converge(
+        &self,
+        file: &ComposeFile,
+        svc: &str,
+        version: &str,
+        replicas: u32,
+        mode: Mode,
+        aliases: &BTreeMap<String, Vec<String>>,
+    ) -> Result<()> {
+        let def = file
+            .services
+            .get(svc)
+            .ok_or_else(|| Error::missing("service", svc))?;
+        if mode.pull {
+            // A registry out of reach is no failure while the engine has the image.
+            if let Err(e) = self.pull(&def.image).await {
+                if self.backend.inspect_image(&def.image).await.is_err() {
+                    return Err(e);
+                }
+            }
+        }
+        let existing = self.containers_of(svc, version).await?;
+        let mut have: BTreeMap<u32, &ContainerSummary> = BTreeMap::new();
+        for c in &existing {
+            let n = c.labels.get(LABEL_NUMBER).and_then(|n| n.parse().ok()).unwrap_or(0);
+            // A container of an overlapping start holds engine-chosen ports:
+            // once alone, it is made again on its fixed ones.
+            let handover = !mode.overlap
+                && c.labels.contains_key(LABEL_OVERLAP)
+                && def.ports.iter().any(|p| p.published.is_some());
+            if n == 0 || n > replicas || handover || have.contains_key(&n) {
+                self.backend.remove_container(&c.id, true, false).await?;
+            } else {
+                have.insert(n, c);
+            }
+        }
+        for n in 1..=replicas {
+            match have.get(&n) {
+                Some(c) if c.state == "running" => {}
+                Some(c) => self.backend.start_container(&c.id).await?,
+                None => {
+                    let spec = self.spec(file, svc, def, version, n, mode, aliases);
+                    let id = self.create(&spec).await?;
+                    self.attach(def, svc, &id, aliases).await?;
+                    self.backend.start_container(&id).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates a container, pulling its image first if the engine lacks it.
+    async fn create(&self, spec: &ContainerSpec) -> Result<String> {
+        match self.backend.create_container(spec).await {
+            Err(Error::NotFound { kind, .. }) if kind == "image" => {
+                self.pull(&spec.image).await?;
+                self.backend.create_container(spec).await
+            }
+            other => other,
+        }
+    }
+
+    async fn pull(&self, image: &str) -> Result<()> {
+        use futures::TryStreamExt;
+        self.backend
+            .pull_image(image, None)
+            .try_for_each(|_| async { Ok(()) })
+            .await
+    }
+
+    /// Joins a new container to the service's other networks.
+    async fn attach(
+        &self,
+        def: &ServiceDef,
+        svc: &str,
+        id: &str,
+        aliases: &BTreeMap<String, Vec<String>>,
+    ) -> Result<()> {
+        for (net, own) in def.networks.iter().skip(1) {
+            let mut names = vec![svc.to_string()];
+            names.extend(own.iter().cloned());
+            names.extend(aliases.get(svc).into_iter().flatten().cloned());
+            self.backend
+                .connect_network(&network_name(&self.project, net), id, &names)
+                .await?;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn spec(
+        &self,
+        file: &ComposeFile,
+        svc: &str,
+        def: &ServiceDef,
+        version: &str,
+        n: u32,
+        mode: Mode,
+        aliases: &BTreeMap<String, Vec<String>>,
+    ) -> ContainerSpec {
+        let mut labels = def.labels.clone();
+        labels.insert(LABEL_OWNER.into(), self.owner.clone());
+        labels.insert(LABEL_PROJECT.into(), self.project.clone());
+        labels.insert(LABEL_SERVICE.into(), svc.to_string());
+        labels.insert(LABEL_NUMBER.into(), n.to_string());
+        labels.insert(LABEL_VERSION.into(), version.to_string());
+        let mut ports = Vec::new();
+        for p in &def.ports {
+            let fixed = p.published.is_some();
+            if fixed && mode.overlap {
+                labels.insert(LABEL_OVERLAP.into(), "true".into());
+            }
+            ports.push(PortBinding {
+                container_port: p.target,
+                proto: p.protocol,
+                host_ip: p.host_ip.clone(),
+                host_port: if mode.overlap { 0 } else { p.published.unwrap_or(0) },
+            });
+        }
+        let (first_net, first_aliases) = match def.networks.iter().next() {
+            Some((net, own)) => (net.clone(), own.clone()),
+            None => ("default".to_string(), Vec::new()),
+        };
+        let mut network_aliases = vec![svc.to_string()];
+        network_aliases.extend(first_aliases);
+        network_aliases.extend(aliases.get(svc).into_iter().flatten().cloned());
+        let binds = def
+            .volumes
+            .iter()
+            .filter(|m| m.kind != MountKind::Tmpfs)
+            .map(|m| {
+                let source = match m.kind {
+                    MountKind::Volume if !m.source.is_empty() => file
+                        .volumes
+                        .get(&m.source)
+                        .map(|v| volume_name(&self.project, &m.source, v))
+                        .unwrap_or_else(|| m.source.clone()),
+                    _ => m.source.clone(),
+                };
+                let ro = if m.read_only { ":ro" } else { "" };
+                if source.is_empty() {
+                    m.target.clone()
+                } else {
+                    format!("{source}:{}{ro}", m.target)
+                }
+            })
+            .collect();
+        let (name, max) = match def.restart.split_once(':') {
+            Some((name, n)) => (name.to_string(), n.parse().ok()),
+            None => (def.restart.clone(), None),
+        };
+        ContainerSpec {
+            name: Some(container_name(&self.project, svc, version, n)),
+            image: def.image.clone(),
+            cmd: def.command.clone().unwrap_or_default(),
+            entrypoint: def.entrypoint.clone(),
+            env: def.env(),
+            hostname: def.hostname.clone(),
+            labels,
+            ports,
+            cpus: def.limits.millicpus,
+            memory: def.limits.memory_mib,
+            restart_policy: RestartPolicy {
+                name,
+                maximum_retry: max,
+            },
+            network: Some(network_name(&self.project, &first_net)),
+            network_aliases,
+            binds,
+            tmpfs: def
+                .volumes
+                .iter()
+                .filter(|m| m.kind == MountKind::Tmpfs)
+                .map(|m| m.target.clone())
+                .collect(),
+            exposed: def.expose.iter().map(|e| format!("{}/{}", e.port, e.protocol)).collect(),
+            healthcheck: def.healthcheck.as_ref().map(|h| HealthSpec {
+                test: if h.disable { vec!["NONE".into()] } else { h.test.clone() },
+                interval_ms: h.interval_ms,
+                timeout_ms: h.timeout_ms,
+                retries: h.retries,
+                start_period_ms: h.start_period_ms,
+            }),
+            user: def.user.clone(),
+            working_dir: def.working_dir.clone(),
+            init: def.init,
+            stop_signal: def.stop_signal.clone(),
+            stop_timeout: def.stop_grace_period_ms.map(|ms| ms.div_ceil(1000)),
+            ..ContainerSpec::default()
+        }
+    }
+
+    /// Waits until every container of a service meets `cond`, or explains
+    /// why it does not by the deadline.
+    pub async fn wait_for(&self, svc: &str, version: &str, cond: Condition) -> Result<()> {
+        let started = tokio::time::Instant::now();
+        loop {
+            let (ok, why) = self.check(svc, version, cond).await?;
+            if ok {
+                return Ok(());
+            }
+            if let Some(why) = why.as_deref().and_then(|w| w.strip_prefix("fatal:")) {
+                return Err(Error::State {
+                    what: format!("service {svc}"),
+                    state: "failed".into(),
+                    reason: why.trim().to_string(),
+                });
+            }
+            if started.elapsed() >= self.deadline {
+                return Err(Error::State {
+                    what: format!("service {svc}"),
+                    state: "not ready".into(),
+                    reason: format!(
+                        "not {} within {}s",
+                        cond.as_str(),
+                        self.deadline.as_secs()
+                    ),
+                });
+            }
+            tokio::time::sleep(self.poll).await;
+        }
+    }
+
+    /// Whether a service's containers meet `cond` now; a reason that starts
+    /// with `fatal:` cannot get better by waiting.
+    async fn check(&self, svc: &str, version: &str, cond: Condition) -> Result<(bool, Option<String>)> {
+        let list = self.containers_of(svc, version).await?;
+        for c in &list {
+            let d = self.backend.inspect_container(&c.id).await?;
+            let s = &d.state;
+            let fine = match cond {
+                Condition::ServiceStarted => s.running,
+                Condition::ServiceHealthy => {
+                    if s.running && s.health.is_empty() {
+                        return Ok((false, Some(format!("fatal: {} has no health check, so it cannot become healthy", d.name))));
+                    }
+                    s.running && s.health == "healthy"
+                }
+                Condition::ServiceCompletedSuccessfully => {
+                    if !s.running && s.status == "exited" && s.exit_code != 0 {
+                        return Ok((false, Some(format!("fatal: {} exited with code {}", d.name, s.exit_code))));
+                    }
+                    !s.running && s.status == "exited"
+                }
+            };
+            if !fine {
+                if cond != Condition::ServiceCompletedSuccessfully
+                    && !s.running
+                    && s.status == "exited"
+                    && !restarts(&d.restart_policy)
+                {
+                    return Ok((false, Some(format!("fatal: {} exited with code {}", d.name, s.exit_code))));
+                }
+                return Ok((false, None));
+            }
+        }
+        Ok((true, None))
+    }
+
+    /// Checks a version once its services are up: every container running,
+    /// and healthy where it has a health check. Waits up to the deadline.
+    pub async fn verify(&self, file: &ComposeFile, version: &str, services: &BTreeSet<String>) -> Result<()> {
+        let checks = file.services.keys().filter(|s| services.contains(*s)).map(|svc| async move {
+            let has_health = file.services[svc].healthcheck.as_ref().is_some_and(|h| !h.disable);
+            let cond = if has_health { Condition::ServiceHealthy } else { Condition::ServiceStarted };
+            self.wait_for(svc, version, cond).await?;
+            if !has_health {
+                // A container that exits at once would pass a first look.
+                tokio::time::sleep(self.poll * 4).await;
+                self.wait_for(svc, version, Condition::ServiceStarted).await?;
+            }
+            Ok::<(), Error>(())
+        });
+        join_all(checks).await.into_iter().collect::<Result<Vec<()>>>()?;
+        Ok(())
+    }
+
+    /// Stops the project's running containers (of `services`, every one if
+    /// `None`), dependents first.
+    pub async fn stop(&self, file: &ComposeFile, services: Option<&BTreeSet<String>>, timeout: Duration) -> Result<()> {
+        let list = self.containers().await?;
+        let waves = file.waves().unwrap_or_default();
+        let rank = |svc: &str| waves.iter().position(|w| w.iter().any(|s| s == svc)).unwrap_or(usize::MAX);
+        let mut by_wave: BTreeMap<std::cmp::Reverse<usize>, Vec<&ContainerSummary>> = BTreeMap::new();
+        for c in list.iter().filter(|c| c.state == "running" || c.state == "restarting") {
+            let svc = c.labels.get(LABEL_SERVICE).map(String::as_str).unwrap_or_default();
+            if services.is_some_and(|s| !s.contains(svc)) {
+                continue;
+            }
+            by_wave.entry(std::cmp::Reverse(rank(svc))).or_default().push(c);
+        }
+        for (_, wave) in by_wave {
+            let results = join_all(wave.iter().map(|c| self.backend.stop_container(&c.id, Some(timeout)))).await;
+            for r in results {
+                match r {
+                    Ok(()) | Err(Error::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends `signal` to the project's running containers (of `services`).
+    pub async fn kill(&self, services: Option<&BTreeSet<String>>, signal: &str) -> Result<()> {
+        let list = self.containers().await?;
+        let targets = list.iter().filter(|c| c.state == "running").filter(|c| {
+            let svc = c.labels.get(LABEL_SERVICE).map(String::as_str).unwrap_or_default();
+            services.is_none_or(|s| s.contains(svc))
+        });
+        for r in join_all(targets.map(|c| self.backend.kill_container(&c.id, signal))).await {
+            match r {
+                Ok(()) | Err(Error::NotFound { .. }) | Err(Error::EngineConflict { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the project's containers: of one version, or all but one
+    /// version, or all.
+    pub async fn remove(&self, which: Remove<'_>) -> Result<()> {
+        let list = self.containers().await?;
+        let doomed = list.iter().filter(|c| {
+            let v = c.labels.get(LABEL_VERSION).map(String::as_str).unwrap_or_default();
+            match which {
+                Remove::All => true,
+                Remove::AllBut(keep) => v != keep,
+                Remove::Only(drop) => v == drop,
+            }
+        });
+        for r in join_all(doomed.map(|c| self.backend.remove_container(&c.id, true, true))).await {
+            match r {
+                Ok(()) | Err(Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the project's networks, and its volumes with `volumes`.
+    pub async fn remove_rest(&self, file: Option<&ComposeFile>, volumes: bool) -> Result<()> {
+        for n in self.backend.list_networks().await? {
+            let ours = n.labels.get(LABEL_OWNER) == Some(&self.owner)
+                && n.labels.get(LABEL_PROJECT) == Some(&self.project);
+            if ours {
+                match self.backend.remove_network(&n.id).await {
+                    Ok(()) | Err(Error::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        if volumes {
+            for v in self.backend.list_volumes().await? {
+                let ours = v.labels.get(LABEL_OWNER) == Some(&self.owner)
+                    && v.labels.get(LABEL_PROJECT) == Some(&self.project);
+                let external = file.is_some_and(|f| {
+                    f.volumes.iter().any(|(k, d)| d.external && volume_name(&self.project, k, d) == v.name)
+                });
+                if ours && !external {
+                    match self.backend.remove_volume(&v.name, true).await {
+                        Ok(()) | Err(Error::NotFound { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Which containers [`Site::remove`] removes.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Remove<'a> {
+    All,
+    /// All but this version's.
+    AllBut(&'a str),
+    /// Only this version's.
+    Only(&'a str),
+}
+
+fn restarts(p: &RestartPolicy) -> bool {
+    matches!(p.name.as_str(), "always" | "unless-stopped" | "on-failure")
+}
+
+/// The strictest condition any service puts on `svc`.
+fn strongest_wait(file: &ComposeFile, svc: &str) -> Option<Condition> {
+    file.services
+        .values()
+        .filter_map(|s| s.depends_on.get(svc).copied())
+        .max_by_key(|c| match c {
+            Condition::ServiceStarted => 0,
+            Condition::ServiceHealthy => 1,
+            Condition::ServiceCompletedSuccessfully => 2,
+        })
+}
+
+/// Aliases that links give services (`links: [db:database]` makes
+/// `database` a name of `db` on the project's networks).
+fn link_aliases(file: &ComposeFile) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for s in file.services.values() {
+        for link in &s.links {
+            if let Some((target, alias)) = link.split_once(':') {
+                let names = out.entry(target.to_string()).or_default();
+                if !names.iter().any(|n| n == alias) {
+                    names.push(alias.to_string());
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,280 @@
+//! Projects and services as the 003 API shows them: the stored definition
+//! and lifecycle, and what the engine reports of their containers.
+
+use std::collections::BTreeMap;
+
+use futures::future::join_all;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::docs::*;
+use super::service::{replicas_of, split_service_id, Projects};
+use crate::engine::ContainerSummary;
+use crate::error::{Error, Result};
+use crate::model::ProjectState;
+use crate::update::Phase;
+
+/// A project as listed and viewed.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProjectView {
+    pub name: String,
+    pub description: String,
+    pub template: String,
+    pub version: String,
+    pub created: String,
+    pub updated: String,
+    pub desired_state: String,
+    pub current_state: String,
+    pub environment: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub services: Option<Vec<ServiceView>>,
+    /// The engine it runs on (empty: not placed).
+    pub engine: String,
+    /// The update under way, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub update: Option<UpdateView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UpdateView {
+    pub method: String,
+    pub from: String,
+    pub to: String,
+    pub phase: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+}
+
+/// A service as listed and viewed.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceView {
+    pub id: String,
+    pub name: String,
+    pub project: String,
+    pub description: String,
+    pub created: String,
+    pub updated: String,
+    pub desired_state: String,
+    pub current_state: String,
+    /// The service's compose keys, as written (anchors and merges applied).
+    pub definition: Value,
+    /// `scale` and the service's `x-` fields.
+    pub extensions: BTreeMap<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub containers: Option<BTreeMap<String, ContainerView>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ContainerView {
+    pub name: String,
+    pub node: String,
+    pub ip: String,
+    pub running: bool,
+    pub status: String,
+    pub health: String,
+    pub version: String,
+}
+
+pub fn word(s: ProjectState) -> String {
+    format!("{s:?}").to_ascii_lowercase()
+}
+
+impl Projects {
+    /// Projects whose name contains `q`, with their services (and their
+    /// containers) on request.
+    pub async fn list(&self, q: &str, services: bool, containers: bool) -> Result<Vec<ProjectView>> {
+        let docs: Vec<ProjectDoc> = self.docs().await?.into_iter().filter(|d| d.name.contains(q)).collect();
+        let views = join_all(docs.iter().map(|d| self.render(d, services, containers))).await;
+        views.into_iter().collect()
+    }
+
+    pub async fn get(&self, name: &str, services: bool, containers: bool) -> Result<ProjectView> {
+        let doc = self.load(name).await?;
+        self.render(&doc, services, containers).await
+    }
+
+    /// Services whose id contains `q`.
+    pub async fn services(&self, q: &str, containers: bool) -> Result<Vec<ServiceView>> {
+        let mut out = Vec::new();
+        for doc in self.docs().await? {
+            let view = self.render(&doc, true, containers).await?;
+            out.extend(view.services.unwrap_or_default().into_iter().filter(|s| s.id.contains(q)));
+        }
+        Ok(out)
+    }
+
+    pub async fn service(&self, id: &str) -> Result<ServiceView> {
+        let (project, service) = split_service_id(id)?;
+        let doc = self.load(&project).await.map_err(|_| Error::missing("service", id))?;
+        let view = self.render(&doc, true, true).await?;
+        view.services
+            .unwrap_or_default()
+            .into_iter()
+            .find(|s| s.name == service)
+            .ok_or_else(|| Error::missing("service", id))
+    }
+
+    async fn observe(&self, doc: &ProjectDoc) -> Vec<ContainerSummary> {
+        if doc.engine.is_empty() {
+            return Vec::new();
+        }
+        match self.site(doc).await {
+            Ok(site) => site.containers().await.unwrap_or_default(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    async fn render(&self, doc: &ProjectDoc, with_services: bool, with_containers: bool) -> Result<ProjectView> {
+        let file = doc.current.parse(&self.opts().parse).unwrap_or_default();
+        let observed = self.observe(doc).await;
+        let replicas = replicas_of(doc, &file);
+        let running = |svc: &str, version: &str| {
+            observed
+                .iter()
+                .filter(|c| c.labels.get(LABEL_SERVICE).map(String::as_str) == Some(svc))
+                .filter(|c| c.labels.get(LABEL_VERSION).map(String::as_str) == Some(version))
+                .filter(|c| c.state == "running")
+                .count() as u32
+        };
+        let lc = &doc.lifecycle;
+        let current = match (&lc.rollout, lc.current) {
+            (Some(r), _) => match r.phase {
+                Phase::Failed(_) => ProjectState::Failed,
+                _ => ProjectState::Updating,
+            },
+            (None, s @ (ProjectState::Starting | ProjectState::Stopping)) => s,
+            (None, s) => {
+                let all = file
+                    .services
+                    .keys()
+                    .filter(|k| doc.wants_running(k))
+                    .all(|k| running(k, &doc.current.version) >= replicas.get(k).copied().unwrap_or(0));
+                let any = observed.iter().any(|c| c.state == "running");
+                match lc.desired {
+                    ProjectState::Running if all => ProjectState::Running,
+                    // Started, but not everything runs now.
+                    ProjectState::Running => ProjectState::Failed,
+                    _ if !any => ProjectState::Stopped,
+                    _ => s,
+                }
+            }
+        };
+        let services = if with_services {
+            let raw = raw_services(&doc.current.template);
+            let node = doc.engine.clone();
+            let mut list = Vec::new();
+            for (svc, def) in &file.services {
+                let want = replicas.get(svc).copied().unwrap_or(0);
+                let up = running(svc, &doc.current.version);
+                let desired = if doc.wants_running(svc) { ProjectState::Running } else { ProjectState::Stopped };
+                let state = match (desired, up) {
+                    _ if lc.rollout.is_some() => current,
+                    (ProjectState::Running, n) if n >= want => ProjectState::Running,
+                    (_, 0) => ProjectState::Stopped,
+                    (ProjectState::Running, _) => ProjectState::Starting,
+                    _ => ProjectState::Stopping,
+                };
+                let mut extensions: BTreeMap<String, Value> = def.extensions.clone();
+                extensions.insert("scale".into(), Value::from(want));
+                let containers = if with_containers {
+                    Some(self.containers_view(doc, svc, &observed, &node).await)
+                } else {
+                    None
+                };
+                list.push(ServiceView {
+                    id: format!("{}_{svc}", doc.name),
+                    name: svc.clone(),
+                    project: doc.name.clone(),
+                    description: doc.description.clone(),
+                    created: doc.created.clone(),
+                    updated: doc.updated.clone(),
+                    desired_state: word(desired),
+                    current_state: word(state),
+                    definition: raw.get(svc).cloned().unwrap_or(Value::Null),
+                    extensions,
+                    containers,
+                });
+            }
+            Some(list)
+        } else {
+            None
+        };
+        Ok(ProjectView {
+            name: doc.name.clone(),
+            description: doc.description.clone(),
+            template: doc.current.template.clone(),
+            version: doc.current.version.clone(),
+            created: doc.created.clone(),
+            updated: doc.updated.clone(),
+            desired_state: word(lc.desired),
+            current_state: word(current),
+            environment: doc.current.environment.clone(),
+            services,
+            engine: doc.engine.clone(),
+            update: lc.rollout.as_ref().map(|r| UpdateView {
+                method: match r.method {
+                    crate::update::Method::Rolling => "rolling".into(),
+                    crate::update::Method::BlueGreen => "blue-green".into(),
+                },
+                from: r.from.clone(),
+                to: r.to.clone(),
+                phase: match &r.phase {
+                    Phase::Starting => "starting",
+                    Phase::Verifying => "verifying",
+                    Phase::Ready => "ready",
+                    Phase::Failed(_) => "failed",
+                    Phase::Confirming => "confirming",
+                    Phase::RollingBack => "rolling-back",
+                }
+                .into(),
+                reason: match &r.phase {
+                    Phase::Failed(why) => why.clone(),
+                    _ => String::new(),
+                },
+            }),
+        })
+    }
+
+    async fn containers_view(
+        &self,
+        doc: &ProjectDoc,
+        svc: &str,
+        observed: &[ContainerSummary],
+        node: &str,
+    ) -> BTreeMap<String, ContainerView> {
+        let mut out = BTreeMap::new();
+        let Ok(site) = self.site(doc).await else {
+            return out;
+        };
+        for c in observed.iter().filter(|c| c.labels.get(LABEL_SERVICE).map(String::as_str) == Some(svc)) {
+            let details = site.backend.inspect_container(&c.id).await.ok();
+            let (ip, health) = details
+                .as_ref()
+                .map(|d| (d.networks.values().next().cloned().unwrap_or_default(), d.state.health.clone()))
+                .unwrap_or_default();
+            out.insert(
+                c.id.clone(),
+                ContainerView {
+                    name: c.name.clone(),
+                    node: node.to_string(),
+                    ip,
+                    running: c.state == "running",
+                    status: c.status.clone(),
+                    health,
+                    version: c.labels.get(LABEL_VERSION).cloned().unwrap_or_default(),
+                },
+            );
+        }
+        out
+    }
+}
+
+/// The services of a template as written (merge keys applied), by name.
+fn raw_services(template: &str) -> BTreeMap<String, Value> {
+    let root: Value = serde_saphyr::from_str(template).unwrap_or(Value::Null);
+    root.get("services")
+        .and_then(Value::as_object)
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
+}
+
