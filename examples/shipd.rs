@@ -30,9 +30,9 @@ use std::sync::Arc;
 
 use shipcore::access::Access;
 use shipcore::cluster::{Cluster, ClusterOptions};
-use shipcore::projects::{Projects, ProjectsOptions};
 use shipcore::engine::EngineBackend;
 use shipcore::model::EngineRecord;
+use shipcore::projects::{Projects, ProjectsOptions};
 use shipcore::store::{DurableStore, Store};
 use shipcore_docker::{DockerConnector, DockerEngine, EngineTarget};
 

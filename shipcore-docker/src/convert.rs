@@ -96,7 +96,8 @@ pub fn create_body(s: &ContainerSpec) -> m::ContainerCreateBody {
             exposed.push(e.clone());
         }
     }
-    let ms_to_ns = |ms: u64| (ms > 0).then(|| i64::try_from(ms).unwrap_or(i64::MAX / 1_000_000) * 1_000_000);
+    let ms_to_ns =
+        |ms: u64| (ms > 0).then(|| i64::try_from(ms).unwrap_or(i64::MAX / 1_000_000) * 1_000_000);
     let healthcheck = s.healthcheck.as_ref().map(|h| m::HealthConfig {
         test: Some(h.test.clone()),
         interval: ms_to_ns(h.interval_ms),

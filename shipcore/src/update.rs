@@ -190,7 +190,12 @@ impl Lifecycle {
                     next.desired = S::Deleted;
                     return Ok(next);
                 }
-                _ => return Err(refuse(self.current, format!("{under_way}: confirm or roll it back first"))),
+                _ => {
+                    return Err(refuse(
+                        self.current,
+                        format!("{under_way}: confirm or roll it back first"),
+                    ))
+                }
             }
         }
         match op {
@@ -295,7 +300,11 @@ impl Lifecycle {
                 Phase::Confirming => Resume::Confirm,
                 Phase::Ready | Phase::Failed(_) => Resume::Nothing,
             },
-            None if matches!(self.current, ProjectState::Starting | ProjectState::Stopping) => {
+            None if matches!(
+                self.current,
+                ProjectState::Starting | ProjectState::Stopping
+            ) =>
+            {
                 Resume::Converge
             }
             None => Resume::Nothing,
@@ -368,20 +377,42 @@ mod tests {
         let l = l.on(Outcome::Stopped);
         assert_eq!(l.current, S::Stopped);
         assert_eq!(l.resume(), Resume::Nothing);
-        let failed = at(S::Stopped, S::Stopped).admit(&Op::Redeploy).unwrap().on(Outcome::StartFailed("x".into()));
+        let failed = at(S::Stopped, S::Stopped)
+            .admit(&Op::Redeploy)
+            .unwrap()
+            .on(Outcome::StartFailed("x".into()));
         assert_eq!(failed.current, S::Failed);
         assert_eq!(failed.admit(&Op::Start).unwrap().current, S::Starting);
     }
 
     #[test]
     fn delete_needs_force_while_running() {
-        refused(&at(S::Running, S::Running), Op::Delete { force: false }, "force=true");
-        assert_eq!(at(S::Running, S::Running).admit(&Op::Delete { force: true }).unwrap().desired, S::Deleted);
-        assert_eq!(at(S::Stopped, S::Stopped).admit(&Op::Delete { force: false }).unwrap().desired, S::Deleted);
+        refused(
+            &at(S::Running, S::Running),
+            Op::Delete { force: false },
+            "force=true",
+        );
+        assert_eq!(
+            at(S::Running, S::Running)
+                .admit(&Op::Delete { force: true })
+                .unwrap()
+                .desired,
+            S::Deleted
+        );
+        assert_eq!(
+            at(S::Stopped, S::Stopped)
+                .admit(&Op::Delete { force: false })
+                .unwrap()
+                .desired,
+            S::Deleted
+        );
         // A rollout in flight gives way only to force.
         let l = rolling_out(Method::BlueGreen, Phase::Ready);
         refused(&l, Op::Delete { force: false }, "confirm or roll it back");
-        assert_eq!(l.admit(&Op::Delete { force: true }).unwrap().desired, S::Deleted);
+        assert_eq!(
+            l.admit(&Op::Delete { force: true }).unwrap().desired,
+            S::Deleted
+        );
     }
 
     #[test]
@@ -389,7 +420,11 @@ mod tests {
         let l = at(S::Running, S::Running);
         refused(
             &l,
-            Op::Update { method: Method::Rolling, version: "1.0".into(), current: "1.0".into() },
+            Op::Update {
+                method: Method::Rolling,
+                version: "1.0".into(),
+                current: "1.0".into(),
+            },
             "version 1.0 is its current version",
         );
         let l = l.admit(&update(Method::BlueGreen)).unwrap();
@@ -398,15 +433,27 @@ mod tests {
         refused(&l, Op::Start, "under way");
         refused(&l, Op::Service, "under way");
         // A stopped project takes the new definition without a rollout.
-        let stopped = at(S::Stopped, S::Stopped).admit(&update(Method::BlueGreen)).unwrap();
+        let stopped = at(S::Stopped, S::Stopped)
+            .admit(&update(Method::BlueGreen))
+            .unwrap();
         assert_eq!(stopped.rollout, None);
-        refused(&at(S::Running, S::Running), Op::Confirm { force: true }, "no update");
-        refused(&at(S::Running, S::Running), Op::Rollback { force: false }, "no update");
+        refused(
+            &at(S::Running, S::Running),
+            Op::Confirm { force: true },
+            "no update",
+        );
+        refused(
+            &at(S::Running, S::Running),
+            Op::Rollback { force: false },
+            "no update",
+        );
     }
 
     #[test]
     fn blue_green_confirm() {
-        let l = at(S::Running, S::Running).admit(&update(Method::BlueGreen)).unwrap();
+        let l = at(S::Running, S::Running)
+            .admit(&update(Method::BlueGreen))
+            .unwrap();
         assert_eq!(l.resume(), Resume::RollBack);
         refused(&l, Op::Confirm { force: false }, "starting the new version");
         let l = l.on(Outcome::NewStarted);
@@ -427,26 +474,52 @@ mod tests {
 
     #[test]
     fn blue_green_rollback_and_failure() {
-        let l = rolling_out(Method::BlueGreen, Phase::Ready).admit(&Op::Rollback { force: false }).unwrap();
+        let l = rolling_out(Method::BlueGreen, Phase::Ready)
+            .admit(&Op::Rollback { force: false })
+            .unwrap();
         assert_eq!(l.resume(), Resume::RollBack);
         let l = l.on(Outcome::RolledBack);
         assert_eq!((l.current, l.rollout.is_none()), (S::Running, true));
 
-        let failed = rolling_out(Method::BlueGreen, Phase::Verifying).on(Outcome::NewFailed("web_1 exited (1)".into()));
+        let failed = rolling_out(Method::BlueGreen, Phase::Verifying)
+            .on(Outcome::NewFailed("web_1 exited (1)".into()));
         assert_eq!(failed.current, S::Failed);
         assert_eq!(failed.resume(), Resume::Nothing);
         refused(&failed, Op::Confirm { force: false }, "web_1 exited");
-        assert_eq!(failed.admit(&Op::Confirm { force: true }).unwrap().rollout.unwrap().phase, Phase::Confirming);
-        assert_eq!(failed.admit(&Op::Rollback { force: false }).unwrap().rollout.unwrap().phase, Phase::RollingBack);
+        assert_eq!(
+            failed
+                .admit(&Op::Confirm { force: true })
+                .unwrap()
+                .rollout
+                .unwrap()
+                .phase,
+            Phase::Confirming
+        );
+        assert_eq!(
+            failed
+                .admit(&Op::Rollback { force: false })
+                .unwrap()
+                .rollout
+                .unwrap()
+                .phase,
+            Phase::RollingBack
+        );
         // Force rolls back an update still starting (a stuck pull).
         let starting = rolling_out(Method::BlueGreen, Phase::Starting);
-        refused(&starting, Op::Rollback { force: false }, "starting the new version");
+        refused(
+            &starting,
+            Op::Rollback { force: false },
+            "starting the new version",
+        );
         assert!(starting.admit(&Op::Rollback { force: true }).is_ok());
     }
 
     #[test]
     fn rolling_confirms_or_rolls_back_by_itself() {
-        let l = at(S::Running, S::Running).admit(&update(Method::Rolling)).unwrap().on(Outcome::NewStarted);
+        let l = at(S::Running, S::Running)
+            .admit(&update(Method::Rolling))
+            .unwrap()
+            .on(Outcome::NewStarted);
         let ok = l.on(Outcome::NewHealthy);
         assert_eq!(ok.rollout.as_ref().unwrap().phase, Phase::Confirming);
         assert_eq!(ok.on(Outcome::Confirmed).current, S::Running);

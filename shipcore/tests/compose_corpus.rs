@@ -57,7 +57,11 @@ fn canonical(s: &ServiceDef) -> Value {
         })
         .collect();
     m.insert("ports".into(), json!(ports));
-    let expose: Vec<String> = s.expose.iter().map(|e| format!("{}/{}", e.port, e.protocol)).collect();
+    let expose: Vec<String> = s
+        .expose
+        .iter()
+        .map(|e| format!("{}/{}", e.port, e.protocol))
+        .collect();
     m.insert("expose".into(), json!(expose));
     let volumes: Vec<String> = s
         .volumes
@@ -136,11 +140,17 @@ fn check_model(name: &str, file: &ComposeFile, expect: &Value) {
         for (key, value) in have.as_object().expect("object") {
             match fields.get(key) {
                 Some(w) => assert_eq!(value, w, "{name}: service {svc}, {key}"),
-                None => assert!(unset(value), "{name}: service {svc}, {key} is {value} but the expectation leaves it out"),
+                None => assert!(
+                    unset(value),
+                    "{name}: service {svc}, {key} is {value} but the expectation leaves it out"
+                ),
             }
         }
         for key in fields.keys() {
-            assert!(have.get(key).is_some(), "{name}: unknown expectation field {key}");
+            assert!(
+                have.get(key).is_some(),
+                "{name}: unknown expectation field {key}"
+            );
         }
     }
     for (section, names) in [
@@ -162,7 +172,11 @@ fn corpus_parses_to_its_expected_model() {
     assert!(files.len() >= 25, "the corpus has {} files", files.len());
     let (mut accepted, mut refused) = (0, 0);
     for yml in &files {
-        let name = yml.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        let name = yml
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
         let src = std::fs::read_to_string(yml).expect("read");
         let expect = expectation(yml);
         let opts = ParseOptions {
@@ -189,11 +203,17 @@ fn corpus_parses_to_its_expected_model() {
             }
         }
     }
-    assert!(accepted >= 25 && refused >= 5, "{accepted} accepted, {refused} refused");
+    assert!(
+        accepted >= 25 && refused >= 5,
+        "{accepted} accepted, {refused} refused"
+    );
 }
 
 /// Services and replica counts as `docker-compose config` resolves them.
-fn docker_compose_view(yml: &Path, env: &BTreeMap<String, String>) -> Option<BTreeMap<String, u64>> {
+fn docker_compose_view(
+    yml: &Path,
+    env: &BTreeMap<String, String>,
+) -> Option<BTreeMap<String, u64>> {
     let dir = tempfile::tempdir().expect("tempdir");
     let copy = dir.path().join("docker-compose.yml");
     std::fs::copy(yml, &copy).expect("copy");
@@ -208,13 +228,17 @@ fn docker_compose_view(yml: &Path, env: &BTreeMap<String, String>) -> Option<BTr
     if !out.status.success() {
         return None;
     }
-    let config: Value = serde_saphyr::from_str(&String::from_utf8_lossy(&out.stdout)).expect("docker-compose prints YAML");
+    let config: Value = serde_saphyr::from_str(&String::from_utf8_lossy(&out.stdout))
+        .expect("docker-compose prints YAML");
     let services = config["services"].as_object()?;
     Some(
         services
             .iter()
             .map(|(name, s)| {
-                let n = s["deploy"]["replicas"].as_u64().or_else(|| s["scale"].as_u64()).unwrap_or(1);
+                let n = s["deploy"]["replicas"]
+                    .as_u64()
+                    .or_else(|| s["scale"].as_u64())
+                    .unwrap_or(1);
                 (name.clone(), n)
             })
             .collect(),
@@ -223,9 +247,15 @@ fn docker_compose_view(yml: &Path, env: &BTreeMap<String, String>) -> Option<BTr
 
 #[test]
 fn corpus_agrees_with_docker_compose() {
-    let installed = std::process::Command::new("docker-compose").arg("version").output().is_ok_and(|o| o.status.success());
+    let installed = std::process::Command::new("docker-compose")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !installed {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "docker-compose is missing under CI=true");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "docker-compose is missing under CI=true"
+        );
         println!("SKIP: no docker-compose");
         return;
     }
@@ -250,5 +280,8 @@ fn corpus_agrees_with_docker_compose() {
         assert_eq!(ours, reference, "{}", yml.display());
         compared += 1;
     }
-    assert!(compared >= 20, "only {compared} files compared with docker-compose");
+    assert!(
+        compared >= 20,
+        "only {compared} files compared with docker-compose"
+    );
 }

@@ -43,6 +43,7 @@ pub struct Api {
     pub client: Client<HttpConnector, Full<Bytes>>,
     pub cluster: Cluster,
     pub access: Access,
+    pub projects: shipcore::projects::Projects,
     _server: tokio::task::JoinHandle<()>,
 }
 
@@ -57,11 +58,30 @@ pub enum Cred {
 /// The facade over the fixture's cluster, on a loopback port.
 pub async fn start(fixture: Fixture) -> Api {
     let Fixture {
-        cluster, access, ..
+        cluster,
+        access,
+        store,
+        ..
     } = fixture;
+    let projects = shipcore::projects::Projects::open(
+        store,
+        cluster.clone(),
+        shipcore::projects::ProjectsOptions {
+            health_deadline: std::time::Duration::from_secs(20),
+            poll: std::time::Duration::from_millis(100),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = shipcore_http::App::new(cluster.clone(), access.clone());
+    let app = shipcore_http::App::with_projects(
+        cluster.clone(),
+        access.clone(),
+        shipcore_http::Limits::default(),
+        projects.clone(),
+    );
     let server = tokio::spawn(async move {
         shipcore_http::serve(listener, app, std::future::pending())
             .await
@@ -72,6 +92,7 @@ pub async fn start(fixture: Fixture) -> Api {
         client: Client::builder(TokioExecutor::new()).build_http(),
         cluster,
         access,
+        projects,
         _server: server,
     }
 }

@@ -57,7 +57,9 @@ fn flag(v: &Option<String>) -> Result<bool, Error> {
     match v.as_deref().map(str::to_ascii_lowercase).as_deref() {
         None | Some("") | Some("false") | Some("0") => Ok(false),
         Some("true") | Some("1") => Ok(true),
-        Some(other) => Err(Error::bad_request(format!("expected true or false, got {other:?}"))),
+        Some(other) => Err(Error::bad_request(format!(
+            "expected true or false, got {other:?}"
+        ))),
     }
 }
 
@@ -105,11 +107,17 @@ fn timeout(q: &StopQuery) -> Result<Duration, Error> {
     match q.t {
         None => Ok(Duration::from_secs(10)),
         Some(t) if t <= 600 => Ok(Duration::from_secs(t)),
-        Some(t) => Err(Error::bad_request(format!("t must be at most 600 seconds, got {t}"))),
+        Some(t) => Err(Error::bad_request(format!(
+            "t must be at most 600 seconds, got {t}"
+        ))),
     }
 }
 
-async fn list_projects(app: &App, caller: &Caller, q: &ListQuery) -> Result<impl IntoResponse, Error> {
+async fn list_projects(
+    app: &App,
+    caller: &Caller,
+    q: &ListQuery,
+) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, false)?;
     let containers = flag(&q.containers)?;
     let services = flag(&q.services)? || containers;
@@ -119,80 +127,143 @@ async fn list_projects(app: &App, caller: &Caller, q: &ListQuery) -> Result<impl
     Ok(Json(list))
 }
 
-async fn create_project(app: &App, caller: &Caller, body: &Body) -> Result<impl IntoResponse, Error> {
+async fn create_project(
+    app: &App,
+    caller: &Caller,
+    body: &Body,
+) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
     let req: NewProject = body.json()?;
     let doc = projects(app)?.create(req, &caller.0.name).await?;
     let view = projects(app)?.get(&doc.name, false, false).await?;
     let location = format!("/projects/{}", doc.name);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(view)))
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(view),
+    ))
 }
 
 #[utoipa::path(get, path = "/projects", tag = "projects", params(ListQuery), responses((status = 200, description = "Projects")))]
-pub async fn list(State(app): State<App>, caller: Caller, Query(q): Query<ListQuery>) -> Result<impl IntoResponse, Error> {
+pub async fn list(
+    State(app): State<App>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> Result<impl IntoResponse, Error> {
     list_projects(&app, &caller, &q).await
 }
 
 #[utoipa::path(get, path = "/projects/", tag = "projects", params(ListQuery), responses((status = 200, description = "Projects")))]
-pub async fn list_slash(State(app): State<App>, caller: Caller, Query(q): Query<ListQuery>) -> Result<impl IntoResponse, Error> {
+pub async fn list_slash(
+    State(app): State<App>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> Result<impl IntoResponse, Error> {
     list_projects(&app, &caller, &q).await
 }
 
 #[utoipa::path(post, path = "/projects", tag = "projects", responses((status = 201, description = "Created and starting; Location names it"), (status = 400, description = "Invalid name, template or environment (the template's errors name service, key and line)", body = ErrorBody), (status = 409, description = "A project of that name exists", body = ErrorBody)))]
-pub async fn create(State(app): State<App>, caller: Caller, body: Body) -> Result<impl IntoResponse, Error> {
+pub async fn create(
+    State(app): State<App>,
+    caller: Caller,
+    body: Body,
+) -> Result<impl IntoResponse, Error> {
     create_project(&app, &caller, &body).await
 }
 
 #[utoipa::path(post, path = "/projects/", tag = "projects", responses((status = 201, description = "Created and starting; Location names it"), (status = 400, description = "Invalid name, template or environment", body = ErrorBody), (status = 409, description = "A project of that name exists", body = ErrorBody)))]
-pub async fn create_slash(State(app): State<App>, caller: Caller, body: Body) -> Result<impl IntoResponse, Error> {
+pub async fn create_slash(
+    State(app): State<App>,
+    caller: Caller,
+    body: Body,
+) -> Result<impl IntoResponse, Error> {
     create_project(&app, &caller, &body).await
 }
 
 #[utoipa::path(get, path = "/projects/{name}", tag = "projects", params(("name" = String, Path,), ListQuery), responses((status = 200, description = "The project"), (status = 404, description = "No such project", body = ErrorBody)))]
-pub async fn view(State(app): State<App>, caller: Caller, Path(name): Path<String>, Query(q): Query<ListQuery>) -> Result<impl IntoResponse, Error> {
+pub async fn view(
+    State(app): State<App>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, false)?;
     let containers = flag(&q.containers)?;
     let services = q.services.is_none() || flag(&q.services)? || containers;
-    Ok(Json(projects(&app)?.get(&name, services, containers).await?))
+    Ok(Json(
+        projects(&app)?.get(&name, services, containers).await?,
+    ))
 }
 
 #[utoipa::path(delete, path = "/projects/{name}", tag = "projects", params(("name" = String, Path,), DeleteQuery), responses((status = 200, description = "Deleted"), (status = 404, description = "No such project", body = ErrorBody), (status = 409, description = "It runs (use force=true), or an update is under way", body = ErrorBody)))]
-pub async fn delete(State(app): State<App>, caller: Caller, Path(name): Path<String>, Query(q): Query<DeleteQuery>) -> Result<impl IntoResponse, Error> {
+pub async fn delete(
+    State(app): State<App>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Query(q): Query<DeleteQuery>,
+) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
-    projects(&app)?.delete(&name, flag(&q.force)?, flag(&q.v)?).await?;
+    projects(&app)?
+        .delete(&name, flag(&q.force)?, flag(&q.v)?)
+        .await?;
     Ok(StatusCode::OK)
 }
 
 #[utoipa::path(post, path = "/projects/{name}/start", tag = "projects", params(("name" = String, Path,)), responses((status = 200, description = "Every service runs, in dependency order"), (status = 409, description = "Not now (the reason says why), or a service did not become ready", body = ErrorBody)))]
-pub async fn start(State(app): State<App>, caller: Caller, Path(name): Path<String>) -> Result<impl IntoResponse, Error> {
+pub async fn start(
+    State(app): State<App>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
     projects(&app)?.start(&name).await?;
     Ok(StatusCode::OK)
 }
 
 #[utoipa::path(post, path = "/projects/{name}/stop", tag = "projects", params(("name" = String, Path,), StopQuery), responses((status = 200, description = "Stopped"), (status = 409, description = "Not now", body = ErrorBody)))]
-pub async fn stop(State(app): State<App>, caller: Caller, Path(name): Path<String>, Query(q): Query<StopQuery>) -> Result<impl IntoResponse, Error> {
+pub async fn stop(
+    State(app): State<App>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Query(q): Query<StopQuery>,
+) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
     projects(&app)?.stop(&name, timeout(&q)?).await?;
     Ok(StatusCode::OK)
 }
 
 #[utoipa::path(post, path = "/projects/{name}/kill", tag = "projects", params(("name" = String, Path,), KillQuery), responses((status = 200, description = "Signalled"), (status = 409, description = "Not now", body = ErrorBody)))]
-pub async fn kill(State(app): State<App>, caller: Caller, Path(name): Path<String>, Query(q): Query<KillQuery>) -> Result<impl IntoResponse, Error> {
+pub async fn kill(
+    State(app): State<App>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Query(q): Query<KillQuery>,
+) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
-    projects(&app)?.kill(&name, q.signal.as_deref().unwrap_or("KILL")).await?;
+    projects(&app)?
+        .kill(&name, q.signal.as_deref().unwrap_or("KILL"))
+        .await?;
     Ok(StatusCode::OK)
 }
 
 #[utoipa::path(post, path = "/projects/{name}/redeploy", tag = "projects", params(("name" = String, Path,)), responses((status = 200, description = "Containers made anew (images pulled where a registry has them)"), (status = 409, description = "Not now", body = ErrorBody)))]
-pub async fn redeploy(State(app): State<App>, caller: Caller, Path(name): Path<String>) -> Result<impl IntoResponse, Error> {
+pub async fn redeploy(
+    State(app): State<App>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
     projects(&app)?.redeploy(&name).await?;
     Ok(StatusCode::OK)
 }
 
 #[utoipa::path(post, path = "/projects/{name}/update", tag = "projects", params(("name" = String, Path,)), responses((status = 202, description = "The update runs (rolling, or blue-green with update_method)"), (status = 400, description = "Invalid template or fields", body = ErrorBody), (status = 409, description = "Same version, or an update under way", body = ErrorBody)))]
-pub async fn update(State(app): State<App>, caller: Caller, Path(name): Path<String>, body: Body) -> Result<impl IntoResponse, Error> {
+pub async fn update(
+    State(app): State<App>,
+    caller: Caller,
+    Path(name): Path<String>,
+    body: Body,
+) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
     let req: ProjectUpdate = body.json()?;
     projects(&app)?.update(&name, req).await?;
@@ -200,14 +271,24 @@ pub async fn update(State(app): State<App>, caller: Caller, Path(name): Path<Str
 }
 
 #[utoipa::path(post, path = "/projects/{name}/confirm-update", tag = "projects", params(("name" = String, Path,), ForceQuery), responses((status = 202, description = "The old version is being removed"), (status = 409, description = "No update ready to confirm (the reason says why)", body = ErrorBody)))]
-pub async fn confirm(State(app): State<App>, caller: Caller, Path(name): Path<String>, Query(q): Query<ForceQuery>) -> Result<impl IntoResponse, Error> {
+pub async fn confirm(
+    State(app): State<App>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Query(q): Query<ForceQuery>,
+) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
     projects(&app)?.confirm(&name, flag(&q.force)?).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
 #[utoipa::path(post, path = "/projects/{name}/rollback-update", tag = "projects", params(("name" = String, Path,), ForceQuery), responses((status = 202, description = "The new version is being removed"), (status = 409, description = "No update to roll back", body = ErrorBody)))]
-pub async fn rollback(State(app): State<App>, caller: Caller, Path(name): Path<String>, Query(q): Query<ForceQuery>) -> Result<impl IntoResponse, Error> {
+pub async fn rollback(
+    State(app): State<App>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Query(q): Query<ForceQuery>,
+) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
     projects(&app)?.rollback(&name, flag(&q.force)?).await?;
     Ok(StatusCode::ACCEPTED)
@@ -220,47 +301,85 @@ pub struct ServicesQuery {
     containers: Option<String>,
 }
 
-async fn list_services(app: &App, caller: &Caller, q: &ServicesQuery) -> Result<impl IntoResponse, Error> {
+async fn list_services(
+    app: &App,
+    caller: &Caller,
+    q: &ServicesQuery,
+) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, false)?;
     let containers = q.containers.is_none() || flag(&q.containers)?;
-    Ok(Json(projects(app)?.services(q.q.as_deref().unwrap_or(""), containers).await?))
+    Ok(Json(
+        projects(app)?
+            .services(q.q.as_deref().unwrap_or(""), containers)
+            .await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/services", tag = "projects", params(ServicesQuery), responses((status = 200, description = "Services of every project")))]
-pub async fn services(State(app): State<App>, caller: Caller, Query(q): Query<ServicesQuery>) -> Result<impl IntoResponse, Error> {
+pub async fn services(
+    State(app): State<App>,
+    caller: Caller,
+    Query(q): Query<ServicesQuery>,
+) -> Result<impl IntoResponse, Error> {
     list_services(&app, &caller, &q).await
 }
 
 #[utoipa::path(get, path = "/services/", tag = "projects", params(ServicesQuery), responses((status = 200, description = "Services of every project")))]
-pub async fn services_slash(State(app): State<App>, caller: Caller, Query(q): Query<ServicesQuery>) -> Result<impl IntoResponse, Error> {
+pub async fn services_slash(
+    State(app): State<App>,
+    caller: Caller,
+    Query(q): Query<ServicesQuery>,
+) -> Result<impl IntoResponse, Error> {
     list_services(&app, &caller, &q).await
 }
 
 #[utoipa::path(get, path = "/services/{id}", tag = "projects", params(("id" = String, Path, description = "{project}_{service}")), responses((status = 200, description = "The service with its containers"), (status = 404, description = "No such service", body = ErrorBody)))]
-pub async fn service(State(app): State<App>, caller: Caller, Path(id): Path<String>) -> Result<impl IntoResponse, Error> {
+pub async fn service(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, false)?;
     Ok(Json(projects(&app)?.service(&id).await?))
 }
 
 #[utoipa::path(post, path = "/services/{id}/start", tag = "projects", params(("id" = String, Path,)), responses((status = 200, description = "Started"), (status = 404, description = "No such service", body = ErrorBody), (status = 409, description = "Not now", body = ErrorBody)))]
-pub async fn service_start(State(app): State<App>, caller: Caller, Path(id): Path<String>) -> Result<impl IntoResponse, Error> {
+pub async fn service_start(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
     projects(&app)?.start_service(&id).await?;
     Ok(StatusCode::OK)
 }
 
 #[utoipa::path(post, path = "/services/{id}/stop", tag = "projects", params(("id" = String, Path,), StopQuery), responses((status = 200, description = "Stopped"), (status = 404, description = "No such service", body = ErrorBody), (status = 409, description = "Not now", body = ErrorBody)))]
-pub async fn service_stop(State(app): State<App>, caller: Caller, Path(id): Path<String>, Query(q): Query<StopQuery>) -> Result<impl IntoResponse, Error> {
+pub async fn service_stop(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<StopQuery>,
+) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
-    projects(&app)?.stop_service(&id, timeout(&q)?, None).await?;
+    projects(&app)?
+        .stop_service(&id, timeout(&q)?, None)
+        .await?;
     Ok(StatusCode::OK)
 }
 
 #[utoipa::path(post, path = "/services/{id}/kill", tag = "projects", params(("id" = String, Path,), KillQuery), responses((status = 200, description = "Signalled"), (status = 404, description = "No such service", body = ErrorBody), (status = 409, description = "Not now", body = ErrorBody)))]
-pub async fn service_kill(State(app): State<App>, caller: Caller, Path(id): Path<String>, Query(q): Query<KillQuery>) -> Result<impl IntoResponse, Error> {
+pub async fn service_kill(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<KillQuery>,
+) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
     let signal = q.signal.unwrap_or_else(|| "KILL".into());
-    projects(&app)?.stop_service(&id, Duration::ZERO, Some(signal)).await?;
+    projects(&app)?
+        .stop_service(&id, Duration::ZERO, Some(signal))
+        .await?;
     Ok(StatusCode::OK)
 }
 
@@ -274,11 +393,19 @@ pub struct Scale {
 }
 
 #[utoipa::path(post, path = "/services/{id}/scale", tag = "projects", params(("id" = String, Path,)), request_body = Scale, responses((status = 200, description = "Scaled"), (status = 400, description = "Not {type: scale_to, value: N}", body = ErrorBody), (status = 409, description = "The engine lacks the room (the explanation says why)", body = ErrorBody)))]
-pub async fn service_scale(State(app): State<App>, caller: Caller, Path(id): Path<String>, body: Body) -> Result<impl IntoResponse, Error> {
+pub async fn service_scale(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
     let req: Scale = body.json()?;
     if req.kind != "scale_to" {
-        return Err(Error::bad_request(format!("type must be scale_to, got {:?}", req.kind)));
+        return Err(Error::bad_request(format!(
+            "type must be scale_to, got {:?}",
+            req.kind
+        )));
     }
     projects(&app)?.scale_service(&id, req.value).await?;
     Ok(StatusCode::OK)
@@ -292,7 +419,11 @@ pub async fn volumes(State(app): State<App>, caller: Caller) -> Result<impl Into
 }
 
 #[utoipa::path(post, path = "/volumes/create", tag = "projects", responses((status = 201, description = "Created"), (status = 400, description = "Invalid name or options", body = ErrorBody), (status = 409, description = "A volume of that name exists", body = ErrorBody)))]
-pub async fn volume_create(State(app): State<App>, caller: Caller, body: Body) -> Result<impl IntoResponse, Error> {
+pub async fn volume_create(
+    State(app): State<App>,
+    caller: Caller,
+    body: Body,
+) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
     let req: NewVolume = body.json()?;
     let v = projects(&app)?.create_volume(req).await?;
@@ -300,13 +431,21 @@ pub async fn volume_create(State(app): State<App>, caller: Caller, body: Body) -
 }
 
 #[utoipa::path(get, path = "/volumes/{name}", tag = "projects", params(("name" = String, Path,)), responses((status = 200, description = "The volume with its node and users"), (status = 404, description = "No such volume", body = ErrorBody)))]
-pub async fn volume(State(app): State<App>, caller: Caller, Path(name): Path<String>) -> Result<impl IntoResponse, Error> {
+pub async fn volume(
+    State(app): State<App>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, false)?;
     Ok(Json(projects(&app)?.volume(&name).await?))
 }
 
 #[utoipa::path(delete, path = "/volumes/{name}", tag = "projects", params(("name" = String, Path,)), responses((status = 204, description = "Removed"), (status = 404, description = "No such volume", body = ErrorBody), (status = 409, description = "In use (the containers are named)", body = ErrorBody)))]
-pub async fn volume_delete(State(app): State<App>, caller: Caller, Path(name): Path<String>) -> Result<impl IntoResponse, Error> {
+pub async fn volume_delete(
+    State(app): State<App>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
     projects(&app)?.delete_volume(&name).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -45,7 +45,12 @@ impl Cluster {
 
     /// The engine a hold is on.
     pub async fn held_on(&self, name: &str) -> Option<String> {
-        self.inner.state.lock().await.held_on(name).map(str::to_string)
+        self.inner
+            .state
+            .lock()
+            .await
+            .held_on(name)
+            .map(str::to_string)
     }
 
     /// The backend of a registered engine (its outer id or `engine.id`).

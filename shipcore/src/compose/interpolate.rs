@@ -21,8 +21,7 @@ pub fn interpolate(text: &str, env: &BTreeMap<String, String>) -> Result<String,
             out.push('$');
             rest = tail;
         } else if let Some(body) = after.strip_prefix('{') {
-            let end = closing_brace(body)
-                .ok_or_else(|| format!("unclosed ${{ in {text:?}"))?;
+            let end = closing_brace(body).ok_or_else(|| format!("unclosed ${{ in {text:?}"))?;
             out.push_str(&expand(&body[..end], env)?);
             rest = &body[end + 1..];
         } else {
@@ -76,7 +75,9 @@ fn name_len(s: &str) -> usize {
 fn expand(body: &str, env: &BTreeMap<String, String>) -> Result<String, String> {
     let len = name_len(body);
     if len == 0 {
-        return Err(format!("invalid interpolation ${{{body}}}: no variable name"));
+        return Err(format!(
+            "invalid interpolation ${{{body}}}: no variable name"
+        ));
     }
     let (name, op) = body.split_at(len);
     let value = env.get(name);
@@ -105,7 +106,9 @@ fn expand(body: &str, env: &BTreeMap<String, String>) -> Result<String, String> 
                 format!("required variable {name} is missing a value: {message}")
             })
         }
-        _ => Err(format!("invalid interpolation ${{{body}}}: unknown operator {op:?}")),
+        _ => Err(format!(
+            "invalid interpolation ${{{body}}}: unknown operator {op:?}"
+        )),
     }
 }
 
@@ -150,7 +153,10 @@ mod tests {
     fn errors() {
         let e = env();
         let err = interpolate("${MISSING:?set MISSING first}", &e).unwrap_err();
-        assert!(err.contains("MISSING") && err.contains("set MISSING first"), "{err}");
+        assert!(
+            err.contains("MISSING") && err.contains("set MISSING first"),
+            "{err}"
+        );
         assert!(interpolate("${EMPTY:?}", &e).is_err());
         assert_eq!(interpolate("${EMPTY?}", &e).as_deref(), Ok(""));
         assert!(interpolate("${TAG", &e).unwrap_err().contains("unclosed"));

@@ -16,4 +16,6 @@ mod parse;
 
 pub use interpolate::interpolate;
 pub use model::*;
-pub use parse::{duration_ms, locate, memory_mib, parse, shell_split, ParseOptions, MAX_TEMPLATE_BYTES};
+pub use parse::{
+    duration_ms, locate, memory_mib, parse, shell_split, ParseOptions, MAX_TEMPLATE_BYTES,
+};

@@ -195,7 +195,10 @@ impl ComposeFile {
                     .collect();
                 return Err(Error::invalid(
                     "template",
-                    format!("depends_on (or links) forms a cycle among services {}", left.join(", ")),
+                    format!(
+                        "depends_on (or links) forms a cycle among services {}",
+                        left.join(", ")
+                    ),
                 ));
             }
             for name in &wave {

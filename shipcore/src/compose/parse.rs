@@ -27,11 +27,18 @@ pub struct ParseOptions {
 pub const MAX_TEMPLATE_BYTES: usize = 512 * 1024;
 
 /// Parses `src`, interpolating `${VAR}` from `env`.
-pub fn parse(src: &str, env: &BTreeMap<String, String>, opts: &ParseOptions) -> Result<ComposeFile> {
+pub fn parse(
+    src: &str,
+    env: &BTreeMap<String, String>,
+    opts: &ParseOptions,
+) -> Result<ComposeFile> {
     if src.len() > MAX_TEMPLATE_BYTES {
         return Err(Error::invalid(
             "template",
-            format!("is {} bytes, more than the {MAX_TEMPLATE_BYTES} allowed", src.len()),
+            format!(
+                "is {} bytes, more than the {MAX_TEMPLATE_BYTES} allowed",
+                src.len()
+            ),
         ));
     }
     let root: Value = serde_saphyr::from_str(src).map_err(|e| {
@@ -324,7 +331,10 @@ impl Reader<'_> {
             };
             for dep in s.depends_on.keys() {
                 if !file.services.contains_key(dep) {
-                    return Err(self.fail(at("depends_on"), format!("depends on service {dep:?}, which the file does not define")));
+                    return Err(self.fail(
+                        at("depends_on"),
+                        format!("depends on service {dep:?}, which the file does not define"),
+                    ));
                 }
                 if dep == name {
                     return Err(self.fail(at("depends_on"), "a service cannot depend on itself"));
@@ -332,17 +342,35 @@ impl Reader<'_> {
             }
             for link in &s.links {
                 if !file.services.contains_key(link_target(link)) {
-                    return Err(self.fail(at("links"), format!("links to service {:?}, which the file does not define", link_target(link))));
+                    return Err(self.fail(
+                        at("links"),
+                        format!(
+                            "links to service {:?}, which the file does not define",
+                            link_target(link)
+                        ),
+                    ));
                 }
             }
             for net in s.networks.keys() {
                 if net != "default" && !file.networks.contains_key(net) {
-                    return Err(self.fail(at("networks"), format!("network {net:?} is not declared in the top-level networks")));
+                    return Err(self.fail(
+                        at("networks"),
+                        format!("network {net:?} is not declared in the top-level networks"),
+                    ));
                 }
             }
             for m in &s.volumes {
-                if m.kind == MountKind::Volume && !m.source.is_empty() && !file.volumes.contains_key(&m.source) {
-                    return Err(self.fail(at("volumes"), format!("volume {:?} is not declared in the top-level volumes", m.source)));
+                if m.kind == MountKind::Volume
+                    && !m.source.is_empty()
+                    && !file.volumes.contains_key(&m.source)
+                {
+                    return Err(self.fail(
+                        at("volumes"),
+                        format!(
+                            "volume {:?} is not declared in the top-level volumes",
+                            m.source
+                        ),
+                    ));
                 }
             }
         }
@@ -384,7 +412,8 @@ impl Reader<'_> {
             Value::Array(items) => items
                 .iter()
                 .map(|i| {
-                    let text = scalar(i).ok_or_else(|| self.fail(at, "items must be KEY=value strings"))?;
+                    let text = scalar(i)
+                        .ok_or_else(|| self.fail(at, "items must be KEY=value strings"))?;
                     Ok(match text.split_once('=') {
                         Some((k, v)) => (k.to_string(), Some(v.to_string())),
                         None => (text, None),
@@ -395,9 +424,9 @@ impl Reader<'_> {
                 .into_iter()
                 .map(|(k, v)| match v {
                     Value::Null => Ok((k, None)),
-                    v => scalar(&v)
-                        .map(|s| (k.clone(), Some(s)))
-                        .ok_or_else(|| self.fail(at, format!("{k} must be a string, a number or a boolean"))),
+                    v => scalar(&v).map(|s| (k.clone(), Some(s))).ok_or_else(|| {
+                        self.fail(at, format!("{k} must be a string, a number or a boolean"))
+                    }),
                 })
                 .collect::<Result<_>>()?,
             Value::Null => Vec::new(),
@@ -435,7 +464,8 @@ impl Reader<'_> {
         if let Value::Object(map) = item {
             return Ok(vec![self.long_port(at, map)?]);
         }
-        let text = scalar(&item).ok_or_else(|| self.fail(at, "items must be port strings or mappings"))?;
+        let text =
+            scalar(&item).ok_or_else(|| self.fail(at, "items must be port strings or mappings"))?;
         short_ports(&text).map_err(|r| self.fail(at, r))
     }
 
@@ -445,15 +475,21 @@ impl Reader<'_> {
         for (key, v) in map {
             let bad = |r: String| self.fail(at, format!("{key}: {r}"));
             match key.as_str() {
-                "target" => target = Some(port_number(&scalar(&v).unwrap_or_default()).map_err(bad)?),
+                "target" => {
+                    target = Some(port_number(&scalar(&v).unwrap_or_default()).map_err(bad)?)
+                }
                 "published" => {
                     let text = scalar(&v).unwrap_or_default();
                     if !text.is_empty() {
                         port.published = Some(port_number(&text).map_err(bad)?);
                     }
                 }
-                "host_ip" => port.host_ip = host_ip(&scalar(&v).unwrap_or_default()).map_err(bad)?,
-                "protocol" => port.protocol = protocol(&scalar(&v).unwrap_or_default()).map_err(bad)?,
+                "host_ip" => {
+                    port.host_ip = host_ip(&scalar(&v).unwrap_or_default()).map_err(bad)?
+                }
+                "protocol" => {
+                    port.protocol = protocol(&scalar(&v).unwrap_or_default()).map_err(bad)?
+                }
                 // Engines publish on their own host: both modes mean that here.
                 "mode" => match scalar(&v).as_deref() {
                     Some("host" | "ingress") => {}
@@ -470,12 +506,19 @@ impl Reader<'_> {
         let mount = match item {
             Value::Object(map) => self.long_mount(at, map)?,
             other => {
-                let text = scalar(&other).ok_or_else(|| self.fail(at, "items must be strings or mappings"))?;
+                let text = scalar(&other)
+                    .ok_or_else(|| self.fail(at, "items must be strings or mappings"))?;
                 short_mount(&text).map_err(|r| self.fail(at, r))?
             }
         };
         if mount.target.is_empty() || !mount.target.starts_with('/') {
-            return Err(self.fail(at, format!("mount target {:?} must be an absolute path in the container", mount.target)));
+            return Err(self.fail(
+                at,
+                format!(
+                    "mount target {:?} must be an absolute path in the container",
+                    mount.target
+                ),
+            ));
         }
         if mount.kind == MountKind::Bind && !self.opts.allow_binds {
             return Err(self.fail(
@@ -484,7 +527,8 @@ impl Reader<'_> {
             ));
         }
         if mount.kind == MountKind::Volume && !mount.source.is_empty() {
-            validate_service_name(&mount.source).map_err(|r| self.fail(at, format!("volume {:?}: {r}", mount.source)))?;
+            validate_service_name(&mount.source)
+                .map_err(|r| self.fail(at, format!("volume {:?}: {r}", mount.source)))?;
         }
         Ok(mount)
     }
@@ -498,7 +542,15 @@ impl Reader<'_> {
                         Some("volume") => MountKind::Volume,
                         Some("bind") => MountKind::Bind,
                         Some("tmpfs") => MountKind::Tmpfs,
-                        other => return Err(self.fail(at, format!("mount type {:?} is not supported (volume, bind or tmpfs)", other.unwrap_or_default()))),
+                        other => {
+                            return Err(self.fail(
+                                at,
+                                format!(
+                                    "mount type {:?} is not supported (volume, bind or tmpfs)",
+                                    other.unwrap_or_default()
+                                ),
+                            ))
+                        }
                     }
                 }
                 "source" => m.source = self.string(at, &v)?,
@@ -557,10 +609,16 @@ impl Reader<'_> {
         let ok = match text.split_once(':') {
             Some(("on-failure", n)) => n.parse::<u32>().is_ok(),
             Some(_) => false,
-            None => matches!(text.as_str(), "no" | "always" | "on-failure" | "unless-stopped"),
+            None => matches!(
+                text.as_str(),
+                "no" | "always" | "on-failure" | "unless-stopped"
+            ),
         };
         if !ok {
-            return Err(self.fail(at, format!("{text:?} is not one of no, always, on-failure[:N], unless-stopped")));
+            return Err(self.fail(
+                at,
+                format!("{text:?} is not one of no, always, on-failure[:N], unless-stopped"),
+            ));
         }
         Ok(text)
     }
@@ -576,13 +634,22 @@ impl Reader<'_> {
                         let target = match kind.as_str() {
                             "limits" => &mut s.limits,
                             "reservations" => &mut s.reservations,
-                            _ => return Err(self.fail(at, unsupported(&format!("deploy.resources.{kind}")))),
+                            _ => {
+                                return Err(
+                                    self.fail(at, unsupported(&format!("deploy.resources.{kind}")))
+                                )
+                            }
                         };
                         for (res, v) in self.entries(at, v)? {
                             match res.as_str() {
                                 "cpus" => target.millicpus = self.cpus(at, &v)?,
                                 "memory" => target.memory_mib = self.memory(at, &v)?,
-                                _ => return Err(self.fail(at, unsupported(&format!("deploy.resources.{kind}.{res}")))),
+                                _ => {
+                                    return Err(self.fail(
+                                        at,
+                                        unsupported(&format!("deploy.resources.{kind}.{res}")),
+                                    ))
+                                }
                             }
                         }
                     }
@@ -622,7 +689,10 @@ impl Reader<'_> {
                         Value::Array(_) => self.command(at, v)?.unwrap_or_default(),
                         _ => return Err(self.fail(at, "test must be a string or a list")),
                     };
-                    if !matches!(h.test.first().map(String::as_str), Some("CMD" | "CMD-SHELL" | "NONE")) {
+                    if !matches!(
+                        h.test.first().map(String::as_str),
+                        Some("CMD" | "CMD-SHELL" | "NONE")
+                    ) {
                         return Err(self.fail(at, "a test list starts with CMD, CMD-SHELL or NONE"));
                     }
                 }
@@ -656,11 +726,16 @@ impl Reader<'_> {
                             "aliases" => {
                                 for a in self.list(at, v)? {
                                     let a = self.string(at, &a)?;
-                                    validate_service_name(&a).map_err(|r| self.fail(at, format!("alias {a:?}: {r}")))?;
+                                    validate_service_name(&a)
+                                        .map_err(|r| self.fail(at, format!("alias {a:?}: {r}")))?;
                                     aliases.push(a);
                                 }
                             }
-                            _ => return Err(self.fail(at, unsupported(&format!("networks.{net}.{key}")))),
+                            _ => {
+                                return Err(
+                                    self.fail(at, unsupported(&format!("networks.{net}.{key}")))
+                                )
+                            }
                         }
                     }
                     nets.insert(net, aliases);
@@ -682,8 +757,13 @@ fn unsupported(key: &str) -> String {
 fn validate_service_name(name: &str) -> std::result::Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= 63
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
     if ok {
         Ok(())
     } else {
@@ -817,7 +897,9 @@ fn short_ports(text: &str) -> std::result::Result<Vec<PortDef>, String> {
     // An IPv6 host address is written in brackets.
     let (ip, spec) = match spec.strip_prefix('[') {
         Some(rest) => {
-            let (ip, rest) = rest.split_once(']').ok_or_else(|| format!("unclosed [ in port {text:?}"))?;
+            let (ip, rest) = rest
+                .split_once(']')
+                .ok_or_else(|| format!("unclosed [ in port {text:?}"))?;
             (ip.to_string(), rest.trim_start_matches(':'))
         }
         None => (String::new(), spec),
@@ -828,7 +910,11 @@ fn short_ports(text: &str) -> std::result::Result<Vec<PortDef>, String> {
         [p, t] if ip.is_empty() => (String::new(), *p, *t),
         [p, t] => (ip, *p, *t),
         [i, p, t] if ip.is_empty() => (i.to_string(), *p, *t),
-        _ => return Err(format!("port {text:?} is not [[host_ip:][published]:]target[/protocol]")),
+        _ => {
+            return Err(format!(
+                "port {text:?} is not [[host_ip:][published]:]target[/protocol]"
+            ))
+        }
     };
     let host_ip = host_ip(&ip)?;
     let targets = port_range(target).map_err(|r| format!("port {text:?}: {r}"))?;
@@ -875,7 +961,11 @@ fn short_mount(text: &str) -> std::result::Result<MountDef, String> {
     }
     let is_path = source.starts_with(['/', '.', '~']);
     Ok(MountDef {
-        kind: if is_path { MountKind::Bind } else { MountKind::Volume },
+        kind: if is_path {
+            MountKind::Bind
+        } else {
+            MountKind::Volume
+        },
         source: source.to_string(),
         target: target.to_string(),
         read_only,
@@ -886,7 +976,9 @@ fn short_mount(text: &str) -> std::result::Result<MountDef, String> {
 /// rounded up.
 pub fn memory_mib(text: &str) -> std::result::Result<u64, String> {
     let t = text.trim().to_ascii_lowercase();
-    let digits = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
+    let digits = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(digits);
     let n: f64 = num
         .parse()
@@ -922,10 +1014,14 @@ pub fn duration_ms(text: &str) -> std::result::Result<u64, String> {
         return Err(bad());
     }
     while !rest.is_empty() {
-        let n_end = rest.find(|c: char| !c.is_ascii_digit() && c != '.').ok_or_else(bad)?;
+        let n_end = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .ok_or_else(bad)?;
         let n: f64 = rest[..n_end].parse().map_err(|_| bad())?;
         rest = &rest[n_end..];
-        let u_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let u_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let unit_ms = match &rest[..u_end] {
             "h" => 3_600_000.0,
             "m" => 60_000.0,
@@ -969,7 +1065,9 @@ pub fn locate(src: &str, path: &[&str]) -> Option<usize> {
                 continue;
             }
             let name = trimmed.trim_start_matches("- ");
-            let bare = name.split_once(':').map(|(k, _)| k.trim().trim_matches(['"', '\'']));
+            let bare = name
+                .split_once(':')
+                .map(|(k, _)| k.trim().trim_matches(['"', '\'']));
             if bare == Some(*key) {
                 hit = Some((i, indent));
                 break;
@@ -1011,7 +1109,10 @@ mod tests {
     #[test]
     fn errors_name_service_key_and_line() {
         let e = parse_err("services:\n  web:\n    image: busybox\n    privileged: true\n");
-        assert!(e.contains("service \"web\"") && e.contains("privileged") && e.contains("line 4"), "{e}");
+        assert!(
+            e.contains("service \"web\"") && e.contains("privileged") && e.contains("line 4"),
+            "{e}"
+        );
         let e = parse_err("services:\n  web:\n    image: busybox\n    env_file: .env\n");
         assert!(e.contains("env_file") && e.contains("line 4"), "{e}");
         let e = parse_err("services:\n  web:\n    image: [unclosed\n");
@@ -1028,10 +1129,31 @@ mod tests {
         let p: Vec<String> = f.services["w"]
             .ports
             .iter()
-            .map(|p| format!("{}:{}:{}/{}", p.host_ip, p.published.map(|n| n.to_string()).unwrap_or_default(), p.target, p.protocol))
+            .map(|p| {
+                format!(
+                    "{}:{}:{}/{}",
+                    p.host_ip,
+                    p.published.map(|n| n.to_string()).unwrap_or_default(),
+                    p.target,
+                    p.protocol
+                )
+            })
             .collect();
-        assert_eq!(p, ["::80/tcp", "127.0.0.1:8080:80/udp", ":8000:9000/tcp", ":8001:9001/tcp", "127.0.0.1::81/tcp", ":8082:82/udp"]);
-        assert!(parse_err("services:\n  w:\n    image: x\n    ports: [\"80000:80\"]\n").contains("80000"));
+        assert_eq!(
+            p,
+            [
+                "::80/tcp",
+                "127.0.0.1:8080:80/udp",
+                ":8000:9000/tcp",
+                ":8001:9001/tcp",
+                "127.0.0.1::81/tcp",
+                ":8082:82/udp"
+            ]
+        );
+        assert!(
+            parse_err("services:\n  w:\n    image: x\n    ports: [\"80000:80\"]\n")
+                .contains("80000")
+        );
     }
 
     #[test]
@@ -1047,7 +1169,10 @@ mod tests {
         assert_eq!(duration_ms("1.5s"), Ok(1500));
         assert_eq!(duration_ms("10"), Ok(10_000));
         assert!(duration_ms("ten").is_err());
-        assert_eq!(shell_split("sh -c 'echo hi' \"a \\\"b\\\"\"").unwrap(), ["sh", "-c", "echo hi", "a \"b\""]);
+        assert_eq!(
+            shell_split("sh -c 'echo hi' \"a \\\"b\\\"\"").unwrap(),
+            ["sh", "-c", "echo hi", "a \"b\""]
+        );
     }
 
     #[test]

@@ -625,7 +625,11 @@ impl EngineBackend for FakeEngine {
             .map(|n| NetworkInfo {
                 id: format!("net-{}", n.name),
                 name: n.name.clone(),
-                driver: if n.driver.is_empty() { "bridge".into() } else { n.driver.clone() },
+                driver: if n.driver.is_empty() {
+                    "bridge".into()
+                } else {
+                    n.driver.clone()
+                },
                 labels: n.labels.clone(),
             })
             .collect())

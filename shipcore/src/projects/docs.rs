@@ -103,7 +103,8 @@ impl ProjectDoc {
 
     /// Whether a service is to run now.
     pub fn wants_running(&self, service: &str) -> bool {
-        self.lifecycle.desired == ProjectState::Running && !self.stopped.iter().any(|s| s == service)
+        self.lifecycle.desired == ProjectState::Running
+            && !self.stopped.iter().any(|s| s == service)
     }
 }
 
@@ -126,7 +127,13 @@ pub struct VolumeDoc {
 pub fn slug(version: &str) -> String {
     let s: String = version
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .take(32)
         .collect();
     if s.starts_with(|c: char| c.is_ascii_alphanumeric()) {

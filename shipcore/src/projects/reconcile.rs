@@ -34,8 +34,15 @@ impl Projects {
     pub async fn reconcile(&self) -> Result<()> {
         for doc in self.docs().await? {
             let down = !doc.engine.is_empty()
-                && self.cluster().health(&doc.engine).await.is_some_and(|h| h == Health::Unhealthy);
-            if down && doc.lifecycle.desired == ProjectState::Running && doc.lifecycle.rollout.is_none() {
+                && self
+                    .cluster()
+                    .health(&doc.engine)
+                    .await
+                    .is_some_and(|h| h == Health::Unhealthy);
+            if down
+                && doc.lifecycle.desired == ProjectState::Running
+                && doc.lifecycle.rollout.is_none()
+            {
                 if let Err(e) = self.move_project(&doc.name).await {
                     tracing::warn!(project = %doc.name, error = %e, "moving a project off a lost engine failed");
                 }
@@ -51,14 +58,18 @@ impl Projects {
         let movers: BTreeSet<String> = file
             .services
             .iter()
-            .filter(|(k, s)| matches!(s.restart.as_str(), "always" | "unless-stopped") && doc.wants_running(k))
+            .filter(|(k, s)| {
+                matches!(s.restart.as_str(), "always" | "unless-stopped") && doc.wants_running(k)
+            })
             .map(|(k, _)| k.clone())
             .collect();
         if movers.is_empty() {
             return Ok(());
         }
         let from = std::mem::take(&mut doc.engine);
-        self.cluster().release_reservation(&hold_name(name, false)).await;
+        self.cluster()
+            .release_reservation(&hold_name(name, false))
+            .await;
         let site = match self.place(&mut doc, &file).await {
             Ok(site) => site,
             Err(e) => {
@@ -66,12 +77,23 @@ impl Projects {
                 return Err(e);
             }
         };
-        site.up(&file, &doc.current.version, &replicas_of(&doc, &file), &movers, Mode::default()).await?;
+        site.up(
+            &file,
+            &doc.current.version,
+            &replicas_of(&doc, &file),
+            &movers,
+            Mode::default(),
+        )
+        .await?;
         self.cluster()
             .events()
             .record(
                 EventType::Reschedule,
-                format!("project={name} from={from} to={} services={}", doc.engine, movers.into_iter().collect::<Vec<_>>().join(",")),
+                format!(
+                    "project={name} from={from} to={} services={}",
+                    doc.engine,
+                    movers.into_iter().collect::<Vec<_>>().join(",")
+                ),
                 &["projects"],
                 None,
                 None,
@@ -105,7 +127,10 @@ impl Projects {
                 // An operation on the project decides for itself.
                 let _g = self.lock(project).await;
                 let doc = self.load(project).await.ok();
-                for c in list.iter().filter(|c| c.labels.get(LABEL_PROJECT).map(String::as_str) == Some(project)) {
+                for c in list
+                    .iter()
+                    .filter(|c| c.labels.get(LABEL_PROJECT).map(String::as_str) == Some(project))
+                {
                     let version = c.labels.get(LABEL_VERSION).cloned().unwrap_or_default();
                     let owned = doc.as_ref().is_some_and(|d| {
                         d.engine == e.id()

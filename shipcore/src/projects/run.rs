@@ -11,7 +11,7 @@ use std::time::Duration;
 use futures::future::join_all;
 
 use super::docs::*;
-use crate::compose::{Condition, ComposeFile, MountKind, ServiceDef};
+use crate::compose::{ComposeFile, Condition, MountKind, ServiceDef};
 use crate::engine::{
     ContainerFilter, ContainerSpec, ContainerSummary, EngineBackend, HealthSpec, NetworkSpec,
     PortBinding, VolumeSpec,
@@ -80,7 +80,11 @@ impl Site {
                 wanted.insert("default".into(), String::new());
             }
             for net in s.networks.keys() {
-                let driver = file.networks.get(net).map(|n| n.driver.clone()).unwrap_or_default();
+                let driver = file
+                    .networks
+                    .get(net)
+                    .map(|n| n.driver.clone())
+                    .unwrap_or_default();
                 wanted.insert(net.clone(), driver);
             }
         }
@@ -89,11 +93,19 @@ impl Site {
             if existing.contains(&name) {
                 continue;
             }
-            let mut labels = file.networks.get(&net).map(|n| n.labels.clone()).unwrap_or_default();
+            let mut labels = file
+                .networks
+                .get(&net)
+                .map(|n| n.labels.clone())
+                .unwrap_or_default();
             labels.insert(LABEL_OWNER.into(), self.owner.clone());
             labels.insert(LABEL_PROJECT.into(), self.project.clone());
             self.backend
-                .create_network(&NetworkSpec { name, driver, labels })
+                .create_network(&NetworkSpec {
+                    name,
+                    driver,
+                    labels,
+                })
                 .await?;
         }
         for (key, def) in &file.volumes {
@@ -181,7 +193,11 @@ impl Site {
         let existing = self.containers_of(svc, version).await?;
         let mut have: BTreeMap<u32, &ContainerSummary> = BTreeMap::new();
         for c in &existing {
-            let n = c.labels.get(LABEL_NUMBER).and_then(|n| n.parse().ok()).unwrap_or(0);
+            let n = c
+                .labels
+                .get(LABEL_NUMBER)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
             // A container of an overlapping start holds engine-chosen ports:
             // once alone, it is made again on its fixed ones.
             let handover = !mode.overlap
@@ -273,7 +289,11 @@ impl Site {
                 container_port: p.target,
                 proto: p.protocol,
                 host_ip: p.host_ip.clone(),
-                host_port: if mode.overlap { 0 } else { p.published.unwrap_or(0) },
+                host_port: if mode.overlap {
+                    0
+                } else {
+                    p.published.unwrap_or(0)
+                },
             });
         }
         let (first_net, first_aliases) = match def.networks.iter().next() {
@@ -332,9 +352,17 @@ impl Site {
                 .filter(|m| m.kind == MountKind::Tmpfs)
                 .map(|m| m.target.clone())
                 .collect(),
-            exposed: def.expose.iter().map(|e| format!("{}/{}", e.port, e.protocol)).collect(),
+            exposed: def
+                .expose
+                .iter()
+                .map(|e| format!("{}/{}", e.port, e.protocol))
+                .collect(),
             healthcheck: def.healthcheck.as_ref().map(|h| HealthSpec {
-                test: if h.disable { vec!["NONE".into()] } else { h.test.clone() },
+                test: if h.disable {
+                    vec!["NONE".into()]
+                } else {
+                    h.test.clone()
+                },
                 interval_ms: h.interval_ms,
                 timeout_ms: h.timeout_ms,
                 retries: h.retries,
@@ -369,11 +397,7 @@ impl Site {
                 return Err(Error::State {
                     what: format!("service {svc}"),
                     state: "not ready".into(),
-                    reason: format!(
-                        "not {} within {}s",
-                        cond.as_str(),
-                        self.deadline.as_secs()
-                    ),
+                    reason: format!("not {} within {}s", cond.as_str(), self.deadline.as_secs()),
                 });
             }
             tokio::time::sleep(self.poll).await;
@@ -382,7 +406,12 @@ impl Site {
 
     /// Whether a service's containers meet `cond` now; a reason that starts
     /// with `fatal:` cannot get better by waiting.
-    async fn check(&self, svc: &str, version: &str, cond: Condition) -> Result<(bool, Option<String>)> {
+    async fn check(
+        &self,
+        svc: &str,
+        version: &str,
+        cond: Condition,
+    ) -> Result<(bool, Option<String>)> {
         let list = self.containers_of(svc, version).await?;
         for c in &list {
             let d = self.backend.inspect_container(&c.id).await?;
@@ -391,13 +420,25 @@ impl Site {
                 Condition::ServiceStarted => s.running,
                 Condition::ServiceHealthy => {
                     if s.running && s.health.is_empty() {
-                        return Ok((false, Some(format!("fatal: {} has no health check, so it cannot become healthy", d.name))));
+                        return Ok((
+                            false,
+                            Some(format!(
+                                "fatal: {} has no health check, so it cannot become healthy",
+                                d.name
+                            )),
+                        ));
                     }
                     s.running && s.health == "healthy"
                 }
                 Condition::ServiceCompletedSuccessfully => {
                     if !s.running && s.status == "exited" && s.exit_code != 0 {
-                        return Ok((false, Some(format!("fatal: {} exited with code {}", d.name, s.exit_code))));
+                        return Ok((
+                            false,
+                            Some(format!(
+                                "fatal: {} exited with code {}",
+                                d.name, s.exit_code
+                            )),
+                        ));
                     }
                     !s.running && s.status == "exited"
                 }
@@ -408,7 +449,13 @@ impl Site {
                     && s.status == "exited"
                     && !restarts(&d.restart_policy)
                 {
-                    return Ok((false, Some(format!("fatal: {} exited with code {}", d.name, s.exit_code))));
+                    return Ok((
+                        false,
+                        Some(format!(
+                            "fatal: {} exited with code {}",
+                            d.name, s.exit_code
+                        )),
+                    ));
                 }
                 return Ok((false, None));
             }
@@ -418,38 +465,83 @@ impl Site {
 
     /// Checks a version once its services are up: every container running,
     /// and healthy where it has a health check. Waits up to the deadline.
-    pub async fn verify(&self, file: &ComposeFile, version: &str, services: &BTreeSet<String>) -> Result<()> {
-        let checks = file.services.keys().filter(|s| services.contains(*s)).map(|svc| async move {
-            let has_health = file.services[svc].healthcheck.as_ref().is_some_and(|h| !h.disable);
-            let cond = if has_health { Condition::ServiceHealthy } else { Condition::ServiceStarted };
-            self.wait_for(svc, version, cond).await?;
-            if !has_health {
-                // A container that exits at once would pass a first look.
-                tokio::time::sleep(self.poll * 4).await;
-                self.wait_for(svc, version, Condition::ServiceStarted).await?;
-            }
-            Ok::<(), Error>(())
-        });
-        join_all(checks).await.into_iter().collect::<Result<Vec<()>>>()?;
+    pub async fn verify(
+        &self,
+        file: &ComposeFile,
+        version: &str,
+        services: &BTreeSet<String>,
+    ) -> Result<()> {
+        let checks = file
+            .services
+            .keys()
+            .filter(|s| services.contains(*s))
+            .map(|svc| async move {
+                let has_health = file.services[svc]
+                    .healthcheck
+                    .as_ref()
+                    .is_some_and(|h| !h.disable);
+                let cond = if has_health {
+                    Condition::ServiceHealthy
+                } else {
+                    Condition::ServiceStarted
+                };
+                self.wait_for(svc, version, cond).await?;
+                if !has_health {
+                    // A container that exits at once would pass a first look.
+                    tokio::time::sleep(self.poll * 4).await;
+                    self.wait_for(svc, version, Condition::ServiceStarted)
+                        .await?;
+                }
+                Ok::<(), Error>(())
+            });
+        join_all(checks)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<()>>>()?;
         Ok(())
     }
 
     /// Stops the project's running containers (of `services`, every one if
     /// `None`), dependents first.
-    pub async fn stop(&self, file: &ComposeFile, services: Option<&BTreeSet<String>>, timeout: Duration) -> Result<()> {
+    pub async fn stop(
+        &self,
+        file: &ComposeFile,
+        services: Option<&BTreeSet<String>>,
+        timeout: Duration,
+    ) -> Result<()> {
         let list = self.containers().await?;
         let waves = file.waves().unwrap_or_default();
-        let rank = |svc: &str| waves.iter().position(|w| w.iter().any(|s| s == svc)).unwrap_or(usize::MAX);
-        let mut by_wave: BTreeMap<std::cmp::Reverse<usize>, Vec<&ContainerSummary>> = BTreeMap::new();
-        for c in list.iter().filter(|c| c.state == "running" || c.state == "restarting") {
-            let svc = c.labels.get(LABEL_SERVICE).map(String::as_str).unwrap_or_default();
+        let rank = |svc: &str| {
+            waves
+                .iter()
+                .position(|w| w.iter().any(|s| s == svc))
+                .unwrap_or(usize::MAX)
+        };
+        let mut by_wave: BTreeMap<std::cmp::Reverse<usize>, Vec<&ContainerSummary>> =
+            BTreeMap::new();
+        for c in list
+            .iter()
+            .filter(|c| c.state == "running" || c.state == "restarting")
+        {
+            let svc = c
+                .labels
+                .get(LABEL_SERVICE)
+                .map(String::as_str)
+                .unwrap_or_default();
             if services.is_some_and(|s| !s.contains(svc)) {
                 continue;
             }
-            by_wave.entry(std::cmp::Reverse(rank(svc))).or_default().push(c);
+            by_wave
+                .entry(std::cmp::Reverse(rank(svc)))
+                .or_default()
+                .push(c);
         }
         for (_, wave) in by_wave {
-            let results = join_all(wave.iter().map(|c| self.backend.stop_container(&c.id, Some(timeout)))).await;
+            let results = join_all(
+                wave.iter()
+                    .map(|c| self.backend.stop_container(&c.id, Some(timeout))),
+            )
+            .await;
             for r in results {
                 match r {
                     Ok(()) | Err(Error::NotFound { .. }) => {}
@@ -464,7 +556,11 @@ impl Site {
     pub async fn kill(&self, services: Option<&BTreeSet<String>>, signal: &str) -> Result<()> {
         let list = self.containers().await?;
         let targets = list.iter().filter(|c| c.state == "running").filter(|c| {
-            let svc = c.labels.get(LABEL_SERVICE).map(String::as_str).unwrap_or_default();
+            let svc = c
+                .labels
+                .get(LABEL_SERVICE)
+                .map(String::as_str)
+                .unwrap_or_default();
             services.is_none_or(|s| s.contains(svc))
         });
         for r in join_all(targets.map(|c| self.backend.kill_container(&c.id, signal))).await {
@@ -481,7 +577,11 @@ impl Site {
     pub async fn remove(&self, which: Remove<'_>) -> Result<()> {
         let list = self.containers().await?;
         let doomed = list.iter().filter(|c| {
-            let v = c.labels.get(LABEL_VERSION).map(String::as_str).unwrap_or_default();
+            let v = c
+                .labels
+                .get(LABEL_VERSION)
+                .map(String::as_str)
+                .unwrap_or_default();
             match which {
                 Remove::All => true,
                 Remove::AllBut(keep) => v != keep,
@@ -514,7 +614,9 @@ impl Site {
                 let ours = v.labels.get(LABEL_OWNER) == Some(&self.owner)
                     && v.labels.get(LABEL_PROJECT) == Some(&self.project);
                 let external = file.is_some_and(|f| {
-                    f.volumes.iter().any(|(k, d)| d.external && volume_name(&self.project, k, d) == v.name)
+                    f.volumes
+                        .iter()
+                        .any(|(k, d)| d.external && volume_name(&self.project, k, d) == v.name)
                 });
                 if ours && !external {
                     match self.backend.remove_volume(&v.name, true).await {

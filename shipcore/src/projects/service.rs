@@ -106,7 +106,11 @@ impl Projects {
     /// Opens the project service over the cluster's store: holds the
     /// reservations of stored projects again and finishes what a restart cut
     /// short (an update resumed or rolled back, a start or stop completed).
-    pub async fn open(store: Arc<dyn Store>, cluster: Cluster, opts: ProjectsOptions) -> Result<Self> {
+    pub async fn open(
+        store: Arc<dyn Store>,
+        cluster: Cluster,
+        opts: ProjectsOptions,
+    ) -> Result<Self> {
         let this = Projects {
             inner: Arc::new(Inner {
                 store,
@@ -165,8 +169,13 @@ impl Projects {
 
     async fn save(&self, doc: &mut ProjectDoc) -> Result<()> {
         doc.updated = self.now();
-        let bytes = serde_json::to_vec(doc).map_err(|e| Error::Storage { reason: e.to_string() })?;
-        self.inner.store.put(&project_key(&doc.name), bytes, Expect::Any).await?;
+        let bytes = serde_json::to_vec(doc).map_err(|e| Error::Storage {
+            reason: e.to_string(),
+        })?;
+        self.inner
+            .store
+            .put(&project_key(&doc.name), bytes, Expect::Any)
+            .await?;
         Ok(())
     }
 
@@ -187,12 +196,19 @@ impl Projects {
     /// once it is stored (its state then shows the start).
     pub async fn create(&self, req: NewProject, by: &str) -> Result<ProjectDoc> {
         validate_name("name", &req.name)?;
-        let version = req.version.clone().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| "1.0".into());
+        let version = req
+            .version
+            .clone()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| "1.0".into());
         if version.len() > 64 {
             return Err(Error::invalid("version", "must be at most 64 characters"));
         }
         if req.description.len() > 4096 {
-            return Err(Error::invalid("description", "must be at most 4096 characters"));
+            return Err(Error::invalid(
+                "description",
+                "must be at most 4096 characters",
+            ));
         }
         let current = Definition {
             template: req.template,
@@ -215,13 +231,26 @@ impl Projects {
             created_by: by.to_string(),
             ..ProjectDoc::default()
         };
-        let bytes = serde_json::to_vec(&doc).map_err(|e| Error::Storage { reason: e.to_string() })?;
-        match self.inner.store.put(&project_key(&doc.name), bytes, Expect::Absent).await {
+        let bytes = serde_json::to_vec(&doc).map_err(|e| Error::Storage {
+            reason: e.to_string(),
+        })?;
+        match self
+            .inner
+            .store
+            .put(&project_key(&doc.name), bytes, Expect::Absent)
+            .await
+        {
             Ok(_) => {}
-            Err(Error::Conflict { .. }) => return Err(Error::Exists { kind: "project".into(), id: doc.name }),
+            Err(Error::Conflict { .. }) => {
+                return Err(Error::Exists {
+                    kind: "project".into(),
+                    id: doc.name,
+                })
+            }
             Err(e) => return Err(e),
         }
-        self.event(EventType::Create, format!("project={} by={by}", doc.name)).await;
+        self.event(EventType::Create, format!("project={} by={by}", doc.name))
+            .await;
         let this = self.clone();
         let name = doc.name.clone();
         tokio::spawn(async move {
@@ -238,31 +267,37 @@ impl Projects {
         F: std::future::Future<Output = Result<T>> + Send + 'static,
         T: Send + 'static,
     {
-        tokio::spawn(work).await.map_err(|e| Error::System { reason: format!("project operation failed: {e}") })?
+        tokio::spawn(work).await.map_err(|e| Error::System {
+            reason: format!("project operation failed: {e}"),
+        })?
     }
 
     pub async fn start(&self, name: &str) -> Result<()> {
         let (this, name) = (self.clone(), name.to_string());
-        self.detached(async move { this.lifecycle_op(&name, Op::Start).await }).await
+        self.detached(async move { this.lifecycle_op(&name, Op::Start).await })
+            .await
     }
 
     pub async fn redeploy(&self, name: &str) -> Result<()> {
         let (this, name) = (self.clone(), name.to_string());
-        self.detached(async move { this.lifecycle_op(&name, Op::Redeploy).await }).await
+        self.detached(async move { this.lifecycle_op(&name, Op::Redeploy).await })
+            .await
     }
 
     /// Stops the project's containers, killing those still running after
     /// `timeout`.
     pub async fn stop(&self, name: &str, timeout: Duration) -> Result<()> {
         let (this, name) = (self.clone(), name.to_string());
-        self.detached(async move { this.halt(&name, Op::Stop, timeout, "").await }).await
+        self.detached(async move { this.halt(&name, Op::Stop, timeout, "").await })
+            .await
     }
 
     /// Sends `signal` to the project's containers.
     pub async fn kill(&self, name: &str, signal: &str) -> Result<()> {
         check_signal(signal)?;
         let (this, name, signal) = (self.clone(), name.to_string(), signal.to_string());
-        self.detached(async move { this.halt(&name, Op::Kill, Duration::ZERO, &signal).await }).await
+        self.detached(async move { this.halt(&name, Op::Kill, Duration::ZERO, &signal).await })
+            .await
     }
 
     async fn lifecycle_op(&self, name: &str, op: Op) -> Result<()> {
@@ -293,10 +328,20 @@ impl Projects {
             Err(e) => Outcome::StartFailed(e.to_string()),
         });
         self.save(doc).await?;
-        let what = if mode.pull { EventType::Redeploy } else { EventType::Start };
+        let what = if mode.pull {
+            EventType::Redeploy
+        } else {
+            EventType::Start
+        };
         match &result {
             Ok(()) => self.event(what, format!("project={}", doc.name)).await,
-            Err(e) => self.event(EventType::DeployFailed, format!("project={}: {e}", doc.name)).await,
+            Err(e) => {
+                self.event(
+                    EventType::DeployFailed,
+                    format!("project={}: {e}", doc.name),
+                )
+                .await
+            }
         }
         result
     }
@@ -304,9 +349,15 @@ impl Projects {
     async fn bring_up(&self, doc: &mut ProjectDoc, mode: Mode) -> Result<()> {
         let file = doc.current.parse(&self.inner.opts.parse)?;
         let site = self.place(doc, &file).await?;
-        let services: BTreeSet<String> = file.services.keys().filter(|s| doc.wants_running(s)).cloned().collect();
+        let services: BTreeSet<String> = file
+            .services
+            .keys()
+            .filter(|s| doc.wants_running(s))
+            .cloned()
+            .collect();
         let replicas = replicas_of(doc, &file);
-        site.up(&file, &doc.current.version, &replicas, &services, mode).await
+        site.up(&file, &doc.current.version, &replicas, &services, mode)
+            .await
     }
 
     async fn halt(&self, name: &str, op: Op, timeout: Duration, signal: &str) -> Result<()> {
@@ -359,10 +410,20 @@ impl Projects {
             }
         }
         for next in [false, true] {
-            self.inner.cluster.release_reservation(&hold_name(&doc.name, next)).await;
+            self.inner
+                .cluster
+                .release_reservation(&hold_name(&doc.name, next))
+                .await;
         }
-        self.inner.store.delete(&project_key(&doc.name), Expect::Any).await?;
-        self.event(EventType::Destroy, format!("project={} volumes={volumes}", doc.name)).await;
+        self.inner
+            .store
+            .delete(&project_key(&doc.name), Expect::Any)
+            .await?;
+        self.event(
+            EventType::Destroy,
+            format!("project={} volumes={volumes}", doc.name),
+        )
+        .await;
         Ok(())
     }
 
@@ -375,7 +436,12 @@ impl Projects {
         let method = match req.update_method.as_deref().unwrap_or("rolling") {
             "rolling" | "" => Method::Rolling,
             "blue-green" | "blue_green" | "bluegreen" => Method::BlueGreen,
-            other => return Err(Error::invalid("update_method", format!("must be rolling or blue-green, got {other:?}"))),
+            other => {
+                return Err(Error::invalid(
+                    "update_method",
+                    format!("must be rolling or blue-green, got {other:?}"),
+                ))
+            }
         };
         if req.version.trim().is_empty() || req.version.len() > 64 {
             return Err(Error::invalid("version", "must be 1 to 64 characters"));
@@ -383,7 +449,9 @@ impl Projects {
         let next = Definition {
             template: req.template.unwrap_or_else(|| doc.current.template.clone()),
             version: req.version.clone(),
-            environment: req.environment.unwrap_or_else(|| doc.current.environment.clone()),
+            environment: req
+                .environment
+                .unwrap_or_else(|| doc.current.environment.clone()),
         };
         next.parse(&self.inner.opts.parse)?;
         let lifecycle = doc.lifecycle.admit(&Op::Update {
@@ -400,13 +468,24 @@ impl Projects {
             doc.scale.clear();
             doc.lifecycle = lifecycle;
             self.save(&mut doc).await?;
-            self.event(EventType::Update, format!("project={name} from={from} to={}", doc.current.version)).await;
+            self.event(
+                EventType::Update,
+                format!("project={name} from={from} to={}", doc.current.version),
+            )
+            .await;
             return Ok(());
         }
         doc.lifecycle = lifecycle;
         doc.next = Some(next);
         self.save(&mut doc).await?;
-        self.event(EventType::Update, format!("project={name} from={from} to={} method={method:?}", req.version)).await;
+        self.event(
+            EventType::Update,
+            format!(
+                "project={name} from={from} to={} method={method:?}",
+                req.version
+            ),
+        )
+        .await;
         let this = self.clone();
         let name = name.to_string();
         let pull = req.latest_image;
@@ -437,7 +516,12 @@ impl Projects {
             });
             self.save(&mut doc).await?;
         }
-        if doc.lifecycle.rollout.as_ref().is_some_and(|r| r.phase == Phase::Verifying) {
+        if doc
+            .lifecycle
+            .rollout
+            .as_ref()
+            .is_some_and(|r| r.phase == Phase::Verifying)
+        {
             let site = self.site(&doc).await?;
             let verified = site.verify(&file, &next.version, &services).await;
             doc.lifecycle = doc.lifecycle.on(match verified {
@@ -461,8 +545,22 @@ impl Projects {
         req.host = Some(doc.engine.clone());
         self.inner.cluster.hold_reservation(&req).await?;
         let site = self.site(doc).await?;
-        let replicas: BTreeMap<String, u32> = file.services.iter().map(|(k, s)| (k.clone(), s.replicas)).collect();
-        site.up(file, &next.version, &replicas, services, Mode { overlap: true, pull }).await
+        let replicas: BTreeMap<String, u32> = file
+            .services
+            .iter()
+            .map(|(k, s)| (k.clone(), s.replicas))
+            .collect();
+        site.up(
+            file,
+            &next.version,
+            &replicas,
+            services,
+            Mode {
+                overlap: true,
+                pull,
+            },
+        )
+        .await
     }
 
     /// Finishes a confirm or a rollback the lifecycle is in, if any.
@@ -472,7 +570,11 @@ impl Projects {
             Some(Phase::Confirming) => self.finish_confirm(doc).await,
             Some(Phase::RollingBack) => self.finish_rollback(doc).await,
             Some(Phase::Failed(why)) => {
-                self.event(EventType::DeployFailed, format!("project={}: update failed: {why}", doc.name)).await;
+                self.event(
+                    EventType::DeployFailed,
+                    format!("project={}: update failed: {why}", doc.name),
+                )
+                .await;
                 Ok(())
             }
             _ => Ok(()),
@@ -489,7 +591,10 @@ impl Projects {
         doc.current = next;
         doc.next = None;
         doc.scale.clear();
-        self.inner.cluster.release_reservation(&hold_name(&doc.name, true)).await;
+        self.inner
+            .cluster
+            .release_reservation(&hold_name(&doc.name, true))
+            .await;
         let mut req = self.request(doc, &file, false)?;
         req.host = Some(doc.engine.clone());
         if self.inner.cluster.hold_reservation(&req).await.is_err() {
@@ -497,11 +602,30 @@ impl Projects {
             self.rehold(doc).await;
         }
         // The new version takes over the fixed host ports.
-        let services: BTreeSet<String> = file.services.keys().filter(|s| doc.wants_running(s)).cloned().collect();
-        site.up(&file, &doc.current.version, &replicas_of(doc, &file), &services, Mode::default()).await?;
+        let services: BTreeSet<String> = file
+            .services
+            .keys()
+            .filter(|s| doc.wants_running(s))
+            .cloned()
+            .collect();
+        site.up(
+            &file,
+            &doc.current.version,
+            &replicas_of(doc, &file),
+            &services,
+            Mode::default(),
+        )
+        .await?;
         doc.lifecycle = doc.lifecycle.on(Outcome::Confirmed);
         self.save(doc).await?;
-        self.event(EventType::Update, format!("project={} confirmed version {} (was {})", doc.name, r.to, r.from)).await;
+        self.event(
+            EventType::Update,
+            format!(
+                "project={} confirmed version {} (was {})",
+                doc.name, r.to, r.from
+            ),
+        )
+        .await;
         Ok(())
     }
 
@@ -511,11 +635,21 @@ impl Projects {
         };
         let site = self.site(doc).await?;
         site.remove(Remove::Only(&r.to)).await?;
-        self.inner.cluster.release_reservation(&hold_name(&doc.name, true)).await;
+        self.inner
+            .cluster
+            .release_reservation(&hold_name(&doc.name, true))
+            .await;
         doc.next = None;
         doc.lifecycle = doc.lifecycle.on(Outcome::RolledBack);
         self.save(doc).await?;
-        self.event(EventType::Update, format!("project={} rolled back to version {} (from {})", doc.name, r.from, r.to)).await;
+        self.event(
+            EventType::Update,
+            format!(
+                "project={} rolled back to version {} (from {})",
+                doc.name, r.from, r.to
+            ),
+        )
+        .await;
         Ok(())
     }
 
@@ -586,11 +720,20 @@ impl Projects {
     /// The scheduler's request for a project's total: its reservation, its
     /// fixed host ports (not for a version that starts beside another), and
     /// the labels of its top-level `x-shipcore-labels`.
-    pub(super) fn request(&self, doc: &ProjectDoc, file: &ComposeFile, next: bool) -> Result<Request> {
+    pub(super) fn request(
+        &self,
+        doc: &ProjectDoc,
+        file: &ComposeFile,
+        next: bool,
+    ) -> Result<Request> {
         let (mut cpus, mut memory) = (0, 0);
         let mut ports = Vec::new();
         for (name, s) in &file.services {
-            let n = if next { s.replicas } else { doc.replicas(name, file) };
+            let n = if next {
+                s.replicas
+            } else {
+                doc.replicas(name, file)
+            };
             let r = s.reservation();
             cpus += r.millicpus * u64::from(n);
             memory += r.memory_mib * u64::from(n);
@@ -605,9 +748,12 @@ impl Projects {
         req.footprint.ports = ports;
         req.strategy = self.inner.cluster.options().strategy;
         if let Some(labels) = file.extensions.get("x-shipcore-labels") {
-            let labels = labels
-                .as_array()
-                .ok_or_else(|| Error::invalid("template", "x-shipcore-labels must be a list of scheduler labels"))?;
+            let labels = labels.as_array().ok_or_else(|| {
+                Error::invalid(
+                    "template",
+                    "x-shipcore-labels must be a list of scheduler labels",
+                )
+            })?;
             for l in labels {
                 req.add_label(l.as_str().unwrap_or_default())?;
             }
@@ -618,12 +764,18 @@ impl Projects {
     /// Where the project runs: the engine it holds its reservation on, or one
     /// the scheduler picks now (kept in the document).
     pub(super) async fn place(&self, doc: &mut ProjectDoc, file: &ComposeFile) -> Result<Site> {
-        let held = self.inner.cluster.held_on(&hold_name(&doc.name, false)).await;
+        let held = self
+            .inner
+            .cluster
+            .held_on(&hold_name(&doc.name, false))
+            .await;
         if doc.engine.is_empty() || held.as_deref() != Some(doc.engine.as_str()) {
             let mut req = self.request(doc, file, false)?;
             // Where its volumes are, unless that engine is gone or down.
             let health = self.inner.cluster.health(&doc.engine).await;
-            if !doc.engine.is_empty() && health.is_some_and(|h| h != crate::model::Health::Unhealthy) {
+            if !doc.engine.is_empty()
+                && health.is_some_and(|h| h != crate::model::Health::Unhealthy)
+            {
                 req.host = Some(doc.engine.clone());
             }
             let placement = self.inner.cluster.hold_reservation(&req).await?;
@@ -669,7 +821,10 @@ impl Projects {
         }
         for (file, next) in docs {
             if let Ok(req) = file.and_then(|f| self.request(doc, &f, next)) {
-                self.inner.cluster.hold_reservation_at(&doc.engine, req.footprint).await;
+                self.inner
+                    .cluster
+                    .hold_reservation_at(&doc.engine, req.footprint)
+                    .await;
             }
         }
     }
@@ -700,22 +855,40 @@ impl Projects {
         self.service_op(id, |this, mut doc, file, svc| async move {
             doc.stopped.retain(|s| s != &svc);
             if doc.lifecycle.desired != ProjectState::Running {
-                doc.stopped = file.services.keys().filter(|s| **s != svc).cloned().collect();
+                doc.stopped = file
+                    .services
+                    .keys()
+                    .filter(|s| **s != svc)
+                    .cloned()
+                    .collect();
                 doc.lifecycle.desired = ProjectState::Running;
             }
             this.save(&mut doc).await?;
             let site = this.place(&mut doc, &file).await?;
             let one = BTreeSet::from([svc.clone()]);
-            site.up(&file, &doc.current.version, &replicas_of(&doc, &file), &one, Mode::default()).await?;
+            site.up(
+                &file,
+                &doc.current.version,
+                &replicas_of(&doc, &file),
+                &one,
+                Mode::default(),
+            )
+            .await?;
             doc.lifecycle = doc.lifecycle.on(Outcome::Running);
             this.save(&mut doc).await?;
-            this.event(EventType::Start, format!("service={}_{svc}", doc.name)).await;
+            this.event(EventType::Start, format!("service={}_{svc}", doc.name))
+                .await;
             Ok(())
         })
         .await
     }
 
-    pub async fn stop_service(&self, id: &str, timeout: Duration, signal: Option<String>) -> Result<()> {
+    pub async fn stop_service(
+        &self,
+        id: &str,
+        timeout: Duration,
+        signal: Option<String>,
+    ) -> Result<()> {
         if let Some(s) = &signal {
             check_signal(s)?;
         }
@@ -732,7 +905,8 @@ impl Projects {
                     None => site.stop(&file, Some(&one), timeout).await?,
                 }
             }
-            this.event(EventType::Stop, format!("service={}_{svc}", doc.name)).await;
+            this.event(EventType::Stop, format!("service={}_{svc}", doc.name))
+                .await;
             Ok(())
         })
         .await
@@ -763,9 +937,20 @@ impl Projects {
             if doc.wants_running(&svc) && !doc.engine.is_empty() {
                 let site = this.site(&doc).await?;
                 let one = BTreeSet::from([svc.clone()]);
-                site.up(&file, &doc.current.version, &replicas_of(&doc, &file), &one, Mode::default()).await?;
+                site.up(
+                    &file,
+                    &doc.current.version,
+                    &replicas_of(&doc, &file),
+                    &one,
+                    Mode::default(),
+                )
+                .await?;
             }
-            this.event(EventType::Scale, format!("service={}_{svc} count={count}", doc.name)).await;
+            this.event(
+                EventType::Scale,
+                format!("service={}_{svc} count={count}", doc.name),
+            )
+            .await;
             Ok(())
         })
         .await
@@ -773,7 +958,10 @@ impl Projects {
 }
 
 pub(super) fn replicas_of(doc: &ProjectDoc, file: &ComposeFile) -> BTreeMap<String, u32> {
-    file.services.keys().map(|k| (k.clone(), doc.replicas(k, file))).collect()
+    file.services
+        .keys()
+        .map(|k| (k.clone(), doc.replicas(k, file)))
+        .collect()
 }
 
 /// `{project}_{service}`: the project's name has no `_`, so the first one
@@ -781,17 +969,25 @@ pub(super) fn replicas_of(doc: &ProjectDoc, file: &ComposeFile) -> BTreeMap<Stri
 pub(super) fn split_service_id(id: &str) -> Result<(String, String)> {
     match id.split_once('_') {
         Some((p, s)) if !p.is_empty() && !s.is_empty() => Ok((p.to_string(), s.to_string())),
-        _ => Err(Error::invalid("id", format!("{id:?} is not {{project}}_{{service}}"))),
+        _ => Err(Error::invalid(
+            "id",
+            format!("{id:?} is not {{project}}_{{service}}"),
+        )),
     }
 }
 
 fn check_signal(signal: &str) -> Result<()> {
     let ok = !signal.is_empty()
         && signal.len() <= 16
-        && signal.chars().all(|c| c.is_ascii_alphanumeric() || c == '+');
+        && signal
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '+');
     if ok {
         Ok(())
     } else {
-        Err(Error::invalid("signal", format!("{signal:?} is not a signal name such as KILL or TERM")))
+        Err(Error::invalid(
+            "signal",
+            format!("{signal:?} is not a signal name such as KILL or TERM"),
+        ))
     }
 }

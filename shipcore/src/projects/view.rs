@@ -82,8 +82,18 @@ pub fn word(s: ProjectState) -> String {
 impl Projects {
     /// Projects whose name contains `q`, with their services (and their
     /// containers) on request.
-    pub async fn list(&self, q: &str, services: bool, containers: bool) -> Result<Vec<ProjectView>> {
-        let docs: Vec<ProjectDoc> = self.docs().await?.into_iter().filter(|d| d.name.contains(q)).collect();
+    pub async fn list(
+        &self,
+        q: &str,
+        services: bool,
+        containers: bool,
+    ) -> Result<Vec<ProjectView>> {
+        let docs: Vec<ProjectDoc> = self
+            .docs()
+            .await?
+            .into_iter()
+            .filter(|d| d.name.contains(q))
+            .collect();
         let views = join_all(docs.iter().map(|d| self.render(d, services, containers))).await;
         views.into_iter().collect()
     }
@@ -98,14 +108,22 @@ impl Projects {
         let mut out = Vec::new();
         for doc in self.docs().await? {
             let view = self.render(&doc, true, containers).await?;
-            out.extend(view.services.unwrap_or_default().into_iter().filter(|s| s.id.contains(q)));
+            out.extend(
+                view.services
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|s| s.id.contains(q)),
+            );
         }
         Ok(out)
     }
 
     pub async fn service(&self, id: &str) -> Result<ServiceView> {
         let (project, service) = split_service_id(id)?;
-        let doc = self.load(&project).await.map_err(|_| Error::missing("service", id))?;
+        let doc = self
+            .load(&project)
+            .await
+            .map_err(|_| Error::missing("service", id))?;
         let view = self.render(&doc, true, true).await?;
         view.services
             .unwrap_or_default()
@@ -124,7 +142,12 @@ impl Projects {
         }
     }
 
-    async fn render(&self, doc: &ProjectDoc, with_services: bool, with_containers: bool) -> Result<ProjectView> {
+    async fn render(
+        &self,
+        doc: &ProjectDoc,
+        with_services: bool,
+        with_containers: bool,
+    ) -> Result<ProjectView> {
         let file = doc.current.parse(&self.opts().parse).unwrap_or_default();
         let observed = self.observe(doc).await;
         let replicas = replicas_of(doc, &file);
@@ -148,7 +171,9 @@ impl Projects {
                     .services
                     .keys()
                     .filter(|k| doc.wants_running(k))
-                    .all(|k| running(k, &doc.current.version) >= replicas.get(k).copied().unwrap_or(0));
+                    .all(|k| {
+                        running(k, &doc.current.version) >= replicas.get(k).copied().unwrap_or(0)
+                    });
                 let any = observed.iter().any(|c| c.state == "running");
                 match lc.desired {
                     ProjectState::Running if all => ProjectState::Running,
@@ -166,7 +191,11 @@ impl Projects {
             for (svc, def) in &file.services {
                 let want = replicas.get(svc).copied().unwrap_or(0);
                 let up = running(svc, &doc.current.version);
-                let desired = if doc.wants_running(svc) { ProjectState::Running } else { ProjectState::Stopped };
+                let desired = if doc.wants_running(svc) {
+                    ProjectState::Running
+                } else {
+                    ProjectState::Stopped
+                };
                 let state = match (desired, up) {
                     _ if lc.rollout.is_some() => current,
                     (ProjectState::Running, n) if n >= want => ProjectState::Running,
@@ -246,11 +275,19 @@ impl Projects {
         let Ok(site) = self.site(doc).await else {
             return out;
         };
-        for c in observed.iter().filter(|c| c.labels.get(LABEL_SERVICE).map(String::as_str) == Some(svc)) {
+        for c in observed
+            .iter()
+            .filter(|c| c.labels.get(LABEL_SERVICE).map(String::as_str) == Some(svc))
+        {
             let details = site.backend.inspect_container(&c.id).await.ok();
             let (ip, health) = details
                 .as_ref()
-                .map(|d| (d.networks.values().next().cloned().unwrap_or_default(), d.state.health.clone()))
+                .map(|d| {
+                    (
+                        d.networks.values().next().cloned().unwrap_or_default(),
+                        d.state.health.clone(),
+                    )
+                })
                 .unwrap_or_default();
             out.insert(
                 c.id.clone(),
@@ -277,4 +314,3 @@ fn raw_services(template: &str) -> BTreeMap<String, Value> {
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default()
 }
-

@@ -35,10 +35,16 @@ impl Projects {
     pub async fn create_volume(&self, req: NewVolume) -> Result<Volume> {
         validate_name("name", &req.name)?;
         if req.driver_opts.len() > 64 || req.labels.len() > 64 {
-            return Err(Error::invalid("driverOpts", "at most 64 options and 64 labels"));
+            return Err(Error::invalid(
+                "driverOpts",
+                "at most 64 options and 64 labels",
+            ));
         }
         if self.find_volume(&req.name).await?.is_some() {
-            return Err(Error::Exists { kind: "volume".into(), id: req.name });
+            return Err(Error::Exists {
+                kind: "volume".into(),
+                id: req.name,
+            });
         }
         let engine = if req.node.is_empty() {
             let mut r = Request::new("volume", 0, 0);
@@ -72,8 +78,13 @@ impl Projects {
             labels: req.labels,
             created: self.cluster().options().clock.rfc3339(),
         };
-        let bytes = serde_json::to_vec(&doc).map_err(|e| Error::Storage { reason: e.to_string() })?;
-        self.inner.store.put(&volume_key(&doc.name), bytes, Expect::Any).await?;
+        let bytes = serde_json::to_vec(&doc).map_err(|e| Error::Storage {
+            reason: e.to_string(),
+        })?;
+        self.inner
+            .store
+            .put(&volume_key(&doc.name), bytes, Expect::Any)
+            .await?;
         Ok(Volume {
             name: info.name,
             driver: info.driver,
@@ -102,7 +113,11 @@ impl Projects {
             for v in list {
                 out.push(Volume {
                     refs: refs.get(&v.name).cloned().unwrap_or_default(),
-                    labels: v.labels.into_iter().filter(|(k, _)| k != LABEL_OWNER).collect(),
+                    labels: v
+                        .labels
+                        .into_iter()
+                        .filter(|(k, _)| k != LABEL_OWNER)
+                        .collect(),
                     name: v.name,
                     driver: v.driver,
                     mountpoint: v.mountpoint,
@@ -116,7 +131,9 @@ impl Projects {
 
     /// One volume by name.
     pub async fn volume(&self, name: &str) -> Result<Volume> {
-        self.find_volume(name).await?.ok_or_else(|| Error::missing("volume", name))
+        self.find_volume(name)
+            .await?
+            .ok_or_else(|| Error::missing("volume", name))
     }
 
     async fn find_volume(&self, name: &str) -> Result<Option<Volume>> {
@@ -136,7 +153,10 @@ impl Projects {
         }
         let backend = self.cluster().backend(&v.node).await?;
         backend.remove_volume(name, false).await?;
-        self.inner.store.delete(&volume_key(name), Expect::Any).await?;
+        self.inner
+            .store
+            .delete(&volume_key(name), Expect::Any)
+            .await?;
         Ok(())
     }
 }

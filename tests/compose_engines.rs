@@ -1,0 +1,417 @@
+//! Compose projects (seed 003) over the test bed's real engine A: a
+//! 3-service app brought up in dependency order (`service_healthy`), web
+//! reaching db by name, stop / start / kill / redeploy / delete with and
+//! without its volume; blue-green updates confirmed, rolled back, refused
+//! for the same version, and failed by a version that exits at once while
+//! the old one keeps running.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use shipcore::cluster::Cluster;
+use shipcore::engine::ContainerFilter;
+use shipcore::projects::{
+    NewProject, ProjectUpdate, Projects, ProjectsOptions, LABEL_PROJECT, LABEL_VERSION,
+};
+use shipcore::sched::Strategy;
+use shipcore::store::{MemoryStore, Store};
+use shipcore::Error;
+use support::*;
+
+async fn setup(name: &str) -> Option<(Cluster, Projects, shipcore::cluster::Background)> {
+    let (a, b) = engines()?;
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let cluster = cluster_on(store.clone(), &a, &b, Strategy::Spread, &unique(name)).await;
+    let bg = cluster.start();
+    wait_for("engines checked", Duration::from_secs(20), || {
+        let c = cluster.clone();
+        async move { c.health("a").await == Some(shipcore::model::Health::Healthy) }
+    })
+    .await;
+    let projects = Projects::open(
+        store,
+        cluster.clone(),
+        ProjectsOptions {
+            health_deadline: Duration::from_secs(30),
+            poll: Duration::from_millis(100),
+            ..ProjectsOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    Some((cluster, projects, bg))
+}
+
+async fn state(p: &Projects, name: &str) -> String {
+    p.get(name, false, false)
+        .await
+        .map(|v| v.current_state)
+        .unwrap_or_default()
+}
+
+async fn wait_state(p: &Projects, name: &str, want: &str) {
+    wait_for(
+        &format!("{name} {want}"),
+        Duration::from_secs(60),
+        || async { state(p, name).await == want },
+    )
+    .await;
+}
+
+/// The project's containers on its engine: (service, version, running).
+async fn containers(c: &Cluster, p: &Projects, name: &str) -> Vec<(String, String, bool)> {
+    let view = p.get(name, false, false).await.unwrap();
+    let backend = c.backend(&view.engine).await.unwrap();
+    let filter = ContainerFilter {
+        all: true,
+        labels: vec![format!("{LABEL_PROJECT}={name}")],
+        name: None,
+    };
+    let mut out: Vec<(String, String, bool)> = backend
+        .list_containers(&filter)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| {
+            (
+                s.labels
+                    .get("io.shipcore.project.service")
+                    .cloned()
+                    .unwrap_or_default(),
+                s.labels.get(LABEL_VERSION).cloned().unwrap_or_default(),
+                s.state == "running",
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn app_template(port: u16) -> String {
+    format!(
+        r#"
+x-base: &base
+  image: {IMAGE}
+  restart: "no"
+services:
+  db:
+    <<: *base
+    command: ["sh", "-c", "rm -f /data/greeting; httpd -p 5432 -h /data; sleep 1; echo hello-from-db > /data/greeting; exec sleep 3600"]
+    volumes: ["data:/data"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/data/greeting"]
+      interval: 500ms
+      retries: 30
+  web:
+    <<: *base
+    command: ["sh", "-c", "mkdir -p /www; wget -q -O /www/index.html http://${{DB_HOST}}:5432/greeting && httpd -f -p 80 -h /www"]
+    depends_on:
+      db:
+        condition: service_healthy
+    ports: ["127.0.0.1:{port}:80"]
+  worker:
+    <<: *base
+    command: ["sleep", "3600"]
+    depends_on: [web]
+volumes:
+  data: {{}}
+"#
+    )
+}
+
+async fn http_get(port: u16) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    s.write_all(b"GET / HTTP/1.0\r\n\r\n").await.ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.ok()?;
+    Some(out)
+}
+
+async fn volume_exists(c: &Cluster, name: &str) -> bool {
+    let backend = c.backend("a").await.unwrap();
+    let b = c.backend("b").await.unwrap();
+    backend.inspect_volume(name).await.is_ok() || b.inspect_volume(name).await.is_ok()
+}
+
+#[tokio::test]
+async fn three_services_in_dependency_order_with_a_volume() {
+    let Some((c, p, _bg)) = setup("compose").await else {
+        println!("SKIP: no engine");
+        return;
+    };
+    let port = free_port();
+    let name = format!("shop{port}");
+    let req = NewProject {
+        name: name.clone(),
+        description: "three services".into(),
+        template: app_template(port),
+        version: None,
+        environment: [("DB_HOST".to_string(), "db".to_string())].into(),
+    };
+    let doc = p.create(req.clone(), "admin").await.unwrap();
+    assert_eq!(doc.current.version, "1.0");
+    assert!(matches!(
+        p.create(req.clone(), "admin").await,
+        Err(Error::Exists { .. })
+    ));
+    wait_state(&p, &name, "running").await;
+
+    // db became healthy before web started; web reached db by name.
+    let view = p.get(&name, true, true).await.unwrap();
+    let engine = view.engine.clone();
+    let backend = c.backend(&engine).await.unwrap();
+    let started = |svc: &str| {
+        let s = view
+            .services
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|s| s.name == svc)
+            .unwrap();
+        s.containers
+            .as_ref()
+            .unwrap()
+            .keys()
+            .next()
+            .unwrap()
+            .clone()
+    };
+    let db = backend.inspect_container(&started("db")).await.unwrap();
+    let web = backend.inspect_container(&started("web")).await.unwrap();
+    let worker = backend.inspect_container(&started("worker")).await.unwrap();
+    assert_eq!(db.state.health, "healthy");
+    assert!(
+        db.state.started_at < web.state.started_at
+            && web.state.started_at <= worker.state.started_at
+    );
+    let page = http_get(port).await.unwrap_or_default();
+    assert!(
+        page.contains("hello-from-db"),
+        "web serves what it fetched from db: {page}"
+    );
+    let svc = p.service(&format!("{name}_web")).await.unwrap();
+    assert_eq!(
+        (svc.current_state.as_str(), svc.project.as_str()),
+        ("running", name.as_str())
+    );
+    let refs = p.volume(&format!("{name}_data")).await.unwrap();
+    assert_eq!(refs.refs.len(), 1, "db uses the volume: {refs:?}");
+
+    // Stop, start, kill, redeploy.
+    p.stop(&name, Duration::from_secs(1)).await.unwrap();
+    assert!(containers(&c, &p, &name)
+        .await
+        .iter()
+        .all(|(_, _, running)| !running));
+    assert_eq!(state(&p, &name).await, "stopped");
+    p.start(&name).await.unwrap();
+    assert!(containers(&c, &p, &name)
+        .await
+        .iter()
+        .all(|(_, _, running)| *running));
+    p.kill(&name, "KILL").await.unwrap();
+    assert_eq!(state(&p, &name).await, "stopped");
+    let before = backend
+        .list_containers(&ContainerFilter {
+            all: true,
+            labels: vec![format!("{LABEL_PROJECT}={name}")],
+            name: None,
+        })
+        .await
+        .unwrap();
+    p.redeploy(&name).await.unwrap();
+    let after = backend
+        .list_containers(&ContainerFilter {
+            all: true,
+            labels: vec![format!("{LABEL_PROJECT}={name}")],
+            name: None,
+        })
+        .await
+        .unwrap();
+    let ids = |l: &[shipcore::engine::ContainerSummary]| {
+        l.iter().map(|c| c.id.clone()).collect::<BTreeSet<_>>()
+    };
+    assert_eq!(after.len(), 3);
+    assert!(
+        ids(&before).is_disjoint(&ids(&after)),
+        "redeploy makes the containers anew"
+    );
+    assert_eq!(state(&p, &name).await, "running");
+
+    // Delete while running needs force; without v the volume stays.
+    let err = p.delete(&name, false, false).await.unwrap_err();
+    assert!(err.to_string().contains("force=true"), "{err}");
+    p.delete(&name, true, false).await.unwrap();
+    assert!(matches!(
+        p.get(&name, false, false).await,
+        Err(Error::Missing { .. })
+    ));
+    assert!(backend
+        .list_containers(&ContainerFilter {
+            all: true,
+            labels: vec![format!("{LABEL_PROJECT}={name}")],
+            name: None
+        })
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(
+        volume_exists(&c, &format!("{name}_data")).await,
+        "the volume stays without v"
+    );
+    // The same project again uses the volume; deleted with v it goes.
+    p.create(req, "admin").await.unwrap();
+    wait_state(&p, &name, "running").await;
+    p.delete(&name, true, true).await.unwrap();
+    assert!(
+        !volume_exists(&c, &format!("{name}_data")).await,
+        "v removes the volume"
+    );
+}
+
+fn one_service(command: &str) -> String {
+    format!("services:\n  app:\n    image: {IMAGE}\n    command: {command}\n    ports: [\"127.0.0.1::80\"]\n")
+}
+
+async fn wait_phase(p: &Projects, name: &str, phase: &str) {
+    wait_for(
+        &format!("{name} update {phase}"),
+        Duration::from_secs(60),
+        || async {
+            p.get(name, false, false)
+                .await
+                .ok()
+                .and_then(|v| v.update)
+                .is_some_and(|u| u.phase == phase)
+        },
+    )
+    .await;
+}
+
+async fn wait_no_update(p: &Projects, name: &str) {
+    wait_for(
+        &format!("{name} update done"),
+        Duration::from_secs(60),
+        || async {
+            p.get(name, false, false)
+                .await
+                .is_ok_and(|v| v.update.is_none())
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn blue_green_confirm_rollback_refusals_and_failure() {
+    let Some((c, p, _bg)) = setup("bluegreen").await else {
+        println!("SKIP: no engine");
+        return;
+    };
+    let name = format!("bg{}", free_port());
+    let sleep = one_service(r#"["sleep", "3600"]"#);
+    p.create(
+        NewProject {
+            name: name.clone(),
+            template: sleep.clone(),
+            ..NewProject::default()
+        },
+        "admin",
+    )
+    .await
+    .unwrap();
+    wait_state(&p, &name, "running").await;
+    let update = |version: &str, template: &str| ProjectUpdate {
+        template: Some(template.to_string()),
+        version: version.into(),
+        update_method: Some("blue-green".into()),
+        ..ProjectUpdate::default()
+    };
+
+    // Update → both versions run → confirm → only the new.
+    p.update(&name, update("2.0", &sleep)).await.unwrap();
+    wait_phase(&p, &name, "ready").await;
+    assert_eq!(state(&p, &name).await, "updating");
+    assert_eq!(
+        containers(&c, &p, &name).await,
+        [
+            ("app".into(), "1.0".into(), true),
+            ("app".into(), "2.0".into(), true)
+        ]
+    );
+    let again = p.update(&name, update("3.0", &sleep)).await.unwrap_err();
+    assert!(
+        matches!(again, Error::State { .. }) && again.to_string().contains("under way"),
+        "{again}"
+    );
+    p.confirm(&name, false).await.unwrap();
+    wait_no_update(&p, &name).await;
+    assert_eq!(
+        containers(&c, &p, &name).await,
+        [("app".into(), "2.0".into(), true)]
+    );
+    assert_eq!(p.get(&name, false, false).await.unwrap().version, "2.0");
+
+    // Same version → 409.
+    let same = p.update(&name, update("2.0", &sleep)).await.unwrap_err();
+    assert!(
+        matches!(same, Error::State { .. }) && same.to_string().contains("current version"),
+        "{same}"
+    );
+
+    // Update → rollback → only the old.
+    p.update(&name, update("3.0", &sleep)).await.unwrap();
+    wait_phase(&p, &name, "ready").await;
+    p.rollback(&name, false).await.unwrap();
+    wait_no_update(&p, &name).await;
+    assert_eq!(
+        containers(&c, &p, &name).await,
+        [("app".into(), "2.0".into(), true)]
+    );
+    assert!(p
+        .confirm(&name, false)
+        .await
+        .unwrap_err()
+        .to_string()
+        .contains("no update"));
+
+    // A version that exits at once: the update ends failed, the old serves.
+    p.update(&name, update("4.0", &one_service(r#"["false"]"#)))
+        .await
+        .unwrap();
+    wait_phase(&p, &name, "failed").await;
+    assert_eq!(state(&p, &name).await, "failed");
+    let view = p.get(&name, false, false).await.unwrap();
+    assert!(
+        view.update.unwrap().reason.contains("exited"),
+        "the reason names the exit"
+    );
+    assert!(containers(&c, &p, &name)
+        .await
+        .contains(&("app".into(), "2.0".into(), true)));
+    let no = p.confirm(&name, false).await.unwrap_err();
+    assert!(no.to_string().contains("not healthy"), "{no}");
+    p.rollback(&name, false).await.unwrap();
+    wait_no_update(&p, &name).await;
+    assert_eq!(
+        containers(&c, &p, &name).await,
+        [("app".into(), "2.0".into(), true)]
+    );
+    assert_eq!(state(&p, &name).await, "running");
+    p.delete(&name, true, true).await.unwrap();
+}
