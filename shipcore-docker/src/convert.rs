@@ -257,7 +257,7 @@ pub fn summary(c: m::ContainerSummary) -> ContainerSummary {
             .mounts
             .unwrap_or_default()
             .into_iter()
-            .filter(|m| m.typ.as_ref().is_some_and(|t| t.to_string() == "volume"))
+            .filter(|m| m.typ.as_ref().is_some_and(|t| *t == "volume"))
             .filter_map(|m| m.name)
             .collect(),
     }

@@ -108,7 +108,7 @@ impl Projects {
             if e.health != Health::Healthy {
                 continue;
             }
-            let Ok(backend) = self.cluster().backend(&e.id()).await else {
+            let Ok(backend) = self.cluster().backend(e.id()).await else {
                 continue;
             };
             let filter = ContainerFilter {

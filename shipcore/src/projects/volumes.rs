@@ -103,7 +103,7 @@ impl Projects {
             if e.health == Health::Unhealthy {
                 continue;
             }
-            let Ok(backend) = self.cluster().backend(&e.id()).await else {
+            let Ok(backend) = self.cluster().backend(e.id()).await else {
                 continue;
             };
             let Ok(list) = backend.list_volumes().await else {
