@@ -121,6 +121,20 @@ impl Modify for AuthAnswers {
                 if has_body {
                     add("408", "The body did not arrive in time");
                 }
+                // The container service (seed 003): every operation names a
+                // project, service or volume, or reads a body.
+                let compose = op
+                    .tags
+                    .as_ref()
+                    .is_some_and(|t| t.iter().any(|t| t == "projects"));
+                if compose {
+                    add(
+                        "400",
+                        "A malformed or invalid request; the message names what",
+                    );
+                    add("404", "No such project, service or volume (or compose projects are not enabled on this server)");
+                    add("408", "The body did not arrive in time");
+                }
                 add("503", "The request's deadline passed, or the server is too busy checking passwords (`Retry-After`)");
                 if open {
                     continue;
