@@ -289,29 +289,15 @@ fn one_service(command: &str) -> String {
     format!("services:\n  app:\n    image: {IMAGE}\n    command: {command}\n    ports: [\"127.0.0.1::80\"]\n")
 }
 
-async fn wait_phase(p: &Projects, name: &str, phase: &str) {
+/// Waits until the project's update is in `phase` (`None`: no update).
+async fn wait_update(p: &Projects, name: &str, phase: Option<&str>) {
     wait_for(
-        &format!("{name} update {phase}"),
+        &format!("{name} update {phase:?}"),
         Duration::from_secs(60),
         || async {
             p.get(name, false, false)
                 .await
-                .ok()
-                .and_then(|v| v.update)
-                .is_some_and(|u| u.phase == phase)
-        },
-    )
-    .await;
-}
-
-async fn wait_no_update(p: &Projects, name: &str) {
-    wait_for(
-        &format!("{name} update done"),
-        Duration::from_secs(60),
-        || async {
-            p.get(name, false, false)
-                .await
-                .is_ok_and(|v| v.update.is_none())
+                .is_ok_and(|v| v.update.map(|u| u.phase).as_deref() == phase)
         },
     )
     .await;
@@ -345,7 +331,7 @@ async fn blue_green_confirm_rollback_refusals_and_failure() {
 
     // Update → both versions run → confirm → only the new.
     p.update(&name, update("2.0", &sleep)).await.unwrap();
-    wait_phase(&p, &name, "ready").await;
+    wait_update(&p, &name, Some("ready")).await;
     assert_eq!(state(&p, &name).await, "updating");
     assert_eq!(
         containers(&c, &p, &name).await,
@@ -360,7 +346,7 @@ async fn blue_green_confirm_rollback_refusals_and_failure() {
         "{again}"
     );
     p.confirm(&name, false).await.unwrap();
-    wait_no_update(&p, &name).await;
+    wait_update(&p, &name, None).await;
     assert_eq!(
         containers(&c, &p, &name).await,
         [("app".into(), "2.0".into(), true)]
@@ -376,9 +362,9 @@ async fn blue_green_confirm_rollback_refusals_and_failure() {
 
     // Update → rollback → only the old.
     p.update(&name, update("3.0", &sleep)).await.unwrap();
-    wait_phase(&p, &name, "ready").await;
+    wait_update(&p, &name, Some("ready")).await;
     p.rollback(&name, false).await.unwrap();
-    wait_no_update(&p, &name).await;
+    wait_update(&p, &name, None).await;
     assert_eq!(
         containers(&c, &p, &name).await,
         [("app".into(), "2.0".into(), true)]
@@ -394,7 +380,7 @@ async fn blue_green_confirm_rollback_refusals_and_failure() {
     p.update(&name, update("4.0", &one_service(r#"["false"]"#)))
         .await
         .unwrap();
-    wait_phase(&p, &name, "failed").await;
+    wait_update(&p, &name, Some("failed")).await;
     assert_eq!(state(&p, &name).await, "failed");
     let view = p.get(&name, false, false).await.unwrap();
     assert!(
@@ -407,7 +393,7 @@ async fn blue_green_confirm_rollback_refusals_and_failure() {
     let no = p.confirm(&name, false).await.unwrap_err();
     assert!(no.to_string().contains("not healthy"), "{no}");
     p.rollback(&name, false).await.unwrap();
-    wait_no_update(&p, &name).await;
+    wait_update(&p, &name, None).await;
     assert_eq!(
         containers(&c, &p, &name).await,
         [("app".into(), "2.0".into(), true)]
