@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use shipcore::cluster::Cluster;
-use shipcore::engine::ContainerFilter;
+use shipcore::engine::{ContainerFilter, ContainerSummary, EngineBackend};
 use shipcore::projects::{
     NewProject, ProjectUpdate, Projects, ProjectsOptions, LABEL_PROJECT, LABEL_VERSION,
 };
@@ -67,15 +67,8 @@ async fn wait_state(p: &Projects, name: &str, want: &str) {
 async fn containers(c: &Cluster, p: &Projects, name: &str) -> Vec<(String, String, bool)> {
     let view = p.get(name, false, false).await.unwrap();
     let backend = c.backend(&view.engine).await.unwrap();
-    let filter = ContainerFilter {
-        all: true,
-        labels: vec![format!("{LABEL_PROJECT}={name}")],
-        name: None,
-    };
-    let mut out: Vec<(String, String, bool)> = backend
-        .list_containers(&filter)
+    let mut out: Vec<(String, String, bool)> = listed(&*backend, name)
         .await
-        .unwrap()
         .into_iter()
         .map(|s| {
             (
@@ -90,6 +83,16 @@ async fn containers(c: &Cluster, p: &Projects, name: &str) -> Vec<(String, Strin
         .collect();
     out.sort();
     out
+}
+
+/// Every container of a project on an engine, running or not.
+async fn listed(backend: &dyn EngineBackend, project: &str) -> Vec<ContainerSummary> {
+    let filter = ContainerFilter {
+        all: true,
+        labels: vec![format!("{LABEL_PROJECT}={project}")],
+        name: None,
+    };
+    backend.list_containers(&filter).await.unwrap()
 }
 
 fn free_port() -> u16 {
@@ -227,26 +230,10 @@ async fn three_services_in_dependency_order_with_a_volume() {
         .all(|(_, _, running)| *running));
     p.kill(&name, "KILL").await.unwrap();
     assert_eq!(state(&p, &name).await, "stopped");
-    let before = backend
-        .list_containers(&ContainerFilter {
-            all: true,
-            labels: vec![format!("{LABEL_PROJECT}={name}")],
-            name: None,
-        })
-        .await
-        .unwrap();
+    let before = listed(&*backend, &name).await;
     p.redeploy(&name).await.unwrap();
-    let after = backend
-        .list_containers(&ContainerFilter {
-            all: true,
-            labels: vec![format!("{LABEL_PROJECT}={name}")],
-            name: None,
-        })
-        .await
-        .unwrap();
-    let ids = |l: &[shipcore::engine::ContainerSummary]| {
-        l.iter().map(|c| c.id.clone()).collect::<BTreeSet<_>>()
-    };
+    let after = listed(&*backend, &name).await;
+    let ids = |l: &[ContainerSummary]| l.iter().map(|c| c.id.clone()).collect::<BTreeSet<_>>();
     assert_eq!(after.len(), 3);
     assert!(
         ids(&before).is_disjoint(&ids(&after)),
@@ -262,15 +249,7 @@ async fn three_services_in_dependency_order_with_a_volume() {
         p.get(&name, false, false).await,
         Err(Error::Missing { .. })
     ));
-    assert!(backend
-        .list_containers(&ContainerFilter {
-            all: true,
-            labels: vec![format!("{LABEL_PROJECT}={name}")],
-            name: None
-        })
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(listed(&*backend, &name).await.is_empty());
     assert!(
         volume_exists(&c, &format!("{name}_data")).await,
         "the volume stays without v"

@@ -307,7 +307,13 @@ impl State {
 
     /// Gives back the reservation of a container that was not recorded.
     pub fn release(&mut self, name: &str) {
-        if let Some(r) = self.pending.remove(name) {
+        let r = self.pending.remove(name);
+        self.give_back(r);
+    }
+
+    /// Takes a removed reservation out of the scheduler's index.
+    fn give_back(&mut self, r: Option<Reservation>) {
+        if let Some(r) = r {
             let _ = self.index.remove_container(&r.engine, &r.footprint);
             self.bump();
             self.check();
@@ -370,11 +376,8 @@ impl State {
 
     /// Gives a hold back.
     pub fn unhold(&mut self, name: &str) {
-        if let Some(r) = self.held.remove(name) {
-            let _ = self.index.remove_container(&r.engine, &r.footprint);
-            self.bump();
-            self.check();
-        }
+        let r = self.held.remove(name);
+        self.give_back(r);
     }
 
     /// Where a hold is.

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::{Millicpus, Proto};
+use crate::model::{Millicpus, Proto, RestartPolicy};
 
 /// A parsed compose file.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -238,6 +238,21 @@ impl ServiceDef {
                 self.reservations.memory_mib
             } else {
                 self.limits.memory_mib
+            },
+        }
+    }
+
+    /// The restart policy as the engine takes it (`on-failure:3` → name
+    /// and maximum retries).
+    pub fn restart_policy(&self) -> RestartPolicy {
+        match self.restart.split_once(':') {
+            Some((name, n)) => RestartPolicy {
+                name: name.to_string(),
+                maximum_retry: n.parse().ok(),
+            },
+            None => RestartPolicy {
+                name: self.restart.clone(),
+                maximum_retry: None,
             },
         }
     }

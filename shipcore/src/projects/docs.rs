@@ -101,6 +101,15 @@ impl ProjectDoc {
             .unwrap_or(0)
     }
 
+    /// The services of `file` that are to run now.
+    pub fn running_services(&self, file: &ComposeFile) -> std::collections::BTreeSet<String> {
+        file.services
+            .keys()
+            .filter(|s| self.wants_running(s))
+            .cloned()
+            .collect()
+    }
+
     /// Whether a service is to run now.
     pub fn wants_running(&self, service: &str) -> bool {
         self.lifecycle.desired == ProjectState::Running

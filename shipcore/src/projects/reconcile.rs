@@ -58,9 +58,7 @@ impl Projects {
         let movers: BTreeSet<String> = file
             .services
             .iter()
-            .filter(|(k, s)| {
-                matches!(s.restart.as_str(), "always" | "unless-stopped") && doc.wants_running(k)
-            })
+            .filter(|(k, s)| s.restart_policy().moves() && doc.wants_running(k))
             .map(|(k, _)| k.clone())
             .collect();
         if movers.is_empty() {

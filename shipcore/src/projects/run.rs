@@ -17,7 +17,6 @@ use crate::engine::{
     PortBinding, VolumeSpec,
 };
 use crate::error::{Error, Result};
-use crate::model::RestartPolicy;
 
 /// One project on its engine.
 #[derive(Clone)]
@@ -324,10 +323,6 @@ impl Site {
                 }
             })
             .collect();
-        let (name, max) = match def.restart.split_once(':') {
-            Some((name, n)) => (name.to_string(), n.parse().ok()),
-            None => (def.restart.clone(), None),
-        };
         ContainerSpec {
             name: Some(container_name(&self.project, svc, version, n)),
             image: def.image.clone(),
@@ -339,10 +334,7 @@ impl Site {
             ports,
             cpus: def.limits.millicpus,
             memory: def.limits.memory_mib,
-            restart_policy: RestartPolicy {
-                name,
-                maximum_retry: max,
-            },
+            restart_policy: def.restart_policy(),
             network: Some(network_name(&self.project, &first_net)),
             network_aliases,
             binds,
@@ -447,7 +439,7 @@ impl Site {
                 if cond != Condition::ServiceCompletedSuccessfully
                     && !s.running
                     && s.status == "exited"
-                    && !restarts(&d.restart_policy)
+                    && !d.restart_policy.restarts(s.exit_code, 0)
                 {
                     return Ok((
                         false,
@@ -638,10 +630,6 @@ pub(super) enum Remove<'a> {
     AllBut(&'a str),
     /// Only this version's.
     Only(&'a str),
-}
-
-fn restarts(p: &RestartPolicy) -> bool {
-    matches!(p.name.as_str(), "always" | "unless-stopped" | "on-failure")
 }
 
 /// The strictest condition any service puts on `svc`.

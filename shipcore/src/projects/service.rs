@@ -23,7 +23,7 @@ use crate::compose::{ComposeFile, ParseOptions};
 use crate::error::{Error, Result};
 use crate::model::{validate_name, EventType, HostPort, ProjectState};
 use crate::sched::Request;
-use crate::store::{Expect, Store};
+use crate::store::{put_json, Expect, Store};
 use crate::update::{Lifecycle, Method, Op, Outcome, Phase, Resume};
 
 /// How the project service behaves.
@@ -169,13 +169,13 @@ impl Projects {
 
     async fn save(&self, doc: &mut ProjectDoc) -> Result<()> {
         doc.updated = self.now();
-        let bytes = serde_json::to_vec(doc).map_err(|e| Error::Storage {
-            reason: e.to_string(),
-        })?;
-        self.inner
-            .store
-            .put(&project_key(&doc.name), bytes, Expect::Any)
-            .await?;
+        put_json(
+            &*self.inner.store,
+            &project_key(&doc.name),
+            doc,
+            Expect::Any,
+        )
+        .await?;
         Ok(())
     }
 
@@ -184,12 +184,15 @@ impl Projects {
     }
 
     async fn event(&self, kind: EventType, message: String) {
-        let _ = self
+        let recorded = self
             .inner
             .cluster
             .events()
             .record(kind, message, &["projects"], None, None)
             .await;
+        if let Err(e) = recorded {
+            tracing::warn!(error = %e, "a project event was not recorded");
+        }
     }
 
     /// Creates a project and starts it in the background; the answer comes
@@ -231,14 +234,13 @@ impl Projects {
             created_by: by.to_string(),
             ..ProjectDoc::default()
         };
-        let bytes = serde_json::to_vec(&doc).map_err(|e| Error::Storage {
-            reason: e.to_string(),
-        })?;
-        match self
-            .inner
-            .store
-            .put(&project_key(&doc.name), bytes, Expect::Absent)
-            .await
+        match put_json(
+            &*self.inner.store,
+            &project_key(&doc.name),
+            &doc,
+            Expect::Absent,
+        )
+        .await
         {
             Ok(_) => {}
             Err(Error::Conflict { .. }) => {
@@ -349,12 +351,7 @@ impl Projects {
     async fn bring_up(&self, doc: &mut ProjectDoc, mode: Mode) -> Result<()> {
         let file = doc.current.parse(&self.inner.opts.parse)?;
         let site = self.place(doc, &file).await?;
-        let services: BTreeSet<String> = file
-            .services
-            .keys()
-            .filter(|s| doc.wants_running(s))
-            .cloned()
-            .collect();
+        let services = doc.running_services(&file);
         let replicas = replicas_of(doc, &file);
         site.up(&file, &doc.current.version, &replicas, &services, mode)
             .await
@@ -541,9 +538,7 @@ impl Projects {
         services: &BTreeSet<String>,
         pull: bool,
     ) -> Result<()> {
-        let mut req = self.request(doc, file, true)?;
-        req.host = Some(doc.engine.clone());
-        self.inner.cluster.hold_reservation(&req).await?;
+        self.hold_on_engine(doc, file, true).await?;
         let site = self.site(doc).await?;
         let replicas: BTreeMap<String, u32> = file
             .services
@@ -595,19 +590,12 @@ impl Projects {
             .cluster
             .release_reservation(&hold_name(&doc.name, true))
             .await;
-        let mut req = self.request(doc, &file, false)?;
-        req.host = Some(doc.engine.clone());
-        if self.inner.cluster.hold_reservation(&req).await.is_err() {
+        if self.hold_on_engine(doc, &file, false).await.is_err() {
             // The engine's room changed meanwhile: keep what was there.
             self.rehold(doc).await;
         }
         // The new version takes over the fixed host ports.
-        let services: BTreeSet<String> = file
-            .services
-            .keys()
-            .filter(|s| doc.wants_running(s))
-            .cloned()
-            .collect();
+        let services = doc.running_services(&file);
         site.up(
             &file,
             &doc.current.version,
@@ -686,10 +674,8 @@ impl Projects {
 
     /// Finishes what a restart (or a create) left to do.
     async fn resume(&self, name: &str, what: Resume) -> Result<()> {
-        match what {
-            Resume::Verify => return self.roll(name, false).await,
-            Resume::Nothing => {}
-            _ => {}
+        if what == Resume::Verify {
+            return self.roll(name, false).await;
         }
         let _g = self.lock(name).await;
         let mut doc = self.load(name).await?;
@@ -759,6 +745,14 @@ impl Projects {
             }
         }
         Ok(req)
+    }
+
+    /// Holds the reservation of the project's current (or next) version on
+    /// the engine it runs on, moving the hold of that name.
+    async fn hold_on_engine(&self, doc: &ProjectDoc, file: &ComposeFile, next: bool) -> Result<()> {
+        let mut req = self.request(doc, file, next)?;
+        req.host = Some(doc.engine.clone());
+        self.inner.cluster.hold_reservation(&req).await.map(|_| ())
     }
 
     /// Where the project runs: the engine it holds its reservation on, or one
@@ -923,9 +917,7 @@ impl Projects {
             let before = doc.scale.get(&svc).copied();
             doc.scale.insert(svc.clone(), count);
             if !doc.engine.is_empty() {
-                let mut req = this.request(&doc, &file, false)?;
-                req.host = Some(doc.engine.clone());
-                if let Err(e) = this.inner.cluster.hold_reservation(&req).await {
+                if let Err(e) = this.hold_on_engine(&doc, &file, false).await {
                     match before {
                         Some(b) => doc.scale.insert(svc.clone(), b),
                         None => doc.scale.remove(&svc),

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::docs::*;
+use super::run::Site;
 use super::service::{replicas_of, split_service_id, Projects};
 use crate::engine::ContainerSummary;
 use crate::error::{Error, Result};
@@ -132,13 +133,18 @@ impl Projects {
             .ok_or_else(|| Error::missing("service", id))
     }
 
-    async fn observe(&self, doc: &ProjectDoc) -> Vec<ContainerSummary> {
+    /// The project's site (if placed and its engine registered) and its
+    /// containers there.
+    async fn observe(&self, doc: &ProjectDoc) -> (Option<Site>, Vec<ContainerSummary>) {
         if doc.engine.is_empty() {
-            return Vec::new();
+            return (None, Vec::new());
         }
         match self.site(doc).await {
-            Ok(site) => site.containers().await.unwrap_or_default(),
-            Err(_) => Vec::new(),
+            Ok(site) => {
+                let list = site.containers().await.unwrap_or_default();
+                (Some(site), list)
+            }
+            Err(_) => (None, Vec::new()),
         }
     }
 
@@ -149,7 +155,7 @@ impl Projects {
         with_containers: bool,
     ) -> Result<ProjectView> {
         let file = doc.current.parse(&self.opts().parse).unwrap_or_default();
-        let observed = self.observe(doc).await;
+        let (site, observed) = self.observe(doc).await;
         let replicas = replicas_of(doc, &file);
         let running = |svc: &str, version: &str| {
             observed
@@ -206,7 +212,7 @@ impl Projects {
                 let mut extensions: BTreeMap<String, Value> = def.extensions.clone();
                 extensions.insert("scale".into(), Value::from(want));
                 let containers = if with_containers {
-                    Some(self.containers_view(doc, svc, &observed, &node).await)
+                    Some(containers_view(site.as_ref(), svc, &observed, &node).await)
                 } else {
                     None
                 };
@@ -263,47 +269,48 @@ impl Projects {
             }),
         })
     }
+}
 
-    async fn containers_view(
-        &self,
-        doc: &ProjectDoc,
-        svc: &str,
-        observed: &[ContainerSummary],
-        node: &str,
-    ) -> BTreeMap<String, ContainerView> {
-        let mut out = BTreeMap::new();
-        let Ok(site) = self.site(doc).await else {
-            return out;
-        };
-        for c in observed
-            .iter()
-            .filter(|c| c.labels.get(LABEL_SERVICE).map(String::as_str) == Some(svc))
-        {
-            let details = site.backend.inspect_container(&c.id).await.ok();
-            let (ip, health) = details
-                .as_ref()
-                .map(|d| {
-                    (
-                        d.networks.values().next().cloned().unwrap_or_default(),
-                        d.state.health.clone(),
-                    )
-                })
-                .unwrap_or_default();
-            out.insert(
-                c.id.clone(),
-                ContainerView {
-                    name: c.name.clone(),
-                    node: node.to_string(),
-                    ip,
-                    running: c.state == "running",
-                    status: c.status.clone(),
-                    health,
-                    version: c.labels.get(LABEL_VERSION).cloned().unwrap_or_default(),
-                },
-            );
-        }
-        out
+/// A service's containers as the API shows them (inspected for address and
+/// health).
+async fn containers_view(
+    site: Option<&Site>,
+    svc: &str,
+    observed: &[ContainerSummary],
+    node: &str,
+) -> BTreeMap<String, ContainerView> {
+    let mut out = BTreeMap::new();
+    let Some(site) = site else {
+        return out;
+    };
+    for c in observed
+        .iter()
+        .filter(|c| c.labels.get(LABEL_SERVICE).map(String::as_str) == Some(svc))
+    {
+        let details = site.backend.inspect_container(&c.id).await.ok();
+        let (ip, health) = details
+            .as_ref()
+            .map(|d| {
+                (
+                    d.networks.values().next().cloned().unwrap_or_default(),
+                    d.state.health.clone(),
+                )
+            })
+            .unwrap_or_default();
+        out.insert(
+            c.id.clone(),
+            ContainerView {
+                name: c.name.clone(),
+                node: node.to_string(),
+                ip,
+                running: c.state == "running",
+                status: c.status.clone(),
+                health,
+                version: c.labels.get(LABEL_VERSION).cloned().unwrap_or_default(),
+            },
+        );
     }
+    out
 }
 
 /// The services of a template as written (merge keys applied), by name.

@@ -13,7 +13,7 @@ use crate::engine::{EngineBackend, VolumeSpec};
 use crate::error::{Error, Result};
 use crate::model::{validate_name, Health, Volume, VolumeRef};
 use crate::sched::Request;
-use crate::store::Expect;
+use crate::store::{put_json, Expect};
 
 /// `POST /volumes/create`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -78,13 +78,13 @@ impl Projects {
             labels: req.labels,
             created: self.cluster().options().clock.rfc3339(),
         };
-        let bytes = serde_json::to_vec(&doc).map_err(|e| Error::Storage {
-            reason: e.to_string(),
-        })?;
-        self.inner
-            .store
-            .put(&volume_key(&doc.name), bytes, Expect::Any)
-            .await?;
+        put_json(
+            &*self.inner.store,
+            &volume_key(&doc.name),
+            &doc,
+            Expect::Any,
+        )
+        .await?;
         Ok(Volume {
             name: info.name,
             driver: info.driver,
