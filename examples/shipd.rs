@@ -13,6 +13,8 @@
 //! shipd sharing an engine each see and touch only their own. Starting with
 //! `--cluster ID` on an empty data folder takes the containers of cluster ID
 //! back (recovery after a lost store).
+//! `GET /clusters/ID/certs` gives an account a client certificate signed by
+//! the cluster's CA, valid `--cert-days` (365 by default).
 //! SIGTERM or Ctrl-C shut it down cleanly. Request logs are key=value lines,
 //! or JSON objects with `SHIPD_LOG_FORMAT=json`.
 //!
@@ -153,7 +155,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .await?;
     println!("cluster {}", cluster.identity());
 
-    let mut access = Access::new(store.clone()).with_events(cluster.events().clone());
+    let cert_days: u64 = arg("--cert-days", "365")
+        .parse()
+        .ok()
+        .filter(|d| (1..=3650).contains(d))
+        .ok_or("--cert-days takes a number of days from 1 to 3650")?;
+    let mut access = Access::new(store.clone())
+        .with_events(cluster.events().clone())
+        .with_cert_lifetime(std::time::Duration::from_secs(cert_days * 24 * 3600));
     if shared {
         access = access.shared();
     }

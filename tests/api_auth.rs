@@ -108,6 +108,9 @@ const COMPOSE: &[(&str, &str)] = &[
     ("POST", "/volumes/create"),
     ("GET", "/volumes/{name}"),
     ("DELETE", "/volumes/{name}"),
+    ("GET", "/clusters/{name}/certs"),
+    ("GET", "/clusters/{name}/certs/issued"),
+    ("DELETE", "/clusters/{name}/certs/{serial}"),
 ];
 
 fn b_tcp() -> String {
@@ -319,7 +322,10 @@ async fn auth_matrix() {
         "documented operations"
     );
     for (method, route) in COMPOSE {
-        let path = route.replace("{name}", "nope").replace("{id}", "nope_web");
+        let path = route
+            .replace("{name}", "nope")
+            .replace("{id}", "nope_web")
+            .replace("{serial}", "0a");
         let body = (*method != "GET").then_some(r#"{"name":"nope"}"#);
         for (who, cred) in &creds {
             let (status, answer) = api.call(method, &path, cred, body).await;

@@ -1,11 +1,14 @@
 //! No input makes the facade panic, answer 5xx or leave partial state:
 //! generated requests (junk bytes, arbitrary JSON, seed bodies with fields
 //! of the wrong type, odd ids, and the ids and id prefixes of containers the
-//! cluster runs) to every endpoint of the cluster API, sent over loopback to
-//! the whole listener (its front and hyper, not the router alone), over
-//! in-memory fake engines that hold deployed containers. Afterwards the
-//! cluster's containers are exactly those on its engines, its reservations
-//! are exactly theirs, and the API still answers. Failing cases are kept in
+//! cluster runs) to every endpoint of the cluster API (seed 001) and of the
+//! container service (seed 003: projects, services, volumes, certs), sent
+//! over loopback to the whole listener (its front and hyper, not the router
+//! alone), over in-memory fake engines that hold deployed containers and a
+//! running project. Afterwards the cluster's containers are exactly those
+//! on its engines that no project owns, its reservations are exactly
+//! theirs, every project container belongs to a project that exists, every
+//! project settles, and the API still answers. Failing cases are kept in
 //! `junk.proptest-regressions` and replayed first.
 #![allow(clippy::unwrap_used)]
 
@@ -53,7 +56,35 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("POST", "/hub/webhook/{}"),
     ("GET", "/api/openapi.json"),
     ("GET", "/metrics"),
+    ("GET", "/projects?q={}&services={}&containers={}"),
+    ("POST", "/projects"),
+    ("POST", "/projects/"),
+    ("GET", "/projects/{}"),
+    ("DELETE", "/projects/{}?force={}&v={}"),
+    ("POST", "/projects/{}/start"),
+    ("POST", "/projects/{}/stop?t={}"),
+    ("POST", "/projects/{}/kill?signal={}"),
+    ("POST", "/projects/{}/redeploy"),
+    ("POST", "/projects/{}/update"),
+    ("POST", "/projects/{}/confirm-update?force={}"),
+    ("POST", "/projects/{}/rollback-update?force={}"),
+    ("GET", "/services?q={}&containers={}"),
+    ("GET", "/services/{}"),
+    ("POST", "/services/{}/start"),
+    ("POST", "/services/{}/stop"),
+    ("POST", "/services/{}/kill"),
+    ("POST", "/services/{}/scale"),
+    ("GET", "/volumes"),
+    ("POST", "/volumes/create"),
+    ("GET", "/volumes/{}"),
+    ("DELETE", "/volumes/{}"),
+    ("GET", "/clusters/{}/certs"),
+    ("GET", "/clusters/{}/certs/issued"),
+    ("DELETE", "/clusters/{}/certs/{}"),
 ];
+
+/// A compose template of the fake engines' image, with a named volume.
+const TEMPLATE: &str = "services:\n  web:\n    image: app:1\n    scale: 2\n    volumes: [\"data:/data\"]\n  worker:\n    image: app:1\n    depends_on: [web]\nvolumes:\n  data: {}\n";
 
 /// Bodies the seed shows, whose fields the generator swaps for junk.
 const SEED_BODIES: &[&str] = &[
@@ -66,7 +97,21 @@ const SEED_BODIES: &[&str] = &[
     r#"{"repository":{"repo_name":"app"},"push_data":{"tag":"1"}}"#,
     r#"{"username":"u1"}"#,
     r#"{"key":"abc"}"#,
+    r#"{"name":"p2","description":"d","template":"@T","version":"1","environment":{"A":"b"}}"#,
+    r#"{"template":"@T","version":"2","update_method":"blue-green","latest_image":false}"#,
+    r#"{"version":"3"}"#,
+    r#"{"type":"scale_to","value":3}"#,
+    r#"{"name":"v2","driver":"local","driverOpts":{},"labels":{"a":"b"}}"#,
 ];
+
+/// A seed body with the template put in.
+fn seed_body(i: usize) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_str(SEED_BODIES[i]).unwrap();
+    if v.get("template").is_some() {
+        v["template"] = TEMPLATE.into();
+    }
+    v
+}
 
 fn json_value() -> impl Strategy<Value = serde_json::Value> {
     use serde_json::Value;
@@ -111,13 +156,13 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
             json_value()
         )
             .prop_map(|(i, field, junk)| {
-                let mut v: serde_json::Value = serde_json::from_str(SEED_BODIES[i]).unwrap();
+                let mut v = seed_body(i);
                 let obj = v.as_object_mut().unwrap();
                 let keys: Vec<String> = obj.keys().cloned().collect();
                 obj.insert(keys[field.index(keys.len())].clone(), junk);
                 serde_json::to_vec(&v).unwrap()
             }),
-        (0..SEED_BODIES.len()).prop_map(|i| SEED_BODIES[i].as_bytes().to_vec()),
+        (0..SEED_BODIES.len()).prop_map(|i| serde_json::to_vec(&seed_body(i)).unwrap()),
     ]
 }
 
@@ -130,6 +175,11 @@ fn segment() -> impl Strategy<Value = String> {
         (0..SEEDED, 1..12usize).prop_map(|(i, len)| format!("@{i}:{len}")),
         Just("e1".to_string()),
         Just("admin".to_string()),
+        Just("p1".to_string()),
+        Just("p1_web".to_string()),
+        Just("p1_data".to_string()),
+        Just("@cluster".to_string()),
+        Just("true".to_string()),
         Just("-1".to_string()),
         Just("99999999999999999999".to_string()),
         Just("%ff%fe".to_string()),
@@ -141,7 +191,7 @@ fn segment() -> impl Strategy<Value = String> {
 fn request() -> impl Strategy<Value = (usize, Vec<String>, Vec<u8>)> {
     (
         0..ENDPOINTS.len(),
-        prop::collection::vec(segment(), 2),
+        prop::collection::vec(segment(), 3),
         body(),
     )
 }
@@ -180,7 +230,28 @@ fn bed() -> Bed {
             .into_iter()
             .map(|c| c.id)
             .collect();
-        let app = shipcore_http::App::new(fixture.cluster.clone(), fixture.access.clone());
+        let projects = shipcore::projects::Projects::open(
+            fixture.store.clone(),
+            fixture.cluster.clone(),
+            shipcore::projects::ProjectsOptions {
+                health_deadline: std::time::Duration::from_secs(2),
+                poll: std::time::Duration::from_millis(20),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let new: shipcore::projects::NewProject = serde_json::from_value(serde_json::json!({
+            "name": "p1", "template": TEMPLATE, "version": "1"
+        }))
+        .unwrap();
+        projects.create(new, "admin").await.unwrap();
+        let app = shipcore_http::App::with_projects(
+            fixture.cluster.clone(),
+            fixture.access.clone(),
+            shipcore_http::Limits::default(),
+            projects,
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(shipcore_http::serve(listener, app, std::future::pending()));
@@ -202,6 +273,9 @@ impl Bed {
         let Some(token) = segment.strip_prefix('@') else {
             return segment.to_string();
         };
+        if token == "cluster" {
+            return self.fixture.cluster.identity().to_string();
+        }
         let (i, len) = match token.split_once(':') {
             Some((i, len)) => (i.parse().unwrap_or(0), len.parse().unwrap_or(64)),
             None => (token.parse().unwrap_or(0), 64),
@@ -240,9 +314,35 @@ impl Bed {
         })
     }
 
-    /// The containers the cluster lists are exactly those on its engines,
-    /// and what it reserves is exactly what they take.
+    /// Every project settles (no start, stop or update left under way),
+    /// within a while.
+    fn wait_settled(&self) -> Vec<serde_json::Value> {
+        for _ in 0..200 {
+            let (status, _, body) = self.send("GET", "/projects", Vec::new());
+            assert_eq!(status, 200);
+            let list: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap();
+            let busy = list.iter().any(|p| {
+                ["starting", "stopping"].contains(&p["current_state"].as_str().unwrap_or(""))
+                    || ["starting", "verifying", "confirming", "rolling-back"]
+                        .contains(&p["update"]["phase"].as_str().unwrap_or(""))
+            });
+            if !busy {
+                return list;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("projects did not settle");
+    }
+
+    /// The containers the cluster lists are exactly those on its engines
+    /// that no project owns, and what it reserves is exactly what they
+    /// take; every project container belongs to a project that exists.
     fn check_consistent(&self) {
+        let projects: BTreeSet<String> = self
+            .wait_settled()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect();
         let (status, _, body) = self.send("GET", "/api/containers", Vec::new());
         assert_eq!(status, 200);
         let listed: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap();
@@ -263,7 +363,16 @@ impl Bed {
                     ..ContainerFilter::default()
                 };
                 for c in fake.list_containers(&all).await.unwrap() {
-                    ids.insert(c.id);
+                    match c.labels.get(shipcore::projects::LABEL_PROJECT) {
+                        Some(p) => assert!(
+                            projects.contains(p),
+                            "container {} of project {p}, which does not exist",
+                            c.id
+                        ),
+                        None => {
+                            ids.insert(c.id);
+                        }
+                    }
                 }
             }
             (ids, self.fixture.cluster.info().await.reserved_memory)

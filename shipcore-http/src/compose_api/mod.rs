@@ -1,7 +1,8 @@
 //! The container service API of seed 003: compose projects, their services
 //! and volumes (`/projects/...`, `/services/...`, `/volumes/...`), in the
 //! plain JSON envelope with HTTP status codes, under the `projects`
-//! permission area. Each handler checks the area, parses, calls one
+//! permission area; and the cluster CA's client certificates
+//! (`/clusters/{name}/certs`). Each handler checks the area, parses, calls one
 //! [`shipcore::projects::Projects`] function and renders.
 
 use std::time::Duration;
@@ -45,6 +46,9 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(volumes))
         .routes(routes!(volume_create))
         .routes(routes!(volume, volume_delete))
+        .routes(routes!(certs))
+        .routes(routes!(certs_issued))
+        .routes(routes!(cert_revoke))
 }
 
 fn projects(app: &App) -> Result<&Projects, Error> {
@@ -448,5 +452,99 @@ pub async fn volume_delete(
 ) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
     projects(&app)?.delete_volume(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The cluster named in a path must be this one (its identity, which shipd
+/// prints at start and `--cluster` sets).
+fn this_cluster(app: &App, name: &str) -> Result<(), Error> {
+    if name == app.cluster.identity() {
+        Ok(())
+    } else {
+        Err(shipcore::Error::missing("cluster", name).into())
+    }
+}
+
+/// A client certificate with its key and the CA that signed it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CertsBody {
+    /// The cluster CA's certificate, PEM.
+    ca: String,
+    /// The caller's client certificate, PEM.
+    cert: String,
+    /// Its private key, PEM (PKCS#8).
+    key: String,
+    /// The certificate's serial, hex (revoke it by this).
+    serial: String,
+}
+
+#[utoipa::path(get, path = "/clusters/{name}/certs", tag = "projects", params(("name" = String, Path, description = "The cluster's identity")), responses((status = 200, description = "The caller's client certificate (the same one until it is revoked or nears its end), its key and the CA", body = CertsBody), (status = 403, description = "Not an account (a certificate stands for an account)", body = ErrorBody), (status = 404, description = "No such cluster", body = ErrorBody)))]
+pub async fn certs(
+    State(app): State<App>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<impl IntoResponse, Error> {
+    caller.require(AREA, false)?;
+    this_cluster(&app, &name)?;
+    let c = app.access.client_certificate(&name, &caller.0).await?;
+    Ok((
+        // A private key: no cache keeps it.
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(CertsBody {
+            ca: c.ca,
+            cert: c.cert,
+            key: c.key,
+            serial: c.serial,
+        }),
+    ))
+}
+
+#[utoipa::path(get, path = "/clusters/{name}/certs/issued", tag = "projects", params(("name" = String, Path,)), responses((status = 200, description = "Certificates issued (an admin sees every account's, others their own), newest first; no keys")))]
+pub async fn certs_issued(
+    State(app): State<App>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<impl IntoResponse, Error> {
+    caller.require(AREA, false)?;
+    this_cluster(&app, &name)?;
+    let everyone = caller.0.allows("accounts", true);
+    let list: Vec<_> = app
+        .access
+        .certificates()
+        .await?
+        .into_iter()
+        .filter(|c| everyone || c.subject == caller.0.name)
+        .collect();
+    Ok(Json(list))
+}
+
+#[utoipa::path(delete, path = "/clusters/{name}/certs/{serial}", tag = "projects", params(("name" = String, Path,), ("serial" = String, Path,)), responses((status = 204, description = "Revoked: it stands for no one from now on"), (status = 404, description = "No such certificate (or not the caller's)", body = ErrorBody)))]
+pub async fn cert_revoke(
+    State(app): State<App>,
+    caller: Caller,
+    Path((name, serial)): Path<(String, String)>,
+) -> Result<impl IntoResponse, Error> {
+    caller.require(AREA, true)?;
+    this_cluster(&app, &name)?;
+    let serial = serial.to_ascii_lowercase();
+    if serial.is_empty() || serial.len() > 64 || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::bad_request(format!(
+            "serial must be hex digits, got {serial:?}"
+        )));
+    }
+    // Only an admin revokes another account's certificate; to others it
+    // does not exist.
+    if !caller.0.allows("accounts", true) {
+        let own = app
+            .access
+            .certificates()
+            .await?
+            .iter()
+            .any(|c| c.serial == serial && c.subject == caller.0.name);
+        if !own {
+            return Err(shipcore::Error::missing("certificate", &serial).into());
+        }
+    }
+    app.access.revoke_certificate(&serial).await?;
     Ok(StatusCode::NO_CONTENT)
 }

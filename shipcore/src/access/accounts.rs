@@ -86,7 +86,10 @@ impl Access {
         Ok(account)
     }
 
+    /// Deletes an account; its client certificates are revoked first, so
+    /// that none outlives it (nor stands for a later account of its name).
     pub async fn delete_account(&self, username: &str) -> Result<()> {
+        self.revoke_certificates_of(username).await?;
         let deleted = self
             .store
             .delete(&format!("{ACCOUNTS}{username}"), Expect::Any)

@@ -10,10 +10,13 @@
 //!   argon2 and store reads off the path of every request.
 //! - `throttle.rs`: password checks on the blocking pool, a few at a time,
 //!   and failed attempts limited per client address and per username.
+//! - `certs.rs`: the cluster's CA and the client certificates it signs for
+//!   accounts, recorded by serial and revocable.
 //! - `secret.rs`: hashing, random keys, constant-time comparison.
 
 mod accounts;
 mod authenticate;
+mod certs;
 mod keys;
 mod secret;
 mod throttle;
@@ -23,6 +26,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
+pub use certs::{ClientCert, IssuedCert, DEFAULT_CERT_LIFETIME};
 pub use secret::{hash_key, hash_password, new_key, same, verify_password};
 pub use throttle::{ADDRESS_FAILURES, USERNAME_FAILURES, WINDOW as FAILURE_WINDOW};
 
@@ -81,6 +85,10 @@ pub struct Access {
     /// caches only spare the argon2 run of a password already verified
     /// against the same stored hash.
     shared: bool,
+    /// The clock certificates are dated by.
+    clock: Arc<dyn crate::clock::Clock>,
+    /// How long new client certificates are valid.
+    cert_lifetime: std::time::Duration,
 }
 
 impl std::fmt::Debug for Access {
@@ -104,16 +112,17 @@ pub fn new_id() -> Result<String> {
 
 impl Access {
     pub fn new(store: Arc<dyn Store>) -> Self {
+        let clock: Arc<dyn crate::clock::Clock> = Arc::new(crate::clock::SystemClock::new());
         Access {
             store,
             known: Default::default(),
             logins: Default::default(),
             changes: Default::default(),
-            throttle: Arc::new(throttle::Throttle::new(Arc::new(
-                crate::clock::SystemClock::new(),
-            ))),
+            throttle: Arc::new(throttle::Throttle::new(clock.clone())),
             events: None,
             shared: false,
+            clock,
+            cert_lifetime: certs::DEFAULT_CERT_LIFETIME,
         }
     }
 
@@ -161,9 +170,11 @@ impl Access {
         })
     }
 
-    /// Counts failed-login windows by `clock` (tests drive it).
+    /// Counts failed-login windows and dates certificates by `clock`
+    /// (tests drive it).
     pub fn with_clock(mut self, clock: Arc<dyn crate::clock::Clock>) -> Self {
-        self.throttle = Arc::new(throttle::Throttle::new(clock));
+        self.throttle = Arc::new(throttle::Throttle::new(clock.clone()));
+        self.clock = clock;
         self
     }
 

@@ -221,3 +221,160 @@ async fn grants_stay_within_the_granters_role_and_used_roles_stay() {
     a.delete_service_key(&key).await.unwrap();
     a.delete_role("watch").await.unwrap();
 }
+
+/// Checks `cert` against `ca` as a TLS server checks a client: the chain,
+/// the dates and the client-auth usage.
+fn verify_client(ca: &str, cert: &str, at: u64) -> std::result::Result<(), webpki::Error> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, UnixTime};
+    let ca = CertificateDer::from_pem_slice(ca.as_bytes()).unwrap();
+    let cert = CertificateDer::from_pem_slice(cert.as_bytes()).unwrap();
+    let anchors = [webpki::anchor_from_trusted_cert(&ca).unwrap()];
+    let ee = webpki::EndEntityCert::try_from(&cert).unwrap();
+    ee.verify_for_usage(
+        webpki::ALL_VERIFICATION_ALGS,
+        &anchors,
+        &[],
+        UnixTime::since_unix_epoch(std::time::Duration::from_secs(at)),
+        webpki::KeyUsage::client_auth(),
+        None,
+        None,
+    )
+    .map(|_| ())
+}
+
+#[tokio::test]
+async fn client_certificates_from_the_cluster_ca() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let a = Access::new(store.clone());
+    a.bootstrap(Some("s3cret".into())).await.unwrap();
+    a.create_account("alice", "pw", "user").await.unwrap();
+    let alice = a.by_password("alice", "pw", None).await.unwrap().unwrap();
+    use crate::clock::Clock;
+    let now = crate::clock::SystemClock::new().unix_secs();
+
+    // The seed calls the endpoint three times (ca, cert, key): one set.
+    let first = a.client_certificate("c1", &alice).await.unwrap();
+    let again = a.client_certificate("c1", &alice).await.unwrap();
+    assert_eq!(first.cert, again.cert);
+    assert_eq!(first.key, again.key);
+    assert_eq!(first.ca, a.ca_certificate("c1").await.unwrap());
+    assert!(first.ca.starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(first.key.starts_with("-----BEGIN PRIVATE KEY-----"));
+    assert!(!format!("{first:?}").contains("PRIVATE"), "no key in Debug");
+    verify_client(&first.ca, &first.cert, now).unwrap();
+    assert!(
+        verify_client(&first.ca, &first.cert, first.expires + 1).is_err(),
+        "expired after its lifetime"
+    );
+    // The CA's key is nowhere in what an account gets, nor in a record.
+    let ca_doc = store.get("access/ca").await.unwrap().unwrap();
+    let ca_key: serde_json::Value = ca_doc.json().unwrap();
+    let ca_key = ca_key["key"].as_str().unwrap();
+    assert!(ca_key.contains("PRIVATE KEY"));
+    assert_ne!(first.key, ca_key);
+    let records = a.certificates().await.unwrap();
+    assert_eq!(records.len(), 1);
+    assert!(!serde_json::to_string(&records).unwrap().contains("PRIVATE"));
+
+    // Each account its own certificate; it stands for that account.
+    let admin = a
+        .by_password("admin", "s3cret", None)
+        .await
+        .unwrap()
+        .unwrap();
+    let admins = a.client_certificate("c1", &admin).await.unwrap();
+    assert_ne!(admins.serial, first.serial);
+    assert_eq!(admins.ca, first.ca, "one CA for the cluster");
+    let p = a
+        .certificate_principal(&first.serial)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.name, "alice");
+    assert_eq!(p.role.name, "user");
+    assert!(a.certificate_principal("00ff").await.unwrap().is_err());
+
+    // A service key gets no certificate.
+    let key = a.create_service_key("k", "user").await.unwrap();
+    let kp = a.by_service_key(&key.key).await.unwrap().unwrap();
+    assert!(matches!(
+        a.client_certificate("c1", &kp).await,
+        Err(Error::Forbidden { .. })
+    ));
+
+    // Revoked: stands for no one at once; the next request gets a new one.
+    a.revoke_certificate(&first.serial).await.unwrap();
+    let why = a
+        .certificate_principal(&first.serial)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(why.contains("revoked"), "{why}");
+    let renewed = a.client_certificate("c1", &alice).await.unwrap();
+    assert_ne!(renewed.serial, first.serial);
+    verify_client(&renewed.ca, &renewed.cert, now).unwrap();
+    assert!(matches!(
+        a.revoke_certificate("abcdef").await,
+        Err(Error::Missing { .. })
+    ));
+
+    // Deleting the account revokes its certificates; an account made
+    // later under the same name does not inherit them.
+    a.delete_account("alice").await.unwrap();
+    a.create_account("alice", "pw2", "user").await.unwrap();
+    let why = a
+        .certificate_principal(&renewed.serial)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(why.contains("revoked"), "{why}");
+    assert!(a
+        .certificates()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.subject == "alice")
+        .all(|r| r.revoked.is_some()));
+}
+
+#[tokio::test]
+async fn a_certificate_near_its_end_is_renewed_and_the_lifetime_is_configurable() {
+    let clock = Arc::new(crate::clock::ManualClock::at(1_800_000_000));
+    let a = Access::new(Arc::new(MemoryStore::new()))
+        .with_clock(clock.clone())
+        .with_cert_lifetime(std::time::Duration::from_secs(1000));
+    a.bootstrap(Some("s3cret".into())).await.unwrap();
+    let admin = a
+        .by_password("admin", "s3cret", None)
+        .await
+        .unwrap()
+        .unwrap();
+    let first = a.client_certificate("c1", &admin).await.unwrap();
+    let issued = a.certificates().await.unwrap()[0].issued;
+    assert_eq!(first.expires, issued + 1000);
+    clock.advance(std::time::Duration::from_secs(850));
+    assert_eq!(
+        a.client_certificate("c1", &admin).await.unwrap().serial,
+        first.serial
+    );
+    clock.advance(std::time::Duration::from_secs(100));
+    let renewed = a.client_certificate("c1", &admin).await.unwrap();
+    assert_ne!(
+        renewed.serial, first.serial,
+        "a tenth of its lifetime left: renewed"
+    );
+    // The old one still stands until it expires.
+    assert!(a
+        .certificate_principal(&first.serial)
+        .await
+        .unwrap()
+        .is_ok());
+    clock.advance(std::time::Duration::from_secs(60));
+    let why = a
+        .certificate_principal(&first.serial)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(why.contains("expired"), "{why}");
+}

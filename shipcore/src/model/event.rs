@@ -28,6 +28,9 @@ pub enum EventType {
     RemoveServiceKey,
     AddWebhookKey,
     RemoveWebhookKey,
+    /// A client certificate signed by the cluster's CA for an account.
+    IssueCertificate,
+    RevokeCertificate,
     DeployFailed,
     Reschedule,
     Redeploy,
