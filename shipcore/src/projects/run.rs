@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
+use futures::future::{BoxFuture, FutureExt};
+use futures::StreamExt;
 
 use super::docs::*;
 use crate::compose::{ComposeFile, Condition, MountKind, ServiceDef};
@@ -28,6 +30,8 @@ pub(super) struct Site {
     /// How long a service may take to become what its dependents wait for.
     pub deadline: Duration,
     pub poll: Duration,
+    /// Containers created, started or removed at once.
+    pub parallelism: usize,
 }
 
 /// How a version is brought up.
@@ -152,12 +156,11 @@ impl Site {
         let aliases = link_aliases(file);
         for wave in file.waves()? {
             let wave: Vec<&String> = wave.iter().filter(|s| services.contains(*s)).collect();
-            let results = join_all(wave.iter().map(|svc| {
-                let n = replicas.get(*svc).copied().unwrap_or(1);
-                self.converge(file, svc, version, n, mode, &aliases)
-            }))
-            .await;
-            results.into_iter().collect::<Result<Vec<()>>>()?;
+            if wave.is_empty() {
+                continue;
+            }
+            self.converge(file, &wave, version, replicas, mode, &aliases)
+                .await?;
             let waits = join_all(wave.iter().filter_map(|svc| {
                 let cond = strongest_wait(file, svc)?;
                 Some(self.wait_for(svc, version, cond))
@@ -168,58 +171,111 @@ impl Site {
         Ok(())
     }
 
+    /// Gives each service of a wave its replicas of `version`: what the
+    /// engine holds is listed once; extra, duplicate and misnumbered
+    /// containers are removed first (their names and ports are then free),
+    /// then stopped ones started and missing ones created, every replica of
+    /// the wave at once up to `parallelism` (the engine does not go faster
+    /// with more in flight).
     async fn converge(
         &self,
         file: &ComposeFile,
-        svc: &str,
+        wave: &[&String],
         version: &str,
-        replicas: u32,
+        replicas: &BTreeMap<String, u32>,
         mode: Mode,
         aliases: &BTreeMap<String, Vec<String>>,
     ) -> Result<()> {
-        let def = file
-            .services
-            .get(svc)
-            .ok_or_else(|| Error::missing("service", svc))?;
+        use futures::TryStreamExt;
+        let mut defs = Vec::with_capacity(wave.len());
+        for svc in wave {
+            let def = file
+                .services
+                .get(*svc)
+                .ok_or_else(|| Error::missing("service", svc.as_str()))?;
+            defs.push((svc.as_str(), def));
+        }
         if mode.pull {
-            // A registry out of reach is no failure while the engine has the image.
-            if let Err(e) = self.pull(&def.image).await {
-                if self.backend.inspect_image(&def.image).await.is_err() {
-                    return Err(e);
+            let images: BTreeSet<&str> = defs.iter().map(|(_, d)| d.image.as_str()).collect();
+            for image in images {
+                // A registry out of reach is no failure while the engine has the image.
+                if let Err(e) = self.pull(image).await {
+                    if self.backend.inspect_image(image).await.is_err() {
+                        return Err(e);
+                    }
                 }
             }
         }
-        let existing = self.containers_of(svc, version).await?;
-        let mut have: BTreeMap<u32, &ContainerSummary> = BTreeMap::new();
-        for c in &existing {
-            let n = c
-                .labels
-                .get(LABEL_NUMBER)
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0);
-            // A container of an overlapping start holds engine-chosen ports:
-            // once alone, it is made again on its fixed ones.
-            let handover = !mode.overlap
-                && c.labels.contains_key(LABEL_OVERLAP)
-                && def.ports.iter().any(|p| p.published.is_some());
-            if n == 0 || n > replicas || handover || have.contains_key(&n) {
-                self.backend.remove_container(&c.id, true, false).await?;
-            } else {
-                have.insert(n, c);
+        let existing = self
+            .backend
+            .list_containers(&self.filter(&[(LABEL_VERSION, version)]))
+            .await?;
+        let mut doomed: Vec<&str> = Vec::new();
+        let mut work: Vec<(&str, &ServiceDef, u32, Option<&str>)> = Vec::new();
+        for (svc, def) in &defs {
+            let n_wanted = replicas.get(*svc).copied().unwrap_or(1);
+            let mut have: BTreeMap<u32, &ContainerSummary> = BTreeMap::new();
+            for c in existing
+                .iter()
+                .filter(|c| c.labels.get(LABEL_SERVICE).map(String::as_str) == Some(*svc))
+            {
+                let n = c
+                    .labels
+                    .get(LABEL_NUMBER)
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
+                // A container of an overlapping start holds engine-chosen ports:
+                // once alone, it is made again on its fixed ones.
+                let handover = !mode.overlap
+                    && c.labels.contains_key(LABEL_OVERLAP)
+                    && def.ports.iter().any(|p| p.published.is_some());
+                if n == 0 || n > n_wanted || handover || have.contains_key(&n) {
+                    doomed.push(&c.id);
+                } else {
+                    have.insert(n, c);
+                }
             }
-        }
-        for n in 1..=replicas {
-            match have.get(&n) {
-                Some(c) if c.state == "running" => {}
-                Some(c) => self.backend.start_container(&c.id).await?,
-                None => {
-                    let spec = self.spec(file, svc, def, version, n, mode, aliases);
-                    let id = self.create(&spec).await?;
-                    self.attach(def, svc, &id, aliases).await?;
-                    self.backend.start_container(&id).await?;
+            for n in 1..=n_wanted {
+                match have.get(&n) {
+                    Some(c) if c.state == "running" => {}
+                    Some(c) => work.push((svc, def, n, Some(&c.id))),
+                    None => work.push((svc, def, n, None)),
                 }
             }
         }
+        let parallelism = self.parallelism.max(1);
+        // Futures made up front and boxed: a stream of closures' futures
+        // that borrow trips the compiler's Send check in spawned callers.
+        let removals: Vec<BoxFuture<'_, Result<()>>> = doomed
+            .into_iter()
+            .map(|id| self.backend.remove_container(id, true, false))
+            .collect();
+        futures::stream::iter(removals)
+            .buffer_unordered(parallelism)
+            .try_collect::<Vec<()>>()
+            .await?;
+        let starts: Vec<BoxFuture<'_, Result<()>>> = work
+            .into_iter()
+            .map(|(svc, def, n, existing)| {
+                async move {
+                    let id = match existing {
+                        Some(id) => id.to_string(),
+                        None => {
+                            let spec = self.spec(file, svc, def, version, n, mode, aliases);
+                            let id = self.create(&spec).await?;
+                            self.attach(def, svc, &id, aliases).await?;
+                            id
+                        }
+                    };
+                    self.backend.start_container(&id).await
+                }
+                .boxed()
+            })
+            .collect();
+        futures::stream::iter(starts)
+            .buffer_unordered(parallelism)
+            .try_collect::<Vec<()>>()
+            .await?;
         Ok(())
     }
 
@@ -580,7 +636,14 @@ impl Site {
                 Remove::Only(drop) => v == drop,
             }
         });
-        for r in join_all(doomed.map(|c| self.backend.remove_container(&c.id, true, true))).await {
+        let removals: Vec<BoxFuture<'_, Result<()>>> = doomed
+            .map(|c| self.backend.remove_container(&c.id, true, true))
+            .collect();
+        let results: Vec<Result<()>> = futures::stream::iter(removals)
+            .buffer_unordered(self.parallelism.max(1))
+            .collect()
+            .await;
+        for r in results {
             match r {
                 Ok(()) | Err(Error::NotFound { .. }) => {}
                 Err(e) => return Err(e),

@@ -1,0 +1,375 @@
+//! Bring-up and tear-down of one compose application of 100 containers on
+//! the test bed's engine A, in the same run:
+//!
+//! - the engine's floor: a bare loop of Engine API create + start calls
+//!   through the Docker backend (one at a time, and 10 at a time), then
+//!   forced removes;
+//! - docker-compose 1.29 (`up -d`, `down -t 0`), when installed;
+//! - shipcore's compose projects, in process (`Projects::create` until the
+//!   project runs, `Projects::delete` with force), over the durable store;
+//!   with shipcore's client-side CPU time (this process's user + system
+//!   time over bring-up and tear-down).
+//!
+//! Two shapes: 10 services × 10 replicas, and 100 separate services of one
+//! replica each, which the bench runs `SHIPCORE_BENCH_RUNS` times (20 by
+//! default) to look for stalls (a run slower than twice the median, or
+//! one that never finishes within 300 s).
+//!
+//! Run: `eval "$(scripts/engines up)"; cargo bench --bench compose_up`.
+//! Without `SHIPCORE_ENGINE_A` it prints `SKIP: no engine` and exits.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use shipcore::cluster::{Cluster, ClusterOptions};
+use shipcore::engine::{ContainerFilter, ContainerSpec, EngineBackend, NetworkSpec};
+use shipcore::model::{EngineRecord, Health, ProjectState};
+use shipcore::projects::{NewProject, Projects, ProjectsOptions};
+use shipcore::store::{DurableStore, Store};
+use shipcore_docker::{DockerConnector, DockerEngine, EngineTarget};
+
+const IMAGE: &str = "shipcore/busybox:latest";
+/// Ends at once on SIGTERM (a plain `sleep` as PID 1 ignores it).
+const CMD: [&str; 3] = ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"];
+const LIMIT: Duration = Duration::from_secs(300);
+
+/// A compose file of `services` services of `replicas` replicas each.
+fn template(services: usize, replicas: usize) -> String {
+    let mut t = format!(
+        "x-base: &base\n  image: {IMAGE}\n  command: [\"{}\", \"{}\", \"{}\"]\n  scale: {replicas}\nservices:\n",
+        CMD[0], CMD[1], CMD[2]
+    );
+    for i in 0..services {
+        t.push_str(&format!("  s{i}:\n    <<: *base\n"));
+    }
+    t
+}
+
+/// This process's CPU time (user + system) and its waited-for children's.
+fn cpu() -> (Duration, Duration) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command's closing parenthesis; utime is field 14.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    let tick = |n: u64| Duration::from_millis(n * 10);
+    let get = |i: usize| f.get(i).copied().unwrap_or(0);
+    // rest[0] is field 3 (state): field k is rest[k - 3].
+    (tick(get(11) + get(12)), tick(get(13) + get(14)))
+}
+
+#[derive(Clone, Copy)]
+struct Timing {
+    up: Duration,
+    down: Duration,
+    cpu: Duration,
+}
+
+fn rate(n: usize, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64()
+}
+
+fn report(what: &str, n: usize, t: Timing) {
+    println!(
+        "{what:<46} up {:>6.2} s ({:>5.1}/s)  down {:>6.2} s ({:>5.1}/s)  client cpu {:>5.2} s",
+        t.up.as_secs_f64(),
+        rate(n, t.up),
+        t.down.as_secs_f64(),
+        rate(n, t.down),
+        t.cpu.as_secs_f64()
+    );
+}
+
+/// A container as a compose app has it: on the app's network, with its
+/// service's name as alias.
+fn spec(run: &str, i: usize) -> ContainerSpec {
+    ContainerSpec {
+        name: Some(format!("{run}-{i}")),
+        image: IMAGE.into(),
+        cmd: CMD.iter().map(|s| s.to_string()).collect(),
+        network: Some(format!("{run}_default")),
+        network_aliases: vec![format!("s{}", i % 10)],
+        ..ContainerSpec::default()
+    }
+}
+
+/// The floor: the same work as bringing the app up and down, as bare
+/// Engine API calls: the app's network, create + start of `n` containers
+/// on it `up_at` at a time; then forced removes `down_at` at a time and the
+/// network's removal.
+async fn floor(e: &DockerEngine, n: usize, up_at: usize, down_at: usize, run: &str) -> Timing {
+    let (cpu0, _) = cpu();
+    let t = Instant::now();
+    let net = e
+        .create_network(&NetworkSpec {
+            name: format!("{run}_default"),
+            ..NetworkSpec::default()
+        })
+        .await
+        .expect("network");
+    let ids: Vec<String> = futures::stream::iter((0..n).map(|i| {
+        let s = spec(run, i);
+        async move {
+            let id = e.create_container(&s).await.expect("create");
+            e.start_container(&id).await.expect("start");
+            id
+        }
+    }))
+    .buffer_unordered(up_at)
+    .collect()
+    .await;
+    let up = t.elapsed();
+    let t = Instant::now();
+    let removed: Vec<_> = futures::stream::iter(
+        ids.iter()
+            .map(|id| async move { e.remove_container(id, true, false).await }),
+    )
+    .buffer_unordered(down_at)
+    .collect()
+    .await;
+    e.remove_network(&net).await.expect("remove the network");
+    let down = t.elapsed();
+    assert!(removed.iter().all(Result::is_ok), "{removed:?}");
+    Timing {
+        up,
+        down,
+        cpu: cpu().0 - cpu0,
+    }
+}
+
+fn docker_compose_installed() -> bool {
+    Command::new("docker-compose")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// docker-compose `up -d` then `down -t 0`; `None` when `up` did not finish
+/// within the limit (a stall: it is killed and the project cleaned up).
+fn compose(host: &str, file: &str, project: &str) -> Option<Timing> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("docker-compose.yml");
+    std::fs::write(&path, file).expect("write the compose file");
+    let run = |args: &[&str], limit: Duration| -> Option<Duration> {
+        let t = Instant::now();
+        let mut child = Command::new("docker-compose")
+            .env("DOCKER_HOST", host)
+            .env("COMPOSE_HTTP_TIMEOUT", "300")
+            .arg("-f")
+            .arg(&path)
+            .args(["-p", project])
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("docker-compose runs");
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                assert!(status.success(), "docker-compose {args:?}: {status}");
+                return Some(t.elapsed());
+            }
+            if t.elapsed() > limit {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let (_, c0) = cpu();
+    let up = run(&["up", "-d"], LIMIT);
+    let down = run(&["down", "-t", "0"], LIMIT).expect("docker-compose down finishes");
+    let (_, c1) = cpu();
+    up.map(|up| Timing {
+        up,
+        down,
+        cpu: c1 - c0,
+    })
+}
+
+/// shipcore: create the project and wait until it runs (the stored
+/// lifecycle, polled every 10 ms), then delete it with force.
+async fn shipcore_run(projects: &Projects, file: &str, name: &str) -> Option<Timing> {
+    let (cpu0, _) = cpu();
+    let t = Instant::now();
+    projects
+        .create(
+            NewProject {
+                name: name.into(),
+                template: file.into(),
+                version: Some("1".into()),
+                ..NewProject::default()
+            },
+            "bench",
+        )
+        .await
+        .expect("create");
+    loop {
+        let lc = projects.lifecycle(name).await.expect("lifecycle");
+        match lc.current {
+            ProjectState::Running => break,
+            ProjectState::Starting => {}
+            other => panic!("project {name} ended {other:?}"),
+        }
+        if t.elapsed() > LIMIT {
+            projects.delete(name, true, true).await.expect("delete");
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let up = t.elapsed();
+    let t = Instant::now();
+    projects.delete(name, true, true).await.expect("delete");
+    let down = t.elapsed();
+    Some(Timing {
+        up,
+        down,
+        cpu: cpu().0 - cpu0,
+    })
+}
+
+async fn leftovers(e: &DockerEngine, label: &str) -> usize {
+    e.list_containers(&ContainerFilter {
+        all: true,
+        labels: vec![label.to_string()],
+        name: None,
+    })
+    .await
+    .map(|l| l.len())
+    .unwrap_or(0)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let Ok(host) = std::env::var("SHIPCORE_ENGINE_A") else {
+        println!("SKIP: no engine (SHIPCORE_ENGINE_A is not set; eval \"$(scripts/engines up)\")");
+        return;
+    };
+    let runs: usize = std::env::var("SHIPCORE_BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(20);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let engine =
+            DockerEngine::new(&EngineTarget::new("a", host.clone())).expect("valid address");
+        engine.ping().await.expect("engine A answers");
+        let tag = format!("bench{}", std::process::id());
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<dyn Store> =
+            Arc::new(DurableStore::open(dir.path().join("state.redb")).expect("store"));
+        let cluster = Cluster::open(
+            store.clone(),
+            Arc::new(DockerConnector::default()),
+            ClusterOptions {
+                identity: Some(tag.clone()),
+                ..ClusterOptions::default()
+            },
+        )
+        .await
+        .expect("cluster");
+        cluster
+            .add_engine(EngineRecord::new("a", &host))
+            .await
+            .expect("engine A");
+        let _bg = cluster.start();
+        while cluster.health("a").await != Some(Health::Healthy) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let projects = Projects::open(store, cluster.clone(), ProjectsOptions::default())
+            .await
+            .expect("projects");
+        let compose_here = docker_compose_installed();
+        if !compose_here {
+            println!("docker-compose is not installed: its rows are left out");
+        }
+
+        println!("100 containers on engine A ({host}), {IMAGE}:");
+        let mut best = Timing {
+            up: Duration::MAX,
+            down: Duration::MAX,
+            cpu: Duration::ZERO,
+        };
+        for (up_at, down_at) in [(1, 1), (5, 5), (10, 10), (20, 100)] {
+            let f = floor(&engine, 100, up_at, down_at, &format!("{tag}-f{up_at}")).await;
+            report(
+                &format!("floor: Engine API loop, {up_at}/{down_at} at a time"),
+                100,
+                f,
+            );
+            best.up = best.up.min(f.up);
+            best.down = best.down.min(f.down);
+        }
+
+        let file = template(10, 10);
+        if compose_here {
+            match compose(&host, &file, &format!("{tag}c")) {
+                Some(t) => report("docker-compose: 10 services x 10", 100, t),
+                None => println!("docker-compose: 10 services x 10: stalled (> {LIMIT:?})"),
+            }
+        }
+        let s = shipcore_run(&projects, &file, &format!("{tag}-p")).await.expect("no stall");
+        report("shipcore: 10 services x 10", 100, s);
+        println!(
+            "shipcore / floor: bring-up {:.3}x, tear-down {:.3}x",
+            s.up.as_secs_f64() / best.up.as_secs_f64(),
+            s.down.as_secs_f64() / best.down.as_secs_f64()
+        );
+
+        let file = template(100, 1);
+        if compose_here {
+            let n = runs.min(5);
+            let mut stalls = 0;
+            for i in 0..n {
+                match compose(&host, &file, &format!("{tag}c{i}")) {
+                    Some(t) => report(&format!("docker-compose: 100 services, run {i}"), 100, t),
+                    None => {
+                        stalls += 1;
+                        println!("docker-compose: 100 services, run {i}: stalled (> {LIMIT:?})");
+                    }
+                }
+            }
+            println!("docker-compose: {stalls} stalls in {n} runs of 100 services");
+        }
+        let mut ups = Vec::new();
+        let mut downs = Vec::new();
+        let mut cpus = Vec::new();
+        let mut stalls = 0;
+        for i in 0..runs {
+            match shipcore_run(&projects, &file, &format!("{tag}-s{i}")).await {
+                Some(t) => {
+                    ups.push(t.up);
+                    downs.push(t.down);
+                    cpus.push(t.cpu);
+                }
+                None => stalls += 1,
+            }
+        }
+        let (mu, md) = (median(ups.clone()), median(downs.clone()));
+        let slow = ups.iter().filter(|u| **u > mu * 2).count();
+        println!(
+            "shipcore: 100 services, {runs} runs: bring-up median {:.2} s ({:.1}/s), min {:.2}, max {:.2}; tear-down median {:.2} s; client cpu median {:.2} s; {stalls} stalls, {slow} runs over twice the median",
+            mu.as_secs_f64(),
+            rate(100, mu),
+            ups.iter().min().map_or(0.0, |d| d.as_secs_f64()),
+            ups.iter().max().map_or(0.0, |d| d.as_secs_f64()),
+            md.as_secs_f64(),
+            median(cpus).as_secs_f64(),
+        );
+        let left = leftovers(&engine, &format!("io.shipcore.compose={tag}")).await;
+        assert_eq!(left, 0, "containers left behind");
+    });
+}
