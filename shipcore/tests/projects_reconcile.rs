@@ -47,7 +47,11 @@ async fn on(fixture: &Fixture, engine: &str) -> Vec<(String, bool)> {
 
 async fn set_health(fixture: &Fixture, engine: &str, up: bool) {
     fixture.engine(engine).unwrap().set_up(up);
-    let want = if up { Health::Healthy } else { Health::Unhealthy };
+    let want = if up {
+        Health::Healthy
+    } else {
+        Health::Unhealthy
+    };
     for _ in 0..50 {
         fixture.cluster.check_health(true).await;
         if fixture.cluster.health(engine).await == Some(want) {
@@ -102,7 +106,10 @@ async fn a_project_on_a_lost_engine_is_brought_back_elsewhere() {
 
     // Nothing moves while the engine is healthy.
     projects.reconcile().await.unwrap();
-    assert_eq!(projects.get("shop", false, false).await.unwrap().engine, lost);
+    assert_eq!(
+        projects.get("shop", false, false).await.unwrap().engine,
+        lost
+    );
 
     set_health(&fixture, &lost, false).await;
     projects.reconcile().await.unwrap();
@@ -123,13 +130,18 @@ async fn a_project_on_a_lost_engine_is_brought_back_elsewhere() {
         .find(|e| e.kind == EventType::Reschedule)
         .expect("a reschedule event");
     assert!(
-        moved_event.message.contains(&format!("from={lost} to={other}")),
+        moved_event
+            .message
+            .contains(&format!("from={lost} to={other}")),
         "{}",
         moved_event.message
     );
     // A second round leaves it where it is.
     projects.reconcile().await.unwrap();
-    assert_eq!(projects.get("shop", false, false).await.unwrap().engine, other);
+    assert_eq!(
+        projects.get("shop", false, false).await.unwrap().engine,
+        other
+    );
 
     // The lost engine returns with the old containers: they go.
     set_health(&fixture, &lost, true).await;

@@ -636,8 +636,28 @@ impl Site {
                 Remove::Only(drop) => v == drop,
             }
         });
+        let doomed: Vec<&ContainerSummary> = doomed.collect();
+        // Stopped first (no grace), then removed: a forced removal racing
+        // the container's exit is what leaves Docker 20.10 with stale
+        // network endpoints.
         let removals: Vec<BoxFuture<'_, Result<()>>> = doomed
-            .map(|c| self.backend.remove_container(&c.id, true, true))
+            .iter()
+            .map(|c| {
+                async move {
+                    if c.state == "running" || c.state == "restarting" {
+                        match self
+                            .backend
+                            .stop_container(&c.id, Some(Duration::ZERO))
+                            .await
+                        {
+                            Ok(()) | Err(Error::NotFound { .. }) => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    self.backend.remove_container(&c.id, true, true).await
+                }
+                .boxed()
+            })
             .collect();
         let results: Vec<Result<()>> = futures::stream::iter(removals)
             .buffer_unordered(self.parallelism.max(1))
@@ -653,13 +673,31 @@ impl Site {
     }
 
     /// Removes the project's networks, and its volumes with `volumes`.
+    /// Docker 20.10 sometimes keeps a removed container's endpoint on a
+    /// network ("has active endpoints" with no container attached, until
+    /// the daemon restarts): such a network is tried a few times, then left
+    /// behind with a warning, so that the project's removal completes.
     pub async fn remove_rest(&self, file: Option<&ComposeFile>, volumes: bool) -> Result<()> {
         for n in self.backend.list_networks().await? {
             let ours = n.labels.get(LABEL_OWNER) == Some(&self.owner)
                 && n.labels.get(LABEL_PROJECT) == Some(&self.project);
-            if ours {
+            if !ours {
+                continue;
+            }
+            let mut tries = 0;
+            loop {
                 match self.backend.remove_network(&n.id).await {
-                    Ok(()) | Err(Error::NotFound { .. }) => {}
+                    Ok(()) | Err(Error::NotFound { .. }) => break,
+                    Err(Error::EngineApi { message, .. })
+                        if message.contains("active endpoints") =>
+                    {
+                        tries += 1;
+                        if tries == 4 {
+                            tracing::warn!(network = %n.name, engine = %self.engine, "network left behind: the engine reports endpoints of containers that are gone (restarting its daemon clears them)");
+                            break;
+                        }
+                        tokio::time::sleep(self.poll).await;
+                    }
                     Err(e) => return Err(e),
                 }
             }
