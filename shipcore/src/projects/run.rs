@@ -20,6 +20,18 @@ use crate::engine::{
 };
 use crate::error::{Error, Result};
 
+/// The first failure among results of operations on containers, one that
+/// is already gone counting as done.
+fn all_done(results: Vec<Result<()>>) -> Result<()> {
+    for r in results {
+        match r {
+            Ok(()) | Err(Error::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// One project on its engine.
 #[derive(Clone)]
 pub(super) struct Site {
@@ -590,12 +602,7 @@ impl Site {
                     .map(|c| self.backend.stop_container(&c.id, Some(timeout))),
             )
             .await;
-            for r in results {
-                match r {
-                    Ok(()) | Err(Error::NotFound { .. }) => {}
-                    Err(e) => return Err(e),
-                }
-            }
+            all_done(results)?;
         }
         Ok(())
     }
@@ -663,12 +670,7 @@ impl Site {
             .buffer_unordered(self.parallelism.max(1))
             .collect()
             .await;
-        for r in results {
-            match r {
-                Ok(()) | Err(Error::NotFound { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
+        all_done(results)?;
         Ok(())
     }
 
