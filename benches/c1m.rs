@@ -54,6 +54,8 @@ async fn register(store: &DurableStore, engines: usize) {
                 record,
                 health: Health::Healthy,
                 added: String::new(),
+                docker_version: String::new(),
+                response_time_ns: 0,
             };
             Op::put_json(engine_key(&id), &doc, Expect::Absent).expect("json")
         })

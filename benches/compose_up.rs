@@ -2,18 +2,20 @@
 //! the test bed's engine A, in the same run:
 //!
 //! - the engine's floor: a bare loop of Engine API create + start calls
-//!   through the Docker backend (one at a time, and 10 at a time), then
-//!   forced removes;
+//!   through the Docker backend on the app's network (1, 10 and 20 at a
+//!   time), then stop without grace + remove, and the network's removal;
 //! - docker-compose 1.29 (`up -d`, `down -t 0`), when installed;
 //! - shipcore's compose projects, in process (`Projects::create` until the
 //!   project runs, `Projects::delete` with force), over the durable store;
 //!   with shipcore's client-side CPU time (this process's user + system
 //!   time over bring-up and tear-down).
 //!
-//! Two shapes: 10 services × 10 replicas, and 100 separate services of one
-//! replica each, which the bench runs `SHIPCORE_BENCH_RUNS` times (20 by
-//! default) to look for stalls (a run slower than twice the median, or
-//! one that never finishes within 300 s).
+//! Two shapes: 10 services × 10 replicas, run `SHIPCORE_BENCH_ROUNDS`
+//! times (3 by default) alternating with the floor's two fastest settings
+//! and compared by medians; and 100 separate services of one replica each,
+//! which the bench runs `SHIPCORE_BENCH_RUNS` times (20 by default) to look
+//! for stalls (a run slower than twice the median, or one that never
+//! finishes within 300 s; docker-compose gets 3 runs of at most 120 s).
 //!
 //! Run: `eval "$(scripts/engines up)"; cargo bench --bench compose_up`.
 //! Without `SHIPCORE_ENGINE_A` it prints `SKIP: no engine` and exits.
@@ -34,6 +36,12 @@ const IMAGE: &str = "shipcore/busybox:latest";
 /// Ends at once on SIGTERM (a plain `sleep` as PID 1 ignores it).
 const CMD: [&str; 3] = ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"];
 const LIMIT: Duration = Duration::from_secs(300);
+/// A pause before each measured run, for the engine's work left over from
+/// the last tear-down.
+const SETTLE: Duration = Duration::from_secs(2);
+/// docker-compose brings the 100 up in about 25 s here: one still running
+/// after 120 s has stalled (it then hangs for good).
+const COMPOSE_STALL: Duration = Duration::from_secs(120);
 
 /// A compose file of `services` services of `replicas` replicas each.
 fn template(services: usize, replicas: usize) -> String {
@@ -151,8 +159,9 @@ fn docker_compose_installed() -> bool {
 }
 
 /// docker-compose `up -d` then `down -t 0`; `None` when `up` did not finish
-/// within the limit (a stall: it is killed and the project cleaned up).
-fn compose(host: &str, file: &str, project: &str) -> Option<Timing> {
+/// within the limit (a stall: it is killed, and the caller cleans up with
+/// [`clean_compose`] what `down` left).
+fn compose(host: &str, file: &str, project: &str, limit: Duration) -> Option<Timing> {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("docker-compose.yml");
     std::fs::write(&path, file).expect("write the compose file");
@@ -171,8 +180,9 @@ fn compose(host: &str, file: &str, project: &str) -> Option<Timing> {
             .expect("docker-compose runs");
         loop {
             if let Some(status) = child.try_wait().expect("wait") {
-                assert!(status.success(), "docker-compose {args:?}: {status}");
-                return Some(t.elapsed());
+                // A `down` after a killed `up` may fail half-way: the
+                // caller then cleans up through the Engine API.
+                return status.success().then(|| t.elapsed());
             }
             if t.elapsed() > limit {
                 let _ = child.kill();
@@ -183,18 +193,22 @@ fn compose(host: &str, file: &str, project: &str) -> Option<Timing> {
         }
     };
     let (_, c0) = cpu();
-    let up = run(&["up", "-d"], LIMIT);
-    let down = run(&["down", "-t", "0"], LIMIT).expect("docker-compose down finishes");
+    let up = run(&["up", "-d"], limit);
+    let down = run(&["down", "-t", "0"], LIMIT);
     let (_, c1) = cpu();
-    up.map(|up| Timing {
-        up,
-        down,
-        cpu: c1 - c0,
-    })
+    match (up, down) {
+        (Some(up), Some(down)) => Some(Timing {
+            up,
+            down,
+            cpu: c1 - c0,
+        }),
+        (Some(_), None) => panic!("docker-compose down failed after a good up"),
+        _ => None,
+    }
 }
 
 /// shipcore: create the project and wait until it runs (the stored
-/// lifecycle, polled every 10 ms), then delete it with force.
+/// lifecycle, polled every 25 ms), then delete it with force.
 async fn shipcore_run(projects: &Projects, file: &str, name: &str) -> Option<Timing> {
     let (cpu0, _) = cpu();
     let t = Instant::now();
@@ -221,7 +235,7 @@ async fn shipcore_run(projects: &Projects, file: &str, name: &str) -> Option<Tim
             projects.delete(name, true, true).await.expect("delete");
             return None;
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
     let up = t.elapsed();
     let t = Instant::now();
@@ -232,6 +246,23 @@ async fn shipcore_run(projects: &Projects, file: &str, name: &str) -> Option<Tim
         down,
         cpu: cpu().0 - cpu0,
     })
+}
+
+/// Removes what a stalled docker-compose project left on the engine.
+async fn clean_compose(e: &DockerEngine, project: &str) {
+    let filter = ContainerFilter {
+        all: true,
+        labels: vec![format!("com.docker.compose.project={project}")],
+        name: None,
+    };
+    for c in e.list_containers(&filter).await.unwrap_or_default() {
+        let _ = e.remove_container(&c.id, true, false).await;
+    }
+    for n in e.list_networks().await.unwrap_or_default() {
+        if n.name == format!("{project}_default") {
+            let _ = e.remove_network(&n.name).await;
+        }
+    }
 }
 
 async fn leftovers(e: &DockerEngine, label: &str) -> usize {
@@ -259,6 +290,11 @@ fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(20);
+    let rounds: usize = std::env::var("SHIPCORE_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3)
+        .max(1);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -294,41 +330,76 @@ fn main() {
         let projects = Projects::open(store, cluster.clone(), ProjectsOptions::default())
             .await
             .expect("projects");
-        let compose_here = docker_compose_installed();
+        // SHIPCORE_BENCH_COMPOSE=0 leaves docker-compose out (its stalls
+        // cost two minutes each).
+        let compose_here = std::env::var("SHIPCORE_BENCH_COMPOSE").as_deref() != Ok("0")
+            && docker_compose_installed();
         if !compose_here {
             println!("docker-compose is not installed: its rows are left out");
         }
 
         println!("100 containers on engine A ({host}), {IMAGE}:");
-        let mut best = Timing {
-            up: Duration::MAX,
-            down: Duration::MAX,
-            cpu: Duration::ZERO,
-        };
-        for (up_at, down_at) in [(1, 1), (5, 5), (10, 10), (20, 100)] {
-            let f = floor(&engine, 100, up_at, down_at, &format!("{tag}-f{up_at}")).await;
-            report(
-                &format!("floor: Engine API loop, {up_at}/{down_at} at a time"),
-                100,
-                f,
-            );
-            best.up = best.up.min(f.up);
-            best.down = best.down.min(f.down);
-        }
-
+        let f = floor(&engine, 100, 1, 1, &format!("{tag}-f1")).await;
+        report("floor: Engine API loop, 1/1 at a time", 100, f);
         let file = template(10, 10);
         if compose_here {
-            match compose(&host, &file, &format!("{tag}c")) {
+            match compose(&host, &file, &format!("{tag}c"), LIMIT) {
                 Some(t) => report("docker-compose: 10 services x 10", 100, t),
-                None => println!("docker-compose: 10 services x 10: stalled (> {LIMIT:?})"),
+                None => {
+                    clean_compose(&engine, &format!("{tag}c")).await;
+                    println!("docker-compose: 10 services x 10: stalled (> {LIMIT:?})");
+                }
             }
         }
-        let s = shipcore_run(&projects, &file, &format!("{tag}-p")).await.expect("no stall");
-        report("shipcore: 10 services x 10", 100, s);
+        // Rounds of floor and shipcore side by side, so that the engine's
+        // drift (its overlay2 and network state) weighs on both alike.
+        let configs = [(10, 10), (20, 100)];
+        let mut floors: Vec<Vec<Timing>> = vec![Vec::new(); configs.len()];
+        let mut ships = Vec::new();
+        for round in 0..rounds {
+            // Each contestant takes each place in the order in turn: the
+            // engine's state after a tear-down weighs on whoever comes next.
+            for slot in 0..=configs.len() {
+                tokio::time::sleep(SETTLE).await;
+                let k = (slot + round) % (configs.len() + 1);
+                if let Some((up_at, down_at)) = configs.get(k) {
+                    let run = format!("{tag}-f{up_at}r{round}");
+                    let f = floor(&engine, 100, *up_at, *down_at, &run).await;
+                    report(
+                        &format!("floor: Engine API loop, {up_at}/{down_at} at a time"),
+                        100,
+                        f,
+                    );
+                    floors[k].push(f);
+                } else {
+                    let s = shipcore_run(&projects, &file, &format!("{tag}-p{round}"))
+                        .await
+                        .expect("no stall");
+                    report("shipcore: 10 services x 10", 100, s);
+                    ships.push(s);
+                }
+            }
+        }
+        // The floor is the best configuration's median.
+        let floor_up = floors.iter().map(|v| median(v.iter().map(|t| t.up).collect())).min().expect("floors");
+        let floor_down = floors.iter().map(|v| median(v.iter().map(|t| t.down).collect())).min().expect("floors");
+        let (s_up, s_down, s_cpu) = (
+            median(ships.iter().map(|t| t.up).collect()),
+            median(ships.iter().map(|t| t.down).collect()),
+            median(ships.iter().map(|t| t.cpu).collect()),
+        );
+        println!(
+            "medians of {rounds} rounds: floor up {:.2} s, down {:.2} s; shipcore up {:.2} s, down {:.2} s, client cpu {:.2} s",
+            floor_up.as_secs_f64(),
+            floor_down.as_secs_f64(),
+            s_up.as_secs_f64(),
+            s_down.as_secs_f64(),
+            s_cpu.as_secs_f64()
+        );
         println!(
             "shipcore / floor: bring-up {:.3}x, tear-down {:.3}x",
-            s.up.as_secs_f64() / best.up.as_secs_f64(),
-            s.down.as_secs_f64() / best.down.as_secs_f64()
+            s_up.as_secs_f64() / floor_up.as_secs_f64(),
+            s_down.as_secs_f64() / floor_down.as_secs_f64()
         );
 
         let file = template(100, 1);
@@ -336,15 +407,20 @@ fn main() {
             let n = runs.min(3);
             let mut stalls = 0;
             for i in 0..n {
-                match compose(&host, &file, &format!("{tag}c{i}")) {
+                let project = format!("{tag}c{i}");
+                match compose(&host, &file, &project, COMPOSE_STALL) {
                     Some(t) => report(&format!("docker-compose: 100 services, run {i}"), 100, t),
                     None => {
+                        clean_compose(&engine, &project).await;
                         stalls += 1;
-                        println!("docker-compose: 100 services, run {i}: stalled (> {LIMIT:?})");
+                        println!("docker-compose: 100 services, run {i}: stalled (> {COMPOSE_STALL:?})");
                     }
                 }
             }
             println!("docker-compose: {stalls} stalls in {n} runs of 100 services");
+        }
+        if runs == 0 {
+            return;
         }
         let mut ups = Vec::new();
         let mut downs = Vec::new();

@@ -1,7 +1,8 @@
 //! shipd: the shipcore server. Keeps its state in DIR, serves the cluster API
 //! of seed 001 and the compose projects of seed 003 (`/projects`,
 //! `/services`, `/volumes`) on ADDR, and manages the engines registered
-//! through it. Compose files may mount host paths only with `--allow-binds`.
+//! through it. Compose files and deploys (`volumes`) may mount host paths
+//! only with `--allow-binds`.
 //!
 //! Run: `cargo run --release --example shipd -- --listen 127.0.0.1:8080 --data ./shipcore-data`
 //!
@@ -15,6 +16,8 @@
 //! back (recovery after a lost store).
 //! `GET /clusters/ID/certs` gives an account a client certificate signed by
 //! the cluster's CA, valid `--cert-days` (365 by default).
+//! `POST /auth/login` gives a login token (Shipyard's CLI sends it as
+//! `X-Access-Token`), good for `--token-hours` (12 by default).
 //! SIGTERM or Ctrl-C shut it down cleanly. Request logs are key=value lines,
 //! or JSON objects with `SHIPD_LOG_FORMAT=json`.
 //!
@@ -149,6 +152,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             identity,
             engine_hosts,
             shared,
+            allow_binds: std::env::args().any(|a| a == "--allow-binds"),
             ..ClusterOptions::default()
         },
     )
@@ -160,9 +164,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok()
         .filter(|d| (1..=3650).contains(d))
         .ok_or("--cert-days takes a number of days from 1 to 3650")?;
+    let token_hours: u64 = arg("--token-hours", "12")
+        .parse()
+        .ok()
+        .filter(|h| (1..=8760).contains(h))
+        .ok_or("--token-hours takes a number of hours from 1 to 8760")?;
     let mut access = Access::new(store.clone())
         .with_events(cluster.events().clone())
-        .with_cert_lifetime(std::time::Duration::from_secs(cert_days * 24 * 3600));
+        .with_cert_lifetime(std::time::Duration::from_secs(cert_days * 24 * 3600))
+        .with_token_lifetime(std::time::Duration::from_secs(token_hours * 3600));
     if shared {
         access = access.shared();
     }

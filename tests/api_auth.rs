@@ -1,5 +1,6 @@
 //! The auth matrix: every endpoint of the cluster API with no credentials,
-//! a user key, an admin key, a custom role's key and a webhook key. A caller
+//! a user key, an admin key, a custom role's key, a webhook key, and the
+//! login tokens of a user and an admin account. A caller
 //! the role rules allow makes a call that succeeds (what it acts on is made
 //! for it first) and gets the route's documented success status; the others
 //! get 401 or 403, and nothing happens.
@@ -44,6 +45,7 @@ const ENDPOINTS: &[Endpoint] = &[
     ep("GET", "/api/accounts", "accounts", false, 200),
     ep("POST", "/api/accounts", "accounts", true, 204),
     ep("DELETE", "/api/accounts", "accounts", true, 204),
+    ep("PUT", "/api/accounts/{username}", "accounts", true, 204),
     ep("GET", "/api/roles", "roles", false, 200),
     ep("GET", "/api/roles/{name}", "roles", false, 200),
     ep("POST", "/api/roles", "roles", true, 204),
@@ -113,6 +115,14 @@ const COMPOSE: &[(&str, &str)] = &[
     ("DELETE", "/clusters/{name}/certs/{serial}"),
 ];
 
+/// Login and password changes, checked below the matrix: they take no
+/// permission area, and act on the caller's own credentials.
+const LOGIN: &[(&str, &str)] = &[
+    ("POST", "/auth/login"),
+    ("POST", "/auth/logout"),
+    ("POST", "/account/changepassword"),
+];
+
 fn b_tcp() -> String {
     std::env::var("SHIPCORE_ENGINE_B_TCP").unwrap_or_default()
 }
@@ -131,7 +141,12 @@ async fn prepare(
     allowed: bool,
     shared: &str,
 ) -> (String, Option<String>) {
-    let path = |id: &str| e.route.replace("{id}", id).replace("{name}", id);
+    let path = |id: &str| {
+        e.route
+            .replace("{id}", id)
+            .replace("{name}", id)
+            .replace("{username}", id)
+    };
     if !allowed {
         // Refused before anything is looked at: any names do.
         let body = e.writes.then(|| r#"{"name":"nope"}"#.to_string());
@@ -153,6 +168,16 @@ async fn prepare(
             (
                 path(""),
                 Some(json!({"username": format!("d{n}")}).to_string()),
+            )
+        }
+        ("PUT", "/api/accounts/{username}") => {
+            api.access
+                .create_account(&format!("s{n}"), "pw", "user")
+                .await
+                .unwrap();
+            (
+                path(&format!("s{n}")),
+                Some(json!({"password": "pw2"}).to_string()),
             )
         }
         ("GET", "/api/roles/{name}") => (path("user"), None),
@@ -241,12 +266,31 @@ async fn auth_matrix() {
         .await
         .unwrap()
         .key;
+    let token = |role: &str| {
+        let access = api.access.clone();
+        let (name, role) = (format!("tok-{role}"), role.to_string());
+        async move {
+            access.create_account(&name, "pw", &role).await.unwrap();
+            let t = access
+                .login(&name, "pw", None, "test")
+                .await
+                .unwrap()
+                .unwrap();
+            Cred::Token(name, t.token)
+        }
+    };
     let creds = [
         ("none", Cred::None),
         ("user", Cred::Key(key("user").await)),
         ("admin", Cred::Key(key("admin").await)),
         ("watcher", Cred::Key(key("watcher").await)),
         ("webhook", Cred::Key(hook.clone())),
+        ("user-token", token("user").await),
+        ("admin-token", token("admin").await),
+        (
+            "forged-token",
+            Cred::Token("tok-admin".into(), "guess".into()),
+        ),
     ];
     let (status, doc) = api.call("GET", "/api/openapi.json", &admin(), None).await;
     assert_eq!(status, 200, "{doc}");
@@ -275,8 +319,8 @@ async fn auth_matrix() {
             n += 1;
             let admin_area = ["accounts", "roles", "servicekeys"].contains(&e.area);
             let allowed = match *who {
-                "admin" => true,
-                "user" => !admin_area,
+                "admin" | "admin-token" => true,
+                "user" | "user-token" => !admin_area,
                 "watcher" => {
                     e.area.is_empty()
                         || e.area == "engines"
@@ -287,7 +331,7 @@ async fn auth_matrix() {
             let (path, body) = prepare(&api, e, n, &b, allowed, &shared).await;
             let (status, answer) = api.call(e.method, &path, cred, body.as_deref()).await;
             let want = match (*who, allowed) {
-                ("none", _) | ("webhook", _) => 401,
+                ("none", _) | ("webhook", _) | ("forged-token", _) => 401,
                 (_, true) => e.ok,
                 (_, false) => 403,
             };
@@ -307,6 +351,7 @@ async fn auth_matrix() {
             operations += 1;
             let method = method.to_uppercase();
             let covered = template.starts_with("/hub/")
+                || LOGIN.iter().any(|(m, r)| *m == method && r == template)
                 || COMPOSE.iter().any(|(m, r)| *m == method && r == template)
                 || ENDPOINTS
                     .iter()
@@ -318,7 +363,7 @@ async fn auth_matrix() {
     }
     assert_eq!(
         operations,
-        ENDPOINTS.len() + COMPOSE.len() + 3,
+        ENDPOINTS.len() + COMPOSE.len() + LOGIN.len() + 3,
         "documented operations"
     );
     for (method, route) in COMPOSE {
@@ -330,7 +375,7 @@ async fn auth_matrix() {
         for (who, cred) in &creds {
             let (status, answer) = api.call(method, &path, cred, body).await;
             let fine = match *who {
-                "none" | "webhook" => status == 401,
+                "none" | "webhook" | "forged-token" => status == 401,
                 "watcher" => status == 403,
                 _ => status != 401 && status != 403 && status < 500,
             };
@@ -364,6 +409,82 @@ async fn auth_matrix() {
             failures.push(format!("{path} without a key: {s}"));
         }
     }
+    // Login: no credentials needed; wrong ones 401.
+    api.access.create_account("lg", "pw", "user").await.unwrap();
+    let login = |password: &str| json!({"username": "lg", "password": password}).to_string();
+    let (s, body) = api
+        .call("POST", "/auth/login", &Cred::None, Some(&login("pw")))
+        .await;
+    let t = body["auth_token"].as_str().unwrap_or_default().to_string();
+    if s != 200 || t.is_empty() {
+        failures.push(format!("login: {s} {body}"));
+    }
+    let (s, _) = api
+        .call("POST", "/auth/login", &Cred::None, Some(&login("no")))
+        .await;
+    if s != 401 {
+        failures.push(format!("login with a wrong password: {s}"));
+    }
+    // Logout ends the token it is sent with; keys and basic auth have none.
+    for (who, cred) in &creds {
+        let (s, _) = api.call("POST", "/auth/logout", cred, None).await;
+        let want = match *who {
+            "none" | "webhook" | "forged-token" => 401,
+            "user-token" | "admin-token" => 204,
+            _ => 400,
+        };
+        if s != want {
+            failures.push(format!("logout as {who}: {s}, want {want}"));
+        }
+    }
+    let mine = Cred::Token("lg".into(), t);
+    // A password change: an account's own (token or basic auth); a service
+    // key has no password.
+    for (who, cred) in &creds {
+        let want = match *who {
+            "none" | "webhook" | "forged-token" => 401,
+            // Ended by the logout above.
+            "user-token" | "admin-token" => 401,
+            _ => 403,
+        };
+        let (s, _) = api
+            .call(
+                "POST",
+                "/account/changepassword",
+                cred,
+                Some(r#"{"password":"x"}"#),
+            )
+            .await;
+        if s != want {
+            failures.push(format!("changepassword as {who}: {s}, want {want}"));
+        }
+    }
+    let (s, _) = api
+        .call(
+            "POST",
+            "/account/changepassword",
+            &mine,
+            Some(r#"{"password":"pw2"}"#),
+        )
+        .await;
+    if s != 200 {
+        failures.push(format!("changepassword with its own token: {s}"));
+    }
+    let (s, _) = api.call("GET", "/api/engines", &mine, None).await;
+    if s != 401 {
+        failures.push(format!("a token after its password changed: {s}"));
+    }
+    let (s, _) = api
+        .call(
+            "GET",
+            "/api/engines",
+            &Cred::Basic("lg".into(), "pw2".into()),
+            None,
+        )
+        .await;
+    if s != 200 {
+        failures.push(format!("the new password: {s}"));
+    }
     // Refused calls changed nothing: accounts and roles made only by the
     // allowed callers, the extra engines made and removed.
     let (_, accounts) = api.call("GET", "/api/accounts", &admin(), None).await;
@@ -374,7 +495,8 @@ async fn auth_matrix() {
             .filter(|x| x[field].as_str().is_some_and(|s| s.starts_with(prefix)))
             .count()
     };
-    if made(&accounts, "username", "u") != 1 {
+    // Made by the admin key and the admin's token.
+    if made(&accounts, "username", "u") != 2 {
         failures.push(format!("accounts made by POST: {accounts}"));
     }
     clean(&api.cluster).await;

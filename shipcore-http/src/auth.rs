@@ -1,6 +1,8 @@
-//! Authentication of cluster API requests: `X-Service-Key`, or an account's
-//! credentials with HTTP basic auth. Handlers then ask for a permission
-//! (`area`, read or write): no credentials → 401, no permission → 403.
+//! Authentication of API requests: `X-Service-Key`, a login token in
+//! `X-Access-Token: <username>:<token>` (from `POST /auth/login`, as
+//! Shipyard's CLI sends it), or an account's credentials with HTTP basic
+//! auth. Handlers then ask for a permission (`area`, read or write): no
+//! credentials → 401, no permission → 403.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -20,6 +22,10 @@ pub struct Caller(pub std::sync::Arc<Principal>, pub Credentials);
 #[derive(Clone)]
 pub enum Credentials {
     Key(String),
+    Token {
+        username: String,
+        token: String,
+    },
     Basic {
         username: String,
         password: String,
@@ -32,6 +38,7 @@ impl std::fmt::Debug for Credentials {
         // Never the secret.
         match self {
             Credentials::Key(_) => f.write_str("Key(..)"),
+            Credentials::Token { username, .. } => write!(f, "Token({username}, ..)"),
             Credentials::Basic { username, .. } => write!(f, "Basic({username}, ..)"),
         }
     }
@@ -42,6 +49,9 @@ impl Credentials {
     pub async fn valid(&self, access: &shipcore::access::Access) -> bool {
         match self {
             Credentials::Key(k) => matches!(access.by_service_key(k).await, Ok(Some(_))),
+            Credentials::Token { username, token } => {
+                matches!(access.by_token(username, token).await, Ok(Some(_)))
+            }
             Credentials::Basic {
                 username,
                 password,
@@ -89,6 +99,25 @@ impl FromRequestParts<App> for Caller {
                 None => Err(unauthorized("unknown service key")),
             };
         }
+        if let Some(value) = parts.headers.get("x-access-token") {
+            let (username, token) = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().split_once(':'))
+                .ok_or_else(|| unauthorized("X-Access-Token must be <username>:<token>"))?;
+            return match app.access.by_token(username, token).await? {
+                Some(p) => Ok(Caller(
+                    p,
+                    Credentials::Token {
+                        username: username.to_string(),
+                        token: token.to_string(),
+                    },
+                )),
+                None => Err(unauthorized(
+                    "unknown, expired or ended login token: log in again (POST /auth/login)",
+                )),
+            };
+        }
         if let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) {
             let value = value
                 .to_str()
@@ -133,7 +162,7 @@ impl FromRequestParts<App> for Caller {
             };
         }
         Err(unauthorized(
-            "credentials required: X-Service-Key or basic auth",
+            "credentials required: X-Service-Key, X-Access-Token or basic auth",
         ))
     }
 }

@@ -4,8 +4,9 @@
 //! already known and allowed to read them; that skips the router's
 //! machinery, which costs more than the answer itself. Every other request,
 //! and every miss (unknown key, basic auth, no permission, nothing rendered
-//! yet), goes to the router, which answers the same request the same way
-//! (and renders what the next request is served from). Both count and log
+//! yet, Shipyard's released CLI with its own rendering), goes to the
+//! router, which answers the same request the same way (and renders what
+//! the next request is served from). Both count and log
 //! requests with `observe::finish`.
 
 use std::convert::Infallible;
@@ -50,7 +51,10 @@ impl Front {
 
     /// The cached answer to `req`, if it has one.
     fn answer<B>(&self, req: &Request<B>) -> Option<Response> {
-        if req.method() != Method::GET || req.uri().query().is_some() {
+        if req.method() != Method::GET
+            || req.uri().query().is_some()
+            || crate::cluster_api::released::from_released_cli(req.headers())
+        {
             return None;
         }
         let path = req.uri().path();

@@ -83,6 +83,8 @@ pub struct AppParts {
     pub projects: Option<shipcore::projects::Projects>,
     /// The container list and the cluster info as last rendered.
     containers_json: Rendered,
+    /// The container list as Shipyard's released CLI reads it.
+    containers_cli_json: Rendered,
     info_json: Rendered,
 }
 
@@ -125,6 +127,7 @@ impl App {
             projects,
             metrics: Default::default(),
             containers_json: Default::default(),
+            containers_cli_json: Default::default(),
             info_json: Default::default(),
         }))
     }

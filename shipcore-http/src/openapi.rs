@@ -16,7 +16,7 @@ use utoipa::{Modify, OpenApi};
         description = "Shipyard's cluster API served by shipcore: containers placed by an explainable scheduler, engines, accounts, roles, keys and events."
     ),
     components(schemas(crate::error::ErrorBody)),
-    security(("service_key" = []), ("basic" = [])),
+    security(("service_key" = []), ("basic" = []), ("access_token" = [])),
     tags(
         (name = "containers", description = "Deploy, inspect and manage containers"),
         (name = "engines", description = "Docker engines of the cluster"),
@@ -39,7 +39,7 @@ pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
     AuthAnswers.modify(doc);
 }
 
-/// Declares the two ways to authenticate.
+/// Declares the three ways to authenticate.
 #[derive(Debug)]
 struct Auth;
 
@@ -51,6 +51,13 @@ impl Modify for Auth {
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "X-Service-Key",
                 "A service key (POST /api/servicekeys)",
+            ))),
+        );
+        components.add_security_scheme(
+            "access_token",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Access-Token",
+                "<username>:<token>, the token from POST /auth/login",
             ))),
         );
         components.add_security_scheme(
@@ -184,9 +191,10 @@ mod tests {
             .values()
             .map(|p| p.as_object().unwrap().len())
             .sum();
-        // 33 of the cluster API, 27 of the container service (24 for
-        // projects, services and volumes, 3 for the cluster's certificates).
-        assert_eq!(operations, 60);
+        // 37 of the cluster API (4 for login tokens and passwords), 27 of
+        // the container service (24 for projects, services and volumes, 3
+        // for the cluster's certificates).
+        assert_eq!(operations, 64);
         let schemas = &doc["components"]["schemas"];
         for name in [
             "Container",
@@ -206,6 +214,11 @@ mod tests {
         let schemes = &doc["components"]["securitySchemes"];
         assert_eq!(schemes["service_key"]["name"], "X-Service-Key");
         assert_eq!(schemes["basic"]["scheme"], "basic");
+        assert_eq!(schemes["access_token"]["name"], "X-Access-Token");
+        assert_eq!(
+            doc["paths"]["/auth/login"]["post"]["security"],
+            serde_json::json!([{}])
+        );
         // The webhook takes its key in the path, not credentials.
         assert_eq!(
             doc["paths"]["/hub/webhook/{key}"]["post"]["security"],

@@ -138,6 +138,139 @@ async fn a_deleted_key_is_refused_by_every_request_after_the_delete() {
     }
 }
 
+/// How a login token is ended.
+#[derive(Debug, Clone, Copy)]
+enum Ending {
+    Logout,
+    PasswordChange,
+    AccountDeleted,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ended_token_is_refused_by_every_request_after_the_end() {
+    let s = server(Limits::default()).await;
+    let admin = s.f.admin_key.clone();
+    for (round, ending) in [
+        Ending::Logout,
+        Ending::PasswordChange,
+        Ending::AccountDeleted,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let name = format!("t{round}");
+        s.f.access
+            .create_account(&name, "pw", "user")
+            .await
+            .unwrap();
+        let login = serde_json::json!({"username": name, "password": "pw"}).to_string();
+        let (status, body, _) = s.call("POST", "/auth/login", &[], &login).await;
+        assert_eq!(status, 200, "{body}");
+        let token: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let header = format!("{name}:{}", token["auth_token"].as_str().unwrap());
+        // A second token of the account, which only a logout spares.
+        let (_, other, _) = s.call("POST", "/auth/login", &[], &login).await;
+        let other: serde_json::Value = serde_json::from_str(&other).unwrap();
+        let other = format!("{name}:{}", other["auth_token"].as_str().unwrap());
+        for path in ["/api/cluster/info", "/api/containers", "/api/engines"] {
+            let (status, _, _) = s
+                .call("GET", path, &[("x-access-token", &header)], "")
+                .await;
+            assert_eq!(status, 200, "{path}");
+        }
+        let ended_at = std::sync::Arc::new(std::sync::Mutex::new(None::<Instant>));
+        let hammer = {
+            let (base, header, ended_at) = (s.base.clone(), header.clone(), ended_at.clone());
+            tokio::spawn(async move {
+                let client: Client<HttpConnector, Full<Bytes>> =
+                    Client::builder(TokioExecutor::new()).build_http();
+                let mut late_successes = 0;
+                for i in 0..300 {
+                    let path = ["/api/cluster/info", "/api/engines", "/api/containers"][i % 3];
+                    let started = Instant::now();
+                    let req = hyper::Request::get(format!("{base}{path}"))
+                        .header("x-access-token", &header)
+                        .body(Full::new(Bytes::new()))
+                        .unwrap();
+                    let status = client.request(req).await.unwrap().status().as_u16();
+                    let after = ended_at.lock().unwrap().is_some_and(|d| started > d);
+                    if after && status != 401 {
+                        late_successes += 1;
+                    }
+                }
+                late_successes
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let status = match ending {
+            Ending::Logout => {
+                s.call("POST", "/auth/logout", &[("x-access-token", &header)], "")
+                    .await
+                    .0
+            }
+            Ending::PasswordChange => {
+                s.call(
+                    "POST",
+                    "/account/changepassword",
+                    &[("x-access-token", &header)],
+                    r#"{"password":"new"}"#,
+                )
+                .await
+                .0
+            }
+            Ending::AccountDeleted => {
+                let body = serde_json::json!({ "username": name }).to_string();
+                s.with_key("DELETE", "/api/accounts", &admin, &body).await.0
+            }
+        };
+        assert!((200..300).contains(&status), "{ending:?}: {status}");
+        *ended_at.lock().unwrap() = Some(Instant::now());
+        assert_eq!(
+            hammer.await.unwrap(),
+            0,
+            "{ending:?}: requests made after it returned succeeded"
+        );
+        let (status, _, _) = s
+            .call("GET", "/api/engines", &[("x-access-token", &header)], "")
+            .await;
+        assert_eq!(status, 401, "{ending:?}");
+        let (status, _, _) = s
+            .call("GET", "/api/engines", &[("x-access-token", &other)], "")
+            .await;
+        let want = if matches!(ending, Ending::Logout) {
+            200
+        } else {
+            401
+        };
+        assert_eq!(status, want, "{ending:?}: the account's other token");
+    }
+}
+
+#[tokio::test]
+async fn failed_logins_count_against_the_limits_of_basic_auth() {
+    let s = server(Limits::default()).await;
+    s.f.access
+        .create_account("guessed", "right", "user")
+        .await
+        .unwrap();
+    let wrong = r#"{"username":"guessed","password":"wrong"}"#;
+    let mut statuses = Vec::new();
+    for _ in 0..shipcore::access::USERNAME_FAILURES + 1 {
+        statuses.push(s.call("POST", "/auth/login", &[], wrong).await.0);
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    // Basic auth for the name is held back as well.
+    let (status, _, _) = s
+        .call(
+            "GET",
+            "/api/engines",
+            &[("authorization", &basic("guessed", "right"))],
+            "",
+        )
+        .await;
+    assert_eq!(status, 429);
+}
+
 #[tokio::test]
 async fn a_key_manager_grants_nothing_beyond_its_own_role() {
     let s = server(Limits::default()).await;
@@ -356,6 +489,7 @@ async fn every_documented_operation_is_served_and_documents_what_it_answers() {
             let path = template
                 .replace("{id}", "x")
                 .replace("{name}", "x")
+                .replace("{username}", "x")
                 .replace("{key}", "x");
             let body = if op.get("requestBody").is_some() {
                 "{}"

@@ -53,6 +53,8 @@ pub enum Cred {
     None,
     Key(String),
     Basic(String, String),
+    /// A login token: `X-Access-Token: <username>:<token>`.
+    Token(String, String),
 }
 
 /// The facade over the fixture's cluster, on a loopback port.
@@ -134,6 +136,9 @@ pub async fn call(
         Cred::None => {}
         Cred::Key(k) => {
             req = req.header("X-Service-Key", k);
+        }
+        Cred::Token(u, t) => {
+            req = req.header("X-Access-Token", format!("{u}:{t}"));
         }
         Cred::Basic(u, p) => {
             use base64::Engine as _;

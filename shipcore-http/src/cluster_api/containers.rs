@@ -10,6 +10,7 @@ use serde::Deserialize;
 use shipcore::engine::LogOptions;
 use shipcore::model::{Container, ImageConfig};
 
+use super::released::{self, Wire};
 use crate::auth::Caller;
 use crate::error::{Error, ErrorBody};
 use crate::extract::{Body, Path, Query};
@@ -18,7 +19,8 @@ use crate::App;
 pub(crate) const AREA: &str = "containers";
 
 /// The list is served from the last rendering until the cluster changes:
-/// with 10k containers, rendering is what costs.
+/// with 10k containers, rendering is what costs. Shipyard's released CLI
+/// gets its own rendering (see `released.rs`).
 #[utoipa::path(
     get,
     path = "/api/containers",
@@ -28,9 +30,19 @@ pub(crate) const AREA: &str = "containers";
 pub async fn list(
     State(app): State<App>,
     caller: Caller,
+    wire: Wire,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     caller.require(AREA, false)?;
+    if wire.released {
+        return app
+            .containers_cli_json
+            .respond(&app.cluster, &headers, || async {
+                let (generation, list) = app.cluster.containers_at().await;
+                (generation, released::containers(&list, wire))
+            })
+            .await;
+    }
     app.containers_json
         .respond(&app.cluster, &headers, || app.cluster.containers_at())
         .await
@@ -44,24 +56,106 @@ pub struct Count {
     count: Option<u32>,
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeployQuery {
+    /// How many containers (1 to 1000).
+    #[param(minimum = 1, maximum = 1000)]
+    count: Option<u32>,
+    /// Pull the image on the chosen engines first, even where they hold it
+    /// (Shipyard's CLI sends `pull=true|false`).
+    #[serde(default)]
+    pull: bool,
+}
+
+/// Fields Shipyard's CLI can send that shipd does not carry out: refused
+/// when set, never dropped silently.
+const REFUSED: [(&str, &str); 5] = [
+    (
+        "cpuset",
+        "pinning to CPUs is not supported: the scheduler places by cpus",
+    ),
+    (
+        "publish",
+        "publishing every exposed port is not supported: list them in bind_ports",
+    ),
+    ("privileged", "privileged containers are not supported"),
+    ("user_data", "user_data is not supported"),
+    (
+        "entrypoint",
+        "entrypoint is not supported: give the command in args",
+    ),
+];
+
+/// Refuses a deploy body's fields that are set but not carried out, and
+/// fields no version of the API knows, naming them.
+fn check_fields(body: &serde_json::Value) -> Result<(), Error> {
+    const KNOWN: [&str; 15] = [
+        "name",
+        "cpus",
+        "memory",
+        "type",
+        "hostname",
+        "domain",
+        "labels",
+        "args",
+        "environment",
+        "restart_policy",
+        "bind_ports",
+        "links",
+        "container_name",
+        "network_mode",
+        "volumes",
+    ];
+    let Some(fields) = body.as_object() else {
+        return Ok(());
+    };
+    for (key, value) in fields {
+        if let Some((_, why)) = REFUSED.iter().find(|(k, _)| k == key) {
+            let unset = match value {
+                serde_json::Value::Null => true,
+                serde_json::Value::Bool(b) => !b,
+                serde_json::Value::String(s) => s.is_empty(),
+                serde_json::Value::Array(a) => a.is_empty(),
+                serde_json::Value::Object(o) => o.is_empty(),
+                serde_json::Value::Number(_) => false,
+            };
+            if !unset {
+                return Err(Error::bad_request(format!("{key}: {why}")));
+            }
+        } else if !KNOWN.contains(&key.as_str()) {
+            return Err(Error::bad_request(format!("unknown field {key:?}")));
+        }
+    }
+    Ok(())
+}
+
 #[utoipa::path(
     post,
     path = "/api/containers",
     tag = "containers",
-    params(Count),
+    params(DeployQuery),
     request_body = ImageConfig,
     responses((status = 201, description = "The containers placed and started", body = [Container]), (status = 400, description = "Malformed body or invalid field", body = ErrorBody), (status = 409, description = "No engine can take it; `refusals` explains each engine", body = ErrorBody), (status = 502, description = "The engine failed or could not be reached", body = ErrorBody), (status = 504, description = "The engine did not answer in time, or a pull took too long", body = ErrorBody))
 )]
 pub async fn deploy(
     State(app): State<App>,
     caller: Caller,
-    Query(q): Query<Count>,
+    wire: Wire,
+    Query(q): Query<DeployQuery>,
     body: Body,
 ) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
+    check_fields(&body.json::<serde_json::Value>()?)?;
     let cfg: ImageConfig = body.json()?;
-    let placed = app.cluster.deploy(cfg, q.count.unwrap_or(1)).await?;
-    Ok((StatusCode::CREATED, Json(placed)))
+    let placed = app
+        .cluster
+        .deploy_pulling(cfg, q.count.unwrap_or(1), q.pull)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(released::containers(&placed, wire)),
+    ))
 }
 
 #[utoipa::path(
@@ -74,10 +168,12 @@ pub async fn deploy(
 pub async fn inspect(
     State(app): State<App>,
     caller: Caller,
+    wire: Wire,
     Path(id): Path<String>,
-) -> Result<Json<Container>, Error> {
+) -> Result<Json<serde_json::Value>, Error> {
     caller.require(AREA, false)?;
-    Ok(Json(app.cluster.container(&id).await?))
+    let c = app.cluster.container(&id).await?;
+    Ok(Json(released::container(&c, wire)))
 }
 
 #[utoipa::path(

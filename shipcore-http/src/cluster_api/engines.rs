@@ -53,11 +53,24 @@ impl ClusterInfo {
     }
 }
 
-/// An engine as Shipyard lists it.
+/// An engine's last health check, as Shipyard v2 answered it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HealthView {
+    /// `healthy`, `unhealthy`, or `unknown` before the first check.
+    pub status: shipcore::model::Health,
+    /// How long the check's ping took, in nanoseconds (0 when it failed).
+    pub response_time: u64,
+}
+
+/// An engine as Shipyard lists it: the seed's `{id, engine}`, and Shipyard
+/// v2's outer `health` object and `docker_version` beside them.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EngineView {
     pub id: String,
     pub engine: Engine,
+    pub health: HealthView,
+    /// The engine's Docker version, as the last health check read it.
+    pub docker_version: String,
 }
 
 fn view(doc: EngineDoc) -> EngineView {
@@ -66,6 +79,11 @@ fn view(doc: EngineDoc) -> EngineView {
     EngineView {
         id: doc.record.id,
         engine,
+        health: HealthView {
+            status: doc.health,
+            response_time: doc.response_time_ns,
+        },
+        docker_version: doc.docker_version,
     }
 }
 

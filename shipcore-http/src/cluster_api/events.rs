@@ -11,6 +11,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 use shipcore::model::ImageRef;
 
+use super::released::{self, Wire};
 use crate::auth::Caller;
 use crate::error::{Error, ErrorBody};
 use crate::extract::{Body, Path, Query};
@@ -60,6 +61,7 @@ pub struct EventQuery {
 pub async fn list(
     State(app): State<App>,
     caller: Caller,
+    wire: Wire,
     Query(q): Query<EventQuery>,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, Error> {
@@ -96,12 +98,12 @@ pub async fn list(
                 }
             })
             .filter_map(|item| async move { item })
-            .map(|item| {
+            .map(move |item| {
                 Ok::<_, Infallible>(match item {
                     Ok(e) => Sse::default()
                         .id(e.seq.to_string())
                         .event("event")
-                        .json_data(&e)
+                        .json_data(released::event(&e, wire))
                         .unwrap_or_else(|_| {
                             Sse::default().event("error").data("cannot encode event")
                         }),
@@ -113,7 +115,9 @@ pub async fn list(
             .into_response());
     }
     let limit = q.limit.unwrap_or(100).min(10_000);
-    Ok(Json(app.cluster.events().list(q.skip, limit).await?).into_response())
+    let events = app.cluster.events().list(q.skip, limit).await?;
+    let events: Vec<serde_json::Value> = events.iter().map(|e| released::event(e, wire)).collect();
+    Ok(Json(events).into_response())
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

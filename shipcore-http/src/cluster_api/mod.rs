@@ -5,6 +5,11 @@
 //!   logs.
 //! - `engines.rs`: engines and `/api/cluster/info`.
 //! - `access.rs`: accounts, roles, service keys, webhook keys.
+//! - `login.rs`: login tokens (`/auth/login`, `/auth/logout`) and password
+//!   changes, as Shipyard v2's CLI uses them.
+//! - `released.rs`: the wire forms of Shipyard v2 as released, decided in
+//!   one place (container `state` as a string for its CLI, events that
+//!   always carry `container` and `engine` objects).
 //! - `events.rs`: events (paged, or followed as server-sent events) and
 //!   Docker Hub's webhook.
 
@@ -12,6 +17,8 @@ pub mod access;
 pub mod containers;
 pub mod engines;
 pub mod events;
+pub mod login;
+pub mod released;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -21,7 +28,7 @@ use crate::App;
 /// Every route of the cluster API, with its documentation: a route is
 /// served if and only if it is documented.
 pub fn router() -> OpenApiRouter<App> {
-    use self::{access as acc, containers as c, engines as e, events as ev};
+    use self::{access as acc, containers as c, engines as e, events as ev, login as l};
     OpenApiRouter::new()
         .routes(routes!(c::list, c::deploy))
         .routes(routes!(c::inspect, c::destroy))
@@ -37,6 +44,10 @@ pub fn router() -> OpenApiRouter<App> {
             acc::add_account,
             acc::delete_account
         ))
+        .routes(routes!(l::set_password))
+        .routes(routes!(l::login))
+        .routes(routes!(l::logout))
+        .routes(routes!(l::change_password))
         .routes(routes!(acc::roles, acc::add_role, acc::delete_role))
         .routes(routes!(acc::role))
         .routes(routes!(

@@ -60,9 +60,7 @@ impl Access {
         password: &str,
         role: &str,
     ) -> Result<Account> {
-        if password.is_empty() {
-            return Err(Error::invalid("password", "must not be empty"));
-        }
+        super::tokens::check_password(password)?;
         let role = self.role(role).await?;
         let account = Account {
             id: new_id()?,
@@ -87,9 +85,11 @@ impl Access {
     }
 
     /// Deletes an account; its client certificates are revoked first, so
-    /// that none outlives it (nor stands for a later account of its name).
+    /// that none outlives it (nor stands for a later account of its name),
+    /// and its login tokens end.
     pub async fn delete_account(&self, username: &str) -> Result<()> {
         self.revoke_certificates_of(username).await?;
+        self.end_tokens(username).await?;
         let deleted = self
             .store
             .delete(&format!("{ACCOUNTS}{username}"), Expect::Any)

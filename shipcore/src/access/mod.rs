@@ -10,6 +10,7 @@
 //!   argon2 and store reads off the path of every request.
 //! - `throttle.rs`: password checks on the blocking pool, a few at a time,
 //!   and failed attempts limited per client address and per username.
+//! - `tokens.rs`: login tokens (`X-Access-Token`) and password changes.
 //! - `certs.rs`: the cluster's CA and the client certificates it signs for
 //!   accounts, recorded by serial and revocable.
 //! - `secret.rs`: hashing, random keys, constant-time comparison.
@@ -20,6 +21,7 @@ mod certs;
 mod keys;
 mod secret;
 mod throttle;
+mod tokens;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -29,6 +31,7 @@ use serde::Serialize;
 pub use certs::{ClientCert, IssuedCert, DEFAULT_CERT_LIFETIME};
 pub use secret::{hash_key, hash_password, new_key, same, verify_password};
 pub use throttle::{ADDRESS_FAILURES, USERNAME_FAILURES, WINDOW as FAILURE_WINDOW};
+pub use tokens::{LoginToken, DEFAULT_TOKEN_LIFETIME};
 
 use crate::error::{Error, Result};
 use crate::events::EventLog;
@@ -89,6 +92,8 @@ pub struct Access {
     clock: Arc<dyn crate::clock::Clock>,
     /// How long new client certificates are valid.
     cert_lifetime: std::time::Duration,
+    /// How long new login tokens are good for.
+    token_lifetime: std::time::Duration,
 }
 
 impl std::fmt::Debug for Access {
@@ -123,6 +128,7 @@ impl Access {
             shared: false,
             clock,
             cert_lifetime: certs::DEFAULT_CERT_LIFETIME,
+            token_lifetime: tokens::DEFAULT_TOKEN_LIFETIME,
         }
     }
 

@@ -35,6 +35,8 @@ pub const MAX_REPLICAS: u32 = 1000;
 pub struct DeployRequest {
     image: Arc<ImageConfig>,
     count: u32,
+    /// Pull the image first even on engines that hold it.
+    pull: bool,
     /// The scheduler's request, labels parsed.
     request: Request,
 }
@@ -59,6 +61,7 @@ impl DeployRequest {
         Ok(DeployRequest {
             image,
             count,
+            pull: false,
             request,
         })
     }
@@ -69,6 +72,12 @@ impl DeployRequest {
 
     pub fn count(&self) -> u32 {
         self.count
+    }
+
+    /// Pulls the image first on the chosen engines, even where they hold it.
+    pub fn pulling(mut self, pull: bool) -> Self {
+        self.pull = pull;
+        self
     }
 }
 
@@ -104,7 +113,25 @@ impl Cluster {
     /// the scheduler. Returns the placed containers, or the scheduler's
     /// per-engine explanation as [`Error::Unplaceable`].
     pub async fn deploy(&self, cfg: ImageConfig, count: u32) -> Result<Vec<Container>> {
-        let req = DeployRequest::new(cfg, count)?;
+        self.deploy_pulling(cfg, count, false).await
+    }
+
+    /// As [`Cluster::deploy`]; with `pull`, the image is pulled on the
+    /// chosen engines first even where they hold it (a failed pull fails
+    /// the deploy).
+    pub async fn deploy_pulling(
+        &self,
+        cfg: ImageConfig,
+        count: u32,
+        pull: bool,
+    ) -> Result<Vec<Container>> {
+        if cfg.mounts_host_paths() && !self.inner.opts.allow_binds {
+            return Err(Error::invalid(
+                "volumes",
+                "host paths may not be mounted on this cluster (the server's --allow-binds option allows them); use named volumes",
+            ));
+        }
+        let req = DeployRequest::new(cfg, count)?.pulling(pull);
         Ok(self.deploy_request(req, Join::default()).await?.containers)
     }
 
@@ -184,8 +211,23 @@ impl Txn {
     /// names. Returns the deploy's id and where each container goes.
     async fn reserve(&mut self) -> Result<(String, Vec<Slot>)> {
         let inner = &self.cluster.inner;
-        let names = format!("{}-{}", self.req.image.image()?.base(), random_hex()?);
-        let deploy = self.join.deploy.clone().unwrap_or_else(|| names.clone());
+        // A chosen name is the container's own on a fresh deploy of one;
+        // numbered on a deploy of several; and made unique when a deploy
+        // grows (scale, reschedule), as its first names are taken.
+        let chosen = &self.req.image.container_name;
+        let exact = !chosen.is_empty() && self.join.deploy.is_none();
+        let names = if exact {
+            chosen.clone()
+        } else if !chosen.is_empty() {
+            format!("{chosen}-{}", random_hex()?)
+        } else {
+            format!("{}-{}", self.req.image.image()?.base(), random_hex()?)
+        };
+        let deploy = match &self.join.deploy {
+            Some(d) => d.clone(),
+            None if exact => format!("{chosen}-{}", random_hex()?),
+            None => names.clone(),
+        };
         let mut st = inner.state.lock().await;
         st.placements += 1;
         let mut request = self.req.request.clone();
@@ -196,6 +238,7 @@ impl Txn {
             s => s,
         };
         request.names = Some(names);
+        request.exact_name = exact;
         let (_, reserved) = st.reserve(&request).inspect_err(|e| {
             if matches!(e, Error::Unplaceable(_)) {
                 inner
@@ -286,9 +329,13 @@ impl Txn {
         }
         let image = self.req.image.name.clone();
         let limit = self.cluster.inner.opts.pull_timeout;
+        let always = self.req.pull;
         let pulls = futures::future::try_join_all(engines.into_iter().map(|(engine, b)| {
             let image = image.clone();
             async move {
+                if always {
+                    return pull_within(b.as_ref(), engine, &image, limit).await;
+                }
                 match b.inspect_image(&image).await {
                     Ok(_) => Ok(()),
                     Err(Error::NotFound { .. }) => {
@@ -502,9 +549,9 @@ impl Txn {
                 .iter()
                 .map(|(name, alias)| format!("{name}:{alias}"))
                 .collect(),
-            network: None,
+            network: (!cfg.network_mode.is_empty()).then(|| cfg.network_mode.clone()),
             network_aliases: Vec::new(),
-            binds: Vec::new(),
+            binds: cfg.volumes.clone(),
             ..ContainerSpec::default()
         }
     }

@@ -65,6 +65,13 @@ pub struct EngineDoc {
     /// RFC 3339.
     #[serde(default)]
     pub added: String,
+    /// The engine's Docker version, as a health check last read it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub docker_version: String,
+    /// How long the last health check's ping took, in nanoseconds (0 when
+    /// it failed, or none ran yet).
+    #[serde(default)]
+    pub response_time_ns: u64,
 }
 
 impl EngineDoc {

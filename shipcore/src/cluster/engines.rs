@@ -81,6 +81,7 @@ impl Cluster {
         }
         let backend = self.inner.connector.connect(&record)?;
         let limit = self.inner.opts.health_timeout * 3;
+        let started = std::time::Instant::now();
         let info = tokio::time::timeout(limit, backend.info())
             .await
             .map_err(|_| Error::Timeout {
@@ -114,6 +115,8 @@ impl Cluster {
             record,
             health: Health::Healthy,
             added: self.inner.opts.clock.rfc3339(),
+            docker_version: info.version.clone(),
+            response_time_ns: u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX),
         };
         // Written first (a second registration of the id loses there), then
         // taken in under the lock, which is not held across the write.
@@ -281,22 +284,30 @@ impl Cluster {
         }
         let timeout = opts.health_timeout;
         let results = futures::future::join_all(due.into_iter().map(|(id, backend)| async move {
+            let started = std::time::Instant::now();
             let ok = matches!(
                 tokio::time::timeout(timeout, backend.ping()).await,
                 Ok(Ok(()))
             );
+            let response_time = if ok {
+                u64::try_from(started.elapsed().as_nanos())
+                    .unwrap_or(u64::MAX)
+                    .max(1)
+            } else {
+                0
+            };
             // The counts for cluster info (images, and every container the
-            // engine holds, ours or not) ride along with the check, so
-            // serving info never waits on an engine.
-            let counts = if ok {
+            // engine holds, ours or not) and the Docker version ride along
+            // with the check, so serving them never waits on an engine.
+            let info = if ok {
                 match tokio::time::timeout(timeout, backend.info()).await {
-                    Ok(Ok(info)) => Some((info.images as usize, info.containers as usize)),
+                    Ok(Ok(info)) => Some(info),
                     _ => None,
                 }
             } else {
                 None
             };
-            (id, ok, counts)
+            (id, ok, response_time, info)
         }))
         .await;
         let mut changed = Vec::new();
@@ -304,15 +315,18 @@ impl Cluster {
             let mut st = self.inner.state.lock().await;
             let now = opts.clock.elapsed();
             let mut counts_changed = false;
-            for (id, ok, counts) in results {
+            for (id, ok, response_time, info) in results {
                 let Some(slot) = st.engines.get_mut(&id) else {
                     continue;
                 };
                 let before = slot.doc.health;
-                if let Some((images, containers)) = counts {
+                slot.doc.response_time_ns = response_time;
+                if let Some(info) = info {
+                    let (images, containers) = (info.images as usize, info.containers as usize);
                     counts_changed |= (slot.images, slot.containers) != (images, containers);
                     slot.images = images;
                     slot.containers = containers;
+                    slot.doc.docker_version = info.version;
                 }
                 if ok {
                     slot.failures = 0;

@@ -61,6 +61,9 @@ pub struct ClusterOptions {
     /// their writes ([`Cluster::follow`]), and only the replica that leads
     /// runs the background loops ([`Cluster::start`]).
     pub shared: bool,
+    /// Deploys may mount paths of the engines' hosts (`volumes` entries
+    /// that start with `/`): off by default, as a host path is the host.
+    pub allow_binds: bool,
 }
 
 impl Default for ClusterOptions {
@@ -80,6 +83,7 @@ impl Default for ClusterOptions {
             maintenance_interval: Duration::from_secs(10 * 60),
             clock: Arc::new(SystemClock::new()),
             shared: false,
+            allow_binds: false,
         }
     }
 }

@@ -559,6 +559,8 @@ mod tests {
                 record,
                 health: Health::Healthy,
                 added: String::new(),
+                docker_version: String::new(),
+                response_time_ns: 0,
             },
             backend: Arc::new(FakeEngine::new("e1", 4_000, 4_096, &[])),
             failures: 0,

@@ -41,7 +41,7 @@ pub fn parse(
             ),
         ));
     }
-    let root: Value = serde_saphyr::from_str(src).map_err(|e| {
+    let root: Value = serde_saphyr::from_str_with_options(src, yaml_options()).map_err(|e| {
         let at = e
             .location()
             .map(|l| format!("line {}, column {}: ", l.line(), l.column()))
@@ -51,6 +51,19 @@ pub fn parse(
         Error::invalid("template", format!("{at}{first}"))
     })?;
     Reader { src, env, opts }.file(root)
+}
+
+/// serde-saphyr's defaults, but for its alias-to-anchor ratio heuristic:
+/// a file whose 100 services each merge one `x-base` anchor (`<<: *base`)
+/// is how people write compose files, not an attack. Expansion stays
+/// bounded by the replayed-event cap (an alias bomb breaches it).
+fn yaml_options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.enforce_alias_anchor_ratio = false;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options.alias_limits.max_total_replayed_events = 200_000;
+    options
 }
 
 struct Reader<'a> {
@@ -1104,6 +1117,27 @@ mod tests {
         assert_eq!(f.services["b"].restart, "no");
         assert_eq!(f.services["b"].image, "busybox");
         assert!(f.extensions.contains_key("x-base"));
+    }
+
+    #[test]
+    fn many_services_may_merge_one_anchor_but_an_alias_bomb_is_refused() {
+        let mut src =
+            String::from("x-base: &base\n  image: busybox\n  restart: always\nservices:\n");
+        for i in 0..300 {
+            src.push_str(&format!("  s{i}:\n    <<: *base\n"));
+        }
+        assert_eq!(parse_ok(&src).services.len(), 300);
+        // Ten levels of ten: 10^10 nodes once expanded.
+        let mut bomb = String::from("x-0: &l0 [a, a, a, a, a, a, a, a, a, a]\n");
+        for i in 1..10 {
+            let p = i - 1;
+            bomb.push_str(&format!(
+                "x-{i}: &l{i} [*l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}]\n"
+            ));
+        }
+        bomb.push_str("services:\n  a:\n    image: busybox\n    labels: *l9\n");
+        let e = parse_err(&bomb);
+        assert!(e.contains("template"), "{e}");
     }
 
     #[test]

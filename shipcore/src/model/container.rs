@@ -162,6 +162,19 @@ pub struct ImageConfig {
     pub bind_ports: Vec<BindPort>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub links: BTreeMap<String, String>,
+    /// The container's name (Shipyard v2's `container_name`); with a count
+    /// above one, the containers are `{container_name}-0`, `-1`, ...
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub container_name: String,
+    /// `bridge` (the default), `host`, `none`, `container:<id>`, or the
+    /// name of a network on the engine.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub network_mode: String,
+    /// Volumes: `NAME:/path[:ro|:rw]` (a named volume, made on first use),
+    /// `/path` (an anonymous one), or `/host/path:/path[:ro|:rw]` where the
+    /// server allows host paths.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<String>,
 }
 
 impl ImageConfig {
@@ -226,7 +239,117 @@ impl ImageConfig {
                 ));
             }
         }
+        if !self.container_name.is_empty() && !docker_name(&self.container_name, 200) {
+            return Err(Error::invalid(
+                "container_name",
+                format!(
+                    "must be 1 to 200 of [a-zA-Z0-9_.-], starting with a letter or digit; got {:?}",
+                    self.container_name
+                ),
+            ));
+        }
+        match self.network_mode.as_str() {
+            "" | "bridge" | "host" | "none" => {}
+            m => {
+                let name = m.strip_prefix("container:").unwrap_or(m);
+                if !docker_name(name, 200) {
+                    return Err(Error::invalid(
+                        "network_mode",
+                        format!("must be bridge, host, none, container:<id> or a network's name; got {m:?}"),
+                    ));
+                }
+            }
+        }
+        let own_stack = matches!(self.network_mode.as_str(), "host" | "none")
+            || self.network_mode.starts_with("container:");
+        if own_stack && !self.bind_ports.is_empty() {
+            return Err(Error::invalid(
+                "bind_ports",
+                format!(
+                    "ports cannot be published with network_mode {:?}",
+                    self.network_mode
+                ),
+            ));
+        }
+        if own_stack && !self.links.is_empty() {
+            return Err(Error::invalid(
+                "links",
+                format!(
+                    "links need a bridge network, not network_mode {:?}",
+                    self.network_mode
+                ),
+            ));
+        }
+        for (i, v) in self.volumes.iter().enumerate() {
+            Volume::parse(v).map_err(|reason| Error::invalid(format!("volumes[{i}]"), reason))?;
+        }
         Ok(())
+    }
+
+    /// Whether a volume mounts a path of the engine's host.
+    pub fn mounts_host_paths(&self) -> bool {
+        self.volumes
+            .iter()
+            .filter_map(|v| Volume::parse(v).ok())
+            .any(|v| v.source.starts_with('/'))
+    }
+}
+
+/// A name Docker accepts for a container or a network:
+/// `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, at most `max` long.
+fn docker_name(name: &str, max: usize) -> bool {
+    let mut chars = name.chars();
+    name.len() <= max
+        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+/// One entry of [`ImageConfig::volumes`], read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Volume<'a> {
+    /// A volume's name, a host path (starting with `/`), or empty for an
+    /// anonymous volume.
+    pub source: &'a str,
+    pub target: &'a str,
+    pub read_only: bool,
+}
+
+impl<'a> Volume<'a> {
+    /// Reads `SOURCE:TARGET[:ro|:rw]` or `TARGET`; the reason when malformed.
+    pub fn parse(v: &'a str) -> std::result::Result<Self, String> {
+        let parts: Vec<&str> = v.split(':').collect();
+        let (source, target, mode) = match parts.as_slice() {
+            [t] => ("", *t, ""),
+            [s, t] => (*s, *t, ""),
+            [s, t, m] => (*s, *t, *m),
+            _ => {
+                return Err(format!(
+                    "must be NAME:/path[:ro], /path or /host:/path[:ro]; got {v:?}"
+                ))
+            }
+        };
+        let read_only = match mode {
+            "" | "rw" => false,
+            "ro" => true,
+            m => return Err(format!("mode must be ro or rw, got {m:?}")),
+        };
+        let clean =
+            |p: &str| p.starts_with('/') && p.len() <= 4096 && !p.split('/').any(|s| s == "..");
+        if !clean(target) {
+            return Err(format!(
+                "the container path must be absolute, without '..'; got {target:?}"
+            ));
+        }
+        if !(source.is_empty() || clean(source) || docker_name(source, 200)) {
+            return Err(format!(
+                "the source must be a volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]*) or an absolute host path; got {source:?}"
+            ));
+        }
+        Ok(Volume {
+            source,
+            target,
+            read_only,
+        })
     }
 }
 
@@ -327,6 +450,42 @@ mod tests {
                 Box::new(|r| r.bind_ports[0].host_ip = "nope".into()),
                 "bind_ports[0].host_ip",
             ),
+            (
+                Box::new(|r| r.container_name = "-web".into()),
+                "container_name",
+            ),
+            (
+                Box::new(|r| r.container_name = "web/../x".into()),
+                "container_name",
+            ),
+            (
+                Box::new(|r| r.network_mode = "my net".into()),
+                "network_mode",
+            ),
+            (Box::new(|r| r.network_mode = "host".into()), "bind_ports"),
+            (
+                Box::new(|r| {
+                    r.bind_ports.clear();
+                    r.network_mode = "none".into();
+                }),
+                "links",
+            ),
+            (
+                Box::new(|r| r.volumes = vec!["data:/d".into(), "data:relative".into()]),
+                "volumes[1]",
+            ),
+            (
+                Box::new(|r| r.volumes = vec!["/a/../etc:/x".into()]),
+                "volumes[0]",
+            ),
+            (
+                Box::new(|r| r.volumes = vec!["d:/x:rx".into()]),
+                "volumes[0]",
+            ),
+            (
+                Box::new(|r| r.volumes = vec!["a:b:c:d".into()]),
+                "volumes[0]",
+            ),
         ];
         for (mutate, field) in cases {
             let mut req = seed_request();
@@ -336,6 +495,29 @@ mod tests {
                 other => panic!("{field}: expected invalid, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn volumes_are_read_as_docker_does() {
+        assert_eq!(
+            Volume::parse("data:/d:ro").unwrap(),
+            Volume {
+                source: "data",
+                target: "/d",
+                read_only: true
+            }
+        );
+        assert_eq!(Volume::parse("/cache").unwrap().source, "");
+        let mut req = seed_request();
+        req.volumes = vec!["data:/d".into(), "/tmp".into()];
+        req.container_name = "web.1_a-b".into();
+        req.network_mode = "container:abc123".into();
+        req.bind_ports.clear();
+        req.links.clear();
+        req.validate().unwrap();
+        assert!(!req.mounts_host_paths());
+        req.volumes.push("/srv:/srv:rw".into());
+        assert!(req.mounts_host_paths());
     }
 
     #[test]

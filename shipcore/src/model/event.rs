@@ -28,6 +28,8 @@ pub enum EventType {
     RemoveServiceKey,
     AddWebhookKey,
     RemoveWebhookKey,
+    /// An account's password was changed (its login tokens ended).
+    ChangePassword,
     /// A client certificate signed by the cluster's CA for an account.
     IssueCertificate,
     RevokeCertificate,

@@ -141,6 +141,9 @@ pub struct Request {
     /// affinity rules of later requests see them). Without it, every
     /// replica is recorded under `footprint.name`.
     pub names: Option<String>,
+    /// With `names`, one replica and not `global`: the container is named
+    /// `names` itself, unnumbered (a name the caller chose).
+    pub exact_name: bool,
 }
 
 impl Request {
@@ -239,7 +242,12 @@ impl Request {
         match &self.names {
             None => Cow::Borrowed(&self.footprint),
             Some(base) => Cow::Owned(Footprint {
-                name: format!("{base}-{replica}"),
+                name: if self.exact_name && self.replicas == 1 && self.kind != ContainerType::Global
+                {
+                    base.clone()
+                } else {
+                    format!("{base}-{replica}")
+                },
                 ..self.footprint.clone()
             }),
         }
