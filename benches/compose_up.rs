@@ -335,7 +335,7 @@ fn main() {
         let compose_here = std::env::var("SHIPCORE_BENCH_COMPOSE").as_deref() != Ok("0")
             && docker_compose_installed();
         if !compose_here {
-            println!("docker-compose is not installed: its rows are left out");
+            println!("docker-compose left out (not installed, or SHIPCORE_BENCH_COMPOSE=0)");
         }
 
         println!("100 containers on engine A ({host}), {IMAGE}:");

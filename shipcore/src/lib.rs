@@ -42,6 +42,7 @@ pub mod events;
 pub mod model;
 #[cfg(feature = "runtime")]
 pub mod projects;
+pub mod registry;
 pub mod sched;
 #[cfg(feature = "runtime")]
 pub mod store;

@@ -1,0 +1,581 @@
+//! The content store: blobs on disk by digest, and uploads in progress.
+//!
+//! Layout under the root (made `0700`): `blobs/sha256/<2 hex>/<64 hex>` for
+//! published blobs, `uploads/<id>` for uploads in progress. A blob's path is
+//! made from its parsed [`Digest`], never from text a client sent. An upload
+//! is hashed while it streams in (the hasher kept in memory beside the
+//! file; after a restart it is rebuilt by reading the file once), and
+//! published by fsync + rename, so a blob file either holds exactly the
+//! bytes of its digest or does not exist: a crash mid-push leaves at most an
+//! upload file, which [`BlobStore::open`] removes when it is older than the
+//! upload lifetime.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use sha2::{Digest as _, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use super::names::Digest;
+use crate::error::{Error, Result};
+
+/// Uploads untouched for this long are abandoned.
+pub const UPLOAD_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// An upload's running hash, while this process holds it.
+struct Hashing {
+    hasher: Sha256,
+    size: u64,
+}
+
+/// Blobs and uploads under one folder.
+#[derive(Clone)]
+pub struct BlobStore {
+    root: PathBuf,
+    /// Running hashes by upload id; an upload that is being appended to is
+    /// taken out while it is (a second writer at once is refused).
+    hashing: Arc<Mutex<HashMap<String, Option<Hashing>>>>,
+}
+
+impl std::fmt::Debug for BlobStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobStore")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
+}
+
+fn io(what: &str, path: &Path, e: std::io::Error) -> Error {
+    Error::System {
+        reason: format!("{what} {}: {e}", path.display()),
+    }
+}
+
+async fn make_private_dir(path: &Path) -> Result<()> {
+    tokio::fs::create_dir_all(path)
+        .await
+        .map_err(|e| io("cannot create", path, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tokio::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+            .await
+            .map_err(|e| io("cannot restrict", path, e))?;
+    }
+    Ok(())
+}
+
+/// An upload id: 32 hex characters (checked before it names a file).
+fn check_upload_id(id: &str) -> Result<()> {
+    if id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    {
+        Ok(())
+    } else {
+        Err(Error::missing("upload", id))
+    }
+}
+
+impl BlobStore {
+    /// Opens (or makes) the store under `root`, removing uploads abandoned
+    /// for longer than [`UPLOAD_LIFETIME`].
+    pub async fn open(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        for dir in [
+            root.clone(),
+            root.join("blobs/sha256"),
+            root.join("uploads"),
+        ] {
+            make_private_dir(&dir).await?;
+        }
+        let store = BlobStore {
+            root,
+            hashing: Arc::default(),
+        };
+        store.remove_abandoned(UPLOAD_LIFETIME).await?;
+        Ok(store)
+    }
+
+    /// Removes upload files untouched for longer than `age`.
+    pub async fn remove_abandoned(&self, age: Duration) -> Result<usize> {
+        let dir = self.root.join("uploads");
+        let mut entries = tokio::fs::read_dir(&dir)
+            .await
+            .map_err(|e| io("cannot list", &dir, e))?;
+        let now = SystemTime::now();
+        let mut removed = 0;
+        while let Some(entry) = entries
+            .next_entry()
+            .await
+            .map_err(|e| io("cannot list", &dir, e))?
+        {
+            let old = entry
+                .metadata()
+                .await
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > age);
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let busy = self
+                .hashing
+                .lock()
+                .map(|h| h.get(&name).is_some_and(Option::is_none))
+                .unwrap_or(true);
+            if old && !busy {
+                let _ = tokio::fs::remove_file(entry.path()).await;
+                if let Ok(mut h) = self.hashing.lock() {
+                    h.remove(&name);
+                }
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    fn blob_path(&self, d: &Digest) -> PathBuf {
+        let hex = d.hex();
+        self.root.join("blobs/sha256").join(&hex[..2]).join(hex)
+    }
+
+    fn upload_path(&self, id: &str) -> PathBuf {
+        self.root.join("uploads").join(id)
+    }
+
+    /// A blob's size, if the store holds it.
+    pub async fn stat(&self, d: &Digest) -> Result<Option<u64>> {
+        match tokio::fs::metadata(self.blob_path(d)).await {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io("cannot read", &self.blob_path(d), e)),
+        }
+    }
+
+    /// A blob opened for reading, with its size.
+    pub async fn open_blob(&self, d: &Digest) -> Result<Option<(tokio::fs::File, u64)>> {
+        let path = self.blob_path(d);
+        match tokio::fs::File::open(&path).await {
+            Ok(f) => {
+                let len = f
+                    .metadata()
+                    .await
+                    .map_err(|e| io("cannot read", &path, e))?
+                    .len();
+                Ok(Some((f, len)))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io("cannot open", &path, e)),
+        }
+    }
+
+    /// Starts an upload; its id.
+    pub async fn start_upload(&self) -> Result<String> {
+        let mut raw = [0u8; 16];
+        getrandom::getrandom(&mut raw).map_err(|e| Error::System {
+            reason: format!("no randomness for an upload id: {e}"),
+        })?;
+        let id: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        let path = self.upload_path(&id);
+        tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .await
+            .map_err(|e| io("cannot create", &path, e))?;
+        if let Ok(mut h) = self.hashing.lock() {
+            h.insert(
+                id.clone(),
+                Some(Hashing {
+                    hasher: Sha256::new(),
+                    size: 0,
+                }),
+            );
+        }
+        Ok(id)
+    }
+
+    /// Bytes an upload holds so far.
+    pub async fn upload_size(&self, id: &str) -> Result<u64> {
+        check_upload_id(id)?;
+        match tokio::fs::metadata(self.upload_path(id)).await {
+            Ok(m) => Ok(m.len()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::missing("upload", id)),
+            Err(e) => Err(io("cannot read", &self.upload_path(id), e)),
+        }
+    }
+
+    /// Takes an upload's running hash for one writer, rebuilding it from
+    /// the file when this process does not hold it (after a restart).
+    async fn take_hashing(&self, id: &str) -> Result<Hashing> {
+        let held = {
+            let mut h = self.hashing.lock().map_err(|_| Error::System {
+                reason: "upload table poisoned".into(),
+            })?;
+            match h.get_mut(id) {
+                Some(slot @ Some(_)) => slot.take(),
+                Some(None) => {
+                    return Err(Error::State {
+                        what: format!("upload {id}"),
+                        state: "being written".into(),
+                        reason: "another request is writing to it".into(),
+                    })
+                }
+                None => {
+                    h.insert(id.to_string(), None);
+                    None
+                }
+            }
+        };
+        if let Some(hashing) = held {
+            return Ok(hashing);
+        }
+        let path = self.upload_path(id);
+        let rebuilt = async {
+            let mut f = tokio::fs::File::open(&path).await?;
+            let mut hasher = Sha256::new();
+            let mut size = 0u64;
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = tokio::io::AsyncReadExt::read(&mut f, &mut buf).await?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                size += n as u64;
+            }
+            Ok::<_, std::io::Error>(Hashing { hasher, size })
+        }
+        .await;
+        match rebuilt {
+            Ok(h) => Ok(h),
+            Err(e) => {
+                self.forget(id);
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    Err(Error::missing("upload", id))
+                } else {
+                    Err(io("cannot read", &path, e))
+                }
+            }
+        }
+    }
+
+    fn put_back(&self, id: &str, hashing: Hashing) {
+        if let Ok(mut h) = self.hashing.lock() {
+            h.insert(id.to_string(), Some(hashing));
+        }
+    }
+
+    fn forget(&self, id: &str) {
+        if let Ok(mut h) = self.hashing.lock() {
+            h.remove(id);
+        }
+    }
+
+    /// Appends a stream of bytes to an upload, hashing as they arrive.
+    /// `at`: where the client says the chunk starts (`Content-Range`); a
+    /// chunk that does not start at the upload's end is refused
+    /// ([`Error::State`], the distribution API's 416). `limit`: the
+    /// upload's largest size. A stream that fails half-way (the client went
+    /// away) leaves the upload at what was written of it: it can resume.
+    pub async fn append<S>(&self, id: &str, at: Option<u64>, limit: u64, body: S) -> Result<u64>
+    where
+        S: Stream<Item = std::result::Result<Bytes, Error>> + Send,
+    {
+        check_upload_id(id)?;
+        let mut hashing = self.take_hashing(id).await?;
+        let result = self.append_taken(id, at, limit, body, &mut hashing).await;
+        self.put_back(id, hashing);
+        result
+    }
+
+    async fn append_taken<S>(
+        &self,
+        id: &str,
+        at: Option<u64>,
+        limit: u64,
+        body: S,
+        hashing: &mut Hashing,
+    ) -> Result<u64>
+    where
+        S: Stream<Item = std::result::Result<Bytes, Error>> + Send,
+    {
+        if let Some(at) = at {
+            if at != hashing.size {
+                return Err(Error::State {
+                    what: format!("upload {id}"),
+                    state: format!("{} bytes", hashing.size),
+                    reason: format!(
+                        "the chunk starts at {at}, but the upload holds {} bytes",
+                        hashing.size
+                    ),
+                });
+            }
+        }
+        let path = self.upload_path(id);
+        let mut f = tokio::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .await
+            .map_err(|e| io("cannot open", &path, e))?;
+        let mut body = std::pin::pin!(body);
+        let mut failed = None;
+        while let Some(chunk) = body.next().await {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            };
+            if hashing.size + chunk.len() as u64 > limit {
+                failed = Some(Error::invalid(
+                    "blob",
+                    format!("larger than the {limit} bytes allowed"),
+                ));
+                break;
+            }
+            if let Err(e) = f.write_all(&chunk).await {
+                failed = Some(io("cannot write", &path, e));
+                break;
+            }
+            hashing.hasher.update(&chunk);
+            hashing.size += chunk.len() as u64;
+        }
+        // What was written stays consistent with the hash: flush it, and on
+        // a failed write cut the file back to what was hashed.
+        let flushed = f.flush().await;
+        if failed.is_some() || flushed.is_err() {
+            let _ = f.set_len(hashing.size).await;
+        }
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        flushed.map_err(|e| io("cannot write", &path, e))?;
+        Ok(hashing.size)
+    }
+
+    /// Publishes an upload as the blob `digest`: refused (and the upload
+    /// removed) when its bytes do not hash to it. A blob that exists
+    /// already (a concurrent push of the same bytes) is kept as it is.
+    pub async fn finish(&self, id: &str, digest: &Digest) -> Result<u64> {
+        check_upload_id(id)?;
+        let hashing = self.take_hashing(id).await?;
+        let path = self.upload_path(id);
+        let got = Digest::from_bytes(hashing.hasher.finalize().into());
+        if got != *digest {
+            let _ = tokio::fs::remove_file(&path).await;
+            self.forget(id);
+            return Err(Error::invalid(
+                "digest",
+                format!("the upload's bytes hash to {got}, not {digest}"),
+            ));
+        }
+        let size = hashing.size;
+        let published = async {
+            let f = tokio::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .await?;
+            f.sync_all().await?;
+            let target = self.blob_path(digest);
+            if let Some(dir) = target.parent() {
+                tokio::fs::create_dir_all(dir).await?;
+            }
+            tokio::fs::rename(&path, &target).await?;
+            if let Some(dir) = target.parent() {
+                if let Ok(d) = tokio::fs::File::open(dir).await {
+                    let _ = d.sync_all().await;
+                }
+            }
+            Ok::<_, std::io::Error>(())
+        }
+        .await;
+        self.forget(id);
+        match published {
+            Ok(()) => Ok(size),
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&path).await;
+                Err(io("cannot publish", &path, e))
+            }
+        }
+    }
+
+    /// Ends an upload without publishing it.
+    pub async fn cancel(&self, id: &str) -> Result<()> {
+        check_upload_id(id)?;
+        self.forget(id);
+        match tokio::fs::remove_file(self.upload_path(id)).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::missing("upload", id)),
+            Err(e) => Err(io("cannot remove", &self.upload_path(id), e)),
+        }
+    }
+
+    /// Removes a blob; false when it was not there.
+    pub async fn delete(&self, d: &Digest) -> Result<bool> {
+        match tokio::fs::remove_file(self.blob_path(d)).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io("cannot remove", &self.blob_path(d), e)),
+        }
+    }
+
+    /// Every blob the store holds, with when it was published.
+    pub async fn blobs(&self) -> Result<Vec<(Digest, SystemTime)>> {
+        let mut out = Vec::new();
+        let top = self.root.join("blobs/sha256");
+        let mut dirs = tokio::fs::read_dir(&top)
+            .await
+            .map_err(|e| io("cannot list", &top, e))?;
+        while let Some(dir) = dirs
+            .next_entry()
+            .await
+            .map_err(|e| io("cannot list", &top, e))?
+        {
+            let Ok(mut files) = tokio::fs::read_dir(dir.path()).await else {
+                continue;
+            };
+            while let Ok(Some(file)) = files.next_entry().await {
+                let name = file.file_name().to_string_lossy().into_owned();
+                let Ok(d) = Digest::parse(&format!("sha256:{name}")) else {
+                    continue;
+                };
+                let when = file
+                    .metadata()
+                    .await
+                    .and_then(|m| m.modified())
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
+                out.push((d, when));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn chunks(parts: &[&'static [u8]]) -> impl Stream<Item = std::result::Result<Bytes, Error>> {
+        futures::stream::iter(
+            parts
+                .iter()
+                .map(|p| Ok(Bytes::from_static(p)))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    fn digest_of(data: &[u8]) -> Digest {
+        Digest::from_bytes(Sha256::digest(data).into())
+    }
+
+    #[tokio::test]
+    async fn chunked_upload_resumes_and_publishes_by_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).await.unwrap();
+        let id = store.start_upload().await.unwrap();
+        assert_eq!(
+            store
+                .append(&id, Some(0), 1 << 20, chunks(&[b"hello "]))
+                .await
+                .unwrap(),
+            6
+        );
+        // A chunk that does not start at the end is refused, nothing written.
+        assert!(matches!(
+            store.append(&id, Some(3), 1 << 20, chunks(&[b"xx"])).await,
+            Err(Error::State { .. })
+        ));
+        // A new store over the same folder (a restart) rebuilds the hash.
+        let again = BlobStore::open(dir.path()).await.unwrap();
+        assert_eq!(again.upload_size(&id).await.unwrap(), 6);
+        again
+            .append(&id, Some(6), 1 << 20, chunks(&[b"wor", b"ld"]))
+            .await
+            .unwrap();
+        let d = digest_of(b"hello world");
+        assert_eq!(again.finish(&id, &d).await.unwrap(), 11);
+        assert_eq!(again.stat(&d).await.unwrap(), Some(11));
+        let path = again.blob_path(&d);
+        assert_eq!(std::fs::read(path).unwrap(), b"hello world");
+        assert!(again.upload_size(&id).await.is_err(), "the upload is gone");
+        assert_eq!(again.blobs().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_wrong_digest_leaves_nothing_and_limits_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).await.unwrap();
+        let id = store.start_upload().await.unwrap();
+        store
+            .append(&id, None, 100, chunks(&[b"data"]))
+            .await
+            .unwrap();
+        let wrong = digest_of(b"other");
+        assert!(matches!(
+            store.finish(&id, &wrong).await,
+            Err(Error::Invalid { .. })
+        ));
+        assert!(store.stat(&wrong).await.unwrap().is_none());
+        assert!(store.blobs().await.unwrap().is_empty());
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("uploads"))
+                .unwrap()
+                .count(),
+            0
+        );
+
+        let id = store.start_upload().await.unwrap();
+        assert!(matches!(
+            store.append(&id, None, 4, chunks(&[b"abc", b"de"])).await,
+            Err(Error::Invalid { .. })
+        ));
+        // Cut back to what fits and was hashed: the upload can go on.
+        assert_eq!(store.upload_size(&id).await.unwrap(), 3);
+        store
+            .append(&id, Some(3), 4, chunks(&[b"d"]))
+            .await
+            .unwrap();
+        store.finish(&id, &digest_of(b"abcd")).await.unwrap();
+        // Ids are checked before they name a file.
+        for bad in ["../x", "", "ABCDEF0123456789ABCDEF0123456789"] {
+            assert!(store.upload_size(bad).await.is_err());
+            assert!(store.cancel(bad).await.is_err());
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_pushes_of_one_blob_both_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).await.unwrap();
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let d = digest_of(&data);
+        let push = |store: BlobStore, data: Vec<u8>| async move {
+            let id = store.start_upload().await.unwrap();
+            let parts: Vec<std::result::Result<Bytes, Error>> = data
+                .chunks(7_000)
+                .map(|c| Ok(Bytes::copy_from_slice(c)))
+                .collect();
+            store
+                .append(&id, None, 1 << 30, futures::stream::iter(parts))
+                .await
+                .unwrap();
+            store.finish(&id, &d).await
+        };
+        let (a, b) = tokio::join!(
+            tokio::spawn(push(store.clone(), data.clone())),
+            tokio::spawn(push(store.clone(), data.clone()))
+        );
+        assert_eq!(a.unwrap().unwrap(), data.len() as u64);
+        assert_eq!(b.unwrap().unwrap(), data.len() as u64);
+        assert_eq!(std::fs::read(store.blob_path(&d)).unwrap(), data);
+        assert!(store.delete(&d).await.unwrap());
+        assert!(!store.delete(&d).await.unwrap());
+    }
+}

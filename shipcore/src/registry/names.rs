@@ -1,0 +1,272 @@
+//! Names the registry accepts, checked before anything touches the file
+//! system or the store: repository names (the OCI distribution grammar),
+//! tags, and digests (parsed into their parts, never joined into a path as
+//! given).
+
+use std::fmt;
+
+use crate::error::{Error, Result};
+
+/// Longest repository name (the distribution spec's practical limit).
+pub const MAX_REPOSITORY: usize = 255;
+
+/// A repository name: `component(/component)*`, each component
+/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Repository(String);
+
+impl Repository {
+    pub fn parse(name: &str) -> Result<Self> {
+        let bad = |why: String| Error::invalid("repository", why);
+        if name.is_empty() || name.len() > MAX_REPOSITORY {
+            return Err(bad(format!(
+                "must be 1 to {MAX_REPOSITORY} characters, got {}",
+                name.len()
+            )));
+        }
+        for component in name.split('/') {
+            if !component_ok(component) {
+                return Err(bad(format!(
+                    "{name:?}: each /-separated part is lowercase letters and digits, joined by '.', '_', '__' or dashes (got {component:?})"
+                )));
+            }
+        }
+        Ok(Repository(name.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The first component (the Harbor browse API's project).
+    pub fn project(&self) -> &str {
+        self.0.split('/').next().unwrap_or_default()
+    }
+}
+
+impl fmt::Display for Repository {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn alnum(c: u8) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit()
+}
+
+fn component_ok(c: &str) -> bool {
+    let b = c.as_bytes();
+    if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if alnum(b[i]) {
+            i += 1;
+            continue;
+        }
+        // A separator: '.', '_', '__' or a run of '-', between alphanumerics.
+        let start = i;
+        match b[i] {
+            b'.' => i += 1,
+            b'_' => {
+                i += 1;
+                if i < b.len() && b[i] == b'_' {
+                    i += 1;
+                }
+            }
+            b'-' => {
+                while i < b.len() && b[i] == b'-' {
+                    i += 1;
+                }
+            }
+            _ => return false,
+        }
+        if i == start || i >= b.len() || !alnum(b[i]) {
+            return false;
+        }
+    }
+    true
+}
+
+/// A tag: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
+pub fn check_tag(tag: &str) -> Result<()> {
+    let b = tag.as_bytes();
+    let ok = !b.is_empty()
+        && b.len() <= 128
+        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "tag",
+            format!("{tag:?} is not a tag: [A-Za-z0-9_][A-Za-z0-9._-]{{0,127}}"),
+        ))
+    }
+}
+
+/// A sha256 digest, the only algorithm the registry stores by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Digest([u8; 32]);
+
+impl Digest {
+    /// Reads `sha256:<64 lowercase hex>`.
+    pub fn parse(s: &str) -> Result<Self> {
+        let bad = |why: String| Error::invalid("digest", why);
+        let (algorithm, hex) = s
+            .split_once(':')
+            .ok_or_else(|| bad(format!("{s:?} is not ALGORITHM:HEX")))?;
+        if algorithm != "sha256" {
+            return Err(bad(format!(
+                "unsupported algorithm {algorithm:?}: only sha256"
+            )));
+        }
+        if hex.len() != 64 {
+            return Err(bad(format!(
+                "sha256 takes 64 hex digits, got {}",
+                hex.len()
+            )));
+        }
+        let mut out = [0u8; 32];
+        for (i, pair) in hex.as_bytes().chunks(2).enumerate() {
+            let nibble = |c: u8| match c {
+                b'0'..=b'9' => Some(c - b'0'),
+                b'a'..=b'f' => Some(c - b'a' + 10),
+                _ => None,
+            };
+            match (nibble(pair[0]), nibble(pair[1])) {
+                (Some(h), Some(l)) => out[i] = h << 4 | l,
+                _ => return Err(bad(format!("{s:?}: lowercase hex digits only"))),
+            }
+        }
+        Ok(Digest(out))
+    }
+
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Digest(bytes)
+    }
+
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The 64 hex digits.
+    pub fn hex(&self) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut s = String::with_capacity(64);
+        for b in self.0 {
+            s.push(char::from(HEX[usize::from(b >> 4)]));
+            s.push(char::from(HEX[usize::from(b & 15)]));
+        }
+        s
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "sha256:{}", self.hex())
+    }
+}
+
+/// What a manifest is asked for by: a tag or a digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reference {
+    Tag(String),
+    Digest(Digest),
+}
+
+impl Reference {
+    pub fn parse(s: &str) -> Result<Self> {
+        if s.contains(':') {
+            Digest::parse(s).map(Reference::Digest)
+        } else {
+            check_tag(s).map(|()| Reference::Tag(s.to_string()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn repository_names_follow_the_grammar() {
+        for ok in [
+            "busybox",
+            "library/busybox",
+            "default_cluster/myweb",
+            "a/b/c/d",
+            "my-app",
+            "my--app",
+            "my__app",
+            "v1.2",
+            "0",
+        ] {
+            Repository::parse(ok).unwrap();
+        }
+        for bad in [
+            "",
+            "Busybox",
+            "../etc",
+            "a/../b",
+            "a/./b",
+            "/abs",
+            "a//b",
+            "a/",
+            "a___b",
+            "a.-b",
+            "-a",
+            "a-",
+            "a%2e%2e",
+            "a\\b",
+            "a b",
+            "é",
+            &"a".repeat(256),
+        ] {
+            assert!(Repository::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            Repository::parse("default_cluster/myweb")
+                .unwrap()
+                .project(),
+            "default_cluster"
+        );
+    }
+
+    #[test]
+    fn tags_and_digests() {
+        check_tag("1.0").unwrap();
+        check_tag("_x").unwrap();
+        check_tag("latest").unwrap();
+        for bad in ["", ".x", "-x", "a/b", "..", &"a".repeat(129)] {
+            assert!(check_tag(bad).is_err(), "{bad:?}");
+        }
+        let hex = "a".repeat(64);
+        let d = Digest::parse(&format!("sha256:{hex}")).unwrap();
+        assert_eq!(d.to_string(), format!("sha256:{hex}"));
+        assert_eq!(Digest::parse(&d.to_string()).unwrap(), d);
+        for bad in [
+            "sha256:".to_string(),
+            format!("sha512:{hex}"),
+            format!("sha256:{}", "A".repeat(64)),
+            format!("sha256:{}", "a".repeat(63)),
+            format!("sha256:../{}", "a".repeat(61)),
+            hex.clone(),
+        ] {
+            assert!(Digest::parse(&bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            Reference::parse("1.0").unwrap(),
+            Reference::Tag("1.0".into())
+        );
+        assert_eq!(
+            Reference::parse(&format!("sha256:{hex}")).unwrap(),
+            Reference::Digest(d)
+        );
+        assert!(Reference::parse("../x").is_err());
+    }
+}
