@@ -1,0 +1,278 @@
+//! Manifests as pushed (pure): OCI and Docker schema 2 image manifests and
+//! indexes (manifest lists), read for what they reference. The bytes are
+//! kept as pushed (their digest is the manifest's identity); this module
+//! only checks them and says which blobs and child manifests they need.
+
+use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
+
+use super::names::Digest;
+use crate::error::{Error, Result};
+
+/// Largest manifest accepted (distribution's own limit).
+pub const MAX_MANIFEST: usize = 4 * 1024 * 1024;
+
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+
+/// What a manifest is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// An image: its config blob and layer blobs.
+    Image { config: Digest, layers: Vec<Digest> },
+    /// An index: the manifests it lists.
+    Index { manifests: Vec<Digest> },
+}
+
+/// A manifest, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    pub media_type: String,
+    pub digest: Digest,
+    pub size: u64,
+    pub kind: Kind,
+    /// Total size of its config and layers as the manifest states them.
+    pub content_size: u64,
+}
+
+impl Manifest {
+    /// The blobs it needs in the repository.
+    pub fn blobs(&self) -> Vec<Digest> {
+        match &self.kind {
+            Kind::Image { config, layers } => {
+                let mut all = vec![*config];
+                all.extend(layers.iter().copied());
+                all
+            }
+            Kind::Index { .. } => Vec::new(),
+        }
+    }
+
+    /// The manifests it lists (an index).
+    pub fn children(&self) -> &[Digest] {
+        match &self.kind {
+            Kind::Index { manifests } => manifests,
+            Kind::Image { .. } => &[],
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Descriptor {
+    #[serde(default)]
+    media_type: String,
+    digest: String,
+    #[serde(default)]
+    size: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Raw {
+    schema_version: Option<u32>,
+    #[serde(default)]
+    media_type: String,
+    config: Option<Descriptor>,
+    layers: Option<Vec<Descriptor>>,
+    manifests: Option<Vec<Descriptor>>,
+}
+
+fn bad(reason: impl Into<String>) -> Error {
+    Error::invalid("manifest", reason)
+}
+
+fn digest_of(field: &str, d: &Descriptor) -> Result<Digest> {
+    Digest::parse(&d.digest).map_err(|e| match e {
+        Error::Invalid { reason, .. } => bad(format!("{field}: {reason}")),
+        e => e,
+    })
+}
+
+/// Reads a pushed manifest. `content_type`: the request's `Content-Type`
+/// (empty when none); it and the body's `mediaType` must agree when both
+/// are given.
+pub fn parse(bytes: &[u8], content_type: &str) -> Result<Manifest> {
+    if bytes.len() > MAX_MANIFEST {
+        return Err(bad(format!(
+            "{} bytes, more than the {MAX_MANIFEST} allowed",
+            bytes.len()
+        )));
+    }
+    let raw: Raw =
+        serde_json::from_slice(bytes).map_err(|e| bad(format!("not a manifest: {e}")))?;
+    if raw.schema_version != Some(2) {
+        return Err(bad(format!(
+            "schemaVersion must be 2, got {:?} (schema 1 manifests are not supported)",
+            raw.schema_version
+        )));
+    }
+    let header = content_type.split(';').next().unwrap_or("").trim();
+    let header = if header == "application/json" || header == "application/octet-stream" {
+        ""
+    } else {
+        header
+    };
+    let media_type = match (header, raw.media_type.as_str()) {
+        ("", "") => match (&raw.manifests, &raw.config) {
+            (Some(_), None) => OCI_INDEX.to_string(),
+            _ => OCI_MANIFEST.to_string(),
+        },
+        ("", body) => body.to_string(),
+        (h, "") => h.to_string(),
+        (h, body) if h == body => h.to_string(),
+        (h, body) => {
+            return Err(bad(format!(
+                "Content-Type {h} and mediaType {body} disagree"
+            )))
+        }
+    };
+    let kind = match media_type.as_str() {
+        OCI_MANIFEST | DOCKER_MANIFEST => {
+            if raw.manifests.is_some() {
+                return Err(bad("an image manifest does not list manifests"));
+            }
+            let config = raw
+                .config
+                .as_ref()
+                .ok_or_else(|| bad("an image manifest needs config"))?;
+            let layers = raw.layers.as_deref().unwrap_or_default();
+            let mut content_size = config.size;
+            let mut digests = Vec::with_capacity(layers.len());
+            for (i, l) in layers.iter().enumerate() {
+                digests.push(digest_of(&format!("layers[{i}].digest"), l)?);
+                content_size = content_size.saturating_add(l.size);
+            }
+            let kind = Kind::Image {
+                config: digest_of("config.digest", config)?,
+                layers: digests,
+            };
+            return Ok(finish(bytes, media_type, kind, content_size));
+        }
+        OCI_INDEX | DOCKER_LIST => {
+            if raw.config.is_some() || raw.layers.is_some() {
+                return Err(bad("an index does not have config or layers"));
+            }
+            let list = raw.manifests.as_deref().unwrap_or_default();
+            let mut manifests = Vec::with_capacity(list.len());
+            let mut content_size = 0u64;
+            for (i, m) in list.iter().enumerate() {
+                if !m.media_type.is_empty()
+                    && ![OCI_MANIFEST, DOCKER_MANIFEST, OCI_INDEX, DOCKER_LIST]
+                        .contains(&m.media_type.as_str())
+                {
+                    return Err(bad(format!(
+                        "manifests[{i}].mediaType {} is not a manifest's",
+                        m.media_type
+                    )));
+                }
+                manifests.push(digest_of(&format!("manifests[{i}].digest"), m)?);
+                content_size = content_size.saturating_add(m.size);
+            }
+            (Kind::Index { manifests }, content_size)
+        }
+        other => return Err(bad(format!(
+            "media type {other} is not supported: push an OCI or Docker schema 2 manifest or index"
+        ))),
+    };
+    Ok(finish(bytes, media_type, kind.0, kind.1))
+}
+
+fn finish(bytes: &[u8], media_type: String, kind: Kind, content_size: u64) -> Manifest {
+    Manifest {
+        media_type,
+        digest: Digest::from_bytes(Sha256::digest(bytes).into()),
+        size: bytes.len() as u64,
+        kind,
+        content_size,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn d(c: char) -> String {
+        format!("sha256:{}", c.to_string().repeat(64))
+    }
+
+    fn image(media_type: &str) -> String {
+        format!(
+            r#"{{"schemaVersion":2,"mediaType":"{media_type}","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"{}","size":10}},"layers":[{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","digest":"{}","size":100}}]}}"#,
+            d('a'),
+            d('b')
+        )
+    }
+
+    #[test]
+    fn images_and_indexes_say_what_they_need() {
+        let body = image(DOCKER_MANIFEST);
+        let m = parse(body.as_bytes(), DOCKER_MANIFEST).unwrap();
+        assert_eq!(m.media_type, DOCKER_MANIFEST);
+        assert_eq!(
+            m.blobs(),
+            vec![
+                Digest::parse(&d('a')).unwrap(),
+                Digest::parse(&d('b')).unwrap()
+            ]
+        );
+        assert_eq!(m.content_size, 110);
+        assert_eq!(m.size, body.len() as u64);
+        assert_eq!(
+            m.digest.to_string(),
+            format!("sha256:{}", {
+                let h: [u8; 32] = Sha256::digest(body.as_bytes()).into();
+                Digest::from_bytes(h).hex()
+            })
+        );
+        // No header: the body's mediaType decides.
+        assert_eq!(
+            parse(body.as_bytes(), "").unwrap().media_type,
+            DOCKER_MANIFEST
+        );
+        let index = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{}","size":5,"platform":{{"os":"linux","architecture":"amd64"}}}}]}}"#,
+            d('c')
+        );
+        let i = parse(index.as_bytes(), OCI_INDEX).unwrap();
+        assert_eq!(i.children(), [Digest::parse(&d('c')).unwrap()]);
+        assert!(i.blobs().is_empty());
+    }
+
+    #[test]
+    fn bad_manifests_are_refused_with_the_reason() {
+        let body = image(OCI_MANIFEST);
+        for (bytes, ct, want) in [
+            (body.clone(), DOCKER_MANIFEST.to_string(), "disagree"),
+            ("{".to_string(), String::new(), "not a manifest"),
+            (
+                r#"{"schemaVersion":1,"name":"x"}"#.to_string(),
+                String::new(),
+                "schemaVersion",
+            ),
+            (
+                body.replace(&d('b'), "sha256:../../etc/passwd"),
+                String::new(),
+                "layers[0].digest",
+            ),
+            (
+                body.replace(OCI_MANIFEST, "application/x-nope"),
+                String::new(),
+                "not supported",
+            ),
+            (
+                format!(r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","layers":[]}}"#),
+                String::new(),
+                "needs config",
+            ),
+        ] {
+            let e = parse(bytes.as_bytes(), &ct).unwrap_err().to_string();
+            assert!(e.contains(want), "{want}: {e}");
+        }
+        let huge = vec![b' '; MAX_MANIFEST + 1];
+        assert!(parse(&huge, "").is_err());
+    }
+}
