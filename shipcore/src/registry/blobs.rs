@@ -155,6 +155,16 @@ impl BlobStore {
         }
     }
 
+    /// When a blob was last published (a second push of the same bytes
+    /// publishes it again).
+    pub async fn published(&self, d: &Digest) -> Result<Option<SystemTime>> {
+        match tokio::fs::metadata(self.blob_path(d)).await {
+            Ok(m) => Ok(m.modified().ok()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io("cannot read", &self.blob_path(d), e)),
+        }
+    }
+
     /// A blob opened for reading, with its size.
     pub async fn open_blob(&self, d: &Digest) -> Result<Option<(tokio::fs::File, u64)>> {
         let path = self.blob_path(d);

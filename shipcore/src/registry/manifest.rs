@@ -173,9 +173,11 @@ pub fn parse(bytes: &[u8], content_type: &str) -> Result<Manifest> {
             }
             (Kind::Index { manifests }, content_size)
         }
-        other => return Err(bad(format!(
+        other => {
+            return Err(bad(format!(
             "media type {other} is not supported: push an OCI or Docker schema 2 manifest or index"
-        ))),
+        )))
+        }
     };
     Ok(finish(bytes, media_type, kind.0, kind.1))
 }

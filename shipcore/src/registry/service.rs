@@ -1,0 +1,542 @@
+//! The registry's metadata over the state store, beside the content store's
+//! bytes: repositories (who made them and when, pulls), the blobs each
+//! repository may serve (pushed or mounted there), manifests and tags.
+//!
+//! Keys: `registry/repos/<repo>`, `registry/links/<repo>@<hex>`,
+//! `registry/manifests/<repo>@<hex>`, `registry/tags/<repo>:<tag>` (`@` and
+//! `:` cannot occur in a repository name, so one repository's keys are
+//! never another's prefix).
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::blobs::BlobStore;
+use super::manifest::{self, Manifest};
+use super::names::{check_tag, Digest, Reference, Repository};
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::store::{get_json, put_json, Expect, Store};
+
+const REPOS: &str = "registry/repos/";
+const LINKS: &str = "registry/links/";
+const MANIFESTS: &str = "registry/manifests/";
+const TAGS: &str = "registry/tags/";
+
+/// A repository as the seed APIs show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepoDoc {
+    pub name: String,
+    /// RFC 3339.
+    pub created: String,
+    pub created_by: String,
+    pub updated: String,
+    pub updated_by: String,
+    /// Manifests served by tag or digest.
+    #[serde(default)]
+    pub pulls: u64,
+}
+
+/// A blob a repository may serve.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct LinkDoc {
+    size: u64,
+}
+
+/// A manifest as stored: its bytes as pushed, and what it references.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestDoc {
+    pub digest: String,
+    pub media_type: String,
+    pub size: u64,
+    /// Config and layers as the manifest states them (an image's size).
+    pub content_size: u64,
+    /// The manifest as pushed (JSON, so text).
+    pub body: String,
+    pub blobs: Vec<String>,
+    pub children: Vec<String>,
+    pub created: String,
+    pub created_by: String,
+}
+
+/// A tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagDoc {
+    pub digest: String,
+    pub updated: String,
+    pub updated_by: String,
+}
+
+/// The registry: metadata in the store, bytes in the content store.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    store: Arc<dyn Store>,
+    blobs: BlobStore,
+    clock: Arc<dyn Clock>,
+}
+
+fn link_key(repo: &Repository, d: &Digest) -> String {
+    format!("{LINKS}{repo}@{}", d.hex())
+}
+
+fn manifest_key(repo: &Repository, d: &Digest) -> String {
+    format!("{MANIFESTS}{repo}@{}", d.hex())
+}
+
+fn tag_key(repo: &Repository, tag: &str) -> String {
+    format!("{TAGS}{repo}:{tag}")
+}
+
+/// The distribution API's "unknown" errors, named by what is unknown.
+fn unknown(kind: &str, what: impl Into<String>) -> Error {
+    Error::missing(kind, what)
+}
+
+impl Registry {
+    pub fn new(store: Arc<dyn Store>, blobs: BlobStore, clock: Arc<dyn Clock>) -> Self {
+        Registry {
+            store,
+            blobs,
+            clock,
+        }
+    }
+
+    /// The content store.
+    pub fn blob_store(&self) -> &BlobStore {
+        &self.blobs
+    }
+
+    /// Notes a change to a repository by `by`, making it on first use.
+    async fn touch(&self, repo: &Repository, by: &str) -> Result<()> {
+        let key = format!("{REPOS}{repo}");
+        let now = self.clock.rfc3339();
+        loop {
+            let found = get_json::<RepoDoc>(self.store.as_ref(), &key).await?;
+            let (doc, expect) = match found {
+                Some((mut d, rev)) => {
+                    d.updated = now.clone();
+                    d.updated_by = by.to_string();
+                    (d, Expect::Revision(rev))
+                }
+                None => (
+                    RepoDoc {
+                        name: repo.to_string(),
+                        created: now.clone(),
+                        created_by: by.to_string(),
+                        updated: now.clone(),
+                        updated_by: by.to_string(),
+                        pulls: 0,
+                    },
+                    Expect::Absent,
+                ),
+            };
+            match put_json(self.store.as_ref(), &key, &doc, expect).await {
+                Ok(_) => return Ok(()),
+                Err(Error::Conflict { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// A repository's record.
+    pub async fn repository(&self, repo: &Repository) -> Result<RepoDoc> {
+        get_json::<RepoDoc>(self.store.as_ref(), &format!("{REPOS}{repo}"))
+            .await?
+            .map(|(d, _)| d)
+            .ok_or_else(|| unknown("repository", repo.as_str()))
+    }
+
+    /// Makes a published blob servable from `repo` (after its upload, or
+    /// mounted from another repository).
+    pub async fn link_blob(&self, repo: &Repository, d: &Digest, by: &str) -> Result<u64> {
+        let size = self
+            .blobs
+            .stat(d)
+            .await?
+            .ok_or_else(|| unknown("blob", d.to_string()))?;
+        put_json(
+            self.store.as_ref(),
+            &link_key(repo, d),
+            &LinkDoc { size },
+            Expect::Any,
+        )
+        .await?;
+        self.touch(repo, by).await?;
+        Ok(size)
+    }
+
+    /// A blob's size, when `repo` may serve it and the bytes are there.
+    pub async fn blob(&self, repo: &Repository, d: &Digest) -> Result<Option<u64>> {
+        if get_json::<LinkDoc>(self.store.as_ref(), &link_key(repo, d))
+            .await?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        self.blobs.stat(d).await
+    }
+
+    /// Mounts a blob of `from` into `to`; false when `from` cannot serve it
+    /// (the client then uploads it).
+    pub async fn mount(
+        &self,
+        from: &Repository,
+        to: &Repository,
+        d: &Digest,
+        by: &str,
+    ) -> Result<bool> {
+        if self.blob(from, d).await?.is_none() {
+            return Ok(false);
+        }
+        self.link_blob(to, d, by).await?;
+        Ok(true)
+    }
+
+    /// Stores a manifest under `reference` (a tag, or the digest of its
+    /// bytes). Refused when a blob or child manifest it references is not
+    /// in the repository.
+    pub async fn put_manifest(
+        &self,
+        repo: &Repository,
+        reference: &Reference,
+        bytes: &[u8],
+        content_type: &str,
+        by: &str,
+    ) -> Result<Manifest> {
+        let m = manifest::parse(bytes, content_type)?;
+        if let Reference::Digest(d) = reference {
+            if *d != m.digest {
+                return Err(Error::invalid(
+                    "digest",
+                    format!("the manifest's bytes hash to {}, not {d}", m.digest),
+                ));
+            }
+        }
+        for b in m.blobs() {
+            if self.blob(repo, &b).await?.is_none() {
+                return Err(unknown("blob", b.to_string()));
+            }
+        }
+        for c in m.children() {
+            if get_json::<ManifestDoc>(self.store.as_ref(), &manifest_key(repo, c))
+                .await?
+                .is_none()
+            {
+                return Err(unknown("manifest", c.to_string()));
+            }
+        }
+        let body = String::from_utf8(bytes.to_vec())
+            .map_err(|_| Error::invalid("manifest", "not UTF-8 JSON"))?;
+        let now = self.clock.rfc3339();
+        let doc = ManifestDoc {
+            digest: m.digest.to_string(),
+            media_type: m.media_type.clone(),
+            size: m.size,
+            content_size: m.content_size,
+            body,
+            blobs: m.blobs().iter().map(ToString::to_string).collect(),
+            children: m.children().iter().map(ToString::to_string).collect(),
+            created: now.clone(),
+            created_by: by.to_string(),
+        };
+        let key = manifest_key(repo, &m.digest);
+        match put_json(self.store.as_ref(), &key, &doc, Expect::Absent).await {
+            // Pushed before: kept as first recorded.
+            Ok(_) | Err(Error::Conflict { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        if let Reference::Tag(tag) = reference {
+            let t = TagDoc {
+                digest: m.digest.to_string(),
+                updated: now,
+                updated_by: by.to_string(),
+            };
+            put_json(self.store.as_ref(), &tag_key(repo, tag), &t, Expect::Any).await?;
+        }
+        self.touch(repo, by).await?;
+        Ok(m)
+    }
+
+    /// The digest a reference names in `repo`.
+    pub async fn resolve(&self, repo: &Repository, reference: &Reference) -> Result<Digest> {
+        match reference {
+            Reference::Digest(d) => Ok(*d),
+            Reference::Tag(tag) => {
+                let (t, _) = get_json::<TagDoc>(self.store.as_ref(), &tag_key(repo, tag))
+                    .await?
+                    .ok_or_else(|| unknown("manifest", format!("{repo}:{tag}")))?;
+                Digest::parse(&t.digest)
+            }
+        }
+    }
+
+    /// A manifest by tag or digest. `pull`: count it as a download.
+    pub async fn manifest(
+        &self,
+        repo: &Repository,
+        reference: &Reference,
+        pull: bool,
+    ) -> Result<ManifestDoc> {
+        let d = self.resolve(repo, reference).await?;
+        let (doc, _) = get_json::<ManifestDoc>(self.store.as_ref(), &manifest_key(repo, &d))
+            .await?
+            .ok_or_else(|| unknown("manifest", format!("{repo}@{d}")))?;
+        if pull {
+            self.count_pull(repo).await;
+        }
+        Ok(doc)
+    }
+
+    async fn count_pull(&self, repo: &Repository) {
+        let key = format!("{REPOS}{repo}");
+        for _ in 0..5 {
+            let Ok(Some((mut d, rev))) = get_json::<RepoDoc>(self.store.as_ref(), &key).await
+            else {
+                return;
+            };
+            d.pulls += 1;
+            match put_json(self.store.as_ref(), &key, &d, Expect::Revision(rev)).await {
+                Err(Error::Conflict { .. }) => continue,
+                _ => return,
+            }
+        }
+    }
+
+    /// Deletes a tag.
+    pub async fn delete_tag(&self, repo: &Repository, tag: &str) -> Result<()> {
+        check_tag(tag)?;
+        self.store
+            .delete(&tag_key(repo, tag), Expect::Any)
+            .await?
+            .ok_or_else(|| unknown("manifest", format!("{repo}:{tag}")))?;
+        Ok(())
+    }
+
+    /// Deletes a manifest and every tag that names it.
+    pub async fn delete_manifest(&self, repo: &Repository, d: &Digest) -> Result<()> {
+        let digest = d.to_string();
+        for (tag, t) in self.tag_docs(repo).await? {
+            if t.digest == digest {
+                self.store.delete(&tag_key(repo, &tag), Expect::Any).await?;
+            }
+        }
+        self.store
+            .delete(&manifest_key(repo, d), Expect::Any)
+            .await?
+            .ok_or_else(|| unknown("manifest", format!("{repo}@{d}")))?;
+        Ok(())
+    }
+
+    async fn tag_docs(&self, repo: &Repository) -> Result<Vec<(String, TagDoc)>> {
+        let prefix = format!("{TAGS}{repo}:");
+        let mut out = Vec::new();
+        for v in self.store.list(&prefix).await? {
+            let tag = v.key[prefix.len()..].to_string();
+            out.push((tag, v.json::<TagDoc>()?));
+        }
+        Ok(out)
+    }
+
+    /// A repository's tags in order, at most `n` after `last`.
+    pub async fn tags(
+        &self,
+        repo: &Repository,
+        n: Option<usize>,
+        last: Option<&str>,
+    ) -> Result<Vec<String>> {
+        let mut tags: Vec<String> = self
+            .tag_docs(repo)
+            .await?
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect();
+        tags.sort();
+        Ok(page(tags, n, last))
+    }
+
+    /// Repositories in order, at most `n` after `last`.
+    pub async fn catalog(&self, n: Option<usize>, last: Option<&str>) -> Result<Vec<String>> {
+        let mut names: Vec<String> = self
+            .store
+            .list(REPOS)
+            .await?
+            .into_iter()
+            .map(|v| v.key[REPOS.len()..].to_string())
+            .collect();
+        names.sort();
+        Ok(page(names, n, last))
+    }
+
+    /// Removes the blobs no manifest references and no upload holds, once
+    /// older than `grace` (a push sends its blobs before the manifest that
+    /// references them: a blob younger than the grace may still be
+    /// claimed), with their links. Returns the digests removed.
+    pub async fn collect_garbage(&self, grace: std::time::Duration) -> Result<Vec<Digest>> {
+        // Listed before the manifests are read: a blob published after
+        // this listing is not considered at all.
+        let blobs = self.blobs.blobs().await?;
+        let mut referenced = std::collections::BTreeSet::new();
+        for v in self.store.list(MANIFESTS).await? {
+            let m: ManifestDoc = v.json()?;
+            for b in &m.blobs {
+                referenced.insert(Digest::parse(b)?);
+            }
+        }
+        let now = std::time::SystemTime::now();
+        let mut removed = Vec::new();
+        for (d, published) in blobs {
+            let young = now.duration_since(published).unwrap_or_default() < grace;
+            if referenced.contains(&d) || young {
+                continue;
+            }
+            // Pushed again since the listing: no longer a candidate.
+            let again = self.blobs.published(&d).await?;
+            if again.is_some_and(|t| t != published) {
+                continue;
+            }
+            self.blobs.delete(&d).await?;
+            removed.push(d);
+        }
+        if !removed.is_empty() {
+            let gone: std::collections::BTreeSet<String> =
+                removed.iter().map(Digest::hex).collect();
+            for v in self.store.list(LINKS).await? {
+                if v.key
+                    .rsplit_once('@')
+                    .is_some_and(|(_, hex)| gone.contains(hex))
+                {
+                    self.store.delete(&v.key, Expect::Any).await?;
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// At most `n` items after `last` of a sorted list.
+fn page(items: Vec<String>, n: Option<usize>, last: Option<&str>) -> Vec<String> {
+    items
+        .into_iter()
+        .filter(|i| last.is_none_or(|l| i.as_str() > l))
+        .take(n.unwrap_or(usize::MAX))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use sha2::{Digest as _, Sha256};
+
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::registry::manifest::DOCKER_MANIFEST;
+    use crate::store::MemoryStore;
+
+    async fn registry(dir: &std::path::Path) -> Registry {
+        Registry::new(
+            Arc::new(MemoryStore::new()),
+            BlobStore::open(dir).await.unwrap(),
+            Arc::new(SystemClock::new()),
+        )
+    }
+
+    async fn push_blob(r: &Registry, repo: &Repository, data: &'static [u8]) -> Digest {
+        let id = r.blobs.start_upload().await.unwrap();
+        r.blobs
+            .append(
+                &id,
+                None,
+                1 << 20,
+                futures::stream::iter([Ok(Bytes::from_static(data))]),
+            )
+            .await
+            .unwrap();
+        let d = Digest::from_bytes(Sha256::digest(data).into());
+        r.blobs.finish(&id, &d).await.unwrap();
+        r.link_blob(repo, &d, "alice").await.unwrap();
+        d
+    }
+
+    fn image(config: &Digest, layer: &Digest) -> String {
+        format!(
+            r#"{{"schemaVersion":2,"mediaType":"{DOCKER_MANIFEST}","config":{{"digest":"{config}","size":2}},"layers":[{{"digest":"{layer}","size":5}}]}}"#
+        )
+    }
+
+    #[tokio::test]
+    async fn push_tag_pull_delete_and_collect() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = registry(dir.path()).await;
+        let repo = Repository::parse("default_cluster/myweb").unwrap();
+        let config = push_blob(&r, &repo, b"{}").await;
+        let layer = push_blob(&r, &repo, b"layer").await;
+        let body = image(&config, &layer);
+        let tag = Reference::parse("1.0").unwrap();
+        // A blob the repository does not have: refused, naming it.
+        let other = Repository::parse("other").unwrap();
+        let e = r
+            .put_manifest(&other, &tag, body.as_bytes(), DOCKER_MANIFEST, "bob")
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("blob"), "{e}");
+        let m = r
+            .put_manifest(&repo, &tag, body.as_bytes(), DOCKER_MANIFEST, "alice")
+            .await
+            .unwrap();
+        let doc = r.manifest(&repo, &tag, true).await.unwrap();
+        assert_eq!(doc.body, body);
+        assert_eq!(doc.digest, m.digest.to_string());
+        assert_eq!(r.repository(&repo).await.unwrap().pulls, 1);
+        assert_eq!(r.tags(&repo, None, None).await.unwrap(), ["1.0"]);
+        assert_eq!(
+            r.catalog(None, None).await.unwrap(),
+            ["default_cluster/myweb"]
+        );
+        // Mount into another repository, then a manifest there.
+        assert!(r.mount(&repo, &other, &layer, "bob").await.unwrap());
+        assert!(r.mount(&repo, &other, &config, "bob").await.unwrap());
+        r.put_manifest(
+            &other,
+            &Reference::Digest(m.digest),
+            body.as_bytes(),
+            "",
+            "bob",
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            r.catalog(Some(1), None).await.unwrap(),
+            ["default_cluster/myweb"]
+        );
+        assert_eq!(
+            r.catalog(None, Some("default_cluster/myweb"))
+                .await
+                .unwrap(),
+            ["other"]
+        );
+
+        // Referenced blobs survive collection; an unreferenced old one goes.
+        let stray = push_blob(&r, &repo, b"stray").await;
+        assert!(r
+            .collect_garbage(Duration::from_secs(3600))
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(r.collect_garbage(Duration::ZERO).await.unwrap(), [stray]);
+        assert!(r.blob(&repo, &stray).await.unwrap().is_none());
+        r.delete_manifest(&repo, &m.digest).await.unwrap();
+        assert!(r.tags(&repo, None, None).await.unwrap().is_empty());
+        assert!(r.manifest(&repo, &tag, false).await.is_err());
+        // Still referenced from `other`.
+        assert!(r.collect_garbage(Duration::ZERO).await.unwrap().is_empty());
+        r.delete_manifest(&other, &m.digest).await.unwrap();
+        let mut gone = r.collect_garbage(Duration::ZERO).await.unwrap();
+        gone.sort();
+        let mut want = vec![config, layer];
+        want.sort();
+        assert_eq!(gone, want);
+    }
+}
