@@ -80,7 +80,7 @@ impl Caller {
 }
 
 /// How long an attempt past the failed-login limits waits for its 429.
-const TARPIT: std::time::Duration = std::time::Duration::from_secs(1);
+pub(crate) const TARPIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn unauthorized(message: &str) -> Error {
     Error::Unauthorized(message.into())

@@ -53,9 +53,6 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
     }
 }
 
-/// How long an attempt past the failed-login limits waits for its 429.
-const TARPIT: std::time::Duration = std::time::Duration::from_secs(1);
-
 fn user_agent(headers: &HeaderMap) -> String {
     headers
         .get(axum::http::header::USER_AGENT)
@@ -88,7 +85,7 @@ pub async fn login(
         Ok(Some(t)) => t,
         Ok(None) => return Err(Error::Unauthorized("wrong username or password".into())),
         Err(e @ shipcore::Error::TooMany { .. }) => {
-            tokio::time::sleep(TARPIT).await;
+            tokio::time::sleep(crate::auth::TARPIT).await;
             return Err(e.into());
         }
         Err(e) => return Err(e.into()),
