@@ -208,9 +208,9 @@ async fn run(ops: Vec<Op>) {
 async fn referenced(r: &Registry, repos: &[Repository]) -> BTreeSet<Digest> {
     let mut out = BTreeSet::new();
     for repo in repos {
-        for config in 0..2 {
-            for layer in 2..5 {
-                let m = manifest(&digest(CONTENTS[config]), &digest(CONTENTS[layer]));
+        for config in &CONTENTS[..2] {
+            for layer in &CONTENTS[2..] {
+                let m = manifest(&digest(config), &digest(layer));
                 let md = digest(m.as_bytes());
                 if let Ok(doc) = r.manifest(repo, &Reference::Digest(md), false).await {
                     out.extend(doc.blobs.iter().map(|b| Digest::parse(b).unwrap()));
