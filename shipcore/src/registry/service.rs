@@ -73,6 +73,12 @@ pub struct Registry {
     store: Arc<dyn Store>,
     blobs: BlobStore,
     clock: Arc<dyn Clock>,
+    /// Held shared by whatever makes a blob referenced (a link, a mount, a
+    /// manifest put, each from its check to its write), and exclusively by
+    /// a collection from its mark to its last delete: a manifest can then
+    /// never come to reference a blob the sweep is removing. Uploads do not
+    /// take it, so pushes of bytes go on while a collection runs.
+    gate: Arc<tokio::sync::RwLock<()>>,
 }
 
 fn link_key(repo: &Repository, d: &Digest) -> String {
@@ -98,6 +104,7 @@ impl Registry {
             store,
             blobs,
             clock,
+            gate: Arc::default(),
         }
     }
 
@@ -149,6 +156,11 @@ impl Registry {
     /// Makes a published blob servable from `repo` (after its upload, or
     /// mounted from another repository).
     pub async fn link_blob(&self, repo: &Repository, d: &Digest, by: &str) -> Result<u64> {
+        let _shared = self.gate.read().await;
+        self.link_held(repo, d, by).await
+    }
+
+    async fn link_held(&self, repo: &Repository, d: &Digest, by: &str) -> Result<u64> {
         let size = self
             .blobs
             .stat(d)
@@ -185,10 +197,11 @@ impl Registry {
         d: &Digest,
         by: &str,
     ) -> Result<bool> {
+        let _shared = self.gate.read().await;
         if self.blob(from, d).await?.is_none() {
             return Ok(false);
         }
-        self.link_blob(to, d, by).await?;
+        self.link_held(to, d, by).await?;
         Ok(true)
     }
 
@@ -204,6 +217,7 @@ impl Registry {
         by: &str,
     ) -> Result<Manifest> {
         let m = manifest::parse(bytes, content_type)?;
+        let _shared = self.gate.read().await;
         if let Reference::Digest(d) = reference {
             if *d != m.digest {
                 return Err(Error::invalid(
@@ -372,6 +386,7 @@ impl Registry {
     /// references them: a blob younger than the grace may still be
     /// claimed), with their links. Returns the digests removed.
     pub async fn collect_garbage(&self, grace: std::time::Duration) -> Result<Vec<Digest>> {
+        let _exclusive = self.gate.write().await;
         // Listed before the manifests are read: a blob published after
         // this listing is not considered at all.
         let blobs = self.blobs.blobs().await?;
