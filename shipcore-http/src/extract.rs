@@ -46,18 +46,26 @@ pub fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
         return Err(Error::bad_request("a JSON body is required"));
     }
     let mut de = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path == "." {
-            Error::bad_request(format!("invalid body: {inner}"))
-        } else {
-            Error::bad_request(format!("invalid body: {path}: {inner}"))
-        }
-    })?;
+    let value = serde_path_to_error::deserialize(&mut de).map_err(path_error)?;
     de.end()
         .map_err(|e| Error::bad_request(format!("invalid body: {e}")))?;
     Ok(value)
+}
+
+/// A body already read as a JSON value, typed as [`parse`] types it.
+pub fn from_value<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> Result<T, Error> {
+    serde_path_to_error::deserialize(body).map_err(path_error)
+}
+
+/// A failure to type a body, naming the field's path.
+fn path_error(e: serde_path_to_error::Error<serde_json::Error>) -> Error {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    if path == "." {
+        Error::bad_request(format!("invalid body: {inner}"))
+    } else {
+        Error::bad_request(format!("invalid body: {path}: {inner}"))
+    }
 }
 
 /// `axum::extract::Query`, failing with a 400 in the family's envelope.

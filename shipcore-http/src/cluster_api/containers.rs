@@ -146,8 +146,9 @@ pub async fn deploy(
     body: Body,
 ) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
-    check_fields(&body.json::<serde_json::Value>()?)?;
-    let cfg: ImageConfig = body.json()?;
+    let fields: serde_json::Value = body.json()?;
+    check_fields(&fields)?;
+    let cfg: ImageConfig = crate::extract::from_value(fields)?;
     let placed = app
         .cluster
         .deploy_pulling(cfg, q.count.unwrap_or(1), q.pull)

@@ -173,13 +173,7 @@ pub async fn set_password(
     caller.require("accounts", true)?;
     let req: AccountChange = body.json()?;
     // Taking over an account is granting its role: only within the caller's own.
-    let account = app
-        .access
-        .accounts()
-        .await?
-        .into_iter()
-        .find(|a| a.username == username)
-        .ok_or_else(|| shipcore::Error::missing("account", username.as_str()))?;
+    let account = app.access.account(&username).await?;
     app.access
         .check_grant(&caller.0, &account.role.name)
         .await?;

@@ -54,6 +54,14 @@ impl Access {
         self.list(ACCOUNTS).await
     }
 
+    /// One account, by name.
+    pub async fn account(&self, username: &str) -> Result<Account> {
+        get_json::<Account>(self.store.as_ref(), &format!("{ACCOUNTS}{username}"))
+            .await?
+            .map(|(a, _)| a)
+            .ok_or_else(|| Error::missing("account", username))
+    }
+
     pub async fn create_account(
         &self,
         username: &str,

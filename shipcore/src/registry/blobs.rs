@@ -414,6 +414,21 @@ impl BlobStore {
         }
     }
 
+    /// A whole blob in one go (the distribution API's monolithic upload):
+    /// started, appended, published as `digest`; an upload that fails is
+    /// removed.
+    pub async fn put<S>(&self, digest: &Digest, limit: u64, body: S) -> Result<u64>
+    where
+        S: Stream<Item = std::result::Result<Bytes, Error>> + Send,
+    {
+        let id = self.start_upload().await?;
+        if let Err(e) = self.append(&id, None, limit, body).await {
+            let _ = self.cancel(&id).await;
+            return Err(e);
+        }
+        self.finish(&id, digest).await
+    }
+
     /// Ends an upload without publishing it.
     pub async fn cancel(&self, id: &str) -> Result<()> {
         check_upload_id(id)?;
@@ -567,16 +582,11 @@ mod tests {
         let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
         let d = digest_of(&data);
         let push = |store: BlobStore, data: Vec<u8>| async move {
-            let id = store.start_upload().await.unwrap();
             let parts: Vec<std::result::Result<Bytes, Error>> = data
                 .chunks(7_000)
                 .map(|c| Ok(Bytes::copy_from_slice(c)))
                 .collect();
-            store
-                .append(&id, None, 1 << 30, futures::stream::iter(parts))
-                .await
-                .unwrap();
-            store.finish(&id, &d).await
+            store.put(&d, 1 << 30, futures::stream::iter(parts)).await
         };
         let (a, b) = tokio::join!(
             tokio::spawn(push(store.clone(), data.clone())),
