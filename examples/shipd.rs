@@ -18,6 +18,9 @@
 //! the cluster's CA, valid `--cert-days` (365 by default).
 //! `POST /auth/login` gives a login token (Shipyard's CLI sends it as
 //! `X-Access-Token`), good for `--token-hours` (12 by default).
+//! It keeps an image registry (`docker login`/`push`/`pull` at the
+//! listener's address, or `--registry-host HOST:PORT`; bytes in DIR/registry)
+//! that the cluster's engines pull from, collected hourly.
 //! SIGTERM or Ctrl-C shut it down cleanly. Request logs are key=value lines,
 //! or JSON objects with `SHIPD_LOG_FORMAT=json`.
 //!
@@ -233,7 +236,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // reconcile round is left for a later version: projects run, but only a
     // replica of its own reconciles them.
     let projects = Projects::open(
-        store,
+        store.clone(),
         cluster.clone(),
         ProjectsOptions {
             parse: shipcore::compose::ParseOptions {
@@ -244,15 +247,47 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .await?;
     let _projects_round = (!shared).then(|| projects.spawn_reconcile());
+    // The image registry: bytes under DIR/registry, records in the store.
+    // Engines pull from it at `--registry-host` (this listener's address by
+    // default, 127.0.0.1 for a wildcard) with a password of their own.
+    let registry_host = arg("--registry-host", &loopback(listener.local_addr()?));
+    let blobs = shipcore::registry::BlobStore::open(data.join("registry")).await?;
+    let registry =
+        shipcore::registry::Registry::new(store.clone(), blobs, cluster.options().clock.clone());
+    cluster
+        .registry_credentials()
+        .set(shipcore::engine::RegistryAuth {
+            username: shipcore::model::ENGINE_USER.into(),
+            password: access.engine_pull_secret().await?,
+            server: registry_host.clone(),
+        });
+    let _registry_round = (!shared).then(|| registry.spawn_maintenance());
+    println!("registry at {registry_host} (docker login {registry_host})");
     let app = shipcore_http::App::with_projects(
         cluster,
         access,
         shipcore_http::Limits::default(),
         projects,
-    );
+    )
+    .with_registry(shipcore_http::RegistryOptions {
+        registry,
+        host: registry_host,
+        max_blob: shipcore_http::RegistryOptions::MAX_BLOB,
+    });
     shipcore_http::serve(listener, app, shutdown()).await?;
     println!("shipd stopped");
     Ok(())
+}
+
+/// How the engines on this machine reach a listener: its address, with
+/// loopback for a wildcard.
+fn loopback(addr: std::net::SocketAddr) -> String {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(v4) if v4.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(v6) if v6.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    std::net::SocketAddr::new(ip, addr.port()).to_string()
 }
 
 /// What runs beside the listener.

@@ -8,6 +8,9 @@
 //! - `cluster_api/`: the cluster API of seed 001 (`/api/...`, `/hub/webhook`).
 //! - `compose_api/`: the container service of seed 003 (`/projects`,
 //!   `/services`, `/volumes`).
+//! - `registry_api/`: the image registry: the OCI distribution API
+//!   (`/v2/`), seed 004's docker ext API (`/docker/ext`) and seed 002's
+//!   Harbor-style browse API (`/harbor`).
 //!
 //! Shared by every family:
 //! - `auth.rs`: `X-Service-Key` and basic auth, permissions per area.
@@ -31,6 +34,7 @@ mod front;
 mod guard;
 mod observe;
 mod openapi;
+mod registry_api;
 mod rendered;
 
 use std::future::Future;
@@ -43,6 +47,7 @@ use rendered::Rendered;
 
 pub use error::{with_envelope, Envelope, Error, ErrorBody, Failure};
 pub use observe::Metrics;
+pub use registry_api::RegistryOptions;
 
 /// What every handler reaches: the cluster service, the access service and
 /// the request metrics. Cloned per request, so it is one `Arc`.
@@ -81,6 +86,8 @@ pub struct AppParts {
     pub limits: Limits,
     /// Compose projects (seed 003), when the server runs them.
     pub projects: Option<shipcore::projects::Projects>,
+    /// The image registry, when the server keeps one ([`App::with_registry`]).
+    pub registry: std::sync::OnceLock<RegistryOptions>,
     /// The container list and the cluster info as last rendered.
     containers_json: Rendered,
     /// The container list as Shipyard's released CLI reads it.
@@ -110,6 +117,16 @@ impl App {
         Self::build(cluster, access, limits, Some(projects))
     }
 
+    /// The app, keeping an image registry too (the distribution API, and
+    /// the seed APIs that browse it). A registry is given once: a second
+    /// is ignored.
+    pub fn with_registry(self, registry: RegistryOptions) -> Self {
+        if self.0.registry.set(registry).is_err() {
+            tracing::warn!("the app keeps a registry already; the second is ignored");
+        }
+        self
+    }
+
     pub fn with_limits(cluster: Cluster, access: Access, limits: Limits) -> Self {
         Self::build(cluster, access, limits, None)
     }
@@ -125,6 +142,7 @@ impl App {
             access,
             limits,
             projects,
+            registry: Default::default(),
             metrics: Default::default(),
             containers_json: Default::default(),
             containers_cli_json: Default::default(),
@@ -138,6 +156,7 @@ impl App {
 pub fn router(app: App) -> Router {
     let (routes, _) = api().split_for_parts();
     routes
+        .merge(registry_api::v2::router())
         .fallback(|| async { Error::NoRoute("no such endpoint".into()) })
         .layer(axum::middleware::from_fn(guard::same_site))
         .layer(axum::middleware::from_fn_with_state(

@@ -67,6 +67,14 @@ impl Access {
         password: &str,
         from: Option<std::net::IpAddr>,
     ) -> Result<Option<Arc<Principal>>> {
+        if username == crate::model::ENGINE_USER {
+            self.throttle.admit(from, username)?;
+            let found = self.engine_principal(password).await?;
+            if found.is_none() {
+                self.throttle.failed(from, username);
+            }
+            return Ok(found);
+        }
         // Shared with other replicas: the account is read first, and a
         // login verified before counts only against the same stored hash.
         let read = if self.shared {

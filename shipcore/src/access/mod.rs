@@ -13,11 +13,14 @@
 //! - `tokens.rs`: login tokens (`X-Access-Token`) and password changes.
 //! - `certs.rs`: the cluster's CA and the client certificates it signs for
 //!   accounts, recorded by serial and revocable.
+//! - `engine_pull.rs`: the password the cluster's engines pull shipd's
+//!   registry with.
 //! - `secret.rs`: hashing, random keys, constant-time comparison.
 
 mod accounts;
 mod authenticate;
 mod certs;
+mod engine_pull;
 mod keys;
 mod secret;
 mod throttle;

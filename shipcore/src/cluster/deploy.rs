@@ -330,16 +330,17 @@ impl Txn {
         let image = self.req.image.name.clone();
         let limit = self.cluster.inner.opts.pull_timeout;
         let always = self.req.pull;
+        let credentials = &self.cluster.inner.opts.registry_credentials;
         let pulls = futures::future::try_join_all(engines.into_iter().map(|(engine, b)| {
             let image = image.clone();
             async move {
                 if always {
-                    return pull_within(b.as_ref(), engine, &image, limit).await;
+                    return pull_within(credentials, b.as_ref(), engine, &image, limit).await;
                 }
                 match b.inspect_image(&image).await {
                     Ok(_) => Ok(()),
                     Err(Error::NotFound { .. }) => {
-                        pull_within(b.as_ref(), engine, &image, limit).await
+                        pull_within(credentials, b.as_ref(), engine, &image, limit).await
                     }
                     Err(e) => Err(e),
                 }
@@ -559,12 +560,15 @@ impl Txn {
 
 /// Pulls `image` on an engine, failing with [`Error::Timeout`] past `limit`.
 pub(super) async fn pull_within(
+    credentials: &crate::engine::RegistryCredentials,
     b: &dyn EngineBackend,
     engine: &str,
     image: &str,
     limit: std::time::Duration,
 ) -> Result<()> {
-    let pull = b.pull_image(image, None).try_for_each(|_| async { Ok(()) });
+    let pull = b
+        .pull_image(image, credentials.for_image(image))
+        .try_for_each(|_| async { Ok(()) });
     tokio::time::timeout(limit, pull)
         .await
         .map_err(|_| Error::Timeout {

@@ -61,7 +61,14 @@ impl Cluster {
         let limit = self.inner.opts.pull_timeout;
         for (engine, b) in &backends {
             for r in &references {
-                pull_within(b.as_ref(), engine, r, limit).await?;
+                pull_within(
+                    &self.inner.opts.registry_credentials,
+                    b.as_ref(),
+                    engine,
+                    r,
+                    limit,
+                )
+                .await?;
             }
         }
         let mut done = Redeployed::default();

@@ -64,6 +64,9 @@ pub struct ClusterOptions {
     /// Deploys may mount paths of the engines' hosts (`volumes` entries
     /// that start with `/`): off by default, as a host path is the host.
     pub allow_binds: bool,
+    /// Credentials for the registries images are pulled from (shipd's own
+    /// registry), by host.
+    pub registry_credentials: crate::engine::RegistryCredentials,
 }
 
 impl Default for ClusterOptions {
@@ -84,6 +87,7 @@ impl Default for ClusterOptions {
             clock: Arc::new(SystemClock::new()),
             shared: false,
             allow_binds: false,
+            registry_credentials: Default::default(),
         }
     }
 }
@@ -269,6 +273,12 @@ impl Cluster {
     /// takes no other for its own.
     pub fn identity(&self) -> &str {
         &self.inner.identity
+    }
+
+    /// Credentials for the registries images are pulled from; set on the
+    /// returned value, they apply to every later pull.
+    pub fn registry_credentials(&self) -> &crate::engine::RegistryCredentials {
+        &self.inner.opts.registry_credentials
     }
 
     pub fn options(&self) -> &ClusterOptions {

@@ -227,6 +227,40 @@ pub struct RegistryAuth {
     pub server: String,
 }
 
+impl RegistryAuth {
+    /// The registry host an image reference names (`127.0.0.1:5000` of
+    /// `127.0.0.1:5000/app:1`), or None for Docker Hub's images: the first
+    /// component, when there are others and it holds a `.` or a `:` or is
+    /// `localhost`, as the docker CLI reads references.
+    pub fn host_of(image: &str) -> Option<&str> {
+        let (first, _) = image.split_once('/')?;
+        (first.contains('.') || first.contains(':') || first == "localhost").then_some(first)
+    }
+}
+
+/// Credentials for the registries images are pulled from, by host. Cloned,
+/// it is shared: a server sets them once it knows its own address, after the
+/// services that pull were made.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryCredentials(std::sync::Arc<std::sync::RwLock<Vec<RegistryAuth>>>);
+
+impl RegistryCredentials {
+    /// Sets the credentials of `auth.server`, replacing earlier ones.
+    pub fn set(&self, auth: RegistryAuth) {
+        if let Ok(mut all) = self.0.write() {
+            all.retain(|a| a.server != auth.server);
+            all.push(auth);
+        }
+    }
+
+    /// The credentials for pulling `image`, if its registry has some.
+    pub fn for_image(&self, image: &str) -> Option<RegistryAuth> {
+        let host = RegistryAuth::host_of(image)?;
+        let all = self.0.read().ok()?;
+        all.iter().find(|a| a.server == host).cloned()
+    }
+}
+
 /// One progress message of a pull or a push.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Progress {
@@ -336,4 +370,34 @@ pub struct EngineEvent {
     pub attributes: BTreeMap<String, String>,
     /// Unix nanoseconds.
     pub time_nano: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_go_to_the_registry_an_image_names() {
+        assert_eq!(
+            RegistryAuth::host_of("127.0.0.1:5000/a/b:1"),
+            Some("127.0.0.1:5000")
+        );
+        assert_eq!(RegistryAuth::host_of("localhost/a"), Some("localhost"));
+        assert_eq!(RegistryAuth::host_of("reg.example/a"), Some("reg.example"));
+        assert_eq!(RegistryAuth::host_of("library/busybox"), None);
+        assert_eq!(RegistryAuth::host_of("busybox:1"), None);
+        let creds = RegistryCredentials::default();
+        let shared = creds.clone();
+        shared.set(RegistryAuth {
+            username: "u".into(),
+            password: "p".into(),
+            server: "127.0.0.1:5000".into(),
+        });
+        assert_eq!(
+            creds.for_image("127.0.0.1:5000/app:1").map(|a| a.username),
+            Some("u".to_string())
+        );
+        assert!(creds.for_image("127.0.0.1:5001/app:1").is_none());
+        assert!(creds.for_image("app:1").is_none());
+    }
 }

@@ -39,12 +39,22 @@ impl Account {
         if self.username.chars().any(|c| c.is_whitespace() || c == ':') {
             return Err(Error::invalid("username", "may not hold whitespace or ':'"));
         }
+        if self.username == ENGINE_USER {
+            return Err(Error::invalid(
+                "username",
+                format!("{ENGINE_USER} is the name the cluster's engines pull images with"),
+            ));
+        }
         if self.role.name.trim().is_empty() {
             return Err(Error::invalid("role.name", "a role is required"));
         }
         Ok(())
     }
 }
+
+/// The name the cluster's engines give shipd's registry when they pull
+/// from it (with a password the store keeps; see `Access::engine_pull_secret`).
+pub const ENGINE_USER: &str = "shipcore-engine";
 
 /// A permission: an area and an access level, written `area:ro` or `area:rw`,
 /// or `*` for everything (later Shipyard versions' scheme).
@@ -132,7 +142,7 @@ impl Role {
     pub const ADMIN_AREAS: [&'static str; 3] = ["accounts", "roles", "servicekeys"];
 
     /// The permission areas of the API families.
-    pub const AREAS: [&'static str; 9] = [
+    pub const AREAS: [&'static str; 10] = [
         "accounts",
         "roles",
         "servicekeys",
@@ -142,15 +152,17 @@ impl Role {
         "events",
         "cluster",
         "projects",
+        "registry",
     ];
 
     /// Whether this role allows an action on `area`. `admin` may do anything;
     /// `user` anything but manage accounts, roles and service keys (Shipyard's
-    /// own rule); other roles what their permissions say.
+    /// own rule), and push to or delete from the image registry (it pulls);
+    /// other roles what their permissions say.
     pub fn allows(&self, area: &str, write: bool) -> bool {
         match self.name.as_str() {
             "admin" => true,
-            "user" => !Self::ADMIN_AREAS.contains(&area),
+            "user" => !Self::ADMIN_AREAS.contains(&area) && !(area == "registry" && write),
             _ => self.permissions.iter().any(|p| p.allows(area, write)),
         }
     }
@@ -226,6 +238,8 @@ mod tests {
         assert!(role("admin").allows("accounts", true));
         assert!(role("user").allows("containers", true));
         assert!(!role("user").allows("servicekeys", false));
+        assert!(role("user").allows("registry", false));
+        assert!(!role("user").allows("registry", true));
         let custom = Role {
             name: "viewer".into(),
             permissions: vec!["containers:ro".to_string().try_into().unwrap()],

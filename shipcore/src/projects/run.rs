@@ -44,6 +44,8 @@ pub(super) struct Site {
     pub poll: Duration,
     /// Containers created, started or removed at once.
     pub parallelism: usize,
+    /// Credentials for the registries images are pulled from.
+    pub credentials: crate::engine::RegistryCredentials,
 }
 
 /// How a version is brought up.
@@ -305,7 +307,7 @@ impl Site {
     async fn pull(&self, image: &str) -> Result<()> {
         use futures::TryStreamExt;
         self.backend
-            .pull_image(image, None)
+            .pull_image(image, self.credentials.for_image(image))
             .try_for_each(|_| async { Ok(()) })
             .await
     }

@@ -815,6 +815,7 @@ impl Projects {
             deadline: self.inner.opts.health_deadline,
             poll: self.inner.opts.poll,
             parallelism: self.inner.opts.parallelism,
+            credentials: self.inner.cluster.registry_credentials().clone(),
         })
     }
 

@@ -177,6 +177,54 @@ impl Registry {
         Ok(size)
     }
 
+    /// Stops `repo` serving a blob (the bytes go at the next collection if
+    /// nothing else references them); false when it did not.
+    pub async fn unlink_blob(&self, repo: &Repository, d: &Digest) -> Result<bool> {
+        Ok(self
+            .store
+            .delete(&link_key(repo, d), Expect::Any)
+            .await?
+            .is_some())
+    }
+
+    /// Every repository's record, in name order.
+    pub async fn repositories(&self) -> Result<Vec<RepoDoc>> {
+        let mut out = Vec::new();
+        for v in self.store.list(REPOS).await? {
+            out.push(v.json::<RepoDoc>()?);
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// A repository's tags with what they name, in tag order.
+    pub async fn tag_records(&self, repo: &Repository) -> Result<Vec<(String, TagDoc)>> {
+        let mut tags = self.tag_docs(repo).await?;
+        tags.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(tags)
+    }
+
+    /// Deletes a repository: its tags, manifests, blob links and record
+    /// (the bytes go at the next collection if nothing else references
+    /// them).
+    pub async fn delete_repository(&self, repo: &Repository) -> Result<()> {
+        self.repository(repo).await?;
+        let prefixes = [
+            format!("{TAGS}{repo}:"),
+            format!("{MANIFESTS}{repo}@"),
+            format!("{LINKS}{repo}@"),
+        ];
+        for prefix in prefixes {
+            for v in self.store.list(&prefix).await? {
+                self.store.delete(&v.key, Expect::Any).await?;
+            }
+        }
+        self.store
+            .delete(&format!("{REPOS}{repo}"), Expect::Any)
+            .await?;
+        Ok(())
+    }
+
     /// A blob's size, when `repo` may serve it and the bytes are there.
     pub async fn blob(&self, repo: &Repository, d: &Digest) -> Result<Option<u64>> {
         if get_json::<LinkDoc>(self.store.as_ref(), &link_key(repo, d))
@@ -379,6 +427,28 @@ impl Registry {
             .collect();
         names.sort();
         Ok(page(names, n, last))
+    }
+
+    /// Runs the registry's upkeep every hour: uploads untouched for a day
+    /// are removed, then blobs nothing references (with an hour's grace).
+    pub fn spawn_maintenance(&self) -> tokio::task::JoinHandle<()> {
+        let registry = self.clone();
+        tokio::spawn(async move {
+            let hour = std::time::Duration::from_secs(3600);
+            loop {
+                tokio::time::sleep(hour).await;
+                if let Err(e) = registry.blobs.remove_abandoned(24 * hour).await {
+                    tracing::warn!(error = %e, "cannot remove abandoned uploads");
+                }
+                match registry.collect_garbage(hour).await {
+                    Ok(gone) if !gone.is_empty() => {
+                        tracing::info!(blobs = gone.len(), "unreferenced blobs removed")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "garbage collection failed"),
+                }
+            }
+        })
     }
 
     /// Removes the blobs no manifest references and no upload holds, once

@@ -1,0 +1,1 @@
+//! Seed 002 part 2: the Harbor-style browse API.

@@ -1,0 +1,48 @@
+//! The image registry's APIs, over [`shipcore::registry::Registry`], under
+//! the `registry` permission area (the built-in `user` role reads; pushing
+//! and deleting take a role that allows writing it):
+//! - `v2.rs`: the OCI distribution API (`/v2/...`) that docker, skopeo and
+//!   the cluster's engines push to and pull from, with its own error form.
+//! - `docker_ext.rs`: seed 004's repository docker ext API (`/docker/ext/...`).
+//! - `harbor.rs`: seed 002 part 2's Harbor-style browse API (`/harbor/...`).
+
+pub(crate) mod docker_ext;
+pub(crate) mod harbor;
+pub(crate) mod v2;
+
+use shipcore::registry::Registry;
+
+use crate::auth::Caller;
+use crate::error::Error;
+use crate::App;
+
+pub(crate) const AREA: &str = "registry";
+
+/// The registry a server keeps, and how clients reach it.
+#[derive(Debug, Clone)]
+pub struct RegistryOptions {
+    pub registry: Registry,
+    /// The address clients name images by (`127.0.0.1:8080`): `docker tag
+    /// HOST/project/app:1`. Shown by `/docker/ext/addr` and given to the
+    /// engines as the host of the credentials they pull with.
+    pub host: String,
+    /// The largest blob accepted, in bytes.
+    pub max_blob: u64,
+}
+
+impl RegistryOptions {
+    /// Default largest blob: 64 GiB.
+    pub const MAX_BLOB: u64 = 64 << 30;
+}
+
+/// The app's registry, or a 404 when this server keeps none.
+pub(crate) fn registry(app: &App) -> Result<&RegistryOptions, Error> {
+    app.registry
+        .get()
+        .ok_or_else(|| Error::NoRoute("this server keeps no image registry".into()))
+}
+
+/// The caller's name as the registry records it.
+pub(crate) fn by(caller: &Caller) -> &str {
+    &caller.0.name
+}

@@ -1,0 +1,853 @@
+//! The OCI distribution API at `/v2/`, as docker, skopeo and the cluster's
+//! engines speak it: ping (answered with the `WWW-Authenticate: Basic`
+//! challenge that `docker login` expects), blobs (HEAD/GET with `Range`,
+//! DELETE), uploads (POST, chunked PATCH with `Content-Range`, PUT with
+//! the digest, monolithic, cross-repository mount, status and cancel),
+//! manifests by tag or digest (GET/HEAD/PUT/DELETE), `tags/list` and
+//! `_catalog` with `n`/`last` paging. Errors come in the distribution
+//! spec's form, `{"errors":[{"code","message","detail"}]}`.
+//!
+//! The path is read raw (never percent-decoded): the repository name,
+//! the reference and the digest are each checked by `shipcore::registry`
+//! before anything reaches the file system. Bodies stream into the content
+//! store as they arrive; a body that stalls longer than the app's
+//! `body_timeout` between two pieces is cut off.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use serde::Deserialize;
+use shipcore::registry::{manifest::MAX_MANIFEST, Digest, Reference, Repository};
+
+use super::{by, RegistryOptions, AREA};
+use crate::auth::Caller;
+use crate::error::Error;
+use crate::App;
+
+/// Every response of the API says which it is.
+const API_VERSION: HeaderName = HeaderName::from_static("docker-distribution-api-version");
+const CONTENT_DIGEST: HeaderName = HeaderName::from_static("docker-content-digest");
+const UPLOAD_UUID: HeaderName = HeaderName::from_static("docker-upload-uuid");
+
+/// Catalog and tag pages hold at most this many names.
+const MAX_PAGE: usize = 1000;
+
+/// The `/v2/` routes. Not in the OpenAPI router: a repository name has any
+/// number of segments, so one handler reads the path (the document lists
+/// the operations; see `doc`).
+pub fn router() -> axum::Router<App> {
+    axum::Router::new()
+        .route("/v2", axum::routing::any(ping))
+        .route("/v2/", axum::routing::any(ping))
+        .route("/v2/{*rest}", axum::routing::any(dispatch))
+        .layer(axum::middleware::map_response(|mut res: Response| async {
+            res.headers_mut()
+                .insert(API_VERSION, HeaderValue::from_static("registry/2.0"));
+            // A failure from an extractor or a layer, in this API's form.
+            if let Some(f) = res.extensions_mut().remove::<crate::Failure>() {
+                return V2Error::from_failure(f).into_response();
+            }
+            res
+        }))
+}
+
+/// An error in the distribution spec's form.
+#[derive(Debug)]
+pub(crate) struct V2Error {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    /// For a 416: the bytes the upload holds.
+    range: Option<u64>,
+    retry_after: Option<u64>,
+}
+
+impl V2Error {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        V2Error {
+            status,
+            code,
+            message: message.into(),
+            range: None,
+            retry_after: None,
+        }
+    }
+
+    fn unsupported(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "UNSUPPORTED", message)
+    }
+
+    fn from_failure(f: crate::Failure) -> Self {
+        let code = match f.status.as_u16() {
+            401 => "UNAUTHORIZED",
+            403 => "DENIED",
+            404 => "UNSUPPORTED",
+            405 => "UNSUPPORTED",
+            429 => "TOOMANYREQUESTS",
+            400 | 408 | 413 => "BLOB_UPLOAD_INVALID",
+            _ => "UNKNOWN",
+        };
+        V2Error {
+            status: f.status,
+            code,
+            message: f.message,
+            range: None,
+            retry_after: f.retry_after,
+        }
+    }
+}
+
+impl From<Error> for V2Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Core(core) => core.into(),
+            other => V2Error::from_failure(other.failure()),
+        }
+    }
+}
+
+impl From<shipcore::Error> for V2Error {
+    fn from(e: shipcore::Error) -> Self {
+        use shipcore::Error as E;
+        let message = e.to_string();
+        let (status, code) = match &e {
+            E::Invalid { field, .. } => (
+                StatusCode::BAD_REQUEST,
+                match field.as_str() {
+                    "digest" => "DIGEST_INVALID",
+                    "repository" => "NAME_INVALID",
+                    "tag" => "TAG_INVALID",
+                    "manifest" => "MANIFEST_INVALID",
+                    "blob" => "SIZE_INVALID",
+                    _ => "BLOB_UPLOAD_INVALID",
+                },
+            ),
+            E::Missing { kind, .. } => (
+                StatusCode::NOT_FOUND,
+                match kind.as_str() {
+                    "blob" => "BLOB_UNKNOWN",
+                    "manifest" => "MANIFEST_UNKNOWN",
+                    "upload" => "BLOB_UPLOAD_UNKNOWN",
+                    _ => "NAME_UNKNOWN",
+                },
+            ),
+            E::State { .. } => (StatusCode::RANGE_NOT_SATISFIABLE, "BLOB_UPLOAD_INVALID"),
+            E::TooMany { .. } => (StatusCode::TOO_MANY_REQUESTS, "TOOMANYREQUESTS"),
+            E::Forbidden { .. } => (StatusCode::FORBIDDEN, "DENIED"),
+            E::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN"),
+        };
+        if status.is_server_error() {
+            tracing::warn!(error = %e, "registry request failed");
+        }
+        let retry_after = match e {
+            E::TooMany { retry_after, .. } | E::Unavailable { retry_after, .. } => {
+                Some(retry_after)
+            }
+            _ => None,
+        };
+        V2Error {
+            status,
+            code,
+            message,
+            range: None,
+            retry_after,
+        }
+    }
+}
+
+impl IntoResponse for V2Error {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "errors": [{"code": self.code, "message": self.message, "detail": null}]
+        });
+        let mut res = (self.status, axum::Json(body)).into_response();
+        let h = res.headers_mut();
+        h.insert(API_VERSION, HeaderValue::from_static("registry/2.0"));
+        if self.status == StatusCode::UNAUTHORIZED {
+            h.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"shipcore\""),
+            );
+        }
+        if let Some(held) = self.range {
+            if let Ok(v) = HeaderValue::from_str(&range_value(held)) {
+                h.insert(header::RANGE, v);
+            }
+        }
+        if let Some(secs) = self.retry_after {
+            h.insert(header::RETRY_AFTER, secs.into());
+        }
+        res
+    }
+}
+
+type Answer = Result<Response, V2Error>;
+
+/// `Range: 0-N` for an upload of `held` bytes (`0-0` when empty, as
+/// distribution writes it).
+fn range_value(held: u64) -> String {
+    format!("0-{}", held.saturating_sub(1))
+}
+
+/// The registry, or a 404 in this API's form.
+fn options(app: &App) -> Result<&RegistryOptions, V2Error> {
+    super::registry(app).map_err(|e| V2Error::unsupported(e.to_string()))
+}
+
+/// `GET /v2/`: 200 for valid credentials, else 401 with the challenge.
+async fn ping(State(app): State<App>, caller: Result<Caller, Error>, method: Method) -> Answer {
+    if method != Method::GET && method != Method::HEAD {
+        return Err(method_not_allowed(&method));
+    }
+    options(&app)?;
+    // Any account may log in; what it may then do is checked per call.
+    caller?;
+    Ok((StatusCode::OK, axum::Json(serde_json::json!({}))).into_response())
+}
+
+fn method_not_allowed(method: &Method) -> V2Error {
+    V2Error::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "UNSUPPORTED",
+        format!("{method} is not served here"),
+    )
+}
+
+/// What a path under `/v2/` names.
+#[derive(Debug, PartialEq)]
+enum Target {
+    Catalog,
+    Tags(Repository),
+    Manifest(Repository, Reference),
+    Blob(Repository, Digest),
+    Uploads(Repository),
+    Upload(Repository, String),
+}
+
+fn parse_target(rest: &str) -> Result<Target, V2Error> {
+    if rest == "_catalog" {
+        return Ok(Target::Catalog);
+    }
+    let repo = |name: &str| Repository::parse(name).map_err(V2Error::from);
+    if let Some(name) = rest.strip_suffix("/tags/list") {
+        return Ok(Target::Tags(repo(name)?));
+    }
+    if let Some(at) = rest.rfind("/blobs/uploads") {
+        let (name, tail) = (&rest[..at], &rest[at + "/blobs/uploads".len()..]);
+        return match tail {
+            "" | "/" => Ok(Target::Uploads(repo(name)?)),
+            _ => match tail.strip_prefix('/') {
+                Some(id) if !id.contains('/') => Ok(Target::Upload(repo(name)?, id.to_string())),
+                _ => Err(V2Error::unsupported("no such endpoint")),
+            },
+        };
+    }
+    if let Some(at) = rest.rfind("/manifests/") {
+        let (name, reference) = (&rest[..at], &rest[at + "/manifests/".len()..]);
+        let name = repo(name)?;
+        return Ok(Target::Manifest(
+            name,
+            Reference::parse(reference).map_err(V2Error::from)?,
+        ));
+    }
+    if let Some(at) = rest.rfind("/blobs/") {
+        let (name, digest) = (&rest[..at], &rest[at + "/blobs/".len()..]);
+        let name = repo(name)?;
+        return Ok(Target::Blob(
+            name,
+            Digest::parse(digest).map_err(V2Error::from)?,
+        ));
+    }
+    Err(V2Error::unsupported("no such endpoint"))
+}
+
+/// Every call but the ping: read the path, then serve it.
+async fn dispatch(State(app): State<App>, req: Request) -> Response {
+    match serve(app, req).await {
+        Ok(res) => res,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn serve(app: App, req: Request) -> Answer {
+    let (mut parts, body) = req.into_parts();
+    let caller = Caller::from_request_parts(&mut parts, &app).await;
+    let opts = options(&app)?.clone();
+    let rest = parts
+        .uri
+        .path()
+        .strip_prefix("/v2/")
+        .unwrap_or_default()
+        .to_string();
+    // Who asks is settled before what they ask for is read.
+    let caller = caller?;
+    let target = parse_target(&rest)?;
+    let method = parts.method.clone();
+    let call = Call {
+        app: &app,
+        opts: &opts,
+        caller,
+        headers: &parts.headers,
+        query: parts.uri.query().unwrap_or_default(),
+    };
+    let get = method == Method::GET;
+    match (target, method) {
+        (Target::Catalog, Method::GET) => call.catalog().await,
+        (Target::Tags(repo), Method::GET) => call.tags(&repo).await,
+        (Target::Manifest(repo, r), Method::GET | Method::HEAD) => {
+            call.manifest(&repo, &r, get).await
+        }
+        (Target::Manifest(repo, r), Method::PUT) => call.put_manifest(&repo, &r, body).await,
+        (Target::Manifest(repo, r), Method::DELETE) => call.delete_manifest(&repo, &r).await,
+        (Target::Blob(repo, d), Method::GET | Method::HEAD) => call.blob(&repo, &d, get).await,
+        (Target::Blob(repo, d), Method::DELETE) => call.delete_blob(&repo, &d).await,
+        (Target::Uploads(repo), Method::POST) => call.start_upload(&repo, body).await,
+        (Target::Upload(repo, id), Method::GET) => call.upload_status(&repo, &id).await,
+        (Target::Upload(repo, id), Method::PATCH) => call.patch(&repo, &id, body).await,
+        (Target::Upload(repo, id), Method::PUT) => call.finish(&repo, &id, body).await,
+        (Target::Upload(repo, id), Method::DELETE) => call.cancel(&repo, &id).await,
+        (_, m) => Err(method_not_allowed(&m)),
+    }
+}
+
+/// One call: who makes it and what it sent besides the body.
+struct Call<'a> {
+    app: &'a App,
+    opts: &'a RegistryOptions,
+    caller: Caller,
+    headers: &'a HeaderMap,
+    query: &'a str,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Paging {
+    n: Option<usize>,
+    last: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct UploadQuery {
+    digest: Option<String>,
+    mount: Option<String>,
+    from: Option<String>,
+}
+
+fn query<T: serde::de::DeserializeOwned>(q: &str) -> Result<T, V2Error> {
+    serde_urlencoded_like(q).map_err(|e| {
+        V2Error::new(
+            StatusCode::BAD_REQUEST,
+            "UNSUPPORTED",
+            format!("bad query: {e}"),
+        )
+    })
+}
+
+/// The query string typed as axum's `Query` types it.
+fn serde_urlencoded_like<T: serde::de::DeserializeOwned>(q: &str) -> Result<T, String> {
+    let uri: axum::http::Uri = format!("/?{q}")
+        .parse()
+        .map_err(|e: axum::http::uri::InvalidUri| e.to_string())?;
+    axum::extract::Query::<T>::try_from_uri(&uri)
+        .map(|q| q.0)
+        .map_err(|e| e.body_text())
+}
+
+fn header_value(v: impl std::fmt::Display) -> HeaderValue {
+    HeaderValue::from_str(&v.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// A page's `Link` to the next, when the page is full.
+fn next_link(path: &str, names: &[String], n: usize) -> Option<HeaderValue> {
+    let last = names.last().filter(|_| names.len() == n)?;
+    Some(header_value(format!(
+        "<{path}?n={n}&last={last}>; rel=\"next\""
+    )))
+}
+
+impl Call<'_> {
+    fn page(&self) -> Result<(usize, Option<String>), V2Error> {
+        let p: Paging = query(self.query)?;
+        let n = p.n.unwrap_or(MAX_PAGE).min(MAX_PAGE);
+        Ok((n, p.last))
+    }
+
+    async fn catalog(&self) -> Answer {
+        self.caller.require(AREA, false)?;
+        let (n, last) = self.page()?;
+        let names = self.opts.registry.catalog(Some(n), last.as_deref()).await?;
+        let mut res = axum::Json(serde_json::json!({ "repositories": names })).into_response();
+        if let Some(link) = next_link("/v2/_catalog", &names, n) {
+            res.headers_mut().insert(header::LINK, link);
+        }
+        Ok(res)
+    }
+
+    async fn tags(&self, repo: &Repository) -> Answer {
+        self.caller.require(AREA, false)?;
+        let (n, last) = self.page()?;
+        self.opts.registry.repository(repo).await?;
+        let tags = self
+            .opts
+            .registry
+            .tags(repo, Some(n), last.as_deref())
+            .await?;
+        let mut res =
+            axum::Json(serde_json::json!({ "name": repo.as_str(), "tags": tags })).into_response();
+        if let Some(link) = next_link(&format!("/v2/{repo}/tags/list"), &tags, n) {
+            res.headers_mut().insert(header::LINK, link);
+        }
+        Ok(res)
+    }
+
+    async fn manifest(&self, repo: &Repository, r: &Reference, get: bool) -> Answer {
+        self.caller.require(AREA, false)?;
+        let doc = self.opts.registry.manifest(repo, r, get).await?;
+        let mut res = Response::new(if get {
+            Body::from(doc.body)
+        } else {
+            Body::empty()
+        });
+        let h = res.headers_mut();
+        h.insert(header::CONTENT_TYPE, header_value(&doc.media_type));
+        h.insert(header::CONTENT_LENGTH, doc.size.into());
+        h.insert(CONTENT_DIGEST, header_value(&doc.digest));
+        h.insert(header::ETAG, header_value(format!("\"{}\"", doc.digest)));
+        Ok(res)
+    }
+
+    async fn put_manifest(&self, repo: &Repository, r: &Reference, body: Body) -> Answer {
+        self.caller.require(AREA, true)?;
+        let content_type = self
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let bytes = read_limited(body, MAX_MANIFEST, self.idle()).await?;
+        let m = match self
+            .opts
+            .registry
+            .put_manifest(repo, r, &bytes, &content_type, by(&self.caller))
+            .await
+        {
+            Ok(m) => m,
+            // A blob or child manifest it needs is not in the repository.
+            Err(shipcore::Error::Missing { kind, id }) => {
+                return Err(V2Error::new(
+                    StatusCode::BAD_REQUEST,
+                    "MANIFEST_BLOB_UNKNOWN",
+                    format!("the manifest references {kind} {id}, which {repo} does not have"),
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut res = StatusCode::CREATED.into_response();
+        let h = res.headers_mut();
+        h.insert(
+            header::LOCATION,
+            header_value(format!("/v2/{repo}/manifests/{}", m.digest)),
+        );
+        h.insert(CONTENT_DIGEST, header_value(m.digest));
+        h.insert(header::CONTENT_LENGTH, 0.into());
+        Ok(res)
+    }
+
+    async fn delete_manifest(&self, repo: &Repository, r: &Reference) -> Answer {
+        self.caller.require(AREA, true)?;
+        match r {
+            Reference::Digest(d) => self.opts.registry.delete_manifest(repo, d).await?,
+            Reference::Tag(t) => self.opts.registry.delete_tag(repo, t).await?,
+        }
+        Ok(StatusCode::ACCEPTED.into_response())
+    }
+
+    async fn blob(&self, repo: &Repository, d: &Digest, get: bool) -> Answer {
+        self.caller.require(AREA, false)?;
+        let unknown = || {
+            V2Error::new(
+                StatusCode::NOT_FOUND,
+                "BLOB_UNKNOWN",
+                format!("no blob {d} in {repo}"),
+            )
+        };
+        if self.opts.registry.blob(repo, d).await?.is_none() {
+            return Err(unknown());
+        }
+        let Some((file, size)) = self.opts.registry.blob_store().open_blob(d).await? else {
+            return Err(unknown());
+        };
+        let range = match self.headers.get(header::RANGE) {
+            Some(v) => Some(parse_range(v, size)?),
+            None => None,
+        };
+        let (start, end) = range.unwrap_or((0, size.saturating_sub(1)));
+        let len = if size == 0 { 0 } else { end - start + 1 };
+        let body = if get && len > 0 {
+            use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
+            let mut file = file;
+            if start > 0 {
+                file.seek(std::io::SeekFrom::Start(start))
+                    .await
+                    .map_err(|e| io_error("cannot read", d, e))?;
+            }
+            Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
+                file.take(len),
+                1 << 20,
+            ))
+        } else {
+            Body::empty()
+        };
+        let mut res = Response::new(body);
+        if range.is_some() {
+            *res.status_mut() = StatusCode::PARTIAL_CONTENT;
+            res.headers_mut().insert(
+                header::CONTENT_RANGE,
+                header_value(format!("bytes {start}-{end}/{size}")),
+            );
+        }
+        let h = res.headers_mut();
+        h.insert(header::CONTENT_LENGTH, len.into());
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
+        h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        h.insert(CONTENT_DIGEST, header_value(d));
+        h.insert(header::ETAG, header_value(format!("\"{d}\"")));
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+        Ok(res)
+    }
+
+    async fn delete_blob(&self, repo: &Repository, d: &Digest) -> Answer {
+        self.caller.require(AREA, true)?;
+        if !self.opts.registry.unlink_blob(repo, d).await? {
+            return Err(V2Error::new(
+                StatusCode::NOT_FOUND,
+                "BLOB_UNKNOWN",
+                format!("no blob {d} in {repo}"),
+            ));
+        }
+        Ok(StatusCode::ACCEPTED.into_response())
+    }
+
+    fn idle(&self) -> Duration {
+        self.app.limits.body_timeout
+    }
+
+    /// `201 Created` for a blob now in `repo`.
+    fn created(repo: &Repository, d: &Digest) -> Response {
+        let mut res = StatusCode::CREATED.into_response();
+        let h = res.headers_mut();
+        h.insert(
+            header::LOCATION,
+            header_value(format!("/v2/{repo}/blobs/{d}")),
+        );
+        h.insert(CONTENT_DIGEST, header_value(d));
+        h.insert(header::CONTENT_LENGTH, 0.into());
+        res
+    }
+
+    /// `202 Accepted` for an upload holding `held` bytes (204 for a status).
+    fn accepted(status: StatusCode, repo: &Repository, id: &str, held: u64) -> Response {
+        let mut res = status.into_response();
+        let h = res.headers_mut();
+        h.insert(
+            header::LOCATION,
+            header_value(format!("/v2/{repo}/blobs/uploads/{id}")),
+        );
+        h.insert(header::RANGE, header_value(range_value(held)));
+        h.insert(UPLOAD_UUID, header_value(id));
+        h.insert(header::CONTENT_LENGTH, 0.into());
+        res
+    }
+
+    async fn start_upload(&self, repo: &Repository, body: Body) -> Answer {
+        self.caller.require(AREA, true)?;
+        let q: UploadQuery = query(self.query)?;
+        let registry = &self.opts.registry;
+        if let (Some(mount), Some(from)) = (&q.mount, &q.from) {
+            let d = Digest::parse(mount)?;
+            let from = Repository::parse(from)?;
+            if registry.mount(&from, repo, &d, by(&self.caller)).await? {
+                return Ok(Self::created(repo, &d));
+            }
+            // Not there to mount: the client uploads it (distribution's
+            // answer too).
+        } else if let Some(digest) = &q.digest {
+            let d = Digest::parse(digest)?;
+            let stream = body_stream(body, self.idle());
+            registry
+                .blob_store()
+                .put(&d, self.opts.max_blob, stream)
+                .await?;
+            registry.link_blob(repo, &d, by(&self.caller)).await?;
+            return Ok(Self::created(repo, &d));
+        }
+        let id = registry.blob_store().start_upload().await?;
+        Ok(Self::accepted(StatusCode::ACCEPTED, repo, &id, 0))
+    }
+
+    async fn upload_status(&self, repo: &Repository, id: &str) -> Answer {
+        self.caller.require(AREA, true)?;
+        let held = self.opts.registry.blob_store().upload_size(id).await?;
+        Ok(Self::accepted(StatusCode::NO_CONTENT, repo, id, held))
+    }
+
+    /// Where a chunk says it starts (`Content-Range: start-end`).
+    fn chunk_start(&self) -> Result<Option<u64>, V2Error> {
+        let Some(v) = self.headers.get(header::CONTENT_RANGE) else {
+            return Ok(None);
+        };
+        let bad = || {
+            V2Error::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "BLOB_UPLOAD_INVALID",
+                "Content-Range must be <start>-<end>",
+            )
+        };
+        let v = v.to_str().map_err(|_| bad())?;
+        let v = v.strip_prefix("bytes ").unwrap_or(v);
+        let (start, end) = v.split_once('-').ok_or_else(bad)?;
+        let start: u64 = start.trim().parse().map_err(|_| bad())?;
+        let end: u64 = end
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .parse()
+            .map_err(|_| bad())?;
+        if end < start {
+            return Err(bad());
+        }
+        Ok(Some(start))
+    }
+
+    async fn append(&self, id: &str, body: Body) -> Result<u64, V2Error> {
+        let at = self.chunk_start()?;
+        let store = self.opts.registry.blob_store();
+        match store
+            .append(id, at, self.opts.max_blob, body_stream(body, self.idle()))
+            .await
+        {
+            Ok(held) => Ok(held),
+            Err(e @ shipcore::Error::State { .. }) => {
+                let mut err = V2Error::from(e);
+                err.range = store.upload_size(id).await.ok();
+                Err(err)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn patch(&self, repo: &Repository, id: &str, body: Body) -> Answer {
+        self.caller.require(AREA, true)?;
+        let held = self.append(id, body).await?;
+        Ok(Self::accepted(StatusCode::ACCEPTED, repo, id, held))
+    }
+
+    async fn finish(&self, repo: &Repository, id: &str, body: Body) -> Answer {
+        self.caller.require(AREA, true)?;
+        let q: UploadQuery = query(self.query)?;
+        let digest = q.digest.ok_or_else(|| {
+            V2Error::new(
+                StatusCode::BAD_REQUEST,
+                "DIGEST_INVALID",
+                "the upload's digest is required (?digest=sha256:...)",
+            )
+        })?;
+        let d = Digest::parse(&digest)?;
+        self.append(id, body).await?;
+        let registry = &self.opts.registry;
+        registry.blob_store().finish(id, &d).await?;
+        registry.link_blob(repo, &d, by(&self.caller)).await?;
+        Ok(Self::created(repo, &d))
+    }
+
+    async fn cancel(&self, _repo: &Repository, id: &str) -> Answer {
+        self.caller.require(AREA, true)?;
+        self.opts.registry.blob_store().cancel(id).await?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    }
+}
+
+fn io_error(what: &str, d: &Digest, e: std::io::Error) -> V2Error {
+    V2Error::from(shipcore::Error::System {
+        reason: format!("{what} blob {d}: {e}"),
+    })
+}
+
+/// A single `bytes=` range of a blob of `size` bytes: first and last byte.
+fn parse_range(v: &HeaderValue, size: u64) -> Result<(u64, u64), V2Error> {
+    let bad = || {
+        let mut e = V2Error::new(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "BLOB_UNKNOWN",
+            format!("the range is not one of this blob's {size} bytes"),
+        );
+        e.range = None;
+        e
+    };
+    let spec = v
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().strip_prefix("bytes="))
+        .filter(|s| !s.contains(','))
+        .ok_or_else(bad)?;
+    let (a, b) = spec.split_once('-').ok_or_else(bad)?;
+    let (a, b) = (a.trim(), b.trim());
+    let (start, end) = if a.is_empty() {
+        // The last `b` bytes.
+        let n: u64 = b.parse().map_err(|_| bad())?;
+        if n == 0 {
+            return Err(bad());
+        }
+        (size.saturating_sub(n), size.saturating_sub(1))
+    } else {
+        let start: u64 = a.parse().map_err(|_| bad())?;
+        let end = if b.is_empty() {
+            size.saturating_sub(1)
+        } else {
+            b.parse::<u64>()
+                .map_err(|_| bad())?
+                .min(size.saturating_sub(1))
+        };
+        (start, end)
+    };
+    if size == 0 || start > end || start >= size {
+        return Err(bad());
+    }
+    Ok((start, end))
+}
+
+/// A request body as the content store reads it: pieces as they arrive,
+/// cut off when the client stalls longer than `idle` between two.
+fn body_stream(
+    body: Body,
+    idle: Duration,
+) -> impl Stream<Item = Result<Bytes, shipcore::Error>> + Send {
+    futures::stream::unfold(Some(body.into_data_stream()), move |data| async move {
+        let mut data = data?;
+        match tokio::time::timeout(idle, data.next()).await {
+            Ok(Some(Ok(piece))) => Some((Ok(piece), Some(data))),
+            Ok(None) => None,
+            Ok(Some(Err(e))) => Some((
+                Err(shipcore::Error::invalid(
+                    "body",
+                    format!("the body broke off: {e}"),
+                )),
+                None,
+            )),
+            Err(_) => Some((
+                Err(shipcore::Error::invalid(
+                    "body",
+                    format!("no data for {}s", idle.as_secs()),
+                )),
+                None,
+            )),
+        }
+    })
+}
+
+/// A whole (small) body, refused past `limit` bytes.
+async fn read_limited(body: Body, limit: usize, idle: Duration) -> Result<Vec<u8>, V2Error> {
+    let mut out = Vec::new();
+    let mut stream = std::pin::pin!(body_stream(body, idle));
+    while let Some(piece) = stream.next().await {
+        let piece = piece?;
+        if out.len() + piece.len() > limit {
+            return Err(V2Error::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "SIZE_INVALID",
+                format!("larger than the {limit} bytes allowed"),
+            ));
+        }
+        out.extend_from_slice(&piece);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn paths_name_what_they_address() {
+        let hex = "a".repeat(64);
+        let d = Digest::parse(&format!("sha256:{hex}")).unwrap();
+        let r = |s: &str| Repository::parse(s).unwrap();
+        assert_eq!(parse_target("_catalog").unwrap(), Target::Catalog);
+        assert_eq!(
+            parse_target("a/b/tags/list").unwrap(),
+            Target::Tags(r("a/b"))
+        );
+        assert_eq!(
+            parse_target("a/b/c/manifests/1.0").unwrap(),
+            Target::Manifest(r("a/b/c"), Reference::Tag("1.0".into()))
+        );
+        assert_eq!(
+            parse_target(&format!("blobs/blobs/sha256:{hex}")).unwrap(),
+            Target::Blob(r("blobs"), d)
+        );
+        assert_eq!(
+            parse_target("x/blobs/uploads/").unwrap(),
+            Target::Uploads(r("x"))
+        );
+        assert_eq!(
+            parse_target("x/blobs/uploads/abc").unwrap(),
+            Target::Upload(r("x"), "abc".into())
+        );
+        for bad in [
+            "../etc/tags/list",
+            "a/%2e%2e/manifests/1",
+            "a/manifests/../../x",
+            "a/blobs/sha256:../../etc/passwd",
+            "/abs/tags/list",
+            "a//b/tags/list",
+            "a/blobs/uploads/x/y",
+            "nothing",
+        ] {
+            let e = parse_target(bad).unwrap_err();
+            assert!(
+                e.status == StatusCode::BAD_REQUEST || e.status == StatusCode::NOT_FOUND,
+                "{bad}: {e:?}"
+            );
+        }
+        assert_eq!(
+            parse_target("../etc/tags/list").unwrap_err().code,
+            "NAME_INVALID"
+        );
+        assert_eq!(
+            parse_target("a/blobs/sha256:xyz").unwrap_err().code,
+            "DIGEST_INVALID"
+        );
+    }
+
+    #[test]
+    fn ranges() {
+        let v = |s: &str| HeaderValue::from_str(s).unwrap();
+        assert_eq!(parse_range(&v("bytes=0-9"), 100).unwrap(), (0, 9));
+        assert_eq!(parse_range(&v("bytes=90-"), 100).unwrap(), (90, 99));
+        assert_eq!(parse_range(&v("bytes=-10"), 100).unwrap(), (90, 99));
+        assert_eq!(parse_range(&v("bytes=95-200"), 100).unwrap(), (95, 99));
+        for bad in [
+            "bytes=100-",
+            "bytes=5-1",
+            "bytes=0-1,3-4",
+            "items=0-1",
+            "bytes=-0",
+        ] {
+            assert!(parse_range(&v(bad), 100).is_err(), "{bad}");
+        }
+        assert!(parse_range(&v("bytes=0-0"), 0).is_err());
+    }
+}
