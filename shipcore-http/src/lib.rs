@@ -157,6 +157,7 @@ pub fn router(app: App) -> Router {
     let (routes, _) = api().split_for_parts();
     routes
         .merge(registry_api::v2::router())
+        .merge(registry_api::docker_ext::router())
         .fallback(|| async { Error::NoRoute("no such endpoint".into()) })
         .layer(axum::middleware::from_fn(guard::same_site))
         .layer(axum::middleware::from_fn_with_state(
@@ -177,13 +178,16 @@ fn api() -> utoipa_axum::router::OpenApiRouter<App> {
     utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(cluster_api::router())
         .merge(compose_api::router())
+        .merge(registry_api::harbor::router())
         .routes(utoipa_axum::routes!(observe::metrics))
         .routes(utoipa_axum::routes!(openapi::document))
 }
 
 /// The OpenAPI document of every route the facade serves.
 pub fn openapi() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi as _;
     let (_, mut doc) = api().split_for_parts();
+    doc.merge(registry_api::doc::Doc::openapi());
     openapi::finish(&mut doc);
     doc
 }

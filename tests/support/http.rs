@@ -44,6 +44,11 @@ pub struct Api {
     pub cluster: Cluster,
     pub access: Access,
     pub projects: shipcore::projects::Projects,
+    /// The image registry the facade keeps (its bytes in `content`).
+    pub registry: shipcore::registry::Registry,
+    /// How the engines name the registry: `127.0.0.1:PORT`.
+    pub registry_host: String,
+    pub content: tempfile::TempDir,
     _server: tokio::task::JoinHandle<()>,
 }
 
@@ -66,7 +71,7 @@ pub async fn start(fixture: Fixture) -> Api {
         ..
     } = fixture;
     let projects = shipcore::projects::Projects::open(
-        store,
+        store.clone(),
         cluster.clone(),
         shipcore::projects::ProjectsOptions {
             health_deadline: std::time::Duration::from_secs(20),
@@ -77,13 +82,34 @@ pub async fn start(fixture: Fixture) -> Api {
     .await
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let registry_host = listener.local_addr().unwrap().to_string();
+    let base = format!("http://{registry_host}");
+    let content = tempfile::tempdir().unwrap();
+    let registry = shipcore::registry::Registry::new(
+        store.clone(),
+        shipcore::registry::BlobStore::open(content.path())
+            .await
+            .unwrap(),
+        cluster.options().clock.clone(),
+    );
+    cluster
+        .registry_credentials()
+        .set(shipcore::engine::RegistryAuth {
+            username: shipcore::model::ENGINE_USER.into(),
+            password: access.engine_pull_secret().await.unwrap(),
+            server: registry_host.clone(),
+        });
     let app = shipcore_http::App::with_projects(
         cluster.clone(),
         access.clone(),
         shipcore_http::Limits::default(),
         projects.clone(),
-    );
+    )
+    .with_registry(shipcore_http::RegistryOptions {
+        registry: registry.clone(),
+        host: registry_host.clone(),
+        max_blob: shipcore_http::RegistryOptions::MAX_BLOB,
+    });
     let server = tokio::spawn(async move {
         shipcore_http::serve(listener, app, std::future::pending())
             .await
@@ -95,6 +121,9 @@ pub async fn start(fixture: Fixture) -> Api {
         cluster,
         access,
         projects,
+        registry,
+        registry_host,
+        content,
         _server: server,
     }
 }

@@ -1,1 +1,411 @@
-//! Seed 002 part 2: the Harbor-style browse API.
+//! Seed 002 part 2: the Harbor-style browse API, under `/harbor` (SPEC.md),
+//! in the plain JSON envelope. A project is the first segment of repository
+//! names (`default_cluster` of `default_cluster/myweb`), numbered in the
+//! order it was first pushed to. Pages count from 1 (`page`, `page_size`,
+//! 10 by default, at most 100), with Harbor's `X-Total-Count` header. The
+//! seed's examples send the tag and manifest reads as POST: both methods
+//! are served.
+
+use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use shipcore::registry::{Digest, Reference, Repository};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{registry, RegistryOptions, AREA};
+use crate::auth::Caller;
+use crate::error::{Error, ErrorBody};
+use crate::extract::{Body, Query};
+use crate::App;
+
+const TOTAL: HeaderName = HeaderName::from_static("x-total-count");
+
+/// The routes of seed 002 part 2.
+pub fn router() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(projects))
+        .routes(routes!(repositories, delete_tag))
+        .routes(routes!(tags, tags_post))
+        .routes(routes!(manifests, manifests_post))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectsQuery {
+    /// Page, from 1.
+    page: Option<usize>,
+    /// Items per page (10 by default, at most 100).
+    page_size: Option<usize>,
+    /// Only projects whose name holds this ("" for all).
+    project_name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RepositoriesQuery {
+    page: Option<usize>,
+    page_size: Option<usize>,
+    /// The project's number (`project_id` of `/harbor/projects`).
+    project_id: Option<u64>,
+    /// Only repositories whose name holds this.
+    q: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TagsQuery {
+    page: Option<usize>,
+    page_size: Option<usize>,
+    project_id: Option<u64>,
+    /// The repository: `project/name`, or `name` within `project_id`.
+    repo_name: String,
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestsQuery {
+    /// The repository: `project/name`.
+    repo_name: String,
+    tag: String,
+}
+
+/// What to skip and take for `page` of `size`.
+fn page(page: Option<usize>, size: Option<usize>) -> Result<(usize, usize), Error> {
+    let size = size.unwrap_or(10);
+    if !(1..=100).contains(&size) {
+        return Err(Error::bad_request("page_size must be from 1 to 100"));
+    }
+    Ok((page.unwrap_or(1).max(1).saturating_sub(1) * size, size))
+}
+
+fn listed(total: usize, items: Vec<Value>) -> Response {
+    let mut res = Json(items).into_response();
+    res.headers_mut().insert(TOTAL, HeaderValue::from(total));
+    res
+}
+
+fn opts(app: &App) -> Result<&RegistryOptions, Error> {
+    registry(app)
+}
+
+/// The name of project `id`.
+async fn project_name(opts: &RegistryOptions, id: u64) -> Result<String, Error> {
+    opts.registry
+        .projects()
+        .await?
+        .into_iter()
+        .find(|p| p.id == id)
+        .map(|p| p.name)
+        .ok_or_else(|| shipcore::Error::missing("project", id.to_string()).into())
+}
+
+/// The repository a request names: `project/name` as it stands, or `name`
+/// within project `project_id`.
+async fn repository(
+    opts: &RegistryOptions,
+    name: &str,
+    project_id: Option<u64>,
+) -> Result<Repository, Error> {
+    let full = match project_id {
+        Some(id) => {
+            let project = project_name(opts, id).await?;
+            if name.starts_with(&format!("{project}/")) {
+                name.to_string()
+            } else {
+                format!("{project}/{name}")
+            }
+        }
+        None => name.to_string(),
+    };
+    let repo = Repository::parse(&full)?;
+    opts.registry.repository(&repo).await?;
+    Ok(repo)
+}
+
+/// `GET /harbor/projects`: projects with their repository counts.
+#[utoipa::path(get, path = "/harbor/projects", tag = "harbor", params(ProjectsQuery), responses((status = 200, description = "Projects; X-Total-Count gives how many match"), (status = 404, description = "This server keeps no registry", body = ErrorBody)))]
+pub async fn projects(
+    State(app): State<App>,
+    caller: Caller,
+    Query(q): Query<ProjectsQuery>,
+) -> Result<Response, Error> {
+    caller.require(AREA, false)?;
+    let (skip, take) = page(q.page, q.page_size)?;
+    let opts = opts(&app)?;
+    let repos = opts.registry.repositories().await?;
+    let filter = q.project_name.unwrap_or_default();
+    let writer = caller.0.allows(AREA, true);
+    let found: Vec<_> = opts
+        .registry
+        .projects()
+        .await?
+        .into_iter()
+        .filter(|p| p.name.contains(&filter))
+        .collect();
+    let total = found.len();
+    let items = found
+        .into_iter()
+        .skip(skip)
+        .take(take)
+        .map(|p| {
+            let prefix = format!("{}/", p.name);
+            let mine: Vec<_> = repos
+                .iter()
+                .filter(|r| r.name.starts_with(&prefix))
+                .collect();
+            let updated = mine
+                .iter()
+                .map(|r| r.updated.as_str())
+                .max()
+                .unwrap_or(p.created.as_str());
+            json!({
+                "project_id": p.id,
+                "name": p.name,
+                "owner_id": 0,
+                "owner_name": p.created_by,
+                "public": 0,
+                "repo_count": mine.len(),
+                "creation_time": p.created,
+                "creation_time_str": "",
+                "update_time": updated,
+                "deleted": 0,
+                "Togglable": writer,
+                // Harbor's roles: 1 project admin, 3 guest.
+                "current_user_role_id": if writer { 1 } else { 3 },
+            })
+        })
+        .collect();
+    Ok(listed(total, items))
+}
+
+/// `GET /harbor/repositories`: repositories of a project.
+#[utoipa::path(get, path = "/harbor/repositories", tag = "harbor", params(RepositoriesQuery), responses((status = 200, description = "Repositories (`name` is `project/repo`); X-Total-Count gives how many match"), (status = 404, description = "No such project", body = ErrorBody)))]
+pub async fn repositories(
+    State(app): State<App>,
+    caller: Caller,
+    Query(q): Query<RepositoriesQuery>,
+) -> Result<Response, Error> {
+    caller.require(AREA, false)?;
+    let (skip, take) = page(q.page, q.page_size)?;
+    let opts = opts(&app)?;
+    let projects = opts.registry.projects().await?;
+    let prefix = match q.project_id {
+        Some(id) => Some(format!("{}/", project_name(opts, id).await?)),
+        None => None,
+    };
+    let filter = q.q.unwrap_or_default();
+    let found: Vec<_> = opts
+        .registry
+        .repositories()
+        .await?
+        .into_iter()
+        .filter(|r| prefix.as_ref().is_none_or(|p| r.name.starts_with(p)))
+        .filter(|r| r.name.contains(&filter))
+        .collect();
+    let total = found.len();
+    let mut items = Vec::new();
+    for r in found.into_iter().skip(skip).take(take) {
+        let repo = Repository::parse(&r.name)?;
+        let tags = opts.registry.tag_records(&repo).await?.len();
+        let project_id = projects
+            .iter()
+            .find(|p| p.name == repo.project())
+            .map_or(0, |p| p.id);
+        items.push(json!({
+            "name": r.name,
+            "project_id": project_id,
+            "description": "",
+            "pull_count": r.pulls,
+            "star_count": 0,
+            "tags_count": tags,
+            "creation_time": r.created,
+            "update_time": r.updated,
+        }));
+    }
+    Ok(listed(total, items))
+}
+
+async fn list_tags(app: &App, caller: &Caller, q: TagsQuery) -> Result<Response, Error> {
+    caller.require(AREA, false)?;
+    let (skip, take) = page(q.page, q.page_size)?;
+    let opts = opts(app)?;
+    let repo = repository(opts, &q.repo_name, q.project_id).await?;
+    let all = opts.registry.tag_records(&repo).await?;
+    let total = all.len();
+    let mut items = Vec::new();
+    for (tag, t) in all.into_iter().skip(skip).take(take) {
+        let size = opts
+            .registry
+            .manifest(&repo, &Reference::Digest(Digest::parse(&t.digest)?), false)
+            .await
+            .map_or(0, |m| m.content_size);
+        items.push(json!({
+            "name": tag,
+            "digest": t.digest,
+            "size": size,
+            "author": t.updated_by,
+            "created": t.updated,
+            "pull_count": t.pulls,
+        }));
+    }
+    Ok(listed(total, items))
+}
+
+/// `GET /harbor/repositories/tags`: a repository's tags.
+#[utoipa::path(get, path = "/harbor/repositories/tags", tag = "harbor", params(TagsQuery), responses((status = 200, description = "Tags (`name`); X-Total-Count gives how many"), (status = 404, description = "No such repository or project", body = ErrorBody)))]
+pub async fn tags(
+    State(app): State<App>,
+    caller: Caller,
+    Query(q): Query<TagsQuery>,
+) -> Result<Response, Error> {
+    list_tags(&app, &caller, q).await
+}
+
+/// `POST /harbor/repositories/tags`: as GET (the seed's example posts).
+#[utoipa::path(post, path = "/harbor/repositories/tags", tag = "harbor", params(TagsQuery), responses((status = 200, description = "Tags (`name`); X-Total-Count gives how many"), (status = 404, description = "No such repository or project", body = ErrorBody)))]
+pub async fn tags_post(
+    State(app): State<App>,
+    caller: Caller,
+    Query(q): Query<TagsQuery>,
+) -> Result<Response, Error> {
+    list_tags(&app, &caller, q).await
+}
+
+async fn show_manifest(app: &App, caller: &Caller, q: ManifestsQuery) -> Result<Response, Error> {
+    caller.require(AREA, false)?;
+    let opts = opts(app)?;
+    let repo = repository(opts, &q.repo_name, None).await?;
+    let m = opts
+        .registry
+        .manifest(&repo, &Reference::parse(&q.tag)?, false)
+        .await?;
+    let manifest: Value = serde_json::from_str(&m.body).unwrap_or(Value::Null);
+    let config = super::docker_ext::image_config(opts, &repo, &manifest).await;
+    let config = if config.is_null() {
+        String::new()
+    } else {
+        config.to_string()
+    };
+    Ok(Json(json!({"manifest": manifest, "config": config})).into_response())
+}
+
+/// `GET /harbor/repositories/manifests`: a tag's manifest (an object) and
+/// its image config (a JSON string, as Harbor gives it).
+#[utoipa::path(get, path = "/harbor/repositories/manifests", tag = "harbor", params(ManifestsQuery), responses((status = 200, description = "`{manifest, config}`"), (status = 404, description = "No such repository or tag", body = ErrorBody)))]
+pub async fn manifests(
+    State(app): State<App>,
+    caller: Caller,
+    Query(q): Query<ManifestsQuery>,
+) -> Result<Response, Error> {
+    show_manifest(&app, &caller, q).await
+}
+
+/// `POST /harbor/repositories/manifests`: as GET (the seed's example posts).
+#[utoipa::path(post, path = "/harbor/repositories/manifests", tag = "harbor", params(ManifestsQuery), responses((status = 200, description = "`{manifest, config}`"), (status = 404, description = "No such repository or tag", body = ErrorBody)))]
+pub async fn manifests_post(
+    State(app): State<App>,
+    caller: Caller,
+    Query(q): Query<ManifestsQuery>,
+) -> Result<Response, Error> {
+    show_manifest(&app, &caller, q).await
+}
+
+/// The body of `DELETE /harbor/repositories`: the seed names the tag
+/// `repoName` and the repository `projectName`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteTag {
+    /// The tag.
+    repo_name: String,
+    /// The repository: `project/name`, or a name that ends one repository's.
+    project_name: String,
+}
+
+/// Reads the delete's body: JSON, form fields, or the seed's own
+/// `method=DELETE&{json}` (two `curl -d`).
+fn delete_body(body: &Body) -> Result<DeleteTag, Error> {
+    let raw = body.0.as_ref();
+    let raw = raw.strip_prefix(b"method=DELETE&").unwrap_or(raw);
+    if raw.first() == Some(&b'{') {
+        return crate::extract::parse(raw);
+    }
+    let mut tag = None;
+    let mut repo = None;
+    for (k, v) in form_urlencoded(raw) {
+        match k.as_str() {
+            "repoName" => tag = Some(v),
+            "projectName" => repo = Some(v),
+            "method" => {}
+            other => return Err(Error::bad_request(format!("unknown field {other}"))),
+        }
+    }
+    match (tag, repo) {
+        (Some(repo_name), Some(project_name)) => Ok(DeleteTag {
+            repo_name,
+            project_name,
+        }),
+        _ => Err(Error::bad_request(
+            "repoName (the tag) and projectName (the repository) are required",
+        )),
+    }
+}
+
+/// `a=b&c=d` decoded, as axum's query parser decodes it.
+fn form_urlencoded(raw: &[u8]) -> Vec<(String, String)> {
+    let text = String::from_utf8_lossy(raw);
+    let uri: Result<axum::http::Uri, _> = format!("/?{}", text.trim()).parse();
+    uri.ok()
+        .and_then(|u| {
+            axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&u)
+                .ok()
+                .map(|q| q.0)
+        })
+        .unwrap_or_default()
+}
+
+/// `DELETE /harbor/repositories {repoName, projectName}`: deletes a tag.
+#[utoipa::path(delete, path = "/harbor/repositories", tag = "harbor", request_body = DeleteTag, responses((status = 200, description = "`{code: 0, msg: \"\"}`"), (status = 404, description = "No such repository or tag", body = ErrorBody)))]
+pub async fn delete_tag(
+    State(app): State<App>,
+    caller: Caller,
+    body: Body,
+) -> Result<Response, Error> {
+    caller.require(AREA, true)?;
+    let req = delete_body(&body)?;
+    let opts = opts(&app)?;
+    let repo = match Repository::parse(&req.project_name) {
+        Ok(r) if opts.registry.repository(&r).await.is_ok() => r,
+        _ => {
+            // A name that ends exactly one repository's.
+            let suffix = format!("/{}", req.project_name);
+            let found: Vec<_> = opts
+                .registry
+                .repositories()
+                .await?
+                .into_iter()
+                .filter(|r| r.name.ends_with(&suffix))
+                .collect();
+            match found.as_slice() {
+                [one] => Repository::parse(&one.name)?,
+                [] => {
+                    return Err(
+                        shipcore::Error::missing("repository", req.project_name.clone()).into(),
+                    )
+                }
+                many => {
+                    return Err(Error::bad_request(format!(
+                        "{} names {} repositories: give project/name",
+                        req.project_name,
+                        many.len()
+                    )))
+                }
+            }
+        }
+    };
+    opts.registry.delete_tag(&repo, &req.repo_name).await?;
+    Ok(Json(json!({"code": 0, "msg": ""})).into_response())
+}

@@ -5,7 +5,9 @@
 //!   the cluster's engines push to and pull from, with its own error form.
 //! - `docker_ext.rs`: seed 004's repository docker ext API (`/docker/ext/...`).
 //! - `harbor.rs`: seed 002 part 2's Harbor-style browse API (`/harbor/...`).
+//! - `doc.rs`: the OpenAPI operations of `v2.rs` and `docker_ext.rs`.
 
+pub(crate) mod doc;
 pub(crate) mod docker_ext;
 pub(crate) mod harbor;
 pub(crate) mod v2;

@@ -17,4 +17,4 @@ pub mod service;
 pub use blobs::BlobStore;
 pub use names::{check_tag, Digest, Reference, Repository};
 #[cfg(feature = "runtime")]
-pub use service::{ManifestDoc, Registry, RepoDoc, TagDoc};
+pub use service::{ManifestDoc, ProjectDoc, Registry, RepoDoc, TagDoc};

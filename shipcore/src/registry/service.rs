@@ -22,6 +22,8 @@ const REPOS: &str = "registry/repos/";
 const LINKS: &str = "registry/links/";
 const MANIFESTS: &str = "registry/manifests/";
 const TAGS: &str = "registry/tags/";
+const PROJECTS: &str = "registry/projects/";
+const PROJECT_SEQ: &str = "registry/project-seq";
 
 /// A repository as the seed APIs show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +67,20 @@ pub struct TagDoc {
     pub digest: String,
     pub updated: String,
     pub updated_by: String,
+    /// Manifests served by this tag.
+    #[serde(default)]
+    pub pulls: u64,
+}
+
+/// A project: the first segment of repository names (`default_cluster` of
+/// `default_cluster/myweb`), numbered in the order they were first pushed
+/// to, as the Harbor-style API lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectDoc {
+    pub id: u64,
+    pub name: String,
+    pub created: String,
+    pub created_by: String,
 }
 
 /// The registry: metadata in the store, bytes in the content store.
@@ -126,13 +142,16 @@ impl Registry {
                     (d, Expect::Revision(rev))
                 }
                 None => (
-                    RepoDoc {
+                    {
+                        self.ensure_project(repo.project(), by).await?;
+                        RepoDoc {
                         name: repo.to_string(),
                         created: now.clone(),
                         created_by: by.to_string(),
                         updated: now.clone(),
                         updated_by: by.to_string(),
                         pulls: 0,
+                    }
                     },
                     Expect::Absent,
                 ),
@@ -143,6 +162,47 @@ impl Registry {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Numbers a project on its first repository.
+    async fn ensure_project(&self, name: &str, by: &str) -> Result<()> {
+        let key = format!("{PROJECTS}{name}");
+        while get_json::<ProjectDoc>(self.store.as_ref(), &key)
+            .await?
+            .is_none()
+        {
+            let (seq, expect) = match get_json::<u64>(self.store.as_ref(), PROJECT_SEQ).await? {
+                Some((n, rev)) => (n, Expect::Revision(rev)),
+                None => (0, Expect::Absent),
+            };
+            match put_json(self.store.as_ref(), PROJECT_SEQ, &(seq + 1), expect).await {
+                Ok(_) => {}
+                Err(Error::Conflict { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+            let doc = ProjectDoc {
+                id: seq + 1,
+                name: name.to_string(),
+                created: self.clock.rfc3339(),
+                created_by: by.to_string(),
+            };
+            match put_json(self.store.as_ref(), &key, &doc, Expect::Absent).await {
+                // Made meanwhile by another push: its number stands.
+                Ok(_) | Err(Error::Conflict { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Every project, by number.
+    pub async fn projects(&self) -> Result<Vec<ProjectDoc>> {
+        let mut out = Vec::new();
+        for v in self.store.list(PROJECTS).await? {
+            out.push(v.json::<ProjectDoc>()?);
+        }
+        out.sort_by_key(|p| p.id);
+        Ok(out)
     }
 
     /// A repository's record.
@@ -236,6 +296,33 @@ impl Registry {
         self.blobs.stat(d).await
     }
 
+    /// A small blob's bytes (an image's config), refused past `limit`.
+    pub async fn small_blob(&self, repo: &Repository, d: &Digest, limit: u64) -> Result<Vec<u8>> {
+        use tokio::io::AsyncReadExt as _;
+        if self.blob(repo, d).await?.is_none() {
+            return Err(unknown("blob", d.to_string()));
+        }
+        let (file, size) = self
+            .blobs
+            .open_blob(d)
+            .await?
+            .ok_or_else(|| unknown("blob", d.to_string()))?;
+        if size > limit {
+            return Err(Error::invalid(
+                "blob",
+                format!("{d} holds {size} bytes, more than the {limit} read here"),
+            ));
+        }
+        let mut out = Vec::with_capacity(size as usize);
+        file.take(limit)
+            .read_to_end(&mut out)
+            .await
+            .map_err(|e| Error::System {
+                reason: format!("cannot read blob {d}: {e}"),
+            })?;
+        Ok(out)
+    }
+
     /// Mounts a blob of `from` into `to`; false when `from` cannot serve it
     /// (the client then uploads it).
     pub async fn mount(
@@ -312,6 +399,7 @@ impl Registry {
                 digest: m.digest.to_string(),
                 updated: now,
                 updated_by: by.to_string(),
+                pulls: 0,
             };
             put_json(self.store.as_ref(), &tag_key(repo, tag), &t, Expect::Any).await?;
         }
@@ -345,6 +433,9 @@ impl Registry {
             .ok_or_else(|| unknown("manifest", format!("{repo}@{d}")))?;
         if pull {
             self.count_pull(repo).await;
+            if let Reference::Tag(tag) = reference {
+                self.count_tag_pull(repo, tag).await;
+            }
         }
         Ok(doc)
     }
@@ -358,6 +449,21 @@ impl Registry {
             };
             d.pulls += 1;
             match put_json(self.store.as_ref(), &key, &d, Expect::Revision(rev)).await {
+                Err(Error::Conflict { .. }) => continue,
+                _ => return,
+            }
+        }
+    }
+
+    async fn count_tag_pull(&self, repo: &Repository, tag: &str) {
+        let key = tag_key(repo, tag);
+        for _ in 0..5 {
+            let Ok(Some((mut t, rev))) = get_json::<TagDoc>(self.store.as_ref(), &key).await
+            else {
+                return;
+            };
+            t.pulls += 1;
+            match put_json(self.store.as_ref(), &key, &t, Expect::Revision(rev)).await {
                 Err(Error::Conflict { .. }) => continue,
                 _ => return,
             }

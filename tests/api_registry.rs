@@ -1,0 +1,747 @@
+//! The image registry over HTTP, on fake engines (no engine needed): the
+//! distribution API as docker and skopeo call it (uploads monolithic and
+//! chunked, mount, manifests, tags, catalog, ranges, errors in the spec's
+//! form), bad digests and traversal attempts refused, the role rules, and
+//! every endpoint of seed 004 (`/docker/ext`) and seed 002 part 2
+//! (`/harbor`) with its body checked. Real clients (docker, skopeo) and a
+//! deploy from the registry run over the test bed in `registry_engines.rs`.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use serde_json::{json, Value};
+use sha2::{Digest as _, Sha256};
+use shipcore::testing::Fixture;
+use support::http::{admin, start, Api, Cred};
+
+fn digest(data: &[u8]) -> String {
+    format!("sha256:{:x}", Sha256::digest(data))
+}
+
+struct Answer {
+    status: u16,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+    fn header(&self, name: &str) -> String {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    }
+    fn code(&self) -> String {
+        self.json()["errors"][0]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+async fn raw(
+    api: &Api,
+    method: &str,
+    path: &str,
+    cred: &Cred,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Answer {
+    let mut req = axum::http::Request::builder()
+        .method(method)
+        .uri(format!("{}{path}", api.base));
+    match cred {
+        Cred::None => {}
+        Cred::Key(k) => req = req.header("X-Service-Key", k),
+        Cred::Token(u, t) => req = req.header("X-Access-Token", format!("{u}:{t}")),
+        Cred::Basic(u, p) => {
+            use base64::Engine as _;
+            let t = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+            req = req.header("Authorization", format!("Basic {t}"));
+        }
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = api
+        .client
+        .request(req.body(Full::new(Bytes::from(body))).unwrap())
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+async fn fixture() -> Api {
+    start(
+        Fixture::fake(1, 4_000, 8_192, &["shipcore/busybox:latest"])
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+/// Pushes a blob in one request; its digest.
+async fn push_blob(api: &Api, repo: &str, data: &[u8]) -> String {
+    let d = digest(data);
+    let a = raw(
+        api,
+        "POST",
+        &format!("/v2/{repo}/blobs/uploads/?digest={d}"),
+        &admin(),
+        &[("Content-Type", "application/octet-stream")],
+        data.to_vec(),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    d
+}
+
+/// An image manifest of a config and layers.
+fn image_manifest(config: (&str, usize), layers: &[(&str, usize)]) -> String {
+    json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": config.0, "size": config.1},
+        "layers": layers.iter().map(|(d, n)| json!({"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "digest": d, "size": n})).collect::<Vec<_>>(),
+    })
+    .to_string()
+}
+
+const CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":[]},"history":[{"created":"2026-01-01T00:00:00Z","created_by":"/bin/sh -c #(nop) ADD file in /"}]}"#;
+
+/// Pushes an image (config + one layer) as `repo:tag`; the manifest's digest.
+async fn push_image(api: &Api, repo: &str, tag: &str, layer: &[u8]) -> String {
+    let c = push_blob(api, repo, CONFIG.as_bytes()).await;
+    let l = push_blob(api, repo, layer).await;
+    let m = image_manifest((&c, CONFIG.len()), &[(&l, layer.len())]);
+    let a = raw(
+        api,
+        "PUT",
+        &format!("/v2/{repo}/manifests/{tag}"),
+        &admin(),
+        &[(
+            "Content-Type",
+            "application/vnd.docker.distribution.manifest.v2+json",
+        )],
+        m.clone().into_bytes(),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(a.header("docker-content-digest"), digest(m.as_bytes()));
+    digest(m.as_bytes())
+}
+
+#[tokio::test]
+async fn the_distribution_api_as_clients_call_it() {
+    let api = fixture().await;
+    // The ping challenges for basic auth, as `docker login` expects.
+    let a = raw(&api, "GET", "/v2/", &Cred::None, &[], vec![]).await;
+    assert_eq!(a.status, 401);
+    assert_eq!(a.header("www-authenticate"), "Basic realm=\"shipcore\"");
+    assert_eq!(a.header("docker-distribution-api-version"), "registry/2.0");
+    assert_eq!(a.code(), "UNAUTHORIZED");
+    let a = raw(&api, "GET", "/v2/", &admin(), &[], vec![]).await;
+    assert_eq!(a.status, 200);
+
+    // A chunked upload: POST, two PATCHes with Content-Range, PUT.
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let d = digest(&data);
+    let a = raw(&api, "POST", "/v2/team/app/blobs/uploads/", &admin(), &[], vec![]).await;
+    assert_eq!(a.status, 202);
+    let location = a.header("location");
+    let uuid = a.header("docker-upload-uuid");
+    assert!(location.ends_with(&uuid), "{location}");
+    assert_eq!(a.header("range"), "0-0");
+    let a = raw(
+        &api,
+        "PATCH",
+        &location,
+        &admin(),
+        &[("Content-Range", "0-99999")],
+        data[..100_000].to_vec(),
+    )
+    .await;
+    assert_eq!(a.status, 202);
+    assert_eq!(a.header("range"), "0-99999");
+    // A chunk out of order: 416, and the upload holds what it held.
+    let a = raw(
+        &api,
+        "PATCH",
+        &location,
+        &admin(),
+        &[("Content-Range", "200000-299999")],
+        data[200_000..].to_vec(),
+    )
+    .await;
+    assert_eq!(a.status, 416);
+    assert_eq!(a.header("range"), "0-99999");
+    let a = raw(&api, "GET", &location, &admin(), &[], vec![]).await;
+    assert_eq!(a.status, 204);
+    assert_eq!(a.header("range"), "0-99999");
+    let a = raw(
+        &api,
+        "PATCH",
+        &location,
+        &admin(),
+        &[("Content-Range", "100000-199999")],
+        data[100_000..200_000].to_vec(),
+    )
+    .await;
+    assert_eq!(a.status, 202);
+    let a = raw(
+        &api,
+        "PUT",
+        &format!("{location}?digest={d}"),
+        &admin(),
+        &[],
+        data[200_000..].to_vec(),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(a.header("location"), format!("/v2/team/app/blobs/{d}"));
+    assert_eq!(a.header("docker-content-digest"), d);
+
+    // Served whole, and by range.
+    let blob = format!("/v2/team/app/blobs/{d}");
+    let a = raw(&api, "HEAD", &blob, &admin(), &[], vec![]).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.header("content-length"), "300000");
+    assert_eq!(a.header("docker-content-digest"), d);
+    let a = raw(&api, "GET", &blob, &admin(), &[], vec![]).await;
+    assert_eq!(a.body.as_ref(), &data[..]);
+    let a = raw(&api, "GET", &blob, &admin(), &[("Range", "bytes=10-19")], vec![]).await;
+    assert_eq!(a.status, 206);
+    assert_eq!(a.body.as_ref(), &data[10..20]);
+    assert_eq!(a.header("content-range"), "bytes 10-19/300000");
+    let a = raw(&api, "GET", &blob, &admin(), &[("Range", "bytes=400000-")], vec![]).await;
+    assert_eq!(a.status, 416);
+    // Another repository cannot serve it until it is mounted there.
+    let other = format!("/v2/other/blobs/{d}");
+    assert_eq!(raw(&api, "HEAD", &other, &admin(), &[], vec![]).await.status, 404);
+    let a = raw(
+        &api,
+        "POST",
+        &format!("/v2/other/blobs/uploads/?mount={d}&from=team/app"),
+        &admin(),
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(a.status, 201);
+    assert_eq!(raw(&api, "HEAD", &other, &admin(), &[], vec![]).await.status, 200);
+    // Mounting what the source lacks starts an upload instead.
+    let a = raw(
+        &api,
+        "POST",
+        &format!("/v2/third/blobs/uploads/?mount={}&from=team/app", digest(b"nope")),
+        &admin(),
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(a.status, 202);
+    let cancel = a.header("location");
+    assert_eq!(raw(&api, "DELETE", &cancel, &admin(), &[], vec![]).await.status, 204);
+    let a = raw(&api, "GET", &cancel, &admin(), &[], vec![]).await;
+    assert_eq!((a.status, a.code().as_str()), (404, "BLOB_UPLOAD_UNKNOWN"));
+
+    // Manifests: refused while a blob is missing, then stored by tag.
+    let config = push_blob(&api, "team/app", CONFIG.as_bytes()).await;
+    let missing = digest(b"not pushed");
+    let m = image_manifest((&config, CONFIG.len()), &[(&missing, 10)]);
+    let a = raw(
+        &api,
+        "PUT",
+        "/v2/team/app/manifests/1.0",
+        &admin(),
+        &[("Content-Type", "application/vnd.docker.distribution.manifest.v2+json")],
+        m.into_bytes(),
+    )
+    .await;
+    assert_eq!((a.status, a.code().as_str()), (400, "MANIFEST_BLOB_UNKNOWN"));
+    let m = image_manifest((&config, CONFIG.len()), &[(&d, data.len())]);
+    let md = digest(m.as_bytes());
+    for tag in ["1.0", "1.1", "2.0"] {
+        let a = raw(
+            &api,
+            "PUT",
+            &format!("/v2/team/app/manifests/{tag}"),
+            &admin(),
+            &[("Content-Type", "application/vnd.docker.distribution.manifest.v2+json")],
+            m.clone().into_bytes(),
+        )
+        .await;
+        assert_eq!(a.status, 201);
+        assert_eq!(a.header("location"), format!("/v2/team/app/manifests/{md}"));
+    }
+    for reference in ["1.0", md.as_str()] {
+        let a = raw(
+            &api,
+            "GET",
+            &format!("/v2/team/app/manifests/{reference}"),
+            &admin(),
+            &[("Accept", "application/vnd.docker.distribution.manifest.v2+json")],
+            vec![],
+        )
+        .await;
+        assert_eq!(a.status, 200);
+        assert_eq!(a.body.as_ref(), m.as_bytes());
+        assert_eq!(
+            a.header("content-type"),
+            "application/vnd.docker.distribution.manifest.v2+json"
+        );
+        assert_eq!(a.header("docker-content-digest"), md);
+    }
+    let a = raw(&api, "HEAD", "/v2/team/app/manifests/2.0", &admin(), &[], vec![]).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.header("content-length"), m.len().to_string());
+    let a = raw(&api, "GET", "/v2/team/app/manifests/9.9", &admin(), &[], vec![]).await;
+    assert_eq!((a.status, a.code().as_str()), (404, "MANIFEST_UNKNOWN"));
+
+    // Tags and catalog, paged.
+    let a = raw(&api, "GET", "/v2/team/app/tags/list?n=2", &admin(), &[], vec![]).await;
+    assert_eq!(a.json(), json!({"name": "team/app", "tags": ["1.0", "1.1"]}));
+    assert_eq!(
+        a.header("link"),
+        "</v2/team/app/tags/list?n=2&last=1.1>; rel=\"next\""
+    );
+    let a = raw(&api, "GET", "/v2/team/app/tags/list?n=2&last=1.1", &admin(), &[], vec![]).await;
+    assert_eq!(a.json()["tags"], json!(["2.0"]));
+    let a = raw(&api, "GET", "/v2/_catalog", &admin(), &[], vec![]).await;
+    assert_eq!(a.json(), json!({"repositories": ["other", "team/app"]}));
+    let a = raw(&api, "GET", "/v2/nothing/tags/list", &admin(), &[], vec![]).await;
+    assert_eq!((a.status, a.code().as_str()), (404, "NAME_UNKNOWN"));
+
+    // Deletes: a tag, a manifest (and its other tags), a blob link.
+    let a = raw(&api, "DELETE", "/v2/team/app/manifests/2.0", &admin(), &[], vec![]).await;
+    assert_eq!(a.status, 202);
+    let a = raw(&api, "DELETE", &format!("/v2/team/app/manifests/{md}"), &admin(), &[], vec![]).await;
+    assert_eq!(a.status, 202);
+    let a = raw(&api, "GET", "/v2/team/app/tags/list", &admin(), &[], vec![]).await;
+    assert_eq!(a.json()["tags"], json!([]));
+    assert_eq!(raw(&api, "DELETE", &other, &admin(), &[], vec![]).await.status, 202);
+    assert_eq!(raw(&api, "HEAD", &other, &admin(), &[], vec![]).await.status, 404);
+}
+
+#[tokio::test]
+async fn bad_digests_and_names_are_refused_and_leave_nothing() {
+    let api = fixture().await;
+    let data = b"the real bytes".to_vec();
+    let wrong = digest(b"other bytes");
+    // Monolithic with the wrong digest.
+    let a = raw(
+        &api,
+        "POST",
+        &format!("/v2/app/blobs/uploads/?digest={wrong}"),
+        &admin(),
+        &[],
+        data.clone(),
+    )
+    .await;
+    assert_eq!((a.status, a.code().as_str()), (400, "DIGEST_INVALID"));
+    // Chunked, with the wrong digest at the end: the upload is gone too.
+    let a = raw(&api, "POST", "/v2/app/blobs/uploads/", &admin(), &[], vec![]).await;
+    let location = a.header("location");
+    raw(&api, "PATCH", &location, &admin(), &[], data.clone()).await;
+    let a = raw(&api, "PUT", &format!("{location}?digest={wrong}"), &admin(), &[], vec![]).await;
+    assert_eq!((a.status, a.code().as_str()), (400, "DIGEST_INVALID"));
+    assert_eq!(raw(&api, "GET", &location, &admin(), &[], vec![]).await.status, 404);
+    let a = raw(&api, "HEAD", &format!("/v2/app/blobs/{wrong}"), &admin(), &[], vec![]).await;
+    assert_eq!(a.status, 404);
+    // Nothing on disk but the (empty) folders.
+    let files = walk(api.content.path());
+    assert!(files.is_empty(), "{files:?}");
+
+    // Traversal and encoded tricks, in names, references and digests.
+    let hex = "a".repeat(64);
+    for path in [
+        "/v2/../etc/tags/list".to_string(),
+        "/v2/a/%2e%2e/b/tags/list".into(),
+        "/v2/a/..%2fb/tags/list".into(),
+        "/v2/A/tags/list".into(),
+        "/v2/a//b/tags/list".into(),
+        "/v2/a/manifests/..%2f..%2fx".into(),
+        "/v2/a/manifests/-x".into(),
+        "/v2/a/blobs/sha256:..%2f..%2fetc%2fpasswd".into(),
+        format!("/v2/a/blobs/sha256:{}", &hex[..63]),
+        format!("/v2/a/blobs/sha512:{hex}"),
+        format!("/v2/a/blobs/uploads/?digest=sha256:../{hex}"),
+        "/v2/a/blobs/uploads/?mount=x&from=../b".into(),
+        "/docker/ext/manifest/p/r/../x/1.0".into(),
+        "/docker/ext/layer/p/r/x/..%2f..%2fetc".into(),
+        "/harbor/repositories/tags?repo_name=..%2Fetc".into(),
+    ] {
+        let method = if path.contains("uploads") { "POST" } else { "GET" };
+        let a = raw(&api, method, &path, &admin(), &[], vec![]).await;
+        assert!(
+            a.status == 400 || (a.status == 404 && path.contains("/../")),
+            "{path}: {} {}",
+            a.status,
+            String::from_utf8_lossy(&a.body)
+        );
+    }
+    assert!(walk(api.content.path()).is_empty());
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn two_pushes_of_the_same_blob_both_succeed() {
+    let api = fixture().await;
+    let data: Vec<u8> = (0..2_000_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    let d = digest(&data);
+    let push = |repo: &'static str| {
+        let api = &api;
+        let data = data.clone();
+        async move {
+            let a = raw(api, "POST", &format!("/v2/{repo}/blobs/uploads/"), &admin(), &[], vec![]).await;
+            let location = a.header("location");
+            for (i, chunk) in data.chunks(500_000).enumerate() {
+                let range = format!("{}-{}", i * 500_000, i * 500_000 + chunk.len() - 1);
+                let a = raw(api, "PATCH", &location, &admin(), &[("Content-Range", &range)], chunk.to_vec()).await;
+                assert_eq!(a.status, 202);
+            }
+            raw(api, "PUT", &format!("{location}?digest={}", digest(&data)), &admin(), &[], vec![])
+                .await
+                .status
+        }
+    };
+    let (a, b) = tokio::join!(push("one"), push("two"));
+    assert_eq!((a, b), (201, 201));
+    for repo in ["one", "two"] {
+        let a = raw(&api, "GET", &format!("/v2/{repo}/blobs/{d}"), &admin(), &[], vec![]).await;
+        assert_eq!(digest(&a.body), d);
+    }
+}
+
+#[tokio::test]
+async fn users_pull_and_writers_push() {
+    let api = fixture().await;
+    push_image(&api, "team/app", "1.0", b"layer").await;
+    api.access.create_account("reader", "reader-pw", "user").await.unwrap();
+    let reader = Cred::Basic("reader".into(), "reader-pw".into());
+    let a = raw(&api, "GET", "/v2/team/app/manifests/1.0", &reader, &[], vec![]).await;
+    assert_eq!(a.status, 200);
+    let a = raw(&api, "POST", "/v2/team/app/blobs/uploads/", &reader, &[], vec![]).await;
+    assert_eq!((a.status, a.code().as_str()), (403, "DENIED"));
+    let a = raw(&api, "DELETE", "/v2/team/app/manifests/1.0", &reader, &[], vec![]).await;
+    assert_eq!(a.status, 403);
+    // A role that writes the registry pushes.
+    api.access
+        .create_role("pusher", vec!["registry:rw".to_string().try_into().unwrap()])
+        .await
+        .unwrap();
+    api.access.create_account("ci", "ci-pw-123", "pusher").await.unwrap();
+    let ci = Cred::Basic("ci".into(), "ci-pw-123".into());
+    let a = raw(&api, "POST", "/v2/team/app/blobs/uploads/", &ci, &[], vec![]).await;
+    assert_eq!(a.status, 202);
+    // The engines' password reads and nothing else.
+    let engine = Cred::Basic(
+        shipcore::model::ENGINE_USER.into(),
+        api.access.engine_pull_secret().await.unwrap(),
+    );
+    let a = raw(&api, "GET", "/v2/team/app/manifests/1.0", &engine, &[], vec![]).await;
+    assert_eq!(a.status, 200);
+    let a = raw(&api, "POST", "/v2/team/app/blobs/uploads/", &engine, &[], vec![]).await;
+    assert_eq!(a.status, 403);
+    let (s, _) = api.call("GET", "/api/containers", &engine, None).await;
+    assert_eq!(s, 403);
+    // A wrong password: 401 with the challenge.
+    let a = raw(&api, "GET", "/v2/", &Cred::Basic("reader".into(), "nope".into()), &[], vec![]).await;
+    assert_eq!(a.status, 401);
+    assert!(a.header("www-authenticate").starts_with("Basic"));
+}
+
+#[tokio::test]
+async fn seed_004_docker_ext() {
+    let api = fixture().await;
+    let md = push_image(&api, "proj/repo/hello-world", "latest", b"layer one").await;
+    push_image(&api, "proj/repo/hello-world", "v1", b"layer one").await;
+    push_image(&api, "proj/repo/mongo", "4", b"layer two").await;
+    push_image(&api, "proj/other/mongo", "4", b"layer two").await;
+    // A pull by tag counts.
+    raw(&api, "GET", "/v2/proj/repo/hello-world/manifests/v1", &admin(), &[], vec![]).await;
+
+    let (s, body) = api.call("GET", "/docker/ext/addr", &admin(), None).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        body,
+        json!({"code": 0, "message": null, "data": api.registry_host, "traceId": ""})
+    );
+
+    let (s, body) = api
+        .call("GET", "/docker/ext/manifest/proj/repo/hello-world/latest", &admin(), None)
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["code"], 0);
+    let manifest: Value = serde_json::from_str(body["data"].as_str().unwrap()).unwrap();
+    assert_eq!(manifest["schemaVersion"], 2);
+    assert_eq!(digest(body["data"].as_str().unwrap().as_bytes()), md);
+
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap().to_string();
+    let a = raw(
+        &api,
+        "GET",
+        &format!("/docker/ext/layer/proj/repo/hello-world/{layer}"),
+        &admin(),
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.body.as_ref(), b"layer one");
+    let hex = layer.trim_start_matches("sha256:");
+    let a = raw(&api, "GET", &format!("/docker/ext/layer/proj/repo/hello-world/{hex}"), &admin(), &[], vec![]).await;
+    assert_eq!(a.body.as_ref(), b"layer one");
+
+    let (s, body) = api
+        .call("GET", "/docker/ext/repo/proj/repo?pageNumber=0&pageSize=10", &admin(), None)
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(body["data"]["totalRecords"], 2);
+    assert_eq!(body["data"]["toatalRecords"], 2);
+    let records = body["data"]["records"].as_array().unwrap();
+    assert_eq!(records[0]["name"], "hello-world");
+    assert_eq!(records[0]["lastModifiedBy"], "admin");
+    assert_eq!(records[0]["downloadCount"], 1);
+    assert_eq!(records[0]["logoUrl"], "");
+    assert_eq!(records[0]["description"], "");
+    let date = records[0]["lastModifiedDate"].as_str().unwrap();
+    assert_eq!(date.len(), "2020-09-10T14:48:22.846".len(), "{date}");
+    assert_eq!(records[1]["name"], "mongo");
+    let (_, body) = api
+        .call("GET", "/docker/ext/repo/proj/repo?pageNumber=1&pageSize=1&name=mon", &admin(), None)
+        .await;
+    assert_eq!(body["data"]["totalRecords"], 1);
+    assert_eq!(body["data"]["records"][0]["name"], "mongo");
+    let (_, body) = api
+        .call("GET", "/docker/ext/repo/proj/repo?pageNumber=2&pageSize=1", &admin(), None)
+        .await;
+    assert_eq!(body["data"]["records"][0]["name"], "mongo");
+
+    let (s, body) = api
+        .call("GET", "/docker/ext/tag/proj/repo/hello-world?pageNumber=0&pageSize=10", &admin(), None)
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(body["data"]["totalRecords"], 2);
+    let t = &body["data"]["records"][1];
+    assert_eq!(t["tag"], "v1");
+    assert_eq!(t["stageTag"], "");
+    assert_eq!(t["size"], (CONFIG.len() + b"layer one".len()) as u64);
+    assert_eq!(t["downloadCount"], 1);
+    assert_eq!(t["lastModifiedBy"], "admin");
+    assert_eq!(
+        t["registryUrl"],
+        format!("{}/proj/repo/hello-world:v1", api.registry_host)
+    );
+    let (_, body) = api
+        .call("GET", "/docker/ext/tag/proj/repo/hello-world?tag=v", &admin(), None)
+        .await;
+    assert_eq!(body["data"]["records"].as_array().unwrap().len(), 1);
+
+    let (s, body) = api
+        .call(
+            "GET",
+            "/docker/ext/version/detail/proj/repo?packageKey=docker://hello-world&version=v1",
+            &admin(),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let d = &body["data"];
+    assert_eq!(d["basic"]["domain"], api.registry_host);
+    assert_eq!(d["basic"]["version"], "v1");
+    assert_eq!(d["basic"]["os"], "linux");
+    assert_eq!(d["basic"]["createdBy"], "admin");
+    assert_eq!(d["basic"]["sha256"], md.trim_start_matches("sha256:"));
+    assert_eq!(d["basic"]["downloadCount"], 1);
+    assert_eq!(d["history"][0]["created_by"], "/bin/sh -c #(nop) ADD file in /");
+    assert_eq!(d["metadata"]["docker.manifest.digest"], md);
+    assert_eq!(d["metadata"]["docker.repoName"], "proj/repo/hello-world");
+    assert_eq!(
+        d["metadata"]["docker.manifest.type"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    assert_eq!(d["layers"][0]["digest"], layer);
+    assert_eq!(d["layers"][0]["size"], 9);
+
+    let (s, body) = api
+        .call(
+            "DELETE",
+            "/docker/ext/version/delete/proj/repo?packageKey=hello-world&version=latest",
+            &admin(),
+            None,
+        )
+        .await;
+    assert_eq!((s, &body), (200, &json!({"code": 0, "message": null, "data": true, "traceId": ""})));
+    let (_, body) = api
+        .call("GET", "/docker/ext/tag/proj/repo/hello-world", &admin(), None)
+        .await;
+    assert_eq!(body["data"]["totalRecords"], 1);
+    let (s, body) = api
+        .call("DELETE", "/docker/ext/package/delete/proj/repo?packageKey=mongo", &admin(), None)
+        .await;
+    assert_eq!((s, body["data"].clone()), (200, json!(true)));
+    let (_, body) = api.call("GET", "/docker/ext/repo/proj/repo", &admin(), None).await;
+    assert_eq!(body["data"]["totalRecords"], 1);
+    // The other repository's mongo is untouched.
+    let (_, body) = api.call("GET", "/docker/ext/repo/proj/other", &admin(), None).await;
+    assert_eq!(body["data"]["totalRecords"], 1);
+
+    // Failures in the envelope, with code > 0.
+    let (s, body) = api
+        .call("GET", "/docker/ext/manifest/proj/repo/hello-world/nope", &admin(), None)
+        .await;
+    assert_eq!(s, 404);
+    assert_eq!(body["code"], 404);
+    assert!(body["message"].as_str().unwrap().contains("nope"), "{body}");
+    assert_eq!(body["data"], Value::Null);
+    let (s, body) = api
+        .call("DELETE", "/docker/ext/package/delete/proj/repo?packageKey=mongo", &admin(), None)
+        .await;
+    assert_eq!((s, body["code"].clone()), (404, json!(404)));
+    let (s, body) = api.call("GET", "/docker/ext/addr", &Cred::None, None).await;
+    assert_eq!((s, body["code"].clone()), (401, json!(401)));
+    let (s, _) = api
+        .call("GET", "/docker/ext/repo/proj/repo?pageSize=0", &admin(), None)
+        .await;
+    assert_eq!(s, 400);
+}
+
+#[tokio::test]
+async fn seed_002_harbor_browse() {
+    let api = fixture().await;
+    push_image(&api, "default_cluster/myweb", "1.0", b"web").await;
+    push_image(&api, "default_cluster/myweb", "1.1", b"web").await;
+    push_image(&api, "default_cluster/db", "1", b"db").await;
+    push_image(&api, "base/alpine", "3", b"alpine").await;
+
+    let (s, body) = api
+        .call("GET", "/harbor/projects?page=1&page_size=10&project_name=", &admin(), None)
+        .await;
+    assert_eq!(s, 200);
+    let list = body.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["name"], "default_cluster");
+    assert_eq!(list[0]["project_id"], 1);
+    assert_eq!(list[0]["repo_count"], 2);
+    assert_eq!(list[0]["owner_name"], "admin");
+    assert_eq!(list[0]["deleted"], 0);
+    for field in ["creation_time", "update_time", "public", "owner_id", "Togglable", "current_user_role_id", "creation_time_str"] {
+        assert!(list[0].get(field).is_some(), "{field}");
+    }
+    assert_eq!(list[1]["name"], "base");
+    assert_eq!(list[1]["project_id"], 2);
+    let (_, body) = api
+        .call("GET", "/harbor/projects?page=1&page_size=10&project_name=bas", &admin(), None)
+        .await;
+    assert_eq!(body.as_array().unwrap().len(), 1);
+
+    let (s, body) = api
+        .call("GET", "/harbor/repositories?page=1&page_size=10&project_id=1&q=", &admin(), None)
+        .await;
+    assert_eq!(s, 200);
+    let names: Vec<_> = body.as_array().unwrap().iter().map(|r| r["name"].clone()).collect();
+    assert_eq!(names, [json!("default_cluster/db"), json!("default_cluster/myweb")]);
+    assert_eq!(body[1]["tags_count"], 2);
+    let (_, body) = api
+        .call("GET", "/harbor/repositories?page=2&page_size=1&project_id=1&q=", &admin(), None)
+        .await;
+    assert_eq!(body.as_array().unwrap().len(), 1);
+    assert_eq!(body[0]["name"], "default_cluster/myweb");
+    let (s, _) = api
+        .call("GET", "/harbor/repositories?project_id=99", &admin(), None)
+        .await;
+    assert_eq!(s, 404);
+
+    for method in ["GET", "POST"] {
+        let (s, body) = api
+            .call(
+                method,
+                "/harbor/repositories/tags?page=1&page_size=10&project_id=1&repo_name=myweb",
+                &admin(),
+                None,
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+        let tags: Vec<_> = body.as_array().unwrap().iter().map(|t| t["name"].clone()).collect();
+        assert_eq!(tags, [json!("1.0"), json!("1.1")]);
+        let (s, body) = api
+            .call(
+                method,
+                "/harbor/repositories/manifests?repo_name=default_cluster/myweb&tag=1.1",
+                &admin(),
+                None,
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+        assert_eq!(body["manifest"]["schemaVersion"], 2);
+        let config: Value = serde_json::from_str(body["config"].as_str().unwrap()).unwrap();
+        assert_eq!(config["os"], "linux");
+    }
+    let (s, _) = api
+        .call("GET", "/harbor/repositories/manifests?repo_name=default_cluster/myweb&tag=9", &admin(), None)
+        .await;
+    assert_eq!(s, 404);
+
+    // The seed's delete: repoName is the tag, projectName the repository.
+    let (s, body) = api
+        .call(
+            "DELETE",
+            "/harbor/repositories",
+            &admin(),
+            Some(r#"{"repoName":"1.1","projectName":"myweb"}"#),
+        )
+        .await;
+    assert_eq!((s, &body), (200, &json!({"code": 0, "msg": ""})));
+    let (s, body) = api
+        .call(
+            "DELETE",
+            "/harbor/repositories",
+            &admin(),
+            Some(r#"method=DELETE&{"repoName":"1.0","projectName":"default_cluster/myweb"}"#),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (_, body) = api
+        .call("GET", "/harbor/repositories/tags?repo_name=default_cluster/myweb", &admin(), None)
+        .await;
+    assert_eq!(body, json!([]));
+    let (s, _) = api
+        .call(
+            "DELETE",
+            "/harbor/repositories",
+            &admin(),
+            Some(r#"{"repoName":"1.0","projectName":"nothing"}"#),
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (s, _) = api
+        .call("DELETE", "/harbor/repositories", &admin(), Some(r#"{"repoName":"1.0"}"#))
+        .await;
+    assert_eq!(s, 400);
+}
