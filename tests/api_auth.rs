@@ -115,6 +115,42 @@ const COMPOSE: &[(&str, &str)] = &[
     ("DELETE", "/clusters/{name}/certs/{serial}"),
 ];
 
+/// The registry's APIs, area `registry` (the built-in `user` role reads,
+/// and only reads): method, documented route, the path called, and
+/// whether it writes. Their effects are tested in `api_registry.rs`.
+const REGISTRY: &[(&str, &str, &str, bool)] = &[
+    ("GET", "/v2/", "/v2/", false),
+    ("GET", "/v2/_catalog", "/v2/_catalog", false),
+    ("GET", "/v2/{name}/tags/list", "/v2/m/app/tags/list", false),
+    ("GET", "/v2/{name}/manifests/{reference}", "/v2/m/app/manifests/1", false),
+    ("HEAD", "/v2/{name}/manifests/{reference}", "/v2/m/app/manifests/1", false),
+    ("PUT", "/v2/{name}/manifests/{reference}", "/v2/m/app/manifests/1", true),
+    ("DELETE", "/v2/{name}/manifests/{reference}", "/v2/m/app/manifests/1", true),
+    ("GET", "/v2/{name}/blobs/{digest}", "/v2/m/app/blobs/sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", false),
+    ("HEAD", "/v2/{name}/blobs/{digest}", "/v2/m/app/blobs/sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", false),
+    ("DELETE", "/v2/{name}/blobs/{digest}", "/v2/m/app/blobs/sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", true),
+    ("POST", "/v2/{name}/blobs/uploads/", "/v2/m/app/blobs/uploads/", true),
+    ("GET", "/v2/{name}/blobs/uploads/{uuid}", "/v2/m/app/blobs/uploads/00", true),
+    ("PATCH", "/v2/{name}/blobs/uploads/{uuid}", "/v2/m/app/blobs/uploads/00", true),
+    ("PUT", "/v2/{name}/blobs/uploads/{uuid}", "/v2/m/app/blobs/uploads/00?digest=sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", true),
+    ("DELETE", "/v2/{name}/blobs/uploads/{uuid}", "/v2/m/app/blobs/uploads/00", true),
+    ("GET", "/docker/ext/manifest/{projectId}/{repoName}/{name}/{tag}", "/docker/ext/manifest/m/r/app/1", false),
+    ("GET", "/docker/ext/layer/{projectId}/{repoName}/{name}/{Id}", "/docker/ext/layer/m/r/app/sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", false),
+    ("GET", "/docker/ext/repo/{projectId}/{repoName}", "/docker/ext/repo/m/r", false),
+    ("GET", "/docker/ext/tag/{projectId}/{repoName}/{name}", "/docker/ext/tag/m/r/app", false),
+    ("DELETE", "/docker/ext/package/delete/{projectId}/{repoName}", "/docker/ext/package/delete/m/r?packageKey=app", true),
+    ("DELETE", "/docker/ext/version/delete/{projectId}/{repoName}", "/docker/ext/version/delete/m/r?packageKey=app&version=1", true),
+    ("GET", "/docker/ext/version/detail/{projectId}/{repoName}", "/docker/ext/version/detail/m/r?packageKey=app&version=1", false),
+    ("GET", "/docker/ext/addr", "/docker/ext/addr", false),
+    ("GET", "/harbor/projects", "/harbor/projects", false),
+    ("GET", "/harbor/repositories", "/harbor/repositories", false),
+    ("DELETE", "/harbor/repositories", "/harbor/repositories", true),
+    ("GET", "/harbor/repositories/tags", "/harbor/repositories/tags?repo_name=m/app", false),
+    ("POST", "/harbor/repositories/tags", "/harbor/repositories/tags?repo_name=m/app", false),
+    ("GET", "/harbor/repositories/manifests", "/harbor/repositories/manifests?repo_name=m/app&tag=1", false),
+    ("POST", "/harbor/repositories/manifests", "/harbor/repositories/manifests?repo_name=m/app&tag=1", false),
+];
+
 /// Login and password changes, checked below the matrix: they take no
 /// permission area, and act on the caller's own credentials.
 const LOGIN: &[(&str, &str)] = &[
@@ -353,6 +389,9 @@ async fn auth_matrix() {
             let covered = template.starts_with("/hub/")
                 || LOGIN.iter().any(|(m, r)| *m == method && r == template)
                 || COMPOSE.iter().any(|(m, r)| *m == method && r == template)
+                || REGISTRY
+                    .iter()
+                    .any(|(m, r, _, _)| *m == method && r == template)
                 || ENDPOINTS
                     .iter()
                     .any(|e| e.method == method && e.route == template);
@@ -363,7 +402,7 @@ async fn auth_matrix() {
     }
     assert_eq!(
         operations,
-        ENDPOINTS.len() + COMPOSE.len() + LOGIN.len() + 3,
+        ENDPOINTS.len() + COMPOSE.len() + REGISTRY.len() + LOGIN.len() + 3,
         "documented operations"
     );
     for (method, route) in COMPOSE {
@@ -377,6 +416,22 @@ async fn auth_matrix() {
             let fine = match *who {
                 "none" | "webhook" | "forged-token" => status == 401,
                 "watcher" => status == 403,
+                _ => status != 401 && status != 403 && status < 500,
+            };
+            if !fine {
+                failures.push(format!("{method} {path} as {who}: {status}: {answer}"));
+            }
+        }
+    }
+    for (method, _, path, writes) in REGISTRY {
+        let body = (*method == "DELETE" && path.starts_with("/harbor"))
+            .then_some(r#"{"repoName":"1","projectName":"m/app"}"#);
+        for (who, cred) in &creds {
+            let (status, answer) = api.call(method, path, cred, body).await;
+            let fine = match *who {
+                "none" | "webhook" | "forged-token" => status == 401,
+                "watcher" => status == 403,
+                "user" | "user-token" if *writes => status == 403,
                 _ => status != 401 && status != 403 && status < 500,
             };
             if !fine {

@@ -159,7 +159,15 @@ async fn the_distribution_api_as_clients_call_it() {
     // A chunked upload: POST, two PATCHes with Content-Range, PUT.
     let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     let d = digest(&data);
-    let a = raw(&api, "POST", "/v2/team/app/blobs/uploads/", &admin(), &[], vec![]).await;
+    let a = raw(
+        &api,
+        "POST",
+        "/v2/team/app/blobs/uploads/",
+        &admin(),
+        &[],
+        vec![],
+    )
+    .await;
     assert_eq!(a.status, 202);
     let location = a.header("location");
     let uuid = a.header("docker-upload-uuid");
@@ -222,15 +230,36 @@ async fn the_distribution_api_as_clients_call_it() {
     assert_eq!(a.header("docker-content-digest"), d);
     let a = raw(&api, "GET", &blob, &admin(), &[], vec![]).await;
     assert_eq!(a.body.as_ref(), &data[..]);
-    let a = raw(&api, "GET", &blob, &admin(), &[("Range", "bytes=10-19")], vec![]).await;
+    let a = raw(
+        &api,
+        "GET",
+        &blob,
+        &admin(),
+        &[("Range", "bytes=10-19")],
+        vec![],
+    )
+    .await;
     assert_eq!(a.status, 206);
     assert_eq!(a.body.as_ref(), &data[10..20]);
     assert_eq!(a.header("content-range"), "bytes 10-19/300000");
-    let a = raw(&api, "GET", &blob, &admin(), &[("Range", "bytes=400000-")], vec![]).await;
+    let a = raw(
+        &api,
+        "GET",
+        &blob,
+        &admin(),
+        &[("Range", "bytes=400000-")],
+        vec![],
+    )
+    .await;
     assert_eq!(a.status, 416);
     // Another repository cannot serve it until it is mounted there.
     let other = format!("/v2/other/blobs/{d}");
-    assert_eq!(raw(&api, "HEAD", &other, &admin(), &[], vec![]).await.status, 404);
+    assert_eq!(
+        raw(&api, "HEAD", &other, &admin(), &[], vec![])
+            .await
+            .status,
+        404
+    );
     let a = raw(
         &api,
         "POST",
@@ -241,12 +270,20 @@ async fn the_distribution_api_as_clients_call_it() {
     )
     .await;
     assert_eq!(a.status, 201);
-    assert_eq!(raw(&api, "HEAD", &other, &admin(), &[], vec![]).await.status, 200);
+    assert_eq!(
+        raw(&api, "HEAD", &other, &admin(), &[], vec![])
+            .await
+            .status,
+        200
+    );
     // Mounting what the source lacks starts an upload instead.
     let a = raw(
         &api,
         "POST",
-        &format!("/v2/third/blobs/uploads/?mount={}&from=team/app", digest(b"nope")),
+        &format!(
+            "/v2/third/blobs/uploads/?mount={}&from=team/app",
+            digest(b"nope")
+        ),
         &admin(),
         &[],
         vec![],
@@ -254,7 +291,12 @@ async fn the_distribution_api_as_clients_call_it() {
     .await;
     assert_eq!(a.status, 202);
     let cancel = a.header("location");
-    assert_eq!(raw(&api, "DELETE", &cancel, &admin(), &[], vec![]).await.status, 204);
+    assert_eq!(
+        raw(&api, "DELETE", &cancel, &admin(), &[], vec![])
+            .await
+            .status,
+        204
+    );
     let a = raw(&api, "GET", &cancel, &admin(), &[], vec![]).await;
     assert_eq!((a.status, a.code().as_str()), (404, "BLOB_UPLOAD_UNKNOWN"));
 
@@ -267,11 +309,17 @@ async fn the_distribution_api_as_clients_call_it() {
         "PUT",
         "/v2/team/app/manifests/1.0",
         &admin(),
-        &[("Content-Type", "application/vnd.docker.distribution.manifest.v2+json")],
+        &[(
+            "Content-Type",
+            "application/vnd.docker.distribution.manifest.v2+json",
+        )],
         m.into_bytes(),
     )
     .await;
-    assert_eq!((a.status, a.code().as_str()), (400, "MANIFEST_BLOB_UNKNOWN"));
+    assert_eq!(
+        (a.status, a.code().as_str()),
+        (400, "MANIFEST_BLOB_UNKNOWN")
+    );
     let m = image_manifest((&config, CONFIG.len()), &[(&d, data.len())]);
     let md = digest(m.as_bytes());
     for tag in ["1.0", "1.1", "2.0"] {
@@ -280,7 +328,10 @@ async fn the_distribution_api_as_clients_call_it() {
             "PUT",
             &format!("/v2/team/app/manifests/{tag}"),
             &admin(),
-            &[("Content-Type", "application/vnd.docker.distribution.manifest.v2+json")],
+            &[(
+                "Content-Type",
+                "application/vnd.docker.distribution.manifest.v2+json",
+            )],
             m.clone().into_bytes(),
         )
         .await;
@@ -293,7 +344,10 @@ async fn the_distribution_api_as_clients_call_it() {
             "GET",
             &format!("/v2/team/app/manifests/{reference}"),
             &admin(),
-            &[("Accept", "application/vnd.docker.distribution.manifest.v2+json")],
+            &[(
+                "Accept",
+                "application/vnd.docker.distribution.manifest.v2+json",
+            )],
             vec![],
         )
         .await;
@@ -305,20 +359,55 @@ async fn the_distribution_api_as_clients_call_it() {
         );
         assert_eq!(a.header("docker-content-digest"), md);
     }
-    let a = raw(&api, "HEAD", "/v2/team/app/manifests/2.0", &admin(), &[], vec![]).await;
+    let a = raw(
+        &api,
+        "HEAD",
+        "/v2/team/app/manifests/2.0",
+        &admin(),
+        &[],
+        vec![],
+    )
+    .await;
     assert_eq!(a.status, 200);
     assert_eq!(a.header("content-length"), m.len().to_string());
-    let a = raw(&api, "GET", "/v2/team/app/manifests/9.9", &admin(), &[], vec![]).await;
+    let a = raw(
+        &api,
+        "GET",
+        "/v2/team/app/manifests/9.9",
+        &admin(),
+        &[],
+        vec![],
+    )
+    .await;
     assert_eq!((a.status, a.code().as_str()), (404, "MANIFEST_UNKNOWN"));
 
     // Tags and catalog, paged.
-    let a = raw(&api, "GET", "/v2/team/app/tags/list?n=2", &admin(), &[], vec![]).await;
-    assert_eq!(a.json(), json!({"name": "team/app", "tags": ["1.0", "1.1"]}));
+    let a = raw(
+        &api,
+        "GET",
+        "/v2/team/app/tags/list?n=2",
+        &admin(),
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        a.json(),
+        json!({"name": "team/app", "tags": ["1.0", "1.1"]})
+    );
     assert_eq!(
         a.header("link"),
         "</v2/team/app/tags/list?n=2&last=1.1>; rel=\"next\""
     );
-    let a = raw(&api, "GET", "/v2/team/app/tags/list?n=2&last=1.1", &admin(), &[], vec![]).await;
+    let a = raw(
+        &api,
+        "GET",
+        "/v2/team/app/tags/list?n=2&last=1.1",
+        &admin(),
+        &[],
+        vec![],
+    )
+    .await;
     assert_eq!(a.json()["tags"], json!(["2.0"]));
     let a = raw(&api, "GET", "/v2/_catalog", &admin(), &[], vec![]).await;
     assert_eq!(a.json(), json!({"repositories": ["other", "team/app"]}));
@@ -326,14 +415,40 @@ async fn the_distribution_api_as_clients_call_it() {
     assert_eq!((a.status, a.code().as_str()), (404, "NAME_UNKNOWN"));
 
     // Deletes: a tag, a manifest (and its other tags), a blob link.
-    let a = raw(&api, "DELETE", "/v2/team/app/manifests/2.0", &admin(), &[], vec![]).await;
+    let a = raw(
+        &api,
+        "DELETE",
+        "/v2/team/app/manifests/2.0",
+        &admin(),
+        &[],
+        vec![],
+    )
+    .await;
     assert_eq!(a.status, 202);
-    let a = raw(&api, "DELETE", &format!("/v2/team/app/manifests/{md}"), &admin(), &[], vec![]).await;
+    let a = raw(
+        &api,
+        "DELETE",
+        &format!("/v2/team/app/manifests/{md}"),
+        &admin(),
+        &[],
+        vec![],
+    )
+    .await;
     assert_eq!(a.status, 202);
     let a = raw(&api, "GET", "/v2/team/app/tags/list", &admin(), &[], vec![]).await;
     assert_eq!(a.json()["tags"], json!([]));
-    assert_eq!(raw(&api, "DELETE", &other, &admin(), &[], vec![]).await.status, 202);
-    assert_eq!(raw(&api, "HEAD", &other, &admin(), &[], vec![]).await.status, 404);
+    assert_eq!(
+        raw(&api, "DELETE", &other, &admin(), &[], vec![])
+            .await
+            .status,
+        202
+    );
+    assert_eq!(
+        raw(&api, "HEAD", &other, &admin(), &[], vec![])
+            .await
+            .status,
+        404
+    );
 }
 
 #[tokio::test]
@@ -353,13 +468,42 @@ async fn bad_digests_and_names_are_refused_and_leave_nothing() {
     .await;
     assert_eq!((a.status, a.code().as_str()), (400, "DIGEST_INVALID"));
     // Chunked, with the wrong digest at the end: the upload is gone too.
-    let a = raw(&api, "POST", "/v2/app/blobs/uploads/", &admin(), &[], vec![]).await;
+    let a = raw(
+        &api,
+        "POST",
+        "/v2/app/blobs/uploads/",
+        &admin(),
+        &[],
+        vec![],
+    )
+    .await;
     let location = a.header("location");
     raw(&api, "PATCH", &location, &admin(), &[], data.clone()).await;
-    let a = raw(&api, "PUT", &format!("{location}?digest={wrong}"), &admin(), &[], vec![]).await;
+    let a = raw(
+        &api,
+        "PUT",
+        &format!("{location}?digest={wrong}"),
+        &admin(),
+        &[],
+        vec![],
+    )
+    .await;
     assert_eq!((a.status, a.code().as_str()), (400, "DIGEST_INVALID"));
-    assert_eq!(raw(&api, "GET", &location, &admin(), &[], vec![]).await.status, 404);
-    let a = raw(&api, "HEAD", &format!("/v2/app/blobs/{wrong}"), &admin(), &[], vec![]).await;
+    assert_eq!(
+        raw(&api, "GET", &location, &admin(), &[], vec![])
+            .await
+            .status,
+        404
+    );
+    let a = raw(
+        &api,
+        "HEAD",
+        &format!("/v2/app/blobs/{wrong}"),
+        &admin(),
+        &[],
+        vec![],
+    )
+    .await;
     assert_eq!(a.status, 404);
     // Nothing on disk but the (empty) folders.
     let files = walk(api.content.path());
@@ -384,7 +528,11 @@ async fn bad_digests_and_names_are_refused_and_leave_nothing() {
         "/docker/ext/layer/p/r/x/..%2f..%2fetc".into(),
         "/harbor/repositories/tags?repo_name=..%2Fetc".into(),
     ] {
-        let method = if path.contains("uploads") { "POST" } else { "GET" };
+        let method = if path.contains("uploads") {
+            "POST"
+        } else {
+            "GET"
+        };
         let a = raw(&api, method, &path, &admin(), &[], vec![]).await;
         assert!(
             a.status == 400 || (a.status == 404 && path.contains("/../")),
@@ -418,22 +566,53 @@ async fn two_pushes_of_the_same_blob_both_succeed() {
         let api = &api;
         let data = data.clone();
         async move {
-            let a = raw(api, "POST", &format!("/v2/{repo}/blobs/uploads/"), &admin(), &[], vec![]).await;
+            let a = raw(
+                api,
+                "POST",
+                &format!("/v2/{repo}/blobs/uploads/"),
+                &admin(),
+                &[],
+                vec![],
+            )
+            .await;
             let location = a.header("location");
             for (i, chunk) in data.chunks(500_000).enumerate() {
                 let range = format!("{}-{}", i * 500_000, i * 500_000 + chunk.len() - 1);
-                let a = raw(api, "PATCH", &location, &admin(), &[("Content-Range", &range)], chunk.to_vec()).await;
+                let a = raw(
+                    api,
+                    "PATCH",
+                    &location,
+                    &admin(),
+                    &[("Content-Range", &range)],
+                    chunk.to_vec(),
+                )
+                .await;
                 assert_eq!(a.status, 202);
             }
-            raw(api, "PUT", &format!("{location}?digest={}", digest(&data)), &admin(), &[], vec![])
-                .await
-                .status
+            raw(
+                api,
+                "PUT",
+                &format!("{location}?digest={}", digest(&data)),
+                &admin(),
+                &[],
+                vec![],
+            )
+            .await
+            .status
         }
     };
     let (a, b) = tokio::join!(push("one"), push("two"));
     assert_eq!((a, b), (201, 201));
     for repo in ["one", "two"] {
-        let a = raw(&api, "GET", &format!("/v2/{repo}/blobs/{d}"), &admin(), &[], vec![]).await;
+        let a = raw(
+            &api,
+            "GET",
+            &format!("/v2/{repo}/blobs/{d}"),
+            &admin(),
+            &[],
+            vec![],
+        )
+        .await;
         assert_eq!(digest(&a.body), d);
     }
 }
@@ -442,36 +621,101 @@ async fn two_pushes_of_the_same_blob_both_succeed() {
 async fn users_pull_and_writers_push() {
     let api = fixture().await;
     push_image(&api, "team/app", "1.0", b"layer").await;
-    api.access.create_account("reader", "reader-pw", "user").await.unwrap();
+    api.access
+        .create_account("reader", "reader-pw", "user")
+        .await
+        .unwrap();
     let reader = Cred::Basic("reader".into(), "reader-pw".into());
-    let a = raw(&api, "GET", "/v2/team/app/manifests/1.0", &reader, &[], vec![]).await;
+    let a = raw(
+        &api,
+        "GET",
+        "/v2/team/app/manifests/1.0",
+        &reader,
+        &[],
+        vec![],
+    )
+    .await;
     assert_eq!(a.status, 200);
-    let a = raw(&api, "POST", "/v2/team/app/blobs/uploads/", &reader, &[], vec![]).await;
+    let a = raw(
+        &api,
+        "POST",
+        "/v2/team/app/blobs/uploads/",
+        &reader,
+        &[],
+        vec![],
+    )
+    .await;
     assert_eq!((a.status, a.code().as_str()), (403, "DENIED"));
-    let a = raw(&api, "DELETE", "/v2/team/app/manifests/1.0", &reader, &[], vec![]).await;
+    let a = raw(
+        &api,
+        "DELETE",
+        "/v2/team/app/manifests/1.0",
+        &reader,
+        &[],
+        vec![],
+    )
+    .await;
     assert_eq!(a.status, 403);
     // A role that writes the registry pushes.
     api.access
-        .create_role("pusher", vec!["registry:rw".to_string().try_into().unwrap()])
+        .create_role(
+            "pusher",
+            vec!["registry:rw".to_string().try_into().unwrap()],
+        )
         .await
         .unwrap();
-    api.access.create_account("ci", "ci-pw-123", "pusher").await.unwrap();
+    api.access
+        .create_account("ci", "ci-pw-123", "pusher")
+        .await
+        .unwrap();
     let ci = Cred::Basic("ci".into(), "ci-pw-123".into());
-    let a = raw(&api, "POST", "/v2/team/app/blobs/uploads/", &ci, &[], vec![]).await;
+    let a = raw(
+        &api,
+        "POST",
+        "/v2/team/app/blobs/uploads/",
+        &ci,
+        &[],
+        vec![],
+    )
+    .await;
     assert_eq!(a.status, 202);
     // The engines' password reads and nothing else.
     let engine = Cred::Basic(
         shipcore::model::ENGINE_USER.into(),
         api.access.engine_pull_secret().await.unwrap(),
     );
-    let a = raw(&api, "GET", "/v2/team/app/manifests/1.0", &engine, &[], vec![]).await;
+    let a = raw(
+        &api,
+        "GET",
+        "/v2/team/app/manifests/1.0",
+        &engine,
+        &[],
+        vec![],
+    )
+    .await;
     assert_eq!(a.status, 200);
-    let a = raw(&api, "POST", "/v2/team/app/blobs/uploads/", &engine, &[], vec![]).await;
+    let a = raw(
+        &api,
+        "POST",
+        "/v2/team/app/blobs/uploads/",
+        &engine,
+        &[],
+        vec![],
+    )
+    .await;
     assert_eq!(a.status, 403);
     let (s, _) = api.call("GET", "/api/containers", &engine, None).await;
     assert_eq!(s, 403);
     // A wrong password: 401 with the challenge.
-    let a = raw(&api, "GET", "/v2/", &Cred::Basic("reader".into(), "nope".into()), &[], vec![]).await;
+    let a = raw(
+        &api,
+        "GET",
+        "/v2/",
+        &Cred::Basic("reader".into(), "nope".into()),
+        &[],
+        vec![],
+    )
+    .await;
     assert_eq!(a.status, 401);
     assert!(a.header("www-authenticate").starts_with("Basic"));
 }
@@ -484,7 +728,15 @@ async fn seed_004_docker_ext() {
     push_image(&api, "proj/repo/mongo", "4", b"layer two").await;
     push_image(&api, "proj/other/mongo", "4", b"layer two").await;
     // A pull by tag counts.
-    raw(&api, "GET", "/v2/proj/repo/hello-world/manifests/v1", &admin(), &[], vec![]).await;
+    raw(
+        &api,
+        "GET",
+        "/v2/proj/repo/hello-world/manifests/v1",
+        &admin(),
+        &[],
+        vec![],
+    )
+    .await;
 
     let (s, body) = api.call("GET", "/docker/ext/addr", &admin(), None).await;
     assert_eq!(s, 200);
@@ -494,7 +746,12 @@ async fn seed_004_docker_ext() {
     );
 
     let (s, body) = api
-        .call("GET", "/docker/ext/manifest/proj/repo/hello-world/latest", &admin(), None)
+        .call(
+            "GET",
+            "/docker/ext/manifest/proj/repo/hello-world/latest",
+            &admin(),
+            None,
+        )
         .await;
     assert_eq!(s, 200, "{body}");
     assert_eq!(body["code"], 0);
@@ -502,7 +759,10 @@ async fn seed_004_docker_ext() {
     assert_eq!(manifest["schemaVersion"], 2);
     assert_eq!(digest(body["data"].as_str().unwrap().as_bytes()), md);
 
-    let layer = manifest["layers"][0]["digest"].as_str().unwrap().to_string();
+    let layer = manifest["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let a = raw(
         &api,
         "GET",
@@ -515,11 +775,24 @@ async fn seed_004_docker_ext() {
     assert_eq!(a.status, 200);
     assert_eq!(a.body.as_ref(), b"layer one");
     let hex = layer.trim_start_matches("sha256:");
-    let a = raw(&api, "GET", &format!("/docker/ext/layer/proj/repo/hello-world/{hex}"), &admin(), &[], vec![]).await;
+    let a = raw(
+        &api,
+        "GET",
+        &format!("/docker/ext/layer/proj/repo/hello-world/{hex}"),
+        &admin(),
+        &[],
+        vec![],
+    )
+    .await;
     assert_eq!(a.body.as_ref(), b"layer one");
 
     let (s, body) = api
-        .call("GET", "/docker/ext/repo/proj/repo?pageNumber=0&pageSize=10", &admin(), None)
+        .call(
+            "GET",
+            "/docker/ext/repo/proj/repo?pageNumber=0&pageSize=10",
+            &admin(),
+            None,
+        )
         .await;
     assert_eq!(s, 200);
     assert_eq!(body["data"]["totalRecords"], 2);
@@ -534,17 +807,32 @@ async fn seed_004_docker_ext() {
     assert_eq!(date.len(), "2020-09-10T14:48:22.846".len(), "{date}");
     assert_eq!(records[1]["name"], "mongo");
     let (_, body) = api
-        .call("GET", "/docker/ext/repo/proj/repo?pageNumber=1&pageSize=1&name=mon", &admin(), None)
+        .call(
+            "GET",
+            "/docker/ext/repo/proj/repo?pageNumber=1&pageSize=1&name=mon",
+            &admin(),
+            None,
+        )
         .await;
     assert_eq!(body["data"]["totalRecords"], 1);
     assert_eq!(body["data"]["records"][0]["name"], "mongo");
     let (_, body) = api
-        .call("GET", "/docker/ext/repo/proj/repo?pageNumber=2&pageSize=1", &admin(), None)
+        .call(
+            "GET",
+            "/docker/ext/repo/proj/repo?pageNumber=2&pageSize=1",
+            &admin(),
+            None,
+        )
         .await;
     assert_eq!(body["data"]["records"][0]["name"], "mongo");
 
     let (s, body) = api
-        .call("GET", "/docker/ext/tag/proj/repo/hello-world?pageNumber=0&pageSize=10", &admin(), None)
+        .call(
+            "GET",
+            "/docker/ext/tag/proj/repo/hello-world?pageNumber=0&pageSize=10",
+            &admin(),
+            None,
+        )
         .await;
     assert_eq!(s, 200);
     assert_eq!(body["data"]["totalRecords"], 2);
@@ -559,7 +847,12 @@ async fn seed_004_docker_ext() {
         format!("{}/proj/repo/hello-world:v1", api.registry_host)
     );
     let (_, body) = api
-        .call("GET", "/docker/ext/tag/proj/repo/hello-world?tag=v", &admin(), None)
+        .call(
+            "GET",
+            "/docker/ext/tag/proj/repo/hello-world?tag=v",
+            &admin(),
+            None,
+        )
         .await;
     assert_eq!(body["data"]["records"].as_array().unwrap().len(), 1);
 
@@ -579,7 +872,10 @@ async fn seed_004_docker_ext() {
     assert_eq!(d["basic"]["createdBy"], "admin");
     assert_eq!(d["basic"]["sha256"], md.trim_start_matches("sha256:"));
     assert_eq!(d["basic"]["downloadCount"], 1);
-    assert_eq!(d["history"][0]["created_by"], "/bin/sh -c #(nop) ADD file in /");
+    assert_eq!(
+        d["history"][0]["created_by"],
+        "/bin/sh -c #(nop) ADD file in /"
+    );
     assert_eq!(d["metadata"]["docker.manifest.digest"], md);
     assert_eq!(d["metadata"]["docker.repoName"], "proj/repo/hello-world");
     assert_eq!(
@@ -597,37 +893,72 @@ async fn seed_004_docker_ext() {
             None,
         )
         .await;
-    assert_eq!((s, &body), (200, &json!({"code": 0, "message": null, "data": true, "traceId": ""})));
+    assert_eq!(
+        (s, &body),
+        (
+            200,
+            &json!({"code": 0, "message": null, "data": true, "traceId": ""})
+        )
+    );
     let (_, body) = api
-        .call("GET", "/docker/ext/tag/proj/repo/hello-world", &admin(), None)
+        .call(
+            "GET",
+            "/docker/ext/tag/proj/repo/hello-world",
+            &admin(),
+            None,
+        )
         .await;
     assert_eq!(body["data"]["totalRecords"], 1);
     let (s, body) = api
-        .call("DELETE", "/docker/ext/package/delete/proj/repo?packageKey=mongo", &admin(), None)
+        .call(
+            "DELETE",
+            "/docker/ext/package/delete/proj/repo?packageKey=mongo",
+            &admin(),
+            None,
+        )
         .await;
     assert_eq!((s, body["data"].clone()), (200, json!(true)));
-    let (_, body) = api.call("GET", "/docker/ext/repo/proj/repo", &admin(), None).await;
+    let (_, body) = api
+        .call("GET", "/docker/ext/repo/proj/repo", &admin(), None)
+        .await;
     assert_eq!(body["data"]["totalRecords"], 1);
     // The other repository's mongo is untouched.
-    let (_, body) = api.call("GET", "/docker/ext/repo/proj/other", &admin(), None).await;
+    let (_, body) = api
+        .call("GET", "/docker/ext/repo/proj/other", &admin(), None)
+        .await;
     assert_eq!(body["data"]["totalRecords"], 1);
 
     // Failures in the envelope, with code > 0.
     let (s, body) = api
-        .call("GET", "/docker/ext/manifest/proj/repo/hello-world/nope", &admin(), None)
+        .call(
+            "GET",
+            "/docker/ext/manifest/proj/repo/hello-world/nope",
+            &admin(),
+            None,
+        )
         .await;
     assert_eq!(s, 404);
     assert_eq!(body["code"], 404);
     assert!(body["message"].as_str().unwrap().contains("nope"), "{body}");
     assert_eq!(body["data"], Value::Null);
     let (s, body) = api
-        .call("DELETE", "/docker/ext/package/delete/proj/repo?packageKey=mongo", &admin(), None)
+        .call(
+            "DELETE",
+            "/docker/ext/package/delete/proj/repo?packageKey=mongo",
+            &admin(),
+            None,
+        )
         .await;
     assert_eq!((s, body["code"].clone()), (404, json!(404)));
     let (s, body) = api.call("GET", "/docker/ext/addr", &Cred::None, None).await;
     assert_eq!((s, body["code"].clone()), (401, json!(401)));
     let (s, _) = api
-        .call("GET", "/docker/ext/repo/proj/repo?pageSize=0", &admin(), None)
+        .call(
+            "GET",
+            "/docker/ext/repo/proj/repo?pageSize=0",
+            &admin(),
+            None,
+        )
         .await;
     assert_eq!(s, 400);
 }
@@ -641,7 +972,12 @@ async fn seed_002_harbor_browse() {
     push_image(&api, "base/alpine", "3", b"alpine").await;
 
     let (s, body) = api
-        .call("GET", "/harbor/projects?page=1&page_size=10&project_name=", &admin(), None)
+        .call(
+            "GET",
+            "/harbor/projects?page=1&page_size=10&project_name=",
+            &admin(),
+            None,
+        )
         .await;
     assert_eq!(s, 200);
     let list = body.as_array().unwrap();
@@ -651,25 +987,56 @@ async fn seed_002_harbor_browse() {
     assert_eq!(list[0]["repo_count"], 2);
     assert_eq!(list[0]["owner_name"], "admin");
     assert_eq!(list[0]["deleted"], 0);
-    for field in ["creation_time", "update_time", "public", "owner_id", "Togglable", "current_user_role_id", "creation_time_str"] {
+    for field in [
+        "creation_time",
+        "update_time",
+        "public",
+        "owner_id",
+        "Togglable",
+        "current_user_role_id",
+        "creation_time_str",
+    ] {
         assert!(list[0].get(field).is_some(), "{field}");
     }
     assert_eq!(list[1]["name"], "base");
     assert_eq!(list[1]["project_id"], 2);
     let (_, body) = api
-        .call("GET", "/harbor/projects?page=1&page_size=10&project_name=bas", &admin(), None)
+        .call(
+            "GET",
+            "/harbor/projects?page=1&page_size=10&project_name=bas",
+            &admin(),
+            None,
+        )
         .await;
     assert_eq!(body.as_array().unwrap().len(), 1);
 
     let (s, body) = api
-        .call("GET", "/harbor/repositories?page=1&page_size=10&project_id=1&q=", &admin(), None)
+        .call(
+            "GET",
+            "/harbor/repositories?page=1&page_size=10&project_id=1&q=",
+            &admin(),
+            None,
+        )
         .await;
     assert_eq!(s, 200);
-    let names: Vec<_> = body.as_array().unwrap().iter().map(|r| r["name"].clone()).collect();
-    assert_eq!(names, [json!("default_cluster/db"), json!("default_cluster/myweb")]);
+    let names: Vec<_> = body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].clone())
+        .collect();
+    assert_eq!(
+        names,
+        [json!("default_cluster/db"), json!("default_cluster/myweb")]
+    );
     assert_eq!(body[1]["tags_count"], 2);
     let (_, body) = api
-        .call("GET", "/harbor/repositories?page=2&page_size=1&project_id=1&q=", &admin(), None)
+        .call(
+            "GET",
+            "/harbor/repositories?page=2&page_size=1&project_id=1&q=",
+            &admin(),
+            None,
+        )
         .await;
     assert_eq!(body.as_array().unwrap().len(), 1);
     assert_eq!(body[0]["name"], "default_cluster/myweb");
@@ -688,7 +1055,12 @@ async fn seed_002_harbor_browse() {
             )
             .await;
         assert_eq!(s, 200, "{body}");
-        let tags: Vec<_> = body.as_array().unwrap().iter().map(|t| t["name"].clone()).collect();
+        let tags: Vec<_> = body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].clone())
+            .collect();
         assert_eq!(tags, [json!("1.0"), json!("1.1")]);
         let (s, body) = api
             .call(
@@ -704,7 +1076,12 @@ async fn seed_002_harbor_browse() {
         assert_eq!(config["os"], "linux");
     }
     let (s, _) = api
-        .call("GET", "/harbor/repositories/manifests?repo_name=default_cluster/myweb&tag=9", &admin(), None)
+        .call(
+            "GET",
+            "/harbor/repositories/manifests?repo_name=default_cluster/myweb&tag=9",
+            &admin(),
+            None,
+        )
         .await;
     assert_eq!(s, 404);
 
@@ -728,7 +1105,12 @@ async fn seed_002_harbor_browse() {
         .await;
     assert_eq!(s, 200, "{body}");
     let (_, body) = api
-        .call("GET", "/harbor/repositories/tags?repo_name=default_cluster/myweb", &admin(), None)
+        .call(
+            "GET",
+            "/harbor/repositories/tags?repo_name=default_cluster/myweb",
+            &admin(),
+            None,
+        )
         .await;
     assert_eq!(body, json!([]));
     let (s, _) = api
@@ -741,7 +1123,12 @@ async fn seed_002_harbor_browse() {
         .await;
     assert_eq!(s, 404);
     let (s, _) = api
-        .call("DELETE", "/harbor/repositories", &admin(), Some(r#"{"repoName":"1.0"}"#))
+        .call(
+            "DELETE",
+            "/harbor/repositories",
+            &admin(),
+            Some(r#"{"repoName":"1.0"}"#),
+        )
         .await;
     assert_eq!(s, 400);
 }

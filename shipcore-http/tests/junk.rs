@@ -2,13 +2,15 @@
 //! generated requests (junk bytes, arbitrary JSON, seed bodies with fields
 //! of the wrong type, odd ids, and the ids and id prefixes of containers the
 //! cluster runs) to every endpoint of the cluster API (seed 001) and of the
-//! container service (seed 003: projects, services, volumes, certs), sent
+//! container service (seed 003: projects, services, volumes, certs) and of
+//! the registry (`/v2`, seed 004's `/docker/ext`, `/harbor`), sent
 //! over loopback to the whole listener (its front and hyper, not the router
 //! alone), over in-memory fake engines that hold deployed containers and a
 //! running project. Afterwards the cluster's containers are exactly those
 //! on its engines that no project owns, its reservations are exactly
 //! theirs, every project container belongs to a project that exists, every
-//! project settles, and the API still answers. Failing cases are kept in
+//! project settles, every tag's manifest and blobs are intact, and the API
+//! still answers. Failing cases are kept in
 //! `junk.proptest-regressions` and replayed first.
 #![allow(clippy::unwrap_used)]
 
@@ -85,6 +87,49 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("GET", "/clusters/{}/certs"),
     ("GET", "/clusters/{}/certs/issued"),
     ("DELETE", "/clusters/{}/certs/{}"),
+    ("GET", "/v2/"),
+    ("GET", "/v2/_catalog?n={}&last={}"),
+    ("GET", "/v2/{}/tags/list?n={}&last={}"),
+    ("GET", "/v2/{}/manifests/{}"),
+    ("HEAD", "/v2/{}/manifests/{}"),
+    ("PUT", "/v2/{}/manifests/{}"),
+    ("DELETE", "/v2/{}/manifests/{}"),
+    ("GET", "/v2/{}/blobs/{}"),
+    ("HEAD", "/v2/{}/blobs/{}"),
+    ("DELETE", "/v2/{}/blobs/{}"),
+    ("POST", "/v2/{}/blobs/uploads/?digest={}"),
+    ("POST", "/v2/{}/blobs/uploads/?mount={}&from={}"),
+    ("GET", "/v2/{}/blobs/uploads/{}"),
+    ("PATCH", "/v2/{}/blobs/uploads/{}"),
+    ("PUT", "/v2/{}/blobs/uploads/{}?digest={}"),
+    ("DELETE", "/v2/{}/blobs/uploads/{}"),
+    ("GET", "/docker/ext/manifest/{}/{}/{}/{}"),
+    ("GET", "/docker/ext/layer/{}/{}/{}/{}"),
+    ("GET", "/docker/ext/repo/{}/{}?pageNumber={}&pageSize={}"),
+    ("GET", "/docker/ext/tag/{}/{}/{}?tag={}"),
+    ("DELETE", "/docker/ext/package/delete/{}/{}?packageKey={}"),
+    (
+        "DELETE",
+        "/docker/ext/version/delete/{}/{}?packageKey={}&version={}",
+    ),
+    (
+        "GET",
+        "/docker/ext/version/detail/{}/{}?packageKey={}&version={}",
+    ),
+    ("GET", "/docker/ext/addr"),
+    (
+        "GET",
+        "/harbor/projects?page={}&page_size={}&project_name={}",
+    ),
+    ("GET", "/harbor/repositories?page={}&project_id={}&q={}"),
+    ("DELETE", "/harbor/repositories"),
+    (
+        "GET",
+        "/harbor/repositories/tags?project_id={}&repo_name={}",
+    ),
+    ("POST", "/harbor/repositories/tags?repo_name={}"),
+    ("GET", "/harbor/repositories/manifests?repo_name={}&tag={}"),
+    ("POST", "/harbor/repositories/manifests?repo_name={}&tag={}"),
 ];
 
 /// A compose template of the fake engines' image, with a named volume.
@@ -108,6 +153,8 @@ const SEED_BODIES: &[&str] = &[
     r#"{"version":"3"}"#,
     r#"{"type":"scale_to","value":3}"#,
     r#"{"name":"v2","driver":"local","driverOpts":{},"labels":{"a":"b"}}"#,
+    r#"{"repoName":"1","projectName":"p/r/img"}"#,
+    r#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#,
 ];
 
 /// A seed body with the template put in.
@@ -185,6 +232,16 @@ fn segment() -> impl Strategy<Value = String> {
         Just("p1_web".to_string()),
         Just("p1_data".to_string()),
         Just("@cluster".to_string()),
+        Just("@blob".to_string()),
+        Just("@config".to_string()),
+        Just("@upload".to_string()),
+        Just("p/r/img".to_string()),
+        Just("p".to_string()),
+        Just("r".to_string()),
+        Just("img".to_string()),
+        Just("1".to_string()),
+        Just("sha256:..%2f..%2fetc".to_string()),
+        Just("..".to_string()),
         Just("true".to_string()),
         Just("-1".to_string()),
         Just("99999999999999999999".to_string()),
@@ -212,6 +269,12 @@ struct Bed {
     fixture: Fixture,
     /// The ids of the containers deployed before the requests.
     seeded: Vec<String>,
+    /// The registry, holding `p/r/img:1` (its config and layer blobs).
+    registry: shipcore::registry::Registry,
+    layer: String,
+    config: String,
+    upload: String,
+    _content: tempfile::TempDir,
 }
 
 fn bed() -> Bed {
@@ -220,7 +283,7 @@ fn bed() -> Bed {
         .enable_all()
         .build()
         .unwrap();
-    let (fixture, seeded, base) = rt.block_on(async {
+    let (fixture, seeded, base, registry) = rt.block_on(async {
         let fixture = Fixture::fake(2, 4_000, 8_192, &["app:1"]).await.unwrap();
         let cfg = ImageConfig {
             name: "app:1".into(),
@@ -252,23 +315,68 @@ fn bed() -> Bed {
         }))
         .unwrap();
         projects.create(new, "admin").await.unwrap();
+        let content = tempfile::tempdir().unwrap();
+        let registry = shipcore::registry::Registry::new(
+            fixture.store.clone(),
+            shipcore::registry::BlobStore::open(content.path()).await.unwrap(),
+            fixture.cluster.options().clock.clone(),
+        );
+        let repo = shipcore::registry::Repository::parse("p/r/img").unwrap();
+        let mut digests = Vec::new();
+        for data in [&b"{}"[..], &b"layer"[..]] {
+            use sha2::Digest as _;
+            let d = shipcore::registry::Digest::from_bytes(sha2::Sha256::digest(data).into());
+            let body = futures::stream::iter([Ok(bytes::Bytes::copy_from_slice(data))]);
+            registry.blob_store().put(&d, 1 << 20, body).await.unwrap();
+            registry.link_blob(&repo, &d, "admin").await.unwrap();
+            digests.push(d.to_string());
+        }
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": digests[0], "size": 2},
+            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "digest": digests[1], "size": 5}],
+        })
+        .to_string();
+        registry
+            .put_manifest(
+                &repo,
+                &shipcore::registry::Reference::Tag("1".into()),
+                manifest.as_bytes(),
+                "application/vnd.docker.distribution.manifest.v2+json",
+                "admin",
+            )
+            .await
+            .unwrap();
+        let upload = registry.blob_store().start_upload().await.unwrap();
         let app = shipcore_http::App::with_projects(
             fixture.cluster.clone(),
             fixture.access.clone(),
             shipcore_http::Limits::default(),
             projects,
-        );
+        )
+        .with_registry(shipcore_http::RegistryOptions {
+            registry: registry.clone(),
+            host: "127.0.0.1:1".into(),
+            max_blob: 1 << 20,
+        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(shipcore_http::serve(listener, app, std::future::pending()));
-        (fixture, seeded, base)
+        (fixture, seeded, base, (registry, digests, upload, content))
     });
+    let (registry, digests, upload, content) = registry;
     Bed {
         rt,
         base,
         client: Client::builder(TokioExecutor::new()).build_http(),
         fixture,
         seeded,
+        registry,
+        config: digests[0].clone(),
+        layer: digests[1].clone(),
+        upload,
+        _content: content,
     }
 }
 
@@ -279,8 +387,12 @@ impl Bed {
         let Some(token) = segment.strip_prefix('@') else {
             return segment.to_string();
         };
-        if token == "cluster" {
-            return self.fixture.cluster.identity().to_string();
+        match token {
+            "cluster" => return self.fixture.cluster.identity().to_string(),
+            "blob" => return self.layer.clone(),
+            "config" => return self.config.clone(),
+            "upload" => return self.upload.clone(),
+            _ => {}
         }
         let (i, len) = match token.split_once(':') {
             Some((i, len)) => (i.parse().unwrap_or(0), len.parse().unwrap_or(64)),
@@ -394,6 +506,44 @@ impl Bed {
     }
 }
 
+impl Bed {
+    /// Every tag names a stored manifest, whose blobs its repository
+    /// serves, each holding the bytes of its digest.
+    fn check_registry(&self) {
+        self.rt.block_on(async {
+            use sha2::Digest as _;
+            use tokio::io::AsyncReadExt as _;
+            for repo in self.registry.repositories().await.unwrap() {
+                let repo = shipcore::registry::Repository::parse(&repo.name).unwrap();
+                for (tag, _) in self.registry.tag_records(&repo).await.unwrap() {
+                    let m = self
+                        .registry
+                        .manifest(&repo, &shipcore::registry::Reference::Tag(tag), false)
+                        .await
+                        .unwrap();
+                    for b in m.blobs {
+                        let d = shipcore::registry::Digest::parse(&b).unwrap();
+                        assert!(
+                            self.registry.blob(&repo, &d).await.unwrap().is_some(),
+                            "{repo} lost {b}"
+                        );
+                        let (mut f, _) = self
+                            .registry
+                            .blob_store()
+                            .open_blob(&d)
+                            .await
+                            .unwrap()
+                            .unwrap();
+                        let mut bytes = Vec::new();
+                        f.read_to_end(&mut bytes).await.unwrap();
+                        assert_eq!(format!("sha256:{:x}", sha2::Sha256::digest(&bytes)), b);
+                    }
+                }
+            }
+        });
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 64,
@@ -421,12 +571,20 @@ proptest! {
                 String::from_utf8_lossy(&body),
                 String::from_utf8_lossy(&answer)
             );
-            if status >= 400 {
+            if status >= 400 && method != "HEAD" {
                 let err: serde_json::Value = serde_json::from_slice(&answer)
                     .map_err(|e| TestCaseError::fail(format!("{method} {path}: {status} not JSON ({e}): {ct}")))?;
-                prop_assert!(err["error"].is_string(), "{method} {path}: {err}");
+                // Each family's own envelope.
+                if path.starts_with("/v2") {
+                    prop_assert!(err["errors"][0]["code"].is_string(), "{method} {path}: {err}");
+                } else if path.starts_with("/docker/ext") {
+                    prop_assert!(err["code"].as_u64().unwrap_or(0) > 0 && err["message"].is_string(), "{method} {path}: {err}");
+                } else {
+                    prop_assert!(err["error"].is_string(), "{method} {path}: {err}");
+                }
             }
         }
         bed.check_consistent();
+        bed.check_registry();
     }
 }

@@ -45,7 +45,12 @@ pub fn router() -> axum::Router<App> {
             delete(delete_version),
         )
         .route("/docker/ext/version/detail/{project}/{repo}", get(detail))
-        .route("/docker/ext/addr", get(addr));
+        .route("/docker/ext/addr", get(addr))
+        // Anything else under the family's prefix: a 404 in its envelope.
+        .route(
+            "/docker/ext/{*rest}",
+            axum::routing::any(|| async { Error::NoRoute("no such endpoint".into()) }),
+        );
     crate::error::with_envelope::<Ext, App>(family)
 }
 
@@ -165,10 +170,7 @@ async fn layer(
         header::CONTENT_TYPE,
         header::HeaderValue::from_static("application/octet-stream"),
     );
-    if let Ok(v) = header::HeaderValue::from_str(&format!(
-        "attachment; filename=\"{}\"",
-        d.hex()
-    )) {
+    if let Ok(v) = header::HeaderValue::from_str(&format!("attachment; filename=\"{}\"", d.hex())) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(res)
@@ -327,7 +329,11 @@ async fn detail(
         .ok_or_else(|| shipcore::Error::missing("version", format!("{repo}:{version}")))?;
     let m = opts
         .registry
-        .manifest(&repo, &Reference::Digest(Digest::parse(&tag.digest)?), false)
+        .manifest(
+            &repo,
+            &Reference::Digest(Digest::parse(&tag.digest)?),
+            false,
+        )
         .await?;
     let body: Value = serde_json::from_str(&m.body).unwrap_or(Value::Null);
     let config = image_config(opts, &repo, &body).await;
@@ -409,7 +415,10 @@ mod tests {
             seed_date("2020-09-10T14:48:22.84612Z"),
             "2020-09-10T14:48:22.846"
         );
-        assert_eq!(seed_date("2020-09-10T14:48:22.8Z"), "2020-09-10T14:48:22.800");
+        assert_eq!(
+            seed_date("2020-09-10T14:48:22.8Z"),
+            "2020-09-10T14:48:22.800"
+        );
     }
 
     #[test]

@@ -206,8 +206,9 @@ async fn ping(State(app): State<App>, caller: Result<Caller, Error>, method: Met
         return Err(method_not_allowed(&method));
     }
     options(&app)?;
-    // Any account may log in; what it may then do is checked per call.
-    caller?;
+    // Logging in takes a role that reads the registry; what it may then
+    // do is checked per call.
+    caller?.require(AREA, false)?;
     Ok((StatusCode::OK, axum::Json(serde_json::json!({}))).into_response())
 }
 

@@ -145,13 +145,13 @@ impl Registry {
                     {
                         self.ensure_project(repo.project(), by).await?;
                         RepoDoc {
-                        name: repo.to_string(),
-                        created: now.clone(),
-                        created_by: by.to_string(),
-                        updated: now.clone(),
-                        updated_by: by.to_string(),
-                        pulls: 0,
-                    }
+                            name: repo.to_string(),
+                            created: now.clone(),
+                            created_by: by.to_string(),
+                            updated: now.clone(),
+                            updated_by: by.to_string(),
+                            pulls: 0,
+                        }
                     },
                     Expect::Absent,
                 ),
@@ -458,8 +458,7 @@ impl Registry {
     async fn count_tag_pull(&self, repo: &Repository, tag: &str) {
         let key = tag_key(repo, tag);
         for _ in 0..5 {
-            let Ok(Some((mut t, rev))) = get_json::<TagDoc>(self.store.as_ref(), &key).await
-            else {
+            let Ok(Some((mut t, rev))) = get_json::<TagDoc>(self.store.as_ref(), &key).await else {
                 return;
             };
             t.pulls += 1;
