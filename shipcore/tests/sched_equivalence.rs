@@ -58,14 +58,26 @@ fn engine(i: usize) -> impl Strategy<Value = EngineSnapshot> {
         1u64..8,
         prop_oneof![Just(1024u64), Just(2048), Just(4096), 256u64..8192],
         proptest::collection::vec(footprint(), 0..4),
+        proptest::collection::vec((0..IMAGES.len(), any::<bool>()), 0..3),
     )
-        .prop_map(move |(labels, health, cpus, memory, containers)| EngineSnapshot {
+        .prop_map(move |(labels, health, cpus, memory, containers, images)| EngineSnapshot {
             id: format!("e{i}"),
             labels: labels.into_iter().map(|l| LABELS[l].to_string()).collect(),
             health,
             cpus: cpus * 1000,
             memory,
             containers,
+            // Held images, named as engines list them or as requests do.
+            images: images
+                .into_iter()
+                .map(|(i, tagged)| {
+                    if tagged {
+                        format!("{}:latest", IMAGES[i])
+                    } else {
+                        IMAGES[i].to_string()
+                    }
+                })
+                .collect(),
         })
 }
 

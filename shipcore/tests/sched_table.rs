@@ -229,3 +229,29 @@ fn index_follows_cluster_changes() {
     assert_eq!(err.summary(), "0/1 engines: 1 unhealthy");
     assert!(index.add_container("nope", &fp).is_err());
 }
+
+#[test]
+fn among_equally_free_engines_one_holding_the_image_wins() {
+    // Spread: e2 holds the image and is as free as e1, so it wins the tie
+    // e1 would win by order; then e1 is freer and wins, holding it or not.
+    // e3 holds it too, but less free memory is not made up for by that.
+    check(
+        "e1\ne2 image=redis:latest\ne3 mem=1024 image=redis",
+        &[
+            ("image=redis mem=256", "e2(img)"),
+            ("image=redis mem=256", "e1"),
+            ("image=web mem=256", "e1"),
+            ("image=redis mem=256", "e2(img)"),
+        ],
+    );
+    // Binpack: the tie goes to the later engine, unless the earlier holds
+    // the image.
+    check(
+        "e1 mem=1024 image=web\ne2 mem=1024",
+        &[
+            ("image=web mem=256 strategy=binpack", "e1(img)"),
+            ("image=web mem=256 strategy=binpack", "e1(img)"),
+            ("image=db mem=256 strategy=binpack", "e1"),
+        ],
+    );
+}

@@ -239,13 +239,21 @@ impl Txn {
         };
         request.names = Some(names);
         request.exact_name = exact;
-        let (_, reserved) = st.reserve(&request).inspect_err(|e| {
+        let (placement, reserved) = st.reserve(&request).inspect_err(|e| {
             if matches!(e, Error::Unplaceable(_)) {
                 inner
                     .placement_failures
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
         })?;
+        if placement.assignments.iter().any(|a| a.holds_image) {
+            let placed: Vec<String> = placement
+                .assignments
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            tracing::info!(image = %self.req.image.name, placed = %placed.join(", "), "placed where the image is");
+        }
         let mut slots = Vec::with_capacity(reserved.len());
         for r in reserved {
             match st.engines.get(&r.engine).map(|e| e.backend.clone()) {

@@ -307,7 +307,22 @@ impl Cluster {
             } else {
                 None
             };
-            (id, ok, response_time, info)
+            // The images it holds, for the scheduler's preference of an
+            // engine that need not pull.
+            let images = if ok {
+                match tokio::time::timeout(timeout, backend.list_images()).await {
+                    Ok(Ok(list)) => Some(
+                        list.into_iter()
+                            .flat_map(|i| i.tags.into_iter().chain(i.digests))
+                            .filter(|t| t != "<none>:<none>" && t != "<none>@<none>")
+                            .collect::<Vec<String>>(),
+                    ),
+                    _ => None,
+                }
+            } else {
+                None
+            };
+            (id, ok, response_time, info, images)
         }))
         .await;
         let mut changed = Vec::new();
@@ -315,7 +330,10 @@ impl Cluster {
             let mut st = self.inner.state.lock().await;
             let now = opts.clock.elapsed();
             let mut counts_changed = false;
-            for (id, ok, response_time, info) in results {
+            for (id, ok, response_time, info, images) in results {
+                if let Some(images) = images {
+                    st.set_images(&id, &images);
+                }
                 let Some(slot) = st.engines.get_mut(&id) else {
                     continue;
                 };

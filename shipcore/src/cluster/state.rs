@@ -130,6 +130,7 @@ impl State {
                 cpus: crate::model::millicpus(e.cpus),
                 memory: e.memory,
                 containers: Vec::new(),
+                images: Vec::new(),
             });
         }
         let mut state = State {
@@ -399,6 +400,11 @@ impl State {
         Ok(self.index.plan(req)?)
     }
 
+    /// Notes the images an engine holds (its health check's list).
+    pub fn set_images(&mut self, engine: &str, images: &[String]) {
+        let _ = self.index.set_images(engine, images);
+    }
+
     pub fn add_engine(&mut self, slot: EngineSlot, health: Health) -> Result<()> {
         let e = &slot.doc.record.engine;
         self.index.add_engine(&EngineSnapshot {
@@ -408,6 +414,7 @@ impl State {
             cpus: crate::model::millicpus(e.cpus),
             memory: e.memory,
             containers: Vec::new(),
+            images: Vec::new(),
         })?;
         self.engines.insert(e.id.clone(), slot);
         self.bump();

@@ -236,3 +236,51 @@ async fn events_page_and_follow_from_a_sequence() {
     writer.await.unwrap();
     assert_eq!(seen, [5, 6, 7, 8, 9]);
 }
+
+#[tokio::test]
+async fn placement_prefers_an_equally_free_engine_that_holds_the_image() {
+    use crate::engine::EngineBackend as _;
+    let f = crate::testing::Fixture::fake(2, 4_000, 8_192, &["app:1"])
+        .await
+        .unwrap();
+    let cfg = ImageConfig {
+        name: "registry.local:5000/team/app:2".into(),
+        cpus: 0.1,
+        memory: 64,
+        ..ImageConfig::default()
+    };
+    // Neither holds it: the first engine wins the tie, as before.
+    let placed = f.cluster.plan_deploy(&cfg, 1).await.unwrap();
+    assert_eq!(placed.assignments[0].engine, "e0");
+    assert!(!placed.assignments[0].holds_image);
+    // The second gets it; its next health check says so.
+    f.engine("e1")
+        .unwrap()
+        .tag_image("app:1", "registry.local:5000/team/app:2")
+        .await
+        .unwrap();
+    f.cluster.check_health(true).await;
+    let placed = f.cluster.plan_deploy(&cfg, 1).await.unwrap();
+    assert_eq!(placed.assignments[0].engine, "e1");
+    assert!(placed.assignments[0].holds_image);
+    assert_eq!(
+        placed.assignments[0].to_string(),
+        "e1 (holds the image: no pull)"
+    );
+    // Freer engines still come first: the engine the next deploy takes
+    // is busier, and the other wins, holding the image or not.
+    let busy = f
+        .cluster
+        .deploy(
+            ImageConfig {
+                name: "app:1".into(),
+                memory: 1024,
+                ..cfg.clone()
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    let placed = f.cluster.plan_deploy(&cfg, 1).await.unwrap();
+    assert_ne!(placed.assignments[0].engine, busy[0].engine.id);
+}

@@ -532,11 +532,15 @@ impl EngineBackend for FakeEngine {
     async fn tag_image(&self, source: &str, target: &str) -> Result<()> {
         self.gate("tag").await?;
         let mut w = self.world();
-        let image = w
+        let mut image = w
             .images
             .get(source)
             .cloned()
             .ok_or_else(|| self.missing("image", source))?;
+        // The image now goes by its new name too, as Docker lists it.
+        if !image.tags.iter().any(|t| t == target) {
+            image.tags.push(target.to_string());
+        }
         w.images.insert(target.to_string(), image);
         Ok(())
     }

@@ -11,6 +11,20 @@ use super::filter::Reject;
 pub struct Assignment {
     pub engine: String,
     pub slot: usize,
+    /// The engine holds the image (no pull). Under `spread` and `binpack`,
+    /// among engines with as much free memory and cpus, one that holds the
+    /// image is preferred (Kubernetes' ImageLocality, as a tie-break).
+    pub holds_image: bool,
+}
+
+impl std::fmt::Display for Assignment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.holds_image {
+            write!(f, "{} (holds the image: no pull)", self.engine)
+        } else {
+            f.write_str(&self.engine)
+        }
+    }
 }
 
 /// An engine that was not chosen, and why.

@@ -20,7 +20,7 @@ use super::explain::{Assignment, Placement, Refusal, Unplaceable};
 use super::filter::{first_reject, EngineView};
 use super::rank::{RankKey, SplitMix, Walk};
 use super::request::{Affinity, AffinityTarget, Constraint, Request, Strategy};
-use super::snapshot::{EngineSnapshot, Footprint, HostPort, Millicpus, Snapshot};
+use super::snapshot::{image_key, EngineSnapshot, Footprint, HostPort, Millicpus, Snapshot};
 use crate::error::{Error, Result};
 use crate::model::{ContainerType, Health, Proto};
 
@@ -58,6 +58,8 @@ struct Slot {
     reserved_memory: u64,
     containers: u32,
     images: Counts,
+    /// Images the engine holds (`image_key` form).
+    held: std::collections::HashSet<String>,
     names: Counts,
     /// Container labels as `key\0value`, so lookups need no tuple of Strings.
     container_labels: Counts,
@@ -342,6 +344,7 @@ impl ClusterIndex {
             reserved_memory: 0,
             containers: 0,
             images: Counts::new(),
+            held: e.images.iter().map(|i| image_key(i).into_owned()).collect(),
             names: Counts::new(),
             container_labels: Counts::new(),
             ports: HashMap::new(),
@@ -474,6 +477,7 @@ impl ClusterIndex {
     /// touches nothing. On failure everything is rolled back.
     fn decide(&mut self, req: &Request, commit: bool) -> Result<Placement, Unplaceable> {
         let mut placement = Placement::default();
+        let image = image_key(&req.footprint.image).into_owned();
         if req.kind == ContainerType::Global {
             // One container per engine: no replica can affect another
             // engine's checks, so nothing needs a tentative commit.
@@ -482,7 +486,7 @@ impl ClusterIndex {
                     continue;
                 }
                 match first_reject(&self.view(slot), req) {
-                    None => placement.assignments.push(self.assignment(slot)),
+                    None => placement.assignments.push(self.assignment(slot, &image)),
                     Some(reason) => placement.skipped.push(Refusal {
                         engine: self.slots[slot].id.clone(),
                         reason,
@@ -514,13 +518,13 @@ impl ClusterIndex {
             let chosen = match (&req.host, rng.as_mut()) {
                 (Some(host), _) => self.by_id.get(host).copied().filter(|&s| self.fits(s, req)),
                 (None, Some(rng)) => Walk::new(self.slots.len(), rng).find(|&s| self.fits(s, req)),
-                (None, None) => self.best_ranked(req),
+                (None, None) => self.best_ranked(req, &image),
             };
             let Some(slot) = chosen else {
                 outcome = Err((replica, self.explain(req)));
                 break;
             };
-            placement.assignments.push(self.assignment(slot));
+            placement.assignments.push(self.assignment(slot, &image));
             if commit || replica + 1 < req.replicas {
                 let fp = req.footprint_for(replica as usize);
                 self.update(slot, |s| s.add(&fp));
@@ -544,17 +548,62 @@ impl ClusterIndex {
         }
     }
 
-    fn assignment(&self, slot: usize) -> Assignment {
+    fn assignment(&self, slot: usize, image: &str) -> Assignment {
         Assignment {
             engine: self.slots[slot].id.clone(),
             slot,
+            holds_image: self.slots[slot].held.contains(image),
         }
+    }
+
+    /// Sets the images an engine holds (its health check's list).
+    pub fn set_images(&mut self, engine: &str, images: &[String]) -> Result<()> {
+        let slot = self.slot_of(engine)?;
+        self.slots[slot].held = images.iter().map(|i| image_key(i).into_owned()).collect();
+        Ok(())
     }
 
     /// The best engine under `spread` or `binpack`: in each matching bucket
     /// and cpu band, the first fitting engine in strategy order; the best of
     /// those wins. A walk stops as soon as it cannot beat the best so far.
-    fn best_ranked(&self, req: &Request) -> Option<usize> {
+    fn best_ranked(&self, req: &Request, image: &str) -> Option<usize> {
+        let best = self.best_key(req)?;
+        if self.slots[best.slot()].held.contains(image) {
+            return Some(best.slot());
+        }
+        // Among engines as free as the best, one that holds the image.
+        let lo = RankKey {
+            inv_containers: 0,
+            inv_slot: 0,
+            ..best
+        };
+        let hi = RankKey {
+            inv_containers: u32::MAX,
+            inv_slot: usize::MAX,
+            ..best
+        };
+        let mut local: Option<RankKey> = None;
+        for (b, bucket) in self.buckets.iter().enumerate() {
+            if self.verdicts[b].is_some() {
+                continue;
+            }
+            for band in bucket.bands_for(req.footprint.cpus) {
+                for k in band.ranked.range(lo..=hi) {
+                    let beats = local.is_none_or(|l| k.beats(&l, req.strategy));
+                    if beats
+                        && self.slots[k.slot()].held.contains(image)
+                        && self.fits(k.slot(), req)
+                    {
+                        local = Some(*k);
+                    }
+                }
+            }
+        }
+        Some(local.unwrap_or(best).slot())
+    }
+
+    /// The best engine's key by the strategy's order alone.
+    fn best_key(&self, req: &Request) -> Option<RankKey> {
         let mut best: Option<RankKey> = None;
         let need = req.footprint.memory;
         let floor = RankKey {
@@ -590,7 +639,7 @@ impl ClusterIndex {
                 }
             }
         }
-        best.map(|k| k.slot())
+        best
     }
 
     /// Every engine's reason, in slot order, for an unplaceable request.

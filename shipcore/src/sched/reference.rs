@@ -89,9 +89,17 @@ pub fn plan(snapshot: &Snapshot, req: &Request) -> Result<Placement, Unplaceable
         first_reject(&v, req)
     };
     let mut placement = Placement::default();
+    let image = super::snapshot::image_key(&req.footprint.image).into_owned();
+    let holds = |slot: usize| {
+        snapshot.engines[slot]
+            .images
+            .iter()
+            .any(|i| super::snapshot::image_key(i) == image.as_str())
+    };
     let assign = |slot: usize| Assignment {
         engine: snapshot.engines[slot].id.clone(),
         slot,
+        holds_image: holds(slot),
     };
 
     if req.kind == ContainerType::Global {
@@ -131,22 +139,35 @@ pub fn plan(snapshot: &Snapshot, req: &Request) -> Result<Placement, Unplaceable
                 Walk::new(snapshot.engines.len(), rng).find(|&s| view(s, &tentative).is_none())
             }
             None => {
-                let mut best: Option<RankKey> = None;
+                let mut fitting: Vec<RankKey> = Vec::new();
                 for slot in 0..snapshot.engines.len() {
                     if view(slot, &tentative).is_some() {
                         continue;
                     }
-                    let key = View {
-                        engine: &snapshot.engines[slot],
-                        tentative: &tentative,
-                        slot,
-                    }
-                    .rank();
-                    if best.is_none_or(|b| key.beats(&b, req.strategy)) {
-                        best = Some(key);
-                    }
+                    fitting.push(
+                        View {
+                            engine: &snapshot.engines[slot],
+                            tentative: &tentative,
+                            slot,
+                        }
+                        .rank(),
+                    );
                 }
-                best.map(|k| k.slot())
+                let best_of = |keys: &mut dyn Iterator<Item = RankKey>| {
+                    keys.fold(None::<RankKey>, |best, k| match best {
+                        Some(b) if !k.beats(&b, req.strategy) => Some(b),
+                        _ => Some(k),
+                    })
+                };
+                // The strategy's best; among engines as free as it, one
+                // that holds the image.
+                best_of(&mut fitting.iter().copied()).map(|best| {
+                    let local = best_of(&mut fitting.iter().copied().filter(|k| {
+                        (k.free_memory, k.free_cpus) == (best.free_memory, best.free_cpus)
+                            && holds(k.slot())
+                    }));
+                    local.unwrap_or(best).slot()
+                })
             }
         };
         match chosen {

@@ -49,6 +49,20 @@ pub struct EngineSnapshot {
     /// MiB.
     pub memory: u64,
     pub containers: Vec<Footprint>,
+    /// Image references the engine holds (`repo:tag`, `repo@digest`), as
+    /// its last health check listed them: among engines that fit equally
+    /// well, one holding the request's image is preferred.
+    pub images: Vec<String>,
+}
+
+/// An image reference as engines list them: `busybox` is `busybox:latest`.
+pub fn image_key(image: &str) -> std::borrow::Cow<'_, str> {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if image.contains('@') || last.contains(':') {
+        std::borrow::Cow::Borrowed(image)
+    } else {
+        std::borrow::Cow::Owned(format!("{image}:latest"))
+    }
 }
 
 impl EngineSnapshot {

@@ -32,6 +32,7 @@ pub fn cluster(text: &str) -> Snapshot {
                     "cpu" => e.cpus = millicpus(v.parse().unwrap()),
                     "mem" => e.memory = v.parse().unwrap(),
                     "label" => e.labels.push(v.to_string()),
+                    "image" => e.images.push(v.to_string()),
                     "down" => e.health = Health::Unhealthy,
                     "run" => {
                         let parts: Vec<&str> = v.split(':').collect();
@@ -93,7 +94,8 @@ pub fn request(text: &str) -> Request {
     r
 }
 
-/// Renders a decision as text: `e1 e2 e1`, with ` | skipped e3: reason` for
+/// Renders a decision as text: `e1 e2 e1` (`e2(img)`: it holds the image),
+/// with ` | skipped e3: reason` for
 /// global requests, or the unplaceable message.
 pub fn render(d: &Result<Placement, Unplaceable>) -> String {
     match d {
@@ -101,7 +103,13 @@ pub fn render(d: &Result<Placement, Unplaceable>) -> String {
             let mut s = p
                 .assignments
                 .iter()
-                .map(|a| a.engine.as_str())
+                .map(|a| {
+                    if a.holds_image {
+                        format!("{}(img)", a.engine)
+                    } else {
+                        a.engine.clone()
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(" ");
             for r in &p.skipped {
