@@ -53,6 +53,7 @@ pub fn cluster(engines: usize, seed: u64) -> Snapshot {
                 cpus,
                 memory,
                 containers,
+                images: Vec::new(),
             }
         })
         .collect();
