@@ -162,7 +162,8 @@ impl Role {
     pub fn allows(&self, area: &str, write: bool) -> bool {
         match self.name.as_str() {
             "admin" => true,
-            "user" => !Self::ADMIN_AREAS.contains(&area) && !(area == "registry" && write),
+            "user" if area == "registry" => !write,
+            "user" => !Self::ADMIN_AREAS.contains(&area),
             _ => self.permissions.iter().any(|p| p.allows(area, write)),
         }
     }
