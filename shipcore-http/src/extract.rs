@@ -87,6 +87,17 @@ where
     }
 }
 
+/// A query string (or a form-encoded body) typed as axum's `Query` types
+/// it; the error names what is wrong.
+pub fn query_str<T: serde::de::DeserializeOwned>(q: &str) -> Result<T, String> {
+    let uri: axum::http::Uri = format!("/?{}", q.trim())
+        .parse()
+        .map_err(|e: axum::http::uri::InvalidUri| e.to_string())?;
+    axum::extract::Query::<T>::try_from_uri(&uri)
+        .map(|q| q.0)
+        .map_err(|e| e.body_text())
+}
+
 /// `axum::extract::Path`, failing with a 400 in the family's envelope.
 #[derive(Debug)]
 pub struct Path<T>(pub T);

@@ -79,7 +79,13 @@ fn page(page: Option<usize>, size: Option<usize>) -> Result<(usize, usize), Erro
     if !(1..=100).contains(&size) {
         return Err(Error::bad_request("page_size must be from 1 to 100"));
     }
-    Ok((page.unwrap_or(1).max(1).saturating_sub(1) * size, size))
+    Ok((
+        page.unwrap_or(1)
+            .max(1)
+            .saturating_sub(1)
+            .saturating_mul(size),
+        size,
+    ))
 }
 
 fn listed(total: usize, items: Vec<Value>) -> Response {
@@ -335,7 +341,9 @@ fn delete_body(body: &Body) -> Result<DeleteTag, Error> {
     }
     let mut tag = None;
     let mut repo = None;
-    for (k, v) in form_urlencoded(raw) {
+    let fields: Vec<(String, String)> =
+        crate::extract::query_str(&String::from_utf8_lossy(raw)).unwrap_or_default();
+    for (k, v) in fields {
         match k.as_str() {
             "repoName" => tag = Some(v),
             "projectName" => repo = Some(v),
@@ -352,19 +360,6 @@ fn delete_body(body: &Body) -> Result<DeleteTag, Error> {
             "repoName (the tag) and projectName (the repository) are required",
         )),
     }
-}
-
-/// `a=b&c=d` decoded, as axum's query parser decodes it.
-fn form_urlencoded(raw: &[u8]) -> Vec<(String, String)> {
-    let text = String::from_utf8_lossy(raw);
-    let uri: Result<axum::http::Uri, _> = format!("/?{}", text.trim()).parse();
-    uri.ok()
-        .and_then(|u| {
-            axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&u)
-                .ok()
-                .map(|q| q.0)
-        })
-        .unwrap_or_default()
 }
 
 /// `DELETE /harbor/repositories {repoName, projectName}`: deletes a tag.

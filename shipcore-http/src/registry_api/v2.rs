@@ -279,7 +279,7 @@ async fn dispatch(State(app): State<App>, req: Request) -> Response {
 async fn serve(app: App, req: Request) -> Answer {
     let (mut parts, body) = req.into_parts();
     let caller = Caller::from_request_parts(&mut parts, &app).await;
-    let opts = options(&app)?.clone();
+    let opts = options(&app)?;
     let rest = parts
         .uri
         .path()
@@ -292,7 +292,7 @@ async fn serve(app: App, req: Request) -> Answer {
     let method = parts.method.clone();
     let call = Call {
         app: &app,
-        opts: &opts,
+        opts,
         caller,
         headers: &parts.headers,
         query: parts.uri.query().unwrap_or_default(),
@@ -340,23 +340,13 @@ struct UploadQuery {
 }
 
 fn query<T: serde::de::DeserializeOwned>(q: &str) -> Result<T, V2Error> {
-    serde_urlencoded_like(q).map_err(|e| {
+    crate::extract::query_str(q).map_err(|e| {
         V2Error::new(
             StatusCode::BAD_REQUEST,
             "UNSUPPORTED",
             format!("bad query: {e}"),
         )
     })
-}
-
-/// The query string typed as axum's `Query` types it.
-fn serde_urlencoded_like<T: serde::de::DeserializeOwned>(q: &str) -> Result<T, String> {
-    let uri: axum::http::Uri = format!("/?{q}")
-        .parse()
-        .map_err(|e: axum::http::uri::InvalidUri| e.to_string())?;
-    axum::extract::Query::<T>::try_from_uri(&uri)
-        .map(|q| q.0)
-        .map_err(|e| e.body_text())
 }
 
 fn header_value(v: impl std::fmt::Display) -> HeaderValue {
@@ -689,13 +679,11 @@ fn io_error(what: &str, d: &Digest, e: std::io::Error) -> V2Error {
 /// A single `bytes=` range of a blob of `size` bytes: first and last byte.
 fn parse_range(v: &HeaderValue, size: u64) -> Result<(u64, u64), V2Error> {
     let bad = || {
-        let mut e = V2Error::new(
+        V2Error::new(
             StatusCode::RANGE_NOT_SATISFIABLE,
             "BLOB_UNKNOWN",
             format!("the range is not one of this blob's {size} bytes"),
-        );
-        e.range = None;
-        e
+        )
     };
     let spec = v
         .to_str()
