@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use super::docs::{engine_key, ContainerDoc, EngineDoc};
-use super::state::EngineSlot;
+use super::state::{EngineSlot, IMAGE_RELIST};
 use super::Cluster;
 use crate::access::Principal;
 use crate::error::{Error, Result};
@@ -158,6 +158,7 @@ impl Cluster {
             images: info.images as usize,
             containers: info.containers as usize,
             next_check: self.inner.opts.clock.elapsed() + self.inner.opts.health_interval,
+            images_listed: None,
         };
         if !echoed {
             st.add_engine(slot, Health::Healthy)?;
@@ -276,67 +277,80 @@ impl Cluster {
             st.engines
                 .iter()
                 .filter(|(_, e)| all || e.next_check <= now)
-                .map(|(id, e)| (id.clone(), e.backend.clone()))
+                .map(|(id, e)| (id.clone(), e.backend.clone(), e.images_listed))
                 .collect()
         };
         if due.is_empty() {
             return;
         }
         let timeout = opts.health_timeout;
-        let results = futures::future::join_all(due.into_iter().map(|(id, backend)| async move {
-            let started = std::time::Instant::now();
-            let ok = matches!(
-                tokio::time::timeout(timeout, backend.ping()).await,
-                Ok(Ok(()))
-            );
-            let response_time = if ok {
-                u64::try_from(started.elapsed().as_nanos())
-                    .unwrap_or(u64::MAX)
-                    .max(1)
-            } else {
-                0
-            };
-            // The counts for cluster info (images, and every container the
-            // engine holds, ours or not) and the Docker version ride along
-            // with the check, so serving them never waits on an engine.
-            let info = if ok {
-                match tokio::time::timeout(timeout, backend.info()).await {
-                    Ok(Ok(info)) => Some(info),
-                    _ => None,
-                }
-            } else {
-                None
-            };
-            // The images it holds, for the scheduler's preference of an
-            // engine that need not pull.
-            let images = if ok {
-                match tokio::time::timeout(timeout, backend.list_images()).await {
-                    Ok(Ok(list)) => Some(
-                        list.into_iter()
-                            .flat_map(|i| i.tags.into_iter().chain(i.digests))
-                            .filter(|t| t != "<none>:<none>" && t != "<none>@<none>")
-                            .collect::<Vec<String>>(),
-                    ),
-                    _ => None,
-                }
-            } else {
-                None
-            };
-            (id, ok, response_time, info, images)
-        }))
-        .await;
+        let results =
+            futures::future::join_all(due.into_iter().map(|(id, backend, listed)| async move {
+                let started = std::time::Instant::now();
+                let ok = matches!(
+                    tokio::time::timeout(timeout, backend.ping()).await,
+                    Ok(Ok(()))
+                );
+                let response_time = if ok {
+                    u64::try_from(started.elapsed().as_nanos())
+                        .unwrap_or(u64::MAX)
+                        .max(1)
+                } else {
+                    0
+                };
+                // The counts for cluster info (images, and every container the
+                // engine holds, ours or not) and the Docker version ride along
+                // with the check, so serving them never waits on an engine.
+                let info = if ok {
+                    match tokio::time::timeout(timeout, backend.info()).await {
+                        Ok(Ok(info)) => Some(info),
+                        _ => None,
+                    }
+                } else {
+                    None
+                };
+                // The images it holds, for the scheduler's preference of an
+                // engine that need not pull: listed again when the count moved
+                // (or a while passed), with the count they were listed at.
+                let count = info.as_ref().map(|i| i.images as usize);
+                let stale = match (listed, count) {
+                    (None, _) | (_, None) => true,
+                    (Some((n, at)), Some(c)) => n != c || now.saturating_sub(at) >= IMAGE_RELIST,
+                };
+                let images = if ok && stale {
+                    match tokio::time::timeout(timeout, backend.list_images()).await {
+                        Ok(Ok(list)) => Some((
+                            list.into_iter()
+                                .flat_map(|i| i.tags.into_iter().chain(i.digests))
+                                .filter(|t| t != "<none>:<none>" && t != "<none>@<none>")
+                                .collect::<Vec<String>>(),
+                            count,
+                        )),
+                        _ => None,
+                    }
+                } else {
+                    None
+                };
+                (id, ok, response_time, info, images)
+            }))
+            .await;
         let mut changed = Vec::new();
         {
             let mut st = self.inner.state.lock().await;
             let now = opts.clock.elapsed();
             let mut counts_changed = false;
             for (id, ok, response_time, info, images) in results {
-                if let Some(images) = images {
-                    st.set_images(&id, &images);
+                if let Some((images, _)) = &images {
+                    st.set_images(&id, images);
                 }
                 let Some(slot) = st.engines.get_mut(&id) else {
                     continue;
                 };
+                if let Some((_, count)) = images {
+                    // Without a count from this check the next one lists
+                    // again.
+                    slot.images_listed = count.map(|c| (c, now));
+                }
                 let before = slot.doc.health;
                 slot.doc.response_time_ns = response_time;
                 if let Some(info) = info {

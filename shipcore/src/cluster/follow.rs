@@ -196,6 +196,7 @@ impl Cluster {
             images: 0,
             containers: 0,
             next_check: self.inner.opts.clock.elapsed(),
+            images_listed: None,
         };
         let mut st = self.inner.state.lock().await;
         if !st.engines.contains_key(&id) {

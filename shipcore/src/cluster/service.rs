@@ -196,6 +196,7 @@ impl Cluster {
                     images: 0,
                     containers: 0,
                     next_check: now,
+                    images_listed: None,
                 },
             );
             Ok(())

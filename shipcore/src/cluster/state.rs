@@ -31,7 +31,15 @@ pub(super) struct EngineSlot {
     pub containers: usize,
     /// When the next health check is due (the clock's monotonic reading).
     pub next_check: Duration,
+    /// The engine's image count and the time (monotonic) of the last
+    /// listing of its images: a check lists them again only when the count
+    /// moved or [`IMAGE_RELIST`] passed (a new tag of an image it held
+    /// moves no count).
+    pub images_listed: Option<(usize, Duration)>,
 }
+
+/// How long an engine's image list is trusted while its image count stays.
+pub(super) const IMAGE_RELIST: Duration = Duration::from_secs(60);
 
 /// A container's reservation while it is being deployed.
 #[derive(Debug, Clone)]
@@ -574,6 +582,7 @@ mod tests {
             images: 0,
             containers: 0,
             next_check: Duration::ZERO,
+            images_listed: None,
         };
         let mut st = State::new(BTreeMap::new(), Vec::new(), Arc::default()).unwrap();
         st.add_engine(slot, Health::Healthy).unwrap();

@@ -284,3 +284,52 @@ async fn placement_prefers_an_equally_free_engine_that_holds_the_image() {
     let placed = f.cluster.plan_deploy(&cfg, 1).await.unwrap();
     assert_ne!(placed.assignments[0].engine, busy[0].engine.id);
 }
+
+#[tokio::test]
+async fn health_checks_list_images_when_the_count_moves_or_a_minute_passed() {
+    use crate::engine::fake::FakeConnector;
+    use crate::engine::EngineBackend as _;
+    let clock = Arc::new(crate::clock::ManualClock::at(1_795_446_245));
+    let opts = ClusterOptions {
+        clock: clock.clone(),
+        ..ClusterOptions::default()
+    };
+    let fakes = Arc::new(FakeConnector::new(4_000, 8_192, &["app:1"]));
+    let f = crate::testing::Fixture::over(fakes.clone(), opts)
+        .await
+        .unwrap();
+    f.cluster
+        .add_engine(EngineRecord::new("e0", "unix:///fake.sock"))
+        .await
+        .unwrap();
+    let e = fakes.engine("e0");
+    f.cluster.check_health(true).await;
+    let listed = e.calls("images");
+    assert!(listed >= 1, "the first check lists the images");
+    for _ in 0..3 {
+        clock.advance(std::time::Duration::from_secs(2));
+        f.cluster.check_health(true).await;
+    }
+    assert_eq!(e.calls("images"), listed, "the count stayed: no listing");
+    // A new image: the next check lists again; a failed listing is tried
+    // again at the check after.
+    e.tag_image("app:1", "app:2").await.unwrap();
+    e.fail("images", 1);
+    f.cluster.check_health(true).await;
+    assert_eq!(e.calls("images"), listed + 1);
+    f.cluster.check_health(true).await;
+    assert_eq!(e.calls("images"), listed + 2);
+    let cfg = ImageConfig {
+        name: "app:2".into(),
+        cpus: 0.1,
+        memory: 64,
+        ..ImageConfig::default()
+    };
+    assert!(f.cluster.plan_deploy(&cfg, 1).await.unwrap().assignments[0].holds_image);
+    f.cluster.check_health(true).await;
+    assert_eq!(e.calls("images"), listed + 2);
+    // A minute on, the list is refreshed even though the count stayed.
+    clock.advance(super::state::IMAGE_RELIST);
+    f.cluster.check_health(true).await;
+    assert_eq!(e.calls("images"), listed + 3);
+}

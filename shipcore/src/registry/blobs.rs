@@ -18,7 +18,6 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use sha2::{Digest as _, Sha256};
-use tokio::io::AsyncWriteExt;
 
 use super::names::Digest;
 use crate::error::{Error, Result};
@@ -26,10 +25,103 @@ use crate::error::{Error, Result};
 /// Uploads untouched for this long are abandoned.
 pub const UPLOAD_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
+/// Bytes written to an upload between two background flushes: the fsync at
+/// publish then finds at most this much (plus what the disk has not caught
+/// up with) still to write, instead of the whole blob.
+const FLUSH_EVERY: u64 = 32 * 1024 * 1024;
+
+/// Bytes gathered before one write to an upload's file.
+const WRITE_BUFFER: usize = 1 << 20;
+
 /// An upload's running hash, while this process holds it.
 struct Hashing {
     hasher: Sha256,
     size: u64,
+}
+
+/// A write of one buffer on a blocking thread; gives the buffer back.
+type Write = tokio::task::JoinHandle<std::io::Result<Vec<u8>>>;
+
+/// An upload's running hash taken out for one writer. Dropped without
+/// being settled (the request went away mid-write), the hash is forgotten
+/// once the write in flight has landed, so the next writer rebuilds it
+/// from what the file holds; until then the upload counts as being
+/// written.
+struct Taken {
+    store: BlobStore,
+    id: String,
+    hashing: Option<Hashing>,
+    writing: Option<Write>,
+    settled: bool,
+}
+
+impl Taken {
+    fn size(&self) -> u64 {
+        self.hashing.as_ref().map_or(0, |h| h.size)
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        if let Some(h) = &mut self.hashing {
+            h.hasher.update(bytes);
+            h.size += bytes.len() as u64;
+        }
+    }
+
+    /// Starts writing `buf` (after the write in flight, if any, landed:
+    /// call [`Taken::landed`] first).
+    fn write(&mut self, file: &Arc<std::fs::File>, buf: Vec<u8>) {
+        let file = file.clone();
+        self.writing = Some(tokio::task::spawn_blocking(move || {
+            std::io::Write::write_all(&mut &*file, &buf).map(|()| buf)
+        }));
+    }
+
+    /// Waits for the write in flight; its buffer back for reuse.
+    async fn landed(&mut self, path: &Path) -> Result<Option<Vec<u8>>> {
+        let Some(w) = self.writing.take() else {
+            return Ok(None);
+        };
+        match w.await {
+            Ok(Ok(buf)) => Ok(Some(buf)),
+            Ok(Err(e)) => Err(io("cannot write", path, e)),
+            Err(e) => Err(Error::System {
+                reason: format!("a write to {} stopped: {e}", path.display()),
+            }),
+        }
+    }
+
+    fn put_back(mut self) {
+        self.settled = true;
+        if let Some(h) = self.hashing.take() {
+            self.store.put_back(&self.id, h);
+        } else {
+            self.store.forget(&self.id);
+        }
+    }
+
+    fn forget(&mut self) {
+        self.settled = true;
+        self.store.forget(&self.id);
+    }
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        let store = self.store.clone();
+        let id = std::mem::take(&mut self.id);
+        match (self.writing.take(), tokio::runtime::Handle::try_current()) {
+            (Some(w), Ok(rt)) => {
+                rt.spawn(async move {
+                    let _ = w.await;
+                    store.forget(&id);
+                });
+            }
+            _ => store.forget(&id),
+        }
+    }
 }
 
 /// Blobs and uploads under one folder.
@@ -219,8 +311,9 @@ impl BlobStore {
     }
 
     /// Takes an upload's running hash for one writer, rebuilding it from
-    /// the file when this process does not hold it (after a restart).
-    async fn take_hashing(&self, id: &str) -> Result<Hashing> {
+    /// the file when this process does not hold it (after a restart, or
+    /// after a writer that went away mid-write).
+    async fn take_hashing(&self, id: &str) -> Result<Taken> {
         let held = {
             let mut h = self.hashing.lock().map_err(|_| Error::System {
                 reason: "upload table poisoned".into(),
@@ -240,8 +333,15 @@ impl BlobStore {
                 }
             }
         };
-        if let Some(hashing) = held {
-            return Ok(hashing);
+        let mut taken = Taken {
+            store: self.clone(),
+            id: id.to_string(),
+            hashing: held,
+            writing: None,
+            settled: false,
+        };
+        if taken.hashing.is_some() {
+            return Ok(taken);
         }
         let path = self.upload_path(id);
         let rebuilt = async {
@@ -261,9 +361,12 @@ impl BlobStore {
         }
         .await;
         match rebuilt {
-            Ok(h) => Ok(h),
+            Ok(h) => {
+                taken.hashing = Some(h);
+                Ok(taken)
+            }
             Err(e) => {
-                self.forget(id);
+                taken.forget();
                 if e.kind() == std::io::ErrorKind::NotFound {
                     Err(Error::missing("upload", id))
                 } else {
@@ -290,15 +393,20 @@ impl BlobStore {
     /// chunk that does not start at the upload's end is refused
     /// ([`Error::State`], the distribution API's 416). `limit`: the
     /// upload's largest size. A stream that fails half-way (the client went
-    /// away) leaves the upload at what was written of it: it can resume.
+    /// away) leaves the upload at what was received of it: it can resume.
     pub async fn append<S>(&self, id: &str, at: Option<u64>, limit: u64, body: S) -> Result<u64>
     where
         S: Stream<Item = std::result::Result<Bytes, Error>> + Send,
     {
         check_upload_id(id)?;
-        let mut hashing = self.take_hashing(id).await?;
-        let result = self.append_taken(id, at, limit, body, &mut hashing).await;
-        self.put_back(id, hashing);
+        let mut taken = self.take_hashing(id).await?;
+        let result = self.append_taken(id, at, limit, body, &mut taken).await;
+        match &result {
+            // The hash no longer says what the file holds: the next writer
+            // rebuilds it from the file.
+            Err(Error::System { .. }) => taken.forget(),
+            _ => taken.put_back(),
+        }
         result
     }
 
@@ -308,64 +416,91 @@ impl BlobStore {
         at: Option<u64>,
         limit: u64,
         body: S,
-        hashing: &mut Hashing,
+        taken: &mut Taken,
     ) -> Result<u64>
     where
         S: Stream<Item = std::result::Result<Bytes, Error>> + Send,
     {
+        let held = taken.size();
         if let Some(at) = at {
-            if at != hashing.size {
+            if at != held {
                 return Err(Error::State {
                     what: format!("upload {id}"),
-                    state: format!("{} bytes", hashing.size),
-                    reason: format!(
-                        "the chunk starts at {at}, but the upload holds {} bytes",
-                        hashing.size
-                    ),
+                    state: format!("{held} bytes"),
+                    reason: format!("the chunk starts at {at}, but the upload holds {held} bytes"),
                 });
             }
         }
         let path = self.upload_path(id);
-        let mut f = tokio::fs::OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .await
-            .map_err(|e| io("cannot open", &path, e))?;
+        let file = std::sync::Arc::new(
+            tokio::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .await
+                .map_err(|e| io("cannot open", &path, e))?
+                .into_std()
+                .await,
+        );
+        // Bytes are gathered into buffers of WRITE_BUFFER and written on a
+        // blocking thread while the next buffer fills (one thread hand-off
+        // per buffer, not per network read); every FLUSH_EVERY bytes a
+        // flush starts beside the writes, so the disk works while the
+        // network delivers and the fsync at publish finds little left.
+        let mut pending: Vec<u8> = Vec::with_capacity(WRITE_BUFFER);
+        let mut flushing: Option<tokio::task::JoinHandle<()>> = None;
+        let mut unflushed = 0u64;
         let mut body = std::pin::pin!(body);
         let mut failed = None;
-        while let Some(chunk) = body.next().await {
-            let chunk = match chunk {
-                Ok(c) => c,
-                Err(e) => {
+        loop {
+            let chunk = match body.next().await {
+                None => break,
+                Some(Ok(c)) => c,
+                Some(Err(e)) => {
                     failed = Some(e);
                     break;
                 }
             };
-            if hashing.size + chunk.len() as u64 > limit {
+            if taken.size() + chunk.len() as u64 > limit {
                 failed = Some(Error::invalid(
                     "blob",
                     format!("larger than the {limit} bytes allowed"),
                 ));
                 break;
             }
-            if let Err(e) = f.write_all(&chunk).await {
-                failed = Some(io("cannot write", &path, e));
-                break;
+            taken.update(&chunk);
+            pending.extend_from_slice(&chunk);
+            if pending.len() < WRITE_BUFFER {
+                continue;
             }
-            hashing.hasher.update(&chunk);
-            hashing.size += chunk.len() as u64;
+            // The buffer of the write before comes back for the next one.
+            let mut next = taken
+                .landed(&path)
+                .await?
+                .unwrap_or_else(|| Vec::with_capacity(WRITE_BUFFER));
+            next.clear();
+            let full = std::mem::replace(&mut pending, next);
+            unflushed += full.len() as u64;
+            taken.write(&file, full);
+            if unflushed >= FLUSH_EVERY && flushing.as_ref().is_none_or(|h| h.is_finished()) {
+                let file = file.clone();
+                unflushed = 0;
+                flushing = Some(tokio::task::spawn_blocking(move || {
+                    // Best effort: publish syncs the file in any case.
+                    let _ = file.sync_data();
+                }));
+            }
         }
-        // What was written stays consistent with the hash: flush it, and on
-        // a failed write cut the file back to what was hashed.
-        let flushed = f.flush().await;
-        if failed.is_some() || flushed.is_err() {
-            let _ = f.set_len(hashing.size).await;
+        // What arrived is written, also when the stream broke off: the
+        // upload resumes from there.
+        taken.landed(&path).await?;
+        if !pending.is_empty() {
+            taken.write(&file, pending);
+            taken.landed(&path).await?;
         }
-        if let Some(e) = failed {
-            return Err(e);
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(taken.size()),
         }
-        flushed.map_err(|e| io("cannot write", &path, e))?;
-        Ok(hashing.size)
     }
 
     /// Publishes an upload as the blob `digest`: refused (and the upload
@@ -373,12 +508,17 @@ impl BlobStore {
     /// already (a concurrent push of the same bytes) is kept as it is.
     pub async fn finish(&self, id: &str, digest: &Digest) -> Result<u64> {
         check_upload_id(id)?;
-        let hashing = self.take_hashing(id).await?;
+        let mut taken = self.take_hashing(id).await?;
         let path = self.upload_path(id);
+        let Some(hashing) = taken.hashing.take() else {
+            return Err(Error::System {
+                reason: format!("upload {id} has no hash"),
+            });
+        };
         let got = Digest::from_bytes(hashing.hasher.finalize().into());
         if got != *digest {
             let _ = tokio::fs::remove_file(&path).await;
-            self.forget(id);
+            taken.forget();
             return Err(Error::invalid(
                 "digest",
                 format!("the upload's bytes hash to {got}, not {digest}"),
@@ -404,7 +544,7 @@ impl BlobStore {
             Ok::<_, std::io::Error>(())
         }
         .await;
-        self.forget(id);
+        taken.forget();
         match published {
             Ok(()) => Ok(size),
             Err(e) => {
@@ -531,6 +671,85 @@ mod tests {
         assert_eq!(std::fs::read(path).unwrap(), b"hello world");
         assert!(again.upload_size(&id).await.is_err(), "the upload is gone");
         assert_eq!(again.blobs().await.unwrap().len(), 1);
+    }
+
+    /// Pseudo-random bytes (no two buffers alike).
+    fn noise(len: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_writer_that_goes_away_mid_write_leaves_a_resumable_upload() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).await.unwrap();
+        let data = noise(5 * WRITE_BUFFER / 2 + 1234, 7);
+        let id = store.start_upload().await.unwrap();
+        // 2.3 buffers arrive, in odd-sized pieces, then the client stalls
+        // and the request is dropped (as when its connection closes).
+        let sent = 9 * WRITE_BUFFER / 4;
+        let pieces: Vec<_> = data[..sent]
+            .chunks(65_521)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        let stalled = futures::stream::iter(pieces).chain(futures::stream::pending());
+        let cut = tokio::time::timeout(
+            Duration::from_millis(300),
+            store.append(&id, Some(0), u64::MAX, stalled),
+        )
+        .await;
+        assert!(cut.is_err(), "the append was still waiting for the body");
+        // Once the write in flight landed, the upload takes a writer again,
+        // from what its file holds.
+        let mut tries = 0;
+        let held = loop {
+            let held = store.upload_size(&id).await.unwrap();
+            let rest = Bytes::copy_from_slice(&data[held as usize..]);
+            match store
+                .append(&id, Some(held), u64::MAX, futures::stream::iter([Ok(rest)]))
+                .await
+            {
+                Ok(total) => {
+                    assert_eq!(total, data.len() as u64);
+                    break held;
+                }
+                Err(Error::State { .. }) if tries < 100 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
+        // Whole buffers landed; what was still being gathered did not.
+        assert!(held >= WRITE_BUFFER as u64 && held < sent as u64, "{held}");
+        let d = digest_of(&data);
+        assert_eq!(store.finish(&id, &d).await.unwrap(), data.len() as u64);
+        assert_eq!(std::fs::read(store.blob_path(&d)).unwrap(), data);
+    }
+
+    #[tokio::test]
+    async fn many_buffers_in_small_pieces_publish_intact() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).await.unwrap();
+        let data = noise(3 * WRITE_BUFFER + 77, 11);
+        let pieces: Vec<_> = data
+            .chunks(4093)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        let d = digest_of(&data);
+        let size = store
+            .put(&d, u64::MAX, futures::stream::iter(pieces))
+            .await
+            .unwrap();
+        assert_eq!(size, data.len() as u64);
+        assert_eq!(std::fs::read(store.blob_path(&d)).unwrap(), data);
     }
 
     #[tokio::test]

@@ -1,8 +1,11 @@
 //! Manifests as pushed (pure): OCI and Docker schema 2 image manifests and
-//! indexes (manifest lists), read for what they reference. The bytes are
+//! indexes (manifest lists), typed with oci-spec and read for what they
+//! reference. The bytes are
 //! kept as pushed (their digest is the manifest's identity); this module
 //! only checks them and says which blobs and child manifests they need.
 
+use oci_spec::image::{Descriptor, ImageIndex, ImageManifest};
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
@@ -59,33 +62,27 @@ impl Manifest {
     }
 }
 
+/// What every manifest says about itself, read first to choose the type
+/// to read it as.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Descriptor {
-    #[serde(default)]
-    media_type: String,
-    digest: String,
-    #[serde(default)]
-    size: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Raw {
+struct Versioned {
     schema_version: Option<u32>,
     #[serde(default)]
     media_type: String,
-    config: Option<Descriptor>,
-    layers: Option<Vec<Descriptor>>,
-    manifests: Option<Vec<Descriptor>>,
+    config: Option<IgnoredAny>,
+    layers: Option<IgnoredAny>,
+    manifests: Option<IgnoredAny>,
 }
 
 fn bad(reason: impl Into<String>) -> Error {
     Error::invalid("manifest", reason)
 }
 
+/// A descriptor's digest as the registry's own (sha256 only: a digest the
+/// content store cannot hold is refused here).
 fn digest_of(field: &str, d: &Descriptor) -> Result<Digest> {
-    Digest::parse(&d.digest).map_err(|e| match e {
+    Digest::parse(d.digest().as_ref()).map_err(|e| match e {
         Error::Invalid { reason, .. } => bad(format!("{field}: {reason}")),
         e => e,
     })
@@ -93,7 +90,9 @@ fn digest_of(field: &str, d: &Descriptor) -> Result<Digest> {
 
 /// Reads a pushed manifest. `content_type`: the request's `Content-Type`
 /// (empty when none); it and the body's `mediaType` must agree when both
-/// are given.
+/// are given. Images are read as oci-spec's [`ImageManifest`], indexes
+/// and Docker manifest lists as its [`ImageIndex`] (Docker schema 2 has the
+/// same shape, with its own media types).
 pub fn parse(bytes: &[u8], content_type: &str) -> Result<Manifest> {
     if bytes.len() > MAX_MANIFEST {
         return Err(bad(format!(
@@ -101,12 +100,12 @@ pub fn parse(bytes: &[u8], content_type: &str) -> Result<Manifest> {
             bytes.len()
         )));
     }
-    let raw: Raw =
+    let probe: Versioned =
         serde_json::from_slice(bytes).map_err(|e| bad(format!("not a manifest: {e}")))?;
-    if raw.schema_version != Some(2) {
+    if probe.schema_version != Some(2) {
         return Err(bad(format!(
             "schemaVersion must be 2, got {:?} (schema 1 manifests are not supported)",
-            raw.schema_version
+            probe.schema_version
         )));
     }
     let header = content_type.split(';').next().unwrap_or("").trim();
@@ -115,8 +114,8 @@ pub fn parse(bytes: &[u8], content_type: &str) -> Result<Manifest> {
     } else {
         header
     };
-    let media_type = match (header, raw.media_type.as_str()) {
-        ("", "") => match (&raw.manifests, &raw.config) {
+    let media_type = match (header, probe.media_type.as_str()) {
+        ("", "") => match (&probe.manifests, &probe.config) {
             (Some(_), None) => OCI_INDEX.to_string(),
             _ => OCI_MANIFEST.to_string(),
         },
@@ -129,47 +128,41 @@ pub fn parse(bytes: &[u8], content_type: &str) -> Result<Manifest> {
             )))
         }
     };
-    let kind = match media_type.as_str() {
+    let (kind, content_size) = match media_type.as_str() {
         OCI_MANIFEST | DOCKER_MANIFEST => {
-            if raw.manifests.is_some() {
+            if probe.manifests.is_some() {
                 return Err(bad("an image manifest does not list manifests"));
             }
-            let config = raw
-                .config
-                .as_ref()
-                .ok_or_else(|| bad("an image manifest needs config"))?;
-            let layers = raw.layers.as_deref().unwrap_or_default();
-            let mut content_size = config.size;
-            let mut digests = Vec::with_capacity(layers.len());
-            for (i, l) in layers.iter().enumerate() {
-                digests.push(digest_of(&format!("layers[{i}].digest"), l)?);
-                content_size = content_size.saturating_add(l.size);
+            let m: ImageManifest = serde_json::from_slice(bytes)
+                .map_err(|e| bad(format!("not an image manifest: {e}")))?;
+            let mut content_size = m.config().size();
+            let mut layers = Vec::with_capacity(m.layers().len());
+            for (i, l) in m.layers().iter().enumerate() {
+                layers.push(digest_of(&format!("layers[{i}].digest"), l)?);
+                content_size = content_size.saturating_add(l.size());
             }
-            let kind = Kind::Image {
-                config: digest_of("config.digest", config)?,
-                layers: digests,
-            };
-            return Ok(finish(bytes, media_type, kind, content_size));
+            let config = digest_of("config.digest", m.config())?;
+            (Kind::Image { config, layers }, content_size)
         }
         OCI_INDEX | DOCKER_LIST => {
-            if raw.config.is_some() || raw.layers.is_some() {
+            if probe.config.is_some() || probe.layers.is_some() {
                 return Err(bad("an index does not have config or layers"));
             }
-            let list = raw.manifests.as_deref().unwrap_or_default();
-            let mut manifests = Vec::with_capacity(list.len());
+            let index: ImageIndex =
+                serde_json::from_slice(bytes).map_err(|e| bad(format!("not an index: {e}")))?;
+            let mut manifests = Vec::with_capacity(index.manifests().len());
             let mut content_size = 0u64;
-            for (i, m) in list.iter().enumerate() {
-                if !m.media_type.is_empty()
-                    && ![OCI_MANIFEST, DOCKER_MANIFEST, OCI_INDEX, DOCKER_LIST]
-                        .contains(&m.media_type.as_str())
+            for (i, m) in index.manifests().iter().enumerate() {
+                let child = m.media_type().to_string();
+                if ![OCI_MANIFEST, DOCKER_MANIFEST, OCI_INDEX, DOCKER_LIST]
+                    .contains(&child.as_str())
                 {
                     return Err(bad(format!(
-                        "manifests[{i}].mediaType {} is not a manifest's",
-                        m.media_type
+                        "manifests[{i}].mediaType {child} is not a manifest's"
                     )));
                 }
                 manifests.push(digest_of(&format!("manifests[{i}].digest"), m)?);
-                content_size = content_size.saturating_add(m.size);
+                content_size = content_size.saturating_add(m.size());
             }
             (Kind::Index { manifests }, content_size)
         }
@@ -179,7 +172,7 @@ pub fn parse(bytes: &[u8], content_type: &str) -> Result<Manifest> {
         )))
         }
     };
-    Ok(finish(bytes, media_type, kind.0, kind.1))
+    Ok(finish(bytes, media_type, kind, content_size))
 }
 
 fn finish(bytes: &[u8], media_type: String, kind: Kind, content_size: u64) -> Manifest {
@@ -258,6 +251,11 @@ mod tests {
             (
                 body.replace(&d('b'), "sha256:../../etc/passwd"),
                 String::new(),
+                "not an image manifest",
+            ),
+            (
+                body.replace(&d('b'), &format!("sha512:{}", "b".repeat(128))),
+                String::new(),
                 "layers[0].digest",
             ),
             (
@@ -268,7 +266,7 @@ mod tests {
             (
                 format!(r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","layers":[]}}"#),
                 String::new(),
-                "needs config",
+                "missing field `config`",
             ),
         ] {
             let e = parse(bytes.as_bytes(), &ct).unwrap_err().to_string();
