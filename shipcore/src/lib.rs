@@ -31,6 +31,7 @@
 
 #[cfg(feature = "runtime")]
 pub mod access;
+pub mod build;
 #[cfg(feature = "runtime")]
 pub mod clock;
 pub mod cluster;

@@ -76,7 +76,7 @@ fn digest(data: &[u8]) -> Digest {
 
 fn manifest(config: &Digest, layer: &Digest) -> String {
     format!(
-        r#"{{"schemaVersion":2,"mediaType":"{DOCKER_MANIFEST}","config":{{"digest":"{config}","size":8}},"layers":[{{"digest":"{layer}","size":7}}]}}"#
+        r#"{{"schemaVersion":2,"mediaType":"{DOCKER_MANIFEST}","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"{config}","size":8}},"layers":[{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","digest":"{layer}","size":7}}]}}"#
     )
 }
 

@@ -67,9 +67,13 @@ impl Access {
         password: &str,
         from: Option<std::net::IpAddr>,
     ) -> Result<Option<Arc<Principal>>> {
-        if username == crate::model::ENGINE_USER {
+        if username == crate::model::ENGINE_USER || username == crate::model::BUILDER_USER {
             self.throttle.admit(from, username)?;
-            let found = self.engine_principal(password).await?;
+            let found = if username == crate::model::ENGINE_USER {
+                self.engine_principal(password).await?
+            } else {
+                self.builder_principal(password).await?
+            };
             if found.is_none() {
                 self.throttle.failed(from, username);
             }

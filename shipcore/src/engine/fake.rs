@@ -492,9 +492,25 @@ impl EngineBackend for FakeEngine {
         }))
     }
 
-    fn push_image(&self, _reference: &str, _auth: Option<RegistryAuth>) -> EngineStream<Progress> {
-        let err = self.unsupported("push");
-        Box::pin(stream::once(async move { Err(err) }))
+    /// Pushes nowhere: answers as the engine's last push message does
+    /// (`{tag}: digest: sha256:… size: …`) for an image it holds.
+    fn push_image(&self, reference: &str, _auth: Option<RegistryAuth>) -> EngineStream<Progress> {
+        let engine = self.clone();
+        let reference = reference.to_string();
+        Box::pin(stream::once(async move {
+            engine.gate("push").await?;
+            let id = engine
+                .world()
+                .images
+                .get(&reference)
+                .map(|i| i.id.clone())
+                .ok_or_else(|| engine.missing("image", &reference))?;
+            let tag = reference.rsplit_once(':').map_or("latest", |(_, t)| t);
+            Ok(Progress {
+                status: format!("{tag}: digest: {id} size: 528"),
+                ..Default::default()
+            })
+        }))
     }
 
     async fn list_images(&self) -> Result<Vec<ImageSummary>> {
@@ -648,9 +664,117 @@ impl EngineBackend for FakeEngine {
             .ok_or_else(|| self.missing("network", network))
     }
 
-    fn build_image(&self, _context: Vec<u8>, _options: &BuildOptions) -> EngineStream<BuildOutput> {
-        let err = self.unsupported("build");
-        Box::pin(stream::once(async move { Err(err) }))
+    /// Builds as far as a fake can: reads the context's Dockerfile, says
+    /// each step, refuses an unknown instruction or a `FROM` image it does
+    /// not hold (as the engine does), and records the image with the
+    /// options' tag and labels.
+    fn build_image(&self, context: Vec<u8>, options: &BuildOptions) -> EngineStream<BuildOutput> {
+        const KNOWN: [&str; 17] = [
+            "FROM",
+            "RUN",
+            "CMD",
+            "LABEL",
+            "EXPOSE",
+            "ENV",
+            "ADD",
+            "COPY",
+            "ENTRYPOINT",
+            "VOLUME",
+            "USER",
+            "WORKDIR",
+            "ARG",
+            "ONBUILD",
+            "STOPSIGNAL",
+            "HEALTHCHECK",
+            "SHELL",
+        ];
+        use futures::StreamExt as _;
+        let engine = self.clone();
+        let options = options.clone();
+        Box::pin(
+            stream::once(async move {
+                engine.gate("build").await?;
+                let fail = |status: u16, message: String| Error::EngineApi {
+                    engine: engine.id.clone(),
+                    status,
+                    message,
+                };
+                let mut dockerfile = String::new();
+                let mut archive = tar::Archive::new(&context[..]);
+                let entries = archive
+                    .entries()
+                    .map_err(|e| fail(400, format!("the context is not a tar archive: {e}")))?;
+                for e in entries {
+                    let mut e = e.map_err(|e| fail(400, format!("the context: {e}")))?;
+                    let is_dockerfile = e.path().is_ok_and(|p| p.as_os_str() == "Dockerfile");
+                    if is_dockerfile {
+                        std::io::Read::read_to_string(&mut e, &mut dockerfile)
+                            .map_err(|e| fail(400, format!("the Dockerfile: {e}")))?;
+                    }
+                }
+                let steps: Vec<(usize, &str)> = dockerfile
+                    .lines()
+                    .enumerate()
+                    .map(|(i, l)| (i + 1, l.trim()))
+                    .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+                    .collect();
+                let mut out = Vec::new();
+                for (k, (line, text)) in steps.iter().enumerate() {
+                    let word = text.split_whitespace().next().unwrap_or("").to_uppercase();
+                    if !KNOWN.contains(&word.as_str()) {
+                        return Err(fail(
+                            400,
+                            format!(
+                                "dockerfile parse error line {line}: unknown instruction: {word}"
+                            ),
+                        ));
+                    }
+                    if word == "FROM" {
+                        let image = text.split_whitespace().nth(1).unwrap_or("");
+                        if image != "scratch" && !engine.world().images.contains_key(image) {
+                            return Err(fail(
+                                404,
+                                format!(
+                                    "pull access denied for {image}, repository does not exist"
+                                ),
+                            ));
+                        }
+                    }
+                    out.push(Ok(BuildOutput::Log(format!(
+                        "Step {}/{} : {text}",
+                        k + 1,
+                        steps.len()
+                    ))));
+                }
+                if steps.is_empty() {
+                    return Err(fail(400, "the Dockerfile cannot be empty".into()));
+                }
+                let id = format!(
+                    "sha256:{:064x}",
+                    context.len() as u128 * 7919 + steps.len() as u128
+                );
+                engine.world().images.insert(
+                    options.tag.clone(),
+                    ImageDetails {
+                        id: id.clone(),
+                        tags: vec![options.tag.clone()],
+                        labels: options.labels.clone(),
+                        ..Default::default()
+                    },
+                );
+                out.push(Ok(BuildOutput::Log(format!(
+                    "Successfully built {}",
+                    &id[7..19]
+                ))));
+                out.push(Ok(BuildOutput::ImageId(id)));
+                Ok::<_, Error>(stream::iter(out))
+            })
+            .map(|r| match r {
+                Ok(s) => s.boxed(),
+                Err(e) => stream::once(async move { Err(e) }).boxed(),
+            })
+            .flatten(),
+        )
     }
 
     fn events(&self, _since: Option<i64>) -> EngineStream<EngineEvent> {

@@ -39,10 +39,13 @@ impl Account {
         if self.username.chars().any(|c| c.is_whitespace() || c == ':') {
             return Err(Error::invalid("username", "may not hold whitespace or ':'"));
         }
-        if self.username == ENGINE_USER {
+        if self.username == ENGINE_USER || self.username == BUILDER_USER {
             return Err(Error::invalid(
                 "username",
-                format!("{ENGINE_USER} is the name the cluster's engines pull images with"),
+                format!(
+                    "{} is reserved: the cluster's engines use it with shipd's registry",
+                    self.username
+                ),
             ));
         }
         if self.role.name.trim().is_empty() {
@@ -55,6 +58,11 @@ impl Account {
 /// The name the cluster's engines give shipd's registry when they pull
 /// from it (with a password the store keeps; see `Access::engine_pull_secret`).
 pub const ENGINE_USER: &str = "shipcore-engine";
+
+/// The name engines give shipd's registry when they push what a build
+/// project built (with a password of its own; see
+/// `Access::builder_push_secret`).
+pub const BUILDER_USER: &str = "shipcore-builder";
 
 /// A permission: an area and an access level, written `area:ro` or `area:rw`,
 /// or `*` for everything (later Shipyard versions' scheme).

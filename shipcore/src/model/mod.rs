@@ -16,7 +16,9 @@ mod project;
 mod units;
 mod validate;
 
-pub use access::{Account, Permission, Role, RoleRef, ServiceKey, WebhookKey, ENGINE_USER};
+pub use access::{
+    Account, Permission, Role, RoleRef, ServiceKey, WebhookKey, BUILDER_USER, ENGINE_USER,
+};
 pub use container::{
     BindPort, Container, ContainerState, ContainerType, ImageConfig, Port, Proto, RestartPolicy,
     MAX_CPUS, MAX_MEMORY,

@@ -1,0 +1,280 @@
+//! The build service over fake engines: projects, builds from queued to
+//! their end with the log, plugins, and what a restart leaves.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::json;
+use shipcore::build::{
+    BuildRecord, BuildStatus, Builds, BuildsOptions, LogEvent, PluginRef, Plugins, ProjectChange,
+};
+use shipcore::clock::SystemClock;
+use shipcore::engine::EngineBackend as _;
+use shipcore::registry::{BlobStore, Registry};
+use shipcore::testing::Fixture;
+use shipcore::Error;
+
+async fn service(f: &Fixture, dir: &std::path::Path) -> Builds {
+    let clock = Arc::new(SystemClock::new());
+    let registry = Registry::new(
+        f.store.clone(),
+        BlobStore::open(dir).await.unwrap(),
+        clock.clone(),
+    );
+    Builds::new(
+        f.store.clone(),
+        f.cluster.clone(),
+        registry,
+        clock,
+        Plugins::builtin(),
+        BuildsOptions {
+            registry_host: "127.0.0.1:5999".into(),
+            ..BuildsOptions::default()
+        },
+    )
+}
+
+fn define(dockerfile: &str, plugins: Vec<PluginRef>) -> ProjectChange {
+    ProjectChange {
+        dockerfile: Some(dockerfile.into()),
+        files: Some(BTreeMap::from([(
+            "hello.txt".to_string(),
+            "aGVsbG8=".to_string(),
+        )])),
+        plugins: Some(plugins),
+        ..ProjectChange::default()
+    }
+}
+
+fn plugin(name: &str) -> PluginRef {
+    PluginRef {
+        name: name.into(),
+        params: BTreeMap::new(),
+    }
+}
+
+async fn wait_end(b: &Builds, id: &str) -> BuildRecord {
+    for _ in 0..200 {
+        let r = b.record(id).await.unwrap();
+        if r.status.ended() {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("build {id} did not end");
+}
+
+#[tokio::test]
+async fn a_build_goes_queued_running_succeeded_with_its_log_and_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fixture::fake(2, 4_000, 8_192, &["app:1"]).await.unwrap();
+    let b = service(&f, dir.path()).await;
+    b.create("myweb", "alice").await.unwrap();
+    assert!(matches!(
+        b.create("myweb", "alice").await,
+        Err(Error::Exists { .. })
+    ));
+    b.save(
+        "myweb",
+        false,
+        define(
+            "FROM app:1\nCOPY hello.txt /hello.txt\n",
+            vec![plugin("dockerfile-lint"), plugin("label-stamp")],
+        ),
+        "alice",
+    )
+    .await
+    .unwrap();
+    // Queued before the workers run.
+    let r = b.build("myweb", "1.0", "alice").await.unwrap();
+    assert_eq!(r.status, BuildStatus::Queued);
+    assert_eq!(r.id, "myweb-1");
+    assert_eq!(r.image, "127.0.0.1:5999/default_cluster/myweb:1.0");
+    let follow = b.follow(&r.id, 0).await.unwrap();
+    let _workers = b.start().await.unwrap();
+    let events: Vec<LogEvent> = tokio::time::timeout(Duration::from_secs(10), follow.collect())
+        .await
+        .unwrap();
+    assert_eq!(
+        events.last(),
+        Some(&LogEvent::End(BuildStatus::Succeeded)),
+        "{events:?}"
+    );
+    let done = wait_end(&b, &r.id).await;
+    assert_eq!(done.status, BuildStatus::Succeeded, "{done:?}");
+    assert!(done.started.is_some() && done.ended.is_some());
+    let engine = done.engine.clone().unwrap();
+    assert!(done.digest.as_deref().unwrap().starts_with("sha256:"));
+    let log = b.log(&r.id).await.unwrap().join("\n");
+    assert!(log.contains("Step 1/2 : FROM app:1"), "{log}");
+    assert!(log.contains("dockerfile-lint: no findings"), "{log}");
+    // The label stamper's labels are on the image.
+    let image = f
+        .engine(&engine)
+        .unwrap()
+        .inspect_image(&r.image)
+        .await
+        .unwrap();
+    assert_eq!(image.labels["org.shipcore.build.project"], "myweb");
+    assert_eq!(image.labels["org.shipcore.build.tag"], "1.0");
+    assert_eq!(image.labels["org.shipcore.build.operator"], "alice");
+    assert_eq!(
+        image.labels["org.shipcore.build.source-digest"],
+        done.source_digest
+    );
+    // Following an ended build replays its log and its end.
+    let again: Vec<LogEvent> = b.follow(&r.id, 1).await.unwrap().collect().await;
+    assert!(
+        matches!(again.first(), Some(LogEvent::Line(1, _))),
+        "{again:?}"
+    );
+    assert_eq!(again.last(), Some(&LogEvent::End(BuildStatus::Succeeded)));
+    assert_eq!(b.history("myweb").await.unwrap()[0].id, "myweb-1");
+}
+
+#[tokio::test]
+async fn failures_end_failed_with_the_reason_in_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fixture::fake(1, 4_000, 8_192, &["app:1"]).await.unwrap();
+    let b = service(&f, dir.path()).await;
+    let _workers = b.start().await.unwrap();
+    // A Dockerfile the engine cannot parse.
+    b.save(
+        "broken",
+        true,
+        define("FROM app:1\nRUNN true\n", vec![]),
+        "bob",
+    )
+    .await
+    .unwrap();
+    let r = b.build("broken", "1", "bob").await.unwrap();
+    let done = wait_end(&b, &r.id).await;
+    assert_eq!(done.status, BuildStatus::Failed);
+    let log = b.log(&r.id).await.unwrap().join("\n");
+    assert!(log.contains("unknown instruction: RUNN"), "{log}");
+    // The linter fails an untagged base before any engine works.
+    b.save(
+        "loose",
+        true,
+        define("FROM app\n", vec![plugin("dockerfile-lint")]),
+        "bob",
+    )
+    .await
+    .unwrap();
+    let r = b.build("loose", "1", "bob").await.unwrap();
+    let done = wait_end(&b, &r.id).await;
+    assert_eq!(done.status, BuildStatus::Failed);
+    assert!(done.reason.unwrap().contains("no tag"));
+    assert!(done.engine.is_none(), "no engine was used");
+    // Missing things.
+    assert!(matches!(
+        b.build("nope", "1", "bob").await,
+        Err(Error::Missing { .. })
+    ));
+    assert!(matches!(
+        b.clone_project("nope", "x", "bob").await,
+        Err(Error::Missing { .. })
+    ));
+    assert!(matches!(b.delete("nope").await, Err(Error::Missing { .. })));
+    // Bad definitions are refused naming the path; the project is unchanged.
+    let before = b.project("loose").await.unwrap();
+    let e = b
+        .save(
+            "loose",
+            false,
+            ProjectChange {
+                files: Some(BTreeMap::from([("../x".to_string(), "eA==".to_string())])),
+                ..ProjectChange::default()
+            },
+            "bob",
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("\"../x\""), "{e}");
+    assert_eq!(b.project("loose").await.unwrap(), before);
+    let e = b
+        .save(
+            "loose",
+            false,
+            ProjectChange {
+                plugins: Some(vec![plugin("aa")]),
+                ..ProjectChange::default()
+            },
+            "bob",
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("aa"), "{e}");
+    assert!(b
+        .call_plugin(
+            "dockerfile-lint",
+            "lint",
+            &json!({"dockerfile": "FROM a:1"})
+        )
+        .unwrap()["ok"]
+        .as_bool()
+        .unwrap());
+}
+
+#[tokio::test]
+async fn clones_copy_the_definition_not_the_history_and_a_restart_settles_builds() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fixture::fake(1, 4_000, 8_192, &["app:1"]).await.unwrap();
+    let b = service(&f, dir.path()).await;
+    b.save(
+        "src",
+        true,
+        define("FROM app:1\n", vec![plugin("label-stamp")]),
+        "carol",
+    )
+    .await
+    .unwrap();
+    // Two builds queued, then "shipd stops": one was running by then.
+    let first = b.build("src", "1", "carol").await.unwrap();
+    let second = b.build("src", "2", "carol").await.unwrap();
+    let key = format!("build/records/src/{:010}", 1);
+    let (mut rec, rev) = shipcore::store::get_json::<BuildRecord>(f.store.as_ref(), &key)
+        .await
+        .unwrap()
+        .unwrap();
+    rec.status = BuildStatus::Running;
+    shipcore::store::put_json(
+        f.store.as_ref(),
+        &key,
+        &rec,
+        shipcore::store::Expect::Revision(rev),
+    )
+    .await
+    .unwrap();
+    let after = service(&f, dir.path()).await;
+    let _workers = after.start().await.unwrap();
+    let r1 = wait_end(&after, &first.id).await;
+    assert_eq!(r1.status, BuildStatus::Failed);
+    assert!(r1.reason.unwrap().contains("stopped"));
+    let r2 = wait_end(&after, &second.id).await;
+    assert_eq!(r2.status, BuildStatus::Succeeded, "{r2:?}");
+    // The clone has the definition and plugins, no builds.
+    let c = after.clone_project("src", "dst", "dave").await.unwrap();
+    let src = after.project("src").await.unwrap();
+    assert_eq!(
+        (c.dockerfile.clone(), c.files.clone(), c.plugins.clone()),
+        (src.dockerfile, src.files, src.plugins)
+    );
+    assert_eq!(c.creator, "dave");
+    assert!(after.history("dst").await.unwrap().is_empty());
+    let r = after.build("dst", "1", "dave").await.unwrap();
+    assert_eq!(wait_end(&after, &r.id).await.status, BuildStatus::Succeeded);
+    assert!(matches!(
+        after.clone_project("src", "dst", "dave").await,
+        Err(Error::Exists { .. })
+    ));
+    after.delete("src").await.unwrap();
+    assert!(matches!(
+        after.history("src").await,
+        Err(Error::Missing { .. })
+    ));
+}
