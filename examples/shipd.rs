@@ -263,6 +263,32 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
     let _registry_round = (!shared).then(|| registry.spawn_maintenance());
     println!("registry at {registry_host} (docker login {registry_host})");
+    // Build projects: built on the engines, pushed into this registry with
+    // the builder's own password.
+    let builds = shipcore::build::Builds::new(
+        store.clone(),
+        cluster.clone(),
+        registry.clone(),
+        cluster.options().clock.clone(),
+        shipcore::build::Plugins::builtin(),
+        shipcore::build::BuildsOptions {
+            registry_host: registry_host.clone(),
+            push_auth: Some(shipcore::engine::RegistryAuth {
+                username: shipcore::model::BUILDER_USER.into(),
+                password: access.builder_push_secret().await?,
+                server: registry_host.clone(),
+            }),
+            ..shipcore::build::BuildsOptions::default()
+        },
+    );
+    // Builds run on a shipd with a store of its own; replicas sharing an
+    // etcd store do not run them yet (a restart of one would fail the
+    // builds another runs).
+    let _build_workers = if shared {
+        Vec::new()
+    } else {
+        builds.start().await?
+    };
     let app = shipcore_http::App::with_projects(
         cluster,
         access,
@@ -273,7 +299,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         registry,
         host: registry_host,
         max_blob: shipcore_http::RegistryOptions::MAX_BLOB,
-    });
+    })
+    .with_builds(builds);
     shipcore_http::serve(listener, app, shutdown()).await?;
     println!("shipd stopped");
     Ok(())

@@ -151,6 +151,66 @@ const REGISTRY: &[(&str, &str, &str, bool)] = &[
     ("POST", "/harbor/repositories/manifests", "/harbor/repositories/manifests?repo_name=m/app&tag=1", false),
 ];
 
+/// Build projects (seed 002 part 1): method, path, whether it writes. The
+/// built-in `user` role builds.
+const BUILDS: &[(&str, &str, &str, bool)] = &[
+    ("POST", "/api/project/new", "/api/project/new", true),
+    ("POST", "/api/project/delete", "/api/project/delete", true),
+    ("POST", "/api/project/clone", "/api/project/clone", true),
+    (
+        "GET",
+        "/api/project/info",
+        "/api/project/info?projectName=nope",
+        false,
+    ),
+    (
+        "POST",
+        "/api/project/info",
+        "/api/project/info?projectName=nope",
+        false,
+    ),
+    ("GET", "/api/project/list", "/api/project/list", false),
+    ("POST", "/api/project/list", "/api/project/list", false),
+    ("POST", "/api/project/save", "/api/project/save", true),
+    ("POST", "/api/project/build", "/api/project/build", true),
+    (
+        "POST",
+        "/api/project/build/cancel",
+        "/api/project/build/cancel",
+        true,
+    ),
+    (
+        "GET",
+        "/api/project/build/{id}/log",
+        "/api/project/build/nope-1/log",
+        false,
+    ),
+    (
+        "GET",
+        "/api/project/buildHistory",
+        "/api/project/buildHistory?projectName=nope",
+        false,
+    ),
+    (
+        "POST",
+        "/api/project/buildHistory",
+        "/api/project/buildHistory?projectName=nope",
+        false,
+    ),
+    (
+        "POST",
+        "/api/plugin/extension/interface",
+        "/api/plugin/extension/interface",
+        true,
+    ),
+    (
+        "GET",
+        "/view/config/independent",
+        "/view/config/independent?projectName=nope",
+        false,
+    ),
+];
+
 /// Login and password changes, checked below the matrix: they take no
 /// permission area, and act on the caller's own credentials.
 const LOGIN: &[(&str, &str)] = &[
@@ -392,6 +452,9 @@ async fn auth_matrix() {
                 || REGISTRY
                     .iter()
                     .any(|(m, r, _, _)| *m == method && r == template)
+                || BUILDS
+                    .iter()
+                    .any(|(m, r, _, _)| *m == method && r == template)
                 || ENDPOINTS
                     .iter()
                     .any(|e| e.method == method && e.route == template);
@@ -402,7 +465,7 @@ async fn auth_matrix() {
     }
     assert_eq!(
         operations,
-        ENDPOINTS.len() + COMPOSE.len() + REGISTRY.len() + LOGIN.len() + 3,
+        ENDPOINTS.len() + COMPOSE.len() + REGISTRY.len() + BUILDS.len() + LOGIN.len() + 3,
         "documented operations"
     );
     for (method, route) in COMPOSE {
@@ -435,6 +498,23 @@ async fn auth_matrix() {
                 _ => status != 401 && status != 403 && status < 500,
             };
             if !fine {
+                failures.push(format!("{method} {path} as {who}: {status}: {answer}"));
+            }
+        }
+    }
+    for (method, _, path, _writes) in BUILDS {
+        let body =
+            (*method == "POST").then_some(r#"{"projectName":"nope","plugin":"x","method":"y"}"#);
+        for (who, cred) in &creds {
+            let (status, answer) = api.call(method, path, cred, body).await;
+            let fine = match *who {
+                "none" | "webhook" | "forged-token" => status == 401,
+                "watcher" => status == 403,
+                _ => status != 401 && status != 403 && status < 500,
+            };
+            // Every answer is in the family's envelope.
+            let enveloped = answer["code"].is_u64() || answer["data"].is_string();
+            if !fine || !enveloped {
                 failures.push(format!("{method} {path} as {who}: {status}: {answer}"));
             }
         }

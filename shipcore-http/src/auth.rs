@@ -64,6 +64,44 @@ impl Credentials {
     }
 }
 
+/// How often a long stream notices that access changed when it sends
+/// nothing.
+pub const REVOCATION_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// `stream`, ended as soon as `caller`'s credentials are revoked: they are
+/// checked again whenever access changed (and the stream looks at least
+/// every [`REVOCATION_CHECK`], even when it has nothing to send).
+pub fn until_revoked<S>(
+    app: &crate::App,
+    caller: &Caller,
+    stream: S,
+) -> impl futures::Stream<Item = S::Item> + Send + 'static
+where
+    S: futures::Stream + Send + 'static,
+    S::Item: Send + 'static,
+{
+    use futures::StreamExt as _;
+    let ticks = futures::stream::unfold((), |()| async {
+        tokio::time::sleep(REVOCATION_CHECK).await;
+        Some((None, ()))
+    });
+    let access = app.access.clone();
+    let credentials = caller.1.clone();
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(access.generation()));
+    futures::stream::select(stream.map(Some), ticks)
+        .take_while(move |_| {
+            let (access, credentials, seen) = (access.clone(), credentials.clone(), seen.clone());
+            async move {
+                let now = access.generation();
+                if seen.swap(now, std::sync::atomic::Ordering::SeqCst) == now {
+                    return true;
+                }
+                credentials.valid(&access).await
+            }
+        })
+        .filter_map(|item| async move { item })
+}
+
 impl Caller {
     /// Fails with 403 unless the caller may act on `area` (writing if `write`).
     pub fn require(&self, area: &str, write: bool) -> Result<(), Error> {

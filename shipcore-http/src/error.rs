@@ -32,6 +32,9 @@ pub enum Error {
     /// No route serves the request.
     #[error("{0}")]
     NoRoute(String),
+    /// The route exists, not with this method.
+    #[error("{0}")]
+    NoMethod(String),
     /// The client took too long to send its body.
     #[error("{0}")]
     SlowClient(String),
@@ -63,6 +66,7 @@ impl Error {
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NoRoute(_) => StatusCode::NOT_FOUND,
+            Error::NoMethod(_) => StatusCode::METHOD_NOT_ALLOWED,
             Error::SlowClient(_) => StatusCode::REQUEST_TIMEOUT,
             Error::TooLong(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::CrossSite(_) => StatusCode::FORBIDDEN,

@@ -26,6 +26,7 @@
 //! - `front.rs`: answers the hottest reads from those renderings before the router.
 
 mod auth;
+mod build_api;
 mod cluster_api;
 mod compose_api;
 mod error;
@@ -34,6 +35,7 @@ mod front;
 mod guard;
 mod observe;
 mod openapi;
+mod pages;
 mod registry_api;
 mod rendered;
 
@@ -88,6 +90,9 @@ pub struct AppParts {
     pub projects: Option<shipcore::projects::Projects>,
     /// The image registry, when the server keeps one ([`App::with_registry`]).
     pub registry: std::sync::OnceLock<RegistryOptions>,
+    /// Build projects (seed 002 part 1), when the server runs them
+    /// ([`App::with_builds`]).
+    pub builds: std::sync::OnceLock<shipcore::build::Builds>,
     /// The container list and the cluster info as last rendered.
     containers_json: Rendered,
     /// The container list as Shipyard's released CLI reads it.
@@ -127,6 +132,15 @@ impl App {
         self
     }
 
+    /// The app, running build projects too (seed 002 part 1). Given once:
+    /// a second is ignored.
+    pub fn with_builds(self, builds: shipcore::build::Builds) -> Self {
+        if self.0.builds.set(builds).is_err() {
+            tracing::warn!("the app runs build projects already; the second is ignored");
+        }
+        self
+    }
+
     pub fn with_limits(cluster: Cluster, access: Access, limits: Limits) -> Self {
         Self::build(cluster, access, limits, None)
     }
@@ -143,6 +157,7 @@ impl App {
             limits,
             projects,
             registry: Default::default(),
+            builds: Default::default(),
             metrics: Default::default(),
             containers_json: Default::default(),
             containers_cli_json: Default::default(),
@@ -158,7 +173,11 @@ pub fn router(app: App) -> Router {
     routes
         .merge(registry_api::v2::router())
         .merge(registry_api::docker_ext::router())
+        .merge(build_api::router())
         .fallback(|| async { Error::NoRoute("no such endpoint".into()) })
+        .method_not_allowed_fallback(|method: axum::http::Method| async move {
+            Error::NoMethod(format!("this endpoint does not take {method}"))
+        })
         .layer(axum::middleware::from_fn(guard::same_site))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
@@ -188,6 +207,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     use utoipa::OpenApi as _;
     let (_, mut doc) = api().split_for_parts();
     doc.merge(registry_api::doc::Doc::openapi());
+    doc.merge(build_api::doc::Doc::openapi());
     openapi::finish(&mut doc);
     doc
 }

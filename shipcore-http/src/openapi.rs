@@ -31,6 +31,7 @@ use utoipa::{Modify, OpenApi};
         (name = "distribution", description = "The OCI distribution API: docker login, push and pull"),
         (name = "docker-ext", description = "Seed 004: images, tags and layers of the registry"),
         (name = "harbor", description = "Seed 002 part 2: projects, repositories and tags of the registry"),
+        (name = "packaging", description = "Seed 002 part 1: build projects, builds and their plugins"),
     )
 )]
 #[derive(Debug)]
@@ -109,12 +110,12 @@ impl Modify for AuthAnswers {
                 &mut item.head,
             ];
             for op in operations.into_iter().flatten() {
-                // The distribution and docker ext APIs document their own
-                // errors, in their own envelopes.
-                let own = op
-                    .tags
-                    .as_ref()
-                    .is_some_and(|t| t.iter().any(|t| t == "distribution" || t == "docker-ext"));
+                // The distribution, docker ext and packaging APIs document
+                // their own errors, in their own envelopes.
+                let own = op.tags.as_ref().is_some_and(|t| {
+                    t.iter()
+                        .any(|t| t == "distribution" || t == "docker-ext" || t == "packaging")
+                });
                 if own {
                     continue;
                 }
@@ -207,8 +208,8 @@ mod tests {
         // the container service (24 for projects, services and volumes, 3
         // for the cluster's certificates), 30 of the registry (15 of the
         // distribution API, 8 of seed 004's docker ext, 7 of the Harbor
-        // browse API).
-        assert_eq!(operations, 94);
+        // browse API), 15 of build projects (seed 002 part 1).
+        assert_eq!(operations, 109);
         let schemas = &doc["components"]["schemas"];
         for name in [
             "Container",

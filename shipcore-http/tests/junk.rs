@@ -2,15 +2,18 @@
 //! generated requests (junk bytes, arbitrary JSON, seed bodies with fields
 //! of the wrong type, odd ids, and the ids and id prefixes of containers the
 //! cluster runs) to every endpoint of the cluster API (seed 001) and of the
-//! container service (seed 003: projects, services, volumes, certs) and of
-//! the registry (`/v2`, seed 004's `/docker/ext`, `/harbor`), sent
+//! container service (seed 003: projects, services, volumes, certs), of
+//! the registry (`/v2`, seed 004's `/docker/ext`, `/harbor`) and of build
+//! projects (seed 002 part 1: `/api/project`, the plugin call, the
+//! configuration page), sent
 //! over loopback to the whole listener (its front and hyper, not the router
 //! alone), over in-memory fake engines that hold deployed containers and a
 //! running project. Afterwards the cluster's containers are exactly those
 //! on its engines that no project owns, its reservations are exactly
 //! theirs, every project container belongs to a project that exists, every
-//! project settles, every tag's manifest and blobs are intact, and the API
-//! still answers. Failing cases are kept in
+//! project settles, every tag's manifest and blobs are intact, every build
+//! project is well-formed and every build record's project exists, and the
+//! API still answers. Failing cases are kept in
 //! `junk.proptest-regressions` and replayed first.
 #![allow(clippy::unwrap_used)]
 
@@ -130,6 +133,25 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("POST", "/harbor/repositories/tags?repo_name={}"),
     ("GET", "/harbor/repositories/manifests?repo_name={}&tag={}"),
     ("POST", "/harbor/repositories/manifests?repo_name={}&tag={}"),
+    ("POST", "/api/project/new"),
+    ("POST", "/api/project/delete"),
+    ("POST", "/api/project/clone"),
+    ("GET", "/api/project/info?projectName={}&operator={}"),
+    ("POST", "/api/project/info?projectName={}"),
+    (
+        "GET",
+        "/api/project/list?page={}&page_size={}&projectName={}",
+    ),
+    ("POST", "/api/project/save"),
+    ("POST", "/api/project/build"),
+    ("POST", "/api/project/build/cancel"),
+    ("GET", "/api/project/build/{}/log"),
+    (
+        "GET",
+        "/api/project/buildHistory?projectName={}&operator={}",
+    ),
+    ("POST", "/api/plugin/extension/interface"),
+    ("GET", "/view/config/independent?projectName={}"),
 ];
 
 /// A compose template of the fake engines' image, with a named volume.
@@ -275,6 +297,8 @@ struct Bed {
     config: String,
     upload: String,
     _content: tempfile::TempDir,
+    /// Build projects, holding `web` (a Dockerfile, a file, two plugins).
+    builds: shipcore::build::Builds,
 }
 
 fn bed() -> Bed {
@@ -349,6 +373,32 @@ fn bed() -> Bed {
             .await
             .unwrap();
         let upload = registry.blob_store().start_upload().await.unwrap();
+        let builds = shipcore::build::Builds::new(
+            fixture.store.clone(),
+            fixture.cluster.clone(),
+            registry.clone(),
+            fixture.cluster.options().clock.clone(),
+            shipcore::build::Plugins::builtin(),
+            shipcore::build::BuildsOptions::default(),
+        );
+        drop(builds.start().await.unwrap());
+        builds
+            .save(
+                "web",
+                true,
+                shipcore::build::ProjectChange {
+                    dockerfile: Some("FROM app:1\nCOPY a.txt /a.txt\n".into()),
+                    files: Some([("a.txt".to_string(), "YQ==".to_string())].into()),
+                    plugins: Some(vec![shipcore::build::PluginRef {
+                        name: "label-stamp".into(),
+                        params: Default::default(),
+                    }]),
+                    ..Default::default()
+                },
+                "admin",
+            )
+            .await
+            .unwrap();
         let app = shipcore_http::App::with_projects(
             fixture.cluster.clone(),
             fixture.access.clone(),
@@ -359,13 +409,14 @@ fn bed() -> Bed {
             registry: registry.clone(),
             host: "127.0.0.1:1".into(),
             max_blob: 1 << 20,
-        });
+        })
+        .with_builds(builds.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(shipcore_http::serve(listener, app, std::future::pending()));
-        (fixture, seeded, base, (registry, digests, upload, content))
+        (fixture, seeded, base, (registry, digests, upload, content, builds))
     });
-    let (registry, digests, upload, content) = registry;
+    let (registry, digests, upload, content, builds) = registry;
     Bed {
         rt,
         base,
@@ -377,6 +428,7 @@ fn bed() -> Bed {
         layer: digests[1].clone(),
         upload,
         _content: content,
+        builds,
     }
 }
 
@@ -509,6 +561,27 @@ impl Bed {
 impl Bed {
     /// Every tag names a stored manifest, whose blobs its repository
     /// serves, each holding the bytes of its digest.
+    /// Every stored build project is well-formed, and every build record
+    /// belongs to a project that exists.
+    fn check_builds(&self) {
+        self.rt.block_on(async {
+            let projects = self.builds.projects("").await.unwrap();
+            for p in &projects {
+                shipcore::build::model::check_name("projectName", &p.name).unwrap();
+                shipcore::build::model::check_definition(&p.dockerfile, &p.files).unwrap();
+                self.builds.history(&p.name).await.unwrap();
+            }
+            for v in self.fixture.store.list("build/records/").await.unwrap() {
+                let r: shipcore::build::BuildRecord = v.json().unwrap();
+                assert!(
+                    projects.iter().any(|p| p.name == r.project),
+                    "{} outlived its project",
+                    r.id
+                );
+            }
+        });
+    }
+
     fn check_registry(&self) {
         self.rt.block_on(async {
             use sha2::Digest as _;
@@ -579,6 +652,9 @@ proptest! {
                     prop_assert!(err["errors"][0]["code"].is_string(), "{method} {path}: {err}");
                 } else if path.starts_with("/docker/ext") {
                     prop_assert!(err["code"].as_u64().unwrap_or(0) > 0 && err["message"].is_string(), "{method} {path}: {err}");
+                } else if path.starts_with("/api/project") || path.starts_with("/api/plugin") || path.starts_with("/view/") {
+                    let code = err["code"].as_u64().unwrap_or(0);
+                    prop_assert!(code > 10000 && err["errMsg"].is_string(), "{method} {path}: {err}");
                 } else {
                     prop_assert!(err["error"].is_string(), "{method} {path}: {err}");
                 }
@@ -586,5 +662,6 @@ proptest! {
         }
         bed.check_consistent();
         bed.check_registry();
+        bed.check_builds();
     }
 }

@@ -110,7 +110,7 @@ async fn a_build_goes_queued_running_succeeded_with_its_log_and_labels() {
     let engine = done.engine.clone().unwrap();
     assert!(done.digest.as_deref().unwrap().starts_with("sha256:"));
     let log = b.log(&r.id).await.unwrap().join("\n");
-    assert!(log.contains("Step 1/2 : FROM app:1"), "{log}");
+    assert!(log.contains("Step 1/3 : FROM app:1"), "{log}");
     assert!(log.contains("dockerfile-lint: no findings"), "{log}");
     // The label stamper's labels are on the image.
     let image = f
@@ -277,4 +277,40 @@ async fn clones_copy_the_definition_not_the_history_and_a_restart_settles_builds
         after.history("src").await,
         Err(Error::Missing { .. })
     ));
+}
+
+#[tokio::test]
+async fn a_running_build_is_cancelled_and_its_followers_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fixture::fake(1, 4_000, 8_192, &["app:1"]).await.unwrap();
+    f.engine("e0")
+        .unwrap()
+        .delay("build", Duration::from_secs(30));
+    let b = service(&f, dir.path()).await;
+    let _workers = b.start().await.unwrap();
+    b.save("slow", true, define("FROM app:1\n", vec![]), "erin")
+        .await
+        .unwrap();
+    let r = b.build("slow", "1", "erin").await.unwrap();
+    for _ in 0..200 {
+        if b.record(&r.id).await.unwrap().status == BuildStatus::Running {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(b.record(&r.id).await.unwrap().status, BuildStatus::Running);
+    let follow = b.follow(&r.id, 0).await.unwrap();
+    let done = b.cancel(&r.id).await.unwrap();
+    assert_eq!(done.status, BuildStatus::Cancelled);
+    let events: Vec<LogEvent> = tokio::time::timeout(Duration::from_secs(5), follow.collect())
+        .await
+        .unwrap();
+    assert_eq!(events.last(), Some(&LogEvent::End(BuildStatus::Cancelled)));
+    // Cancelling what has ended is refused; the record stays cancelled.
+    assert!(matches!(b.cancel(&r.id).await, Err(Error::State { .. })));
+    assert_eq!(wait_end(&b, &r.id).await.status, BuildStatus::Cancelled);
+    // The engine's slot is free again: the next build runs.
+    f.engine("e0").unwrap().delay("build", Duration::ZERO);
+    let next = b.build("slow", "2", "erin").await.unwrap();
+    assert_eq!(wait_end(&b, &next.id).await.status, BuildStatus::Succeeded);
 }

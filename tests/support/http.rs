@@ -49,6 +49,8 @@ pub struct Api {
     /// How the engines name the registry: `127.0.0.1:PORT`.
     pub registry_host: String,
     pub content: tempfile::TempDir,
+    /// Build projects, their workers running.
+    pub builds: shipcore::build::Builds,
     _server: tokio::task::JoinHandle<()>,
 }
 
@@ -99,6 +101,24 @@ pub async fn start(fixture: Fixture) -> Api {
             password: access.engine_pull_secret().await.unwrap(),
             server: registry_host.clone(),
         });
+    let builds = shipcore::build::Builds::new(
+        store.clone(),
+        cluster.clone(),
+        registry.clone(),
+        cluster.options().clock.clone(),
+        shipcore::build::Plugins::builtin(),
+        shipcore::build::BuildsOptions {
+            registry_host: registry_host.clone(),
+            push_auth: Some(shipcore::engine::RegistryAuth {
+                username: shipcore::model::BUILDER_USER.into(),
+                password: access.builder_push_secret().await.unwrap(),
+                server: registry_host.clone(),
+            }),
+            ..Default::default()
+        },
+    );
+    // The workers live as long as the runtime.
+    drop(builds.start().await.unwrap());
     let app = shipcore_http::App::with_projects(
         cluster.clone(),
         access.clone(),
@@ -109,7 +129,8 @@ pub async fn start(fixture: Fixture) -> Api {
         registry: registry.clone(),
         host: registry_host.clone(),
         max_blob: shipcore_http::RegistryOptions::MAX_BLOB,
-    });
+    })
+    .with_builds(builds.clone());
     let server = tokio::spawn(async move {
         shipcore_http::serve(listener, app, std::future::pending())
             .await
@@ -124,6 +145,7 @@ pub async fn start(fixture: Fixture) -> Api {
         registry,
         registry_host,
         content,
+        builds,
         _server: server,
     }
 }

@@ -30,10 +30,6 @@ pub struct HubResult {
 }
 use crate::App;
 
-/// How often a followed stream without events checks that its caller's
-/// credentials still hold.
-const REVOCATION_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
-
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EventQuery {
@@ -74,42 +70,18 @@ pub async fn list(
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(q.since)
             .max(q.since);
-        let events = app.cluster.events().follow(since).await?.map(Some);
-        // Ticks, so a stream with no events still notices a revocation.
-        let ticks = futures::stream::unfold((), |()| async {
-            tokio::time::sleep(REVOCATION_CHECK).await;
-            Some((None, ()))
-        });
-        // The caller's credentials are checked again whenever access
-        // changed; once they are revoked, the stream ends.
-        let access = app.access.clone();
-        let credentials = caller.1.clone();
-        let seen = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(access.generation()));
-        let stream = futures::stream::select(events, ticks)
-            .take_while(move |_| {
-                let (access, credentials, seen) =
-                    (access.clone(), credentials.clone(), seen.clone());
-                async move {
-                    let now = access.generation();
-                    if seen.swap(now, std::sync::atomic::Ordering::SeqCst) == now {
-                        return true;
-                    }
-                    credentials.valid(&access).await
-                }
+        let events = app.cluster.events().follow(since).await?;
+        // Once the caller's credentials are revoked, the stream ends.
+        let stream = crate::auth::until_revoked(&app, &caller, events).map(move |item| {
+            Ok::<_, Infallible>(match item {
+                Ok(e) => Sse::default()
+                    .id(e.seq.to_string())
+                    .event("event")
+                    .json_data(released::event(&e, wire))
+                    .unwrap_or_else(|_| Sse::default().event("error").data("cannot encode event")),
+                Err(e) => Sse::default().event("error").data(e.to_string()),
             })
-            .filter_map(|item| async move { item })
-            .map(move |item| {
-                Ok::<_, Infallible>(match item {
-                    Ok(e) => Sse::default()
-                        .id(e.seq.to_string())
-                        .event("event")
-                        .json_data(released::event(&e, wire))
-                        .unwrap_or_else(|_| {
-                            Sse::default().event("error").data("cannot encode event")
-                        }),
-                    Err(e) => Sse::default().event("error").data(e.to_string()),
-                })
-            });
+        });
         return Ok(axum::response::Sse::new(stream)
             .keep_alive(KeepAlive::default())
             .into_response());

@@ -38,6 +38,16 @@ const PROJECTS: &str = "build/projects/";
 const RECORDS: &str = "build/records/";
 const LOGS: &str = "build/logs/";
 
+/// What the engine says of each layer while it pushes.
+const LAYER_PROGRESS: [&str; 6] = [
+    "Preparing",
+    "Waiting",
+    "Pushing",
+    "Pushed",
+    "Layer already exists",
+    "Mounted from",
+];
+
 /// Most bytes of a build's log kept (its end, when longer).
 pub const MAX_LOG: usize = 256 * 1024;
 
@@ -237,13 +247,18 @@ impl Builds {
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
         let mut handles = Vec::new();
         for _ in 0..self.inner.opts.workers.max(1) {
-            let me = self.clone();
+            // Workers do not keep the service alive: once every handle on it
+            // is dropped, the queue closes and they end.
+            let service = Arc::downgrade(&self.inner);
             let rx = rx.clone();
             handles.push(tokio::spawn(async move {
                 loop {
                     let next = rx.lock().await.recv().await;
                     let Some(id) = next else { return };
-                    me.run_one(id).await;
+                    let Some(inner) = service.upgrade() else {
+                        return;
+                    };
+                    Builds { inner }.run_one(id).await;
                 }
             }));
         }
@@ -542,6 +557,19 @@ impl Builds {
                 Err(e) => return Err(e),
             }
         };
+        // A delete of the project between its read and this record: the
+        // record goes too (delete removes the records it sees).
+        if get_json::<BuildProject>(self.inner.store.as_ref(), &project_key(project))
+            .await?
+            .is_none()
+        {
+            let _ = self
+                .inner
+                .store
+                .delete(&record_key(project, n), Expect::Any)
+                .await;
+            return Err(Error::missing("project", project));
+        }
         if self.inner.queue.try_send(record.id.clone()).is_err() {
             let _ = self.end_queued(&record.id, "the build queue is full").await;
             return Err(Error::TooMany {
@@ -953,10 +981,26 @@ impl Builds {
             .backend(&engine)
             .await
             .map_err(|e| e.to_string())?;
+        // The plugins' labels as one LABEL instruction at the end (the
+        // engine's `labels` parameter costs a build step per label).
+        let context = if prepared.labels.is_empty() {
+            context
+        } else {
+            let quote = |v: &str| {
+                let clean: String = v.chars().filter(|c| !c.is_control()).collect();
+                format!("\"{}\"", clean.replace('\\', "\\\\").replace('"', "\\\""))
+            };
+            let pairs: Vec<String> = prepared
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{}={}", quote(k), quote(v)))
+                .collect();
+            let dockerfile = format!("{}\nLABEL {}\n", p.dockerfile.trim_end(), pairs.join(" "));
+            context_tar(&dockerfile, &files).map_err(|e| e.to_string())?
+        };
         let options = BuildOptions {
             tag: record.image.clone(),
             dockerfile: "Dockerfile".into(),
-            labels: prepared.labels.clone(),
             ..BuildOptions::default()
         };
         let mut out = backend.build_image(context, &options);
@@ -980,7 +1024,12 @@ impl Builds {
         let mut pushed = None;
         while let Some(p) = push.next().await {
             match p {
-                Ok(p) if p.id.is_none() && !p.status.is_empty() => {
+                // Per-layer progress stays out of the log.
+                Ok(p)
+                    if p.id.is_none()
+                        && !p.status.is_empty()
+                        && !LAYER_PROGRESS.iter().any(|s| p.status.starts_with(s)) =>
+                {
                     if let Some(d) = p
                         .status
                         .split_once("digest: ")

@@ -719,6 +719,7 @@ impl EngineBackend for FakeEngine {
                     .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
                     .collect();
                 let mut out = Vec::new();
+                let mut labels = options.labels.clone();
                 for (k, (line, text)) in steps.iter().enumerate() {
                     let word = text.split_whitespace().next().unwrap_or("").to_uppercase();
                     if !KNOWN.contains(&word.as_str()) {
@@ -740,6 +741,9 @@ impl EngineBackend for FakeEngine {
                             ));
                         }
                     }
+                    if word == "LABEL" {
+                        labels.extend(label_pairs(text[5..].trim()));
+                    }
                     out.push(Ok(BuildOutput::Log(format!(
                         "Step {}/{} : {text}",
                         k + 1,
@@ -758,7 +762,7 @@ impl EngineBackend for FakeEngine {
                     ImageDetails {
                         id: id.clone(),
                         tags: vec![options.tag.clone()],
-                        labels: options.labels.clone(),
+                        labels,
                         ..Default::default()
                     },
                 );
@@ -780,4 +784,38 @@ impl EngineBackend for FakeEngine {
     fn events(&self, _since: Option<i64>) -> EngineStream<EngineEvent> {
         Box::pin(stream::empty())
     }
+}
+
+/// The `key=value` pairs of a LABEL instruction (either side may be
+/// double-quoted, with `\\` escapes).
+fn label_pairs(text: &str) -> Vec<(String, String)> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let (mut quoted, mut escaped) = (false, false);
+    for c in text.chars() {
+        match c {
+            _ if escaped => {
+                word.push(c);
+                escaped = false;
+            }
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            c if c.is_whitespace() && !quoted => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
+        .into_iter()
+        .filter_map(|w| {
+            w.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect()
 }

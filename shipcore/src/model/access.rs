@@ -150,7 +150,7 @@ impl Role {
     pub const ADMIN_AREAS: [&'static str; 3] = ["accounts", "roles", "servicekeys"];
 
     /// The permission areas of the API families.
-    pub const AREAS: [&'static str; 10] = [
+    pub const AREAS: [&'static str; 11] = [
         "accounts",
         "roles",
         "servicekeys",
@@ -161,6 +161,7 @@ impl Role {
         "cluster",
         "projects",
         "registry",
+        "builds",
     ];
 
     /// Whether this role allows an action on `area`. `admin` may do anything;
