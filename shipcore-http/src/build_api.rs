@@ -329,6 +329,35 @@ fn name_of(q: &NameQuery, body: &[u8]) -> Result<String, Coded> {
     text(&f, "projectName").map(str::to_string)
 }
 
+/// The page asked for (from 1) and its size (`default`, at most 100).
+fn paging(q: &NameQuery, default: usize) -> Result<(usize, usize), Coded> {
+    let size = q.page_size.unwrap_or(default);
+    if !(1..=100).contains(&size) {
+        return Err(Coded {
+            status: StatusCode::BAD_REQUEST,
+            code: INVALID,
+            message: "page_size must be from 1 to 100".into(),
+        });
+    }
+    Ok((q.page.unwrap_or(1).max(1), size))
+}
+
+/// One page of `all`, with the paging beside the content as the seed
+/// shows it.
+fn paged<T>(all: &[T], page: usize, size: usize, show: fn(&T) -> Value) -> Response {
+    let items: Vec<Value> = all
+        .iter()
+        .skip((page - 1).saturating_mul(size))
+        .take(size)
+        .map(show)
+        .collect();
+    Json(json!({
+        "code": OK, "errMsg": "ok", "content": items,
+        "page": page, "page_size": size, "total_count": all.len(),
+    }))
+    .into_response()
+}
+
 async fn info(
     State(app): State<App>,
     caller: Caller,
@@ -346,30 +375,11 @@ async fn info(
 
 async fn list(State(app): State<App>, caller: Caller, Query(q): Query<NameQuery>) -> Answer {
     require(&caller, false)?;
-    let page = q.page.unwrap_or(1).max(1);
-    let size = q.page_size.unwrap_or(10);
-    if !(1..=100).contains(&size) {
-        return Err(Coded {
-            status: StatusCode::BAD_REQUEST,
-            code: INVALID,
-            message: "page_size must be from 1 to 100".into(),
-        });
-    }
+    let (page, size) = paging(&q, 10)?;
     let all = builds(&app)?
         .projects(q.project_name.as_deref().unwrap_or(""))
         .await?;
-    let items: Vec<Value> = all
-        .iter()
-        .skip((page - 1).saturating_mul(size))
-        .take(size)
-        .map(project_json)
-        .collect();
-    // The seed puts the paging beside the content.
-    Ok(Json(json!({
-        "code": OK, "errMsg": "ok", "content": items,
-        "page": page, "page_size": size, "total_count": all.len(),
-    }))
-    .into_response())
+    Ok(paged(&all, page, size, project_json))
 }
 
 async fn save(State(app): State<App>, caller: Caller, Body(body): Body) -> Answer {
@@ -487,23 +497,12 @@ async fn history(
 ) -> Answer {
     require(&caller, false)?;
     let name = name_of(&q, &body)?;
-    let page = q.page.unwrap_or(1).max(1);
-    let size = q.page_size.unwrap_or(20).clamp(1, 100);
+    let (page, size) = paging(&q, 20)?;
     let all = builds(&app)?
         .history(&name)
         .await
         .map_err(|e| or_missing(e, NO_PROJECT))?;
-    let items: Vec<Value> = all
-        .iter()
-        .skip((page - 1).saturating_mul(size))
-        .take(size)
-        .map(record_json)
-        .collect();
-    Ok(Json(json!({
-        "code": OK, "errMsg": "ok", "content": items,
-        "page": page, "page_size": size, "total_count": all.len(),
-    }))
-    .into_response())
+    Ok(paged(&all, page, size, record_json))
 }
 
 /// A build's log: JSON lines, or with `Accept: text/event-stream` the

@@ -288,9 +288,14 @@ impl Builds {
             define_dockerfile_type: super::model::DEFINE.to_string(),
             ..BuildProject::default()
         };
+        self.put_new(p).await
+    }
+
+    /// Stores a new project; `Exists` when one has its name.
+    async fn put_new(&self, p: BuildProject) -> Result<BuildProject> {
         match put_json(
             self.inner.store.as_ref(),
-            &project_key(name),
+            &project_key(&p.name),
             &p,
             Expect::Absent,
         )
@@ -299,7 +304,7 @@ impl Builds {
             Ok(_) => Ok(p),
             Err(Error::Conflict { .. }) => Err(Error::Exists {
                 kind: "project".into(),
-                id: name.to_string(),
+                id: p.name,
             }),
             Err(e) => Err(e),
         }
@@ -373,21 +378,7 @@ impl Builds {
             last_modify_operator: operator.to_string(),
             ..from
         };
-        match put_json(
-            self.inner.store.as_ref(),
-            &project_key(dst),
-            &p,
-            Expect::Absent,
-        )
-        .await
-        {
-            Ok(_) => Ok(p),
-            Err(Error::Conflict { .. }) => Err(Error::Exists {
-                kind: "project".into(),
-                id: dst.to_string(),
-            }),
-            Err(e) => Err(e),
-        }
+        self.put_new(p).await
     }
 
     /// Checks plugin references against the known plugins.
