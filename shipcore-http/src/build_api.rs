@@ -58,8 +58,16 @@ pub fn router() -> axum::Router<App> {
         .route("/api/project/build/{id}/log", get(log))
         .route("/api/project/buildHistory", get(history).post(history))
         .route("/api/plugin/extension/interface", post(extension))
-        .route("/view/config/independent", get(config_page));
+        .route("/view/config/independent", get(config_page))
+        // Anything else under the family's prefixes: a 404 in its envelope.
+        .route("/api/project/{*rest}", axum::routing::any(no_route))
+        .route("/api/plugin/{*rest}", axum::routing::any(no_route))
+        .route("/view/{*rest}", axum::routing::any(no_route));
     crate::error::with_envelope::<Pack, App>(family)
+}
+
+async fn no_route() -> Error {
+    Error::NoRoute("no such endpoint".into())
 }
 
 /// The family's envelope for failures outside the handlers (credentials,
