@@ -473,6 +473,12 @@ async fn a_build_log_is_followed_live_and_resumed() {
         .await
         .unwrap_or(false);
         assert!(ended, "{text}");
+        // After the end the stream closes (it does not idle on keep-alives).
+        let closed = tokio::time::timeout(Duration::from_secs(5), async {
+            while let Some(Ok(_)) = body.next().await {}
+        })
+        .await;
+        assert!(closed.is_ok(), "the log stream stayed open after its end");
         assert!(text.contains("data: succeeded"), "{text}");
         let first = text
             .lines()

@@ -81,17 +81,31 @@ where
     S::Item: Send + 'static,
 {
     use futures::StreamExt as _;
+    /// What the merged stream carries: an item, a tick, or the end of
+    /// `stream` (the ticks go on forever, so the end must be said).
+    enum Step<T> {
+        Item(T),
+        Tick,
+        Done,
+    }
     let ticks = futures::stream::unfold((), |()| async {
         tokio::time::sleep(REVOCATION_CHECK).await;
-        Some((None, ()))
+        Some((Step::Tick, ()))
     });
+    let items = stream
+        .map(Step::Item)
+        .chain(futures::stream::once(async { Step::Done }));
     let access = app.access.clone();
     let credentials = caller.1.clone();
     let seen = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(access.generation()));
-    futures::stream::select(stream.map(Some), ticks)
-        .take_while(move |_| {
+    futures::stream::select(items, ticks)
+        .take_while(move |step| {
+            let done = matches!(step, Step::Done);
             let (access, credentials, seen) = (access.clone(), credentials.clone(), seen.clone());
             async move {
+                if done {
+                    return false;
+                }
                 let now = access.generation();
                 if seen.swap(now, std::sync::atomic::Ordering::SeqCst) == now {
                     return true;
@@ -99,7 +113,12 @@ where
                 credentials.valid(&access).await
             }
         })
-        .filter_map(|item| async move { item })
+        .filter_map(|step| async move {
+            match step {
+                Step::Item(item) => Some(item),
+                Step::Tick | Step::Done => None,
+            }
+        })
 }
 
 impl Caller {
