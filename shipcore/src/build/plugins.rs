@@ -66,8 +66,8 @@ pub trait BuildPlugin: Send + Sync + std::fmt::Debug {
     /// Before the build: may add labels and log lines, or fail the build
     /// with the reason.
     fn before(&self, input: &BuildInput<'_>, out: &mut Prepared) -> Result<(), String>;
-    /// After the build, whether it succeeded: lines for the log.
-    fn after(&self, _input: &BuildInput<'_>, _succeeded: bool) -> Vec<String> {
+    /// After a build that succeeded (pushed): lines for the log.
+    fn after(&self, _input: &BuildInput<'_>) -> Vec<String> {
         Vec::new()
     }
     /// The methods the extension call reaches.

@@ -878,15 +878,21 @@ impl Builds {
         if let Ok(mut r) = self.inner.running.lock() {
             r.insert(id.clone(), task.abort_handle());
         }
-        let _ = task.await;
+        let outcome = task.await;
         if let Ok(mut r) = self.inner.running.lock() {
             r.remove(&id);
         }
-        // Cancelled mid-run: the record says so already; the live log goes.
-        if let Ok(mut live) = self.inner.live.lock() {
-            if let Some(l) = live.remove(&id) {
-                let _ = l.tx.send(LogEvent::End(BuildStatus::Cancelled));
-            }
+        // A cancelled build was ended by `cancel`; one whose task panicked
+        // ends failed here (and its followers are told).
+        if outcome.as_ref().is_err_and(|e| e.is_panic()) {
+            let _ = self
+                .finish(
+                    &id,
+                    BuildStatus::Failed,
+                    Some("the build stopped unexpectedly".into()),
+                    None,
+                )
+                .await;
         }
     }
 
@@ -902,17 +908,25 @@ impl Builds {
         let now = self.inner.clock.rfc3339();
         // Plugins first: they may refuse the build before it takes an engine.
         let mut prepared = Prepared::default();
-        for r in &p.plugins {
-            let plugin = self.inner.plugins.get(&r.name).map_err(|e| e.to_string())?;
-            let input = BuildInput {
-                project: &p,
-                tag: &record.tag,
-                operator: &record.operator,
-                source_digest: &source,
-                now: &now,
-                params: &r.params,
-            };
-            plugin.before(&input, &mut prepared)?;
+        // What each of the project's plugins sees of the build.
+        let inputs: Vec<(&str, BuildInput<'_>)> = p
+            .plugins
+            .iter()
+            .map(|r| {
+                let input = BuildInput {
+                    project: &p,
+                    tag: &record.tag,
+                    operator: &record.operator,
+                    source_digest: &source,
+                    now: &now,
+                    params: &r.params,
+                };
+                (r.name.as_str(), input)
+            })
+            .collect();
+        for (name, input) in &inputs {
+            let plugin = self.inner.plugins.get(name).map_err(|e| e.to_string())?;
+            plugin.before(input, &mut prepared)?;
         }
         for n in std::mem::take(&mut prepared.notes) {
             self.say(id, n);
@@ -964,7 +978,7 @@ impl Builds {
             .acquire_owned()
             .await
             .map_err(|_| "the engine's build slots are closed")?;
-        self.mark_running(id, &engine).await?;
+        self.mark_running(id, &engine, &source).await?;
         self.say(id, format!("building {} on engine {engine}", record.image));
         let backend = self
             .inner
@@ -1050,17 +1064,9 @@ impl Builds {
             (Some(d), _) | (None, Some(d)) => d,
             (None, None) => return Err("the push reported no digest".into()),
         };
-        for r in &p.plugins {
-            if let Ok(plugin) = self.inner.plugins.get(&r.name) {
-                let input = BuildInput {
-                    project: &p,
-                    tag: &record.tag,
-                    operator: &record.operator,
-                    source_digest: &source,
-                    now: &now,
-                    params: &r.params,
-                };
-                for l in plugin.after(&input, true) {
+        for (name, input) in &inputs {
+            if let Ok(plugin) = self.inner.plugins.get(name) {
+                for l in plugin.after(input) {
                     self.say(id, l);
                 }
             }
@@ -1069,7 +1075,14 @@ impl Builds {
         Ok(digest.to_string())
     }
 
-    async fn mark_running(&self, id: &str, engine: &str) -> std::result::Result<(), String> {
+    /// Marks a build running on `engine`, with the digest of the context
+    /// it builds (the project may have changed since it was queued).
+    async fn mark_running(
+        &self,
+        id: &str,
+        engine: &str,
+        source: &str,
+    ) -> std::result::Result<(), String> {
         let (project, n) = split_id(id).map_err(|e| e.to_string())?;
         let key = record_key(project, n);
         for _ in 0..5 {
@@ -1085,6 +1098,7 @@ impl Builds {
             r.status = BuildStatus::Running;
             r.started = Some(self.inner.clock.rfc3339());
             r.engine = Some(engine.to_string());
+            r.source_digest = source.to_string();
             match put_json(self.inner.store.as_ref(), &key, &r, Expect::Revision(rev)).await {
                 Ok(_) => return Ok(()),
                 Err(Error::Conflict { .. }) => continue,
