@@ -16,6 +16,12 @@
 //! back (recovery after a lost store).
 //! `GET /clusters/ID/certs` gives an account a client certificate signed by
 //! the cluster's CA, valid `--cert-days` (365 by default).
+//! `--tls-listen ADDR` opens the cluster endpoint: mutual TLS with those
+//! certificates (the server's own is signed by the CA for `--tls-names`,
+//! comma-separated, `localhost,127.0.0.1,::1` by default), serving the
+//! same API and a Docker Engine API for the whole cluster, so that
+//! `DOCKER_TLS_VERIFY=1 DOCKER_HOST=tcp://ADDR DOCKER_CERT_PATH=DIR docker ps`
+//! and docker-compose work against it.
 //! `POST /auth/login` gives a login token (Shipyard's CLI sends it as
 //! `X-Access-Token`), good for `--token-hours` (12 by default).
 //! It keeps an image registry (`docker login`/`push`/`pull` at the
@@ -301,7 +307,60 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         max_blob: shipcore_http::RegistryOptions::MAX_BLOB,
     })
     .with_builds(builds);
-    shipcore_http::serve(listener, app, shutdown()).await?;
+    // One shutdown signal for every listener.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let tls_listen = arg("--tls-listen", "");
+    let endpoint = if tls_listen.is_empty() {
+        None
+    } else {
+        let names: Vec<String> = arg("--tls-names", "localhost,127.0.0.1,::1")
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(String::from)
+            .collect();
+        let server = app
+            .access
+            .server_certificate(
+                app.cluster.identity(),
+                &names,
+                std::time::Duration::from_secs(cert_days * 24 * 3600),
+            )
+            .await?;
+        let tls = shipcore_http::TlsOptions {
+            cert: server.cert,
+            key: server.key,
+            client_ca: server.ca,
+        };
+        let listener = tokio::net::TcpListener::bind(&tls_listen)
+            .await
+            .map_err(|e| shipcore_http::Error::Listen {
+                addr: tls_listen.clone(),
+                source: e,
+            })?;
+        println!(
+            "cluster endpoint on tcp://{} (mutual TLS; client certificates from GET /clusters/{}/certs)",
+            listener.local_addr()?,
+            app.cluster.identity()
+        );
+        Some(tokio::spawn(shipcore_http::serve_tls(
+            listener,
+            app.clone(),
+            tls,
+            stopped(stop_rx.clone()),
+        )))
+    };
+    shipcore_http::serve(listener, app, stopped(stop_rx)).await?;
+    if let Some(endpoint) = endpoint {
+        endpoint.await??;
+    }
     println!("shipd stopped");
     Ok(())
 }

@@ -224,6 +224,23 @@ impl EngineBackend for DockerEngine {
             .map_err(|e| self.origin().error("container", id, e))
     }
 
+    async fn wait_container(&self, id: &str) -> Result<i64> {
+        // A wait lasts as long as the container runs: a day at most here
+        // (the caller's own limits end it sooner).
+        let d = self.patient(Some(Duration::from_secs(24 * 3600))).await?;
+        let options = q::WaitContainerOptions {
+            condition: "not-running".into(),
+        };
+        let mut waits = d.wait_container(id, Some(options));
+        match waits.next().await {
+            Some(Ok(r)) => Ok(r.status_code),
+            // bollard reports a non-zero exit as an error carrying the code.
+            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
+            Some(Err(e)) => Err(self.origin().error("container", id, e)),
+            None => self.inspect_container(id).await.map(|d| d.state.exit_code),
+        }
+    }
+
     async fn list_containers(&self, filter: &ContainerFilter) -> Result<Vec<ContainerSummary>> {
         let d = self.client.docker().await?;
         let mut filters: HashMap<String, Vec<String>> = HashMap::new();

@@ -1,7 +1,9 @@
 //! Authentication of API requests: `X-Service-Key`, a login token in
 //! `X-Access-Token: <username>:<token>` (from `POST /auth/login`, as
 //! Shipyard's CLI sends it), or an account's credentials with HTTP basic
-//! auth. Handlers then ask for a permission (`area`, read or write): no
+//! auth. On the cluster endpoint (mutual TLS), the client certificate is
+//! the credential ([`ClientCertificate`]) and headers are not read.
+//! Handlers then ask for a permission (`area`, read or write): no
 //! credentials → 401, no permission → 403.
 
 use axum::extract::FromRequestParts;
@@ -18,9 +20,18 @@ use crate::App;
 #[derive(Debug, Clone)]
 pub struct Caller(pub std::sync::Arc<Principal>, pub Credentials);
 
+/// The client certificate a request came with over the cluster endpoint:
+/// its serial (lower-case hex). The TLS listener verified its chain to the
+/// cluster CA; whom it stands for is asked of the store at every request,
+/// so a revocation takes effect at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCertificate(pub String);
+
 /// What a caller authenticated with.
 #[derive(Clone)]
 pub enum Credentials {
+    /// A client certificate, by serial.
+    Certificate(String),
     Key(String),
     Token {
         username: String,
@@ -37,6 +48,7 @@ impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never the secret.
         match self {
+            Credentials::Certificate(serial) => write!(f, "Certificate({serial})"),
             Credentials::Key(_) => f.write_str("Key(..)"),
             Credentials::Token { username, .. } => write!(f, "Token({username}, ..)"),
             Credentials::Basic { username, .. } => write!(f, "Basic({username}, ..)"),
@@ -48,6 +60,9 @@ impl Credentials {
     /// Whether the credentials are still good.
     pub async fn valid(&self, access: &shipcore::access::Access) -> bool {
         match self {
+            Credentials::Certificate(serial) => {
+                matches!(access.certificate_principal(serial).await, Ok(Ok(_)))
+            }
             Credentials::Key(k) => matches!(access.by_service_key(k).await, Ok(Some(_))),
             Credentials::Token { username, token } => {
                 matches!(access.by_token(username, token).await, Ok(Some(_)))
@@ -147,6 +162,17 @@ impl FromRequestParts<App> for Caller {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        if let Some(ClientCertificate(serial)) = parts.extensions.get::<ClientCertificate>() {
+            return match app.access.certificate_principal(serial).await? {
+                Ok(p) => Ok(Caller(
+                    std::sync::Arc::new(p),
+                    Credentials::Certificate(serial.clone()),
+                )),
+                Err(why) => Err(unauthorized(&format!(
+                    "{why}: get a current one from GET /clusters/{{name}}/certs"
+                ))),
+            };
+        }
         if let Some(key) = parts.headers.get("x-service-key") {
             let key = key
                 .to_str()

@@ -44,6 +44,9 @@ pub enum Error {
     /// A browser's request from another site to a route that changes state.
     #[error("{0}")]
     CrossSite(String),
+    /// The endpoint's TLS material cannot be used.
+    #[error("{0}")]
+    Tls(String),
     /// The listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -70,7 +73,7 @@ impl Error {
             Error::SlowClient(_) => StatusCode::REQUEST_TIMEOUT,
             Error::TooLong(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::CrossSite(_) => StatusCode::FORBIDDEN,
-            Error::Listen { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Listen { .. } | Error::Tls(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Error::Core(e) => match e {
                 E::Invalid { .. } | E::Ambiguous { .. } => StatusCode::BAD_REQUEST,
                 E::Missing { .. } | E::NotFound { .. } => StatusCode::NOT_FOUND,

@@ -30,6 +30,10 @@ pub struct Front {
     /// The client's address, given to every request of its connection (the
     /// login throttle counts failures by it).
     peer: Option<std::net::SocketAddr>,
+    /// The client certificate of the connection (the cluster endpoint): it
+    /// goes with every request, and the cached answers (which read a
+    /// service key) are not used.
+    certificate: Option<crate::auth::ClientCertificate>,
 }
 
 impl Front {
@@ -38,6 +42,7 @@ impl Front {
             app,
             router,
             peer: None,
+            certificate: None,
         }
     }
 
@@ -49,9 +54,16 @@ impl Front {
         }
     }
 
+    /// The front of a connection that showed a client certificate.
+    pub fn with_certificate(mut self, certificate: crate::auth::ClientCertificate) -> Self {
+        self.certificate = Some(certificate);
+        self
+    }
+
     /// The cached answer to `req`, if it has one.
     fn answer<B>(&self, req: &Request<B>) -> Option<Response> {
-        if req.method() != Method::GET
+        if self.certificate.is_some()
+            || req.method() != Method::GET
             || req.uri().query().is_some()
             || crate::cluster_api::released::from_released_cli(req.headers())
         {
@@ -90,6 +102,9 @@ where
         if let Some(peer) = self.peer {
             req.extensions_mut()
                 .insert(axum::extract::ConnectInfo(peer));
+        }
+        if let Some(certificate) = &self.certificate {
+            req.extensions_mut().insert(certificate.clone());
         }
         match self.answer(&req) {
             Some(res) => Either::Left(ready(Ok(res))),

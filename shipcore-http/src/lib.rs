@@ -24,11 +24,16 @@
 //! - `openapi.rs`: the generated OpenAPI document (`/api/openapi.json`).
 //! - `rendered.rs`: answers rendered once per cluster generation (JSON and gzip).
 //! - `front.rs`: answers the hottest reads from those renderings before the router.
+//!
+//! The cluster endpoint ([`serve_tls`]): mutual TLS (`tls.rs`), the client
+//! certificate as the credential, the facade's families and a Docker
+//! Engine API for the whole cluster (`docker_api/`).
 
 mod auth;
 mod build_api;
 mod cluster_api;
 mod compose_api;
+mod docker_api;
 mod error;
 mod extract;
 mod front;
@@ -38,6 +43,7 @@ mod openapi;
 mod pages;
 mod registry_api;
 mod rendered;
+mod tls;
 
 use std::future::Future;
 
@@ -50,6 +56,7 @@ use rendered::Rendered;
 pub use error::{with_envelope, Envelope, Error, ErrorBody, Failure};
 pub use observe::Metrics;
 pub use registry_api::RegistryOptions;
+pub use tls::TlsOptions;
 
 /// What every handler reaches: the cluster service, the access service and
 /// the request metrics. Cloned per request, so it is one `Arc`.
@@ -190,6 +197,25 @@ pub fn router(app: App) -> Router {
         .with_state(app)
 }
 
+/// The cluster endpoint's routes: the Docker Engine API (versioned paths,
+/// and the unversioned ones the 003 API does not take), then every route
+/// of [`router`].
+pub fn endpoint_router(app: App) -> Router {
+    let facade = router(app.clone());
+    let docker = docker_api::router(app);
+    Router::new().fallback_service(tower::service_fn(move |req: axum::extract::Request| {
+        let (facade, docker) = (facade.clone(), docker.clone());
+        async move {
+            use tower::ServiceExt as _;
+            match docker_api::dispatch(req) {
+                docker_api::Dispatch::Docker(req) => docker.oneshot(req).await,
+                docker_api::Dispatch::Facade(req) => facade.oneshot(req).await,
+                docker_api::Dispatch::Answer(res) => Ok(res),
+            }
+        }
+    }))
+}
+
 /// Every route of every family with its documentation, in one table: what
 /// is served is what is documented.
 fn api() -> utoipa_axum::router::OpenApiRouter<App> {
@@ -228,10 +254,72 @@ pub async fn serve(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    use hyper_util::rt::TokioIo;
-
     let max_connections = app.limits.max_connections.max(1);
     let front = front::Front::new(app.clone(), router(app));
+    accept_loop(listener, max_connections, shutdown, move |stream, peer| {
+        let service = front.for_peer(peer);
+        async move { Some((stream, service)) }
+    })
+    .await
+}
+
+/// Serves the cluster endpoint of `app` on a bound listener until
+/// `shutdown` completes, as [`serve`] does, over TLS: a client without a
+/// certificate signed by `tls.client_ca` never gets past the handshake
+/// (which must end within 10 s); one with such a certificate is the account
+/// it was issued for, checked at every request (a revoked certificate gets
+/// 401 at its next request). It serves [`endpoint_router`].
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    app: App,
+    tls: TlsOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config()?);
+    let max_connections = app.limits.max_connections.max(1);
+    let front = front::Front::new(app.clone(), endpoint_router(app));
+    accept_loop(listener, max_connections, shutdown, move |stream, peer| {
+        let (front, acceptor) = (front.for_peer(peer), acceptor.clone());
+        async move {
+            let stream = match tokio::time::timeout(tls::HANDSHAKE, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    tracing::info!(%peer, error = %e, "TLS handshake refused");
+                    return None;
+                }
+                Err(_) => {
+                    tracing::info!(%peer, "TLS handshake not finished in time");
+                    return None;
+                }
+            };
+            let certificate = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|certs| certs.first())
+                .and_then(|der| tls::serial_of(der))?;
+            Some((stream, front.with_certificate(certificate)))
+        }
+    })
+    .await
+}
+
+/// Accepts connections (at most `max_connections` at once) until
+/// `shutdown`, each prepared by `prepare` (a TLS handshake, say; `None`
+/// drops it) in a task of its own and then served by hyper's HTTP/1
+/// server with upgrades; then lets requests in flight finish (up to 5 s).
+async fn accept_loop<P, Fut, I>(
+    listener: tokio::net::TcpListener,
+    max_connections: usize,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    prepare: P,
+) -> Result<(), Error>
+where
+    P: Fn(tokio::net::TcpStream, std::net::SocketAddr) -> Fut,
+    Fut: Future<Output = Option<(I, front::Front)>> + Send + 'static,
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use hyper_util::rt::TokioIo;
 
     // Shutdown is announced on `stop`; each connection holds a `done`
     // receiver, so `done_tx.closed()` completes when the last one ends.
@@ -259,26 +347,32 @@ pub async fn serve(
                 continue;
             }
         };
-        let service = front.for_peer(peer);
+        let prepared = prepare(stream, peer);
         let mut stop = stop.subscribe();
         let done = done.clone();
         tokio::spawn(async move {
-            // With a timer, hyper closes connections that take over 30 s
-            // to send a request's headers (slow-loris clients).
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
-            let mut conn = std::pin::pin!(conn);
-            let result = tokio::select! {
-                result = conn.as_mut() => result,
-                _ = stop.changed() => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
-                }
+            let prepared = tokio::select! {
+                prepared = prepared => prepared,
+                _ = stop.changed() => None,
             };
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "connection ended with an error");
+            if let Some((io, service)) = prepared {
+                // With a timer, hyper closes connections that take over 30 s
+                // to send a request's headers (slow-loris clients).
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .serve_connection(TokioIo::new(io), service)
+                    .with_upgrades();
+                let mut conn = std::pin::pin!(conn);
+                let result = tokio::select! {
+                    result = conn.as_mut() => result,
+                    _ = stop.changed() => {
+                        conn.as_mut().graceful_shutdown();
+                        conn.await
+                    }
+                };
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
             }
             drop(done);
             drop(slot);

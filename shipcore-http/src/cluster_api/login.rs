@@ -141,6 +141,12 @@ pub async fn change_password(
                 "a service key has no password to change".into(),
             ))
         }
+        Credentials::Certificate(_) => {
+            return Err(Error::Forbidden(
+                "a client certificate does not change its account's password: sign in with the password"
+                    .into(),
+            ))
+        }
     };
     let req: NewPassword = body.json()?;
     app.access.set_password(username, &req.password).await?;

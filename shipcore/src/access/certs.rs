@@ -315,6 +315,54 @@ impl Access {
         Ok((doc, record))
     }
 
+    /// A server certificate for the cluster endpoint, signed by the CA,
+    /// for `names` (host names and IP addresses), valid `lifetime`. It is
+    /// made anew at every start and kept in memory only (its key is in the
+    /// answer, never in the store); it is no client certificate, so it
+    /// stands for no one.
+    pub async fn server_certificate(
+        &self,
+        cluster: &str,
+        names: &[String],
+        lifetime: Duration,
+    ) -> Result<ClientCert> {
+        if names.is_empty() {
+            return Err(Error::invalid("names", "a server certificate needs a name"));
+        }
+        let ca = self.ca_doc(cluster).await?;
+        let now = secs(self.clock.now());
+        let ca_key = KeyPair::from_pem(&ca.key).map_err(|e| rcgen_error("read the CA key", e))?;
+        let issuer = Issuer::new(ca_params(&ca.cluster, ca.created)?, ca_key);
+        let key = KeyPair::generate().map_err(|e| rcgen_error("make a server key", e))?;
+        let (serial, serial_hex) = new_serial()?;
+        let expires = now.saturating_add(lifetime.as_secs());
+        let mut params = CertificateParams::new(names.to_vec())
+            .map_err(|e| Error::invalid("names", format!("{names:?}: {e}")))?;
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, names[0].as_str());
+        dn.push(DnType::OrganizationName, ca.cluster.as_str());
+        params.distinguished_name = dn;
+        params.serial_number = Some(serial);
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.use_authority_key_identifier_extension = true;
+        params.not_before = when(now.saturating_sub(BACKDATE.as_secs()))?;
+        params.not_after = when(expires)?;
+        let cert = params
+            .signed_by(&key, &issuer)
+            .map_err(|e| rcgen_error("sign the server certificate", e))?;
+        Ok(ClientCert {
+            ca: ca.cert,
+            cert: cert.pem(),
+            key: key.serialize_pem(),
+            serial: serial_hex,
+            expires,
+        })
+    }
+
     /// Every certificate issued, newest first.
     pub async fn certificates(&self) -> Result<Vec<IssuedCert>> {
         let mut all: Vec<IssuedCert> = self.list(ISSUED).await?;

@@ -51,7 +51,7 @@ impl Cluster {
     }
 
     /// As [`Self::hold`], for operations that need the engine.
-    async fn hold_on_engine(
+    pub(super) async fn hold_on_engine(
         &self,
         id: &str,
     ) -> Result<(Held, ContainerDoc, Arc<dyn EngineBackend>)> {
@@ -100,7 +100,7 @@ impl Cluster {
         }
     }
 
-    async fn note(&self, kind: EventType, c: &Container) {
+    pub(super) async fn note(&self, kind: EventType, c: &Container) {
         let message = format!("container={} image={}", c.id, c.image.name);
         self.note_with(kind, c, message, &["docker"]).await;
     }

@@ -37,6 +37,8 @@ pub struct DeployRequest {
     count: u32,
     /// Pull the image first even on engines that hold it.
     pull: bool,
+    /// Start the containers once made (a Docker API create does not).
+    start: bool,
     /// The scheduler's request, labels parsed.
     request: Request,
 }
@@ -62,6 +64,7 @@ impl DeployRequest {
             image,
             count,
             pull: false,
+            start: true,
             request,
         })
     }
@@ -77,6 +80,13 @@ impl DeployRequest {
     /// Pulls the image first on the chosen engines, even where they hold it.
     pub fn pulling(mut self, pull: bool) -> Self {
         self.pull = pull;
+        self
+    }
+
+    /// Creates the containers without starting them (Docker's `create`):
+    /// they are recorded as not meant to run until started.
+    pub fn created_only(mut self) -> Self {
+        self.start = false;
         self
     }
 }
@@ -307,7 +317,7 @@ impl Txn {
                 let Some((i, b, spec)) = jobs.next() else {
                     break;
                 };
-                running.push(create_and_start(i, b, spec));
+                running.push(create_and_start(i, b, spec, self.req.start));
             }
             let Some((i, id, failed)) = running.next().await else {
                 break;
@@ -409,7 +419,7 @@ impl Txn {
                 deploy: deploy.to_string(),
                 image: self.req.image.clone(),
                 created: now.clone(),
-                desired_running: true,
+                desired_running: self.req.start,
                 state: d
                     .as_ref()
                     .map(|d| ContainerState {
@@ -532,6 +542,29 @@ impl Txn {
     /// The engine-level spec of one container of this deploy.
     fn spec(&self, name: &str, deploy: &str, config_json: &str) -> ContainerSpec {
         let cfg = &*self.req.image;
+        let mut spec = self.shipyard_spec(name, deploy, config_json);
+        if let Some(d) = cfg.docker.as_deref() {
+            for (k, v) in &d.labels {
+                spec.labels.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+            spec.entrypoint = d.entrypoint.clone();
+            spec.user = d.user.clone();
+            spec.working_dir = d.working_dir.clone();
+            spec.network_aliases = d.network_aliases.clone();
+            spec.exposed = d.exposed.clone();
+            spec.tmpfs = d.tmpfs.clone();
+            spec.stop_signal = d.stop_signal.clone();
+            spec.stop_timeout = d.stop_timeout;
+            spec.init = d.init;
+        }
+        spec
+    }
+
+    /// The spec of Shipyard's request: every container gets the ownership
+    /// labels, the request's resources as limits, its ports, links and
+    /// volumes.
+    fn shipyard_spec(&self, name: &str, deploy: &str, config_json: &str) -> ContainerSpec {
+        let cfg = &*self.req.image;
         ContainerSpec {
             name: Some(name.to_string()),
             image: cfg.name.clone(),
@@ -587,11 +620,14 @@ pub(super) async fn pull_within(
 
 /// Creates and starts one container: its slot, the id made (even when the
 /// start failed, so it can be removed), and the error met.
-async fn create_and_start(i: usize, b: Backend, spec: ContainerSpec) -> Started {
+async fn create_and_start(i: usize, b: Backend, spec: ContainerSpec, start: bool) -> Started {
     let id = match b.create_container(&spec).await {
         Ok(id) => id,
         Err(e) => return (i, None, Some(e)),
     };
+    if !start {
+        return (i, Some(id), None);
+    }
     let failed = b.start_container(&id).await.err();
     (i, Some(id), failed)
 }

@@ -21,6 +21,9 @@
 //! - `redeploy.rs`: Docker Hub's push: redeploy an image's containers.
 //! - `reconcile.rs`: observing engines and executing a plan.
 //! - `follow.rs`: applying other replicas' writes (a shared store).
+//! - `whole.rs`: the cluster as one Docker engine (the cluster endpoint's
+//!   Docker API): containers of every engine, volumes, networks, images
+//!   and events across engines.
 
 pub mod docs;
 pub mod plan;
@@ -47,6 +50,8 @@ mod service;
 mod state;
 #[cfg(all(test, feature = "runtime"))]
 mod tests;
+#[cfg(feature = "runtime")]
+mod whole;
 
 #[cfg(feature = "runtime")]
 pub use deploy::{DeployRequest, MAX_REPLICAS};
@@ -56,3 +61,5 @@ pub use plan::{Action, Observation};
 pub use redeploy::Redeployed;
 #[cfg(feature = "runtime")]
 pub use service::{Background, Cluster, ClusterOptions, ClusterStats, Totals};
+#[cfg(feature = "runtime")]
+pub use whole::{EngineReport, Located, Started, ENGINE_CALL};

@@ -424,6 +424,16 @@ impl EngineBackend for FakeEngine {
         }
     }
 
+    async fn wait_container(&self, id: &str) -> Result<i64> {
+        loop {
+            let d = self.inspect_container(id).await?;
+            if !d.state.running {
+                return Ok(d.state.exit_code);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     async fn list_containers(&self, filter: &ContainerFilter) -> Result<Vec<ContainerSummary>> {
         self.gate("list").await?;
         let w = self.world();

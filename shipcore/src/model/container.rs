@@ -175,6 +175,41 @@ pub struct ImageConfig {
     /// server allows host paths.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<String>,
+    /// What a Docker Engine API create request (the cluster endpoint) gives
+    /// beyond Shipyard's request. With it, `cpus` and `memory` may be 0:
+    /// no limit and no reservation, as Docker has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub docker: Option<Box<DockerOptions>>,
+}
+
+/// The parts of a Docker Engine API create request that Shipyard's request
+/// lacks, carried to the engine as they are.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DockerOptions {
+    /// The container's own labels (Shipyard's `labels` are scheduling rules).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub user: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub working_dir: String,
+    /// Aliases on the network of `network_mode`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network_aliases: Vec<String>,
+    /// Ports exposed to the container's networks, `80/tcp`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exposed: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tmpfs: Vec<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stop_signal: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<bool>,
 }
 
 impl ImageConfig {
@@ -200,7 +235,10 @@ impl ImageConfig {
             return Err(Error::invalid("name", "an image name is required"));
         }
         self.image()?;
-        if !(self.cpus.is_finite() && self.cpus > 0.0 && self.cpus <= MAX_CPUS) {
+        // A Docker API request may name no limits (0): it reserves nothing.
+        let unlimited = self.docker.is_some();
+        let cpus_ok = self.cpus > 0.0 || (unlimited && self.cpus == 0.0);
+        if !(self.cpus.is_finite() && cpus_ok && self.cpus <= MAX_CPUS) {
             return Err(Error::invalid(
                 "cpus",
                 format!(
@@ -209,7 +247,7 @@ impl ImageConfig {
                 ),
             ));
         }
-        if self.memory == 0 || self.memory > MAX_MEMORY {
+        if (self.memory == 0 && !unlimited) || self.memory > MAX_MEMORY {
             return Err(Error::invalid(
                 "memory",
                 format!("must be 1 to {MAX_MEMORY} MiB, got {}", self.memory),

@@ -29,7 +29,13 @@ impl Footprint {
         Footprint {
             name: name.to_string(),
             image: cfg.name.clone(),
-            labels: BTreeMap::new(),
+            // A Docker API request's container labels, for later
+            // requests' `affinity:KEY==VALUE` rules.
+            labels: cfg
+                .docker
+                .as_ref()
+                .map(|d| d.labels.clone())
+                .unwrap_or_default(),
             ports: cfg.host_ports(),
             cpus: millicpus(cfg.cpus),
             memory: cfg.memory,

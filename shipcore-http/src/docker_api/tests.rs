@@ -1,0 +1,1 @@
+//! Tests of the Docker API over fake engines.

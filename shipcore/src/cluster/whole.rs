@@ -1,0 +1,699 @@
+//! The cluster as one Docker engine, for the cluster endpoint's Docker
+//! Engine API (seed 003 §1.4, as classic Swarm offered it).
+//!
+//! Containers are created through the scheduler (they are the cluster's
+//! own, recorded and shown by the cluster API too); every other operation
+//! finds its object on whichever engine holds it. The rules, documented
+//! for users in the README:
+//! - A container is named by id, id prefix, name, or `ENGINE/NAME`; the
+//!   cluster's own are looked up in its records, others on every engine
+//!   that answers (several matches are ambiguous).
+//! - Volumes are made on every engine that answers, so a container finds
+//!   its named volume wherever it is placed, and removed from every engine.
+//! - A user-defined network lives on one engine (the scheduler's pick);
+//!   a container that joins it is placed on that engine, so containers of
+//!   one network (a compose project's) reach each other.
+//! - Images are listed merged by id and pulled on the engines that lack
+//!   them; events of every engine are merged into one stream.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+
+use super::deploy::{DeployRequest, Join};
+use super::docs::ContainerDoc;
+use super::Cluster;
+use crate::engine::{
+    ContainerDetails, ContainerFilter, ContainerSummary, EngineBackend, EngineEvent, EngineInfo,
+    EngineStream, ImageDetails, ImageSummary, LogChunk, LogOptions, NetworkInfo, NetworkSpec,
+    Progress, RegistryAuth, VolumeInfo, VolumeSpec,
+};
+use crate::error::{Error, Result};
+use crate::model::{Container, ContainerState, EventType, Health, ImageConfig};
+use crate::sched::Request;
+
+/// How long one engine may take to answer a call made of every engine
+/// (a list, an info) before it is left out of the answer.
+pub const ENGINE_CALL: Duration = Duration::from_secs(10);
+
+/// Where a container is: its engine, its id there, and whether it is the
+/// cluster's own (recorded; changes go through the cluster).
+#[derive(Clone)]
+pub struct Located {
+    pub engine: String,
+    pub id: String,
+    pub owned: bool,
+    backend: Arc<dyn EngineBackend>,
+}
+
+impl std::fmt::Debug for Located {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Located")
+            .field("engine", &self.engine)
+            .field("id", &self.id)
+            .field("owned", &self.owned)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a start did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Started {
+    Now,
+    /// It was running already (Docker's 304).
+    Already,
+}
+
+/// One engine as the cluster endpoint's `info` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineReport {
+    pub id: String,
+    pub addr: String,
+    pub health: Health,
+    pub labels: Vec<String>,
+    /// What the engine said of itself; `None` when it did not answer.
+    pub info: Option<EngineInfo>,
+    /// Reserved by the scheduler: millicpus and MiB.
+    pub reserved_cpus: u64,
+    pub reserved_memory: u64,
+}
+
+/// `items` of every engine, with the engine's id; an engine that fails or
+/// takes longer than [`ENGINE_CALL`] is left out (and logged).
+async fn gather<T, F, Fut>(
+    engines: Vec<(String, Arc<dyn EngineBackend>)>,
+    call: F,
+) -> Vec<(String, T)>
+where
+    F: Fn(Arc<dyn EngineBackend>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>>>,
+{
+    let calls = engines.into_iter().map(|(id, b)| {
+        let fut = call(b);
+        async move {
+            match tokio::time::timeout(ENGINE_CALL, fut).await {
+                Ok(Ok(items)) => items.into_iter().map(|i| (id.clone(), i)).collect(),
+                Ok(Err(e)) => {
+                    tracing::warn!(engine = %id, error = %e, "an engine left out of a cluster-wide answer");
+                    Vec::new()
+                }
+                Err(_) => {
+                    tracing::warn!(engine = %id, "an engine too slow for a cluster-wide answer");
+                    Vec::new()
+                }
+            }
+        }
+    });
+    futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+fn no_such_container(reference: &str) -> Error {
+    Error::missing("container", reference)
+}
+
+impl Cluster {
+    /// The engines that answered their last health check, by id.
+    pub async fn live_engines(&self) -> Vec<(String, Arc<dyn EngineBackend>)> {
+        let st = self.inner.state.lock().await;
+        st.engines
+            .iter()
+            .filter(|(_, e)| e.doc.health == Health::Healthy)
+            .map(|(id, e)| (id.clone(), e.backend.clone()))
+            .collect()
+    }
+
+    /// Every registered engine with what it says of itself now, for the
+    /// endpoint's `info`.
+    pub async fn engine_reports(&self) -> Vec<EngineReport> {
+        let engines: Vec<(EngineReport, Arc<dyn EngineBackend>)> = {
+            let st = self.inner.state.lock().await;
+            let mut reserved: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+            for c in st.containers() {
+                let fp = c.footprint();
+                let r = reserved.entry(c.engine.as_str()).or_default();
+                *r = (r.0 + fp.cpus, r.1 + fp.memory);
+            }
+            st.engines
+                .iter()
+                .map(|(id, e)| {
+                    let (cpus, memory) = reserved.get(id.as_str()).copied().unwrap_or_default();
+                    (
+                        EngineReport {
+                            id: id.clone(),
+                            addr: e.doc.record.engine.addr.clone(),
+                            health: e.doc.health,
+                            labels: e.doc.record.engine.labels.clone(),
+                            info: None,
+                            reserved_cpus: cpus,
+                            reserved_memory: memory,
+                        },
+                        e.backend.clone(),
+                    )
+                })
+                .collect()
+        };
+        futures::future::join_all(engines.into_iter().map(|(mut report, b)| async move {
+            if report.health == Health::Healthy {
+                report.info = tokio::time::timeout(ENGINE_CALL, b.info())
+                    .await
+                    .ok()
+                    .and_then(|r| r.ok());
+            }
+            report
+        }))
+        .await
+    }
+
+    /// The containers of every engine that answers (not only the
+    /// cluster's), with their engine's id.
+    pub async fn engine_containers(
+        &self,
+        filter: &ContainerFilter,
+    ) -> Vec<(String, ContainerSummary)> {
+        let filter = filter.clone();
+        gather(self.live_engines().await, move |b| {
+            let filter = filter.clone();
+            async move { b.list_containers(&filter).await }
+        })
+        .await
+    }
+
+    /// Finds a container by id, id prefix, name or `ENGINE/NAME`.
+    pub async fn locate(&self, reference: &str) -> Result<Located> {
+        if reference.is_empty() {
+            return Err(Error::invalid(
+                "container",
+                "a container id or name is required",
+            ));
+        }
+        let own = {
+            let st = self.inner.state.lock().await;
+            let by_id = st.resolve(reference).ok();
+            let doc = match by_id {
+                Some(id) => st.container(&id),
+                None => {
+                    let (engine, name) = match reference.split_once('/') {
+                        Some((e, n)) => (st.engine_id(e), n),
+                        None => (None, reference),
+                    };
+                    st.containers()
+                        .find(|c| c.name == name && engine.as_ref().is_none_or(|e| *e == c.engine))
+                }
+            };
+            doc.and_then(|d| {
+                st.engines.get(&d.engine).map(|e| Located {
+                    engine: d.engine.clone(),
+                    id: d.id.clone(),
+                    owned: true,
+                    backend: e.backend.clone(),
+                })
+            })
+        };
+        if let Some(own) = own {
+            return Ok(own);
+        }
+        let (engines, name) = match reference.split_once('/') {
+            Some((engine, name)) => {
+                let b = self
+                    .backend(engine)
+                    .await
+                    .map_err(|_| no_such_container(reference))?;
+                let id = self
+                    .inner
+                    .state
+                    .lock()
+                    .await
+                    .engine_id(engine)
+                    .unwrap_or_else(|| engine.to_string());
+                (vec![(id, b)], name)
+            }
+            None => (self.live_engines().await, reference),
+        };
+        let found: Vec<Located> =
+            futures::future::join_all(engines.into_iter().map(|(engine, b)| async move {
+                match tokio::time::timeout(ENGINE_CALL, b.inspect_container(name)).await {
+                    Ok(Ok(d)) => Some(Located {
+                        engine,
+                        id: d.id,
+                        owned: false,
+                        backend: b,
+                    }),
+                    _ => None,
+                }
+            }))
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        match found.len() {
+            0 => Err(no_such_container(reference)),
+            1 => Ok(found
+                .into_iter()
+                .next()
+                .ok_or_else(|| no_such_container(reference))?),
+            n => Err(Error::Ambiguous {
+                kind: "container".into(),
+                prefix: reference.into(),
+                count: n,
+            }),
+        }
+    }
+
+    /// Creates one container of `cfg` through the scheduler without
+    /// starting it (Docker's create). A container that joins a network of
+    /// one engine, or another container's network stack, is placed on that
+    /// engine. The name, when given, must be free in the whole cluster.
+    pub async fn create_container(&self, mut cfg: ImageConfig) -> Result<Container> {
+        if cfg.mounts_host_paths() && !self.inner.opts.allow_binds {
+            return Err(Error::invalid(
+                "HostConfig.Binds",
+                "host paths may not be mounted on this cluster (the server's --allow-binds option allows them); use named volumes",
+            ));
+        }
+        if !cfg.container_name.is_empty() {
+            match self.locate(&cfg.container_name).await {
+                Ok(found) => {
+                    return Err(Error::State {
+                        what: format!("the container name \"/{}\"", cfg.container_name),
+                        state: format!(
+                            "already in use by container {} on engine {}",
+                            found.id, found.engine
+                        ),
+                        reason: "remove (or rename) that container to reuse the name".into(),
+                    })
+                }
+                Err(Error::Missing { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let pinned = match cfg.network_mode.as_str() {
+            "" | "default" | "bridge" | "host" | "none" => None,
+            m => match m.strip_prefix("container:") {
+                Some(other) => Some(self.locate(other).await?.engine),
+                None => Some(self.locate_network(m).await?.0),
+            },
+        };
+        if let Some(engine) = pinned {
+            cfg.labels.push(format!("host:{engine}"));
+        }
+        if cfg.network_mode == "default" {
+            cfg.network_mode.clear();
+        }
+        let req = DeployRequest::new(cfg, 1)?.created_only();
+        let mut made = self.deploy_request(req, Join::default()).await?.containers;
+        made.pop().ok_or_else(|| Error::System {
+            reason: "a create made no container".into(),
+        })
+    }
+
+    /// Starts a container; a cluster's own is from then on meant to run.
+    pub async fn start_container(&self, reference: &str) -> Result<Started> {
+        let at = self.locate(reference).await?;
+        if !at.owned {
+            let d = at.backend.inspect_container(&at.id).await?;
+            if d.state.running {
+                return Ok(Started::Already);
+            }
+            at.backend.start_container(&at.id).await?;
+            return Ok(Started::Now);
+        }
+        let (_held, mut doc, backend) = self.hold_on_engine(&at.id).await?;
+        let before = backend.inspect_container(&doc.id).await?;
+        let started = if before.state.running {
+            Started::Already
+        } else {
+            backend.start_container(&doc.id).await?;
+            Started::Now
+        };
+        doc.desired_running = true;
+        self.refresh_state(&mut doc, backend.as_ref()).await;
+        let c = self.save(doc).await?;
+        if started == Started::Now {
+            self.note(EventType::Start, &c).await;
+        }
+        Ok(started)
+    }
+
+    /// The container's state as its engine reports it now, into `doc`.
+    async fn refresh_state(&self, doc: &mut ContainerDoc, backend: &dyn EngineBackend) {
+        if let Ok(d) = backend.inspect_container(&doc.id).await {
+            doc.state = ContainerState {
+                started_at: d.state.started_at,
+                pid: d.state.pid,
+                running: d.state.running,
+                ..doc.state.clone()
+            };
+            if !d.ports.is_empty() {
+                doc.ports = d.ports;
+            }
+        }
+    }
+
+    /// Sends a signal; a cluster's own container killed is no longer meant
+    /// to run (the reconcile loop leaves it, as Docker leaves a killed one).
+    pub async fn kill_container(&self, reference: &str, signal: &str) -> Result<()> {
+        let at = self.locate(reference).await?;
+        if !at.owned {
+            return at.backend.kill_container(&at.id, signal).await;
+        }
+        let (_held, mut doc, backend) = self.hold_on_engine(&at.id).await?;
+        backend.kill_container(&doc.id, signal).await?;
+        if matches!(
+            signal,
+            "KILL" | "SIGKILL" | "9" | "TERM" | "SIGTERM" | "15" | "INT" | "SIGINT" | "2"
+        ) {
+            doc.desired_running = false;
+        }
+        self.refresh_state(&mut doc, backend.as_ref()).await;
+        let c = self.save(doc).await?;
+        let message = format!("container={} image={} signal={signal}", c.id, c.image.name);
+        self.note_with(EventType::Die, &c, message, &["docker"])
+            .await;
+        Ok(())
+    }
+
+    /// Stops any container (the cluster's own stays stopped); false when
+    /// it was not running (Docker's 304).
+    pub async fn stop_any(&self, reference: &str, timeout: Option<Duration>) -> Result<bool> {
+        let at = self.locate(reference).await?;
+        let running = at.backend.inspect_container(&at.id).await?.state.running;
+        if at.owned {
+            if running {
+                self.stop(&at.id, timeout).await?;
+            } else {
+                let (_held, mut doc, _) = self.hold(&at.id).await?;
+                if doc.desired_running || doc.state.running {
+                    doc.desired_running = false;
+                    doc.state.running = false;
+                    self.save(doc).await?;
+                }
+            }
+        } else if running {
+            at.backend.stop_container(&at.id, timeout).await?;
+        }
+        Ok(running)
+    }
+
+    /// Restarts any container.
+    pub async fn restart_any(&self, reference: &str, timeout: Option<Duration>) -> Result<()> {
+        let at = self.locate(reference).await?;
+        if at.owned {
+            self.restart(&at.id, timeout).await
+        } else {
+            at.backend.restart_container(&at.id, timeout).await
+        }
+    }
+
+    /// Removes any container; a running one only with `force` (Docker's
+    /// rule). The cluster's own is forgotten with its reservation.
+    pub async fn remove_any(&self, reference: &str, force: bool, volumes: bool) -> Result<()> {
+        let at = self.locate(reference).await?;
+        if !force {
+            let d = at.backend.inspect_container(&at.id).await?;
+            if d.state.running {
+                return Err(Error::State {
+                    what: format!("container {}", at.id),
+                    state: "running".into(),
+                    reason: "stop the container before removing it, or remove it with force".into(),
+                });
+            }
+        }
+        if at.owned {
+            self.destroy(&at.id).await
+        } else {
+            at.backend.remove_container(&at.id, force, volumes).await
+        }
+    }
+
+    /// Any container as its engine inspects it, with the engine's id.
+    pub async fn inspect_any(&self, reference: &str) -> Result<(String, ContainerDetails)> {
+        let at = self.locate(reference).await?;
+        Ok((
+            at.engine.clone(),
+            at.backend.inspect_container(&at.id).await?,
+        ))
+    }
+
+    /// Any container's output.
+    pub async fn logs_any(
+        &self,
+        reference: &str,
+        options: &LogOptions,
+    ) -> Result<EngineStream<LogChunk>> {
+        let at = self.locate(reference).await?;
+        Ok(at.backend.logs(&at.id, options))
+    }
+
+    /// Waits until any container stops; its exit code.
+    pub async fn wait_any(&self, reference: &str) -> Result<i64> {
+        let at = self.locate(reference).await?;
+        at.backend.wait_container(&at.id).await
+    }
+
+    /// The images of every engine that answers, with the engine's id.
+    pub async fn engine_images(&self) -> Vec<(String, ImageSummary)> {
+        gather(self.live_engines().await, |b| async move {
+            b.list_images().await
+        })
+        .await
+    }
+
+    /// An image as the first engine holding it inspects it.
+    pub async fn inspect_image_any(&self, reference: &str) -> Result<(String, ImageDetails)> {
+        for (engine, b) in self.live_engines().await {
+            match tokio::time::timeout(ENGINE_CALL, b.inspect_image(reference)).await {
+                Ok(Ok(d)) => return Ok((engine, d)),
+                Ok(Err(Error::NotFound { .. })) | Err(_) => {}
+                Ok(Err(e)) => return Err(e),
+            }
+        }
+        Err(Error::missing("image", reference))
+    }
+
+    /// Pulls `reference` on every engine that answers and lacks it, their
+    /// progress merged, each message with its engine's id (an empty
+    /// stream: every engine holds it).
+    pub async fn pull_everywhere(
+        &self,
+        reference: &str,
+        auth: Option<RegistryAuth>,
+    ) -> EngineStream<(String, Progress)> {
+        let mut pulls = Vec::new();
+        let auth = auth.or_else(|| self.inner.opts.registry_credentials.for_image(reference));
+        for (engine, b) in self.live_engines().await {
+            if matches!(
+                tokio::time::timeout(ENGINE_CALL, b.inspect_image(reference)).await,
+                Ok(Ok(_))
+            ) {
+                continue;
+            }
+            let e = engine.clone();
+            pulls.push(
+                b.pull_image(reference, auth.clone())
+                    .map(move |p| p.map(|p| (e.clone(), p)))
+                    .boxed(),
+            );
+        }
+        futures::stream::select_all(pulls).boxed()
+    }
+
+    /// The volumes of every engine that answers, with the engine's id.
+    pub async fn engine_volumes(&self) -> Vec<(String, VolumeInfo)> {
+        gather(self.live_engines().await, |b| async move {
+            b.list_volumes().await
+        })
+        .await
+    }
+
+    /// Makes a volume on every engine that answers; if one refuses, the
+    /// others' are removed again.
+    pub async fn create_volume_everywhere(&self, spec: &VolumeSpec) -> Result<VolumeInfo> {
+        let engines = self.live_engines().await;
+        if engines.is_empty() {
+            return Err(Error::Unavailable {
+                reason: "no engine answers".into(),
+                retry_after: 5,
+            });
+        }
+        let made = futures::future::join_all(
+            engines
+                .iter()
+                .map(|(_, b)| async move { b.create_volume(spec).await }),
+        )
+        .await;
+        if made.iter().any(|r| r.is_err()) {
+            let mut first = None;
+            for ((_, b), r) in engines.iter().zip(made) {
+                match r {
+                    Ok(_) => {
+                        let _ = b.remove_volume(&spec.name, false).await;
+                    }
+                    Err(e) => {
+                        first.get_or_insert(e);
+                    }
+                }
+            }
+            return Err(first.unwrap_or_else(|| Error::missing("volume", &spec.name)));
+        }
+        made.into_iter()
+            .next()
+            .ok_or_else(|| Error::missing("volume", &spec.name))?
+    }
+
+    /// A volume as the first engine holding it reports it.
+    pub async fn inspect_volume_any(&self, name: &str) -> Result<(String, VolumeInfo)> {
+        for (engine, b) in self.live_engines().await {
+            match tokio::time::timeout(ENGINE_CALL, b.inspect_volume(name)).await {
+                Ok(Ok(v)) => return Ok((engine, v)),
+                Ok(Err(Error::NotFound { .. })) | Err(_) => {}
+                Ok(Err(e)) => return Err(e),
+            }
+        }
+        Err(Error::missing("volume", name))
+    }
+
+    /// Removes a volume from every engine holding it.
+    pub async fn remove_volume_everywhere(&self, name: &str, force: bool) -> Result<()> {
+        let mut found = false;
+        for (_, b) in self.live_engines().await {
+            match b.remove_volume(name, force).await {
+                Ok(()) => found = true,
+                Err(Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if found {
+            Ok(())
+        } else {
+            Err(Error::missing("volume", name))
+        }
+    }
+
+    /// The networks of every engine that answers, with the engine's id.
+    pub async fn engine_networks(&self) -> Vec<(String, NetworkInfo)> {
+        gather(self.live_engines().await, |b| async move {
+            b.list_networks().await
+        })
+        .await
+    }
+
+    /// A network by id, id prefix, name or `ENGINE/NAME`, with its engine.
+    pub async fn locate_network(&self, reference: &str) -> Result<(String, NetworkInfo)> {
+        let (engine, name) = match reference.split_once('/') {
+            Some((e, n)) => (Some(e), n),
+            None => (None, reference),
+        };
+        let found: Vec<(String, NetworkInfo)> = self
+            .engine_networks()
+            .await
+            .into_iter()
+            .filter(|(e, _)| engine.is_none_or(|want| want == e))
+            .filter(|(_, n)| n.name == name || n.id == name)
+            .collect();
+        let found = if found.is_empty() && name.len() >= 3 {
+            self.engine_networks()
+                .await
+                .into_iter()
+                .filter(|(e, n)| engine.is_none_or(|want| want == e) && n.id.starts_with(name))
+                .collect()
+        } else {
+            found
+        };
+        let count = found.len();
+        let mut found = found.into_iter();
+        match (found.next(), count) {
+            (Some(one), 1) => Ok(one),
+            (None, _) => Err(Error::missing("network", reference)),
+            _ => Err(Error::Ambiguous {
+                kind: "network".into(),
+                prefix: reference.into(),
+                count,
+            }),
+        }
+    }
+
+    /// Makes a network on one engine (the one the scheduler would choose
+    /// for an empty request); containers that join it are placed there.
+    /// Its name must be free on every engine.
+    pub async fn create_network_somewhere(&self, spec: &NetworkSpec) -> Result<(String, String)> {
+        match self.locate_network(&spec.name).await {
+            Ok((engine, _)) => {
+                return Err(Error::Exists {
+                    kind: "network".into(),
+                    id: format!("{} (on engine {engine})", spec.name),
+                })
+            }
+            Err(Error::Missing { .. }) => {}
+            Err(Error::Ambiguous { .. }) => {
+                return Err(Error::Exists {
+                    kind: "network".into(),
+                    id: spec.name.clone(),
+                })
+            }
+            Err(e) => return Err(e),
+        }
+        let placement = self.plan_request(&Request::new("", 0, 0)).await?;
+        let engine = placement
+            .assignments
+            .first()
+            .map(|a| a.engine.clone())
+            .ok_or_else(|| Error::Unavailable {
+                reason: "no engine can take a network".into(),
+                retry_after: 5,
+            })?;
+        let id = self.backend(&engine).await?.create_network(spec).await?;
+        Ok((engine, id))
+    }
+
+    /// Connects a container to a network (or with `connect` false,
+    /// disconnects it); both must be on one engine.
+    pub async fn network_attach(
+        &self,
+        network: &str,
+        container: &str,
+        connect: bool,
+        aliases: &[String],
+        force: bool,
+    ) -> Result<()> {
+        let (engine, net) = self.locate_network(network).await?;
+        let at = self.locate(container).await?;
+        if at.engine != engine {
+            return Err(Error::State {
+                what: format!("container {}", at.id),
+                state: format!("on engine {}", at.engine),
+                reason: format!(
+                    "network {} is on engine {engine}: a network joins containers of its own engine",
+                    net.name
+                ),
+            });
+        }
+        if connect {
+            at.backend.connect_network(&net.id, &at.id, aliases).await
+        } else {
+            at.backend.disconnect_network(&net.id, &at.id, force).await
+        }
+    }
+
+    /// Removes a network from its engine.
+    pub async fn remove_network_any(&self, reference: &str) -> Result<()> {
+        let (engine, net) = self.locate_network(reference).await?;
+        self.backend(&engine).await?.remove_network(&net.id).await
+    }
+
+    /// The events of every engine that answers, merged, each with its
+    /// engine's id; from `since` (unix seconds) when given.
+    pub async fn engine_events(&self, since: Option<i64>) -> EngineStream<(String, EngineEvent)> {
+        let streams = self.live_engines().await.into_iter().map(|(engine, b)| {
+            b.events(since)
+                .map(move |e| e.map(|e| (engine.clone(), e)))
+                .boxed()
+        });
+        futures::stream::select_all(streams).boxed()
+    }
+}
