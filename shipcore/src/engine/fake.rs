@@ -635,6 +635,8 @@ impl EngineBackend for FakeEngine {
         _aliases: &[String],
     ) -> Result<()> {
         self.gate("network").await?;
+        // By name, or by the id the fake gives (`net-NAME`), as Docker takes either.
+        let network = network.strip_prefix("net-").unwrap_or(network);
         if self.world().networks.contains_key(network) {
             Ok(())
         } else {
@@ -667,6 +669,7 @@ impl EngineBackend for FakeEngine {
 
     async fn remove_network(&self, network: &str) -> Result<()> {
         self.gate("network").await?;
+        let network = network.strip_prefix("net-").unwrap_or(network);
         self.world()
             .networks
             .remove(network)

@@ -1,0 +1,669 @@
+//! The cluster endpoint over a real TLS listener and fake engines: the
+//! auth matrix of its Docker API (every route with the certificate of an
+//! admin, a user, a read-only role and a revoked one; no certificate and
+//! one of another CA never get through the handshake), what its calls do
+//! (version negotiation, create through the scheduler, start/stop and
+//! Docker's 304s, name conflicts, placement failures with the per-engine
+//! explanation, networks that pin their containers, volumes on every
+//! engine, Docker's error shape), and junk requests to every route, after
+//! which the cluster's records, its engines and its reservations agree.
+#![allow(clippy::unwrap_used)]
+
+mod tls_client;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use proptest::prelude::*;
+use serde_json::{json, Value};
+use shipcore::engine::{ContainerFilter, EngineBackend};
+use shipcore::testing::{Fixture, ADMIN_PASSWORD};
+use tls_client::{client, send, TlsClient};
+
+struct Bed {
+    base: String,
+    fixture: Fixture,
+    ca: String,
+    admin: TlsClient,
+    user: TlsClient,
+    viewer: TlsClient,
+    revoked: TlsClient,
+    /// Another cluster's CA and a certificate it signed.
+    foreign: TlsClient,
+    bare: TlsClient,
+}
+
+async fn cert_client(
+    fixture: &Fixture,
+    ca: &str,
+    user: &str,
+    password: &str,
+) -> (TlsClient, String) {
+    let p = fixture
+        .access
+        .by_password(user, password, None)
+        .await
+        .unwrap()
+        .unwrap();
+    let c = fixture
+        .access
+        .client_certificate(fixture.cluster.identity(), &p)
+        .await
+        .unwrap();
+    (client(ca, Some((&c.cert, &c.key))), c.serial)
+}
+
+async fn bed() -> Bed {
+    let fixture = Fixture::fake(2, 4_000, 8_192, &["app:1"]).await.unwrap();
+    let a = &fixture.access;
+    a.create_account("u", "user-pw", "user").await.unwrap();
+    a.create_role(
+        "viewer",
+        vec![shipcore::model::Permission::try_from("containers:ro".to_string()).unwrap()],
+    )
+    .await
+    .unwrap();
+    a.create_account("v", "viewer-pw", "viewer").await.unwrap();
+    a.create_account("gone", "gone-pw", "user").await.unwrap();
+    let identity = fixture.cluster.identity().to_string();
+    let server = a
+        .server_certificate(&identity, &["127.0.0.1".into()], Duration::from_secs(3600))
+        .await
+        .unwrap();
+    let ca = server.ca.clone();
+    let (admin, _) = cert_client(&fixture, &ca, "admin", ADMIN_PASSWORD).await;
+    let (user, _) = cert_client(&fixture, &ca, "u", "user-pw").await;
+    let (viewer, _) = cert_client(&fixture, &ca, "v", "viewer-pw").await;
+    let (revoked, serial) = cert_client(&fixture, &ca, "gone", "gone-pw").await;
+    a.revoke_certificate(&serial).await.unwrap();
+    let other = Fixture::fake(1, 1_000, 1_000, &[]).await.unwrap();
+    let (foreign_client, _) = {
+        let p = other
+            .access
+            .by_password("admin", ADMIN_PASSWORD, None)
+            .await
+            .unwrap()
+            .unwrap();
+        let c = other.access.client_certificate("other", &p).await.unwrap();
+        (client(&ca, Some((&c.cert, &c.key))), c.serial)
+    };
+    let projects = shipcore::projects::Projects::open(
+        fixture.store.clone(),
+        fixture.cluster.clone(),
+        shipcore::projects::ProjectsOptions::default(),
+    )
+    .await
+    .unwrap();
+    let app = shipcore_http::App::with_projects(
+        fixture.cluster.clone(),
+        fixture.access.clone(),
+        shipcore_http::Limits::default(),
+        projects,
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!(
+        "https://127.0.0.1:{}",
+        listener.local_addr().unwrap().port()
+    );
+    let tls = shipcore_http::TlsOptions {
+        cert: server.cert,
+        key: server.key,
+        client_ca: server.ca,
+    };
+    tokio::spawn(shipcore_http::serve_tls(
+        listener,
+        app,
+        tls,
+        std::future::pending(),
+    ));
+    Bed {
+        base,
+        bare: client(&ca, None),
+        fixture,
+        ca,
+        admin,
+        user,
+        viewer,
+        revoked,
+        foreign: foreign_client,
+    }
+}
+
+impl Bed {
+    async fn call(
+        &self,
+        c: &TlsClient,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> (u16, Value) {
+        let (s, b) = send(c, &self.base, method, path, body).await.unwrap();
+        (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
+    }
+}
+
+/// Every route of the Docker API: method, path, permission area ("": any
+/// valid certificate), whether it writes, a body.
+const DOCKER: &[(&str, &str, &str, bool, &str)] = &[
+    ("GET", "/_ping", "", false, ""),
+    ("HEAD", "/_ping", "", false, ""),
+    ("GET", "/v1.41/version", "", false, ""),
+    ("GET", "/v1.41/info", "cluster", false, ""),
+    ("GET", "/v1.41/events?until=1", "events", false, ""),
+    (
+        "GET",
+        "/v1.41/containers/json?all=1",
+        "containers",
+        false,
+        "",
+    ),
+    (
+        "POST",
+        "/v1.41/containers/create",
+        "containers",
+        true,
+        r#"{"Image":"app:1"}"#,
+    ),
+    ("GET", "/v1.41/containers/x/json", "containers", false, ""),
+    ("POST", "/v1.41/containers/x/start", "containers", true, ""),
+    ("POST", "/v1.41/containers/x/stop", "containers", true, ""),
+    ("POST", "/v1.41/containers/x/kill", "containers", true, ""),
+    (
+        "POST",
+        "/v1.41/containers/x/restart",
+        "containers",
+        true,
+        "",
+    ),
+    (
+        "GET",
+        "/v1.41/containers/x/logs?stdout=1",
+        "containers",
+        false,
+        "",
+    ),
+    ("POST", "/v1.41/containers/x/wait", "containers", false, ""),
+    ("DELETE", "/v1.41/containers/x", "containers", true, ""),
+    ("GET", "/v1.41/images/json", "containers", false, ""),
+    (
+        "POST",
+        "/v1.41/images/create?fromImage=app&tag=1",
+        "containers",
+        true,
+        "",
+    ),
+    ("GET", "/v1.41/images/app:1/json", "containers", false, ""),
+    ("GET", "/v1.41/volumes", "containers", false, ""),
+    (
+        "POST",
+        "/v1.41/volumes/create",
+        "containers",
+        true,
+        r#"{"Name":"m1"}"#,
+    ),
+    ("GET", "/v1.41/volumes/m1", "containers", false, ""),
+    ("DELETE", "/v1.41/volumes/m1", "containers", true, ""),
+    ("GET", "/v1.41/networks", "containers", false, ""),
+    (
+        "POST",
+        "/v1.41/networks/create",
+        "containers",
+        true,
+        r#"{"Name":"n1"}"#,
+    ),
+    ("GET", "/v1.41/networks/n1", "containers", false, ""),
+    (
+        "POST",
+        "/v1.41/networks/n1/connect",
+        "containers",
+        true,
+        r#"{"Container":"x"}"#,
+    ),
+    (
+        "POST",
+        "/v1.41/networks/n1/disconnect",
+        "containers",
+        true,
+        r#"{"Container":"x"}"#,
+    ),
+    ("DELETE", "/v1.41/networks/n1", "containers", true, ""),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_auth_matrix_of_the_cluster_endpoint() {
+    let bed = bed().await;
+    for &(method, path, area, writes, body) in DOCKER {
+        let body = (!body.is_empty()).then_some(body);
+        for (who, c, allowed) in [
+            ("admin", &bed.admin, true),
+            ("user", &bed.user, true),
+            (
+                "viewer (containers:ro)",
+                &bed.viewer,
+                area.is_empty() || (area == "containers" && !writes),
+            ),
+        ] {
+            let (s, v) = bed.call(c, method, path, body).await;
+            if allowed {
+                assert!(s != 401 && s != 403, "{who} {method} {path}: {s} {v}");
+            } else {
+                assert_eq!(s, 403, "{who} {method} {path}: {v}");
+                assert!(v["message"].as_str().unwrap().contains("may not"), "{v}");
+            }
+        }
+        // A revoked certificate gets through the handshake, and no further.
+        let (s, v) = bed.call(&bed.revoked, method, path, body).await;
+        assert_eq!(s, 401, "revoked {method} {path}: {v}");
+        if method != "HEAD" {
+            assert!(v["message"].as_str().unwrap().contains("revoked"), "{v}");
+        }
+        for (who, c) in [
+            ("no certificate", &bed.bare),
+            ("another CA's", &bed.foreign),
+        ] {
+            let r = send(c, &bed.base, method, path, body).await;
+            assert!(r.is_err(), "{who} {method} {path}: {r:?}");
+        }
+    }
+    // The 003 API is on the endpoint too, with the same rules.
+    let (s, v) = bed.call(&bed.user, "GET", "/projects/", None).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = bed.call(&bed.viewer, "GET", "/projects/", None).await;
+    assert_eq!(s, 403, "{v}");
+    let (s, _) = bed.call(&bed.revoked, "GET", "/projects/", None).await;
+    assert_eq!(s, 401);
+    // A certificate does not change its account's password.
+    let (s, v) = bed
+        .call(
+            &bed.user,
+            "POST",
+            "/account/changepassword",
+            Some(r#"{"password":"x"}"#),
+        )
+        .await;
+    assert_eq!(s, 403, "{v}");
+    let _ = &bed.ca;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_calls_go_through_the_scheduler_and_answer_as_docker_does() {
+    let bed = bed().await;
+    let c = &bed.admin;
+    // Version negotiation.
+    let res = send(c, &bed.base, "GET", "/_ping", None).await.unwrap();
+    assert_eq!(res, (200, bytes::Bytes::from("OK")));
+    let (s, v) = bed.call(c, "GET", "/v1.99/version", None).await;
+    assert_eq!(s, 400);
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("is too new. Maximum supported API version is 1.41"),
+        "{v}"
+    );
+    let (s, v) = bed.call(c, "GET", "/v1.5/version", None).await;
+    assert_eq!(s, 400, "{v}");
+    let (s, v) = bed.call(c, "GET", "/version", None).await;
+    assert_eq!((s, v["ApiVersion"].as_str()), (200, Some("1.41")));
+
+    // Create: placed, recorded, not started; start, 304; stop, 304.
+    let (s, v) = bed
+        .call(
+            c,
+            "POST",
+            "/v1.41/containers/create?name=web",
+            Some(r#"{"Image":"app:1","HostConfig":{"Memory":67108864}}"#),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let id = v["Id"].as_str().unwrap().to_string();
+    let recorded = bed.fixture.cluster.container(&id).await.unwrap();
+    assert_eq!((recorded.name.as_str(), recorded.image.memory), ("web", 64));
+    assert!(!recorded.state.running);
+    let (s, v) = bed.call(c, "GET", "/v1.41/containers/web/json", None).await;
+    assert_eq!(
+        (s, v["State"]["Running"].as_bool()),
+        (200, Some(false)),
+        "{v}"
+    );
+    assert_eq!(v["Name"], "/web");
+    let (s, _) = bed
+        .call(c, "POST", "/v1.41/containers/web/start", None)
+        .await;
+    assert_eq!(s, 204);
+    let (s, _) = bed
+        .call(c, "POST", "/v1.41/containers/web/start", None)
+        .await;
+    assert_eq!(s, 304);
+    assert!(
+        bed.fixture
+            .cluster
+            .container(&id)
+            .await
+            .unwrap()
+            .state
+            .running
+    );
+    let (s, v) = bed.call(c, "GET", "/v1.41/containers/json", None).await;
+    assert_eq!(s, 200);
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["Names"][0].as_str().unwrap())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .any(|n| n.ends_with("/web") && n.split('/').count() == 3),
+        "{names:?}"
+    );
+    // A running container is removed only with force.
+    let (s, v) = bed.call(c, "DELETE", "/v1.41/containers/web", None).await;
+    assert_eq!(s, 409, "{v}");
+    let (s, _) = bed
+        .call(c, "POST", "/v1.41/containers/web/stop?t=1", None)
+        .await;
+    assert_eq!(s, 204);
+    let (s, _) = bed
+        .call(c, "POST", "/v1.41/containers/web/stop", None)
+        .await;
+    assert_eq!(s, 304);
+    // The name is the cluster's: taken is a 409.
+    let (s, v) = bed
+        .call(
+            c,
+            "POST",
+            "/v1.41/containers/create?name=web",
+            Some(r#"{"Image":"app:1"}"#),
+        )
+        .await;
+    assert_eq!(s, 409, "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("already in use"),
+        "{v}"
+    );
+    let (s, _) = bed.call(c, "DELETE", "/v1.41/containers/web", None).await;
+    assert_eq!(s, 204);
+    assert!(bed.fixture.cluster.container(&id).await.is_err());
+    let (s, v) = bed.call(c, "GET", "/v1.41/containers/web/json", None).await;
+    assert_eq!(s, 404, "{v}");
+
+    // No engine has the image; no engine has the memory.
+    let (s, v) = bed
+        .call(
+            c,
+            "POST",
+            "/v1.41/containers/create",
+            Some(r#"{"Image":"nope:1"}"#),
+        )
+        .await;
+    assert_eq!(s, 404);
+    assert_eq!(v["message"], "No such image: nope:1");
+    let (s, v) = bed
+        .call(
+            c,
+            "POST",
+            "/v1.41/containers/create",
+            Some(r#"{"Image":"app:1","HostConfig":{"Memory":1072668082176}}"#),
+        )
+        .await;
+    assert_eq!(s, 409, "{v}");
+    let m = v["message"].as_str().unwrap();
+    assert!(
+        m.contains("cannot place: 0/2 engines: 2 insufficient memory"),
+        "{m}"
+    );
+    assert!(m.contains("e0:") && m.contains("e1:"), "{m}");
+    assert!(bed.fixture.cluster.containers().await.is_empty());
+
+    // A network lives on one engine; its containers are placed there.
+    let (s, v) = bed
+        .call(
+            c,
+            "POST",
+            "/v1.41/networks/create",
+            Some(r#"{"Name":"app_default","Labels":{"k":"v"}}"#),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = bed
+        .call(
+            c,
+            "POST",
+            "/v1.41/networks/create",
+            Some(r#"{"Name":"app_default"}"#),
+        )
+        .await;
+    assert_eq!(s, 409, "{v}");
+    let (s, net) = bed
+        .call(c, "GET", "/v1.41/networks/app_default", None)
+        .await;
+    assert_eq!((s, net["Labels"]["k"].as_str()), (200, Some("v")), "{net}");
+    let home = net["Node"]["Name"].as_str().unwrap().to_string();
+    for i in 0..4 {
+        let body = json!({"Image": "app:1", "HostConfig": {"NetworkMode": "app_default", "Memory": 33554432},
+            "NetworkingConfig": {"EndpointsConfig": {"app_default": {"Aliases": ["svc"]}}}});
+        let (s, v) = bed
+            .call(
+                c,
+                "POST",
+                &format!("/v1.41/containers/create?name=svc{i}"),
+                Some(&body.to_string()),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        let made = bed
+            .fixture
+            .cluster
+            .container(v["Id"].as_str().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(made.engine.id, home);
+        let (s, v) = bed
+            .call(
+                c,
+                "POST",
+                "/v1.41/networks/app_default/connect",
+                Some(&json!({"Container": format!("svc{i}")}).to_string()),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+    }
+    // Swarm's constraint on the engine, from the environment.
+    let other = if home == "e0" { "e1" } else { "e0" };
+    let body = json!({"Image": "app:1", "Env": [format!("constraint:node=={other}")]});
+    let (s, v) = bed
+        .call(
+            c,
+            "POST",
+            "/v1.41/containers/create",
+            Some(&body.to_string()),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let made = bed
+        .fixture
+        .cluster
+        .container(v["Id"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(made.engine.id, other);
+
+    // Volumes are made on, and removed from, every engine.
+    let (s, v) = bed
+        .call(
+            c,
+            "POST",
+            "/v1.41/volumes/create",
+            Some(r#"{"Name":"shared"}"#),
+        )
+        .await;
+    assert_eq!((s, v["Name"].as_str()), (201, Some("shared")), "{v}");
+    for e in ["e0", "e1"] {
+        assert!(bed
+            .fixture
+            .engine(e)
+            .unwrap()
+            .inspect_volume("shared")
+            .await
+            .is_ok());
+    }
+    let (s, v) = bed.call(c, "GET", "/v1.41/volumes", None).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        v["Volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["Name"] == "shared")
+            .count(),
+        1
+    );
+    let (s, _) = bed.call(c, "DELETE", "/v1.41/volumes/shared", None).await;
+    assert_eq!(s, 204);
+    for e in ["e0", "e1"] {
+        assert!(bed
+            .fixture
+            .engine(e)
+            .unwrap()
+            .inspect_volume("shared")
+            .await
+            .is_err());
+    }
+
+    // Docker's error shape, for what is wrong and what is not served.
+    let (s, v) = bed
+        .call(c, "POST", "/v1.41/containers/create", Some("{"))
+        .await;
+    assert_eq!(s, 400);
+    assert!(
+        v["message"].as_str().unwrap().starts_with("invalid body"),
+        "{v}"
+    );
+    let (s, v) = bed
+        .call(
+            c,
+            "POST",
+            "/v1.41/containers/create",
+            Some(r#"{"Image":"app:1","HostConfig":{"Privileged":true}}"#),
+        )
+        .await;
+    assert_eq!(s, 403, "{v}");
+    let (s, v) = bed
+        .call(c, "POST", "/v1.41/containers/svc0/attach", None)
+        .await;
+    assert_eq!(s, 501);
+    assert!(
+        v["message"].as_str().unwrap().contains("not supported"),
+        "{v}"
+    );
+    let (s, v) = bed.call(c, "GET", "/v1.41/nothing-here", None).await;
+    assert_eq!((s, v["message"].as_str()), (404, Some("page not found")));
+    let (s, v) = bed
+        .call(c, "GET", "/v1.41/containers/json?filters=%7Bnope", None)
+        .await;
+    assert_eq!(s, 400, "{v}");
+    let (s, v) = bed.call(c, "GET", "/v1.41/info", None).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["Swarm"]["LocalNodeState"], "inactive");
+    assert!(
+        v["DriverStatus"].to_string().contains("e0")
+            && v["DriverStatus"].to_string().contains("e1"),
+        "{v}"
+    );
+}
+
+/// Junk to every route: no panic, no 5xx, and afterwards every container
+/// the cluster records is on its engine, every engine container of the
+/// cluster is recorded, and reservations are the records' footprints.
+#[test]
+fn junk_requests_leave_the_cluster_consistent() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let bed = rt.block_on(bed());
+    let segments = prop_oneof![
+        Just("x".to_string()),
+        Just("app:1".to_string()),
+        Just("svc".to_string()),
+        Just("e0/svc".to_string()),
+        Just("%ff".to_string()),
+        Just("..".to_string()),
+        "[a-z0-9_.-]{0,10}",
+    ];
+    let bodies = prop_oneof![
+        Just(String::new()),
+        Just(r#"{"Image":"app:1","HostConfig":{"Memory":33554432}}"#.to_string()),
+        Just(r#"{"Image":"app:1","HostConfig":{"NetworkMode":"jn"}}"#.to_string()),
+        Just(r#"{"Name":"jn"}"#.to_string()),
+        Just(r#"{"Container":"svc"}"#.to_string()),
+        ".{0,40}",
+        (any::<i64>(), "[a-zA-Z]{0,8}").prop_map(|(n, s)| format!(r#"{{"Image":"{s}","HostConfig":{{"Memory":{n},"NanoCpus":{n}}},"Env":["constraint:{s}=={n}"]}}"#)),
+    ];
+    let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+        cases: 96,
+        failure_persistence: None,
+        ..Default::default()
+    });
+    runner
+        .run(
+            &(0..DOCKER.len(), segments, bodies, "[a-z=&0-9]{0,12}"),
+            |(i, seg, body, query)| {
+                let (method, path, ..) = DOCKER[i];
+                let path = path.replace("/x", &format!("/{seg}")).replace("n1", &seg);
+                let sep = if path.contains('?') { '&' } else { '?' };
+                let path = format!("{path}{sep}{query}&name={seg}");
+                let res = rt.block_on(send(&bed.admin, &bed.base, method, &path, Some(&body)));
+                if let Ok((status, _)) = res {
+                    prop_assert!(
+                        status < 500 || status == 501,
+                        "{method} {path} {body}: {status}"
+                    );
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+    rt.block_on(async {
+        let records: BTreeSet<String> = bed
+            .fixture
+            .cluster
+            .containers()
+            .await
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        let mut on_engines = BTreeSet::new();
+        for e in ["e0", "e1"] {
+            let all = ContainerFilter {
+                all: true,
+                ..ContainerFilter::default()
+            };
+            for c in bed
+                .fixture
+                .engine(e)
+                .unwrap()
+                .list_containers(&all)
+                .await
+                .unwrap()
+            {
+                on_engines.insert(c.id);
+            }
+        }
+        assert_eq!(records, on_engines, "the records and the engines differ");
+        let memory: u64 = bed
+            .fixture
+            .cluster
+            .containers()
+            .await
+            .iter()
+            .map(|c| c.image.memory)
+            .sum();
+        assert_eq!(bed.fixture.cluster.info().await.reserved_memory, memory);
+        let (s, _) = bed.call(&bed.admin, "GET", "/v1.41/info", None).await;
+        assert_eq!(s, 200);
+    });
+}
