@@ -224,6 +224,41 @@ async fn docker_compose_and_curl_reach_the_cluster_over_mutual_tls() {
     assert!(!list.to_string().contains(&id), "{list}");
     ok("docker rm -f", docker(&["rm", "-f", &on_a, &on_b]));
 
+    // A figure: `docker run -d` through the endpoint (scheduler, records)
+    // against the same command on engine A directly, median of 5 each.
+    let direct_env = vec![
+        ("DOCKER_HOST", a.clone()),
+        ("DOCKER_CONFIG", config.to_string_lossy().to_string()),
+    ];
+    let mut times = [Vec::new(), Vec::new()];
+    for round in 0..5 {
+        for (i, env) in [&env, &direct_env].into_iter().enumerate() {
+            let name = format!("{cluster}-t{i}-{round}");
+            let started = std::time::Instant::now();
+            ok(
+                "docker run -d (timed)",
+                run(
+                    "docker",
+                    &["run", "-d", "--name", &name, "-m", "16m", IMAGE, "true"],
+                    env,
+                    here,
+                ),
+            );
+            times[i].push(started.elapsed());
+            ok(
+                "docker rm -f",
+                run("docker", &["rm", "-f", &name], env, here),
+            );
+        }
+    }
+    for t in &mut times {
+        t.sort();
+    }
+    println!(
+        "docker run -d: through the cluster endpoint {:.0?}, on engine A directly {:.0?} (median of 5)",
+        times[0][2], times[1][2]
+    );
+
     // Volumes are made on every engine; networks listed from both.
     let volume = format!("{cluster}-vol");
     ok(

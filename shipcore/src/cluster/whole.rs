@@ -512,8 +512,18 @@ impl Cluster {
     }
 
     /// Makes a volume on every engine that answers; if one refuses, the
-    /// others' are removed again.
+    /// others' are removed again. It runs to its end in a task of its own,
+    /// so a caller that goes away leaves it on every engine or on none.
     pub async fn create_volume_everywhere(&self, spec: &VolumeSpec) -> Result<VolumeInfo> {
+        let (this, spec) = (self.clone(), spec.clone());
+        tokio::spawn(async move { this.create_volume_on_all(&spec).await })
+            .await
+            .map_err(|e| Error::System {
+                reason: format!("a volume's creation failed: {e}"),
+            })?
+    }
+
+    async fn create_volume_on_all(&self, spec: &VolumeSpec) -> Result<VolumeInfo> {
         let engines = self.live_engines().await;
         if engines.is_empty() {
             return Err(Error::Unavailable {
@@ -558,8 +568,35 @@ impl Cluster {
         Err(Error::missing("volume", name))
     }
 
-    /// Removes a volume from every engine holding it.
+    /// Removes a volume from every engine holding it (in a task of its
+    /// own, which a caller that goes away does not cut short).
     pub async fn remove_volume_everywhere(&self, name: &str, force: bool) -> Result<()> {
+        let (this, name) = (self.clone(), name.to_string());
+        tokio::spawn(async move { this.remove_volume_on_all(&name, force).await })
+            .await
+            .map_err(|e| Error::System {
+                reason: format!("a volume's removal failed: {e}"),
+            })?
+    }
+
+    async fn remove_volume_on_all(&self, name: &str, force: bool) -> Result<()> {
+        // In use anywhere: refused before any engine's copy goes.
+        let all = ContainerFilter {
+            all: true,
+            ..ContainerFilter::default()
+        };
+        if let Some((engine, c)) = self
+            .engine_containers(&all)
+            .await
+            .into_iter()
+            .find(|(_, c)| c.volumes.iter().any(|v| v == name))
+        {
+            return Err(Error::State {
+                what: format!("volume {name}"),
+                state: format!("in use by container {} on engine {engine}", c.id),
+                reason: "remove that container first".into(),
+            });
+        }
         let mut found = false;
         for (_, b) in self.live_engines().await {
             match b.remove_volume(name, force).await {
