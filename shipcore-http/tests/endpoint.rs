@@ -383,6 +383,18 @@ async fn docker_calls_go_through_the_scheduler_and_answer_as_docker_does() {
         v["message"].as_str().unwrap().contains("already in use"),
         "{v}"
     );
+    // Two creates racing for one name: one gets it.
+    let body = r#"{"Image":"app:1"}"#;
+    let path = "/v1.41/containers/create?name=twin";
+    let (x, y) = tokio::join!(
+        bed.call(c, "POST", path, Some(body)),
+        bed.call(&bed.user, "POST", path, Some(body))
+    );
+    let mut statuses = [x.0, y.0];
+    statuses.sort();
+    assert_eq!(statuses, [201, 409], "{x:?} {y:?}");
+    let (s, _) = bed.call(c, "DELETE", "/v1.41/containers/twin", None).await;
+    assert_eq!(s, 204);
     let (s, _) = bed.call(c, "DELETE", "/v1.41/containers/web", None).await;
     assert_eq!(s, 204);
     assert!(bed.fixture.cluster.container(&id).await.is_err());

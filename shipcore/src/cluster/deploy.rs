@@ -239,6 +239,14 @@ impl Txn {
             None => names.clone(),
         };
         let mut st = inner.state.lock().await;
+        // A chosen name is one container's in the whole cluster: checked
+        // under the lock, so two deploys racing for it cannot both get it.
+        if exact && (st.is_pending(&names) || st.containers().any(|c| c.name == names)) {
+            return Err(Error::Exists {
+                kind: "container named".into(),
+                id: names,
+            });
+        }
         st.placements += 1;
         let mut request = self.req.request.clone();
         request.strategy = match inner.opts.strategy {

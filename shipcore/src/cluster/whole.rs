@@ -277,19 +277,12 @@ impl Cluster {
             ));
         }
         if !cfg.container_name.is_empty() {
-            match self.locate(&cfg.container_name).await {
-                Ok(found) => {
-                    return Err(Error::State {
-                        what: format!("the container name \"/{}\"", cfg.container_name),
-                        state: format!(
-                            "already in use by container {} on engine {}",
-                            found.id, found.engine
-                        ),
-                        reason: "remove (or rename) that container to reuse the name".into(),
-                    })
-                }
-                Err(Error::Missing { .. }) => {}
-                Err(e) => return Err(e),
+            if let Some((engine, id)) = self.name_taken(&cfg.container_name).await {
+                return Err(Error::State {
+                    what: format!("the container name \"/{}\"", cfg.container_name),
+                    state: format!("already in use by container {id} on engine {engine}"),
+                    reason: "remove (or rename) that container to reuse the name".into(),
+                });
             }
         }
         let pinned = match cfg.network_mode.as_str() {
@@ -310,6 +303,31 @@ impl Cluster {
         made.pop().ok_or_else(|| Error::System {
             reason: "a create made no container".into(),
         })
+    }
+
+    /// The engine and id of a container named `name` (exactly: not an id
+    /// prefix), the cluster's own or any engine's.
+    async fn name_taken(&self, name: &str) -> Option<(String, String)> {
+        let own = {
+            let st = self.inner.state.lock().await;
+            let found = st
+                .containers()
+                .find(|c| c.name == name)
+                .map(|c| (c.engine.clone(), c.id.clone()));
+            found
+        };
+        if own.is_some() {
+            return own;
+        }
+        let engines = self.live_engines().await;
+        let found = futures::future::join_all(engines.into_iter().map(|(engine, b)| async move {
+            match tokio::time::timeout(ENGINE_CALL, b.inspect_container(name)).await {
+                Ok(Ok(d)) if d.name == name => Some((engine, d.id)),
+                _ => None,
+            }
+        }))
+        .await;
+        found.into_iter().flatten().next()
     }
 
     /// Starts a container; a cluster's own is from then on meant to run.
