@@ -244,15 +244,7 @@ struct VolumeBody {
 
 /// A volume's or network's name as Docker takes it.
 fn valid_name(field: &str, name: &str) -> Result<(), Error> {
-    let ok = name.len() <= 200
-        && name
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphanumeric())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-    if ok {
+    if shipcore::model::docker_name(name, 200) {
         Ok(())
     } else {
         Err(Error::bad_request(format!(
@@ -275,9 +267,8 @@ pub async fn volume_create(
         body.json()?
     };
     let name = if b.name.is_empty() {
-        let mut raw = [0u8; 32];
-        getrandom(&mut raw)?;
-        raw.iter().map(|b| format!("{b:02x}")).collect()
+        // 64 hex digits, as Docker names an anonymous volume.
+        shipcore::access::hash_key(&shipcore::access::new_key(32)?)
     } else {
         b.name
     };
@@ -290,17 +281,6 @@ pub async fn volume_create(
     };
     let v = app.cluster.create_volume_everywhere(&spec).await?;
     Ok((StatusCode::CREATED, Json(wire::volume(&v))).into_response())
-}
-
-fn getrandom(buf: &mut [u8]) -> Result<(), Error> {
-    use std::io::Read as _;
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(buf))
-        .map_err(|e| {
-            Error::Core(shipcore::Error::System {
-                reason: format!("no randomness from the system: {e}"),
-            })
-        })
 }
 
 /// `GET /volumes/{name}`.
@@ -399,7 +379,6 @@ struct NetworkBody {
     driver: String,
     labels: Option<BTreeMap<String, String>>,
     internal: bool,
-    attachable: bool,
     #[serde(rename = "EnableIPv6")]
     enable_ipv6: bool,
 }
@@ -428,7 +407,6 @@ pub async fn network_create(
     if b.internal || b.enable_ipv6 {
         warning = "Internal and EnableIPv6 are left out by the cluster endpoint".into();
     }
-    let _ = b.attachable;
     let spec = NetworkSpec {
         name: b.name,
         driver,

@@ -84,6 +84,15 @@ fn bytes_text(mib: u64) -> String {
     }
 }
 
+fn strategy(s: shipcore::sched::Strategy) -> &'static str {
+    use shipcore::sched::Strategy::*;
+    match s {
+        Spread => "spread",
+        Binpack => "binpack",
+        Random { .. } => "random",
+    }
+}
+
 /// `GET /info`: the cluster as one engine; every engine's state, address,
 /// containers, images, capacity and reservations in `DriverStatus` (as
 /// Swarm listed its nodes; `docker info` prints them).
@@ -108,7 +117,7 @@ pub async fn info(State(app): State<App>, caller: Caller) -> Result<Response, Er
     let mut status: Vec<[String; 2]> = vec![
         [
             "Strategy".into(),
-            format!("{:?}", app.cluster.options().strategy).to_lowercase(),
+            strategy(app.cluster.options().strategy).into(),
         ],
         ["Engines".into(), reports.len().to_string()],
     ];

@@ -333,9 +333,9 @@ impl ImageConfig {
     }
 }
 
-/// A name Docker accepts for a container or a network:
+/// A name Docker accepts for a container, a network or a volume:
 /// `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, at most `max` long.
-fn docker_name(name: &str, max: usize) -> bool {
+pub fn docker_name(name: &str, max: usize) -> bool {
     let mut chars = name.chars();
     name.len() <= max
         && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())

@@ -20,8 +20,8 @@ pub use access::{
     Account, Permission, Role, RoleRef, ServiceKey, WebhookKey, BUILDER_USER, ENGINE_USER,
 };
 pub use container::{
-    BindPort, Container, ContainerState, ContainerType, DockerOptions, ImageConfig, Port, Proto,
-    RestartPolicy, MAX_CPUS, MAX_MEMORY,
+    docker_name, BindPort, Container, ContainerState, ContainerType, DockerOptions, ImageConfig,
+    Port, Proto, RestartPolicy, MAX_CPUS, MAX_MEMORY,
 };
 pub use engine::{Engine, EngineRecord, Health};
 pub use event::{Event, EventType};
