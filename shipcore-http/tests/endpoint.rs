@@ -576,6 +576,16 @@ async fn docker_calls_go_through_the_scheduler_and_answer_as_docker_does() {
         .call(c, "GET", "/v1.41/containers/json?filters=%7Bnope", None)
         .await;
     assert_eq!(s, 400, "{v}");
+    for q in [
+        "until=-9223372036854775808",
+        "since=-9223372036854775808&until=1",
+        "until=9223372036854775807x",
+    ] {
+        let r = send(c, &bed.base, "GET", &format!("/v1.41/events?{q}"), None)
+            .await
+            .unwrap();
+        assert!(r.0 == 200 || r.0 == 400, "{q}: {r:?}");
+    }
     let (s, v) = bed.call(c, "GET", "/v1.41/info", None).await;
     assert_eq!(s, 200);
     assert_eq!(v["Swarm"]["LocalNodeState"], "inactive");

@@ -285,7 +285,8 @@ pub async fn events(
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    let end = until.map(|u| std::time::Duration::from_secs(u64::try_from(u - now).unwrap_or(0)));
+    let end = until
+        .map(|u| std::time::Duration::from_secs(u64::try_from(u.saturating_sub(now)).unwrap_or(0)));
     let lines = stream
         .take_while(move |e| {
             let past =
