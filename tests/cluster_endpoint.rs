@@ -168,6 +168,18 @@ async fn docker_compose_and_curl_reach_the_cluster_over_mutual_tls() {
     );
     assert!(ps.lines().any(|l| l == format!("local/{on_a}")), "{ps}");
     assert!(ps.lines().any(|l| l == format!("b/{on_b}")), "{ps}");
+    let commands = ok(
+        "docker ps (commands)",
+        docker(&[
+            "ps",
+            "--no-trunc",
+            "--filter",
+            &format!("name={on_a}"),
+            "--format",
+            "{{.Command}}",
+        ]),
+    );
+    assert!(commands.contains("sh -c"), "{commands}");
 
     // Placed by the scheduler, and the cluster's own.
     let web = format!("{cluster}-web");

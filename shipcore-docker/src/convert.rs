@@ -260,6 +260,8 @@ pub fn summary(c: m::ContainerSummary) -> ContainerSummary {
             .filter(|m| m.typ.as_ref().is_some_and(|t| *t == "volume"))
             .filter_map(|m| m.name)
             .collect(),
+        command: c.command.unwrap_or_default(),
+        image_id: c.image_id.unwrap_or_default(),
     }
 }
 

@@ -465,6 +465,8 @@ impl EngineBackend for FakeEngine {
                 labels: c.spec.labels.clone(),
                 ports: c.ports.clone(),
                 created: 0,
+                command: c.spec.cmd.join(" "),
+                image_id: String::new(),
                 volumes: c
                     .spec
                     .binds

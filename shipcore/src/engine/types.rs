@@ -165,6 +165,12 @@ pub struct ContainerSummary {
     /// Names of the volumes mounted in it.
     #[serde(default)]
     pub volumes: Vec<String>,
+    /// The command it runs, as one line (Docker's `Command`).
+    #[serde(default)]
+    pub command: String,
+    /// The id of the image it was made from.
+    #[serde(default)]
+    pub image_id: String,
 }
 
 /// Which containers to list.
