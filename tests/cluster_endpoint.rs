@@ -215,6 +215,22 @@ async fn docker_compose_and_curl_reach_the_cluster_over_mutual_tls() {
         text(&docker(&["logs", &web]).stdout).contains("hello-endpoint")
     })
     .await;
+    // Without -d: attached to the output from start to end, with the
+    // container's exit code.
+    let fg = format!("{cluster}-fg");
+    let attached = docker(&[
+        "run",
+        "--name",
+        &fg,
+        IMAGE,
+        "sh",
+        "-c",
+        "echo fg-out; echo fg-err >&2; exit 3",
+    ]);
+    assert_eq!(attached.status.code(), Some(3), "{attached:?}");
+    assert!(text(&attached.stdout).contains("fg-out"), "{attached:?}");
+    assert!(text(&attached.stderr).contains("fg-err"), "{attached:?}");
+    ok("docker rm", docker(&["rm", &fg]));
     let logs = docker(&["logs", &on_a]);
     assert!(text(&logs.stdout).contains("out-line"), "{logs:?}");
     assert!(text(&logs.stderr).contains("err-line"), "{logs:?}");

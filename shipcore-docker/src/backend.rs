@@ -224,12 +224,17 @@ impl EngineBackend for DockerEngine {
             .map_err(|e| self.origin().error("container", id, e))
     }
 
-    async fn wait_container(&self, id: &str) -> Result<i64> {
+    async fn wait_container(&self, id: &str, next_exit: bool) -> Result<i64> {
         // A wait lasts as long as the container runs: a day at most here
         // (the caller's own limits end it sooner).
         let d = self.patient(Some(Duration::from_secs(24 * 3600))).await?;
         let options = q::WaitContainerOptions {
-            condition: "not-running".into(),
+            condition: if next_exit {
+                "next-exit"
+            } else {
+                "not-running"
+            }
+            .into(),
         };
         let mut waits = d.wait_container(id, Some(options));
         match waits.next().await {

@@ -183,6 +183,13 @@ const DOCKER: &[(&str, &str, &str, bool, &str)] = &[
         "",
     ),
     ("POST", "/v1.41/containers/x/wait", "containers", false, ""),
+    (
+        "POST",
+        "/v1.41/containers/x/attach",
+        "containers",
+        false,
+        "",
+    ),
     ("DELETE", "/v1.41/containers/x", "containers", true, ""),
     ("GET", "/v1.41/images/json", "containers", false, ""),
     (
@@ -564,6 +571,14 @@ async fn docker_calls_go_through_the_scheduler_and_answer_as_docker_does() {
     assert_eq!(s, 403, "{v}");
     let (s, v) = bed
         .call(c, "POST", "/v1.41/containers/svc0/attach", None)
+        .await;
+    assert_eq!(s, 400, "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("Upgrade: tcp"),
+        "{v}"
+    );
+    let (s, v) = bed
+        .call(c, "POST", "/v1.41/containers/svc0/exec", None)
         .await;
     assert_eq!(s, 501);
     assert!(

@@ -248,15 +248,119 @@ pub async fn logs(
         .into_response())
 }
 
-/// `POST /containers/{id}/wait`: the exit code once it stops.
+/// `POST /containers/{id}/wait?condition=`: the exit code once it stops;
+/// with `next-exit` (which the docker CLI asks before it starts a
+/// container it attached to), once the coming run has ended.
 pub async fn wait(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<String>,
+    Query(q): Query<QueryMap>,
 ) -> Result<Response, Error> {
     caller.require(AREA, false)?;
-    let code = app.cluster.wait_any(&id).await?;
-    Ok(Json(json!({"StatusCode": code, "Error": null})).into_response())
+    // `removed` (docker run --rm) waits for the run too: the cluster keeps
+    // the container.
+    let next_exit = q
+        .get("condition")
+        .is_some_and(|c| c == "next-exit" || c == "removed");
+    // The container must exist now (a 404 otherwise); then the head of the
+    // answer goes at once and its body when the container stops, as the
+    // engine answers: the docker CLI sends its start only once the head
+    // of its wait has come.
+    let id = app.cluster.locate(&id).await?.id;
+    let body = futures::stream::once(async move {
+        let v = match app.cluster.wait_any(&id, next_exit).await {
+            Ok(code) => json!({"StatusCode": code, "Error": null}),
+            Err(e) => json!({"StatusCode": -1, "Error": {"Message": e.to_string()}}),
+        };
+        Ok::<_, std::convert::Infallible>(bytes::Bytes::from(v.to_string()))
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response())
+}
+
+/// How long an attached client waits for its container to be started.
+const ATTACH_START: Duration = Duration::from_secs(300);
+
+/// `POST /containers/{id}/attach` (Docker's `Upgrade: tcp`): the
+/// container's output over the hijacked connection, multiplexed, from its
+/// start to its end, so that `docker run` without `-d` prints it and exits
+/// with its code. Input is not read (no `-i`), and a TTY is never given.
+/// The stream ends when the container stops, or when the caller's
+/// certificate is revoked.
+pub async fn attach(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<QueryMap>,
+    mut req: axum::extract::Request,
+) -> Result<Response, Error> {
+    use tokio::io::AsyncWriteExt as _;
+    caller.require(AREA, false)?;
+    let upgrade_asked = req
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("tcp"));
+    if !upgrade_asked {
+        return Err(Error::bad_request(
+            "attach takes an upgraded connection (Connection: Upgrade, Upgrade: tcp), as the docker CLI asks",
+        ));
+    }
+    let id = app.cluster.locate(&id).await?.id;
+    let (stdout, stderr) = match (flag(&q, "stdout"), flag(&q, "stderr")) {
+        (false, false) => (true, true),
+        both => both,
+    };
+    let upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        let Ok(upgraded) = upgrade.await else { return };
+        let mut io = hyper_util::rt::TokioIo::new(upgraded);
+        // Output is read from the start of the run the client awaits.
+        let deadline = tokio::time::Instant::now() + ATTACH_START;
+        loop {
+            match app.cluster.inspect_any(&id).await {
+                Ok((_, d)) if d.state.status != "created" => break,
+                Ok(_) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                _ => {
+                    let _ = io.shutdown().await;
+                    return;
+                }
+            }
+        }
+        let options = LogOptions {
+            stdout,
+            stderr,
+            follow: true,
+            tail: None,
+            timestamps: false,
+        };
+        let Ok(chunks) = app.cluster.logs_any(&id, &options).await else {
+            let _ = io.shutdown().await;
+            return;
+        };
+        let mut chunks = std::pin::pin!(crate::auth::until_revoked(&app, &caller, chunks));
+        while let Some(Ok(c)) = chunks.next().await {
+            if io.write_all(&frame(c.stream, &c.data)).await.is_err() {
+                return;
+            }
+        }
+        let _ = io.shutdown().await;
+    });
+    Ok((
+        StatusCode::SWITCHING_PROTOCOLS,
+        [
+            (header::CONTENT_TYPE, "application/vnd.docker.raw-stream"),
+            (header::CONNECTION, "Upgrade"),
+            (header::UPGRADE, "tcp"),
+        ],
+    )
+        .into_response())
 }
 
 #[cfg(test)]

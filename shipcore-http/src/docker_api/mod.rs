@@ -14,8 +14,10 @@
 //!   networks (reading or changing), `cluster` (read) for `info`, `events`
 //!   (read) for the event stream; `_ping` and `version` need only a valid
 //!   certificate.
-//! - What the cluster cannot do (attach, exec, build, swarm mode, …)
-//!   answers 501 naming the call.
+//! - What the cluster cannot do (exec, build, swarm mode, input to an
+//!   attached container, …) answers 501 naming the call. Attaching gives a
+//!   container's output from its start to its end, so `docker run`
+//!   without `-d` works.
 //!
 //! `system.rs`: `_ping`, `version`, `info`, `events`; `containers.rs`:
 //! the container calls; `objects.rs`: images, volumes and networks;
@@ -174,6 +176,7 @@ pub fn router(app: App) -> Router {
         .route("/containers/{id}/restart", post(containers::restart))
         .route("/containers/{id}/logs", get(containers::logs))
         .route("/containers/{id}/wait", post(containers::wait))
+        .route("/containers/{id}/attach", post(containers::attach))
         .route(
             "/containers/{id}",
             axum::routing::delete(containers::remove),
@@ -235,7 +238,7 @@ async fn unsupported(req: Request) -> Response {
     message(
         StatusCode::NOT_IMPLEMENTED,
         &format!(
-            "{} {} is not supported by the shipcore cluster endpoint (no attach, exec, build or swarm mode: run containers detached, read their output with docker logs)",
+            "{} {} is not supported by the shipcore cluster endpoint (no exec, build or swarm mode)",
             req.method(),
             req.uri().path()
         ),

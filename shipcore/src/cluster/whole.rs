@@ -468,10 +468,11 @@ impl Cluster {
         Ok(at.backend.logs(&at.id, options))
     }
 
-    /// Waits until any container stops; its exit code.
-    pub async fn wait_any(&self, reference: &str) -> Result<i64> {
+    /// Waits until any container stops (with `next_exit`, until it has
+    /// been started and has exited); its exit code.
+    pub async fn wait_any(&self, reference: &str, next_exit: bool) -> Result<i64> {
         let at = self.locate(reference).await?;
-        at.backend.wait_container(&at.id).await
+        at.backend.wait_container(&at.id, next_exit).await
     }
 
     /// The images of every engine that answers, with the engine's id.

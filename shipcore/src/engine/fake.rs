@@ -424,10 +424,11 @@ impl EngineBackend for FakeEngine {
         }
     }
 
-    async fn wait_container(&self, id: &str) -> Result<i64> {
+    async fn wait_container(&self, id: &str, next_exit: bool) -> Result<i64> {
         loop {
             let d = self.inspect_container(id).await?;
-            if !d.state.running {
+            let not_started = next_exit && d.state.status == "created";
+            if !d.state.running && !not_started {
                 return Ok(d.state.exit_code);
             }
             tokio::time::sleep(Duration::from_millis(20)).await;

@@ -70,8 +70,9 @@ pub trait EngineBackend: Send + Sync {
     async fn list_containers(&self, filter: &ContainerFilter) -> Result<Vec<ContainerSummary>>;
     /// The container's output, stdout and stderr apart.
     fn logs(&self, id: &str, options: &LogOptions) -> EngineStream<LogChunk>;
-    /// Waits until the container is not running; its exit code.
-    async fn wait_container(&self, id: &str) -> Result<i64>;
+    /// Waits until the container is not running (with `next_exit`: until
+    /// it has been started and has exited again); its exit code.
+    async fn wait_container(&self, id: &str, next_exit: bool) -> Result<i64>;
 
     /// Pulls `reference` (`name:tag` or `name@digest`), with progress.
     fn pull_image(&self, reference: &str, auth: Option<RegistryAuth>) -> EngineStream<Progress>;
