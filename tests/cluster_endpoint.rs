@@ -417,7 +417,7 @@ volumes:
         "{none:?}"
     );
     // A certificate of another CA: the handshake fails too.
-    let other = ok(
+    ok(
         "openssl",
         run(
             "openssl",
@@ -442,7 +442,6 @@ volumes:
             here,
         ),
     );
-    let _ = other;
     let (ocert, okey) = (c("../other.pem"), c("../other.key"));
     let foreign = curl(&["--cert", &ocert, "--key", &okey]);
     assert!(

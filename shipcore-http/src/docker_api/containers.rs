@@ -80,12 +80,7 @@ pub async fn create(
     cfg.validate()?;
     match app.cluster.inspect_image_any(&cfg.name).await {
         Ok(_) => {}
-        Err(shipcore::Error::Missing { .. }) => {
-            return Ok(super::message(
-                StatusCode::NOT_FOUND,
-                &format!("No such image: {}", cfg.name),
-            ))
-        }
+        Err(shipcore::Error::Missing { .. }) => return Ok(super::no_such_image(&cfg.name)),
         Err(e) => return Err(e.into()),
     }
     let made = app.cluster.create_container(cfg).await?;
@@ -267,9 +262,9 @@ pub async fn wait(
     // answer goes at once and its body when the container stops, as the
     // engine answers: the docker CLI sends its start only once the head
     // of its wait has come.
-    let id = app.cluster.locate(&id).await?.id;
+    let at = app.cluster.locate(&id).await?;
     let body = futures::stream::once(async move {
-        let v = match app.cluster.wait_any(&id, next_exit).await {
+        let v = match at.wait(next_exit).await {
             Ok(code) => json!({"StatusCode": code, "Error": null}),
             Err(e) => json!({"StatusCode": -1, "Error": {"Message": e.to_string()}}),
         };
@@ -310,7 +305,7 @@ pub async fn attach(
             "attach takes an upgraded connection (Connection: Upgrade, Upgrade: tcp), as the docker CLI asks",
         ));
     }
-    let id = app.cluster.locate(&id).await?.id;
+    let at = app.cluster.locate(&id).await?;
     let (stdout, stderr) = match (flag(&q, "stdout"), flag(&q, "stderr")) {
         (false, false) => (true, true),
         both => both,
@@ -322,8 +317,8 @@ pub async fn attach(
         // Output is read from the start of the run the client awaits.
         let deadline = tokio::time::Instant::now() + ATTACH_START;
         loop {
-            match app.cluster.inspect_any(&id).await {
-                Ok((_, d)) if d.state.status != "created" => break,
+            match at.inspect().await {
+                Ok(d) if d.state.status != "created" => break,
                 Ok(_) if tokio::time::Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
@@ -340,10 +335,7 @@ pub async fn attach(
             tail: None,
             timestamps: false,
         };
-        let Ok(chunks) = app.cluster.logs_any(&id, &options).await else {
-            let _ = io.shutdown().await;
-            return;
-        };
+        let chunks = at.logs(&options);
         let mut chunks = std::pin::pin!(crate::auth::until_revoked(&app, &caller, chunks));
         while let Some(Ok(c)) = chunks.next().await {
             if io.write_all(&frame(c.stream, &c.data)).await.is_err() {

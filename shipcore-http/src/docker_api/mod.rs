@@ -138,6 +138,20 @@ pub fn message(status: StatusCode, message: &str) -> Response {
     res
 }
 
+/// Docker's 404 for an image no engine holds (the docker CLI pulls on it).
+pub fn no_such_image(name: &str) -> Response {
+    message(StatusCode::NOT_FOUND, &format!("No such image: {name}"))
+}
+
+/// Whether `labels` carry every one of `wanted` (`key` or `key=value`), as
+/// Docker's `label` filter reads them.
+pub fn has_labels(labels: &BTreeMap<String, String>, wanted: &[String]) -> bool {
+    wanted.iter().all(|l| match l.split_once('=') {
+        Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
+        None => labels.contains_key(l),
+    })
+}
+
 /// Docker's error shape for every failure of the family.
 struct Docker;
 

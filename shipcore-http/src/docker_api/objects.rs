@@ -82,12 +82,7 @@ pub async fn image(
     };
     let (engine, d) = match app.cluster.inspect_image_any(name).await {
         Ok(found) => found,
-        Err(shipcore::Error::Missing { .. }) => {
-            return Ok(super::message(
-                StatusCode::NOT_FOUND,
-                &format!("No such image: {name}"),
-            ))
-        }
+        Err(shipcore::Error::Missing { .. }) => return Ok(super::no_such_image(name)),
         Err(e) => return Err(e.into()),
     };
     Ok(Json(json!({
@@ -349,12 +344,8 @@ pub async fn networks(
                 .is_none_or(|want| want.iter().any(|w| name.contains(w.as_str())))
                 && f.get("id")
                     .is_none_or(|want| want.iter().any(|w| n.id.starts_with(w.as_str())))
-                && f.get("label").is_none_or(|want| {
-                    want.iter().all(|l| match l.split_once('=') {
-                        Some((k, v)) => n.labels.get(k).map(String::as_str) == Some(v),
-                        None => n.labels.contains_key(l),
-                    })
-                })
+                && f.get("label")
+                    .is_none_or(|want| super::has_labels(&n.labels, want))
         })
         .map(|(name, engine, n)| wire::network(name, engine, n))
         .collect();

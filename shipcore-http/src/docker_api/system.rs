@@ -41,12 +41,14 @@ pub async fn ping(method: Method, _caller: Caller) -> Response {
 
 /// `GET /version`.
 pub async fn version(State(app): State<App>, _caller: Caller) -> Response {
+    // As the last health check read it: no engine is asked here.
     let kernel = app
         .cluster
-        .engine_reports()
+        .engines()
         .await
         .into_iter()
-        .find_map(|r| r.info.map(|i| i.version))
+        .map(|e| e.docker_version)
+        .find(|v| !v.is_empty())
         .unwrap_or_default();
     let version = server_version();
     Json(json!({
@@ -158,9 +160,7 @@ pub async fn info(State(app): State<App>, caller: Caller) -> Result<Response, Er
         status.push(["  └ Labels".into(), r.labels.join(", ")]);
     }
     let identity = app.cluster.identity().to_string();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = app.cluster.options().clock.unix_secs();
     let mut answer = json!({
         "ID": identity,
         "Containers": containers.len(),
@@ -274,17 +274,11 @@ pub async fn events(
                     && (id.starts_with(v) || attrs.get("name").is_some_and(|n| n == v))
             })
             && any("image", &|v| attrs.get("image").is_some_and(|i| i == v))
-            && f.get("label").is_none_or(|labels| {
-                labels.iter().all(|l| match l.split_once('=') {
-                    Some((k, val)) => attrs.get(k).is_some_and(|x| x == val),
-                    None => attrs.contains_key(l),
-                })
-            })
+            && f.get("label")
+                .is_none_or(|labels| super::has_labels(attrs, labels))
     };
     let stream = app.cluster.engine_events(since).await;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let now = i64::try_from(app.cluster.options().clock.unix_secs()).unwrap_or(i64::MAX);
     let end = until
         .map(|u| std::time::Duration::from_secs(u64::try_from(u.saturating_sub(now)).unwrap_or(0)));
     let lines = stream

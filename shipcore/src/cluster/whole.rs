@@ -58,6 +58,24 @@ impl std::fmt::Debug for Located {
     }
 }
 
+impl Located {
+    /// The container as its engine inspects it now.
+    pub async fn inspect(&self) -> Result<ContainerDetails> {
+        self.backend.inspect_container(&self.id).await
+    }
+
+    /// The container's output.
+    pub fn logs(&self, options: &LogOptions) -> EngineStream<LogChunk> {
+        self.backend.logs(&self.id, options)
+    }
+
+    /// Waits until it stops (with `next_exit`, until it has been started
+    /// and has exited); its exit code.
+    pub async fn wait(&self, next_exit: bool) -> Result<i64> {
+        self.backend.wait_container(&self.id, next_exit).await
+    }
+}
+
 /// What a start did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Started {
@@ -111,6 +129,25 @@ where
         .into_iter()
         .flatten()
         .collect()
+}
+
+/// The container `reference` (an id, prefix or name, as the engine reads
+/// it) on each of `engines` that has one, at once; an engine that fails
+/// or is slower than [`ENGINE_CALL`] has none.
+async fn inspect_on(
+    engines: Vec<(String, Arc<dyn EngineBackend>)>,
+    reference: &str,
+) -> Vec<(String, ContainerDetails, Arc<dyn EngineBackend>)> {
+    futures::future::join_all(engines.into_iter().map(|(engine, b)| async move {
+        match tokio::time::timeout(ENGINE_CALL, b.inspect_container(reference)).await {
+            Ok(Ok(d)) => Some((engine, d, b)),
+            _ => None,
+        }
+    }))
+    .await
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 fn no_such_container(reference: &str) -> Error {
@@ -235,21 +272,15 @@ impl Cluster {
             }
             None => (self.live_engines().await, reference),
         };
-        let found: Vec<Located> =
-            futures::future::join_all(engines.into_iter().map(|(engine, b)| async move {
-                match tokio::time::timeout(ENGINE_CALL, b.inspect_container(name)).await {
-                    Ok(Ok(d)) => Some(Located {
-                        engine,
-                        id: d.id,
-                        owned: false,
-                        backend: b,
-                    }),
-                    _ => None,
-                }
-            }))
+        let found: Vec<Located> = inspect_on(engines, name)
             .await
             .into_iter()
-            .flatten()
+            .map(|(engine, d, backend)| Located {
+                engine,
+                id: d.id,
+                owned: false,
+                backend,
+            })
             .collect();
         match found.len() {
             0 => Err(no_such_container(reference)),
@@ -319,22 +350,18 @@ impl Cluster {
         if own.is_some() {
             return own;
         }
-        let engines = self.live_engines().await;
-        let found = futures::future::join_all(engines.into_iter().map(|(engine, b)| async move {
-            match tokio::time::timeout(ENGINE_CALL, b.inspect_container(name)).await {
-                Ok(Ok(d)) if d.name == name => Some((engine, d.id)),
-                _ => None,
-            }
-        }))
-        .await;
-        found.into_iter().flatten().next()
+        inspect_on(self.live_engines().await, name)
+            .await
+            .into_iter()
+            .find(|(_, d, _)| d.name == name)
+            .map(|(engine, d, _)| (engine, d.id))
     }
 
     /// Starts a container; a cluster's own is from then on meant to run.
     pub async fn start_container(&self, reference: &str) -> Result<Started> {
         let at = self.locate(reference).await?;
         if !at.owned {
-            let d = at.backend.inspect_container(&at.id).await?;
+            let d = at.inspect().await?;
             if d.state.running {
                 return Ok(Started::Already);
             }
@@ -400,7 +427,7 @@ impl Cluster {
     /// it was not running (Docker's 304).
     pub async fn stop_any(&self, reference: &str, timeout: Option<Duration>) -> Result<bool> {
         let at = self.locate(reference).await?;
-        let running = at.backend.inspect_container(&at.id).await?.state.running;
+        let running = at.inspect().await?.state.running;
         if at.owned {
             if running {
                 self.stop(&at.id, timeout).await?;
@@ -433,7 +460,7 @@ impl Cluster {
     pub async fn remove_any(&self, reference: &str, force: bool, volumes: bool) -> Result<()> {
         let at = self.locate(reference).await?;
         if !force {
-            let d = at.backend.inspect_container(&at.id).await?;
+            let d = at.inspect().await?;
             if d.state.running {
                 return Err(Error::State {
                     what: format!("container {}", at.id),
@@ -452,10 +479,7 @@ impl Cluster {
     /// Any container as its engine inspects it, with the engine's id.
     pub async fn inspect_any(&self, reference: &str) -> Result<(String, ContainerDetails)> {
         let at = self.locate(reference).await?;
-        Ok((
-            at.engine.clone(),
-            at.backend.inspect_container(&at.id).await?,
-        ))
+        Ok((at.engine.clone(), at.inspect().await?))
     }
 
     /// Any container's output.
@@ -464,15 +488,7 @@ impl Cluster {
         reference: &str,
         options: &LogOptions,
     ) -> Result<EngineStream<LogChunk>> {
-        let at = self.locate(reference).await?;
-        Ok(at.backend.logs(&at.id, options))
-    }
-
-    /// Waits until any container stops (with `next_exit`, until it has
-    /// been started and has exited); its exit code.
-    pub async fn wait_any(&self, reference: &str, next_exit: bool) -> Result<i64> {
-        let at = self.locate(reference).await?;
-        at.backend.wait_container(&at.id, next_exit).await
+        Ok(self.locate(reference).await?.logs(options))
     }
 
     /// The images of every engine that answers, with the engine's id.
@@ -485,14 +501,28 @@ impl Cluster {
 
     /// An image as the first engine holding it inspects it.
     pub async fn inspect_image_any(&self, reference: &str) -> Result<(String, ImageDetails)> {
+        self.first_holding("image", reference, |b, r| async move {
+            b.inspect_image(&r).await
+        })
+        .await
+    }
+
+    /// `read` of `name` on the first engine (in id order) that holds it:
+    /// one that has none, or is slower than [`ENGINE_CALL`], is passed
+    /// over; any other failure is the answer.
+    async fn first_holding<T, F, Fut>(&self, kind: &str, name: &str, read: F) -> Result<(String, T)>
+    where
+        F: Fn(Arc<dyn EngineBackend>, String) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
         for (engine, b) in self.live_engines().await {
-            match tokio::time::timeout(ENGINE_CALL, b.inspect_image(reference)).await {
-                Ok(Ok(d)) => return Ok((engine, d)),
+            match tokio::time::timeout(ENGINE_CALL, read(b, name.to_string())).await {
+                Ok(Ok(found)) => return Ok((engine, found)),
                 Ok(Err(Error::NotFound { .. })) | Err(_) => {}
                 Ok(Err(e)) => return Err(e),
             }
         }
-        Err(Error::missing("image", reference))
+        Err(Error::missing(kind, name))
     }
 
     /// Pulls `reference` on every engine that answers and lacks it, their
@@ -577,14 +607,12 @@ impl Cluster {
 
     /// A volume as the first engine holding it reports it.
     pub async fn inspect_volume_any(&self, name: &str) -> Result<(String, VolumeInfo)> {
-        for (engine, b) in self.live_engines().await {
-            match tokio::time::timeout(ENGINE_CALL, b.inspect_volume(name)).await {
-                Ok(Ok(v)) => return Ok((engine, v)),
-                Ok(Err(Error::NotFound { .. })) | Err(_) => {}
-                Ok(Err(e)) => return Err(e),
-            }
-        }
-        Err(Error::missing("volume", name))
+        self.first_holding(
+            "volume",
+            name,
+            |b, n| async move { b.inspect_volume(&n).await },
+        )
+        .await
     }
 
     /// Removes a volume from every engine holding it (in a task of its
