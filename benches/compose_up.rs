@@ -220,7 +220,7 @@ async fn shipcore_run(projects: &Projects, file: &str, name: &str) -> Option<Tim
                 version: Some("1".into()),
                 ..NewProject::default()
             },
-            "bench",
+            &shipcore::model::Owner::system(),
         )
         .await
         .expect("create");

@@ -1,8 +1,9 @@
 //! shipd: the shipcore server. Keeps its state in DIR, serves the cluster API
 //! of seed 001 and the compose projects of seed 003 (`/projects`,
 //! `/services`, `/volumes`) on ADDR, and manages the engines registered
-//! through it. Compose files and deploys (`volumes`) may mount host paths
-//! only with `--allow-binds`.
+//! through it. What a container may do to its host (mount host paths, run
+//! privileged, share the host's namespaces, ...) is decided by the caller's
+//! role: `admin` may, `user` may not (README, Security).
 //!
 //! Run: `cargo run --release --example shipd -- --listen 127.0.0.1:8080 --data ./shipcore-data`
 //!
@@ -161,7 +162,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             identity,
             engine_hosts,
             shared,
-            allow_binds: std::env::args().any(|a| a == "--allow-binds"),
             ..ClusterOptions::default()
         },
     )
@@ -244,12 +244,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let projects = Projects::open(
         store.clone(),
         cluster.clone(),
-        ProjectsOptions {
-            parse: shipcore::compose::ParseOptions {
-                allow_binds: std::env::args().any(|a| a == "--allow-binds"),
-            },
-            ..ProjectsOptions::default()
-        },
+        ProjectsOptions::default(),
     )
     .await?;
     let _projects_round = (!shared).then(|| projects.spawn_reconcile());

@@ -73,6 +73,19 @@ fn restart_policy_back(p: Option<m::RestartPolicy>) -> RestartPolicy {
     }
 }
 
+/// `/dev/host[:/dev/container[:rwm]]` as Docker's device mapping.
+fn device(d: &str) -> m::DeviceMapping {
+    let mut parts = d.splitn(3, ':');
+    let host = parts.next().unwrap_or_default().to_string();
+    let inside = parts.next().filter(|p| !p.is_empty()).map(str::to_string);
+    let perms = parts.next().filter(|p| !p.is_empty()).unwrap_or("rwm");
+    m::DeviceMapping {
+        path_in_container: Some(inside.unwrap_or_else(|| host.clone())),
+        path_on_host: Some(host),
+        cgroup_permissions: Some(perms.to_string()),
+    }
+}
+
 pub fn create_body(s: &ContainerSpec) -> m::ContainerCreateBody {
     let mut bindings: HashMap<String, Option<Vec<m::PortBinding>>> = HashMap::new();
     for p in &s.ports {
@@ -119,6 +132,17 @@ pub fn create_body(s: &ContainerSpec) -> m::ContainerCreateBody {
         tmpfs: (!s.tmpfs.is_empty())
             .then(|| s.tmpfs.iter().map(|t| (t.clone(), String::new())).collect()),
         init: s.init,
+        privileged: s.host.privileged.then_some(true),
+        cap_add: (!s.host.cap_add.is_empty()).then(|| s.host.cap_add.clone()),
+        devices: (!s.host.devices.is_empty())
+            .then(|| s.host.devices.iter().map(|d| device(d)).collect()),
+        pid_mode: (!s.host.pid_mode.is_empty()).then(|| s.host.pid_mode.clone()),
+        ipc_mode: (!s.host.ipc_mode.is_empty()).then(|| s.host.ipc_mode.clone()),
+        uts_mode: (!s.host.uts_mode.is_empty()).then(|| s.host.uts_mode.clone()),
+        userns_mode: (!s.host.userns_mode.is_empty()).then(|| s.host.userns_mode.clone()),
+        security_opt: (!s.host.security_opt.is_empty()).then(|| s.host.security_opt.clone()),
+        sysctls: (!s.host.sysctls.is_empty())
+            .then(|| s.host.sysctls.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
         ..Default::default()
     };
     let networking_config = match (&network, s.network_aliases.is_empty()) {

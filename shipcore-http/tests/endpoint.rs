@@ -559,13 +559,20 @@ async fn docker_calls_go_through_the_scheduler_and_answer_as_docker_does() {
     );
     let (s, v) = bed
         .call(
-            c,
+            &bed.user,
             "POST",
             "/v1.41/containers/create",
             Some(r#"{"Image":"app:1","HostConfig":{"Privileged":true}}"#),
         )
         .await;
     assert_eq!(s, 403, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("HostConfig.Privileged needs the capability privileged"),
+        "{v}"
+    );
     let (s, v) = bed
         .call(c, "POST", "/v1.41/containers/svc0/attach", None)
         .await;
@@ -708,4 +715,230 @@ fn junk_requests_leave_the_cluster_consistent() {
         let (s, _) = bed.call(&bed.admin, "GET", "/v1.41/info", None).await;
         assert_eq!(s, 200);
     });
+}
+
+/// What reaches beyond a container, asked through the endpoint: the role
+/// decides (admin holds every capability, `user` none, a custom role what
+/// it is granted), and refusals name the field and the capability.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admission_policy_decides_what_reaches_the_host() {
+    let bed = bed().await;
+    let a = &bed.fixture.access;
+    a.create_role(
+        "binder",
+        ["containers:rw", "host-binds:rw"]
+            .iter()
+            .map(|p| shipcore::model::Permission::try_from(p.to_string()).unwrap())
+            .collect(),
+    )
+    .await
+    .unwrap();
+    a.create_account("b", "binder-pw", "binder").await.unwrap();
+    let ca = a
+        .ca_certificate(bed.fixture.cluster.identity())
+        .await
+        .unwrap();
+    let (binder, _) = cert_client(&bed.fixture, &ca, "b", "binder-pw").await;
+    // (body, the capability it needs)
+    let cases: &[(&str, &str)] = &[
+        (r#"{"Image":"app:1","HostConfig":{"Binds":["/:/host"]}}"#, "host-binds"),
+        (
+            r#"{"Image":"app:1","HostConfig":{"Mounts":[{"Type":"bind","Source":"/etc","Target":"/x"}]}}"#,
+            "host-binds",
+        ),
+        (r#"{"Image":"app:1","HostConfig":{"Privileged":true}}"#, "privileged"),
+        (r#"{"Image":"app:1","HostConfig":{"CapAdd":["NET_ADMIN"]}}"#, "cap-add"),
+        (
+            r#"{"Image":"app:1","HostConfig":{"Devices":[{"PathOnHost":"/dev/kmsg","PathInContainer":"/dev/kmsg","CgroupPermissions":"r"}]}}"#,
+            "devices",
+        ),
+        (r#"{"Image":"app:1","HostConfig":{"NetworkMode":"host"}}"#, "host-namespaces"),
+        (r#"{"Image":"app:1","HostConfig":{"PidMode":"host"}}"#, "host-namespaces"),
+        (r#"{"Image":"app:1","HostConfig":{"IpcMode":"host"}}"#, "host-namespaces"),
+        (r#"{"Image":"app:1","HostConfig":{"UTSMode":"host"}}"#, "host-namespaces"),
+        (r#"{"Image":"app:1","HostConfig":{"UsernsMode":"host"}}"#, "host-namespaces"),
+        (
+            r#"{"Image":"app:1","HostConfig":{"SecurityOpt":["seccomp=unconfined"]}}"#,
+            "security-options",
+        ),
+        (
+            r#"{"Image":"app:1","HostConfig":{"Sysctls":{"net.ipv4.ip_forward":"1"}}}"#,
+            "security-options",
+        ),
+    ];
+    for (body, capability) in cases {
+        let (s, v) = bed
+            .call(&bed.user, "POST", "/v1.41/containers/create", Some(body))
+            .await;
+        assert_eq!(s, 403, "user: {body}: {v}");
+        let m = v["message"].as_str().unwrap();
+        assert!(
+            m.contains(&format!("needs the capability {capability}, which role user does not hold")),
+            "{body}: {m}"
+        );
+        let (s, v) = bed
+            .call(&binder, "POST", "/v1.41/containers/create", Some(body))
+            .await;
+        assert_eq!(s == 201, *capability == "host-binds", "binder: {body}: {v}");
+        let (s, v) = bed
+            .call(&bed.admin, "POST", "/v1.41/containers/create", Some(body))
+            .await;
+        assert_eq!(s, 201, "admin: {body}: {v}");
+    }
+    // What the admin asked reaches the engine as asked.
+    let (_, v) = bed
+        .call(
+            &bed.admin,
+            "POST",
+            "/v1.41/containers/create?name=priv",
+            Some(r#"{"Image":"app:1","HostConfig":{"Privileged":true,"CapAdd":["NET_ADMIN"]}}"#),
+        )
+        .await;
+    let id = v["Id"].as_str().unwrap().to_string();
+    let engine = bed.fixture.cluster.container(&id).await.unwrap().engine.id;
+    let spec = bed.fixture.engine(&engine).unwrap().spec(&id).unwrap();
+    assert!(spec.host.privileged);
+    assert_eq!(spec.host.cap_add, ["NET_ADMIN"]);
+
+    // The cluster's labels are no one's to set.
+    for c in [&bed.user, &bed.admin] {
+        let (s, v) = bed
+            .call(
+                c,
+                "POST",
+                "/v1.41/containers/create",
+                Some(r#"{"Image":"app:1","Labels":{"io.shipcore.cluster":"x","io.shipcore.config":"{}"}}"#),
+            )
+            .await;
+        assert_eq!(s, 403, "{v}");
+        assert!(v["message"].as_str().unwrap().contains("reserved"), "{v}");
+    }
+
+    // A local volume with bind options is the host's disk: a capability.
+    let bind_root = r#"{"Name":"root","DriverOpts":{"type":"none","o":"bind","device":"/"}}"#;
+    let (s, v) = bed
+        .call(&bed.user, "POST", "/v1.41/volumes/create", Some(bind_root))
+        .await;
+    assert_eq!(s, 403, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("volume-options"), "{v}");
+    for e in ["e0", "e1"] {
+        assert!(bed.fixture.engine(e).unwrap().inspect_volume("root").await.is_err());
+    }
+    let (s, v) = bed
+        .call(&bed.admin, "POST", "/v1.41/volumes/create", Some(bind_root))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = bed
+        .call(
+            &bed.user,
+            "POST",
+            "/v1.41/networks/create",
+            Some(r#"{"Name":"mv","Driver":"macvlan"}"#),
+        )
+        .await;
+    assert_eq!(s, 403, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("network-drivers"), "{v}");
+}
+
+/// Containers, volumes and networks that are not this cluster's (another
+/// cluster's on a shared engine, or made without shipcore) are never
+/// changed through the endpoint, and only admins read them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_clusters_objects_are_not_reached() {
+    use shipcore::engine::{ContainerSpec, EngineBackend, NetworkSpec, VolumeSpec};
+    let bed = bed().await;
+    let e0 = bed.fixture.engine("e0").unwrap();
+    let theirs = [("io.shipcore.cluster".to_string(), "theirs".to_string())];
+    let id = e0
+        .create_container(&ContainerSpec {
+            name: Some("their-db".into()),
+            image: "app:1".into(),
+            env: [("DB_PASSWORD".to_string(), "hunter2".to_string())].into(),
+            labels: theirs.clone().into(),
+            binds: vec!["their-data:/data".into()],
+            ..ContainerSpec::default()
+        })
+        .await
+        .unwrap();
+    e0.start_container(&id).await.unwrap();
+    e0.create_volume(&VolumeSpec {
+        name: "their-data".into(),
+        labels: theirs.clone().into(),
+        ..VolumeSpec::default()
+    })
+    .await
+    .unwrap();
+    e0.create_network(&NetworkSpec {
+        name: "their-net".into(),
+        labels: theirs.clone().into(),
+        ..NetworkSpec::default()
+    })
+    .await
+    .unwrap();
+
+    // docker ps lists it, as Docker would; nothing more for a user.
+    let (s, v) = bed
+        .call(&bed.user, "GET", "/v1.41/containers/json?all=1", None)
+        .await;
+    assert_eq!(s, 200);
+    assert!(v.to_string().contains("their-db"), "{v}");
+    assert!(!v.to_string().contains("hunter2"), "{v}");
+    for (method, path) in [
+        ("GET", "/v1.41/containers/their-db/json"),
+        ("GET", "/v1.41/containers/their-db/logs?stdout=1"),
+        ("POST", "/v1.41/containers/their-db/wait"),
+    ] {
+        let (s, v) = bed.call(&bed.user, method, path, None).await;
+        assert_eq!(s, 403, "{method} {path}: {v}");
+        assert!(!v.to_string().contains("hunter2"));
+    }
+    // An admin reads it.
+    let (s, v) = bed
+        .call(&bed.admin, "GET", "/v1.41/containers/their-db/json", None)
+        .await;
+    assert_eq!(s, 200, "{v}");
+    // Nobody changes it.
+    for c in [&bed.user, &bed.admin] {
+        for (method, path) in [
+            ("POST", "/v1.41/containers/their-db/stop"),
+            ("POST", "/v1.41/containers/their-db/kill"),
+            ("POST", "/v1.41/containers/their-db/restart"),
+            ("DELETE", "/v1.41/containers/their-db?force=1"),
+            ("DELETE", "/v1.41/volumes/their-data"),
+            ("DELETE", "/v1.41/networks/their-net"),
+        ] {
+            let (s, v) = bed.call(c, method, path, None).await;
+            assert_eq!(s, 403, "{method} {path}: {v}");
+        }
+        // Nor joins its network stack or its network.
+        let (s, v) = bed
+            .call(
+                c,
+                "POST",
+                "/v1.41/containers/create",
+                Some(r#"{"Image":"app:1","HostConfig":{"NetworkMode":"container:their-db"}}"#),
+            )
+            .await;
+        assert_eq!(s, 403, "{v}");
+        // Nor takes its volume's name.
+        let (s, v) = bed
+            .call(c, "POST", "/v1.41/volumes/create", Some(r#"{"Name":"their-data"}"#))
+            .await;
+        assert_eq!(s, 409, "{v}");
+    }
+    assert!(e0.inspect_container(&id).await.unwrap().state.running);
+    assert!(e0.inspect_volume("their-data").await.is_ok());
+    assert_eq!(
+        e0.inspect_volume("their-data").await.unwrap().labels.get("io.shipcore.cluster"),
+        Some(&"theirs".to_string())
+    );
+
+    // A volume of this cluster on one engine and another's of the same
+    // name elsewhere: only ours goes.
+    let (s, _) = bed
+        .call(&bed.admin, "POST", "/v1.41/volumes/create", Some(r#"{"Name":"ours"}"#))
+        .await;
+    assert_eq!(s, 201);
+    let (s, v) = bed.call(&bed.user, "DELETE", "/v1.41/volumes/ours", None).await;
+    assert_eq!(s, 204, "{v}");
 }

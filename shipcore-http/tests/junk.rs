@@ -338,7 +338,7 @@ fn bed() -> Bed {
             "name": "p1", "template": TEMPLATE, "version": "1"
         }))
         .unwrap();
-        projects.create(new, "admin").await.unwrap();
+        projects.create(new, &shipcore::model::Owner::system()).await.unwrap();
         let content = tempfile::tempdir().unwrap();
         let registry = shipcore::registry::Registry::new(
             fixture.store.clone(),

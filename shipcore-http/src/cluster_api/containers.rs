@@ -151,7 +151,12 @@ pub async fn deploy(
     let cfg: ImageConfig = crate::extract::from_value(fields)?;
     let placed = app
         .cluster
-        .deploy_pulling(cfg, q.count.unwrap_or(1), q.pull)
+        .deploy_as(
+            std::sync::Arc::new(caller.0.owner()),
+            cfg,
+            q.count.unwrap_or(1),
+            q.pull,
+        )
         .await?;
     Ok((
         StatusCode::CREATED,

@@ -2,7 +2,9 @@
 //! and volumes (`/projects/...`, `/services/...`, `/volumes/...`), in the
 //! plain JSON envelope with HTTP status codes, under the `projects`
 //! permission area; and the cluster CA's client certificates
-//! (`/clusters/{name}/certs`). Each handler checks the area, parses, calls one
+//! (`/clusters/{name}/certs`). Each handler checks the area and, for one
+//! project, service or volume, that it is the caller's (`Projects::reach`:
+//! what is not is missing to the caller), parses, calls one
 //! [`shipcore::projects::Projects`] function and renders.
 
 use std::time::Duration;
@@ -126,7 +128,12 @@ async fn list_projects(
     let containers = flag(&q.containers)?;
     let services = flag(&q.services)? || containers;
     let list = projects(app)?
-        .list(q.q.as_deref().unwrap_or(""), services, containers)
+        .list(
+            q.q.as_deref().unwrap_or(""),
+            services,
+            containers,
+            &caller.0.owner(),
+        )
         .await?;
     Ok(Json(list))
 }
@@ -138,8 +145,9 @@ async fn create_project(
 ) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
     let req: NewProject = body.json()?;
-    let doc = projects(app)?.create(req, &caller.0.name).await?;
-    let view = projects(app)?.get(&doc.name, false, false).await?;
+    let owner = caller.0.owner();
+    let doc = projects(app)?.create(req, &owner).await?;
+    let view = projects(app)?.get(&doc.name, false, false, &owner).await?;
     let location = format!("/projects/{}", doc.name);
     Ok((
         StatusCode::CREATED,
@@ -148,7 +156,7 @@ async fn create_project(
     ))
 }
 
-#[utoipa::path(get, path = "/projects", tag = "projects", params(ListQuery), responses((status = 200, description = "Projects")))]
+#[utoipa::path(get, path = "/projects", tag = "projects", params(ListQuery), responses((status = 200, description = "The projects the caller may see (its own; an admin's: all)")))]
 pub async fn list(
     State(app): State<App>,
     caller: Caller,
@@ -157,7 +165,7 @@ pub async fn list(
     list_projects(&app, &caller, &q).await
 }
 
-#[utoipa::path(get, path = "/projects/", tag = "projects", params(ListQuery), responses((status = 200, description = "Projects")))]
+#[utoipa::path(get, path = "/projects/", tag = "projects", params(ListQuery), responses((status = 200, description = "The projects the caller may see (its own; an admin's: all)")))]
 pub async fn list_slash(
     State(app): State<App>,
     caller: Caller,
@@ -195,7 +203,9 @@ pub async fn view(
     let containers = flag(&q.containers)?;
     let services = q.services.is_none() || flag(&q.services)? || containers;
     Ok(Json(
-        projects(&app)?.get(&name, services, containers).await?,
+        projects(&app)?
+            .get(&name, services, containers, &caller.0.owner())
+            .await?,
     ))
 }
 
@@ -207,7 +217,9 @@ pub async fn delete(
     Query(q): Query<DeleteQuery>,
 ) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
-    projects(&app)?
+    let projects = projects(&app)?;
+    projects.reach(&name, &caller.0.owner(), true).await?;
+    projects
         .delete(&name, flag(&q.force)?, flag(&q.v)?)
         .await?;
     Ok(StatusCode::OK)
@@ -220,7 +232,9 @@ pub async fn start(
     Path(name): Path<String>,
 ) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
-    projects(&app)?.start(&name).await?;
+    let projects = projects(&app)?;
+    projects.reach(&name, &caller.0.owner(), true).await?;
+    projects.start(&name).await?;
     Ok(StatusCode::OK)
 }
 
@@ -232,7 +246,9 @@ pub async fn stop(
     Query(q): Query<StopQuery>,
 ) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
-    projects(&app)?.stop(&name, timeout(&q)?).await?;
+    let projects = projects(&app)?;
+    projects.reach(&name, &caller.0.owner(), true).await?;
+    projects.stop(&name, timeout(&q)?).await?;
     Ok(StatusCode::OK)
 }
 
@@ -244,7 +260,9 @@ pub async fn kill(
     Query(q): Query<KillQuery>,
 ) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
-    projects(&app)?
+    let projects = projects(&app)?;
+    projects.reach(&name, &caller.0.owner(), true).await?;
+    projects
         .kill(&name, q.signal.as_deref().unwrap_or("KILL"))
         .await?;
     Ok(StatusCode::OK)
@@ -257,7 +275,9 @@ pub async fn redeploy(
     Path(name): Path<String>,
 ) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
-    projects(&app)?.redeploy(&name).await?;
+    let projects = projects(&app)?;
+    projects.reach(&name, &caller.0.owner(), true).await?;
+    projects.redeploy(&name).await?;
     Ok(StatusCode::OK)
 }
 
@@ -269,8 +289,11 @@ pub async fn update(
     body: Body,
 ) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
+    let owner = caller.0.owner();
+    let projects = projects(&app)?;
+    projects.reach(&name, &owner, true).await?;
     let req: ProjectUpdate = body.json()?;
-    projects(&app)?.update(&name, req).await?;
+    projects.update(&name, req, &owner).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -282,7 +305,9 @@ pub async fn confirm(
     Query(q): Query<ForceQuery>,
 ) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
-    projects(&app)?.confirm(&name, flag(&q.force)?).await?;
+    let projects = projects(&app)?;
+    projects.reach(&name, &caller.0.owner(), true).await?;
+    projects.confirm(&name, flag(&q.force)?).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -294,7 +319,9 @@ pub async fn rollback(
     Query(q): Query<ForceQuery>,
 ) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
-    projects(&app)?.rollback(&name, flag(&q.force)?).await?;
+    let projects = projects(&app)?;
+    projects.reach(&name, &caller.0.owner(), true).await?;
+    projects.rollback(&name, flag(&q.force)?).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -314,12 +341,12 @@ async fn list_services(
     let containers = q.containers.is_none() || flag(&q.containers)?;
     Ok(Json(
         projects(app)?
-            .services(q.q.as_deref().unwrap_or(""), containers)
+            .services(q.q.as_deref().unwrap_or(""), containers, &caller.0.owner())
             .await?,
     ))
 }
 
-#[utoipa::path(get, path = "/services", tag = "projects", params(ServicesQuery), responses((status = 200, description = "Services of every project")))]
+#[utoipa::path(get, path = "/services", tag = "projects", params(ServicesQuery), responses((status = 200, description = "Services of the projects the caller may see")))]
 pub async fn services(
     State(app): State<App>,
     caller: Caller,
@@ -328,7 +355,7 @@ pub async fn services(
     list_services(&app, &caller, &q).await
 }
 
-#[utoipa::path(get, path = "/services/", tag = "projects", params(ServicesQuery), responses((status = 200, description = "Services of every project")))]
+#[utoipa::path(get, path = "/services/", tag = "projects", params(ServicesQuery), responses((status = 200, description = "Services of the projects the caller may see")))]
 pub async fn services_slash(
     State(app): State<App>,
     caller: Caller,
@@ -344,7 +371,7 @@ pub async fn service(
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, false)?;
-    Ok(Json(projects(&app)?.service(&id).await?))
+    Ok(Json(projects(&app)?.service(&id, &caller.0.owner()).await?))
 }
 
 #[utoipa::path(post, path = "/services/{id}/start", tag = "projects", params(("id" = String, Path,)), responses((status = 200, description = "Started"), (status = 404, description = "No such service", body = ErrorBody), (status = 409, description = "Not now", body = ErrorBody)))]
@@ -354,7 +381,9 @@ pub async fn service_start(
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
-    projects(&app)?.start_service(&id).await?;
+    let projects = projects(&app)?;
+    projects.reach_service(&id, &caller.0.owner(), true).await?;
+    projects.start_service(&id).await?;
     Ok(StatusCode::OK)
 }
 
@@ -366,9 +395,9 @@ pub async fn service_stop(
     Query(q): Query<StopQuery>,
 ) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
-    projects(&app)?
-        .stop_service(&id, timeout(&q)?, None)
-        .await?;
+    let projects = projects(&app)?;
+    projects.reach_service(&id, &caller.0.owner(), true).await?;
+    projects.stop_service(&id, timeout(&q)?, None).await?;
     Ok(StatusCode::OK)
 }
 
@@ -381,7 +410,9 @@ pub async fn service_kill(
 ) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
     let signal = q.signal.unwrap_or_else(|| "KILL".into());
-    projects(&app)?
+    let projects = projects(&app)?;
+    projects.reach_service(&id, &caller.0.owner(), true).await?;
+    projects
         .stop_service(&id, Duration::ZERO, Some(signal))
         .await?;
     Ok(StatusCode::OK)
@@ -411,14 +442,16 @@ pub async fn service_scale(
             req.kind
         )));
     }
-    projects(&app)?.scale_service(&id, req.value).await?;
+    let projects = projects(&app)?;
+    projects.reach_service(&id, &caller.0.owner(), true).await?;
+    projects.scale_service(&id, req.value).await?;
     Ok(StatusCode::OK)
 }
 
-#[utoipa::path(get, path = "/volumes", tag = "projects", responses((status = 200, description = "{Volumes: [...]} of every reachable engine")))]
+#[utoipa::path(get, path = "/volumes", tag = "projects", responses((status = 200, description = "{Volumes: [...]}: this cluster's volumes the caller may see, on every reachable engine")))]
 pub async fn volumes(State(app): State<App>, caller: Caller) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, false)?;
-    let list = projects(&app)?.volumes().await?;
+    let list = projects(&app)?.volumes(&caller.0.owner()).await?;
     Ok(Json(serde_json::json!({ "Volumes": list })))
 }
 
@@ -430,7 +463,9 @@ pub async fn volume_create(
 ) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
     let req: NewVolume = body.json()?;
-    let v = projects(&app)?.create_volume(req).await?;
+    let v = projects(&app)?
+        .create_volume(req, &caller.0.owner())
+        .await?;
     Ok((StatusCode::CREATED, Json(v)))
 }
 
@@ -441,7 +476,7 @@ pub async fn volume(
     Path(name): Path<String>,
 ) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, false)?;
-    Ok(Json(projects(&app)?.volume(&name).await?))
+    Ok(Json(projects(&app)?.volume(&name, &caller.0.owner()).await?))
 }
 
 #[utoipa::path(delete, path = "/volumes/{name}", tag = "projects", params(("name" = String, Path,)), responses((status = 204, description = "Removed"), (status = 404, description = "No such volume", body = ErrorBody), (status = 409, description = "In use (the containers are named)", body = ErrorBody)))]
@@ -451,7 +486,9 @@ pub async fn volume_delete(
     Path(name): Path<String>,
 ) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, true)?;
-    projects(&app)?.delete_volume(&name).await?;
+    projects(&app)?
+        .delete_volume(&name, &caller.0.owner())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -78,12 +78,15 @@ pub async fn create(
     let name = q.get("name").cloned().unwrap_or_default();
     let (cfg, warnings) = wire::create_request(&name, body.json()?)?;
     cfg.validate()?;
+    let owner = std::sync::Arc::new(caller.0.owner());
+    // Judged before the image is looked for: a refusal names the field.
+    cfg.admit(&owner)?;
     match app.cluster.inspect_image_any(&cfg.name).await {
         Ok(_) => {}
         Err(shipcore::Error::Missing { .. }) => return Ok(super::no_such_image(&cfg.name)),
         Err(e) => return Err(e.into()),
     }
-    let made = app.cluster.create_container(cfg).await?;
+    let made = app.cluster.create_container(owner, cfg).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"Id": made.id, "Warnings": warnings})),
@@ -98,7 +101,7 @@ pub async fn inspect(
     Path(id): Path<String>,
 ) -> Result<Response, Error> {
     caller.require(AREA, false)?;
-    let (engine, d) = app.cluster.inspect_any(&id).await?;
+    let (engine, d) = app.cluster.inspect_any(&id, &caller.0.owner()).await?;
     Ok(Json(wire::details(&engine, &d)).into_response())
 }
 
@@ -230,7 +233,10 @@ pub async fn logs(
         tail,
         timestamps: flag(&q, "timestamps"),
     };
-    let chunks = app.cluster.logs_any(&id, &options).await?;
+    let chunks = app
+        .cluster
+        .logs_any(&id, &options, &caller.0.owner())
+        .await?;
     let frames = chunks.map(|c| match c {
         Ok(c) => Ok::<_, std::io::Error>(bytes::Bytes::from(frame(c.stream, &c.data))),
         Err(e) => Err(std::io::Error::other(e.to_string())),
@@ -263,6 +269,7 @@ pub async fn wait(
     // engine answers: the docker CLI sends its start only once the head
     // of its wait has come.
     let at = app.cluster.locate(&id).await?;
+    at.readable_by(&caller.0.owner())?;
     let body = futures::stream::once(async move {
         let v = match at.wait(next_exit).await {
             Ok(code) => json!({"StatusCode": code, "Error": null}),
@@ -306,6 +313,7 @@ pub async fn attach(
         ));
     }
     let at = app.cluster.locate(&id).await?;
+    at.readable_by(&caller.0.owner())?;
     let (stdout, stderr) = match (flag(&q, "stdout"), flag(&q, "stderr")) {
         (false, false) => (true, true),
         both => both,

@@ -274,7 +274,10 @@ pub async fn volume_create(
         driver_opts: b.driver_opts.unwrap_or_default(),
         labels: b.labels.unwrap_or_default(),
     };
-    let v = app.cluster.create_volume_everywhere(&spec).await?;
+    let v = app
+        .cluster
+        .create_volume_everywhere(&spec, &caller.0.owner())
+        .await?;
     Ok((StatusCode::CREATED, Json(wire::volume(&v))).into_response())
 }
 
@@ -389,11 +392,6 @@ pub async fn network_create(
     } else {
         b.driver
     };
-    if driver != "bridge" {
-        return Err(Error::bad_request(format!(
-            "invalid Driver: {driver:?}: the cluster endpoint makes bridge networks (one engine each)"
-        )));
-    }
     let mut warning = String::new();
     if b.internal || b.enable_ipv6 {
         warning = "Internal and EnableIPv6 are left out by the cluster endpoint".into();
@@ -403,7 +401,10 @@ pub async fn network_create(
         driver,
         labels: b.labels.unwrap_or_default(),
     };
-    let (_, id) = app.cluster.create_network_somewhere(&spec).await?;
+    let (_, id) = app
+        .cluster
+        .create_network_somewhere(&spec, &caller.0.owner())
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"Id": id, "Warning": warning})),

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use shipcore::engine::{ContainerDetails, ContainerSummary, NetworkInfo, VolumeInfo};
-use shipcore::model::{BindPort, DockerOptions, ImageConfig, Port, Proto, RestartPolicy};
+use shipcore::model::{
+    BindPort, DockerOptions, HostAccess, ImageConfig, Port, Proto, RestartPolicy,
+};
 
 use crate::error::Error;
 
@@ -70,10 +72,22 @@ pub struct HostConfig {
     pub auto_remove: bool,
     pub privileged: bool,
     pub cap_add: Option<Vec<String>>,
-    pub devices: Option<Vec<Value>>,
+    pub devices: Option<Vec<Device>>,
     pub pid_mode: String,
     pub ipc_mode: String,
+    #[serde(rename = "UTSMode")]
+    pub uts_mode: String,
     pub userns_mode: String,
+    pub security_opt: Option<Vec<String>>,
+    pub sysctls: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Device {
+    pub path_on_host: String,
+    pub path_in_container: String,
+    pub cgroup_permissions: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -157,30 +171,39 @@ fn port_key(key: &str) -> Result<(u32, Proto), Error> {
 /// The cluster's request for a create: the request's limits are its
 /// reservation; constraints from `constraint:` / `affinity:` environment
 /// entries and Swarm's labels. Returns it with the warnings Docker's
-/// answer carries (what the cluster leaves out). What would be unsafe to
-/// run (privileged, devices, the host's namespaces, added capabilities) is
-/// refused.
+/// answer carries (what the cluster leaves out). What reaches beyond the
+/// container (privileged, devices, the host's namespaces, added
+/// capabilities) is carried in `DockerOptions::host`, for the admission
+/// policy to judge.
 pub fn create_request(name: &str, body: CreateBody) -> Result<(ImageConfig, Vec<String>), Error> {
     let mut warnings = Vec::new();
     if body.image.trim().is_empty() {
         return Err(Error::bad_request("invalid Image: an image is required"));
     }
     let host = body.host_config.unwrap_or_default();
-    if host.privileged {
-        return Err(Error::Forbidden(
-            "privileged containers are not run through the cluster endpoint".into(),
-        ));
-    }
-    if host.cap_add.as_ref().is_some_and(|c| !c.is_empty())
-        || host.devices.as_ref().is_some_and(|d| !d.is_empty())
-        || [&host.pid_mode, &host.ipc_mode, &host.userns_mode]
-            .iter()
-            .any(|m| *m == "host")
-    {
-        return Err(Error::Forbidden(
-            "added capabilities, devices and the host's namespaces are not given through the cluster endpoint".into(),
-        ));
-    }
+    // What reaches beyond the container is carried as asked; the cluster's
+    // one admission point judges it against the caller's role.
+    let access = HostAccess {
+        privileged: host.privileged,
+        cap_add: host.cap_add.unwrap_or_default(),
+        devices: host
+            .devices
+            .unwrap_or_default()
+            .into_iter()
+            .map(|d| {
+                [d.path_on_host, d.path_in_container, d.cgroup_permissions]
+                    .join(":")
+                    .trim_end_matches(':')
+                    .to_string()
+            })
+            .collect(),
+        pid_mode: host.pid_mode,
+        ipc_mode: host.ipc_mode,
+        uts_mode: host.uts_mode,
+        userns_mode: host.userns_mode,
+        security_opt: host.security_opt.unwrap_or_default(),
+        sysctls: host.sysctls.unwrap_or_default(),
+    };
     if body.tty || body.open_stdin {
         warnings.push(
             "the cluster endpoint does not attach: the container runs without a TTY or stdin"
@@ -311,6 +334,7 @@ pub fn create_request(name: &str, body: CreateBody) -> Result<(ImageConfig, Vec<
         stop_signal: body.stop_signal.unwrap_or_default(),
         stop_timeout: body.stop_timeout,
         init: host.init,
+        host: access,
     };
     let cfg = ImageConfig {
         name: body.image,
@@ -547,19 +571,32 @@ mod tests {
     }
 
     #[test]
-    fn no_limits_reserve_nothing_and_unsafe_requests_are_refused() {
+    fn no_limits_reserve_nothing_and_host_access_is_left_to_admission() {
         let (cfg, _) = read(r#"{"Image":"app"}"#).unwrap();
         assert_eq!((cfg.cpus, cfg.memory), (0.0, 0));
         cfg.validate().unwrap();
         let (cfg, _) = read(r#"{"Image":"app","HostConfig":{"Memory":1072668082176}}"#).unwrap();
         assert_eq!(cfg.memory, 999 * 1024);
-        for bad in [
-            r#"{"Image":"app","HostConfig":{"Privileged":true}}"#,
-            r#"{"Image":"app","HostConfig":{"PidMode":"host"}}"#,
-            r#"{"Image":"app","HostConfig":{"CapAdd":["SYS_ADMIN"]}}"#,
+        use shipcore::model::Capability as C;
+        for (asks, capability) in [
+            (r#"{"Image":"app","HostConfig":{"Privileged":true}}"#, C::Privileged),
+            (r#"{"Image":"app","HostConfig":{"PidMode":"host"}}"#, C::HostNamespaces),
+            (r#"{"Image":"app","HostConfig":{"UTSMode":"host"}}"#, C::HostNamespaces),
+            (r#"{"Image":"app","HostConfig":{"NetworkMode":"host"}}"#, C::HostNamespaces),
+            (r#"{"Image":"app","HostConfig":{"CapAdd":["SYS_ADMIN"]}}"#, C::CapAdd),
+            (
+                r#"{"Image":"app","HostConfig":{"Devices":[{"PathOnHost":"/dev/fuse","PathInContainer":"/dev/fuse","CgroupPermissions":"rwm"}]}}"#,
+                C::Devices,
+            ),
+            (r#"{"Image":"app","HostConfig":{"SecurityOpt":["seccomp=unconfined"]}}"#, C::SecurityOptions),
+            (r#"{"Image":"app","HostConfig":{"Binds":["/:/host"]}}"#, C::HostBinds),
         ] {
-            assert!(matches!(read(bad), Err(Error::Forbidden(_))), "{bad}");
+            let (cfg, _) = read(asks).unwrap();
+            let wants: Vec<C> = cfg.wants().into_iter().map(|w| w.capability).collect();
+            assert_eq!(wants, [capability], "{asks}");
         }
+        let (cfg, _) = read(r#"{"Image":"app","HostConfig":{"Devices":[{"PathOnHost":"/dev/fuse","PathInContainer":"/dev/fuse","CgroupPermissions":"rwm"}]}}"#).unwrap();
+        assert_eq!(cfg.docker.unwrap().host.devices, ["/dev/fuse:/dev/fuse:rwm"]);
         for bad in [
             r#"{"Image":""}"#,
             r#"{"Image":"a","HostConfig":{"PortBindings":{"80/sctp":[]}}}"#,

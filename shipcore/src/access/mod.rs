@@ -58,6 +58,15 @@ impl Principal {
     pub fn allows(&self, area: &str, write: bool) -> bool {
         self.role.allows(area, write)
     }
+
+    /// The owner what this principal makes is recorded under (and admitted
+    /// for): its name and its role as it is now.
+    pub fn owner(&self) -> crate::model::Owner {
+        crate::model::Owner {
+            name: self.name.clone(),
+            role: self.role.clone(),
+        }
+    }
 }
 
 /// Principals already authenticated, by the digest of their credentials.

@@ -199,7 +199,8 @@ impl Cluster {
         let have = group.len();
         let want = count as usize;
         if want > have {
-            let req = DeployRequest::shared(doc.image.clone(), (want - have) as u32)?;
+            let req = DeployRequest::shared(doc.image.clone(), (want - have) as u32)?
+                .owned_by(doc.owner.clone());
             let join = Join {
                 deploy: Some(doc.deploy.clone()),
                 replaces: Vec::new(),

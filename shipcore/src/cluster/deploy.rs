@@ -17,13 +17,16 @@ use futures::stream::FuturesUnordered;
 use futures::{StreamExt, TryStreamExt};
 use tokio::sync::watch;
 
-use super::docs::{deploy_key, ContainerDoc, DeployDoc, LABEL_CLUSTER, LABEL_CONFIG, LABEL_DEPLOY};
+use super::docs::{
+    deploy_key, ContainerDoc, DeployDoc, LABEL_CLUSTER, LABEL_CONFIG, LABEL_DEPLOY, LABEL_OWNER,
+    LABEL_SEAL,
+};
 use super::state::Reservation;
 use super::Cluster;
 use crate::engine::{ContainerDetails, ContainerSpec, EngineBackend, PortBinding};
 use crate::error::{Error, Result};
 use crate::events::NewEvent;
-use crate::model::{Container, ContainerState, EventType, ImageConfig};
+use crate::model::{Container, ContainerState, EventType, ImageConfig, Owner};
 use crate::sched::{Placement, Request, Strategy};
 use crate::store::{Expect, Op, MAX_BATCH_OPS};
 
@@ -41,6 +44,8 @@ pub struct DeployRequest {
     start: bool,
     /// The scheduler's request, labels parsed.
     request: Request,
+    /// Whom the containers are admitted for (and recorded under).
+    owner: Arc<Owner>,
 }
 
 impl DeployRequest {
@@ -66,7 +71,15 @@ impl DeployRequest {
             pull: false,
             start: true,
             request,
+            owner: Arc::new(Owner::system()),
         })
+    }
+
+    /// Admits and records the containers for `owner` (by default the
+    /// cluster itself: an embedding program is trusted with everything).
+    pub fn owned_by(mut self, owner: Arc<Owner>) -> Self {
+        self.owner = owner;
+        self
     }
 
     pub fn image(&self) -> &ImageConfig {
@@ -135,13 +148,25 @@ impl Cluster {
         count: u32,
         pull: bool,
     ) -> Result<Vec<Container>> {
-        if cfg.mounts_host_paths() && !self.inner.opts.allow_binds {
-            return Err(Error::invalid(
-                "volumes",
-                "host paths may not be mounted on this cluster (the server's --allow-binds option allows them); use named volumes",
-            ));
-        }
-        let req = DeployRequest::new(cfg, count)?.pulling(pull);
+        self.deploy_as(Arc::new(Owner::system()), cfg, count, pull)
+            .await
+    }
+
+    /// As [`Cluster::deploy_pulling`], for `owner`: the request is admitted
+    /// against the owner's role (host paths, the host's namespaces, ...
+    /// need its capabilities) and the deploy records the owner, under whom
+    /// what the cluster does later on its own (reschedule, scale,
+    /// redeploy) is admitted again.
+    pub async fn deploy_as(
+        &self,
+        owner: Arc<Owner>,
+        cfg: ImageConfig,
+        count: u32,
+        pull: bool,
+    ) -> Result<Vec<Container>> {
+        let req = DeployRequest::new(cfg, count)?
+            .pulling(pull)
+            .owned_by(owner);
         Ok(self.deploy_request(req, Join::default()).await?.containers)
     }
 
@@ -157,6 +182,10 @@ impl Cluster {
     /// Runs a deploy. The deploy is undone in full if this future is
     /// dropped before it ends.
     pub(super) async fn deploy_request(&self, req: DeployRequest, join: Join) -> Result<Deployed> {
+        // The one admission point of every container the cluster makes:
+        // API deploys, the Docker endpoint's creates, scale, redeploys and
+        // reschedules all come through here.
+        req.image.admit(&req.owner)?;
         // Dropping `_abandon` (with this future) tells the task.
         let (_abandon, abandoned) = watch::channel(());
         let txn = Txn {
@@ -304,9 +333,21 @@ impl Txn {
         self.pull(slots).await?;
         let config_json = serde_json::to_string(&*self.req.image)
             .map_err(|e| Error::invalid("image", format!("cannot be encoded: {e}")))?;
+        let owner_json = serde_json::to_string(&*self.req.owner)
+            .map_err(|e| Error::invalid("owner", format!("cannot be encoded: {e}")))?;
+        let labels = Sealed {
+            config: &config_json,
+            owner: &owner_json,
+            seal: &self.cluster.inner.seal.seal(&[
+                &self.cluster.inner.identity,
+                deploy,
+                &owner_json,
+                &config_json,
+            ]),
+        };
         let specs: Vec<ContainerSpec> = slots
             .iter()
-            .map(|s| self.spec(s.name(), deploy, &config_json))
+            .map(|s| self.spec(s.name(), deploy, &labels))
             .collect();
         let parallel = self.cluster.inner.opts.deploy_parallelism.max(1);
         let jobs: Vec<(usize, Arc<dyn EngineBackend>, ContainerSpec)> = slots
@@ -426,6 +467,7 @@ impl Txn {
                 engine: slot.engine().to_string(),
                 deploy: deploy.to_string(),
                 image: self.req.image.clone(),
+                owner: self.req.owner.clone(),
                 created: now.clone(),
                 desired_running: self.req.start,
                 state: d
@@ -461,6 +503,7 @@ impl Txn {
                 id: deploy.to_string(),
                 image: (*self.req.image).clone(),
                 created: docs.first().map(|d| d.created.clone()).unwrap_or_default(),
+                owner: Some((*self.req.owner).clone()),
             },
             expect,
         )?];
@@ -548,9 +591,9 @@ impl Txn {
     }
 
     /// The engine-level spec of one container of this deploy.
-    fn spec(&self, name: &str, deploy: &str, config_json: &str) -> ContainerSpec {
+    fn spec(&self, name: &str, deploy: &str, sealed: &Sealed<'_>) -> ContainerSpec {
         let cfg = &*self.req.image;
-        let mut spec = self.shipyard_spec(name, deploy, config_json);
+        let mut spec = self.shipyard_spec(name, deploy, sealed);
         if let Some(d) = cfg.docker.as_deref() {
             for (k, v) in &d.labels {
                 spec.labels.entry(k.clone()).or_insert_with(|| v.clone());
@@ -564,6 +607,7 @@ impl Txn {
             spec.stop_signal = d.stop_signal.clone();
             spec.stop_timeout = d.stop_timeout;
             spec.init = d.init;
+            spec.host = d.host.clone();
         }
         spec
     }
@@ -571,7 +615,7 @@ impl Txn {
     /// The spec of Shipyard's request: every container gets the ownership
     /// labels, the request's resources as limits, its ports, links and
     /// volumes.
-    fn shipyard_spec(&self, name: &str, deploy: &str, config_json: &str) -> ContainerSpec {
+    fn shipyard_spec(&self, name: &str, deploy: &str, sealed: &Sealed<'_>) -> ContainerSpec {
         let cfg = &*self.req.image;
         ContainerSpec {
             name: Some(name.to_string()),
@@ -586,8 +630,10 @@ impl Txn {
                     LABEL_CLUSTER.to_string(),
                     self.cluster.inner.identity.clone(),
                 ),
-                (LABEL_CONFIG.to_string(), config_json.to_string()),
+                (LABEL_CONFIG.to_string(), sealed.config.to_string()),
                 (LABEL_DEPLOY.to_string(), deploy.to_string()),
+                (LABEL_OWNER.to_string(), sealed.owner.to_string()),
+                (LABEL_SEAL.to_string(), sealed.seal.to_string()),
             ]
             .into(),
             ports: cfg.bind_ports.iter().map(PortBinding::from).collect(),
@@ -605,6 +651,14 @@ impl Txn {
             ..ContainerSpec::default()
         }
     }
+}
+
+/// The labels from which a lost store is rebuilt, with the cluster's seal
+/// over them (see `seal.rs`).
+struct Sealed<'a> {
+    config: &'a str,
+    owner: &'a str,
+    seal: &'a str,
 }
 
 /// Pulls `image` on an engine, failing with [`Error::Timeout`] past `limit`.

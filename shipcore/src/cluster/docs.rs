@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ContainerState, EngineRecord, Health, ImageConfig, Port};
+use crate::model::{ContainerState, EngineRecord, Health, ImageConfig, Owner, Port};
 use crate::sched::Footprint;
 
 /// The cluster's identity, made at its first start.
@@ -55,6 +55,14 @@ pub const LABEL_CLUSTER: &str = "io.shipcore.cluster";
 pub const LABEL_CONFIG: &str = "io.shipcore.config";
 /// Label: the deploy the container belongs to.
 pub const LABEL_DEPLOY: &str = "io.shipcore.deploy";
+/// Label: the cluster whose compose projects made a container, network or
+/// volume (the projects' ownership label, `projects::docs::LABEL_OWNER`).
+pub const LABEL_PROJECTS: &str = "io.shipcore.compose";
+/// Label: whom the container was admitted for ([`Owner`], JSON).
+pub const LABEL_OWNER: &str = "io.shipcore.owner";
+/// Label: the cluster's seal over identity, deploy, owner and config
+/// (see `seal.rs`): only a sealed config is trusted as the cluster's own.
+pub const LABEL_SEAL: &str = "io.shipcore.seal";
 
 /// A registered engine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,7 +96,31 @@ pub struct DeployDoc {
     pub image: ImageConfig,
     /// RFC 3339.
     pub created: String,
+    /// Whom the deploy was admitted for. Deploys of earlier versions
+    /// record none: they are the cluster's own ([`Owner::system`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Owner>,
 }
+
+impl DeployDoc {
+    /// What its containers share.
+    pub fn group(self) -> Group {
+        Group {
+            image: Arc::new(self.image),
+            owner: Arc::new(self.owner.unwrap_or_else(Owner::system)),
+        }
+    }
+}
+
+/// A deploy's request and owner, shared by its containers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    pub image: Arc<ImageConfig>,
+    pub owner: Arc<Owner>,
+}
+
+/// Deploys by id.
+pub type Deploys = BTreeMap<String, Group>;
 
 /// A container the cluster deployed (or adopted), as held in memory.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,6 +132,9 @@ pub struct ContainerDoc {
     /// The deploy it belongs to, and that deploy's request.
     pub deploy: String,
     pub image: Arc<ImageConfig>,
+    /// Whom its deploy was admitted for: what the cluster does to it later
+    /// on its own is admitted again under this owner.
+    pub owner: Arc<Owner>,
     /// RFC 3339.
     pub created: String,
     /// Whether the container should run (false after a stop).
@@ -170,22 +205,22 @@ impl ContainerDoc {
 
     /// A stored record with its deploy's request; `None` when the record
     /// names a deploy that is not there and holds no request itself.
-    pub fn from_stored(
-        s: StoredContainer,
-        deploys: &BTreeMap<String, Arc<ImageConfig>>,
-    ) -> Option<Self> {
-        let (deploy, image) = match s.image {
+    pub fn from_stored(s: StoredContainer, deploys: &Deploys) -> Option<Self> {
+        let (deploy, Group { image, owner }) = match s.image {
             Some(image) => (
                 if s.deploy.is_empty() {
                     s.id.clone()
                 } else {
                     s.deploy
                 },
-                Arc::new(image),
+                Group {
+                    image: Arc::new(image),
+                    owner: Arc::new(Owner::system()),
+                },
             ),
             None => {
-                let image = deploys.get(&s.deploy)?.clone();
-                (s.deploy, image)
+                let group = deploys.get(&s.deploy)?.clone();
+                (s.deploy, group)
             }
         };
         Some(ContainerDoc {
@@ -194,6 +229,7 @@ impl ContainerDoc {
             engine: s.engine,
             deploy,
             image,
+            owner,
             created: s.created,
             desired_running: s.desired_running,
             state: s.state,

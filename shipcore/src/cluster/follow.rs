@@ -9,8 +9,7 @@
 //!
 //! [`ClusterOptions::shared`]: super::ClusterOptions::shared
 
-use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
+use std::collections::HashSet;
 
 use futures::StreamExt;
 
@@ -20,11 +19,10 @@ use super::state::EngineSlot;
 use super::Cluster;
 use crate::error::{Error, Result};
 use crate::events::EVENTS;
-use crate::model::ImageConfig;
 use crate::store::{get_json, Change, ChangeKind};
 
 /// Deploys' requests by deploy id, as the stream has shown them.
-type Deploys = BTreeMap<String, Arc<ImageConfig>>;
+use super::docs::Deploys;
 
 impl Cluster {
     /// Applies what other replicas write to the store to this replica's
@@ -102,9 +100,9 @@ impl Cluster {
                     };
                     if stored.image.is_none() && !deploys.contains_key(&stored.deploy) {
                         // Its deploy came before this stream started: read it.
-                        let known = self.inner.state.lock().await.group_image(&stored.deploy);
-                        let image = match known {
-                            Some(i) => Some(i),
+                        let known = self.inner.state.lock().await.group(&stored.deploy);
+                        let group = match known {
+                            Some(g) => Some(g),
                             None => get_json::<DeployDoc>(
                                 self.inner.store.as_ref(),
                                 &docs::deploy_key(&stored.deploy),
@@ -112,10 +110,10 @@ impl Cluster {
                             .await
                             .ok()
                             .flatten()
-                            .map(|(d, _)| Arc::new(d.image)),
+                            .map(|(d, _)| d.group()),
                         };
-                        if let Some(image) = image {
-                            deploys.insert(stored.deploy.clone(), image);
+                        if let Some(group) = group {
+                            deploys.insert(stored.deploy.clone(), group);
                         }
                     }
                     match ContainerDoc::from_stored(stored, deploys) {
@@ -143,7 +141,7 @@ impl Cluster {
             match kind {
                 ChangeKind::Put { value } => {
                     if let Ok(d) = serde_json::from_slice::<DeployDoc>(&value) {
-                        deploys.insert(d.id, Arc::new(d.image));
+                        deploys.insert(d.id.clone(), d.group());
                     }
                 }
                 ChangeKind::Delete => {
@@ -214,7 +212,7 @@ impl Cluster {
         deploys.clear();
         for d in store.list(docs::DEPLOYS).await? {
             if let Ok(doc) = d.json::<DeployDoc>() {
-                deploys.insert(doc.id, Arc::new(doc.image));
+                deploys.insert(doc.id.clone(), doc.group());
             }
         }
         let engines = store.list(docs::ENGINES).await?;

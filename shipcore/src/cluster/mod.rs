@@ -20,6 +20,8 @@
 //! - `locks.rs`: one operation at a time per container and per config.
 //! - `redeploy.rs`: Docker Hub's push: redeploy an image's containers.
 //! - `reconcile.rs`: observing engines and executing a plan.
+//! - `seal.rs`: the HMAC seal on the labels the cluster writes, so only
+//!   what it made is adopted as its own.
 //! - `follow.rs`: applying other replicas' writes (a shared store).
 //! - `whole.rs`: the cluster as one Docker engine (the cluster endpoint's
 //!   Docker API): containers of every engine, volumes, networks, images
@@ -44,6 +46,8 @@ mod locks;
 mod reconcile;
 #[cfg(feature = "runtime")]
 mod redeploy;
+#[cfg(feature = "runtime")]
+mod seal;
 #[cfg(feature = "runtime")]
 mod service;
 #[cfg(feature = "runtime")]

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::docs::ContainerDoc;
-use crate::model::{Health, ImageConfig};
+use crate::model::{Health, ImageConfig, Owner};
 
 /// A container an engine reports, owned by this cluster.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,6 +19,17 @@ pub struct Observation {
     pub config: Option<ImageConfig>,
     /// The deploy it belongs to, from its ownership label.
     pub deploy: Option<String>,
+    /// Whom it was admitted for, when its labels carry the cluster's seal
+    /// (see `seal.rs`); `None`: unsealed, trusted with nothing.
+    pub owner: Option<Owner>,
+}
+
+impl Observation {
+    /// The owner it is adopted for: the sealed one, or one trusted with
+    /// nothing.
+    pub fn adopted_owner(&self) -> Owner {
+        self.owner.clone().unwrap_or_else(Owner::unknown)
+    }
 }
 
 /// One step of a reconcile.
@@ -121,6 +132,14 @@ pub fn plan(
                     engine: engine.clone(),
                     id: o.id.clone(),
                 });
+            } else if o
+                .config
+                .as_ref()
+                .is_some_and(|c| c.admit(&o.adopted_owner()).is_err())
+            {
+                // Its request is not one its (sealed) owner may run, or it
+                // is unsealed and asks for more than nothing: not made by
+                // this cluster as it claims. Neither adopted nor removed.
             } else {
                 actions.push(Action::Adopt {
                     engine: engine.clone(),
@@ -153,6 +172,7 @@ mod tests {
                 },
                 ..ImageConfig::default()
             }),
+            owner: std::sync::Arc::new(crate::model::Owner::system()),
             created: String::new(),
             desired_running: running,
             state: Default::default(),
@@ -177,6 +197,7 @@ mod tests {
                 exit_code: 0,
                 config: Some(secret),
                 deploy: None,
+                owner: None,
             }),
         };
         assert_eq!(adopt.summary(), "adopt c1 on e1");
@@ -191,6 +212,26 @@ mod tests {
             exit_code: exit,
             config: owned.then(ImageConfig::default),
             deploy: None,
+            owner: None,
+        }
+    }
+
+    /// An owned container whose config mounts the host's `/`, sealed for
+    /// `owner` or unsealed.
+    fn host_root(id: &str, owner: Option<&str>) -> Observation {
+        Observation {
+            config: Some(ImageConfig {
+                volumes: vec!["/:/host".into()],
+                ..ImageConfig::default()
+            }),
+            owner: owner.map(|role| Owner {
+                name: "someone".into(),
+                role: crate::model::Role {
+                    name: role.into(),
+                    ..Default::default()
+                },
+            }),
+            ..obs(id, true, 0, true)
         }
     }
 
@@ -302,6 +343,20 @@ mod tests {
                     ),
                 ],
                 "remove old on b\nadopt x on b\nremove y on b",
+            ),
+            (
+                "adoption is admission: unsealed or a user's host root left alone, an admin's adopted",
+                vec![],
+                health(&[("a", up)]),
+                vec![(
+                    "a",
+                    vec![
+                        host_root("spoofed", None),
+                        host_root("users", Some("user")),
+                        host_root("admins", Some("admin")),
+                    ],
+                )],
+                "adopt admins on a",
             ),
             (
                 "unknown engine counts as lost",

@@ -6,12 +6,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::deploy::{DeployRequest, Join};
-use super::docs::{deploy_key, ContainerDoc, DeployDoc, LABEL_CLUSTER, LABEL_CONFIG, LABEL_DEPLOY};
+use super::docs::{
+    deploy_key, ContainerDoc, DeployDoc, LABEL_CLUSTER, LABEL_CONFIG, LABEL_DEPLOY, LABEL_OWNER,
+    LABEL_SEAL,
+};
 use super::plan::{plan, Action, Observation};
 use super::Cluster;
 use crate::engine::ContainerFilter;
 use crate::error::{Error, Result};
-use crate::model::{ContainerState, EventType, Health, ImageConfig};
+use crate::model::{ContainerState, EventType, Health, ImageConfig, Owner};
 use crate::store::{Expect, Op};
 
 /// Docker's status of an exited container: `Exited (137) 3 seconds ago`.
@@ -107,6 +110,7 @@ impl Cluster {
                         .labels
                         .get(LABEL_CONFIG)
                         .and_then(|j| serde_json::from_str::<ImageConfig>(j).ok()),
+                    owner: self.sealed_owner(&c.labels),
                     deploy: c.labels.get(LABEL_DEPLOY).cloned(),
                     id: c.id,
                     name: c.name,
@@ -116,6 +120,23 @@ impl Cluster {
         }
         drop(st);
         (desired, health, observed)
+    }
+
+    /// The owner a container's labels name, if the cluster's seal over its
+    /// identity, deploy, owner and config verifies.
+    fn sealed_owner(&self, labels: &BTreeMap<String, String>) -> Option<Owner> {
+        let label = |k: &str| labels.get(k).map(String::as_str);
+        let (config, deploy, owner, seal) = (
+            label(LABEL_CONFIG)?,
+            label(LABEL_DEPLOY)?,
+            label(LABEL_OWNER)?,
+            label(LABEL_SEAL)?,
+        );
+        let parts = [self.inner.identity.as_str(), deploy, owner, config];
+        if !self.inner.seal.verify(&parts, seal) {
+            return None;
+        }
+        serde_json::from_str(owner).ok()
     }
 
     /// Performs one action, on the record as it is once its locks are
@@ -205,7 +226,10 @@ impl Cluster {
             replaces,
         };
         let placed = match DeployRequest::shared(old.image.clone(), 1) {
-            Ok(req) => self.deploy_request(req, join).await,
+            Ok(req) => {
+                let req = req.owned_by(old.owner.clone());
+                self.deploy_request(req, join).await
+            }
             Err(e) => Err(e),
         };
         match placed {
@@ -238,19 +262,22 @@ impl Cluster {
             .deploy
             .clone()
             .unwrap_or_else(|| format!("adopted-{}", o.id));
-        let image = self
-            .inner
-            .state
-            .lock()
-            .await
-            .group_image(&deploy)
-            .unwrap_or_else(|| Arc::new(cfg));
+        // Admitted again (the plan checked it too): for the sealed owner,
+        // or one trusted with nothing.
+        let adopted = o.adopted_owner();
+        cfg.admit(&adopted)?;
+        let group = self.inner.state.lock().await.group(&deploy);
+        let (image, owner) = match group {
+            Some(g) => (g.image, g.owner),
+            None => (Arc::new(cfg), Arc::new(adopted)),
+        };
         let doc = ContainerDoc {
             id: o.id.clone(),
             name: o.name.clone(),
             engine: engine.to_string(),
             deploy: deploy.clone(),
             image: image.clone(),
+            owner: owner.clone(),
             created: self.inner.opts.clock.rfc3339(),
             desired_running: o.running,
             state: ContainerState {
@@ -276,6 +303,7 @@ impl Cluster {
                     id: deploy.clone(),
                     image: (*image).clone(),
                     created: doc.created.clone(),
+                    owner: Some((*owner).clone()),
                 },
                 Expect::Any,
             )?,

@@ -116,7 +116,7 @@ impl Cluster {
             deploy: Some(old.deploy.clone()),
             replaces: Vec::new(),
         };
-        let req = DeployRequest::shared(old.image.clone(), 1)?;
+        let req = DeployRequest::shared(old.image.clone(), 1)?.owned_by(old.owner.clone());
         if old.image.host_ports().is_empty() {
             let new = self.deploy_request(req, join).await?.containers;
             if let Some(b) = &backend {

@@ -15,7 +15,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::engine::Connector;
 use crate::error::Result;
 use crate::events::EventLog;
-use crate::model::{Container, Health, ImageConfig};
+use crate::model::{Container, Health};
 use crate::sched::Strategy;
 use crate::store::Store;
 
@@ -61,9 +61,6 @@ pub struct ClusterOptions {
     /// their writes ([`Cluster::follow`]), and only the replica that leads
     /// runs the background loops ([`Cluster::start`]).
     pub shared: bool,
-    /// Deploys may mount paths of the engines' hosts (`volumes` entries
-    /// that start with `/`): off by default, as a host path is the host.
-    pub allow_binds: bool,
     /// Credentials for the registries images are pulled from (shipd's own
     /// registry), by host.
     pub registry_credentials: crate::engine::RegistryCredentials,
@@ -86,7 +83,6 @@ impl Default for ClusterOptions {
             maintenance_interval: Duration::from_secs(10 * 60),
             clock: Arc::new(SystemClock::new()),
             shared: false,
-            allow_binds: false,
             registry_credentials: Default::default(),
         }
     }
@@ -115,6 +111,8 @@ pub(super) struct Inner {
     pub opts: ClusterOptions,
     /// The cluster's identity (see [`ClusterOptions::identity`]).
     pub identity: String,
+    /// Seals the labels the cluster writes on its containers.
+    pub seal: super::seal::SealKey,
     pub store: Arc<dyn Store>,
     pub connector: Arc<dyn Connector>,
     pub events: EventLog,
@@ -172,6 +170,7 @@ impl Cluster {
         opts: ClusterOptions,
     ) -> Result<Self> {
         let identity = identity(store.as_ref(), opts.identity.as_deref()).await?;
+        let seal = super::seal::SealKey::open(store.as_ref()).await?;
         let opened_at = store.revision().await?;
         let events = EventLog::open(store.clone(), opts.clock.clone()).await?;
         let now = opts.clock.elapsed();
@@ -202,10 +201,10 @@ impl Cluster {
             Ok(())
         })
         .await?;
-        let mut deploys: BTreeMap<String, Arc<ImageConfig>> = BTreeMap::new();
+        let mut deploys = docs::Deploys::new();
         unreadable.extend(
             for_each_page(store.clone(), docs::DEPLOYS, |_, d: DeployDoc| {
-                deploys.insert(d.id, Arc::new(d.image));
+                deploys.insert(d.id.clone(), d.group());
                 Ok(())
             })
             .await?,
@@ -241,6 +240,7 @@ impl Cluster {
             inner: Arc::new(Inner {
                 opts,
                 identity,
+                seal,
                 store,
                 connector,
                 events,
@@ -493,8 +493,9 @@ async fn migrate(
                 id: stored.deploy.clone(),
                 image: image.clone(),
                 created: now.to_string(),
+                owner: None,
             };
-            let deploys = BTreeMap::from([(deploy.id.clone(), Arc::new(image))]);
+            let deploys = BTreeMap::from([(deploy.id.clone(), deploy.clone().group())]);
             let Some(doc) = ContainerDoc::from_stored(stored, &deploys) else {
                 continue;
             };

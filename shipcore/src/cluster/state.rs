@@ -51,6 +51,7 @@ pub(super) struct Reservation {
 /// A deploy's request and how many recorded containers share it.
 struct Group {
     image: Arc<ImageConfig>,
+    owner: Arc<crate::model::Owner>,
     containers: usize,
 }
 
@@ -196,8 +197,11 @@ impl State {
 
     /// The request a deploy shares among its containers, if one of them is
     /// recorded: new records of that deploy share it too.
-    pub fn group_image(&self, deploy: &str) -> Option<Arc<ImageConfig>> {
-        self.groups.get(deploy).map(|g| g.image.clone())
+    pub fn group(&self, deploy: &str) -> Option<super::docs::Group> {
+        self.groups.get(deploy).map(|g| super::docs::Group {
+            image: g.image.clone(),
+            owner: g.owner.clone(),
+        })
     }
 
     /// How many recorded containers belong to `deploy`.
@@ -224,6 +228,7 @@ impl State {
                 }
                 let group = self.groups.entry(doc.deploy.clone()).or_insert(Group {
                     image: doc.image.clone(),
+                    owner: doc.owner.clone(),
                     containers: 0,
                 });
                 group.containers += 1;
@@ -625,6 +630,7 @@ mod tests {
                 memory,
                 ..ImageConfig::default()
             }),
+            owner: Arc::new(crate::model::Owner::system()),
             created: String::new(),
             desired_running: true,
             state: Default::default(),

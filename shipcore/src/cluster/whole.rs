@@ -23,7 +23,7 @@ use std::time::Duration;
 use futures::StreamExt;
 
 use super::deploy::{DeployRequest, Join};
-use super::docs::ContainerDoc;
+use super::docs::{ContainerDoc, LABEL_CLUSTER, LABEL_PROJECTS};
 use super::Cluster;
 use crate::engine::{
     ContainerDetails, ContainerFilter, ContainerSummary, EngineBackend, EngineEvent, EngineInfo,
@@ -31,7 +31,8 @@ use crate::engine::{
     Progress, RegistryAuth, VolumeInfo, VolumeSpec,
 };
 use crate::error::{Error, Result};
-use crate::model::{Container, ContainerState, EventType, Health, ImageConfig};
+use crate::model::admission::{admit, check_labels, network_wants, volume_wants};
+use crate::model::{Container, ContainerState, EventType, Health, ImageConfig, Owner};
 use crate::sched::Request;
 
 /// How long one engine may take to answer a call made of every engine
@@ -45,6 +46,10 @@ pub struct Located {
     pub engine: String,
     pub id: String,
     pub owned: bool,
+    /// Not this cluster's at all (another cluster's, or made without
+    /// shipcore): never changed through the cluster, read only by those
+    /// who reach every cluster's objects (admins).
+    pub foreign: bool,
     backend: Arc<dyn EngineBackend>,
 }
 
@@ -54,11 +59,31 @@ impl std::fmt::Debug for Located {
             .field("engine", &self.engine)
             .field("id", &self.id)
             .field("owned", &self.owned)
+            .field("foreign", &self.foreign)
             .finish_non_exhaustive()
     }
 }
 
 impl Located {
+    /// Refuses a foreign container to `who`, unless `who` reaches every
+    /// cluster's objects (admins): its environment may hold another's
+    /// secrets.
+    pub fn readable_by(&self, who: &Owner) -> Result<()> {
+        if self.foreign && !who.reaches_all("clusters", false) {
+            return Err(foreign("container", &self.id));
+        }
+        Ok(())
+    }
+
+    /// Refuses a foreign container to anyone: the cluster changes only
+    /// its own.
+    fn changeable(&self) -> Result<()> {
+        if self.foreign {
+            return Err(foreign("container", &self.id));
+        }
+        Ok(())
+    }
+
     /// The container as its engine inspects it now.
     pub async fn inspect(&self) -> Result<ContainerDetails> {
         self.backend.inspect_container(&self.id).await
@@ -154,6 +179,18 @@ fn no_such_container(reference: &str) -> Error {
     Error::missing("container", reference)
 }
 
+/// The refusal of an object that does not carry this cluster's identity.
+fn foreign(kind: &str, id: &str) -> Error {
+    Error::Forbidden {
+        reason: format!(
+            "{kind} {id} is not this cluster's (another cluster's, or made without shipcore): the cluster changes only its own"
+        ),
+    }
+}
+
+/// The built-in networks every engine has, which carry no labels.
+const BUILT_IN_NETWORKS: [&str; 3] = ["bridge", "host", "none"];
+
 impl Cluster {
     /// The engines that answered their last health check, by id.
     pub async fn live_engines(&self) -> Vec<(String, Arc<dyn EngineBackend>)> {
@@ -248,6 +285,7 @@ impl Cluster {
                     engine: d.engine.clone(),
                     id: d.id.clone(),
                     owned: true,
+                    foreign: false,
                     backend: e.backend.clone(),
                 })
             })
@@ -277,6 +315,7 @@ impl Cluster {
             .into_iter()
             .map(|(engine, d, backend)| Located {
                 engine,
+                foreign: !self.carries_identity(&d.labels),
                 id: d.id,
                 owned: false,
                 backend,
@@ -300,13 +339,14 @@ impl Cluster {
     /// starting it (Docker's create). A container that joins a network of
     /// one engine, or another container's network stack, is placed on that
     /// engine. The name, when given, must be free in the whole cluster.
-    pub async fn create_container(&self, mut cfg: ImageConfig) -> Result<Container> {
-        if cfg.mounts_host_paths() && !self.inner.opts.allow_binds {
-            return Err(Error::invalid(
-                "HostConfig.Binds",
-                "host paths may not be mounted on this cluster (the server's --allow-binds option allows them); use named volumes",
-            ));
-        }
+    /// The container is admitted (and recorded) for `owner`.
+    pub async fn create_container(
+        &self,
+        owner: Arc<Owner>,
+        mut cfg: ImageConfig,
+    ) -> Result<Container> {
+        // Refused before anything is looked up; the deploy admits it again.
+        cfg.admit(&owner)?;
         if !cfg.container_name.is_empty() {
             if let Some((engine, id)) = self.name_taken(&cfg.container_name).await {
                 return Err(Error::State {
@@ -319,7 +359,12 @@ impl Cluster {
         let pinned = match cfg.network_mode.as_str() {
             "" | "default" | "bridge" | "host" | "none" => None,
             m => match m.strip_prefix("container:") {
-                Some(other) => Some(self.locate(other).await?.engine),
+                Some(other) => {
+                    // Another's network stack is not joined.
+                    let at = self.locate(other).await?;
+                    at.changeable()?;
+                    Some(at.engine)
+                }
                 None => Some(self.locate_network(m).await?.0),
             },
         };
@@ -329,7 +374,7 @@ impl Cluster {
         if cfg.network_mode == "default" {
             cfg.network_mode.clear();
         }
-        let req = DeployRequest::new(cfg, 1)?.created_only();
+        let req = DeployRequest::new(cfg, 1)?.created_only().owned_by(owner);
         let mut made = self.deploy_request(req, Join::default()).await?.containers;
         made.pop().ok_or_else(|| Error::System {
             reason: "a create made no container".into(),
@@ -360,6 +405,7 @@ impl Cluster {
     /// Starts a container; a cluster's own is from then on meant to run.
     pub async fn start_container(&self, reference: &str) -> Result<Started> {
         let at = self.locate(reference).await?;
+        at.changeable()?;
         if !at.owned {
             let d = at.inspect().await?;
             if d.state.running {
@@ -404,6 +450,7 @@ impl Cluster {
     /// to run (the reconcile loop leaves it, as Docker leaves a killed one).
     pub async fn kill_container(&self, reference: &str, signal: &str) -> Result<()> {
         let at = self.locate(reference).await?;
+        at.changeable()?;
         if !at.owned {
             return at.backend.kill_container(&at.id, signal).await;
         }
@@ -427,6 +474,7 @@ impl Cluster {
     /// it was not running (Docker's 304).
     pub async fn stop_any(&self, reference: &str, timeout: Option<Duration>) -> Result<bool> {
         let at = self.locate(reference).await?;
+        at.changeable()?;
         let running = at.inspect().await?.state.running;
         if at.owned {
             if running {
@@ -448,6 +496,7 @@ impl Cluster {
     /// Restarts any container.
     pub async fn restart_any(&self, reference: &str, timeout: Option<Duration>) -> Result<()> {
         let at = self.locate(reference).await?;
+        at.changeable()?;
         if at.owned {
             self.restart(&at.id, timeout).await
         } else {
@@ -459,6 +508,7 @@ impl Cluster {
     /// rule). The cluster's own is forgotten with its reservation.
     pub async fn remove_any(&self, reference: &str, force: bool, volumes: bool) -> Result<()> {
         let at = self.locate(reference).await?;
+        at.changeable()?;
         if !force {
             let d = at.inspect().await?;
             if d.state.running {
@@ -476,19 +526,36 @@ impl Cluster {
         }
     }
 
-    /// Any container as its engine inspects it, with the engine's id.
-    pub async fn inspect_any(&self, reference: &str) -> Result<(String, ContainerDetails)> {
+    /// Any container `who` may read as its engine inspects it, with the
+    /// engine's id.
+    pub async fn inspect_any(
+        &self,
+        reference: &str,
+        who: &Owner,
+    ) -> Result<(String, ContainerDetails)> {
         let at = self.locate(reference).await?;
+        at.readable_by(who)?;
         Ok((at.engine.clone(), at.inspect().await?))
     }
 
-    /// Any container's output.
+    /// Any container's output, for `who`.
     pub async fn logs_any(
         &self,
         reference: &str,
         options: &LogOptions,
+        who: &Owner,
     ) -> Result<EngineStream<LogChunk>> {
-        Ok(self.locate(reference).await?.logs(options))
+        let at = self.locate(reference).await?;
+        at.readable_by(who)?;
+        Ok(at.logs(options))
+    }
+
+    /// Whether an object's labels carry this cluster's identity (made by
+    /// its deploys, its compose projects or its endpoint).
+    pub fn carries_identity(&self, labels: &BTreeMap<String, String>) -> bool {
+        [LABEL_CLUSTER, LABEL_PROJECTS]
+            .iter()
+            .any(|k| labels.get(*k) == Some(&self.inner.identity))
     }
 
     /// The images of every engine that answers, with the engine's id.
@@ -563,8 +630,23 @@ impl Cluster {
     /// Makes a volume on every engine that answers; if one refuses, the
     /// others' are removed again. It runs to its end in a task of its own,
     /// so a caller that goes away leaves it on every engine or on none.
-    pub async fn create_volume_everywhere(&self, spec: &VolumeSpec) -> Result<VolumeInfo> {
-        let (this, spec) = (self.clone(), spec.clone());
+    /// The volume is admitted for `owner` (driver options and drivers
+    /// other than `local` need its `volume-options` capability), carries
+    /// this cluster's identity, and takes no name another's volume holds.
+    pub async fn create_volume_everywhere(
+        &self,
+        spec: &VolumeSpec,
+        owner: &Owner,
+    ) -> Result<VolumeInfo> {
+        check_labels("Labels", spec.labels.keys())?;
+        admit(
+            owner,
+            &volume_wants("DriverOpts", &spec.driver, !spec.driver_opts.is_empty()),
+        )?;
+        let mut spec = spec.clone();
+        spec.labels
+            .insert(LABEL_CLUSTER.into(), self.inner.identity.clone());
+        let this = self.clone();
         tokio::spawn(async move { this.create_volume_on_all(&spec).await })
             .await
             .map_err(|e| Error::System {
@@ -580,19 +662,46 @@ impl Cluster {
                 retry_after: 5,
             });
         }
-        let made = futures::future::join_all(
+        // Docker's create answers with a volume of that name that exists:
+        // one of another cluster (or of none) is not taken over, and what
+        // existed already is not removed by a rollback.
+        let existing = futures::future::join_all(
             engines
                 .iter()
-                .map(|(_, b)| async move { b.create_volume(spec).await }),
+                .map(|(_, b)| async move { b.inspect_volume(&spec.name).await }),
         )
+        .await;
+        let mut before = Vec::with_capacity(engines.len());
+        for ((engine, _), found) in engines.iter().zip(existing) {
+            match found {
+                Ok(v) if !self.carries_identity(&v.labels) => {
+                    return Err(Error::Exists {
+                        kind: "volume".into(),
+                        id: format!("{} (on engine {engine}, not this cluster's)", spec.name),
+                    })
+                }
+                Ok(v) => before.push(Some(v)),
+                Err(Error::NotFound { .. }) => before.push(None),
+                Err(e) => return Err(e),
+            }
+        }
+        let made = futures::future::join_all(engines.iter().zip(&before).map(
+            |((_, b), had)| async move {
+                match had {
+                    Some(v) => Ok(v.clone()),
+                    None => b.create_volume(spec).await,
+                }
+            },
+        ))
         .await;
         if made.iter().any(|r| r.is_err()) {
             let mut first = None;
-            for ((_, b), r) in engines.iter().zip(made) {
+            for (((_, b), r), had) in engines.iter().zip(made).zip(&before) {
                 match r {
-                    Ok(_) => {
+                    Ok(_) if had.is_none() => {
                         let _ = b.remove_volume(&spec.name, false).await;
                     }
+                    Ok(_) => {}
                     Err(e) => {
                         first.get_or_insert(e);
                     }
@@ -627,6 +736,25 @@ impl Cluster {
     }
 
     async fn remove_volume_on_all(&self, name: &str, force: bool) -> Result<()> {
+        // Only this cluster's copies go; another's (or no cluster's) of the
+        // same name is left, and refused when it is all there is.
+        let mut ours = Vec::new();
+        let mut others = false;
+        for (_, b) in self.live_engines().await {
+            match b.inspect_volume(name).await {
+                Ok(v) if self.carries_identity(&v.labels) => ours.push(b),
+                Ok(_) => others = true,
+                Err(Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if ours.is_empty() {
+            return Err(if others {
+                foreign("volume", name)
+            } else {
+                Error::missing("volume", name)
+            });
+        }
         // In use anywhere: refused before any engine's copy goes.
         let all = ContainerFilter {
             all: true,
@@ -644,19 +772,13 @@ impl Cluster {
                 reason: "remove that container first".into(),
             });
         }
-        let mut found = false;
-        for (_, b) in self.live_engines().await {
+        for b in ours {
             match b.remove_volume(name, force).await {
-                Ok(()) => found = true,
-                Err(Error::NotFound { .. }) => {}
+                Ok(()) | Err(Error::NotFound { .. }) => {}
                 Err(e) => return Err(e),
             }
         }
-        if found {
-            Ok(())
-        } else {
-            Err(Error::missing("volume", name))
-        }
+        Ok(())
     }
 
     /// The networks of every engine that answers, with the engine's id.
@@ -705,7 +827,19 @@ impl Cluster {
     /// Makes a network on one engine (the one the scheduler would choose
     /// for an empty request); containers that join it are placed there.
     /// Its name must be free on every engine.
-    pub async fn create_network_somewhere(&self, spec: &NetworkSpec) -> Result<(String, String)> {
+    /// It is admitted for `owner` (drivers other than `bridge` need the
+    /// `network-drivers` capability) and carries this cluster's identity.
+    pub async fn create_network_somewhere(
+        &self,
+        spec: &NetworkSpec,
+        owner: &Owner,
+    ) -> Result<(String, String)> {
+        check_labels("Labels", spec.labels.keys())?;
+        admit(owner, &network_wants("Driver", &spec.driver, false))?;
+        let mut spec = spec.clone();
+        spec.labels
+            .insert(LABEL_CLUSTER.into(), self.inner.identity.clone());
+        let spec = &spec;
         match self.locate_network(&spec.name).await {
             Ok((engine, _)) => {
                 return Err(Error::Exists {
@@ -746,7 +880,9 @@ impl Cluster {
         force: bool,
     ) -> Result<()> {
         let (engine, net) = self.locate_network(network).await?;
+        self.network_changeable(&net)?;
         let at = self.locate(container).await?;
+        at.changeable()?;
         if at.engine != engine {
             return Err(Error::State {
                 what: format!("container {}", at.id),
@@ -767,7 +903,20 @@ impl Cluster {
     /// Removes a network from its engine.
     pub async fn remove_network_any(&self, reference: &str) -> Result<()> {
         let (engine, net) = self.locate_network(reference).await?;
+        if BUILT_IN_NETWORKS.contains(&net.name.as_str()) || !self.carries_identity(&net.labels) {
+            return Err(foreign("network", &net.name));
+        }
         self.backend(&engine).await?.remove_network(&net.id).await
+    }
+
+    /// A network containers may be joined to or taken from: this
+    /// cluster's, or the engine's default bridge.
+    fn network_changeable(&self, net: &NetworkInfo) -> Result<()> {
+        if net.name == "bridge" || self.carries_identity(&net.labels) {
+            Ok(())
+        } else {
+            Err(foreign("network", &net.name))
+        }
     }
 
     /// The events of every engine that answers, merged, each with its

@@ -14,8 +14,12 @@ mod interpolate;
 mod model;
 mod parse;
 
-pub use interpolate::interpolate;
+pub use interpolate::{
+    interpolate, interpolate_within, MAX_INTERPOLATED_BYTES, MAX_INTERPOLATED_FILE_BYTES,
+    MAX_INTERPOLATION_DEPTH,
+};
 pub use model::*;
 pub use parse::{
-    duration_ms, locate, memory_mib, parse, shell_split, ParseOptions, MAX_TEMPLATE_BYTES,
+    duration_ms, locate, memory_mib, parse, shell_split, ParseOptions, MAX_ENVIRONMENT_BYTES,
+    MAX_ENVIRONMENT_ENTRIES, MAX_TEMPLATE_BYTES,
 };

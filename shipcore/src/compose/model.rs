@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::model::admission::{self, Capability, Owner, Want};
 use crate::model::{Millicpus, Proto, RestartPolicy};
 
 /// A parsed compose file.
@@ -263,6 +264,56 @@ impl ServiceDef {
             .iter()
             .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
             .collect()
+    }
+}
+
+impl ComposeFile {
+    /// What the file asks of the admission policy (see
+    /// [`crate::model::admission`]): host paths mounted, volume drivers
+    /// and options, network drivers. Fields are named as in the file
+    /// (`services.web.volumes[0]`).
+    pub fn wants(&self) -> Vec<Want> {
+        let mut wants = Vec::new();
+        for (name, s) in &self.services {
+            for (i, m) in s.volumes.iter().enumerate() {
+                if m.kind == MountKind::Bind {
+                    wants.push(Want::new(
+                        format!("services.{name}.volumes[{i}] (host path {:?})", m.source),
+                        Capability::HostBinds,
+                    ));
+                }
+            }
+        }
+        for (name, v) in &self.volumes {
+            wants.extend(admission::volume_wants(
+                &format!("volumes.{name}.driver_opts"),
+                &v.driver,
+                !v.driver_opts.is_empty(),
+            ));
+        }
+        for (name, n) in &self.networks {
+            wants.extend(admission::network_wants(
+                &format!("networks.{name}.driver"),
+                &n.driver,
+                false,
+            ));
+        }
+        wants
+    }
+
+    /// Admits the file for `owner`: no `io.shipcore.*` label anywhere in
+    /// it, and every capability it asks for held by the owner's role.
+    pub fn admit(&self, owner: &Owner) -> Result<()> {
+        for (name, s) in &self.services {
+            admission::check_labels(&format!("services.{name}.labels"), s.labels.keys())?;
+        }
+        for (name, v) in &self.volumes {
+            admission::check_labels(&format!("volumes.{name}.labels"), v.labels.keys())?;
+        }
+        for (name, n) in &self.networks {
+            admission::check_labels(&format!("networks.{name}.labels"), n.labels.keys())?;
+        }
+        admission::admit(owner, &self.wants())
     }
 }
 

@@ -6,11 +6,12 @@
 //! does not support is refused by name, never dropped; every error names the
 //! service, the key and its line in the file.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::interpolate::interpolate;
+use super::interpolate::{interpolate_within, MAX_INTERPOLATED_FILE_BYTES};
 use super::model::*;
 use crate::error::{Error, Result};
 use crate::model::Proto;
@@ -25,6 +26,13 @@ pub struct ParseOptions {
 
 /// The largest compose file read.
 pub const MAX_TEMPLATE_BYTES: usize = 512 * 1024;
+
+/// The largest environment a project is given: its names and values
+/// together, in bytes.
+pub const MAX_ENVIRONMENT_BYTES: usize = 256 * 1024;
+
+/// The most variables a project's environment may hold.
+pub const MAX_ENVIRONMENT_ENTRIES: usize = 4096;
 
 /// Parses `src`, interpolating `${VAR}` from `env`.
 pub fn parse(
@@ -41,6 +49,24 @@ pub fn parse(
             ),
         ));
     }
+    if env.len() > MAX_ENVIRONMENT_ENTRIES {
+        return Err(Error::invalid(
+            "environment",
+            format!(
+                "has {} variables, more than the {MAX_ENVIRONMENT_ENTRIES} allowed",
+                env.len()
+            ),
+        ));
+    }
+    let env_bytes: usize = env.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if env_bytes > MAX_ENVIRONMENT_BYTES {
+        return Err(Error::invalid(
+            "environment",
+            format!(
+                "is {env_bytes} bytes (names and values), more than the {MAX_ENVIRONMENT_BYTES} allowed"
+            ),
+        ));
+    }
     let root: Value = serde_saphyr::from_str_with_options(src, yaml_options()).map_err(|e| {
         let at = e
             .location()
@@ -50,7 +76,13 @@ pub fn parse(
         let first = text.lines().next().unwrap_or("not valid YAML");
         Error::invalid("template", format!("{at}{first}"))
     })?;
-    Reader { src, env, opts }.file(root)
+    Reader {
+        src,
+        env,
+        opts,
+        budget: Cell::new(MAX_INTERPOLATED_FILE_BYTES),
+    }
+    .file(root)
 }
 
 /// serde-saphyr's defaults, but for its alias-to-anchor ratio heuristic:
@@ -70,6 +102,8 @@ struct Reader<'a> {
     src: &'a str,
     env: &'a BTreeMap<String, String>,
     opts: &'a ParseOptions,
+    /// The bytes the file's interpolated strings may still expand to.
+    budget: Cell<usize>,
 }
 
 /// Where a problem is: a service (or a top-level entry) and a key in it.
@@ -111,7 +145,11 @@ impl Reader<'_> {
     fn interp(&self, at: At<'_>, v: Value) -> Result<Value> {
         Ok(match v {
             Value::String(s) => {
-                Value::String(interpolate(&s, self.env).map_err(|r| self.fail(at, r))?)
+                let mut budget = self.budget.get();
+                let s =
+                    interpolate_within(&s, self.env, &mut budget).map_err(|r| self.fail(at, r))?;
+                self.budget.set(budget);
+                Value::String(s)
             }
             Value::Array(items) => Value::Array(
                 items
@@ -259,7 +297,21 @@ impl Reader<'_> {
                 "entrypoint" => s.entrypoint = self.command(at, value)?,
                 "environment" => {
                     for (k, v) in self.pairs(at, value)? {
-                        let v = v.or_else(|| self.env.get(&k).cloned());
+                        let v = match v {
+                            Some(v) => Some(v),
+                            // Copied from the project's environment: counted
+                            // against the file's budget like an expansion.
+                            None => match self.env.get(&k) {
+                                Some(v) => {
+                                    let left = self.budget.get().checked_sub(v.len()).ok_or_else(|| {
+                                        self.fail(at, format!("{k}: the file's values would expand past {MAX_INTERPOLATED_FILE_BYTES} bytes"))
+                                    })?;
+                                    self.budget.set(left);
+                                    Some(v.clone())
+                                }
+                                None => None,
+                            },
+                        };
                         s.environment.insert(k, v);
                     }
                 }

@@ -222,6 +222,15 @@ impl FakeEngine {
         })
     }
 
+    /// The spec a container was created from (what the engine was asked).
+    pub fn spec(&self, id: &str) -> Option<ContainerSpec> {
+        self.world().containers.get(id).map(|c| {
+            let mut spec = (*c.spec).clone();
+            spec.name = Some(c.name.clone());
+            spec
+        })
+    }
+
     /// How many calls of `op` were made.
     pub fn calls(&self, op: &str) -> u64 {
         self.faults().get(op).map_or(0, |f| f.calls)

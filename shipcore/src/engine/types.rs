@@ -94,6 +94,10 @@ pub struct ContainerSpec {
     pub stop_signal: String,
     /// Seconds a stop waits before killing (`None`: the engine's default).
     pub stop_timeout: Option<u64>,
+    /// Privileges, devices and the host's namespaces, as admitted (see
+    /// `model::admission`).
+    #[serde(default)]
+    pub host: crate::model::HostAccess,
 }
 
 /// A container health check (Docker's `Healthcheck`); durations in

@@ -149,8 +149,10 @@ impl Role {
     /// The areas only `admin` (or a role granting them) may touch.
     pub const ADMIN_AREAS: [&'static str; 3] = ["accounts", "roles", "servicekeys"];
 
-    /// The permission areas of the API families.
-    pub const AREAS: [&'static str; 11] = [
+    /// The permission areas of the API families, the capabilities of the
+    /// admission policy (`super::admission::Capability`) and the areas that
+    /// reach every account's objects (`all-projects`, ...).
+    pub const AREAS: [&'static str; 23] = [
         "accounts",
         "roles",
         "servicekeys",
@@ -162,19 +164,49 @@ impl Role {
         "projects",
         "registry",
         "builds",
+        "host-binds",
+        "privileged",
+        "cap-add",
+        "devices",
+        "host-namespaces",
+        "volume-options",
+        "network-drivers",
+        "security-options",
+        "all-projects",
+        "all-builds",
+        "all-volumes",
+        "all-clusters",
     ];
+
+    /// The areas whose objects have owners: an account sees and changes
+    /// its own; `all-{area}` (or `admin`) reaches everyone's.
+    pub const OWNED_AREAS: [&'static str; 4] = ["projects", "builds", "volumes", "clusters"];
 
     /// Whether this role allows an action on `area`. `admin` may do anything;
     /// `user` anything but manage accounts, roles and service keys (Shipyard's
     /// own rule), and push to or delete from the image registry (it pulls);
     /// other roles what their permissions say.
+    ///
+    /// The capabilities of the admission policy (host binds, privileged,
+    /// ...) and the `all-*` areas are `admin`'s, never `user`'s.
     pub fn allows(&self, area: &str, write: bool) -> bool {
         match self.name.as_str() {
             "admin" => true,
             "user" if area == "registry" => !write,
-            "user" => !Self::ADMIN_AREAS.contains(&area),
+            "user" => {
+                !Self::ADMIN_AREAS.contains(&area)
+                    && !super::admission::Capability::is_area(area)
+                    && !area.starts_with("all-")
+            }
             _ => self.permissions.iter().any(|p| p.allows(area, write)),
         }
+    }
+
+    /// Whether this role reaches every account's objects of an owned
+    /// `area` (`projects`, `builds`, `volumes`, `clusters`), not only the
+    /// account's own: `admin`, `*`, or `all-{area}` at the level asked.
+    pub fn reaches_all(&self, area: &str, write: bool) -> bool {
+        self.allows(&format!("all-{area}"), write)
     }
 
     /// Whether everything this role allows, `other` allows too: a caller

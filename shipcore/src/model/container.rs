@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::admission::{admit, check_labels, namespace_wants, Capability, Owner, Want};
 use super::engine::Engine;
 use super::image::ImageRef;
 use super::units::HostPort;
@@ -210,6 +211,75 @@ pub struct DockerOptions {
     pub stop_timeout: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<bool>,
+    /// What asks the admission policy for a capability (see
+    /// [`super::admission`]): carried to the engine as given once admitted.
+    #[serde(default, skip_serializing_if = "HostAccess::is_empty")]
+    pub host: HostAccess,
+}
+
+/// The parts of a container request that reach beyond the container:
+/// each needs a capability of the admission policy.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct HostAccess {
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub privileged: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cap_add: Vec<String>,
+    /// `/dev/host[:/dev/container[:rwm]]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<String>,
+    /// `host` shares the host's namespace; empty: the engine's default.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub pid_mode: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ipc_mode: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub uts_mode: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub userns_mode: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_opt: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sysctls: BTreeMap<String, String>,
+}
+
+impl HostAccess {
+    pub fn is_empty(&self) -> bool {
+        *self == HostAccess::default()
+    }
+
+    /// What these ask of the admission policy; `prefix` names where they
+    /// were given (`HostConfig.`).
+    pub fn wants(&self, prefix: &str) -> Vec<Want> {
+        let mut wants = Vec::new();
+        if self.privileged {
+            wants.push(Want::new(format!("{prefix}Privileged"), Capability::Privileged));
+        }
+        if !self.cap_add.is_empty() {
+            wants.push(Want::new(format!("{prefix}CapAdd"), Capability::CapAdd));
+        }
+        if !self.devices.is_empty() {
+            wants.push(Want::new(format!("{prefix}Devices"), Capability::Devices));
+        }
+        for (field, mode) in [
+            ("PidMode", &self.pid_mode),
+            ("IpcMode", &self.ipc_mode),
+            ("UTSMode", &self.uts_mode),
+            ("UsernsMode", &self.userns_mode),
+        ] {
+            wants.extend(namespace_wants(&format!("{prefix}{field}"), mode));
+        }
+        if !self.security_opt.is_empty() {
+            wants.push(Want::new(
+                format!("{prefix}SecurityOpt"),
+                Capability::SecurityOptions,
+            ));
+        }
+        if !self.sysctls.is_empty() {
+            wants.push(Want::new(format!("{prefix}Sysctls"), Capability::SecurityOptions));
+        }
+        wants
+    }
 }
 
 impl ImageConfig {
@@ -330,6 +400,32 @@ impl ImageConfig {
             .iter()
             .filter_map(|v| Volume::parse(v).ok())
             .any(|v| v.source.starts_with('/'))
+    }
+
+    /// What this request asks of the admission policy: host paths in
+    /// `volumes`, the host's network, and a Docker request's host access.
+    pub fn wants(&self) -> Vec<Want> {
+        let mut wants = Vec::new();
+        for (i, v) in self.volumes.iter().enumerate() {
+            if Volume::parse(v).is_ok_and(|v| v.source.starts_with('/')) {
+                wants.push(Want::new(format!("volumes[{i}]"), Capability::HostBinds));
+            }
+        }
+        wants.extend(namespace_wants("network_mode", &self.network_mode));
+        if let Some(d) = &self.docker {
+            wants.extend(d.host.wants("HostConfig."));
+        }
+        wants
+    }
+
+    /// Admits this request for `owner` (the one admission point: see
+    /// [`super::admission`]): the cluster's labels are refused to anyone,
+    /// then every capability the request asks for must be the owner's.
+    pub fn admit(&self, owner: &Owner) -> Result<()> {
+        if let Some(d) = &self.docker {
+            check_labels("Labels", d.labels.keys())?;
+        }
+        admit(owner, &self.wants())
     }
 }
 

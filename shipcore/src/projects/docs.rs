@@ -12,14 +12,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::compose::{self, ComposeFile, ParseOptions};
 use crate::error::Result;
-use crate::model::ProjectState;
+use crate::model::{Owner, ProjectState};
 use crate::update::Lifecycle;
 
 pub const PROJECTS: &str = "projects/";
 pub const VOLUMES: &str = "volumes/";
 
 /// The cluster identity that made a container or network.
-pub const LABEL_OWNER: &str = "io.shipcore.compose";
+pub const LABEL_OWNER: &str = crate::cluster::docs::LABEL_PROJECTS;
 pub const LABEL_PROJECT: &str = "io.shipcore.project";
 pub const LABEL_SERVICE: &str = "io.shipcore.project.service";
 pub const LABEL_NUMBER: &str = "io.shipcore.project.number";
@@ -57,8 +57,11 @@ pub struct Definition {
 }
 
 impl Definition {
-    pub fn parse(&self, opts: &ParseOptions) -> Result<ComposeFile> {
-        compose::parse(&self.template, &self.environment, opts)
+    /// The compose file. Host paths parse: what a file may mount is the
+    /// admission policy's to judge, for whom it was admitted.
+    pub fn parse(&self) -> Result<ComposeFile> {
+        let opts = ParseOptions { allow_binds: true };
+        compose::parse(&self.template, &self.environment, &opts)
     }
 }
 
@@ -87,11 +90,30 @@ pub struct ProjectDoc {
     pub created: String,
     #[serde(default)]
     pub updated: String,
+    /// The account that made it: it (and admins, or roles that reach all
+    /// projects) may see and change it. Empty for projects of earlier
+    /// versions: those are the admins'.
     #[serde(default)]
     pub created_by: String,
+    /// Whom the current definition was admitted for (the creator, or who
+    /// last updated it); what the project's containers may do to their
+    /// host is judged again under it whenever they are made. `None` for
+    /// projects of earlier versions: the cluster's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admitted_for: Option<Owner>,
 }
 
 impl ProjectDoc {
+    /// Whom its containers are admitted for.
+    pub fn admitted(&self) -> Owner {
+        self.admitted_for.clone().unwrap_or_else(Owner::system)
+    }
+
+    /// Whether `who` may see (or, with `write`, change) this project.
+    pub fn reachable_by(&self, who: &Owner, write: bool) -> bool {
+        who.may("projects", &self.created_by, write)
+    }
+
     /// The replicas of a service: the scale API's, else the file's.
     pub fn replicas(&self, service: &str, file: &ComposeFile) -> u32 {
         self.scale
@@ -127,6 +149,9 @@ pub struct VolumeDoc {
     pub driver_opts: BTreeMap<String, String>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// The account that made it (empty: an earlier version's, the admins').
+    #[serde(default)]
+    pub created_by: String,
     #[serde(default)]
     pub created: String,
 }

@@ -54,7 +54,7 @@ impl Projects {
     async fn move_project(&self, name: &str) -> Result<()> {
         let _g = self.lock(name).await;
         let mut doc = self.load(name).await?;
-        let file = doc.current.parse(&self.opts().parse)?;
+        let file = doc.current.parse()?;
         let movers: BTreeSet<String> = file
             .services
             .iter()

@@ -36,7 +36,10 @@ fn all_done(results: Vec<Result<()>>) -> Result<()> {
 #[derive(Clone)]
 pub(super) struct Site {
     pub project: String,
+    /// The cluster's identity, the value of the ownership label.
     pub owner: String,
+    /// Whom the project's definition was admitted for.
+    pub admitted: crate::model::Owner,
     pub engine: String,
     pub backend: Arc<dyn EngineBackend>,
     /// How long a service may take to become what its dependents wait for.
@@ -166,6 +169,9 @@ impl Site {
         services: &BTreeSet<String>,
         mode: Mode,
     ) -> Result<()> {
+        // Whatever made the definition, what its containers may do to the
+        // host is judged again here, under whom it was admitted for.
+        file.admit(&self.admitted)?;
         self.prepare(file).await?;
         let aliases = link_aliases(file);
         for wave in file.waves()? {

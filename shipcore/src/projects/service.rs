@@ -19,17 +19,16 @@ use serde::Deserialize;
 use super::docs::*;
 use super::run::{Mode, Remove, Site};
 use crate::cluster::Cluster;
-use crate::compose::{ComposeFile, ParseOptions};
+use crate::compose::ComposeFile;
 use crate::error::{Error, Result};
-use crate::model::{validate_name, EventType, HostPort, ProjectState};
+use crate::model::{validate_name, EventType, HostPort, Owner, ProjectState};
 use crate::sched::Request;
-use crate::store::{put_json, Expect, Store};
+use crate::store::{get_json, put_json, Expect, Store};
 use crate::update::{Lifecycle, Method, Op, Outcome, Phase, Resume};
 
 /// How the project service behaves.
 #[derive(Debug, Clone)]
 pub struct ProjectsOptions {
-    pub parse: ParseOptions,
     /// How long a service may take to be ready for its dependents, and a
     /// new version to be running and healthy.
     pub health_deadline: Duration,
@@ -46,7 +45,6 @@ pub struct ProjectsOptions {
 impl Default for ProjectsOptions {
     fn default() -> Self {
         ProjectsOptions {
-            parse: ParseOptions::default(),
             health_deadline: Duration::from_secs(60),
             poll: Duration::from_millis(250),
             reconcile_interval: Duration::from_secs(5),
@@ -165,6 +163,51 @@ impl Projects {
             .collect()
     }
 
+    /// Admits a compose file for `owner`: the capabilities it asks for,
+    /// no reserved label, and external volumes that are this cluster's and
+    /// the owner's (an admin may name any).
+    async fn admit(&self, file: &ComposeFile, owner: &Owner) -> Result<()> {
+        file.admit(owner)?;
+        if owner.reaches_all("volumes", true) {
+            return Ok(());
+        }
+        for (key, def) in file.volumes.iter().filter(|(_, d)| d.external) {
+            let name = if def.name.is_empty() { key } else { &def.name };
+            let ours = get_json::<VolumeDoc>(&*self.inner.store, &volume_key(name))
+                .await?
+                .is_some_and(|(v, _)| owner.may("volumes", &v.created_by, true));
+            if !ours {
+                return Err(Error::Forbidden {
+                    reason: format!(
+                        "volumes.{key}: external volume {name:?} is not one of yours on this cluster (make it with POST /volumes/create)"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The project if `who` may see it (or, with `write`, change it); to
+    /// anyone else it does not exist.
+    pub async fn reach(&self, name: &str, who: &Owner, write: bool) -> Result<ProjectDoc> {
+        let doc = self.load(name).await?;
+        if doc.reachable_by(who, write) {
+            Ok(doc)
+        } else {
+            Err(Error::missing("project", name))
+        }
+    }
+
+    /// As [`Projects::reach`], for a service id (`{project}_{service}`).
+    pub async fn reach_service(&self, id: &str, who: &Owner, write: bool) -> Result<()> {
+        let (project, _) = split_service_id(id)?;
+        match self.reach(&project, who, write).await {
+            Ok(_) => Ok(()),
+            Err(Error::Missing { .. }) => Err(Error::missing("service", id)),
+            Err(e) => Err(e),
+        }
+    }
+
     pub(super) async fn load(&self, name: &str) -> Result<ProjectDoc> {
         match self.inner.store.get(&project_key(name)).await? {
             Some(v) => v.json(),
@@ -210,7 +253,11 @@ impl Projects {
 
     /// Creates a project and starts it in the background; the answer comes
     /// once it is stored (its state then shows the start).
-    pub async fn create(&self, req: NewProject, by: &str) -> Result<ProjectDoc> {
+    /// The project is `by`'s: its file is admitted for `by` (host paths,
+    /// volume and network drivers need the role's capabilities; the
+    /// cluster's labels are refused), and only `by` and those who reach
+    /// every project see and change it.
+    pub async fn create(&self, req: NewProject, by: &Owner) -> Result<ProjectDoc> {
         validate_name("name", &req.name)?;
         let version = req
             .version
@@ -231,7 +278,8 @@ impl Projects {
             version,
             environment: req.environment,
         };
-        current.parse(&self.inner.opts.parse)?;
+        let file = current.parse()?;
+        self.admit(&file, by).await?;
         let now = self.now();
         let doc = ProjectDoc {
             name: req.name.clone(),
@@ -244,7 +292,8 @@ impl Projects {
             },
             created: now.clone(),
             updated: now,
-            created_by: by.to_string(),
+            created_by: by.name.clone(),
+            admitted_for: Some(by.clone()),
             ..ProjectDoc::default()
         };
         match put_json(
@@ -264,7 +313,10 @@ impl Projects {
             }
             Err(e) => return Err(e),
         }
-        self.event(EventType::Create, format!("project={} by={by}", doc.name))
+        self.event(
+            EventType::Create,
+            format!("project={} by={}", doc.name, by.name),
+        )
             .await;
         let this = self.clone();
         let name = doc.name.clone();
@@ -362,7 +414,7 @@ impl Projects {
     }
 
     async fn bring_up(&self, doc: &mut ProjectDoc, mode: Mode) -> Result<()> {
-        let file = doc.current.parse(&self.inner.opts.parse)?;
+        let file = doc.current.parse()?;
         let site = self.place(doc, &file).await?;
         let services = doc.running_services(&file);
         let replicas = replicas_of(doc, &file);
@@ -389,7 +441,7 @@ impl Projects {
             return Ok(());
         }
         let site = self.site(doc).await?;
-        let file = doc.current.parse(&self.inner.opts.parse)?;
+        let file = doc.current.parse()?;
         if signal.is_empty() {
             site.stop(&file, None, timeout).await
         } else {
@@ -415,7 +467,7 @@ impl Projects {
         if !doc.engine.is_empty() {
             if let Ok(site) = self.site(doc).await {
                 site.remove(Remove::All).await?;
-                let file = doc.current.parse(&self.inner.opts.parse).ok();
+                let file = doc.current.parse().ok();
                 site.remove_rest(file.as_ref(), volumes).await?;
             }
         }
@@ -440,7 +492,9 @@ impl Projects {
     /// Takes a new version: for a running project, an update (rolling by
     /// default, blue-green on request) that runs in the background; for a
     /// stopped one, the definition it starts with next.
-    pub async fn update(&self, name: &str, req: ProjectUpdate) -> Result<()> {
+    /// The new definition is admitted for `by`, and recorded as admitted
+    /// for it.
+    pub async fn update(&self, name: &str, req: ProjectUpdate, by: &Owner) -> Result<()> {
         let _g = self.lock(name).await;
         let mut doc = self.load(name).await?;
         let method = match req.update_method.as_deref().unwrap_or("rolling") {
@@ -463,7 +517,8 @@ impl Projects {
                 .environment
                 .unwrap_or_else(|| doc.current.environment.clone()),
         };
-        next.parse(&self.inner.opts.parse)?;
+        let file = next.parse()?;
+        self.admit(&file, by).await?;
         let lifecycle = doc.lifecycle.admit(&Op::Update {
             method,
             version: next.version.clone(),
@@ -472,6 +527,7 @@ impl Projects {
         if let Some(d) = req.description {
             doc.description = d;
         }
+        doc.admitted_for = Some(by.clone());
         let from = doc.current.version.clone();
         if lifecycle.rollout.is_none() {
             doc.current = next;
@@ -516,7 +572,7 @@ impl Projects {
         let (Some(r), Some(next)) = (doc.lifecycle.rollout.clone(), doc.next.clone()) else {
             return Ok(());
         };
-        let file = next.parse(&self.inner.opts.parse)?;
+        let file = next.parse()?;
         let services: BTreeSet<String> = file.services.keys().cloned().collect();
         if r.phase == Phase::Starting {
             let started = self.start_next(&doc, &file, &next, &services, pull).await;
@@ -595,7 +651,7 @@ impl Projects {
         };
         let site = self.site(doc).await?;
         site.remove(Remove::AllBut(&next.version)).await?;
-        let file = next.parse(&self.inner.opts.parse)?;
+        let file = next.parse()?;
         doc.current = next;
         doc.next = None;
         doc.scale.clear();
@@ -810,6 +866,7 @@ impl Projects {
         Ok(Site {
             project: doc.name.clone(),
             owner: self.inner.cluster.identity().to_string(),
+            admitted: doc.admitted(),
             engine: doc.engine.clone(),
             backend: self.inner.cluster.backend(&doc.engine).await?,
             deadline: self.inner.opts.health_deadline,
@@ -824,9 +881,9 @@ impl Projects {
         if doc.engine.is_empty() {
             return;
         }
-        let mut docs = vec![(doc.current.parse(&self.inner.opts.parse), false)];
+        let mut docs = vec![(doc.current.parse(), false)];
         if let Some(next) = &doc.next {
-            docs.push((next.parse(&self.inner.opts.parse), true));
+            docs.push((next.parse(), true));
         }
         for (file, next) in docs {
             if let Ok(req) = file.and_then(|f| self.request(doc, &f, next)) {
@@ -850,7 +907,7 @@ impl Projects {
         self.detached(async move {
             let _g = this.lock(&project).await;
             let doc = this.load(&project).await?;
-            let file = doc.current.parse(&this.inner.opts.parse)?;
+            let file = doc.current.parse()?;
             if !file.services.contains_key(&service) {
                 return Err(Error::missing("service", format!("{project}_{service}")));
             }

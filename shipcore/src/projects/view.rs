@@ -12,13 +12,15 @@ use super::run::Site;
 use super::service::{replicas_of, split_service_id, Projects};
 use crate::engine::ContainerSummary;
 use crate::error::{Error, Result};
-use crate::model::ProjectState;
+use crate::model::{Owner, ProjectState};
 use crate::update::Phase;
 
 /// A project as listed and viewed.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProjectView {
     pub name: String,
+    /// The account that owns it.
+    pub created_by: String,
     pub description: String,
     pub template: String,
     pub version: String,
@@ -35,6 +37,23 @@ pub struct ProjectView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub update: Option<UpdateView>,
 }
+
+impl ProjectView {
+    /// The view as `who` may see it: the environment's values (passwords,
+    /// keys) only for the project's owner and admins.
+    fn for_viewer(mut self, doc: &ProjectDoc, who: &Owner) -> Self {
+        let owner = !doc.created_by.is_empty() && doc.created_by == who.name;
+        if !(owner || who.role.allows("accounts", true)) {
+            for v in self.environment.values_mut() {
+                *v = HIDDEN.into();
+            }
+        }
+        self
+    }
+}
+
+/// What a hidden value shows.
+pub const HIDDEN: &str = "<hidden>";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct UpdateView {
@@ -83,31 +102,51 @@ pub fn word(s: ProjectState) -> String {
 impl Projects {
     /// Projects whose name contains `q`, with their services (and their
     /// containers) on request.
+    /// The projects `who` may see whose name contains `q`, with their
+    /// services (and their containers) on request.
     pub async fn list(
         &self,
         q: &str,
         services: bool,
         containers: bool,
+        who: &Owner,
     ) -> Result<Vec<ProjectView>> {
         let docs: Vec<ProjectDoc> = self
             .docs()
             .await?
             .into_iter()
-            .filter(|d| d.name.contains(q))
+            .filter(|d| d.name.contains(q) && d.reachable_by(who, false))
             .collect();
         let views = join_all(docs.iter().map(|d| self.render(d, services, containers))).await;
-        views.into_iter().collect()
+        views
+            .into_iter()
+            .zip(&docs)
+            .map(|(v, d)| v.map(|v| v.for_viewer(d, who)))
+            .collect()
     }
 
-    pub async fn get(&self, name: &str, services: bool, containers: bool) -> Result<ProjectView> {
-        let doc = self.load(name).await?;
-        self.render(&doc, services, containers).await
+    /// A project `who` may see (to others it does not exist).
+    pub async fn get(
+        &self,
+        name: &str,
+        services: bool,
+        containers: bool,
+        who: &Owner,
+    ) -> Result<ProjectView> {
+        let doc = self.reach(name, who, false).await?;
+        Ok(self
+            .render(&doc, services, containers)
+            .await?
+            .for_viewer(&doc, who))
     }
 
-    /// Services whose id contains `q`.
-    pub async fn services(&self, q: &str, containers: bool) -> Result<Vec<ServiceView>> {
+    /// Services whose id contains `q`, of the projects `who` may see.
+    pub async fn services(&self, q: &str, containers: bool, who: &Owner) -> Result<Vec<ServiceView>> {
         let mut out = Vec::new();
         for doc in self.docs().await? {
+            if !doc.reachable_by(who, false) {
+                continue;
+            }
             let view = self.render(&doc, true, containers).await?;
             out.extend(
                 view.services
@@ -119,10 +158,11 @@ impl Projects {
         Ok(out)
     }
 
-    pub async fn service(&self, id: &str) -> Result<ServiceView> {
+    /// A service of a project `who` may see.
+    pub async fn service(&self, id: &str, who: &Owner) -> Result<ServiceView> {
         let (project, service) = split_service_id(id)?;
         let doc = self
-            .load(&project)
+            .reach(&project, who, false)
             .await
             .map_err(|_| Error::missing("service", id))?;
         let view = self.render(&doc, true, true).await?;
@@ -154,7 +194,7 @@ impl Projects {
         with_services: bool,
         with_containers: bool,
     ) -> Result<ProjectView> {
-        let file = doc.current.parse(&self.opts().parse).unwrap_or_default();
+        let file = doc.current.parse().unwrap_or_default();
         let (site, observed) = self.observe(doc).await;
         let replicas = replicas_of(doc, &file);
         let running = |svc: &str, version: &str| {
@@ -236,6 +276,7 @@ impl Projects {
         };
         Ok(ProjectView {
             name: doc.name.clone(),
+            created_by: doc.created_by.clone(),
             description: doc.description.clone(),
             template: doc.current.template.clone(),
             version: doc.current.version.clone(),

@@ -11,9 +11,10 @@ use super::docs::*;
 use super::service::Projects;
 use crate::engine::{EngineBackend, VolumeSpec};
 use crate::error::{Error, Result};
-use crate::model::{validate_name, Health, Volume, VolumeRef};
+use crate::model::admission;
+use crate::model::{validate_name, Health, Owner, Volume, VolumeRef};
 use crate::sched::Request;
-use crate::store::{put_json, Expect};
+use crate::store::{get_json, put_json, Expect};
 
 /// `POST /volumes/create`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -32,7 +33,11 @@ pub struct NewVolume {
 }
 
 impl Projects {
-    pub async fn create_volume(&self, req: NewVolume) -> Result<Volume> {
+    /// Makes a volume for `by`, who owns it. Driver options and drivers
+    /// other than `local` need the role's `volume-options` capability (a
+    /// local volume with `o: bind` is a host path); the cluster's labels
+    /// are refused.
+    pub async fn create_volume(&self, req: NewVolume, by: &Owner) -> Result<Volume> {
         validate_name("name", &req.name)?;
         if req.driver_opts.len() > 64 || req.labels.len() > 64 {
             return Err(Error::invalid(
@@ -40,7 +45,12 @@ impl Projects {
                 "at most 64 options and 64 labels",
             ));
         }
-        if self.find_volume(&req.name).await?.is_some() {
+        admission::check_labels("labels", req.labels.keys())?;
+        admission::admit(
+            by,
+            &admission::volume_wants("driverOpts", &req.driver, !req.driver_opts.is_empty()),
+        )?;
+        if self.find_volume(&req.name, &Owner::system()).await?.is_some() {
             return Err(Error::Exists {
                 kind: "volume".into(),
                 id: req.name,
@@ -60,6 +70,18 @@ impl Projects {
             req.node.clone()
         };
         let backend = self.cluster().backend(&engine).await?;
+        // Docker's create answers with a volume of that name that exists
+        // already: another cluster's (or no cluster's) must not become ours.
+        match backend.inspect_volume(&req.name).await {
+            Err(Error::NotFound { .. }) => {}
+            Ok(_) => {
+                return Err(Error::Exists {
+                    kind: "volume".into(),
+                    id: req.name,
+                })
+            }
+            Err(e) => return Err(e),
+        }
         let mut labels = req.labels.clone();
         labels.insert(LABEL_OWNER.into(), self.cluster().identity().to_string());
         let info = backend
@@ -76,6 +98,7 @@ impl Projects {
             driver: info.driver.clone(),
             driver_opts: req.driver_opts,
             labels: req.labels,
+            created_by: by.name.clone(),
             created: self.cluster().options().clock.rfc3339(),
         };
         put_json(
@@ -96,8 +119,27 @@ impl Projects {
         })
     }
 
-    /// The volumes on every reachable engine, with their users.
-    pub async fn volumes(&self) -> Result<Vec<Volume>> {
+    /// This cluster's volumes on every reachable engine that `who` may see
+    /// (its own, and those of its projects; an admin's: all of them), with
+    /// their users. Volumes of other clusters and of no cluster are not
+    /// listed.
+    pub async fn volumes(&self, who: &Owner) -> Result<Vec<Volume>> {
+        let made_by: BTreeMap<String, String> = self
+            .inner
+            .store
+            .list(VOLUMES)
+            .await?
+            .iter()
+            .filter_map(|v| v.json::<VolumeDoc>().ok())
+            .map(|d| (d.name, d.created_by))
+            .collect();
+        let project_by: BTreeMap<String, String> = self
+            .docs()
+            .await?
+            .into_iter()
+            .map(|d| (d.name, d.created_by))
+            .collect();
+        let identity = self.cluster().identity().to_string();
         let mut out = Vec::new();
         for e in self.cluster().engines().await {
             if e.health == Health::Unhealthy {
@@ -111,12 +153,22 @@ impl Projects {
             };
             let refs = refs_on(&*backend).await;
             for v in list {
+                if v.labels.get(LABEL_OWNER) != Some(&identity) {
+                    continue;
+                }
+                let owner = match v.labels.get(LABEL_PROJECT) {
+                    Some(p) => project_by.get(p),
+                    None => made_by.get(&v.name),
+                };
+                if !who.may("volumes", owner.map_or("", String::as_str), false) {
+                    continue;
+                }
                 out.push(Volume {
                     refs: refs.get(&v.name).cloned().unwrap_or_default(),
                     labels: v
                         .labels
                         .into_iter()
-                        .filter(|(k, _)| k != LABEL_OWNER)
+                        .filter(|(k, _)| !k.starts_with(admission::RESERVED_LABEL_PREFIX))
                         .collect(),
                     name: v.name,
                     driver: v.driver,
@@ -129,20 +181,33 @@ impl Projects {
         Ok(out)
     }
 
-    /// One volume by name.
-    pub async fn volume(&self, name: &str) -> Result<Volume> {
-        self.find_volume(name)
+    /// One volume by name, if `who` may see it.
+    pub async fn volume(&self, name: &str, who: &Owner) -> Result<Volume> {
+        self.find_volume(name, who)
             .await?
             .ok_or_else(|| Error::missing("volume", name))
     }
 
-    async fn find_volume(&self, name: &str) -> Result<Option<Volume>> {
-        Ok(self.volumes().await?.into_iter().find(|v| v.name == name))
+    async fn find_volume(&self, name: &str, who: &Owner) -> Result<Option<Volume>> {
+        Ok(self
+            .volumes(who)
+            .await?
+            .into_iter()
+            .find(|v| v.name == name))
     }
 
-    /// Deletes a volume; refused while a container uses it.
-    pub async fn delete_volume(&self, name: &str) -> Result<()> {
-        let v = self.volume(name).await?;
+    /// Deletes a volume of this cluster's that `who` may change; refused
+    /// while a container uses it.
+    pub async fn delete_volume(&self, name: &str, who: &Owner) -> Result<()> {
+        let v = self.volume(name, who).await?;
+        let made_by = get_json::<VolumeDoc>(&*self.inner.store, &volume_key(name))
+            .await?
+            .map(|(d, _)| d.created_by);
+        if let Some(by) = &made_by {
+            if !who.may("volumes", by, true) {
+                return Err(Error::missing("volume", name));
+            }
+        }
         if !v.refs.is_empty() {
             let users: Vec<&str> = v.refs.iter().map(|r| r.name.as_str()).collect();
             return Err(Error::State {
