@@ -56,6 +56,7 @@ async fn register(store: &DurableStore, engines: usize) {
                 added: String::new(),
                 docker_version: String::new(),
                 response_time_ns: 0,
+                untrusted: false,
             };
             Op::put_json(engine_key(&id), &doc, Expect::Absent).expect("json")
         })

@@ -519,6 +519,87 @@ async fn auth_matrix() {
             }
         }
     }
+    // The admission policy's capabilities: past the area, a request that
+    // reaches beyond its container is the admin's (every capability) and
+    // never the built-in `user`'s, whatever the family.
+    let with_bind = SMALL.replace(r#""args""#, r#""volumes":["/tmp:/host-tmp:ro"],"args""#);
+    let capable: [(&str, &str, String, &str); 3] = [
+        ("POST", "/api/containers", with_bind, "host-binds"),
+        (
+            "POST",
+            "/volumes/create",
+            json!({"name": "capvol", "node": "a", "driverOpts": {"type": "none", "o": "bind", "device": "/tmp"}})
+                .to_string(),
+            "volume-options",
+        ),
+        (
+            "POST",
+            "/projects",
+            json!({"name": "capproj", "template": "services:\n  web:\n    image: shipcore/busybox:latest\n    command: [\"sleep\", \"600\"]\n    volumes: [\"/tmp:/host-tmp:ro\"]\n"})
+                .to_string(),
+            "host-binds",
+        ),
+    ];
+    for (method, path, body, capability) in &capable {
+        for (who, cred) in &creds {
+            let (status, answer) = api.call(method, path, cred, Some(body)).await;
+            let fine = match *who {
+                "none" | "webhook" | "forged-token" => status == 401,
+                "watcher" => status == 403,
+                "user" | "user-token" => {
+                    status == 403
+                        && answer.to_string().contains(&format!("needs the capability {capability}"))
+                }
+                _ => (200..300).contains(&status),
+            };
+            if !fine {
+                failures.push(format!("{method} {path} as {who}: {status}: {answer}"));
+            }
+            // What an admin made goes again before the next caller.
+            if (200..300).contains(&status) {
+                let undo = match *path {
+                    "/volumes/create" => "/volumes/capvol".to_string(),
+                    "/projects" => "/projects/capproj?force=true&v=true".to_string(),
+                    _ => String::new(),
+                };
+                if !undo.is_empty() {
+                    let mut gone = false;
+                    for _ in 0..100 {
+                        let (s, _) = api.call("DELETE", &undo, &admin(), None).await;
+                        if s < 300 || s == 404 {
+                            gone = true;
+                            break;
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                    if !gone {
+                        failures.push(format!("{undo} could not be removed"));
+                    }
+                }
+            }
+        }
+    }
+    // Owners: what one account made is missing to another of the same
+    // role, there for an admin and for its owner.
+    let user_token = creds[5].1.clone();
+    let (s, v) = api
+        .call("POST", "/volumes/create", &user_token, Some(r#"{"name":"owned","node":"a"}"#))
+        .await;
+    if s != 201 {
+        failures.push(format!("a user's volume: {s} {v}"));
+    }
+    for (method, cred, want) in [
+        ("GET", &creds[1].1, 404),
+        ("DELETE", &creds[1].1, 404),
+        ("GET", &creds[2].1, 200),
+        ("GET", &user_token, 200),
+        ("DELETE", &user_token, 204),
+    ] {
+        let (s, v) = api.call(method, "/volumes/owned", cred, None).await;
+        if s != want {
+            failures.push(format!("{method} /volumes/owned: {s}, want {want}: {v}"));
+        }
+    }
     // The hub webhook takes only its own key.
     let push = r#"{"push_data":{"pushed_at":1},"repository":{"repo_name":"shipcore/nothing"}}"#;
     let (s, _) = api

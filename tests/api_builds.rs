@@ -381,14 +381,20 @@ async fn hostile_values_are_escaped_on_the_page_and_the_roles_hold() {
         )
         .await;
     assert_eq!((s, code(&v)), (401, 10006), "{v}");
-    // A role that reads builds only.
+    // A role that reads builds only: everyone's, with `all-builds:ro`.
     api.access
         .create_role(
             "build-reader",
-            vec![shipcore::model::Permission {
-                area: "builds".into(),
-                write: false,
-            }],
+            vec![
+                shipcore::model::Permission {
+                    area: "builds".into(),
+                    write: false,
+                },
+                shipcore::model::Permission {
+                    area: "all-builds".into(),
+                    write: false,
+                },
+            ],
         )
         .await
         .unwrap();

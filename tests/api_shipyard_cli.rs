@@ -377,10 +377,23 @@ async fn the_released_cli_flow() {
         assert_eq!(status, 400, "{field}: {text}");
         assert!(text.contains(field), "{text}");
     }
+    // A host path is the admin's to mount: a `user` is refused with the
+    // capability named, nothing made.
+    api.access
+        .create_account("dev", "dev-pw-1", "user")
+        .await
+        .unwrap();
     let host_path = run.replace("webdata:/data", "/etc:/host-etc");
-    let (status, text) = cli.send("/api/containers", "POST", &host_path).await;
-    assert_eq!(status, 400, "{text}");
-    assert!(text.contains("volumes"), "{text}");
+    let (status, v) = api
+        .call(
+            "POST",
+            "/api/containers",
+            &Cred::Basic("dev".into(), "dev-pw-1".into()),
+            Some(&host_path),
+        )
+        .await;
+    assert_eq!(status, 403, "{v}");
+    assert!(v.to_string().contains("volumes[0] needs the capability host-binds"), "{v}");
 
     // containers
     let list: Vec<Container> = cli.get("/api/containers").await;

@@ -319,6 +319,30 @@ async fn docker_compose_and_curl_reach_the_cluster_over_mutual_tls() {
     assert!(why.contains("insufficient memory"), "{why}");
     assert!(why.contains("local:") && why.contains("b:"), "{why}");
 
+    // The admission policy, as the docker CLI shows it to a `user`: the
+    // host's network, a host path, a privileged container and a volume
+    // that binds the host's root are refused, naming what they need.
+    for (args, needs) in [
+        (vec!["run", "-d", "--network", "host", IMAGE, "true"], "host-namespaces"),
+        (vec!["run", "-d", "-v", "/:/host", IMAGE, "true"], "host-binds"),
+        (vec!["run", "-d", "--privileged", IMAGE, "true"], "privileged"),
+        (vec!["run", "-d", "--pid", "host", IMAGE, "true"], "host-namespaces"),
+        (
+            vec!["volume", "create", "-o", "type=none", "-o", "o=bind", "-o", "device=/", "hostroot"],
+            "volume-options",
+        ),
+    ] {
+        let refused = docker(&args);
+        assert!(!refused.status.success(), "{args:?} was admitted");
+        let why = text(&refused.stderr);
+        assert!(
+            why.contains(&format!("needs the capability {needs}, which role user does not hold")),
+            "{args:?}: {why}"
+        );
+    }
+    let volumes = ok("docker volume ls", docker(&["volume", "ls", "-q"]));
+    assert!(!volumes.lines().any(|l| l == "hostroot"), "{volumes}");
+
     // docker-compose: three services, one network (on one engine, so the
     // worker reaches the web server by its name), a volume.
     let project = format!("ep{}", std::process::id());

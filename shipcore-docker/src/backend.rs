@@ -561,6 +561,15 @@ impl EngineBackend for DockerEngine {
                 .then(|| options.build_args.clone().into_iter().collect()),
             labels: (!options.labels.is_empty())
                 .then(|| options.labels.clone().into_iter().collect()),
+            // Limits of every build step's container (bytes, no swap on top;
+            // the API takes 32-bit numbers).
+            memory: (options.memory > 0)
+                .then(|| i32::try_from(options.memory << 20).unwrap_or(i32::MAX)),
+            memswap: (options.memory > 0)
+                .then(|| i32::try_from(options.memory << 20).unwrap_or(i32::MAX)),
+            cpuperiod: (options.cpus > 0).then_some(100_000),
+            cpuquota: (options.cpus > 0)
+                .then(|| i32::try_from(options.cpus.saturating_mul(100)).unwrap_or(i32::MAX)),
             ..Default::default()
         };
         let origin = self.origin().clone();

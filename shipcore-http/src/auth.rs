@@ -57,24 +57,31 @@ impl std::fmt::Debug for Credentials {
 }
 
 impl Credentials {
-    /// Whether the credentials are still good.
-    pub async fn valid(&self, access: &shipcore::access::Access) -> bool {
+    /// Whether the credentials are still good and still allow `area`
+    /// (writing if `write`): a role changed or taken away ends what the
+    /// caller follows as a revocation would.
+    pub async fn allow(&self, access: &shipcore::access::Access, area: &str, write: bool) -> bool {
         match self {
-            Credentials::Certificate(serial) => {
-                matches!(access.certificate_principal(serial).await, Ok(Ok(_)))
-            }
-            Credentials::Key(k) => matches!(access.by_service_key(k).await, Ok(Some(_))),
-            Credentials::Token { username, token } => {
-                matches!(access.by_token(username, token).await, Ok(Some(_)))
-            }
+            Credentials::Certificate(serial) => match access.certificate_principal(serial).await {
+                Ok(Ok(p)) => p.allows(area, write),
+                _ => false,
+            },
+            Credentials::Key(k) => match access.by_service_key(k).await {
+                Ok(Some(p)) => p.allows(area, write),
+                _ => false,
+            },
+            Credentials::Token { username, token } => match access.by_token(username, token).await {
+                Ok(Some(p)) => p.allows(area, write),
+                _ => false,
+            },
             Credentials::Basic {
                 username,
                 password,
                 from,
-            } => matches!(
-                access.by_password(username, password, *from).await,
-                Ok(Some(_))
-            ),
+            } => match access.by_password(username, password, *from).await {
+                Ok(Some(p)) => p.allows(area, write),
+                _ => false,
+            },
         }
     }
 }
@@ -83,12 +90,15 @@ impl Credentials {
 /// nothing.
 pub const REVOCATION_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// `stream`, ended as soon as `caller`'s credentials are revoked: they are
-/// checked again whenever access changed (and the stream looks at least
-/// every [`REVOCATION_CHECK`], even when it has nothing to send).
+/// `stream`, ended as soon as `caller`'s credentials are revoked or no
+/// longer allow `area` (writing if `write`; the permission the stream was
+/// opened with): they are checked again whenever access changed (and the
+/// stream looks at least every [`REVOCATION_CHECK`], even when it has
+/// nothing to send).
 pub fn until_revoked<S>(
     app: &crate::App,
     caller: &Caller,
+    (area, write): (&'static str, bool),
     stream: S,
 ) -> impl futures::Stream<Item = S::Item> + Send + 'static
 where
@@ -125,7 +135,7 @@ where
                 if seen.swap(now, std::sync::atomic::Ordering::SeqCst) == now {
                     return true;
                 }
-                credentials.valid(&access).await
+                credentials.allow(&access, area, write).await
             }
         })
         .filter_map(|step| async move {

@@ -6,8 +6,15 @@
 //! project; 10100 a failure inside), and the HTTP status a client that
 //! looks at it expects. Permission area `builds`. The operator recorded is
 //! the caller's account; the seed's `operator` field is accepted and not
-//! trusted. Bodies may be JSON or form-encoded (the seed's own examples
-//! send `-d 'plugin="aa"'`). Beyond the seed: a build's log as JSON or
+//! trusted. Every call acts for its caller (`Builds::acting_as`): a
+//! project belongs to the account that made it, which alone (with
+//! `admin` and roles with `all-builds:ro`/`rw`) lists, reads and changes
+//! it; another's project answers as a missing one (404 with the
+//! endpoint's code). A build pushes only to a repository its caller may
+//! write (the registry's write permission, or the caller's own namespace,
+//! `{account}/...`): refused with 403, in the envelope with 10006. Bodies
+//! may be JSON or form-encoded (the seed's own examples send
+//! `-d 'plugin="aa"'`). Beyond the seed: a build's log as JSON or
 //! followed live (`/api/project/build/{id}/log`, server-sent events,
 //! resumable with `Last-Event-ID`), and `/api/project/build/cancel`.
 
@@ -23,7 +30,9 @@ use futures::StreamExt as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use shipcore::build::ProjectChange;
-use shipcore::build::{BuildProject, BuildRecord, Builds, LogEvent, PluginError, PluginRef};
+use shipcore::build::{
+    ActingAs, BuildProject, BuildRecord, Builds, LogEvent, PluginError, PluginRef,
+};
 
 use crate::auth::Caller;
 use crate::error::{Envelope, Error, Failure};
@@ -178,6 +187,12 @@ fn require(caller: &Caller, write: bool) -> Result<(), Coded> {
     caller.require(AREA, write).map_err(Coded::from)
 }
 
+/// The build service as the caller reaches it: its own projects (or
+/// everyone's, with `all-builds`), the repositories it may push to.
+fn acting(app: &App, caller: &Caller) -> Result<ActingAs, Coded> {
+    Ok(builds(app)?.acting_as(caller.0.owner()))
+}
+
 /// A body as JSON, or form-encoded as the seed's examples send it: values
 /// may be wrapped in double quotes, and a part that is a JSON object adds
 /// its fields.
@@ -248,15 +263,12 @@ fn optional<'a>(
     }
 }
 
-fn operator(caller: &Caller) -> String {
-    caller.0.name.clone()
-}
-
 /// A project as the seed shows it.
 fn project_json(p: &BuildProject) -> Value {
     json!({
         "creator": p.creator,
         "name": p.name,
+        "owner": p.owner,
         "createTime": p.create_time,
         "lastModifyTime": p.last_modify_time,
         "lastModifyOperator": p.last_modify_operator,
@@ -291,7 +303,7 @@ async fn new(State(app): State<App>, caller: Caller, Body(body): Body) -> Answer
     require(&caller, true)?;
     let f = fields(&body)?;
     let name = text(&f, "projectName")?;
-    let p = builds(&app)?.create(name, &operator(&caller)).await?;
+    let p = acting(&app, &caller)?.create(name).await?;
     Ok(ok(project_json(&p)))
 }
 
@@ -299,7 +311,7 @@ async fn delete(State(app): State<App>, caller: Caller, Body(body): Body) -> Ans
     require(&caller, true)?;
     let f = fields(&body)?;
     let name = text(&f, "projectName")?;
-    builds(&app)?
+    acting(&app, &caller)?
         .delete(name)
         .await
         .map_err(|e| or_missing(e, NO_DELETE))?;
@@ -311,8 +323,8 @@ async fn clone(State(app): State<App>, caller: Caller, Body(body): Body) -> Answ
     let f = fields(&body)?;
     let src = text(&f, "srcProjectName")?;
     let dst = text(&f, "dstProjectName")?;
-    let p = builds(&app)?
-        .clone_project(src, dst, &operator(&caller))
+    let p = acting(&app, &caller)?
+        .clone_project(src, dst)
         .await
         .map_err(|e| or_missing(e, NO_SOURCE))?;
     Ok(ok(project_json(&p)))
@@ -374,7 +386,7 @@ async fn info(
 ) -> Answer {
     require(&caller, false)?;
     let name = name_of(&q, &body)?;
-    let p = builds(&app)?
+    let p = acting(&app, &caller)?
         .project(&name)
         .await
         .map_err(|e| or_missing(e, NO_PROJECT))?;
@@ -384,7 +396,7 @@ async fn info(
 async fn list(State(app): State<App>, caller: Caller, Query(q): Query<NameQuery>) -> Answer {
     require(&caller, false)?;
     let (page, size) = paging(&q, 10)?;
-    let all = builds(&app)?
+    let all = acting(&app, &caller)?
         .projects(q.project_name.as_deref().unwrap_or(""))
         .await?;
     Ok(paged(&all, page, size, project_json))
@@ -456,9 +468,8 @@ async fn save(State(app): State<App>, caller: Caller, Body(body): Body) -> Answe
             return Err(PluginError::Params(format!("$$plugin must be a list, not {other}")).into())
         }
     };
-    let service = builds(&app)?;
     if let Some(p) = &plugins {
-        service.check_plugins(p)?;
+        builds(&app)?.check_plugins(p)?;
     }
     let change = ProjectChange {
         cluster: optional(&f, "Cluster")?.map(str::to_string),
@@ -467,8 +478,8 @@ async fn save(State(app): State<App>, caller: Caller, Body(body): Body) -> Answe
         files,
         plugins,
     };
-    let p = service
-        .save(name, add, change, &operator(&caller))
+    let p = acting(&app, &caller)?
+        .save(name, add, change)
         .await
         .map_err(|e| or_missing(e, NO_PROJECT))?;
     Ok(ok(project_json(&p)))
@@ -479,8 +490,8 @@ async fn build(State(app): State<App>, caller: Caller, Body(body): Body) -> Answ
     let f = fields(&body)?;
     let name = text(&f, "projectName")?;
     let tag = text(&f, "tag")?;
-    let r = builds(&app)?
-        .build(name, tag, &operator(&caller))
+    let r = acting(&app, &caller)?
+        .build(name, tag)
         .await
         .map_err(|e| or_missing(e, NO_BUILD))?;
     Ok(ok(json!({"idStr": r.id, "status": r.status})))
@@ -490,7 +501,7 @@ async fn cancel(State(app): State<App>, caller: Caller, Body(body): Body) -> Ans
     require(&caller, true)?;
     let f = fields(&body)?;
     let id = text(&f, "id")?;
-    let r = builds(&app)?
+    let r = acting(&app, &caller)?
         .cancel(id)
         .await
         .map_err(|e| or_missing(e, NO_BUILD))?;
@@ -506,7 +517,7 @@ async fn history(
     require(&caller, false)?;
     let name = name_of(&q, &body)?;
     let (page, size) = paging(&q, 20)?;
-    let all = builds(&app)?
+    let all = acting(&app, &caller)?
         .history(&name)
         .await
         .map_err(|e| or_missing(e, NO_PROJECT))?;
@@ -523,7 +534,7 @@ async fn log(
     headers: HeaderMap,
 ) -> Answer {
     require(&caller, false)?;
-    let service = builds(&app)?;
+    let service = acting(&app, &caller)?;
     let sse = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -544,7 +555,7 @@ async fn log(
         .follow(&id, from)
         .await
         .map_err(|e| or_missing(e, NO_BUILD))?;
-    let stream = crate::auth::until_revoked(&app, &caller, events).map(|e| {
+    let stream = crate::auth::until_revoked(&app, &caller, (AREA, false), events).map(|e| {
         Ok::<_, Infallible>(match e {
             LogEvent::Line(i, line) => Sse::default().id(i.to_string()).event("line").data(line),
             LogEvent::End(status) => Sse::default().event("end").data(status.as_str()),
@@ -579,17 +590,18 @@ async fn config_page(State(app): State<App>, caller: Caller, Query(q): Query<Nam
             message: "projectName is required".into(),
         });
     }
-    let service = builds(&app)?;
+    let service = acting(&app, &caller)?;
     let p = service
         .project(&name)
         .await
         .map_err(|e| or_missing(e, NO_PROJECT))?;
     let history = service.history(&name).await.unwrap_or_default();
-    let html = crate::pages::config_page(&p, &history, service.plugins()).map_err(|e| Coded {
-        status: StatusCode::INTERNAL_SERVER_ERROR,
-        code: INTERNAL,
-        message: e,
-    })?;
+    let html =
+        crate::pages::config_page(&p, &history, builds(&app)?.plugins()).map_err(|e| Coded {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: INTERNAL,
+            message: e,
+        })?;
     Ok(Json(json!({ "data": html })).into_response())
 }
 
@@ -615,8 +627,8 @@ pub mod doc {
                     (status = 200, description = $what, body = PackEnvelope),
                     (status = 400, description = "10001: a parameter is invalid (named); 10004: plugin parameters; 10006: the request cannot be read", body = PackEnvelope),
                     (status = 401, description = "No valid credentials (10006)", body = PackEnvelope),
-                    (status = 403, description = "Not permitted to the caller's role (10006)", body = PackEnvelope),
-                    (status = 404, description = "10002 no clone source, 10003 nothing to delete, 10004 no such plugin or method, 10007 nothing to build, 10008 no such project", body = PackEnvelope),
+                    (status = 403, description = "Not permitted to the caller's role, or a build (save, clone) that would push to a repository the caller may not write (10006)", body = PackEnvelope),
+                    (status = 404, description = "10002 no clone source, 10003 nothing to delete, 10004 no such plugin or method, 10007 nothing to build, 10008 no such project; another account's project answers as a missing one", body = PackEnvelope),
                     (status = 409, description = "10006: the project exists already", body = PackEnvelope),
                     (status = 429, description = "10100: the build queue is full (Retry-After)", body = PackEnvelope),
                 ))]
@@ -658,7 +670,7 @@ pub mod doc {
         list,
         get,
         "/api/project/list",
-        "Projects whose name holds `projectName`, paged (`page`, `page_size`, `total_count`)"
+        "The projects the caller may see whose name holds `projectName`, paged (`page`, `page_size`, `total_count`)"
     );
     op!(
         list_post,

@@ -176,14 +176,28 @@ const SEED_BODIES: &[&str] = &[
     r#"{"type":"scale_to","value":3}"#,
     r#"{"name":"v2","driver":"local","driverOpts":{},"labels":{"a":"b"}}"#,
     r#"{"repoName":"1","projectName":"p/r/img"}"#,
+    // What the admission policy judges: a host path, the host's network, a
+    // volume that binds the host, the cluster's labels, a non-bridge network.
+    r#"{"name":"app:1","cpus":0.1,"memory":32,"volumes":["/:/host"],"network_mode":"host"}"#,
+    r#"{"name":"v3","driver":"local","driverOpts":{"type":"none","o":"bind","device":"/"}}"#,
+    r#"{"name":"p3","template":"@B","version":"1"}"#,
+    r#"{"name":"p4","template":"@L","version":"1"}"#,
     r#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#,
 ];
+
+/// A compose template that mounts the host's root.
+const BIND_TEMPLATE: &str = "services:\n  web:\n    image: app:1\n    volumes: [\"/:/host\"]\n";
+/// A compose template that sets the cluster's labels.
+const LABEL_TEMPLATE: &str = "services:\n  web:\n    image: app:1\n    labels: {io.shipcore.cluster: x}\nnetworks:\n  n:\n    driver: macvlan\n";
 
 /// A seed body with the template put in.
 fn seed_body(i: usize) -> serde_json::Value {
     let mut v: serde_json::Value = serde_json::from_str(SEED_BODIES[i]).unwrap();
-    if v.get("template").is_some() {
-        v["template"] = TEMPLATE.into();
+    match v.get("template").and_then(|t| t.as_str()) {
+        Some("@B") => v["template"] = BIND_TEMPLATE.into(),
+        Some("@L") => v["template"] = LABEL_TEMPLATE.into(),
+        Some(_) => v["template"] = TEMPLATE.into(),
+        None => {}
     }
     v
 }
@@ -273,11 +287,14 @@ fn segment() -> impl Strategy<Value = String> {
     ]
 }
 
-fn request() -> impl Strategy<Value = (usize, Vec<String>, Vec<u8>)> {
+/// An endpoint, its path segments, a body, and whether a `user` account
+/// sends it (else the admin).
+fn request() -> impl Strategy<Value = (usize, Vec<String>, Vec<u8>, bool)> {
     (
         0..ENDPOINTS.len(),
         prop::collection::vec(segment(), 3),
         body(),
+        any::<bool>(),
     )
 }
 
@@ -299,6 +316,8 @@ struct Bed {
     _content: tempfile::TempDir,
     /// Build projects, holding `web` (a Dockerfile, a file, two plugins).
     builds: shipcore::build::Builds,
+    /// A service key of a `user` account.
+    user_key: String,
 }
 
 fn bed() -> Bed {
@@ -417,7 +436,16 @@ fn bed() -> Bed {
         (fixture, seeded, base, (registry, digests, upload, content, builds))
     });
     let (registry, digests, upload, content, builds) = registry;
+    let user_key = rt.block_on(async {
+        fixture
+            .access
+            .create_service_key("junk user", "user")
+            .await
+            .unwrap()
+            .key
+    });
     Bed {
+        user_key,
         rt,
         base,
         client: Client::builder(TokioExecutor::new()).build_http(),
@@ -454,11 +482,16 @@ impl Bed {
         id[..len.min(id.len())].to_string()
     }
 
-    fn send(&self, method: &str, path: &str, body: Vec<u8>) -> (u16, String, Vec<u8>) {
+    fn send(&self, method: &str, path: &str, body: Vec<u8>, as_user: bool) -> (u16, String, Vec<u8>) {
+        let key = if as_user {
+            &self.user_key
+        } else {
+            &self.fixture.admin_key
+        };
         let req = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base))
-            .header("x-service-key", &self.fixture.admin_key)
+            .header("x-service-key", key)
             .header("content-type", "application/json")
             .body(Full::new(bytes::Bytes::from(body)));
         let Ok(req) = req else {
@@ -488,7 +521,7 @@ impl Bed {
     /// within a while.
     fn wait_settled(&self) -> Vec<serde_json::Value> {
         for _ in 0..200 {
-            let (status, _, body) = self.send("GET", "/projects", Vec::new());
+            let (status, _, body) = self.send("GET", "/projects", Vec::new(), false);
             assert_eq!(status, 200);
             let list: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap();
             let busy = list.iter().any(|p| {
@@ -513,7 +546,7 @@ impl Bed {
             .iter()
             .map(|p| p["name"].as_str().unwrap().to_string())
             .collect();
-        let (status, _, body) = self.send("GET", "/api/containers", Vec::new());
+        let (status, _, body) = self.send("GET", "/api/containers", Vec::new(), false);
         assert_eq!(status, 200);
         let listed: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap();
         let memory: u64 = listed
@@ -631,13 +664,35 @@ proptest! {
         requests in prop::collection::vec(request(), 1..12)
     ) {
         let bed = bed();
-        for (endpoint, segments, body) in requests {
+        for (endpoint, segments, body, as_user) in requests {
             let (method, template) = ENDPOINTS[endpoint];
             let mut path = template.to_string();
             for s in &segments {
                 path = path.replacen("{}", &bed.resolve(s), 1);
             }
-            let (status, ct, answer) = bed.send(method, &path, body.clone());
+            let (status, ct, answer) = bed.send(method, &path, body.clone(), as_user);
+            if as_user {
+                // The owner rules: the admin's project `p1` and its service
+                // are not a user's to see or change.
+                let theirs = path.starts_with("/services/p1_")
+                    || path
+                        .strip_prefix("/projects/p1")
+                        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?']));
+                prop_assert!(
+                    !(theirs && (200..300).contains(&status)),
+                    "a user reached {method} {path}: {status} {}",
+                    String::from_utf8_lossy(&answer)
+                );
+                // The capabilities: a host path, the host's network or a
+                // binding volume is never a user's.
+                let text = String::from_utf8_lossy(&body);
+                let asks = ["/:/host", "\"bind\"", "\"host\""].iter().any(|k| text.contains(k));
+                prop_assert!(
+                    !(asks && method == "POST" && (200..300).contains(&status) && !path.starts_with("/api/project") && !path.starts_with("/v2") && !path.starts_with("/docker/ext")),
+                    "a user was admitted: {method} {path} with {text}: {status} {}",
+                    String::from_utf8_lossy(&answer)
+                );
+            }
             prop_assert!(
                 status < 500,
                 "{method} {path} with {:?}: {status} {}",

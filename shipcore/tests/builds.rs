@@ -314,3 +314,255 @@ async fn a_running_build_is_cancelled_and_its_followers_told() {
     let next = b.build("slow", "2", "erin").await.unwrap();
     assert_eq!(wait_end(&b, &next.id).await.status, BuildStatus::Succeeded);
 }
+
+fn owner(name: &str, role: &str, perms: &[&str]) -> shipcore::model::Owner {
+    shipcore::model::Owner {
+        name: name.into(),
+        role: shipcore::model::Role {
+            name: role.into(),
+            permissions: perms
+                .iter()
+                .map(|p| p.to_string().try_into().unwrap())
+                .collect(),
+            ..Default::default()
+        },
+    }
+}
+
+#[tokio::test]
+async fn owners_reach_their_own_projects_and_builds_push_where_their_caller_may_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fixture::fake(1, 4_000, 8_192, &["app:1"]).await.unwrap();
+    let b = service(&f, dir.path()).await;
+    let _workers = b.start().await.unwrap();
+    let bob = b.acting_as(owner("bob", "user", &[]));
+    let carol = b.acting_as(owner("carol", "user", &[]));
+    let admin = b.acting_as(owner("admin", "admin", &[]));
+    let lead = b.acting_as(owner("lead", "lead", &["builds:rw", "all-builds:ro"]));
+    // Made by bob, in bob's namespace (bob may not push to default_cluster).
+    let made = bob.create("bobs").await.unwrap();
+    assert_eq!((made.owner.as_str(), made.cluster.as_str()), ("bob", "bob"));
+    bob.save("bobs", false, define("FROM app:1\n", vec![]))
+        .await
+        .unwrap();
+    let r = bob.build("bobs", "1").await.unwrap();
+    assert_eq!(r.image, "127.0.0.1:5999/bob/bobs:1");
+    assert_eq!(wait_end(&b, &r.id).await.status, BuildStatus::Succeeded);
+    // Another user: as if it did not exist, the same answer as a project
+    // that does not.
+    let missing = |e: Error, kind: &str, name: &str| {
+        assert_eq!(e.to_string(), Error::missing(kind, name).to_string());
+    };
+    missing(carol.project("bobs").await.unwrap_err(), "project", "bobs");
+    missing(
+        carol.project("ghost").await.unwrap_err(),
+        "project",
+        "ghost",
+    );
+    assert!(carol.projects("").await.unwrap().is_empty());
+    missing(carol.history("bobs").await.unwrap_err(), "project", "bobs");
+    missing(
+        carol
+            .save("bobs", false, define("FROM app:1\nRUN evil\n", vec![]))
+            .await
+            .unwrap_err(),
+        "project",
+        "bobs",
+    );
+    missing(
+        carol.build("bobs", "2").await.unwrap_err(),
+        "project",
+        "bobs",
+    );
+    missing(carol.delete("bobs").await.unwrap_err(), "project", "bobs");
+    missing(
+        carol.clone_project("bobs", "mine").await.unwrap_err(),
+        "source project",
+        "bobs",
+    );
+    missing(carol.log(&r.id).await.unwrap_err(), "build", &r.id);
+    missing(carol.record(&r.id).await.unwrap_err(), "build", &r.id);
+    assert!(matches!(
+        carol.follow(&r.id, 0).await,
+        Err(Error::Missing { .. })
+    ));
+    missing(carol.cancel(&r.id).await.unwrap_err(), "build", &r.id);
+    assert_eq!(b.project("bobs").await.unwrap().dockerfile, "FROM app:1\n");
+    // A role that reads everyone's: sees, changes nothing of others'.
+    assert_eq!(lead.projects("").await.unwrap().len(), 1);
+    lead.log(&r.id).await.unwrap();
+    missing(
+        lead.save("bobs", false, ProjectChange::default())
+            .await
+            .unwrap_err(),
+        "project",
+        "bobs",
+    );
+    // bob may not aim his builds at another's repository...
+    let e = bob
+        .save(
+            "bobs",
+            false,
+            ProjectChange {
+                cluster: Some("team".into()),
+                ..ProjectChange::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Forbidden { reason } if reason.contains("team/bobs")),
+        "{e}"
+    );
+    assert!(matches!(
+        bob.save(
+            "app",
+            true,
+            ProjectChange {
+                cluster: Some("team".into()),
+                ..define("FROM app:1\n", vec![])
+            }
+        )
+        .await,
+        Err(Error::Forbidden { .. })
+    ));
+    assert!(matches!(b.project("app").await, Err(Error::Missing { .. })));
+    // ... and when an admin does, bob's build is refused: it is checked
+    // for who builds, not who saved.
+    admin
+        .save(
+            "bobs",
+            false,
+            ProjectChange {
+                cluster: Some("team".into()),
+                ..ProjectChange::default()
+            },
+        )
+        .await
+        .unwrap();
+    let e = bob.build("bobs", "2").await.unwrap_err();
+    assert!(
+        matches!(&e, Error::Forbidden { reason } if reason.contains("team/bobs")),
+        "{e}"
+    );
+    let r = admin.build("bobs", "2").await.unwrap();
+    assert_eq!(r.image, "127.0.0.1:5999/team/bobs:2");
+    assert_eq!(wait_end(&b, &r.id).await.status, BuildStatus::Succeeded);
+    // A clone is its maker's, and checked for where it would push.
+    assert!(matches!(
+        bob.clone_project("bobs", "copy").await,
+        Err(Error::Forbidden { .. })
+    ));
+    let c = admin.clone_project("bobs", "copy").await.unwrap();
+    assert_eq!(c.owner, "admin");
+    missing(bob.project("copy").await.unwrap_err(), "project", "copy");
+    // A project of an earlier version has no owner: the admins'.
+    let old = json!({
+        "name": "old", "creator": "someone", "create_time": "", "last_modify_time": "",
+        "last_modify_operator": "", "cluster": "default_cluster",
+        "define_dockerfile_type": "define", "dockerfile": "FROM app:1\n",
+        "files": {}, "plugins": [],
+    });
+    shipcore::store::put_json(
+        f.store.as_ref(),
+        "build/projects/old",
+        &old,
+        shipcore::store::Expect::Absent,
+    )
+    .await
+    .unwrap();
+    missing(bob.project("old").await.unwrap_err(), "project", "old");
+    assert_eq!(admin.project("old").await.unwrap().owner, "");
+    // bob deletes his own.
+    bob.delete("bobs").await.unwrap();
+    missing(admin.project("bobs").await.unwrap_err(), "project", "bobs");
+}
+
+#[tokio::test]
+async fn the_image_takes_its_target_name_only_for_the_push() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = "127.0.0.1:5999/default_cluster/web:1";
+    let f = Fixture::fake(1, 4_000, 8_192, &["app:1", target])
+        .await
+        .unwrap();
+    let engine = f.engine("e0").unwrap();
+    let before = engine.inspect_image(target).await.unwrap().id;
+    let b = service(&f, dir.path()).await;
+    let _workers = b.start().await.unwrap();
+    // A build that fails leaves the engine's image of the target's name.
+    b.save("web", true, define("FROM app:1\nRUNN x\n", vec![]), "admin")
+        .await
+        .unwrap();
+    let r = b.build("web", "1", "admin").await.unwrap();
+    assert_eq!(wait_end(&b, &r.id).await.status, BuildStatus::Failed);
+    assert_eq!(engine.inspect_image(target).await.unwrap().id, before);
+    // A push that fails takes the target's name off the engine again.
+    b.save("web", false, define("FROM app:1\n", vec![]), "admin")
+        .await
+        .unwrap();
+    engine.fail("push", 1);
+    let r = b.build("web", "1", "admin").await.unwrap();
+    let done = wait_end(&b, &r.id).await;
+    assert_eq!(done.status, BuildStatus::Failed);
+    assert!(done.reason.unwrap().starts_with("push:"));
+    assert!(engine.inspect_image(target).await.is_err());
+    // One that is pushed goes by the target's name only.
+    let r = b.build("web", "1", "admin").await.unwrap();
+    let done = wait_end(&b, &r.id).await;
+    assert_eq!(done.status, BuildStatus::Succeeded, "{done:?}");
+    let built = engine.inspect_image(target).await.unwrap();
+    assert_ne!(built.id, before);
+    assert_eq!(done.digest.as_deref(), Some(built.id.as_str()));
+    for id in ["web-1", "web-2", "web-3"] {
+        let own = shipcore::build::model::build_image_name(id);
+        assert!(engine.inspect_image(&own).await.is_err(), "{own}");
+    }
+    let log = b.log(&r.id).await.unwrap().join("\n");
+    assert!(log.contains(&format!("pushing {target}")), "{log}");
+}
+
+#[tokio::test]
+async fn remote_sources_are_refused_at_save_and_at_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fixture::fake(1, 4_000, 8_192, &["app:1"]).await.unwrap();
+    let b = service(&f, dir.path()).await;
+    let e = b
+        .save(
+            "web",
+            true,
+            define("FROM app:1\nADD http://127.0.0.1:9/x /x\n", vec![]),
+            "admin",
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("line 2: ADD of a remote source (URL) is not allowed"),
+        "{e}"
+    );
+    assert!(matches!(b.project("web").await, Err(Error::Missing { .. })));
+    // One stored by an earlier version is refused when built.
+    b.save("web", true, define("FROM app:1\n", vec![]), "admin")
+        .await
+        .unwrap();
+    let key = "build/projects/web";
+    let (mut p, rev) =
+        shipcore::store::get_json::<shipcore::build::BuildProject>(f.store.as_ref(), key)
+            .await
+            .unwrap()
+            .unwrap();
+    p.dockerfile = "FROM app:1\nRUN --network=host true\n".into();
+    shipcore::store::put_json(
+        f.store.as_ref(),
+        key,
+        &p,
+        shipcore::store::Expect::Revision(rev),
+    )
+    .await
+    .unwrap();
+    let e = b.build("web", "1", "admin").await.unwrap_err().to_string();
+    assert!(
+        e.contains("line 2: RUN --network=host is not allowed"),
+        "{e}"
+    );
+}

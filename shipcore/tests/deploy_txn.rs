@@ -295,7 +295,8 @@ async fn records_of_earlier_versions_are_moved_on_open() {
         [
             "cluster/containers/c0ffee/c0ffee",
             "cluster/deploys/c0ffee",
-            "cluster/identity"
+            "cluster/identity",
+            "cluster/seal"
         ]
     );
     // And again: nothing left to move, the same cluster.

@@ -72,7 +72,7 @@ pub async fn list(
             .max(q.since);
         let events = app.cluster.events().follow(since).await?;
         // Once the caller's credentials are revoked, the stream ends.
-        let stream = crate::auth::until_revoked(&app, &caller, events).map(move |item| {
+        let stream = crate::auth::until_revoked(&app, &caller, ("events", false), events).map(move |item| {
             Ok::<_, Infallible>(match item {
                 Ok(e) => Sse::default()
                     .id(e.seq.to_string())

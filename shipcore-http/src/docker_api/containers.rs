@@ -241,7 +241,7 @@ pub async fn logs(
         Ok(c) => Ok::<_, std::io::Error>(bytes::Bytes::from(frame(c.stream, &c.data))),
         Err(e) => Err(std::io::Error::other(e.to_string())),
     });
-    let body = crate::auth::until_revoked(&app, &caller, frames);
+    let body = crate::auth::until_revoked(&app, &caller, (AREA, false), frames);
     Ok((
         [(header::CONTENT_TYPE, "application/vnd.docker.raw-stream")],
         axum::body::Body::from_stream(body),
@@ -344,7 +344,7 @@ pub async fn attach(
             timestamps: false,
         };
         let chunks = at.logs(&options);
-        let mut chunks = std::pin::pin!(crate::auth::until_revoked(&app, &caller, chunks));
+        let mut chunks = std::pin::pin!(crate::auth::until_revoked(&app, &caller, (AREA, false), chunks));
         while let Some(Ok(c)) = chunks.next().await {
             if io.write_all(&frame(c.stream, &c.data)).await.is_err() {
                 return;

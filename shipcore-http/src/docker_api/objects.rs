@@ -205,7 +205,7 @@ pub async fn pull(
             line.push(b'\n');
             Ok::<_, std::convert::Infallible>(bytes::Bytes::from(line))
         });
-    let body = crate::auth::until_revoked(&app, &caller, lines);
+    let body = crate::auth::until_revoked(&app, &caller, (AREA, true), lines);
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
         axum::body::Body::from_stream(body),

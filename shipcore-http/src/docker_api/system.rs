@@ -314,7 +314,7 @@ pub async fn events(
             };
             futures::future::ready(line)
         });
-    let lines = crate::auth::until_revoked(&app, &caller, lines);
+    let lines = crate::auth::until_revoked(&app, &caller, ("events", false), lines);
     let body = match end {
         Some(d) => {
             let deadline = tokio::time::sleep(d);

@@ -1,12 +1,15 @@
 //! Build projects and build records (pure): what a project defines (its
 //! Dockerfile, context files and plugins), the checks on every name and
-//! path a client sends, and the build context as a tar archive.
+//! path a client sends, the Dockerfile instructions a build may not use
+//! ([`check_dockerfile`]), the repositories a build may push to
+//! ([`check_push`]), and the build context as a tar archive.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::model::Owner;
 
 /// The `Cluster` a project builds for when it names none (the seed's
 /// Harbor example shows `default_cluster/myweb`).
@@ -40,6 +43,11 @@ pub struct PluginRef {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct BuildProject {
     pub name: String,
+    /// The account (or `key:<prefix>`) that made the project: it sees and
+    /// changes it, besides roles that reach every account's builds.
+    /// Projects of earlier versions recorded none: those are the admins'.
+    #[serde(default)]
+    pub owner: String,
     pub creator: String,
     pub create_time: String,
     pub last_modify_time: String,
@@ -195,7 +203,7 @@ pub fn check_path(path: &str) -> Result<()> {
 }
 
 /// A project's definition as `save` sends it, checked: the Dockerfile's
-/// size, every path, every file's base64 and the total size. Returns the
+/// size and instructions ([`check_dockerfile`]), every path, every file's base64 and the total size. Returns the
 /// decoded files.
 pub fn check_definition(
     dockerfile: &str,
@@ -211,6 +219,7 @@ pub fn check_definition(
             ),
         ));
     }
+    check_dockerfile(dockerfile)?;
     if files.len() > MAX_FILES {
         return Err(Error::invalid(
             "files",
@@ -263,6 +272,268 @@ pub fn check_definition(
         }
     }
     Ok(decoded)
+}
+
+/// What a build's `ADD` or `RUN` may not do: reach the network of the
+/// engine's host. The engine fetches an `ADD` source that is a URL (or a
+/// git repository) itself, from its host's network namespace, loopback
+/// included, and `RUN --network=host` runs a step there; neither is
+/// allowed. The error names the line.
+///
+/// The check reads the Dockerfile more widely than the engine does, so
+/// that no reading of it the engine may take escapes the check: every
+/// line whose first word is `ADD` or `RUN` (any case, after `ONBUILD`
+/// too) is an instruction, even inside another's continuation; a line
+/// continues after `\` or `` ` `` (either escape character); arguments
+/// split at any whitespace and commas, quotes, brackets and escape
+/// characters dropped. A source is remote when it holds `:` (a scheme,
+/// `git@host:path`; context paths never do, see [`check_path`]), starts
+/// with `git@` or `github.com/`, or names a `.git` repository; a source
+/// with a variable (`$`) could expand to one and is refused too (`COPY`,
+/// which never fetches, takes variables).
+pub fn check_dockerfile(dockerfile: &str) -> Result<()> {
+    let text = dockerfile.strip_prefix('\u{feff}').unwrap_or(dockerfile);
+    let lines: Vec<&str> = text.lines().collect();
+    let refuse = |line: usize, why: &str| -> Result<()> {
+        Err(Error::invalid("dockerfile", format!("line {line}: {why}")))
+    };
+    // Lines inside another's continuation are read again from where they
+    // start: bounded, so that a Dockerfile of nothing but continued `RUN`
+    // lines costs no more than a few times its size.
+    let mut budget = 16 * MAX_DOCKERFILE;
+    for (i, raw) in lines.iter().enumerate() {
+        let line = raw.trim_start();
+        if line.starts_with('#') {
+            continue;
+        }
+        let (mut word, mut rest) = first_word(line);
+        if word.to_lowercase() == "onbuild" {
+            (word, rest) = first_word(rest);
+        }
+        let instruction = word.to_lowercase();
+        if instruction != "add" && instruction != "run" {
+            continue;
+        }
+        let joined = continued(rest, &lines[i + 1..]);
+        budget =
+            match budget.checked_sub(joined.len()) {
+                Some(left) => left,
+                None => return refuse(
+                    i + 1,
+                    "too many ADD and RUN lines continue into each other to check the Dockerfile",
+                ),
+            };
+        let tokens: Vec<String> = joined
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .map(|t| {
+                t.chars()
+                    .filter(|c| !matches!(c, '"' | '\'' | '\\' | '`' | '[' | ']'))
+                    .collect::<String>()
+                    .to_lowercase()
+            })
+            .filter(|t| !t.is_empty())
+            .collect();
+        if instruction == "run" {
+            for t in &tokens {
+                if t.strip_prefix("--network=") == Some("host") {
+                    return refuse(
+                        i + 1,
+                        "RUN --network=host is not allowed: the step would run on the engine host's network",
+                    );
+                }
+                if t.strip_prefix("--security=") == Some("insecure") {
+                    return refuse(
+                        i + 1,
+                        "RUN --security=insecure is not allowed: the step would run privileged on the engine's host",
+                    );
+                }
+            }
+            continue;
+        }
+        // ADD: flags first (`--chown=1:1`, `--checksum=…`), then the
+        // sources, then the destination. In the shell form the last is the
+        // destination, where a variable (`$HOME/app`) is fine; in the JSON
+        // form every string counts, decoded (`\u0024` is a `$`).
+        let args: Vec<String> = tokens
+            .into_iter()
+            .skip_while(|t| t.starts_with("--"))
+            .collect();
+        let json = joined.contains('[');
+        let mut sources: Vec<String> = if json || args.len() < 2 {
+            args.clone()
+        } else {
+            args[..args.len() - 1].to_vec()
+        };
+        if json {
+            sources.extend(json_strings(&joined).into_iter().map(|s| s.to_lowercase()));
+        }
+        if args.iter().chain(&sources).any(|t| is_remote(t)) {
+            return refuse(
+                i + 1,
+                "ADD of a remote source (URL) is not allowed: the build would fetch from the engine host's network; put the file in the build context",
+            );
+        }
+        if sources.iter().any(|t| t.contains('$')) {
+            return refuse(
+                i + 1,
+                "ADD of a source named by a variable is not allowed: it could expand to a URL the build would fetch from the engine host's network; use COPY",
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The JSON string literals in `text`, decoded (those that decode).
+fn json_strings(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut start = None;
+    let mut escaped = false;
+    for (at, c) in text.char_indices() {
+        match (start, c) {
+            (None, '"') => start = Some(at),
+            (None, _) => {}
+            (Some(_), _) if escaped => escaped = false,
+            (Some(_), '\\') => escaped = true,
+            (Some(from), '"') => {
+                if let Ok(s) = serde_json::from_str::<String>(&text[from..=at]) {
+                    out.push(s);
+                }
+                start = None;
+            }
+            (Some(_), _) => {}
+        }
+    }
+    out
+}
+
+/// An instruction's first word and what follows it.
+fn first_word(line: &str) -> (&str, &str) {
+    let line = line.trim_start();
+    match line.find(char::is_whitespace) {
+        Some(at) => (&line[..at], &line[at..]),
+        None => (line, ""),
+    }
+}
+
+/// An instruction's arguments: `first` and, while a line ends with an
+/// escape character (`\` or `` ` ``, whitespace after it allowed), the
+/// lines after it, comment and blank lines among them skipped as the
+/// engine skips them.
+fn continued(first: &str, after: &[&str]) -> String {
+    let mut out = String::new();
+    let mut current = first;
+    let mut next = after.iter();
+    loop {
+        let trimmed = current.trim_end();
+        match trimmed.strip_suffix(['\\', '`']) {
+            Some(body) => {
+                out.push_str(body);
+                out.push(' ');
+            }
+            None => {
+                out.push_str(trimmed);
+                return out;
+            }
+        }
+        loop {
+            let Some(line) = next.next() else {
+                return out;
+            };
+            let t = line.trim_start();
+            if !t.is_empty() && !t.starts_with('#') {
+                current = line;
+                break;
+            }
+        }
+    }
+}
+
+/// Whether an `ADD` argument (lowercased, quotes dropped) names something
+/// the engine fetches: a URL of any scheme or a git repository.
+fn is_remote(arg: &str) -> bool {
+    arg.contains(':')
+        || arg.starts_with("git@")
+        || arg.starts_with("github.com/")
+        || arg.ends_with(".git")
+        || arg.contains(".git#")
+}
+
+/// The repository a project's builds push to: `{Cluster}/{name}`.
+pub fn target_repository(cluster: &str, name: &str) -> String {
+    format!("{cluster}/{name}")
+}
+
+/// The registry namespace an account owns: its name (the registry's
+/// names are lowercase; [`check_push`] compares ignoring ASCII case).
+/// Service keys (`key:<prefix>`), the cluster's own owners (no name) and
+/// a name equal to [`DEFAULT_CLUSTER`] (everyone's default) own none.
+pub fn namespace(owner: &str) -> Option<&str> {
+    if owner.is_empty() || owner.starts_with("key:") || owner.eq_ignore_ascii_case(DEFAULT_CLUSTER)
+    {
+        None
+    } else {
+        Some(owner)
+    }
+}
+
+/// Whether a build for `owner` may push to `repository` (a build pushes
+/// with the builder's credentials, which write anywhere): when the
+/// owner's role writes the registry, or when the repository's first
+/// segment is the owner's [`namespace`]. Refused as `Forbidden`, naming
+/// the repository and the rule.
+pub fn check_push(owner: &Owner, repository: &str) -> Result<()> {
+    if owner.role.allows("registry", true) {
+        return Ok(());
+    }
+    let first = repository.split('/').next().unwrap_or_default();
+    let whose = match namespace(&owner.name) {
+        Some(ns) if first.eq_ignore_ascii_case(ns) => return Ok(()),
+        Some(ns) => format!(
+            "{repository} is not in {}'s namespace ({}/...)",
+            owner.name,
+            ns.to_ascii_lowercase()
+        ),
+        None if owner.name.starts_with("key:") => "service keys have no namespace".to_string(),
+        None => format!("{} has no namespace", display_name(&owner.name)),
+    };
+    Err(Error::Forbidden {
+        reason: format!(
+            "a build may not push to {repository}: builds push only to repositories their caller may write (role {} does not write the registry, and {whose})",
+            owner.role.name
+        ),
+    })
+}
+
+fn display_name(name: &str) -> &str {
+    if name.is_empty() {
+        "the caller"
+    } else {
+        name
+    }
+}
+
+/// The `Cluster` a project made by `owner` without one gets:
+/// [`DEFAULT_CLUSTER`] when the owner may push there, else the owner's
+/// namespace (when it is a valid `Cluster`), so that the project builds
+/// as made; else [`DEFAULT_CLUSTER`] all the same (its builds are
+/// refused until a `Cluster` the owner may push to is saved).
+pub fn default_cluster(owner: &Owner, name: &str) -> String {
+    if check_push(owner, &target_repository(DEFAULT_CLUSTER, name)).is_ok() {
+        return DEFAULT_CLUSTER.to_string();
+    }
+    match namespace(&owner.name).map(str::to_ascii_lowercase) {
+        Some(ns) if check_cluster(&ns).is_ok() => ns,
+        _ => DEFAULT_CLUSTER.to_string(),
+    }
+}
+
+/// The name a build's image goes by on its engine until it is pushed
+/// (then the target's): one of the build's own, so that a build never
+/// replaces what the engine holds under the target's name unless it
+/// pushes it. A one-component name resolves to Docker Hub's `library/`,
+/// where no one else can publish it.
+pub fn build_image_name(build_id: &str) -> String {
+    format!("shipcore-build:{build_id}")
 }
 
 /// The build context: the Dockerfile and the files, as a tar archive (plain
@@ -436,6 +707,162 @@ mod tests {
         assert!(check_definition(&"#".repeat(MAX_DOCKERFILE + 1), &BTreeMap::new()).is_err());
         let big = BTreeMap::from([("big".to_string(), b64(&"x".repeat(MAX_CONTEXT + 1)))]);
         assert!(check_definition("", &big).is_err());
+    }
+
+    #[test]
+    fn remote_add_sources_and_host_network_runs_are_refused_by_line() {
+        const URL: &str = "ADD of a remote source (URL) is not allowed: the build would fetch from the engine host's network; put the file in the build context";
+        // (Dockerfile, the line refused, or None when it is fine)
+        let table: &[(&str, Option<usize>)] = &[
+            ("FROM app:1\nADD http://127.0.0.1:9/x /x\n", Some(2)),
+            ("FROM app:1\nadd https://example.com/a.tgz /a\n", Some(2)),
+            ("FROM app:1\nAdd ftp://host/file /f\n", Some(2)),
+            ("FROM app:1\nADD --chown=1:1 --chmod=644 http://127.0.0.1:9/x /x\n", Some(2)),
+            ("FROM app:1\nADD --checksum=sha256:00 http://h/x /x\n", Some(2)),
+            ("FROM app:1\nADD [\"http://127.0.0.1:9/x\", \"/x\"]\n", Some(2)),
+            ("FROM app:1\nADD --chown=1 [\"http://127.0.0.1:9/x\",\"/x\"]\n", Some(2)),
+            // A JSON escape of `:`, and of `$`.
+            ("FROM app:1\nADD [\"http\\u003a//h/x\", \"/x\"]\n", Some(2)),
+            ("FROM app:1\nARG U=http://h/x\nADD [\"\\u0024U\", \"/x\"]\n", Some(3)),
+            // Continued lines, a comment and a blank line among them.
+            ("FROM app:1\nRUN true\nADD \\\n  http://127.0.0.1:9/x \\\n  /x\n", Some(3)),
+            ("FROM app:1\nADD \\\n# note\n\n  http://127.0.0.1:9/x /x\n", Some(2)),
+            // Whitespace after the backslash, and the other escape character.
+            ("# escape=`\nFROM app:1\nADD `\n http://h/x /x\n", Some(3)),
+            ("FROM app:1\nADD \\ \t\n http://h/x /x\n", Some(2)),
+            // A line the engine may read as an instruction though it
+            // follows a continuation (`\` + no-break space ends it there).
+            ("FROM app:1\nRUN echo \\\u{a0}\nADD http://h/x /x\n", Some(3)),
+            ("  \tADD http://h/x /x\n", Some(1)),
+            ("\u{feff}ADD http://h/x /x\n", Some(1)),
+            // Quotes and escapes the engine takes off.
+            ("FROM app:1\nADD \"http://h/x\" /x\n", Some(2)),
+            ("FROM app:1\nADD h\\ttp\\://h/x /x\n", Some(2)),
+            // Git sources.
+            ("FROM app:1\nADD git@github.com:me/repo.git /src\n", Some(2)),
+            ("FROM app:1\nADD github.com/me/repo /src\n", Some(2)),
+            ("FROM app:1\nADD repo.git /src\n", Some(2)),
+            ("FROM app:1\nADD https://github.com/me/repo.git#main /src\n", Some(2)),
+            // A variable could expand to a URL.
+            ("FROM app:1\nARG U=http://h/x\nADD $U /x\n", Some(3)),
+            ("FROM app:1\nADD ${U} /x\n", Some(2)),
+            // Triggers run in a later build.
+            ("FROM app:1\nONBUILD ADD http://h/x /x\n", Some(2)),
+            ("FROM app:1\nonbuild run --network=host true\n", Some(2)),
+            // The host's network for a step.
+            ("FROM app:1\nRUN --network=host wget -q http://127.0.0.1:9/\n", Some(2)),
+            ("FROM app:1\nRUN --mount=type=cache,target=/c --network=\"host\" true\n", Some(2)),
+            ("FROM app:1\nRUN --security=insecure true\n", Some(2)),
+            // Fine: context files, a variable destination, COPY of any kind,
+            // other networks, URLs in comments and in RUN.
+            ("FROM app:1\nADD app.tar.gz /srv/\nADD --chown=1000:1000 a b /dst/\n", None),
+            ("FROM app:1\nADD [\"a.txt\", \"/x/\"]\n", None),
+            ("FROM app:1\nADD site/ $HOME/site/\n", None),
+            ("FROM golang:1 AS b\nFROM app:1\nCOPY --from=b /a /a\nCOPY --from=busybox:1 /bin/sh /sh\n", None),
+            ("FROM app:1\nCOPY $SRC /x\n", None),
+            ("FROM app:1\n# ADD http://h/x /x\nRUN wget http://example.com/x\n", None),
+            ("FROM app:1\nRUN --network=none true\nRUN --network=default true\n", None),
+            ("FROM app:1\nLABEL url=http://example.com\n", None),
+        ];
+        for (dockerfile, refused) in table {
+            let got = check_dockerfile(dockerfile);
+            match refused {
+                None => assert!(got.is_ok(), "{dockerfile:?}: {got:?}"),
+                Some(line) => {
+                    let e = got.expect_err(dockerfile).to_string();
+                    assert!(
+                        e.starts_with(&format!("invalid dockerfile: line {line}: ")),
+                        "{dockerfile:?}: {e}"
+                    );
+                }
+            }
+        }
+        // Continued lines are read again from every ADD or RUN among them:
+        // boundedly.
+        let many =
+            "FROM app:1\n".to_string() + &"RUN x \\\n".repeat(MAX_DOCKERFILE / 8) + "RUN x\n";
+        let started = std::time::Instant::now();
+        let e = check_dockerfile(&many).unwrap_err().to_string();
+        assert!(e.contains("too many ADD and RUN lines"), "{e}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let long_run =
+            "FROM app:1\nRUN a \\\n".to_string() + &"  && b \\\n".repeat(4_000) + "  && c\n";
+        check_dockerfile(&long_run).unwrap();
+        // The message, whole; and save's check runs it.
+        let e = check_definition(
+            "FROM app:1\nADD http://127.0.0.1:9/x /x\n",
+            &BTreeMap::new(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(e, format!("invalid dockerfile: line 2: {URL}"));
+        let e = check_dockerfile("FROM app:1\nRUN --network=host true\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 2: RUN --network=host is not allowed"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn builds_push_where_their_caller_may_write() {
+        use crate::model::Role;
+        let owner = |name: &str, role: &str, perms: &[&str]| Owner {
+            name: name.into(),
+            role: Role {
+                name: role.into(),
+                permissions: perms
+                    .iter()
+                    .map(|p| p.to_string().try_into().unwrap())
+                    .collect(),
+                ..Role::default()
+            },
+        };
+        let bob = owner("bob", "user", &[]);
+        let carol = owner("Carol", "user", &[]);
+        let admin = owner("admin", "admin", &[]);
+        let pusher = owner("ci", "ci", &["builds:rw", "registry:rw"]);
+        let key = owner("key:abcdef", "user", &[]);
+        let odd = owner("default_cluster", "user", &[]);
+        // (owner, repository, allowed)
+        for (who, repo, ok) in [
+            (&bob, "bob/app", true),
+            (&bob, "BOB/app", true),
+            (&bob, "team/app", false),
+            (&bob, "bobby/app", false),
+            (&bob, "default_cluster/app", false),
+            (&carol, "carol/app", true),
+            (&carol, "bob/app", false),
+            (&admin, "team/app", true),
+            (&pusher, "team/app", true),
+            (&key, "key/app", false),
+            (&key, "default_cluster/app", false),
+            (&odd, "default_cluster/app", false),
+            (&Owner::unknown(), "a/b", false),
+        ] {
+            assert_eq!(check_push(who, repo).is_ok(), ok, "{} to {repo}", who.name);
+        }
+        let e = check_push(&bob, "team/app").unwrap_err().to_string();
+        assert!(
+            e.starts_with("forbidden: a build may not push to team/app")
+                && e.contains("role user does not write the registry")
+                && e.contains("not in bob's namespace (bob/...)"),
+            "{e}"
+        );
+        let e = check_push(&key, "team/app").unwrap_err().to_string();
+        assert!(e.contains("service keys have no namespace"), "{e}");
+        // A project made without a Cluster goes where its maker may push.
+        assert_eq!(default_cluster(&admin, "web"), DEFAULT_CLUSTER);
+        assert_eq!(default_cluster(&bob, "web"), "bob");
+        assert_eq!(default_cluster(&carol, "web"), "carol");
+        assert_eq!(default_cluster(&key, "web"), DEFAULT_CLUSTER);
+        assert_eq!(
+            default_cluster(&owner("a b@c", "user", &[]), "web"),
+            DEFAULT_CLUSTER
+        );
+        assert_eq!(build_image_name("web-3"), "shipcore-build:web-3");
+        crate::registry::check_tag("web.2_x-10").unwrap();
     }
 
     #[test]

@@ -6,9 +6,12 @@
 //! (a build's log once it ended). A build is queued on a bounded queue,
 //! taken by one of a few workers, placed by the scheduler on an engine (one
 //! labelled with the project's `Cluster` when any is), run there with at
-//! most `per_engine` builds at once per engine, tagged
-//! `{registry}/{Cluster}/{name}:{tag}` and pushed into shipd's registry with
-//! the builder's credentials. Its log is kept in memory while it runs (and
+//! most `per_engine` builds at once per engine, built under a name of its
+//! own (`shipcore-build:{id}`), tagged `{registry}/{Cluster}/{name}:{tag}`
+//! only right before it is pushed into shipd's registry with the builder's
+//! credentials. Projects have owners: the APIs act through
+//! [`Builds::acting_as`], which reaches an owner's own projects and pushes
+//! only where the owner may write (`model::check_push`). Its log is kept in memory while it runs (and
 //! can be followed), then stored. A restart fails the builds that were
 //! running, with the reason, and queues again the ones that were waiting.
 
@@ -22,17 +25,23 @@ use sha2::{Digest as _, Sha256};
 use tokio::sync::{broadcast, mpsc, Semaphore};
 
 use super::model::{
-    check_cluster, check_definition, check_name, check_tag, context_tar, BuildProject, BuildRecord,
-    BuildStatus, PluginRef, DEFAULT_CLUSTER, MAX_PLUGINS,
+    build_image_name, check_cluster, check_definition, check_name, check_push, check_tag,
+    context_tar, default_cluster, target_repository, BuildProject, BuildRecord, BuildStatus,
+    PluginRef, MAX_PLUGINS,
 };
 use super::plugins::{BuildInput, PluginError, Plugins, Prepared};
 use crate::clock::Clock;
 use crate::cluster::Cluster;
+use crate::engine::EngineBackend;
 use crate::engine::{BuildOptions, BuildOutput, RegistryAuth};
 use crate::error::{Error, Result};
-use crate::model::{ContainerType, ImageConfig};
+use crate::model::{ContainerType, ImageConfig, Owner, Role};
 use crate::registry::{Reference, Registry, Repository};
 use crate::store::{get_json, put_json, Expect, Store};
+
+/// The permission area of build projects (`all-builds` reaches every
+/// account's).
+pub const AREA: &str = "builds";
 
 const PROJECTS: &str = "build/projects/";
 const RECORDS: &str = "build/records/";
@@ -68,6 +77,10 @@ pub struct BuildsOptions {
     pub per_engine: usize,
     /// A build's time limit (build and push).
     pub timeout: Duration,
+    /// What one build may use, and holds with the scheduler while it
+    /// runs: cpus and MiB (every build step's container runs within them).
+    pub cpus: f64,
+    pub memory: u64,
 }
 
 impl Default for BuildsOptions {
@@ -79,6 +92,8 @@ impl Default for BuildsOptions {
             workers: 4,
             per_engine: 2,
             timeout: Duration::from_secs(30 * 60),
+            cpus: 1.0,
+            memory: 1024,
         }
     }
 }
@@ -165,6 +180,18 @@ fn project_key(name: &str) -> String {
 
 fn record_key(project: &str, n: u64) -> String {
     format!("{RECORDS}{project}/{n:010}")
+}
+
+/// Who an in-process caller that names only an `operator` acts as: the
+/// cluster itself (an admin), under that name.
+fn trusted(operator: &str) -> Owner {
+    Owner {
+        name: operator.to_string(),
+        role: Role {
+            name: "admin".into(),
+            ..Role::default()
+        },
+    }
 }
 
 /// The project and number of a build id (`{project}-{n}`).
@@ -273,18 +300,39 @@ impl Builds {
     }
 
     // ------------------------------------------------------------ projects
+    //
+    // Every operation is done for an owner (`by`): an account or key
+    // acting through an API ([`Builds::acting_as`]), which reaches its own
+    // projects and, with `all-builds`, everyone's; or an in-process caller
+    // of the methods below that take an `operator` name, trusted as the
+    // cluster itself (an admin acting under that name).
 
-    /// Creates a project.
+    /// The service as `owner` reaches it: its own projects (or every
+    /// account's, for `admin` and roles with `all-builds:ro`/`rw`), the
+    /// builds it may push. What is not the owner's answers as missing.
+    pub fn acting_as(&self, owner: Owner) -> ActingAs {
+        ActingAs {
+            builds: self.clone(),
+            owner,
+        }
+    }
+
+    /// Creates a project (trusted: see [`ActingAs::create`]).
     pub async fn create(&self, name: &str, operator: &str) -> Result<BuildProject> {
+        self.create_by(&trusted(operator), name).await
+    }
+
+    async fn create_by(&self, by: &Owner, name: &str) -> Result<BuildProject> {
         check_name("projectName", name)?;
         let now = self.inner.clock.rfc3339();
         let p = BuildProject {
             name: name.to_string(),
-            creator: operator.to_string(),
+            owner: by.name.clone(),
+            creator: by.name.clone(),
             create_time: now.clone(),
             last_modify_time: now,
-            last_modify_operator: operator.to_string(),
-            cluster: DEFAULT_CLUSTER.to_string(),
+            last_modify_operator: by.name.clone(),
+            cluster: default_cluster(by, name),
             define_dockerfile_type: super::model::DEFINE.to_string(),
             ..BuildProject::default()
         };
@@ -310,36 +358,85 @@ impl Builds {
         }
     }
 
-    /// A project.
-    pub async fn project(&self, name: &str) -> Result<BuildProject> {
-        check_name("projectName", name)?;
-        get_json::<BuildProject>(self.inner.store.as_ref(), &project_key(name))
-            .await?
-            .map(|(p, _)| p)
-            .ok_or_else(|| Error::missing("project", name))
+    /// Project `name` with its revision when `by` may see it (with
+    /// `write`, change it); else missing (as `kind`), as one that does not
+    /// exist: an owner learns nothing of others' projects.
+    async fn owned(
+        &self,
+        by: &Owner,
+        field: &str,
+        kind: &str,
+        name: &str,
+        write: bool,
+    ) -> Result<(BuildProject, u64)> {
+        check_name(field, name)?;
+        match get_json::<BuildProject>(self.inner.store.as_ref(), &project_key(name)).await? {
+            Some((p, rev)) if by.may(AREA, &p.owner, write) => Ok((p, rev)),
+            _ => Err(Error::missing(kind, name)),
+        }
     }
 
-    /// Projects whose name holds `filter` (all when empty), by name.
+    /// A project (trusted: see [`ActingAs::project`]).
+    pub async fn project(&self, name: &str) -> Result<BuildProject> {
+        self.project_by(&Owner::system(), name).await
+    }
+
+    async fn project_by(&self, by: &Owner, name: &str) -> Result<BuildProject> {
+        Ok(self
+            .owned(by, "projectName", "project", name, false)
+            .await?
+            .0)
+    }
+
+    /// Every project whose name holds `filter` (all when empty), by name
+    /// (trusted: see [`ActingAs::projects`]).
     pub async fn projects(&self, filter: &str) -> Result<Vec<BuildProject>> {
+        self.projects_by(&Owner::system(), filter).await
+    }
+
+    async fn projects_by(&self, by: &Owner, filter: &str) -> Result<Vec<BuildProject>> {
         let mut out = Vec::new();
         for v in self.inner.store.list(PROJECTS).await? {
             let p: BuildProject = v.json()?;
-            if filter.is_empty() || p.name.contains(filter) {
+            if (filter.is_empty() || p.name.contains(filter)) && by.may(AREA, &p.owner, false) {
                 out.push(p);
             }
         }
         Ok(out)
     }
 
-    /// Deletes a project, its build records and logs. A build of it that
-    /// is running is cancelled first.
+    /// Deletes a project, its build records and logs (trusted: see
+    /// [`ActingAs::delete`]). A build of it that is running is cancelled
+    /// first.
     pub async fn delete(&self, name: &str) -> Result<()> {
-        check_name("projectName", name)?;
-        self.inner
-            .store
-            .delete(&project_key(name), Expect::Any)
-            .await?
-            .ok_or_else(|| Error::missing("project", name))?;
+        self.delete_by(&Owner::system(), name).await
+    }
+
+    async fn delete_by(&self, by: &Owner, name: &str) -> Result<()> {
+        let mut deleted = false;
+        for _ in 0..5 {
+            let (_, rev) = self.owned(by, "projectName", "project", name, true).await?;
+            match self
+                .inner
+                .store
+                .delete(&project_key(name), Expect::Revision(rev))
+                .await
+            {
+                Ok(Some(_)) => {
+                    deleted = true;
+                    break;
+                }
+                Ok(None) => return Err(Error::missing("project", name)),
+                Err(Error::Conflict { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        if !deleted {
+            return Err(Error::Unavailable {
+                reason: format!("project {name} kept changing: try again"),
+                retry_after: 1,
+            });
+        }
         let prefix = format!("{RECORDS}{name}/");
         for v in self.inner.store.list(&prefix).await? {
             if let Ok(r) = v.json::<BuildRecord>() {
@@ -356,26 +453,31 @@ impl Builds {
     }
 
     /// Copies a project's definition and plugins (not its history) to a
-    /// new project.
+    /// new project (trusted: see [`ActingAs::clone_project`]).
     pub async fn clone_project(
         &self,
         src: &str,
         dst: &str,
         operator: &str,
     ) -> Result<BuildProject> {
+        self.clone_by(&trusted(operator), src, dst).await
+    }
+
+    async fn clone_by(&self, by: &Owner, src: &str, dst: &str) -> Result<BuildProject> {
         check_name("srcProjectName", src)?;
         check_name("dstProjectName", dst)?;
-        let from = get_json::<BuildProject>(self.inner.store.as_ref(), &project_key(src))
-            .await?
-            .map(|(p, _)| p)
-            .ok_or_else(|| Error::missing("source project", src))?;
+        let (from, _) = self
+            .owned(by, "srcProjectName", "source project", src, true)
+            .await?;
+        check_push(by, &target_repository(&from.cluster, dst))?;
         let now = self.inner.clock.rfc3339();
         let p = BuildProject {
             name: dst.to_string(),
-            creator: operator.to_string(),
+            owner: by.name.clone(),
+            creator: by.name.clone(),
             create_time: now.clone(),
             last_modify_time: now,
-            last_modify_operator: operator.to_string(),
+            last_modify_operator: by.name.clone(),
             ..from
         };
         self.put_new(p).await
@@ -396,13 +498,23 @@ impl Builds {
     }
 
     /// Saves a project's definition: creates it (`add`) or changes it
-    /// (`update`).
+    /// (`update`) (trusted: see [`ActingAs::save`]).
     pub async fn save(
         &self,
         name: &str,
         add: bool,
         change: ProjectChange,
         operator: &str,
+    ) -> Result<BuildProject> {
+        self.save_by(&trusted(operator), name, add, change).await
+    }
+
+    async fn save_by(
+        &self,
+        by: &Owner,
+        name: &str,
+        add: bool,
+        change: ProjectChange,
     ) -> Result<BuildProject> {
         check_name("projectName", name)?;
         if let Some(c) = &change.cluster {
@@ -430,16 +542,20 @@ impl Builds {
                         id: name.to_string(),
                     })
                 }
-                (None, false) => return Err(Error::missing("project", name)),
-                (Some((p, rev)), false) => (p, Expect::Revision(rev)),
+                (Some((p, rev)), false) if by.may(AREA, &p.owner, true) => {
+                    (p, Expect::Revision(rev))
+                }
+                // Another's project answers as a missing one.
+                (_, false) => return Err(Error::missing("project", name)),
                 (None, true) => {
                     let now = self.inner.clock.rfc3339();
                     (
                         BuildProject {
                             name: name.to_string(),
-                            creator: operator.to_string(),
+                            owner: by.name.clone(),
+                            creator: by.name.clone(),
                             create_time: now,
-                            cluster: DEFAULT_CLUSTER.to_string(),
+                            cluster: default_cluster(by, name),
                             define_dockerfile_type: super::model::DEFINE.to_string(),
                             ..BuildProject::default()
                         },
@@ -448,6 +564,7 @@ impl Builds {
                 }
             };
             let c = change.clone();
+            let names_target = add || c.cluster.is_some();
             if let Some(v) = c.cluster {
                 p.cluster = v;
             }
@@ -464,8 +581,13 @@ impl Builds {
                 p.plugins = v;
             }
             check_definition(&p.dockerfile, &p.files)?;
+            // The repository its builds push to, when this save names it
+            // (checked again at every build, for who builds).
+            if names_target {
+                check_push(by, &target_repository(&p.cluster, &p.name))?;
+            }
             p.last_modify_time = self.inner.clock.rfc3339();
-            p.last_modify_operator = operator.to_string();
+            p.last_modify_operator = by.name.clone();
             match put_json(self.inner.store.as_ref(), &project_key(name), &p, expect).await {
                 Ok(_) => return Ok(p),
                 Err(Error::Conflict { .. }) => continue,
@@ -478,7 +600,8 @@ impl Builds {
         })
     }
 
-    /// Calls a plugin's method (the extension endpoint).
+    /// Calls a plugin's method (the extension endpoint). Plugin methods
+    /// take what they are given and read no project.
     pub fn call_plugin(
         &self,
         plugin: &str,
@@ -490,11 +613,18 @@ impl Builds {
 
     // -------------------------------------------------------------- builds
 
-    /// Queues a build of `project` as `tag`; its record.
+    /// Queues a build of `project` as `tag`; its record (trusted: see
+    /// [`ActingAs::build`]).
     pub async fn build(&self, project: &str, tag: &str, operator: &str) -> Result<BuildRecord> {
+        self.build_by(&trusted(operator), project, tag).await
+    }
+
+    async fn build_by(&self, by: &Owner, project: &str, tag: &str) -> Result<BuildRecord> {
         check_name("projectName", project)?;
         check_tag(tag)?;
-        let p = self.project(project).await?;
+        let (p, _) = self
+            .owned(by, "projectName", "project", project, true)
+            .await?;
         if p.dockerfile.trim().is_empty() {
             return Err(Error::invalid(
                 "dockerfile",
@@ -502,12 +632,17 @@ impl Builds {
             ));
         }
         let files = check_definition(&p.dockerfile, &p.files)?;
+        // Pushed with the builder's credentials: only where the one who
+        // builds may write (whoever saved the project).
+        check_push(by, &target_repository(&p.cluster, &p.name))?;
         let context = context_tar(&p.dockerfile, &files)?;
         let source = format!("sha256:{:x}", Sha256::digest(&context));
         let image = format!(
-            "{}/{}/{}:{tag}",
-            self.inner.opts.registry_host, p.cluster, p.name
+            "{}/{}:{tag}",
+            self.inner.opts.registry_host,
+            target_repository(&p.cluster, &p.name)
         );
+        let operator = by.name.as_str();
         let prefix = format!("{RECORDS}{project}/");
         let mut n = match self
             .inner
@@ -583,9 +718,14 @@ impl Builds {
             .ok_or_else(|| Error::missing("build", id))
     }
 
-    /// A project's builds, newest first.
+    /// A project's builds, newest first (trusted: see
+    /// [`ActingAs::history`]).
     pub async fn history(&self, project: &str) -> Result<Vec<BuildRecord>> {
-        self.project(project).await?;
+        self.history_by(&Owner::system(), project).await
+    }
+
+    async fn history_by(&self, by: &Owner, project: &str) -> Result<Vec<BuildRecord>> {
+        self.project_by(by, project).await?;
         let prefix = format!("{RECORDS}{project}/");
         let mut out: Vec<BuildRecord> = self
             .inner
@@ -942,8 +1082,8 @@ impl Builds {
             .any(|e| e.record.engine.labels.contains(&p.cluster));
         let request = ImageConfig {
             name: record.image.clone(),
-            cpus: 0.1,
-            memory: 64,
+            cpus: self.inner.opts.cpus,
+            memory: self.inner.opts.memory,
             kind: ContainerType::Service,
             labels: if labelled {
                 vec![p.cluster.clone()]
@@ -952,17 +1092,37 @@ impl Builds {
             },
             ..ImageConfig::default()
         };
+        // The build's room is held with the scheduler while it runs, as a
+        // container's would be; given back when this ends, however.
+        let mut held = crate::sched::Request::from_image_config(
+            &request,
+            crate::sched::Strategy::Spread,
+            1,
+        )
+        .map_err(|e| format!("no engine can build: {e}"))?;
+        held.footprint.name = format!("build:{id}");
         let placed = self
             .inner
             .cluster
-            .plan_deploy(&request, 1)
+            .hold_reservation(&held)
             .await
             .map_err(|e| format!("no engine can build: {e}"))?;
+        let _held = HeldRoom {
+            cluster: self.inner.cluster.clone(),
+            name: held.footprint.name.clone(),
+        };
         let engine = placed
             .assignments
             .first()
             .map(|a| a.engine.clone())
             .ok_or("no engine can build")?;
+        // The builder's push password goes only to engines an admin
+        // registered.
+        if !self.inner.cluster.trusted(&engine).await {
+            return Err(format!(
+                "engine {engine} was registered by an account that is not an admin: builds, which push with the builder's credentials, do not run there"
+            ));
+        }
         let slots = {
             let mut e = self
                 .inner
@@ -1003,9 +1163,47 @@ impl Builds {
             let dockerfile = format!("{}\nLABEL {}\n", p.dockerfile.trim_end(), pairs.join(" "));
             context_tar(&dockerfile, &files).map_err(|e| e.to_string())?
         };
+        // The image goes by a name of the build's own until its push: a
+        // build that fails before it never takes the target's name on the
+        // engine (where containers would run it without a pull).
+        let mut names = EngineNames {
+            backend: backend.clone(),
+            own: build_image_name(&record.id),
+            target: None,
+            done: false,
+        };
+        let pushed = self
+            .build_and_push(id, backend.as_ref(), context, &record, &mut names)
+            .await;
+        names.clean(pushed.is_err()).await;
+        let digest = pushed?;
+        for (name, input) in &inputs {
+            if let Ok(plugin) = self.inner.plugins.get(name) {
+                for l in plugin.after(input) {
+                    self.say(id, l);
+                }
+            }
+        }
+        self.say(id, format!("pushed {}@{digest}", record.image));
+        Ok(digest)
+    }
+
+    /// Builds the context on `backend` under the build's own name, tags
+    /// it with the target's name, pushes it and checks what the registry
+    /// holds; the pushed manifest's digest.
+    async fn build_and_push(
+        &self,
+        id: &str,
+        backend: &dyn EngineBackend,
+        context: Vec<u8>,
+        record: &BuildRecord,
+        names: &mut EngineNames,
+    ) -> std::result::Result<String, String> {
         let options = BuildOptions {
-            tag: record.image.clone(),
+            tag: names.own.clone(),
             dockerfile: "Dockerfile".into(),
+            memory: self.inner.opts.memory,
+            cpus: crate::model::millicpus(self.inner.opts.cpus),
             ..BuildOptions::default()
         };
         let mut out = backend.build_image(context, &options);
@@ -1022,6 +1220,12 @@ impl Builds {
             }
         }
         let image_id = image_id.ok_or("the engine reported no image")?;
+        // Named as the target only now, right before its push.
+        names.target = Some(record.image.clone());
+        backend
+            .tag_image(&names.own, &record.image)
+            .await
+            .map_err(|e| format!("cannot tag {image_id} as {}: {e}", record.image))?;
         self.say(id, format!("built {image_id}; pushing {}", record.image));
         let mut push = backend.push_image(&record.image, self.inner.opts.push_auth.clone());
         // The engine's last message names the pushed manifest:
@@ -1050,8 +1254,15 @@ impl Builds {
             }
         }
         // shipd's registry holds it now: its digest must be the pushed one.
-        let repo =
-            Repository::parse(&format!("{}/{}", p.cluster, p.name)).map_err(|e| e.to_string())?;
+        // The repository is the one the record names (`{host}/{repo}:{tag}`,
+        // checked when the build was queued), whatever the project says now.
+        let repo_name = record
+            .image
+            .strip_suffix(&format!(":{}", record.tag))
+            .and_then(|i| i.split_once('/'))
+            .map(|(_, repo)| repo)
+            .ok_or_else(|| format!("the build's image {} names no repository", record.image))?;
+        let repo = Repository::parse(repo_name).map_err(|e| e.to_string())?;
         let tag = Reference::parse(&record.tag).map_err(|e| e.to_string())?;
         let held = self.inner.registry.resolve(&repo, &tag).await.ok();
         let digest = match (pushed, held) {
@@ -1064,14 +1275,6 @@ impl Builds {
             (Some(d), _) | (None, Some(d)) => d,
             (None, None) => return Err("the push reported no digest".into()),
         };
-        for (name, input) in &inputs {
-            if let Ok(plugin) = self.inner.plugins.get(name) {
-                for l in plugin.after(input) {
-                    self.say(id, l);
-                }
-            }
-        }
-        self.say(id, format!("pushed {}@{digest}", record.image));
         Ok(digest.to_string())
     }
 
@@ -1109,6 +1312,158 @@ impl Builds {
     }
 }
 
+/// The build service as one owner reaches it ([`Builds::acting_as`]): what
+/// the APIs call for their caller. The owner sees (lists, reads, follows)
+/// and changes (saves, builds, cancels, deletes, clones from) its own
+/// projects and their builds; `admin` and roles with `all-builds:ro`/`rw`
+/// reach everyone's. A project that is not the owner's answers exactly as
+/// a missing one. A build pushes only where the owner may write
+/// ([`check_push`]): checked when a save names the target and again at
+/// every build.
+#[derive(Debug, Clone)]
+pub struct ActingAs {
+    builds: Builds,
+    owner: Owner,
+}
+
+impl ActingAs {
+    pub fn owner(&self) -> &Owner {
+        &self.owner
+    }
+
+    /// Creates a project owned by the owner. Its `Cluster` is
+    /// `default_cluster` when the owner may push there, else the owner's
+    /// namespace (`model::default_cluster`).
+    pub async fn create(&self, name: &str) -> Result<BuildProject> {
+        self.builds.create_by(&self.owner, name).await
+    }
+
+    /// Saves a project: creates it (`add`, owned by the owner) or changes
+    /// one the owner may change.
+    pub async fn save(&self, name: &str, add: bool, change: ProjectChange) -> Result<BuildProject> {
+        self.builds.save_by(&self.owner, name, add, change).await
+    }
+
+    /// Copies a project the owner may change into a new one of its own.
+    pub async fn clone_project(&self, src: &str, dst: &str) -> Result<BuildProject> {
+        self.builds.clone_by(&self.owner, src, dst).await
+    }
+
+    /// A project the owner may see.
+    pub async fn project(&self, name: &str) -> Result<BuildProject> {
+        self.builds.project_by(&self.owner, name).await
+    }
+
+    /// The projects the owner may see whose name holds `filter`.
+    pub async fn projects(&self, filter: &str) -> Result<Vec<BuildProject>> {
+        self.builds.projects_by(&self.owner, filter).await
+    }
+
+    /// Deletes a project the owner may change.
+    pub async fn delete(&self, name: &str) -> Result<()> {
+        self.builds.delete_by(&self.owner, name).await
+    }
+
+    /// Queues a build of a project the owner may change, into a
+    /// repository the owner may push to.
+    pub async fn build(&self, project: &str, tag: &str) -> Result<BuildRecord> {
+        self.builds.build_by(&self.owner, project, tag).await
+    }
+
+    /// The builds of a project the owner may see.
+    pub async fn history(&self, project: &str) -> Result<Vec<BuildRecord>> {
+        self.builds.history_by(&self.owner, project).await
+    }
+
+    /// A build of a project the owner may see (`write`: change); else
+    /// missing, as a build that does not exist.
+    async fn owned_record(&self, id: &str, write: bool) -> Result<BuildRecord> {
+        let r = self.builds.record(id).await?;
+        match get_json::<BuildProject>(self.builds.inner.store.as_ref(), &project_key(&r.project))
+            .await?
+        {
+            Some((p, _)) if self.owner.may(AREA, &p.owner, write) => Ok(r),
+            _ => Err(Error::missing("build", id)),
+        }
+    }
+
+    /// A build's record.
+    pub async fn record(&self, id: &str) -> Result<BuildRecord> {
+        self.owned_record(id, false).await
+    }
+
+    /// A build's log so far.
+    pub async fn log(&self, id: &str) -> Result<Vec<String>> {
+        self.owned_record(id, false).await?;
+        self.builds.log(id).await
+    }
+
+    /// Follows a build's log from line `from`.
+    pub async fn follow(
+        &self,
+        id: &str,
+        from: usize,
+    ) -> Result<futures::stream::BoxStream<'static, LogEvent>> {
+        self.owned_record(id, false).await?;
+        self.builds.follow(id, from).await
+    }
+
+    /// Cancels a build of a project the owner may change.
+    pub async fn cancel(&self, id: &str) -> Result<BuildRecord> {
+        self.owned_record(id, true).await?;
+        self.builds.cancel(id).await
+    }
+}
+
+/// The names a build gives its image on the engine: its own, and the
+/// target's once tagged for the push. After a push the build's own name
+/// goes; after a failure both do (the engine keeps no image of the
+/// target's name that its registry does not hold). A build that is
+/// cancelled or times out mid-way drops these, and they go then.
+struct EngineNames {
+    backend: Arc<dyn EngineBackend>,
+    own: String,
+    target: Option<String>,
+    done: bool,
+}
+
+impl EngineNames {
+    fn gone(&mut self, failed: bool) -> Vec<String> {
+        self.done = true;
+        let mut names = Vec::new();
+        if failed {
+            names.extend(self.target.take());
+        }
+        names.push(std::mem::take(&mut self.own));
+        names
+    }
+
+    async fn clean(&mut self, failed: bool) {
+        for name in self.gone(failed) {
+            // Untags (the image stays while another name holds it); an
+            // image that was never made is no failure.
+            let _ = self.backend.remove_image(&name, false).await;
+        }
+    }
+}
+
+impl Drop for EngineNames {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let names = self.gone(true);
+        let backend = self.backend.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                for name in names {
+                    let _ = backend.remove_image(&name, false).await;
+                }
+            });
+        }
+    }
+}
+
 /// A broadcast receiver as a stream (lagging followers lose lines, and
 /// are told by a gap in the numbers).
 fn broadcast_stream(
@@ -1123,4 +1478,20 @@ fn broadcast_stream(
             }
         }
     })
+}
+
+/// A build's room held with the scheduler, given back when dropped (the
+/// build ended, failed, was cancelled or its task went away).
+struct HeldRoom {
+    cluster: crate::cluster::Cluster,
+    name: String,
+}
+
+impl Drop for HeldRoom {
+    fn drop(&mut self) {
+        let (cluster, name) = (self.cluster.clone(), std::mem::take(&mut self.name));
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { cluster.release_reservation(&name).await });
+        }
+    }
 }

@@ -397,9 +397,19 @@ impl Txn {
         let image = self.req.image.name.clone();
         let limit = self.cluster.inner.opts.pull_timeout;
         let always = self.req.pull;
-        let credentials = &self.cluster.inner.opts.registry_credentials;
+        let untrusted: std::collections::BTreeSet<String> = {
+            let st = self.cluster.inner.state.lock().await;
+            engines
+                .keys()
+                .filter(|e| st.engines.get(**e).is_some_and(|s| s.doc.untrusted))
+                .map(|e| e.to_string())
+                .collect()
+        };
+        let all = &self.cluster.inner.opts.registry_credentials;
+        let untrusted = &untrusted;
         let pulls = futures::future::try_join_all(engines.into_iter().map(|(engine, b)| {
             let image = image.clone();
+            let credentials = (!untrusted.contains(engine)).then_some(all);
             async move {
                 if always {
                     return pull_within(credentials, b.as_ref(), engine, &image, limit).await;
@@ -662,15 +672,17 @@ struct Sealed<'a> {
 }
 
 /// Pulls `image` on an engine, failing with [`Error::Timeout`] past `limit`.
+/// `credentials` are `None` for an engine the registry's secrets do not go
+/// to (registered by someone other than an admin).
 pub(super) async fn pull_within(
-    credentials: &crate::engine::RegistryCredentials,
+    credentials: Option<&crate::engine::RegistryCredentials>,
     b: &dyn EngineBackend,
     engine: &str,
     image: &str,
     limit: std::time::Duration,
 ) -> Result<()> {
     let pull = b
-        .pull_image(image, credentials.for_image(image))
+        .pull_image(image, credentials.and_then(|c| c.for_image(image)))
         .try_for_each(|_| async { Ok(()) });
     tokio::time::timeout(limit, pull)
         .await

@@ -80,6 +80,11 @@ pub struct EngineDoc {
     /// it failed, or none ran yet).
     #[serde(default)]
     pub response_time_ns: u64,
+    /// Registered by someone other than an admin (`engine_hosts`): the
+    /// registry's secrets (the engines' pull password, the builder's push
+    /// password) are not sent there, and builds do not run there.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub untrusted: bool,
 }
 
 impl EngineDoc {

@@ -52,12 +52,16 @@ impl Cluster {
                 Some(_) => {}
             }
         }
-        self.add_engine(record).await
+        self.register(record, by.role.name != "admin").await
     }
 
     /// Registers an engine. It must answer; cpus and memory left at 0 take
     /// what the engine reports, and more than it reports is refused.
-    pub async fn add_engine(&self, mut record: EngineRecord) -> Result<EngineDoc> {
+    pub async fn add_engine(&self, record: EngineRecord) -> Result<EngineDoc> {
+        self.register(record, false).await
+    }
+
+    async fn register(&self, mut record: EngineRecord, untrusted: bool) -> Result<EngineDoc> {
         if record.engine.id.is_empty() {
             record.engine.id = record.id.clone();
         }
@@ -117,6 +121,7 @@ impl Cluster {
             added: self.inner.opts.clock.rfc3339(),
             docker_version: info.version.clone(),
             response_time_ns: u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX),
+            untrusted,
         };
         // Written first (a second registration of the id loses there), then
         // taken in under the lock, which is not held across the write.

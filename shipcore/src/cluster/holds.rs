@@ -43,6 +43,15 @@ impl Cluster {
         self.inner.state.lock().await.unhold(name);
     }
 
+    /// Whether the registry's secrets may go to `engine`: registered by an
+    /// admin (see `EngineDoc::untrusted`).
+    pub async fn trusted(&self, engine: &str) -> bool {
+        let st = self.inner.state.lock().await;
+        st.engine_id(engine)
+            .and_then(|id| st.engines.get(&id))
+            .is_some_and(|e| !e.doc.untrusted)
+    }
+
     /// The engine a hold is on.
     pub async fn held_on(&self, name: &str) -> Option<String> {
         self.inner

@@ -38,7 +38,7 @@ impl Cluster {
             .locks
             .lock(format!("redeploy/{}", image.name()))
             .await;
-        type Engines = Vec<(String, Arc<dyn EngineBackend>)>;
+        type Engines = Vec<(String, Arc<dyn EngineBackend>, bool)>;
         let (old, backends): (Vec<ContainerDoc>, Engines) = {
             let st = self.inner.state.lock().await;
             let old: Vec<ContainerDoc> = st
@@ -52,17 +52,17 @@ impl Cluster {
                 .filter_map(|e| {
                     st.engines
                         .get(*e)
-                        .map(|s| ((*e).clone(), s.backend.clone()))
+                        .map(|s| ((*e).clone(), s.backend.clone(), s.doc.untrusted))
                 })
                 .collect();
             (old, backends)
         };
         let references: BTreeSet<String> = old.iter().map(|c| c.image.name.clone()).collect();
         let limit = self.inner.opts.pull_timeout;
-        for (engine, b) in &backends {
+        for (engine, b, untrusted) in &backends {
             for r in &references {
                 pull_within(
-                    &self.inner.opts.registry_credentials,
+                    (!untrusted).then_some(&self.inner.opts.registry_credentials),
                     b.as_ref(),
                     engine,
                     r,

@@ -581,6 +581,7 @@ mod tests {
                 added: String::new(),
                 docker_version: String::new(),
                 response_time_ns: 0,
+                untrusted: false,
             },
             backend: Arc::new(FakeEngine::new("e1", 4_000, 4_096, &[])),
             failures: 0,

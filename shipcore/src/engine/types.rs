@@ -357,6 +357,12 @@ pub struct BuildOptions {
     pub build_args: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
     pub no_cache: bool,
+    /// Most memory a build step may use, MiB (0: the engine's default).
+    #[serde(default)]
+    pub memory: u64,
+    /// Most cpus a build step may use (0: no limit).
+    #[serde(default)]
+    pub cpus: Millicpus,
 }
 
 /// One message of a build.

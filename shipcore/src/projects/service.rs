@@ -872,7 +872,12 @@ impl Projects {
             deadline: self.inner.opts.health_deadline,
             poll: self.inner.opts.poll,
             parallelism: self.inner.opts.parallelism,
-            credentials: self.inner.cluster.registry_credentials().clone(),
+            // The registry's secrets only to engines an admin registered.
+            credentials: if self.inner.cluster.trusted(&doc.engine).await {
+                self.inner.cluster.registry_credentials().clone()
+            } else {
+                Default::default()
+            },
         })
     }
 
