@@ -262,10 +262,9 @@ async fn users_reach_only_their_own_projects_and_volumes() {
     api.access
         .create_role(
             "auditor",
-            ["projects:ro", "all-projects:ro"]
-                .iter()
-                .map(|p| shipcore::model::Permission::try_from(p.to_string()).unwrap())
-                .collect(),
+            shipcore::model::Role::new("auditor", &["projects:ro", "all-projects:ro"])
+                .unwrap()
+                .permissions,
         )
         .await
         .unwrap();

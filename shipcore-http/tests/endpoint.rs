@@ -726,10 +726,9 @@ async fn the_admission_policy_decides_what_reaches_the_host() {
     let a = &bed.fixture.access;
     a.create_role(
         "binder",
-        ["containers:rw", "host-binds:rw"]
-            .iter()
-            .map(|p| shipcore::model::Permission::try_from(p.to_string()).unwrap())
-            .collect(),
+            shipcore::model::Role::new("binder", &["containers:rw", "host-binds:rw"])
+                .unwrap()
+                .permissions,
     )
     .await
     .unwrap();

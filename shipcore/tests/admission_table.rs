@@ -10,19 +10,12 @@ use std::collections::BTreeMap;
 
 use shipcore::compose::{parse, ParseOptions};
 use shipcore::model::admission::{network_wants, volume_wants};
-use shipcore::model::{admit, Capability, ImageConfig, Owner, Permission, Role};
+use shipcore::model::{admit, Capability, ImageConfig, Owner, Role};
 
 fn owner(role: &str, perms: &[&str]) -> Owner {
     Owner {
         name: "someone".into(),
-        role: Role {
-            name: role.into(),
-            permissions: perms
-                .iter()
-                .map(|p| Permission::try_from(p.to_string()).unwrap())
-                .collect(),
-            ..Role::default()
-        },
+        role: Role::new(role, perms).unwrap(),
     }
 }
 

@@ -318,14 +318,7 @@ async fn a_running_build_is_cancelled_and_its_followers_told() {
 fn owner(name: &str, role: &str, perms: &[&str]) -> shipcore::model::Owner {
     shipcore::model::Owner {
         name: name.into(),
-        role: shipcore::model::Role {
-            name: role.into(),
-            permissions: perms
-                .iter()
-                .map(|p| p.to_string().try_into().unwrap())
-                .collect(),
-            ..Default::default()
-        },
+        role: shipcore::model::Role::new(role, perms).unwrap(),
     }
 }
 

@@ -810,14 +810,7 @@ mod tests {
         use crate::model::Role;
         let owner = |name: &str, role: &str, perms: &[&str]| Owner {
             name: name.into(),
-            role: Role {
-                name: role.into(),
-                permissions: perms
-                    .iter()
-                    .map(|p| p.to_string().try_into().unwrap())
-                    .collect(),
-                ..Role::default()
-            },
+            role: Role::new(role, perms).unwrap(),
         };
         let bob = owner("bob", "user", &[]);
         let carol = owner("Carol", "user", &[]);

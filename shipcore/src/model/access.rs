@@ -146,6 +146,19 @@ pub struct Role {
 }
 
 impl Role {
+    /// A role named `name` with `permissions` (`area:ro`, `area:rw`, `*`);
+    /// the error names a permission that does not parse.
+    pub fn new(name: &str, permissions: &[&str]) -> Result<Self> {
+        Ok(Role {
+            name: name.into(),
+            permissions: permissions
+                .iter()
+                .map(|p| Permission::try_from(p.to_string()))
+                .collect::<Result<_>>()?,
+            ..Role::default()
+        })
+    }
+
     /// The areas only `admin` (or a role granting them) may touch.
     pub const ADMIN_AREAS: [&'static str; 3] = ["accounts", "roles", "servicekeys"];
 
@@ -293,14 +306,7 @@ mod tests {
 
     #[test]
     fn a_role_is_within_another_when_it_allows_no_more() {
-        let role = |name: &str, perms: &[&str]| Role {
-            name: name.into(),
-            permissions: perms
-                .iter()
-                .map(|p| p.to_string().try_into().unwrap())
-                .collect(),
-            ..Role::default()
-        };
+        let role = |name: &str, perms: &[&str]| Role::new(name, perms).unwrap();
         let admin = role("admin", &[]);
         let user = role("user", &[]);
         let keys = role("keys", &["servicekeys:rw", "accounts:rw"]);

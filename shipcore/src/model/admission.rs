@@ -225,14 +225,7 @@ mod tests {
     fn owner(role: &str, perms: &[&str]) -> Owner {
         Owner {
             name: "someone".into(),
-            role: Role {
-                name: role.into(),
-                permissions: perms
-                    .iter()
-                    .map(|p| p.to_string().try_into().unwrap())
-                    .collect(),
-                ..Role::default()
-            },
+            role: Role::new(role, perms).unwrap(),
         }
     }
 
