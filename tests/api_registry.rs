@@ -5,6 +5,14 @@
 //! every endpoint of seed 004 (`/docker/ext`) and seed 002 part 2
 //! (`/harbor`) with its body checked. Real clients (docker, skopeo) and a
 //! deploy from the registry run over the test bed in `registry_engines.rs`.
+//!
+//! An upload belongs to the repository it was opened on and to the caller
+//! who opened it: another account that may write the registry, an admin
+//! included, or the opener naming another repository, finds no such upload
+//! (`BLOB_UPLOAD_UNKNOWN`, answered as for an id never made). An upload
+//! with no recorded owner (made before uploads had one) is unknown to
+//! everyone. What the registry writes on disk is `0700` folders and `0600`
+//! files.
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -39,6 +47,12 @@ impl Answer {
     }
     fn code(&self) -> String {
         self.json()["errors"][0]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+    fn message(&self) -> String {
+        self.json()["errors"][0]["message"]
             .as_str()
             .unwrap_or_default()
             .to_string()
@@ -1131,4 +1145,360 @@ async fn seed_002_harbor_browse() {
         )
         .await;
     assert_eq!(s, 400);
+}
+
+/// Accounts `name` with a custom role that reads and writes the registry.
+async fn pushers(api: &Api, names: &[&str]) -> Vec<Cred> {
+    api.access
+        .create_role(
+            "pusher",
+            vec!["registry:rw".to_string().try_into().unwrap()],
+        )
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for name in names {
+        let pw = format!("{name}-pw-123");
+        api.access
+            .create_account(name, &pw, "pusher")
+            .await
+            .unwrap();
+        out.push(Cred::Basic(name.to_string(), pw));
+    }
+    out
+}
+
+/// Opens an upload on `repo` as `cred`: its id.
+async fn open(api: &Api, repo: &str, cred: &Cred) -> String {
+    let a = raw(
+        api,
+        "POST",
+        &format!("/v2/{repo}/blobs/uploads/"),
+        cred,
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(a.status, 202, "{}", String::from_utf8_lossy(&a.body));
+    let id = a.header("docker-upload-uuid");
+    assert_eq!(
+        a.header("location"),
+        format!("/v2/{repo}/blobs/uploads/{id}")
+    );
+    id
+}
+
+/// A call: method, query, headers, body.
+type Request = (&'static str, String, Vec<(&'static str, String)>, Vec<u8>);
+
+/// Every call on an upload (status, chunk, finish, cancel) made at `path`
+/// by `cred`: each must answer as for an upload that does not exist, the
+/// same way a never-made id (`never`) is answered.
+async fn all_unknown(api: &Api, path: &str, never: &str, cred: &Cred, data: &[u8]) {
+    let d = digest(data);
+    let id = path.rsplit('/').next().unwrap();
+    let never_id = never.rsplit('/').next().unwrap();
+    let calls: [Request; 6] = [
+        ("GET", String::new(), vec![], vec![]),
+        ("PATCH", String::new(), vec![], data.to_vec()),
+        (
+            "PATCH",
+            String::new(),
+            vec![("Content-Range", format!("0-{}", data.len() - 1))],
+            data.to_vec(),
+        ),
+        ("PUT", format!("?digest={d}"), vec![], data.to_vec()),
+        ("PUT", format!("?digest={d}"), vec![], vec![]),
+        ("DELETE", String::new(), vec![], vec![]),
+    ];
+    for (method, query, headers, body) in calls {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let a = raw(
+            api,
+            method,
+            &format!("{path}{query}"),
+            cred,
+            &headers,
+            body.clone(),
+        )
+        .await;
+        let what = format!("{method} {path}{query}");
+        assert_eq!(
+            (a.status, a.code().as_str()),
+            (404, "BLOB_UPLOAD_UNKNOWN"),
+            "{what}: {}",
+            String::from_utf8_lossy(&a.body)
+        );
+        assert!(a.header("location").is_empty(), "{what}");
+        assert!(a.header("range").is_empty(), "{what}");
+        // Word for word the answer for an id never made.
+        let b = raw(
+            api,
+            method,
+            &format!("{never}{query}"),
+            cred,
+            &headers,
+            body,
+        )
+        .await;
+        assert_eq!(
+            (b.status, b.code()),
+            (a.status, a.code()),
+            "{what} vs {never}"
+        );
+        assert_eq!(
+            a.message().replace(id, "ID"),
+            b.message().replace(never_id, "ID")
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_upload_answers_only_its_opener_under_its_repository() {
+    let api = fixture().await;
+    let creds = pushers(&api, &["ci", "mallory"]).await;
+    let (ci, mallory) = (&creds[0], &creds[1]);
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 241) as u8).collect();
+    let d = digest(&data);
+    let never = format!("/v2/team/app/blobs/uploads/{}", "0".repeat(32));
+
+    // The admin opens an upload on team/app and sends half.
+    let id = open(&api, "team/app", &admin()).await;
+    let location = format!("/v2/team/app/blobs/uploads/{id}");
+    let a = raw(
+        &api,
+        "PATCH",
+        &location,
+        &admin(),
+        &[("Content-Range", "0-99999")],
+        data[..100_000].to_vec(),
+    )
+    .await;
+    assert_eq!((a.status, a.header("range").as_str()), (202, "0-99999"));
+
+    // Another account that writes the registry: no such upload, whatever
+    // it tries (status, chunks, finish with or without a body, cancel).
+    all_unknown(&api, &location, &never, mallory, &data[100_000..]).await;
+    all_unknown(&api, &location, &never, ci, b"evil").await;
+    // The opener naming another repository: no such upload either.
+    for repo in ["other/app", "team/app2", "team"] {
+        let elsewhere = format!("/v2/{repo}/blobs/uploads/{id}");
+        let never = format!("/v2/{repo}/blobs/uploads/{}", "0".repeat(32));
+        all_unknown(&api, &elsewhere, &never, &admin(), &data[100_000..]).await;
+    }
+    // A caller that may not write the registry is refused before that.
+    api.access
+        .create_account("reader", "reader-pw", "user")
+        .await
+        .unwrap();
+    let reader = Cred::Basic("reader".into(), "reader-pw".into());
+    let a = raw(&api, "GET", &location, &reader, &[], vec![]).await;
+    assert_eq!((a.status, a.code().as_str()), (403, "DENIED"));
+
+    // None of that touched it: the opener goes on where it was and
+    // completes it.
+    let a = raw(&api, "GET", &location, &admin(), &[], vec![]).await;
+    assert_eq!((a.status, a.header("range").as_str()), (204, "0-99999"));
+    let a = raw(
+        &api,
+        "PATCH",
+        &location,
+        &admin(),
+        &[("Content-Range", "100000-149999")],
+        data[100_000..150_000].to_vec(),
+    )
+    .await;
+    assert_eq!((a.status, a.header("range").as_str()), (202, "0-149999"));
+    let a = raw(
+        &api,
+        "PUT",
+        &format!("{location}?digest={d}"),
+        &admin(),
+        &[],
+        data[150_000..].to_vec(),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(a.header("location"), format!("/v2/team/app/blobs/{d}"));
+    let a = raw(
+        &api,
+        "GET",
+        &format!("/v2/team/app/blobs/{d}"),
+        &admin(),
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.body.as_ref(), &data[..]);
+    // Only where it was opened.
+    let a = raw(
+        &api,
+        "HEAD",
+        &format!("/v2/other/app/blobs/{d}"),
+        &admin(),
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(a.status, 404);
+    // Finished, it is gone for its opener too.
+    let a = raw(&api, "GET", &location, &admin(), &[], vec![]).await;
+    assert_eq!((a.status, a.code().as_str()), (404, "BLOB_UPLOAD_UNKNOWN"));
+
+    // The other way round: an account's upload is its own, an admin's
+    // calls on it included; the account completes it.
+    let id = open(&api, "team/app", ci).await;
+    let location = format!("/v2/team/app/blobs/uploads/{id}");
+    all_unknown(&api, &location, &never, &admin(), b"admin bytes").await;
+    all_unknown(&api, &location, &never, mallory, b"admin bytes").await;
+    let other = format!("/v2/other/app/blobs/uploads/{id}");
+    let never_other = format!("/v2/other/app/blobs/uploads/{}", "0".repeat(32));
+    all_unknown(&api, &other, &never_other, ci, b"ci bytes").await;
+    let layer = b"ci's layer".to_vec();
+    let a = raw(&api, "PATCH", &location, ci, &[], layer.clone()).await;
+    assert_eq!(a.status, 202);
+    let a = raw(
+        &api,
+        "PUT",
+        &format!("{location}?digest={}", digest(&layer)),
+        ci,
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    // And cancels its own.
+    let id = open(&api, "team/app", ci).await;
+    let location = format!("/v2/team/app/blobs/uploads/{id}");
+    let a = raw(&api, "DELETE", &location, ci, &[], vec![]).await;
+    assert_eq!(a.status, 204);
+    let a = raw(&api, "GET", &location, ci, &[], vec![]).await;
+    assert_eq!((a.status, a.code().as_str()), (404, "BLOB_UPLOAD_UNKNOWN"));
+}
+
+#[tokio::test]
+async fn a_mount_still_needs_the_blob_in_from_and_opens_a_bound_upload_when_missing() {
+    let api = fixture().await;
+    let creds = pushers(&api, &["ci", "mallory"]).await;
+    let (ci, mallory) = (&creds[0], &creds[1]);
+    let data = b"a layer to mount".to_vec();
+    let d = digest(&data);
+    let a = raw(
+        &api,
+        "POST",
+        &format!("/v2/team/app/blobs/uploads/?digest={d}"),
+        ci,
+        &[],
+        data.clone(),
+    )
+    .await;
+    assert_eq!(a.status, 201);
+    // Mounted from a repository that has it.
+    let a = raw(
+        &api,
+        "POST",
+        &format!("/v2/team/copy/blobs/uploads/?mount={d}&from=team/app"),
+        mallory,
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(a.status, 201);
+    // From one that has not: an upload opens instead, bound to its caller
+    // and repository like any other.
+    let a = raw(
+        &api,
+        "POST",
+        &format!("/v2/team/third/blobs/uploads/?mount={d}&from=nothing/here"),
+        mallory,
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(a.status, 202);
+    let location = a.header("location");
+    assert!(
+        location.starts_with("/v2/team/third/blobs/uploads/"),
+        "{location}"
+    );
+    let a = raw(&api, "GET", &location, ci, &[], vec![]).await;
+    assert_eq!((a.status, a.code().as_str()), (404, "BLOB_UPLOAD_UNKNOWN"));
+    let a = raw(&api, "GET", &location, mallory, &[], vec![]).await;
+    assert_eq!(a.status, 204);
+    // A caller that only reads the registry may not mount.
+    api.access
+        .create_account("reader", "reader-pw", "user")
+        .await
+        .unwrap();
+    let reader = Cred::Basic("reader".into(), "reader-pw".into());
+    let a = raw(
+        &api,
+        "POST",
+        &format!("/v2/team/fourth/blobs/uploads/?mount={d}&from=team/app"),
+        &reader,
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!((a.status, a.code().as_str()), (403, "DENIED"));
+}
+
+#[tokio::test]
+async fn an_upload_without_a_recorded_owner_is_unknown_to_everyone() {
+    let api = fixture().await;
+    // As an upload left by a version that recorded no owner.
+    let id = api.registry.blob_store().start_upload().await.unwrap();
+    let location = format!("/v2/team/app/blobs/uploads/{id}");
+    let never = format!("/v2/team/app/blobs/uploads/{}", "0".repeat(32));
+    all_unknown(&api, &location, &never, &admin(), b"bytes").await;
+    // Its file is left to the day-old sweep.
+    assert!(api.registry.blob_store().upload_size(&id).await.is_ok());
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_registry_writes_private_folders_and_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let api = fixture().await;
+    let data = b"private bytes".to_vec();
+    let a = raw(
+        &api,
+        "POST",
+        &format!("/v2/team/app/blobs/uploads/?digest={}", digest(&data)),
+        &admin(),
+        &[],
+        data,
+    )
+    .await;
+    assert_eq!(a.status, 201);
+    let id = open(&api, "team/app", &admin()).await;
+    let a = raw(
+        &api,
+        "PATCH",
+        &format!("/v2/team/app/blobs/uploads/{id}"),
+        &admin(),
+        &[],
+        b"half".to_vec(),
+    )
+    .await;
+    assert_eq!(a.status, 202);
+    let mut files = 0;
+    let mut stack = vec![api.content.path().to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            let mode = m.permissions().mode() & 0o7777;
+            if m.is_dir() {
+                assert_eq!(mode, 0o700, "{}", p.display());
+                stack.push(p);
+            } else {
+                assert_eq!(mode, 0o600, "{}", p.display());
+                files += 1;
+            }
+        }
+    }
+    // The blob, the open upload and its owner record.
+    assert_eq!(files, 3);
 }

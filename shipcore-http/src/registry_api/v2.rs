@@ -7,6 +7,11 @@
 //! `_catalog` with `n`/`last` paging. Errors come in the distribution
 //! spec's form, `{"errors":[{"code","message","detail"}]}`.
 //!
+//! An upload belongs to the repository it was opened on and the caller who
+//! opened it: every later call on its id (status, chunk, finish, cancel)
+//! under another repository name or from another principal answers
+//! `BLOB_UPLOAD_UNKNOWN` (404), as for an id never made.
+//!
 //! The path is read raw (never percent-decoded): the repository name,
 //! the reference and the digest are each checked by `shipcore::registry`
 //! before anything reaches the file system. Bodies stream into the content
@@ -583,13 +588,17 @@ impl Call<'_> {
             registry.link_blob(repo, &d, by(&self.caller)).await?;
             return Ok(Self::created(repo, &d));
         }
-        let id = registry.blob_store().start_upload().await?;
+        let id = registry.start_upload(repo, by(&self.caller)).await?;
         Ok(Self::accepted(StatusCode::ACCEPTED, repo, &id, 0))
     }
 
     async fn upload_status(&self, repo: &Repository, id: &str) -> Answer {
         self.caller.require(AREA, true)?;
-        let held = self.opts.registry.blob_store().upload_size(id).await?;
+        let held = self
+            .opts
+            .registry
+            .upload_size(repo, id, by(&self.caller))
+            .await?;
         Ok(Self::accepted(StatusCode::NO_CONTENT, repo, id, held))
     }
 
@@ -622,17 +631,25 @@ impl Call<'_> {
         Ok(Some(start))
     }
 
-    async fn append(&self, id: &str, body: Body) -> Result<u64, V2Error> {
+    async fn append(&self, repo: &Repository, id: &str, body: Body) -> Result<u64, V2Error> {
         let at = self.chunk_start()?;
-        let store = self.opts.registry.blob_store();
-        match store
-            .append(id, at, self.opts.max_blob, body_stream(body, self.idle()))
+        let registry = &self.opts.registry;
+        let who = by(&self.caller);
+        match registry
+            .append_upload(
+                repo,
+                id,
+                who,
+                at,
+                self.opts.max_blob,
+                body_stream(body, self.idle()),
+            )
             .await
         {
             Ok(held) => Ok(held),
             Err(e @ shipcore::Error::State { .. }) => {
                 let mut err = V2Error::from(e);
-                err.range = store.upload_size(id).await.ok();
+                err.range = registry.upload_size(repo, id, who).await.ok();
                 Err(err)
             }
             Err(e) => Err(e.into()),
@@ -641,7 +658,7 @@ impl Call<'_> {
 
     async fn patch(&self, repo: &Repository, id: &str, body: Body) -> Answer {
         self.caller.require(AREA, true)?;
-        let held = self.append(id, body).await?;
+        let held = self.append(repo, id, body).await?;
         Ok(Self::accepted(StatusCode::ACCEPTED, repo, id, held))
     }
 
@@ -656,16 +673,20 @@ impl Call<'_> {
             )
         })?;
         let d = Digest::parse(&digest)?;
-        self.append(id, body).await?;
-        let registry = &self.opts.registry;
-        registry.blob_store().finish(id, &d).await?;
-        registry.link_blob(repo, &d, by(&self.caller)).await?;
+        self.append(repo, id, body).await?;
+        self.opts
+            .registry
+            .finish_upload(repo, id, by(&self.caller), &d)
+            .await?;
         Ok(Self::created(repo, &d))
     }
 
-    async fn cancel(&self, _repo: &Repository, id: &str) -> Answer {
+    async fn cancel(&self, repo: &Repository, id: &str) -> Answer {
         self.caller.require(AREA, true)?;
-        self.opts.registry.blob_store().cancel(id).await?;
+        self.opts
+            .registry
+            .cancel_upload(repo, id, by(&self.caller))
+            .await?;
         Ok(StatusCode::NO_CONTENT.into_response())
     }
 }

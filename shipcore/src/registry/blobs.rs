@@ -1,14 +1,18 @@
 //! The content store: blobs on disk by digest, and uploads in progress.
 //!
-//! Layout under the root (made `0700`): `blobs/sha256/<2 hex>/<64 hex>` for
-//! published blobs, `uploads/<id>` for uploads in progress. A blob's path is
-//! made from its parsed [`Digest`], never from text a client sent. An upload
-//! is hashed while it streams in (the hasher kept in memory beside the
-//! file; after a restart it is rebuilt by reading the file once), and
-//! published by fsync + rename, so a blob file either holds exactly the
-//! bytes of its digest or does not exist: a crash mid-push leaves at most an
-//! upload file, which [`BlobStore::open`] removes when it is older than the
-//! upload lifetime.
+//! Layout under the root: `blobs/sha256/<2 hex>/<64 hex>` for published
+//! blobs, `uploads/<id>` for uploads in progress and `uploads/<id>.owner`
+//! beside each upload started for a caller (the repository it was opened on
+//! and the principal who opened it, as JSON: see [`UploadOwner`]). Every
+//! folder the store makes is `0700` and every file `0600` (on Unix);
+//! folders found wider at [`BlobStore::open`] are restricted, with a
+//! warning. A blob's path is made from its parsed [`Digest`], never from
+//! text a client sent. An upload is hashed while it streams in (the hasher
+//! kept in memory beside the file; after a restart it is rebuilt by reading
+//! the file once), and published by fsync + rename, so a blob file either
+//! holds exactly the bytes of its digest or does not exist: a crash
+//! mid-push leaves at most an upload file (and its owner record), which
+//! [`BlobStore::open`] removes when it is older than the upload lifetime.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -17,9 +21,10 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use super::names::Digest;
+use super::names::{Digest, Repository};
 use crate::error::{Error, Result};
 
 /// Uploads untouched for this long are abandoned.
@@ -32,6 +37,37 @@ const FLUSH_EVERY: u64 = 32 * 1024 * 1024;
 
 /// Bytes gathered before one write to an upload's file.
 const WRITE_BUFFER: usize = 1 << 20;
+
+/// What follows an upload's id in the name of its owner record.
+const OWNER_SUFFIX: &str = ".owner";
+
+/// The mode of every folder the store makes.
+#[cfg(unix)]
+const DIR_MODE: u32 = 0o700;
+
+/// The mode of every file the store makes.
+#[cfg(unix)]
+const FILE_MODE: u32 = 0o600;
+
+/// Whom an upload belongs to: the repository it was opened on and the
+/// principal (account name, or `key:<prefix>`) who opened it. Kept in a
+/// file beside the upload (`uploads/<id>.owner`), so it outlives a restart
+/// as the upload does; a call on the upload that names another repository
+/// or comes from another principal finds no upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadOwner {
+    pub repository: String,
+    pub principal: String,
+}
+
+impl UploadOwner {
+    pub fn new(repository: &Repository, principal: &str) -> Self {
+        UploadOwner {
+            repository: repository.to_string(),
+            principal: principal.to_string(),
+        }
+    }
+}
 
 /// An upload's running hash, while this process holds it.
 struct Hashing {
@@ -147,18 +183,67 @@ fn io(what: &str, path: &Path, e: std::io::Error) -> Error {
     }
 }
 
+/// Makes a folder (and its missing parents) `0700`.
+async fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    let mut b = tokio::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    b.mode(DIR_MODE);
+    b.create(path).await
+}
+
+/// Makes a folder `0700` if it is not there, and restricts it to `0700`
+/// if it is (warning when it was open to others).
 async fn make_private_dir(path: &Path) -> Result<()> {
-    tokio::fs::create_dir_all(path)
+    create_private_dir(path)
         .await
         .map_err(|e| io("cannot create", path, e))?;
+    restrict_dir(path).await
+}
+
+/// Restricts an existing folder to `0700`, warning when it was open to
+/// others.
+async fn restrict_dir(path: &Path) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        tokio::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+        let mode = tokio::fs::metadata(path)
             .await
-            .map_err(|e| io("cannot restrict", path, e))?;
+            .map_err(|e| io("cannot read", path, e))?
+            .permissions()
+            .mode()
+            & 0o7777;
+        if mode != DIR_MODE {
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    path = %path.display(),
+                    mode = format!("{mode:04o}"),
+                    "registry folder open to others: restricted to 0700"
+                );
+            }
+            tokio::fs::set_permissions(path, std::fs::Permissions::from_mode(DIR_MODE))
+                .await
+                .map_err(|e| io("cannot restrict", path, e))?;
+        }
     }
     Ok(())
+}
+
+/// Options that create a file `0600` (only if it is not there).
+fn new_private_file() -> tokio::fs::OpenOptions {
+    let mut o = tokio::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    o.mode(FILE_MODE);
+    o
+}
+
+/// Removes a file, a missing one being no error.
+async fn remove_if_there(path: &Path) -> std::io::Result<()> {
+    match tokio::fs::remove_file(path).await {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
 }
 
 /// An upload id: 32 hex characters (checked before it names a file).
@@ -176,15 +261,31 @@ fn check_upload_id(id: &str) -> Result<()> {
 
 impl BlobStore {
     /// Opens (or makes) the store under `root`, removing uploads abandoned
-    /// for longer than [`UPLOAD_LIFETIME`].
+    /// for longer than [`UPLOAD_LIFETIME`]. Its folders are made `0700`,
+    /// and those found wider (made by an earlier version) restricted.
     pub async fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
         for dir in [
             root.clone(),
+            root.join("blobs"),
             root.join("blobs/sha256"),
             root.join("uploads"),
         ] {
             make_private_dir(&dir).await?;
+        }
+        // The blobs' prefix folders (256 at most).
+        let top = root.join("blobs/sha256");
+        let mut dirs = tokio::fs::read_dir(&top)
+            .await
+            .map_err(|e| io("cannot list", &top, e))?;
+        while let Some(entry) = dirs
+            .next_entry()
+            .await
+            .map_err(|e| io("cannot list", &top, e))?
+        {
+            if entry.file_type().await.is_ok_and(|t| t.is_dir()) {
+                restrict_dir(&entry.path()).await?;
+            }
         }
         let store = BlobStore {
             root,
@@ -194,7 +295,9 @@ impl BlobStore {
         Ok(store)
     }
 
-    /// Removes upload files untouched for longer than `age`.
+    /// Removes upload files untouched for longer than `age` (with their
+    /// owner records), and owner records older than that left without an
+    /// upload (a crash between a publish and the record's removal).
     pub async fn remove_abandoned(&self, age: Duration) -> Result<usize> {
         let dir = self.root.join("uploads");
         let mut entries = tokio::fs::read_dir(&dir)
@@ -213,6 +316,16 @@ impl BlobStore {
                 .and_then(|m| m.modified())
                 .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > age);
             let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(id) = name.strip_suffix(OWNER_SUFFIX) {
+                let orphan = matches!(
+                    tokio::fs::symlink_metadata(self.upload_path(id)).await,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound
+                );
+                if old && orphan {
+                    let _ = tokio::fs::remove_file(entry.path()).await;
+                }
+                continue;
+            }
             let busy = self
                 .hashing
                 .lock()
@@ -220,6 +333,7 @@ impl BlobStore {
                 .unwrap_or(true);
             if old && !busy {
                 let _ = tokio::fs::remove_file(entry.path()).await;
+                let _ = remove_if_there(&self.owner_path(&name)).await;
                 if let Ok(mut h) = self.hashing.lock() {
                     h.remove(&name);
                 }
@@ -236,6 +350,12 @@ impl BlobStore {
 
     fn upload_path(&self, id: &str) -> PathBuf {
         self.root.join("uploads").join(id)
+    }
+
+    fn owner_path(&self, id: &str) -> PathBuf {
+        self.root
+            .join("uploads")
+            .join(format!("{id}{OWNER_SUFFIX}"))
     }
 
     /// A blob's size, if the store holds it.
@@ -274,20 +394,47 @@ impl BlobStore {
         }
     }
 
-    /// Starts an upload; its id.
+    /// Starts an upload that belongs to no one; its id. Such an upload is
+    /// for this process's own use ([`BlobStore::put`]):
+    /// [`BlobStore::check_upload`] refuses it to every caller.
     pub async fn start_upload(&self) -> Result<String> {
+        self.start(None).await
+    }
+
+    /// Starts an upload on `owner`'s behalf; its id. Its owner is recorded
+    /// beside it (before the upload file is made, so an upload never
+    /// exists without it), for [`BlobStore::check_upload`].
+    pub async fn start_upload_for(&self, owner: &UploadOwner) -> Result<String> {
+        self.start(Some(owner)).await
+    }
+
+    async fn start(&self, owner: Option<&UploadOwner>) -> Result<String> {
         let mut raw = [0u8; 16];
         getrandom::getrandom(&mut raw).map_err(|e| Error::System {
             reason: format!("no randomness for an upload id: {e}"),
         })?;
         let id: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        if let Some(owner) = owner {
+            let record = serde_json::to_vec(owner).map_err(|e| Error::System {
+                reason: format!("cannot encode an upload's owner: {e}"),
+            })?;
+            let path = self.owner_path(&id);
+            let written = async {
+                let mut f = new_private_file().open(&path).await?;
+                tokio::io::AsyncWriteExt::write_all(&mut f, &record).await?;
+                tokio::io::AsyncWriteExt::flush(&mut f).await
+            }
+            .await;
+            if let Err(e) = written {
+                let _ = remove_if_there(&path).await;
+                return Err(io("cannot create", &path, e));
+            }
+        }
         let path = self.upload_path(&id);
-        tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .await
-            .map_err(|e| io("cannot create", &path, e))?;
+        if let Err(e) = new_private_file().open(&path).await {
+            let _ = remove_if_there(&self.owner_path(&id)).await;
+            return Err(io("cannot create", &path, e));
+        }
         if let Ok(mut h) = self.hashing.lock() {
             h.insert(
                 id.clone(),
@@ -298,6 +445,36 @@ impl BlobStore {
             );
         }
         Ok(id)
+    }
+
+    /// Whom an upload belongs to: `None` when it has no owner record (an
+    /// upload of [`BlobStore::start_upload`], one made before uploads were
+    /// bound to their owner, or one that is gone).
+    pub async fn upload_owner(&self, id: &str) -> Result<Option<UploadOwner>> {
+        check_upload_id(id)?;
+        let path = self.owner_path(id);
+        match tokio::fs::read(&path).await {
+            Ok(bytes) => match serde_json::from_slice(&bytes) {
+                Ok(owner) => Ok(Some(owner)),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "unreadable upload owner record");
+                    Ok(None)
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io("cannot read", &path, e)),
+        }
+    }
+
+    /// Fails with the upload missing ([`Error::Missing`], as for an id
+    /// never made) unless the upload was started by `owner` (same
+    /// repository, same principal). Uploads without an owner record are
+    /// refused to everyone.
+    pub async fn check_upload(&self, id: &str, owner: &UploadOwner) -> Result<()> {
+        match self.upload_owner(id).await? {
+            Some(o) if o == *owner => Ok(()),
+            _ => Err(Error::missing("upload", id)),
+        }
     }
 
     /// Bytes an upload holds so far.
@@ -518,6 +695,7 @@ impl BlobStore {
         let got = Digest::from_bytes(hashing.hasher.finalize().into());
         if got != *digest {
             let _ = tokio::fs::remove_file(&path).await;
+            let _ = remove_if_there(&self.owner_path(id)).await;
             taken.forget();
             return Err(Error::invalid(
                 "digest",
@@ -533,7 +711,7 @@ impl BlobStore {
             f.sync_all().await?;
             let target = self.blob_path(digest);
             if let Some(dir) = target.parent() {
-                tokio::fs::create_dir_all(dir).await?;
+                create_private_dir(dir).await?;
             }
             tokio::fs::rename(&path, &target).await?;
             if let Some(dir) = target.parent() {
@@ -545,6 +723,7 @@ impl BlobStore {
         }
         .await;
         taken.forget();
+        let _ = remove_if_there(&self.owner_path(id)).await;
         match published {
             Ok(()) => Ok(size),
             Err(e) => {
@@ -573,6 +752,7 @@ impl BlobStore {
     pub async fn cancel(&self, id: &str) -> Result<()> {
         check_upload_id(id)?;
         self.forget(id);
+        let _ = remove_if_there(&self.owner_path(id)).await;
         match tokio::fs::remove_file(self.upload_path(id)).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::missing("upload", id)),
@@ -792,6 +972,152 @@ mod tests {
             assert!(store.upload_size(bad).await.is_err());
             assert!(store.cancel(bad).await.is_err());
         }
+    }
+
+    /// Paths with their modes.
+    #[cfg(unix)]
+    type Modes = Vec<(PathBuf, u32)>;
+
+    /// Every folder and file under `dir` (itself included), with its mode.
+    #[cfg(unix)]
+    fn modes(dir: &Path) -> (Modes, Modes) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777;
+        let (mut dirs, mut files) = (vec![(dir.to_path_buf(), mode(dir))], Vec::new());
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if std::fs::symlink_metadata(&p).unwrap().is_dir() {
+                let (d, f) = modes(&p);
+                dirs.extend(d);
+                files.extend(f);
+            } else {
+                files.push((p.clone(), mode(&p)));
+            }
+        }
+        (dirs, files)
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn folders_are_0700_and_files_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("registry");
+        // Folders an earlier version left open to others are restricted
+        // at open.
+        let prefix = root.join("blobs/sha256/ab");
+        std::fs::create_dir_all(&prefix).unwrap();
+        for d in [
+            root.clone(),
+            root.join("blobs"),
+            root.join("blobs/sha256"),
+            prefix.clone(),
+        ] {
+            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let store = BlobStore::open(&root).await.unwrap();
+        // A monolithic blob, a chunked one published, one upload left open.
+        let d = digest_of(b"monolithic");
+        store
+            .put(&d, 1 << 20, chunks(&[b"monolithic"]))
+            .await
+            .unwrap();
+        let owner = UploadOwner::new(&Repository::parse("team/app").unwrap(), "alice");
+        let id = store.start_upload_for(&owner).await.unwrap();
+        store
+            .append(&id, None, 1 << 20, chunks(&[b"chunked"]))
+            .await
+            .unwrap();
+        store.finish(&id, &digest_of(b"chunked")).await.unwrap();
+        let open = store.start_upload_for(&owner).await.unwrap();
+        store
+            .append(&open, None, 1 << 20, chunks(&[b"half"]))
+            .await
+            .unwrap();
+
+        let (dirs, files) = modes(&root);
+        let mut names: Vec<String> = files
+            .iter()
+            .map(|(p, _)| p.strip_prefix(&root).unwrap().display().to_string())
+            .collect();
+        names.sort();
+        let mut want = vec![
+            format!("uploads/{open}"),
+            format!("uploads/{open}.owner"),
+            format!("blobs/sha256/{}/{}", &d.hex()[..2], d.hex()),
+            {
+                let c = digest_of(b"chunked").hex();
+                format!("blobs/sha256/{}/{c}", &c[..2])
+            },
+        ];
+        want.sort();
+        assert_eq!(names, want);
+        assert!(dirs.len() >= 6, "{dirs:?}");
+        for (p, mode) in &dirs {
+            assert_eq!(*mode, 0o700, "{} is {mode:o}", p.display());
+        }
+        for (p, mode) in &files {
+            assert_eq!(*mode, 0o600, "{} is {mode:o}", p.display());
+        }
+    }
+
+    #[tokio::test]
+    async fn uploads_are_bound_to_who_started_them_where() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).await.unwrap();
+        let app = Repository::parse("team/app").unwrap();
+        let other = Repository::parse("other/app").unwrap();
+        let alice = UploadOwner::new(&app, "alice");
+        let id = store.start_upload_for(&alice).await.unwrap();
+        store.check_upload(&id, &alice).await.unwrap();
+        for stranger in [
+            UploadOwner::new(&app, "bob"),
+            UploadOwner::new(&other, "alice"),
+        ] {
+            assert!(matches!(
+                store.check_upload(&id, &stranger).await,
+                Err(Error::Missing { .. })
+            ));
+        }
+        // The record outlives a restart.
+        let again = BlobStore::open(dir.path()).await.unwrap();
+        assert_eq!(again.upload_owner(&id).await.unwrap(), Some(alice.clone()));
+        again.check_upload(&id, &alice).await.unwrap();
+        // An upload without a record (the store's own, or one made before
+        // uploads had owners) is no one's.
+        let ownerless = store.start_upload().await.unwrap();
+        assert!(store.check_upload(&ownerless, &alice).await.is_err());
+        // Unknown and malformed ids look the same.
+        assert!(store.check_upload(&"0".repeat(32), &alice).await.is_err());
+        assert!(store.check_upload("../x", &alice).await.is_err());
+        // Cancelled, a wrong digest, or published: the record goes too.
+        store.cancel(&id).await.unwrap();
+        assert!(store.check_upload(&id, &alice).await.is_err());
+        let id = store.start_upload_for(&alice).await.unwrap();
+        store.append(&id, None, 100, chunks(&[b"x"])).await.unwrap();
+        assert!(store.finish(&id, &digest_of(b"y")).await.is_err());
+        let id = store.start_upload_for(&alice).await.unwrap();
+        store.append(&id, None, 100, chunks(&[b"x"])).await.unwrap();
+        store.finish(&id, &digest_of(b"x")).await.unwrap();
+        store.cancel(&ownerless).await.unwrap();
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("uploads"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        // Abandoned uploads go with their records; a record left alone
+        // (a crash between a publish and its removal) goes too.
+        let id = store.start_upload_for(&alice).await.unwrap();
+        let stray = store.start_upload_for(&alice).await.unwrap();
+        std::fs::remove_file(dir.path().join("uploads").join(&stray)).unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(store.remove_abandoned(Duration::ZERO).await.unwrap(), 1);
+        assert!(store.upload_owner(&id).await.unwrap().is_none());
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("uploads"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 
     #[tokio::test]

@@ -1,6 +1,8 @@
 //! The image registry (OCI distribution): names and digests checked before
 //! they touch the file system (`names.rs`, pure), the content store of
-//! blobs and uploads on disk (`blobs.rs`), and manifests read for what they
+//! blobs and uploads on disk (`blobs.rs`: folders `0700`, files `0600`;
+//! each upload a caller opens bound to its repository and principal), and
+//! manifests read for what they
 //! reference (`manifest.rs`, pure but for sha2, an optional dependency of
 //! the runtime); `service.rs` keeps repositories, blob links, manifests
 //! and tags in the state store, and collects garbage.
@@ -14,7 +16,7 @@ pub mod names;
 pub mod service;
 
 #[cfg(feature = "runtime")]
-pub use blobs::BlobStore;
+pub use blobs::{BlobStore, UploadOwner};
 pub use names::{check_tag, Digest, Reference, Repository};
 #[cfg(feature = "runtime")]
 pub use service::{ManifestDoc, ProjectDoc, Registry, RepoDoc, TagDoc};

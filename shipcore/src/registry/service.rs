@@ -1,6 +1,9 @@
 //! The registry's metadata over the state store, beside the content store's
 //! bytes: repositories (who made them and when, pulls), the blobs each
 //! repository may serve (pushed or mounted there), manifests and tags.
+//! Uploads a caller makes go through here too: each is bound to the
+//! repository it was opened on and the principal who opened it (recorded
+//! by the content store beside the upload), and is unknown to any other.
 //!
 //! Keys: `registry/repos/<repo>`, `registry/links/<repo>@<hex>`,
 //! `registry/manifests/<repo>@<hex>`, `registry/tags/<repo>:<tag>` (`@` and
@@ -11,7 +14,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::blobs::BlobStore;
+use super::blobs::{BlobStore, UploadOwner};
 use super::manifest::{self, Manifest};
 use super::names::{check_tag, Digest, Reference, Repository};
 use crate::clock::Clock;
@@ -211,6 +214,67 @@ impl Registry {
             .await?
             .map(|(d, _)| d)
             .ok_or_else(|| unknown("repository", repo.as_str()))
+    }
+
+    /// Starts an upload into `repo` on `by`'s behalf; its id. Only `by`,
+    /// naming `repo`, may go on with it: to anyone else (another principal,
+    /// or the same under another repository name) it is unknown, as an id
+    /// never made is.
+    pub async fn start_upload(&self, repo: &Repository, by: &str) -> Result<String> {
+        self.blobs
+            .start_upload_for(&UploadOwner::new(repo, by))
+            .await
+    }
+
+    /// Bytes an upload of `by` into `repo` holds so far.
+    pub async fn upload_size(&self, repo: &Repository, id: &str, by: &str) -> Result<u64> {
+        self.blobs
+            .check_upload(id, &UploadOwner::new(repo, by))
+            .await?;
+        self.blobs.upload_size(id).await
+    }
+
+    /// Appends to an upload of `by` into `repo` (see [`BlobStore::append`]).
+    pub async fn append_upload<S>(
+        &self,
+        repo: &Repository,
+        id: &str,
+        by: &str,
+        at: Option<u64>,
+        limit: u64,
+        body: S,
+    ) -> Result<u64>
+    where
+        S: futures::Stream<Item = std::result::Result<bytes::Bytes, Error>> + Send,
+    {
+        self.blobs
+            .check_upload(id, &UploadOwner::new(repo, by))
+            .await?;
+        self.blobs.append(id, at, limit, body).await
+    }
+
+    /// Publishes an upload of `by` into `repo` as the blob `d` and links it
+    /// there; its size.
+    pub async fn finish_upload(
+        &self,
+        repo: &Repository,
+        id: &str,
+        by: &str,
+        d: &Digest,
+    ) -> Result<u64> {
+        self.blobs
+            .check_upload(id, &UploadOwner::new(repo, by))
+            .await?;
+        self.blobs.finish(id, d).await?;
+        self.link_blob(repo, d, by).await
+    }
+
+    /// Ends an upload of `by` into `repo` without publishing it.
+    pub async fn cancel_upload(&self, repo: &Repository, id: &str, by: &str) -> Result<()> {
+        self.blobs
+            .check_upload(id, &UploadOwner::new(repo, by))
+            .await?;
+        self.blobs.cancel(id).await
     }
 
     /// Makes a published blob servable from `repo` (after its upload, or
@@ -645,6 +709,40 @@ mod tests {
         format!(
             r#"{{"schemaVersion":2,"mediaType":"{DOCKER_MANIFEST}","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"{config}","size":2}},"layers":[{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","digest":"{layer}","size":5}}]}}"#
         )
+    }
+
+    #[tokio::test]
+    async fn an_upload_is_only_its_openers_in_its_repository() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = registry(dir.path()).await;
+        let app = Repository::parse("team/app").unwrap();
+        let other = Repository::parse("other/app").unwrap();
+        let body = |b: &'static [u8]| futures::stream::iter([Ok(Bytes::from_static(b))]);
+        let id = r.start_upload(&app, "alice").await.unwrap();
+        let missing = |e: Error| {
+            assert!(
+                matches!(e, Error::Missing { ref kind, .. } if kind == "upload"),
+                "{e}"
+            )
+        };
+        let d = Digest::from_bytes(Sha256::digest(b"layer").into());
+        for (repo, by) in [(&app, "bob"), (&other, "alice")] {
+            missing(r.upload_size(repo, &id, by).await.unwrap_err());
+            missing(
+                r.append_upload(repo, &id, by, None, 1 << 20, body(b"evil"))
+                    .await
+                    .unwrap_err(),
+            );
+            missing(r.finish_upload(repo, &id, by, &d).await.unwrap_err());
+            missing(r.cancel_upload(repo, &id, by).await.unwrap_err());
+        }
+        assert_eq!(r.upload_size(&app, &id, "alice").await.unwrap(), 0);
+        r.append_upload(&app, &id, "alice", Some(0), 1 << 20, body(b"layer"))
+            .await
+            .unwrap();
+        assert_eq!(r.finish_upload(&app, &id, "alice", &d).await.unwrap(), 5);
+        assert_eq!(r.blob(&app, &d).await.unwrap(), Some(5));
+        assert!(r.blob(&other, &d).await.unwrap().is_none());
     }
 
     #[tokio::test]
