@@ -241,12 +241,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Compose projects (seed 003). With several replicas, the leader's
     // reconcile round is left for a later version: projects run, but only a
     // replica of its own reconciles them.
-    let projects = Projects::open(
-        store.clone(),
-        cluster.clone(),
-        ProjectsOptions::default(),
-    )
-    .await?;
+    let projects =
+        Projects::open(store.clone(), cluster.clone(), ProjectsOptions::default()).await?;
     let _projects_round = (!shared).then(|| projects.spawn_reconcile());
     // The image registry: bytes under DIR/registry, records in the store.
     // Engines pull from it at `--registry-host` (this listener's address by

@@ -69,20 +69,31 @@ async fn the_hosts_root_through_a_volume_or_a_bind_is_an_admins_alone() {
         .call("POST", "/volumes/create", &alice(), Some(&body))
         .await;
     assert_eq!(s, 403, "{v}");
-    assert!(message(&v).contains("driverOpts needs the capability volume-options"), "{v}");
+    assert!(
+        message(&v).contains("driverOpts needs the capability volume-options"),
+        "{v}"
+    );
     assert!(e0.inspect_volume("root").await.is_err());
-    let deploy = json!({"name": "app:1", "cpus": 0.1, "memory": 16, "volumes": ["/:/host"]}).to_string();
+    let deploy =
+        json!({"name": "app:1", "cpus": 0.1, "memory": 16, "volumes": ["/:/host"]}).to_string();
     let (s, v) = api
         .call("POST", "/api/containers", &alice(), Some(&deploy))
         .await;
     assert_eq!(s, 403, "{v}");
-    assert!(message(&v).contains("volumes[0] needs the capability host-binds"), "{v}");
-    let host_net = json!({"name": "app:1", "cpus": 0.1, "memory": 16, "network_mode": "host"}).to_string();
+    assert!(
+        message(&v).contains("volumes[0] needs the capability host-binds"),
+        "{v}"
+    );
+    let host_net =
+        json!({"name": "app:1", "cpus": 0.1, "memory": 16, "network_mode": "host"}).to_string();
     let (s, v) = api
         .call("POST", "/api/containers", &alice(), Some(&host_net))
         .await;
     assert_eq!(s, 403, "{v}");
-    assert!(message(&v).contains("network_mode needs the capability host-namespaces"), "{v}");
+    assert!(
+        message(&v).contains("network_mode needs the capability host-namespaces"),
+        "{v}"
+    );
     // The Docker endpoint's extras are not the cluster API's to carry.
     let docker = json!({"name": "app:1", "cpus": 0.1, "memory": 16, "docker": {"host": {"privileged": true}}}).to_string();
     let (s, v) = api
@@ -120,7 +131,10 @@ async fn the_clusters_labels_are_refused_and_unsealed_ones_not_adopted() {
             .call("POST", "/projects", &who, Some(&project("spoof", &spoof)))
             .await;
         assert_eq!(s, 403, "{v}");
-        assert!(message(&v).contains("services.web.labels: label \"io.shipcore."), "{v}");
+        assert!(
+            message(&v).contains("services.web.labels: label \"io.shipcore."),
+            "{v}"
+        );
         assert!(message(&v).contains("reserved"), "{v}");
     }
     // Made behind the cluster's back with the labels (no seal): the
@@ -170,7 +184,12 @@ async fn another_clusters_volumes_are_out_of_reach() {
     assert!(e0.inspect_volume("their-data").await.is_ok());
     let external = "services:\n  web:\n    image: app:1\n    volumes: [\"data:/data\"]\nvolumes:\n  data:\n    external: true\n    name: their-data\n";
     let (s, v) = api
-        .call("POST", "/projects", &alice(), Some(&project("ext", external)))
+        .call(
+            "POST",
+            "/projects",
+            &alice(),
+            Some(&project("ext", external)),
+        )
         .await;
     assert_eq!(s, 403, "{v}");
     assert!(message(&v).contains("not one of yours"), "{v}");
@@ -202,8 +221,9 @@ async fn another_clusters_volumes_are_out_of_reach() {
 async fn users_reach_only_their_own_projects_and_volumes() {
     let (api, _) = bed().await;
     let template = "services:\n  web:\n    image: app:1\n    environment:\n      DB_PASSWORD: ${DB_PASSWORD}\n";
-    let body = json!({"name": "shop", "template": template, "environment": {"DB_PASSWORD": "hunter2"}})
-        .to_string();
+    let body =
+        json!({"name": "shop", "template": template, "environment": {"DB_PASSWORD": "hunter2"}})
+            .to_string();
     let (s, v) = api.call("POST", "/projects", &alice(), Some(&body)).await;
     assert_eq!(s, 201, "{v}");
     let (s, v) = api
@@ -257,7 +277,10 @@ async fn users_reach_only_their_own_projects_and_volumes() {
 
     // An admin reaches it, environment and all.
     let (s, v) = api.call("GET", "/projects/shop", &admin(), None).await;
-    assert_eq!((s, &v["environment"]["DB_PASSWORD"]), (200, &json!("hunter2")));
+    assert_eq!(
+        (s, &v["environment"]["DB_PASSWORD"]),
+        (200, &json!("hunter2"))
+    );
     // A role that reaches every project sees it, without the secret.
     api.access
         .create_role(

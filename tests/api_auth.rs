@@ -548,7 +548,9 @@ async fn auth_matrix() {
                 "watcher" => status == 403,
                 "user" | "user-token" => {
                     status == 403
-                        && answer.to_string().contains(&format!("needs the capability {capability}"))
+                        && answer
+                            .to_string()
+                            .contains(&format!("needs the capability {capability}"))
                 }
                 _ => (200..300).contains(&status),
             };
@@ -583,7 +585,12 @@ async fn auth_matrix() {
     // role, there for an admin and for its owner.
     let user_token = creds[5].1.clone();
     let (s, v) = api
-        .call("POST", "/volumes/create", &user_token, Some(r#"{"name":"owned","node":"a"}"#))
+        .call(
+            "POST",
+            "/volumes/create",
+            &user_token,
+            Some(r#"{"name":"owned","node":"a"}"#),
+        )
         .await;
     if s != 201 {
         failures.push(format!("a user's volume: {s} {v}"));

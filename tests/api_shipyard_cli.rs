@@ -393,7 +393,11 @@ async fn the_released_cli_flow() {
         )
         .await;
     assert_eq!(status, 403, "{v}");
-    assert!(v.to_string().contains("volumes[0] needs the capability host-binds"), "{v}");
+    assert!(
+        v.to_string()
+            .contains("volumes[0] needs the capability host-binds"),
+        "{v}"
+    );
 
     // containers
     let list: Vec<Container> = cli.get("/api/containers").await;

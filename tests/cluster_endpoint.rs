@@ -323,12 +323,34 @@ async fn docker_compose_and_curl_reach_the_cluster_over_mutual_tls() {
     // host's network, a host path, a privileged container and a volume
     // that binds the host's root are refused, naming what they need.
     for (args, needs) in [
-        (vec!["run", "-d", "--network", "host", IMAGE, "true"], "host-namespaces"),
-        (vec!["run", "-d", "-v", "/:/host", IMAGE, "true"], "host-binds"),
-        (vec!["run", "-d", "--privileged", IMAGE, "true"], "privileged"),
-        (vec!["run", "-d", "--pid", "host", IMAGE, "true"], "host-namespaces"),
         (
-            vec!["volume", "create", "-o", "type=none", "-o", "o=bind", "-o", "device=/", "hostroot"],
+            vec!["run", "-d", "--network", "host", IMAGE, "true"],
+            "host-namespaces",
+        ),
+        (
+            vec!["run", "-d", "-v", "/:/host", IMAGE, "true"],
+            "host-binds",
+        ),
+        (
+            vec!["run", "-d", "--privileged", IMAGE, "true"],
+            "privileged",
+        ),
+        (
+            vec!["run", "-d", "--pid", "host", IMAGE, "true"],
+            "host-namespaces",
+        ),
+        (
+            vec![
+                "volume",
+                "create",
+                "-o",
+                "type=none",
+                "-o",
+                "o=bind",
+                "-o",
+                "device=/",
+                "hostroot",
+            ],
             "volume-options",
         ),
     ] {
@@ -336,7 +358,9 @@ async fn docker_compose_and_curl_reach_the_cluster_over_mutual_tls() {
         assert!(!refused.status.success(), "{args:?} was admitted");
         let why = text(&refused.stderr);
         assert!(
-            why.contains(&format!("needs the capability {needs}, which role user does not hold")),
+            why.contains(&format!(
+                "needs the capability {needs}, which role user does not hold"
+            )),
             "{args:?}: {why}"
         );
     }

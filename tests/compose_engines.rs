@@ -65,7 +65,10 @@ async fn wait_state(p: &Projects, name: &str, want: &str) {
 
 /// The project's containers on its engine: (service, version, running).
 async fn containers(c: &Cluster, p: &Projects, name: &str) -> Vec<(String, String, bool)> {
-    let view = p.get(name, false, false, &shipcore::model::Owner::system()).await.unwrap();
+    let view = p
+        .get(name, false, false, &shipcore::model::Owner::system())
+        .await
+        .unwrap();
     let backend = c.backend(&view.engine).await.unwrap();
     let mut out: Vec<(String, String, bool)> = listed(&*backend, name)
         .await
@@ -167,16 +170,23 @@ async fn three_services_in_dependency_order_with_a_volume() {
         version: None,
         environment: [("DB_HOST".to_string(), "db".to_string())].into(),
     };
-    let doc = p.create(req.clone(), &shipcore::model::Owner::system()).await.unwrap();
+    let doc = p
+        .create(req.clone(), &shipcore::model::Owner::system())
+        .await
+        .unwrap();
     assert_eq!(doc.current.version, "1.0");
     assert!(matches!(
-        p.create(req.clone(), &shipcore::model::Owner::system()).await,
+        p.create(req.clone(), &shipcore::model::Owner::system())
+            .await,
         Err(Error::Exists { .. })
     ));
     wait_state(&p, &name, "running").await;
 
     // db became healthy before web started; web reached db by name.
-    let view = p.get(&name, true, true, &shipcore::model::Owner::system()).await.unwrap();
+    let view = p
+        .get(&name, true, true, &shipcore::model::Owner::system())
+        .await
+        .unwrap();
     let engine = view.engine.clone();
     let backend = c.backend(&engine).await.unwrap();
     let started = |svc: &str| {
@@ -208,12 +218,18 @@ async fn three_services_in_dependency_order_with_a_volume() {
         page.contains("hello-from-db"),
         "web serves what it fetched from db: {page}"
     );
-    let svc = p.service(&format!("{name}_web"), &shipcore::model::Owner::system()).await.unwrap();
+    let svc = p
+        .service(&format!("{name}_web"), &shipcore::model::Owner::system())
+        .await
+        .unwrap();
     assert_eq!(
         (svc.current_state.as_str(), svc.project.as_str()),
         ("running", name.as_str())
     );
-    let refs = p.volume(&format!("{name}_data"), &shipcore::model::Owner::system()).await.unwrap();
+    let refs = p
+        .volume(&format!("{name}_data"), &shipcore::model::Owner::system())
+        .await
+        .unwrap();
     assert_eq!(refs.refs.len(), 1, "db uses the volume: {refs:?}");
 
     // Stop, start, kill, redeploy.
@@ -246,7 +262,8 @@ async fn three_services_in_dependency_order_with_a_volume() {
     assert!(err.to_string().contains("force=true"), "{err}");
     p.delete(&name, true, false).await.unwrap();
     assert!(matches!(
-        p.get(&name, false, false, &shipcore::model::Owner::system()).await,
+        p.get(&name, false, false, &shipcore::model::Owner::system())
+            .await,
         Err(Error::Missing { .. })
     ));
     assert!(listed(&*backend, &name).await.is_empty());
@@ -255,7 +272,9 @@ async fn three_services_in_dependency_order_with_a_volume() {
         "the volume stays without v"
     );
     // The same project again uses the volume; deleted with v it goes.
-    p.create(req, &shipcore::model::Owner::system()).await.unwrap();
+    p.create(req, &shipcore::model::Owner::system())
+        .await
+        .unwrap();
     wait_state(&p, &name, "running").await;
     p.delete(&name, true, true).await.unwrap();
     assert!(
@@ -309,7 +328,13 @@ async fn blue_green_confirm_rollback_refusals_and_failure() {
     };
 
     // Update → both versions run → confirm → only the new.
-    p.update(&name, update("2.0", &sleep), &shipcore::model::Owner::system()).await.unwrap();
+    p.update(
+        &name,
+        update("2.0", &sleep),
+        &shipcore::model::Owner::system(),
+    )
+    .await
+    .unwrap();
     wait_update(&p, &name, Some("ready")).await;
     assert_eq!(state(&p, &name).await, "updating");
     assert_eq!(
@@ -319,7 +344,14 @@ async fn blue_green_confirm_rollback_refusals_and_failure() {
             ("app".into(), "2.0".into(), true)
         ]
     );
-    let again = p.update(&name, update("3.0", &sleep), &shipcore::model::Owner::system()).await.unwrap_err();
+    let again = p
+        .update(
+            &name,
+            update("3.0", &sleep),
+            &shipcore::model::Owner::system(),
+        )
+        .await
+        .unwrap_err();
     assert!(
         matches!(again, Error::State { .. }) && again.to_string().contains("under way"),
         "{again}"
@@ -330,17 +362,36 @@ async fn blue_green_confirm_rollback_refusals_and_failure() {
         containers(&c, &p, &name).await,
         [("app".into(), "2.0".into(), true)]
     );
-    assert_eq!(p.get(&name, false, false, &shipcore::model::Owner::system()).await.unwrap().version, "2.0");
+    assert_eq!(
+        p.get(&name, false, false, &shipcore::model::Owner::system())
+            .await
+            .unwrap()
+            .version,
+        "2.0"
+    );
 
     // Same version → 409.
-    let same = p.update(&name, update("2.0", &sleep), &shipcore::model::Owner::system()).await.unwrap_err();
+    let same = p
+        .update(
+            &name,
+            update("2.0", &sleep),
+            &shipcore::model::Owner::system(),
+        )
+        .await
+        .unwrap_err();
     assert!(
         matches!(same, Error::State { .. }) && same.to_string().contains("current version"),
         "{same}"
     );
 
     // Update → rollback → only the old.
-    p.update(&name, update("3.0", &sleep), &shipcore::model::Owner::system()).await.unwrap();
+    p.update(
+        &name,
+        update("3.0", &sleep),
+        &shipcore::model::Owner::system(),
+    )
+    .await
+    .unwrap();
     wait_update(&p, &name, Some("ready")).await;
     p.rollback(&name, false).await.unwrap();
     wait_update(&p, &name, None).await;
@@ -356,12 +407,19 @@ async fn blue_green_confirm_rollback_refusals_and_failure() {
         .contains("no update"));
 
     // A version that exits at once: the update ends failed, the old serves.
-    p.update(&name, update("4.0", &one_service(r#"["false"]"#)), &shipcore::model::Owner::system())
-        .await
-        .unwrap();
+    p.update(
+        &name,
+        update("4.0", &one_service(r#"["false"]"#)),
+        &shipcore::model::Owner::system(),
+    )
+    .await
+    .unwrap();
     wait_update(&p, &name, Some("failed")).await;
     assert_eq!(state(&p, &name).await, "failed");
-    let view = p.get(&name, false, false, &shipcore::model::Owner::system()).await.unwrap();
+    let view = p
+        .get(&name, false, false, &shipcore::model::Owner::system())
+        .await
+        .unwrap();
     assert!(
         view.update.unwrap().reason.contains("exited"),
         "the reason names the exit"

@@ -141,8 +141,13 @@ pub fn create_body(s: &ContainerSpec) -> m::ContainerCreateBody {
         uts_mode: (!s.host.uts_mode.is_empty()).then(|| s.host.uts_mode.clone()),
         userns_mode: (!s.host.userns_mode.is_empty()).then(|| s.host.userns_mode.clone()),
         security_opt: (!s.host.security_opt.is_empty()).then(|| s.host.security_opt.clone()),
-        sysctls: (!s.host.sysctls.is_empty())
-            .then(|| s.host.sysctls.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        sysctls: (!s.host.sysctls.is_empty()).then(|| {
+            s.host
+                .sysctls
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        }),
         ..Default::default()
     };
     let networking_config = match (&network, s.network_aliases.is_empty()) {

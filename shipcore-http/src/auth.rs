@@ -70,10 +70,12 @@ impl Credentials {
                 Ok(Some(p)) => p.allows(area, write),
                 _ => false,
             },
-            Credentials::Token { username, token } => match access.by_token(username, token).await {
-                Ok(Some(p)) => p.allows(area, write),
-                _ => false,
-            },
+            Credentials::Token { username, token } => {
+                match access.by_token(username, token).await {
+                    Ok(Some(p)) => p.allows(area, write),
+                    _ => false,
+                }
+            }
             Credentials::Basic {
                 username,
                 password,

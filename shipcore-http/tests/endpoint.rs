@@ -726,9 +726,9 @@ async fn the_admission_policy_decides_what_reaches_the_host() {
     let a = &bed.fixture.access;
     a.create_role(
         "binder",
-            shipcore::model::Role::new("binder", &["containers:rw", "host-binds:rw"])
-                .unwrap()
-                .permissions,
+        shipcore::model::Role::new("binder", &["containers:rw", "host-binds:rw"])
+            .unwrap()
+            .permissions,
     )
     .await
     .unwrap();
@@ -740,22 +740,46 @@ async fn the_admission_policy_decides_what_reaches_the_host() {
     let (binder, _) = cert_client(&bed.fixture, &ca, "b", "binder-pw").await;
     // (body, the capability it needs)
     let cases: &[(&str, &str)] = &[
-        (r#"{"Image":"app:1","HostConfig":{"Binds":["/:/host"]}}"#, "host-binds"),
+        (
+            r#"{"Image":"app:1","HostConfig":{"Binds":["/:/host"]}}"#,
+            "host-binds",
+        ),
         (
             r#"{"Image":"app:1","HostConfig":{"Mounts":[{"Type":"bind","Source":"/etc","Target":"/x"}]}}"#,
             "host-binds",
         ),
-        (r#"{"Image":"app:1","HostConfig":{"Privileged":true}}"#, "privileged"),
-        (r#"{"Image":"app:1","HostConfig":{"CapAdd":["NET_ADMIN"]}}"#, "cap-add"),
+        (
+            r#"{"Image":"app:1","HostConfig":{"Privileged":true}}"#,
+            "privileged",
+        ),
+        (
+            r#"{"Image":"app:1","HostConfig":{"CapAdd":["NET_ADMIN"]}}"#,
+            "cap-add",
+        ),
         (
             r#"{"Image":"app:1","HostConfig":{"Devices":[{"PathOnHost":"/dev/kmsg","PathInContainer":"/dev/kmsg","CgroupPermissions":"r"}]}}"#,
             "devices",
         ),
-        (r#"{"Image":"app:1","HostConfig":{"NetworkMode":"host"}}"#, "host-namespaces"),
-        (r#"{"Image":"app:1","HostConfig":{"PidMode":"host"}}"#, "host-namespaces"),
-        (r#"{"Image":"app:1","HostConfig":{"IpcMode":"host"}}"#, "host-namespaces"),
-        (r#"{"Image":"app:1","HostConfig":{"UTSMode":"host"}}"#, "host-namespaces"),
-        (r#"{"Image":"app:1","HostConfig":{"UsernsMode":"host"}}"#, "host-namespaces"),
+        (
+            r#"{"Image":"app:1","HostConfig":{"NetworkMode":"host"}}"#,
+            "host-namespaces",
+        ),
+        (
+            r#"{"Image":"app:1","HostConfig":{"PidMode":"host"}}"#,
+            "host-namespaces",
+        ),
+        (
+            r#"{"Image":"app:1","HostConfig":{"IpcMode":"host"}}"#,
+            "host-namespaces",
+        ),
+        (
+            r#"{"Image":"app:1","HostConfig":{"UTSMode":"host"}}"#,
+            "host-namespaces",
+        ),
+        (
+            r#"{"Image":"app:1","HostConfig":{"UsernsMode":"host"}}"#,
+            "host-namespaces",
+        ),
         (
             r#"{"Image":"app:1","HostConfig":{"SecurityOpt":["seccomp=unconfined"]}}"#,
             "security-options",
@@ -772,7 +796,9 @@ async fn the_admission_policy_decides_what_reaches_the_host() {
         assert_eq!(s, 403, "user: {body}: {v}");
         let m = v["message"].as_str().unwrap();
         assert!(
-            m.contains(&format!("needs the capability {capability}, which role user does not hold")),
+            m.contains(&format!(
+                "needs the capability {capability}, which role user does not hold"
+            )),
             "{body}: {m}"
         );
         let (s, v) = bed
@@ -819,9 +845,18 @@ async fn the_admission_policy_decides_what_reaches_the_host() {
         .call(&bed.user, "POST", "/v1.41/volumes/create", Some(bind_root))
         .await;
     assert_eq!(s, 403, "{v}");
-    assert!(v["message"].as_str().unwrap().contains("volume-options"), "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("volume-options"),
+        "{v}"
+    );
     for e in ["e0", "e1"] {
-        assert!(bed.fixture.engine(e).unwrap().inspect_volume("root").await.is_err());
+        assert!(bed
+            .fixture
+            .engine(e)
+            .unwrap()
+            .inspect_volume("root")
+            .await
+            .is_err());
     }
     let (s, v) = bed
         .call(&bed.admin, "POST", "/v1.41/volumes/create", Some(bind_root))
@@ -836,7 +871,10 @@ async fn the_admission_policy_decides_what_reaches_the_host() {
         )
         .await;
     assert_eq!(s, 403, "{v}");
-    assert!(v["message"].as_str().unwrap().contains("network-drivers"), "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("network-drivers"),
+        "{v}"
+    );
 }
 
 /// Containers, volumes and networks that are not this cluster's (another
@@ -921,23 +959,39 @@ async fn another_clusters_objects_are_not_reached() {
         assert_eq!(s, 403, "{v}");
         // Nor takes its volume's name.
         let (s, v) = bed
-            .call(c, "POST", "/v1.41/volumes/create", Some(r#"{"Name":"their-data"}"#))
+            .call(
+                c,
+                "POST",
+                "/v1.41/volumes/create",
+                Some(r#"{"Name":"their-data"}"#),
+            )
             .await;
         assert_eq!(s, 409, "{v}");
     }
     assert!(e0.inspect_container(&id).await.unwrap().state.running);
     assert!(e0.inspect_volume("their-data").await.is_ok());
     assert_eq!(
-        e0.inspect_volume("their-data").await.unwrap().labels.get("io.shipcore.cluster"),
+        e0.inspect_volume("their-data")
+            .await
+            .unwrap()
+            .labels
+            .get("io.shipcore.cluster"),
         Some(&"theirs".to_string())
     );
 
     // A volume of this cluster on one engine and another's of the same
     // name elsewhere: only ours goes.
     let (s, _) = bed
-        .call(&bed.admin, "POST", "/v1.41/volumes/create", Some(r#"{"Name":"ours"}"#))
+        .call(
+            &bed.admin,
+            "POST",
+            "/v1.41/volumes/create",
+            Some(r#"{"Name":"ours"}"#),
+        )
         .await;
     assert_eq!(s, 201);
-    let (s, v) = bed.call(&bed.user, "DELETE", "/v1.41/volumes/ours", None).await;
+    let (s, v) = bed
+        .call(&bed.user, "DELETE", "/v1.41/volumes/ours", None)
+        .await;
     assert_eq!(s, 204, "{v}");
 }

@@ -31,11 +31,18 @@ fn roles() -> Vec<(&'static str, Owner, Vec<Capability>)> {
         ),
         (
             "netops",
-            owner("netops", &["containers:rw", "host-namespaces:rw", "network-drivers:rw"]),
+            owner(
+                "netops",
+                &["containers:rw", "host-namespaces:rw", "network-drivers:rw"],
+            ),
             vec![Capability::HostNamespaces, Capability::NetworkDrivers],
         ),
         // `ro` of a capability is not holding it.
-        ("ro", owner("ro", &["privileged:ro", "host-binds:ro"]), vec![]),
+        (
+            "ro",
+            owner("ro", &["privileged:ro", "host-binds:ro"]),
+            vec![],
+        ),
         ("star", owner("star", &["*"]), Capability::ALL.to_vec()),
     ]
 }
@@ -64,7 +71,9 @@ fn judge(asks: &Asks, who: &Owner) -> Result<(), String> {
             let file = parse(yaml, &BTreeMap::new(), &ParseOptions { allow_binds: true }).unwrap();
             file.admit(who)
         }
-        Asks::Volume(driver, opts) => admit(who, &volume_wants("driverOpts", driver, !opts.is_empty())),
+        Asks::Volume(driver, opts) => {
+            admit(who, &volume_wants("driverOpts", driver, !opts.is_empty()))
+        }
         Asks::Network(driver) => admit(who, &network_wants("Driver", driver, false)),
     };
     r.map_err(|e| e.to_string())
@@ -124,7 +133,9 @@ fn every_dangerous_field_of_every_family_by_role() {
                 Some(c) => {
                     let e = got.expect_err(&format!("{what} for {role}: admitted"));
                     assert!(
-                        e.contains(&format!("needs the capability {c}, which role {role} does not hold")),
+                        e.contains(&format!(
+                            "needs the capability {c}, which role {role} does not hold"
+                        )),
                         "{what} for {role}: {e}"
                     );
                 }

@@ -92,7 +92,10 @@ async fn a_project_on_a_lost_engine_is_brought_back_elsewhere() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let first = projects.get("shop", false, false, &shipcore::model::Owner::system()).await.unwrap();
+    let first = projects
+        .get("shop", false, false, &shipcore::model::Owner::system())
+        .await
+        .unwrap();
     assert_eq!(first.current_state, "running");
     let lost = first.engine.clone();
     let other = if lost == "e0" { "e1" } else { "e0" };
@@ -107,13 +110,20 @@ async fn a_project_on_a_lost_engine_is_brought_back_elsewhere() {
     // Nothing moves while the engine is healthy.
     projects.reconcile().await.unwrap();
     assert_eq!(
-        projects.get("shop", false, false, &shipcore::model::Owner::system()).await.unwrap().engine,
+        projects
+            .get("shop", false, false, &shipcore::model::Owner::system())
+            .await
+            .unwrap()
+            .engine,
         lost
     );
 
     set_health(&fixture, &lost, false).await;
     projects.reconcile().await.unwrap();
-    let moved = projects.get("shop", true, true, &shipcore::model::Owner::system()).await.unwrap();
+    let moved = projects
+        .get("shop", true, true, &shipcore::model::Owner::system())
+        .await
+        .unwrap();
     assert_eq!(moved.engine, other, "placed anew");
     assert_eq!(
         on(&fixture, other).await,
@@ -139,7 +149,11 @@ async fn a_project_on_a_lost_engine_is_brought_back_elsewhere() {
     // A second round leaves it where it is.
     projects.reconcile().await.unwrap();
     assert_eq!(
-        projects.get("shop", false, false, &shipcore::model::Owner::system()).await.unwrap().engine,
+        projects
+            .get("shop", false, false, &shipcore::model::Owner::system())
+            .await
+            .unwrap()
+            .engine,
         other
     );
 

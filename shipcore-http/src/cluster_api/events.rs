@@ -72,16 +72,19 @@ pub async fn list(
             .max(q.since);
         let events = app.cluster.events().follow(since).await?;
         // Once the caller's credentials are revoked, the stream ends.
-        let stream = crate::auth::until_revoked(&app, &caller, ("events", false), events).map(move |item| {
-            Ok::<_, Infallible>(match item {
-                Ok(e) => Sse::default()
-                    .id(e.seq.to_string())
-                    .event("event")
-                    .json_data(released::event(&e, wire))
-                    .unwrap_or_else(|_| Sse::default().event("error").data("cannot encode event")),
-                Err(e) => Sse::default().event("error").data(e.to_string()),
-            })
-        });
+        let stream =
+            crate::auth::until_revoked(&app, &caller, ("events", false), events).map(move |item| {
+                Ok::<_, Infallible>(match item {
+                    Ok(e) => Sse::default()
+                        .id(e.seq.to_string())
+                        .event("event")
+                        .json_data(released::event(&e, wire))
+                        .unwrap_or_else(|_| {
+                            Sse::default().event("error").data("cannot encode event")
+                        }),
+                    Err(e) => Sse::default().event("error").data(e.to_string()),
+                })
+            });
         return Ok(axum::response::Sse::new(stream)
             .keep_alive(KeepAlive::default())
             .into_response());

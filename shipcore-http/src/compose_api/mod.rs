@@ -219,9 +219,7 @@ pub async fn delete(
     caller.require(AREA, true)?;
     let projects = projects(&app)?;
     projects.reach(&name, &caller.0.owner(), true).await?;
-    projects
-        .delete(&name, flag(&q.force)?, flag(&q.v)?)
-        .await?;
+    projects.delete(&name, flag(&q.force)?, flag(&q.v)?).await?;
     Ok(StatusCode::OK)
 }
 
@@ -476,7 +474,9 @@ pub async fn volume(
     Path(name): Path<String>,
 ) -> Result<impl IntoResponse, Error> {
     caller.require(AREA, false)?;
-    Ok(Json(projects(&app)?.volume(&name, &caller.0.owner()).await?))
+    Ok(Json(
+        projects(&app)?.volume(&name, &caller.0.owner()).await?,
+    ))
 }
 
 #[utoipa::path(delete, path = "/volumes/{name}", tag = "projects", params(("name" = String, Path,)), responses((status = 204, description = "Removed"), (status = 404, description = "No such volume", body = ErrorBody), (status = 409, description = "In use (the containers are named)", body = ErrorBody)))]

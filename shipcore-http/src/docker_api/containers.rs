@@ -344,7 +344,12 @@ pub async fn attach(
             timestamps: false,
         };
         let chunks = at.logs(&options);
-        let mut chunks = std::pin::pin!(crate::auth::until_revoked(&app, &caller, (AREA, false), chunks));
+        let mut chunks = std::pin::pin!(crate::auth::until_revoked(
+            &app,
+            &caller,
+            (AREA, false),
+            chunks
+        ));
         while let Some(Ok(c)) = chunks.next().await {
             if io.write_all(&frame(c.stream, &c.data)).await.is_err() {
                 return;

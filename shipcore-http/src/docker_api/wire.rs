@@ -579,24 +579,48 @@ mod tests {
         assert_eq!(cfg.memory, 999 * 1024);
         use shipcore::model::Capability as C;
         for (asks, capability) in [
-            (r#"{"Image":"app","HostConfig":{"Privileged":true}}"#, C::Privileged),
-            (r#"{"Image":"app","HostConfig":{"PidMode":"host"}}"#, C::HostNamespaces),
-            (r#"{"Image":"app","HostConfig":{"UTSMode":"host"}}"#, C::HostNamespaces),
-            (r#"{"Image":"app","HostConfig":{"NetworkMode":"host"}}"#, C::HostNamespaces),
-            (r#"{"Image":"app","HostConfig":{"CapAdd":["SYS_ADMIN"]}}"#, C::CapAdd),
+            (
+                r#"{"Image":"app","HostConfig":{"Privileged":true}}"#,
+                C::Privileged,
+            ),
+            (
+                r#"{"Image":"app","HostConfig":{"PidMode":"host"}}"#,
+                C::HostNamespaces,
+            ),
+            (
+                r#"{"Image":"app","HostConfig":{"UTSMode":"host"}}"#,
+                C::HostNamespaces,
+            ),
+            (
+                r#"{"Image":"app","HostConfig":{"NetworkMode":"host"}}"#,
+                C::HostNamespaces,
+            ),
+            (
+                r#"{"Image":"app","HostConfig":{"CapAdd":["SYS_ADMIN"]}}"#,
+                C::CapAdd,
+            ),
             (
                 r#"{"Image":"app","HostConfig":{"Devices":[{"PathOnHost":"/dev/fuse","PathInContainer":"/dev/fuse","CgroupPermissions":"rwm"}]}}"#,
                 C::Devices,
             ),
-            (r#"{"Image":"app","HostConfig":{"SecurityOpt":["seccomp=unconfined"]}}"#, C::SecurityOptions),
-            (r#"{"Image":"app","HostConfig":{"Binds":["/:/host"]}}"#, C::HostBinds),
+            (
+                r#"{"Image":"app","HostConfig":{"SecurityOpt":["seccomp=unconfined"]}}"#,
+                C::SecurityOptions,
+            ),
+            (
+                r#"{"Image":"app","HostConfig":{"Binds":["/:/host"]}}"#,
+                C::HostBinds,
+            ),
         ] {
             let (cfg, _) = read(asks).unwrap();
             let wants: Vec<C> = cfg.wants().into_iter().map(|w| w.capability).collect();
             assert_eq!(wants, [capability], "{asks}");
         }
         let (cfg, _) = read(r#"{"Image":"app","HostConfig":{"Devices":[{"PathOnHost":"/dev/fuse","PathInContainer":"/dev/fuse","CgroupPermissions":"rwm"}]}}"#).unwrap();
-        assert_eq!(cfg.docker.unwrap().host.devices, ["/dev/fuse:/dev/fuse:rwm"]);
+        assert_eq!(
+            cfg.docker.unwrap().host.devices,
+            ["/dev/fuse:/dev/fuse:rwm"]
+        );
         for bad in [
             r#"{"Image":""}"#,
             r#"{"Image":"a","HostConfig":{"PortBindings":{"80/sctp":[]}}}"#,

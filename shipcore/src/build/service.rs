@@ -1094,12 +1094,9 @@ impl Builds {
         };
         // The build's room is held with the scheduler while it runs, as a
         // container's would be; given back when this ends, however.
-        let mut held = crate::sched::Request::from_image_config(
-            &request,
-            crate::sched::Strategy::Spread,
-            1,
-        )
-        .map_err(|e| format!("no engine can build: {e}"))?;
+        let mut held =
+            crate::sched::Request::from_image_config(&request, crate::sched::Strategy::Spread, 1)
+                .map_err(|e| format!("no engine can build: {e}"))?;
         held.footprint.name = format!("build:{id}");
         let placed = self
             .inner

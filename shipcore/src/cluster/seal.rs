@@ -85,7 +85,7 @@ impl SealKey {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || s.len() > 128 {
+    if !s.len().is_multiple_of(2) || s.len() > 128 {
         return None;
     }
     (0..s.len())
@@ -108,7 +108,9 @@ mod tests {
         assert!(!again.verify(&["c", "d", "{\"x\":1}"], &seal));
         assert!(!again.verify(&["cd", "", "{}"], &seal));
         assert!(!again.verify(&["c", "d", "{}"], "zz"));
-        let other = SealKey::open(&crate::store::MemoryStore::new()).await.unwrap();
+        let other = SealKey::open(&crate::store::MemoryStore::new())
+            .await
+            .unwrap();
         assert!(!other.verify(&["c", "d", "{}"], &seal));
     }
 }

@@ -253,7 +253,10 @@ impl HostAccess {
     pub fn wants(&self, prefix: &str) -> Vec<Want> {
         let mut wants = Vec::new();
         if self.privileged {
-            wants.push(Want::new(format!("{prefix}Privileged"), Capability::Privileged));
+            wants.push(Want::new(
+                format!("{prefix}Privileged"),
+                Capability::Privileged,
+            ));
         }
         if !self.cap_add.is_empty() {
             wants.push(Want::new(format!("{prefix}CapAdd"), Capability::CapAdd));
@@ -276,7 +279,10 @@ impl HostAccess {
             ));
         }
         if !self.sysctls.is_empty() {
-            wants.push(Want::new(format!("{prefix}Sysctls"), Capability::SecurityOptions));
+            wants.push(Want::new(
+                format!("{prefix}Sysctls"),
+                Capability::SecurityOptions,
+            ));
         }
         wants
     }

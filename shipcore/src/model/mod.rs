@@ -17,14 +17,13 @@ mod project;
 mod units;
 mod validate;
 
-pub use admission::{admit, Capability, Owner, Want};
 pub use access::{
     Account, Permission, Role, RoleRef, ServiceKey, WebhookKey, BUILDER_USER, ENGINE_USER,
 };
+pub use admission::{admit, Capability, Owner, Want};
 pub use container::{
     docker_name, BindPort, Container, ContainerState, ContainerType, DockerOptions, HostAccess,
-    ImageConfig,
-    Port, Proto, RestartPolicy, MAX_CPUS, MAX_MEMORY,
+    ImageConfig, Port, Proto, RestartPolicy, MAX_CPUS, MAX_MEMORY,
 };
 pub use engine::{Engine, EngineRecord, Health};
 pub use event::{Event, EventType};

@@ -317,7 +317,7 @@ impl Projects {
             EventType::Create,
             format!("project={} by={}", doc.name, by.name),
         )
-            .await;
+        .await;
         let this = self.clone();
         let name = doc.name.clone();
         tokio::spawn(async move {

@@ -141,7 +141,12 @@ impl Projects {
     }
 
     /// Services whose id contains `q`, of the projects `who` may see.
-    pub async fn services(&self, q: &str, containers: bool, who: &Owner) -> Result<Vec<ServiceView>> {
+    pub async fn services(
+        &self,
+        q: &str,
+        containers: bool,
+        who: &Owner,
+    ) -> Result<Vec<ServiceView>> {
         let mut out = Vec::new();
         for doc in self.docs().await? {
             if !doc.reachable_by(who, false) {

@@ -50,7 +50,11 @@ impl Projects {
             by,
             &admission::volume_wants("driverOpts", &req.driver, !req.driver_opts.is_empty()),
         )?;
-        if self.find_volume(&req.name, &Owner::system()).await?.is_some() {
+        if self
+            .find_volume(&req.name, &Owner::system())
+            .await?
+            .is_some()
+        {
             return Err(Error::Exists {
                 kind: "volume".into(),
                 id: req.name,
