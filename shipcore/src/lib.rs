@@ -41,7 +41,6 @@ pub mod error;
 #[cfg(feature = "runtime")]
 pub mod events;
 pub mod model;
-#[cfg(feature = "runtime")]
 pub mod projects;
 pub mod registry;
 pub mod sched;

@@ -119,7 +119,21 @@ async fn a_project_on_a_lost_engine_is_brought_back_elsewhere() {
     );
 
     set_health(&fixture, &lost, false).await;
-    projects.reconcile().await.unwrap();
+    // The dry run says what the round will do, and does nothing.
+    let plan = projects.plan().await.unwrap();
+    let said: Vec<String> = plan.iter().map(|t| t.summary()).collect();
+    assert_eq!(said, [format!("move project shop off {lost}")]);
+    assert_eq!(
+        projects
+            .get("shop", false, false, &shipcore::model::Owner::system())
+            .await
+            .unwrap()
+            .engine,
+        lost,
+        "a plan moves nothing"
+    );
+    let done = projects.reconcile().await.unwrap();
+    assert_eq!(done, plan);
     let moved = projects
         .get("shop", true, true, &shipcore::model::Owner::system())
         .await

@@ -1,16 +1,18 @@
-//! The project service's reconcile round: a running project whose engine
+//! The project service's reconcile round, planned by `plan::plan_round`
+//! and performed here: a running project whose engine
 //! went down is placed anew and its services that restart by themselves
 //! (`always`, `unless-stopped`) are brought up there (with fresh volumes:
 //! volumes stay on their engine); containers labelled as this cluster's
 //! that no project owns — its project gone, moved elsewhere, or of a
 //! version no longer current nor being rolled out — are removed.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::docs::*;
+use super::plan::{owns, plan_round, Task};
 use super::run::Mode;
 use super::service::{replicas_of, Projects};
-use crate::engine::ContainerFilter;
+use crate::engine::{ContainerFilter, ContainerSummary};
 use crate::error::Result;
 use crate::model::{EventType, Health, ProjectState};
 
@@ -30,30 +32,99 @@ impl Projects {
         })
     }
 
-    /// One reconcile round.
-    pub async fn reconcile(&self) -> Result<()> {
-        for doc in self.docs().await? {
-            let down = !doc.engine.is_empty()
-                && self
-                    .cluster()
-                    .health(&doc.engine)
-                    .await
-                    .is_some_and(|h| h == Health::Unhealthy);
-            if down
-                && doc.lifecycle.desired == ProjectState::Running
-                && doc.lifecycle.rollout.is_none()
-            {
-                if let Err(e) = self.move_project(&doc.name).await {
-                    tracing::warn!(project = %doc.name, error = %e, "moving a project off a lost engine failed");
+    /// What a reconcile round would do now, without doing it (a dry run):
+    /// the engines are observed and the round planned by
+    /// [`plan_round`](super::plan::plan_round).
+    pub async fn plan(&self) -> Result<Vec<Task>> {
+        let docs = self.docs().await?;
+        let (health, observed) = self.observe_engines().await;
+        Ok(plan_round(&docs, &health, &observed))
+    }
+
+    /// One reconcile round: planned, then performed task by task (each on
+    /// the project as it is once its lock is held); returns the plan.
+    pub async fn reconcile(&self) -> Result<Vec<Task>> {
+        let tasks = self.plan().await?;
+        for task in &tasks {
+            if let Err(e) = self.perform(task).await {
+                tracing::warn!(task = %task.summary(), error = %e, "project reconcile task failed");
+            }
+        }
+        Ok(tasks)
+    }
+
+    /// Every engine's health, and the containers of this cluster's projects
+    /// on each healthy engine that answers.
+    async fn observe_engines(
+        &self,
+    ) -> (
+        BTreeMap<String, Health>,
+        BTreeMap<String, Vec<ContainerSummary>>,
+    ) {
+        let filter = ContainerFilter {
+            all: true,
+            labels: vec![format!("{LABEL_OWNER}={}", self.cluster().identity())],
+            name: None,
+        };
+        let mut health = BTreeMap::new();
+        let mut observed = BTreeMap::new();
+        for e in self.cluster().engines().await {
+            health.insert(e.id().to_string(), e.health);
+            if e.health != Health::Healthy {
+                continue;
+            }
+            let Ok(backend) = self.cluster().backend(e.id()).await else {
+                continue;
+            };
+            if let Ok(list) = backend.list_containers(&filter).await {
+                observed.insert(e.id().to_string(), list);
+            }
+        }
+        (health, observed)
+    }
+
+    async fn perform(&self, task: &Task) -> Result<()> {
+        match task {
+            Task::Move { project, .. } => self.move_project(project).await,
+            Task::RemoveOrphan {
+                engine,
+                project,
+                version,
+                id,
+                name,
+            } => {
+                // Asked again under the project's lock: an operation on it
+                // may have made the container its own since the plan.
+                let _g = self.lock(project).await;
+                let doc = self.load(project).await.ok();
+                if owns(doc.as_ref(), engine, version) {
+                    return Ok(());
+                }
+                tracing::info!(container = %name, %engine, "removing a container no project owns");
+                let backend = self.cluster().backend(engine).await?;
+                match backend.remove_container(id, true, true).await {
+                    Ok(()) | Err(crate::Error::NotFound { .. }) => Ok(()),
+                    Err(e) => Err(e),
                 }
             }
         }
-        self.remove_orphans().await
     }
 
     async fn move_project(&self, name: &str) -> Result<()> {
         let _g = self.lock(name).await;
         let mut doc = self.load(name).await?;
+        // Asked again under the lock: the plan was made from a snapshot.
+        let lost = self
+            .cluster()
+            .health(&doc.engine)
+            .await
+            .is_some_and(|h| h == Health::Unhealthy);
+        if !lost
+            || doc.lifecycle.desired != ProjectState::Running
+            || doc.lifecycle.rollout.is_some()
+        {
+            return Ok(());
+        }
         let file = doc.current.parse()?;
         let movers: BTreeSet<String> = file
             .services
@@ -97,51 +168,6 @@ impl Projects {
                 None,
             )
             .await?;
-        Ok(())
-    }
-
-    async fn remove_orphans(&self) -> Result<()> {
-        let owner = self.cluster().identity().to_string();
-        for e in self.cluster().engines().await {
-            if e.health != Health::Healthy {
-                continue;
-            }
-            let Ok(backend) = self.cluster().backend(e.id()).await else {
-                continue;
-            };
-            let filter = ContainerFilter {
-                all: true,
-                labels: vec![format!("{LABEL_OWNER}={owner}")],
-                name: None,
-            };
-            let Ok(list) = backend.list_containers(&filter).await else {
-                continue;
-            };
-            let projects: BTreeSet<&str> = list
-                .iter()
-                .filter_map(|c| c.labels.get(LABEL_PROJECT).map(String::as_str))
-                .collect();
-            for project in projects {
-                // An operation on the project decides for itself.
-                let _g = self.lock(project).await;
-                let doc = self.load(project).await.ok();
-                for c in list
-                    .iter()
-                    .filter(|c| c.labels.get(LABEL_PROJECT).map(String::as_str) == Some(project))
-                {
-                    let version = c.labels.get(LABEL_VERSION).cloned().unwrap_or_default();
-                    let owned = doc.as_ref().is_some_and(|d| {
-                        d.engine == e.id()
-                            && (d.current.version == version
-                                || d.next.as_ref().is_some_and(|n| n.version == version))
-                    });
-                    if !owned {
-                        tracing::info!(container = %c.name, engine = %e.id(), "removing a container no project owns");
-                        let _ = backend.remove_container(&c.id, true, true).await;
-                    }
-                }
-            }
-        }
         Ok(())
     }
 }

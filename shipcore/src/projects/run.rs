@@ -13,6 +13,7 @@ use futures::future::{BoxFuture, FutureExt};
 use futures::StreamExt;
 
 use super::docs::*;
+use super::plan::{plan_wave, Step, WaveService};
 use crate::compose::{ComposeFile, Condition, MountKind, ServiceDef};
 use crate::engine::{
     ContainerFilter, ContainerSpec, ContainerSummary, EngineBackend, HealthSpec, NetworkSpec,
@@ -206,7 +207,6 @@ impl Site {
         mode: Mode,
         aliases: &BTreeMap<String, Vec<String>>,
     ) -> Result<()> {
-        use futures::TryStreamExt;
         let mut defs = Vec::with_capacity(wave.len());
         for svc in wave {
             let def = file
@@ -230,68 +230,70 @@ impl Site {
             .backend
             .list_containers(&self.filter(&[(LABEL_VERSION, version)]))
             .await?;
-        let mut doomed: Vec<&str> = Vec::new();
-        let mut work: Vec<(&str, &ServiceDef, u32, Option<&str>)> = Vec::new();
-        for (svc, def) in &defs {
-            let n_wanted = replicas.get(*svc).copied().unwrap_or(1);
-            let mut have: BTreeMap<u32, &ContainerSummary> = BTreeMap::new();
-            for c in existing
-                .iter()
-                .filter(|c| c.labels.get(LABEL_SERVICE).map(String::as_str) == Some(*svc))
-            {
-                let n = c
-                    .labels
-                    .get(LABEL_NUMBER)
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(0);
-                // A container of an overlapping start holds engine-chosen ports:
-                // once alone, it is made again on its fixed ones.
-                let handover = !mode.overlap
-                    && c.labels.contains_key(LABEL_OVERLAP)
-                    && def.ports.iter().any(|p| p.published.is_some());
-                if n == 0 || n > n_wanted || handover || have.contains_key(&n) {
-                    doomed.push(&c.id);
-                } else {
-                    have.insert(n, c);
-                }
-            }
-            for n in 1..=n_wanted {
-                match have.get(&n) {
-                    Some(c) if c.state == "running" => {}
-                    Some(c) => work.push((svc, def, n, Some(&c.id))),
-                    None => work.push((svc, def, n, None)),
-                }
-            }
-        }
+        let wave: Vec<WaveService<'_>> = defs
+            .iter()
+            .map(|(svc, def)| WaveService {
+                name: svc,
+                replicas: replicas.get(*svc).copied().unwrap_or(1),
+                fixed_ports: def.ports.iter().any(|p| p.published.is_some()),
+            })
+            .collect();
+        let steps = plan_wave(&wave, &existing, mode.overlap);
+        self.perform(file, &defs, &steps, version, mode, aliases)
+            .await
+    }
+
+    /// Performs a wave's plan: its removals first, then its starts and
+    /// creations, up to `parallelism` at once.
+    async fn perform(
+        &self,
+        file: &ComposeFile,
+        defs: &[(&str, &ServiceDef)],
+        steps: &[Step],
+        version: &str,
+        mode: Mode,
+        aliases: &BTreeMap<String, Vec<String>>,
+    ) -> Result<()> {
+        use futures::TryStreamExt;
         let parallelism = self.parallelism.max(1);
         // Futures made up front and boxed: a stream of closures' futures
         // that borrow trips the compiler's Send check in spawned callers.
-        let removals: Vec<BoxFuture<'_, Result<()>>> = doomed
-            .into_iter()
-            .map(|id| self.backend.remove_container(id, true, false))
+        let removals: Vec<BoxFuture<'_, Result<()>>> = steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Remove { id } => Some(self.backend.remove_container(id, true, false)),
+                _ => None,
+            })
             .collect();
         futures::stream::iter(removals)
             .buffer_unordered(parallelism)
             .try_collect::<Vec<()>>()
             .await?;
-        let starts: Vec<BoxFuture<'_, Result<()>>> = work
-            .into_iter()
-            .map(|(svc, def, n, existing)| {
-                async move {
-                    let id = match existing {
-                        Some(id) => id.to_string(),
-                        None => {
-                            let spec = self.spec(file, svc, def, version, n, mode, aliases);
-                            let id = self.create(&spec).await?;
-                            self.attach(def, svc, &id, aliases).await?;
-                            id
-                        }
-                    };
-                    self.backend.start_container(&id).await
+        let def_of = |svc: &str| {
+            defs.iter()
+                .find(|(name, _)| *name == svc)
+                .map(|(_, d)| *d)
+                .ok_or_else(|| Error::missing("service", svc))
+        };
+        let mut starts: Vec<BoxFuture<'_, Result<()>>> = Vec::new();
+        for step in steps {
+            let fut = match step {
+                Step::Remove { .. } => continue,
+                Step::Start { id, .. } => self.backend.start_container(id),
+                Step::Create { service, number } => {
+                    let def = def_of(service)?;
+                    let (svc, n) = (service.as_str(), *number);
+                    async move {
+                        let spec = self.spec(file, svc, def, version, n, mode, aliases);
+                        let id = self.create(&spec).await?;
+                        self.attach(def, svc, &id, aliases).await?;
+                        self.backend.start_container(&id).await
+                    }
+                    .boxed()
                 }
-                .boxed()
-            })
-            .collect();
+            };
+            starts.push(fut);
+        }
         futures::stream::iter(starts)
             .buffer_unordered(parallelism)
             .try_collect::<Vec<()>>()
