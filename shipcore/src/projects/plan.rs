@@ -216,6 +216,23 @@ mod tests {
         c
     }
 
+    /// What, the wave, what the engine holds, overlap, the plan expected.
+    type WaveCase<'a> = (
+        &'a str,
+        Vec<WaveService<'a>>,
+        Vec<ContainerSummary>,
+        bool,
+        &'a str,
+    );
+    /// What, the projects, the engines' health, what they show, the plan.
+    type RoundCase<'a> = (
+        &'a str,
+        Vec<ProjectDoc>,
+        Vec<(&'a str, Health)>,
+        Vec<(&'a str, Vec<ContainerSummary>)>,
+        &'a str,
+    );
+
     fn render(steps: &[Step]) -> String {
         steps
             .iter()
@@ -231,13 +248,7 @@ mod tests {
             replicas,
             fixed_ports,
         };
-        let cases: Vec<(
-            &str,
-            Vec<WaveService<'_>>,
-            Vec<ContainerSummary>,
-            bool,
-            &str,
-        )> = vec![
+        let cases: Vec<WaveCase<'_>> = vec![
             (
                 "nothing yet: every replica made",
                 vec![web(2, false)],
@@ -369,7 +380,7 @@ mod tests {
             version: "2".into(),
             ..Definition::default()
         });
-        let cases: Vec<(&str, Vec<ProjectDoc>, Vec<(&str, Health)>, Vec<(&str, Vec<ContainerSummary>)>, &str)> = vec![
+        let cases: Vec<RoundCase<'_>> = vec![
             (
                 "a running project on a lost engine moves; a stopped one stays",
                 vec![
