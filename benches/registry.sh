@@ -31,7 +31,7 @@ DIST_DATA=${SHIPCORE_TESTBED:-/var/lib/shipcore-testbed}/registry/data
 DIST_PID=$(cat "${SHIPCORE_TESTBED:-/var/lib/shipcore-testbed}/registry/registry.pid")
 export DOCKER_HOST=$SHIPCORE_ENGINE_A
 
-cargo build --release --example shipd >&2
+cargo build --release --bin shipd >&2
 
 # The work directory is on the same disk as the registry's data.
 WORK=$(mktemp -d /var/tmp/shipcore-regbench.XXXXXX)
@@ -52,7 +52,7 @@ free_port() {
 PORT=$(free_port)
 SHIPD=http://127.0.0.1:$PORT
 PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-SHIPD_ADMIN_PASSWORD=$PASSWORD target/release/examples/shipd \
+SHIPD_ADMIN_PASSWORD=$PASSWORD target/release/shipd \
   --listen "127.0.0.1:$PORT" --data "$WORK/shipd" >"$WORK/shipd.log" 2>&1 &
 SHIPD_PID=$!
 CREATED=()   # "registry repo digest" of every blob pushed to docker-registry

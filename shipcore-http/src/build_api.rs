@@ -30,9 +30,7 @@ use futures::StreamExt as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use shipcore::build::ProjectChange;
-use shipcore::build::{
-    ActingAs, BuildProject, BuildRecord, Builds, LogEvent, PluginError, PluginRef,
-};
+use shipcore::build::{ActingAs, BuildProject, BuildRecord, Builds, LogEvent, PluginRef};
 
 use crate::auth::Caller;
 use crate::error::{Envelope, Error, Failure};
@@ -80,64 +78,82 @@ async fn no_route() -> Error {
 }
 
 /// The family's envelope for failures outside the handlers (credentials,
-/// limits): 4xx as 10006, 5xx as 10100, with the HTTP status kept.
+/// limits): coded as a handler's are, with the content `-1`.
 struct Pack;
 
 impl Envelope for Pack {
     fn render(f: Failure) -> Response {
-        let code = if f.status.is_server_error() {
-            INTERNAL
-        } else {
-            INVALID
-        };
-        let mut res = failed(f.status, code, f.message, Value::from(-1));
-        if let Some(secs) = f.retry_after {
-            res.headers_mut().insert(header::RETRY_AFTER, secs.into());
-        }
-        res
+        Coded::of(f, None).render(Value::from(-1))
     }
-}
-
-fn failed(status: StatusCode, code: u32, message: String, content: Value) -> Response {
-    (
-        status,
-        Json(json!({"code": code, "errMsg": message, "content": content})),
-    )
-        .into_response()
 }
 
 fn ok(content: Value) -> Response {
     Json(json!({"code": OK, "errMsg": "ok", "content": content})).into_response()
 }
 
-/// A handler's failure with its seed code.
+/// A failure with its seed code (a handler's: its content is the message).
 #[derive(Debug)]
 pub struct Coded {
     status: StatusCode,
     code: u32,
     message: String,
+    retry_after: Option<u64>,
+}
+
+impl Coded {
+    fn new(status: StatusCode, code: u32, message: impl Into<String>) -> Self {
+        Coded {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// The family's one mapping of a failure to the seed's code, with the
+    /// crate's status: a failure inside is 10100, a bad parameter 10001, a
+    /// plugin's refusal 10004, a project or build that is not there
+    /// `missing` (the endpoint's code) when given, anything else 10006.
+    fn of(f: Failure, missing: Option<u32>) -> Self {
+        use shipcore::Error as E;
+        let code = match &*f.error {
+            _ if f.status.is_server_error() => INTERNAL,
+            Error::Core(E::Invalid { .. } | E::RegistryInvalid { .. }) => PARAM,
+            Error::Core(
+                E::UnknownPlugin { .. } | E::UnknownPluginMethod { .. } | E::PluginParams { .. },
+            ) => PLUGIN,
+            Error::Core(E::Missing { .. }) => missing.unwrap_or(INVALID),
+            _ => INVALID,
+        };
+        Coded {
+            status: f.status,
+            code,
+            message: f.message,
+            retry_after: f.retry_after,
+        }
+    }
+
+    /// The seed's envelope with `content`.
+    fn render(self, content: Value) -> Response {
+        let body = json!({"code": self.code, "errMsg": self.message, "content": content});
+        let mut res = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, secs.into());
+        }
+        res
+    }
 }
 
 impl IntoResponse for Coded {
     fn into_response(self) -> Response {
         let content = Value::String(self.message.clone());
-        failed(self.status, self.code, self.message, content)
+        self.render(content)
     }
 }
 
 impl From<Error> for Coded {
     fn from(e: Error) -> Self {
-        let status = e.status();
-        let code = match (&e, status.is_server_error()) {
-            (_, true) => INTERNAL,
-            (Error::Core(shipcore::Error::Invalid { .. }), _) => PARAM,
-            _ => INVALID,
-        };
-        Coded {
-            status,
-            code,
-            message: e.to_string(),
-        }
+        Coded::of(e.into_failure(), None)
     }
 }
 
@@ -147,39 +163,21 @@ impl From<shipcore::Error> for Coded {
     }
 }
 
-impl From<PluginError> for Coded {
-    fn from(e: PluginError) -> Self {
-        Coded {
-            status: match e {
-                PluginError::Params(_) => StatusCode::BAD_REQUEST,
-                _ => StatusCode::NOT_FOUND,
-            },
-            code: PLUGIN,
-            message: e.to_string(),
-        }
-    }
-}
-
 /// `e`, with a missing thing answered as `missing` (the endpoint's code).
 fn or_missing(e: shipcore::Error, missing: u32) -> Coded {
-    match e {
-        shipcore::Error::Missing { .. } => Coded {
-            status: StatusCode::NOT_FOUND,
-            code: missing,
-            message: e.to_string(),
-        },
-        e => e.into(),
-    }
+    Coded::of(Error::Core(e).into_failure(), Some(missing))
 }
 
 type Answer = Result<Response, Coded>;
 
 /// The app's build service, or a 404 when this server runs none.
 fn builds(app: &App) -> Result<&Builds, Coded> {
-    app.builds.get().ok_or_else(|| Coded {
-        status: StatusCode::NOT_FOUND,
-        code: INVALID,
-        message: "this server runs no build projects".into(),
+    app.builds.get().ok_or_else(|| {
+        Coded::new(
+            StatusCode::NOT_FOUND,
+            INVALID,
+            "this server runs no build projects",
+        )
     })
 }
 
@@ -197,11 +195,7 @@ fn acting(app: &App, caller: &Caller) -> Result<ActingAs, Coded> {
 /// may be wrapped in double quotes, and a part that is a JSON object adds
 /// its fields.
 fn fields(body: &[u8]) -> Result<serde_json::Map<String, Value>, Coded> {
-    let bad = |m: String| Coded {
-        status: StatusCode::BAD_REQUEST,
-        code: INVALID,
-        message: m,
-    };
+    let bad = |m: String| Coded::new(StatusCode::BAD_REQUEST, INVALID, m);
     let text = std::str::from_utf8(body).map_err(|_| bad("the body is not UTF-8".into()))?;
     if text.trim().is_empty() {
         return Ok(serde_json::Map::new());
@@ -240,16 +234,16 @@ fn fields(body: &[u8]) -> Result<serde_json::Map<String, Value>, Coded> {
 fn text<'a>(f: &'a serde_json::Map<String, Value>, name: &str) -> Result<&'a str, Coded> {
     match f.get(name) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s),
-        Some(Value::String(_)) | None => Err(Coded {
-            status: StatusCode::BAD_REQUEST,
-            code: PARAM,
-            message: format!("{name} is required"),
-        }),
-        Some(other) => Err(Coded {
-            status: StatusCode::BAD_REQUEST,
-            code: PARAM,
-            message: format!("{name} must be a string, not {other}"),
-        }),
+        Some(Value::String(_)) | None => Err(Coded::new(
+            StatusCode::BAD_REQUEST,
+            PARAM,
+            format!("{name} is required"),
+        )),
+        Some(other) => Err(Coded::new(
+            StatusCode::BAD_REQUEST,
+            PARAM,
+            format!("{name} must be a string, not {other}"),
+        )),
     }
 }
 
@@ -353,11 +347,11 @@ fn name_of(q: &NameQuery, body: &[u8]) -> Result<String, Coded> {
 fn paging(q: &NameQuery, default: usize) -> Result<(usize, usize), Coded> {
     let size = q.page_size.unwrap_or(default);
     if !(1..=100).contains(&size) {
-        return Err(Coded {
-            status: StatusCode::BAD_REQUEST,
-            code: INVALID,
-            message: "page_size must be from 1 to 100".into(),
-        });
+        return Err(Coded::new(
+            StatusCode::BAD_REQUEST,
+            INVALID,
+            "page_size must be from 1 to 100",
+        ));
     }
     Ok((q.page.unwrap_or(1).max(1), size))
 }
@@ -413,20 +407,22 @@ async fn save(State(app): State<App>, caller: Caller, Body(body): Body) -> Answe
         None | Some("update") => false,
         Some("add") => true,
         Some(other) => {
-            return Err(Coded {
-                status: StatusCode::BAD_REQUEST,
-                code: PARAM,
-                message: format!("addOrUpdate must be add or update, not {other:?}"),
-            })
+            return Err(Coded::new(
+                StatusCode::BAD_REQUEST,
+                PARAM,
+                format!("addOrUpdate must be add or update, not {other:?}"),
+            ))
         }
     };
     let files = match f.get("files") {
         None | Some(Value::Null) => None,
         Some(v) => Some(
-            serde_json::from_value::<BTreeMap<String, String>>(v.clone()).map_err(|e| Coded {
-                status: StatusCode::BAD_REQUEST,
-                code: PARAM,
-                message: format!("files must map paths to base64 text: {e}"),
+            serde_json::from_value::<BTreeMap<String, String>>(v.clone()).map_err(|e| {
+                Coded::new(
+                    StatusCode::BAD_REQUEST,
+                    PARAM,
+                    format!("files must map paths to base64 text: {e}"),
+                )
             })?,
         ),
     };
@@ -436,7 +432,7 @@ async fn save(State(app): State<App>, caller: Caller, Body(body): Body) -> Answe
             let mut out = Vec::new();
             for item in list {
                 let Value::Object(m) = item else {
-                    return Err(PluginError::Params(format!(
+                    return Err(shipcore::Error::plugin_params(format!(
                         "$$plugin entries are objects, not {item}"
                     ))
                     .into());
@@ -447,15 +443,20 @@ async fn save(State(app): State<App>, caller: Caller, Body(body): Body) -> Answe
                     if m.is_empty() {
                         continue;
                     }
-                    return Err(PluginError::Params("a $$plugin entry needs name".into()).into());
+                    return Err(
+                        shipcore::Error::plugin_params("a $$plugin entry needs name").into(),
+                    );
                 };
                 let name = name.as_str().ok_or_else(|| {
-                    PluginError::Params(format!("$$plugin name must be text, not {name}"))
+                    shipcore::Error::plugin_params(format!(
+                        "$$plugin name must be text, not {name}"
+                    ))
                 })?;
                 let params = match m.get("params") {
                     None | Some(Value::Null) => BTreeMap::new(),
-                    Some(p) => serde_json::from_value(p.clone())
-                        .map_err(|e| PluginError::Params(format!("$$plugin params: {e}")))?,
+                    Some(p) => serde_json::from_value(p.clone()).map_err(|e| {
+                        shipcore::Error::plugin_params(format!("$$plugin params: {e}"))
+                    })?,
                 };
                 out.push(PluginRef {
                     name: name.to_string(),
@@ -465,7 +466,10 @@ async fn save(State(app): State<App>, caller: Caller, Body(body): Body) -> Answe
             Some(out)
         }
         Some(other) => {
-            return Err(PluginError::Params(format!("$$plugin must be a list, not {other}")).into())
+            return Err(shipcore::Error::plugin_params(format!(
+                "$$plugin must be a list, not {other}"
+            ))
+            .into())
         }
     };
     if let Some(p) = &plugins {
@@ -584,11 +588,11 @@ async fn config_page(State(app): State<App>, caller: Caller, Query(q): Query<Nam
     require(&caller, false)?;
     let name = q.project_name.unwrap_or_default();
     if name.is_empty() {
-        return Err(Coded {
-            status: StatusCode::BAD_REQUEST,
-            code: PARAM,
-            message: "projectName is required".into(),
-        });
+        return Err(Coded::new(
+            StatusCode::BAD_REQUEST,
+            PARAM,
+            "projectName is required",
+        ));
     }
     let service = acting(&app, &caller)?;
     let p = service
@@ -596,13 +600,56 @@ async fn config_page(State(app): State<App>, caller: Caller, Query(q): Query<Nam
         .await
         .map_err(|e| or_missing(e, NO_PROJECT))?;
     let history = service.history(&name).await.unwrap_or_default();
-    let html =
-        crate::pages::config_page(&p, &history, builds(&app)?.plugins()).map_err(|e| Coded {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: INTERNAL,
-            message: e,
-        })?;
+    let html = crate::pages::config_page(&p, &history, builds(&app)?.plugins())
+        .map_err(|e| Coded::new(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL, e))?;
     Ok(Json(json!({ "data": html })).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_errors_get_the_seeds_codes_in_one_mapping() {
+        let coded = |e: shipcore::Error, missing: Option<u32>| {
+            let c = Coded::of(Error::Core(e).into_failure(), missing);
+            (c.status.as_u16(), c.code)
+        };
+        assert_eq!(
+            coded(shipcore::Error::invalid("projectName", "x"), None),
+            (400, PARAM)
+        );
+        assert_eq!(
+            coded(shipcore::Error::plugin_params("prefix must be ..."), None),
+            (400, PLUGIN)
+        );
+        assert_eq!(
+            coded(
+                shipcore::Error::UnknownPlugin {
+                    plugin: "aa".into()
+                },
+                None
+            ),
+            (404, PLUGIN)
+        );
+        assert_eq!(
+            coded(shipcore::Error::missing("project", "web"), Some(NO_PROJECT)),
+            (404, NO_PROJECT)
+        );
+        assert_eq!(
+            coded(shipcore::Error::missing("project", "web"), None),
+            (404, INVALID)
+        );
+        assert_eq!(
+            coded(
+                shipcore::Error::Storage {
+                    reason: "disk".into()
+                },
+                Some(NO_PROJECT)
+            ),
+            (500, INTERNAL)
+        );
+    }
 }
 
 /// The OpenAPI operations of seed 002 part 1. These functions only carry

@@ -4,10 +4,15 @@
 //! in the plain JSON envelope that the cluster API (seed 001), the container
 //! service (003) and the Harbor browse API share: `{"error": "..."}` with
 //! the HTTP status, plus the scheduler's per-engine `refusals` when a deploy
-//! could not be placed. The answer also carries the error as a [`Failure`];
-//! a family with another envelope (002's `{code, errMsg, content}`, 004's
-//! `{code, message, data, traceId}`, the OCI distribution errors) mounts its
-//! router through [`with_envelope`], which renders failures its own way.
+//! could not be placed. The answer also carries the error as a [`Failure`]
+//! (with the error itself); a family with another envelope (002's `{code,
+//! errMsg, content}`, 004's `{code, message, data, traceId}`, the OCI
+//! distribution errors) mounts its router through [`with_envelope`], which
+//! renders failures its own way: each family maps a failure in one place,
+//! telling the core's errors apart by their variants and typed fields, never
+//! by their text.
+
+use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -61,7 +66,9 @@ impl Error {
         Error::BadRequest(message.into())
     }
 
-    /// The HTTP status of the answer.
+    /// The HTTP status of the answer: the one status mapping, which every
+    /// family's envelope keeps (the distribution API differs for one
+    /// error, said where it does).
     pub fn status(&self) -> StatusCode {
         use shipcore::Error as E;
         match self {
@@ -75,11 +82,21 @@ impl Error {
             Error::CrossSite(_) => StatusCode::FORBIDDEN,
             Error::Listen { .. } | Error::Tls(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Error::Core(e) => match e {
-                E::Invalid { .. } | E::Ambiguous { .. } => StatusCode::BAD_REQUEST,
-                E::Missing { .. } | E::NotFound { .. } => StatusCode::NOT_FOUND,
+                E::Invalid { .. }
+                | E::Ambiguous { .. }
+                | E::RegistryInvalid { .. }
+                | E::ManifestReference { .. }
+                | E::PluginParams { .. } => StatusCode::BAD_REQUEST,
+                E::Missing { .. }
+                | E::NotFound { .. }
+                | E::RegistryUnknown { .. }
+                | E::UnknownPlugin { .. }
+                | E::UnknownPluginMethod { .. } => StatusCode::NOT_FOUND,
+                E::UploadOffset { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
                 E::Exists { .. }
                 | E::Conflict { .. }
                 | E::State { .. }
+                | E::UploadBusy { .. }
                 | E::EngineConflict { .. }
                 | E::Unplaceable(_) => StatusCode::CONFLICT,
                 E::Unreachable { .. } | E::Tls { .. } | E::EngineApi { .. } => {
@@ -94,16 +111,16 @@ impl Error {
         }
     }
 
-    /// The error as every envelope needs it.
-    pub fn failure(&self) -> Failure {
-        let (message, refusals) = match self {
+    /// The error as every envelope needs it, the error itself kept in it.
+    pub fn into_failure(self) -> Failure {
+        let (message, refusals) = match &self {
             Error::Core(shipcore::Error::Unplaceable(u)) => (
                 format!("cannot place: {}", u.summary),
                 u.refusals.iter().map(ToString::to_string).collect(),
             ),
             e => (e.to_string(), Vec::new()),
         };
-        let retry_after = match self {
+        let retry_after = match &self {
             Error::Core(
                 shipcore::Error::TooMany { retry_after, .. }
                 | shipcore::Error::Unavailable { retry_after, .. },
@@ -115,13 +132,15 @@ impl Error {
             message,
             refusals,
             retry_after,
+            error: Arc::new(self),
         }
     }
 }
 
 /// A failed request as an envelope renders it: the status, the message, and
-/// why each engine refused when a deploy could not be placed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// why each engine refused when a deploy could not be placed; with the
+/// error itself, for a family whose envelope tells errors apart by kind.
+#[derive(Debug, Clone)]
 pub struct Failure {
     pub status: StatusCode,
     pub message: String,
@@ -129,6 +148,8 @@ pub struct Failure {
     /// Seconds to wait before trying again (429 and 503), sent as
     /// `Retry-After`.
     pub retry_after: Option<u64>,
+    /// What failed.
+    pub error: Arc<Error>,
 }
 
 /// The plain JSON envelope's body.
@@ -164,7 +185,7 @@ impl IntoResponse for Error {
         if self.status().is_server_error() {
             tracing::warn!(error = %self, "request failed");
         }
-        self.failure().into_response()
+        self.into_failure().into_response()
     }
 }
 

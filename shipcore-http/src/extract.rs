@@ -88,14 +88,14 @@ where
 }
 
 /// A query string (or a form-encoded body) typed as axum's `Query` types
-/// it; the error names what is wrong.
-pub fn query_str<T: serde::de::DeserializeOwned>(q: &str) -> Result<T, String> {
+/// it; a 400 that names what is wrong.
+pub fn query_str<T: serde::de::DeserializeOwned>(q: &str) -> Result<T, Error> {
     let uri: axum::http::Uri = format!("/?{}", q.trim())
         .parse()
-        .map_err(|e: axum::http::uri::InvalidUri| e.to_string())?;
+        .map_err(|e: axum::http::uri::InvalidUri| Error::bad_request(e.to_string()))?;
     axum::extract::Query::<T>::try_from_uri(&uri)
         .map(|q| q.0)
-        .map_err(|e| e.body_text())
+        .map_err(|e| Error::bad_request(e.body_text()))
 }
 
 /// `axum::extract::Path`, failing with a 400 in the family's envelope.

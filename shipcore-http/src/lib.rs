@@ -25,6 +25,10 @@
 //! - `rendered.rs`: answers rendered once per cluster generation (JSON and gzip).
 //! - `front.rs`: answers the hottest reads from those renderings before the router.
 //!
+//! `server.rs` assembles a whole server ([`Server`]: the families' services
+//! over a store, a cluster and an access service): shipd, the tests and the
+//! benches build theirs there.
+//!
 //! The cluster endpoint ([`serve_tls`]): mutual TLS (`tls.rs`), the client
 //! certificate as the credential, the facade's families and a Docker
 //! Engine API for the whole cluster (`docker_api/`).
@@ -43,6 +47,7 @@ mod openapi;
 mod pages;
 mod registry_api;
 mod rendered;
+mod server;
 mod tls;
 
 use std::future::Future;
@@ -56,6 +61,7 @@ use rendered::Rendered;
 pub use error::{with_envelope, Envelope, Error, ErrorBody, Failure};
 pub use observe::Metrics;
 pub use registry_api::RegistryOptions;
+pub use server::{Server, ServerOptions};
 pub use tls::TlsOptions;
 
 /// What every handler reaches: the cluster service, the access service and

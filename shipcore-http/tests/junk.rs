@@ -342,28 +342,30 @@ fn bed() -> Bed {
             .into_iter()
             .map(|c| c.id)
             .collect();
-        let projects = shipcore::projects::Projects::open(
+        // Assembled as shipd assembles its server.
+        let content = tempfile::tempdir().unwrap();
+        let mut opts = shipcore_http::ServerOptions::new(content.path(), "127.0.0.1:1");
+        opts.projects.health_deadline = std::time::Duration::from_secs(2);
+        opts.projects.poll = std::time::Duration::from_millis(20);
+        opts.max_blob = 1 << 20;
+        let server = shipcore_http::Server::assemble(
             fixture.store.clone(),
             fixture.cluster.clone(),
-            shipcore::projects::ProjectsOptions {
-                health_deadline: std::time::Duration::from_secs(2),
-                poll: std::time::Duration::from_millis(20),
-                ..Default::default()
-            },
+            fixture.access.clone(),
+            opts,
         )
         .await
         .unwrap();
+        let (projects, registry, builds) = (
+            server.projects.clone(),
+            server.registry.clone(),
+            server.builds.clone(),
+        );
         let new: shipcore::projects::NewProject = serde_json::from_value(serde_json::json!({
             "name": "p1", "template": TEMPLATE, "version": "1"
         }))
         .unwrap();
         projects.create(new, &shipcore::model::Owner::system()).await.unwrap();
-        let content = tempfile::tempdir().unwrap();
-        let registry = shipcore::registry::Registry::new(
-            fixture.store.clone(),
-            shipcore::registry::BlobStore::open(content.path()).await.unwrap(),
-            fixture.cluster.options().clock.clone(),
-        );
         let repo = shipcore::registry::Repository::parse("p/r/img").unwrap();
         let mut digests = Vec::new();
         for data in [&b"{}"[..], &b"layer"[..]] {
@@ -392,14 +394,6 @@ fn bed() -> Bed {
             .await
             .unwrap();
         let upload = registry.blob_store().start_upload().await.unwrap();
-        let builds = shipcore::build::Builds::new(
-            fixture.store.clone(),
-            fixture.cluster.clone(),
-            registry.clone(),
-            fixture.cluster.options().clock.clone(),
-            shipcore::build::Plugins::builtin(),
-            shipcore::build::BuildsOptions::default(),
-        );
         drop(builds.start().await.unwrap());
         builds
             .save(
@@ -418,18 +412,7 @@ fn bed() -> Bed {
             )
             .await
             .unwrap();
-        let app = shipcore_http::App::with_projects(
-            fixture.cluster.clone(),
-            fixture.access.clone(),
-            shipcore_http::Limits::default(),
-            projects,
-        )
-        .with_registry(shipcore_http::RegistryOptions {
-            registry: registry.clone(),
-            host: "127.0.0.1:1".into(),
-            max_blob: 1 << 20,
-        })
-        .with_builds(builds.clone());
+        let app = server.app.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(shipcore_http::serve(listener, app, std::future::pending()));

@@ -2,7 +2,10 @@
 //!
 //! Variants carry the context a user needs to act on them (which key, which
 //! field, which engine); messages are lower-case sentences without a trailing
-//! period, so adapters can embed them in their own envelopes.
+//! period, so adapters can embed them in their own envelopes. What the API
+//! families must tell apart is told by a variant or a typed field (the
+//! registry's [`RegistrySubject`]), never by the text a field holds; a
+//! variant that wraps another error keeps it as its source.
 
 /// Result with the core's [`Error`] as the default error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -120,6 +123,113 @@ pub enum Error {
         status: u16,
         message: String,
     },
+
+    /// A file could not be read or written (`what`: the operation and its
+    /// path, `cannot read /data/registry/uploads/…`).
+    #[error("system failure: {what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The image registry was given a name, reference, digest, manifest or
+    /// blob it does not accept (`what` says which: the distribution API
+    /// answers each with its own code).
+    #[error("invalid {what}: {reason}")]
+    RegistryInvalid {
+        what: RegistrySubject,
+        reason: String,
+    },
+
+    /// The image registry has no such repository, manifest, blob or upload
+    /// (an upload that is another's answers so too).
+    #[error("no such {what} {id}")]
+    RegistryUnknown { what: RegistrySubject, id: String },
+
+    /// A pushed manifest references a blob or manifest its repository does
+    /// not have.
+    #[error("the manifest references {what} {id}, which {repository} does not have")]
+    ManifestReference {
+        repository: String,
+        what: RegistrySubject,
+        id: String,
+    },
+
+    /// A chunk of an upload does not start where the upload ends; `held`:
+    /// the bytes the upload holds (where the client resumes).
+    #[error("upload {upload} is {held} bytes: the chunk starts at {at}, but the upload holds {held} bytes")]
+    UploadOffset { upload: String, held: u64, at: u64 },
+
+    /// Another request is writing to the upload; `held`: the bytes it held
+    /// when this one was refused, when known.
+    #[error("upload {upload} is being written: another request is writing to it")]
+    UploadBusy { upload: String, held: Option<u64> },
+
+    /// No build plugin has this name.
+    #[error("no plugin {plugin:?}")]
+    UnknownPlugin { plugin: String },
+
+    /// The build plugin has no such method.
+    #[error("plugin {plugin:?} has no method {method:?}")]
+    UnknownPluginMethod { plugin: String, method: String },
+
+    /// A build plugin's arguments or settings are wrong (the reason names
+    /// them).
+    #[error("{reason}")]
+    PluginParams { reason: String },
+
+    /// A build plugin refused to let a build go on.
+    #[error("{plugin}: {reason}")]
+    PluginRefused { plugin: String, reason: String },
+
+    /// A build failed at a step: `step` says what the build was doing,
+    /// `source` what went wrong there (the source is the boxed error:
+    /// downcast it as `Box<Error>`).
+    #[error("{step}: {source}")]
+    BuildStep {
+        step: String,
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// A build cannot go on, for a reason of its own (the engine reported
+    /// no image, the push no digest, ...).
+    #[error("{reason}")]
+    BuildFailed { reason: String },
+}
+
+/// What an error of the image registry is about, so each API family can
+/// answer it with its own code without reading the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RegistrySubject {
+    Repository,
+    Tag,
+    Digest,
+    Manifest,
+    Blob,
+    Upload,
+}
+
+impl RegistrySubject {
+    /// The word messages use for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegistrySubject::Repository => "repository",
+            RegistrySubject::Tag => "tag",
+            RegistrySubject::Digest => "digest",
+            RegistrySubject::Manifest => "manifest",
+            RegistrySubject::Blob => "blob",
+            RegistrySubject::Upload => "upload",
+        }
+    }
+}
+
+impl std::fmt::Display for RegistrySubject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Why no engine could take a request, as the scheduler explained it (its
@@ -164,5 +274,104 @@ impl Error {
             field: field.into(),
             reason: reason.into(),
         }
+    }
+
+    /// Shorthand for [`Error::Io`].
+    pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            what: what.into(),
+            source,
+        }
+    }
+
+    /// Shorthand for [`Error::RegistryInvalid`].
+    pub fn registry_invalid(what: RegistrySubject, reason: impl Into<String>) -> Self {
+        Error::RegistryInvalid {
+            what,
+            reason: reason.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::RegistryUnknown`].
+    pub fn registry_unknown(what: RegistrySubject, id: impl Into<String>) -> Self {
+        Error::RegistryUnknown {
+            what,
+            id: id.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::PluginParams`].
+    pub fn plugin_params(reason: impl Into<String>) -> Self {
+        Error::PluginParams {
+            reason: reason.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::BuildStep`]: `self`, met while the build was
+    /// at `step`.
+    pub fn at_step(self, step: impl Into<String>) -> Self {
+        Error::BuildStep {
+            step: step.into(),
+            source: Box::new(self),
+        }
+    }
+
+    /// Shorthand for [`Error::BuildFailed`].
+    pub fn build_failed(reason: impl Into<String>) -> Self {
+        Error::BuildFailed {
+            reason: reason.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn typed_kinds_keep_the_messages_of_their_untyped_forms() {
+        assert_eq!(
+            Error::registry_invalid(RegistrySubject::Digest, "not ALGORITHM:HEX").to_string(),
+            Error::invalid("digest", "not ALGORITHM:HEX").to_string()
+        );
+        assert_eq!(
+            Error::registry_unknown(RegistrySubject::Upload, "ab12").to_string(),
+            Error::missing("upload", "ab12").to_string()
+        );
+        assert_eq!(
+            Error::UploadOffset {
+                upload: "ab12".into(),
+                held: 6,
+                at: 3
+            }
+            .to_string(),
+            Error::State {
+                what: "upload ab12".into(),
+                state: "6 bytes".into(),
+                reason: "the chunk starts at 3, but the upload holds 6 bytes".into(),
+            }
+            .to_string()
+        );
+    }
+
+    #[test]
+    fn wrapped_errors_stay_sources() {
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
+        let e = Error::io("cannot read /x", io);
+        assert_eq!(e.to_string(), "system failure: cannot read /x: denied");
+        let inner = e.source().and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert_eq!(
+            inner.map(std::io::Error::kind),
+            Some(std::io::ErrorKind::PermissionDenied)
+        );
+        let e = Error::missing("project", "web").at_step("the project is gone");
+        assert_eq!(e.to_string(), "the project is gone: no such project web");
+        let inner = e.source().and_then(|s| s.downcast_ref::<Box<Error>>());
+        assert!(matches!(
+            inner.map(AsRef::as_ref),
+            Some(Error::Missing { .. })
+        ));
     }
 }

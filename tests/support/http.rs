@@ -64,7 +64,9 @@ pub enum Cred {
     Token(String, String),
 }
 
-/// The facade over the fixture's cluster, on a loopback port.
+/// The facade over the fixture's cluster, on a loopback port, assembled as
+/// shipd assembles its own (`shipcore_http::Server`); the build workers
+/// run.
 pub async fn start(fixture: Fixture) -> Api {
     let Fixture {
         cluster,
@@ -72,66 +74,20 @@ pub async fn start(fixture: Fixture) -> Api {
         store,
         ..
     } = fixture;
-    let projects = shipcore::projects::Projects::open(
-        store.clone(),
-        cluster.clone(),
-        shipcore::projects::ProjectsOptions {
-            health_deadline: std::time::Duration::from_secs(20),
-            poll: std::time::Duration::from_millis(100),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let registry_host = listener.local_addr().unwrap().to_string();
     let base = format!("http://{registry_host}");
     let content = tempfile::tempdir().unwrap();
-    let registry = shipcore::registry::Registry::new(
-        store.clone(),
-        shipcore::registry::BlobStore::open(content.path())
-            .await
-            .unwrap(),
-        cluster.options().clock.clone(),
-    );
-    cluster
-        .registry_credentials()
-        .set(shipcore::engine::RegistryAuth {
-            username: shipcore::model::ENGINE_USER.into(),
-            password: access.engine_pull_secret().await.unwrap(),
-            server: registry_host.clone(),
-        });
-    let builds = shipcore::build::Builds::new(
-        store.clone(),
-        cluster.clone(),
-        registry.clone(),
-        cluster.options().clock.clone(),
-        shipcore::build::Plugins::builtin(),
-        shipcore::build::BuildsOptions {
-            registry_host: registry_host.clone(),
-            push_auth: Some(shipcore::engine::RegistryAuth {
-                username: shipcore::model::BUILDER_USER.into(),
-                password: access.builder_push_secret().await.unwrap(),
-                server: registry_host.clone(),
-            }),
-            ..Default::default()
-        },
-    );
+    let mut opts = shipcore_http::ServerOptions::new(content.path(), registry_host.clone());
+    opts.projects.health_deadline = std::time::Duration::from_secs(20);
+    opts.projects.poll = std::time::Duration::from_millis(100);
+    let server = shipcore_http::Server::assemble(store, cluster.clone(), access.clone(), opts)
+        .await
+        .unwrap();
     // The workers live as long as the runtime.
-    drop(builds.start().await.unwrap());
-    let app = shipcore_http::App::with_projects(
-        cluster.clone(),
-        access.clone(),
-        shipcore_http::Limits::default(),
-        projects.clone(),
-    )
-    .with_registry(shipcore_http::RegistryOptions {
-        registry: registry.clone(),
-        host: registry_host.clone(),
-        max_blob: shipcore_http::RegistryOptions::MAX_BLOB,
-    })
-    .with_builds(builds.clone());
-    let server = tokio::spawn(async move {
+    drop(server.builds.start().await.unwrap());
+    let app = server.app.clone();
+    let handle = tokio::spawn(async move {
         shipcore_http::serve(listener, app, std::future::pending())
             .await
             .unwrap();
@@ -141,12 +97,12 @@ pub async fn start(fixture: Fixture) -> Api {
         client: Client::builder(TokioExecutor::new()).build_http(),
         cluster,
         access,
-        projects,
-        registry,
+        projects: server.projects,
+        registry: server.registry,
         registry_host,
         content,
-        builds,
-        _server: server,
+        builds: server.builds,
+        _server: handle,
     }
 }
 

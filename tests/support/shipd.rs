@@ -1,5 +1,5 @@
-//! The `shipd` example as a process: started on a free loopback port,
-//! called, signalled, waited for.
+//! `shipd` as a process: started on a free loopback port, called,
+//! signalled, waited for.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -9,17 +9,9 @@ use serde_json::Value;
 
 use super::http::{call, client, Cred};
 
-/// `target/<profile>/examples/shipd`, built by `cargo test` with the tests.
+/// The `shipd` binary, built by `cargo test` with the tests.
 pub fn shipd_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    let bin = profile_dir.join("examples").join("shipd");
-    assert!(
-        bin.exists(),
-        "{} is missing: `cargo test --workspace` builds it (or `cargo build --example shipd`)",
-        bin.display()
-    );
-    bin
+    PathBuf::from(env!("CARGO_BIN_EXE_shipd"))
 }
 
 pub struct Shipd {

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use shipcore::registry::{Digest, Reference, Repository};
+use shipcore::registry::{Digest, Reference, RegistrySubject, Repository};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -387,9 +387,11 @@ pub async fn delete_tag(
             match found.as_slice() {
                 [one] => Repository::parse(&one.name)?,
                 [] => {
-                    return Err(
-                        shipcore::Error::missing("repository", req.project_name.clone()).into(),
+                    return Err(shipcore::Error::registry_unknown(
+                        RegistrySubject::Repository,
+                        req.project_name.clone(),
                     )
+                    .into())
                 }
                 many => {
                     return Err(Error::bad_request(format!(

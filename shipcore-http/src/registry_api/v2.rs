@@ -55,7 +55,7 @@ pub fn router() -> axum::Router<App> {
                 .insert(API_VERSION, HeaderValue::from_static("registry/2.0"));
             // A failure from an extractor or a layer, in this API's form.
             if let Some(f) = res.extensions_mut().remove::<crate::Failure>() {
-                return V2Error::from_failure(f).into_response();
+                return V2Error::from(f).into_response();
             }
             res
         }))
@@ -86,22 +86,68 @@ impl V2Error {
     fn unsupported(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "UNSUPPORTED", message)
     }
+}
 
-    fn from_failure(f: crate::Failure) -> Self {
-        let code = match f.status.as_u16() {
-            401 => "UNAUTHORIZED",
-            403 => "DENIED",
-            404 => "UNSUPPORTED",
-            405 => "UNSUPPORTED",
-            429 => "TOOMANYREQUESTS",
-            400 | 408 | 413 => "BLOB_UPLOAD_INVALID",
-            _ => "UNKNOWN",
+/// The API's code for a failure that says no more than its status.
+fn code_of_status(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 => "UNAUTHORIZED",
+        403 => "DENIED",
+        404 | 405 => "UNSUPPORTED",
+        429 => "TOOMANYREQUESTS",
+        400 | 408 | 413 => "BLOB_UPLOAD_INVALID",
+        _ => "UNKNOWN",
+    }
+}
+
+impl From<crate::Failure> for V2Error {
+    /// The API's one mapping of a failure (a handler's, an extractor's or
+    /// a layer's): the core's registry errors by their kind, the rest by
+    /// the crate's status. One status differs: a second writer to an
+    /// upload is a 416 here, as a chunk out of order is (with the `Range`
+    /// the upload holds), where the plain facade says 409.
+    fn from(f: crate::Failure) -> Self {
+        use shipcore::registry::RegistrySubject as S;
+        use shipcore::Error as E;
+        let mut status = f.status;
+        let mut range = None;
+        let code = match &*f.error {
+            Error::Core(core) => match core {
+                E::RegistryInvalid { what, .. } => match what {
+                    S::Digest => "DIGEST_INVALID",
+                    S::Repository => "NAME_INVALID",
+                    S::Tag => "TAG_INVALID",
+                    S::Manifest => "MANIFEST_INVALID",
+                    S::Blob => "SIZE_INVALID",
+                    _ => "BLOB_UPLOAD_INVALID",
+                },
+                E::RegistryUnknown { what, .. } => match what {
+                    S::Blob => "BLOB_UNKNOWN",
+                    S::Manifest => "MANIFEST_UNKNOWN",
+                    S::Upload => "BLOB_UPLOAD_UNKNOWN",
+                    _ => "NAME_UNKNOWN",
+                },
+                E::ManifestReference { .. } => "MANIFEST_BLOB_UNKNOWN",
+                E::UploadOffset { held, .. } => {
+                    range = Some(*held);
+                    "BLOB_UPLOAD_INVALID"
+                }
+                E::UploadBusy { held, .. } => {
+                    status = StatusCode::RANGE_NOT_SATISFIABLE;
+                    range = *held;
+                    "BLOB_UPLOAD_INVALID"
+                }
+                E::Missing { .. } => "NAME_UNKNOWN",
+                E::Unavailable { .. } => "UNAVAILABLE",
+                _ => code_of_status(status),
+            },
+            _ => code_of_status(status),
         };
         V2Error {
-            status: f.status,
+            status,
             code,
             message: f.message,
-            range: None,
+            range,
             retry_after: f.retry_after,
         }
     }
@@ -109,60 +155,16 @@ impl V2Error {
 
 impl From<Error> for V2Error {
     fn from(e: Error) -> Self {
-        match e {
-            Error::Core(core) => core.into(),
-            other => V2Error::from_failure(other.failure()),
+        if e.status().is_server_error() {
+            tracing::warn!(error = %e, "registry request failed");
         }
+        e.into_failure().into()
     }
 }
 
 impl From<shipcore::Error> for V2Error {
     fn from(e: shipcore::Error) -> Self {
-        use shipcore::Error as E;
-        let message = e.to_string();
-        let (status, code) = match &e {
-            E::Invalid { field, .. } => (
-                StatusCode::BAD_REQUEST,
-                match field.as_str() {
-                    "digest" => "DIGEST_INVALID",
-                    "repository" => "NAME_INVALID",
-                    "tag" => "TAG_INVALID",
-                    "manifest" => "MANIFEST_INVALID",
-                    "blob" => "SIZE_INVALID",
-                    _ => "BLOB_UPLOAD_INVALID",
-                },
-            ),
-            E::Missing { kind, .. } => (
-                StatusCode::NOT_FOUND,
-                match kind.as_str() {
-                    "blob" => "BLOB_UNKNOWN",
-                    "manifest" => "MANIFEST_UNKNOWN",
-                    "upload" => "BLOB_UPLOAD_UNKNOWN",
-                    _ => "NAME_UNKNOWN",
-                },
-            ),
-            E::State { .. } => (StatusCode::RANGE_NOT_SATISFIABLE, "BLOB_UPLOAD_INVALID"),
-            E::TooMany { .. } => (StatusCode::TOO_MANY_REQUESTS, "TOOMANYREQUESTS"),
-            E::Forbidden { .. } => (StatusCode::FORBIDDEN, "DENIED"),
-            E::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
-            _ => (StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN"),
-        };
-        if status.is_server_error() {
-            tracing::warn!(error = %e, "registry request failed");
-        }
-        let retry_after = match e {
-            E::TooMany { retry_after, .. } | E::Unavailable { retry_after, .. } => {
-                Some(retry_after)
-            }
-            _ => None,
-        };
-        V2Error {
-            status,
-            code,
-            message,
-            range: None,
-            retry_after,
-        }
+        Error::Core(e).into()
     }
 }
 
@@ -202,7 +204,7 @@ fn range_value(held: u64) -> String {
 
 /// The registry, or a 404 in this API's form.
 fn options(app: &App) -> Result<&RegistryOptions, V2Error> {
-    super::registry(app).map_err(|e| V2Error::unsupported(e.to_string()))
+    super::registry(app).map_err(V2Error::from)
 }
 
 /// `GET /v2/`: 200 for valid credentials, else 401 with the challenge.
@@ -426,23 +428,11 @@ impl Call<'_> {
             .unwrap_or_default()
             .to_string();
         let bytes = read_limited(body, MAX_MANIFEST, self.idle()).await?;
-        let m = match self
+        let m = self
             .opts
             .registry
             .put_manifest(repo, r, &bytes, &content_type, by(&self.caller))
-            .await
-        {
-            Ok(m) => m,
-            // A blob or child manifest it needs is not in the repository.
-            Err(shipcore::Error::Missing { kind, id }) => {
-                return Err(V2Error::new(
-                    StatusCode::BAD_REQUEST,
-                    "MANIFEST_BLOB_UNKNOWN",
-                    format!("the manifest references {kind} {id}, which {repo} does not have"),
-                ))
-            }
-            Err(e) => return Err(e.into()),
-        };
+            .await?;
         let mut res = StatusCode::CREATED.into_response();
         let h = res.headers_mut();
         h.insert(
@@ -633,27 +623,18 @@ impl Call<'_> {
 
     async fn append(&self, repo: &Repository, id: &str, body: Body) -> Result<u64, V2Error> {
         let at = self.chunk_start()?;
-        let registry = &self.opts.registry;
-        let who = by(&self.caller);
-        match registry
+        Ok(self
+            .opts
+            .registry
             .append_upload(
                 repo,
                 id,
-                who,
+                by(&self.caller),
                 at,
                 self.opts.max_blob,
                 body_stream(body, self.idle()),
             )
-            .await
-        {
-            Ok(held) => Ok(held),
-            Err(e @ shipcore::Error::State { .. }) => {
-                let mut err = V2Error::from(e);
-                err.range = registry.upload_size(repo, id, who).await.ok();
-                Err(err)
-            }
-            Err(e) => Err(e.into()),
-        }
+            .await?)
     }
 
     async fn patch(&self, repo: &Repository, id: &str, body: Body) -> Answer {
@@ -692,9 +673,7 @@ impl Call<'_> {
 }
 
 fn io_error(what: &str, d: &Digest, e: std::io::Error) -> V2Error {
-    V2Error::from(shipcore::Error::System {
-        reason: format!("{what} blob {d}: {e}"),
-    })
+    shipcore::Error::io(format!("{what} blob {d}"), e).into()
 }
 
 /// A single `bytes=` range of a blob of `size` bytes: first and last byte.
@@ -840,6 +819,67 @@ mod tests {
             parse_target("a/blobs/sha256:xyz").unwrap_err().code,
             "DIGEST_INVALID"
         );
+    }
+
+    #[test]
+    fn core_errors_map_by_kind_once_for_every_path() {
+        use shipcore::registry::RegistrySubject as S;
+        let v2 = |e: shipcore::Error| {
+            let e = V2Error::from(e);
+            (e.status.as_u16(), e.code, e.range)
+        };
+        assert_eq!(
+            v2(shipcore::Error::registry_invalid(S::Tag, "x")),
+            (400, "TAG_INVALID", None)
+        );
+        assert_eq!(
+            v2(shipcore::Error::registry_invalid(S::Blob, "too big")),
+            (400, "SIZE_INVALID", None)
+        );
+        assert_eq!(
+            v2(shipcore::Error::registry_unknown(S::Repository, "a/b")),
+            (404, "NAME_UNKNOWN", None)
+        );
+        assert_eq!(
+            v2(shipcore::Error::ManifestReference {
+                repository: "a/b".into(),
+                what: S::Blob,
+                id: "sha256:00".into(),
+            }),
+            (400, "MANIFEST_BLOB_UNKNOWN", None)
+        );
+        assert_eq!(
+            v2(shipcore::Error::UploadOffset {
+                upload: "u".into(),
+                held: 100,
+                at: 200
+            }),
+            (416, "BLOB_UPLOAD_INVALID", Some(100))
+        );
+        assert_eq!(
+            v2(shipcore::Error::UploadBusy {
+                upload: "u".into(),
+                held: Some(7)
+            }),
+            (416, "BLOB_UPLOAD_INVALID", Some(7))
+        );
+        assert_eq!(
+            v2(shipcore::Error::invalid("body", "no data for 5s")),
+            (400, "BLOB_UPLOAD_INVALID", None)
+        );
+        // A failure from an extractor or a layer meets the same mapping.
+        let f = Error::Core(shipcore::Error::TooMany {
+            reason: "slow down".into(),
+            retry_after: 3,
+        })
+        .into_failure();
+        let e = V2Error::from(f);
+        assert_eq!(
+            (e.status.as_u16(), e.code, e.retry_after),
+            (429, "TOOMANYREQUESTS", Some(3))
+        );
+        let e = V2Error::from(Error::Unauthorized("who are you".into()));
+        assert_eq!((e.status.as_u16(), e.code), (401, "UNAUTHORIZED"));
     }
 
     #[test]

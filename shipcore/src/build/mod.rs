@@ -15,6 +15,6 @@ pub mod plugins;
 pub mod service;
 
 pub use model::{BuildProject, BuildRecord, BuildStatus, PluginRef, DEFAULT_CLUSTER};
-pub use plugins::{BuildPlugin, PluginError, Plugins};
+pub use plugins::{BuildPlugin, Plugins};
 #[cfg(feature = "runtime")]
 pub use service::{ActingAs, Builds, BuildsOptions, LogEvent, ProjectChange};

@@ -548,9 +548,7 @@ pub fn context_tar(dockerfile: &str, files: &BTreeMap<String, Vec<u8>>) -> Resul
         h.set_mtime(0);
         out.append_data(&mut h, path, data)
     };
-    let fail = |e: std::io::Error| Error::System {
-        reason: format!("cannot make the build context: {e}"),
-    };
+    let fail = |e| Error::io("cannot make the build context", e);
     add("Dockerfile", dockerfile.as_bytes()).map_err(fail)?;
     for (path, data) in files {
         add(path, data).map_err(fail)?;

@@ -2,6 +2,9 @@
 //! the packaging API's extension call reaches. Two come built in:
 //! `dockerfile-lint` (fails a build whose base image is untagged or
 //! `latest`) and `label-stamp` (labels the image with what built it).
+//! Their refusals are the core's errors: [`Error::UnknownPlugin`],
+//! [`Error::UnknownPluginMethod`], [`Error::PluginParams`] for a call or
+//! settings, [`Error::PluginRefused`] for a build.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,6 +12,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::model::{base_images, image_tag, BuildProject};
+use crate::error::{Error, Result};
 
 /// What a plugin sees of a build.
 #[derive(Debug, Clone, Copy)]
@@ -33,39 +37,17 @@ pub struct Prepared {
     pub notes: Vec<String>,
 }
 
-/// Why a plugin call was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PluginError {
-    /// No such plugin.
-    UnknownPlugin(String),
-    /// The plugin has no such method.
-    UnknownMethod { plugin: String, method: String },
-    /// The arguments or settings are wrong.
-    Params(String),
-}
-
-impl std::fmt::Display for PluginError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::UnknownPlugin(p) => write!(f, "no plugin {p:?}"),
-            Self::UnknownMethod { plugin, method } => {
-                write!(f, "plugin {plugin:?} has no method {method:?}")
-            }
-            Self::Params(reason) => f.write_str(reason),
-        }
-    }
-}
-
 /// A build plugin.
 pub trait BuildPlugin: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &'static str;
     /// One line on what it does.
     fn describe(&self) -> &'static str;
-    /// Checks the plugin's settings when a project is saved.
-    fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<(), PluginError>;
+    /// Checks the plugin's settings when a project is saved
+    /// ([`Error::PluginParams`]).
+    fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<()>;
     /// Before the build: may add labels and log lines, or fail the build
-    /// with the reason.
-    fn before(&self, input: &BuildInput<'_>, out: &mut Prepared) -> Result<(), String>;
+    /// ([`Error::PluginRefused`] with the reason).
+    fn before(&self, input: &BuildInput<'_>, out: &mut Prepared) -> Result<()>;
     /// After a build that succeeded (pushed): lines for the log.
     fn after(&self, _input: &BuildInput<'_>) -> Vec<String> {
         Vec::new()
@@ -73,7 +55,7 @@ pub trait BuildPlugin: Send + Sync + std::fmt::Debug {
     /// The methods the extension call reaches.
     fn methods(&self) -> &'static [&'static str];
     /// Calls a method with its arguments.
-    fn call(&self, method: &str, args: &Value) -> Result<Value, PluginError>;
+    fn call(&self, method: &str, args: &Value) -> Result<Value>;
 }
 
 /// The plugins a server knows, by name.
@@ -104,10 +86,10 @@ impl Plugins {
         self.all.insert(plugin.name(), plugin);
     }
 
-    pub fn get(&self, name: &str) -> Result<&Arc<dyn BuildPlugin>, PluginError> {
-        self.all
-            .get(name)
-            .ok_or_else(|| PluginError::UnknownPlugin(name.to_string()))
+    pub fn get(&self, name: &str) -> Result<&Arc<dyn BuildPlugin>> {
+        self.all.get(name).ok_or_else(|| Error::UnknownPlugin {
+            plugin: name.to_string(),
+        })
     }
 
     pub fn names(&self) -> Vec<&'static str> {
@@ -115,10 +97,10 @@ impl Plugins {
     }
 
     /// Calls `plugin`'s `method`.
-    pub fn call(&self, plugin: &str, method: &str, args: &Value) -> Result<Value, PluginError> {
+    pub fn call(&self, plugin: &str, method: &str, args: &Value) -> Result<Value> {
         let p = self.get(plugin)?;
         if !p.methods().contains(&method) {
-            return Err(PluginError::UnknownMethod {
+            return Err(Error::UnknownPluginMethod {
                 plugin: plugin.to_string(),
                 method: method.to_string(),
             });
@@ -127,13 +109,22 @@ impl Plugins {
     }
 }
 
-fn flag(params: &BTreeMap<String, Value>, key: &str, default: bool) -> Result<bool, PluginError> {
+fn flag(params: &BTreeMap<String, Value>, key: &str, default: bool) -> Result<bool> {
     match params.get(key) {
         None => Ok(default),
         Some(Value::Bool(b)) => Ok(*b),
-        Some(other) => Err(PluginError::Params(format!(
+        Some(other) => Err(Error::plugin_params(format!(
             "{key} must be true or false, not {other}"
         ))),
+    }
+}
+
+/// A method's `params` argument: the settings to call it with.
+fn params_of(args: &Value) -> Result<BTreeMap<String, Value>> {
+    match args.get("params") {
+        None => Ok(BTreeMap::new()),
+        Some(v) => serde_json::from_value(v.clone())
+            .map_err(|e| Error::plugin_params(format!("params: {e}"))),
     }
 }
 
@@ -147,7 +138,7 @@ impl DockerfileLint {
     fn findings(
         dockerfile: &str,
         params: &BTreeMap<String, Value>,
-    ) -> Result<Vec<(usize, String)>, PluginError> {
+    ) -> Result<Vec<(usize, String)>> {
         let forbid_latest = flag(params, "forbidLatest", true)?;
         let require_tag = flag(params, "requireTag", true)?;
         let mut out = Vec::new();
@@ -187,10 +178,10 @@ impl BuildPlugin for DockerfileLint {
         "fails a build whose base image is untagged or tagged latest"
     }
 
-    fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<(), PluginError> {
+    fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<()> {
         for key in params.keys() {
             if !["forbidLatest", "requireTag"].contains(&key.as_str()) {
-                return Err(PluginError::Params(format!(
+                return Err(Error::plugin_params(format!(
                     "dockerfile-lint has no setting {key:?} (forbidLatest, requireTag)"
                 )));
             }
@@ -200,9 +191,8 @@ impl BuildPlugin for DockerfileLint {
         Ok(())
     }
 
-    fn before(&self, input: &BuildInput<'_>, out: &mut Prepared) -> Result<(), String> {
-        let findings =
-            Self::findings(&input.project.dockerfile, input.params).map_err(|e| e.to_string())?;
+    fn before(&self, input: &BuildInput<'_>, out: &mut Prepared) -> Result<()> {
+        let findings = Self::findings(&input.project.dockerfile, input.params)?;
         if findings.is_empty() {
             out.notes.push("dockerfile-lint: no findings".into());
             return Ok(());
@@ -211,23 +201,22 @@ impl BuildPlugin for DockerfileLint {
             .iter()
             .map(|(line, m)| format!("line {line}: {m}"))
             .collect();
-        Err(format!("dockerfile-lint: {}", text.join("; ")))
+        Err(Error::PluginRefused {
+            plugin: self.name().into(),
+            reason: text.join("; "),
+        })
     }
 
     fn methods(&self) -> &'static [&'static str] {
         &["lint"]
     }
 
-    fn call(&self, _method: &str, args: &Value) -> Result<Value, PluginError> {
+    fn call(&self, _method: &str, args: &Value) -> Result<Value> {
         let dockerfile = args
             .get("dockerfile")
             .and_then(Value::as_str)
-            .ok_or_else(|| PluginError::Params("lint needs dockerfile (the text)".into()))?;
-        let params: BTreeMap<String, Value> = match args.get("params") {
-            None => BTreeMap::new(),
-            Some(v) => serde_json::from_value(v.clone())
-                .map_err(|e| PluginError::Params(format!("params: {e}")))?,
-        };
+            .ok_or_else(|| Error::plugin_params("lint needs dockerfile (the text)"))?;
+        let params = params_of(args)?;
         self.check_params(&params)?;
         let findings = Self::findings(dockerfile, &params)?;
         Ok(json!({
@@ -249,7 +238,7 @@ pub struct LabelStamp;
 const DEFAULT_PREFIX: &str = "org.shipcore.build";
 
 impl LabelStamp {
-    fn prefix(params: &BTreeMap<String, Value>) -> Result<String, PluginError> {
+    fn prefix(params: &BTreeMap<String, Value>) -> Result<String> {
         match params.get("prefix") {
             None => Ok(DEFAULT_PREFIX.into()),
             Some(Value::String(p))
@@ -260,7 +249,7 @@ impl LabelStamp {
             {
                 Ok(p.clone())
             }
-            Some(other) => Err(PluginError::Params(format!(
+            Some(other) => Err(Error::plugin_params(format!(
                 "prefix must be letters, digits, '.', '-' or '_' (up to 100), not {other}"
             ))),
         }
@@ -294,10 +283,10 @@ impl BuildPlugin for LabelStamp {
         "labels the image with its project, tag, operator, source digest and build time"
     }
 
-    fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<(), PluginError> {
+    fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<()> {
         for key in params.keys() {
             if key != "prefix" {
-                return Err(PluginError::Params(format!(
+                return Err(Error::plugin_params(format!(
                     "label-stamp has no setting {key:?} (prefix)"
                 )));
             }
@@ -305,8 +294,8 @@ impl BuildPlugin for LabelStamp {
         Self::prefix(params).map(|_| ())
     }
 
-    fn before(&self, input: &BuildInput<'_>, out: &mut Prepared) -> Result<(), String> {
-        let prefix = Self::prefix(input.params).map_err(|e| e.to_string())?;
+    fn before(&self, input: &BuildInput<'_>, out: &mut Prepared) -> Result<()> {
+        let prefix = Self::prefix(input.params)?;
         let labels = Self::labels(
             &prefix,
             &input.project.name,
@@ -327,17 +316,13 @@ impl BuildPlugin for LabelStamp {
         &["labels"]
     }
 
-    fn call(&self, _method: &str, args: &Value) -> Result<Value, PluginError> {
+    fn call(&self, _method: &str, args: &Value) -> Result<Value> {
         let field = |k: &str| {
             args.get(k)
                 .and_then(Value::as_str)
-                .ok_or_else(|| PluginError::Params(format!("labels needs {k}")))
+                .ok_or_else(|| Error::plugin_params(format!("labels needs {k}")))
         };
-        let params: BTreeMap<String, Value> = match args.get("params") {
-            None => BTreeMap::new(),
-            Some(v) => serde_json::from_value(v.clone())
-                .map_err(|e| PluginError::Params(format!("params: {e}")))?,
-        };
+        let params = params_of(args)?;
         self.check_params(&params)?;
         let prefix = Self::prefix(&params)?;
         let labels = Self::labels(
@@ -405,7 +390,15 @@ mod tests {
         let err = DockerfileLint
             .before(&input(&e, &none), &mut Prepared::default())
             .unwrap_err();
-        assert!(err.contains("line 1") && err.contains("no tag"), "{err}");
+        assert!(
+            matches!(&err, Error::PluginRefused { plugin, .. } if plugin == "dockerfile-lint"),
+            "{err:?}"
+        );
+        let err = err.to_string();
+        assert!(
+            err.starts_with("dockerfile-lint: line 1") && err.contains("no tag"),
+            "{err}"
+        );
         assert!(DockerfileLint
             .check_params(&BTreeMap::from([("nope".to_string(), json!(1))]))
             .is_err());
@@ -441,18 +434,25 @@ mod tests {
             .unwrap();
         assert_eq!(v["ok"], false);
         assert_eq!(v["findings"][0]["line"], 1);
-        assert_eq!(
-            plugins.call("aa", "download file", &json!({})).unwrap_err(),
-            PluginError::UnknownPlugin("aa".into())
+        let e = plugins.call("aa", "download file", &json!({})).unwrap_err();
+        assert!(
+            matches!(&e, Error::UnknownPlugin { plugin } if plugin == "aa"),
+            "{e:?}"
         );
-        assert!(matches!(
-            plugins.call("label-stamp", "download file", &json!({})),
-            Err(PluginError::UnknownMethod { .. })
-        ));
-        assert!(matches!(
-            plugins.call("dockerfile-lint", "lint", &json!({})),
-            Err(PluginError::Params(_))
-        ));
+        assert_eq!(e.to_string(), "no plugin \"aa\"");
+        let e = plugins
+            .call("label-stamp", "download file", &json!({}))
+            .unwrap_err();
+        assert!(matches!(e, Error::UnknownPluginMethod { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "plugin \"label-stamp\" has no method \"download file\""
+        );
+        let e = plugins
+            .call("dockerfile-lint", "lint", &json!({}))
+            .unwrap_err();
+        assert!(matches!(e, Error::PluginParams { .. }), "{e:?}");
+        assert_eq!(e.to_string(), "lint needs dockerfile (the text)");
         assert!(LabelStamp
             .check_params(&BTreeMap::from([("prefix".to_string(), json!("a b"))]))
             .is_err());

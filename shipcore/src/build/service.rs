@@ -29,7 +29,7 @@ use super::model::{
     context_tar, default_cluster, target_repository, BuildProject, BuildRecord, BuildStatus,
     PluginRef, MAX_PLUGINS,
 };
-use super::plugins::{BuildInput, PluginError, Plugins, Prepared};
+use super::plugins::{BuildInput, Plugins, Prepared};
 use crate::clock::Clock;
 use crate::cluster::Cluster;
 use crate::engine::EngineBackend;
@@ -483,10 +483,11 @@ impl Builds {
         self.put_new(p).await
     }
 
-    /// Checks plugin references against the known plugins.
-    pub fn check_plugins(&self, plugins: &[PluginRef]) -> std::result::Result<(), PluginError> {
+    /// Checks plugin references against the known plugins
+    /// ([`Error::UnknownPlugin`], [`Error::PluginParams`]).
+    pub fn check_plugins(&self, plugins: &[PluginRef]) -> Result<()> {
         if plugins.len() > MAX_PLUGINS {
-            return Err(PluginError::Params(format!(
+            return Err(Error::plugin_params(format!(
                 "{} plugins, more than the {MAX_PLUGINS} allowed",
                 plugins.len()
             )));
@@ -602,12 +603,7 @@ impl Builds {
 
     /// Calls a plugin's method (the extension endpoint). Plugin methods
     /// take what they are given and read no project.
-    pub fn call_plugin(
-        &self,
-        plugin: &str,
-        method: &str,
-        args: &Value,
-    ) -> std::result::Result<Value, PluginError> {
+    pub fn call_plugin(&self, plugin: &str, method: &str, args: &Value) -> Result<Value> {
         self.inner.plugins.call(plugin, method, args)
     }
 
@@ -997,7 +993,8 @@ impl Builds {
                         .finish(&rid, BuildStatus::Succeeded, None, Some(digest))
                         .await;
                 }
-                Ok(Err(reason)) => {
+                Ok(Err(e)) => {
+                    let reason = e.to_string();
                     me.say(&rid, format!("build failed: {reason}"));
                     let _ = me
                         .finish(&rid, BuildStatus::Failed, Some(reason), None)
@@ -1036,14 +1033,15 @@ impl Builds {
         }
     }
 
-    /// Runs a build; the pushed manifest's digest, or why it failed.
-    async fn run(&self, id: &str, record: BuildRecord) -> std::result::Result<String, String> {
+    /// Runs a build; the pushed manifest's digest, or why it failed (its
+    /// message is the reason the record keeps).
+    async fn run(&self, id: &str, record: BuildRecord) -> Result<String> {
         let p = self
             .project(&record.project)
             .await
-            .map_err(|e| format!("the project is gone: {e}"))?;
-        let files = check_definition(&p.dockerfile, &p.files).map_err(|e| e.to_string())?;
-        let context = context_tar(&p.dockerfile, &files).map_err(|e| e.to_string())?;
+            .map_err(|e| e.at_step("the project is gone"))?;
+        let files = check_definition(&p.dockerfile, &p.files)?;
+        let context = context_tar(&p.dockerfile, &files)?;
         let source = format!("sha256:{:x}", Sha256::digest(&context));
         let now = self.inner.clock.rfc3339();
         // Plugins first: they may refuse the build before it takes an engine.
@@ -1065,8 +1063,7 @@ impl Builds {
             })
             .collect();
         for (name, input) in &inputs {
-            let plugin = self.inner.plugins.get(name).map_err(|e| e.to_string())?;
-            plugin.before(input, &mut prepared)?;
+            self.inner.plugins.get(name)?.before(input, &mut prepared)?;
         }
         for n in std::mem::take(&mut prepared.notes) {
             self.say(id, n);
@@ -1096,14 +1093,14 @@ impl Builds {
         // container's would be; given back when this ends, however.
         let mut held =
             crate::sched::Request::from_image_config(&request, crate::sched::Strategy::Spread, 1)
-                .map_err(|e| format!("no engine can build: {e}"))?;
+                .map_err(|e| e.at_step("no engine can build"))?;
         held.footprint.name = format!("build:{id}");
         let placed = self
             .inner
             .cluster
             .hold_reservation(&held)
             .await
-            .map_err(|e| format!("no engine can build: {e}"))?;
+            .map_err(|e| e.at_step("no engine can build"))?;
         let _held = HeldRoom {
             cluster: self.inner.cluster.clone(),
             name: held.footprint.name.clone(),
@@ -1112,20 +1109,20 @@ impl Builds {
             .assignments
             .first()
             .map(|a| a.engine.clone())
-            .ok_or("no engine can build")?;
+            .ok_or_else(|| Error::build_failed("no engine can build"))?;
         // The builder's push password goes only to engines an admin
         // registered.
         if !self.inner.cluster.trusted(&engine).await {
-            return Err(format!(
+            return Err(Error::build_failed(format!(
                 "engine {engine} was registered by an account that is not an admin: builds, which push with the builder's credentials, do not run there"
-            ));
+            )));
         }
         let slots = {
             let mut e = self
                 .inner
                 .engines
                 .lock()
-                .map_err(|_| "engine table poisoned")?;
+                .map_err(|_| Error::build_failed("engine table poisoned"))?;
             e.entry(engine.clone())
                 .or_insert_with(|| Arc::new(Semaphore::new(self.inner.opts.per_engine.max(1))))
                 .clone()
@@ -1134,15 +1131,10 @@ impl Builds {
         let _slot = slots
             .acquire_owned()
             .await
-            .map_err(|_| "the engine's build slots are closed")?;
+            .map_err(|_| Error::build_failed("the engine's build slots are closed"))?;
         self.mark_running(id, &engine, &source).await?;
         self.say(id, format!("building {} on engine {engine}", record.image));
-        let backend = self
-            .inner
-            .cluster
-            .backend(&engine)
-            .await
-            .map_err(|e| e.to_string())?;
+        let backend = self.inner.cluster.backend(&engine).await?;
         // The plugins' labels as one LABEL instruction at the end (the
         // engine's `labels` parameter costs a build step per label).
         let context = if prepared.labels.is_empty() {
@@ -1158,7 +1150,7 @@ impl Builds {
                 .map(|(k, v)| format!("{}={}", quote(k), quote(v)))
                 .collect();
             let dockerfile = format!("{}\nLABEL {}\n", p.dockerfile.trim_end(), pairs.join(" "));
-            context_tar(&dockerfile, &files).map_err(|e| e.to_string())?
+            context_tar(&dockerfile, &files)?
         };
         // The image goes by a name of the build's own until its push: a
         // build that fails before it never takes the target's name on the
@@ -1195,7 +1187,7 @@ impl Builds {
         context: Vec<u8>,
         record: &BuildRecord,
         names: &mut EngineNames,
-    ) -> std::result::Result<String, String> {
+    ) -> Result<String> {
         let options = BuildOptions {
             tag: names.own.clone(),
             dockerfile: "Dockerfile".into(),
@@ -1213,16 +1205,17 @@ impl Builds {
                     }
                 }
                 Ok(BuildOutput::ImageId(i)) => image_id = Some(i),
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return Err(e),
             }
         }
-        let image_id = image_id.ok_or("the engine reported no image")?;
+        let image_id =
+            image_id.ok_or_else(|| Error::build_failed("the engine reported no image"))?;
         // Named as the target only now, right before its push.
         names.target = Some(record.image.clone());
         backend
             .tag_image(&names.own, &record.image)
             .await
-            .map_err(|e| format!("cannot tag {image_id} as {}: {e}", record.image))?;
+            .map_err(|e| e.at_step(format!("cannot tag {image_id} as {}", record.image)))?;
         self.say(id, format!("built {image_id}; pushing {}", record.image));
         let mut push = backend.push_image(&record.image, self.inner.opts.push_auth.clone());
         // The engine's last message names the pushed manifest:
@@ -1247,7 +1240,7 @@ impl Builds {
                     self.say(id, p.status);
                 }
                 Ok(_) => {}
-                Err(e) => return Err(format!("push: {e}")),
+                Err(e) => return Err(e.at_step("push")),
             }
         }
         // shipd's registry holds it now: its digest must be the pushed one.
@@ -1258,42 +1251,41 @@ impl Builds {
             .strip_suffix(&format!(":{}", record.tag))
             .and_then(|i| i.split_once('/'))
             .map(|(_, repo)| repo)
-            .ok_or_else(|| format!("the build's image {} names no repository", record.image))?;
-        let repo = Repository::parse(repo_name).map_err(|e| e.to_string())?;
-        let tag = Reference::parse(&record.tag).map_err(|e| e.to_string())?;
+            .ok_or_else(|| {
+                Error::build_failed(format!(
+                    "the build's image {} names no repository",
+                    record.image
+                ))
+            })?;
+        let repo = Repository::parse(repo_name)?;
+        let tag = Reference::parse(&record.tag)?;
         let held = self.inner.registry.resolve(&repo, &tag).await.ok();
         let digest = match (pushed, held) {
             (Some(p), Some(h)) if p != h => {
-                return Err(format!(
+                return Err(Error::build_failed(format!(
                     "the engine pushed {p}, but the registry holds {h} for {repo}:{}",
                     record.tag
-                ))
+                )))
             }
             (Some(d), _) | (None, Some(d)) => d,
-            (None, None) => return Err("the push reported no digest".into()),
+            (None, None) => return Err(Error::build_failed("the push reported no digest")),
         };
         Ok(digest.to_string())
     }
 
     /// Marks a build running on `engine`, with the digest of the context
     /// it builds (the project may have changed since it was queued).
-    async fn mark_running(
-        &self,
-        id: &str,
-        engine: &str,
-        source: &str,
-    ) -> std::result::Result<(), String> {
-        let (project, n) = split_id(id).map_err(|e| e.to_string())?;
+    async fn mark_running(&self, id: &str, engine: &str, source: &str) -> Result<()> {
+        let (project, n) = split_id(id)?;
         let key = record_key(project, n);
         for _ in 0..5 {
-            let Some((mut r, rev)) = get_json::<BuildRecord>(self.inner.store.as_ref(), &key)
-                .await
-                .map_err(|e| e.to_string())?
+            let Some((mut r, rev)) =
+                get_json::<BuildRecord>(self.inner.store.as_ref(), &key).await?
             else {
-                return Err("the build record is gone".into());
+                return Err(Error::build_failed("the build record is gone"));
             };
             if r.status != BuildStatus::Queued {
-                return Err(format!("the build is {}", r.status));
+                return Err(Error::build_failed(format!("the build is {}", r.status)));
             }
             r.status = BuildStatus::Running;
             r.started = Some(self.inner.clock.rfc3339());
@@ -1302,10 +1294,10 @@ impl Builds {
             match put_json(self.inner.store.as_ref(), &key, &r, Expect::Revision(rev)).await {
                 Ok(_) => return Ok(()),
                 Err(Error::Conflict { .. }) => continue,
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return Err(e),
             }
         }
-        Err("the build record kept changing".into())
+        Err(Error::build_failed("the build record kept changing"))
     }
 }
 

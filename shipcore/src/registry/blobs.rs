@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use super::names::{Digest, Repository};
-use crate::error::{Error, Result};
+use crate::error::{Error, RegistrySubject, Result};
 
 /// Uploads untouched for this long are abandoned.
 pub const UPLOAD_LIFETIME: Duration = Duration::from_secs(24 * 3600);
@@ -178,9 +178,12 @@ impl std::fmt::Debug for BlobStore {
 }
 
 fn io(what: &str, path: &Path, e: std::io::Error) -> Error {
-    Error::System {
-        reason: format!("{what} {}: {e}", path.display()),
-    }
+    Error::io(format!("{what} {}", path.display()), e)
+}
+
+/// An upload that is not there (or not the caller's: answered the same).
+fn unknown_upload(id: &str) -> Error {
+    Error::registry_unknown(RegistrySubject::Upload, id)
 }
 
 /// Makes a folder (and its missing parents) `0700`.
@@ -255,7 +258,7 @@ fn check_upload_id(id: &str) -> Result<()> {
     {
         Ok(())
     } else {
-        Err(Error::missing("upload", id))
+        Err(unknown_upload(id))
     }
 }
 
@@ -466,14 +469,14 @@ impl BlobStore {
         }
     }
 
-    /// Fails with the upload missing ([`Error::Missing`], as for an id
+    /// Fails with the upload unknown ([`Error::RegistryUnknown`], as for an id
     /// never made) unless the upload was started by `owner` (same
     /// repository, same principal). Uploads without an owner record are
     /// refused to everyone.
     pub async fn check_upload(&self, id: &str, owner: &UploadOwner) -> Result<()> {
         match self.upload_owner(id).await? {
             Some(o) if o == *owner => Ok(()),
-            _ => Err(Error::missing("upload", id)),
+            _ => Err(unknown_upload(id)),
         }
     }
 
@@ -482,7 +485,7 @@ impl BlobStore {
         check_upload_id(id)?;
         match tokio::fs::metadata(self.upload_path(id)).await {
             Ok(m) => Ok(m.len()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::missing("upload", id)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(unknown_upload(id)),
             Err(e) => Err(io("cannot read", &self.upload_path(id), e)),
         }
     }
@@ -496,19 +499,21 @@ impl BlobStore {
                 reason: "upload table poisoned".into(),
             })?;
             match h.get_mut(id) {
-                Some(slot @ Some(_)) => slot.take(),
-                Some(None) => {
-                    return Err(Error::State {
-                        what: format!("upload {id}"),
-                        state: "being written".into(),
-                        reason: "another request is writing to it".into(),
-                    })
-                }
+                Some(slot @ Some(_)) => Ok(slot.take()),
+                Some(None) => Err(()),
                 None => {
                     h.insert(id.to_string(), None);
-                    None
+                    Ok(None)
                 }
             }
+        };
+        let Ok(held) = held else {
+            // What it holds so far, for a client that resumes (the other
+            // writer may still be adding to it).
+            return Err(Error::UploadBusy {
+                upload: id.to_string(),
+                held: self.upload_size(id).await.ok(),
+            });
         };
         let mut taken = Taken {
             store: self.clone(),
@@ -545,7 +550,7 @@ impl BlobStore {
             Err(e) => {
                 taken.forget();
                 if e.kind() == std::io::ErrorKind::NotFound {
-                    Err(Error::missing("upload", id))
+                    Err(unknown_upload(id))
                 } else {
                     Err(io("cannot read", &path, e))
                 }
@@ -568,7 +573,8 @@ impl BlobStore {
     /// Appends a stream of bytes to an upload, hashing as they arrive.
     /// `at`: where the client says the chunk starts (`Content-Range`); a
     /// chunk that does not start at the upload's end is refused
-    /// ([`Error::State`], the distribution API's 416). `limit`: the
+    /// ([`Error::UploadOffset`], the distribution API's 416), and so is a
+    /// second writer while one writes ([`Error::UploadBusy`]). `limit`: the
     /// upload's largest size. A stream that fails half-way (the client went
     /// away) leaves the upload at what was received of it: it can resume.
     pub async fn append<S>(&self, id: &str, at: Option<u64>, limit: u64, body: S) -> Result<u64>
@@ -581,7 +587,7 @@ impl BlobStore {
         match &result {
             // The hash no longer says what the file holds: the next writer
             // rebuilds it from the file.
-            Err(Error::System { .. }) => taken.forget(),
+            Err(Error::System { .. } | Error::Io { .. }) => taken.forget(),
             _ => taken.put_back(),
         }
         result
@@ -601,10 +607,10 @@ impl BlobStore {
         let held = taken.size();
         if let Some(at) = at {
             if at != held {
-                return Err(Error::State {
-                    what: format!("upload {id}"),
-                    state: format!("{held} bytes"),
-                    reason: format!("the chunk starts at {at}, but the upload holds {held} bytes"),
+                return Err(Error::UploadOffset {
+                    upload: id.to_string(),
+                    held,
+                    at,
                 });
             }
         }
@@ -638,8 +644,8 @@ impl BlobStore {
                 }
             };
             if taken.size() + chunk.len() as u64 > limit {
-                failed = Some(Error::invalid(
-                    "blob",
+                failed = Some(Error::registry_invalid(
+                    RegistrySubject::Blob,
                     format!("larger than the {limit} bytes allowed"),
                 ));
                 break;
@@ -697,8 +703,8 @@ impl BlobStore {
             let _ = tokio::fs::remove_file(&path).await;
             let _ = remove_if_there(&self.owner_path(id)).await;
             taken.forget();
-            return Err(Error::invalid(
-                "digest",
+            return Err(Error::registry_invalid(
+                RegistrySubject::Digest,
                 format!("the upload's bytes hash to {got}, not {digest}"),
             ));
         }
@@ -755,7 +761,7 @@ impl BlobStore {
         let _ = remove_if_there(&self.owner_path(id)).await;
         match tokio::fs::remove_file(self.upload_path(id)).await {
             Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::missing("upload", id)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(unknown_upload(id)),
             Err(e) => Err(io("cannot remove", &self.upload_path(id), e)),
         }
     }
@@ -835,7 +841,7 @@ mod tests {
         // A chunk that does not start at the end is refused, nothing written.
         assert!(matches!(
             store.append(&id, Some(3), 1 << 20, chunks(&[b"xx"])).await,
-            Err(Error::State { .. })
+            Err(Error::UploadOffset { held: 6, at: 3, .. })
         ));
         // A new store over the same folder (a restart) rebuilds the hash.
         let again = BlobStore::open(dir.path()).await.unwrap();
@@ -900,7 +906,7 @@ mod tests {
                     assert_eq!(total, data.len() as u64);
                     break held;
                 }
-                Err(Error::State { .. }) if tries < 100 => {
+                Err(Error::UploadBusy { .. }) if tries < 100 => {
                     tries += 1;
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
@@ -944,7 +950,10 @@ mod tests {
         let wrong = digest_of(b"other");
         assert!(matches!(
             store.finish(&id, &wrong).await,
-            Err(Error::Invalid { .. })
+            Err(Error::RegistryInvalid {
+                what: RegistrySubject::Digest,
+                ..
+            })
         ));
         assert!(store.stat(&wrong).await.unwrap().is_none());
         assert!(store.blobs().await.unwrap().is_empty());
@@ -958,7 +967,10 @@ mod tests {
         let id = store.start_upload().await.unwrap();
         assert!(matches!(
             store.append(&id, None, 4, chunks(&[b"abc", b"de"])).await,
-            Err(Error::Invalid { .. })
+            Err(Error::RegistryInvalid {
+                what: RegistrySubject::Blob,
+                ..
+            })
         ));
         // Cut back to what fits and was hashed: the upload can go on.
         assert_eq!(store.upload_size(&id).await.unwrap(), 3);
@@ -1076,7 +1088,10 @@ mod tests {
         ] {
             assert!(matches!(
                 store.check_upload(&id, &stranger).await,
-                Err(Error::Missing { .. })
+                Err(Error::RegistryUnknown {
+                    what: RegistrySubject::Upload,
+                    ..
+                })
             ));
         }
         // The record outlives a restart.

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
 use super::names::Digest;
-use crate::error::{Error, Result};
+use crate::error::{Error, RegistrySubject, Result};
 
 /// Largest manifest accepted (distribution's own limit).
 pub const MAX_MANIFEST: usize = 4 * 1024 * 1024;
@@ -76,14 +76,14 @@ struct Versioned {
 }
 
 fn bad(reason: impl Into<String>) -> Error {
-    Error::invalid("manifest", reason)
+    Error::registry_invalid(RegistrySubject::Manifest, reason)
 }
 
 /// A descriptor's digest as the registry's own (sha256 only: a digest the
 /// content store cannot hold is refused here).
 fn digest_of(field: &str, d: &Descriptor) -> Result<Digest> {
     Digest::parse(d.digest().as_ref()).map_err(|e| match e {
-        Error::Invalid { reason, .. } => bad(format!("{field}: {reason}")),
+        Error::RegistryInvalid { reason, .. } => bad(format!("{field}: {reason}")),
         e => e,
     })
 }

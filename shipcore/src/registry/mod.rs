@@ -15,6 +15,7 @@ pub mod names;
 #[cfg(feature = "runtime")]
 pub mod service;
 
+pub use crate::error::RegistrySubject;
 #[cfg(feature = "runtime")]
 pub use blobs::{BlobStore, UploadOwner};
 pub use names::{check_tag, Digest, Reference, Repository};

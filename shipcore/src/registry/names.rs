@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, RegistrySubject, Result};
 
 /// Longest repository name (the distribution spec's practical limit).
 pub const MAX_REPOSITORY: usize = 255;
@@ -17,7 +17,7 @@ pub struct Repository(String);
 
 impl Repository {
     pub fn parse(name: &str) -> Result<Self> {
-        let bad = |why: String| Error::invalid("repository", why);
+        let bad = |why: String| Error::registry_invalid(RegistrySubject::Repository, why);
         if name.is_empty() || name.len() > MAX_REPOSITORY {
             return Err(bad(format!(
                 "must be 1 to {MAX_REPOSITORY} characters, got {}",
@@ -101,8 +101,8 @@ pub fn check_tag(tag: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::invalid(
-            "tag",
+        Err(Error::registry_invalid(
+            RegistrySubject::Tag,
             format!("{tag:?} is not a tag: [A-Za-z0-9_][A-Za-z0-9._-]{{0,127}}"),
         ))
     }
@@ -115,7 +115,7 @@ pub struct Digest([u8; 32]);
 impl Digest {
     /// Reads `sha256:<64 lowercase hex>`.
     pub fn parse(s: &str) -> Result<Self> {
-        let bad = |why: String| Error::invalid("digest", why);
+        let bad = |why: String| Error::registry_invalid(RegistrySubject::Digest, why);
         let (algorithm, hex) = s
             .split_once(':')
             .ok_or_else(|| bad(format!("{s:?} is not ALGORITHM:HEX")))?;

@@ -18,7 +18,7 @@ use super::blobs::{BlobStore, UploadOwner};
 use super::manifest::{self, Manifest};
 use super::names::{check_tag, Digest, Reference, Repository};
 use crate::clock::Clock;
-use crate::error::{Error, Result};
+use crate::error::{Error, RegistrySubject, Result};
 use crate::store::{get_json, put_json, Expect, Store};
 
 const REPOS: &str = "registry/repos/";
@@ -113,8 +113,8 @@ fn tag_key(repo: &Repository, tag: &str) -> String {
 }
 
 /// The distribution API's "unknown" errors, named by what is unknown.
-fn unknown(kind: &str, what: impl Into<String>) -> Error {
-    Error::missing(kind, what)
+fn unknown(what: RegistrySubject, id: impl Into<String>) -> Error {
+    Error::registry_unknown(what, id)
 }
 
 impl Registry {
@@ -213,7 +213,7 @@ impl Registry {
         get_json::<RepoDoc>(self.store.as_ref(), &format!("{REPOS}{repo}"))
             .await?
             .map(|(d, _)| d)
-            .ok_or_else(|| unknown("repository", repo.as_str()))
+            .ok_or_else(|| unknown(RegistrySubject::Repository, repo.as_str()))
     }
 
     /// Starts an upload into `repo` on `by`'s behalf; its id. Only `by`,
@@ -289,7 +289,7 @@ impl Registry {
             .blobs
             .stat(d)
             .await?
-            .ok_or_else(|| unknown("blob", d.to_string()))?;
+            .ok_or_else(|| unknown(RegistrySubject::Blob, d.to_string()))?;
         put_json(
             self.store.as_ref(),
             &link_key(repo, d),
@@ -364,16 +364,16 @@ impl Registry {
     pub async fn small_blob(&self, repo: &Repository, d: &Digest, limit: u64) -> Result<Vec<u8>> {
         use tokio::io::AsyncReadExt as _;
         if self.blob(repo, d).await?.is_none() {
-            return Err(unknown("blob", d.to_string()));
+            return Err(unknown(RegistrySubject::Blob, d.to_string()));
         }
         let (file, size) = self
             .blobs
             .open_blob(d)
             .await?
-            .ok_or_else(|| unknown("blob", d.to_string()))?;
+            .ok_or_else(|| unknown(RegistrySubject::Blob, d.to_string()))?;
         if size > limit {
-            return Err(Error::invalid(
-                "blob",
+            return Err(Error::registry_invalid(
+                RegistrySubject::Blob,
                 format!("{d} holds {size} bytes, more than the {limit} read here"),
             ));
         }
@@ -381,9 +381,7 @@ impl Registry {
         file.take(limit)
             .read_to_end(&mut out)
             .await
-            .map_err(|e| Error::System {
-                reason: format!("cannot read blob {d}: {e}"),
-            })?;
+            .map_err(|e| Error::io(format!("cannot read blob {d}"), e))?;
         Ok(out)
     }
 
@@ -406,7 +404,7 @@ impl Registry {
 
     /// Stores a manifest under `reference` (a tag, or the digest of its
     /// bytes). Refused when a blob or child manifest it references is not
-    /// in the repository.
+    /// in the repository ([`Error::ManifestReference`]).
     pub async fn put_manifest(
         &self,
         repo: &Repository,
@@ -419,15 +417,20 @@ impl Registry {
         let _shared = self.gate.read().await;
         if let Reference::Digest(d) = reference {
             if *d != m.digest {
-                return Err(Error::invalid(
-                    "digest",
+                return Err(Error::registry_invalid(
+                    RegistrySubject::Digest,
                     format!("the manifest's bytes hash to {}, not {d}", m.digest),
                 ));
             }
         }
+        let dangling = |what, id: &Digest| Error::ManifestReference {
+            repository: repo.to_string(),
+            what,
+            id: id.to_string(),
+        };
         for b in m.blobs() {
             if self.blob(repo, &b).await?.is_none() {
-                return Err(unknown("blob", b.to_string()));
+                return Err(dangling(RegistrySubject::Blob, &b));
             }
         }
         for c in m.children() {
@@ -435,11 +438,11 @@ impl Registry {
                 .await?
                 .is_none()
             {
-                return Err(unknown("manifest", c.to_string()));
+                return Err(dangling(RegistrySubject::Manifest, c));
             }
         }
         let body = String::from_utf8(bytes.to_vec())
-            .map_err(|_| Error::invalid("manifest", "not UTF-8 JSON"))?;
+            .map_err(|_| Error::registry_invalid(RegistrySubject::Manifest, "not UTF-8 JSON"))?;
         let now = self.clock.rfc3339();
         let doc = ManifestDoc {
             digest: m.digest.to_string(),
@@ -478,7 +481,7 @@ impl Registry {
             Reference::Tag(tag) => {
                 let (t, _) = get_json::<TagDoc>(self.store.as_ref(), &tag_key(repo, tag))
                     .await?
-                    .ok_or_else(|| unknown("manifest", format!("{repo}:{tag}")))?;
+                    .ok_or_else(|| unknown(RegistrySubject::Manifest, format!("{repo}:{tag}")))?;
                 Digest::parse(&t.digest)
             }
         }
@@ -494,7 +497,7 @@ impl Registry {
         let d = self.resolve(repo, reference).await?;
         let (doc, _) = get_json::<ManifestDoc>(self.store.as_ref(), &manifest_key(repo, &d))
             .await?
-            .ok_or_else(|| unknown("manifest", format!("{repo}@{d}")))?;
+            .ok_or_else(|| unknown(RegistrySubject::Manifest, format!("{repo}@{d}")))?;
         if pull {
             self.count_pull(repo).await;
             if let Reference::Tag(tag) = reference {
@@ -539,7 +542,7 @@ impl Registry {
         self.store
             .delete(&tag_key(repo, tag), Expect::Any)
             .await?
-            .ok_or_else(|| unknown("manifest", format!("{repo}:{tag}")))?;
+            .ok_or_else(|| unknown(RegistrySubject::Manifest, format!("{repo}:{tag}")))?;
         Ok(())
     }
 
@@ -554,7 +557,7 @@ impl Registry {
         self.store
             .delete(&manifest_key(repo, d), Expect::Any)
             .await?
-            .ok_or_else(|| unknown("manifest", format!("{repo}@{d}")))?;
+            .ok_or_else(|| unknown(RegistrySubject::Manifest, format!("{repo}@{d}")))?;
         Ok(())
     }
 
@@ -721,7 +724,13 @@ mod tests {
         let id = r.start_upload(&app, "alice").await.unwrap();
         let missing = |e: Error| {
             assert!(
-                matches!(e, Error::Missing { ref kind, .. } if kind == "upload"),
+                matches!(
+                    e,
+                    Error::RegistryUnknown {
+                        what: RegistrySubject::Upload,
+                        ..
+                    }
+                ),
                 "{e}"
             )
         };
@@ -760,7 +769,20 @@ mod tests {
             .put_manifest(&other, &tag, body.as_bytes(), DOCKER_MANIFEST, "bob")
             .await
             .unwrap_err();
-        assert!(e.to_string().contains("blob"), "{e}");
+        assert!(
+            matches!(
+                &e,
+                Error::ManifestReference {
+                    what: RegistrySubject::Blob,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!("the manifest references blob {config}, which other does not have")
+        );
         let m = r
             .put_manifest(&repo, &tag, body.as_bytes(), DOCKER_MANIFEST, "alice")
             .await

@@ -5,7 +5,9 @@
 //! privileged, share the host's namespaces, ...) is decided by the caller's
 //! role: `admin` may, `user` may not (README, Security).
 //!
-//! Run: `cargo run --release --example shipd -- --listen 127.0.0.1:8080 --data ./shipcore-data`
+//! Run: `cargo run --release --bin shipd -- --listen 127.0.0.1:8080 --data ./shipcore-data`
+//! (`shipd --help` lists every flag and the environment variable that
+//! sets it).
 //!
 //! On first start it creates the `admin` account (password from
 //! `SHIPD_ADMIN_PASSWORD`, else a random one printed once), makes the
@@ -47,7 +49,6 @@ use shipcore::access::Access;
 use shipcore::cluster::{Cluster, ClusterOptions};
 use shipcore::engine::EngineBackend;
 use shipcore::model::EngineRecord;
-use shipcore::projects::{Projects, ProjectsOptions};
 use shipcore::store::{DurableStore, Store};
 use shipcore_docker::{DockerConnector, DockerEngine, EngineTarget};
 
@@ -75,12 +76,71 @@ fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
     }
 }
 
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_string())
+/// shipd's command line: every flag has an environment variable, and
+/// `--help` lists them.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "shipd",
+    version,
+    about = "The shipcore server: a cluster of Docker engines behind the seed systems' APIs, a registry, builds and a Docker API for the whole cluster.",
+    after_help = "Environment only (secrets are not flags):\n  SHIPD_ADMIN_PASSWORD   the admin account's password at the first start (at least 8 characters; else a random one is printed once)\n  SHIPD_ETCD_USER, SHIPD_ETCD_PASSWORD   etcd's own user, with --store\n  DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH   the engine registered as `local` at the first start"
+)]
+struct Flags {
+    /// Where the API listens.
+    #[arg(long, env = "SHIPD_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// The data folder (state.redb, the registry's bytes), made 0700.
+    #[arg(long, env = "SHIPD_DATA", default_value = "./shipcore-data")]
+    data: std::path::PathBuf,
+    /// The cluster's identity: taken at the first start (a UUID when not
+    /// given); given for an empty data folder, that cluster's containers are
+    /// taken back (recovery after a lost store).
+    #[arg(long, env = "SHIPD_CLUSTER")]
+    cluster: Option<String>,
+    /// Hosts on which accounts other than admin may register engines
+    /// (comma-separated).
+    #[arg(long, env = "SHIPD_ENGINE_HOSTS", value_delimiter = ',', default_value = "")]
+    engine_hosts: Vec<String>,
+    /// Keep the state in etcd (`etcd://HOST:PORT[,…][/NAMESPACE]`,
+    /// `etcds://` for TLS): several replicas share it. Needs a shipd built
+    /// with `--features etcd`.
+    #[arg(long, env = "SHIPD_STORE", default_value = "")]
+    store: String,
+    /// The etcd members' CA (PEM file), for `etcds://`.
+    #[arg(long, env = "SHIPD_ETCD_CA")]
+    etcd_ca: Option<std::path::PathBuf>,
+    /// A client certificate for etcd (PEM file), with --etcd-key.
+    #[arg(long, env = "SHIPD_ETCD_CERT", requires = "etcd_key")]
+    etcd_cert: Option<std::path::PathBuf>,
+    /// The client certificate's key (PEM file), with --etcd-cert.
+    #[arg(long, env = "SHIPD_ETCD_KEY", requires = "etcd_cert")]
+    etcd_key: Option<std::path::PathBuf>,
+    /// The leader's lease on etcd, in seconds.
+    #[arg(long, env = "SHIPD_LEASE", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=60))]
+    lease: u64,
+    /// This replica's name in the election (default: its address and pid).
+    #[arg(long, env = "SHIPD_REPLICA")]
+    replica: Option<String>,
+    /// How long client certificates of the cluster CA are valid, in days.
+    #[arg(long, env = "SHIPD_CERT_DAYS", default_value_t = 365, value_parser = clap::value_parser!(u64).range(1..=3650))]
+    cert_days: u64,
+    /// How long a login token is good, in hours.
+    #[arg(long, env = "SHIPD_TOKEN_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u64).range(1..=8760))]
+    token_hours: u64,
+    /// How the engines reach the registry (`HOST:PORT`; default: the
+    /// listener's address, 127.0.0.1 for a wildcard).
+    #[arg(long, env = "SHIPD_REGISTRY_HOST")]
+    registry_host: Option<String>,
+    /// Open the cluster endpoint here: mutual TLS with the cluster CA's
+    /// client certificates, the same API and a Docker Engine API.
+    #[arg(long, env = "SHIPD_TLS_LISTEN")]
+    tls_listen: Option<String>,
+    /// The names in the cluster endpoint's certificate (comma-separated).
+    #[arg(long, env = "SHIPD_TLS_NAMES", value_delimiter = ',', default_value = "localhost,127.0.0.1,::1")]
+    tls_names: Vec<String>,
+    /// Request logs as key=value text or JSON objects.
+    #[arg(long, env = "SHIPD_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
 }
 
 async fn shutdown() {
@@ -103,15 +163,18 @@ async fn shutdown() {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // `--help`, `--version` and refusals of unknown flags and malformed
+    // values happen here, before anything touches the disk.
+    let flags = <Flags as clap::Parser>::parse();
     // One line per request (method, path, status, latency, request id):
-    // key=value text, or JSON objects with SHIPD_LOG_FORMAT=json.
-    if std::env::var("SHIPD_LOG_FORMAT").as_deref() == Ok("json") {
+    // key=value text, or JSON objects with --log-format json.
+    if flags.log_format == "json" {
         tracing_subscriber::fmt().json().with_target(false).init();
     } else {
         tracing_subscriber::fmt().with_target(false).init();
     }
-    let listen = arg("--listen", "127.0.0.1:8080");
-    let data = std::path::PathBuf::from(arg("--data", "./shipcore-data"));
+    let listen = flags.listen.clone();
+    let data = flags.data.clone();
     if let Ok(p) = std::env::var("SHIPD_ADMIN_PASSWORD") {
         if p.chars().count() < MIN_PASSWORD {
             return Err(
@@ -119,19 +182,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
         }
     }
-    // Hosts others than admin may register engines on (comma-separated).
-    let engine_hosts: Vec<String> = arg("--engine-hosts", "")
-        .split(',')
-        .map(str::trim)
+    // Hosts others than admin may register engines on.
+    let engine_hosts: Vec<String> = flags
+        .engine_hosts
+        .iter()
+        .map(|h| h.trim())
         .filter(|h| !h.is_empty())
         .map(String::from)
         .collect();
-    let store_url = arg("--store", "");
+    let store_url = flags.store.clone();
     #[cfg(feature = "etcd")]
     let etcd = if store_url.is_empty() {
         None
     } else {
-        Some(etcd_store(&store_url).await?)
+        Some(etcd_store(&flags).await?)
     };
     #[cfg(not(feature = "etcd"))]
     if !store_url.is_empty() {
@@ -152,9 +216,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let shared = !store_url.is_empty();
 
-    let identity = std::env::args()
-        .any(|a| a == "--cluster")
-        .then(|| arg("--cluster", ""));
+    let identity = flags.cluster.clone();
     let cluster = Cluster::open(
         store.clone(),
         Arc::new(DockerConnector::default()),
@@ -168,16 +230,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .await?;
     println!("cluster {}", cluster.identity());
 
-    let cert_days: u64 = arg("--cert-days", "365")
-        .parse()
-        .ok()
-        .filter(|d| (1..=3650).contains(d))
-        .ok_or("--cert-days takes a number of days from 1 to 3650")?;
-    let token_hours: u64 = arg("--token-hours", "12")
-        .parse()
-        .ok()
-        .filter(|h| (1..=8760).contains(h))
-        .ok_or("--token-hours takes a number of hours from 1 to 8760")?;
+    let (cert_days, token_hours) = (flags.cert_days, flags.token_hours);
     let mut access = Access::new(store.clone())
         .with_events(cluster.events().clone())
         .with_cert_lifetime(std::time::Duration::from_secs(cert_days * 24 * 3600))
@@ -221,8 +274,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     #[cfg(feature = "etcd")]
     let _background = match etcd {
         Some(etcd) => {
-            let lease = std::time::Duration::from_secs(arg("--lease", "3").parse()?);
-            let replica = arg("--replica", &format!("{listen} pid {}", std::process::id()));
+            let lease = std::time::Duration::from_secs(flags.lease);
+            let replica = flags
+                .replica
+                .clone()
+                .unwrap_or_else(|| format!("{listen} pid {}", std::process::id()));
             Replica::start(cluster.clone(), &access, etcd, replica, lease)
         }
         None => Replica::Alone(cluster.start()),
@@ -238,66 +294,32 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 source: e,
             })?;
     println!("shipd listening on http://{}", listener.local_addr()?);
-    // Compose projects (seed 003). With several replicas, the leader's
-    // reconcile round is left for a later version: projects run, but only a
-    // replica of its own reconciles them.
-    let projects =
-        Projects::open(store.clone(), cluster.clone(), ProjectsOptions::default()).await?;
-    let _projects_round = (!shared).then(|| projects.spawn_reconcile());
-    // The image registry: bytes under DIR/registry, records in the store.
-    // Engines pull from it at `--registry-host` (this listener's address by
-    // default, 127.0.0.1 for a wildcard) with a password of their own.
-    let registry_host = arg("--registry-host", &loopback(listener.local_addr()?));
-    let blobs = shipcore::registry::BlobStore::open(data.join("registry")).await?;
-    let registry =
-        shipcore::registry::Registry::new(store.clone(), blobs, cluster.options().clock.clone());
-    cluster
-        .registry_credentials()
-        .set(shipcore::engine::RegistryAuth {
-            username: shipcore::model::ENGINE_USER.into(),
-            password: access.engine_pull_secret().await?,
-            server: registry_host.clone(),
-        });
-    let _registry_round = (!shared).then(|| registry.spawn_maintenance());
-    println!("registry at {registry_host} (docker login {registry_host})");
-    // Build projects: built on the engines, pushed into this registry with
-    // the builder's own password.
-    let builds = shipcore::build::Builds::new(
+    // The families' services, assembled as the tests assemble theirs:
+    // compose projects (seed 003), the image registry (bytes under
+    // DIR/registry; engines pull from it at `--registry-host` with a
+    // password of their own) and build projects (pushed into it with the
+    // builder's password).
+    let registry_host = flags
+        .registry_host
+        .clone()
+        .unwrap_or(loopback(listener.local_addr()?));
+    let server = shipcore_http::Server::assemble(
         store.clone(),
         cluster.clone(),
-        registry.clone(),
-        cluster.options().clock.clone(),
-        shipcore::build::Plugins::builtin(),
-        shipcore::build::BuildsOptions {
-            registry_host: registry_host.clone(),
-            push_auth: Some(shipcore::engine::RegistryAuth {
-                username: shipcore::model::BUILDER_USER.into(),
-                password: access.builder_push_secret().await?,
-                server: registry_host.clone(),
-            }),
-            ..shipcore::build::BuildsOptions::default()
-        },
-    );
-    // Builds run on a shipd with a store of its own; replicas sharing an
-    // etcd store do not run them yet (a restart of one would fail the
-    // builds another runs).
-    let _build_workers = if shared {
+        access.clone(),
+        shipcore_http::ServerOptions::new(data.join("registry"), registry_host.clone()),
+    )
+    .await?;
+    println!("registry at {registry_host} (docker login {registry_host})");
+    // With several replicas the projects' reconcile, the registry's
+    // maintenance and the builds are left for a later version: a replica
+    // of its own runs them.
+    let _families = if shared {
         Vec::new()
     } else {
-        builds.start().await?
+        server.start().await?
     };
-    let app = shipcore_http::App::with_projects(
-        cluster,
-        access,
-        shipcore_http::Limits::default(),
-        projects,
-    )
-    .with_registry(shipcore_http::RegistryOptions {
-        registry,
-        host: registry_host,
-        max_blob: shipcore_http::RegistryOptions::MAX_BLOB,
-    })
-    .with_builds(builds);
+    let app = server.app;
     // One shutdown signal for every listener.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -307,13 +329,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let tls_listen = arg("--tls-listen", "");
-    let endpoint = if tls_listen.is_empty() {
-        None
-    } else {
-        let names: Vec<String> = arg("--tls-names", "localhost,127.0.0.1,::1")
-            .split(',')
-            .map(str::trim)
+    let endpoint = if let Some(tls_listen) = flags.tls_listen.clone() {
+        let names: Vec<String> = flags
+            .tls_names
+            .iter()
+            .map(|n| n.trim())
             .filter(|n| !n.is_empty())
             .map(String::from)
             .collect();
@@ -347,6 +367,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tls,
             stopped(stop_rx.clone()),
         )))
+    } else {
+        None
     };
     shipcore_http::serve(listener, app, stopped(stop_rx)).await?;
     if let Some(endpoint) = endpoint {
@@ -432,19 +454,23 @@ impl Drop for Replica {
 
 /// The etcd store of `--store`, with TLS and etcd's user as given.
 #[cfg(feature = "etcd")]
-async fn etcd_store(url: &str) -> Result<shipcore::store::EtcdStore, Box<dyn std::error::Error>> {
-    let mut config = shipcore::store::EtcdConfig::parse(url)?;
-    let file = |flag: &str| -> Result<Option<Vec<u8>>, Box<dyn std::error::Error>> {
-        let path = arg(flag, "");
-        if path.is_empty() {
-            return Ok(None);
+async fn etcd_store(flags: &Flags) -> Result<shipcore::store::EtcdStore, Box<dyn std::error::Error>> {
+    let mut config = shipcore::store::EtcdConfig::parse(&flags.store)?;
+    let file = |flag: &str,
+                path: &Option<std::path::PathBuf>|
+     -> Result<Option<Vec<u8>>, Box<dyn std::error::Error>> {
+        match path {
+            None => Ok(None),
+            Some(p) => Ok(Some(
+                std::fs::read(p).map_err(|e| format!("{flag} {}: {e}", p.display()))?,
+            )),
         }
-        Ok(Some(
-            std::fs::read(&path).map_err(|e| format!("{flag} {path}: {e}"))?,
-        ))
     };
-    config.ca = file("--etcd-ca")?;
-    config.identity = match (file("--etcd-cert")?, file("--etcd-key")?) {
+    config.ca = file("--etcd-ca", &flags.etcd_ca)?;
+    config.identity = match (
+        file("--etcd-cert", &flags.etcd_cert)?,
+        file("--etcd-key", &flags.etcd_key)?,
+    ) {
         (Some(c), Some(k)) => Some((c, k)),
         (None, None) => None,
         _ => return Err("--etcd-cert and --etcd-key go together".into()),
