@@ -600,8 +600,7 @@ async fn config_page(State(app): State<App>, caller: Caller, Query(q): Query<Nam
         .await
         .map_err(|e| or_missing(e, NO_PROJECT))?;
     let history = service.history(&name).await.unwrap_or_default();
-    let html = crate::pages::config_page(&p, &history, builds(&app)?.plugins())
-        .map_err(|e| Coded::new(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL, e))?;
+    let html = crate::pages::config_page(&p, &history, builds(&app)?.plugins())?;
     Ok(Json(json!({ "data": html })).into_response())
 }
 

@@ -52,6 +52,12 @@ pub enum Error {
     /// The endpoint's TLS material cannot be used.
     #[error("{0}")]
     Tls(String),
+    /// A page could not be rendered (its template is the server's own).
+    #[error("cannot render the page: {source}")]
+    Render {
+        #[source]
+        source: minijinja::Error,
+    },
     /// The listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -80,7 +86,9 @@ impl Error {
             Error::SlowClient(_) => StatusCode::REQUEST_TIMEOUT,
             Error::TooLong(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::CrossSite(_) => StatusCode::FORBIDDEN,
-            Error::Listen { .. } | Error::Tls(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Listen { .. } | Error::Tls(_) | Error::Render { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             Error::Core(e) => match e {
                 E::Invalid { .. }
                 | E::Ambiguous { .. }

@@ -38,11 +38,11 @@ pub fn config_page(
     p: &BuildProject,
     history: &[BuildRecord],
     plugins: &Plugins,
-) -> Result<String, String> {
+) -> Result<String, crate::Error> {
+    let render = |source| crate::Error::Render { source };
     let mut env = Environment::new();
     // A name ending in .html: every value is HTML-escaped.
-    env.add_template("config.html", CONFIG)
-        .map_err(|e| format!("the page template: {e}"))?;
+    env.add_template("config.html", CONFIG).map_err(render)?;
     let described: std::collections::BTreeMap<&str, &str> = plugins
         .names()
         .into_iter()
@@ -52,7 +52,7 @@ pub fn config_page(
     let recent: Vec<&BuildRecord> = history.iter().take(20).collect();
     env.get_template("config.html")
         .and_then(|t| t.render(context! { p, files, history => recent, described }))
-        .map_err(|e| format!("cannot render the page: {e}"))
+        .map_err(render)
 }
 
 #[cfg(test)]
