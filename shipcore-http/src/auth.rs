@@ -11,8 +11,8 @@ use axum::http::request::Parts;
 use base64::Engine as _;
 use shipcore::access::Principal;
 
+use crate::app::App;
 use crate::error::Error;
-use crate::App;
 
 /// The authenticated caller of a request, and the credentials it gave (a
 /// long answer, such as a followed event stream, checks them again when
@@ -98,7 +98,7 @@ pub const REVOCATION_CHECK: std::time::Duration = std::time::Duration::from_secs
 /// stream looks at least every [`REVOCATION_CHECK`], even when it has
 /// nothing to send).
 pub fn until_revoked<S>(
-    app: &crate::App,
+    app: &crate::app::App,
     caller: &Caller,
     (area, write): (&'static str, bool),
     stream: S,

@@ -32,10 +32,10 @@ use serde_json::{json, Value};
 use shipcore::build::ProjectChange;
 use shipcore::build::{ActingAs, BuildProject, BuildRecord, Builds, LogEvent, PluginRef};
 
+use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{Envelope, Error, Failure};
 use crate::extract::{Body, Path, Query};
-use crate::App;
 
 /// The permission area of build projects.
 pub const AREA: &str = "builds";

@@ -6,8 +6,8 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use bytes::Bytes;
 
+use crate::app::App;
 use crate::error::Error;
-use crate::App;
 
 /// A request's body, read but not yet parsed: a handler checks the caller's
 /// permission first and parses after ([`Body::json`]), so a caller without

@@ -19,8 +19,10 @@ use axum::Router;
 use futures::future::{ready, Either, Ready};
 use tower_service::Service as _;
 
+use crate::app::App;
 use crate::cluster_api::{containers, engines};
-use crate::{observe, App, Rendered};
+use crate::observe;
+use crate::rendered::Rendered;
 
 /// The hyper service of a connection: the front, then the router.
 #[derive(Debug, Clone)]

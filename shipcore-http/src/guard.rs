@@ -10,8 +10,8 @@ use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::app::App;
 use crate::error::Error;
-use crate::App;
 
 /// Answers 503 for a request not answered within the app's
 /// `request_timeout`; the work is dropped (a deploy then undoes what it

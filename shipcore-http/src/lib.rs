@@ -12,7 +12,10 @@
 //!   (`/v2/`), seed 004's docker ext API (`/docker/ext`) and seed 002's
 //!   Harbor-style browse API (`/harbor`).
 //!
-//! Shared by every family:
+//! Shared by every family, below them (no family imports from `lib.rs` or
+//! from another family; `lib.rs` only assembles):
+//! - `app.rs`: [`App`], the state every handler reaches, and [`Limits`].
+//! - `metrics.rs`: the request metrics the app holds.
 //! - `auth.rs`: `X-Service-Key` and basic auth, permissions per area.
 //! - `error.rs`: the crate's one error enum, its answers, and the envelope
 //!   mechanism by which a family renders errors its own way.
@@ -33,6 +36,7 @@
 //! certificate as the credential, the facade's families and a Docker
 //! Engine API for the whole cluster (`docker_api/`).
 
+mod app;
 mod auth;
 mod build_api;
 mod cluster_api;
@@ -42,6 +46,7 @@ mod error;
 mod extract;
 mod front;
 mod guard;
+mod metrics;
 mod observe;
 mod openapi;
 mod pages;
@@ -52,132 +57,12 @@ mod tls;
 
 use std::future::Future;
 
+pub use app::{App, AppParts, Limits, RegistryOptions};
 use axum::Router;
-use shipcore::access::Access;
-use shipcore::cluster::Cluster;
-
-use rendered::Rendered;
-
 pub use error::{with_envelope, Envelope, Error, ErrorBody, Failure};
-pub use observe::Metrics;
-pub use registry_api::RegistryOptions;
+pub use metrics::Metrics;
 pub use server::{Server, ServerOptions};
 pub use tls::TlsOptions;
-
-/// What every handler reaches: the cluster service, the access service and
-/// the request metrics. Cloned per request, so it is one `Arc`.
-#[derive(Debug, Clone)]
-pub struct App(std::sync::Arc<AppParts>);
-
-/// What one request and the listener may take.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// The longest a client may take to send a body (408 after).
-    pub body_timeout: std::time::Duration,
-    /// The longest a request may take to be answered (503 after; a
-    /// streamed answer's body runs on).
-    pub request_timeout: std::time::Duration,
-    /// Connections served at once; the listener waits for one to end
-    /// before it accepts more.
-    pub max_connections: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            body_timeout: std::time::Duration::from_secs(30),
-            request_timeout: std::time::Duration::from_secs(15 * 60),
-            max_connections: 1024,
-        }
-    }
-}
-
-/// The parts of [`App`].
-#[derive(Debug)]
-pub struct AppParts {
-    pub cluster: Cluster,
-    pub access: Access,
-    pub metrics: Metrics,
-    pub limits: Limits,
-    /// Compose projects (seed 003), when the server runs them.
-    pub projects: Option<shipcore::projects::Projects>,
-    /// The image registry, when the server keeps one ([`App::with_registry`]).
-    pub registry: std::sync::OnceLock<RegistryOptions>,
-    /// Build projects (seed 002 part 1), when the server runs them
-    /// ([`App::with_builds`]).
-    pub builds: std::sync::OnceLock<shipcore::build::Builds>,
-    /// The container list and the cluster info as last rendered.
-    containers_json: Rendered,
-    /// The container list as Shipyard's released CLI reads it.
-    containers_cli_json: Rendered,
-    info_json: Rendered,
-}
-
-impl std::ops::Deref for App {
-    type Target = AppParts;
-    fn deref(&self) -> &AppParts {
-        &self.0
-    }
-}
-
-impl App {
-    pub fn new(cluster: Cluster, access: Access) -> Self {
-        Self::with_limits(cluster, access, Limits::default())
-    }
-
-    /// An app that also serves compose projects (seed 003).
-    pub fn with_projects(
-        cluster: Cluster,
-        access: Access,
-        limits: Limits,
-        projects: shipcore::projects::Projects,
-    ) -> Self {
-        Self::build(cluster, access, limits, Some(projects))
-    }
-
-    /// The app, keeping an image registry too (the distribution API, and
-    /// the seed APIs that browse it). A registry is given once: a second
-    /// is ignored.
-    pub fn with_registry(self, registry: RegistryOptions) -> Self {
-        if self.0.registry.set(registry).is_err() {
-            tracing::warn!("the app keeps a registry already; the second is ignored");
-        }
-        self
-    }
-
-    /// The app, running build projects too (seed 002 part 1). Given once:
-    /// a second is ignored.
-    pub fn with_builds(self, builds: shipcore::build::Builds) -> Self {
-        if self.0.builds.set(builds).is_err() {
-            tracing::warn!("the app runs build projects already; the second is ignored");
-        }
-        self
-    }
-
-    pub fn with_limits(cluster: Cluster, access: Access, limits: Limits) -> Self {
-        Self::build(cluster, access, limits, None)
-    }
-
-    fn build(
-        cluster: Cluster,
-        access: Access,
-        limits: Limits,
-        projects: Option<shipcore::projects::Projects>,
-    ) -> Self {
-        App(std::sync::Arc::new(AppParts {
-            cluster,
-            access,
-            limits,
-            projects,
-            registry: Default::default(),
-            builds: Default::default(),
-            metrics: Default::default(),
-            containers_json: Default::default(),
-            containers_cli_json: Default::default(),
-            info_json: Default::default(),
-        }))
-    }
-}
 
 /// Every route of the facade: each API family's router, and what they
 /// share (metrics, the OpenAPI document, the answer to unknown paths).

@@ -38,8 +38,8 @@ pub fn config_page(
     p: &BuildProject,
     history: &[BuildRecord],
     plugins: &Plugins,
-) -> Result<String, crate::Error> {
-    let render = |source| crate::Error::Render { source };
+) -> Result<String, crate::error::Error> {
+    let render = |source| crate::error::Error::Render { source };
     let mut env = Environment::new();
     // A name ending in .html: every value is HTML-escaped.
     env.add_template("config.html", CONFIG).map_err(render)?;

@@ -18,7 +18,8 @@ use shipcore::projects::{Projects, ProjectsOptions};
 use shipcore::registry::{BlobStore, Registry};
 use shipcore::store::Store;
 
-use crate::{App, Error, Limits, RegistryOptions};
+use crate::app::{App, Limits, RegistryOptions};
+use crate::Error;
 
 /// How a server is made beyond its store, cluster and access service.
 #[derive(Debug, Clone)]

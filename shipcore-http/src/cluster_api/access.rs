@@ -7,10 +7,10 @@ use axum::Json;
 use serde::Deserialize;
 use shipcore::model::{Account, Permission, Role, RoleRef, ServiceKey, WebhookKey};
 
+use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{Error, ErrorBody};
 use crate::extract::{Body, Path};
-use crate::App;
 
 #[utoipa::path(
     get,

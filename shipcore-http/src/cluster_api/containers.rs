@@ -11,10 +11,10 @@ use shipcore::engine::LogOptions;
 use shipcore::model::{Container, ImageConfig};
 
 use super::released::{self, Wire};
+use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{Error, ErrorBody};
 use crate::extract::{Body, Path, Query};
-use crate::App;
 
 pub(crate) const AREA: &str = "containers";
 

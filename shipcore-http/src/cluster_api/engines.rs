@@ -9,10 +9,10 @@ use serde::Serialize;
 use shipcore::cluster::{EngineDoc, Totals};
 use shipcore::model::{Engine, EngineRecord};
 
+use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{Error, ErrorBody};
 use crate::extract::{Body, Path, Query};
-use crate::App;
 
 const AREA: &str = "engines";
 /// The permission area of `/api/cluster/info`.

@@ -28,7 +28,7 @@ pub struct HubResult {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failed: Vec<String>,
 }
-use crate::App;
+use crate::app::App;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

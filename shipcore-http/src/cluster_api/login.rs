@@ -10,10 +10,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use crate::app::App;
 use crate::auth::{Caller, Credentials};
 use crate::error::{Error, ErrorBody};
 use crate::extract::{Body, Path};
-use crate::App;
 
 /// A login request.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

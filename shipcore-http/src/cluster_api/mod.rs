@@ -23,7 +23,7 @@ pub mod released;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::App;
+use crate::app::App;
 
 /// Every route of the cluster API, with its documentation: a route is
 /// served if and only if it is documented.

@@ -18,10 +18,10 @@ use shipcore::projects::{NewProject, NewVolume, ProjectUpdate, Projects};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{Error, ErrorBody};
 use crate::extract::{Body, Path, Query};
-use crate::App;
 
 const AREA: &str = "projects";
 

@@ -14,10 +14,10 @@ use shipcore::cluster::Started;
 use shipcore::engine::{ContainerFilter, LogOptions, LogStream};
 
 use super::{filters, flag, number, wire, QueryMap, AREA};
+use crate::app::App;
 use crate::auth::Caller;
 use crate::error::Error;
 use crate::extract::{Body, Path, Query};
-use crate::App;
 
 /// `GET /containers/json`: the containers of every engine (running ones
 /// unless `all`), filtered by `label`, `name`, `id` and `status`.

@@ -35,8 +35,8 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 
+use crate::app::App;
 use crate::error::{Envelope, Error, Failure};
-use crate::App;
 
 /// The newest API version served (Docker 20.10's).
 pub const API_VERSION: &str = "1.41";

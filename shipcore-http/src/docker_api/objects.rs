@@ -15,10 +15,10 @@ use serde_json::{json, Value};
 use shipcore::engine::{NetworkSpec, RegistryAuth, VolumeSpec};
 
 use super::{flag, wire, QueryMap, AREA};
+use crate::app::App;
 use crate::auth::Caller;
 use crate::error::Error;
 use crate::extract::{Body, Path, Query};
-use crate::App;
 
 /// `GET /images/json`: every engine's images, one entry per image id
 /// (its tags and digests merged).

@@ -12,10 +12,10 @@ use shipcore::engine::ContainerFilter;
 use shipcore::model::Health;
 
 use super::{filters, QueryMap, API_VERSION, MIN_API_VERSION};
+use crate::app::App;
 use crate::auth::Caller;
 use crate::error::Error;
 use crate::extract::Query;
-use crate::App;
 
 /// What the endpoint calls itself: Docker 20.10's API, served by shipcore.
 fn server_version() -> String {

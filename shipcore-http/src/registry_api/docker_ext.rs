@@ -16,10 +16,10 @@ use serde_json::{json, Value};
 use shipcore::registry::{Digest, Reference, Repository};
 
 use super::{registry, AREA};
+use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{Envelope, Error, Failure};
 use crate::extract::{Path, Query};
-use crate::App;
 
 /// The largest image config read for a version's details.
 const MAX_CONFIG: u64 = 4 << 20;

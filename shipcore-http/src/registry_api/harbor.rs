@@ -17,10 +17,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{registry, RegistryOptions, AREA};
+use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{Error, ErrorBody};
 use crate::extract::{Body, Query};
-use crate::App;
 
 const TOTAL: HeaderName = HeaderName::from_static("x-total-count");
 

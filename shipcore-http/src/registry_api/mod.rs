@@ -12,30 +12,11 @@ pub(crate) mod docker_ext;
 pub(crate) mod harbor;
 pub(crate) mod v2;
 
-use shipcore::registry::Registry;
-
+use crate::app::{App, RegistryOptions};
 use crate::auth::Caller;
 use crate::error::Error;
-use crate::App;
 
 pub(crate) const AREA: &str = "registry";
-
-/// The registry a server keeps, and how clients reach it.
-#[derive(Debug, Clone)]
-pub struct RegistryOptions {
-    pub registry: Registry,
-    /// The address clients name images by (`127.0.0.1:8080`): `docker tag
-    /// HOST/project/app:1`. Shown by `/docker/ext/addr` and given to the
-    /// engines as the host of the credentials they pull with.
-    pub host: String,
-    /// The largest blob accepted, in bytes.
-    pub max_blob: u64,
-}
-
-impl RegistryOptions {
-    /// Default largest blob: 64 GiB.
-    pub const MAX_BLOB: u64 = 64 << 30;
-}
 
 /// The app's registry, or a 404 when this server keeps none.
 pub(crate) fn registry(app: &App) -> Result<&RegistryOptions, Error> {

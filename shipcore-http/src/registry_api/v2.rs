@@ -30,9 +30,9 @@ use serde::Deserialize;
 use shipcore::registry::{manifest::MAX_MANIFEST, Digest, Reference, Repository};
 
 use super::{by, RegistryOptions, AREA};
+use crate::app::App;
 use crate::auth::Caller;
 use crate::error::Error;
-use crate::App;
 
 /// Every response of the API says which it is.
 const API_VERSION: HeaderName = HeaderName::from_static("docker-distribution-api-version");
@@ -54,7 +54,7 @@ pub fn router() -> axum::Router<App> {
             res.headers_mut()
                 .insert(API_VERSION, HeaderValue::from_static("registry/2.0"));
             // A failure from an extractor or a layer, in this API's form.
-            if let Some(f) = res.extensions_mut().remove::<crate::Failure>() {
+            if let Some(f) = res.extensions_mut().remove::<crate::error::Failure>() {
                 return V2Error::from(f).into_response();
             }
             res
@@ -100,13 +100,13 @@ fn code_of_status(status: StatusCode) -> &'static str {
     }
 }
 
-impl From<crate::Failure> for V2Error {
+impl From<crate::error::Failure> for V2Error {
     /// The API's one mapping of a failure (a handler's, an extractor's or
     /// a layer's): the core's registry errors by their kind, the rest by
     /// the crate's status. One status differs: a second writer to an
     /// upload is a 416 here, as a chunk out of order is (with the `Range`
     /// the upload holds), where the plain facade says 409.
-    fn from(f: crate::Failure) -> Self {
+    fn from(f: crate::error::Failure) -> Self {
         use shipcore::registry::RegistrySubject as S;
         use shipcore::Error as E;
         let mut status = f.status;
