@@ -9,6 +9,7 @@ use super::admission::{admit, check_labels, namespace_wants, Capability, Owner, 
 use super::engine::Engine;
 use super::image::ImageRef;
 use super::units::HostPort;
+pub use super::units::Proto;
 use super::validate::validate_port;
 use crate::error::{Error, Result};
 
@@ -27,27 +28,6 @@ pub enum ContainerType {
     Host,
     /// One container on every matching engine.
     Global,
-}
-
-/// Transport protocol of a port.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum Proto {
-    #[default]
-    Tcp,
-    Udp,
-}
-
-impl std::fmt::Display for Proto {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Proto::Tcp => "tcp",
-            Proto::Udp => "udp",
-        })
-    }
 }
 
 /// A port to publish: `port` 0 (or absent) lets the engine choose a host port.

@@ -5,7 +5,28 @@
 
 use core::net::IpAddr;
 
-use super::container::Proto;
+use serde::{Deserialize, Serialize};
+
+/// Transport protocol of a port.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Proto {
+    #[default]
+    Tcp,
+    Udp,
+}
+
+impl std::fmt::Display for Proto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        })
+    }
+}
 
 /// CPU amounts in thousandths of a cpu, so sums are exact and deterministic.
 pub type Millicpus = u64;
