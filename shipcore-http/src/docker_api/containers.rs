@@ -38,7 +38,7 @@ pub async fn list(
     let limit: Option<i64> = number(&q, "limit")?;
     let mut found = app.cluster.engine_containers(&filter).await;
     found.retain(|(engine, c)| {
-        let full = format!("{engine}/{}", c.name);
+        let full = shipcore::cluster::qualified(engine, &c.name);
         f.get("name").is_none_or(|names| {
             names.iter().any(|n| {
                 c.name.contains(n.trim_start_matches('/'))

@@ -19,32 +19,18 @@ use crate::app::App;
 use crate::auth::Caller;
 use crate::error::Error;
 use crate::extract::{Body, Path, Query};
+use shipcore::cluster::ClusterImage;
 
 /// `GET /images/json`: every engine's images, one entry per image id
 /// (its tags and digests merged).
 pub async fn images(State(app): State<App>, caller: Caller) -> Result<Response, Error> {
     caller.require(AREA, false)?;
-    let mut merged: BTreeMap<String, (shipcore::engine::ImageSummary, Vec<String>)> =
-        BTreeMap::new();
-    for (engine, image) in app.cluster.engine_images().await {
-        let entry = merged
-            .entry(image.id.clone())
-            .or_insert_with(|| (image.clone(), Vec::new()));
-        for t in image.tags {
-            if !entry.0.tags.contains(&t) {
-                entry.0.tags.push(t);
-            }
-        }
-        for d in image.digests {
-            if !entry.0.digests.contains(&d) {
-                entry.0.digests.push(d);
-            }
-        }
-        entry.1.push(engine);
-    }
-    let mut list: Vec<Value> = merged
-        .into_values()
-        .map(|(i, engines)| {
+    let list: Vec<Value> = app
+        .cluster
+        .cluster_images()
+        .await
+        .into_iter()
+        .map(|ClusterImage { image: i, engines }| {
             json!({
                 "Id": i.id,
                 "ParentId": "",
@@ -60,7 +46,6 @@ pub async fn images(State(app): State<App>, caller: Caller) -> Result<Response, 
             })
         })
         .collect();
-    list.sort_by_key(|v| std::cmp::Reverse(v["Created"].as_i64().unwrap_or(0)));
     Ok(Json(list).into_response())
 }
 
@@ -306,31 +291,6 @@ pub async fn volume_remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Every engine's networks, each named plainly when its name is on one
-/// engine only, else `ENGINE/NAME` (`bridge`, `host` and `none` are on
-/// every engine).
-async fn named_networks(app: &App) -> Vec<(String, String, shipcore::engine::NetworkInfo)> {
-    let all = app.cluster.engine_networks().await;
-    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
-    for (_, n) in &all {
-        *count.entry(n.name.as_str()).or_default() += 1;
-    }
-    let names: Vec<String> = all
-        .iter()
-        .map(|(engine, n)| {
-            if count.get(n.name.as_str()).copied().unwrap_or(0) > 1 {
-                format!("{engine}/{}", n.name)
-            } else {
-                n.name.clone()
-            }
-        })
-        .collect();
-    all.into_iter()
-        .zip(names)
-        .map(|((engine, n), name)| (name, engine, n))
-        .collect()
-}
-
 /// `GET /networks`.
 pub async fn networks(
     State(app): State<App>,
@@ -339,9 +299,12 @@ pub async fn networks(
 ) -> Result<Response, Error> {
     caller.require(AREA, false)?;
     let f = super::filters(&q)?;
-    let list: Vec<Value> = named_networks(&app)
+    let list: Vec<Value> = app
+        .cluster
+        .cluster_networks()
         .await
         .iter()
+        .map(|c| (&c.name, &c.engine, &c.info))
         .filter(|(name, _, n)| {
             f.get("name")
                 .is_none_or(|want| want.iter().any(|w| name.contains(w.as_str())))

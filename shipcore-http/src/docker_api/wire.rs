@@ -383,7 +383,7 @@ fn ports(ports: &[Port]) -> Value {
 pub fn summary(engine: &str, c: &ContainerSummary) -> Value {
     json!({
         "Id": c.id,
-        "Names": [format!("/{engine}/{}", c.name)],
+        "Names": [format!("/{}", shipcore::cluster::qualified(engine, &c.name))],
         "Image": c.image,
         "ImageID": c.image_id,
         "Command": c.command,

@@ -66,4 +66,7 @@ pub use redeploy::Redeployed;
 #[cfg(feature = "runtime")]
 pub use service::{Background, Cluster, ClusterOptions, ClusterStats, Totals};
 #[cfg(feature = "runtime")]
-pub use whole::{EngineReport, Located, Started, ENGINE_CALL};
+pub use whole::{
+    qualified, split_qualified, ClusterImage, ClusterNetwork, EngineReport, Located, Started,
+    ENGINE_CALL,
+};

@@ -191,6 +191,38 @@ fn foreign(kind: &str, id: &str) -> Error {
 /// The built-in networks every engine has, which carry no labels.
 const BUILT_IN_NETWORKS: [&str; 3] = ["bridge", "host", "none"];
 
+/// An object of one engine as the whole cluster names it: `ENGINE/NAME`.
+/// The one place the rule is written; [`split_qualified`] reads it back.
+pub fn qualified(engine: &str, name: &str) -> String {
+    format!("{engine}/{name}")
+}
+
+/// A reference read as `ENGINE/NAME` (the engine named) or a plain name.
+pub fn split_qualified(reference: &str) -> (Option<&str>, &str) {
+    match reference.split_once('/') {
+        Some((engine, name)) => (Some(engine), name),
+        None => (None, reference),
+    }
+}
+
+/// One image as the whole cluster shows it: the engines holding its id,
+/// with every tag and digest any of them gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterImage {
+    pub image: ImageSummary,
+    pub engines: Vec<String>,
+}
+
+/// A network of one engine as the whole cluster names it: plainly when its
+/// name is on one engine only, else `ENGINE/NAME` (`bridge`, `host` and
+/// `none` are on every engine).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterNetwork {
+    pub name: String,
+    pub engine: String,
+    pub info: NetworkInfo,
+}
+
 impl Cluster {
     /// The engines that answered their last health check, by id.
     pub async fn live_engines(&self) -> Vec<(String, Arc<dyn EngineBackend>)> {
@@ -272,10 +304,8 @@ impl Cluster {
             let doc = match by_id {
                 Some(id) => st.container(&id),
                 None => {
-                    let (engine, name) = match reference.split_once('/') {
-                        Some((e, n)) => (st.engine_id(e), n),
-                        None => (None, reference),
-                    };
+                    let (engine, name) = split_qualified(reference);
+                    let engine = engine.and_then(|e| st.engine_id(e));
                     st.containers()
                         .find(|c| c.name == name && engine.as_ref().is_none_or(|e| *e == c.engine))
                 }
@@ -293,8 +323,8 @@ impl Cluster {
         if let Some(own) = own {
             return Ok(own);
         }
-        let (engines, name) = match reference.split_once('/') {
-            Some((engine, name)) => {
+        let (engines, name) = match split_qualified(reference) {
+            (Some(engine), name) => {
                 let b = self
                     .backend(engine)
                     .await
@@ -308,7 +338,7 @@ impl Cluster {
                     .unwrap_or_else(|| engine.to_string());
                 (vec![(id, b)], name)
             }
-            None => (self.live_engines().await, reference),
+            (None, _) => (self.live_engines().await, reference),
         };
         let found: Vec<Located> = inspect_on(engines, name)
             .await
@@ -558,6 +588,57 @@ impl Cluster {
             .any(|k| labels.get(*k) == Some(&self.inner.identity))
     }
 
+    /// Every engine's images, one per image id (its tags and digests
+    /// merged), newest first.
+    pub async fn cluster_images(&self) -> Vec<ClusterImage> {
+        let mut merged: BTreeMap<String, ClusterImage> = BTreeMap::new();
+        for (engine, image) in self.engine_images().await {
+            let entry = merged
+                .entry(image.id.clone())
+                .or_insert_with(|| ClusterImage {
+                    image: image.clone(),
+                    engines: Vec::new(),
+                });
+            for t in image.tags {
+                if !entry.image.tags.contains(&t) {
+                    entry.image.tags.push(t);
+                }
+            }
+            for d in image.digests {
+                if !entry.image.digests.contains(&d) {
+                    entry.image.digests.push(d);
+                }
+            }
+            entry.engines.push(engine);
+        }
+        let mut list: Vec<ClusterImage> = merged.into_values().collect();
+        list.sort_by_key(|i| std::cmp::Reverse(i.image.created));
+        list
+    }
+
+    /// Every engine's networks, each named as the whole cluster names it.
+    pub async fn cluster_networks(&self) -> Vec<ClusterNetwork> {
+        let all = self.engine_networks().await;
+        let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+        for (_, n) in &all {
+            *count.entry(n.name.as_str()).or_default() += 1;
+        }
+        let names: Vec<String> = all
+            .iter()
+            .map(|(engine, n)| {
+                if count.get(n.name.as_str()).copied().unwrap_or(0) > 1 {
+                    qualified(engine, &n.name)
+                } else {
+                    n.name.clone()
+                }
+            })
+            .collect();
+        all.into_iter()
+            .zip(names)
+            .map(|((engine, info), name)| ClusterNetwork { name, engine, info })
+            .collect()
+    }
+
     /// The images of every engine that answers, with the engine's id.
     pub async fn engine_images(&self) -> Vec<(String, ImageSummary)> {
         gather(self.live_engines().await, |b| async move {
@@ -791,10 +872,7 @@ impl Cluster {
 
     /// A network by id, id prefix, name or `ENGINE/NAME`, with its engine.
     pub async fn locate_network(&self, reference: &str) -> Result<(String, NetworkInfo)> {
-        let (engine, name) = match reference.split_once('/') {
-            Some((e, n)) => (Some(e), n),
-            None => (None, reference),
-        };
+        let (engine, name) = split_qualified(reference);
         let found: Vec<(String, NetworkInfo)> = self
             .engine_networks()
             .await
