@@ -99,7 +99,12 @@ struct Flags {
     cluster: Option<String>,
     /// Hosts on which accounts other than admin may register engines
     /// (comma-separated).
-    #[arg(long, env = "SHIPD_ENGINE_HOSTS", value_delimiter = ',', default_value = "")]
+    #[arg(
+        long,
+        env = "SHIPD_ENGINE_HOSTS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
     engine_hosts: Vec<String>,
     /// Keep the state in etcd (`etcd://HOST:PORT[,…][/NAMESPACE]`,
     /// `etcds://` for TLS): several replicas share it. Needs a shipd built
@@ -136,7 +141,12 @@ struct Flags {
     #[arg(long, env = "SHIPD_TLS_LISTEN")]
     tls_listen: Option<String>,
     /// The names in the cluster endpoint's certificate (comma-separated).
-    #[arg(long, env = "SHIPD_TLS_NAMES", value_delimiter = ',', default_value = "localhost,127.0.0.1,::1")]
+    #[arg(
+        long,
+        env = "SHIPD_TLS_NAMES",
+        value_delimiter = ',',
+        default_value = "localhost,127.0.0.1,::1"
+    )]
     tls_names: Vec<String>,
     /// Request logs as key=value text or JSON objects.
     #[arg(long, env = "SHIPD_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
@@ -454,7 +464,9 @@ impl Drop for Replica {
 
 /// The etcd store of `--store`, with TLS and etcd's user as given.
 #[cfg(feature = "etcd")]
-async fn etcd_store(flags: &Flags) -> Result<shipcore::store::EtcdStore, Box<dyn std::error::Error>> {
+async fn etcd_store(
+    flags: &Flags,
+) -> Result<shipcore::store::EtcdStore, Box<dyn std::error::Error>> {
     let mut config = shipcore::store::EtcdConfig::parse(&flags.store)?;
     let file = |flag: &str,
                 path: &Option<std::path::PathBuf>|
