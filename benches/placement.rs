@@ -9,9 +9,14 @@
 //!   container, as a cluster where containers come and go.
 //! - `plan-refusals`: `plan` over the same mix with one request in a hundred
 //!   that no engine can take, explained engine by engine.
+//! - `plan-images`: `plan` on the same cluster with engines holding images
+//!   (`synth::hold_images`), so image locality has to find a holder among
+//!   the engines as free as the best.
 //!
 //! Run: `cargo bench --bench placement`; criterion prints `thrpt` in
-//! placements per second.
+//! placements per second. `scripts/bench-guard` runs a short version of
+//! these (through `examples/place.rs --guard`) and checks the ratios that
+//! matter, in CI.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use shipcore::sched::{reference, ClusterIndex};
@@ -27,6 +32,9 @@ fn placement(c: &mut Criterion) {
     for engines in [1_000usize, 10_000, 100_000] {
         let snapshot = synth::cluster(engines, 42);
         let mut index = ClusterIndex::new(&snapshot).expect("synthetic engine ids are unique");
+        let mut holding = snapshot.clone();
+        synth::hold_images(&mut holding, 42);
+        let mut holding = ClusterIndex::new(&holding).expect("synthetic engine ids are unique");
         group.sample_size(100);
         group.bench_with_input(
             BenchmarkId::new("indexed-plan", engines),
@@ -46,6 +54,17 @@ fn placement(c: &mut Criterion) {
                 b.iter(|| {
                     for r in &with_refusals {
                         let _ = std::hint::black_box(index.plan(r));
+                    }
+                })
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("indexed-plan-images", engines),
+            &engines,
+            |b, _| {
+                b.iter(|| {
+                    for r in &requests {
+                        let _ = std::hint::black_box(holding.plan(r));
                     }
                 })
             },

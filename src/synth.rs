@@ -4,6 +4,8 @@
 //! `env=prod|staging`), so a cluster has 16 label sets, as a real fleet has a
 //! handful of machine kinds. Two in a hundred are unhealthy. Each runs up to
 //! twenty containers of fifty images, a third of them holding a host port.
+//! [`hold_images`] makes engines hold images as their health checks would
+//! list them, for image locality.
 
 use shipcore::model::{ContainerType, Health, Proto};
 use shipcore::sched::{EngineSnapshot, Footprint, HostPort, Request, Snapshot, SplitMix, Strategy};
@@ -58,6 +60,22 @@ pub fn cluster(engines: usize, seed: u64) -> Snapshot {
         })
         .collect();
     Snapshot { engines }
+}
+
+/// Makes every engine hold the images of its containers and three more
+/// (pulled for containers long gone), as its health check would list them.
+/// Engines that run nothing hold only those three, so the engines as free
+/// as the best mostly lack the image a request asks for: locality's costly
+/// case.
+pub fn hold_images(snapshot: &mut Snapshot, seed: u64) {
+    let mut rng = SplitMix::new(seed);
+    for e in &mut snapshot.engines {
+        let mut images: Vec<String> = e.containers.iter().map(|c| c.image.clone()).collect();
+        images.extend((0..3).map(|_| format!("app-{}", rng.below(50))));
+        images.sort_unstable();
+        images.dedup();
+        e.images = images;
+    }
 }
 
 /// A mix of `n` requests with realistic constraints: label filters, memory

@@ -2,7 +2,10 @@
 //! decision (placement or full explanation) for random clusters and random
 //! sequences of requests and cluster changes (containers going away, engines
 //! changing health, added and removed), and `plan` never changes what
-//! `place` then decides.
+//! `place` then decides. A second property does the same on wide clusters of
+//! identical engines, where many engines are as free as the best and an
+//! image is held by more engines than the index visits one by one, so image
+//! locality is decided by walking the ties.
 #![allow(clippy::unwrap_used)]
 
 mod support {
@@ -229,5 +232,77 @@ proptest! {
         let want_cpus: u64 = snapshot.engines.iter().map(|e| e.reserved_cpus()).sum();
         let want_mem: u64 = snapshot.engines.iter().map(|e| e.reserved_memory()).sum();
         prop_assert_eq!((rc, rm), (want_cpus, want_mem));
+    }
+}
+
+/// A wide cluster: 40 to 120 engines of one size, in three label sets, each
+/// running none, one or two identical containers (so engines tie in groups)
+/// and holding each image with even odds.
+fn wide() -> impl Strategy<Value = Snapshot> {
+    proptest::collection::vec((0..3usize, 0..3usize, 0u8..8), 40..120).prop_map(|engines| {
+        let engines = engines
+            .into_iter()
+            .enumerate()
+            .map(|(i, (labels, running, held))| EngineSnapshot {
+                id: format!("w{i}"),
+                labels: [vec![], vec!["ssd".to_string()], vec!["zone=a".to_string()]][labels]
+                    .clone(),
+                health: Health::Healthy,
+                cpus: 4000,
+                memory: 4096,
+                containers: (0..running)
+                    .map(|_| Footprint {
+                        image: "db".into(),
+                        cpus: 100,
+                        memory: 256,
+                        ..Footprint::default()
+                    })
+                    .collect(),
+                images: (0..IMAGES.len())
+                    .filter(|b| held & (1 << b) != 0)
+                    .map(|b| IMAGES[b].to_string())
+                    .collect(),
+            })
+            .collect();
+        Snapshot { engines }
+    })
+}
+
+fn wide_request() -> impl Strategy<Value = Request> {
+    (
+        0..IMAGES.len(),
+        prop_oneof![Just(Placer::Spread), Just(Placer::Binpack)],
+        prop_oneof![Just(""), Just("ssd"), Just("zone==a"), Just("zone!=a")],
+        any::<bool>(),
+        prop_oneof![Just(256u64), Just(512)],
+        1u32..4,
+    )
+        .prop_map(|(image, strategy, label, unique, memory, replicas)| {
+            let mut r = Request::new(IMAGES[image], 100, memory);
+            r.strategy = strategy;
+            r.replicas = replicas;
+            if unique {
+                r.kind = ContainerType::Unique;
+            }
+            if !label.is_empty() {
+                r.add_label(label).unwrap();
+            }
+            r
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn wide_ties_equal_reference(
+        mut snapshot in wide(),
+        requests in proptest::collection::vec(wide_request(), 1..12),
+    ) {
+        let mut index = ClusterIndex::new(&snapshot).unwrap();
+        for req in &requests {
+            // place_both asserts index == reference and plan == place.
+            place_both(&mut snapshot, &mut index, req);
+        }
     }
 }

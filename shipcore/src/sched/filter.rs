@@ -79,49 +79,95 @@ pub(crate) trait EngineView {
     fn health(&self) -> Health;
     /// The first constraint of the request the engine's labels break.
     fn broken_constraint<'r>(&self, req: &'r Request) -> Option<&'r Constraint>;
-    fn runs_image(&self, image: &str) -> bool;
-    /// Whether the engine runs a container the rule points at.
-    fn runs_matching(&self, rule: &Affinity) -> bool;
+    /// Whether the engine runs a container of the request's image.
+    fn runs_image(&self, req: &Request) -> bool;
+    /// Whether the engine runs a container that the request's affinity rule
+    /// number `rule` points at.
+    fn runs_matching(&self, req: &Request, rule: usize) -> bool;
     /// The first of the request's host ports already held on the engine.
     fn port_in_use(&self, ports: &[HostPort]) -> Option<HostPort>;
     fn free_cpus(&self) -> Millicpus;
     fn free_memory(&self) -> u64;
 }
 
+/// The check an engine failed, borrowing from the request: what the chain
+/// finds without allocating, so that walking past engines that do not fit
+/// costs no allocation. [`Failure::reject`] makes the owned [`Reject`] that
+/// explanations carry.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Failure<'r> {
+    Unhealthy(Health),
+    NotHost(&'r str),
+    Label(&'r Constraint),
+    RunsImage(&'r str),
+    Affinity(&'r Affinity),
+    PortInUse(HostPort),
+    Cpus {
+        requested: Millicpus,
+        free: Millicpus,
+    },
+    Memory {
+        requested: u64,
+        free: u64,
+    },
+}
+
+impl Failure<'_> {
+    pub fn reject(self) -> Reject {
+        match self {
+            Failure::Unhealthy(h) => Reject::Unhealthy(h),
+            Failure::NotHost(wanted) => Reject::NotHost {
+                wanted: wanted.to_string(),
+            },
+            Failure::Label(c) => Reject::Label(c.clone()),
+            Failure::RunsImage(i) => Reject::RunsImage(i.to_string()),
+            Failure::Affinity(a) => Reject::Affinity(a.clone()),
+            Failure::PortInUse(p) => Reject::PortInUse(p),
+            Failure::Cpus { requested, free } => Reject::Cpus { requested, free },
+            Failure::Memory { requested, free } => Reject::Memory { requested, free },
+        }
+    }
+}
+
 /// Runs the chain; `None` means the engine can take the container.
-pub(crate) fn first_reject(e: &impl EngineView, req: &Request) -> Option<Reject> {
+pub(crate) fn first_failure<'r>(e: &impl EngineView, req: &'r Request) -> Option<Failure<'r>> {
     let health = e.health();
     if health != Health::Healthy {
-        return Some(Reject::Unhealthy(health));
+        return Some(Failure::Unhealthy(health));
     }
     if let Some(wanted) = &req.host {
         if wanted != e.id() {
-            return Some(Reject::NotHost {
-                wanted: wanted.clone(),
-            });
+            return Some(Failure::NotHost(wanted));
         }
     }
     if let Some(c) = e.broken_constraint(req) {
-        return Some(Reject::Label(c.clone()));
+        return Some(Failure::Label(c));
     }
-    if req.kind == ContainerType::Unique && e.runs_image(&req.footprint.image) {
-        return Some(Reject::RunsImage(req.footprint.image.clone()));
+    if req.kind == ContainerType::Unique && e.runs_image(req) {
+        return Some(Failure::RunsImage(&req.footprint.image));
     }
-    if let Some(a) = req.affinities.iter().find(|a| e.runs_matching(a) != a.near) {
-        return Some(Reject::Affinity(a.clone()));
+    let mut rules = req.affinities.iter().enumerate();
+    if let Some((_, a)) = rules.find(|(i, a)| e.runs_matching(req, *i) != a.near) {
+        return Some(Failure::Affinity(a));
     }
     if let Some(p) = e.port_in_use(&req.footprint.ports) {
-        return Some(Reject::PortInUse(p));
+        return Some(Failure::PortInUse(p));
     }
     let (requested, free) = (req.footprint.cpus, e.free_cpus());
     if requested > free {
-        return Some(Reject::Cpus { requested, free });
+        return Some(Failure::Cpus { requested, free });
     }
     let (requested, free) = (req.footprint.memory, e.free_memory());
     if requested > free {
-        return Some(Reject::Memory { requested, free });
+        return Some(Failure::Memory { requested, free });
     }
     None
+}
+
+/// Runs the chain and names the first check the engine failed, for an
+/// explanation.
+pub(crate) fn first_reject(e: &impl EngineView, req: &Request) -> Option<Reject> {
+    first_failure(e, req).map(Failure::reject)
 }
 
 #[cfg(test)]

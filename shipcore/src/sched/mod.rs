@@ -13,16 +13,24 @@
 //!   implementations.
 //! - [`rank`]: how fitting engines are ordered (spread, binpack, random).
 //! - [`explain`]: decision values and their summaries.
-//! - [`index`]: the fast implementation services use.
+//! - [`index`]: the fast implementation services use, over `bucket` (the
+//!   engines of one label set in rank order), `slot` (one engine's state),
+//!   `judged` (which label sets a request's constraints admit), `locality`
+//!   (which engines hold which image) and `symbols` (strings by number).
 //! - [`reference`]: the plain O(engines) scan that specifies the behaviour.
 
+mod bucket;
 pub mod explain;
 pub mod filter;
 pub mod index;
+mod judged;
+mod locality;
 mod rank;
 pub mod reference;
 pub mod request;
+mod slot;
 pub mod snapshot;
+mod symbols;
 
 pub use explain::{Assignment, Placement, Refusal, Unplaceable};
 pub use filter::Reject;

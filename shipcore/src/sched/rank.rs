@@ -11,29 +11,59 @@
 use super::request::Strategy;
 use super::snapshot::Millicpus;
 
-/// An engine's position in the strategy order (see the module comment).
+/// An engine's position in the strategy order (see the module comment),
+/// ordered field by field in the order they are declared. Three words of
+/// the same width: keys are compared and copied more than anything else
+/// the index does, and narrower mixed fields cost stalls when a key is
+/// written in parts and read whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct RankKey {
     pub free_memory: u64,
     pub free_cpus: Millicpus,
-    /// `u32::MAX - containers`: fewer containers rank higher.
-    pub inv_containers: u32,
-    /// `usize::MAX - slot`: earlier engines rank higher.
-    pub inv_slot: usize,
+    /// `u32::MAX - containers` in the high half (fewer containers rank
+    /// higher), `u32::MAX - slot` in the low half (earlier engines rank
+    /// higher).
+    pub order: u64,
 }
 
 impl RankKey {
+    /// Below every key.
+    pub const MIN: RankKey = RankKey {
+        free_memory: 0,
+        free_cpus: 0,
+        order: 0,
+    };
+    /// Above every key.
+    pub const MAX: RankKey = RankKey {
+        free_memory: u64::MAX,
+        free_cpus: Millicpus::MAX,
+        order: u64::MAX,
+    };
+
     pub fn new(free_memory: u64, free_cpus: Millicpus, containers: u32, slot: usize) -> Self {
+        let inv_containers = u64::from(u32::MAX - containers);
+        let inv_slot = u64::from(u32::MAX - u32::try_from(slot).unwrap_or(u32::MAX));
         RankKey {
             free_memory,
             free_cpus,
-            inv_containers: u32::MAX - containers,
-            inv_slot: usize::MAX - slot,
+            order: (inv_containers << 32) | inv_slot,
         }
     }
 
     pub fn slot(&self) -> usize {
-        usize::MAX - self.inv_slot
+        (u32::MAX as u64 - (self.order & u64::from(u32::MAX))) as usize
+    }
+
+    /// The least and the greatest key as free as `self` (the same free
+    /// memory and cpus).
+    pub fn ties(&self) -> (RankKey, RankKey) {
+        (
+            RankKey { order: 0, ..*self },
+            RankKey {
+                order: u64::MAX,
+                ..*self
+            },
+        )
     }
 
     /// Whether `self` is preferred to `other` under the strategy.
@@ -148,6 +178,33 @@ mod tests {
                 seen.sort_unstable();
                 assert_eq!(seen, (0..n).collect::<Vec<_>>(), "n={n} seed={seed}");
             }
+        }
+    }
+
+    #[test]
+    fn key_order_is_field_by_field() {
+        let mut rng = SplitMix::new(5);
+        let mut small = || match rng.below(4) {
+            0 => 0,
+            1 => u64::from(u32::MAX),
+            _ => rng.below(3),
+        };
+        for _ in 0..2000 {
+            let mut fields = || (small(), small(), small() as u32, small() as usize);
+            let (a, b) = (fields(), fields());
+            let key = |f: (u64, u64, u32, usize)| RankKey::new(f.0, f.1, f.2, f.3);
+            // The order the module comment gives: memory, cpus, fewer
+            // containers, earlier slot.
+            let want = |f: (u64, u64, u32, usize)| {
+                (
+                    f.0,
+                    f.1,
+                    std::cmp::Reverse(f.2),
+                    std::cmp::Reverse(f.3.min(u32::MAX as usize)),
+                )
+            };
+            assert_eq!(key(a).cmp(&key(b)), want(a).cmp(&want(b)), "{a:?} {b:?}");
+            assert_eq!(key(a).slot(), a.3.min(u32::MAX as usize));
         }
     }
 

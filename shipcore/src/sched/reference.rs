@@ -7,7 +7,7 @@
 use super::explain::{Assignment, Placement, Refusal, Unplaceable};
 use super::filter::{first_reject, EngineView, Reject};
 use super::rank::{RankKey, SplitMix, Walk};
-use super::request::{Affinity, Constraint, Request, Strategy};
+use super::request::{Constraint, Request, Strategy};
 use super::snapshot::{EngineSnapshot, Footprint, HostPort, Millicpus, Snapshot};
 use crate::model::{ContainerType, Health};
 
@@ -52,11 +52,13 @@ impl EngineView for View<'_> {
             .iter()
             .find(|c| !c.holds(&self.engine.labels))
     }
-    fn runs_image(&self, image: &str) -> bool {
-        self.containers().any(|c| c.image == image)
+    fn runs_image(&self, req: &Request) -> bool {
+        self.containers().any(|c| c.image == req.footprint.image)
     }
-    fn runs_matching(&self, rule: &Affinity) -> bool {
-        self.containers().any(|c| rule.matches(c))
+    fn runs_matching(&self, req: &Request, rule: usize) -> bool {
+        req.affinities
+            .get(rule)
+            .is_some_and(|rule| self.containers().any(|c| rule.matches(c)))
     }
     fn port_in_use(&self, ports: &[HostPort]) -> Option<HostPort> {
         ports

@@ -241,16 +241,33 @@ impl Request {
     pub fn footprint_for(&self, replica: usize) -> Cow<'_, Footprint> {
         match &self.names {
             None => Cow::Borrowed(&self.footprint),
-            Some(base) => Cow::Owned(Footprint {
-                name: if self.exact_name && self.replicas == 1 && self.kind != ContainerType::Global
-                {
-                    base.clone()
-                } else {
-                    format!("{base}-{replica}")
-                },
-                ..self.footprint.clone()
-            }),
+            Some(_) => {
+                let mut name = String::new();
+                self.name_for(replica, &mut name);
+                Cow::Owned(Footprint {
+                    name,
+                    ..self.footprint.clone()
+                })
+            }
         }
+    }
+
+    /// The name replica `i` is recorded under: `footprint.name`, or with
+    /// `names` the replica's own, written into `buf` (so a caller placing
+    /// many builds no string per replica).
+    pub fn name_for<'a>(&'a self, replica: usize, buf: &'a mut String) -> &'a str {
+        let Some(base) = &self.names else {
+            return &self.footprint.name;
+        };
+        buf.clear();
+        if self.exact_name && self.replicas == 1 && self.kind != ContainerType::Global {
+            buf.push_str(base);
+        } else {
+            use std::fmt::Write;
+            // Writing to a String cannot fail.
+            let _ = write!(buf, "{base}-{replica}");
+        }
+        buf
     }
 
     /// Container labels of the placed containers (for later affinity rules).
