@@ -110,7 +110,13 @@ impl Cluster {
                         .labels
                         .get(LABEL_CONFIG)
                         .and_then(|j| serde_json::from_str::<ImageConfig>(j).ok()),
-                    owner: self.sealed_owner(&c.labels),
+                    // Only a container with no record may be adopted: the
+                    // seal (an HMAC and a parse) is checked for those alone.
+                    owner: if known.contains(c.id.as_str()) {
+                        None
+                    } else {
+                        self.sealed_owner(&c.labels)
+                    },
                     deploy: c.labels.get(LABEL_DEPLOY).cloned(),
                     id: c.id,
                     name: c.name,

@@ -356,14 +356,12 @@ mod tests {
     }
 
     #[test]
-    fn a_large_expansion_is_refused_quickly() {
+    fn a_large_expansion_is_refused() {
         let mut e = env();
         e.insert("A".into(), "a".repeat(1_000_000));
         let text = "$A".repeat(300);
-        let started = std::time::Instant::now();
         let err = interpolate(&text, &e).unwrap_err();
         assert!(err.contains(&MAX_INTERPOLATED_BYTES.to_string()), "{err}");
-        assert!(started.elapsed() < std::time::Duration::from_secs(2));
         // Braced, and through defaults, the same.
         assert!(interpolate(&"${A}".repeat(300), &e).is_err());
         assert!(interpolate(&"${X:-$A}".repeat(300), &e).is_err());
