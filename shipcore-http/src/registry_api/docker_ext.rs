@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use shipcore::registry::query::Page;
 use shipcore::registry::{Digest, Reference, Repository};
 
 use super::{registry, AREA};
@@ -20,9 +21,6 @@ use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{Envelope, Error, Failure};
 use crate::extract::{Path, Query};
-
-/// The largest image config read for a version's details.
-const MAX_CONFIG: u64 = 4 << 20;
 
 /// The routes of seed 004. Not in the OpenAPI router (an image's name has
 /// any number of segments); `doc` lists them.
@@ -108,14 +106,9 @@ struct PageQuery {
     tag: Option<String>,
 }
 
-/// Page `number` (from 1; 0 is 1 too) of `size` items: what to skip and take.
-fn page(number: Option<usize>, size: Option<usize>) -> Result<(usize, usize), Error> {
-    let size = size.unwrap_or(20);
-    if !(1..=1000).contains(&size) {
-        return Err(Error::bad_request("pageSize must be from 1 to 1000"));
-    }
-    let number = number.unwrap_or(1).max(1);
-    Ok(((number - 1).saturating_mul(size), size))
+/// Page `number` (from 1; 0 is 1 too) of `size` items (20 by default).
+fn page(number: Option<usize>, size: Option<usize>) -> Result<Page, Error> {
+    Ok(Page::of(number, size, 20, 1000, "pageSize")?)
 }
 
 fn records(total: usize, records: Vec<Value>) -> Value {
@@ -157,10 +150,7 @@ async fn layer(
     };
     let r = &registry(&app)?.registry;
     let missing = || shipcore::Error::missing("layer", format!("{repo}@{d}"));
-    if r.blob(&repo, &d).await?.is_none() {
-        return Err(missing().into());
-    }
-    let (file, size) = r.blob_store().open_blob(&d).await?.ok_or_else(missing)?;
+    let (file, size) = r.open_blob(&repo, &d).await?.ok_or_else(missing)?;
     let mut res = Response::new(Body::from_stream(
         tokio_util::io::ReaderStream::with_capacity(file, 1 << 20),
     ));
@@ -185,24 +175,18 @@ async fn images(
     Query(q): Query<PageQuery>,
 ) -> Result<Response, Error> {
     caller.require(AREA, false)?;
-    let (skip, take) = page(q.page_number, q.page_size)?;
-    let prefix = format!("{project}/{repo}/");
-    let filter = q.name.unwrap_or_default();
-    let found: Vec<_> = registry(&app)?
+    let page = page(q.page_number, q.page_size)?;
+    let found = registry(&app)?
         .registry
-        .repositories()
-        .await?
+        .images_under(
+            &format!("{project}/{repo}/"),
+            q.name.as_deref().unwrap_or_default(),
+            page,
+        )
+        .await?;
+    let items = found
+        .items
         .into_iter()
-        .filter_map(|r| {
-            let name = r.name.strip_prefix(&prefix)?.to_string();
-            name.contains(&filter).then_some((name, r))
-        })
-        .collect();
-    let total = found.len();
-    let page = found
-        .into_iter()
-        .skip(skip)
-        .take(take)
         .map(|(name, r)| {
             json!({
                 "name": name,
@@ -214,7 +198,7 @@ async fn images(
             })
         })
         .collect();
-    Ok(ok(records(total, page)))
+    Ok(ok(records(found.total, items)))
 }
 
 /// `GET /docker/ext/tag/{projectId}/{repoName}/{name}?pageNumber&pageSize&tag`.
@@ -225,40 +209,29 @@ async fn tags(
     Query(q): Query<PageQuery>,
 ) -> Result<Response, Error> {
     caller.require(AREA, false)?;
-    let (skip, take) = page(q.page_number, q.page_size)?;
+    let page = page(q.page_number, q.page_size)?;
     let repo = repository(&project, &repo, &name)?;
     let opts = registry(&app)?;
-    opts.registry.repository(&repo).await?;
-    let filter = q.tag.unwrap_or_default();
-    let found: Vec<_> = opts
+    let found = opts
         .registry
-        .tag_records(&repo)
-        .await?
+        .tag_summaries(&repo, q.tag.as_deref().unwrap_or_default(), page)
+        .await?;
+    let items = found
+        .items
         .into_iter()
-        .filter(|(t, _)| t.contains(&filter))
+        .map(|t| {
+            json!({
+                "tag": t.name,
+                "stageTag": "",
+                "size": t.size,
+                "lastModifiedBy": t.tag.updated_by,
+                "lastModifiedDate": seed_date(&t.tag.updated),
+                "downloadCount": t.tag.pulls,
+                "registryUrl": format!("{}/{repo}:{}", opts.host, t.name),
+            })
+        })
         .collect();
-    let total = found.len();
-    let mut page = Vec::new();
-    for (tag, t) in found.into_iter().skip(skip).take(take) {
-        let size = match opts
-            .registry
-            .manifest(&repo, &Reference::Digest(Digest::parse(&t.digest)?), false)
-            .await
-        {
-            Ok(m) => m.content_size,
-            Err(_) => 0,
-        };
-        page.push(json!({
-            "tag": tag,
-            "stageTag": "",
-            "size": size,
-            "lastModifiedBy": t.updated_by,
-            "lastModifiedDate": seed_date(&t.updated),
-            "downloadCount": t.pulls,
-            "registryUrl": format!("{}/{repo}:{tag}", opts.host),
-        }));
-    }
-    Ok(ok(records(total, page)))
+    Ok(ok(records(found.total, items)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -319,24 +292,8 @@ async fn detail(
     let repo = repository(&project, &repo, &q.package_key)?;
     let version = q.version()?;
     let opts = registry(&app)?;
-    let tag = opts
-        .registry
-        .tag_records(&repo)
-        .await?
-        .into_iter()
-        .find(|(t, _)| t == version)
-        .map(|(_, t)| t)
-        .ok_or_else(|| shipcore::Error::missing("version", format!("{repo}:{version}")))?;
-    let m = opts
-        .registry
-        .manifest(
-            &repo,
-            &Reference::Digest(Digest::parse(&tag.digest)?),
-            false,
-        )
-        .await?;
-    let body: Value = serde_json::from_str(&m.body).unwrap_or(Value::Null);
-    let config = image_config(opts, &repo, &body).await;
+    let (tag, image) = opts.registry.tagged_image(&repo, version).await?;
+    let (m, body, config) = (image.manifest, image.body, image.config);
     let digest = Digest::parse(&m.digest)?;
     let history: Vec<Value> = config["history"]
         .as_array()
@@ -379,25 +336,6 @@ async fn detail(
     })))
 }
 
-/// An image manifest's config blob as JSON (`null` for an index, or a config
-/// that cannot be read).
-pub(crate) async fn image_config(
-    opts: &super::RegistryOptions,
-    repo: &Repository,
-    manifest: &Value,
-) -> Value {
-    let Some(d) = manifest["config"]["digest"]
-        .as_str()
-        .and_then(|d| Digest::parse(d).ok())
-    else {
-        return Value::Null;
-    };
-    match opts.registry.small_blob(repo, &d, MAX_CONFIG).await {
-        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        Err(_) => Value::Null,
-    }
-}
-
 /// `GET /docker/ext/addr`: the registry's address, as images are named.
 async fn addr(State(app): State<App>, caller: Caller) -> Result<Response, Error> {
     caller.require(AREA, false)?;
@@ -423,10 +361,11 @@ mod tests {
 
     #[test]
     fn pages_count_from_one() {
-        assert_eq!(page(None, None).unwrap(), (0, 20));
-        assert_eq!(page(Some(0), Some(10)).unwrap(), (0, 10));
-        assert_eq!(page(Some(1), Some(10)).unwrap(), (0, 10));
-        assert_eq!(page(Some(3), Some(10)).unwrap(), (20, 10));
+        let at = |n, s| page(n, s).map(|p| (p.skip, p.take)).unwrap();
+        assert_eq!(at(None, None), (0, 20));
+        assert_eq!(at(Some(0), Some(10)), (0, 10));
+        assert_eq!(at(Some(1), Some(10)), (0, 10));
+        assert_eq!(at(Some(3), Some(10)), (20, 10));
         assert!(page(Some(1), Some(0)).is_err());
         assert!(page(Some(1), Some(5000)).is_err());
     }

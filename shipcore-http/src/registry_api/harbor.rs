@@ -12,11 +12,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use shipcore::registry::{Digest, Reference, RegistrySubject, Repository};
+use shipcore::registry::query::Page;
+use shipcore::registry::Reference;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{registry, RegistryOptions, AREA};
+use super::{registry, AREA};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{Error, ErrorBody};
@@ -74,62 +75,14 @@ pub struct ManifestsQuery {
 }
 
 /// What to skip and take for `page` of `size`.
-fn page(page: Option<usize>, size: Option<usize>) -> Result<(usize, usize), Error> {
-    let size = size.unwrap_or(10);
-    if !(1..=100).contains(&size) {
-        return Err(Error::bad_request("page_size must be from 1 to 100"));
-    }
-    Ok((
-        page.unwrap_or(1)
-            .max(1)
-            .saturating_sub(1)
-            .saturating_mul(size),
-        size,
-    ))
+fn page(page: Option<usize>, size: Option<usize>) -> Result<Page, Error> {
+    Ok(Page::of(page, size, 10, 100, "page_size")?)
 }
 
 fn listed(total: usize, items: Vec<Value>) -> Response {
     let mut res = Json(items).into_response();
     res.headers_mut().insert(TOTAL, HeaderValue::from(total));
     res
-}
-
-fn opts(app: &App) -> Result<&RegistryOptions, Error> {
-    registry(app)
-}
-
-/// The name of project `id`.
-async fn project_name(opts: &RegistryOptions, id: u64) -> Result<String, Error> {
-    opts.registry
-        .projects()
-        .await?
-        .into_iter()
-        .find(|p| p.id == id)
-        .map(|p| p.name)
-        .ok_or_else(|| shipcore::Error::missing("project", id.to_string()).into())
-}
-
-/// The repository a request names: `project/name` as it stands, or `name`
-/// within project `project_id`.
-async fn repository(
-    opts: &RegistryOptions,
-    name: &str,
-    project_id: Option<u64>,
-) -> Result<Repository, Error> {
-    let full = match project_id {
-        Some(id) => {
-            let project = project_name(opts, id).await?;
-            if name.starts_with(&format!("{project}/")) {
-                name.to_string()
-            } else {
-                format!("{project}/{name}")
-            }
-        }
-        None => name.to_string(),
-    };
-    let repo = Repository::parse(&full)?;
-    opts.registry.repository(&repo).await?;
-    Ok(repo)
 }
 
 /// `GET /harbor/projects`: projects with their repository counts.
@@ -140,44 +93,27 @@ pub async fn projects(
     Query(q): Query<ProjectsQuery>,
 ) -> Result<Response, Error> {
     caller.require(AREA, false)?;
-    let (skip, take) = page(q.page, q.page_size)?;
-    let opts = opts(&app)?;
-    let repos = opts.registry.repositories().await?;
-    let filter = q.project_name.unwrap_or_default();
-    let writer = caller.0.allows(AREA, true);
-    let found: Vec<_> = opts
+    let page = page(q.page, q.page_size)?;
+    let found = registry(&app)?
         .registry
-        .projects()
-        .await?
-        .into_iter()
-        .filter(|p| p.name.contains(&filter))
-        .collect();
-    let total = found.len();
+        .project_summaries(q.project_name.as_deref().unwrap_or_default(), page)
+        .await?;
+    let writer = caller.0.allows(AREA, true);
     let items = found
+        .items
         .into_iter()
-        .skip(skip)
-        .take(take)
-        .map(|p| {
-            let prefix = format!("{}/", p.name);
-            let mine: Vec<_> = repos
-                .iter()
-                .filter(|r| r.name.starts_with(&prefix))
-                .collect();
-            let updated = mine
-                .iter()
-                .map(|r| r.updated.as_str())
-                .max()
-                .unwrap_or(p.created.as_str());
+        .map(|s| {
+            let p = s.project;
             json!({
                 "project_id": p.id,
                 "name": p.name,
                 "owner_id": 0,
                 "owner_name": p.created_by,
                 "public": 0,
-                "repo_count": mine.len(),
+                "repo_count": s.repositories,
                 "creation_time": p.created,
                 "creation_time_str": "",
-                "update_time": updated,
+                "update_time": s.updated,
                 "deleted": 0,
                 "Togglable": writer,
                 // Harbor's roles: 1 project admin, 3 guest.
@@ -185,7 +121,7 @@ pub async fn projects(
             })
         })
         .collect();
-    Ok(listed(total, items))
+    Ok(listed(found.total, items))
 }
 
 /// `GET /harbor/repositories`: repositories of a project.
@@ -196,69 +132,55 @@ pub async fn repositories(
     Query(q): Query<RepositoriesQuery>,
 ) -> Result<Response, Error> {
     caller.require(AREA, false)?;
-    let (skip, take) = page(q.page, q.page_size)?;
-    let opts = opts(&app)?;
-    let projects = opts.registry.projects().await?;
+    let page = page(q.page, q.page_size)?;
+    let registry = &registry(&app)?.registry;
     let prefix = match q.project_id {
-        Some(id) => Some(format!("{}/", project_name(opts, id).await?)),
-        None => None,
+        Some(id) => format!("{}/", registry.project_name(id).await?),
+        None => String::new(),
     };
-    let filter = q.q.unwrap_or_default();
-    let found: Vec<_> = opts
-        .registry
-        .repositories()
-        .await?
+    let found = registry
+        .repository_summaries(&prefix, q.q.as_deref().unwrap_or_default(), page)
+        .await?;
+    let items = found
+        .items
         .into_iter()
-        .filter(|r| prefix.as_ref().is_none_or(|p| r.name.starts_with(p)))
-        .filter(|r| r.name.contains(&filter))
+        .map(|s| {
+            json!({
+                "name": s.repo.name,
+                "project_id": s.project_id,
+                "description": "",
+                "pull_count": s.repo.pulls,
+                "star_count": 0,
+                "tags_count": s.tags,
+                "creation_time": s.repo.created,
+                "update_time": s.repo.updated,
+            })
+        })
         .collect();
-    let total = found.len();
-    let mut items = Vec::new();
-    for r in found.into_iter().skip(skip).take(take) {
-        let repo = Repository::parse(&r.name)?;
-        let tags = opts.registry.tag_records(&repo).await?.len();
-        let project_id = projects
-            .iter()
-            .find(|p| p.name == repo.project())
-            .map_or(0, |p| p.id);
-        items.push(json!({
-            "name": r.name,
-            "project_id": project_id,
-            "description": "",
-            "pull_count": r.pulls,
-            "star_count": 0,
-            "tags_count": tags,
-            "creation_time": r.created,
-            "update_time": r.updated,
-        }));
-    }
-    Ok(listed(total, items))
+    Ok(listed(found.total, items))
 }
 
 async fn list_tags(app: &App, caller: &Caller, q: TagsQuery) -> Result<Response, Error> {
     caller.require(AREA, false)?;
-    let (skip, take) = page(q.page, q.page_size)?;
-    let opts = opts(app)?;
-    let repo = repository(opts, &q.repo_name, q.project_id).await?;
-    let all = opts.registry.tag_records(&repo).await?;
-    let total = all.len();
-    let mut items = Vec::new();
-    for (tag, t) in all.into_iter().skip(skip).take(take) {
-        let size = opts
-            .registry
-            .manifest(&repo, &Reference::Digest(Digest::parse(&t.digest)?), false)
-            .await
-            .map_or(0, |m| m.content_size);
-        items.push(json!({
-            "name": tag,
-            "digest": t.digest,
-            "size": size,
-            "author": t.updated_by,
-            "created": t.updated,
-            "pull_count": t.pulls,
-        }));
-    }
-    Ok(listed(total, items))
+    let page = page(q.page, q.page_size)?;
+    let registry = &registry(app)?.registry;
+    let repo = registry.find_repository(&q.repo_name, q.project_id).await?;
+    let found = registry.tag_summaries(&repo, "", page).await?;
+    let items = found
+        .items
+        .into_iter()
+        .map(|t| {
+            json!({
+                "name": t.name,
+                "digest": t.tag.digest,
+                "size": t.size,
+                "author": t.tag.updated_by,
+                "created": t.tag.updated,
+                "pull_count": t.tag.pulls,
+            })
+        })
+        .collect();
+    Ok(listed(found.total, items))
 }
 
 /// `GET /harbor/repositories/tags`: a repository's tags.
@@ -283,20 +205,17 @@ pub async fn tags_post(
 
 async fn show_manifest(app: &App, caller: &Caller, q: ManifestsQuery) -> Result<Response, Error> {
     caller.require(AREA, false)?;
-    let opts = opts(app)?;
-    let repo = repository(opts, &q.repo_name, None).await?;
-    let m = opts
-        .registry
-        .manifest(&repo, &Reference::parse(&q.tag)?, false)
+    let registry = &registry(app)?.registry;
+    let repo = registry.find_repository(&q.repo_name, None).await?;
+    let image = registry
+        .image_detail(&repo, &Reference::parse(&q.tag)?)
         .await?;
-    let manifest: Value = serde_json::from_str(&m.body).unwrap_or(Value::Null);
-    let config = super::docker_ext::image_config(opts, &repo, &manifest).await;
-    let config = if config.is_null() {
+    let config = if image.config.is_null() {
         String::new()
     } else {
-        config.to_string()
+        image.config.to_string()
     };
-    Ok(Json(json!({"manifest": manifest, "config": config})).into_response())
+    Ok(Json(json!({"manifest": image.body, "config": config})).into_response())
 }
 
 /// `GET /harbor/repositories/manifests`: a tag's manifest (an object) and
@@ -371,38 +290,8 @@ pub async fn delete_tag(
 ) -> Result<Response, Error> {
     caller.require(AREA, true)?;
     let req = delete_body(&body)?;
-    let opts = opts(&app)?;
-    let repo = match Repository::parse(&req.project_name) {
-        Ok(r) if opts.registry.repository(&r).await.is_ok() => r,
-        _ => {
-            // A name that ends exactly one repository's.
-            let suffix = format!("/{}", req.project_name);
-            let found: Vec<_> = opts
-                .registry
-                .repositories()
-                .await?
-                .into_iter()
-                .filter(|r| r.name.ends_with(&suffix))
-                .collect();
-            match found.as_slice() {
-                [one] => Repository::parse(&one.name)?,
-                [] => {
-                    return Err(shipcore::Error::registry_unknown(
-                        RegistrySubject::Repository,
-                        req.project_name.clone(),
-                    )
-                    .into())
-                }
-                many => {
-                    return Err(Error::bad_request(format!(
-                        "{} names {} repositories: give project/name",
-                        req.project_name,
-                        many.len()
-                    )))
-                }
-            }
-        }
-    };
-    opts.registry.delete_tag(&repo, &req.repo_name).await?;
+    let registry = &registry(&app)?.registry;
+    let repo = registry.repository_named(&req.project_name).await?;
+    registry.delete_tag(&repo, &req.repo_name).await?;
     Ok(Json(json!({"code": 0, "msg": ""})).into_response())
 }

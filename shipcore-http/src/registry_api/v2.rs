@@ -462,10 +462,7 @@ impl Call<'_> {
                 format!("no blob {d} in {repo}"),
             )
         };
-        if self.opts.registry.blob(repo, d).await?.is_none() {
-            return Err(unknown());
-        }
-        let Some((file, size)) = self.opts.registry.blob_store().open_blob(d).await? else {
+        let Some((file, size)) = self.opts.registry.open_blob(repo, d).await? else {
             return Err(unknown());
         };
         let range = match self.headers.get(header::RANGE) {
@@ -572,10 +569,8 @@ impl Call<'_> {
             let d = Digest::parse(digest)?;
             let stream = body_stream(body, self.idle());
             registry
-                .blob_store()
-                .put(&d, self.opts.max_blob, stream)
+                .put_blob(repo, &d, by(&self.caller), self.opts.max_blob, stream)
                 .await?;
-            registry.link_blob(repo, &d, by(&self.caller)).await?;
             return Ok(Self::created(repo, &d));
         }
         let id = registry.start_upload(repo, by(&self.caller)).await?;
@@ -654,10 +649,18 @@ impl Call<'_> {
             )
         })?;
         let d = Digest::parse(&digest)?;
-        self.append(repo, id, body).await?;
+        let at = self.chunk_start()?;
         self.opts
             .registry
-            .finish_upload(repo, id, by(&self.caller), &d)
+            .complete_upload(
+                repo,
+                id,
+                by(&self.caller),
+                &d,
+                at,
+                self.opts.max_blob,
+                body_stream(body, self.idle()),
+            )
             .await?;
         Ok(Self::created(repo, &d))
     }

@@ -59,13 +59,20 @@ pub async fn send(
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(body.unwrap_or("").to_string())))
         .map_err(|e| e.to_string())?;
-    let res = client.request(req).await.map_err(|e| format!("{e:?}"))?;
-    let status = res.status().as_u16();
-    let body = res
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?
-        .to_bytes();
-    Ok((status, body))
+    // A call that hangs fails the test naming itself (and is no refusal).
+    let call = async {
+        let res = client.request(req).await.map_err(|e| format!("{e:?}"))?;
+        let status = res.status().as_u16();
+        let body = res
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok((status, body))
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(30), call).await {
+        Ok(r) => r,
+        Err(_) => panic!("{method} {path}: no answer in 30 s"),
+    }
 }

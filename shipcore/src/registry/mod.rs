@@ -5,13 +5,16 @@
 //! manifests read for what they
 //! reference (`manifest.rs`, pure but for sha2, an optional dependency of
 //! the runtime); `service.rs` keeps repositories, blob links, manifests
-//! and tags in the state store, and collects garbage.
+//! and tags in the state store, and collects garbage; `query.rs` holds the
+//! listings the seed families page through.
 
 #[cfg(feature = "runtime")]
 pub mod blobs;
 #[cfg(feature = "runtime")]
 pub mod manifest;
 pub mod names;
+#[cfg(feature = "runtime")]
+pub mod query;
 #[cfg(feature = "runtime")]
 pub mod service;
 

@@ -269,6 +269,57 @@ impl Registry {
         self.link_blob(repo, d, by).await
     }
 
+    /// Appends a last chunk (which may be empty) to an upload of `by` into
+    /// `repo`, then publishes it as `d` and links it there: the upload's
+    /// closing `PUT`. Its size.
+    #[allow(clippy::too_many_arguments)] // the upload's address, its last chunk and its bound
+    pub async fn complete_upload<S>(
+        &self,
+        repo: &Repository,
+        id: &str,
+        by: &str,
+        d: &Digest,
+        at: Option<u64>,
+        limit: u64,
+        last: S,
+    ) -> Result<u64>
+    where
+        S: futures::Stream<Item = std::result::Result<bytes::Bytes, Error>> + Send,
+    {
+        self.append_upload(repo, id, by, at, limit, last).await?;
+        self.finish_upload(repo, id, by, d).await
+    }
+
+    /// Stores a whole blob in one request (a monolithic upload: its digest
+    /// is known up front) and links it into `repo`; its size.
+    pub async fn put_blob<S>(
+        &self,
+        repo: &Repository,
+        d: &Digest,
+        by: &str,
+        limit: u64,
+        body: S,
+    ) -> Result<u64>
+    where
+        S: futures::Stream<Item = std::result::Result<bytes::Bytes, Error>> + Send,
+    {
+        self.blobs.put(d, limit, body).await?;
+        self.link_blob(repo, d, by).await
+    }
+
+    /// A blob `repo` may serve, opened for reading, with its size; `None`
+    /// when `repo` has no such blob.
+    pub async fn open_blob(
+        &self,
+        repo: &Repository,
+        d: &Digest,
+    ) -> Result<Option<(tokio::fs::File, u64)>> {
+        if self.blob(repo, d).await?.is_none() {
+            return Ok(None);
+        }
+        self.blobs.open_blob(d).await
+    }
+
     /// Ends an upload of `by` into `repo` without publishing it.
     pub async fn cancel_upload(&self, repo: &Repository, id: &str, by: &str) -> Result<()> {
         self.blobs
@@ -363,12 +414,8 @@ impl Registry {
     /// A small blob's bytes (an image's config), refused past `limit`.
     pub async fn small_blob(&self, repo: &Repository, d: &Digest, limit: u64) -> Result<Vec<u8>> {
         use tokio::io::AsyncReadExt as _;
-        if self.blob(repo, d).await?.is_none() {
-            return Err(unknown(RegistrySubject::Blob, d.to_string()));
-        }
         let (file, size) = self
-            .blobs
-            .open_blob(d)
+            .open_blob(repo, d)
             .await?
             .ok_or_else(|| unknown(RegistrySubject::Blob, d.to_string()))?;
         if size > limit {
