@@ -1,0 +1,547 @@
+//! Compose YAML to the compose model.
+//!
+//! The YAML is read by serde-saphyr (YAML 1.2, anchors and merge keys, with
+//! budgets against alias bombs) into a JSON value; each service key is then
+//! interpolated and read in every syntax compose allows. A key the model
+//! does not support is refused by name, never dropped; every error names the
+//! service, the key and its line in the file.
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use super::interpolate::{interpolate_within, MAX_INTERPOLATED_FILE_BYTES};
+use super::model::*;
+use crate::error::{Error, Result};
+use crate::model::Proto;
+
+mod scalars;
+mod service;
+
+use scalars::*;
+pub use scalars::{duration_ms, locate, memory_mib, shell_split};
+
+/// What the server allows a compose file to do.
+#[derive(Debug, Clone, Default)]
+pub struct ParseOptions {
+    /// Host paths may be mounted (bind mounts). Off by default: a bind mount
+    /// reaches into the engine's file system.
+    pub allow_binds: bool,
+}
+
+/// The largest compose file read.
+pub const MAX_TEMPLATE_BYTES: usize = 512 * 1024;
+
+/// The largest environment a project is given: its names and values
+/// together, in bytes.
+pub const MAX_ENVIRONMENT_BYTES: usize = 256 * 1024;
+
+/// The most variables a project's environment may hold.
+pub const MAX_ENVIRONMENT_ENTRIES: usize = 4096;
+
+/// Parses `src`, interpolating `${VAR}` from `env`.
+pub fn parse(
+    src: &str,
+    env: &BTreeMap<String, String>,
+    opts: &ParseOptions,
+) -> Result<ComposeFile> {
+    if src.len() > MAX_TEMPLATE_BYTES {
+        return Err(Error::invalid(
+            "template",
+            format!(
+                "is {} bytes, more than the {MAX_TEMPLATE_BYTES} allowed",
+                src.len()
+            ),
+        ));
+    }
+    if env.len() > MAX_ENVIRONMENT_ENTRIES {
+        return Err(Error::invalid(
+            "environment",
+            format!(
+                "has {} variables, more than the {MAX_ENVIRONMENT_ENTRIES} allowed",
+                env.len()
+            ),
+        ));
+    }
+    let env_bytes: usize = env.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if env_bytes > MAX_ENVIRONMENT_BYTES {
+        return Err(Error::invalid(
+            "environment",
+            format!(
+                "is {env_bytes} bytes (names and values), more than the {MAX_ENVIRONMENT_BYTES} allowed"
+            ),
+        ));
+    }
+    let root: Value = serde_saphyr::from_str_with_options(src, yaml_options()).map_err(|e| {
+        let at = e
+            .location()
+            .map(|l| format!("line {}, column {}: ", l.line(), l.column()))
+            .unwrap_or_default();
+        let text = e.to_string();
+        let first = text.lines().next().unwrap_or("not valid YAML");
+        Error::invalid("template", format!("{at}{first}"))
+    })?;
+    Reader {
+        src,
+        env,
+        opts,
+        budget: Cell::new(MAX_INTERPOLATED_FILE_BYTES),
+    }
+    .file(root)
+}
+
+/// serde-saphyr's defaults, but for its alias-to-anchor ratio heuristic:
+/// a file whose 100 services each merge one `x-base` anchor (`<<: *base`)
+/// is how people write compose files, not an attack. Expansion stays
+/// bounded by the replayed-event cap (an alias bomb breaches it).
+fn yaml_options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.enforce_alias_anchor_ratio = false;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options.alias_limits.max_total_replayed_events = 200_000;
+    options
+}
+
+struct Reader<'a> {
+    src: &'a str,
+    env: &'a BTreeMap<String, String>,
+    opts: &'a ParseOptions,
+    /// The bytes the file's interpolated strings may still expand to.
+    budget: Cell<usize>,
+}
+
+/// Where a problem is: a service (or a top-level entry) and a key in it.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    section: &'a str,
+    entry: &'a str,
+    key: &'a str,
+}
+
+impl Reader<'_> {
+    fn fail(&self, at: At<'_>, reason: impl std::fmt::Display) -> Error {
+        let path: Vec<&str> = [at.section, at.entry, at.key]
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .collect();
+        let line = locate(self.src, &path)
+            .map(|l| format!(" (line {l})"))
+            .unwrap_or_default();
+        let whom = match at.section {
+            "services" => format!("service {:?}, ", at.entry),
+            "volumes" => format!("volume {:?}, ", at.entry),
+            "networks" => format!("network {:?}, ", at.entry),
+            _ => String::new(),
+        };
+        let key = if at.key.is_empty() {
+            if at.entry.is_empty() {
+                at.section
+            } else {
+                at.entry
+            }
+        } else {
+            at.key
+        };
+        Error::invalid("template", format!("{whom}key {key}{line}: {reason}"))
+    }
+
+    /// Interpolates every string of a value (not map keys).
+    fn interp(&self, at: At<'_>, v: Value) -> Result<Value> {
+        Ok(match v {
+            Value::String(s) => {
+                let mut budget = self.budget.get();
+                let s =
+                    interpolate_within(&s, self.env, &mut budget).map_err(|r| self.fail(at, r))?;
+                self.budget.set(budget);
+                Value::String(s)
+            }
+            Value::Array(items) => Value::Array(
+                items
+                    .into_iter()
+                    .map(|i| self.interp(at, i))
+                    .collect::<Result<_>>()?,
+            ),
+            Value::Object(map) => Value::Object(
+                map.into_iter()
+                    .map(|(k, v)| Ok((k, self.interp(at, v)?)))
+                    .collect::<Result<_>>()?,
+            ),
+            other => other,
+        })
+    }
+
+    fn file(&self, root: Value) -> Result<ComposeFile> {
+        let top = At {
+            section: "",
+            entry: "",
+            key: "",
+        };
+        let Value::Object(root) = root else {
+            return Err(self.fail(top, "a compose file is a mapping with a services key"));
+        };
+        let mut file = ComposeFile::default();
+        let mut services = None;
+        for (key, value) in root {
+            let at = At {
+                section: &key,
+                ..top
+            };
+            match key.as_str() {
+                "version" => {
+                    let v = scalar(&value).unwrap_or_default();
+                    if !(v.starts_with('2') || v.starts_with('3')) {
+                        return Err(self.fail(
+                            at,
+                            format!("version {v:?} is not supported: write a version 2.x or 3.x file, or a compose-spec file without version"),
+                        ));
+                    }
+                }
+                "services" => services = Some(value),
+                "volumes" => {
+                    for (name, v) in self.entries(at, value)? {
+                        let at = At { entry: &name, ..at };
+                        file.volumes.insert(name.clone(), self.volume(at, v)?);
+                    }
+                }
+                "networks" => {
+                    for (name, v) in self.entries(at, value)? {
+                        let at = At { entry: &name, ..at };
+                        file.networks.insert(name.clone(), self.network(at, v)?);
+                    }
+                }
+                k if k.starts_with("x-") => {
+                    file.extensions.insert(key.clone(), value);
+                }
+                _ => return Err(self.fail(at, unsupported(&key))),
+            }
+        }
+        let services = services.ok_or_else(|| {
+            Error::invalid(
+                "template",
+                "has no services key (version 1 files, with services at the top level, are not supported)",
+            )
+        })?;
+        let at = At {
+            section: "services",
+            ..top
+        };
+        for (name, v) in self.entries(at, services)? {
+            let at = At { entry: &name, ..at };
+            validate_service_name(&name).map_err(|r| self.fail(at, r))?;
+            let def = self.service(at, v)?;
+            file.services.insert(name.clone(), def);
+        }
+        if file.services.is_empty() {
+            return Err(self.fail(at, "a project needs at least one service"));
+        }
+        self.check_references(&file)?;
+        file.waves()?;
+        Ok(file)
+    }
+
+    /// A mapping's entries (null: none).
+    fn entries(&self, at: At<'_>, v: Value) -> Result<Vec<(String, Value)>> {
+        match v {
+            Value::Null => Ok(Vec::new()),
+            Value::Object(m) => Ok(m.into_iter().collect()),
+            _ => Err(self.fail(at, "must be a mapping")),
+        }
+    }
+
+    fn volume(&self, at: At<'_>, v: Value) -> Result<VolumeDef> {
+        let mut def = VolumeDef::default();
+        for (key, value) in self.entries(at, v)? {
+            let at = At { key: &key, ..at };
+            let value = self.interp(at, value)?;
+            match key.as_str() {
+                "driver" => def.driver = self.string(at, &value)?,
+                "driver_opts" => def.driver_opts = self.string_map(at, value)?,
+                "labels" => def.labels = self.string_map(at, value)?,
+                "external" => def.external = self.boolean(at, &value)?,
+                "name" => def.name = self.string(at, &value)?,
+                k if k.starts_with("x-") => {}
+                _ => return Err(self.fail(at, unsupported(&key))),
+            }
+        }
+        Ok(def)
+    }
+
+    fn network(&self, at: At<'_>, v: Value) -> Result<NetworkDef> {
+        let mut def = NetworkDef::default();
+        for (key, value) in self.entries(at, v)? {
+            let at = At { key: &key, ..at };
+            let value = self.interp(at, value)?;
+            match key.as_str() {
+                "driver" => def.driver = self.string(at, &value)?,
+                "labels" => def.labels = self.string_map(at, value)?,
+                k if k.starts_with("x-") => {}
+                _ => return Err(self.fail(at, unsupported(&key))),
+            }
+        }
+        Ok(def)
+    }
+
+    fn check_references(&self, file: &ComposeFile) -> Result<()> {
+        for (name, s) in &file.services {
+            let at = |key| At {
+                section: "services",
+                entry: name,
+                key,
+            };
+            for dep in s.depends_on.keys() {
+                if !file.services.contains_key(dep) {
+                    return Err(self.fail(
+                        at("depends_on"),
+                        format!("depends on service {dep:?}, which the file does not define"),
+                    ));
+                }
+                if dep == name {
+                    return Err(self.fail(at("depends_on"), "a service cannot depend on itself"));
+                }
+            }
+            for link in &s.links {
+                if !file.services.contains_key(link_target(link)) {
+                    return Err(self.fail(
+                        at("links"),
+                        format!(
+                            "links to service {:?}, which the file does not define",
+                            link_target(link)
+                        ),
+                    ));
+                }
+            }
+            for net in s.networks.keys() {
+                if net != "default" && !file.networks.contains_key(net) {
+                    return Err(self.fail(
+                        at("networks"),
+                        format!("network {net:?} is not declared in the top-level networks"),
+                    ));
+                }
+            }
+            for m in &s.volumes {
+                if m.kind == MountKind::Volume
+                    && !m.source.is_empty()
+                    && !file.volumes.contains_key(&m.source)
+                {
+                    return Err(self.fail(
+                        at("volumes"),
+                        format!(
+                            "volume {:?} is not declared in the top-level volumes",
+                            m.source
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn string(&self, at: At<'_>, v: &Value) -> Result<String> {
+        scalar(v).ok_or_else(|| self.fail(at, "must be a string"))
+    }
+
+    fn boolean(&self, at: At<'_>, v: &Value) -> Result<bool> {
+        match v {
+            Value::Bool(b) => Ok(*b),
+            Value::String(s) if s == "true" => Ok(true),
+            Value::String(s) if s == "false" => Ok(false),
+            _ => Err(self.fail(at, "must be true or false")),
+        }
+    }
+
+    fn count(&self, at: At<'_>, v: &Value) -> Result<u32> {
+        scalar(v)
+            .and_then(|s| s.parse::<u32>().ok())
+            .filter(|n| *n <= 1000)
+            .ok_or_else(|| self.fail(at, "must be a whole number from 0 to 1000"))
+    }
+
+    fn list(&self, at: At<'_>, v: Value) -> Result<Vec<Value>> {
+        match v {
+            Value::Array(items) => Ok(items),
+            Value::Null => Ok(Vec::new()),
+            _ => Err(self.fail(at, "must be a list")),
+        }
+    }
+
+    /// A list of `KEY=value` / `KEY` strings or a mapping (null values:
+    /// `None`; numbers and booleans as text).
+    fn pairs(&self, at: At<'_>, v: Value) -> Result<Vec<(String, Option<String>)>> {
+        let pairs: Vec<(String, Option<String>)> = match v {
+            Value::Array(items) => items
+                .iter()
+                .map(|i| {
+                    let text = scalar(i)
+                        .ok_or_else(|| self.fail(at, "items must be KEY=value strings"))?;
+                    Ok(match text.split_once('=') {
+                        Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                        None => (text, None),
+                    })
+                })
+                .collect::<Result<_>>()?,
+            Value::Object(map) => map
+                .into_iter()
+                .map(|(k, v)| match v {
+                    Value::Null => Ok((k, None)),
+                    v => scalar(&v).map(|s| (k.clone(), Some(s))).ok_or_else(|| {
+                        self.fail(at, format!("{k} must be a string, a number or a boolean"))
+                    }),
+                })
+                .collect::<Result<_>>()?,
+            Value::Null => Vec::new(),
+            _ => return Err(self.fail(at, "must be a list of KEY=value strings or a mapping")),
+        };
+        if let Some((k, _)) = pairs.iter().find(|(k, _)| k.trim().is_empty()) {
+            return Err(self.fail(at, format!("empty name in {k:?}")));
+        }
+        Ok(pairs)
+    }
+
+    fn string_map(&self, at: At<'_>, v: Value) -> Result<BTreeMap<String, String>> {
+        Ok(self
+            .pairs(at, v)?
+            .into_iter()
+            .map(|(k, v)| (k, v.unwrap_or_default()))
+            .collect())
+    }
+
+    fn command(&self, at: At<'_>, v: Value) -> Result<Option<Vec<String>>> {
+        match v {
+            Value::Null => Ok(None),
+            Value::String(s) => Ok(Some(shell_split(&s).map_err(|r| self.fail(at, r))?)),
+            Value::Array(items) => Ok(Some(
+                items
+                    .iter()
+                    .map(|i| scalar(i).ok_or_else(|| self.fail(at, "items must be strings")))
+                    .collect::<Result<_>>()?,
+            )),
+            _ => Err(self.fail(at, "must be a string or a list of strings")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(src: &str) -> ComposeFile {
+        parse(src, &BTreeMap::new(), &ParseOptions::default()).unwrap()
+    }
+
+    fn parse_err(src: &str) -> String {
+        parse(src, &BTreeMap::new(), &ParseOptions::default())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn anchors_and_merge_keys_later_keys_win() {
+        let f = parse_ok(
+            "x-base: &base\n  restart: always\n  image: busybox\nservices:\n  a:\n    <<: *base\n  b:\n    <<: *base\n    restart: \"no\"\n",
+        );
+        assert_eq!(f.services["a"].restart, "always");
+        assert_eq!(f.services["b"].restart, "no");
+        assert_eq!(f.services["b"].image, "busybox");
+        assert!(f.extensions.contains_key("x-base"));
+    }
+
+    #[test]
+    fn many_services_may_merge_one_anchor_but_an_alias_bomb_is_refused() {
+        let mut src =
+            String::from("x-base: &base\n  image: busybox\n  restart: always\nservices:\n");
+        for i in 0..300 {
+            src.push_str(&format!("  s{i}:\n    <<: *base\n"));
+        }
+        assert_eq!(parse_ok(&src).services.len(), 300);
+        // Ten levels of ten: 10^10 nodes once expanded.
+        let mut bomb = String::from("x-0: &l0 [a, a, a, a, a, a, a, a, a, a]\n");
+        for i in 1..10 {
+            let p = i - 1;
+            bomb.push_str(&format!(
+                "x-{i}: &l{i} [*l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}]\n"
+            ));
+        }
+        bomb.push_str("services:\n  a:\n    image: busybox\n    labels: *l9\n");
+        let e = parse_err(&bomb);
+        assert!(e.contains("template"), "{e}");
+    }
+
+    #[test]
+    fn errors_name_service_key_and_line() {
+        let e = parse_err("services:\n  web:\n    image: busybox\n    privileged: true\n");
+        assert!(
+            e.contains("service \"web\"") && e.contains("privileged") && e.contains("line 4"),
+            "{e}"
+        );
+        let e = parse_err("services:\n  web:\n    image: busybox\n    env_file: .env\n");
+        assert!(e.contains("env_file") && e.contains("line 4"), "{e}");
+        let e = parse_err("services:\n  web:\n    image: [unclosed\n");
+        assert!(e.contains("line"), "{e}");
+        let e = parse_err("services:\n  a:\n    image: x\n    depends_on: [b]\n  b:\n    image: x\n    depends_on: [a]\n");
+        assert!(e.contains("cycle") && e.contains("a, b"), "{e}");
+    }
+
+    #[test]
+    fn ports_short_and_long() {
+        let f = parse_ok(
+            "services:\n  w:\n    image: x\n    ports:\n      - 80\n      - \"127.0.0.1:8080:80/udp\"\n      - \"8000-8001:9000-9001\"\n      - \"127.0.0.1::81\"\n      - target: 82\n        published: \"8082\"\n        protocol: udp\n",
+        );
+        let p: Vec<String> = f.services["w"]
+            .ports
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}:{}:{}/{}",
+                    p.host_ip,
+                    p.published.map(|n| n.to_string()).unwrap_or_default(),
+                    p.target,
+                    p.protocol
+                )
+            })
+            .collect();
+        assert_eq!(
+            p,
+            [
+                "::80/tcp",
+                "127.0.0.1:8080:80/udp",
+                ":8000:9000/tcp",
+                ":8001:9001/tcp",
+                "127.0.0.1::81/tcp",
+                ":8082:82/udp"
+            ]
+        );
+        assert!(
+            parse_err("services:\n  w:\n    image: x\n    ports: [\"80000:80\"]\n")
+                .contains("80000")
+        );
+    }
+
+    #[test]
+    fn units() {
+        assert_eq!(memory_mib("512M"), Ok(512));
+        assert_eq!(memory_mib("1gb"), Ok(1024));
+        assert_eq!(memory_mib("1G"), Ok(1024));
+        assert_eq!(memory_mib("1048576"), Ok(1));
+        assert_eq!(memory_mib("1000"), Ok(1));
+        assert!(memory_mib("12q").is_err());
+        assert_eq!(duration_ms("1m30s"), Ok(90_000));
+        assert_eq!(duration_ms("500ms"), Ok(500));
+        assert_eq!(duration_ms("1.5s"), Ok(1500));
+        assert_eq!(duration_ms("10"), Ok(10_000));
+        assert!(duration_ms("ten").is_err());
+        assert_eq!(
+            shell_split("sh -c 'echo hi' \"a \\\"b\\\"\"").unwrap(),
+            ["sh", "-c", "echo hi", "a \"b\""]
+        );
+    }
+
+    #[test]
+    fn locate_by_indentation() {
+        let src = "version: '3'\nservices:\n  db:\n    image: x\n  web:\n    # c\n    image: y\n    ports: []\n";
+        assert_eq!(locate(src, &["services", "web", "ports"]), Some(8));
+        assert_eq!(locate(src, &["services", "db", "ports"]), None);
+        assert_eq!(locate(src, &["services"]), Some(2));
+    }
+}

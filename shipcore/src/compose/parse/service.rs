@@ -1,0 +1,436 @@
+//! A service's keys, each read in every syntax compose allows.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+impl Reader<'_> {
+    pub(super) fn service(&self, at: At<'_>, v: Value) -> Result<ServiceDef> {
+        let mut s = ServiceDef {
+            replicas: 1,
+            ..ServiceDef::default()
+        };
+        let mut scale = None;
+        let mut deploy_replicas = None;
+        for (key, value) in self.entries(at, v)? {
+            let at = At { key: &key, ..at };
+            if key.starts_with("x-") {
+                s.extensions.insert(key.clone(), value);
+                continue;
+            }
+            let value = self.interp(at, value)?;
+            match key.as_str() {
+                "image" => s.image = self.string(at, &value)?,
+                "command" => s.command = self.command(at, value)?,
+                "entrypoint" => s.entrypoint = self.command(at, value)?,
+                "environment" => self.environment(at, value, &mut s.environment)?,
+                "env_file" => {
+                    return Err(self.fail(
+                        at,
+                        "env_file is not supported: the server has no files to read; put the variables under environment (values may use ${VAR} from the project's environment)",
+                    ))
+                }
+                "ports" => {
+                    for item in self.list(at, value)? {
+                        s.ports.extend(self.ports(at, item)?);
+                    }
+                }
+                "expose" => {
+                    for item in self.list(at, value)? {
+                        s.expose.extend(self.expose(at, &item)?);
+                    }
+                }
+                "volumes" => {
+                    for item in self.list(at, value)? {
+                        s.volumes.push(self.mount(at, item)?);
+                    }
+                }
+                "labels" => {
+                    for (k, v) in self.pairs(at, value)? {
+                        s.labels.insert(k, v.unwrap_or_default());
+                    }
+                }
+                "depends_on" => s.depends_on = self.depends_on(at, value)?,
+                "links" => {
+                    for item in self.list(at, value)? {
+                        s.links.push(self.string(at, &item)?);
+                    }
+                }
+                "restart" => s.restart = self.restart(at, &value)?,
+                "scale" => scale = Some(self.count(at, &value)?),
+                "deploy" => deploy_replicas = self.deploy(at, value, &mut s)?,
+                "cpus" => s.limits.millicpus = self.cpus(at, &value)?,
+                "mem_limit" => s.limits.memory_mib = self.memory(at, &value)?,
+                "mem_reservation" => s.reservations.memory_mib = self.memory(at, &value)?,
+                "healthcheck" => s.healthcheck = Some(self.healthcheck(at, value)?),
+                "networks" => s.networks = self.service_networks(at, value)?,
+                "hostname" => s.hostname = self.string(at, &value)?,
+                "working_dir" => s.working_dir = self.string(at, &value)?,
+                "user" => s.user = self.string(at, &value)?,
+                "init" => s.init = Some(self.boolean(at, &value)?),
+                "stop_grace_period" => s.stop_grace_period_ms = Some(self.duration(at, &value)?),
+                "stop_signal" => s.stop_signal = self.string(at, &value)?,
+                _ => return Err(self.fail(at, unsupported(&key))),
+            }
+        }
+        self.settle(at, &mut s, scale, deploy_replicas)?;
+        Ok(s)
+    }
+
+    /// `environment`, as a list or a map; a name without a value is copied
+    /// from the project's environment, counted against the file's budget
+    /// like an expansion.
+    pub(super) fn environment(
+        &self,
+        at: At<'_>,
+        value: Value,
+        out: &mut BTreeMap<String, Option<String>>,
+    ) -> Result<()> {
+        for (k, v) in self.pairs(at, value)? {
+            let v = match v {
+                Some(v) => Some(v),
+                None => match self.env.get(&k) {
+                    Some(v) => {
+                        let left = self.budget.get().checked_sub(v.len()).ok_or_else(|| {
+                            self.fail(at, format!("{k}: the file's values would expand past {MAX_INTERPOLATED_FILE_BYTES} bytes"))
+                        })?;
+                        self.budget.set(left);
+                        Some(v.clone())
+                    }
+                    None => None,
+                },
+            };
+            out.insert(k, v);
+        }
+        Ok(())
+    }
+
+    /// One `expose` item: a port or a range, with an optional protocol.
+    pub(super) fn expose(&self, at: At<'_>, item: &Value) -> Result<Vec<ExposeDef>> {
+        let text = scalar(item).ok_or_else(|| self.fail(at, "items must be ports"))?;
+        let (ports, protocol) = split_proto(&text).map_err(|r| self.fail(at, r))?;
+        Ok(port_range(ports)
+            .map_err(|r| self.fail(at, r))?
+            .into_iter()
+            .map(|port| ExposeDef { port, protocol })
+            .collect())
+    }
+
+    /// What a service's keys decide together: its replicas (`scale` and
+    /// `deploy.replicas` must agree) and an image that parses.
+    pub(super) fn settle(
+        &self,
+        at: At<'_>,
+        s: &mut ServiceDef,
+        scale: Option<u32>,
+        deploy_replicas: Option<u32>,
+    ) -> Result<()> {
+        s.replicas = match (scale, deploy_replicas) {
+            (Some(a), Some(b)) if a != b => {
+                let at = At { key: "scale", ..at };
+                return Err(self.fail(at, format!("scale {a} and deploy.replicas {b} disagree")));
+            }
+            (Some(n), _) | (None, Some(n)) => n,
+            (None, None) => 1,
+        };
+        if s.image.trim().is_empty() {
+            let at = At { key: "image", ..at };
+            return Err(self.fail(at, "every service needs an image (build is not supported)"));
+        }
+        crate::model::ImageRef::parse(&s.image).map_err(|e| {
+            let at = At { key: "image", ..at };
+            self.fail(at, e)
+        })?;
+        Ok(())
+    }
+
+    pub(super) fn ports(&self, at: At<'_>, item: Value) -> Result<Vec<PortDef>> {
+        if let Value::Object(map) = item {
+            return Ok(vec![self.long_port(at, map)?]);
+        }
+        let text =
+            scalar(&item).ok_or_else(|| self.fail(at, "items must be port strings or mappings"))?;
+        short_ports(&text).map_err(|r| self.fail(at, r))
+    }
+
+    pub(super) fn long_port(&self, at: At<'_>, map: Map<String, Value>) -> Result<PortDef> {
+        let mut port = PortDef::default();
+        let mut target = None;
+        for (key, v) in map {
+            let bad = |r: String| self.fail(at, format!("{key}: {r}"));
+            match key.as_str() {
+                "target" => {
+                    target = Some(port_number(&scalar(&v).unwrap_or_default()).map_err(bad)?)
+                }
+                "published" => {
+                    let text = scalar(&v).unwrap_or_default();
+                    if !text.is_empty() {
+                        port.published = Some(port_number(&text).map_err(bad)?);
+                    }
+                }
+                "host_ip" => {
+                    port.host_ip = host_ip(&scalar(&v).unwrap_or_default()).map_err(bad)?
+                }
+                "protocol" => {
+                    port.protocol = protocol(&scalar(&v).unwrap_or_default()).map_err(bad)?
+                }
+                // Engines publish on their own host: both modes mean that here.
+                "mode" => match scalar(&v).as_deref() {
+                    Some("host" | "ingress") => {}
+                    _ => return Err(bad("must be host or ingress".into())),
+                },
+                _ => return Err(self.fail(at, unsupported(&format!("ports[].{key}")))),
+            }
+        }
+        port.target = target.ok_or_else(|| self.fail(at, "a port mapping needs a target"))?;
+        Ok(port)
+    }
+
+    pub(super) fn mount(&self, at: At<'_>, item: Value) -> Result<MountDef> {
+        let mount = match item {
+            Value::Object(map) => self.long_mount(at, map)?,
+            other => {
+                let text = scalar(&other)
+                    .ok_or_else(|| self.fail(at, "items must be strings or mappings"))?;
+                short_mount(&text).map_err(|r| self.fail(at, r))?
+            }
+        };
+        if mount.target.is_empty() || !mount.target.starts_with('/') {
+            return Err(self.fail(
+                at,
+                format!(
+                    "mount target {:?} must be an absolute path in the container",
+                    mount.target
+                ),
+            ));
+        }
+        if mount.kind == MountKind::Bind && !self.opts.allow_binds {
+            return Err(self.fail(
+                at,
+                format!("bind mount of host path {:?} is not allowed by this server (use a named volume)", mount.source),
+            ));
+        }
+        if mount.kind == MountKind::Volume && !mount.source.is_empty() {
+            validate_service_name(&mount.source)
+                .map_err(|r| self.fail(at, format!("volume {:?}: {r}", mount.source)))?;
+        }
+        Ok(mount)
+    }
+
+    pub(super) fn long_mount(&self, at: At<'_>, map: Map<String, Value>) -> Result<MountDef> {
+        let mut m = MountDef::default();
+        for (key, v) in map {
+            match key.as_str() {
+                "type" => {
+                    m.kind = match scalar(&v).as_deref() {
+                        Some("volume") => MountKind::Volume,
+                        Some("bind") => MountKind::Bind,
+                        Some("tmpfs") => MountKind::Tmpfs,
+                        other => {
+                            return Err(self.fail(
+                                at,
+                                format!(
+                                    "mount type {:?} is not supported (volume, bind or tmpfs)",
+                                    other.unwrap_or_default()
+                                ),
+                            ))
+                        }
+                    }
+                }
+                "source" => m.source = self.string(at, &v)?,
+                "target" => m.target = self.string(at, &v)?,
+                "read_only" => m.read_only = self.boolean(at, &v)?,
+                _ => return Err(self.fail(at, unsupported(&format!("volumes[].{key}")))),
+            }
+        }
+        if m.kind == MountKind::Tmpfs && !m.source.is_empty() {
+            return Err(self.fail(at, "a tmpfs mount has no source"));
+        }
+        Ok(m)
+    }
+
+    pub(super) fn depends_on(&self, at: At<'_>, v: Value) -> Result<BTreeMap<String, Condition>> {
+        let mut deps = BTreeMap::new();
+        match v {
+            Value::Array(items) => {
+                for i in items {
+                    deps.insert(self.string(at, &i)?, Condition::ServiceStarted);
+                }
+            }
+            Value::Object(map) => {
+                for (dep, spec) in map {
+                    let mut cond = Condition::ServiceStarted;
+                    for (key, v) in self.entries(at, spec)? {
+                        match key.as_str() {
+                            "condition" => {
+                                cond = match scalar(&v).as_deref() {
+                                    Some("service_started") => Condition::ServiceStarted,
+                                    Some("service_healthy") => Condition::ServiceHealthy,
+                                    Some("service_completed_successfully") => Condition::ServiceCompletedSuccessfully,
+                                    other => return Err(self.fail(at, format!("condition {:?} of {dep} is not one of service_started, service_healthy, service_completed_successfully", other.unwrap_or_default()))),
+                                }
+                            }
+                            // Every dependency is required; restart on its change is what a redeploy does.
+                            "required" | "restart" => {}
+                            _ => return Err(self.fail(at, unsupported(&format!("depends_on.{dep}.{key}")))),
+                        }
+                    }
+                    deps.insert(dep, cond);
+                }
+            }
+            Value::Null => {}
+            _ => return Err(self.fail(at, "must be a list of services or a mapping")),
+        }
+        Ok(deps)
+    }
+
+    pub(super) fn restart(&self, at: At<'_>, v: &Value) -> Result<String> {
+        let text = match v {
+            // `restart: no` read as a boolean by YAML 1.1 habits.
+            Value::Bool(false) => "no".to_string(),
+            v => self.string(at, v)?,
+        };
+        let ok = match text.split_once(':') {
+            Some(("on-failure", n)) => n.parse::<u32>().is_ok(),
+            Some(_) => false,
+            None => matches!(
+                text.as_str(),
+                "no" | "always" | "on-failure" | "unless-stopped"
+            ),
+        };
+        if !ok {
+            return Err(self.fail(
+                at,
+                format!("{text:?} is not one of no, always, on-failure[:N], unless-stopped"),
+            ));
+        }
+        Ok(text)
+    }
+
+    /// `deploy`: replicas and resources; returns the replicas if given.
+    pub(super) fn deploy(&self, at: At<'_>, v: Value, s: &mut ServiceDef) -> Result<Option<u32>> {
+        let mut replicas = None;
+        for (key, v) in self.entries(at, v)? {
+            match key.as_str() {
+                "replicas" => replicas = Some(self.count(at, &v)?),
+                "resources" => {
+                    for (kind, v) in self.entries(at, v)? {
+                        let target = match kind.as_str() {
+                            "limits" => &mut s.limits,
+                            "reservations" => &mut s.reservations,
+                            _ => {
+                                return Err(
+                                    self.fail(at, unsupported(&format!("deploy.resources.{kind}")))
+                                )
+                            }
+                        };
+                        for (res, v) in self.entries(at, v)? {
+                            match res.as_str() {
+                                "cpus" => target.millicpus = self.cpus(at, &v)?,
+                                "memory" => target.memory_mib = self.memory(at, &v)?,
+                                _ => {
+                                    return Err(self.fail(
+                                        at,
+                                        unsupported(&format!("deploy.resources.{kind}.{res}")),
+                                    ))
+                                }
+                            }
+                        }
+                    }
+                }
+                k if k.starts_with("x-") => {}
+                _ => return Err(self.fail(at, unsupported(&format!("deploy.{key}")))),
+            }
+        }
+        Ok(replicas)
+    }
+
+    pub(super) fn cpus(&self, at: At<'_>, v: &Value) -> Result<u64> {
+        scalar(v)
+            .and_then(|s| s.parse::<f64>().ok())
+            .filter(|c| c.is_finite() && *c >= 0.0 && *c <= 4096.0)
+            .map(|c| (c * 1000.0).round() as u64)
+            .ok_or_else(|| self.fail(at, "cpus must be a number such as 0.5"))
+    }
+
+    pub(super) fn memory(&self, at: At<'_>, v: &Value) -> Result<u64> {
+        let text = scalar(v).unwrap_or_default();
+        memory_mib(&text).map_err(|r| self.fail(at, r))
+    }
+
+    pub(super) fn duration(&self, at: At<'_>, v: &Value) -> Result<u64> {
+        let text = scalar(v).unwrap_or_default();
+        duration_ms(&text).map_err(|r| self.fail(at, r))
+    }
+
+    pub(super) fn healthcheck(&self, at: At<'_>, v: Value) -> Result<Healthcheck> {
+        let mut h = Healthcheck::default();
+        for (key, v) in self.entries(at, v)? {
+            match key.as_str() {
+                "test" => {
+                    h.test = match v {
+                        Value::String(s) => vec!["CMD-SHELL".into(), s],
+                        Value::Array(_) => self.command(at, v)?.unwrap_or_default(),
+                        _ => return Err(self.fail(at, "test must be a string or a list")),
+                    };
+                    if !matches!(
+                        h.test.first().map(String::as_str),
+                        Some("CMD" | "CMD-SHELL" | "NONE")
+                    ) {
+                        return Err(self.fail(at, "a test list starts with CMD, CMD-SHELL or NONE"));
+                    }
+                }
+                "interval" => h.interval_ms = self.duration(at, &v)?,
+                "timeout" => h.timeout_ms = self.duration(at, &v)?,
+                "start_period" => h.start_period_ms = self.duration(at, &v)?,
+                "retries" => h.retries = self.count(at, &v)?,
+                "disable" => h.disable = self.boolean(at, &v)?,
+                _ => return Err(self.fail(at, unsupported(&format!("healthcheck.{key}")))),
+            }
+        }
+        if !h.disable && h.test.is_empty() {
+            return Err(self.fail(at, "a healthcheck needs a test (or disable: true)"));
+        }
+        Ok(h)
+    }
+
+    pub(super) fn service_networks(
+        &self,
+        at: At<'_>,
+        v: Value,
+    ) -> Result<BTreeMap<String, Vec<String>>> {
+        let mut nets = BTreeMap::new();
+        match v {
+            Value::Array(items) => {
+                for i in items {
+                    nets.insert(self.string(at, &i)?, Vec::new());
+                }
+            }
+            Value::Object(map) => {
+                for (net, spec) in map {
+                    let mut aliases = Vec::new();
+                    for (key, v) in self.entries(at, spec)? {
+                        match key.as_str() {
+                            "aliases" => {
+                                for a in self.list(at, v)? {
+                                    let a = self.string(at, &a)?;
+                                    validate_service_name(&a)
+                                        .map_err(|r| self.fail(at, format!("alias {a:?}: {r}")))?;
+                                    aliases.push(a);
+                                }
+                            }
+                            _ => {
+                                return Err(
+                                    self.fail(at, unsupported(&format!("networks.{net}.{key}")))
+                                )
+                            }
+                        }
+                    }
+                    nets.insert(net, aliases);
+                }
+            }
+            Value::Null => {}
+            _ => return Err(self.fail(at, "must be a list or a mapping")),
+        }
+        Ok(nets)
+    }
+}
