@@ -86,6 +86,7 @@ fn device(d: &str) -> m::DeviceMapping {
     }
 }
 
+// Over 80 lines: the container spec to the engine's create body, field by field.
 pub fn create_body(s: &ContainerSpec) -> m::ContainerCreateBody {
     let mut bindings: HashMap<String, Option<Vec<m::PortBinding>>> = HashMap::new();
     for p in &s.ports {

@@ -69,6 +69,7 @@ pub fn finish(
     tag = "operations",
     responses((status = 200, description = "Prometheus metrics in the text exposition format", body = String, content_type = "text/plain; version=0.0.4"))
 )]
+// Over 80 lines: one block per metric family of the Prometheus text.
 pub async fn metrics(State(app): State<App>, _caller: crate::auth::Caller) -> impl IntoResponse {
     let mut out = String::new();
     let m = &app.metrics;

@@ -140,6 +140,7 @@ fn refuse(current: ProjectState, reason: impl Into<String>) -> Error {
 
 impl Lifecycle {
     /// Whether `op` may begin now; the lifecycle to store before acting.
+    // Over 80 lines: the update machine's transition table, one arm per state and operation.
     pub fn admit(&self, op: &Op) -> Result<Lifecycle> {
         use ProjectState as S;
         let mut next = self.clone();

@@ -172,59 +172,23 @@ async fn shutdown() {
 }
 
 #[tokio::main]
+// Over 80 lines: the start-up sequence read top to bottom, with the etcd
+// feature's variants beside the plain ones.
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // `--help`, `--version` and refusals of unknown flags and malformed
     // values happen here, before anything touches the disk.
     let flags = <Flags as clap::Parser>::parse();
-    // One line per request (method, path, status, latency, request id):
-    // key=value text, or JSON objects with --log-format json.
-    if flags.log_format == "json" {
-        tracing_subscriber::fmt().json().with_target(false).init();
-    } else {
-        tracing_subscriber::fmt().with_target(false).init();
-    }
+    init_logging(&flags);
     let listen = flags.listen.clone();
     let data = flags.data.clone();
-    if let Ok(p) = std::env::var("SHIPD_ADMIN_PASSWORD") {
-        if p.chars().count() < MIN_PASSWORD {
-            return Err(
-                format!("SHIPD_ADMIN_PASSWORD is shorter than {MIN_PASSWORD} characters").into(),
-            );
-        }
-    }
+    check_admin_password()?;
     // Hosts others than admin may register engines on.
-    let engine_hosts: Vec<String> = flags
-        .engine_hosts
-        .iter()
-        .map(|h| h.trim())
-        .filter(|h| !h.is_empty())
-        .map(String::from)
-        .collect();
-    let store_url = flags.store.clone();
+    let engine_hosts = trimmed(&flags.engine_hosts);
     #[cfg(feature = "etcd")]
-    let etcd = if store_url.is_empty() {
-        None
-    } else {
-        Some(etcd_store(&flags).await?)
-    };
+    let (store, etcd) = open_store(&flags).await?;
     #[cfg(not(feature = "etcd"))]
-    if !store_url.is_empty() {
-        return Err("--store needs a shipd built with --features etcd".into());
-    }
-    #[cfg(feature = "etcd")]
-    let store: Arc<dyn Store> = match &etcd {
-        Some(e) => Arc::new(e.clone()),
-        None => {
-            private_dir(&data)?;
-            Arc::new(DurableStore::open(data.join("state.redb"))?)
-        }
-    };
-    #[cfg(not(feature = "etcd"))]
-    let store: Arc<dyn Store> = {
-        private_dir(&data)?;
-        Arc::new(DurableStore::open(data.join("state.redb"))?)
-    };
-    let shared = !store_url.is_empty();
+    let store = open_store(&flags)?;
+    let shared = !flags.store.is_empty();
 
     let identity = flags.cluster.clone();
     let cluster = Cluster::open(
@@ -240,44 +204,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .await?;
     println!("cluster {}", cluster.identity());
 
-    let (cert_days, token_hours) = (flags.cert_days, flags.token_hours);
-    let mut access = Access::new(store.clone())
-        .with_events(cluster.events().clone())
-        .with_cert_lifetime(std::time::Duration::from_secs(cert_days * 24 * 3600))
-        .with_token_lifetime(std::time::Duration::from_secs(token_hours * 3600));
-    if shared {
-        access = access.shared();
-    }
-    let created = access
-        .bootstrap(std::env::var("SHIPD_ADMIN_PASSWORD").ok())
-        .await?;
-    let first_start = created.is_some();
-    if let Some(password) = created {
-        if std::env::var("SHIPD_ADMIN_PASSWORD").is_ok() {
-            println!("created account admin (password from SHIPD_ADMIN_PASSWORD)");
-        } else {
-            // To the terminal's error stream, not to stdout (which is more
-            // often kept in a log).
-            eprintln!("created account admin with password: {password}  (shown once)");
-        }
-    }
-
-    // On first start only: an engine removed later stays removed.
-    if first_start && cluster.engine("local").await.is_err() {
-        let target = EngineTarget::from_env("local")?;
-        if DockerEngine::new(&target)?.ping().await.is_ok() {
-            let mut record = EngineRecord::new("local", &target.addr);
-            record.engine.labels = vec!["local".into()];
-            match cluster.add_engine(record).await {
-                Ok(_) => println!("registered engine local at {}", target.addr),
-                Err(e) => eprintln!("could not register the local engine: {e}"),
-            }
-        } else {
-            eprintln!(
-                "no engine answers at {}; add engines with POST /api/engines",
-                target.addr
-            );
-        }
+    let (access, first_start) = open_access(&flags, store.clone(), &cluster, shared).await?;
+    if first_start {
+        register_local(&cluster).await?;
     }
     // One store of its own: this replica runs the loops. A shared one: it
     // follows the others' writes, and runs the loops while it leads.
@@ -296,13 +225,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     #[cfg(not(feature = "etcd"))]
     let _background = cluster.start();
 
-    let listener =
-        tokio::net::TcpListener::bind(&listen)
-            .await
-            .map_err(|e| shipcore_http::Error::Listen {
-                addr: listen.clone(),
-                source: e,
-            })?;
+    let listener = bind(&listen).await?;
     println!("shipd listening on http://{}", listener.local_addr()?);
     // The families' services, assembled as the tests assemble theirs:
     // compose projects (seed 003), the image registry (bytes under
@@ -339,14 +262,154 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let endpoint = if let Some(tls_listen) = flags.tls_listen.clone() {
-        let names: Vec<String> = flags
-            .tls_names
-            .iter()
-            .map(|n| n.trim())
-            .filter(|n| !n.is_empty())
-            .map(String::from)
-            .collect();
+    let endpoint = start_endpoint(&flags, &app, stopped(stop_rx.clone())).await?;
+    shipcore_http::serve(listener, app, stopped(stop_rx)).await?;
+    if let Some(endpoint) = endpoint {
+        endpoint.await??;
+    }
+    println!("shipd stopped");
+    Ok(())
+}
+
+/// One line per request (method, path, status, latency, request id):
+/// key=value text, or JSON objects with `--log-format json`.
+fn init_logging(flags: &Flags) {
+    if flags.log_format == "json" {
+        tracing_subscriber::fmt().json().with_target(false).init();
+    } else {
+        tracing_subscriber::fmt().with_target(false).init();
+    }
+}
+
+/// Refuses an admin password from the environment that is too short.
+fn check_admin_password() -> Result<(), Box<dyn std::error::Error>> {
+    if let Ok(p) = std::env::var("SHIPD_ADMIN_PASSWORD") {
+        if p.chars().count() < MIN_PASSWORD {
+            return Err(
+                format!("SHIPD_ADMIN_PASSWORD is shorter than {MIN_PASSWORD} characters").into(),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A list flag's items, trimmed, without empty ones.
+fn trimmed(items: &[String]) -> Vec<String> {
+    items
+        .iter()
+        .map(|h| h.trim())
+        .filter(|h| !h.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// A listener on `addr`; the error names the address.
+async fn bind(addr: &str) -> Result<tokio::net::TcpListener, shipcore_http::Error> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| shipcore_http::Error::Listen {
+            addr: addr.to_string(),
+            source: e,
+        })
+}
+
+/// The state store: etcd with `--store`, else redb under `--data`; with
+/// the etcd client when it is etcd.
+#[cfg(feature = "etcd")]
+async fn open_store(
+    flags: &Flags,
+) -> Result<(Arc<dyn Store>, Option<shipcore::store::EtcdStore>), Box<dyn std::error::Error>> {
+    if flags.store.is_empty() {
+        return Ok((local_store(&flags.data)?, None));
+    }
+    let etcd = etcd_store(flags).await?;
+    Ok((Arc::new(etcd.clone()), Some(etcd)))
+}
+
+/// The state store: redb under `--data` (`--store` needs the etcd feature).
+#[cfg(not(feature = "etcd"))]
+fn open_store(flags: &Flags) -> Result<Arc<dyn Store>, Box<dyn std::error::Error>> {
+    if !flags.store.is_empty() {
+        return Err("--store needs a shipd built with --features etcd".into());
+    }
+    local_store(&flags.data)
+}
+
+/// The store of a replica of its own: redb under `--data` (a private folder).
+fn local_store(data: &std::path::Path) -> Result<Arc<dyn Store>, Box<dyn std::error::Error>> {
+    private_dir(data)?;
+    Ok(Arc::new(DurableStore::open(data.join("state.redb"))?))
+}
+
+/// Accounts and certificates; on first start the admin account, with its
+/// password from SHIPD_ADMIN_PASSWORD or made and shown once. Whether
+/// this is the first start.
+async fn open_access(
+    flags: &Flags,
+    store: Arc<dyn Store>,
+    cluster: &Cluster,
+    shared: bool,
+) -> Result<(Access, bool), Box<dyn std::error::Error>> {
+    let (cert_days, token_hours) = (flags.cert_days, flags.token_hours);
+    let mut access = Access::new(store)
+        .with_events(cluster.events().clone())
+        .with_cert_lifetime(std::time::Duration::from_secs(cert_days * 24 * 3600))
+        .with_token_lifetime(std::time::Duration::from_secs(token_hours * 3600));
+    if shared {
+        access = access.shared();
+    }
+    let created = access
+        .bootstrap(std::env::var("SHIPD_ADMIN_PASSWORD").ok())
+        .await?;
+    let first_start = created.is_some();
+    if let Some(password) = created {
+        if std::env::var("SHIPD_ADMIN_PASSWORD").is_ok() {
+            println!("created account admin (password from SHIPD_ADMIN_PASSWORD)");
+        } else {
+            // To the terminal's error stream, not to stdout (which is more
+            // often kept in a log).
+            eprintln!("created account admin with password: {password}  (shown once)");
+        }
+    }
+
+    Ok((access, first_start))
+}
+
+/// Registers the engine of this machine (DOCKER_HOST, or the default
+/// socket) as `local`, when it answers.
+async fn register_local(cluster: &Cluster) -> Result<(), Box<dyn std::error::Error>> {
+    if cluster.engine("local").await.is_err() {
+        let target = EngineTarget::from_env("local")?;
+        if DockerEngine::new(&target)?.ping().await.is_ok() {
+            let mut record = EngineRecord::new("local", &target.addr);
+            record.engine.labels = vec!["local".into()];
+            match cluster.add_engine(record).await {
+                Ok(_) => println!("registered engine local at {}", target.addr),
+                Err(e) => eprintln!("could not register the local engine: {e}"),
+            }
+        } else {
+            eprintln!(
+                "no engine answers at {}; add engines with POST /api/engines",
+                target.addr
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The cluster's Docker endpoint on `--tls-listen` (mutual TLS), when asked
+/// for: its server task.
+async fn start_endpoint(
+    flags: &Flags,
+    app: &shipcore_http::App,
+    stopped: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<
+    Option<tokio::task::JoinHandle<Result<(), shipcore_http::Error>>>,
+    Box<dyn std::error::Error>,
+> {
+    let cert_days = flags.cert_days;
+    Ok(if let Some(tls_listen) = flags.tls_listen.clone() {
+        let names = trimmed(&flags.tls_names);
         let server = app
             .access
             .server_certificate(
@@ -360,12 +423,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             key: server.key,
             client_ca: server.ca,
         };
-        let listener = tokio::net::TcpListener::bind(&tls_listen)
-            .await
-            .map_err(|e| shipcore_http::Error::Listen {
-                addr: tls_listen.clone(),
-                source: e,
-            })?;
+        let listener = bind(&tls_listen).await?;
         println!(
             "cluster endpoint on tcp://{} (mutual TLS; client certificates from GET /clusters/{}/certs)",
             listener.local_addr()?,
@@ -375,17 +433,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             listener,
             app.clone(),
             tls,
-            stopped(stop_rx.clone()),
+            stopped,
         )))
     } else {
         None
-    };
-    shipcore_http::serve(listener, app, stopped(stop_rx)).await?;
-    if let Some(endpoint) = endpoint {
-        endpoint.await??;
-    }
-    println!("shipd stopped");
-    Ok(())
+    })
 }
 
 /// How the engines on this machine reach a listener: its address, with

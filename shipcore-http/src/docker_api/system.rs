@@ -98,6 +98,7 @@ fn strategy(s: shipcore::sched::Strategy) -> &'static str {
 /// `GET /info`: the cluster as one engine; every engine's state, address,
 /// containers, images, capacity and reservations in `DriverStatus` (as
 /// Swarm listed its nodes; `docker info` prints them).
+// Over 80 lines: the fields of `docker info`, one by one, as the engine API lists them.
 pub async fn info(State(app): State<App>, caller: Caller) -> Result<Response, Error> {
     caller.require("cluster", false)?;
     let reports = app.cluster.engine_reports().await;

@@ -6,12 +6,14 @@
 //! server, a UUID, unless the request gives one) and `engine.id`, by which
 //! containers refer to the engine. Lookups and removal accept either.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::docs::{engine_key, ContainerDoc, EngineDoc};
 use super::state::{EngineSlot, IMAGE_RELIST};
 use super::Cluster;
 use crate::access::Principal;
+use crate::engine::{EngineBackend, EngineInfo};
 use crate::error::{Error, Result};
 use crate::events::NewEvent;
 use crate::model::{EngineRecord, EventType, Health};
@@ -92,29 +94,7 @@ impl Cluster {
                 engine: id.clone(),
                 seconds: limit.as_secs(),
             })??;
-        let reported_cpus = info.cpus as f64 / 1000.0;
-        if record.engine.cpus == 0.0 {
-            record.engine.cpus = reported_cpus;
-        } else if record.engine.cpus > reported_cpus && info.cpus > 0 {
-            return Err(Error::invalid(
-                "engine.cpus",
-                format!(
-                    "{} is more than the engine has ({reported_cpus})",
-                    record.engine.cpus
-                ),
-            ));
-        }
-        if record.engine.memory == 0 {
-            record.engine.memory = info.memory;
-        } else if record.engine.memory > info.memory && info.memory > 0 {
-            return Err(Error::invalid(
-                "engine.memory",
-                format!(
-                    "{} MiB is more than the engine has ({} MiB)",
-                    record.engine.memory, info.memory
-                ),
-            ));
-        }
+        fill_capacity(&mut record, &info)?;
         let doc = EngineDoc {
             record,
             health: Health::Healthy,
@@ -125,20 +105,7 @@ impl Cluster {
         };
         // Written first (a second registration of the id loses there), then
         // taken in under the lock, which is not held across the write.
-        put_json(
-            self.inner.store.as_ref(),
-            &engine_key(&id),
-            &doc,
-            Expect::Absent,
-        )
-        .await
-        .map_err(|e| match e {
-            Error::Conflict { .. } => Error::Exists {
-                kind: "engine".into(),
-                id: id.clone(),
-            },
-            e => e,
-        })?;
+        self.write_new_engine(&id, &doc).await?;
         let mut st = self.inner.state.lock().await;
         // With a shared store, the write may have come back on the change
         // stream first (`follow.rs`): this very registration, taken in.
@@ -173,6 +140,25 @@ impl Cluster {
             .engine(doc.record.engine.clone());
         self.inner.events.record_all(vec![event]).await?;
         Ok(doc)
+    }
+
+    /// Stores a new engine's record; refused when its id is taken.
+    async fn write_new_engine(&self, id: &str, doc: &EngineDoc) -> Result<()> {
+        put_json(
+            self.inner.store.as_ref(),
+            &engine_key(id),
+            &doc,
+            Expect::Absent,
+        )
+        .await
+        .map_err(|e| match e {
+            Error::Conflict { .. } => Error::Exists {
+                kind: "engine".into(),
+                id: id.to_string(),
+            },
+            e => e,
+        })?;
+        Ok(())
     }
 
     pub async fn engines(&self) -> Vec<EngineDoc> {
@@ -289,62 +275,36 @@ impl Cluster {
             return;
         }
         let timeout = opts.health_timeout;
-        let results =
-            futures::future::join_all(due.into_iter().map(|(id, backend, listed)| async move {
-                let started = std::time::Instant::now();
-                let ok = matches!(
-                    tokio::time::timeout(timeout, backend.ping()).await,
-                    Ok(Ok(()))
-                );
-                let response_time = if ok {
-                    u64::try_from(started.elapsed().as_nanos())
-                        .unwrap_or(u64::MAX)
-                        .max(1)
-                } else {
-                    0
-                };
-                // The counts for cluster info (images, and every container the
-                // engine holds, ours or not) and the Docker version ride along
-                // with the check, so serving them never waits on an engine.
-                let info = if ok {
-                    match tokio::time::timeout(timeout, backend.info()).await {
-                        Ok(Ok(info)) => Some(info),
-                        _ => None,
-                    }
-                } else {
-                    None
-                };
-                // The images it holds, for the scheduler's preference of an
-                // engine that need not pull: listed again when the count moved
-                // (or a while passed), with the count they were listed at.
-                let count = info.as_ref().map(|i| i.images as usize);
-                let stale = match (listed, count) {
-                    (None, _) | (_, None) => true,
-                    (Some((n, at)), Some(c)) => n != c || now.saturating_sub(at) >= IMAGE_RELIST,
-                };
-                let images = if ok && stale {
-                    match tokio::time::timeout(timeout, backend.list_images()).await {
-                        Ok(Ok(list)) => Some((
-                            list.into_iter()
-                                .flat_map(|i| i.tags.into_iter().chain(i.digests))
-                                .filter(|t| t != "<none>:<none>" && t != "<none>@<none>")
-                                .collect::<Vec<String>>(),
-                            count,
-                        )),
-                        _ => None,
-                    }
-                } else {
-                    None
-                };
-                (id, ok, response_time, info, images)
-            }))
-            .await;
+        let probes = futures::future::join_all(
+            due.into_iter()
+                .map(|(id, backend, listed)| probe(id, backend, listed, now, timeout)),
+        )
+        .await;
+        let changed = self.apply_probes(probes).await;
+        if changed.is_empty() {
+            return;
+        }
+        self.record_health_changes(&changed).await;
+        self.inner.nudge.notify_one();
+    }
+
+    /// Records what the probes found in the engine table; the engines whose
+    /// health changed, with their health before.
+    async fn apply_probes(&self, probes: Vec<Probe>) -> Vec<(EngineDoc, Health)> {
+        let opts = &self.inner.opts;
         let mut changed = Vec::new();
         {
             let mut st = self.inner.state.lock().await;
             let now = opts.clock.elapsed();
             let mut counts_changed = false;
-            for (id, ok, response_time, info, images) in results {
+            for Probe {
+                id,
+                ok,
+                response_time,
+                info,
+                images,
+            } in probes
+            {
                 if let Some((images, _)) = &images {
                     st.set_images(&id, images);
                 }
@@ -388,9 +348,11 @@ impl Cluster {
                 st.bump();
             }
         }
-        if changed.is_empty() {
-            return;
-        }
+        changed
+    }
+
+    /// Stores the engines whose health changed, and their up/down events.
+    async fn record_health_changes(&self, changed: &[(EngineDoc, Health)]) {
         // Health as last seen is recorded for whoever reads the store;
         // many engines change at once at start, so a batch at a time.
         for chunk in changed.chunks(MAX_BATCH_OPS) {
@@ -422,7 +384,108 @@ impl Cluster {
                 tracing::warn!(error = %e, "cannot record engine health events");
             }
         }
-        self.inner.nudge.notify_one();
+    }
+}
+
+/// Cpus and memory left at 0 take what the engine reports; more than it
+/// reports is refused.
+fn fill_capacity(record: &mut EngineRecord, info: &EngineInfo) -> Result<()> {
+    let reported_cpus = info.cpus as f64 / 1000.0;
+    if record.engine.cpus == 0.0 {
+        record.engine.cpus = reported_cpus;
+    } else if record.engine.cpus > reported_cpus && info.cpus > 0 {
+        return Err(Error::invalid(
+            "engine.cpus",
+            format!(
+                "{} is more than the engine has ({reported_cpus})",
+                record.engine.cpus
+            ),
+        ));
+    }
+    if record.engine.memory == 0 {
+        record.engine.memory = info.memory;
+    } else if record.engine.memory > info.memory && info.memory > 0 {
+        return Err(Error::invalid(
+            "engine.memory",
+            format!(
+                "{} MiB is more than the engine has ({} MiB)",
+                record.engine.memory, info.memory
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// What one check of an engine found.
+struct Probe {
+    id: String,
+    ok: bool,
+    response_time: u64,
+    info: Option<EngineInfo>,
+    /// The images it holds and the count they were listed at, when listed.
+    images: Option<(Vec<String>, Option<usize>)>,
+}
+
+/// Checks one engine: a ping, then (when it answers) its info, and its
+/// images when their count moved or a while passed.
+async fn probe(
+    id: String,
+    backend: Arc<dyn EngineBackend>,
+    listed: Option<(usize, Duration)>,
+    now: Duration,
+    timeout: Duration,
+) -> Probe {
+    let started = std::time::Instant::now();
+    let ok = matches!(
+        tokio::time::timeout(timeout, backend.ping()).await,
+        Ok(Ok(()))
+    );
+    let response_time = if ok {
+        u64::try_from(started.elapsed().as_nanos())
+            .unwrap_or(u64::MAX)
+            .max(1)
+    } else {
+        0
+    };
+    // The counts for cluster info (images, and every container the
+    // engine holds, ours or not) and the Docker version ride along
+    // with the check, so serving them never waits on an engine.
+    let info = if ok {
+        match tokio::time::timeout(timeout, backend.info()).await {
+            Ok(Ok(info)) => Some(info),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    // The images it holds, for the scheduler's preference of an
+    // engine that need not pull: listed again when the count moved
+    // (or a while passed), with the count they were listed at.
+    let count = info.as_ref().map(|i| i.images as usize);
+    let stale = match (listed, count) {
+        (None, _) | (_, None) => true,
+        (Some((n, at)), Some(c)) => n != c || now.saturating_sub(at) >= IMAGE_RELIST,
+    };
+    let images = if ok && stale {
+        match tokio::time::timeout(timeout, backend.list_images()).await {
+            Ok(Ok(list)) => Some((
+                list.into_iter()
+                    .flat_map(|i| i.tags.into_iter().chain(i.digests))
+                    .filter(|t| t != "<none>:<none>" && t != "<none>@<none>")
+                    .collect::<Vec<String>>(),
+                count,
+            )),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    Probe {
+        id,
+        ok,
+        response_time,
+        info,
+        images,
     }
 }
 

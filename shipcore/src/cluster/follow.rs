@@ -78,6 +78,7 @@ impl Cluster {
     }
 
     /// Applies one change of another replica (or an echo of this one's).
+    // Over 80 lines: one arm per kind of change another replica makes.
     async fn apply(&self, change: Change, deploys: &mut Deploys) {
         let Change {
             revision,

@@ -164,6 +164,7 @@ impl Cluster {
     /// Opens the cluster over a store: engines, deploys and containers are
     /// loaded, backends made, reservations rebuilt, and every engine checked
     /// once.
+    // Over 80 lines: assembles the cluster's parts in the one order they depend on each other.
     pub async fn open(
         store: Arc<dyn Store>,
         connector: Arc<dyn Connector>,

@@ -286,6 +286,7 @@ impl ImageConfig {
     }
 
     /// Checks the fields a deploy needs; the error names the field.
+    // Over 80 lines: one check per field of a deploy request.
     pub fn validate(&self) -> Result<()> {
         if self.name.trim().is_empty() {
             return Err(Error::invalid("name", "an image name is required"));

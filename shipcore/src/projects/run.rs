@@ -340,6 +340,7 @@ impl Site {
     }
 
     #[allow(clippy::too_many_arguments)]
+    // Over 80 lines: compose keys to the engine's container spec, field by field.
     fn spec(
         &self,
         file: &ComposeFile,

@@ -80,6 +80,7 @@ impl EngineView for View<'_> {
 }
 
 /// Decides where the request's containers go, without changing the snapshot.
+// Over 80 lines: the reference scheduler is kept as one pass that reads as the spec does; the indexed one is tested against it.
 pub fn plan(snapshot: &Snapshot, req: &Request) -> Result<Placement, Unplaceable> {
     let mut tentative: Vec<(usize, Footprint)> = Vec::new();
     let view = |slot: usize, tentative: &[(usize, Footprint)]| -> Option<Reject> {
