@@ -438,3 +438,94 @@ async fn blue_green_confirm_rollback_refusals_and_failure() {
     assert_eq!(state(&p, &name).await, "running");
     p.delete(&name, true, true).await.unwrap();
 }
+
+/// A service that runs to completion (exit 0, restart `no`) is done, as
+/// compose counts it: the project runs, the service is `completed`, and a
+/// dependent waiting for `service_completed_successfully` starts after it.
+/// A published range for one target gets a free port of the range. A
+/// service that exits non-zero fails the project, which says which and why.
+#[tokio::test]
+async fn one_shot_services_complete_and_a_failure_says_why() {
+    let Some((c, p, _bg)) = setup("oneshot").await else {
+        println!("SKIP: no engine");
+        return;
+    };
+    let first = free_port();
+    let last = first.saturating_add(5);
+    let name = format!("once{first}");
+    let template = format!(
+        r#"
+services:
+  hello:
+    image: {IMAGE}
+    command: ["echo", "hello"]
+    restart: ""
+  web:
+    image: {IMAGE}
+    command: ["sleep", "3600"]
+    depends_on:
+      hello:
+        condition: service_completed_successfully
+    ports: ["127.0.0.1:{first}-{last}:80"]
+"#
+    );
+    let owner = shipcore::model::Owner::system();
+    let req = |name: &str, template: String| NewProject {
+        name: name.to_string(),
+        description: String::new(),
+        template,
+        version: None,
+        environment: Default::default(),
+    };
+    p.create(req(&name, template), &owner).await.unwrap();
+    wait_state(&p, &name, "running").await;
+    let view = p.get(&name, true, false, &owner).await.unwrap();
+    let states: Vec<(String, String)> = view
+        .services
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.name, s.current_state))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("hello".to_string(), "completed".to_string()),
+            ("web".to_string(), "running".to_string())
+        ]
+    );
+    assert!(view.reason.is_empty(), "{}", view.reason);
+    let backend = c.backend(&view.engine).await.unwrap();
+    let web = listed(&*backend, &name)
+        .await
+        .into_iter()
+        .find(|s| {
+            s.labels
+                .get("io.shipcore.project.service")
+                .map(String::as_str)
+                == Some("web")
+        })
+        .unwrap();
+    let port = web.ports.first().map(|p| p.port).unwrap_or(0);
+    assert!(
+        (u32::from(first)..=u32::from(last)).contains(&port),
+        "{port} not in {first}-{last}: {:?}",
+        web.ports
+    );
+    p.delete(&name, true, true).await.unwrap();
+
+    let bad = format!("bad{first}");
+    let template = format!(
+        "services:\n  bad:\n    image: {IMAGE}\n    command: [\"sh\", \"-c\", \"sleep 1; exit 3\"]\n    restart: \"no\"\n"
+    );
+    p.create(req(&bad, template), &owner).await.unwrap();
+    wait_state(&p, &bad, "failed").await;
+    let view = p.get(&bad, true, false, &owner).await.unwrap();
+    assert!(
+        view.reason.contains("bad") && view.reason.contains("code 3"),
+        "{}",
+        view.reason
+    );
+    let svc = &view.services.unwrap()[0];
+    assert!(svc.reason.contains("code 3"), "{}", svc.reason);
+    p.delete(&bad, true, true).await.unwrap();
+}

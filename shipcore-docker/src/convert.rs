@@ -97,11 +97,7 @@ pub fn create_body(s: &ContainerSpec) -> m::ContainerCreateBody {
             .get_or_insert_with(Vec::new)
             .push(m::PortBinding {
                 host_ip: (!p.host_ip.is_empty()).then(|| p.host_ip.clone()),
-                host_port: Some(if p.host_port == 0 {
-                    String::new()
-                } else {
-                    p.host_port.to_string()
-                }),
+                host_port: Some(p.host_port_text()),
             });
     }
     let mut exposed: Vec<String> = bindings.keys().cloned().collect();

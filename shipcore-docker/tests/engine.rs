@@ -118,6 +118,7 @@ async fn published_port_answers_on_loopback() {
         proto: shipcore::model::Proto::Tcp,
         host_ip: "127.0.0.1".into(),
         host_port: 0,
+        host_port_end: 0,
     }];
     let id = e.create_container(&s).await.unwrap();
     e.start_container(&id).await.unwrap();

@@ -66,6 +66,9 @@ pub struct Lifecycle {
     pub current: ProjectState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<Rollout>,
+    /// Why the last start or redeploy failed (empty once one succeeds).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
 }
 
 /// What a caller asks of a project.
@@ -283,9 +286,18 @@ impl Lifecycle {
                 next.rollout = None;
                 next.current = S::Running;
             }
-            (Outcome::Running, None) => next.current = S::Running,
-            (Outcome::StartFailed(_), None) => next.current = S::Failed,
-            (Outcome::Stopped, None) => next.current = S::Stopped,
+            (Outcome::Running, None) => {
+                next.current = S::Running;
+                next.reason.clear();
+            }
+            (Outcome::StartFailed(why), None) => {
+                next.current = S::Failed;
+                next.reason = why;
+            }
+            (Outcome::Stopped, None) => {
+                next.current = S::Stopped;
+                next.reason.clear();
+            }
             // Anything else does not apply to this lifecycle: it stays.
             _ => {}
         }
@@ -333,7 +345,7 @@ mod tests {
         Lifecycle {
             desired,
             current,
-            rollout: None,
+            ..Lifecycle::default()
         }
     }
 
@@ -355,6 +367,7 @@ mod tests {
                 to: "2.0".into(),
                 phase,
             }),
+            reason: String::new(),
         }
     }
 
@@ -382,8 +395,14 @@ mod tests {
             .admit(&Op::Redeploy)
             .unwrap()
             .on(Outcome::StartFailed("x".into()));
-        assert_eq!(failed.current, S::Failed);
-        assert_eq!(failed.admit(&Op::Start).unwrap().current, S::Starting);
+        assert_eq!((failed.current, failed.reason.as_str()), (S::Failed, "x"));
+        let again = failed.admit(&Op::Start).unwrap();
+        assert_eq!(again.current, S::Starting);
+        assert_eq!(
+            again.on(Outcome::Running).reason,
+            "",
+            "a success clears why"
+        );
     }
 
     #[test]

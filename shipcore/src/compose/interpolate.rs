@@ -481,7 +481,7 @@ mod tests {
         }
         let r = reason(&src, &e);
         assert!(
-            r.contains("service \"web\", key labels (line 4)")
+            r.contains("service \"web\", key labels (line 4, column 5)")
                 && r.contains(&MAX_INTERPOLATED_FILE_BYTES.to_string()),
             "{r}"
         );

@@ -60,14 +60,31 @@ pub struct ServiceDef {
 }
 
 /// A published port: `host_ip:published:target/protocol`.
+///
+/// A port with a published range is not a fixed host port: the scheduler
+/// reserves none for it, and versions of a project may run side by side.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PortDef {
     pub target: u16,
     /// `None`: the engine picks a host port.
     pub published: Option<u16>,
+    /// With a published range for one target (`"8000-8010:80"`): its last
+    /// port; the engine picks a free one of the range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_end: Option<u16>,
     /// Empty: every address.
     pub host_ip: String,
     pub protocol: Proto,
+}
+
+impl PortDef {
+    /// The one host port it binds, when it names one (not a range).
+    pub fn fixed(&self) -> Option<u16> {
+        match self.published_end {
+            Some(_) => None,
+            None => self.published,
+        }
+    }
 }
 
 /// A port the service exposes to its networks only.

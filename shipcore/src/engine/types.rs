@@ -29,13 +29,32 @@ pub struct EngineInfo {
 }
 
 /// A host port to publish a container port on; `host_port` 0 lets the engine
-/// pick one.
+/// pick one; with `host_port_end` above it, the engine picks a free one from
+/// `host_port` to `host_port_end`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PortBinding {
     pub container_port: u16,
     pub proto: Proto,
     pub host_ip: String,
     pub host_port: u16,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub host_port_end: u16,
+}
+
+fn is_zero(n: &u16) -> bool {
+    *n == 0
+}
+
+impl PortBinding {
+    /// The host port as Docker writes it: empty (the engine's choice), a
+    /// port, or a range `first-last`.
+    pub fn host_port_text(&self) -> String {
+        match (self.host_port, self.host_port_end) {
+            (0, _) => String::new(),
+            (p, end) if end > p => format!("{p}-{end}"),
+            (p, _) => p.to_string(),
+        }
+    }
 }
 
 impl From<&BindPort> for PortBinding {
@@ -47,6 +66,7 @@ impl From<&BindPort> for PortBinding {
             proto: b.proto,
             host_ip: b.host_ip.clone(),
             host_port: u16::try_from(b.port).unwrap_or(0),
+            host_port_end: 0,
         }
     }
 }

@@ -103,6 +103,50 @@ pub fn plan_wave(
     removals
 }
 
+/// What a service's container came to, as compose users read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    Running,
+    /// Exited with code 0 and not to be restarted: done, as a one-shot
+    /// service (`command: echo hello`, restart `no`) is.
+    Completed,
+    /// Exited with another code and not to be restarted.
+    Failed(i64),
+    /// Created, restarting, or exited and about to be restarted.
+    Pending,
+}
+
+/// The exit code in Docker's status line (`Exited (3) 5 seconds ago`).
+pub fn exit_code(status: &str) -> Option<i64> {
+    let rest = status.strip_prefix("Exited (")?;
+    rest.split_once(')')?.0.trim().parse().ok()
+}
+
+/// Whether the engine restarts a container of restart policy `restart`
+/// (compose's word) that exited with `code`.
+pub fn restarts_on(restart: &str, code: i64) -> bool {
+    match restart {
+        "always" | "unless-stopped" => true,
+        r if r == "on-failure" || r.starts_with("on-failure:") => code != 0,
+        _ => false,
+    }
+}
+
+/// What container `c` of a service of restart policy `restart` came to.
+pub fn settled(c: &ContainerSummary, restart: &str) -> Settled {
+    match c.state.as_str() {
+        "running" => Settled::Running,
+        "exited" | "dead" => match exit_code(&c.status) {
+            Some(code) if restarts_on(restart, code) => Settled::Pending,
+            Some(0) => Settled::Completed,
+            Some(code) => Settled::Failed(code),
+            // No code to read: not done, and not known to have failed.
+            None => Settled::Pending,
+        },
+        _ => Settled::Pending,
+    }
+}
+
 /// One step of the projects' reconcile round.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Task {
@@ -433,5 +477,74 @@ mod tests {
                 .join("\n");
             assert_eq!(got, want, "{what}");
         }
+    }
+
+    #[test]
+    fn containers_settle_as_compose_reads_them() {
+        let c = |state: &str, status: &str| ContainerSummary {
+            state: state.into(),
+            status: status.into(),
+            ..ContainerSummary::default()
+        };
+        let rows = [
+            (c("running", "Up 2 seconds"), "no", Settled::Running),
+            (
+                c("exited", "Exited (0) 1 second ago"),
+                "no",
+                Settled::Completed,
+            ),
+            (
+                c("exited", "Exited (0) 1 second ago"),
+                "",
+                Settled::Completed,
+            ),
+            (
+                c("exited", "Exited (0) 1 second ago"),
+                "on-failure",
+                Settled::Completed,
+            ),
+            (
+                c("exited", "Exited (0) 1 second ago"),
+                "always",
+                Settled::Pending,
+            ),
+            (
+                c("exited", "Exited (0) 1 second ago"),
+                "unless-stopped",
+                Settled::Pending,
+            ),
+            (
+                c("exited", "Exited (3) 1 second ago"),
+                "no",
+                Settled::Failed(3),
+            ),
+            (
+                c("exited", "Exited (137) 1 second ago"),
+                "",
+                Settled::Failed(137),
+            ),
+            (
+                c("exited", "Exited (3) 1 second ago"),
+                "on-failure:5",
+                Settled::Pending,
+            ),
+            (
+                c("restarting", "Restarting (1) 1 second ago"),
+                "always",
+                Settled::Pending,
+            ),
+            (c("created", "Created"), "no", Settled::Pending),
+            (c("exited", "Exited"), "no", Settled::Pending),
+        ];
+        for (container, restart, want) in rows {
+            assert_eq!(
+                settled(&container, restart),
+                want,
+                "{} {restart}",
+                container.status
+            );
+        }
+        assert_eq!(exit_code("Exited (-1) now"), Some(-1));
+        assert_eq!(exit_code("Up 3 minutes"), None);
     }
 }

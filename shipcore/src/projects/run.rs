@@ -235,7 +235,7 @@ impl Site {
             .map(|(svc, def)| WaveService {
                 name: svc,
                 replicas: replicas.get(*svc).copied().unwrap_or(1),
-                fixed_ports: def.ports.iter().any(|p| p.published.is_some()),
+                fixed_ports: def.ports.iter().any(|p| p.fixed().is_some()),
             })
             .collect();
         let steps = plan_wave(&wave, &existing, mode.overlap);
@@ -359,19 +359,23 @@ impl Site {
         labels.insert(LABEL_VERSION.into(), version.to_string());
         let mut ports = Vec::new();
         for p in &def.ports {
-            let fixed = p.published.is_some();
+            let fixed = p.fixed().is_some();
             if fixed && mode.overlap {
                 labels.insert(LABEL_OVERLAP.into(), "true".into());
             }
+            // While two versions overlap, a fixed port is the engine's
+            // choice; a range stays a range (the engine picks in it).
+            let (host_port, host_port_end) = match (p.published, p.published_end) {
+                (Some(first), Some(last)) => (first, last),
+                (published, _) if !mode.overlap => (published.unwrap_or(0), 0),
+                _ => (0, 0),
+            };
             ports.push(PortBinding {
                 container_port: p.target,
                 proto: p.protocol,
                 host_ip: p.host_ip.clone(),
-                host_port: if mode.overlap {
-                    0
-                } else {
-                    p.published.unwrap_or(0)
-                },
+                host_port,
+                host_port_end,
             });
         }
         let (first_net, first_aliases) = match def.networks.iter().next() {
@@ -487,8 +491,15 @@ impl Site {
         for c in &list {
             let d = self.backend.inspect_container(&c.id).await?;
             let s = &d.state;
+            // A one-shot service that ran and exited 0 (and is not to be
+            // restarted) has done what starting it was for, as compose
+            // counts it.
+            let completed = !s.running
+                && s.status == "exited"
+                && s.exit_code == 0
+                && !d.restart_policy.restarts(0, 0);
             let fine = match cond {
-                Condition::ServiceStarted => s.running,
+                Condition::ServiceStarted => s.running || completed,
                 Condition::ServiceHealthy => {
                     if s.running && s.health.is_empty() {
                         return Ok((

@@ -8,8 +8,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::docs::*;
+use super::plan::{settled, Settled};
 use super::run::Site;
 use super::service::{replicas_of, split_service_id, Projects};
+use crate::compose::ComposeFile;
 use crate::engine::ContainerSummary;
 use crate::error::{Error, Result};
 use crate::model::{Owner, ProjectState};
@@ -31,6 +33,10 @@ pub struct ProjectView {
     pub environment: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub services: Option<Vec<ServiceView>>,
+    /// Why it is `failed`: the service and what its container came to, or
+    /// why the last start failed.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub reason: String,
     /// The engine it runs on (empty: not placed).
     pub engine: String,
     /// The update under way, if any.
@@ -75,7 +81,12 @@ pub struct ServiceView {
     pub created: String,
     pub updated: String,
     pub desired_state: String,
+    /// `running`, `completed` (every container ran to completion, exit
+    /// code 0), `starting`, `stopping`, `stopped`.
     pub current_state: String,
+    /// Why a container of it failed, if one did.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub reason: String,
     /// The service's compose keys, as written (anchors and merges applied).
     pub definition: Value,
     /// `scale` and the service's `x-` fields.
@@ -203,14 +214,15 @@ impl Projects {
         let file = doc.current.parse().unwrap_or_default();
         let (site, observed) = self.observe(doc).await;
         let replicas = replicas_of(doc, &file);
-        let running = |svc: &str, version: &str| {
-            observed
-                .iter()
-                .filter(|c| c.labels.get(LABEL_SERVICE).map(String::as_str) == Some(svc))
-                .filter(|c| c.labels.get(LABEL_VERSION).map(String::as_str) == Some(version))
-                .filter(|c| c.state == "running")
-                .count() as u32
-        };
+        let tallies: BTreeMap<&str, Tally> = file
+            .services
+            .iter()
+            .map(|(svc, def)| {
+                let t = Tally::of(&observed, svc, &doc.current.version, &def.restart);
+                (svc.as_str(), t)
+            })
+            .collect();
+        let tally = |svc: &str| tallies.get(svc).cloned().unwrap_or_default();
         let lc = &doc.lifecycle;
         let current = match (&lc.rollout, lc.current) {
             (Some(r), _) => match r.phase {
@@ -219,13 +231,12 @@ impl Projects {
             },
             (None, s @ (ProjectState::Starting | ProjectState::Stopping)) => s,
             (None, s) => {
+                // Running or completed successfully, as compose counts it.
                 let all = file
                     .services
                     .keys()
                     .filter(|k| doc.wants_running(k))
-                    .all(|k| {
-                        running(k, &doc.current.version) >= replicas.get(k).copied().unwrap_or(0)
-                    });
+                    .all(|k| tally(k).done() >= replicas.get(k).copied().unwrap_or(0));
                 let any = observed.iter().any(|c| c.state == "running");
                 match lc.desired {
                     ProjectState::Running if all => ProjectState::Running,
@@ -242,7 +253,8 @@ impl Projects {
             let mut list = Vec::new();
             for (svc, def) in &file.services {
                 let want = replicas.get(svc).copied().unwrap_or(0);
-                let up = running(svc, &doc.current.version);
+                let t = tally(svc);
+                let up = t.done();
                 let desired = if doc.wants_running(svc) {
                     ProjectState::Running
                 } else {
@@ -270,7 +282,11 @@ impl Projects {
                     created: doc.created.clone(),
                     updated: doc.updated.clone(),
                     desired_state: word(desired),
-                    current_state: word(state),
+                    current_state: match state {
+                        ProjectState::Running if t.running == 0 => "completed".into(),
+                        s => word(s),
+                    },
+                    reason: t.reason(svc),
                     definition: raw.get(svc).cloned().unwrap_or(Value::Null),
                     extensions,
                     containers,
@@ -290,6 +306,11 @@ impl Projects {
             updated: doc.updated.clone(),
             desired_state: word(lc.desired),
             current_state: word(current),
+            reason: if current == ProjectState::Failed {
+                failure(&file, doc, &replicas, &tally)
+            } else {
+                String::new()
+            },
             environment: doc.current.environment.clone(),
             services,
             engine: doc.engine.clone(),
@@ -316,6 +337,79 @@ impl Projects {
             }),
         })
     }
+}
+
+/// What a service's containers of a version came to.
+#[derive(Debug, Clone, Default)]
+struct Tally {
+    running: u32,
+    completed: u32,
+    /// The first container that failed: its name and exit code.
+    failed: Option<(String, i64)>,
+}
+
+impl Tally {
+    fn of(observed: &[ContainerSummary], svc: &str, version: &str, restart: &str) -> Tally {
+        let mut t = Tally::default();
+        for c in observed
+            .iter()
+            .filter(|c| c.labels.get(LABEL_SERVICE).map(String::as_str) == Some(svc))
+            .filter(|c| c.labels.get(LABEL_VERSION).map(String::as_str) == Some(version))
+        {
+            match settled(c, restart) {
+                Settled::Running => t.running += 1,
+                Settled::Completed => t.completed += 1,
+                Settled::Failed(code) if t.failed.is_none() => {
+                    t.failed = Some((c.name.trim_start_matches('/').to_string(), code));
+                }
+                Settled::Failed(_) | Settled::Pending => {}
+            }
+        }
+        t
+    }
+
+    /// Containers running or completed successfully.
+    fn done(&self) -> u32 {
+        self.running + self.completed
+    }
+
+    fn reason(&self, svc: &str) -> String {
+        match &self.failed {
+            Some((name, code)) => {
+                format!("service {svc}: container {name} exited with code {code}")
+            }
+            None => String::new(),
+        }
+    }
+}
+
+/// Why a project that is meant to run is `failed`: the first service with
+/// a failed container, else the first short of its replicas, else why the
+/// last start failed.
+fn failure(
+    file: &ComposeFile,
+    doc: &ProjectDoc,
+    replicas: &BTreeMap<String, u32>,
+    tally: &dyn Fn(&str) -> Tally,
+) -> String {
+    let wanted = || file.services.keys().filter(|k| doc.wants_running(k));
+    if let Some(why) = wanted().map(|k| tally(k).reason(k)).find(|r| !r.is_empty()) {
+        return why;
+    }
+    if !doc.lifecycle.reason.is_empty() {
+        return doc.lifecycle.reason.clone();
+    }
+    wanted()
+        .find_map(|k| {
+            let (t, want) = (tally(k), replicas.get(k).copied().unwrap_or(0));
+            (t.done() < want).then(|| {
+                format!(
+                    "service {k}: {} of {want} containers running or completed",
+                    t.done()
+                )
+            })
+        })
+        .unwrap_or_default()
 }
 
 /// A service's containers as the API shows them (inspected for address and

@@ -101,6 +101,11 @@ fn yaml_options() -> serde_saphyr::Options {
     let mut options = serde_saphyr::Options::default();
     options.budget = Some(budget);
     options.alias_limits.max_total_replayed_events = 200_000;
+    // YAML 1.2's booleans only (`FLAG: yes` stays the string "yes", as in
+    // compose v2), and 0-led numbers read as octal (`mode: 0440`), as both
+    // docker-compose 1.29 and compose v2 read them.
+    options.strict_booleans = true;
+    options.legacy_octal_numbers = true;
     options
 }
 
@@ -126,8 +131,8 @@ impl Reader<'_> {
             .into_iter()
             .filter(|p| !p.is_empty())
             .collect();
-        let line = locate(self.src, &path)
-            .map(|l| format!(" (line {l})"))
+        let line = locate_at(self.src, &path)
+            .map(|(l, c)| format!(" (line {l}, column {c})"))
             .unwrap_or_default();
         let whom = match at.section {
             "services" => format!("service {:?}, ", at.entry),
@@ -242,6 +247,14 @@ impl Reader<'_> {
     }
 
     /// A mapping's entries (null: none).
+    /// A mapping's keys without its `x-` extensions, which compose allows
+    /// wherever keys are not names the user chose.
+    fn fields(&self, at: At<'_>, v: Value) -> Result<Vec<(String, Value)>> {
+        let mut all = self.entries(at, v)?;
+        all.retain(|(k, _)| !k.starts_with("x-"));
+        Ok(all)
+    }
+
     fn entries(&self, at: At<'_>, v: Value) -> Result<Vec<(String, Value)>> {
         match v {
             Value::Null => Ok(Vec::new()),
@@ -345,8 +358,12 @@ impl Reader<'_> {
     fn boolean(&self, at: At<'_>, v: &Value) -> Result<bool> {
         match v {
             Value::Bool(b) => Ok(*b),
-            Value::String(s) if s == "true" => Ok(true),
-            Value::String(s) if s == "false" => Ok(false),
+            // YAML 1.1's spellings too (files written for docker-compose 1.x).
+            Value::String(s) => match s.to_ascii_lowercase().as_str() {
+                "true" | "yes" | "on" => Ok(true),
+                "false" | "no" | "off" => Ok(false),
+                _ => Err(self.fail(at, "must be true or false")),
+            },
             _ => Err(self.fail(at, "must be true or false")),
         }
     }
@@ -434,6 +451,61 @@ mod tests {
         parse(src, &BTreeMap::new(), &ParseOptions::default())
             .unwrap_err()
             .to_string()
+    }
+
+    /// Values as files written for docker-compose take them.
+    #[test]
+    fn values_as_compose_reads_them() {
+        let f = parse_ok(concat!(
+            "services:\n",
+            "  a:\n    image: busybox\n    restart: \"\"\n",
+            "  b:\n    image: busybox\n    restart:\n",
+            "  c:\n    image: busybox\n    restart: no\n    init: yes\n",
+            "    environment:\n      FLAG: yes\n      OTHER: \"true\"\n      OFF: false\n      OCTAL: 0100\n",
+            "    ports:\n      - \"20600-20610:80\"\n      - \"127.0.0.1:9000-9001:53/udp\"\n      - 8080:80\n",
+            "      - target: 81\n        published: \"8000-8002\"\n        app_protocol: http\n        x-note: kept for people\n",
+            "    healthcheck:\n      test: [\"CMD\", \"true\"]\n      x-why: nested extensions are allowed\n",
+            "    depends_on:\n      a:\n        condition: service_started\n        x-note: here too\n",
+        ));
+        assert_eq!(f.services["a"].restart, "");
+        assert_eq!(f.services["b"].restart, "");
+        let c = &f.services["c"];
+        assert_eq!(c.restart, "no");
+        assert_eq!(c.init, Some(true));
+        let env = |k: &str| c.environment[k].as_deref();
+        assert_eq!(
+            (env("FLAG"), env("OTHER"), env("OFF"), env("OCTAL")),
+            (Some("yes"), Some("true"), Some("false"), Some("64"))
+        );
+        let ports: Vec<_> = c
+            .ports
+            .iter()
+            .map(|p| (p.target, p.published, p.published_end, p.fixed()))
+            .collect();
+        assert_eq!(
+            ports,
+            [
+                (80, Some(20600), Some(20610), None),
+                (53, Some(9000), Some(9001), None),
+                (80, Some(8080), None, Some(8080)),
+                (81, Some(8000), Some(8002), None),
+            ]
+        );
+        assert_eq!(c.ports[1].host_ip, "127.0.0.1");
+        // Equal-length ranges still map one to one.
+        let f = parse_ok("services:\n  a:\n    image: busybox\n    ports: [\"7000-7001:80-81\"]\n");
+        assert_eq!(f.services["a"].ports.len(), 2);
+        assert!(parse_err(
+            "services:\n  a:\n    image: busybox\n    ports: [\"7000-7002:80-81\"]\n"
+        )
+        .contains("differ in length"));
+    }
+
+    #[test]
+    fn errors_give_line_and_column() {
+        let e =
+            parse_err("services:\n  web:\n    image: busybox\n    ports:\n      - \"80000:80\"\n");
+        assert!(e.contains("line 4, column 5"), "{e}");
     }
 
     #[test]

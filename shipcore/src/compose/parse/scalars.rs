@@ -174,27 +174,32 @@ pub(super) fn short_ports(text: &str) -> std::result::Result<Vec<PortDef>, Strin
     };
     let host_ip = host_ip(&ip)?;
     let targets = port_range(target).map_err(|r| format!("port {text:?}: {r}"))?;
-    let published: Vec<Option<u16>> = if published.is_empty() {
-        vec![None; targets.len()]
+    let published = if published.is_empty() {
+        Vec::new()
     } else {
-        let p = port_range(published).map_err(|r| format!("port {text:?}: {r}"))?;
-        if p.len() != targets.len() {
-            return Err(format!(
-                "port {text:?}: the published range and the target range differ in length"
-            ));
-        }
-        p.into_iter().map(Some).collect()
+        port_range(published).map_err(|r| format!("port {text:?}: {r}"))?
     };
-    Ok(targets
-        .into_iter()
-        .zip(published)
-        .map(|(target, published)| PortDef {
-            target,
-            published,
-            host_ip: host_ip.clone(),
-            protocol,
-        })
-        .collect())
+    let port = |target, published, published_end| PortDef {
+        target,
+        published,
+        published_end,
+        host_ip: host_ip.clone(),
+        protocol,
+    };
+    match (published.as_slice(), targets.as_slice()) {
+        ([], _) => Ok(targets.iter().map(|t| port(*t, None, None)).collect()),
+        // A published range for one target: the engine picks a free port
+        // of it (as docker-compose and Docker do).
+        ([first, .., last], [target]) => Ok(vec![port(*target, Some(*first), Some(*last))]),
+        (p, t) if p.len() == t.len() => Ok(t
+            .iter()
+            .zip(p)
+            .map(|(t, p)| port(*t, Some(*p), None))
+            .collect()),
+        _ => Err(format!(
+            "port {text:?}: the published range and the target range differ in length"
+        )),
+    }
 }
 
 /// `target`, `source:target`, `source:target:mode`.
@@ -300,6 +305,11 @@ pub fn duration_ms(text: &str) -> std::result::Result<u64, String> {
 /// previous one), found by indentation in block-style YAML; `None` when the
 /// key is written in flow style or comes from a merge key.
 pub fn locate(src: &str, path: &[&str]) -> Option<usize> {
+    locate_at(src, path).map(|(line, _)| line)
+}
+
+/// The 1-based line and column of the key at `path` (see [`locate`]).
+pub fn locate_at(src: &str, path: &[&str]) -> Option<(usize, usize)> {
     let lines: Vec<&str> = src.lines().collect();
     let mut from = 0usize;
     let mut parent_indent: Option<usize> = None;
@@ -321,16 +331,17 @@ pub fn locate(src: &str, path: &[&str]) -> Option<usize> {
                 continue;
             }
             let name = trimmed.trim_start_matches("- ");
+            let column = indent + (trimmed.len() - name.len()) + 1;
             let bare = name
                 .split_once(':')
                 .map(|(k, _)| k.trim().trim_matches(['"', '\'']));
             if bare == Some(*key) {
-                hit = Some((i, indent));
+                hit = Some((i, indent, column));
                 break;
             }
         }
-        let (i, indent) = hit?;
-        found = Some(i + 1);
+        let (i, indent, column) = hit?;
+        found = Some((i + 1, column));
         from = i + 1;
         parent_indent = Some(indent);
     }

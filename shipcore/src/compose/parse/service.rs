@@ -164,7 +164,11 @@ impl Reader<'_> {
                 "published" => {
                     let text = scalar(&v).unwrap_or_default();
                     if !text.is_empty() {
-                        port.published = Some(port_number(&text).map_err(bad)?);
+                        let range = port_range(&text).map_err(bad)?;
+                        port.published = range.first().copied();
+                        if range.len() > 1 {
+                            port.published_end = range.last().copied();
+                        }
                     }
                 }
                 "host_ip" => {
@@ -178,6 +182,12 @@ impl Reader<'_> {
                     Some("host" | "ingress") => {}
                     _ => return Err(bad("must be host or ingress".into())),
                 },
+                // A name and an application protocol are for people and
+                // tools: no engine effect (as in compose v2).
+                "name" | "app_protocol" => {
+                    self.string(at, &v)?;
+                }
+                k if k.starts_with("x-") => {}
                 _ => return Err(self.fail(at, unsupported(&format!("ports[].{key}")))),
             }
         }
@@ -239,6 +249,7 @@ impl Reader<'_> {
                 "source" => m.source = self.string(at, &v)?,
                 "target" => m.target = self.string(at, &v)?,
                 "read_only" => m.read_only = self.boolean(at, &v)?,
+                k if k.starts_with("x-") => {}
                 _ => return Err(self.fail(at, unsupported(&format!("volumes[].{key}")))),
             }
         }
@@ -259,7 +270,7 @@ impl Reader<'_> {
             Value::Object(map) => {
                 for (dep, spec) in map {
                     let mut cond = Condition::ServiceStarted;
-                    for (key, v) in self.entries(at, spec)? {
+                    for (key, v) in self.fields(at, spec)? {
                         match key.as_str() {
                             "condition" => {
                                 cond = match scalar(&v).as_deref() {
@@ -287,6 +298,9 @@ impl Reader<'_> {
         let text = match v {
             // `restart: no` read as a boolean by YAML 1.1 habits.
             Value::Bool(false) => "no".to_string(),
+            // `restart:` or `restart: ""`: unset, which is `no`.
+            Value::Null => return Ok(String::new()),
+            Value::String(s) if s.is_empty() => return Ok(String::new()),
             v => self.string(at, v)?,
         };
         let ok = match text.split_once(':') {
@@ -309,11 +323,11 @@ impl Reader<'_> {
     /// `deploy`: replicas and resources; returns the replicas if given.
     pub(super) fn deploy(&self, at: At<'_>, v: Value, s: &mut ServiceDef) -> Result<Option<u32>> {
         let mut replicas = None;
-        for (key, v) in self.entries(at, v)? {
+        for (key, v) in self.fields(at, v)? {
             match key.as_str() {
                 "replicas" => replicas = Some(self.count(at, &v)?),
                 "resources" => {
-                    for (kind, v) in self.entries(at, v)? {
+                    for (kind, v) in self.fields(at, v)? {
                         let target = match kind.as_str() {
                             "limits" => &mut s.limits,
                             "reservations" => &mut s.reservations,
@@ -323,7 +337,7 @@ impl Reader<'_> {
                                 )
                             }
                         };
-                        for (res, v) in self.entries(at, v)? {
+                        for (res, v) in self.fields(at, v)? {
                             match res.as_str() {
                                 "cpus" => target.millicpus = self.cpus(at, &v)?,
                                 "memory" => target.memory_mib = self.memory(at, &v)?,
@@ -364,7 +378,7 @@ impl Reader<'_> {
 
     pub(super) fn healthcheck(&self, at: At<'_>, v: Value) -> Result<Healthcheck> {
         let mut h = Healthcheck::default();
-        for (key, v) in self.entries(at, v)? {
+        for (key, v) in self.fields(at, v)? {
             match key.as_str() {
                 "test" => {
                     h.test = match v {
@@ -408,7 +422,7 @@ impl Reader<'_> {
             Value::Object(map) => {
                 for (net, spec) in map {
                     let mut aliases = Vec::new();
-                    for (key, v) in self.entries(at, spec)? {
+                    for (key, v) in self.fields(at, spec)? {
                         match key.as_str() {
                             "aliases" => {
                                 for a in self.list(at, v)? {

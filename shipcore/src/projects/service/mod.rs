@@ -294,7 +294,7 @@ impl Projects {
             lifecycle: Lifecycle {
                 desired: ProjectState::Running,
                 current: ProjectState::Starting,
-                rollout: None,
+                ..Lifecycle::default()
             },
             created: now.clone(),
             updated: now,

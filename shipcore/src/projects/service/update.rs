@@ -308,7 +308,7 @@ impl Projects {
             cpus += r.millicpus * u64::from(n);
             memory += r.memory_mib * u64::from(n);
             if !next && n > 0 {
-                for p in s.ports.iter().filter_map(|p| p.published.map(|pp| (p, pp))) {
+                for p in s.ports.iter().filter_map(|p| p.fixed().map(|pp| (p, pp))) {
                     ports.push(HostPort::new(&p.0.host_ip, p.0.protocol, p.1));
                 }
             }
