@@ -529,3 +529,84 @@ services:
     assert!(svc.reason.contains("code 3"), "{}", svc.reason);
     p.delete(&bad, true, true).await.unwrap();
 }
+
+/// The keys that set how a container runs reach the engine as written:
+/// `docker inspect` shows them on the container compose made.
+#[tokio::test]
+async fn container_keys_reach_the_engine() {
+    let Some((c, p, _bg)) = setup("ckeys").await else {
+        println!("SKIP: no engine");
+        return;
+    };
+    let name = unique("ckeys").replace(['-', '_'], "");
+    let template = format!(
+        r#"
+services:
+  app:
+    image: {IMAGE}
+    command: ["sleep", "3600"]
+    read_only: true
+    cap_drop: [NET_RAW]
+    pids_limit: 64
+    tmpfs: ["/run:size=65536"]
+    ulimits:
+      nofile: {{soft: 1024, hard: 2048}}
+    extra_hosts: ["db.example:10.1.2.3"]
+    shm_size: 8m
+    logging:
+      driver: json-file
+      options: {{max-size: 1m}}
+"#
+    );
+    let owner = shipcore::model::Owner::system();
+    p.create(
+        NewProject {
+            name: name.clone(),
+            description: String::new(),
+            template,
+            version: None,
+            environment: Default::default(),
+        },
+        &owner,
+    )
+    .await
+    .unwrap();
+    wait_state(&p, &name, "running").await;
+    let view = p.get(&name, false, false, &owner).await.unwrap();
+    let backend = c.backend(&view.engine).await.unwrap();
+    let app = listed(&*backend, &name).await.remove(0);
+    let addr = if view.engine == "a" {
+        std::env::var("SHIPCORE_ENGINE_A").unwrap()
+    } else {
+        std::env::var("SHIPCORE_ENGINE_B").unwrap()
+    };
+    let out = std::process::Command::new("docker")
+        .args([
+            "-H",
+            &addr,
+            "inspect",
+            "--format",
+            "{{json .HostConfig}}",
+            &app.id,
+        ])
+        .output()
+        .unwrap();
+    let hc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(hc["ReadonlyRootfs"], true, "{hc}");
+    assert_eq!(hc["CapDrop"], serde_json::json!(["NET_RAW"]));
+    assert_eq!(hc["PidsLimit"], 64);
+    assert_eq!(hc["Tmpfs"]["/run"], "size=65536");
+    assert_eq!(hc["Ulimits"][0]["Name"], "nofile");
+    assert_eq!(
+        (
+            hc["Ulimits"][0]["Soft"].as_i64(),
+            hc["Ulimits"][0]["Hard"].as_i64()
+        ),
+        (Some(1024), Some(2048))
+    );
+    assert_eq!(hc["ExtraHosts"], serde_json::json!(["db.example:10.1.2.3"]));
+    assert_eq!(hc["ShmSize"], 8 << 20);
+    assert_eq!(hc["LogConfig"]["Type"], "json-file");
+    assert_eq!(hc["LogConfig"]["Config"]["max-size"], "1m");
+    p.delete(&name, true, true).await.unwrap();
+}

@@ -86,6 +86,51 @@ fn device(d: &str) -> m::DeviceMapping {
     }
 }
 
+/// tmpfs mounts: the spec's plain paths and its options' paths with their
+/// mount options.
+fn tmpfs(s: &ContainerSpec) -> Option<HashMap<String, String>> {
+    let mut all: HashMap<String, String> =
+        s.tmpfs.iter().map(|t| (t.clone(), String::new())).collect();
+    all.extend(s.options.tmpfs.iter().map(|(p, o)| (p.clone(), o.clone())));
+    (!all.is_empty()).then_some(all)
+}
+
+/// The host config's fields that [`ContainerOptions`] sets (the rest
+/// default).
+fn options_host_config(o: &shipcore::model::ContainerOptions) -> m::HostConfig {
+    let some_vec = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+    m::HostConfig {
+        readonly_rootfs: o.read_only.then_some(true),
+        cap_drop: some_vec(&o.cap_drop),
+        pids_limit: o.pids_limit,
+        ulimits: (!o.ulimits.is_empty()).then(|| {
+            o.ulimits
+                .iter()
+                .map(|(name, (soft, hard))| m::ResourcesUlimits {
+                    name: Some(name.clone()),
+                    soft: Some(*soft),
+                    hard: Some(*hard),
+                })
+                .collect()
+        }),
+        extra_hosts: some_vec(&o.extra_hosts),
+        dns: some_vec(&o.dns),
+        dns_search: some_vec(&o.dns_search),
+        dns_options: some_vec(&o.dns_opt),
+        shm_size: (o.shm_size > 0).then(|| i64::try_from(o.shm_size).unwrap_or(i64::MAX)),
+        group_add: some_vec(&o.group_add),
+        log_config: (!o.log_driver.is_empty()).then(|| m::HostConfigLogConfig {
+            typ: Some(o.log_driver.clone()),
+            config: (!o.log_options.is_empty())
+                .then(|| o.log_options.clone().into_iter().collect()),
+        }),
+        oom_score_adj: o.oom_score_adj,
+        cpu_shares: (o.cpu_shares > 0).then(|| i64::try_from(o.cpu_shares).unwrap_or(i64::MAX)),
+        cpuset_cpus: (!o.cpuset.is_empty()).then(|| o.cpuset.clone()),
+        ..Default::default()
+    }
+}
+
 // Over 80 lines: the container spec to the engine's create body, field by field.
 pub fn create_body(s: &ContainerSpec) -> m::ContainerCreateBody {
     let mut bindings: HashMap<String, Option<Vec<m::PortBinding>>> = HashMap::new();
@@ -126,8 +171,7 @@ pub fn create_body(s: &ContainerSpec) -> m::ContainerCreateBody {
         links: (!s.links.is_empty()).then(|| s.links.clone()),
         binds: (!s.binds.is_empty()).then(|| s.binds.clone()),
         network_mode: network.clone(),
-        tmpfs: (!s.tmpfs.is_empty())
-            .then(|| s.tmpfs.iter().map(|t| (t.clone(), String::new())).collect()),
+        tmpfs: tmpfs(s),
         init: s.init,
         privileged: s.host.privileged.then_some(true),
         cap_add: (!s.host.cap_add.is_empty()).then(|| s.host.cap_add.clone()),
@@ -145,7 +189,7 @@ pub fn create_body(s: &ContainerSpec) -> m::ContainerCreateBody {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()
         }),
-        ..Default::default()
+        ..options_host_config(&s.options)
     };
     let networking_config = match (&network, s.network_aliases.is_empty()) {
         (Some(net), false) => Some(m::NetworkingConfig {
@@ -173,6 +217,8 @@ pub fn create_body(s: &ContainerSpec) -> m::ContainerCreateBody {
         working_dir: (!s.working_dir.is_empty()).then(|| s.working_dir.clone()),
         stop_signal: (!s.stop_signal.is_empty()).then(|| s.stop_signal.clone()),
         stop_timeout: s.stop_timeout.map(|t| i64::try_from(t).unwrap_or(i64::MAX)),
+        open_stdin: s.options.stdin_open.then_some(true),
+        tty: s.options.tty.then_some(true),
         host_config: Some(host_config),
         networking_config,
         ..Default::default()

@@ -55,6 +55,11 @@ pub struct ServiceDef {
     pub init: Option<bool>,
     pub stop_grace_period_ms: Option<u64>,
     pub stop_signal: String,
+    /// Privileges, devices and the host's namespaces (admitted by role).
+    pub host: crate::model::HostAccess,
+    /// Keys that stay within the container: read-only root, limits, tmpfs,
+    /// DNS, logging, ...
+    pub options: crate::model::ContainerOptions,
     /// The service's `x-` fields.
     pub extensions: BTreeMap<String, serde_json::Value>,
 }
@@ -292,6 +297,8 @@ impl ComposeFile {
     pub fn wants(&self) -> Vec<Want> {
         let mut wants = Vec::new();
         for (name, s) in &self.services {
+            wants.extend(s.host.compose_wants(&format!("services.{name}.")));
+            wants.extend(s.options.wants(&format!("services.{name}.")));
             for (i, m) in s.volumes.iter().enumerate() {
                 if m.kind == MountKind::Bind {
                     wants.push(Want::new(

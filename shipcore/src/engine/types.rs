@@ -118,6 +118,10 @@ pub struct ContainerSpec {
     /// `model::admission`).
     #[serde(default)]
     pub host: crate::model::HostAccess,
+    /// How it runs within itself: read-only root, limits, tmpfs with
+    /// options, DNS, logging, ...
+    #[serde(default)]
+    pub options: crate::model::ContainerOptions,
 }
 
 /// A container health check (Docker's `Healthcheck`); durations in

@@ -165,7 +165,7 @@ impl Role {
     /// The permission areas of the API families, the capabilities of the
     /// admission policy (`super::admission::Capability`) and the areas that
     /// reach every account's objects (`all-projects`, ...).
-    pub const AREAS: [&'static str; 23] = [
+    pub const AREAS: [&'static str; 24] = [
         "accounts",
         "roles",
         "servicekeys",
@@ -185,6 +185,7 @@ impl Role {
         "volume-options",
         "network-drivers",
         "security-options",
+        "log-drivers",
         "all-projects",
         "all-builds",
         "all-volumes",

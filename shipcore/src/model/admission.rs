@@ -43,11 +43,15 @@ pub enum Capability {
     NetworkDrivers,
     /// Security options and sysctls (`seccomp=unconfined`, ...).
     SecurityOptions,
+    /// A logging driver that sends a container's logs off its engine
+    /// (syslog, gelf, fluentd, ...: the engine's host connects where the
+    /// request says).
+    LogDrivers,
 }
 
 impl Capability {
     /// Every capability, in the order tables list them.
-    pub const ALL: [Capability; 8] = [
+    pub const ALL: [Capability; 9] = [
         Capability::HostBinds,
         Capability::Privileged,
         Capability::CapAdd,
@@ -56,6 +60,7 @@ impl Capability {
         Capability::VolumeOptions,
         Capability::NetworkDrivers,
         Capability::SecurityOptions,
+        Capability::LogDrivers,
     ];
 
     /// The permission area that grants it (`host-binds:rw`).
@@ -69,6 +74,7 @@ impl Capability {
             Capability::VolumeOptions => "volume-options",
             Capability::NetworkDrivers => "network-drivers",
             Capability::SecurityOptions => "security-options",
+            Capability::LogDrivers => "log-drivers",
         }
     }
 

@@ -228,21 +228,43 @@ impl HostAccess {
         *self == HostAccess::default()
     }
 
+    /// What these ask of the admission policy, named by compose's keys
+    /// (`services.web.cap_add`).
+    pub fn compose_wants(&self, prefix: &str) -> Vec<Want> {
+        self.wants_named(|docker| {
+            let compose = match docker {
+                "Privileged" => "privileged",
+                "CapAdd" => "cap_add",
+                "Devices" => "devices",
+                "PidMode" => "pid",
+                "IpcMode" => "ipc",
+                "UTSMode" => "uts",
+                "UsernsMode" => "userns_mode",
+                "SecurityOpt" => "security_opt",
+                "Sysctls" => "sysctls",
+                other => other,
+            };
+            format!("{prefix}{compose}")
+        })
+    }
+
     /// What these ask of the admission policy; `prefix` names where they
     /// were given (`HostConfig.`).
     pub fn wants(&self, prefix: &str) -> Vec<Want> {
+        self.wants_named(|docker| format!("{prefix}{docker}"))
+    }
+
+    /// What these ask, each field named by `name` from Docker's name of it.
+    fn wants_named(&self, name: impl Fn(&str) -> String) -> Vec<Want> {
         let mut wants = Vec::new();
         if self.privileged {
-            wants.push(Want::new(
-                format!("{prefix}Privileged"),
-                Capability::Privileged,
-            ));
+            wants.push(Want::new(name("Privileged"), Capability::Privileged));
         }
         if !self.cap_add.is_empty() {
-            wants.push(Want::new(format!("{prefix}CapAdd"), Capability::CapAdd));
+            wants.push(Want::new(name("CapAdd"), Capability::CapAdd));
         }
         if !self.devices.is_empty() {
-            wants.push(Want::new(format!("{prefix}Devices"), Capability::Devices));
+            wants.push(Want::new(name("Devices"), Capability::Devices));
         }
         for (field, mode) in [
             ("PidMode", &self.pid_mode),
@@ -250,17 +272,99 @@ impl HostAccess {
             ("UTSMode", &self.uts_mode),
             ("UsernsMode", &self.userns_mode),
         ] {
-            wants.extend(namespace_wants(&format!("{prefix}{field}"), mode));
+            wants.extend(namespace_wants(&name(field), mode));
         }
         if !self.security_opt.is_empty() {
-            wants.push(Want::new(
-                format!("{prefix}SecurityOpt"),
-                Capability::SecurityOptions,
-            ));
+            wants.push(Want::new(name("SecurityOpt"), Capability::SecurityOptions));
         }
         if !self.sysctls.is_empty() {
+            wants.push(Want::new(name("Sysctls"), Capability::SecurityOptions));
+        }
+        wants
+    }
+}
+
+/// How a container runs that stays within it (no capability needed, but
+/// for a logging driver that sends its logs off the host, and a negative
+/// OOM score): compose's per-container keys, carried to the engine as
+/// given.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContainerOptions {
+    /// A read-only root file system.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+    /// Linux capabilities dropped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cap_drop: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pids_limit: Option<i64>,
+    /// tmpfs mounts: the path in the container and its mount options.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub tmpfs: BTreeMap<String, String>,
+    /// Limits by name (`nofile`): soft and hard.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub ulimits: BTreeMap<String, (i64, i64)>,
+    /// `host:address` lines for the container's `/etc/hosts`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extra_hosts: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns_search: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns_opt: Vec<String>,
+    /// Bytes of `/dev/shm` (0: the engine's default).
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub shm_size: u64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stdin_open: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tty: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub group_add: Vec<String>,
+    /// The logging driver (empty: the engine's) and its options.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub log_driver: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub log_options: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oom_score_adj: Option<i64>,
+    /// Relative CPU weight (0: the engine's default).
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub cpu_shares: u64,
+    /// CPUs the container may run on (`0-3`, `0,1`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cpuset: String,
+}
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Logging drivers that keep a container's logs on its engine: anyone's.
+/// Others (syslog, gelf, fluentd, journald, awslogs, ...) send them
+/// elsewhere from the host and need [`Capability::LogDrivers`].
+pub const LOCAL_LOG_DRIVERS: [&str; 3] = ["json-file", "local", "none"];
+
+impl ContainerOptions {
+    pub fn is_empty(&self) -> bool {
+        *self == ContainerOptions::default()
+    }
+
+    /// What these ask of the admission policy; `name` names a field where
+    /// they were given (`services.web.`).
+    pub fn wants(&self, prefix: &str) -> Vec<Want> {
+        let mut wants = Vec::new();
+        if !self.log_driver.is_empty() && !LOCAL_LOG_DRIVERS.contains(&self.log_driver.as_str()) {
             wants.push(Want::new(
-                format!("{prefix}Sysctls"),
+                format!("{prefix}logging.driver ({})", self.log_driver),
+                Capability::LogDrivers,
+            ));
+        }
+        if self.oom_score_adj.is_some_and(|s| s < 0) {
+            wants.push(Want::new(
+                format!("{prefix}oom_score_adj"),
                 Capability::SecurityOptions,
             ));
         }

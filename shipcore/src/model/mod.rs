@@ -22,8 +22,9 @@ pub use access::{
 };
 pub use admission::{admit, Capability, Owner, Want};
 pub use container::{
-    docker_name, BindPort, Container, ContainerState, ContainerType, DockerOptions, HostAccess,
-    ImageConfig, Port, Proto, RestartPolicy, MAX_CPUS, MAX_MEMORY,
+    docker_name, BindPort, Container, ContainerOptions, ContainerState, ContainerType,
+    DockerOptions, HostAccess, ImageConfig, Port, Proto, RestartPolicy, LOCAL_LOG_DRIVERS,
+    MAX_CPUS, MAX_MEMORY,
 };
 pub use engine::{Engine, EngineRecord, Health};
 pub use event::{Event, EventType};

@@ -448,6 +448,8 @@ impl Site {
             init: def.init,
             stop_signal: def.stop_signal.clone(),
             stop_timeout: def.stop_grace_period_ms.map(|ms| ms.div_ceil(1000)),
+            host: def.host.clone(),
+            options: def.options.clone(),
             ..ContainerSpec::default()
         }
     }

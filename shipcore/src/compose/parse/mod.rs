@@ -16,6 +16,7 @@ use super::model::*;
 use crate::error::{Error, Result};
 use crate::model::Proto;
 
+mod container;
 mod scalars;
 mod service;
 
@@ -501,6 +502,79 @@ mod tests {
         .contains("differ in length"));
     }
 
+    /// The keys that set how a container runs, and who may use them.
+    #[test]
+    fn container_keys_are_read_and_admitted_by_role() {
+        let f = parse_ok(concat!(
+            "services:\n  proxy:\n    image: busybox\n",
+            "    read_only: true\n    cap_drop: [ALL]\n    cap_add: [NET_BIND_SERVICE]\n",
+            "    pids_limit: 100\n    tmpfs: [\"/run:size=64k\", /tmp]\n",
+            "    ulimits:\n      nproc: 65535\n      nofile: {soft: 1024, hard: 4096}\n",
+            "    extra_hosts: [\"db=10.0.0.2\", \"host.docker.internal:host-gateway\"]\n",
+            "    dns: 9.9.9.9\n    shm_size: 64m\n    tty: yes\n    stdin_open: true\n",
+            "    logging:\n      driver: json-file\n      options: {max-size: 10m}\n",
+            "    sysctls: {net.core.somaxconn: 1024}\n    security_opt: [no-new-privileges:true]\n",
+            "    deploy:\n      restart_policy: {condition: on-failure, max_attempts: 3}\n      resources: {limits: {pids: 50}}\n",
+            "  log:\n    image: busybox\n    logging: {driver: syslog}\n    privileged: true\n    devices: [\"/dev/fuse\"]\n    pid: host\n",
+        ));
+        let p = &f.services["proxy"];
+        let o = &p.options;
+        assert!(o.read_only && o.tty && o.stdin_open);
+        assert_eq!(o.cap_drop, ["ALL"]);
+        assert_eq!(p.host.cap_add, ["NET_BIND_SERVICE"]);
+        assert_eq!(o.pids_limit, Some(100), "pids_limit wins over deploy's");
+        assert_eq!(o.tmpfs["/run"], "size=64k");
+        assert_eq!(o.tmpfs["/tmp"], "");
+        assert_eq!(
+            (o.ulimits["nproc"], o.ulimits["nofile"]),
+            ((65535, 65535), (1024, 4096))
+        );
+        assert_eq!(
+            o.extra_hosts,
+            ["db:10.0.0.2", "host.docker.internal:host-gateway"]
+        );
+        assert_eq!(
+            (o.dns.as_slice(), o.shm_size),
+            (&["9.9.9.9".to_string()][..], 64 << 20)
+        );
+        assert_eq!(
+            (o.log_driver.as_str(), o.log_options["max-size"].as_str()),
+            ("json-file", "10m")
+        );
+        assert_eq!(p.restart, "on-failure:3");
+        let owner = |name: &str| crate::model::Owner {
+            name: name.into(),
+            role: crate::model::Role::new(name, &[]).unwrap(),
+        };
+        let (user, admin) = (owner("user"), owner("admin"));
+        let refused = f.admit(&user).unwrap_err().to_string();
+        assert!(
+            refused.contains("services.") && refused.contains("user"),
+            "{refused}"
+        );
+        let wants: Vec<String> = f
+            .wants()
+            .iter()
+            .map(|w| format!("{} {}", w.field, w.capability.area()))
+            .collect();
+        for want in [
+            "services.proxy.cap_add cap-add",
+            "services.proxy.security_opt security-options",
+            "services.proxy.sysctls security-options",
+            "services.log.privileged privileged",
+            "services.log.devices devices",
+            "services.log.pid host-namespaces",
+            "services.log.logging.driver (syslog) log-drivers",
+        ] {
+            assert!(wants.iter().any(|w| w == want), "{want} not in {wants:?}");
+        }
+        f.admit(&admin).unwrap();
+        assert!(
+            parse_err("services:\n  a:\n    image: busybox\n    pid: \"service:b\"\n")
+                .contains("not supported")
+        );
+    }
+
     #[test]
     fn errors_give_line_and_column() {
         let e =
@@ -542,9 +616,9 @@ mod tests {
 
     #[test]
     fn errors_name_service_key_and_line() {
-        let e = parse_err("services:\n  web:\n    image: busybox\n    privileged: true\n");
+        let e = parse_err("services:\n  web:\n    image: busybox\n    no_such_key: true\n");
         assert!(
-            e.contains("service \"web\"") && e.contains("privileged") && e.contains("line 4"),
+            e.contains("service \"web\"") && e.contains("no_such_key") && e.contains("line 4"),
             "{e}"
         );
         let e = parse_err("services:\n  web:\n    image: busybox\n    env_file: .env\n");

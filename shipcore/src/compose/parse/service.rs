@@ -69,7 +69,11 @@ impl Reader<'_> {
                 "init" => s.init = Some(self.boolean(at, &value)?),
                 "stop_grace_period" => s.stop_grace_period_ms = Some(self.duration(at, &value)?),
                 "stop_signal" => s.stop_signal = self.string(at, &value)?,
-                _ => return Err(self.fail(at, unsupported(&key))),
+                k => {
+                    if !self.container_key(at, k, value, &mut s.host, &mut s.options)? {
+                        return Err(self.fail(at, unsupported(&key)));
+                    }
+                }
             }
         }
         self.settle(at, &mut s, scale, deploy_replicas)?;
@@ -323,9 +327,11 @@ impl Reader<'_> {
     /// `deploy`: replicas and resources; returns the replicas if given.
     pub(super) fn deploy(&self, at: At<'_>, v: Value, s: &mut ServiceDef) -> Result<Option<u32>> {
         let mut replicas = None;
+        let mut deploy_restart = None;
         for (key, v) in self.fields(at, v)? {
             match key.as_str() {
                 "replicas" => replicas = Some(self.count(at, &v)?),
+                "restart_policy" => deploy_restart = Some(self.restart_policy(at, v)?),
                 "resources" => {
                     for (kind, v) in self.fields(at, v)? {
                         let target = match kind.as_str() {
@@ -341,6 +347,9 @@ impl Reader<'_> {
                             match res.as_str() {
                                 "cpus" => target.millicpus = self.cpus(at, &v)?,
                                 "memory" => target.memory_mib = self.memory(at, &v)?,
+                                "pids" if kind == "limits" => {
+                                    s.options.pids_limit = Some(self.integer(at, &v)?)
+                                }
                                 _ => {
                                     return Err(self.fail(
                                         at,
@@ -355,7 +364,40 @@ impl Reader<'_> {
                 _ => return Err(self.fail(at, unsupported(&format!("deploy.{key}")))),
             }
         }
+        // `restart` wins where both are given, as in compose v2.
+        if let (Some(r), true) = (deploy_restart, s.restart.is_empty()) {
+            s.restart = r;
+        }
         Ok(replicas)
+    }
+
+    /// `deploy.restart_policy`: `condition` none, on-failure (with
+    /// `max_attempts`) or any, as Docker's restart policy outside a swarm.
+    fn restart_policy(&self, at: At<'_>, v: Value) -> Result<String> {
+        let (mut condition, mut attempts) = ("any".to_string(), None);
+        for (k, v) in self.fields(at, v)? {
+            match k.as_str() {
+                "condition" => condition = self.string(at, &v)?,
+                "max_attempts" => attempts = Some(self.count(at, &v)?),
+                // Swarm's pacing of restarts: no engine setting outside one.
+                "delay" | "window" => {
+                    self.duration(at, &v)?;
+                }
+                _ => return Err(self.fail(at, unsupported(&format!("deploy.restart_policy.{k}")))),
+            }
+        }
+        Ok(match (condition.as_str(), attempts) {
+            ("none", _) => "no".into(),
+            ("on-failure", Some(n)) if n > 0 => format!("on-failure:{n}"),
+            ("on-failure", _) => "on-failure".into(),
+            ("any", _) => "always".into(),
+            (other, _) => {
+                return Err(self.fail(
+                    at,
+                    format!("restart_policy condition {other:?} is not none, on-failure or any"),
+                ))
+            }
+        })
     }
 
     pub(super) fn cpus(&self, at: At<'_>, v: &Value) -> Result<u64> {
