@@ -610,3 +610,81 @@ services:
     assert_eq!(hc["LogConfig"]["Config"]["max-size"], "1m");
     p.delete(&name, true, true).await.unwrap();
 }
+
+/// A chosen `container_name` is the container's name on its engine; during
+/// a blue-green update the new version runs beside the old under the
+/// project's own name, and takes the chosen one once confirmed. Scaling it
+/// past one is refused.
+#[tokio::test]
+async fn container_name_is_kept_across_a_blue_green_update() {
+    let Some((c, p, _bg)) = setup("cname").await else {
+        println!("SKIP: no engine");
+        return;
+    };
+    let name = format!("cn{}", free_port());
+    let chosen = format!("{name}-app");
+    let template = format!(
+        "services:\n  app:\n    image: {IMAGE}\n    container_name: {chosen}\n    command: [\"sleep\", \"3600\"]\n"
+    );
+    let owner = shipcore::model::Owner::system();
+    p.create(
+        NewProject {
+            name: name.clone(),
+            template: template.clone(),
+            ..NewProject::default()
+        },
+        &owner,
+    )
+    .await
+    .unwrap();
+    wait_state(&p, &name, "running").await;
+    let names = || async {
+        let view = p.get(&name, false, false, &owner).await.unwrap();
+        let backend = c.backend(&view.engine).await.unwrap();
+        let mut n: Vec<(String, String)> = listed(&*backend, &name)
+            .await
+            .into_iter()
+            .map(|s| {
+                (
+                    s.labels.get(LABEL_VERSION).cloned().unwrap_or_default(),
+                    s.name.trim_start_matches('/').to_string(),
+                )
+            })
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names().await, [("1.0".to_string(), chosen.clone())]);
+    let scaled = p
+        .scale_service(&format!("{name}_app"), 2)
+        .await
+        .unwrap_err();
+    assert!(scaled.to_string().contains("unique name"), "{scaled}");
+
+    p.update(
+        &name,
+        ProjectUpdate {
+            template: Some(template),
+            version: "2.0".into(),
+            update_method: Some("blue-green".into()),
+            ..ProjectUpdate::default()
+        },
+        &owner,
+    )
+    .await
+    .unwrap();
+    wait_update(&p, &name, Some("ready")).await;
+    let both = names().await;
+    assert_eq!(both.len(), 2, "{both:?}");
+    assert_eq!(both[0], ("1.0".to_string(), chosen.clone()));
+    assert_ne!(both[1].1, chosen, "the new version waits for the name");
+    p.confirm(&name, false).await.unwrap();
+    wait_update(&p, &name, None).await;
+    wait_for(
+        "the chosen name taken over",
+        Duration::from_secs(30),
+        || async { names().await == [("2.0".to_string(), chosen.clone())] },
+    )
+    .await;
+    p.delete(&name, true, true).await.unwrap();
+}

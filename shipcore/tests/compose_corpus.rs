@@ -52,7 +52,10 @@ fn canonical(s: &ServiceDef) -> Value {
         .ports
         .iter()
         .map(|p| {
-            let published = p.published.map(|n| n.to_string()).unwrap_or_default();
+            let mut published = p.published.map(|n| n.to_string()).unwrap_or_default();
+            if let Some(end) = p.published_end {
+                published = format!("{published}-{end}");
+            }
             format!("{}:{published}:{}/{}", p.host_ip, p.target, p.protocol)
         })
         .collect();
@@ -105,6 +108,10 @@ fn canonical(s: &ServiceDef) -> Value {
     }
     m.insert("networks".into(), json!(s.networks));
     m.insert("hostname".into(), json!(s.hostname));
+    m.insert("container_name".into(), json!(s.container_name));
+    // Privileges and per-container options: only what the file sets.
+    m.insert("host".into(), json!(s.host));
+    m.insert("options".into(), json!(s.options));
     m.insert("working_dir".into(), json!(s.working_dir));
     m.insert("user".into(), json!(s.user));
     m.insert("stop_signal".into(), json!(s.stop_signal));

@@ -50,6 +50,9 @@ pub struct ServiceDef {
     /// project's default network.
     pub networks: BTreeMap<String, Vec<String>>,
     pub hostname: String,
+    /// The container's name on its engine (one replica only); empty: the
+    /// project's `{project}_{service}_{version}_{n}`.
+    pub container_name: String,
     pub working_dir: String,
     pub user: String,
     pub init: Option<bool>,
@@ -89,6 +92,15 @@ impl PortDef {
             Some(_) => None,
             None => self.published,
         }
+    }
+}
+
+impl ServiceDef {
+    /// Whether its containers hold something only one may hold at once on
+    /// an engine (a fixed host port, a chosen name): beside another version
+    /// they leave it to the engine, and take it when alone.
+    pub fn pinned(&self) -> bool {
+        !self.container_name.is_empty() || self.ports.iter().any(|p| p.fixed().is_some())
     }
 }
 

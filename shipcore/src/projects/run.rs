@@ -235,7 +235,7 @@ impl Site {
             .map(|(svc, def)| WaveService {
                 name: svc,
                 replicas: replicas.get(*svc).copied().unwrap_or(1),
-                fixed_ports: def.ports.iter().any(|p| p.fixed().is_some()),
+                fixed_ports: def.pinned(),
             })
             .collect();
         let steps = plan_wave(&wave, &existing, mode.overlap);
@@ -406,8 +406,19 @@ impl Site {
                 }
             })
             .collect();
+        // A chosen name is taken once the version runs alone; beside
+        // another version, the container runs under the project's name
+        // and is made again under the chosen one when the other is gone.
+        let name = if def.container_name.is_empty() || mode.overlap {
+            container_name(&self.project, svc, version, n)
+        } else {
+            def.container_name.clone()
+        };
+        if !def.container_name.is_empty() && mode.overlap {
+            labels.insert(LABEL_OVERLAP.into(), "true".into());
+        }
         ContainerSpec {
-            name: Some(container_name(&self.project, svc, version, n)),
+            name: Some(name),
             image: def.image.clone(),
             cmd: def.command.clone().unwrap_or_default(),
             entrypoint: def.entrypoint.clone(),

@@ -298,12 +298,24 @@ impl Reader<'_> {
     }
 
     fn check_references(&self, file: &ComposeFile) -> Result<()> {
+        let mut names: BTreeMap<&str, &str> = BTreeMap::new();
         for (name, s) in &file.services {
             let at = |key| At {
                 section: "services",
                 entry: name,
                 key,
             };
+            if !s.container_name.is_empty() {
+                if let Some(other) = names.insert(&s.container_name, name) {
+                    return Err(self.fail(
+                        at("container_name"),
+                        format!(
+                            "{:?} is service {other:?}'s container_name too",
+                            s.container_name
+                        ),
+                    ));
+                }
+            }
             for dep in s.depends_on.keys() {
                 if !file.services.contains_key(dep) {
                     return Err(self.fail(

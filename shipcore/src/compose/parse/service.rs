@@ -64,6 +64,15 @@ impl Reader<'_> {
                 "healthcheck" => s.healthcheck = Some(self.healthcheck(at, value)?),
                 "networks" => s.networks = self.service_networks(at, value)?,
                 "hostname" => s.hostname = self.string(at, &value)?,
+                "container_name" => {
+                    s.container_name = self.string(at, &value)?;
+                    if !crate::model::docker_name(&s.container_name, 128) {
+                        return Err(self.fail(
+                            at,
+                            format!("{:?} is not a container name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)", s.container_name),
+                        ));
+                    }
+                }
                 "working_dir" => s.working_dir = self.string(at, &value)?,
                 "user" => s.user = self.string(at, &value)?,
                 "init" => s.init = Some(self.boolean(at, &value)?),
@@ -136,6 +145,19 @@ impl Reader<'_> {
             (Some(n), _) | (None, Some(n)) => n,
             (None, None) => 1,
         };
+        if !s.container_name.is_empty() && s.replicas > 1 {
+            let at = At {
+                key: "container_name",
+                ..at
+            };
+            return Err(self.fail(
+                at,
+                format!(
+                    "{} replicas cannot all be named {:?}: Docker requires each container to have a unique name",
+                    s.replicas, s.container_name
+                ),
+            ));
+        }
         if s.image.trim().is_empty() {
             let at = At { key: "image", ..at };
             return Err(self.fail(at, "every service needs an image (build is not supported)"));

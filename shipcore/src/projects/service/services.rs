@@ -73,6 +73,12 @@ impl Projects {
             return Err(Error::invalid("value", "must be from 0 to 1000"));
         }
         self.service_op(id, move |this, mut doc, file, svc| async move {
+            if count > 1 && file.services.get(&svc).is_some_and(|s| !s.container_name.is_empty()) {
+                return Err(Error::invalid(
+                    "value",
+                    format!("service {svc} has a container_name: Docker requires each container to have a unique name, so it runs one"),
+                ));
+            }
             let before = doc.scale.get(&svc).copied();
             doc.scale.insert(svc.clone(), count);
             if !doc.engine.is_empty() {
