@@ -688,3 +688,125 @@ async fn container_name_is_kept_across_a_blue_green_update() {
     .await;
     p.delete(&name, true, true).await.unwrap();
 }
+
+/// Networks as compose files declare them: a subnet of their own with a
+/// service at a static address, a network made outside the project
+/// (external, used and left in place), a named one, and a service without
+/// a network (`network_mode: none`).
+#[tokio::test]
+async fn networks_with_subnets_static_addresses_external_and_modes() {
+    let Some((c, p, _bg)) = setup("nets").await else {
+        println!("SKIP: no engine");
+        return;
+    };
+    let tag = free_port();
+    let name = format!("net{tag}");
+    let outside = format!("outside{tag}");
+    // The external network exists on engine A only: the project is pinned
+    // there.
+    let a = c.backend("a").await.unwrap();
+    a.create_network(&shipcore::engine::NetworkSpec {
+        name: outside.clone(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let octet = 16 + (tag % 200) as u8 / 16;
+    let template = format!(
+        r#"
+x-shipcore-labels: ["host:a"]
+services:
+  db:
+    image: {IMAGE}
+    command: ["sleep", "3600"]
+    networks:
+      back:
+        ipv4_address: 10.{octet}.5.10
+      shared: {{}}
+  lone:
+    image: {IMAGE}
+    command: ["sleep", "3600"]
+    network_mode: none
+networks:
+  back:
+    name: {name}-backnet
+    ipam:
+      config:
+        - subnet: 10.{octet}.0.0/16
+  shared:
+    external: true
+    name: {outside}
+"#
+    );
+    let owner = shipcore::model::Owner::system();
+    p.create(
+        NewProject {
+            name: name.clone(),
+            template,
+            ..NewProject::default()
+        },
+        &owner,
+    )
+    .await
+    .unwrap();
+    wait_state(&p, &name, "running").await;
+    let inspect = |what: &str, format: &str| {
+        let out = std::process::Command::new("docker")
+            .args([
+                "-H",
+                &std::env::var("SHIPCORE_ENGINE_A").unwrap(),
+                "inspect",
+                "--format",
+                format,
+                what,
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let list = listed(&*a, &name).await;
+    let id_of = |svc: &str| {
+        list.iter()
+            .find(|s| {
+                s.labels
+                    .get("io.shipcore.project.service")
+                    .map(String::as_str)
+                    == Some(svc)
+            })
+            .unwrap()
+            .id
+            .clone()
+    };
+    let db = id_of("db");
+    let addr = inspect(
+        &db,
+        &format!("{{{{(index .NetworkSettings.Networks \"{name}-backnet\").IPAddress}}}}"),
+    );
+    assert_eq!(addr, format!("10.{octet}.5.10"));
+    assert!(inspect(&db, "{{json .NetworkSettings.Networks}}").contains(&outside));
+    assert_eq!(
+        inspect(&id_of("lone"), "{{.HostConfig.NetworkMode}}"),
+        "none"
+    );
+    assert_eq!(
+        inspect(
+            &format!("{name}-backnet"),
+            "{{(index .IPAM.Config 0).Subnet}}"
+        ),
+        format!("10.{octet}.0.0/16")
+    );
+    p.delete(&name, true, true).await.unwrap();
+    // The project's own network goes with it; the external one stays.
+    let nets: Vec<String> = a
+        .list_networks()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.name)
+        .collect();
+    assert!(
+        nets.contains(&outside) && !nets.contains(&format!("{name}-backnet")),
+        "{nets:?}"
+    );
+    a.remove_network(&outside).await.unwrap();
+}

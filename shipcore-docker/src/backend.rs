@@ -482,6 +482,29 @@ impl EngineBackend for DockerEngine {
                 spec.driver.clone()
             }),
             labels: Some(spec.labels.clone().into_iter().collect()),
+            options: (!spec.driver_opts.is_empty())
+                .then(|| spec.driver_opts.clone().into_iter().collect()),
+            internal: spec.internal.then_some(true),
+            attachable: spec.attachable.then_some(true),
+            enable_ipv6: spec.enable_ipv6.then_some(true),
+            ipam: (!spec.ipam.is_empty() || !spec.ipam_driver.is_empty()).then(|| {
+                bollard::models::Ipam {
+                    driver: (!spec.ipam_driver.is_empty()).then(|| spec.ipam_driver.clone()),
+                    config: Some(
+                        spec.ipam
+                            .iter()
+                            .map(|p| bollard::models::IpamConfig {
+                                subnet: Some(p.subnet.clone()),
+                                ip_range: (!p.ip_range.is_empty()).then(|| p.ip_range.clone()),
+                                gateway: (!p.gateway.is_empty()).then(|| p.gateway.clone()),
+                                auxiliary_addresses: (!p.aux_addresses.is_empty())
+                                    .then(|| p.aux_addresses.clone().into_iter().collect()),
+                            })
+                            .collect(),
+                    ),
+                    options: None,
+                }
+            }),
             ..Default::default()
         };
         let created = d
@@ -495,15 +518,12 @@ impl EngineBackend for DockerEngine {
         &self,
         network: &str,
         container: &str,
-        aliases: &[String],
+        endpoint: &shipcore::model::Endpoint,
     ) -> Result<()> {
         let d = self.client.docker().await?;
         let request = bollard::models::NetworkConnectRequest {
             container: container.to_string(),
-            endpoint_config: Some(bollard::models::EndpointSettings {
-                aliases: (!aliases.is_empty()).then(|| aliases.to_vec()),
-                ..Default::default()
-            }),
+            endpoint_config: Some(crate::convert::endpoint_settings(endpoint)),
         };
         d.connect_network(network, request).await.map_err(|e| {
             self.origin()

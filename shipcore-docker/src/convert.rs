@@ -86,6 +86,21 @@ fn device(d: &str) -> m::DeviceMapping {
     }
 }
 
+/// A container's endpoint on a network as the engine takes it.
+pub fn endpoint_settings(e: &shipcore::model::Endpoint) -> m::EndpointSettings {
+    let ipam =
+        (!e.ipv4_address.is_empty() || !e.ipv6_address.is_empty()).then(|| m::EndpointIpamConfig {
+            ipv4_address: (!e.ipv4_address.is_empty()).then(|| e.ipv4_address.clone()),
+            ipv6_address: (!e.ipv6_address.is_empty()).then(|| e.ipv6_address.clone()),
+            ..Default::default()
+        });
+    m::EndpointSettings {
+        aliases: (!e.aliases.is_empty()).then(|| e.aliases.clone()),
+        ipam_config: ipam,
+        ..Default::default()
+    }
+}
+
 /// tmpfs mounts: the spec's plain paths and its options' paths with their
 /// mount options.
 fn tmpfs(s: &ContainerSpec) -> Option<HashMap<String, String>> {
@@ -191,16 +206,20 @@ pub fn create_body(s: &ContainerSpec) -> m::ContainerCreateBody {
         }),
         ..options_host_config(&s.options)
     };
-    let networking_config = match (&network, s.network_aliases.is_empty()) {
-        (Some(net), false) => Some(m::NetworkingConfig {
-            endpoints_config: Some(HashMap::from([(
-                net.clone(),
-                m::EndpointSettings {
-                    aliases: Some(s.network_aliases.clone()),
-                    ..Default::default()
-                },
-            )])),
-        }),
+    let endpoint = shipcore::model::Endpoint {
+        aliases: s.network_aliases.clone(),
+        ipv4_address: s.ipv4_address.clone(),
+        ipv6_address: s.ipv6_address.clone(),
+    };
+    let networking_config = match &network {
+        Some(net) if endpoint != shipcore::model::Endpoint::default() => {
+            Some(m::NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    net.clone(),
+                    endpoint_settings(&endpoint),
+                )])),
+            })
+        }
         _ => None,
     };
     m::ContainerCreateBody {

@@ -461,9 +461,13 @@ async fn volumes_networks_and_save_load() {
     s.binds = vec![format!("{vol}:/data")];
     let id = e.create_container(&s).await.unwrap();
     e.start_container(&id).await.unwrap();
-    e.connect_network(&net, &id, &["db".to_string()])
-        .await
-        .unwrap();
+    e.connect_network(
+        &net,
+        &id,
+        &shipcore::model::Endpoint::aliased(vec!["db".to_string()]),
+    )
+    .await
+    .unwrap();
     assert!(e
         .inspect_container(&id)
         .await

@@ -355,14 +355,14 @@ pub async fn network_create(
     } else {
         b.driver
     };
-    let mut warning = String::new();
-    if b.internal || b.enable_ipv6 {
-        warning = "Internal and EnableIPv6 are left out by the cluster endpoint".into();
-    }
+    let warning = String::new();
     let spec = NetworkSpec {
         name: b.name,
         driver,
         labels: b.labels.unwrap_or_default(),
+        internal: b.internal,
+        enable_ipv6: b.enable_ipv6,
+        ..NetworkSpec::default()
     };
     let (_, id) = app
         .cluster

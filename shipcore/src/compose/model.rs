@@ -49,6 +49,12 @@ pub struct ServiceDef {
     /// Networks the service joins, with its aliases on each; empty: the
     /// project's default network.
     pub networks: BTreeMap<String, Vec<String>>,
+    /// Static addresses asked for on its networks (`ipv4_address`,
+    /// `ipv6_address`), by network.
+    pub addresses: BTreeMap<String, crate::model::Endpoint>,
+    /// `bridge` (Docker's default bridge), `host` or `none` instead of the
+    /// project's networks; empty: the project's networks.
+    pub network_mode: String,
     pub hostname: String,
     /// The container's name on its engine (one replica only); empty: the
     /// project's `{project}_{service}_{version}_{n}`.
@@ -200,7 +206,21 @@ pub struct VolumeDef {
 pub struct NetworkDef {
     /// `bridge` when empty.
     pub driver: String,
+    pub driver_opts: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
+    /// Made outside the project: used as named on the project's engine,
+    /// never created nor removed by the project.
+    pub external: bool,
+    /// The engine's name for it; empty: `{project}_{key}` (or the key for
+    /// an external one).
+    pub name: String,
+    /// No route out of the network.
+    pub internal: bool,
+    pub attachable: bool,
+    pub enable_ipv6: bool,
+    /// The IPAM driver (empty: the engine's) and its pools.
+    pub ipam_driver: String,
+    pub ipam: Vec<crate::model::IpamPool>,
 }
 
 impl ComposeFile {
@@ -328,10 +348,18 @@ impl ComposeFile {
             ));
         }
         for (name, n) in &self.networks {
+            // Options and static subnets can reach the host's own networks
+            // (a bridge on the LAN's subnet reroutes the host).
             wants.extend(admission::network_wants(
                 &format!("networks.{name}.driver"),
                 &n.driver,
-                false,
+                !n.driver_opts.is_empty() || !n.ipam.is_empty() || !n.ipam_driver.is_empty(),
+            ));
+        }
+        for (name, s) in &self.services {
+            wants.extend(admission::namespace_wants(
+                &format!("services.{name}.network_mode"),
+                &s.network_mode,
             ));
         }
         wants

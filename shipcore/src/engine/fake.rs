@@ -644,7 +644,7 @@ impl EngineBackend for FakeEngine {
         &self,
         network: &str,
         _container: &str,
-        _aliases: &[String],
+        _endpoint: &crate::model::Endpoint,
     ) -> Result<()> {
         self.gate("network").await?;
         // By name, or by the id the fake gives (`net-NAME`), as Docker takes either.
@@ -657,7 +657,8 @@ impl EngineBackend for FakeEngine {
     }
 
     async fn disconnect_network(&self, network: &str, container: &str, _force: bool) -> Result<()> {
-        self.connect_network(network, container, &[]).await
+        self.connect_network(network, container, &crate::model::Endpoint::default())
+            .await
     }
 
     async fn list_networks(&self) -> Result<Vec<NetworkInfo>> {

@@ -95,11 +95,13 @@ pub trait EngineBackend: Send + Sync {
 
     /// Creates a network; returns its id.
     async fn create_network(&self, spec: &NetworkSpec) -> Result<String>;
+    /// Joins a container to a network, with its aliases and the addresses
+    /// it asks for there.
     async fn connect_network(
         &self,
         network: &str,
         container: &str,
-        aliases: &[String],
+        endpoint: &crate::model::Endpoint,
     ) -> Result<()>;
     async fn disconnect_network(&self, network: &str, container: &str, force: bool) -> Result<()>;
     async fn remove_network(&self, network: &str) -> Result<()>;

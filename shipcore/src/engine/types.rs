@@ -97,6 +97,11 @@ pub struct ContainerSpec {
     pub network: Option<String>,
     /// Aliases on that network.
     pub network_aliases: Vec<String>,
+    /// Static addresses on that network (empty: the engine's choice).
+    #[serde(default)]
+    pub ipv4_address: String,
+    #[serde(default)]
+    pub ipv6_address: String,
     /// Volume mounts, `volume-or-path:/container/path[:ro]`.
     pub binds: Vec<String>,
     /// Paths in the container mounted as tmpfs.
@@ -360,6 +365,19 @@ pub struct NetworkSpec {
     /// `bridge` when empty.
     pub driver: String,
     pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub driver_opts: BTreeMap<String, String>,
+    #[serde(default)]
+    pub internal: bool,
+    #[serde(default)]
+    pub attachable: bool,
+    #[serde(default)]
+    pub enable_ipv6: bool,
+    /// The IPAM driver (empty: the engine's) and its pools.
+    #[serde(default)]
+    pub ipam_driver: String,
+    #[serde(default)]
+    pub ipam: Vec<crate::model::IpamPool>,
 }
 
 /// A network as the engine reports it.

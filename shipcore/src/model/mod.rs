@@ -13,6 +13,7 @@ mod container;
 mod engine;
 mod event;
 mod image;
+mod network;
 mod project;
 mod units;
 mod validate;
@@ -29,6 +30,7 @@ pub use container::{
 pub use engine::{Engine, EngineRecord, Health};
 pub use event::{Event, EventType};
 pub use image::{validate_repository, validate_tag, Digest, ImageRef};
+pub use network::{ipv4_in, Endpoint, IpamPool};
 pub use project::{Project, ProjectState, Service, Volume, VolumeRef};
 pub use units::{millicpus, rfc3339, HostPort, Millicpus};
 pub use validate::{validate_name, validate_port};

@@ -183,8 +183,14 @@ pub fn container_name(project: &str, service: &str, version: &str, n: u32) -> St
 }
 
 /// The engine's name of a project network (`default` included).
-pub fn network_name(project: &str, network: &str) -> String {
-    format!("{project}_{network}")
+pub fn network_name(project: &str, key: &str, def: &compose::NetworkDef) -> String {
+    if !def.name.is_empty() {
+        def.name.clone()
+    } else if def.external {
+        key.to_string()
+    } else {
+        format!("{project}_{key}")
+    }
 }
 
 /// The engine's name of a project volume.

@@ -14,12 +14,13 @@ use futures::StreamExt;
 
 use super::docs::*;
 use super::plan::{plan_wave, Step, WaveService};
-use crate::compose::{ComposeFile, Condition, MountKind, ServiceDef};
+use crate::compose::{ComposeFile, Condition, MountKind, NetworkDef, ServiceDef};
 use crate::engine::{
     ContainerFilter, ContainerSpec, ContainerSummary, EngineBackend, HealthSpec, NetworkSpec,
     PortBinding, VolumeSpec,
 };
 use crate::error::{Error, Result};
+use crate::model::Endpoint;
 
 /// The first failure among results of operations on containers, one that
 /// is already gone counting as done.
@@ -95,37 +96,46 @@ impl Site {
             .into_iter()
             .map(|n| n.name)
             .collect();
-        let mut wanted: BTreeMap<String, String> = BTreeMap::new();
+        let mut wanted: BTreeSet<String> = BTreeSet::new();
         for s in file.services.values() {
-            if s.networks.is_empty() {
-                wanted.insert("default".into(), String::new());
+            if s.networks.is_empty() && s.network_mode.is_empty() {
+                wanted.insert("default".into());
             }
-            for net in s.networks.keys() {
-                let driver = file
-                    .networks
-                    .get(net)
-                    .map(|n| n.driver.clone())
-                    .unwrap_or_default();
-                wanted.insert(net.clone(), driver);
-            }
+            wanted.extend(s.networks.keys().cloned());
         }
-        for (net, driver) in wanted {
-            let name = network_name(&self.project, &net);
+        let none = NetworkDef::default();
+        for net in wanted {
+            let def = file.networks.get(&net).unwrap_or(&none);
+            let name = network_name(&self.project, &net, def);
+            if def.external {
+                if !existing.contains(&name) {
+                    return Err(Error::invalid(
+                        "template",
+                        format!(
+                            "external network {name} does not exist on engine {}: create it first",
+                            self.engine
+                        ),
+                    ));
+                }
+                continue;
+            }
             if existing.contains(&name) {
                 continue;
             }
-            let mut labels = file
-                .networks
-                .get(&net)
-                .map(|n| n.labels.clone())
-                .unwrap_or_default();
+            let mut labels = def.labels.clone();
             labels.insert(LABEL_OWNER.into(), self.owner.clone());
             labels.insert(LABEL_PROJECT.into(), self.project.clone());
             self.backend
                 .create_network(&NetworkSpec {
                     name,
-                    driver,
+                    driver: def.driver.clone(),
                     labels,
+                    driver_opts: def.driver_opts.clone(),
+                    internal: def.internal,
+                    attachable: def.attachable,
+                    enable_ipv6: def.enable_ipv6,
+                    ipam_driver: def.ipam_driver.clone(),
+                    ipam: def.ipam.clone(),
                 })
                 .await?;
         }
@@ -286,7 +296,7 @@ impl Site {
                     async move {
                         let spec = self.spec(file, svc, def, version, n, mode, aliases);
                         let id = self.create(&spec).await?;
-                        self.attach(def, svc, &id, aliases).await?;
+                        self.attach(file, def, svc, &id, aliases).await?;
                         self.backend.start_container(&id).await
                     }
                     .boxed()
@@ -320,9 +330,18 @@ impl Site {
             .await
     }
 
+    /// The engine's name of network `key` of the file.
+    fn network(&self, file: &ComposeFile, key: &str) -> String {
+        match file.networks.get(key) {
+            Some(def) => network_name(&self.project, key, def),
+            None => network_name(&self.project, key, &NetworkDef::default()),
+        }
+    }
+
     /// Joins a new container to the service's other networks.
     async fn attach(
         &self,
+        file: &ComposeFile,
         def: &ServiceDef,
         svc: &str,
         id: &str,
@@ -332,8 +351,12 @@ impl Site {
             let mut names = vec![svc.to_string()];
             names.extend(own.iter().cloned());
             names.extend(aliases.get(svc).into_iter().flatten().cloned());
+            let endpoint = Endpoint {
+                aliases: names,
+                ..def.addresses.get(net).cloned().unwrap_or_default()
+            };
             self.backend
-                .connect_network(&network_name(&self.project, net), id, &names)
+                .connect_network(&self.network(file, net), id, &endpoint)
                 .await?;
         }
         Ok(())
@@ -382,6 +405,7 @@ impl Site {
             Some((net, own)) => (net.clone(), own.clone()),
             None => ("default".to_string(), Vec::new()),
         };
+        let first_address = def.addresses.get(&first_net).cloned().unwrap_or_default();
         let mut network_aliases = vec![svc.to_string()];
         network_aliases.extend(first_aliases);
         network_aliases.extend(aliases.get(svc).into_iter().flatten().cloned());
@@ -429,8 +453,19 @@ impl Site {
             cpus: def.limits.millicpus,
             memory: def.limits.memory_mib,
             restart_policy: def.restart_policy(),
-            network: Some(network_name(&self.project, &first_net)),
-            network_aliases,
+            network: Some(if def.network_mode.is_empty() {
+                self.network(file, &first_net)
+            } else {
+                def.network_mode.clone()
+            }),
+            // Docker takes no aliases nor addresses outside user networks.
+            network_aliases: if def.network_mode.is_empty() {
+                network_aliases
+            } else {
+                Vec::new()
+            },
+            ipv4_address: first_address.ipv4_address,
+            ipv6_address: first_address.ipv6_address,
             binds,
             tmpfs: def
                 .volumes

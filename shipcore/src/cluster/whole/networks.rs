@@ -137,7 +137,13 @@ impl Cluster {
             });
         }
         if connect {
-            at.backend.connect_network(&net.id, &at.id, aliases).await
+            at.backend
+                .connect_network(
+                    &net.id,
+                    &at.id,
+                    &crate::model::Endpoint::aliased(aliases.to_vec()),
+                )
+                .await
         } else {
             at.backend.disconnect_network(&net.id, &at.id, force).await
         }

@@ -273,7 +273,13 @@ impl Reader<'_> {
                 "driver" => def.driver = self.string(at, &value)?,
                 "driver_opts" => def.driver_opts = self.string_map(at, value)?,
                 "labels" => def.labels = self.string_map(at, value)?,
-                "external" => def.external = self.boolean(at, &value)?,
+                "external" => {
+                    let (external, name) = self.external(at, value)?;
+                    def.external = external;
+                    if !name.is_empty() {
+                        def.name = name;
+                    }
+                }
                 "name" => def.name = self.string(at, &value)?,
                 k if k.starts_with("x-") => {}
                 _ => return Err(self.fail(at, unsupported(&key))),
@@ -289,12 +295,80 @@ impl Reader<'_> {
             let value = self.interp(at, value)?;
             match key.as_str() {
                 "driver" => def.driver = self.string(at, &value)?,
+                "driver_opts" => def.driver_opts = self.string_map(at, value)?,
                 "labels" => def.labels = self.string_map(at, value)?,
+                "external" => {
+                    let (external, name) = self.external(at, value)?;
+                    def.external = external;
+                    if !name.is_empty() {
+                        def.name = name;
+                    }
+                }
+                "name" => def.name = self.string(at, &value)?,
+                "internal" => def.internal = self.boolean(at, &value)?,
+                "attachable" => def.attachable = self.boolean(at, &value)?,
+                "enable_ipv6" => def.enable_ipv6 = self.boolean(at, &value)?,
+                "ipam" => self.ipam(at, value, &mut def)?,
                 k if k.starts_with("x-") => {}
                 _ => return Err(self.fail(at, unsupported(&key))),
             }
         }
         Ok(def)
+    }
+
+    /// `external: true`, or the older `external: {name: N}`: whether, and
+    /// the name it gives.
+    fn external(&self, at: At<'_>, v: Value) -> Result<(bool, String)> {
+        match v {
+            Value::Object(_) => {
+                let mut name = String::new();
+                for (k, v) in self.fields(at, v)? {
+                    match k.as_str() {
+                        "name" => name = self.string(at, &v)?,
+                        _ => return Err(self.fail(at, unsupported(&format!("external.{k}")))),
+                    }
+                }
+                Ok((true, name))
+            }
+            v => Ok((self.boolean(at, &v)?, String::new())),
+        }
+    }
+
+    /// A network's `ipam`: its driver and pools (`config`).
+    fn ipam(&self, at: At<'_>, v: Value, def: &mut NetworkDef) -> Result<()> {
+        for (k, v) in self.fields(at, v)? {
+            match k.as_str() {
+                "driver" => def.ipam_driver = self.string(at, &v)?,
+                "config" => {
+                    for pool in self.list(at, v)? {
+                        let mut p = crate::model::IpamPool::default();
+                        for (k, v) in self.fields(at, pool)? {
+                            match k.as_str() {
+                                "subnet" => p.subnet = self.string(at, &v)?,
+                                "ip_range" => p.ip_range = self.string(at, &v)?,
+                                "gateway" => p.gateway = self.string(at, &v)?,
+                                "aux_addresses" => p.aux_addresses = self.string_map(at, v)?,
+                                _ => {
+                                    return Err(
+                                        self.fail(at, unsupported(&format!("ipam.config[].{k}")))
+                                    )
+                                }
+                            }
+                        }
+                        if p.subnet.is_empty() {
+                            return Err(self.fail(at, "an ipam pool needs a subnet"));
+                        }
+                        def.ipam.push(p);
+                    }
+                }
+                "options" => return Err(self.fail(
+                    at,
+                    "ipam.options are not supported (the engine's default IPAM driver takes none)",
+                )),
+                _ => return Err(self.fail(at, unsupported(&format!("ipam.{k}")))),
+            }
+        }
+        Ok(())
     }
 
     fn check_references(&self, file: &ComposeFile) -> Result<()> {
@@ -334,6 +408,24 @@ impl Reader<'_> {
                         format!(
                             "links to service {:?}, which the file does not define",
                             link_target(link)
+                        ),
+                    ));
+                }
+            }
+            for (net, e) in &s.addresses {
+                let def = file.networks.get(net);
+                let fits = def.is_some_and(|d| {
+                    e.ipv4_address.is_empty()
+                        || d.ipam
+                            .iter()
+                            .any(|p| crate::model::ipv4_in(&e.ipv4_address, &p.subnet))
+                });
+                if !fits {
+                    return Err(self.fail(
+                        at("networks"),
+                        format!(
+                            "{} on network {net:?}: a static address needs the network to declare an ipam subnet that holds it",
+                            e.ipv4_address
                         ),
                     ));
                 }
@@ -585,6 +677,51 @@ mod tests {
             parse_err("services:\n  a:\n    image: busybox\n    pid: \"service:b\"\n")
                 .contains("not supported")
         );
+    }
+
+    #[test]
+    fn networks_as_files_declare_them() {
+        let f = parse_ok(concat!(
+            "services:\n  a:\n    image: busybox\n    networks:\n      back:\n        ipv4_address: 172.28.5.10\n        aliases: [db]\n      old: {}\n",
+            "  b:\n    image: busybox\n    network_mode: host\n",
+            "networks:\n  back:\n    name: backnet\n    driver_opts: {com.docker.network.bridge.name: br-back}\n    internal: true\n",
+            "    ipam:\n      config:\n        - subnet: 172.28.0.0/16\n          gateway: 172.28.0.1\n",
+            "  old:\n    external:\n      name: legacy\n",
+        ));
+        let back = &f.networks["back"];
+        assert_eq!((back.name.as_str(), back.internal), ("backnet", true));
+        assert_eq!(back.ipam[0].gateway, "172.28.0.1");
+        let old = &f.networks["old"];
+        assert!(old.external && old.name == "legacy");
+        assert_eq!(
+            f.services["a"].addresses["back"].ipv4_address,
+            "172.28.5.10"
+        );
+        assert_eq!(f.services["a"].networks["back"], ["db"]);
+        let wants: Vec<String> = f
+            .wants()
+            .iter()
+            .map(|w| format!("{} {}", w.field, w.capability.area()))
+            .collect();
+        assert!(
+            wants.contains(&"networks.back.driver network-drivers".to_string()),
+            "{wants:?}"
+        );
+        assert!(
+            wants.contains(&"services.b.network_mode host-namespaces".to_string()),
+            "{wants:?}"
+        );
+        for (src, part) in [
+            ("services:\n  a:\n    image: x\n    network_mode: host\n    ports: [\"80:80\"]\n", "cannot go with ports"),
+            ("services:\n  a:\n    image: x\n    network_mode: none\n    networks: [n]\nnetworks:\n  n: {}\n", "cannot go with networks"),
+            ("services:\n  a:\n    image: x\n    network_mode: \"service:b\"\n", "not supported"),
+            ("services:\n  a:\n    image: x\n    networks:\n      n:\n        ipv4_address: 10.0.0.5\nnetworks:\n  n: {}\n", "ipam subnet"),
+            ("services:\n  a:\n    image: x\n    scale: 2\n    networks:\n      n:\n        ipv4_address: 10.0.0.5\nnetworks:\n  n:\n    ipam:\n      config: [{subnet: 10.0.0.0/8}]\n", "more than one replica"),
+            ("services:\n  a:\n    image: x\n    networks:\n      n:\n        ipv4_address: nope\nnetworks:\n  n: {}\n", "not an IPv4"),
+        ] {
+            let e = parse_err(src);
+            assert!(e.contains(part), "{part}: {e}");
+        }
     }
 
     #[test]

@@ -62,7 +62,19 @@ impl Reader<'_> {
                 "mem_limit" => s.limits.memory_mib = self.memory(at, &value)?,
                 "mem_reservation" => s.reservations.memory_mib = self.memory(at, &value)?,
                 "healthcheck" => s.healthcheck = Some(self.healthcheck(at, value)?),
-                "networks" => s.networks = self.service_networks(at, value)?,
+                "networks" => s.networks = self.service_networks(at, value, &mut s.addresses)?,
+                "network_mode" => {
+                    s.network_mode = self.string(at, &value)?;
+                    if !matches!(s.network_mode.as_str(), "bridge" | "host" | "none") {
+                        return Err(self.fail(
+                            at,
+                            format!(
+                                "{:?} is not supported: network_mode takes bridge, host or none (another service's or container's network is not taken yet)",
+                                s.network_mode
+                            ),
+                        ));
+                    }
+                }
                 "hostname" => s.hostname = self.string(at, &value)?,
                 "container_name" => {
                     s.container_name = self.string(at, &value)?;
@@ -145,6 +157,37 @@ impl Reader<'_> {
             (Some(n), _) | (None, Some(n)) => n,
             (None, None) => 1,
         };
+        if !s.network_mode.is_empty() {
+            let at = At {
+                key: "network_mode",
+                ..at
+            };
+            let conflict = if !s.networks.is_empty() {
+                Some("networks")
+            } else if !s.links.is_empty() {
+                Some("links")
+            } else if !s.ports.is_empty() && s.network_mode != "bridge" {
+                Some("ports")
+            } else {
+                None
+            };
+            if let Some(other) = conflict {
+                return Err(self.fail(
+                    at,
+                    format!("network_mode {} cannot go with {other} (Docker refuses or ignores them together)", s.network_mode),
+                ));
+            }
+        }
+        if !s.addresses.is_empty() && s.replicas > 1 {
+            let at = At {
+                key: "networks",
+                ..at
+            };
+            return Err(self.fail(
+                at,
+                "a static address is for one container: this service has more than one replica",
+            ));
+        }
         if !s.container_name.is_empty() && s.replicas > 1 {
             let at = At {
                 key: "container_name",
@@ -475,6 +518,7 @@ impl Reader<'_> {
         &self,
         at: At<'_>,
         v: Value,
+        addresses: &mut BTreeMap<String, crate::model::Endpoint>,
     ) -> Result<BTreeMap<String, Vec<String>>> {
         let mut nets = BTreeMap::new();
         match v {
@@ -495,6 +539,24 @@ impl Reader<'_> {
                                         .map_err(|r| self.fail(at, format!("alias {a:?}: {r}")))?;
                                     aliases.push(a);
                                 }
+                            }
+                            "ipv4_address" => {
+                                let a = self.string(at, &v)?;
+                                if a.parse::<core::net::Ipv4Addr>().is_err() {
+                                    return Err(
+                                        self.fail(at, format!("{a:?} is not an IPv4 address"))
+                                    );
+                                }
+                                addresses.entry(net.clone()).or_default().ipv4_address = a;
+                            }
+                            "ipv6_address" => {
+                                let a = self.string(at, &v)?;
+                                if a.parse::<core::net::Ipv6Addr>().is_err() {
+                                    return Err(
+                                        self.fail(at, format!("{a:?} is not an IPv6 address"))
+                                    );
+                                }
+                                addresses.entry(net.clone()).or_default().ipv6_address = a;
                             }
                             _ => {
                                 return Err(
