@@ -810,3 +810,85 @@ networks:
     );
     a.remove_network(&outside).await.unwrap();
 }
+
+/// A version 1 file (services at the top level) runs as docker-compose 1.x
+/// ran it: on Docker's default bridge, where a service reaches another by
+/// the alias of its link.
+#[tokio::test]
+async fn a_version_one_file_with_links_on_the_default_bridge() {
+    let Some((c, p, _bg)) = setup("vone").await else {
+        println!("SKIP: no engine");
+        return;
+    };
+    let name = format!("vone{}", free_port());
+    let template = format!(
+        r#"
+db:
+  image: {IMAGE}
+  command: ["sh", "-c", "mkdir -p /www && echo hi-from-db > /www/index.html && exec httpd -f -p 80 -h /www"]
+web:
+  image: {IMAGE}
+  links: ["db:database"]
+  command: ["sh", "-c", "for i in $$(seq 1 40); do wget -q -O /tmp/got http://database/ && break; sleep 0.25; done; exec sleep 3600"]
+"#
+    );
+    let owner = shipcore::model::Owner::system();
+    p.create(
+        NewProject {
+            name: name.clone(),
+            template,
+            ..NewProject::default()
+        },
+        &owner,
+    )
+    .await
+    .unwrap();
+    wait_state(&p, &name, "running").await;
+    let view = p.get(&name, false, false, &owner).await.unwrap();
+    let backend = c.backend(&view.engine).await.unwrap();
+    let web = listed(&*backend, &name)
+        .await
+        .into_iter()
+        .find(|s| {
+            s.labels
+                .get("io.shipcore.project.service")
+                .map(String::as_str)
+                == Some("web")
+        })
+        .unwrap();
+    let addr = std::env::var(if view.engine == "a" {
+        "SHIPCORE_ENGINE_A"
+    } else {
+        "SHIPCORE_ENGINE_B"
+    })
+    .unwrap();
+    let got = wait_for(
+        "web fetched from db by its link alias",
+        Duration::from_secs(20),
+        || {
+            let (addr, id) = (addr.clone(), web.id.clone());
+            async move {
+                let out = std::process::Command::new("docker")
+                    .args(["-H", &addr, "exec", &id, "cat", "/tmp/got"])
+                    .output()
+                    .unwrap();
+                String::from_utf8_lossy(&out.stdout).contains("hi-from-db")
+            }
+        },
+    )
+    .await;
+    assert!(got < Duration::from_secs(20));
+    let mode = std::process::Command::new("docker")
+        .args([
+            "-H",
+            &addr,
+            "inspect",
+            "--format",
+            "{{.HostConfig.NetworkMode}}",
+            &web.id,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&mode.stdout).trim(), "bridge");
+    p.delete(&name, true, true).await.unwrap();
+}

@@ -12,6 +12,9 @@ use crate::model::{Millicpus, Proto, RestartPolicy};
 /// A parsed compose file.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ComposeFile {
+    /// The file's own project name (`name:`); the API's name for the
+    /// project wins.
+    pub name: String,
     pub services: BTreeMap<String, ServiceDef>,
     pub volumes: BTreeMap<String, VolumeDef>,
     pub networks: BTreeMap<String, NetworkDef>,

@@ -330,6 +330,18 @@ impl Site {
             .await
     }
 
+    /// The name of replica `n` of a service on the engine. A chosen name
+    /// is taken once the version runs alone; beside another version the
+    /// container runs under the project's name, and is made again under
+    /// the chosen one when the other is gone.
+    fn name_of(&self, def: &ServiceDef, svc: &str, version: &str, n: u32, mode: Mode) -> String {
+        if def.container_name.is_empty() || mode.overlap {
+            container_name(&self.project, svc, version, n)
+        } else {
+            def.container_name.clone()
+        }
+    }
+
     /// The engine's name of network `key` of the file.
     fn network(&self, file: &ComposeFile, key: &str) -> String {
         match file.networks.get(key) {
@@ -430,13 +442,24 @@ impl Site {
                 }
             })
             .collect();
-        // A chosen name is taken once the version runs alone; beside
-        // another version, the container runs under the project's name
-        // and is made again under the chosen one when the other is gone.
-        let name = if def.container_name.is_empty() || mode.overlap {
-            container_name(&self.project, svc, version, n)
+        let name = self.name_of(def, svc, version, n, mode);
+        // On Docker's default bridge, services reach each other by Docker
+        // links to the first container of the linked service.
+        let links = if def.network_mode == "bridge" {
+            def.links
+                .iter()
+                .filter_map(|l| {
+                    let target = crate::compose::link_target(l);
+                    let alias = l.split_once(':').map_or(target, |(_, a)| a);
+                    let other = file.services.get(target)?;
+                    Some(format!(
+                        "{}:{alias}",
+                        self.name_of(other, target, version, 1, mode)
+                    ))
+                })
+                .collect()
         } else {
-            def.container_name.clone()
+            Vec::new()
         };
         if !def.container_name.is_empty() && mode.overlap {
             labels.insert(LABEL_OVERLAP.into(), "true".into());
@@ -459,6 +482,7 @@ impl Site {
                 def.network_mode.clone()
             }),
             // Docker takes no aliases nor addresses outside user networks.
+            links,
             network_aliases: if def.network_mode.is_empty() {
                 network_aliases
             } else {

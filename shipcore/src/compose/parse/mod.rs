@@ -110,6 +110,30 @@ fn yaml_options() -> serde_saphyr::Options {
     options
 }
 
+/// The services of a version 1 file (no `services` nor `version` key,
+/// and every top-level entry a service: a mapping with `image` or
+/// `build`); the root unchanged otherwise.
+fn version_one(
+    root: Map<String, Value>,
+) -> std::result::Result<Map<String, Value>, Map<String, Value>> {
+    let v1 = !root.contains_key("services")
+        && !root.contains_key("version")
+        && !root.is_empty()
+        && root.iter().all(|(k, v)| {
+            k.starts_with("x-")
+                || v.as_object()
+                    .is_some_and(|s| s.contains_key("image") || s.contains_key("build"))
+        })
+        && root.keys().any(|k| !k.starts_with("x-"));
+    if !v1 {
+        return Err(root);
+    }
+    Ok(root
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("x-"))
+        .collect())
+}
+
 struct Reader<'a> {
     src: &'a str,
     env: &'a BTreeMap<String, String>,
@@ -187,6 +211,10 @@ impl Reader<'_> {
         let Value::Object(root) = root else {
             return Err(self.fail(top, "a compose file is a mapping with a services key"));
         };
+        let root = match version_one(root) {
+            Ok(services) => return self.file_v1(services),
+            Err(root) => root,
+        };
         let mut file = ComposeFile::default();
         let mut services = None;
         for (key, value) in root {
@@ -195,14 +223,24 @@ impl Reader<'_> {
                 ..top
             };
             match key.as_str() {
+                // Informative only, as in compose v2 (the keys decide).
                 "version" => {
-                    let v = scalar(&value).unwrap_or_default();
-                    if !(v.starts_with('2') || v.starts_with('3')) {
+                    scalar(&value).ok_or_else(|| self.fail(at, "must be a string"))?;
+                }
+                "name" => {
+                    let name = self.string(at, &value)?;
+                    let ok = name
+                        .starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                        && name.chars().all(|c| {
+                            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-'
+                        });
+                    if !ok {
                         return Err(self.fail(
                             at,
-                            format!("version {v:?} is not supported: write a version 2.x or 3.x file, or a compose-spec file without version"),
+                            format!("{name:?} is not a project name ([a-z0-9][a-z0-9_-]*)"),
                         ));
                     }
+                    file.name = name;
                 }
                 "services" => services = Some(value),
                 "volumes" => {
@@ -226,9 +264,74 @@ impl Reader<'_> {
         let services = services.ok_or_else(|| {
             Error::invalid(
                 "template",
-                "has no services key (version 1 files, with services at the top level, are not supported)",
+                "has no services key (nor services at the top level, as version 1 files have them)",
             )
         })?;
+        self.services(file, services)
+    }
+
+    /// A version 1 file: services at the top level, each on Docker's default
+    /// bridge (services reach each other through `links`), its named
+    /// volumes the engine's own names, `net` for `network_mode`, and
+    /// `log_driver`/`log_opt` for `logging`.
+    fn file_v1(&self, services: Map<String, Value>) -> Result<ComposeFile> {
+        let mut lifted = Map::new();
+        for (name, v) in services {
+            let Value::Object(mut s) = v else {
+                lifted.insert(name, v);
+                continue;
+            };
+            if let Some(net) = s.remove("net") {
+                s.insert("network_mode".into(), net);
+            }
+            s.entry("network_mode")
+                .or_insert_with(|| Value::from("bridge"));
+            let driver = s.remove("log_driver");
+            let options = s.remove("log_opt");
+            if driver.is_some() || options.is_some() {
+                let mut logging = Map::new();
+                logging.extend(driver.map(|d| ("driver".to_string(), d)));
+                logging.extend(options.map(|o| ("options".to_string(), o)));
+                s.insert("logging".into(), Value::Object(logging));
+            }
+            lifted.insert(name, Value::Object(s));
+        }
+        let mut file = self.services_unchecked(ComposeFile::default(), Value::Object(lifted))?;
+        // Named volumes are the engine's names in version 1.
+        let mut volumes = BTreeMap::new();
+        for s in file.services.values() {
+            for m in &s.volumes {
+                if m.kind == MountKind::Volume && !m.source.is_empty() {
+                    volumes
+                        .entry(m.source.clone())
+                        .or_insert_with(|| VolumeDef {
+                            name: m.source.clone(),
+                            ..VolumeDef::default()
+                        });
+                }
+            }
+        }
+        file.volumes = volumes;
+        self.check_references(&file)?;
+        file.waves()?;
+        Ok(file)
+    }
+
+    /// The `services` section read into `file`, then checked as a whole.
+    fn services(&self, file: ComposeFile, services: Value) -> Result<ComposeFile> {
+        let file = self.services_unchecked(file, services)?;
+        self.check_references(&file)?;
+        file.waves()?;
+        Ok(file)
+    }
+
+    /// The `services` section read into `file`.
+    fn services_unchecked(&self, mut file: ComposeFile, services: Value) -> Result<ComposeFile> {
+        let top = At {
+            section: "",
+            entry: "",
+            key: "",
+        };
         let at = At {
             section: "services",
             ..top
@@ -242,12 +345,9 @@ impl Reader<'_> {
         if file.services.is_empty() {
             return Err(self.fail(at, "a project needs at least one service"));
         }
-        self.check_references(&file)?;
-        file.waves()?;
         Ok(file)
     }
 
-    /// A mapping's entries (null: none).
     /// A mapping's keys without its `x-` extensions, which compose allows
     /// wherever keys are not names the user chose.
     fn fields(&self, at: At<'_>, v: Value) -> Result<Vec<(String, Value)>> {
@@ -256,6 +356,7 @@ impl Reader<'_> {
         Ok(all)
     }
 
+    /// A mapping's entries (null: none).
     fn entries(&self, at: At<'_>, v: Value) -> Result<Vec<(String, Value)>> {
         match v {
             Value::Null => Ok(Vec::new()),
@@ -722,6 +823,33 @@ mod tests {
             let e = parse_err(src);
             assert!(e.contains(part), "{part}: {e}");
         }
+    }
+
+    #[test]
+    fn version_one_files_and_any_version() {
+        let f = parse_ok(concat!(
+            "db:\n  image: postgres:9.6\n  volumes: [\"pgdata:/var/lib/postgresql/data\"]\n",
+            "web:\n  image: busybox\n  links: [\"db:database\"]\n  ports: [\"8080:80\"]\n  log_driver: json-file\n  log_opt: {max-size: 1m}\n",
+            "sidecar:\n  image: busybox\n  net: host\n",
+        ));
+        assert_eq!(f.services.len(), 3);
+        assert_eq!(f.services["web"].network_mode, "bridge");
+        assert_eq!(f.services["web"].links, ["db:database"]);
+        assert_eq!(f.services["web"].options.log_driver, "json-file");
+        assert_eq!(f.services["sidecar"].network_mode, "host");
+        assert_eq!(
+            f.volumes["pgdata"].name, "pgdata",
+            "v1 volumes are the engine's names"
+        );
+        assert_eq!(f.waves().unwrap()[0], ["db", "sidecar"]);
+        for v in ["1", "2", "3.9", "4"] {
+            parse_ok(&format!(
+                "version: \"{v}\"\nname: demo-app\nservices:\n  a:\n    image: x\n"
+            ));
+        }
+        assert!(parse_err("name: Demo\nservices:\n  a:\n    image: x\n").contains("project name"));
+        let e = parse_err("web:\n  command: x\n");
+        assert!(e.contains("web"), "{e}");
     }
 
     #[test]

@@ -164,7 +164,7 @@ impl Reader<'_> {
             };
             let conflict = if !s.networks.is_empty() {
                 Some("networks")
-            } else if !s.links.is_empty() {
+            } else if !s.links.is_empty() && s.network_mode != "bridge" {
                 Some("links")
             } else if !s.ports.is_empty() && s.network_mode != "bridge" {
                 Some("ports")
