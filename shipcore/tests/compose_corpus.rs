@@ -107,6 +107,8 @@ fn canonical(s: &ServiceDef) -> Value {
         );
     }
     m.insert("networks".into(), json!(s.networks));
+    m.insert("addresses".into(), json!(s.addresses));
+    m.insert("network_mode".into(), json!(s.network_mode));
     m.insert("hostname".into(), json!(s.hostname));
     m.insert("container_name".into(), json!(s.container_name));
     // Privileges and per-container options: only what the file sets.
