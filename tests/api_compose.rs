@@ -373,3 +373,92 @@ async fn every_compose_route_answers_its_documented_status() {
     }
     assert!(missing.is_empty(), "not called: {missing:?}");
 }
+
+/// A project may carry the files its compose file names (`.env`,
+/// `env_file`) and the profiles to enable; paths that leave the project,
+/// too many or too large files, and a missing env_file are 400s naming
+/// what is wrong; the view lists the files' names, never their contents.
+#[tokio::test]
+async fn files_beside_the_template_and_profiles_over_http() {
+    let fixture = Fixture::fake(1, 4_000, 8_192, &["app:1", "app:2"])
+        .await
+        .unwrap();
+    let api = start(fixture).await;
+    let cred = admin();
+    let template = "services:\n  web:\n    image: \"app:${TAG}\"\n    env_file: conf/web.env\n  debug:\n    image: app:1\n    profiles: [debug]\n";
+    let files = json!({".env": "TAG=2\n", "conf/web.env": "SECRET_KEY=s3cret\n"});
+    let body = |name: &str, files: Value, profiles: Value| {
+        json!({"name": name, "template": template, "files": files, "profiles": profiles})
+            .to_string()
+    };
+    let (s, v) = api
+        .call(
+            "POST",
+            "/projects/",
+            &cred,
+            Some(&body("files", files.clone(), json!([]))),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["files"], json!([".env", "conf/web.env"]), "{v}");
+    assert!(
+        !v.to_string().contains("s3cret"),
+        "contents stay out of the view: {v}"
+    );
+    let (_, v) = api
+        .call("GET", "/projects/files?services=true", &cred, None)
+        .await;
+    let services: Vec<&str> = v["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(services, ["web"], "debug is off: {v}");
+    let (s, v) = api
+        .call(
+            "POST",
+            "/projects/",
+            &cred,
+            Some(&body("withdebug", files.clone(), json!(["debug"]))),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["profiles"], json!(["debug"]));
+
+    for (files, profiles, part) in [
+        (
+            json!({"../escape.env": ""}),
+            json!([]),
+            "leaves the project",
+        ),
+        (json!({"/etc/passwd": ""}), json!([]), "absolute"),
+        (json!({".env": "x".repeat(300 * 1024)}), json!([]), "bytes"),
+        (json!({".env": "TAG=2\n"}), json!([]), "conf/web.env"),
+        (files.clone(), json!(["bad profile"]), "profile"),
+    ] {
+        let (s, v) = api
+            .call(
+                "POST",
+                "/projects/",
+                &cred,
+                Some(&body("refused", files, profiles)),
+            )
+            .await;
+        assert_eq!(s, 400, "{part}: {v}");
+        assert!(v.to_string().contains(part), "{part}: {v}");
+    }
+    let many: serde_json::Map<String, Value> = (0..65)
+        .map(|i| (format!("f{i}"), Value::from("")))
+        .collect();
+    let (s, v) = api
+        .call(
+            "POST",
+            "/projects/",
+            &cred,
+            Some(&body("many", Value::Object(many), json!([]))),
+        )
+        .await;
+    assert_eq!(s, 400, "{v}");
+    assert!(v.to_string().contains("files"), "{v}");
+}

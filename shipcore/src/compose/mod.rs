@@ -10,9 +10,14 @@
 //!   name, and errors name the service, the key and the line;
 //! - `interpolate.rs`: `$VAR`, `${VAR:-d}`, `${VAR-d}`, `${VAR:?e}`, `$$`.
 
+mod files;
 mod interpolate;
 mod model;
 mod parse;
+
+pub use files::{
+    dotenv, normalize, valid_profile, Extras, MAX_FILES, MAX_FILES_BYTES, MAX_FILE_BYTES,
+};
 
 pub use interpolate::{
     interpolate, interpolate_within, MAX_INTERPOLATED_BYTES, MAX_INTERPOLATED_FILE_BYTES,
@@ -20,6 +25,6 @@ pub use interpolate::{
 };
 pub use model::*;
 pub use parse::{
-    duration_ms, locate, memory_mib, parse, shell_split, ParseOptions, MAX_ENVIRONMENT_BYTES,
-    MAX_ENVIRONMENT_ENTRIES, MAX_TEMPLATE_BYTES,
+    duration_ms, locate, memory_mib, parse, parse_with, shell_split, ParseOptions,
+    MAX_ENVIRONMENT_BYTES, MAX_ENVIRONMENT_ENTRIES, MAX_TEMPLATE_BYTES,
 };

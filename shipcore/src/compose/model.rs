@@ -72,6 +72,8 @@ pub struct ServiceDef {
     /// Keys that stay within the container: read-only root, limits, tmpfs,
     /// DNS, logging, ...
     pub options: crate::model::ContainerOptions,
+    /// Profiles it belongs to (empty: it always runs).
+    pub profiles: Vec<String>,
     /// The service's `x-` fields.
     pub extensions: BTreeMap<String, serde_json::Value>,
 }

@@ -54,6 +54,13 @@ pub struct Definition {
     pub version: String,
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
+    /// Files beside the template (`.env`, `env_file` targets), by
+    /// relative path.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, String>,
+    /// The compose profiles enabled (`*`: all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<String>,
 }
 
 impl Definition {
@@ -61,7 +68,8 @@ impl Definition {
     /// admission policy's to judge, for whom it was admitted.
     pub fn parse(&self) -> Result<ComposeFile> {
         let opts = ParseOptions { allow_binds: true };
-        compose::parse(&self.template, &self.environment, &opts)
+        let extras = compose::Extras::checked(&self.files, &self.profiles)?;
+        compose::parse_with(&self.template, &self.environment, &opts, &extras)
     }
 }
 

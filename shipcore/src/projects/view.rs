@@ -31,6 +31,13 @@ pub struct ProjectView {
     pub desired_state: String,
     pub current_state: String,
     pub environment: BTreeMap<String, String>,
+    /// The names of the files beside the template (their contents, which
+    /// may hold secrets, are not shown).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+    /// The compose profiles enabled.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub services: Option<Vec<ServiceView>>,
     /// Why it is `failed`: the service and what its container came to, or
@@ -312,6 +319,8 @@ impl Projects {
                 String::new()
             },
             environment: doc.current.environment.clone(),
+            files: doc.current.files.keys().cloned().collect(),
+            profiles: doc.current.profiles.clone(),
             services,
             engine: doc.engine.clone(),
             update: lc.rollout.as_ref().map(|r| UpdateView {

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use super::files::{dotenv, Extras};
 use super::interpolate::{interpolate_within, MAX_INTERPOLATED_FILE_BYTES};
 use super::model::*;
 use crate::error::{Error, Result};
@@ -47,6 +48,20 @@ pub fn parse(
     env: &BTreeMap<String, String>,
     opts: &ParseOptions,
 ) -> Result<ComposeFile> {
+    parse_with(src, env, opts, &Extras::default())
+}
+
+/// Parses `src` with the files beside it and the profiles enabled:
+/// `${VAR}` is filled from `env`, then from the `.env` file among
+/// `extras`' (as the shell's environment wins over `.env` for
+/// docker-compose); `env_file` reads its files from there; services of
+/// profiles not enabled are left out.
+pub fn parse_with(
+    src: &str,
+    env: &BTreeMap<String, String>,
+    opts: &ParseOptions,
+    extras: &Extras,
+) -> Result<ComposeFile> {
     if src.len() > MAX_TEMPLATE_BYTES {
         return Err(Error::invalid(
             "template",
@@ -74,6 +89,18 @@ pub fn parse(
             ),
         ));
     }
+    let mut merged;
+    let env = match extras.file(".env") {
+        Some(text) => {
+            merged = BTreeMap::new();
+            for (k, v) in dotenv(".env", text)? {
+                merged.insert(k, v.unwrap_or_default());
+            }
+            merged.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
+            &merged
+        }
+        None => env,
+    };
     let root: Value = serde_saphyr::from_str_with_options(src, yaml_options()).map_err(|e| {
         let at = e
             .location()
@@ -87,6 +114,7 @@ pub fn parse(
         src,
         env,
         opts,
+        extras,
         budget: Cell::new(MAX_INTERPOLATED_FILE_BYTES),
     }
     .file(root)
@@ -138,6 +166,7 @@ struct Reader<'a> {
     src: &'a str,
     env: &'a BTreeMap<String, String>,
     opts: &'a ParseOptions,
+    extras: &'a Extras,
     /// The bytes the file's interpolated strings may still expand to.
     budget: Cell<usize>,
 }
@@ -312,6 +341,7 @@ impl Reader<'_> {
             }
         }
         file.volumes = volumes;
+        self.drop_disabled(&mut file)?;
         self.check_references(&file)?;
         file.waves()?;
         Ok(file)
@@ -319,7 +349,8 @@ impl Reader<'_> {
 
     /// The `services` section read into `file`, then checked as a whole.
     fn services(&self, file: ComposeFile, services: Value) -> Result<ComposeFile> {
-        let file = self.services_unchecked(file, services)?;
+        let mut file = self.services_unchecked(file, services)?;
+        self.drop_disabled(&mut file)?;
         self.check_references(&file)?;
         file.waves()?;
         Ok(file)
@@ -468,6 +499,48 @@ impl Reader<'_> {
                 )),
                 _ => return Err(self.fail(at, unsupported(&format!("ipam.{k}")))),
             }
+        }
+        Ok(())
+    }
+
+    /// Leaves out the services whose profiles are not enabled; refused
+    /// when a service that runs depends on one of them.
+    fn drop_disabled(&self, file: &mut ComposeFile) -> Result<()> {
+        let disabled: BTreeMap<String, Vec<String>> = file
+            .services
+            .iter()
+            .filter(|(_, s)| !self.extras.enables(&s.profiles))
+            .map(|(k, s)| (k.clone(), s.profiles.clone()))
+            .collect();
+        file.services.retain(|k, _| !disabled.contains_key(k));
+        for (name, s) in &file.services {
+            let needs = s
+                .depends_on
+                .keys()
+                .map(|d| ("depends_on", d.as_str()))
+                .chain(s.links.iter().map(|l| ("links", link_target(l))));
+            for (key, dep) in needs {
+                if let Some(profiles) = disabled.get(dep) {
+                    let at = At {
+                        section: "services",
+                        entry: name,
+                        key,
+                    };
+                    return Err(self.fail(
+                        at,
+                        format!(
+                            "needs service {dep:?}, whose profiles ({}) are not enabled: enable one (the project's profiles)",
+                            profiles.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        if file.services.is_empty() {
+            return Err(Error::invalid(
+                "template",
+                "every service is in a profile that is not enabled",
+            ));
         }
         Ok(())
     }
@@ -850,6 +923,78 @@ mod tests {
         assert!(parse_err("name: Demo\nservices:\n  a:\n    image: x\n").contains("project name"));
         let e = parse_err("web:\n  command: x\n");
         assert!(e.contains("web"), "{e}");
+    }
+
+    #[test]
+    fn files_beside_the_template_and_profiles() {
+        let files: BTreeMap<String, String> = [
+            (".env".to_string(), "TAG=1.25\nPORT=8080\n".to_string()),
+            (
+                "./config/app.env".to_string(),
+                "A=from-file\nB=from-file\nSECRET\n".to_string(),
+            ),
+            ("extra.env".to_string(), "B=later-file\n".to_string()),
+        ]
+        .into();
+        let extras = Extras::checked(&files, &["debug".into()]).unwrap();
+        let env: BTreeMap<String, String> = [
+            ("PORT".to_string(), "9090".to_string()),
+            ("SECRET".to_string(), "s".to_string()),
+        ]
+        .into();
+        let src = concat!(
+            "services:\n  web:\n    image: \"nginx:${TAG}\"\n    ports: [\"${PORT}:80\"]\n",
+            "    env_file: [config/app.env, extra.env, {path: missing.env, required: false}]\n",
+            "    environment: {A: from-environment}\n",
+            "  debug:\n    image: busybox\n    profiles: [debug]\n",
+            "  tools:\n    image: busybox\n    profiles: [tools]\n",
+        );
+        let f = parse_with(src, &env, &ParseOptions::default(), &extras).unwrap();
+        let web = &f.services["web"];
+        assert_eq!(
+            web.image, "nginx:1.25",
+            ".env fills what the environment does not"
+        );
+        assert_eq!(
+            web.ports[0].published,
+            Some(9090),
+            "the project's environment wins over .env"
+        );
+        let e = |k: &str| web.environment[k].as_deref();
+        assert_eq!(
+            (e("A"), e("B"), e("SECRET")),
+            (Some("from-environment"), Some("later-file"), Some("s"))
+        );
+        assert_eq!(f.services.keys().collect::<Vec<_>>(), ["debug", "web"]);
+        // A required env_file that is not there, and a dependency on a
+        // service whose profile is off, are refused by name.
+        let e = parse_with(
+            "services:\n  a:\n    image: x\n    env_file: .env.prod\n",
+            &BTreeMap::new(),
+            &ParseOptions::default(),
+            &Extras::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains(".env.prod") && e.contains("line 4"), "{e}");
+        let e = parse_with(
+            "services:\n  a:\n    image: x\n    depends_on: [b]\n  b:\n    image: x\n    profiles: [extra]\n",
+            &BTreeMap::new(),
+            &ParseOptions::default(),
+            &Extras::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("extra") && e.contains("not enabled"), "{e}");
+        let all = Extras::checked(&BTreeMap::new(), &["*".into()]).unwrap();
+        let f = parse_with(
+            "services:\n  a:\n    image: x\n    depends_on: [b]\n  b:\n    image: x\n    profiles: [extra]\n",
+            &BTreeMap::new(),
+            &ParseOptions::default(),
+            &all,
+        )
+        .unwrap();
+        assert_eq!(f.services.len(), 2);
     }
 
     #[test]

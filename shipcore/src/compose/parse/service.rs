@@ -11,6 +11,7 @@ impl Reader<'_> {
         };
         let mut scale = None;
         let mut deploy_replicas = None;
+        let mut env_files = None;
         for (key, value) in self.entries(at, v)? {
             let at = At { key: &key, ..at };
             if key.starts_with("x-") {
@@ -23,11 +24,16 @@ impl Reader<'_> {
                 "command" => s.command = self.command(at, value)?,
                 "entrypoint" => s.entrypoint = self.command(at, value)?,
                 "environment" => self.environment(at, value, &mut s.environment)?,
-                "env_file" => {
-                    return Err(self.fail(
-                        at,
-                        "env_file is not supported: the server has no files to read; put the variables under environment (values may use ${VAR} from the project's environment)",
-                    ))
+                "env_file" => env_files = Some(value),
+                "profiles" => {
+                    s.profiles = self.strings(at, value)?;
+                    if let Some(bad) = s
+                        .profiles
+                        .iter()
+                        .find(|p| !super::super::files::valid_profile(p))
+                    {
+                        return Err(self.fail(at, format!("{bad:?} is not a profile name")));
+                    }
                 }
                 "ports" => {
                     for item in self.list(at, value)? {
@@ -81,7 +87,10 @@ impl Reader<'_> {
                     if !crate::model::docker_name(&s.container_name, 128) {
                         return Err(self.fail(
                             at,
-                            format!("{:?} is not a container name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)", s.container_name),
+                            format!(
+                                "{:?} is not a container name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)",
+                                s.container_name
+                            ),
                         ));
                     }
                 }
@@ -95,6 +104,16 @@ impl Reader<'_> {
                         return Err(self.fail(at, unsupported(&key)));
                     }
                 }
+            }
+        }
+        if let Some(files) = env_files {
+            let at = At {
+                key: "env_file",
+                ..at
+            };
+            // `environment` wins over env_file, as in compose.
+            for (k, v) in self.env_file(at, files)? {
+                s.environment.entry(k).or_insert(v);
             }
         }
         self.settle(at, &mut s, scale, deploy_replicas)?;
@@ -127,6 +146,59 @@ impl Reader<'_> {
             out.insert(k, v);
         }
         Ok(())
+    }
+
+    /// `env_file`: a path, a list of them, or `{path, required}` items;
+    /// each read from the project's files, later files winning. A missing
+    /// file is refused unless `required: false`.
+    pub(super) fn env_file(
+        &self,
+        at: At<'_>,
+        v: Value,
+    ) -> Result<BTreeMap<String, Option<String>>> {
+        let items = match v {
+            Value::Array(items) => items,
+            other => vec![other],
+        };
+        let mut out = BTreeMap::new();
+        for item in items {
+            let (path, required) = match item {
+                Value::Object(_) => {
+                    let (mut path, mut required) = (String::new(), true);
+                    for (k, v) in self.fields(at, item)? {
+                        match k.as_str() {
+                            "path" => path = self.string(at, &v)?,
+                            "required" => required = self.boolean(at, &v)?,
+                            "format" if scalar(&v).as_deref() == Some("raw") => {
+                                return Err(self.fail(at, "format raw is not supported"))
+                            }
+                            "format" => {}
+                            _ => return Err(self.fail(at, unsupported(&format!("env_file[].{k}")))),
+                        }
+                    }
+                    (path, required)
+                }
+                v => (self.string(at, &v)?, true),
+            };
+            let Some(text) = self.extras.file(&path) else {
+                if required {
+                    return Err(self.fail(
+                        at,
+                        format!("{path} is not among the project's files (send it in the project's files)"),
+                    ));
+                }
+                continue;
+            };
+            for (k, v) in super::super::files::dotenv(&path, text)? {
+                let v = match v {
+                    // A name alone takes the project's value, if any.
+                    None => self.env.get(&k).cloned(),
+                    Some(v) => Some(v),
+                };
+                out.insert(k, v);
+            }
+        }
+        Ok(out)
     }
 
     /// One `expose` item: a port or a range, with an optional protocol.

@@ -72,6 +72,13 @@ pub struct NewProject {
     pub version: Option<String>,
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
+    /// Files beside the template (`.env`, `env_file` targets), contents by
+    /// relative path: at most 64, 256 KiB each, 1 MiB together.
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+    /// The compose profiles to enable (`*`: all).
+    #[serde(default)]
+    pub profiles: Vec<String>,
 }
 
 /// `POST /projects/{name}/update`.
@@ -85,6 +92,12 @@ pub struct ProjectUpdate {
     pub version: String,
     #[serde(default)]
     pub environment: Option<BTreeMap<String, String>>,
+    /// The new version's files (unset: the current version's).
+    #[serde(default)]
+    pub files: Option<BTreeMap<String, String>>,
+    /// The new version's profiles (unset: the current version's).
+    #[serde(default)]
+    pub profiles: Option<Vec<String>>,
     /// `rolling` (the default) or `blue-green`.
     #[serde(default)]
     pub update_method: Option<String>,
@@ -283,6 +296,8 @@ impl Projects {
             template: req.template,
             version,
             environment: req.environment,
+            files: req.files,
+            profiles: req.profiles,
         };
         let file = current.parse()?;
         self.admit(&file, by).await?;

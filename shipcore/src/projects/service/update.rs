@@ -31,6 +31,8 @@ impl Projects {
             environment: req
                 .environment
                 .unwrap_or_else(|| doc.current.environment.clone()),
+            files: req.files.unwrap_or_else(|| doc.current.files.clone()),
+            profiles: req.profiles.unwrap_or_else(|| doc.current.profiles.clone()),
         };
         let file = next.parse()?;
         self.admit(&file, by).await?;
