@@ -169,6 +169,7 @@ async fn three_services_in_dependency_order_with_a_volume() {
         template: app_template(port),
         version: None,
         environment: [("DB_HOST".to_string(), "db".to_string())].into(),
+        ..NewProject::default()
     };
     let doc = p
         .create(req.clone(), &shipcore::model::Owner::system())
@@ -476,6 +477,7 @@ services:
         template,
         version: None,
         environment: Default::default(),
+        ..NewProject::default()
     };
     p.create(req(&name, template), &owner).await.unwrap();
     wait_state(&p, &name, "running").await;
@@ -566,6 +568,7 @@ services:
             template,
             version: None,
             environment: Default::default(),
+            ..NewProject::default()
         },
         &owner,
     )
