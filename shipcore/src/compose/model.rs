@@ -40,6 +40,9 @@ pub struct ServiceDef {
     pub volumes: Vec<MountDef>,
     pub labels: BTreeMap<String, String>,
     pub depends_on: BTreeMap<String, Condition>,
+    /// Dependencies with `required: false`: left out when the file does
+    /// not run them.
+    pub optional: Vec<String>,
     /// `service` or `service:alias`, as written.
     pub links: Vec<String>,
     /// Docker's restart policy name (`no`, `always`, `on-failure[:N]`,

@@ -7,7 +7,7 @@
 //! service, the key and its line in the file.
 
 use std::cell::Cell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::model::Proto;
 
 mod container;
+mod extends;
 mod scalars;
 mod service;
 
@@ -367,6 +368,10 @@ impl Reader<'_> {
             section: "services",
             ..top
         };
+        let services = match services {
+            Value::Object(m) => Value::Object(self.resolve_extends(m)?),
+            other => other,
+        };
         for (name, v) in self.entries(at, services)? {
             let at = At { entry: &name, ..at };
             validate_service_name(&name).map_err(|r| self.fail(at, r))?;
@@ -513,6 +518,18 @@ impl Reader<'_> {
             .map(|(k, s)| (k.clone(), s.profiles.clone()))
             .collect();
         file.services.retain(|k, _| !disabled.contains_key(k));
+        let present: BTreeSet<String> = file.services.keys().cloned().collect();
+        for s in file.services.values_mut() {
+            let gone: Vec<String> = s
+                .optional
+                .iter()
+                .filter(|d| !present.contains(*d))
+                .cloned()
+                .collect();
+            for d in gone {
+                s.depends_on.remove(&d);
+            }
+        }
         for (name, s) in &file.services {
             let needs = s
                 .depends_on
@@ -995,6 +1012,87 @@ mod tests {
         )
         .unwrap();
         assert_eq!(f.services.len(), 2);
+    }
+
+    #[test]
+    fn extends_in_the_file_and_from_another() {
+        let common = concat!(
+            "services:\n  base:\n    image: \"app:${TAG}\"\n    environment: [A=1, B=1]\n",
+            "    labels: {team: core}\n    ports: [\"8080:80\"]\n    volumes: [\"data:/data\", \"logs:/logs\"]\n",
+            "    command: [serve, --all]\n    healthcheck:\n      test: [CMD, true]\n      interval: 5s\n",
+        );
+        let files: BTreeMap<String, String> =
+            [("shared/common.yml".to_string(), common.to_string())].into();
+        let extras = Extras::checked(&files, &[]).unwrap();
+        let env: BTreeMap<String, String> = [("TAG".to_string(), "3".to_string())].into();
+        let src = concat!(
+            "services:\n",
+            "  web:\n    extends: {file: shared/common.yml, service: base}\n",
+            "    environment: {B: 2, C: 3}\n    ports: [\"9090:90\"]\n    volumes: [\"other:/data\"]\n",
+            "    command: [serve, --web]\n    healthcheck:\n      retries: 3\n",
+            "  worker:\n    extends: web\n    command: [work]\n    ports: []\n",
+            "volumes:\n  data: {}\n  logs: {}\n  other: {}\n",
+        );
+        let f = parse_with(src, &env, &ParseOptions::default(), &extras).unwrap();
+        let web = &f.services["web"];
+        assert_eq!(web.image, "app:3");
+        let e = |k: &str| web.environment[k].as_deref();
+        assert_eq!((e("A"), e("B"), e("C")), (Some("1"), Some("2"), Some("3")));
+        assert_eq!(web.labels["team"], "core");
+        assert_eq!(web.ports.len(), 2);
+        let mounts: Vec<String> = web
+            .volumes
+            .iter()
+            .map(|m| format!("{}:{}", m.source, m.target))
+            .collect();
+        assert_eq!(
+            mounts,
+            ["logs:/logs", "other:/data"],
+            "one mount per target, the later wins"
+        );
+        assert_eq!(
+            web.command.as_deref(),
+            Some(&["serve".to_string(), "--web".to_string()][..])
+        );
+        let h = web.healthcheck.as_ref().unwrap();
+        assert_eq!((h.test.len(), h.interval_ms, h.retries), (2, 5000, 3));
+        let worker = &f.services["worker"];
+        assert_eq!(worker.command.as_deref(), Some(&["work".to_string()][..]));
+        assert_eq!(worker.ports.len(), 2, "an empty list adds nothing");
+        for (src, part) in [
+            (
+                "services:\n  a:\n    extends: b\n    image: x\n  b:\n    extends: a\n",
+                "circle",
+            ),
+            ("services:\n  a:\n    extends: nope\n", "does not define"),
+            (
+                "services:\n  a:\n    extends: {file: missing.yml, service: b}\n",
+                "not among the project's files",
+            ),
+            (
+                "services:\n  a:\n    extends: {file: ../up.yml, service: b}\n",
+                "leaves the project",
+            ),
+        ] {
+            let e = parse_err(src);
+            assert!(e.contains(part), "{part}: {e}");
+        }
+    }
+
+    #[test]
+    fn optional_dependencies_are_left_out_when_not_run() {
+        let f = parse_ok(concat!(
+            "services:\n  app:\n    image: x\n    depends_on:\n",
+            "      cache: {condition: service_started, required: false}\n",
+            "      db: {condition: service_healthy, restart: true}\n",
+            "  db:\n    image: x\n    healthcheck: {test: [CMD, true]}\n",
+        ));
+        assert_eq!(
+            f.services["app"].depends_on.keys().collect::<Vec<_>>(),
+            ["db"]
+        );
+        let e = parse_err("services:\n  app:\n    image: x\n    depends_on:\n      cache: {condition: service_started}\n");
+        assert!(e.contains("cache"), "{e}");
     }
 
     #[test]

@@ -55,7 +55,7 @@ impl Reader<'_> {
                         s.labels.insert(k, v.unwrap_or_default());
                     }
                 }
-                "depends_on" => s.depends_on = self.depends_on(at, value)?,
+                "depends_on" => s.depends_on = self.depends_on(at, value, &mut s.optional)?,
                 "links" => {
                     for item in self.list(at, value)? {
                         s.links.push(self.string(at, &item)?);
@@ -400,7 +400,12 @@ impl Reader<'_> {
         Ok(m)
     }
 
-    pub(super) fn depends_on(&self, at: At<'_>, v: Value) -> Result<BTreeMap<String, Condition>> {
+    pub(super) fn depends_on(
+        &self,
+        at: At<'_>,
+        v: Value,
+        optional: &mut Vec<String>,
+    ) -> Result<BTreeMap<String, Condition>> {
         let mut deps = BTreeMap::new();
         match v {
             Value::Array(items) => {
@@ -421,8 +426,18 @@ impl Reader<'_> {
                                     other => return Err(self.fail(at, format!("condition {:?} of {dep} is not one of service_started, service_healthy, service_completed_successfully", other.unwrap_or_default()))),
                                 }
                             }
-                            // Every dependency is required; restart on its change is what a redeploy does.
-                            "required" | "restart" => {}
+                            // Not required: left out when the file does not
+                            // run it (undefined, or of a profile not enabled).
+                            "required" => {
+                                if !self.boolean(at, &v)? {
+                                    optional.push(dep.clone());
+                                }
+                            }
+                            // Restarting dependents on a dependency's change
+                            // is what a redeploy does.
+                            "restart" => {
+                                self.boolean(at, &v)?;
+                            }
                             _ => return Err(self.fail(at, unsupported(&format!("depends_on.{dep}.{key}")))),
                         }
                     }
