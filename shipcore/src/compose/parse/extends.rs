@@ -26,6 +26,113 @@ const MAPPINGS: [&str; 7] = [
 const REPLACED: [&str; 3] = ["command", "entrypoint", "test"];
 
 impl Reader<'_> {
+    /// `root` with the files its `include` names (among the project's)
+    /// brought in: their services, volumes, networks and `x-` keys, each
+    /// defined once across the files (a second definition is refused, as
+    /// compose does). `stack` holds the files being included, for cycles.
+    pub(super) fn include(
+        &self,
+        mut root: Map<String, Value>,
+        stack: &mut Vec<String>,
+    ) -> Result<Map<String, Value>> {
+        let Some(list) = root.remove("include") else {
+            return Ok(root);
+        };
+        let at = At {
+            section: "include",
+            entry: "",
+            key: "",
+        };
+        let items = match list {
+            Value::Array(items) => items,
+            other => vec![other],
+        };
+        for item in items {
+            let paths: Vec<String> = match item {
+                Value::String(p) => vec![p],
+                Value::Object(m) => {
+                    let mut paths = Vec::new();
+                    for (k, v) in m {
+                        match k.as_str() {
+                            "path" => match v {
+                                Value::Array(ps) => paths.extend(ps.iter().filter_map(scalar)),
+                                v => paths.extend(scalar(&v)),
+                            },
+                            // The included file shares this project's
+                            // folder and environment here.
+                            "project_directory" | "env_file" => {}
+                            _ => return Err(self.fail(at, unsupported(&format!("include[].{k}")))),
+                        }
+                    }
+                    paths
+                }
+                _ => return Err(self.fail(at, "items must be paths or {path}")),
+            };
+            for path in paths {
+                let path = super::super::files::normalize(&path).map_err(|r| self.fail(at, r))?;
+                if stack.contains(&path) || stack.len() >= MAX_EXTENDS_DEPTH {
+                    stack.push(path);
+                    return Err(self.fail(
+                        at,
+                        format!(
+                            "include runs in a circle or too deep: {}",
+                            stack.join(" -> ")
+                        ),
+                    ));
+                }
+                let text = self.extras.file(&path).ok_or_else(|| {
+                    self.fail(at, format!("{path} is not among the project's files (send it in the project's files)"))
+                })?;
+                let other: Value = serde_saphyr::from_str_with_options(text, yaml_options())
+                    .map_err(|e| {
+                        self.fail(
+                            at,
+                            format!(
+                                "{path}: {}",
+                                e.to_string().lines().next().unwrap_or("not valid YAML")
+                            ),
+                        )
+                    })?;
+                let Value::Object(other) = other else {
+                    return Err(self.fail(at, format!("{path} is not a compose file")));
+                };
+                stack.push(path.clone());
+                let other = self.include(other, stack)?;
+                stack.pop();
+                for (key, value) in other {
+                    match key.as_str() {
+                        "services" | "volumes" | "networks" => {
+                            let Value::Object(defs) = value else { continue };
+                            let into = root
+                                .entry(key.clone())
+                                .or_insert_with(|| Value::Object(Map::new()));
+                            let Value::Object(into) = into else {
+                                return Err(self.fail(at, format!("{key} must be a mapping")));
+                            };
+                            for (name, def) in defs {
+                                if into.contains_key(&name) {
+                                    return Err(self.fail(
+                                        at,
+                                        format!(
+                                            "{path} defines {key}.{name}, which is defined already"
+                                        ),
+                                    ));
+                                }
+                                into.insert(name, def);
+                            }
+                        }
+                        k if k.starts_with("x-") => {
+                            root.entry(key).or_insert(value);
+                        }
+                        "version" | "name" => {}
+                        _ => return Err(self.fail(at, format!("{path}: {}", unsupported(&key)))),
+                    }
+                }
+            }
+        }
+        Ok(root)
+    }
+
     /// The services with every `extends` resolved.
     pub(super) fn resolve_extends(
         &self,

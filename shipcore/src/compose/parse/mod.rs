@@ -245,6 +245,7 @@ impl Reader<'_> {
             Ok(services) => return self.file_v1(services),
             Err(root) => root,
         };
+        let root = self.include(root, &mut Vec::new())?;
         let mut file = ComposeFile::default();
         let mut services = None;
         for (key, value) in root {
@@ -1093,6 +1094,43 @@ mod tests {
         );
         let e = parse_err("services:\n  app:\n    image: x\n    depends_on:\n      cache: {condition: service_started}\n");
         assert!(e.contains("cache"), "{e}");
+    }
+
+    #[test]
+    fn include_brings_in_other_files() {
+        let files: BTreeMap<String, String> = [
+            ("db/compose.yml".to_string(), "include: [cache.yml]\nservices:\n  db:\n    image: postgres:16\n    volumes: [\"pg:/var/lib/postgresql/data\"]\nvolumes:\n  pg: {}\n".to_string()),
+            ("cache.yml".to_string(), "services:\n  cache:\n    image: redis:7\n".to_string()),
+            ("loop.yml".to_string(), "include: [loop.yml]\nservices: {}\n".to_string()),
+            ("dup.yml".to_string(), "services:\n  web:\n    image: other\n".to_string()),
+        ]
+        .into();
+        let extras = Extras::checked(&files, &[]).unwrap();
+        let parse =
+            |src: &str| parse_with(src, &BTreeMap::new(), &ParseOptions::default(), &extras);
+        let f = parse("include:\n  - path: db/compose.yml\nservices:\n  web:\n    image: app\n    depends_on: [db, cache]\n").unwrap();
+        assert_eq!(
+            f.services.keys().collect::<Vec<_>>(),
+            ["cache", "db", "web"]
+        );
+        assert!(f.volumes.contains_key("pg"));
+        for (src, part) in [
+            (
+                "include: [loop.yml]\nservices:\n  a:\n    image: x\n",
+                "circle",
+            ),
+            (
+                "include: [dup.yml]\nservices:\n  web:\n    image: x\n",
+                "defined already",
+            ),
+            (
+                "include: [nope.yml]\nservices:\n  web:\n    image: x\n",
+                "not among",
+            ),
+        ] {
+            let e = parse(src).unwrap_err().to_string();
+            assert!(e.contains(part), "{part}: {e}");
+        }
     }
 
     #[test]
