@@ -92,6 +92,7 @@ const COMPOSE: &[(&str, &str)] = &[
     ("POST", "/projects/"),
     ("GET", "/projects/{name}"),
     ("DELETE", "/projects/{name}"),
+    ("GET", "/projects/{name}/config"),
     ("POST", "/projects/{name}/start"),
     ("POST", "/projects/{name}/stop"),
     ("POST", "/projects/{name}/kill"),

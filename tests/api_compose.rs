@@ -151,6 +151,20 @@ async fn every_compose_route_answers_its_documented_status() {
         .ok("GET", "/projects/{name}?containers=true", &["shop"], None)
         .await;
     assert_eq!(containers(&p, "web").len(), 2, "{p}");
+    let cfg = run
+        .ok(
+            "GET",
+            "/projects/{name}/config?format={}",
+            &["shop", "json"],
+            None,
+        )
+        .await;
+    assert_eq!(cfg["name"], "shop");
+    assert_eq!(cfg["services"]["web"]["deploy"]["replicas"], 2, "{cfg}");
+    assert_eq!(
+        cfg["services"]["worker"]["depends_on"]["web"]["condition"],
+        "service_started"
+    );
 
     // Services.
     let all = run.ok("GET", "/services", &[], None).await;
@@ -425,6 +439,31 @@ async fn files_beside_the_template_and_profiles_over_http() {
         .await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["profiles"], json!(["debug"]));
+    // What shipcore understood, as `docker compose config` prints it: the
+    // image filled from .env, the env_file's variable, the debug service.
+    let (s, cfg) = api
+        .call("GET", "/projects/withdebug/config?format=json", &cred, None)
+        .await;
+    assert_eq!(s, 200, "{cfg}");
+    assert_eq!(cfg["services"]["web"]["image"], "app:2");
+    assert_eq!(
+        cfg["services"]["web"]["environment"]["SECRET_KEY"],
+        "s3cret"
+    );
+    assert_eq!(cfg["services"]["debug"]["profiles"], json!(["debug"]));
+    let (s, _) = api
+        .call("GET", "/projects/withdebug/config?format=toml", &cred, None)
+        .await;
+    assert_eq!(s, 400);
+    api.access
+        .create_account("eve", "evepw123", "user")
+        .await
+        .unwrap();
+    let eve = Cred::Basic("eve".into(), "evepw123".into());
+    let (s, _) = api
+        .call("GET", "/projects/withdebug/config", &eve, None)
+        .await;
+    assert_eq!(s, 404, "another account's project is not there for eve");
 
     for (files, profiles, part) in [
         (

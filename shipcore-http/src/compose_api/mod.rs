@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use shipcore::projects::{NewProject, NewVolume, ProjectUpdate, Projects};
@@ -31,6 +31,7 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(list, create))
         .routes(routes!(list_slash, create_slash))
         .routes(routes!(view, delete))
+        .routes(routes!(config))
         .routes(routes!(start))
         .routes(routes!(stop))
         .routes(routes!(kill))
@@ -207,6 +208,37 @@ pub async fn view(
             .get(&name, services, containers, &caller.0.owner())
             .await?,
     ))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigQuery {
+    /// `yaml` (the default) or `json`.
+    format: Option<String>,
+}
+
+/// `GET /projects/{name}/config`: the compose file as shipcore understood
+/// it, as `docker compose config` prints one.
+#[utoipa::path(get, path = "/projects/{name}/config", tag = "projects", params(("name" = String, Path,), ConfigQuery), responses((status = 200, description = "The normalised compose file (YAML, or JSON with format=json)"), (status = 400, description = "format is not yaml or json", body = ErrorBody), (status = 404, description = "No such project", body = ErrorBody)))]
+pub async fn config(
+    State(app): State<App>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Query(q): Query<ConfigQuery>,
+) -> Result<Response, Error> {
+    caller.require(AREA, false)?;
+    let spec = projects(&app)?.config(&name, &caller.0.owner()).await?;
+    match q.format.as_deref().unwrap_or("yaml") {
+        "json" => Ok(Json(spec).into_response()),
+        "yaml" => Ok((
+            [(header::CONTENT_TYPE, "application/yaml")],
+            shipcore::compose::to_yaml(&spec),
+        )
+            .into_response()),
+        other => Err(Error::bad_request(format!(
+            "format must be yaml or json, not {other:?}"
+        ))),
+    }
 }
 
 #[utoipa::path(delete, path = "/projects/{name}", tag = "projects", params(("name" = String, Path,), DeleteQuery), responses((status = 200, description = "Deleted"), (status = 404, description = "No such project", body = ErrorBody), (status = 409, description = "It runs (use force=true), or an update is under way", body = ErrorBody)))]

@@ -14,6 +14,9 @@ mod files;
 mod interpolate;
 mod model;
 mod parse;
+mod spec;
+
+pub use spec::{duration_text, to_yaml};
 
 pub use files::{
     dotenv, normalize, valid_profile, Extras, MAX_FILES, MAX_FILES_BYTES, MAX_FILE_BYTES,

@@ -158,6 +158,24 @@ impl Projects {
             .for_viewer(&doc, who))
     }
 
+    /// The project's compose file as shipcore understood it, in the compose
+    /// specification's shape (`docker compose config`): interpolated,
+    /// extended, included, profiles applied, defaults filled. It shows the
+    /// project's environment's values wherever the file uses them, so only
+    /// the project's owner and admins read it.
+    pub async fn config(&self, name: &str, who: &Owner) -> Result<serde_json::Value> {
+        let doc = self.reach(name, who, false).await?;
+        let owner = !doc.created_by.is_empty() && doc.created_by == who.name;
+        if !(owner || who.role.allows("accounts", true)) {
+            return Err(Error::Forbidden {
+                reason: format!(
+                    "the configuration of project {name} shows its environment's values: only its owner and admins read it"
+                ),
+            });
+        }
+        Ok(doc.current.parse()?.to_spec(&doc.name))
+    }
+
     /// Services whose id contains `q`, of the projects `who` may see.
     pub async fn services(
         &self,
