@@ -895,3 +895,80 @@ web:
     assert_eq!(String::from_utf8_lossy(&mode.stdout).trim(), "bridge");
     p.delete(&name, true, true).await.unwrap();
 }
+
+/// Secrets and configs reach the container as files before it starts: from
+/// a file among the project's, from its environment, or inline, with the
+/// mode asked for.
+#[tokio::test]
+async fn secrets_and_configs_are_files_in_the_container() {
+    let Some((c, p, _bg)) = setup("secrets").await else {
+        println!("SKIP: no engine");
+        return;
+    };
+    let name = format!("sec{}", free_port());
+    let template = format!(
+        r#"
+services:
+  app:
+    image: {IMAGE}
+    command: ["sleep", "3600"]
+    secrets:
+      - db_password
+      - source: token
+        target: api-token
+        mode: 0400
+    configs:
+      - source: conf
+        target: /etc/app/app.conf
+secrets:
+  db_password:
+    file: ./secrets/db.txt
+  token:
+    environment: TOKEN
+configs:
+  conf:
+    content: "listen ${{PORT:-8080}}"
+"#
+    );
+    let owner = shipcore::model::Owner::system();
+    p.create(
+        NewProject {
+            name: name.clone(),
+            template,
+            environment: [("TOKEN".to_string(), "t0ken".to_string())].into(),
+            files: [("secrets/db.txt".to_string(), "pa55word".to_string())].into(),
+            ..NewProject::default()
+        },
+        &owner,
+    )
+    .await
+    .unwrap();
+    wait_state(&p, &name, "running").await;
+    let view = p.get(&name, false, false, &owner).await.unwrap();
+    let backend = c.backend(&view.engine).await.unwrap();
+    let app = listed(&*backend, &name).await.remove(0);
+    let addr = std::env::var(if view.engine == "a" {
+        "SHIPCORE_ENGINE_A"
+    } else {
+        "SHIPCORE_ENGINE_B"
+    })
+    .unwrap();
+    let exec = |args: &[&str]| {
+        let mut all = vec!["-H", &addr, "exec", &app.id];
+        all.extend_from_slice(args);
+        let out = std::process::Command::new("docker")
+            .args(&all)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(exec(&["cat", "/run/secrets/db_password"]), "pa55word");
+    assert_eq!(exec(&["cat", "/run/secrets/api-token"]), "t0ken");
+    assert_eq!(exec(&["cat", "/etc/app/app.conf"]), "listen 8080");
+    assert_eq!(exec(&["stat", "-c", "%a", "/run/secrets/api-token"]), "400");
+    assert_eq!(
+        exec(&["stat", "-c", "%a", "/run/secrets/db_password"]),
+        "444"
+    );
+    p.delete(&name, true, true).await.unwrap();
+}

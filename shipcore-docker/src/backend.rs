@@ -162,6 +162,29 @@ impl EngineBackend for DockerEngine {
             .create_container(Some(options), convert::create_body(spec))
             .await
             .map_err(|e| self.origin().error("image", &spec.image, e))?;
+        if !spec.files.is_empty() {
+            // Secrets and configs, in before the container starts; a
+            // container that cannot take them is not left behind.
+            let put = async {
+                let archive = shipcore::engine::files_tar(&spec.files)
+                    .map_err(|e| shipcore::Error::io("cannot pack the container's files", e))?;
+                let options = q::UploadToContainerOptions {
+                    path: "/".into(),
+                    ..Default::default()
+                };
+                d.upload_to_container(
+                    &created.id,
+                    Some(options),
+                    bollard::body_full(bytes::Bytes::from(archive)),
+                )
+                .await
+                .map_err(|e| self.origin().error("container", &created.id, e))
+            };
+            if let Err(e) = put.await {
+                let _ = self.remove_container(&created.id, true, true).await;
+                return Err(e);
+            }
+        }
         Ok(created.id)
     }
 

@@ -18,6 +18,9 @@ pub struct ComposeFile {
     pub services: BTreeMap<String, ServiceDef>,
     pub volumes: BTreeMap<String, VolumeDef>,
     pub networks: BTreeMap<String, NetworkDef>,
+    /// Top-level secrets and configs: what a service's files are made of.
+    pub secrets: BTreeMap<String, FileSource>,
+    pub configs: BTreeMap<String, FileSource>,
     /// Top-level `x-` fields.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extensions: BTreeMap<String, serde_json::Value>,
@@ -77,6 +80,8 @@ pub struct ServiceDef {
     pub options: crate::model::ContainerOptions,
     /// Profiles it belongs to (empty: it always runs).
     pub profiles: Vec<String>,
+    /// Secrets and configs put into its containers before they start.
+    pub files: Vec<FileMount>,
     /// The service's `x-` fields.
     pub extensions: BTreeMap<String, serde_json::Value>,
 }
@@ -190,6 +195,42 @@ pub struct Healthcheck {
     pub start_period_ms: u64,
     /// `disable: true`: the image's health check is turned off.
     pub disable: bool,
+}
+
+/// Where a secret's or config's content comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileFrom {
+    /// A file among the project's, by path.
+    File(String),
+    /// A variable of the project's environment.
+    Environment(String),
+    /// Given inline (`content:`, configs).
+    Content,
+}
+
+/// A top-level secret or config, its content read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileSource {
+    pub from: FileFrom,
+    /// The content, as the container gets it (not serialized: a secret's
+    /// value stays out of what is shown).
+    #[serde(skip)]
+    pub content: String,
+}
+
+/// A secret or config of a service: which, where, whose, which mode.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FileMount {
+    pub source: String,
+    /// Absolute path in the container.
+    pub target: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
+    /// A secret (else a config).
+    pub secret: bool,
 }
 
 /// A top-level volume.

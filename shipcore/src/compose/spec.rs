@@ -7,7 +7,7 @@
 use serde_json::{json, Map, Value};
 
 use super::model::{
-    ComposeFile, Healthcheck, MountKind, NetworkDef, PortDef, ServiceDef, VolumeDef,
+    ComposeFile, FileFrom, Healthcheck, MountKind, NetworkDef, PortDef, ServiceDef, VolumeDef,
 };
 
 /// A duration as compose writes one (`1m30s`, `500ms`).
@@ -71,6 +71,21 @@ impl ComposeFile {
             .map(|(k, v)| (k.clone(), volume_spec(v)))
             .collect();
         put(&mut root, "volumes", Value::Object(volumes));
+        for (key, section) in [("secrets", &self.secrets), ("configs", &self.configs)] {
+            let list: Map<String, Value> = section
+                .iter()
+                .map(|(k, s)| {
+                    let v = match &s.from {
+                        FileFrom::File(path) => json!({"file": path}),
+                        FileFrom::Environment(var) => json!({"environment": var}),
+                        // A config's own text (secrets are never inline).
+                        FileFrom::Content => json!({"content": s.content}),
+                    };
+                    (k.clone(), v)
+                })
+                .collect();
+            put(&mut root, key, Value::Object(list));
+        }
         for (k, v) in &self.extensions {
             root.insert(k.clone(), v.clone());
         }
@@ -185,6 +200,18 @@ impl ServiceDef {
             m.insert("stop_grace_period".into(), json!(duration_text(g)));
         }
         put(&mut m, "profiles", json!(self.profiles));
+        for (key, secret) in [("secrets", true), ("configs", false)] {
+            let list: Vec<Value> = self
+                .files
+                .iter()
+                .filter(|f| f.secret == secret)
+                .map(|f| {
+                    json!({"source": f.source, "target": f.target, "uid": f.uid.to_string(),
+                           "gid": f.gid.to_string(), "mode": f.mode})
+                })
+                .collect();
+            put(&mut m, key, Value::Array(list));
+        }
         self.access_spec(&mut m);
         for (k, v) in &self.extensions {
             m.insert(k.clone(), v.clone());

@@ -127,6 +127,57 @@ pub struct ContainerSpec {
     /// options, DNS, logging, ...
     #[serde(default)]
     pub options: crate::model::ContainerOptions,
+    /// Files put into the container after it is made and before it
+    /// starts (compose's secrets and configs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<ContainerFile>,
+}
+
+/// A file put into a container before it starts.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ContainerFile {
+    /// Absolute path in the container.
+    pub path: String,
+    pub content: String,
+    /// Permission bits (`0o444`).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// `files` as a tar archive rooted at `/` (folders made as needed, owned
+/// by root, 0755), as the engine's archive upload takes it.
+pub fn files_tar(files: &[ContainerFile]) -> std::io::Result<Vec<u8>> {
+    let mut out = tar::Builder::new(Vec::new());
+    let mut dirs = std::collections::BTreeSet::new();
+    for f in files {
+        let rel = f.path.trim_start_matches('/');
+        let mut at = String::new();
+        let parts: Vec<&str> = rel.split('/').collect();
+        for part in &parts[..parts.len().saturating_sub(1)] {
+            at = if at.is_empty() {
+                (*part).to_string()
+            } else {
+                format!("{at}/{part}")
+            };
+            if dirs.insert(at.clone()) {
+                let mut h = tar::Header::new_ustar();
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_mode(0o755);
+                h.set_size(0);
+                h.set_cksum();
+                out.append_data(&mut h, format!("{at}/"), std::io::empty())?;
+            }
+        }
+        let mut h = tar::Header::new_ustar();
+        h.set_mode(f.mode);
+        h.set_uid(u64::from(f.uid));
+        h.set_gid(u64::from(f.gid));
+        h.set_size(f.content.len() as u64);
+        h.set_cksum();
+        out.append_data(&mut h, rel, f.content.as_bytes())?;
+    }
+    out.into_inner()
 }
 
 /// A container health check (Docker's `Healthcheck`); durations in

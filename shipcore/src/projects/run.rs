@@ -16,8 +16,8 @@ use super::docs::*;
 use super::plan::{plan_wave, Step, WaveService};
 use crate::compose::{ComposeFile, Condition, MountKind, NetworkDef, ServiceDef};
 use crate::engine::{
-    ContainerFilter, ContainerSpec, ContainerSummary, EngineBackend, HealthSpec, NetworkSpec,
-    PortBinding, VolumeSpec,
+    ContainerFile, ContainerFilter, ContainerSpec, ContainerSummary, EngineBackend, HealthSpec,
+    NetworkSpec, PortBinding, VolumeSpec,
 };
 use crate::error::{Error, Result};
 use crate::model::Endpoint;
@@ -520,6 +520,25 @@ impl Site {
             stop_timeout: def.stop_grace_period_ms.map(|ms| ms.div_ceil(1000)),
             host: def.host.clone(),
             options: def.options.clone(),
+            files: def
+                .files
+                .iter()
+                .filter_map(|m| {
+                    let sources = if m.secret {
+                        &file.secrets
+                    } else {
+                        &file.configs
+                    };
+                    let source = sources.get(&m.source)?;
+                    Some(ContainerFile {
+                        path: m.target.clone(),
+                        content: source.content.clone(),
+                        mode: m.mode,
+                        uid: m.uid,
+                        gid: m.gid,
+                    })
+                })
+                .collect(),
             ..ContainerSpec::default()
         }
     }

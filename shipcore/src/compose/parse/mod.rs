@@ -19,6 +19,7 @@ use crate::model::Proto;
 
 mod container;
 mod extends;
+mod files;
 mod scalars;
 mod service;
 
@@ -284,6 +285,19 @@ impl Reader<'_> {
                     for (name, v) in self.entries(at, value)? {
                         let at = At { entry: &name, ..at };
                         file.networks.insert(name.clone(), self.network(at, v)?);
+                    }
+                }
+                "secrets" | "configs" => {
+                    let secret = key == "secrets";
+                    for (name, v) in self.entries(at, value)? {
+                        let at = At { entry: &name, ..at };
+                        let source = self.file_source(at, v, secret)?;
+                        let section = if secret {
+                            &mut file.secrets
+                        } else {
+                            &mut file.configs
+                        };
+                        section.insert(name.clone(), source);
                     }
                 }
                 k if k.starts_with("x-") => {
@@ -603,6 +617,25 @@ impl Reader<'_> {
                         ),
                     ));
                 }
+            }
+            for m in &s.files {
+                let (kind, declared) = if m.secret {
+                    ("secret", file.secrets.contains_key(&m.source))
+                } else {
+                    ("config", file.configs.contains_key(&m.source))
+                };
+                if !declared {
+                    return Err(self.fail(
+                        at(if m.secret { "secrets" } else { "configs" }),
+                        format!("{kind} {:?} is not declared at the top level", m.source),
+                    ));
+                }
+            }
+            if !s.files.is_empty() && s.options.read_only {
+                return Err(self.fail(
+                    at("read_only"),
+                    "a read-only container cannot take its secrets and configs (they are written into it before it starts)",
+                ));
             }
             for (net, e) in &s.addresses {
                 let def = file.networks.get(net);
@@ -1129,6 +1162,54 @@ mod tests {
             ),
         ] {
             let e = parse(src).unwrap_err().to_string();
+            assert!(e.contains(part), "{part}: {e}");
+        }
+    }
+
+    #[test]
+    fn secrets_and_configs_from_files_environment_and_content() {
+        let files: BTreeMap<String, String> =
+            [("secrets/db.txt".to_string(), "pw-from-file".to_string())].into();
+        let extras = Extras::checked(&files, &[]).unwrap();
+        let env: BTreeMap<String, String> =
+            [("API_KEY".to_string(), "k-from-env".to_string())].into();
+        let src = concat!(
+            "services:\n  app:\n    image: x\n    secrets: [db_password, {source: api_key, target: api, mode: 0400, uid: \"100\"}]\n",
+            "    configs: [{source: app_conf, target: /etc/app.conf}]\n",
+            "secrets:\n  db_password: {file: ./secrets/db.txt}\n  api_key: {environment: API_KEY}\n",
+            "configs:\n  app_conf:\n    content: |\n      port = ${PORT:-80}\n",
+        );
+        let f = parse_with(src, &env, &ParseOptions::default(), &extras).unwrap();
+        assert_eq!(f.secrets["db_password"].content, "pw-from-file");
+        assert_eq!(f.secrets["api_key"].content, "k-from-env");
+        assert_eq!(f.configs["app_conf"].content, "port = 80\n");
+        let mounts: Vec<(String, u32, u32)> = f.services["app"]
+            .files
+            .iter()
+            .map(|m| (m.target.clone(), m.mode, m.uid))
+            .collect();
+        assert_eq!(
+            mounts,
+            [
+                ("/etc/app.conf".to_string(), 0o444, 0),
+                ("/run/secrets/db_password".to_string(), 0o444, 0),
+                ("/run/secrets/api".to_string(), 0o400, 100),
+            ]
+        );
+        let spec = f.to_spec("p").to_string();
+        assert!(
+            !spec.contains("pw-from-file") && !spec.contains("k-from-env"),
+            "{spec}"
+        );
+        for (src, part) in [
+            ("services:\n  a:\n    image: x\n    secrets: [nope]\n", "not declared"),
+            ("services:\n  a:\n    image: x\nsecrets:\n  s: {file: missing.txt}\n", "not among"),
+            ("services:\n  a:\n    image: x\nsecrets:\n  s: {environment: UNSET}\n", "not in the project's environment"),
+            ("services:\n  a:\n    image: x\nsecrets:\n  s: {external: true}\n", "swarm"),
+            ("services:\n  a:\n    image: x\nsecrets:\n  s: {content: inline}\n", "content"),
+            ("services:\n  a:\n    image: x\n    read_only: true\n    configs: [c]\nconfigs:\n  c: {content: x}\n", "read-only"),
+        ] {
+            let e = parse_with(src, &env, &ParseOptions::default(), &extras).unwrap_err().to_string();
             assert!(e.contains(part), "{part}: {e}");
         }
     }

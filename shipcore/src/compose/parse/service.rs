@@ -25,6 +25,8 @@ impl Reader<'_> {
                 "entrypoint" => s.entrypoint = self.command(at, value)?,
                 "environment" => self.environment(at, value, &mut s.environment)?,
                 "env_file" => env_files = Some(value),
+                "secrets" => s.files.extend(self.file_mounts(at, value, true)?),
+                "configs" => s.files.extend(self.file_mounts(at, value, false)?),
                 "profiles" => {
                     s.profiles = self.strings(at, value)?;
                     if let Some(bad) = s
