@@ -972,3 +972,58 @@ configs:
     );
     p.delete(&name, true, true).await.unwrap();
 }
+
+/// A key the engine cannot honour is not dropped: healthcheck
+/// `start_interval` needs Docker API 1.44, and on the test bed's engines
+/// (older) the project fails saying so.
+#[tokio::test]
+async fn a_key_the_engine_cannot_honour_fails_the_project_saying_why() {
+    let Some((_c, p, _bg)) = setup("tooold").await else {
+        println!("SKIP: no engine");
+        return;
+    };
+    let name = format!("old{}", free_port());
+    let template = format!(
+        "services:\n  app:\n    image: {IMAGE}\n    command: [\"sleep\", \"3600\"]\n    healthcheck:\n      test: [\"CMD\", \"true\"]\n      start_interval: 1s\n"
+    );
+    let owner = shipcore::model::Owner::system();
+    p.create(
+        NewProject {
+            name: name.clone(),
+            template,
+            ..NewProject::default()
+        },
+        &owner,
+    )
+    .await
+    .unwrap();
+    let engine_api = {
+        let out = std::process::Command::new("docker")
+            .args([
+                "-H",
+                &std::env::var("SHIPCORE_ENGINE_A").unwrap(),
+                "version",
+                "--format",
+                "{{.Server.APIVersion}}",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let newer = engine_api
+        .split_once('.')
+        .and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)))
+        .is_some_and(|v| v >= (1, 44));
+    if newer {
+        wait_state(&p, &name, "running").await;
+    } else {
+        wait_state(&p, &name, "failed").await;
+        let view = p.get(&name, false, false, &owner).await.unwrap();
+        assert!(
+            view.reason.contains("start_interval needs Docker API 1.44"),
+            "{}",
+            view.reason
+        );
+    }
+    p.delete(&name, true, true).await.unwrap();
+}

@@ -142,6 +142,8 @@ fn options_host_config(o: &shipcore::model::ContainerOptions) -> m::HostConfig {
         oom_score_adj: o.oom_score_adj,
         cpu_shares: (o.cpu_shares > 0).then(|| i64::try_from(o.cpu_shares).unwrap_or(i64::MAX)),
         cpuset_cpus: (!o.cpuset.is_empty()).then(|| o.cpuset.clone()),
+        annotations: (!o.annotations.is_empty())
+            .then(|| o.annotations.clone().into_iter().collect()),
         ..Default::default()
     }
 }
@@ -174,6 +176,7 @@ pub fn create_body(s: &ContainerSpec) -> m::ContainerCreateBody {
         timeout: ms_to_ns(h.timeout_ms),
         retries: (h.retries > 0).then_some(i64::from(h.retries)),
         start_period: ms_to_ns(h.start_period_ms),
+        start_interval: ms_to_ns(h.start_interval_ms),
         ..Default::default()
     });
     let network = s.network.clone();

@@ -193,6 +193,8 @@ pub struct Healthcheck {
     pub timeout_ms: u64,
     pub retries: u32,
     pub start_period_ms: u64,
+    /// Checks during the start period this often (Docker API 1.44 on).
+    pub start_interval_ms: u64,
     /// `disable: true`: the image's health check is turned off.
     pub disable: bool,
 }
@@ -412,6 +414,41 @@ impl ComposeFile {
             ));
         }
         wants
+    }
+
+    /// The keys that need a newer engine than some run: each with the
+    /// Docker API version (major, minor) it needs.
+    pub fn engine_needs(&self) -> Vec<(String, (u32, u32))> {
+        let mut needs = Vec::new();
+        for (name, s) in &self.services {
+            if s.healthcheck
+                .as_ref()
+                .is_some_and(|h| h.start_interval_ms > 0)
+            {
+                needs.push((
+                    format!("services.{name}.healthcheck.start_interval"),
+                    (1, 44),
+                ));
+            }
+            if !s.options.annotations.is_empty() {
+                needs.push((format!("services.{name}.annotations"), (1, 46)));
+            }
+        }
+        needs
+    }
+
+    /// The first key the engine of Docker API `api` (`1.41`) cannot
+    /// honour, said as a refusal.
+    pub fn beyond(&self, api: &str, engine: &str) -> Option<String> {
+        let have = api
+            .split_once('.')
+            .and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)))?;
+        self.engine_needs()
+            .into_iter()
+            .find(|(_, need)| *need > have)
+            .map(|(field, (a, b))| {
+                format!("{field} needs Docker API {a}.{b}; engine {engine} speaks {api}")
+            })
     }
 
     /// Admits the file for `owner`: no `io.shipcore.*` label anywhere in

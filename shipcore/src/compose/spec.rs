@@ -302,6 +302,7 @@ impl ServiceDef {
         }
         put(m, "cpu_shares", json!(o.cpu_shares));
         put(m, "cpuset", json!(o.cpuset));
+        put(m, "annotations", json!(o.annotations));
     }
 }
 
@@ -331,6 +332,7 @@ fn health_spec(h: &Healthcheck) -> Value {
         ("interval", h.interval_ms),
         ("timeout", h.timeout_ms),
         ("start_period", h.start_period_ms),
+        ("start_interval", h.start_interval_ms),
     ] {
         if ms > 0 {
             o.insert(k.into(), json!(duration_text(ms)));

@@ -190,6 +190,8 @@ pub struct HealthSpec {
     pub timeout_ms: u64,
     pub retries: u32,
     pub start_period_ms: u64,
+    #[serde(default)]
+    pub start_interval_ms: u64,
 }
 
 /// A container's run state.

@@ -336,6 +336,9 @@ pub struct ContainerOptions {
     /// CPUs the container may run on (`0-3`, `0,1`).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub cpuset: String,
+    /// OCI annotations for the runtime (Docker API 1.46 on).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
 }
 
 fn is_zero_u64(n: &u64) -> bool {

@@ -89,6 +89,12 @@ impl Site {
 
     /// Networks and volumes the file needs, made where missing.
     pub async fn prepare(&self, file: &ComposeFile) -> Result<()> {
+        if !file.engine_needs().is_empty() {
+            let info = self.backend.info().await?;
+            if let Some(why) = file.beyond(&info.api_version, &self.engine) {
+                return Err(Error::invalid("template", why));
+            }
+        }
         let existing: BTreeSet<String> = self
             .backend
             .list_networks()
@@ -512,6 +518,7 @@ impl Site {
                 timeout_ms: h.timeout_ms,
                 retries: h.retries,
                 start_period_ms: h.start_period_ms,
+                start_interval_ms: h.start_interval_ms,
             }),
             user: def.user.clone(),
             working_dir: def.working_dir.clone(),

@@ -1215,6 +1215,36 @@ mod tests {
     }
 
     #[test]
+    fn newer_keys_need_a_newer_engine() {
+        let f = parse_ok(concat!(
+            "services:\n  a:\n    image: x\n    attach: false\n    annotations: {com.example.k: v}\n",
+            "    healthcheck: {test: [CMD, true], start_period: 30s, start_interval: 1s}\n",
+        ));
+        assert_eq!(
+            f.services["a"]
+                .healthcheck
+                .as_ref()
+                .unwrap()
+                .start_interval_ms,
+            1000
+        );
+        assert_eq!(
+            f.beyond("1.41", "a").as_deref(),
+            Some(
+                "services.a.healthcheck.start_interval needs Docker API 1.44; engine a speaks 1.41"
+            )
+        );
+        assert_eq!(
+            f.beyond("1.45", "b").as_deref(),
+            Some("services.a.annotations needs Docker API 1.46; engine b speaks 1.45")
+        );
+        assert_eq!(f.beyond("1.47", "c"), None);
+        assert!(parse_ok("services:\n  a:\n    image: x\n")
+            .beyond("1.24", "d")
+            .is_none());
+    }
+
+    #[test]
     fn errors_give_line_and_column() {
         let e =
             parse_err("services:\n  web:\n    image: busybox\n    ports:\n      - \"80000:80\"\n");

@@ -27,6 +27,12 @@ impl Reader<'_> {
                 "env_file" => env_files = Some(value),
                 "secrets" => s.files.extend(self.file_mounts(at, value, true)?),
                 "configs" => s.files.extend(self.file_mounts(at, value, false)?),
+                // Whether `docker compose up` shows the service's logs: a
+                // terminal's concern, no engine's.
+                "attach" => {
+                    self.boolean(at, &value)?;
+                }
+                "annotations" => s.options.annotations = self.string_map(at, value)?,
                 "profiles" => {
                     s.profiles = self.strings(at, value)?;
                     if let Some(bad) = s
@@ -592,6 +598,7 @@ impl Reader<'_> {
                 "interval" => h.interval_ms = self.duration(at, &v)?,
                 "timeout" => h.timeout_ms = self.duration(at, &v)?,
                 "start_period" => h.start_period_ms = self.duration(at, &v)?,
+                "start_interval" => h.start_interval_ms = self.duration(at, &v)?,
                 "retries" => h.retries = self.count(at, &v)?,
                 "disable" => h.disable = self.boolean(at, &v)?,
                 _ => return Err(self.fail(at, unsupported(&format!("healthcheck.{key}")))),
