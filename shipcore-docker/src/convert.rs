@@ -177,7 +177,6 @@ pub fn create_body(s: &ContainerSpec) -> m::ContainerCreateBody {
         retries: (h.retries > 0).then_some(i64::from(h.retries)),
         start_period: ms_to_ns(h.start_period_ms),
         start_interval: ms_to_ns(h.start_interval_ms),
-        ..Default::default()
     });
     let network = s.network.clone();
     let host_config = m::HostConfig {
