@@ -1027,3 +1027,92 @@ async fn a_key_the_engine_cannot_honour_fails_the_project_saying_why() {
     }
     p.delete(&name, true, true).await.unwrap();
 }
+
+/// A sidecar shares its service's network (`network_mode: service:web`,
+/// reaching it on localhost) and a backup takes its volumes
+/// (`volumes_from`), both started after it.
+#[tokio::test]
+async fn a_sidecar_shares_a_network_and_a_backup_its_volumes() {
+    let Some((c, p, _bg)) = setup("sidecar").await else {
+        println!("SKIP: no engine");
+        return;
+    };
+    let name = format!("side{}", free_port());
+    let template = format!(
+        r#"
+services:
+  web:
+    image: {IMAGE}
+    command: ["sh", "-c", "mkdir -p /data && echo from-web > /data/note && echo hi > /tmp/index.html && exec httpd -f -p 8080 -h /tmp"]
+    volumes: ["/data"]
+  sidecar:
+    image: {IMAGE}
+    network_mode: "service:web"
+    command: ["sh", "-c", "for i in $$(seq 1 40); do wget -q -O /tmp/got http://127.0.0.1:8080/index.html && break; sleep 0.25; done; exec sleep 3600"]
+  backup:
+    image: {IMAGE}
+    volumes_from: ["web:ro"]
+    command: ["sleep", "3600"]
+"#
+    );
+    let owner = shipcore::model::Owner::system();
+    p.create(
+        NewProject {
+            name: name.clone(),
+            template,
+            ..NewProject::default()
+        },
+        &owner,
+    )
+    .await
+    .unwrap();
+    wait_state(&p, &name, "running").await;
+    let view = p.get(&name, false, false, &owner).await.unwrap();
+    let backend = c.backend(&view.engine).await.unwrap();
+    let list = listed(&*backend, &name).await;
+    let id_of = |svc: &str| {
+        list.iter()
+            .find(|s| {
+                s.labels
+                    .get("io.shipcore.project.service")
+                    .map(String::as_str)
+                    == Some(svc)
+            })
+            .unwrap()
+            .id
+            .clone()
+    };
+    let addr = std::env::var(if view.engine == "a" {
+        "SHIPCORE_ENGINE_A"
+    } else {
+        "SHIPCORE_ENGINE_B"
+    })
+    .unwrap();
+    let exec = |id: String, args: Vec<&'static str>| {
+        let addr = addr.clone();
+        async move {
+            let mut all = vec!["-H".to_string(), addr, "exec".to_string(), id];
+            all.extend(args.iter().map(|a| a.to_string()));
+            let out = std::process::Command::new("docker")
+                .args(&all)
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        }
+    };
+    let sidecar = id_of("sidecar");
+    wait_for(
+        "the sidecar reached web on localhost",
+        Duration::from_secs(20),
+        || {
+            let got = exec(sidecar.clone(), vec!["cat", "/tmp/got"]);
+            async move { got.await == "hi" }
+        },
+    )
+    .await;
+    assert_eq!(
+        exec(id_of("backup"), vec!["cat", "/data/note"]).await,
+        "from-web"
+    );
+    p.delete(&name, true, true).await.unwrap();
+}

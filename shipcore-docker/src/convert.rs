@@ -187,6 +187,7 @@ pub fn create_body(s: &ContainerSpec) -> m::ContainerCreateBody {
         restart_policy: Some(restart_policy(&s.restart_policy)),
         links: (!s.links.is_empty()).then(|| s.links.clone()),
         binds: (!s.binds.is_empty()).then(|| s.binds.clone()),
+        volumes_from: (!s.volumes_from.is_empty()).then(|| s.volumes_from.clone()),
         network_mode: network.clone(),
         tmpfs: tmpfs(s),
         init: s.init,

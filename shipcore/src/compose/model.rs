@@ -48,6 +48,9 @@ pub struct ServiceDef {
     pub optional: Vec<String>,
     /// `service` or `service:alias`, as written.
     pub links: Vec<String>,
+    /// Services whose containers' volumes it mounts too: `service` or
+    /// `service:ro`.
+    pub volumes_from: Vec<String>,
     /// Docker's restart policy name (`no`, `always`, `on-failure[:N]`,
     /// `unless-stopped`); empty: not given (`no`).
     pub restart: String,
@@ -115,6 +118,23 @@ impl PortDef {
 }
 
 impl ServiceDef {
+    /// The services that must run before it: its dependencies, links, the
+    /// services it takes volumes from, and those whose network, pid or ipc
+    /// namespace it shares (`service:NAME`).
+    pub fn needs(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self.depends_on.keys().map(String::as_str).collect();
+        out.extend(self.links.iter().map(|l| link_target(l)));
+        out.extend(self.volumes_from.iter().map(|v| link_target(v)));
+        for mode in [&self.network_mode, &self.host.pid_mode, &self.host.ipc_mode] {
+            if let Some(svc) = mode.strip_prefix("service:") {
+                out.push(svc);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// Whether its containers hold something only one may hold at once on
     /// an engine (a fixed host port, a chosen name): beside another version
     /// they leave it to the engine, and take it when alone.
@@ -286,10 +306,7 @@ impl ComposeFile {
                 .services
                 .iter()
                 .filter(|(name, _)| !done.contains(name.as_str()))
-                .filter(|(_, s)| {
-                    s.depends_on.keys().all(|d| done.contains(d.as_str()))
-                        && s.links.iter().all(|l| done.contains(link_target(l)))
-                })
+                .filter(|(_, s)| s.needs().iter().all(|d| done.contains(d)))
                 .map(|(name, _)| name.clone())
                 .collect();
             if wave.is_empty() {

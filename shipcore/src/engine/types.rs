@@ -127,6 +127,9 @@ pub struct ContainerSpec {
     /// options, DNS, logging, ...
     #[serde(default)]
     pub options: crate::model::ContainerOptions,
+    /// Containers whose volumes it mounts too: `name` or `name:ro`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes_from: Vec<String>,
     /// Files put into the container after it is made and before it
     /// starts (compose's secrets and configs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -449,6 +449,18 @@ impl Site {
             })
             .collect();
         let name = self.name_of(def, svc, version, n, mode);
+        let mode_ = mode;
+        // `service:NAME`: the namespace of that service's first container.
+        let shared = |m: &str| match m.strip_prefix("service:") {
+            Some(target) => match file.services.get(target) {
+                Some(other) => format!(
+                    "container:{}",
+                    self.name_of(other, target, version, 1, mode_)
+                ),
+                None => m.to_string(),
+            },
+            None => m.to_string(),
+        };
         // On Docker's default bridge, services reach each other by Docker
         // links to the first container of the linked service.
         let links = if def.network_mode == "bridge" {
@@ -485,8 +497,22 @@ impl Site {
             network: Some(if def.network_mode.is_empty() {
                 self.network(file, &first_net)
             } else {
-                def.network_mode.clone()
+                shared(&def.network_mode)
             }),
+            volumes_from: def
+                .volumes_from
+                .iter()
+                .filter_map(|v| {
+                    let target = crate::compose::link_target(v);
+                    let mode = v.split_once(':').map(|(_, m)| m);
+                    let other = file.services.get(target)?;
+                    let name = self.name_of(other, target, version, 1, mode_);
+                    Some(match mode {
+                        Some(m) => format!("{name}:{m}"),
+                        None => name,
+                    })
+                })
+                .collect(),
             // Docker takes no aliases nor addresses outside user networks.
             links,
             network_aliases: if def.network_mode.is_empty() {
@@ -525,7 +551,11 @@ impl Site {
             init: def.init,
             stop_signal: def.stop_signal.clone(),
             stop_timeout: def.stop_grace_period_ms.map(|ms| ms.div_ceil(1000)),
-            host: def.host.clone(),
+            host: crate::model::HostAccess {
+                pid_mode: shared(&def.host.pid_mode),
+                ipc_mode: shared(&def.host.ipc_mode),
+                ..def.host.clone()
+            },
             options: def.options.clone(),
             files: def
                 .files

@@ -196,14 +196,14 @@ impl Reader<'_> {
     }
 
     /// A namespace mode: the engine's own words (`host`, `private`,
-    /// `shareable`, ...); another service's or container's namespace is
-    /// not taken yet.
+    /// `shareable`, ...) or another service's (`service:NAME`); a container
+    /// outside the project is not taken.
     fn namespace(&self, at: At<'_>, v: &Value) -> Result<String> {
         let mode = self.string(at, v)?;
-        if mode.starts_with("service:") || mode.starts_with("container:") {
+        if mode.starts_with("container:") {
             return Err(self.fail(
                 at,
-                format!("{mode:?}: sharing another container's namespace is not supported"),
+                format!("{mode:?}: sharing the namespace of a container outside the project is not supported (service:NAME is)"),
             ));
         }
         Ok(mode)

@@ -546,11 +546,7 @@ impl Reader<'_> {
             }
         }
         for (name, s) in &file.services {
-            let needs = s
-                .depends_on
-                .keys()
-                .map(|d| ("depends_on", d.as_str()))
-                .chain(s.links.iter().map(|l| ("links", link_target(l))));
+            let needs = s.needs().into_iter().map(|d| ("depends_on", d));
             for (key, dep) in needs {
                 if let Some(profiles) = disabled.get(dep) {
                     let at = At {
@@ -593,6 +589,32 @@ impl Reader<'_> {
                             "{:?} is service {other:?}'s container_name too",
                             s.container_name
                         ),
+                    ));
+                }
+            }
+            for need in s.needs() {
+                let shared = format!("service:{need}");
+                let key = if s.volumes_from.iter().any(|v| link_target(v) == need) {
+                    "volumes_from"
+                } else if s.network_mode == shared {
+                    "network_mode"
+                } else if s.host.pid_mode == shared {
+                    "pid"
+                } else if s.host.ipc_mode == shared {
+                    "ipc"
+                } else {
+                    continue; // depends_on and links: checked below
+                };
+                if need == name.as_str() {
+                    return Err(self.fail(
+                        at(key),
+                        "a service cannot share its own volumes or namespaces",
+                    ));
+                }
+                if !file.services.contains_key(need) {
+                    return Err(self.fail(
+                        at(key),
+                        format!("needs service {need:?}, which the file does not define"),
                     ));
                 }
             }
@@ -899,7 +921,7 @@ mod tests {
         }
         f.admit(&admin).unwrap();
         assert!(
-            parse_err("services:\n  a:\n    image: busybox\n    pid: \"service:b\"\n")
+            parse_err("services:\n  a:\n    image: busybox\n    pid: \"container:b\"\n")
                 .contains("not supported")
         );
     }
@@ -939,7 +961,7 @@ mod tests {
         for (src, part) in [
             ("services:\n  a:\n    image: x\n    network_mode: host\n    ports: [\"80:80\"]\n", "cannot go with ports"),
             ("services:\n  a:\n    image: x\n    network_mode: none\n    networks: [n]\nnetworks:\n  n: {}\n", "cannot go with networks"),
-            ("services:\n  a:\n    image: x\n    network_mode: \"service:b\"\n", "not supported"),
+            ("services:\n  a:\n    image: x\n    network_mode: \"container:b\"\n", "not supported"),
             ("services:\n  a:\n    image: x\n    networks:\n      n:\n        ipv4_address: 10.0.0.5\nnetworks:\n  n: {}\n", "ipam subnet"),
             ("services:\n  a:\n    image: x\n    scale: 2\n    networks:\n      n:\n        ipv4_address: 10.0.0.5\nnetworks:\n  n:\n    ipam:\n      config: [{subnet: 10.0.0.0/8}]\n", "more than one replica"),
             ("services:\n  a:\n    image: x\n    networks:\n      n:\n        ipv4_address: nope\nnetworks:\n  n: {}\n", "not an IPv4"),
@@ -1242,6 +1264,34 @@ mod tests {
         assert!(parse_ok("services:\n  a:\n    image: x\n")
             .beyond("1.24", "d")
             .is_none());
+    }
+
+    #[test]
+    fn services_sharing_volumes_and_namespaces() {
+        let f = parse_ok(concat!(
+            "services:\n  web:\n    image: x\n    volumes: [\"/data\"]\n",
+            "  backup:\n    image: x\n    volumes_from: [\"web:ro\"]\n",
+            "  sidecar:\n    image: x\n    network_mode: \"service:web\"\n    pid: \"service:web\"\n",
+        ));
+        assert_eq!(f.services["backup"].volumes_from, ["web:ro"]);
+        assert_eq!(f.services["sidecar"].needs(), ["web"]);
+        assert_eq!(
+            f.waves().unwrap(),
+            [
+                vec!["web".to_string()],
+                vec!["backup".to_string(), "sidecar".to_string()]
+            ]
+        );
+        for (src, part) in [
+            ("services:\n  a:\n    image: x\n    volumes_from: [b]\n", "does not define"),
+            ("services:\n  a:\n    image: x\n    volumes_from: [\"container:c\"]\n", "outside the project"),
+            ("services:\n  a:\n    image: x\n    network_mode: \"service:a\"\n", "its own"),
+            ("services:\n  a:\n    image: x\n    network_mode: \"container:c\"\n", "not supported"),
+            ("services:\n  a:\n    image: x\n    network_mode: \"service:b\"\n    hostname: h\n  b:\n    image: x\n", "hostname"),
+        ] {
+            let e = parse_err(src);
+            assert!(e.contains(part), "{part}: {e}");
+        }
     }
 
     #[test]

@@ -64,6 +64,23 @@ impl Reader<'_> {
                     }
                 }
                 "depends_on" => s.depends_on = self.depends_on(at, value, &mut s.optional)?,
+                "volumes_from" => {
+                    for item in self.list(at, value.clone())? {
+                        let text = self.string(at, &item)?;
+                        let text = text.strip_prefix("service:").unwrap_or(&text).to_string();
+                        if text.starts_with("container:") {
+                            return Err(self.fail(at, format!("{text:?}: taking volumes from a container outside the project is not supported")));
+                        }
+                        let ok = match text.split_once(':') {
+                            None => true,
+                            Some((_, mode)) => matches!(mode, "ro" | "rw"),
+                        };
+                        if !ok {
+                            return Err(self.fail(at, format!("{text:?} is not service[:ro|rw]")));
+                        }
+                        s.volumes_from.push(text);
+                    }
+                }
                 "links" => {
                     for item in self.list(at, value)? {
                         s.links.push(self.string(at, &item)?);
@@ -79,11 +96,15 @@ impl Reader<'_> {
                 "networks" => s.networks = self.service_networks(at, value, &mut s.addresses)?,
                 "network_mode" => {
                     s.network_mode = self.string(at, &value)?;
-                    if !matches!(s.network_mode.as_str(), "bridge" | "host" | "none") {
+                    let ok = matches!(s.network_mode.as_str(), "bridge" | "host" | "none")
+                        || s.network_mode
+                            .strip_prefix("service:")
+                            .is_some_and(|n| !n.is_empty());
+                    if !ok {
                         return Err(self.fail(
                             at,
                             format!(
-                                "{:?} is not supported: network_mode takes bridge, host or none (another service's or container's network is not taken yet)",
+                                "{:?} is not supported: network_mode takes bridge, host, none or service:NAME (a container outside the project is not taken)",
                                 s.network_mode
                             ),
                         ));
@@ -242,12 +263,15 @@ impl Reader<'_> {
                 key: "network_mode",
                 ..at
             };
+            let shared = s.network_mode.starts_with("service:");
             let conflict = if !s.networks.is_empty() {
                 Some("networks")
             } else if !s.links.is_empty() && s.network_mode != "bridge" {
                 Some("links")
             } else if !s.ports.is_empty() && s.network_mode != "bridge" {
                 Some("ports")
+            } else if shared && !s.hostname.is_empty() {
+                Some("hostname")
             } else {
                 None
             };
