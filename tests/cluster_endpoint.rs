@@ -231,6 +231,58 @@ async fn docker_compose_and_curl_reach_the_cluster_over_mutual_tls() {
     assert!(text(&attached.stdout).contains("fg-out"), "{attached:?}");
     assert!(text(&attached.stderr).contains("fg-err"), "{attached:?}");
     ok("docker rm", docker(&["rm", &fg]));
+    // `docker run`'s container options reach the engine as given.
+    let opts = format!("{cluster}-opts");
+    let opts_id = ok(
+        "docker run with container options",
+        docker(&[
+            "run",
+            "-d",
+            "--name",
+            &opts,
+            "--read-only",
+            "--cap-drop",
+            "NET_RAW",
+            "--ulimit",
+            "nofile=1024:2048",
+            "--log-opt",
+            "max-size=1m",
+            "--tmpfs",
+            "/run:size=65536",
+            "--pids-limit",
+            "64",
+            IMAGE,
+            "sleep",
+            "300",
+        ]),
+    );
+    let host_config = [a.clone(), b.clone()]
+        .iter()
+        .find_map(|addr| {
+            let out = std::process::Command::new("docker")
+                .args([
+                    "-H",
+                    addr,
+                    "inspect",
+                    "-f",
+                    "{{json .HostConfig}}",
+                    opts_id.trim(),
+                ])
+                .output()
+                .ok()?;
+            out.status
+                .success()
+                .then(|| serde_json::from_slice::<Value>(&out.stdout).ok())
+                .flatten()
+        })
+        .expect("the container is on engine A or B");
+    assert_eq!(host_config["ReadonlyRootfs"], true, "{host_config}");
+    assert_eq!(host_config["CapDrop"], serde_json::json!(["CAP_NET_RAW"]));
+    assert_eq!(host_config["PidsLimit"], 64);
+    assert_eq!(host_config["Tmpfs"]["/run"], "size=65536");
+    assert_eq!(host_config["Ulimits"][0]["Hard"], 2048);
+    assert_eq!(host_config["LogConfig"]["Config"]["max-size"], "1m");
+    ok("docker rm -f", docker(&["rm", "-f", &opts]));
     let logs = docker(&["logs", &on_a]);
     assert!(text(&logs.stdout).contains("out-line"), "{logs:?}");
     assert!(text(&logs.stderr).contains("err-line"), "{logs:?}");

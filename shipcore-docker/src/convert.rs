@@ -134,10 +134,13 @@ fn options_host_config(o: &shipcore::model::ContainerOptions) -> m::HostConfig {
         dns_options: some_vec(&o.dns_opt),
         shm_size: (o.shm_size > 0).then(|| i64::try_from(o.shm_size).unwrap_or(i64::MAX)),
         group_add: some_vec(&o.group_add),
-        log_config: (!o.log_driver.is_empty()).then(|| m::HostConfigLogConfig {
-            typ: Some(o.log_driver.clone()),
-            config: (!o.log_options.is_empty())
-                .then(|| o.log_options.clone().into_iter().collect()),
+        // Options without a driver are the engine's default driver's.
+        log_config: (!o.log_driver.is_empty() || !o.log_options.is_empty()).then(|| {
+            m::HostConfigLogConfig {
+                typ: (!o.log_driver.is_empty()).then(|| o.log_driver.clone()),
+                config: (!o.log_options.is_empty())
+                    .then(|| o.log_options.clone().into_iter().collect()),
+            }
         }),
         oom_score_adj: o.oom_score_adj,
         cpu_shares: (o.cpu_shares > 0).then(|| i64::try_from(o.cpu_shares).unwrap_or(i64::MAX)),

@@ -788,6 +788,14 @@ async fn the_admission_policy_decides_what_reaches_the_host() {
             r#"{"Image":"app:1","HostConfig":{"Sysctls":{"net.ipv4.ip_forward":"1"}}}"#,
             "security-options",
         ),
+        (
+            r#"{"Image":"app:1","HostConfig":{"LogConfig":{"Type":"syslog","Config":{}}}}"#,
+            "log-drivers",
+        ),
+        (
+            r#"{"Image":"app:1","HostConfig":{"OomScoreAdj":-900}}"#,
+            "security-options",
+        ),
     ];
     for (body, capability) in cases {
         let (s, v) = bed

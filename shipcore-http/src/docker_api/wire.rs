@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use shipcore::engine::{ContainerDetails, ContainerSummary, NetworkInfo, VolumeInfo};
 use shipcore::model::{
-    BindPort, DockerOptions, HostAccess, ImageConfig, Port, Proto, RestartPolicy,
+    BindPort, ContainerOptions, DockerOptions, HostAccess, ImageConfig, Port, Proto, RestartPolicy,
 };
 
 use crate::error::Error;
@@ -80,6 +80,36 @@ pub struct HostConfig {
     pub userns_mode: String,
     pub security_opt: Option<Vec<String>>,
     pub sysctls: Option<BTreeMap<String, String>>,
+    pub readonly_rootfs: bool,
+    pub cap_drop: Option<Vec<String>>,
+    pub pids_limit: Option<i64>,
+    pub ulimits: Option<Vec<Ulimit>>,
+    pub extra_hosts: Option<Vec<String>>,
+    pub dns: Option<Vec<String>>,
+    pub dns_search: Option<Vec<String>>,
+    pub dns_options: Option<Vec<String>>,
+    pub shm_size: i64,
+    pub group_add: Option<Vec<String>>,
+    pub log_config: Option<LogConfig>,
+    pub oom_score_adj: i64,
+    pub cpu_shares: i64,
+    pub cpuset_cpus: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Ulimit {
+    pub name: String,
+    pub soft: i64,
+    pub hard: i64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct LogConfig {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    pub config: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -217,6 +247,32 @@ pub fn create_request(name: &str, body: CreateBody) -> Result<(ImageConfig, Vec<
                 .to_string(),
         );
     }
+    let log = host.log_config.unwrap_or_default();
+    // How the container runs within itself, as `docker run` asked.
+    let options = ContainerOptions {
+        read_only: host.readonly_rootfs,
+        cap_drop: host.cap_drop.unwrap_or_default(),
+        pids_limit: host.pids_limit.filter(|p| *p != 0),
+        tmpfs: host.tmpfs.unwrap_or_default(),
+        ulimits: host
+            .ulimits
+            .unwrap_or_default()
+            .into_iter()
+            .map(|u| (u.name, (u.soft, u.hard)))
+            .collect(),
+        extra_hosts: host.extra_hosts.unwrap_or_default(),
+        dns: host.dns.unwrap_or_default(),
+        dns_search: host.dns_search.unwrap_or_default(),
+        dns_opt: host.dns_options.unwrap_or_default(),
+        shm_size: u64::try_from(host.shm_size).unwrap_or(0),
+        group_add: host.group_add.unwrap_or_default(),
+        log_driver: log.kind,
+        log_options: log.config.unwrap_or_default(),
+        oom_score_adj: (host.oom_score_adj != 0).then_some(host.oom_score_adj),
+        cpu_shares: u64::try_from(host.cpu_shares).unwrap_or(0),
+        cpuset: host.cpuset_cpus,
+        ..ContainerOptions::default()
+    };
     let mut labels = body.labels.unwrap_or_default();
     let mut rules = Vec::new();
     for key in [SWARM_CONSTRAINTS, SWARM_AFFINITIES] {
@@ -331,11 +387,12 @@ pub fn create_request(name: &str, body: CreateBody) -> Result<(ImageConfig, Vec<
         working_dir: body.working_dir,
         network_aliases,
         exposed: body.exposed_ports.unwrap_or_default().into_keys().collect(),
-        tmpfs: host.tmpfs.unwrap_or_default().into_keys().collect(),
+        tmpfs: Vec::new(),
         stop_signal: body.stop_signal.unwrap_or_default(),
         stop_timeout: body.stop_timeout,
         init: host.init,
         host: access,
+        options,
     };
     let cfg = ImageConfig {
         name: body.image,
@@ -570,6 +627,59 @@ mod tests {
         assert_eq!(docker.exposed, ["80/tcp"]);
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         cfg.validate().unwrap();
+    }
+
+    /// `docker run --read-only --cap-drop --pids-limit --tmpfs --ulimit
+    /// --add-host --dns --shm-size --group-add --log-driver --log-opt
+    /// --oom-score-adj --cpu-shares --cpuset-cpus`, as the CLI sends them.
+    #[test]
+    fn a_docker_runs_container_options_are_carried() {
+        let (cfg, _) = read(
+            r#"{"Image":"app","HostConfig":{"ReadonlyRootfs":true,"CapDrop":["NET_RAW"],"PidsLimit":64,
+                "Tmpfs":{"/run":"size=64k"},"Ulimits":[{"Name":"nofile","Soft":1024,"Hard":2048}],
+                "ExtraHosts":["db:10.0.0.2"],"Dns":["9.9.9.9"],"DnsSearch":[],"DnsOptions":[],"ShmSize":8388608,
+                "GroupAdd":["audio"],"LogConfig":{"Type":"json-file","Config":{"max-size":"1m"}},
+                "OomScoreAdj":100,"CpuShares":512,"CpusetCpus":"0"}}"#,
+        )
+        .unwrap();
+        let o = &cfg.docker.as_deref().unwrap().options;
+        assert!(o.read_only);
+        assert_eq!(o.cap_drop, ["NET_RAW"]);
+        assert_eq!(o.pids_limit, Some(64));
+        assert_eq!(o.tmpfs["/run"], "size=64k");
+        assert_eq!(o.ulimits["nofile"], (1024, 2048));
+        assert_eq!(
+            (o.extra_hosts.as_slice(), o.dns.as_slice()),
+            (
+                &["db:10.0.0.2".to_string()][..],
+                &["9.9.9.9".to_string()][..]
+            )
+        );
+        assert_eq!(
+            (o.shm_size, o.oom_score_adj, o.cpu_shares),
+            (8 << 20, Some(100), 512)
+        );
+        assert_eq!(
+            (o.log_driver.as_str(), o.log_options["max-size"].as_str()),
+            ("json-file", "1m")
+        );
+        assert!(cfg.wants().is_empty(), "all within the container");
+        let (cfg, _) = read(
+            r#"{"Image":"app","HostConfig":{"LogConfig":{"Type":"syslog"},"OomScoreAdj":-500}}"#,
+        )
+        .unwrap();
+        let wants: Vec<String> = cfg
+            .wants()
+            .iter()
+            .map(|w| format!("{} {}", w.field, w.capability.area()))
+            .collect();
+        assert_eq!(
+            wants,
+            [
+                "HostConfig.LogConfig.Type (syslog) log-drivers",
+                "HostConfig.OomScoreAdj security-options"
+            ]
+        );
     }
 
     #[test]

@@ -618,6 +618,7 @@ impl Txn {
             spec.stop_timeout = d.stop_timeout;
             spec.init = d.init;
             spec.host = d.host.clone();
+            spec.options = d.options.clone();
         }
         spec
     }

@@ -195,6 +195,9 @@ pub struct DockerOptions {
     /// [`super::admission`]): carried to the engine as given once admitted.
     #[serde(default, skip_serializing_if = "HostAccess::is_empty")]
     pub host: HostAccess,
+    /// How it runs within itself (read-only root, limits, logging, ...).
+    #[serde(default, skip_serializing_if = "ContainerOptions::is_empty")]
+    pub options: ContainerOptions,
 }
 
 /// The parts of a container request that reach beyond the container:
@@ -355,21 +358,31 @@ impl ContainerOptions {
         *self == ContainerOptions::default()
     }
 
-    /// What these ask of the admission policy; `name` names a field where
-    /// they were given (`services.web.`).
+    /// What these ask of the admission policy, named by compose's keys
+    /// after `prefix` (`services.web.`).
     pub fn wants(&self, prefix: &str) -> Vec<Want> {
+        self.wants_named(
+            &format!("{prefix}logging.driver"),
+            &format!("{prefix}oom_score_adj"),
+        )
+    }
+
+    /// What these ask of the admission policy, named by Docker's fields
+    /// (`HostConfig.LogConfig.Type`).
+    pub fn docker_wants(&self) -> Vec<Want> {
+        self.wants_named("HostConfig.LogConfig.Type", "HostConfig.OomScoreAdj")
+    }
+
+    fn wants_named(&self, log_field: &str, oom_field: &str) -> Vec<Want> {
         let mut wants = Vec::new();
         if !self.log_driver.is_empty() && !LOCAL_LOG_DRIVERS.contains(&self.log_driver.as_str()) {
             wants.push(Want::new(
-                format!("{prefix}logging.driver ({})", self.log_driver),
+                format!("{log_field} ({})", self.log_driver),
                 Capability::LogDrivers,
             ));
         }
         if self.oom_score_adj.is_some_and(|s| s < 0) {
-            wants.push(Want::new(
-                format!("{prefix}oom_score_adj"),
-                Capability::SecurityOptions,
-            ));
+            wants.push(Want::new(oom_field, Capability::SecurityOptions));
         }
         wants
     }
@@ -508,6 +521,7 @@ impl ImageConfig {
         wants.extend(namespace_wants("network_mode", &self.network_mode));
         if let Some(d) = &self.docker {
             wants.extend(d.host.wants("HostConfig."));
+            wants.extend(d.options.docker_wants());
         }
         wants
     }
