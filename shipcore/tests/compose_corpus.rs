@@ -2,27 +2,100 @@
 //! real-world compose files, each with the model it must parse to (or the
 //! error it must be refused with), and, where docker-compose is installed,
 //! the same services and replica counts as `docker-compose config` gives.
+//! A file is `NN-name.yml` beside `NN-name.expect.json`, or, when it needs
+//! files next to it (`.env`, `env_file`, `extends`, `include`, secrets), a
+//! folder `NN-name/` with `compose.yml`, `expect.json` and those files,
+//! which the project carries as its files.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
-use shipcore::compose::{parse, ComposeFile, MountKind, ParseOptions, ServiceDef};
+use shipcore::compose::{parse_with, ComposeFile, Extras, MountKind, ParseOptions, ServiceDef};
 
+/// The corpus' compose files: `NN-name.yml`, and `NN-name/compose.yml`.
 fn corpus() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/compose");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("corpus folder")
         .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yml"))
+        .filter_map(|p| {
+            if p.is_dir() {
+                Some(p.join("compose.yml"))
+            } else {
+                p.extension().is_some_and(|e| e == "yml").then_some(p)
+            }
+        })
         .collect();
     files.sort();
     files
 }
 
+/// Whether `yml` is the compose file of a fixture folder.
+fn in_folder(yml: &Path) -> bool {
+    yml.file_name().is_some_and(|n| n == "compose.yml")
+}
+
+/// The fixture's name (`NN-name`, with `.yml` for a lone file).
+fn fixture_name(yml: &Path) -> String {
+    let named = if in_folder(yml) {
+        yml.parent().unwrap_or(yml)
+    } else {
+        yml
+    };
+    named
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
 fn expectation(yml: &Path) -> Value {
-    let text = std::fs::read_to_string(yml.with_extension("expect.json")).expect("expect file");
+    let path = if in_folder(yml) {
+        yml.with_file_name("expect.json")
+    } else {
+        yml.with_extension("expect.json")
+    };
+    let text = std::fs::read_to_string(path).expect("expect file");
     serde_json::from_str(&text).expect("expect json")
+}
+
+/// The files a fixture folder holds beside its compose file, by relative
+/// path, with the profiles its expectation enables.
+fn extras_of(yml: &Path, expect: &Value, profiles: Option<Vec<String>>) -> Extras {
+    let mut files = BTreeMap::new();
+    if in_folder(yml) {
+        let root = yml.parent().expect("folder");
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).expect("fixture folder") {
+                let p = e.expect("entry").path();
+                if p.is_dir() {
+                    stack.push(p);
+                    continue;
+                }
+                let rel = p
+                    .strip_prefix(root)
+                    .expect("inside")
+                    .to_string_lossy()
+                    .to_string();
+                if rel != "compose.yml" && rel != "expect.json" {
+                    files.insert(rel, std::fs::read_to_string(&p).expect("text file"));
+                }
+            }
+        }
+    }
+    let profiles = profiles.unwrap_or_else(|| {
+        expect["profiles"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| p.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    });
+    Extras::checked(&files, &profiles).expect("the fixture's files")
 }
 
 fn env_of(expect: &Value) -> BTreeMap<String, String> {
@@ -178,20 +251,17 @@ fn check_model(name: &str, file: &ComposeFile, expect: &Value) {
 #[test]
 fn corpus_parses_to_its_expected_model() {
     let files = corpus();
-    assert!(files.len() >= 25, "the corpus has {} files", files.len());
+    assert!(files.len() >= 60, "the corpus has {} files", files.len());
     let (mut accepted, mut refused) = (0, 0);
     for yml in &files {
-        let name = yml
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_string();
+        let name = fixture_name(yml);
         let src = std::fs::read_to_string(yml).expect("read");
         let expect = expectation(yml);
         let opts = ParseOptions {
             allow_binds: expect["allow_binds"].as_bool().unwrap_or(false),
         };
-        let result = parse(&src, &env_of(&expect), &opts);
+        let extras = extras_of(yml, &expect, None);
+        let result = parse_with(&src, &env_of(&expect), &opts, &extras);
         match expect.get("error") {
             Some(parts) => {
                 let err = match result {
@@ -226,6 +296,14 @@ fn docker_compose_view(
     let dir = tempfile::tempdir().expect("tempdir");
     let copy = dir.path().join("docker-compose.yml");
     std::fs::copy(yml, &copy).expect("copy");
+    if in_folder(yml) {
+        // The files beside it, where docker-compose looks for them.
+        for (rel, text) in extras_of(yml, &Value::Null, Some(Vec::new())).files {
+            let to = dir.path().join(&rel);
+            std::fs::create_dir_all(to.parent()?).ok()?;
+            std::fs::write(&to, text).ok()?;
+        }
+    }
     let out = std::process::Command::new("docker-compose")
         .args(["-f", copy.to_str()?, "-p", "corpus", "config"])
         .env_clear()
@@ -280,7 +358,10 @@ fn corpus_agrees_with_docker_compose() {
         };
         let src = std::fs::read_to_string(&yml).expect("read");
         let opts = ParseOptions { allow_binds: true };
-        let ours: BTreeMap<String, u64> = parse(&src, &env, &opts)
+        // docker-compose 1.29's `config` lists every service, whatever its
+        // profiles: compared with every profile enabled.
+        let all = extras_of(&yml, &expect, Some(vec!["*".to_string()]));
+        let ours: BTreeMap<String, u64> = parse_with(&src, &env, &opts, &all)
             .expect("accepted")
             .services
             .iter()
