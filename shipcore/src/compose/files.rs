@@ -141,6 +141,29 @@ pub fn normalize(path: &str) -> std::result::Result<String, String> {
 /// no `=` names a variable without a value (`None`). `path` names the file
 /// in errors.
 pub fn dotenv(path: &str, text: &str) -> Result<Vec<(String, Option<String>)>> {
+    let mut unbounded = usize::MAX;
+    dotenv_read(path, text, None, &mut unbounded)
+}
+
+/// [`dotenv`], with `${VAR}` in values (but single-quoted ones) filled as
+/// compose v2 fills them: from the file's earlier variables, then from
+/// `env`; the expansions count against `budget`.
+pub fn dotenv_interpolated(
+    path: &str,
+    text: &str,
+    env: &BTreeMap<String, String>,
+    budget: &mut usize,
+) -> Result<Vec<(String, Option<String>)>> {
+    dotenv_read(path, text, Some(env), budget)
+}
+
+fn dotenv_read(
+    path: &str,
+    text: &str,
+    env: Option<&BTreeMap<String, String>>,
+    budget: &mut usize,
+) -> Result<Vec<(String, Option<String>)>> {
+    let mut scope: BTreeMap<String, String> = env.cloned().unwrap_or_default();
     let mut out = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
@@ -162,17 +185,32 @@ pub fn dotenv(path: &str, text: &str) -> Result<Vec<(String, Option<String>)>> {
         }
         let value = match value {
             None => None,
-            Some(v) => Some(unquote(v).map_err(|why| bad(&why))?),
+            Some(v) => {
+                let (text, literal) = unquote(v).map_err(|why| bad(&why))?;
+                if literal || env.is_none() {
+                    Some(text)
+                } else {
+                    Some(
+                        super::interpolate::interpolate_within(&text, &scope, budget)
+                            .map_err(|why| bad(&why))?,
+                    )
+                }
+            }
         };
+        if let Some(v) = &value {
+            scope.insert(key.to_string(), v.clone());
+        }
         out.push((key.to_string(), value));
     }
     Ok(out)
 }
 
-fn unquote(v: &str) -> std::result::Result<String, String> {
+/// A value without its quotes, and whether it is to be taken literally
+/// (single-quoted).
+fn unquote(v: &str) -> std::result::Result<(String, bool), String> {
     if let Some(rest) = v.strip_prefix('\'') {
         let end = rest.find('\'').ok_or("an unclosed single quote")?;
-        return Ok(rest[..end].to_string());
+        return Ok((rest[..end].to_string(), true));
     }
     if let Some(rest) = v.strip_prefix('"') {
         let mut out = String::new();
@@ -180,7 +218,7 @@ fn unquote(v: &str) -> std::result::Result<String, String> {
         loop {
             match chars.next() {
                 None => return Err("an unclosed double quote".into()),
-                Some('"') => return Ok(out),
+                Some('"') => return Ok((out, false)),
                 Some('\\') => match chars.next() {
                     Some('n') => out.push('\n'),
                     Some('t') => out.push('\t'),
@@ -195,7 +233,7 @@ fn unquote(v: &str) -> std::result::Result<String, String> {
         Some(i) => &v[..i],
         None => v,
     };
-    Ok(v.trim_end().to_string())
+    Ok((v.trim_end().to_string(), false))
 }
 
 #[cfg(test)]
@@ -244,6 +282,31 @@ mod tests {
             .to_string();
         assert!(e.contains("app.env line 2"), "{e}");
         assert!(dotenv("x", "A=\"open\n").is_err());
+    }
+
+    #[test]
+    fn dotenv_values_are_interpolated_but_single_quoted_ones() {
+        let env: BTreeMap<String, String> = [("HOST".to_string(), "db".to_string())].into();
+        let mut budget = 1 << 20;
+        let got = dotenv_interpolated(
+            "app.env",
+            "PORT=5432\nURL=postgres://${HOST}:${PORT}/app\nRAW='${HOST}'\nQ=\"${MISSING:-x}\"\n",
+            &env,
+            &mut budget,
+        )
+        .unwrap();
+        let v = |k: &str| {
+            got.iter()
+                .find(|(n, _)| n == k)
+                .and_then(|(_, v)| v.clone())
+        };
+        assert_eq!(v("URL").as_deref(), Some("postgres://db:5432/app"));
+        assert_eq!(v("RAW").as_deref(), Some("${HOST}"));
+        assert_eq!(v("Q").as_deref(), Some("x"));
+        let mut small = 4;
+        assert!(
+            dotenv_interpolated("a.env", "A=${HOST}${HOST}${HOST}\n", &env, &mut small).is_err()
+        );
     }
 
     #[test]

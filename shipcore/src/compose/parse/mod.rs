@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
-use super::files::{dotenv, Extras};
+use super::files::{dotenv_interpolated, Extras};
 use super::interpolate::{interpolate_within, MAX_INTERPOLATED_FILE_BYTES};
 use super::model::*;
 use crate::error::{Error, Result};
@@ -95,7 +95,10 @@ pub fn parse_with(
     let env = match extras.file(".env") {
         Some(text) => {
             merged = BTreeMap::new();
-            for (k, v) in dotenv(".env", text)? {
+            // `.env` fills from the project's environment and its own
+            // earlier lines.
+            let mut budget = MAX_INTERPOLATED_FILE_BYTES;
+            for (k, v) in dotenv_interpolated(".env", text, env, &mut budget)? {
                 merged.insert(k, v.unwrap_or_default());
             }
             merged.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));

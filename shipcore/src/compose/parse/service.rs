@@ -218,7 +218,10 @@ impl Reader<'_> {
                 }
                 continue;
             };
-            for (k, v) in super::super::files::dotenv(&path, text)? {
+            let mut budget = self.budget.get();
+            let read = super::super::files::dotenv_interpolated(&path, text, self.env, &mut budget);
+            self.budget.set(budget);
+            for (k, v) in read? {
                 let v = match v {
                     // A name alone takes the project's value, if any.
                     None => self.env.get(&k).cloned(),
