@@ -1116,3 +1116,36 @@ services:
     );
     p.delete(&name, true, true).await.unwrap();
 }
+
+/// `pull_policy: never` does not pull: an image the engine lacks fails the
+/// project saying so.
+#[tokio::test]
+async fn pull_policy_never_does_not_pull() {
+    let Some((_c, p, _bg)) = setup("nopull").await else {
+        println!("SKIP: no engine");
+        return;
+    };
+    let name = format!("nopull{}", free_port());
+    let template =
+        "services:\n  app:\n    image: shipcore/not-on-any-engine:1\n    pull_policy: never\n"
+            .to_string();
+    let owner = shipcore::model::Owner::system();
+    p.create(
+        NewProject {
+            name: name.clone(),
+            template,
+            ..NewProject::default()
+        },
+        &owner,
+    )
+    .await
+    .unwrap();
+    wait_state(&p, &name, "failed").await;
+    let view = p.get(&name, false, false, &owner).await.unwrap();
+    assert!(
+        view.reason.contains("pull_policy is never"),
+        "{}",
+        view.reason
+    );
+    p.delete(&name, true, true).await.unwrap();
+}

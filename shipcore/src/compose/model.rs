@@ -81,6 +81,8 @@ pub struct ServiceDef {
     /// Keys that stay within the container: read-only root, limits, tmpfs,
     /// DNS, logging, ...
     pub options: crate::model::ContainerOptions,
+    /// `always`, `never` or `missing` (empty: when the engine lacks it).
+    pub pull_policy: String,
     /// Profiles it belongs to (empty: it always runs).
     pub profiles: Vec<String>,
     /// Secrets and configs put into its containers before they start.

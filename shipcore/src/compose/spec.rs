@@ -200,6 +200,7 @@ impl ServiceDef {
             m.insert("stop_grace_period".into(), json!(duration_text(g)));
         }
         put(&mut m, "profiles", json!(self.profiles));
+        put(&mut m, "pull_policy", json!(self.pull_policy));
         for (key, secret) in [("secrets", true), ("configs", false)] {
             let list: Vec<Value> = self
                 .files

@@ -301,7 +301,7 @@ impl Site {
                     let (svc, n) = (service.as_str(), *number);
                     async move {
                         let spec = self.spec(file, svc, def, version, n, mode, aliases);
-                        let id = self.create(&spec).await?;
+                        let id = self.create(&spec, &def.pull_policy).await?;
                         self.attach(file, def, svc, &id, aliases).await?;
                         self.backend.start_container(&id).await
                     }
@@ -318,8 +318,23 @@ impl Site {
     }
 
     /// Creates a container, pulling its image first if the engine lacks it.
-    async fn create(&self, spec: &ContainerSpec) -> Result<String> {
+    /// Creates a container, pulling its image as the service's
+    /// `pull_policy` says: `always` first, `never` not at all, otherwise
+    /// when the engine lacks it.
+    async fn create(&self, spec: &ContainerSpec, pull_policy: &str) -> Result<String> {
+        if pull_policy == "always" {
+            self.pull(&spec.image).await?;
+        }
         match self.backend.create_container(spec).await {
+            Err(Error::NotFound { kind, .. }) if kind == "image" && pull_policy == "never" => {
+                Err(Error::invalid(
+                    "template",
+                    format!(
+                        "image {} is not on engine {}, and its service's pull_policy is never",
+                        spec.image, self.engine
+                    ),
+                ))
+            }
             Err(Error::NotFound { kind, .. }) if kind == "image" => {
                 self.pull(&spec.image).await?;
                 self.backend.create_container(spec).await

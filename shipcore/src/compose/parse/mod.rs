@@ -1298,6 +1298,29 @@ mod tests {
     }
 
     #[test]
+    fn pull_policies() {
+        for (policy, want) in [
+            ("always", "always"),
+            ("never", "never"),
+            ("missing", "missing"),
+            ("if_not_present", "missing"),
+        ] {
+            let f = parse_ok(&format!(
+                "services:\n  a:\n    image: x\n    pull_policy: {policy}\n"
+            ));
+            assert_eq!(f.services["a"].pull_policy, want);
+        }
+        assert!(
+            parse_err("services:\n  a:\n    image: x\n    pull_policy: build\n")
+                .contains("needs a build")
+        );
+        assert!(
+            parse_err("services:\n  a:\n    image: x\n    pull_policy: sometimes\n")
+                .contains("sometimes")
+        );
+    }
+
+    #[test]
     fn errors_give_line_and_column() {
         let e =
             parse_err("services:\n  web:\n    image: busybox\n    ports:\n      - \"80000:80\"\n");

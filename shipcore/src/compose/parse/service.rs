@@ -33,6 +33,15 @@ impl Reader<'_> {
                     self.boolean(at, &value)?;
                 }
                 "annotations" => s.options.annotations = self.string_map(at, value)?,
+                "pull_policy" => {
+                    let policy = self.string(at, &value)?;
+                    s.pull_policy = match policy.as_str() {
+                        "always" | "never" => policy,
+                        "missing" | "if_not_present" => "missing".into(),
+                        "build" => return Err(self.fail(at, "pull_policy build needs a build, which compose projects do not run (push the image to the registry)")),
+                        other => return Err(self.fail(at, format!("{other:?} is not always, never, missing or if_not_present"))),
+                    };
+                }
                 "profiles" => {
                     s.profiles = self.strings(at, value)?;
                     if let Some(bad) = s
