@@ -1026,6 +1026,32 @@ async fn a_key_the_engine_cannot_honour_fails_the_project_saying_why() {
         );
     }
     p.delete(&name, true, true).await.unwrap();
+    // A MAC address, taken per network from Docker API 1.44 on.
+    let mac = format!("{name}mac");
+    p.create(
+        NewProject {
+            name: mac.clone(),
+            template: format!(
+                "services:\n  app:\n    image: {IMAGE}\n    command: [\"sleep\", \"3600\"]\n    mac_address: 02:42:ac:11:99:02\n"
+            ),
+            ..NewProject::default()
+        },
+        &owner,
+    )
+    .await
+    .unwrap();
+    if newer {
+        wait_state(&p, &mac, "running").await;
+    } else {
+        wait_state(&p, &mac, "failed").await;
+        let view = p.get(&mac, false, false, &owner).await.unwrap();
+        assert!(
+            view.reason.contains("mac_address needs Docker API 1.44"),
+            "{}",
+            view.reason
+        );
+    }
+    p.delete(&mac, true, true).await.unwrap();
 }
 
 /// A sidecar shares its service's network (`network_mode: service:web`,

@@ -97,6 +97,7 @@ pub fn endpoint_settings(e: &shipcore::model::Endpoint) -> m::EndpointSettings {
     m::EndpointSettings {
         aliases: (!e.aliases.is_empty()).then(|| e.aliases.clone()),
         ipam_config: ipam,
+        mac_address: (!e.mac_address.is_empty()).then(|| e.mac_address.clone()),
         ..Default::default()
     }
 }
@@ -216,6 +217,7 @@ pub fn create_body(s: &ContainerSpec) -> m::ContainerCreateBody {
         aliases: s.network_aliases.clone(),
         ipv4_address: s.ipv4_address.clone(),
         ipv6_address: s.ipv6_address.clone(),
+        mac_address: s.mac_address.clone(),
     };
     let networking_config = match &network {
         Some(net) if endpoint != shipcore::model::Endpoint::default() => {

@@ -71,6 +71,8 @@ pub struct ServiceDef {
     /// The container's name on its engine (one replica only); empty: the
     /// project's `{project}_{service}_{version}_{n}`.
     pub container_name: String,
+    /// Its MAC address on its first network (one replica only).
+    pub mac_address: String,
     pub working_dir: String,
     pub user: String,
     pub init: Option<bool>,
@@ -448,6 +450,10 @@ impl ComposeFile {
                     format!("services.{name}.healthcheck.start_interval"),
                     (1, 44),
                 ));
+            }
+            let per_network = s.addresses.values().any(|e| !e.mac_address.is_empty());
+            if !s.mac_address.is_empty() || per_network {
+                needs.push((format!("services.{name}.mac_address"), (1, 44)));
             }
             if !s.options.annotations.is_empty() {
                 needs.push((format!("services.{name}.annotations"), (1, 46)));

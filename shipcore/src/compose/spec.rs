@@ -99,6 +99,7 @@ impl ServiceDef {
         let mut m = Map::new();
         put(&mut m, "image", json!(self.image));
         put(&mut m, "container_name", json!(self.container_name));
+        put(&mut m, "mac_address", json!(self.mac_address));
         if let Some(c) = &self.command {
             m.insert("command".into(), json!(c));
         }
@@ -171,6 +172,7 @@ impl ServiceDef {
                         if let Some(a) = self.addresses.get(net) {
                             put(&mut o, "ipv4_address", json!(a.ipv4_address));
                             put(&mut o, "ipv6_address", json!(a.ipv6_address));
+                            put(&mut o, "mac_address", json!(a.mac_address));
                         }
                         let v = if o.is_empty() {
                             Value::Null

@@ -102,6 +102,9 @@ pub struct ContainerSpec {
     pub ipv4_address: String,
     #[serde(default)]
     pub ipv6_address: String,
+    /// Its MAC address on that network (Docker API 1.44 on).
+    #[serde(default)]
+    pub mac_address: String,
     /// Volume mounts, `volume-or-path:/container/path[:ro]`.
     pub binds: Vec<String>,
     /// Paths in the container mounted as tmpfs.

@@ -30,6 +30,9 @@ pub struct Endpoint {
     pub ipv4_address: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub ipv6_address: String,
+    /// The container's MAC address there (Docker API 1.44 on).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub mac_address: String,
 }
 
 impl Endpoint {

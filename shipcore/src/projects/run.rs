@@ -537,6 +537,11 @@ impl Site {
             },
             ipv4_address: first_address.ipv4_address,
             ipv6_address: first_address.ipv6_address,
+            mac_address: if def.mac_address.is_empty() {
+                first_address.mac_address
+            } else {
+                def.mac_address.clone()
+            },
             binds,
             tmpfs: def
                 .volumes

@@ -1321,6 +1321,33 @@ mod tests {
     }
 
     #[test]
+    fn mac_addresses_need_api_1_44_and_one_replica() {
+        let f = parse_ok(concat!(
+            "services:\n  a:\n    image: x\n    mac_address: 02:42:ac:11:00:02\n",
+            "  b:\n    image: x\n    networks:\n      n:\n        mac_address: 02:42:ac:11:00:03\n",
+            "networks:\n  n: {}\n",
+        ));
+        assert_eq!(f.services["a"].mac_address, "02:42:ac:11:00:02");
+        assert_eq!(
+            f.services["b"].addresses["n"].mac_address,
+            "02:42:ac:11:00:03"
+        );
+        assert_eq!(
+            f.beyond("1.41", "e").as_deref(),
+            Some("services.a.mac_address needs Docker API 1.44; engine e speaks 1.41")
+        );
+        assert!(f.beyond("1.44", "e").is_none());
+        assert!(
+            parse_err("services:\n  a:\n    image: x\n    mac_address: nope\n")
+                .contains("not a MAC")
+        );
+        assert!(parse_err(
+            "services:\n  a:\n    image: x\n    scale: 2\n    mac_address: 02:42:ac:11:00:02\n"
+        )
+        .contains("one container"));
+    }
+
+    #[test]
     fn errors_give_line_and_column() {
         let e =
             parse_err("services:\n  web:\n    image: busybox\n    ports:\n      - \"80000:80\"\n");

@@ -120,6 +120,7 @@ impl Reader<'_> {
                     }
                 }
                 "hostname" => s.hostname = self.string(at, &value)?,
+                "mac_address" => s.mac_address = self.mac(at, &value)?,
                 "container_name" => {
                     s.container_name = self.string(at, &value)?;
                     if !crate::model::docker_name(&s.container_name, 128) {
@@ -242,6 +243,20 @@ impl Reader<'_> {
         Ok(out)
     }
 
+    /// A MAC address, `02:42:ac:11:00:02`.
+    pub(super) fn mac(&self, at: At<'_>, v: &Value) -> Result<String> {
+        let text = self.string(at, v)?;
+        let parts: Vec<&str> = text.split(':').collect();
+        let ok = parts.len() == 6
+            && parts
+                .iter()
+                .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()));
+        if !ok {
+            return Err(self.fail(at, format!("{text:?} is not a MAC address")));
+        }
+        Ok(text)
+    }
+
     /// One `expose` item: a port or a range, with an optional protocol.
     pub(super) fn expose(&self, at: At<'_>, item: &Value) -> Result<Vec<ExposeDef>> {
         let text = scalar(item).ok_or_else(|| self.fail(at, "items must be ports"))?;
@@ -293,6 +308,18 @@ impl Reader<'_> {
                     format!("network_mode {} cannot go with {other} (Docker refuses or ignores them together)", s.network_mode),
                 ));
             }
+        }
+        let macs =
+            !s.mac_address.is_empty() || s.addresses.values().any(|e| !e.mac_address.is_empty());
+        if macs && s.replicas > 1 {
+            let at = At {
+                key: "mac_address",
+                ..at
+            };
+            return Err(self.fail(
+                at,
+                "a MAC address is for one container: this service has more than one replica",
+            ));
         }
         if !s.addresses.is_empty() && s.replicas > 1 {
             let at = At {
@@ -680,6 +707,10 @@ impl Reader<'_> {
                                     );
                                 }
                                 addresses.entry(net.clone()).or_default().ipv4_address = a;
+                            }
+                            "mac_address" => {
+                                addresses.entry(net.clone()).or_default().mac_address =
+                                    self.mac(at, &v)?;
                             }
                             "ipv6_address" => {
                                 let a = self.string(at, &v)?;
