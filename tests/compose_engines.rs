@@ -1175,3 +1175,47 @@ async fn pull_policy_never_does_not_pull() {
     );
     p.delete(&name, true, true).await.unwrap();
 }
+
+/// An external network that another account's project made is not this
+/// project's to join: the project fails saying so.
+#[tokio::test]
+async fn another_accounts_network_is_not_joined_as_external() {
+    let Some((c, p, _bg)) = setup("theirs").await else {
+        println!("SKIP: no engine");
+        return;
+    };
+    let tag = free_port();
+    let name = format!("theirs{tag}");
+    let net = format!("theirnet{tag}");
+    let a = c.backend("a").await.unwrap();
+    a.create_network(&shipcore::engine::NetworkSpec {
+        name: net.clone(),
+        labels: [(
+            "io.shipcore.compose".to_string(),
+            "someone-else".to_string(),
+        )]
+        .into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let template = format!(
+        "x-shipcore-labels: [\"host:a\"]\nservices:\n  app:\n    image: {IMAGE}\n    command: [\"sleep\", \"3600\"]\n    networks: [shared]\nnetworks:\n  shared:\n    external: true\n    name: {net}\n"
+    );
+    let owner = shipcore::model::Owner::system();
+    p.create(
+        NewProject {
+            name: name.clone(),
+            template,
+            ..NewProject::default()
+        },
+        &owner,
+    )
+    .await
+    .unwrap();
+    wait_state(&p, &name, "failed").await;
+    let view = p.get(&name, false, false, &owner).await.unwrap();
+    assert!(view.reason.contains("another account"), "{}", view.reason);
+    p.delete(&name, true, true).await.unwrap();
+    a.remove_network(&net).await.unwrap();
+}

@@ -192,20 +192,20 @@ pub fn container_name(project: &str, service: &str, version: &str, n: u32) -> St
 
 /// The engine's name of a project network (`default` included).
 pub fn network_name(project: &str, key: &str, def: &compose::NetworkDef) -> String {
-    if !def.name.is_empty() {
-        def.name.clone()
-    } else if def.external {
-        key.to_string()
-    } else {
-        format!("{project}_{key}")
-    }
+    engine_name(project, key, &def.name, def.external)
 }
 
 /// The engine's name of a project volume.
 pub fn volume_name(project: &str, key: &str, def: &compose::VolumeDef) -> String {
-    if !def.name.is_empty() {
-        def.name.clone()
-    } else if def.external {
+    engine_name(project, key, &def.name, def.external)
+}
+
+/// A project resource's name on its engine: the one the file gives, the
+/// key for an external one, else `{project}_{key}`.
+fn engine_name(project: &str, key: &str, name: &str, external: bool) -> String {
+    if !name.is_empty() {
+        name.to_string()
+    } else if external {
         key.to_string()
     } else {
         format!("{project}_{key}")

@@ -95,12 +95,17 @@ impl Site {
                 return Err(Error::invalid("template", why));
             }
         }
-        let existing: BTreeSet<String> = self
+        // Each network on the engine, with the project owner it was made
+        // for (none: made outside any project).
+        let existing: BTreeMap<String, Option<String>> = self
             .backend
             .list_networks()
             .await?
             .into_iter()
-            .map(|n| n.name)
+            .map(|n| {
+                let owner = n.labels.get(LABEL_OWNER).cloned();
+                (n.name, owner)
+            })
             .collect();
         let mut wanted: BTreeSet<String> = BTreeSet::new();
         for s in file.services.values() {
@@ -114,18 +119,28 @@ impl Site {
             let def = file.networks.get(&net).unwrap_or(&none);
             let name = network_name(&self.project, &net, def);
             if def.external {
-                if !existing.contains(&name) {
-                    return Err(Error::invalid(
+                match existing.get(&name) {
+                    None => return Err(Error::invalid(
                         "template",
                         format!(
                             "external network {name} does not exist on engine {}: create it first",
                             self.engine
                         ),
-                    ));
+                    )),
+                    // Another account's project network is not this
+                    // project's to join.
+                    Some(Some(owner)) if *owner != self.owner => {
+                        return Err(Error::Forbidden {
+                            reason: format!(
+                                "external network {name} belongs to another account's project"
+                            ),
+                        })
+                    }
+                    Some(_) => {}
                 }
                 continue;
             }
-            if existing.contains(&name) {
+            if existing.contains_key(&name) {
                 continue;
             }
             let mut labels = def.labels.clone();

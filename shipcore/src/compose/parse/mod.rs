@@ -428,13 +428,7 @@ impl Reader<'_> {
                 "driver" => def.driver = self.string(at, &value)?,
                 "driver_opts" => def.driver_opts = self.string_map(at, value)?,
                 "labels" => def.labels = self.string_map(at, value)?,
-                "external" => {
-                    let (external, name) = self.external(at, value)?;
-                    def.external = external;
-                    if !name.is_empty() {
-                        def.name = name;
-                    }
-                }
+                "external" => self.external(at, value, &mut def.external, &mut def.name)?,
                 "name" => def.name = self.string(at, &value)?,
                 k if k.starts_with("x-") => {}
                 _ => return Err(self.fail(at, unsupported(&key))),
@@ -452,13 +446,7 @@ impl Reader<'_> {
                 "driver" => def.driver = self.string(at, &value)?,
                 "driver_opts" => def.driver_opts = self.string_map(at, value)?,
                 "labels" => def.labels = self.string_map(at, value)?,
-                "external" => {
-                    let (external, name) = self.external(at, value)?;
-                    def.external = external;
-                    if !name.is_empty() {
-                        def.name = name;
-                    }
-                }
+                "external" => self.external(at, value, &mut def.external, &mut def.name)?,
                 "name" => def.name = self.string(at, &value)?,
                 "internal" => def.internal = self.boolean(at, &value)?,
                 "attachable" => def.attachable = self.boolean(at, &value)?,
@@ -471,22 +459,22 @@ impl Reader<'_> {
         Ok(def)
     }
 
-    /// `external: true`, or the older `external: {name: N}`: whether, and
-    /// the name it gives.
-    fn external(&self, at: At<'_>, v: Value) -> Result<(bool, String)> {
+    /// `external: true`, or the older `external: {name: N}`: sets whether,
+    /// and the name when it gives one.
+    fn external(&self, at: At<'_>, v: Value, external: &mut bool, name: &mut String) -> Result<()> {
         match v {
             Value::Object(_) => {
-                let mut name = String::new();
                 for (k, v) in self.fields(at, v)? {
                     match k.as_str() {
-                        "name" => name = self.string(at, &v)?,
+                        "name" => *name = self.string(at, &v)?,
                         _ => return Err(self.fail(at, unsupported(&format!("external.{k}")))),
                     }
                 }
-                Ok((true, name))
+                *external = true;
             }
-            v => Ok((self.boolean(at, &v)?, String::new())),
+            v => *external = self.boolean(at, &v)?,
         }
+        Ok(())
     }
 
     /// A network's `ipam`: its driver and pools (`config`).
