@@ -1,7 +1,8 @@
 //! The compose corpus (`tests/fixtures/compose/` at the workspace root):
 //! real-world compose files, each with the model it must parse to (or the
 //! error it must be refused with), and, where docker-compose is installed,
-//! the same services and replica counts as `docker-compose config` gives.
+//! the same normalised model as `docker-compose config` gives, key by key
+//! (`support/spec_form.rs` reads both into one form).
 //! A file is `NN-name.yml` beside `NN-name.expect.json`, or, when it needs
 //! files next to it (`.env`, `env_file`, `extends`, `include`, secrets), a
 //! folder `NN-name/` with `compose.yml`, `expect.json` and those files,
@@ -11,6 +12,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
+#[path = "support/spec_form.rs"]
+mod spec_form;
+
 use shipcore::compose::{parse_with, ComposeFile, Extras, MountKind, ParseOptions, ServiceDef};
 
 /// The corpus' compose files: `NN-name.yml`, and `NN-name/compose.yml`.
@@ -288,11 +292,13 @@ fn corpus_parses_to_its_expected_model() {
     );
 }
 
-/// Services and replica counts as `docker-compose config` resolves them.
-fn docker_compose_view(
+/// What `docker-compose config` prints for `yml`, and the folder it ran
+/// in (relative bind sources come out absolute against it); `None` when
+/// docker-compose refuses the file.
+fn docker_compose_config(
     yml: &Path,
     env: &BTreeMap<String, String>,
-) -> Option<BTreeMap<String, u64>> {
+) -> Option<(Value, tempfile::TempDir)> {
     let dir = tempfile::tempdir().expect("tempdir");
     let copy = dir.path().join("docker-compose.yml");
     std::fs::copy(yml, &copy).expect("copy");
@@ -317,23 +323,26 @@ fn docker_compose_view(
     }
     let config: Value = serde_saphyr::from_str(&String::from_utf8_lossy(&out.stdout))
         .expect("docker-compose prints YAML");
-    let services = config["services"].as_object()?;
-    Some(
-        services
-            .iter()
-            .map(|(name, s)| {
-                let n = s["deploy"]["replicas"]
-                    .as_u64()
-                    .or_else(|| s["scale"].as_u64())
-                    .unwrap_or(1);
-                (name.clone(), n)
-            })
-            .collect(),
-    )
+    Some((config, dir))
 }
 
+/// `$$` as the container sees it: docker-compose 1.29's `config` keeps
+/// the escape in the values it prints, the engine gets one `$`.
+fn unescaped(v: Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(s.replace("$$", "$")),
+        Value::Array(a) => Value::Array(a.into_iter().map(unescaped).collect()),
+        Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (k, unescaped(v))).collect()),
+        other => other,
+    }
+}
+
+/// The table test: for every file docker-compose 1.29 accepts, the
+/// normalised model (`GET /projects/{name}/config`) and `docker-compose
+/// config` agree, service by service and key by key, and on the
+/// top-level networks and volumes.
 #[test]
-fn corpus_agrees_with_docker_compose() {
+fn corpus_agrees_with_docker_compose_config_key_by_key() {
     let installed = std::process::Command::new("docker-compose")
         .arg("version")
         .output()
@@ -347,29 +356,68 @@ fn corpus_agrees_with_docker_compose() {
         return;
     }
     let mut compared = 0;
+    let mut failures = Vec::new();
     for yml in corpus() {
         let expect = expectation(&yml);
         if expect.get("error").is_some() {
             continue;
         }
         let env = env_of(&expect);
-        let Some(reference) = docker_compose_view(&yml, &env) else {
+        let Some((reference, dir)) = docker_compose_config(&yml, &env) else {
             continue; // docker-compose 1.29 refuses it (see the corpus README)
         };
+        let root = dir.path().to_string_lossy().to_string();
+        let reference = unescaped(reference);
         let src = std::fs::read_to_string(&yml).expect("read");
         let opts = ParseOptions { allow_binds: true };
         // docker-compose 1.29's `config` lists every service, whatever its
         // profiles: compared with every profile enabled.
         let all = extras_of(&yml, &expect, Some(vec!["*".to_string()]));
-        let ours: BTreeMap<String, u64> = parse_with(&src, &env, &opts, &all)
+        let ours = parse_with(&src, &env, &opts, &all)
             .expect("accepted")
-            .services
-            .iter()
-            .map(|(k, s)| (k.clone(), u64::from(s.replicas)))
-            .collect();
-        assert_eq!(ours, reference, "{}", yml.display());
+            .to_spec("corpus");
+        let name = fixture_name(&yml);
+        let theirs_services = reference["services"].as_object().cloned().unwrap_or_default();
+        let ours_services = ours["services"].as_object().cloned().unwrap_or_default();
+        let names = |m: &Map<String, Value>| m.keys().cloned().collect::<Vec<_>>();
+        if names(&theirs_services) != names(&ours_services) {
+            failures.push(format!(
+                "{name}: services {:?} / docker-compose {:?}",
+                names(&ours_services),
+                names(&theirs_services)
+            ));
+            continue;
+        }
+        for (svc, theirs) in &theirs_services {
+            let a = spec_form::service(&ours_services[svc], &root);
+            let b = spec_form::service(theirs, &root);
+            for key in a.keys().chain(b.keys()).collect::<std::collections::BTreeSet<_>>() {
+                if a.get(key) != b.get(key) {
+                    failures.push(format!(
+                        "{name}: service {svc}, {key}: shipcore {} / docker-compose {}",
+                        a.get(key).unwrap_or(&Value::Null),
+                        b.get(key).unwrap_or(&Value::Null)
+                    ));
+                }
+            }
+        }
+        for section in ["networks", "volumes"] {
+            if section == "volumes" && reference["version"] == json!("1") {
+                // Version 1 has no top-level volumes: a named one is the
+                // engine's name, which shipcore writes as `name`.
+                continue;
+            }
+            let a = spec_form::section(&ours[section]);
+            let b = spec_form::section(&reference[section]);
+            if a != b {
+                failures.push(format!(
+                    "{name}: {section}: shipcore {a:?} / docker-compose {b:?}"
+                ));
+            }
+        }
         compared += 1;
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(
         compared >= 20,
         "only {compared} files compared with docker-compose"

@@ -155,6 +155,7 @@ impl ServiceDef {
             .collect();
         put(&mut m, "depends_on", Value::Object(deps));
         put(&mut m, "links", json!(self.links));
+        put(&mut m, "volumes_from", json!(self.volumes_from));
         put(&mut m, "restart", json!(self.restart));
         m.insert("deploy".into(), self.deploy_spec());
         if let Some(h) = &self.healthcheck {
@@ -458,7 +459,7 @@ mod tests {
             "    environment: {A: \"1\", B: null}\n    ports: [\"8080:80\", \"9000-9005:53/udp\"]\n",
             "    volumes: [\"data:/data:ro\", /tmp/x:/x]\n    labels: {a: b}\n    restart: always\n",
             "    depends_on: {db: {condition: service_healthy}}\n    healthcheck: {test: [CMD, true], interval: 90s}\n",
-            "    networks: {back: {aliases: [w], ipv4_address: 10.5.0.5}}\n    read_only: true\n    tmpfs: [\"/run:size=1m\"]\n",
+            "    networks: {back: {aliases: [w], ipv4_address: 10.5.0.5}}\n    volumes_from: [\"db:ro\"]\n    read_only: true\n    tmpfs: [\"/run:size=1m\"]\n",
             "    ulimits: {nofile: {soft: 1, hard: 2}}\n    logging: {driver: json-file, options: {max-size: 1m}}\n",
             "    deploy: {resources: {limits: {cpus: \"0.5\", memory: 64M, pids: 9}}}\n    stop_grace_period: 1m30s\n",
             "  db:\n    image: postgres\n    network_mode: host\n    healthcheck: {test: [CMD, true]}\n",
