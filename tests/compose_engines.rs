@@ -24,6 +24,13 @@ use shipcore::Error;
 use support::*;
 
 async fn setup(name: &str) -> Option<(Cluster, Projects, shipcore::cluster::Background)> {
+    setup_with(name, |_| {}).await
+}
+
+async fn setup_with(
+    name: &str,
+    tune: impl FnOnce(&mut ProjectsOptions),
+) -> Option<(Cluster, Projects, shipcore::cluster::Background)> {
     let (a, b) = engines()?;
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let cluster = cluster_on(store.clone(), &a, &b, Strategy::Spread, &unique(name)).await;
@@ -33,17 +40,13 @@ async fn setup(name: &str) -> Option<(Cluster, Projects, shipcore::cluster::Back
         async move { c.health("a").await == Some(shipcore::model::Health::Healthy) }
     })
     .await;
-    let projects = Projects::open(
-        store,
-        cluster.clone(),
-        ProjectsOptions {
-            health_deadline: Duration::from_secs(30),
-            poll: Duration::from_millis(100),
-            ..ProjectsOptions::default()
-        },
-    )
-    .await
-    .unwrap();
+    let mut opts = ProjectsOptions {
+        health_deadline: Duration::from_secs(30),
+        poll: Duration::from_millis(100),
+        ..ProjectsOptions::default()
+    };
+    tune(&mut opts);
+    let projects = Projects::open(store, cluster.clone(), opts).await.unwrap();
     Some((cluster, projects, bg))
 }
 
@@ -970,6 +973,80 @@ configs:
         exec(&["stat", "-c", "%a", "/run/secrets/db_password"]),
         "444"
     );
+    p.delete(&name, true, true).await.unwrap();
+}
+
+/// Relative bind sources as a checkout has them: the project's own files
+/// (a file, a folder of them) are in the container at the mount's target;
+/// a folder it does not carry is made on the engine's host under the
+/// project's folder, as docker-compose makes one beside the compose file.
+#[tokio::test]
+async fn relative_binds_take_the_projects_files_or_a_host_folder_of_its_own() {
+    let root = tempfile::tempdir().unwrap();
+    let bind_root = root.path().to_string_lossy().to_string();
+    let Some((c, p, _bg)) = setup_with("binds", |o| o.bind_root = bind_root.clone()).await else {
+        println!("SKIP: no engine");
+        return;
+    };
+    let name = format!("bind{}", free_port());
+    let template = format!(
+        r#"
+services:
+  app:
+    image: {IMAGE}
+    command: ["sh", "-c", "echo written > /data/out; exec sleep 3600"]
+    volumes:
+      - ./conf/app.conf:/etc/app/app.conf:ro
+      - ./site:/srv/site
+      - ./data:/data
+"#
+    );
+    let owner = shipcore::model::Owner::system();
+    p.create(
+        NewProject {
+            name: name.clone(),
+            template,
+            files: [
+                ("conf/app.conf".to_string(), "listen 80".to_string()),
+                ("site/index.html".to_string(), "<p>hi</p>".to_string()),
+                ("site/css/a.css".to_string(), "p{}".to_string()),
+            ]
+            .into(),
+            ..NewProject::default()
+        },
+        &owner,
+    )
+    .await
+    .unwrap();
+    wait_state(&p, &name, "running").await;
+    let view = p.get(&name, false, false, &owner).await.unwrap();
+    let backend = c.backend(&view.engine).await.unwrap();
+    let app = listed(&*backend, &name).await.remove(0);
+    let addr = std::env::var(if view.engine == "a" {
+        "SHIPCORE_ENGINE_A"
+    } else {
+        "SHIPCORE_ENGINE_B"
+    })
+    .unwrap();
+    let exec = |args: &[&str]| {
+        let mut all = vec!["-H", &addr, "exec", &app.id];
+        all.extend_from_slice(args);
+        let out = std::process::Command::new("docker")
+            .args(&all)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(exec(&["cat", "/etc/app/app.conf"]), "listen 80");
+    assert_eq!(exec(&["cat", "/srv/site/index.html"]), "<p>hi</p>");
+    assert_eq!(exec(&["cat", "/srv/site/css/a.css"]), "p{}");
+    // The engine's host folder for ./data, written by the container.
+    let host = root.path().join(&name).join("data").join("out");
+    wait_for("the host folder written", Duration::from_secs(10), || {
+        let host = host.clone();
+        async move { std::fs::read_to_string(&host).is_ok_and(|t| t.trim() == "written") }
+    })
+    .await;
     p.delete(&name, true, true).await.unwrap();
 }
 

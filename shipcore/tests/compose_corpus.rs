@@ -377,7 +377,10 @@ fn corpus_agrees_with_docker_compose_config_key_by_key() {
             .expect("accepted")
             .to_spec("corpus");
         let name = fixture_name(&yml);
-        let theirs_services = reference["services"].as_object().cloned().unwrap_or_default();
+        let theirs_services = reference["services"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         let ours_services = ours["services"].as_object().cloned().unwrap_or_default();
         let names = |m: &Map<String, Value>| m.keys().cloned().collect::<Vec<_>>();
         if names(&theirs_services) != names(&ours_services) {
@@ -391,7 +394,11 @@ fn corpus_agrees_with_docker_compose_config_key_by_key() {
         for (svc, theirs) in &theirs_services {
             let a = spec_form::service(&ours_services[svc], &root);
             let b = spec_form::service(theirs, &root);
-            for key in a.keys().chain(b.keys()).collect::<std::collections::BTreeSet<_>>() {
+            for key in a
+                .keys()
+                .chain(b.keys())
+                .collect::<std::collections::BTreeSet<_>>()
+            {
                 if a.get(key) != b.get(key) {
                     failures.push(format!(
                         "{name}: service {svc}, {key}: shipcore {} / docker-compose {}",

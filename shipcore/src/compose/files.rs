@@ -86,6 +86,11 @@ impl Extras {
         self.files.get(&clean).map(String::as_str)
     }
 
+    /// The files a relative bind source names (see [`files_under`]).
+    pub fn under(&self, source: &str) -> BTreeMap<String, String> {
+        files_under(&self.files, source)
+    }
+
     /// Whether a service of `profiles` runs: one without profiles always
     /// does, one with them when one of them is enabled.
     pub fn enables(&self, profiles: &[String]) -> bool {
@@ -132,6 +137,39 @@ pub fn normalize(path: &str) -> std::result::Result<String, String> {
         return Err(format!("{path:?} names no file"));
     }
     Ok(parts.join("/"))
+}
+
+/// The files a relative bind source names among `files`: the file
+/// itself, or those under the folder it names (`.` is the whole project),
+/// keyed by their path under it (empty for the file itself). Empty when
+/// the project carries none: the source is then a folder on the engine's
+/// host.
+pub fn files_under(files: &BTreeMap<String, String>, source: &str) -> BTreeMap<String, String> {
+    let Ok(dir) = bind_path(source) else {
+        return BTreeMap::new();
+    };
+    files
+        .iter()
+        .filter_map(|(path, text)| {
+            let rest = if dir.is_empty() {
+                path.as_str()
+            } else if path == &dir {
+                ""
+            } else {
+                path.strip_prefix(&dir)?.strip_prefix('/')?
+            };
+            Some((rest.to_string(), text.clone()))
+        })
+        .collect()
+}
+
+/// A relative bind source (`./data`, `.`, `../x` refused) as a path under
+/// the project's folder; empty for the folder itself.
+pub fn bind_path(source: &str) -> std::result::Result<String, String> {
+    match source.trim_end_matches('/') {
+        "" | "." => Ok(String::new()),
+        s => normalize(s),
+    }
 }
 
 /// Reads a dotenv file (`.env`, an `env_file`): `KEY=value` lines, with

@@ -19,8 +19,8 @@ mod spec;
 pub use spec::{duration_text, to_yaml};
 
 pub use files::{
-    dotenv, dotenv_interpolated, normalize, valid_profile, Extras, MAX_FILES, MAX_FILES_BYTES,
-    MAX_FILE_BYTES,
+    bind_path, dotenv, dotenv_interpolated, files_under, normalize, valid_profile, Extras,
+    MAX_FILES, MAX_FILES_BYTES, MAX_FILE_BYTES,
 };
 
 pub use interpolate::{

@@ -24,6 +24,11 @@ pub struct ComposeFile {
     /// Top-level `x-` fields.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extensions: BTreeMap<String, serde_json::Value>,
+    /// The project's files that relative bind sources name, by their
+    /// normalised path: written into the containers at the mount's target
+    /// (as a checkout's files are bound), not looked for on the host.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub bound_files: BTreeMap<String, String>,
 }
 
 /// One compose service.
@@ -394,6 +399,14 @@ impl ServiceDef {
 }
 
 impl ComposeFile {
+    /// Whether `m` binds files the project carries (a relative source
+    /// naming some of them): no host path is mounted.
+    pub fn carries(&self, m: &MountDef) -> bool {
+        m.kind == MountKind::Bind
+            && m.source.starts_with('.')
+            && !super::files::files_under(&self.bound_files, &m.source).is_empty()
+    }
+
     /// What the file asks of the admission policy (see
     /// [`crate::model::admission`]): host paths mounted, volume drivers
     /// and options, network drivers. Fields are named as in the file
@@ -404,7 +417,7 @@ impl ComposeFile {
             wants.extend(s.host.compose_wants(&format!("services.{name}.")));
             wants.extend(s.options.wants(&format!("services.{name}.")));
             for (i, m) in s.volumes.iter().enumerate() {
-                if m.kind == MountKind::Bind {
+                if m.kind == MountKind::Bind && !self.carries(m) {
                     wants.push(Want::new(
                         format!("services.{name}.volumes[{i}] (host path {:?})", m.source),
                         Capability::HostBinds,

@@ -49,6 +49,9 @@ pub(super) struct Site {
     pub poll: Duration,
     /// Containers created, started or removed at once.
     pub parallelism: usize,
+    /// Where relative bind sources the project does not carry are made on
+    /// the engine's host.
+    pub bind_root: String,
     /// Credentials for the registries images are pulled from.
     pub credentials: crate::engine::RegistryCredentials,
 }
@@ -120,13 +123,15 @@ impl Site {
             let name = network_name(&self.project, &net, def);
             if def.external {
                 match existing.get(&name) {
-                    None => return Err(Error::invalid(
-                        "template",
-                        format!(
+                    None => {
+                        return Err(Error::invalid(
+                            "template",
+                            format!(
                             "external network {name} does not exist on engine {}: create it first",
                             self.engine
                         ),
-                    )),
+                        ))
+                    }
                     // Another account's project network is not this
                     // project's to join.
                     Some(Some(owner)) if *owner != self.owner => {
@@ -460,9 +465,21 @@ impl Site {
         let binds = def
             .volumes
             .iter()
-            .filter(|m| m.kind != MountKind::Tmpfs)
+            .filter(|m| m.kind != MountKind::Tmpfs && !file.carries(m))
             .map(|m| {
                 let source = match m.kind {
+                    // A folder of the project's on the engine's host, as
+                    // docker-compose makes one beside the compose file.
+                    MountKind::Bind if m.source.starts_with('.') => {
+                        match crate::compose::bind_path(&m.source) {
+                            Ok(rel) if rel.is_empty() => {
+                                format!("{}/{}", self.bind_root, self.project)
+                            }
+                            Ok(rel) => format!("{}/{}/{rel}", self.bind_root, self.project),
+                            // Refused when the file was read.
+                            Err(_) => m.source.clone(),
+                        }
+                    }
                     MountKind::Volume if !m.source.is_empty() => file
                         .volumes
                         .get(&m.source)
@@ -593,9 +610,25 @@ impl Site {
             },
             options: def.options.clone(),
             files: def
-                .files
+                .volumes
                 .iter()
-                .filter_map(|m| {
+                .filter(|m| file.carries(m))
+                .flat_map(|m| {
+                    crate::compose::files_under(&file.bound_files, &m.source)
+                        .into_iter()
+                        .map(|(rest, content)| ContainerFile {
+                            path: if rest.is_empty() {
+                                m.target.clone()
+                            } else {
+                                format!("{}/{rest}", m.target.trim_end_matches('/'))
+                            },
+                            content,
+                            mode: 0o644,
+                            uid: 0,
+                            gid: 0,
+                        })
+                })
+                .chain(def.files.iter().filter_map(|m| {
                     let sources = if m.secret {
                         &file.secrets
                     } else {
@@ -609,7 +642,7 @@ impl Site {
                         uid: m.uid,
                         gid: m.gid,
                     })
-                })
+                }))
                 .collect(),
             ..ContainerSpec::default()
         }

@@ -345,7 +345,10 @@ fn mount(v: &Value, bind_root: &str) -> Value {
         };
         let target = o.get("target").and_then(Value::as_str).unwrap_or_default();
         let ro = o.get("read_only").is_some_and(truthy);
-        return json!(format!("{kind}|{src}|{target}|{}", if ro { "ro" } else { "rw" }));
+        return json!(format!(
+            "{kind}|{src}|{target}|{}",
+            if ro { "ro" } else { "rw" }
+        ));
     }
     let s = v.as_str().unwrap_or_default();
     let parts: Vec<&str> = s.split(':').collect();
@@ -363,7 +366,10 @@ fn mount(v: &Value, bind_root: &str) -> Value {
     } else {
         ("volume", src.to_string())
     };
-    json!(format!("{kind}|{src}|{target}|{}", if ro { "ro" } else { "rw" }))
+    json!(format!(
+        "{kind}|{src}|{target}|{}",
+        if ro { "ro" } else { "rw" }
+    ))
 }
 
 fn depends_on(v: &Value) -> Value {
@@ -371,7 +377,10 @@ fn depends_on(v: &Value) -> Value {
     match v {
         Value::Array(a) => {
             for d in a {
-                out.insert(text(d).as_str().unwrap_or_default().into(), json!("service_started"));
+                out.insert(
+                    text(d).as_str().unwrap_or_default().into(),
+                    json!("service_started"),
+                );
             }
         }
         Value::Object(o) => {
@@ -445,7 +454,9 @@ fn healthcheck(v: &Value) -> Value {
     let mut out = Map::new();
     out.insert("test".into(), test);
     for k in ["interval", "timeout", "start_period", "start_interval"] {
-        let ms = v.get(k).map_or(0, |d| duration_ms(text(d).as_str().unwrap_or("0")));
+        let ms = v
+            .get(k)
+            .map_or(0, |d| duration_ms(text(d).as_str().unwrap_or("0")));
         if ms > 0 {
             out.insert(k.into(), json!(ms));
         }
@@ -594,14 +605,28 @@ mod tests {
     fn shell_words_as_a_shell_splits() {
         assert_eq!(
             shell_words(r#"gunicorn --bind "0.0.0.0:8000" -w 3 'a b' c\ d"#),
-            ["gunicorn", "--bind", "0.0.0.0:8000", "-w", "3", "a b", "c d"]
+            [
+                "gunicorn",
+                "--bind",
+                "0.0.0.0:8000",
+                "-w",
+                "3",
+                "a b",
+                "c d"
+            ]
         );
     }
 
     #[test]
     fn ports_in_one_form() {
-        assert_eq!(port(&json!("127.0.0.1:8088:8088/tcp")), [json!("127.0.0.1|8088|8088|tcp")]);
-        assert_eq!(port(&json!({"target": 80, "published": 8080})), [json!("|8080|80|tcp")]);
+        assert_eq!(
+            port(&json!("127.0.0.1:8088:8088/tcp")),
+            [json!("127.0.0.1|8088|8088|tcp")]
+        );
+        assert_eq!(
+            port(&json!({"target": 80, "published": 8080})),
+            [json!("|8080|80|tcp")]
+        );
         assert_eq!(port(&json!("9000-9001:90-91")).len(), 2);
     }
 }

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
-use super::files::{dotenv_interpolated, Extras};
+use super::files::{bind_path, dotenv_interpolated, Extras};
 use super::interpolate::{interpolate_within, MAX_INTERPOLATED_FILE_BYTES};
 use super::model::*;
 use crate::error::{Error, Result};
@@ -115,14 +115,38 @@ pub fn parse_with(
         let first = text.lines().next().unwrap_or("not valid YAML");
         Error::invalid("template", format!("{at}{first}"))
     })?;
-    Reader {
+    let mut file = Reader {
         src,
         env,
         opts,
         extras,
         budget: Cell::new(MAX_INTERPOLATED_FILE_BYTES),
     }
-    .file(root)
+    .file(root)?;
+    // The carried files relative bind sources name, by their full paths.
+    for s in file.services.values() {
+        for m in s.volumes.iter().filter(|m| m.kind == MountKind::Bind) {
+            let Some(dir) = m
+                .source
+                .starts_with('.')
+                .then(|| bind_path(&m.source).ok())
+                .flatten()
+            else {
+                continue;
+            };
+            for rest in extras.under(&m.source).into_keys() {
+                let path = match (dir.is_empty(), rest.is_empty()) {
+                    (true, _) => rest,
+                    (false, true) => dir.clone(),
+                    (false, false) => format!("{dir}/{rest}"),
+                };
+                if let Some(text) = extras.files.get(&path) {
+                    file.bound_files.insert(path, text.clone());
+                }
+            }
+        }
+    }
+    Ok(file)
 }
 
 /// serde-saphyr's defaults, but for its alias-to-anchor ratio heuristic:
@@ -644,10 +668,15 @@ impl Reader<'_> {
                     ));
                 }
             }
-            if !s.files.is_empty() && s.options.read_only {
+            let binds_carried = s.volumes.iter().any(|m| {
+                m.kind == MountKind::Bind
+                    && m.source.starts_with('.')
+                    && !self.extras.under(&m.source).is_empty()
+            });
+            if (!s.files.is_empty() || binds_carried) && s.options.read_only {
                 return Err(self.fail(
                     at("read_only"),
-                    "a read-only container cannot take its secrets and configs (they are written into it before it starts)",
+                    "a read-only container cannot take its secrets, configs and the project's files it binds (they are written into it before it starts)",
                 ));
             }
             for (net, e) in &s.addresses {
@@ -1177,6 +1206,50 @@ mod tests {
             let e = parse(src).unwrap_err().to_string();
             assert!(e.contains(part), "{part}: {e}");
         }
+    }
+
+    #[test]
+    fn relative_binds_of_carried_files_need_no_host_path() {
+        let files: BTreeMap<String, String> = [
+            ("nginx.conf".to_string(), "events {}".to_string()),
+            ("site/index.html".to_string(), "<p>hi</p>".to_string()),
+            ("site/css/a.css".to_string(), "p{}".to_string()),
+            ("other.txt".to_string(), "x".to_string()),
+        ]
+        .into();
+        let extras = Extras::checked(&files, &[]).unwrap();
+        // No host paths allowed, yet the carried files are taken.
+        let parse =
+            |src: &str| parse_with(src, &BTreeMap::new(), &ParseOptions::default(), &extras);
+        let f = parse("services:\n  web:\n    image: nginx\n    volumes:\n      - ./nginx.conf:/etc/nginx/nginx.conf:ro\n      - ./site/:/usr/share/nginx/html\n").unwrap();
+        assert_eq!(
+            f.bound_files.keys().collect::<Vec<_>>(),
+            ["nginx.conf", "site/css/a.css", "site/index.html"]
+        );
+        assert!(f.services["web"].volumes.iter().all(|m| f.carries(m)));
+        assert!(f.wants().is_empty(), "{:?}", f.wants());
+        for (src, part) in [
+            // Not carried: a host folder, which this server does not allow.
+            ("services:\n  a:\n    image: x\n    volumes: [\"./data:/data\"]\n", "not allowed"),
+            ("services:\n  a:\n    image: x\n    volumes: [\"../up:/data\"]\n", "leaves the project"),
+            ("services:\n  a:\n    image: x\n    volumes: [\"~/x:/data\"]\n", "home folder"),
+            ("services:\n  a:\n    image: x\n    read_only: true\n    volumes: [\"./site:/s\"]\n", "read-only"),
+        ] {
+            let e = parse(src).unwrap_err().to_string();
+            assert!(e.contains(part), "{part}: {e}");
+        }
+        // With host paths allowed, an uncarried one is the project's folder
+        // on the host, and asks the policy for host binds.
+        let opts = ParseOptions { allow_binds: true };
+        let f = parse_with(
+            "services:\n  a:\n    image: x\n    volumes: [\".:/src\", \"./data:/data\"]\n",
+            &BTreeMap::new(),
+            &opts,
+            &Extras::default(),
+        )
+        .unwrap();
+        assert!(f.bound_files.is_empty());
+        assert_eq!(f.wants().len(), 2);
     }
 
     #[test]

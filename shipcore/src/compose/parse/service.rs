@@ -425,7 +425,20 @@ impl Reader<'_> {
                 ),
             ));
         }
-        if mount.kind == MountKind::Bind && !self.opts.allow_binds {
+        if mount.kind == MountKind::Bind && mount.source.starts_with('~') {
+            return Err(self.fail(
+                at,
+                format!("bind source {:?}: a home folder is the client's, not the engine host's (give an absolute path, or a path relative to the compose file)", mount.source),
+            ));
+        }
+        let relative = mount.kind == MountKind::Bind && mount.source.starts_with('.');
+        if relative {
+            bind_path(&mount.source).map_err(|r| self.fail(at, format!("bind source {r}")))?;
+        }
+        // Files the project carries are written into the container, as a
+        // checkout's are bound: no host path.
+        let carried = relative && !self.extras.under(&mount.source).is_empty();
+        if mount.kind == MountKind::Bind && !carried && !self.opts.allow_binds {
             return Err(self.fail(
                 at,
                 format!("bind mount of host path {:?} is not allowed by this server (use a named volume)", mount.source),

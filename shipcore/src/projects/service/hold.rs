@@ -69,6 +69,7 @@ impl Projects {
             deadline: self.inner.opts.health_deadline,
             poll: self.inner.opts.poll,
             parallelism: self.inner.opts.parallelism,
+            bind_root: self.inner.opts.bind_root.clone(),
             // The registry's secrets only to engines an admin registered.
             credentials: if self.inner.cluster.trusted(&doc.engine).await {
                 self.inner.cluster.registry_credentials().clone()

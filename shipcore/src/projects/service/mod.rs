@@ -46,6 +46,11 @@ pub struct ProjectsOptions {
     /// Docker 20.10 on 2 cores goes no faster with more in flight; see
     /// `benches/compose_up.rs`).
     pub parallelism: usize,
+    /// The folder on each engine's host under which a project's relative
+    /// bind sources that it does not carry are made
+    /// (`{bind_root}/{project}/data` for `./data`), as docker-compose makes
+    /// them beside the compose file.
+    pub bind_root: String,
 }
 
 impl Default for ProjectsOptions {
@@ -55,6 +60,7 @@ impl Default for ProjectsOptions {
             poll: Duration::from_millis(250),
             reconcile_interval: Duration::from_secs(5),
             parallelism: 10,
+            bind_root: "/var/lib/shipcore/projects".into(),
         }
     }
 }
