@@ -9,109 +9,16 @@
 //! which the project carries as its files.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{json, Map, Value};
+#[path = "support/corpus.rs"]
+mod corpus;
 #[path = "support/spec_form.rs"]
 mod spec_form;
 
-use shipcore::compose::{parse_with, ComposeFile, Extras, MountKind, ParseOptions, ServiceDef};
-
-/// The corpus' compose files: `NN-name.yml`, and `NN-name/compose.yml`.
-fn corpus() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/compose");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("corpus folder")
-        .map(|e| e.expect("entry").path())
-        .filter_map(|p| {
-            if p.is_dir() {
-                Some(p.join("compose.yml"))
-            } else {
-                p.extension().is_some_and(|e| e == "yml").then_some(p)
-            }
-        })
-        .collect();
-    files.sort();
-    files
-}
-
-/// Whether `yml` is the compose file of a fixture folder.
-fn in_folder(yml: &Path) -> bool {
-    yml.file_name().is_some_and(|n| n == "compose.yml")
-}
-
-/// The fixture's name (`NN-name`, with `.yml` for a lone file).
-fn fixture_name(yml: &Path) -> String {
-    let named = if in_folder(yml) {
-        yml.parent().unwrap_or(yml)
-    } else {
-        yml
-    };
-    named
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default()
-        .to_string()
-}
-
-fn expectation(yml: &Path) -> Value {
-    let path = if in_folder(yml) {
-        yml.with_file_name("expect.json")
-    } else {
-        yml.with_extension("expect.json")
-    };
-    let text = std::fs::read_to_string(path).expect("expect file");
-    serde_json::from_str(&text).expect("expect json")
-}
-
-/// The files a fixture folder holds beside its compose file, by relative
-/// path, with the profiles its expectation enables.
-fn extras_of(yml: &Path, expect: &Value, profiles: Option<Vec<String>>) -> Extras {
-    let mut files = BTreeMap::new();
-    if in_folder(yml) {
-        let root = yml.parent().expect("folder");
-        let mut stack = vec![root.to_path_buf()];
-        while let Some(dir) = stack.pop() {
-            for e in std::fs::read_dir(&dir).expect("fixture folder") {
-                let p = e.expect("entry").path();
-                if p.is_dir() {
-                    stack.push(p);
-                    continue;
-                }
-                let rel = p
-                    .strip_prefix(root)
-                    .expect("inside")
-                    .to_string_lossy()
-                    .to_string();
-                if rel != "compose.yml" && rel != "expect.json" {
-                    files.insert(rel, std::fs::read_to_string(&p).expect("text file"));
-                }
-            }
-        }
-    }
-    let profiles = profiles.unwrap_or_else(|| {
-        expect["profiles"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|p| p.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
-    });
-    Extras::checked(&files, &profiles).expect("the fixture's files")
-}
-
-fn env_of(expect: &Value) -> BTreeMap<String, String> {
-    expect["environment"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
+use corpus::{corpus, env_of, expectation, extras_of, fixture_name, in_folder};
+use shipcore::compose::{parse_with, ComposeFile, MountKind, ParseOptions, ServiceDef};
 
 /// A service in the corpus' canonical form.
 fn canonical(s: &ServiceDef) -> Value {
@@ -158,6 +65,7 @@ fn canonical(s: &ServiceDef) -> Value {
         .collect();
     m.insert("volumes".into(), json!(volumes));
     m.insert("labels".into(), json!(s.labels));
+    m.insert("deploy_labels".into(), json!(s.deploy_labels));
     let deps: BTreeMap<&String, &str> = s.depends_on.iter().map(|(k, c)| (k, c.as_str())).collect();
     m.insert("depends_on".into(), json!(deps));
     m.insert("links".into(), json!(s.links));

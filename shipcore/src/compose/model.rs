@@ -47,6 +47,11 @@ pub struct ServiceDef {
     pub expose: Vec<ExposeDef>,
     pub volumes: Vec<MountDef>,
     pub labels: BTreeMap<String, String>,
+    /// `deploy.labels`: a swarm service's labels. A project has no swarm
+    /// service to carry them, so its containers carry them (under
+    /// `labels`, which win where both name a key).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub deploy_labels: BTreeMap<String, String>,
     pub depends_on: BTreeMap<String, Condition>,
     /// Dependencies with `required: false`: left out when the file does
     /// not run them.
@@ -228,6 +233,22 @@ pub struct Healthcheck {
     pub disable: bool,
 }
 
+impl Healthcheck {
+    /// The longest the engine takes to call a container healthy or
+    /// unhealthy with this check (Docker's defaults where it gives none:
+    /// interval and timeout 30 s, 3 retries): the start period, a first
+    /// interval, and every retry failing at its timeout.
+    pub fn verdict_ms(&self) -> u64 {
+        let or = |v: u64, d: u64| if v == 0 { d } else { v };
+        let interval = or(self.interval_ms, 30_000);
+        let timeout = or(self.timeout_ms, 30_000);
+        let retries = u64::from(if self.retries == 0 { 3 } else { self.retries });
+        self.start_period_ms
+            .saturating_add(interval)
+            .saturating_add(retries.saturating_mul(interval.saturating_add(timeout)))
+    }
+}
+
 /// Where a secret's or config's content comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -343,8 +364,8 @@ impl ComposeFile {
         Ok(waves)
     }
 
-    /// The project's total reservation: each service's reservation (its
-    /// limit when it reserves nothing) times its replicas.
+    /// The project's total reservation: each service's reservation times
+    /// its replicas.
     pub fn total_reservation(&self) -> Resources {
         let mut total = Resources::default();
         for s in self.services.values() {
@@ -357,21 +378,13 @@ impl ComposeFile {
 }
 
 impl ServiceDef {
-    /// What one container of the service reserves on its engine: the
-    /// reservation, or the limit where no reservation is given.
+    /// What one container of the service reserves on its engine: its
+    /// `deploy.resources.reservations` (`mem_reservation`), as Swarm
+    /// schedules. A limit is a ceiling the engine enforces at run time, not
+    /// a reservation: docker-compose runs files whose limits add up to more
+    /// than the host has, and so does a project.
     pub fn reservation(&self) -> Resources {
-        Resources {
-            millicpus: if self.reservations.millicpus > 0 {
-                self.reservations.millicpus
-            } else {
-                self.limits.millicpus
-            },
-            memory_mib: if self.reservations.memory_mib > 0 {
-                self.reservations.memory_mib
-            } else {
-                self.limits.memory_mib
-            },
-        }
+        self.reservations
     }
 
     /// The restart policy as the engine takes it (`on-failure:3` → name

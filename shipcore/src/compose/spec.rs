@@ -250,6 +250,7 @@ impl ServiceDef {
         }
         let mut d = Map::new();
         d.insert("replicas".into(), json!(self.replicas));
+        put(&mut d, "labels", json!(self.deploy_labels));
         put(&mut d, "resources", Value::Object(resources));
         Value::Object(d)
     }
@@ -461,7 +462,7 @@ mod tests {
             "    depends_on: {db: {condition: service_healthy}}\n    healthcheck: {test: [CMD, true], interval: 90s}\n",
             "    networks: {back: {aliases: [w], ipv4_address: 10.5.0.5}}\n    volumes_from: [\"db:ro\"]\n    read_only: true\n    tmpfs: [\"/run:size=1m\"]\n",
             "    ulimits: {nofile: {soft: 1, hard: 2}}\n    logging: {driver: json-file, options: {max-size: 1m}}\n",
-            "    deploy: {resources: {limits: {cpus: \"0.5\", memory: 64M, pids: 9}}}\n    stop_grace_period: 1m30s\n",
+            "    deploy: {labels: {traefik.enable: \"true\"}, resources: {limits: {cpus: \"0.5\", memory: 64M, pids: 9}}}\n    stop_grace_period: 1m30s\n",
             "  db:\n    image: postgres\n    network_mode: host\n    healthcheck: {test: [CMD, true]}\n",
             "networks:\n  back:\n    ipam: {config: [{subnet: 10.5.0.0/16}]}\nvolumes:\n  data: {}\n",
         );

@@ -220,7 +220,7 @@ impl Site {
                 .await?;
             let waits = join_all(wave.iter().filter_map(|svc| {
                 let cond = strongest_wait(file, svc)?;
-                Some(self.wait_for(svc, version, cond))
+                Some(self.wait_for(file, svc, version, cond))
             }))
             .await;
             waits.into_iter().collect::<Result<Vec<()>>>()?;
@@ -311,8 +311,48 @@ impl Site {
                 .map(|(_, d)| *d)
                 .ok_or_else(|| Error::missing("service", svc))
         };
-        let mut starts: Vec<BoxFuture<'_, Result<()>>> = Vec::new();
-        for step in steps {
+        // Services with static addresses start first: the engine gives
+        // the others the first free address of the subnet, which may be
+        // one of theirs.
+        let fixed_address = |svc: &str| {
+            def_of(svc).is_ok_and(|d| {
+                d.addresses
+                    .values()
+                    .any(|a| !a.ipv4_address.is_empty() || !a.ipv6_address.is_empty())
+            })
+        };
+        let (first, rest): (Vec<&Step>, Vec<&Step>) = steps.iter().partition(|s| match s {
+            Step::Start { service, .. } | Step::Create { service, .. } => fixed_address(service),
+            Step::Remove { .. } => false,
+        });
+        for batch in [first, rest] {
+            self.start_steps(file, defs, &batch, version, mode, aliases)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Starts and creates the containers of `steps`, up to `parallelism`
+    /// at once.
+    async fn start_steps<'a>(
+        &'a self,
+        file: &'a ComposeFile,
+        defs: &'a [(&'a str, &'a ServiceDef)],
+        steps: &[&'a Step],
+        version: &'a str,
+        mode: Mode,
+        aliases: &'a BTreeMap<String, Vec<String>>,
+    ) -> Result<()> {
+        use futures::TryStreamExt;
+        let parallelism = self.parallelism.max(1);
+        let def_of = |svc: &str| {
+            defs.iter()
+                .find(|(name, _)| *name == svc)
+                .map(|(_, d)| *d)
+                .ok_or_else(|| Error::missing("service", svc))
+        };
+        let mut starts: Vec<BoxFuture<'a, Result<()>>> = Vec::new();
+        for step in steps.iter().copied() {
             let fut = match step {
                 Step::Remove { .. } => continue,
                 Step::Start { id, .. } => self.backend.start_container(id),
@@ -427,7 +467,8 @@ impl Site {
         mode: Mode,
         aliases: &BTreeMap<String, Vec<String>>,
     ) -> ContainerSpec {
-        let mut labels = def.labels.clone();
+        let mut labels = def.deploy_labels.clone();
+        labels.extend(def.labels.clone());
         labels.insert(LABEL_OWNER.into(), self.owner.clone());
         labels.insert(LABEL_PROJECT.into(), self.project.clone());
         labels.insert(LABEL_SERVICE.into(), svc.to_string());
@@ -650,8 +691,23 @@ impl Site {
 
     /// Waits until every container of a service meets `cond`, or explains
     /// why it does not by the deadline.
-    pub async fn wait_for(&self, svc: &str, version: &str, cond: Condition) -> Result<()> {
+    /// A health check is given the time its own settings need for the
+    /// engine's verdict (an interval of 90 s cannot pass in 60), and an
+    /// `unhealthy` verdict ends the wait at once.
+    pub async fn wait_for(
+        &self,
+        file: &ComposeFile,
+        svc: &str,
+        version: &str,
+        cond: Condition,
+    ) -> Result<()> {
         let started = tokio::time::Instant::now();
+        let deadline = match file.services.get(svc).and_then(|s| s.healthcheck.as_ref()) {
+            Some(h) if cond == Condition::ServiceHealthy && !h.disable => self
+                .deadline
+                .max(Duration::from_millis(h.verdict_ms()) + self.poll * 4),
+            _ => self.deadline,
+        };
         loop {
             let (ok, why) = self.check(svc, version, cond).await?;
             if ok {
@@ -664,11 +720,11 @@ impl Site {
                     reason: why.trim().to_string(),
                 });
             }
-            if started.elapsed() >= self.deadline {
+            if started.elapsed() >= deadline {
                 return Err(Error::State {
                     what: format!("service {svc}"),
                     state: "not ready".into(),
-                    reason: format!("not {} within {}s", cond.as_str(), self.deadline.as_secs()),
+                    reason: format!("not {} within {}s", cond.as_str(), deadline.as_secs()),
                 });
             }
             tokio::time::sleep(self.poll).await;
@@ -705,6 +761,9 @@ impl Site {
                                 d.name
                             )),
                         ));
+                    }
+                    if s.running && s.health == "unhealthy" {
+                        return Ok((false, Some(format!("fatal: {} is unhealthy", d.name))));
                     }
                     s.running && s.health == "healthy"
                 }
@@ -763,11 +822,11 @@ impl Site {
                 } else {
                     Condition::ServiceStarted
                 };
-                self.wait_for(svc, version, cond).await?;
+                self.wait_for(file, svc, version, cond).await?;
                 if !has_health {
                     // A container that exits at once would pass a first look.
                     tokio::time::sleep(self.poll * 4).await;
-                    self.wait_for(svc, version, Condition::ServiceStarted)
+                    self.wait_for(file, svc, version, Condition::ServiceStarted)
                         .await?;
                 }
                 Ok::<(), Error>(())

@@ -67,6 +67,23 @@ pub fn service(s: &Value, bind_root: &str) -> BTreeMap<String, Value> {
     if !m.contains_key("networks") && !m.contains_key("network_mode") {
         out.insert("networks".into(), json!({"default": {}}));
     }
+    // `deploy.restart_policy` is the engine's restart policy outside a
+    // swarm; `restart` wins where both are given.
+    if let (Some(p), false) = (
+        m.get("deploy").and_then(|d| d.get("restart_policy")),
+        m.contains_key("restart"),
+    ) {
+        let attempts = p.get("max_attempts").and_then(Value::as_u64).unwrap_or(0);
+        let policy = match p.get("condition").and_then(Value::as_str).unwrap_or("any") {
+            "none" => String::new(),
+            "on-failure" if attempts > 0 => format!("on-failure:{attempts}"),
+            "on-failure" => "on-failure".into(),
+            _ => "always".into(),
+        };
+        if !policy.is_empty() {
+            out.insert("restart".into(), json!(policy));
+        }
+    }
     if let Some(n) = m.get("scale").and_then(Value::as_u64) {
         deploy.insert("replicas".into(), json!(n));
     }
@@ -591,8 +608,8 @@ fn deploy(m: &Map<String, Value>) -> Map<String, Value> {
     if !reservations.is_empty() {
         out.insert("reservations".into(), Value::Object(reservations));
     }
-    if let Some(p) = d.get("restart_policy") {
-        out.insert("restart_policy".into(), p.clone());
+    if let Some(l) = d.get("labels") {
+        out.insert("labels".into(), mapping(l));
     }
     out
 }

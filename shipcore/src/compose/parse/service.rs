@@ -567,6 +567,23 @@ impl Reader<'_> {
         for (key, v) in self.fields(at, v)? {
             match key.as_str() {
                 "replicas" => replicas = Some(self.count(at, &v)?),
+                "labels" => {
+                    for (k, v) in self.pairs(at, v)? {
+                        s.deploy_labels.insert(k, v.unwrap_or_default());
+                    }
+                }
+                // A project runs on one engine: `global` is one replica
+                // there, as `replicated` without replicas is.
+                "mode" => match self.string(at, &v)?.as_str() {
+                    "replicated" => {}
+                    "global" => replicas = Some(1),
+                    other => {
+                        return Err(self.fail(
+                            at,
+                            format!("deploy.mode {other:?} is not replicated or global"),
+                        ))
+                    }
+                },
                 "restart_policy" => deploy_restart = Some(self.restart_policy(at, v)?),
                 "resources" => {
                     for (kind, v) in self.fields(at, v)? {

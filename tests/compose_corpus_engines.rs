@@ -1,0 +1,512 @@
+//! The compose corpus on a real engine: every file that docker-compose
+//! 1.29 brings up here with the expected containers is brought up through
+//! `POST /projects/` too, with the same services and container counts, and
+//! comes to `running` where docker-compose's containers all run (or ran
+//! to completion).
+//!
+//! The files name the images of public applications (postgres, nginx,
+//! gunicorn apps…), and no outside registry is reachable. They are made
+//! runnable offline as the corpus README says: one image built from the
+//! test bed's busybox is tagged under every image the corpus names, with a
+//! stand-in on its PATH for every program the files run that busybox
+//! lacks (a server idles until stopped; a program a health check runs, or
+//! one a service waits to complete, exits 0), and the users the files
+//! name. Each file then runs unchanged, by docker-compose and by shipd, one
+//! after the other on the same engine.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+#[path = "../shipcore/tests/support/corpus.rs"]
+mod corpus;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use shipcore::compose::{parse_with, ComposeFile, Condition, ParseOptions};
+use shipcore::store::MemoryStore;
+use support::http::{admin, Api};
+use support::IMAGE;
+
+const SHIM: &str = "shipcore/corpus-shim:latest";
+
+fn docker(host: &str, args: &[&str]) -> std::process::Output {
+    Command::new("docker")
+        .arg("-H")
+        .arg(host)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The programs a command runs: its first word, and in a shell script
+/// each word that starts a command (after `;`, `&&`, `||`, `|`, `exec`…).
+fn programs(words: &[String], into: &mut BTreeSet<String>) {
+    let Some(first) = words.first() else {
+        return;
+    };
+    into.insert(first.clone());
+    let shell = matches!(first.rsplit('/').next(), Some("sh" | "bash" | "ash"));
+    if shell {
+        if let Some(i) = words.iter().position(|w| w == "-c") {
+            if let Some(script) = words.get(i + 1) {
+                script_programs(script, into);
+            }
+        }
+    }
+}
+
+fn script_programs(script: &str, into: &mut BTreeSet<String>) {
+    let mut starts = true;
+    for raw in script.split_whitespace() {
+        let w = raw.trim_matches(|c| c == '(' || c == ')' || c == '"' || c == '\'');
+        if starts && !w.is_empty() && !w.contains('=') {
+            into.insert(w.trim_end_matches(';').to_string());
+            starts = matches!(w, "exec" | "then" | "do" | "else" | "!" | "nohup");
+        } else {
+            starts = false;
+        }
+        if raw.ends_with(';') || matches!(raw, ";" | "&&" | "||" | "|" | "&") {
+            starts = true;
+        }
+    }
+}
+
+/// A program name a stand-in can take: a plain name, or an absolute path.
+fn standable(p: &str) -> bool {
+    !p.is_empty()
+        && p.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./+".contains(c))
+        && !p.starts_with('-')
+        && !p.contains("..")
+}
+
+/// What the corpus asks of the stand-in image.
+#[derive(Default)]
+struct Needs {
+    images: BTreeSet<String>,
+    /// Programs that idle until stopped (servers).
+    servers: BTreeSet<String>,
+    /// Programs that exit 0 at once (health checks, one-shot jobs).
+    quick: BTreeSet<String>,
+    users: BTreeSet<String>,
+    groups: BTreeSet<String>,
+}
+
+impl Needs {
+    fn add(&mut self, file: &ComposeFile) {
+        let waited: BTreeSet<&String> = file
+            .services
+            .values()
+            .flat_map(|s| s.depends_on.iter())
+            .filter(|(_, c)| **c == Condition::ServiceCompletedSuccessfully)
+            .map(|(name, _)| name)
+            .collect();
+        for (name, s) in &file.services {
+            self.images.insert(s.image.clone());
+            let mut run = BTreeSet::new();
+            let mut words = s.entrypoint.clone().unwrap_or_default();
+            words.extend(s.command.clone().unwrap_or_default());
+            programs(&words, &mut run);
+            if waited.contains(name) {
+                self.quick.extend(run);
+            } else {
+                self.servers.extend(run);
+            }
+            if let Some(h) = &s.healthcheck {
+                let mut checks = BTreeSet::new();
+                match h.test.first().map(String::as_str) {
+                    Some("CMD") => programs(&h.test[1..], &mut checks),
+                    Some("CMD-SHELL") => {
+                        for script in &h.test[1..] {
+                            script_programs(script, &mut checks);
+                        }
+                    }
+                    _ => {}
+                }
+                self.quick.extend(checks);
+            }
+            let mut ids = s.user.splitn(2, ':');
+            if let Some(u) = ids
+                .next()
+                .filter(|u| !u.is_empty() && u.parse::<u32>().is_err())
+            {
+                self.users.insert(u.to_string());
+            }
+            if let Some(g) = ids.next().filter(|g| g.parse::<u32>().is_err()) {
+                self.groups.insert(g.to_string());
+            }
+        }
+    }
+}
+
+/// Builds the stand-in image on `host` and tags it under every image the
+/// corpus names.
+fn build_shim(host: &str, needs: &Needs) {
+    let applets: BTreeSet<String> =
+        String::from_utf8_lossy(&docker(host, &["run", "--rm", IMAGE, "busybox", "--list"]).stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    write(
+        "idle",
+        "#!/bin/sh\n# A server: runs until it is stopped.\ntrap 'exit 0' TERM INT\nwhile :; do sleep 3600 & wait $!; done\n",
+    );
+    write(
+        "stand-in",
+        "#!/bin/sh\n# A program the test image lacks.\ncase \" $(cat /shim/quick) \" in *\" ${0##*/} \"*) exit 0;; esac\nexec /shim/idle\n",
+    );
+    write(
+        "entry",
+        "#!/bin/sh\n[ $# -eq 0 ] && exec /shim/idle\nexec \"$@\"\n",
+    );
+    // Health checks' programs exit 0 even where busybox has them (a
+    // `wget` of the server's own port finds no server here).
+    let quick: Vec<&String> = needs.quick.iter().filter(|p| standable(p)).collect();
+    let names: Vec<String> = quick
+        .iter()
+        .map(|p| p.rsplit('/').next().unwrap_or(p).to_string())
+        .collect();
+    write("quick", &names.join(" "));
+    let mut run = vec![
+        "chmod 755 /shim/idle /shim/stand-in /shim/entry".to_string(),
+        "mkdir -p /shim/bin".to_string(),
+    ];
+    let mut link = |p: &str| {
+        let base = p.rsplit('/').next().unwrap_or(p);
+        if p.starts_with('/') {
+            let parent = &p[..p.len() - base.len()];
+            run.push(format!(
+                "mkdir -p {parent} && {{ [ -e {p} ] || ln -s /shim/stand-in {p}; }}"
+            ));
+        }
+        run.push(format!("ln -sf /shim/stand-in /shim/bin/{base}"));
+    };
+    // Busybox's own servers stand in too: they need a configuration the
+    // test image does not have (`crond -f` without crontabs exits 1).
+    const DAEMONS: &[&str] = &[
+        "crond", "httpd", "syslogd", "klogd", "ntpd", "inetd", "telnetd", "ftpd", "tftpd",
+        "udhcpd", "dnsd",
+    ];
+    for p in needs.servers.iter().filter(|p| standable(p)) {
+        let base = p.rsplit('/').next().unwrap_or(p);
+        let daemon = DAEMONS.contains(&base);
+        if daemon || (!applets.contains(base) && !matches!(base, "sh" | "busybox")) {
+            link(p);
+        }
+    }
+    for p in &quick {
+        let base = p.rsplit('/').next().unwrap_or(p);
+        if !matches!(base, "sh" | "busybox" | "exit" | "true" | "false") {
+            link(p);
+        }
+    }
+    for (i, u) in needs.users.iter().enumerate() {
+        run.push(format!(
+            "echo '{u}:x:{}:{}::/tmp:/bin/sh' >> /etc/passwd",
+            2000 + i,
+            2000 + i
+        ));
+    }
+    for (i, g) in needs.groups.iter().chain(needs.users.iter()).enumerate() {
+        run.push(format!("echo '{g}:x:{}:' >> /etc/group", 3000 + i));
+    }
+    let script = run.join("\n");
+    write("setup.sh", &script);
+    write(
+        "Dockerfile",
+        &format!(
+            "FROM {IMAGE}\nCOPY idle stand-in entry quick setup.sh /shim/\nRUN sh /shim/setup.sh\n\
+             ENV PATH=/shim/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n\
+             WORKDIR /\nENTRYPOINT [\"/shim/entry\"]\nCMD []\n"
+        ),
+    );
+    let out = docker(
+        host,
+        &["build", "-q", "-t", SHIM, &dir.path().to_string_lossy()],
+    );
+    assert!(
+        out.status.success(),
+        "the stand-in image: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The test image itself stays what the other tests expect.
+    for image in needs.images.iter().filter(|i| *i != IMAGE) {
+        let out = docker(host, &["tag", SHIM, image]);
+        assert!(out.status.success(), "tag {image}");
+    }
+}
+
+/// Containers by service, with a label naming the project, and whether
+/// each runs or ran to completion.
+fn containers(
+    hosts: &[&str],
+    project_label: &str,
+    service_label: &str,
+    project: &str,
+) -> (BTreeMap<String, u64>, Vec<String>) {
+    let mut counts = BTreeMap::new();
+    let mut bad = Vec::new();
+    for host in hosts {
+        let format = format!(
+            "{{{{.Label \"{service_label}\"}}}}|{{{{.State}}}}|{{{{.Status}}}}|{{{{.Names}}}}"
+        );
+        let out = docker(
+            host,
+            &[
+                "ps",
+                "-a",
+                "--filter",
+                &format!("label={project_label}={project}"),
+                "--format",
+                &format,
+            ],
+        );
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let parts: Vec<&str> = line.split('|').collect();
+            let [svc, state, status, name] = parts[..] else {
+                continue;
+            };
+            *counts.entry(svc.to_string()).or_insert(0) += 1;
+            let done = state == "exited" && status.starts_with("Exited (0)");
+            if state != "running" && !done {
+                bad.push(format!("{name} {status}"));
+            }
+        }
+    }
+    (counts, bad)
+}
+
+/// The services the file runs (with its enabled profiles) and how many
+/// containers each, as its expectation says.
+fn expected_counts(expect: &Value) -> BTreeMap<String, u64> {
+    expect["services"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v["replicas"].as_u64().unwrap_or(1)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn down(dir: &Path, project: &str, host: &str, env: &BTreeMap<String, String>) {
+    let _ = Command::new("docker-compose")
+        .args(["-p", project, "down", "-v", "--remove-orphans", "-t", "1"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DOCKER_HOST", host)
+        .envs(env)
+        .current_dir(dir)
+        .output();
+}
+
+async fn wait_settled(api: &Api, name: &str, limit: Duration) -> Value {
+    let start = Instant::now();
+    loop {
+        let (status, view) = api
+            .call("GET", &format!("/projects/{name}"), &admin(), None)
+            .await;
+        let state = view["current_state"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if status == 200 && (state == "running" || state == "failed") || start.elapsed() > limit {
+            return view;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corpus_runs_through_post_projects_as_docker_compose_runs_it() {
+    let Some((a, b)) = support::engines() else {
+        println!("SKIP: no engine");
+        return;
+    };
+    let installed = Command::new("docker-compose")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        installed || std::env::var("CI").as_deref() != Ok("true"),
+        "docker-compose is missing under CI=true"
+    );
+    if !installed {
+        println!("SKIP: no docker-compose");
+        return;
+    }
+    // The runnable files: accepted, with their models.
+    let mut files = Vec::new();
+    let mut needs = Needs::default();
+    for yml in corpus::corpus() {
+        let expect = corpus::expectation(&yml);
+        if expect.get("error").is_some() {
+            continue;
+        }
+        let env = corpus::env_of(&expect);
+        let extras = corpus::extras_of(&yml, &expect, None);
+        let src = std::fs::read_to_string(&yml).unwrap();
+        let model = parse_with(&src, &env, &ParseOptions { allow_binds: true }, &extras).unwrap();
+        needs.add(&model);
+        files.push((yml, expect, env, extras, src, model));
+    }
+    for host in [&a, &b] {
+        build_shim(host, &needs);
+    }
+    let api = support::http::api(Arc::new(MemoryStore::new()), &a, &b, "corpusrun").await;
+    let mut compared = Vec::new();
+    let mut left_out = Vec::new();
+    let mut failures = Vec::new();
+    for (i, (yml, expect, env, extras, src, model)) in files.iter().enumerate() {
+        let fixture = corpus::fixture_name(yml);
+        let project = format!("corpus{i:02}");
+        // External networks are the engine's: made before, as their users
+        // make them.
+        let external: Vec<String> = model
+            .networks
+            .iter()
+            .filter(|(_, n)| n.external)
+            .map(|(k, n)| {
+                if n.name.is_empty() {
+                    k.clone()
+                } else {
+                    n.name.clone()
+                }
+            })
+            .collect();
+        for n in &external {
+            for host in [&a, &b] {
+                docker(host, &["network", "create", n]);
+            }
+        }
+        // docker-compose, in a copy of the checkout, on engine A.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("docker-compose.yml"), src).unwrap();
+        for (rel, text) in &extras.files {
+            let to = dir.path().join(rel);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::write(&to, text).unwrap();
+        }
+        let mut args = vec!["-p".to_string(), project.clone()];
+        for p in &extras.profiles {
+            args.extend(["--profile".to_string(), p.clone()]);
+        }
+        args.extend(["up", "-d", "-t", "1"].map(String::from));
+        let started = Instant::now();
+        let up = Command::new("timeout")
+            .arg("240")
+            .arg("docker-compose")
+            .args(&args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DOCKER_HOST", &a)
+            .envs(env)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let (theirs, theirs_bad) = containers(
+            &[&a],
+            "com.docker.compose.project",
+            "com.docker.compose.service",
+            &project,
+        );
+        let compose_took = started.elapsed();
+        down(dir.path(), &project, &a, env);
+        let want = expected_counts(expect);
+        if !up.status.success() || theirs != want {
+            let text = String::from_utf8_lossy(&up.stderr);
+            let errors: Vec<&str> = text.lines().filter(|l| l.contains("ERROR")).collect();
+            let why = if errors.is_empty() {
+                let last = text.lines().rev().find(|l| !l.trim().is_empty());
+                last.unwrap_or_default().to_string()
+            } else {
+                errors.join(" / ")
+            };
+            left_out.push(format!("{fixture}: docker-compose: {why} {theirs:?}"));
+            for n in &external {
+                for host in [&a, &b] {
+                    docker(host, &["network", "rm", n]);
+                }
+            }
+            continue;
+        }
+        // shipd: POST /projects/ with the same file, files and profiles.
+        let body = json!({
+            "name": project,
+            "template": src,
+            "environment": env,
+            "files": extras.files,
+            "profiles": extras.profiles,
+        });
+        let started = Instant::now();
+        let (status, created) = api
+            .call("POST", "/projects/", &admin(), Some(&body.to_string()))
+            .await;
+        let view = if status == 201 {
+            wait_settled(&api, &project, Duration::from_secs(240)).await
+        } else {
+            created.clone()
+        };
+        let (ours, ours_bad) = containers(
+            &[&a, &b],
+            shipcore::projects::LABEL_PROJECT,
+            "io.shipcore.project.service",
+            &project,
+        );
+        let ours_took = started.elapsed();
+        let state = view["current_state"].as_str().unwrap_or_default();
+        let all_fine = theirs_bad.is_empty();
+        if status != 201
+            || ours != theirs
+            || (all_fine && (state != "running" || !ours_bad.is_empty()))
+        {
+            failures.push(format!(
+                "{fixture}: POST /projects/ {status}, state {state:?}, containers {ours:?} (not running: {ours_bad:?}) / docker-compose {theirs:?} (not running: {theirs_bad:?}); {view}"
+            ));
+        }
+        println!(
+            "{fixture}: {} containers; docker-compose {:.1}s, shipd {:.1}s",
+            theirs.values().sum::<u64>(),
+            compose_took.as_secs_f64(),
+            ours_took.as_secs_f64()
+        );
+        let _ = api
+            .call(
+                "DELETE",
+                &format!("/projects/{project}?force=true&v=true"),
+                &admin(),
+                None,
+            )
+            .await;
+        let _ = std::fs::remove_dir_all(format!("/var/lib/shipcore/projects/{project}"));
+        for n in &external {
+            for host in [&a, &b] {
+                docker(host, &["network", "rm", n]);
+            }
+        }
+        compared.push(fixture);
+    }
+    for host in [&a, &b] {
+        for image in needs.images.iter().filter(|i| *i != IMAGE) {
+            docker(host, &["rmi", image]);
+        }
+    }
+    println!("left out (docker-compose does not bring them up here):");
+    for l in &left_out {
+        println!("  {l}");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(
+        compared.len() >= 40,
+        "only {} files compared: {compared:?}",
+        compared.len()
+    );
+}
