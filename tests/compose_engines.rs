@@ -629,8 +629,10 @@ async fn container_name_is_kept_across_a_blue_green_update() {
     };
     let name = format!("cn{}", free_port());
     let chosen = format!("{name}-app");
+    // A sidecar in app's network namespace follows app when app is made
+    // again under its chosen name.
     let template = format!(
-        "services:\n  app:\n    image: {IMAGE}\n    container_name: {chosen}\n    command: [\"sleep\", \"3600\"]\n"
+        "services:\n  app:\n    image: {IMAGE}\n    container_name: {chosen}\n    command: [\"sleep\", \"3600\"]\n  sidecar:\n    image: {IMAGE}\n    network_mode: service:app\n    command: [\"sleep\", \"3600\"]\n"
     );
     let owner = shipcore::model::Owner::system();
     p.create(
@@ -650,6 +652,12 @@ async fn container_name_is_kept_across_a_blue_green_update() {
         let mut n: Vec<(String, String)> = listed(&*backend, &name)
             .await
             .into_iter()
+            .filter(|s| {
+                s.labels
+                    .get("io.shipcore.project.service")
+                    .map(String::as_str)
+                    == Some("app")
+            })
             .map(|s| {
                 (
                     s.labels.get(LABEL_VERSION).cloned().unwrap_or_default(),
@@ -690,6 +698,53 @@ async fn container_name_is_kept_across_a_blue_green_update() {
         "the chosen name taken over",
         Duration::from_secs(30),
         || async { names().await == [("2.0".to_string(), chosen.clone())] },
+    )
+    .await;
+    // The sidecar is in the namespace of the app that runs now: one MAC.
+    let view = p.get(&name, false, false, &owner).await.unwrap();
+    let addr = std::env::var(if view.engine == "a" {
+        "SHIPCORE_ENGINE_A"
+    } else {
+        "SHIPCORE_ENGINE_B"
+    })
+    .unwrap();
+    let backend = c.backend(&view.engine).await.unwrap();
+    let mac = |service: &'static str| {
+        let (addr, backend, name) = (addr.clone(), backend.clone(), name.clone());
+        async move {
+            let id = listed(&*backend, &name)
+                .await
+                .into_iter()
+                .find(|s| {
+                    s.labels
+                        .get("io.shipcore.project.service")
+                        .map(String::as_str)
+                        == Some(service)
+                        && s.state == "running"
+                })
+                .map(|s| s.id)
+                .unwrap_or_default();
+            let out = std::process::Command::new("docker")
+                .args([
+                    "-H",
+                    &addr,
+                    "exec",
+                    &id,
+                    "cat",
+                    "/sys/class/net/eth0/address",
+                ])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        }
+    };
+    wait_for(
+        "the sidecar in app's namespace",
+        Duration::from_secs(30),
+        || async {
+            let (app, sidecar) = (mac("app").await, mac("sidecar").await);
+            !app.is_empty() && app == sidecar
+        },
     )
     .await;
     p.delete(&name, true, true).await.unwrap();
@@ -1253,46 +1308,112 @@ async fn pull_policy_never_does_not_pull() {
     p.delete(&name, true, true).await.unwrap();
 }
 
-/// An external network that another account's project made is not this
-/// project's to join: the project fails saying so.
+/// An external network or volume that another cluster made, or that was
+/// made for another account, is not a project's to use: the project fails
+/// saying so. An admin's project may use another account's.
 #[tokio::test]
-async fn another_accounts_network_is_not_joined_as_external() {
+async fn another_accounts_or_clusters_network_is_not_used_as_external() {
     let Some((c, p, _bg)) = setup("theirs").await else {
         println!("SKIP: no engine");
         return;
     };
     let tag = free_port();
-    let name = format!("theirs{tag}");
-    let net = format!("theirnet{tag}");
     let a = c.backend("a").await.unwrap();
+    let other_cluster = format!("othercl{tag}");
+    let bobs = format!("bobsnet{tag}");
+    let bobs_volume = format!("bobsvol{tag}");
+    let labelled = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
     a.create_network(&shipcore::engine::NetworkSpec {
-        name: net.clone(),
-        labels: [(
-            "io.shipcore.compose".to_string(),
-            "someone-else".to_string(),
-        )]
-        .into(),
+        name: other_cluster.clone(),
+        labels: labelled(&[("io.shipcore.compose", "someone-else")]),
         ..Default::default()
     })
     .await
     .unwrap();
-    let template = format!(
-        "x-shipcore-labels: [\"host:a\"]\nservices:\n  app:\n    image: {IMAGE}\n    command: [\"sleep\", \"3600\"]\n    networks: [shared]\nnetworks:\n  shared:\n    external: true\n    name: {net}\n"
-    );
-    let owner = shipcore::model::Owner::system();
-    p.create(
-        NewProject {
-            name: name.clone(),
-            template,
-            ..NewProject::default()
-        },
-        &owner,
-    )
+    let identity = c.identity().to_string();
+    let bob = labelled(&[
+        ("io.shipcore.compose", &identity),
+        ("io.shipcore.account", "bob"),
+    ]);
+    a.create_network(&shipcore::engine::NetworkSpec {
+        name: bobs.clone(),
+        labels: bob.clone(),
+        ..Default::default()
+    })
     .await
     .unwrap();
-    wait_state(&p, &name, "failed").await;
-    let view = p.get(&name, false, false, &owner).await.unwrap();
-    assert!(view.reason.contains("another account"), "{}", view.reason);
-    p.delete(&name, true, true).await.unwrap();
-    a.remove_network(&net).await.unwrap();
+    a.create_volume(&shipcore::engine::VolumeSpec {
+        name: bobs_volume.clone(),
+        labels: bob,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let template = |net: &str, volume: bool| {
+        let mut t = format!(
+            "x-shipcore-labels: [\"host:a\"]\nservices:\n  app:\n    image: {IMAGE}\n    command: [\"sleep\", \"3600\"]\n    networks: [shared]\n"
+        );
+        if volume {
+            t.push_str("    volumes: [\"data:/data\"]\n");
+        }
+        t.push_str(&format!(
+            "networks:\n  shared:\n    external: true\n    name: {net}\n"
+        ));
+        if volume {
+            t.push_str(&format!(
+                "volumes:\n  data:\n    external: true\n    name: {bobs_volume}\n"
+            ));
+        }
+        t
+    };
+    let alice = shipcore::model::Owner {
+        name: "alice".into(),
+        role: shipcore::model::Role::new("user", &[]).unwrap(),
+    };
+    let admin = shipcore::model::Owner::system();
+    for (i, (net, volume, owner, want)) in [
+        (&other_cluster, false, &admin, Some("another cluster")),
+        (&bobs, false, &alice, Some("another account")),
+        (
+            &other_cluster.clone(),
+            false,
+            &alice,
+            Some("another cluster"),
+        ),
+        (&bobs, true, &admin, None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let name = format!("theirs{tag}x{i}");
+        p.create(
+            NewProject {
+                name: name.clone(),
+                template: template(net, volume),
+                ..NewProject::default()
+            },
+            owner,
+        )
+        .await
+        .unwrap();
+        match want {
+            Some(why) => {
+                wait_state(&p, &name, "failed").await;
+                let view = p.get(&name, false, false, owner).await.unwrap();
+                assert!(view.reason.contains(why), "{why}: {}", view.reason);
+            }
+            None => wait_state(&p, &name, "running").await,
+        }
+        p.delete(&name, true, true).await.unwrap();
+    }
+    // Bob's volume is still there: external, never removed by a project.
+    assert!(a.inspect_volume(&bobs_volume).await.is_ok());
+    a.remove_volume(&bobs_volume, false).await.unwrap();
+    a.remove_network(&bobs).await.unwrap();
+    a.remove_network(&other_cluster).await.unwrap();
 }

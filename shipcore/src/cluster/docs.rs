@@ -60,6 +60,10 @@ pub const LABEL_DEPLOY: &str = "io.shipcore.deploy";
 pub const LABEL_PROJECTS: &str = "io.shipcore.compose";
 /// Label: whom the container was admitted for ([`Owner`], JSON).
 pub const LABEL_OWNER: &str = "io.shipcore.owner";
+/// Label: the account a network or volume was made for (empty: the
+/// system's or an admin's without a name). An external network or volume
+/// of another account is not a project's to use.
+pub const LABEL_ACCOUNT: &str = "io.shipcore.account";
 /// Label: the cluster's seal over identity, deploy, owner and config
 /// (see `seal.rs`): only a sealed config is trusted as the cluster's own.
 pub const LABEL_SEAL: &str = "io.shipcore.seal";

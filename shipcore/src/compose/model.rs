@@ -412,6 +412,33 @@ impl ServiceDef {
 }
 
 impl ComposeFile {
+    /// Whether a service's containers are made again once a version runs
+    /// alone: it is pinned (a fixed host port, a chosen name), or it runs
+    /// in the namespaces or with the volumes of one that is (a sidecar on
+    /// `network_mode: service:web` joins the container web has then).
+    pub fn made_again_alone(&self, svc: &str) -> bool {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut stack = vec![svc];
+        while let Some(name) = stack.pop() {
+            if !seen.insert(name) {
+                continue;
+            }
+            let Some(s) = self.services.get(name) else {
+                continue;
+            };
+            if s.pinned() {
+                return true;
+            }
+            stack.extend(s.volumes_from.iter().map(|v| link_target(v)));
+            for mode in [&s.network_mode, &s.host.pid_mode, &s.host.ipc_mode] {
+                if let Some(other) = mode.strip_prefix("service:") {
+                    stack.push(other);
+                }
+            }
+        }
+        false
+    }
+
     /// Whether `m` binds files the project carries (a relative source
     /// naming some of them): no host path is mounted.
     pub fn carries(&self, m: &MountDef) -> bool {

@@ -14,6 +14,7 @@ use futures::StreamExt;
 
 use super::docs::*;
 use super::plan::{plan_wave, Step, WaveService};
+use crate::cluster::docs::LABEL_ACCOUNT;
 use crate::compose::{ComposeFile, Condition, MountKind, NetworkDef, ServiceDef};
 use crate::engine::{
     ContainerFile, ContainerFilter, ContainerSpec, ContainerSummary, EngineBackend, HealthSpec,
@@ -98,17 +99,13 @@ impl Site {
                 return Err(Error::invalid("template", why));
             }
         }
-        // Each network on the engine, with the project owner it was made
-        // for (none: made outside any project).
-        let existing: BTreeMap<String, Option<String>> = self
+        // Each network on the engine, with its labels.
+        let existing: BTreeMap<String, BTreeMap<String, String>> = self
             .backend
             .list_networks()
             .await?
             .into_iter()
-            .map(|n| {
-                let owner = n.labels.get(LABEL_OWNER).cloned();
-                (n.name, owner)
-            })
+            .map(|n| (n.name, n.labels))
             .collect();
         let mut wanted: BTreeSet<String> = BTreeSet::new();
         for s in file.services.values() {
@@ -122,27 +119,16 @@ impl Site {
             let def = file.networks.get(&net).unwrap_or(&none);
             let name = network_name(&self.project, &net, def);
             if def.external {
-                match existing.get(&name) {
-                    None => {
-                        return Err(Error::invalid(
-                            "template",
-                            format!(
+                let Some(labels) = existing.get(&name) else {
+                    return Err(Error::invalid(
+                        "template",
+                        format!(
                             "external network {name} does not exist on engine {}: create it first",
                             self.engine
                         ),
-                        ))
-                    }
-                    // Another account's project network is not this
-                    // project's to join.
-                    Some(Some(owner)) if *owner != self.owner => {
-                        return Err(Error::Forbidden {
-                            reason: format!(
-                                "external network {name} belongs to another account's project"
-                            ),
-                        })
-                    }
-                    Some(_) => {}
-                }
+                    ));
+                };
+                self.may_use("network", &name, labels)?;
                 continue;
             }
             if existing.contains_key(&name) {
@@ -151,6 +137,7 @@ impl Site {
             let mut labels = def.labels.clone();
             labels.insert(LABEL_OWNER.into(), self.owner.clone());
             labels.insert(LABEL_PROJECT.into(), self.project.clone());
+            labels.insert(LABEL_ACCOUNT.into(), self.admitted.name.clone());
             self.backend
                 .create_network(&NetworkSpec {
                     name,
@@ -168,6 +155,7 @@ impl Site {
         for (key, def) in &file.volumes {
             let name = volume_name(&self.project, key, def);
             match self.backend.inspect_volume(&name).await {
+                Ok(v) if def.external => self.may_use("volume", &name, &v.labels)?,
                 Ok(_) => {}
                 Err(Error::NotFound { .. }) if def.external => {
                     return Err(Error::invalid(
@@ -179,6 +167,7 @@ impl Site {
                     let mut labels = def.labels.clone();
                     labels.insert(LABEL_OWNER.into(), self.owner.clone());
                     labels.insert(LABEL_PROJECT.into(), self.project.clone());
+                    labels.insert(LABEL_ACCOUNT.into(), self.admitted.name.clone());
                     self.backend
                         .create_volume(&VolumeSpec {
                             name,
@@ -192,6 +181,30 @@ impl Site {
             }
         }
         Ok(())
+    }
+
+    /// Whether the project may use an external network or volume with
+    /// these labels: not when another cluster made it (its projects' or
+    /// its Docker endpoint's), nor when it was made for an account whose
+    /// objects the project's owner may not change. One made outside any
+    /// cluster (by the engine's operator) is the policy's to admit.
+    fn may_use(&self, kind: &str, name: &str, labels: &BTreeMap<String, String>) -> Result<()> {
+        let cluster = labels
+            .get(LABEL_OWNER)
+            .or_else(|| labels.get(crate::cluster::docs::LABEL_CLUSTER));
+        if cluster.is_some_and(|c| *c != self.owner) {
+            return Err(Error::Forbidden {
+                reason: format!("external {kind} {name} belongs to another cluster"),
+            });
+        }
+        match labels.get(LABEL_ACCOUNT) {
+            Some(account) if !self.admitted.may("projects", account, true) => {
+                Err(Error::Forbidden {
+                    reason: format!("external {kind} {name} belongs to another account"),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Brings `services` of a version up, wave by wave: each service gets
@@ -268,10 +281,10 @@ impl Site {
             .await?;
         let wave: Vec<WaveService<'_>> = defs
             .iter()
-            .map(|(svc, def)| WaveService {
+            .map(|(svc, _)| WaveService {
                 name: svc,
                 replicas: replicas.get(*svc).copied().unwrap_or(1),
-                fixed_ports: def.pinned(),
+                fixed_ports: file.made_again_alone(svc),
             })
             .collect();
         let steps = plan_wave(&wave, &existing, mode.overlap);
@@ -567,7 +580,7 @@ impl Site {
         } else {
             Vec::new()
         };
-        if !def.container_name.is_empty() && mode.overlap {
+        if mode.overlap && file.made_again_alone(svc) {
             labels.insert(LABEL_OVERLAP.into(), "true".into());
         }
         ContainerSpec {

@@ -88,6 +88,7 @@ impl Projects {
         }
         let mut labels = req.labels.clone();
         labels.insert(LABEL_OWNER.into(), self.cluster().identity().to_string());
+        labels.insert(crate::cluster::docs::LABEL_ACCOUNT.into(), by.name.clone());
         let info = backend
             .create_volume(&VolumeSpec {
                 name: req.name.clone(),

@@ -82,6 +82,10 @@ impl Cluster {
         let mut spec = spec.clone();
         spec.labels
             .insert(LABEL_CLUSTER.into(), self.inner.identity.clone());
+        spec.labels.insert(
+            crate::cluster::docs::LABEL_ACCOUNT.into(),
+            owner.name.clone(),
+        );
         let spec = &spec;
         match self.locate_network(&spec.name).await {
             Ok((engine, _)) => {
