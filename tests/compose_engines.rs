@@ -561,6 +561,11 @@ services:
     logging:
       driver: json-file
       options: {{max-size: 1m}}
+    cpu_period: 100ms
+    cpu_quota: 50000
+    memswap_limit: -1
+    domainname: corp.example
+    platform: linux
 "#
     );
     let owner = shipcore::model::Owner::system();
@@ -614,7 +619,45 @@ services:
     assert_eq!(hc["ShmSize"], 8 << 20);
     assert_eq!(hc["LogConfig"]["Type"], "json-file");
     assert_eq!(hc["LogConfig"]["Config"]["max-size"], "1m");
+    assert_eq!(
+        (hc["CpuPeriod"].as_i64(), hc["CpuQuota"].as_i64()),
+        (Some(100_000), Some(50_000))
+    );
+    assert_eq!(hc["MemorySwap"], -1);
+    let out = std::process::Command::new("docker")
+        .args([
+            "-H",
+            &addr,
+            "inspect",
+            "--format",
+            "{{.Config.Domainname}}",
+            &app.id,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "corp.example");
     p.delete(&name, true, true).await.unwrap();
+    // An image for another architecture than the engine's is refused.
+    let other = format!("{name}x");
+    let template = format!("services:\n  app:\n    image: {IMAGE}\n    platform: linux/s390x\n");
+    p.create(
+        NewProject {
+            name: other.clone(),
+            template,
+            ..NewProject::default()
+        },
+        &owner,
+    )
+    .await
+    .unwrap();
+    wait_state(&p, &other, "failed").await;
+    let view = p.get(&other, false, false, &owner).await.unwrap();
+    assert!(
+        view.reason.contains("platform linux/s390x"),
+        "{}",
+        view.reason
+    );
+    p.delete(&other, true, true).await.unwrap();
 }
 
 /// A chosen `container_name` is the container's name on its engine; during

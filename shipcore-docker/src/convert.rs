@@ -39,6 +39,7 @@ pub fn info(i: m::SystemInfo) -> EngineInfo {
         version: i.server_version.unwrap_or_default(),
         api_version: String::new(),
         os: i.operating_system.unwrap_or_default(),
+        os_type: i.os_type.unwrap_or_default(),
         arch: i.architecture.unwrap_or_default(),
         cpus: u64::try_from(i.ncpu.unwrap_or(0)).unwrap_or(0) * 1000,
         memory: u64::try_from(i.mem_total.unwrap_or(0)).unwrap_or(0) / (1024 * 1024),
@@ -98,6 +99,15 @@ pub fn endpoint_settings(e: &shipcore::model::Endpoint) -> m::EndpointSettings {
         aliases: (!e.aliases.is_empty()).then(|| e.aliases.clone()),
         ipam_config: ipam,
         mac_address: (!e.mac_address.is_empty()).then(|| e.mac_address.clone()),
+        // Compose v2's way to name the interface: the endpoint's driver
+        // option.
+        driver_opts: (!e.interface_name.is_empty()).then(|| {
+            HashMap::from([(
+                "com.docker.network.endpoint.ifname".to_string(),
+                e.interface_name.clone(),
+            )])
+        }),
+        gw_priority: (e.gw_priority != 0).then_some(e.gw_priority),
         ..Default::default()
     }
 }
@@ -148,6 +158,15 @@ fn options_host_config(o: &shipcore::model::ContainerOptions) -> m::HostConfig {
         cpuset_cpus: (!o.cpuset.is_empty()).then(|| o.cpuset.clone()),
         annotations: (!o.annotations.is_empty())
             .then(|| o.annotations.clone().into_iter().collect()),
+        memory_swappiness: o.mem_swappiness,
+        memory_swap: (o.memswap_limit != 0).then_some(o.memswap_limit),
+        oom_kill_disable: o.oom_kill_disable.then_some(true),
+        cpu_period: (o.cpu_period != 0).then_some(o.cpu_period),
+        cpu_quota: (o.cpu_quota != 0).then_some(o.cpu_quota),
+        cpu_realtime_period: (o.cpu_rt_period != 0).then_some(o.cpu_rt_period),
+        cpu_realtime_runtime: (o.cpu_rt_runtime != 0).then_some(o.cpu_rt_runtime),
+        storage_opt: (!o.storage_opt.is_empty())
+            .then(|| o.storage_opt.clone().into_iter().collect()),
         ..Default::default()
     }
 }
@@ -218,6 +237,8 @@ pub fn create_body(s: &ContainerSpec) -> m::ContainerCreateBody {
         ipv4_address: s.ipv4_address.clone(),
         ipv6_address: s.ipv6_address.clone(),
         mac_address: s.mac_address.clone(),
+        interface_name: s.interface_name.clone(),
+        gw_priority: s.gw_priority,
     };
     let networking_config = match &network {
         Some(net) if endpoint != shipcore::model::Endpoint::default() => {

@@ -52,6 +52,13 @@ pub struct ServiceDef {
     /// `labels`, which win where both name a key).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub deploy_labels: BTreeMap<String, String>,
+    /// The containers' NIS domain name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub domainname: String,
+    /// The platform its image is for (`linux/amd64`): an engine of another
+    /// refuses the project.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub platform: String,
     pub depends_on: BTreeMap<String, Condition>,
     /// Dependencies with `required: false`: left out when the file does
     /// not run them.
@@ -74,6 +81,10 @@ pub struct ServiceDef {
     /// Static addresses asked for on its networks (`ipv4_address`,
     /// `ipv6_address`), by network.
     pub addresses: BTreeMap<String, crate::model::Endpoint>,
+    /// Networks' `priority`: the order they are joined in (highest first,
+    /// then by name); the first is the one the container is created on.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub network_priority: BTreeMap<String, i64>,
     /// `bridge` (Docker's default bridge), `host` or `none` instead of the
     /// project's networks; empty: the project's networks.
     pub network_mode: String,
@@ -147,6 +158,16 @@ impl ServiceDef {
         out.sort_unstable();
         out.dedup();
         out
+    }
+
+    /// Its networks in the order they are joined: by `priority`, highest
+    /// first, then by name, as compose v2 joins them.
+    pub fn networks_in_order(&self) -> Vec<(&String, &Vec<String>)> {
+        let mut nets: Vec<(&String, &Vec<String>)> = self.networks.iter().collect();
+        nets.sort_by_key(|(name, _)| {
+            std::cmp::Reverse(self.network_priority.get(*name).copied().unwrap_or(0))
+        });
+        nets
     }
 
     /// Whether its containers hold something only one may hold at once on
@@ -508,11 +529,32 @@ impl ComposeFile {
             if !s.mac_address.is_empty() || per_network {
                 needs.push((format!("services.{name}.mac_address"), (1, 44)));
             }
+            if s.addresses.values().any(|e| e.gw_priority != 0) {
+                needs.push((format!("services.{name}.networks.gw_priority"), (1, 48)));
+            }
+            if s.addresses.values().any(|e| !e.interface_name.is_empty()) {
+                needs.push((format!("services.{name}.networks.interface_name"), (1, 49)));
+            }
             if !s.options.annotations.is_empty() {
                 needs.push((format!("services.{name}.annotations"), (1, 46)));
             }
         }
         needs
+    }
+
+    /// The first service whose `platform` an engine of `os` and `arch` (as
+    /// its info says) does not run, said as a refusal.
+    pub fn foreign_platform(&self, os: &str, arch: &str, engine: &str) -> Option<String> {
+        self.services.iter().find_map(|(name, s)| {
+            let p = crate::model::Platform::parse(&s.platform)?;
+            (!p.runs_on(os, arch)).then(|| {
+                format!(
+                    "services.{name}.platform {} is not engine {engine}'s ({os}/{})",
+                    s.platform,
+                    crate::model::Platform::oci_arch(arch)
+                )
+            })
+        })
     }
 
     /// The first key the engine of Docker API `api` (`1.41`) cannot

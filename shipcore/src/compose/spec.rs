@@ -174,6 +174,13 @@ impl ServiceDef {
                             put(&mut o, "ipv4_address", json!(a.ipv4_address));
                             put(&mut o, "ipv6_address", json!(a.ipv6_address));
                             put(&mut o, "mac_address", json!(a.mac_address));
+                            put(&mut o, "interface_name", json!(a.interface_name));
+                            if a.gw_priority != 0 {
+                                o.insert("gw_priority".into(), json!(a.gw_priority));
+                            }
+                        }
+                        if let Some(p) = self.network_priority.get(net) {
+                            o.insert("priority".into(), json!(p));
                         }
                         let v = if o.is_empty() {
                             Value::Null
@@ -204,6 +211,8 @@ impl ServiceDef {
         }
         put(&mut m, "profiles", json!(self.profiles));
         put(&mut m, "pull_policy", json!(self.pull_policy));
+        put(&mut m, "platform", json!(self.platform));
+        put(&mut m, "domainname", json!(self.domainname));
         for (key, secret) in [("secrets", true), ("configs", false)] {
             let list: Vec<Value> = self
                 .files
@@ -308,6 +317,24 @@ impl ServiceDef {
         put(m, "cpu_shares", json!(o.cpu_shares));
         put(m, "cpuset", json!(o.cpuset));
         put(m, "annotations", json!(o.annotations));
+        if let Some(s) = o.mem_swappiness {
+            m.insert("mem_swappiness".into(), json!(s));
+        }
+        if o.memswap_limit != 0 {
+            m.insert("memswap_limit".into(), json!(o.memswap_limit));
+        }
+        put(m, "oom_kill_disable", json!(o.oom_kill_disable));
+        for (k, v) in [
+            ("cpu_period", o.cpu_period),
+            ("cpu_quota", o.cpu_quota),
+            ("cpu_rt_period", o.cpu_rt_period),
+            ("cpu_rt_runtime", o.cpu_rt_runtime),
+        ] {
+            if v != 0 {
+                m.insert(k.into(), json!(v));
+            }
+        }
+        put(m, "storage_opt", json!(o.storage_opt));
     }
 }
 
@@ -460,7 +487,7 @@ mod tests {
             "    environment: {A: \"1\", B: null}\n    ports: [\"8080:80\", \"9000-9005:53/udp\"]\n",
             "    volumes: [\"data:/data:ro\", /tmp/x:/x]\n    labels: {a: b}\n    restart: always\n",
             "    depends_on: {db: {condition: service_healthy}}\n    healthcheck: {test: [CMD, true], interval: 90s}\n",
-            "    networks: {back: {aliases: [w], ipv4_address: 10.5.0.5}}\n    volumes_from: [\"db:ro\"]\n    read_only: true\n    tmpfs: [\"/run:size=1m\"]\n",
+            "    networks: {back: {aliases: [w], ipv4_address: 10.5.0.5, priority: 3, interface_name: eth9, gw_priority: 2}}\n    volumes_from: [\"db:ro\"]\n    read_only: true\n    tmpfs: [\"/run:size=1m\"]\n",
             "    ulimits: {nofile: {soft: 1, hard: 2}}\n    logging: {driver: json-file, options: {max-size: 1m}}\n",
             "    deploy: {labels: {traefik.enable: \"true\"}, resources: {limits: {cpus: \"0.5\", memory: 64M, pids: 9}}}\n    stop_grace_period: 1m30s\n",
             "  db:\n    image: postgres\n    network_mode: host\n    healthcheck: {test: [CMD, true]}\n",

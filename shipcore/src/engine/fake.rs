@@ -165,6 +165,8 @@ impl FakeEngine {
                 cpus,
                 memory,
                 version: "fake".into(),
+                os_type: "linux".into(),
+                arch: "x86_64".into(),
                 ..Default::default()
             },
             world: Arc::new(Mutex::new(world)),

@@ -18,7 +18,13 @@ pub struct EngineInfo {
     pub name: String,
     pub version: String,
     pub api_version: String,
+    /// The host's operating system, as a person reads it (`Debian GNU/Linux
+    /// 12 (bookworm)`).
     pub os: String,
+    /// The kind of containers it runs (`linux`, `windows`): an image
+    /// platform's OS.
+    #[serde(default)]
+    pub os_type: String,
     pub arch: String,
     pub cpus: Millicpus,
     /// MiB.
@@ -105,6 +111,12 @@ pub struct ContainerSpec {
     /// Its MAC address on that network (Docker API 1.44 on).
     #[serde(default)]
     pub mac_address: String,
+    /// Its interface's name there (Docker API 1.49 on).
+    #[serde(default)]
+    pub interface_name: String,
+    /// That network's gateway priority (Docker API 1.48 on).
+    #[serde(default)]
+    pub gw_priority: i64,
     /// Volume mounts, `volume-or-path:/container/path[:ro]`.
     pub binds: Vec<String>,
     /// Paths in the container mounted as tmpfs.

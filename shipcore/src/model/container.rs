@@ -342,9 +342,37 @@ pub struct ContainerOptions {
     /// OCI annotations for the runtime (Docker API 1.46 on).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+    /// The kernel's tendency to swap the container's pages (0 to 100).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mem_swappiness: Option<i64>,
+    /// Memory plus swap, bytes (-1: unlimited swap; 0: the engine's default).
+    #[serde(skip_serializing_if = "is_zero_i64")]
+    pub memswap_limit: i64,
+    /// The kernel's OOM killer spares the container (the host's memory then
+    /// runs out instead): a security option.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub oom_kill_disable: bool,
+    /// CFS period and quota, microseconds (0: the engine's default).
+    #[serde(skip_serializing_if = "is_zero_i64")]
+    pub cpu_period: i64,
+    #[serde(skip_serializing_if = "is_zero_i64")]
+    pub cpu_quota: i64,
+    /// Real-time scheduling period and runtime, microseconds: runtime can
+    /// starve the host, a security option.
+    #[serde(skip_serializing_if = "is_zero_i64")]
+    pub cpu_rt_period: i64,
+    #[serde(skip_serializing_if = "is_zero_i64")]
+    pub cpu_rt_runtime: i64,
+    /// Storage driver options (`size: 20G`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub storage_opt: BTreeMap<String, String>,
 }
 
 fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
+}
+
+fn is_zero_i64(n: &i64) -> bool {
     *n == 0
 }
 
@@ -383,6 +411,24 @@ impl ContainerOptions {
         }
         if self.oom_score_adj.is_some_and(|s| s < 0) {
             wants.push(Want::new(oom_field, Capability::SecurityOptions));
+        }
+        // Spared by the OOM killer, or scheduled in real time: the host
+        // pays for it.
+        if self.oom_kill_disable {
+            wants.push(Want::new(
+                oom_field
+                    .replace("oom_score_adj", "oom_kill_disable")
+                    .replace("OomScoreAdj", "OomKillDisable"),
+                Capability::SecurityOptions,
+            ));
+        }
+        if self.cpu_rt_runtime != 0 {
+            wants.push(Want::new(
+                oom_field
+                    .replace("oom_score_adj", "cpu_rt_runtime")
+                    .replace("OomScoreAdj", "CpuRealtimeRuntime"),
+                Capability::SecurityOptions,
+            ));
         }
         wants
     }

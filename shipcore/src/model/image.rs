@@ -438,3 +438,71 @@ mod tests {
         }
     }
 }
+
+/// A platform as images name theirs (`linux/amd64`, `linux/arm/v7`), with
+/// the architecture in the OCI spelling (`x86_64` is `amd64`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Platform {
+    pub os: String,
+    pub arch: String,
+}
+
+impl Platform {
+    /// `os[/arch[/variant]]`; the variant is not compared. `None` when it
+    /// is not one.
+    pub fn parse(text: &str) -> Option<Platform> {
+        let mut parts = text.split('/');
+        let os = parts.next().filter(|o| !o.is_empty())?;
+        let arch = parts.next().unwrap_or_default();
+        let _variant = parts.next();
+        let name_ok = |s: &str| s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if parts.next().is_some() || !name_ok(os) || !name_ok(arch) {
+            return None;
+        }
+        Some(Platform {
+            os: os.to_ascii_lowercase(),
+            arch: Platform::oci_arch(arch),
+        })
+    }
+
+    /// An engine's architecture as `uname` gives it (`x86_64`) in the OCI
+    /// spelling (`amd64`).
+    pub fn oci_arch(arch: &str) -> String {
+        match arch.to_ascii_lowercase().as_str() {
+            "x86_64" | "x86-64" => "amd64".into(),
+            "aarch64" => "arm64".into(),
+            "armv7l" | "armv6l" | "armhf" => "arm".into(),
+            "i386" | "i686" => "386".into(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Whether an engine of `os` and `arch` (as its info says) runs it; an
+    /// empty architecture here is any.
+    pub fn runs_on(&self, os: &str, arch: &str) -> bool {
+        self.os.eq_ignore_ascii_case(os)
+            && (self.arch.is_empty() || self.arch == Platform::oci_arch(arch))
+    }
+}
+
+#[cfg(test)]
+mod platform_tests {
+    use super::Platform;
+
+    #[test]
+    fn platforms_as_images_and_engines_name_them() {
+        let p = Platform::parse("linux/amd64").unwrap();
+        assert!(p.runs_on("linux", "x86_64"));
+        assert!(!p.runs_on("linux", "aarch64"));
+        assert!(Platform::parse("linux/arm64/v8")
+            .unwrap()
+            .runs_on("linux", "aarch64"));
+        assert!(Platform::parse("linux").unwrap().runs_on("linux", "s390x"));
+        assert!(!Platform::parse("windows/amd64")
+            .unwrap()
+            .runs_on("linux", "x86_64"));
+        for bad in ["", "/amd64", "linux/amd64/v1/x", "linux/$(x)"] {
+            assert!(Platform::parse(bad).is_none(), "{bad}");
+        }
+    }
+}

@@ -29,7 +29,7 @@ pub use container::{
 };
 pub use engine::{Engine, EngineRecord, Health};
 pub use event::{Event, EventType};
-pub use image::{validate_repository, validate_tag, Digest, ImageRef};
+pub use image::{validate_repository, validate_tag, Digest, ImageRef, Platform};
 pub use network::{ipv4_in, Endpoint, IpamPool};
 pub use project::{Project, ProjectState, Service, Volume, VolumeRef};
 pub use units::{millicpus, rfc3339, HostPort, Millicpus};

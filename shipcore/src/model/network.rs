@@ -33,6 +33,16 @@ pub struct Endpoint {
     /// The container's MAC address there (Docker API 1.44 on).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub mac_address: String,
+    /// The interface's name in the container (Docker API 1.49 on).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub interface_name: String,
+    /// Which network's gateway is the default route (Docker API 1.48 on).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub gw_priority: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 impl Endpoint {

@@ -93,9 +93,13 @@ impl Site {
 
     /// Networks and volumes the file needs, made where missing.
     pub async fn prepare(&self, file: &ComposeFile) -> Result<()> {
-        if !file.engine_needs().is_empty() {
+        let platforms = file.services.values().any(|s| !s.platform.is_empty());
+        if !file.engine_needs().is_empty() || platforms {
             let info = self.backend.info().await?;
             if let Some(why) = file.beyond(&info.api_version, &self.engine) {
+                return Err(Error::invalid("template", why));
+            }
+            if let Some(why) = file.foreign_platform(&info.os_type, &info.arch, &self.engine) {
                 return Err(Error::invalid("template", why));
             }
         }
@@ -453,7 +457,7 @@ impl Site {
         id: &str,
         aliases: &BTreeMap<String, Vec<String>>,
     ) -> Result<()> {
-        for (net, own) in def.networks.iter().skip(1) {
+        for (net, own) in def.networks_in_order().into_iter().skip(1) {
             let mut names = vec![svc.to_string()];
             names.extend(own.iter().cloned());
             names.extend(aliases.get(svc).into_iter().flatten().cloned());
@@ -508,8 +512,8 @@ impl Site {
                 host_port_end,
             });
         }
-        let (first_net, first_aliases) = match def.networks.iter().next() {
-            Some((net, own)) => (net.clone(), own.clone()),
+        let (first_net, first_aliases) = match def.networks_in_order().first() {
+            Some((net, own)) => ((*net).clone(), (*own).clone()),
             None => ("default".to_string(), Vec::new()),
         };
         let first_address = def.addresses.get(&first_net).cloned().unwrap_or_default();
@@ -590,6 +594,7 @@ impl Site {
             entrypoint: def.entrypoint.clone(),
             env: def.env(),
             hostname: def.hostname.clone(),
+            domainname: def.domainname.clone(),
             labels,
             ports,
             cpus: def.limits.millicpus,
@@ -628,6 +633,8 @@ impl Site {
             } else {
                 def.mac_address.clone()
             },
+            interface_name: first_address.interface_name,
+            gw_priority: first_address.gw_priority,
             binds,
             tmpfs: def
                 .volumes

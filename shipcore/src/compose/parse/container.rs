@@ -138,9 +138,45 @@ impl Reader<'_> {
                     .map_err(|_| self.fail(at, "must not be negative"))?;
             }
             "cpuset" => o.cpuset = self.string(at, &v)?,
+            "mem_swappiness" => {
+                let n = self.integer(at, &v)?;
+                if !(0..=100).contains(&n) {
+                    return Err(self.fail(at, "must be from 0 to 100"));
+                }
+                o.mem_swappiness = Some(n);
+            }
+            "memswap_limit" => {
+                o.memswap_limit = match scalar(&v).as_deref() {
+                    Some("-1") => -1,
+                    text => {
+                        let bytes =
+                            byte_size(text.unwrap_or_default()).map_err(|r| self.fail(at, r))?;
+                        i64::try_from(bytes).unwrap_or(i64::MAX)
+                    }
+                }
+            }
+            "oom_kill_disable" => o.oom_kill_disable = self.boolean(at, &v)?,
+            "cpu_period" => o.cpu_period = self.micros(at, &v)?,
+            "cpu_quota" => o.cpu_quota = self.micros(at, &v)?,
+            "cpu_rt_period" => o.cpu_rt_period = self.micros(at, &v)?,
+            "cpu_rt_runtime" => o.cpu_rt_runtime = self.micros(at, &v)?,
+            "storage_opt" => o.storage_opt = self.string_map(at, v)?,
             _ => return Ok(false),
         }
         Ok(true)
+    }
+
+    /// Microseconds: a whole number, or a duration (`400ms`), as compose
+    /// takes `cpu_period` and the others.
+    fn micros(&self, at: At<'_>, v: &Value) -> Result<i64> {
+        if let Some(n) = scalar(v).and_then(|s| s.parse::<i64>().ok()) {
+            if n < 0 {
+                return Err(self.fail(at, "must not be negative"));
+            }
+            return Ok(n);
+        }
+        let ms = self.duration(at, v)?;
+        Ok(i64::try_from(ms.saturating_mul(1000)).unwrap_or(i64::MAX))
     }
 
     /// A list of strings (numbers read as their text).

@@ -1409,6 +1409,97 @@ mod tests {
     }
 
     #[test]
+    fn network_priority_interface_name_and_gateway_priority() {
+        let f = parse_ok(concat!(
+            "services:\n  a:\n    image: x\n    networks:\n",
+            "      back: {priority: 10}\n      front: {priority: 100, interface_name: eth-front}\n",
+            "      mid: {gw_priority: 5}\n",
+            "networks:\n  back: {}\n  front: {}\n  mid: {}\n",
+        ));
+        let a = &f.services["a"];
+        // Highest priority first, then by name: front is joined at create.
+        let order: Vec<&str> = a
+            .networks_in_order()
+            .into_iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert_eq!(order, ["front", "back", "mid"]);
+        assert_eq!(a.addresses["front"].interface_name, "eth-front");
+        assert_eq!(a.addresses["mid"].gw_priority, 5);
+        // Older engines cannot honour them: refused naming the key.
+        assert_eq!(
+            f.beyond("1.48", "e").as_deref(),
+            Some("services.a.networks.interface_name needs Docker API 1.49; engine e speaks 1.48")
+        );
+        assert!(f.beyond("1.47", "e").unwrap().contains("gw_priority"));
+        assert!(f.beyond("1.49", "e").is_none());
+        assert!(parse_err(
+            "services:\n  a:\n    image: x\n    networks:\n      n: {interface_name: \"a b\"}\nnetworks:\n  n: {}\n"
+        )
+        .contains("interface name"));
+    }
+
+    #[test]
+    fn resource_knobs_label_files_develop_and_platform() {
+        let files: BTreeMap<String, String> = [(
+            "app.labels".to_string(),
+            "team=web\ntier=front\n".to_string(),
+        )]
+        .into();
+        let extras = Extras::checked(&files, &[]).unwrap();
+        let src = concat!(
+            "services:\n  a:\n    image: x\n    domainname: example.com\n    mem_swappiness: 10\n",
+            "    memswap_limit: 1g\n    cpu_period: 100ms\n    cpu_quota: 50000\n",
+            "    storage_opt: {size: 1G}\n    label_file: app.labels\n    labels: {tier: back}\n",
+            "    platform: linux/amd64\n    develop: {watch: [{path: ./src, action: sync, target: /app}]}\n",
+        );
+        let f = parse_with(src, &BTreeMap::new(), &ParseOptions::default(), &extras).unwrap();
+        let a = &f.services["a"];
+        let o = &a.options;
+        assert_eq!(a.domainname, "example.com");
+        assert_eq!(o.mem_swappiness, Some(10));
+        assert_eq!(o.memswap_limit, 1 << 30);
+        assert_eq!((o.cpu_period, o.cpu_quota), (100_000, 50_000));
+        assert_eq!(o.storage_opt["size"], "1G");
+        // `labels` win over the label file.
+        assert_eq!(a.labels["team"], "web");
+        assert_eq!(a.labels["tier"], "back");
+        assert!(a.extensions.contains_key("develop"));
+        assert!(f.foreign_platform("linux", "x86_64", "e").is_none());
+        assert_eq!(
+            f.foreign_platform("linux", "aarch64", "e").as_deref(),
+            Some("services.a.platform linux/amd64 is not engine e's (linux/arm64)")
+        );
+        assert!(f.wants().is_empty());
+        // The OOM killer's and real-time scheduling's cost falls on the host.
+        let f = parse_ok("services:\n  a:\n    image: x\n    oom_kill_disable: true\n    cpu_rt_runtime: 950000\n");
+        let wants: Vec<String> = f.wants().iter().map(|w| w.field.clone()).collect();
+        assert_eq!(
+            wants,
+            ["services.a.oom_kill_disable", "services.a.cpu_rt_runtime"]
+        );
+        for (src, part) in [
+            (
+                "services:\n  a:\n    image: x\n    mem_swappiness: 101\n",
+                "0 to 100",
+            ),
+            (
+                "services:\n  a:\n    image: x\n    platform: \"linux/a b\"\n",
+                "platform",
+            ),
+            (
+                "services:\n  a:\n    image: x\n    label_file: missing.labels\n",
+                "not among",
+            ),
+        ] {
+            let e = parse_with(src, &BTreeMap::new(), &ParseOptions::default(), &extras)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(part), "{part}: {e}");
+        }
+    }
+
+    #[test]
     fn errors_give_line_and_column() {
         let e =
             parse_err("services:\n  web:\n    image: busybox\n    ports:\n      - \"80000:80\"\n");

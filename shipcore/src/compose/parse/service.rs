@@ -12,6 +12,7 @@ impl Reader<'_> {
         let mut scale = None;
         let mut deploy_replicas = None;
         let mut env_files = None;
+        let mut label_files = None;
         for (key, value) in self.entries(at, v)? {
             let at = At { key: &key, ..at };
             if key.starts_with("x-") {
@@ -25,6 +26,24 @@ impl Reader<'_> {
                 "entrypoint" => s.entrypoint = self.command(at, value)?,
                 "environment" => self.environment(at, value, &mut s.environment)?,
                 "env_file" => env_files = Some(value),
+                "label_file" => label_files = Some(value),
+                "domainname" => s.domainname = self.string(at, &value)?,
+                // compose watch's settings: no effect on a running project
+                // (there is no watch; compose v2's `up` ignores them too),
+                // kept so the config shows them.
+                "develop" => {
+                    self.fields(at, value.clone())?;
+                    s.extensions.insert(key.clone(), value);
+                }
+                "platform" => {
+                    let p = self.string(at, &value)?;
+                    if crate::model::Platform::parse(&p).is_none() {
+                        return Err(
+                            self.fail(at, format!("{p:?} is not a platform such as linux/amd64"))
+                        );
+                    }
+                    s.platform = p;
+                }
                 "secrets" => s.files.extend(self.file_mounts(at, value, true)?),
                 "configs" => s.files.extend(self.file_mounts(at, value, false)?),
                 // Whether `docker compose up` shows the service's logs: a
@@ -102,7 +121,10 @@ impl Reader<'_> {
                 "mem_limit" => s.limits.memory_mib = self.memory(at, &value)?,
                 "mem_reservation" => s.reservations.memory_mib = self.memory(at, &value)?,
                 "healthcheck" => s.healthcheck = Some(self.healthcheck(at, value)?),
-                "networks" => s.networks = self.service_networks(at, value, &mut s.addresses)?,
+                "networks" => {
+                    s.networks =
+                        self.service_networks(at, value, &mut s.addresses, &mut s.network_priority)?
+                }
                 "network_mode" => {
                     s.network_mode = self.string(at, &value)?;
                     let ok = matches!(s.network_mode.as_str(), "bridge" | "host" | "none")
@@ -153,6 +175,16 @@ impl Reader<'_> {
             // `environment` wins over env_file, as in compose.
             for (k, v) in self.env_file(at, files)? {
                 s.environment.entry(k).or_insert(v);
+            }
+        }
+        if let Some(files) = label_files {
+            let at = At {
+                key: "label_file",
+                ..at
+            };
+            // `labels` win over label_file, as in compose.
+            for (k, v) in self.env_file(at, files)? {
+                s.labels.entry(k).or_insert(v.unwrap_or_default());
             }
         }
         self.settle(at, &mut s, scale, deploy_replicas)?;
@@ -708,6 +740,7 @@ impl Reader<'_> {
         at: At<'_>,
         v: Value,
         addresses: &mut BTreeMap<String, crate::model::Endpoint>,
+        priority: &mut BTreeMap<String, i64>,
     ) -> Result<BTreeMap<String, Vec<String>>> {
         let mut nets = BTreeMap::new();
         match v {
@@ -741,6 +774,28 @@ impl Reader<'_> {
                             "mac_address" => {
                                 addresses.entry(net.clone()).or_default().mac_address =
                                     self.mac(at, &v)?;
+                            }
+                            "priority" => {
+                                priority.insert(net.clone(), self.integer(at, &v)?);
+                            }
+                            "gw_priority" => {
+                                addresses.entry(net.clone()).or_default().gw_priority =
+                                    self.integer(at, &v)?;
+                            }
+                            "interface_name" => {
+                                let name = self.string(at, &v)?;
+                                let fits = !name.is_empty()
+                                    && name.len() <= 15
+                                    && name
+                                        .chars()
+                                        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+                                if !fits {
+                                    return Err(self.fail(
+                                        at,
+                                        format!("interface_name {name:?} is not a network interface name (at most 15 letters, digits, -, _ or .)"),
+                                    ));
+                                }
+                                addresses.entry(net.clone()).or_default().interface_name = name;
                             }
                             "ipv6_address" => {
                                 let a = self.string(at, &v)?;
