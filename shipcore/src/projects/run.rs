@@ -705,7 +705,6 @@ impl Site {
                     })
                 }))
                 .collect(),
-            ..ContainerSpec::default()
         }
     }
 
