@@ -101,6 +101,23 @@ async fn listed(backend: &dyn EngineBackend, project: &str) -> Vec<ContainerSumm
     backend.list_containers(&filter).await.unwrap()
 }
 
+/// `docker ARGS` against the test bed's engine `engine` (`a` or `b`): its
+/// standard output, trimmed.
+fn docker_on(engine: &str, args: &[&str]) -> String {
+    let var = if engine == "a" {
+        "SHIPCORE_ENGINE_A"
+    } else {
+        "SHIPCORE_ENGINE_B"
+    };
+    let out = std::process::Command::new("docker")
+        .arg("-H")
+        .arg(std::env::var(var).unwrap())
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -586,23 +603,8 @@ services:
     let view = p.get(&name, false, false, &owner).await.unwrap();
     let backend = c.backend(&view.engine).await.unwrap();
     let app = listed(&*backend, &name).await.remove(0);
-    let addr = if view.engine == "a" {
-        std::env::var("SHIPCORE_ENGINE_A").unwrap()
-    } else {
-        std::env::var("SHIPCORE_ENGINE_B").unwrap()
-    };
-    let out = std::process::Command::new("docker")
-        .args([
-            "-H",
-            &addr,
-            "inspect",
-            "--format",
-            "{{json .HostConfig}}",
-            &app.id,
-        ])
-        .output()
-        .unwrap();
-    let hc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let inspect = |format: &str| docker_on(&view.engine, &["inspect", "--format", format, &app.id]);
+    let hc: serde_json::Value = serde_json::from_str(&inspect("{{json .HostConfig}}")).unwrap();
     assert_eq!(hc["ReadonlyRootfs"], true, "{hc}");
     assert_eq!(hc["CapDrop"], serde_json::json!(["NET_RAW"]));
     assert_eq!(hc["PidsLimit"], 64);
@@ -624,18 +626,7 @@ services:
         (Some(100_000), Some(50_000))
     );
     assert_eq!(hc["MemorySwap"], -1);
-    let out = std::process::Command::new("docker")
-        .args([
-            "-H",
-            &addr,
-            "inspect",
-            "--format",
-            "{{.Config.Domainname}}",
-            &app.id,
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "corp.example");
+    assert_eq!(inspect("{{.Config.Domainname}}"), "corp.example");
     p.delete(&name, true, true).await.unwrap();
     // An image for another architecture than the engine's is refused.
     let other = format!("{name}x");
@@ -745,15 +736,9 @@ async fn container_name_is_kept_across_a_blue_green_update() {
     .await;
     // The sidecar is in the namespace of the app that runs now: one MAC.
     let view = p.get(&name, false, false, &owner).await.unwrap();
-    let addr = std::env::var(if view.engine == "a" {
-        "SHIPCORE_ENGINE_A"
-    } else {
-        "SHIPCORE_ENGINE_B"
-    })
-    .unwrap();
     let backend = c.backend(&view.engine).await.unwrap();
     let mac = |service: &'static str| {
-        let (addr, backend, name) = (addr.clone(), backend.clone(), name.clone());
+        let (engine, backend, name) = (view.engine.clone(), backend.clone(), name.clone());
         async move {
             let id = listed(&*backend, &name)
                 .await
@@ -767,18 +752,10 @@ async fn container_name_is_kept_across_a_blue_green_update() {
                 })
                 .map(|s| s.id)
                 .unwrap_or_default();
-            let out = std::process::Command::new("docker")
-                .args([
-                    "-H",
-                    &addr,
-                    "exec",
-                    &id,
-                    "cat",
-                    "/sys/class/net/eth0/address",
-                ])
-                .output()
-                .unwrap();
-            String::from_utf8_lossy(&out.stdout).trim().to_string()
+            docker_on(
+                &engine,
+                &["exec", &id, "cat", "/sys/class/net/eth0/address"],
+            )
         }
     };
     wait_for(
@@ -854,20 +831,7 @@ networks:
     .await
     .unwrap();
     wait_state(&p, &name, "running").await;
-    let inspect = |what: &str, format: &str| {
-        let out = std::process::Command::new("docker")
-            .args([
-                "-H",
-                &std::env::var("SHIPCORE_ENGINE_A").unwrap(),
-                "inspect",
-                "--format",
-                format,
-                what,
-            ])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
+    let inspect = |what: &str, format: &str| docker_on("a", &["inspect", "--format", format, what]);
     let list = listed(&*a, &name).await;
     let id_of = |svc: &str| {
         list.iter()
@@ -960,40 +924,29 @@ web:
                 == Some("web")
         })
         .unwrap();
-    let addr = std::env::var(if view.engine == "a" {
-        "SHIPCORE_ENGINE_A"
-    } else {
-        "SHIPCORE_ENGINE_B"
-    })
-    .unwrap();
-    let got = wait_for(
-        "web fetched from db by its link alias",
-        Duration::from_secs(20),
-        || {
-            let (addr, id) = (addr.clone(), web.id.clone());
-            async move {
-                let out = std::process::Command::new("docker")
-                    .args(["-H", &addr, "exec", &id, "cat", "/tmp/got"])
-                    .output()
-                    .unwrap();
-                String::from_utf8_lossy(&out.stdout).contains("hi-from-db")
-            }
-        },
-    )
-    .await;
+    let got =
+        wait_for(
+            "web fetched from db by its link alias",
+            Duration::from_secs(20),
+            || {
+                let (engine, id) = (view.engine.clone(), web.id.clone());
+                async move {
+                    docker_on(&engine, &["exec", &id, "cat", "/tmp/got"]).contains("hi-from-db")
+                }
+            },
+        )
+        .await;
     assert!(got < Duration::from_secs(20));
-    let mode = std::process::Command::new("docker")
-        .args([
-            "-H",
-            &addr,
+    let mode = docker_on(
+        &view.engine,
+        &[
             "inspect",
             "--format",
             "{{.HostConfig.NetworkMode}}",
             &web.id,
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&mode.stdout).trim(), "bridge");
+        ],
+    );
+    assert_eq!(mode, "bridge");
     p.delete(&name, true, true).await.unwrap();
 }
 
@@ -1048,20 +1001,10 @@ configs:
     let view = p.get(&name, false, false, &owner).await.unwrap();
     let backend = c.backend(&view.engine).await.unwrap();
     let app = listed(&*backend, &name).await.remove(0);
-    let addr = std::env::var(if view.engine == "a" {
-        "SHIPCORE_ENGINE_A"
-    } else {
-        "SHIPCORE_ENGINE_B"
-    })
-    .unwrap();
     let exec = |args: &[&str]| {
-        let mut all = vec!["-H", &addr, "exec", &app.id];
+        let mut all = vec!["exec", app.id.as_str()];
         all.extend_from_slice(args);
-        let out = std::process::Command::new("docker")
-            .args(&all)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        docker_on(&view.engine, &all)
     };
     assert_eq!(exec(&["cat", "/run/secrets/db_password"]), "pa55word");
     assert_eq!(exec(&["cat", "/run/secrets/api-token"]), "t0ken");
@@ -1120,20 +1063,10 @@ services:
     let view = p.get(&name, false, false, &owner).await.unwrap();
     let backend = c.backend(&view.engine).await.unwrap();
     let app = listed(&*backend, &name).await.remove(0);
-    let addr = std::env::var(if view.engine == "a" {
-        "SHIPCORE_ENGINE_A"
-    } else {
-        "SHIPCORE_ENGINE_B"
-    })
-    .unwrap();
     let exec = |args: &[&str]| {
-        let mut all = vec!["-H", &addr, "exec", &app.id];
+        let mut all = vec!["exec", app.id.as_str()];
         all.extend_from_slice(args);
-        let out = std::process::Command::new("docker")
-            .args(&all)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        docker_on(&view.engine, &all)
     };
     assert_eq!(exec(&["cat", "/etc/app/app.conf"]), "listen 80");
     assert_eq!(exec(&["cat", "/srv/site/index.html"]), "<p>hi</p>");
@@ -1172,19 +1105,7 @@ async fn a_key_the_engine_cannot_honour_fails_the_project_saying_why() {
     )
     .await
     .unwrap();
-    let engine_api = {
-        let out = std::process::Command::new("docker")
-            .args([
-                "-H",
-                &std::env::var("SHIPCORE_ENGINE_A").unwrap(),
-                "version",
-                "--format",
-                "{{.Server.APIVersion}}",
-            ])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
+    let engine_api = docker_on("a", &["version", "--format", "{{.Server.APIVersion}}"]);
     let newer = engine_api
         .split_once('.')
         .and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)))
@@ -1283,22 +1204,12 @@ services:
             .id
             .clone()
     };
-    let addr = std::env::var(if view.engine == "a" {
-        "SHIPCORE_ENGINE_A"
-    } else {
-        "SHIPCORE_ENGINE_B"
-    })
-    .unwrap();
     let exec = |id: String, args: Vec<&'static str>| {
-        let addr = addr.clone();
+        let engine = view.engine.clone();
         async move {
-            let mut all = vec!["-H".to_string(), addr, "exec".to_string(), id];
-            all.extend(args.iter().map(|a| a.to_string()));
-            let out = std::process::Command::new("docker")
-                .args(&all)
-                .output()
-                .unwrap();
-            String::from_utf8_lossy(&out.stdout).trim().to_string()
+            let mut all = vec!["exec", id.as_str()];
+            all.extend(args);
+            docker_on(&engine, &all)
         }
     };
     let sidecar = id_of("sidecar");

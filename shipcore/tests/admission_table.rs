@@ -113,6 +113,9 @@ fn every_dangerous_field_of_every_family_by_role() {
         ("compose: volume driver", Asks::Compose("services:\n  web:\n    image: app:1\nvolumes:\n  v:\n    driver: rexray\n"), Some(C::VolumeOptions)),
         ("compose: volume driver local", Asks::Compose("services:\n  web:\n    image: app:1\nvolumes:\n  v:\n    driver: local\n"), None),
         ("compose: network macvlan", Asks::Compose("services:\n  web:\n    image: app:1\n    networks: [lan]\nnetworks:\n  lan:\n    driver: macvlan\n"), Some(C::NetworkDrivers)),
+        ("compose: oom_kill_disable", Asks::Compose("services:\n  web:\n    image: app:1\n    oom_kill_disable: true\n"), Some(C::SecurityOptions)),
+        ("compose: cpu_rt_runtime", Asks::Compose("services:\n  web:\n    image: app:1\n    cpu_rt_runtime: 950000\n"), Some(C::SecurityOptions)),
+        ("compose: cpu_quota, mem_swappiness, storage_opt", Asks::Compose("services:\n  web:\n    image: app:1\n    cpu_quota: 50000\n    mem_swappiness: 0\n    storage_opt: {size: 1G}\n"), None),
         ("compose: network bridge", Asks::Compose("services:\n  web:\n    image: app:1\n    networks: [back]\nnetworks:\n  back:\n    driver: bridge\n"), None),
         // Volumes (the 003 API and the Docker endpoint) and networks.
         ("volume: local", Asks::Volume("local", &[]), None),

@@ -18,7 +18,7 @@ mod corpus;
 mod spec_form;
 
 use corpus::{corpus, env_of, expectation, extras_of, fixture_name, in_folder};
-use shipcore::compose::{parse_with, ComposeFile, MountKind, ParseOptions, ServiceDef};
+use shipcore::compose::{parse_with, ComposeFile, ParseOptions, ServiceDef};
 
 /// A service in the corpus' canonical form.
 fn canonical(s: &ServiceDef) -> Value {
@@ -54,13 +54,8 @@ fn canonical(s: &ServiceDef) -> Value {
         .volumes
         .iter()
         .map(|v| {
-            let kind = match v.kind {
-                MountKind::Volume => "volume",
-                MountKind::Bind => "bind",
-                MountKind::Tmpfs => "tmpfs",
-            };
             let ro = if v.read_only { ":ro" } else { "" };
-            format!("{kind}:{}:{}{ro}", v.source, v.target)
+            format!("{}:{}:{}{ro}", v.kind.as_str(), v.source, v.target)
         })
         .collect();
     m.insert("volumes".into(), json!(volumes));
@@ -112,17 +107,6 @@ fn canonical(s: &ServiceDef) -> Value {
     Value::Object(m)
 }
 
-/// Fields a corpus file's expectation leaves out must be empty.
-fn unset(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::String(s) => s.is_empty(),
-        Value::Array(a) => a.is_empty(),
-        Value::Object(o) => o.is_empty(),
-        _ => false,
-    }
-}
-
 fn check_model(name: &str, file: &ComposeFile, expect: &Value) {
     let want = expect["services"].as_object().expect("services");
     let got: Vec<&String> = file.services.keys().collect();
@@ -135,7 +119,7 @@ fn check_model(name: &str, file: &ComposeFile, expect: &Value) {
             match fields.get(key) {
                 Some(w) => assert_eq!(value, w, "{name}: service {svc}, {key}"),
                 None => assert!(
-                    unset(value),
+                    spec_form::empty(value),
                     "{name}: service {svc}, {key} is {value} but the expectation leaves it out"
                 ),
             }

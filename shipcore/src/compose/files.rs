@@ -91,6 +91,12 @@ impl Extras {
         files_under(&self.files, source)
     }
 
+    /// Whether a bind of `source` takes files the project carries (a
+    /// relative source naming some of them) rather than a host path.
+    pub fn carries(&self, source: &str) -> bool {
+        source.starts_with('.') && !self.under(source).is_empty()
+    }
+
     /// Whether a service of `profiles` runs: one without profiles always
     /// does, one with them when one of them is enabled.
     pub fn enables(&self, profiles: &[String]) -> bool {

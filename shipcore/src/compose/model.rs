@@ -194,6 +194,17 @@ pub enum MountKind {
     Tmpfs,
 }
 
+impl MountKind {
+    /// Compose's name for it (a long mount's `type`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            MountKind::Volume => "volume",
+            MountKind::Bind => "bind",
+            MountKind::Tmpfs => "tmpfs",
+        }
+    }
+}
+
 /// A mount: a named or anonymous volume, a host path, or a tmpfs.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct MountDef {

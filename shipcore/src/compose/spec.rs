@@ -7,7 +7,7 @@
 use serde_json::{json, Map, Value};
 
 use super::model::{
-    ComposeFile, FileFrom, Healthcheck, MountKind, NetworkDef, PortDef, ServiceDef, VolumeDef,
+    ComposeFile, FileFrom, Healthcheck, NetworkDef, PortDef, ServiceDef, VolumeDef,
 };
 
 /// A duration as compose writes one (`1m30s`, `500ms`).
@@ -127,13 +127,8 @@ impl ServiceDef {
             .volumes
             .iter()
             .map(|v| {
-                let kind = match v.kind {
-                    MountKind::Volume => "volume",
-                    MountKind::Bind => "bind",
-                    MountKind::Tmpfs => "tmpfs",
-                };
                 let mut o = Map::new();
-                o.insert("type".into(), json!(kind));
+                o.insert("type".into(), json!(v.kind.as_str()));
                 put(&mut o, "source", json!(v.source));
                 o.insert("target".into(), json!(v.target));
                 put(&mut o, "read_only", json!(v.read_only));

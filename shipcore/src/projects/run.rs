@@ -35,6 +35,14 @@ fn all_done(results: Vec<Result<()>>) -> Result<()> {
     Ok(())
 }
 
+/// The definition of `svc` among a wave's services.
+fn def_in<'a>(defs: &[(&str, &'a ServiceDef)], svc: &str) -> Result<&'a ServiceDef> {
+    defs.iter()
+        .find(|(name, _)| *name == svc)
+        .map(|(_, d)| *d)
+        .ok_or_else(|| Error::missing("service", svc))
+}
+
 /// One project on its engine.
 #[derive(Clone)]
 pub(super) struct Site {
@@ -322,17 +330,11 @@ impl Site {
             .buffer_unordered(parallelism)
             .try_collect::<Vec<()>>()
             .await?;
-        let def_of = |svc: &str| {
-            defs.iter()
-                .find(|(name, _)| *name == svc)
-                .map(|(_, d)| *d)
-                .ok_or_else(|| Error::missing("service", svc))
-        };
         // Services with static addresses start first: the engine gives
         // the others the first free address of the subnet, which may be
         // one of theirs.
         let fixed_address = |svc: &str| {
-            def_of(svc).is_ok_and(|d| {
+            def_in(defs, svc).is_ok_and(|d| {
                 d.addresses
                     .values()
                     .any(|a| !a.ipv4_address.is_empty() || !a.ipv6_address.is_empty())
@@ -362,19 +364,13 @@ impl Site {
     ) -> Result<()> {
         use futures::TryStreamExt;
         let parallelism = self.parallelism.max(1);
-        let def_of = |svc: &str| {
-            defs.iter()
-                .find(|(name, _)| *name == svc)
-                .map(|(_, d)| *d)
-                .ok_or_else(|| Error::missing("service", svc))
-        };
         let mut starts: Vec<BoxFuture<'a, Result<()>>> = Vec::new();
         for step in steps.iter().copied() {
             let fut = match step {
                 Step::Remove { .. } => continue,
                 Step::Start { id, .. } => self.backend.start_container(id),
                 Step::Create { service, number } => {
-                    let def = def_of(service)?;
+                    let def = def_in(defs, service)?;
                     let (svc, n) = (service.as_str(), *number);
                     async move {
                         let spec = self.spec(file, svc, def, version, n, mode, aliases);

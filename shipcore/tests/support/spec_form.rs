@@ -134,7 +134,8 @@ pub fn section(v: &Value) -> BTreeMap<String, Value> {
     out
 }
 
-fn empty(v: &Value) -> bool {
+/// Null, or an empty string, list or mapping: a key left out.
+pub fn empty(v: &Value) -> bool {
     match v {
         Value::Null => true,
         Value::String(s) => s.is_empty(),

@@ -668,11 +668,10 @@ impl Reader<'_> {
                     ));
                 }
             }
-            let binds_carried = s.volumes.iter().any(|m| {
-                m.kind == MountKind::Bind
-                    && m.source.starts_with('.')
-                    && !self.extras.under(&m.source).is_empty()
-            });
+            let binds_carried = s
+                .volumes
+                .iter()
+                .any(|m| m.kind == MountKind::Bind && self.extras.carries(&m.source));
             if (!s.files.is_empty() || binds_carried) && s.options.read_only {
                 return Err(self.fail(
                     at("read_only"),

@@ -469,7 +469,7 @@ impl Reader<'_> {
         }
         // Files the project carries are written into the container, as a
         // checkout's are bound: no host path.
-        let carried = relative && !self.extras.under(&mount.source).is_empty();
+        let carried = mount.kind == MountKind::Bind && self.extras.carries(&mount.source);
         if mount.kind == MountKind::Bind && !carried && !self.opts.allow_binds {
             return Err(self.fail(
                 at,
