@@ -1,8 +1,11 @@
 //! Authentication of API requests: `X-Service-Key`, a login token in
 //! `X-Access-Token: <username>:<token>` (from `POST /auth/login`, as
 //! Shipyard's CLI sends it), or an account's credentials with HTTP basic
-//! auth. On the cluster endpoint (mutual TLS), the client certificate is
-//! the credential ([`ClientCertificate`]) and headers are not read.
+//! auth, or the dashboard's session cookie (a login token; a request that
+//! changes state must also carry the session's CSRF token in
+//! `X-CSRF-Token`). On the cluster endpoint (mutual TLS), the client
+//! certificate is the credential ([`ClientCertificate`]) and headers are
+//! not read.
 //! Handlers then ask for a permission (`area`, read or write): no
 //! credentials → 401, no permission → 403.
 
@@ -163,6 +166,37 @@ impl Caller {
     }
 }
 
+/// The dashboard's session cookie: `<username>:<login token>`.
+pub const SESSION_COOKIE: &str = "shipcore_session";
+
+/// A session's CSRF token: derived from its login token (one way), so it
+/// needs no storage and ends with the session. Pages carry it; a request
+/// that changes state sends it back in `X-CSRF-Token` (or a form's
+/// `csrf` field).
+pub fn csrf_token(token: &str) -> String {
+    shipcore::access::hash_key(&format!("csrf:{token}"))
+}
+
+/// Whether `given` is the CSRF token of the session's `token` (compared in
+/// constant time).
+pub fn csrf_matches(token: &str, given: &str) -> bool {
+    shipcore::access::same(csrf_token(token).as_bytes(), given.as_bytes())
+}
+
+/// The session a request's cookie names: `(username, token)`.
+pub fn session(headers: &axum::http::HeaderMap) -> Option<(String, String)> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .and_then(|(_, value)| value.split_once(':'))
+        .filter(|(u, t)| !u.is_empty() && !t.is_empty())
+        .map(|(u, t)| (u.to_string(), t.to_string()))
+}
+
 /// How long an attempt past the failed-login limits waits for its 429.
 pub(crate) const TARPIT: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -257,8 +291,29 @@ impl FromRequestParts<App> for Caller {
                 None => Err(unauthorized("wrong username or password")),
             };
         }
+        if let Some((username, token)) = session(&parts.headers) {
+            // The browser sends the cookie with every request to this
+            // site; only the page it served knows the CSRF token.
+            if crate::guard::changes_state(&parts.method, parts.uri.path()) {
+                let given = parts
+                    .headers
+                    .get("x-csrf-token")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                if !csrf_matches(&token, given) {
+                    return Err(Error::Forbidden(
+                        "a change made with the dashboard's session needs its CSRF token (X-CSRF-Token)"
+                            .into(),
+                    ));
+                }
+            }
+            return match app.access.by_token(&username, &token).await? {
+                Some(p) => Ok(Caller(p, Credentials::Token { username, token })),
+                None => Err(unauthorized("the session ended: sign in again")),
+            };
+        }
         Err(unauthorized(
-            "credentials required: X-Service-Key, X-Access-Token or basic auth",
+            "credentials required: X-Service-Key, X-Access-Token, basic auth or a dashboard session",
         ))
     }
 }

@@ -30,9 +30,8 @@ pub async fn deadline(State(app): State<App>, req: Request, next: Next) -> Respo
 
 /// Whether a request changes state: every method but GET and HEAD, and the
 /// seed's state-changing GETs.
-fn changes_state(req: &Request) -> bool {
-    let path = req.uri().path();
-    !matches!(*req.method(), Method::GET | Method::HEAD)
+pub(crate) fn changes_state(method: &Method, path: &str) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD)
         || ["/stop", "/restart", "/scale"]
             .iter()
             .any(|end| path.starts_with("/api/containers/") && path.ends_with(end))
@@ -42,7 +41,7 @@ fn changes_state(req: &Request) -> bool {
 /// `Sec-Fetch-Site: cross-site`, or an `Origin` whose host is not this
 /// server's. Clients that are not browsers send neither and pass.
 pub async fn same_site(req: Request, next: Next) -> Response {
-    if changes_state(&req) {
+    if changes_state(req.method(), req.uri().path()) {
         let headers = req.headers();
         let cross = headers
             .get("sec-fetch-site")

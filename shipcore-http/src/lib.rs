@@ -8,6 +8,8 @@
 //! - `cluster_api/`: the cluster API of seed 001 (`/api/...`, `/hub/webhook`).
 //! - `compose_api/`: the container service of seed 003 (`/projects`,
 //!   `/services`, `/volumes`).
+//! - `dashboard/`: the web dashboard (`/ui/`): pages whose script uses the
+//!   families' JSON API with the signed-in account's session.
 //! - `registry_api/`: the image registry: the OCI distribution API
 //!   (`/v2/`), seed 004's docker ext API (`/docker/ext`) and seed 002's
 //!   Harbor-style browse API (`/harbor`).
@@ -41,6 +43,7 @@ mod auth;
 mod build_api;
 mod cluster_api;
 mod compose_api;
+mod dashboard;
 mod docker_api;
 mod error;
 mod extract;
@@ -72,6 +75,7 @@ pub fn router(app: App) -> Router {
         .merge(registry_api::v2::router())
         .merge(registry_api::docker_ext::router())
         .merge(build_api::router())
+        .merge(dashboard::router())
         .fallback(|| async { Error::NoRoute("no such endpoint".into()) })
         .method_not_allowed_fallback(|method: axum::http::Method| async move {
             Error::NoMethod(format!("this endpoint does not take {method}"))

@@ -3,6 +3,7 @@
 //! `CI=true`).
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod http;
 pub mod shipd;
 

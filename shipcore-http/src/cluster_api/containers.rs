@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::TryStreamExt;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use shipcore::engine::LogOptions;
 use shipcore::model::{Container, ImageConfig};
 
@@ -66,6 +66,27 @@ pub struct DeployQuery {
     /// (Shipyard's CLI sends `pull=true|false`).
     #[serde(default)]
     pull: bool,
+    /// Create nothing: answer where the containers would go, and why each
+    /// other engine would not take one (the dashboard's deploy form).
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// A deploy's dry run: the engines chosen, replica by replica, and every
+/// other engine with the first check it fails.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DryRunAnswer {
+    pub engines: Vec<Chosen>,
+    /// `engine: reason` for each engine that would get none.
+    pub refusals: Vec<String>,
+}
+
+/// An engine a dry run chose.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Chosen {
+    pub engine: String,
+    /// The engine holds the image already: no pull.
+    pub holds_image: bool,
 }
 
 /// Fields Shipyard's CLI can send that shipd does not carry out: refused
@@ -136,7 +157,7 @@ fn check_fields(body: &serde_json::Value) -> Result<(), Error> {
     tag = "containers",
     params(DeployQuery),
     request_body = ImageConfig,
-    responses((status = 201, description = "The containers placed and started", body = [Container]), (status = 400, description = "Malformed body or invalid field", body = ErrorBody), (status = 409, description = "No engine can take it; `refusals` explains each engine", body = ErrorBody), (status = 502, description = "The engine failed or could not be reached", body = ErrorBody), (status = 504, description = "The engine did not answer in time, or a pull took too long", body = ErrorBody))
+    responses((status = 201, description = "The containers placed and started", body = [Container]), (status = 200, description = "With `dry_run=true`: where they would go, and why not elsewhere; nothing is made", body = DryRunAnswer), (status = 400, description = "Malformed body or invalid field", body = ErrorBody), (status = 409, description = "No engine can take it; `refusals` explains each engine", body = ErrorBody), (status = 502, description = "The engine failed or could not be reached", body = ErrorBody), (status = 504, description = "The engine did not answer in time, or a pull took too long", body = ErrorBody))
 )]
 pub async fn deploy(
     State(app): State<App>,
@@ -144,11 +165,30 @@ pub async fn deploy(
     wire: Wire,
     Query(q): Query<DeployQuery>,
     body: Body,
-) -> Result<impl IntoResponse, Error> {
+) -> Result<Response, Error> {
     caller.require(AREA, true)?;
     let fields: serde_json::Value = body.json()?;
     check_fields(&fields)?;
     let cfg: ImageConfig = crate::extract::from_value(fields)?;
+    if q.dry_run {
+        let run = app
+            .cluster
+            .dry_run_as(&caller.0.owner(), &cfg, q.count.unwrap_or(1))
+            .await?;
+        return Ok(Json(DryRunAnswer {
+            engines: run
+                .placement
+                .assignments
+                .into_iter()
+                .map(|a| Chosen {
+                    engine: a.engine,
+                    holds_image: a.holds_image,
+                })
+                .collect(),
+            refusals: run.refused.iter().map(ToString::to_string).collect(),
+        })
+        .into_response());
+    }
     let placed = app
         .cluster
         .deploy_as(
@@ -161,7 +201,8 @@ pub async fn deploy(
     Ok((
         StatusCode::CREATED,
         Json(released::containers(&placed, wire)),
-    ))
+    )
+        .into_response())
 }
 
 #[utoipa::path(
@@ -259,6 +300,11 @@ pub async fn scale(
 pub struct Logs {
     /// The last lines to send (default 1000), or `all`.
     tail: Option<String>,
+    /// Keep the answer open and send new output as the container writes
+    /// it (it ends with the container, or once the caller's credentials
+    /// are revoked).
+    #[serde(default)]
+    follow: bool,
     /// Shipyard's CLI sends `stdout=1&stderr=1`; both are sent either way.
     #[allow(dead_code)]
     stdout: Option<String>,
@@ -292,6 +338,7 @@ pub async fn logs(
     };
     let options = LogOptions {
         tail,
+        follow: q.follow,
         ..LogOptions::default()
     };
     let stream = app
@@ -299,6 +346,7 @@ pub async fn logs(
         .logs(&id, &options)
         .await?
         .map_ok(|chunk| bytes::Bytes::from(chunk.data));
+    let stream = crate::auth::until_revoked(&app, &caller, (AREA, false), stream);
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::app::App;
 use crate::auth::{Caller, Credentials};
 use crate::error::{Error, ErrorBody};
-use crate::extract::{Body, Path};
+use crate::extract::{Body, Path, Peer};
 
 /// A login request.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -31,26 +31,6 @@ pub struct AuthToken {
     pub user_agent: String,
     /// When it stops being accepted (RFC 3339).
     pub expires: String,
-}
-
-/// The client's address, when the listener knows it (failed logins count
-/// against it).
-pub struct Peer(Option<std::net::IpAddr>);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _: &S,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(Peer(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
-    }
 }
 
 fn user_agent(headers: &HeaderMap) -> String {

@@ -104,6 +104,15 @@ impl DeployRequest {
     }
 }
 
+/// A deploy's dry run ([`Cluster::dry_run_as`]).
+#[derive(Debug, Clone)]
+pub struct DryRun {
+    /// Where the containers would go, replica by replica.
+    pub placement: Placement,
+    /// Every engine that would get none, with the first check it fails.
+    pub refused: Vec<crate::sched::Refusal>,
+}
+
 /// What a deploy made: its containers as shown.
 pub(super) struct Deployed {
     pub containers: Vec<Container>,
@@ -177,6 +186,26 @@ impl Cluster {
         let mut request = req.request;
         request.strategy = self.inner.opts.strategy;
         self.inner.state.lock().await.plan(&request)
+    }
+
+    /// A dry run of a deploy for `owner`: admitted as the deploy would be,
+    /// then where its containers would go now, and why each engine that
+    /// gets none would not take one (the scheduler's explanation, engine
+    /// by engine). Nothing is reserved or created; a request no engine
+    /// takes fails with [`Error::Unplaceable`], as the deploy would.
+    pub async fn dry_run_as(&self, owner: &Owner, cfg: &ImageConfig, count: u32) -> Result<DryRun> {
+        cfg.admit(owner)?;
+        let req = DeployRequest::new(cfg.clone(), count)?;
+        let mut request = req.request;
+        request.strategy = self.inner.opts.strategy;
+        let mut state = self.inner.state.lock().await;
+        let placement = state.plan(&request)?;
+        let refused = state
+            .refusals(&request)
+            .into_iter()
+            .filter(|r| !placement.assignments.iter().any(|a| a.engine == r.engine))
+            .collect();
+        Ok(DryRun { placement, refused })
     }
 
     /// Runs a deploy. The deploy is undone in full if this future is

@@ -58,7 +58,7 @@ mod tests;
 mod whole;
 
 #[cfg(feature = "runtime")]
-pub use deploy::{DeployRequest, MAX_REPLICAS};
+pub use deploy::{DeployRequest, DryRun, MAX_REPLICAS};
 pub use docs::{ContainerDoc, DeployDoc, EngineDoc};
 pub use plan::{Action, Observation};
 #[cfg(feature = "runtime")]

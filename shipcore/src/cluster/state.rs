@@ -413,6 +413,11 @@ impl State {
         Ok(self.index.plan(req)?)
     }
 
+    /// Every engine that cannot take `req` now, and why.
+    pub fn refusals(&mut self, req: &Request) -> Vec<crate::sched::Refusal> {
+        self.index.refusals(req)
+    }
+
     /// Notes the images an engine holds (its health check's list).
     pub fn set_images(&mut self, engine: &str, images: &[String]) {
         let _ = self.index.set_images(engine, images);

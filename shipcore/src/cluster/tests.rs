@@ -333,3 +333,45 @@ async fn health_checks_list_images_when_the_count_moves_or_a_minute_passed() {
     f.cluster.check_health(true).await;
     assert_eq!(e.calls("images"), listed + 3);
 }
+
+#[tokio::test]
+async fn a_dry_run_names_the_chosen_engine_and_why_each_other_one_would_not_do() {
+    let f = crate::testing::Fixture::fake(2, 4_000, 8_192, &["app:1"])
+        .await
+        .unwrap();
+    let cfg: ImageConfig = serde_json::from_value(serde_json::json!({
+        "name": "app:1", "cpus": 0.1, "memory": 64,
+        "bind_ports": [{"proto": "tcp", "port": 8080, "container_port": 80}]
+    }))
+    .unwrap();
+    let owner = crate::model::Owner::system();
+    let before = f.cluster.dry_run_as(&owner, &cfg, 1).await.unwrap();
+    assert_eq!(before.placement.assignments[0].engine, "e0");
+    assert!(before.refused.is_empty(), "{:?}", before.refused);
+    let placed = f.cluster.deploy(cfg.clone(), 1).await.unwrap();
+    assert_eq!(placed[0].engine.id, "e0");
+    // The port is taken on e0 now: the dry run goes to e1 and says why not e0.
+    let after = f.cluster.dry_run_as(&owner, &cfg, 1).await.unwrap();
+    assert_eq!(after.placement.assignments[0].engine, "e1");
+    let reasons: Vec<String> = after.refused.iter().map(ToString::to_string).collect();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(reasons[0].starts_with("e0: ") && reasons[0].contains("8080"), "{reasons:?}");
+    // Nothing was reserved by the dry runs: two more containers fit only
+    // on e1, and a third finds the port taken everywhere, engine by engine.
+    match f.cluster.dry_run_as(&owner, &cfg, 2).await {
+        Err(Error::Unplaceable(r)) => assert_eq!(r.refusals.len(), 2, "{r:?}"),
+        other => panic!("two more should not fit: {other:?}"),
+    }
+    // A constraint no engine meets: the deploy's own refusal.
+    let zoned = ImageConfig {
+        labels: vec!["zone==a".into()],
+        ..cfg.clone()
+    };
+    match f.cluster.dry_run_as(&owner, &zoned, 1).await {
+        Err(Error::Unplaceable(r)) => {
+            assert!(r.refusals.iter().all(|x| x.reason.contains("zone")), "{r:?}")
+        }
+        other => panic!("no engine has zone=a: {other:?}"),
+    }
+    assert_eq!(f.cluster.containers().await.len(), 1);
+}

@@ -214,6 +214,24 @@ impl ClusterIndex {
         self.decide(req, false)
     }
 
+    /// Every engine that cannot take the request as the cluster stands, with
+    /// the first check it fails, in the order the engines joined: what a
+    /// dry run shows
+    /// beside the engines it chose. Nothing is committed.
+    pub fn refusals(&mut self, req: &Request) -> Vec<Refusal> {
+        self.judge(req);
+        let mut asked = Asked::default();
+        self.ask(req, &mut asked);
+        (0..self.slots.len())
+            .filter_map(|slot| {
+                first_reject(&self.view(slot, &asked), req).map(|reason| Refusal {
+                    engine: self.slots[slot].id.clone(),
+                    reason,
+                })
+            })
+            .collect()
+    }
+
     /// Each bucket's verdict on the request's label constraints, from the
     /// memo when this list was judged before.
     fn judge(&mut self, req: &Request) {
