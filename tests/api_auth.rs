@@ -807,3 +807,297 @@ async fn only_admin_registers_engines_on_sockets_or_foreign_hosts() {
         .await;
     assert_eq!(s, 201, "admin registers the socket");
 }
+
+/// One raw call: the status, the answer's headers and its body as text.
+async fn raw(
+    api: &Api,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, axum::http::HeaderMap, String) {
+    use http_body_util::BodyExt as _;
+    let mut req = axum::http::Request::builder()
+        .method(method)
+        .uri(format!("{}{path}", api.base));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            body.to_string(),
+        )))
+        .unwrap();
+    let res = api.client.request(req).await.unwrap();
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+/// Signs in through the dashboard's form: the cookie header to send back,
+/// and the session's CSRF token (read off a page, as the page's script
+/// reads it).
+async fn sign_in(api: &Api, username: &str, password: &str) -> (String, String) {
+    let form = format!("username={username}&password={password}");
+    let (status, headers, body) = raw(
+        api,
+        "POST",
+        "/ui/login",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        &form,
+    )
+    .await;
+    assert_eq!(status, 303, "{body}");
+    let set = headers["set-cookie"].to_str().unwrap().to_string();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set.contains(attribute), "{set}");
+    }
+    assert!(!set.contains("Secure"), "plain HTTP: no Secure flag: {set}");
+    let cookie = set.split(';').next().unwrap().to_string();
+    let (status, _, page) = raw(api, "GET", "/ui/", &[("cookie", &cookie)], "").await;
+    assert_eq!(status, 200, "{page}");
+    let csrf = page
+        .split("name=\"csrf-token\" content=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+    (cookie, csrf)
+}
+
+/// The dashboard's routes under the auth rules: its pages need a session
+/// (API credentials alone lead to the sign-in form) and a role that allows
+/// them; a session reaches the API as its account, and a change needs the
+/// session's CSRF token too; signing out, a password change and deleting
+/// the account end the session at once; every answer carries the strict
+/// policy.
+#[tokio::test]
+async fn dashboard_matrix() {
+    let api = support::http::start(
+        shipcore::testing::Fixture::fake(2, 4_000, 8_192, &["app:1"])
+            .await
+            .unwrap(),
+    )
+    .await;
+    api.access
+        .create_account("ann", "pw-ann", "user")
+        .await
+        .unwrap();
+    api.access
+        .create_role(
+            "watcher",
+            vec!["containers:ro".to_string().try_into().unwrap()],
+        )
+        .await
+        .unwrap();
+    api.access
+        .create_account("wat", "pw-wat", "watcher")
+        .await
+        .unwrap();
+    let key = api
+        .access
+        .create_service_key("k", "admin")
+        .await
+        .unwrap()
+        .key;
+
+    // Without a session: pages lead to the sign-in form (whatever else is
+    // sent); the form and the assets are public; unknown ones are 404.
+    let pages = ["/ui/", "/ui/engines", "/ui/containers", "/ui/deploy"];
+    for path in pages {
+        for headers in [
+            vec![],
+            vec![("x-service-key", key.as_str())],
+            vec![("cookie", "shipcore_session=admin:forged")],
+        ] {
+            let (status, h, _) = raw(&api, "GET", path, &headers, "").await;
+            assert_eq!(status, 303, "{path} {headers:?}");
+            assert!(h["location"].to_str().unwrap().starts_with("/ui/login"));
+        }
+    }
+    for (path, status) in [
+        ("/", 303),
+        ("/ui", 303),
+        ("/ui/login", 200),
+        ("/ui/assets/app.js", 200),
+        ("/ui/assets/app.css", 200),
+        ("/ui/assets/nope.js", 404),
+        ("/ui/nope", 404),
+    ] {
+        let (got, h, _) = raw(&api, "GET", path, &[], "").await;
+        assert_eq!(got, status, "{path}");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe"),
+            "{csp}"
+        );
+        assert_eq!(h["x-frame-options"], "DENY");
+    }
+
+    // Sessions of three roles: the admin's pages, the user's (no admin
+    // areas in the navigation), and a custom role that may read containers
+    // only (no deploy page: it needs to change them).
+    let (admin_cookie, admin_csrf) =
+        sign_in(&api, "admin", shipcore::testing::ADMIN_PASSWORD).await;
+    let (ann_cookie, ann_csrf) = sign_in(&api, "ann", "pw-ann").await;
+    let (wat_cookie, _) = sign_in(&api, "wat", "pw-wat").await;
+    for path in pages {
+        for cookie in [&admin_cookie, &ann_cookie] {
+            let (status, _, body) = raw(&api, "GET", path, &[("cookie", cookie)], "").await;
+            assert_eq!(status, 200, "{path}: {body}");
+        }
+    }
+    let (status, _, body) = raw(&api, "GET", "/ui/deploy", &[("cookie", &wat_cookie)], "").await;
+    assert_eq!(status, 403, "{body}");
+    let (status, _, body) = raw(
+        &api,
+        "GET",
+        "/ui/containers",
+        &[("cookie", &wat_cookie)],
+        "",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains("href=\"/ui/deploy\""), "{body}");
+
+    // The session reaches the API as its account: reads with the cookie
+    // alone, changes only with the CSRF token as well.
+    let (status, _, body) = raw(&api, "GET", "/api/engines", &[("cookie", &ann_cookie)], "").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = raw(&api, "GET", "/api/accounts", &[("cookie", &ann_cookie)], "").await;
+    assert_eq!(status, 403, "a user's session is a user: {body}");
+    let deploy = r#"{"name":"app:1","cpus":0.1,"memory":32}"#;
+    let json = ("content-type", "application/json");
+    for headers in [
+        vec![("cookie", ann_cookie.as_str()), json],
+        vec![
+            ("cookie", ann_cookie.as_str()),
+            json,
+            ("x-csrf-token", "guess"),
+        ],
+        vec![
+            ("cookie", ann_cookie.as_str()),
+            json,
+            ("x-csrf-token", admin_csrf.as_str()),
+        ],
+    ] {
+        let (status, _, body) = raw(&api, "POST", "/api/containers", &headers, deploy).await;
+        assert_eq!(status, 403, "{headers:?}: {body}");
+    }
+    assert!(api.cluster.containers().await.is_empty());
+    let (status, _, body) = raw(
+        &api,
+        "POST",
+        "/api/containers?dry_run=true",
+        &[("cookie", &ann_cookie), json, ("x-csrf-token", &ann_csrf)],
+        deploy,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"engines\":[{\"engine\":\"e"), "{body}");
+    assert!(
+        api.cluster.containers().await.is_empty(),
+        "a dry run makes nothing"
+    );
+    // From another site, even with the token: refused.
+    let (status, _, body) = raw(
+        &api,
+        "POST",
+        "/api/containers",
+        &[
+            ("cookie", &ann_cookie),
+            json,
+            ("x-csrf-token", &ann_csrf),
+            ("origin", "https://evil.example"),
+        ],
+        deploy,
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, _, body) = raw(
+        &api,
+        "POST",
+        "/api/containers",
+        &[("cookie", &ann_cookie), json, ("x-csrf-token", &ann_csrf)],
+        deploy,
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+
+    // Signing out needs the form's token; then the session is dead.
+    let form = ("content-type", "application/x-www-form-urlencoded");
+    let (status, _, _) = raw(
+        &api,
+        "POST",
+        "/ui/logout",
+        &[("cookie", &ann_cookie), form],
+        "csrf=guess",
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _, _) = raw(&api, "GET", "/api/engines", &[("cookie", &ann_cookie)], "").await;
+    assert_eq!(status, 200, "a refused sign-out leaves the session");
+    let (status, h, _) = raw(
+        &api,
+        "POST",
+        "/ui/logout",
+        &[("cookie", &ann_cookie), form],
+        &format!("csrf={ann_csrf}"),
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert!(h["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
+    let (status, _, _) = raw(&api, "GET", "/api/engines", &[("cookie", &ann_cookie)], "").await;
+    assert_eq!(status, 401, "signed out");
+    let (status, _, _) = raw(&api, "GET", "/ui/", &[("cookie", &ann_cookie)], "").await;
+    assert_eq!(status, 303, "signed out");
+
+    // A password change ends every session of the account.
+    let (ann_cookie, ann_csrf) = sign_in(&api, "ann", "pw-ann").await;
+    let (status, _, body) = raw(
+        &api,
+        "POST",
+        "/account/changepassword",
+        &[("cookie", &ann_cookie), json, ("x-csrf-token", &ann_csrf)],
+        r#"{"password":"pw-ann-2"}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, _) = raw(&api, "GET", "/api/engines", &[("cookie", &ann_cookie)], "").await;
+    assert_eq!(status, 401, "a password change ends the session");
+
+    // Deleting the account ends its sessions.
+    let (ann_cookie, _) = sign_in(&api, "ann", "pw-ann-2").await;
+    let (status, _, body) = raw(
+        &api,
+        "DELETE",
+        "/api/accounts",
+        &[
+            ("cookie", &admin_cookie),
+            json,
+            ("x-csrf-token", &admin_csrf),
+        ],
+        r#"{"username":"ann"}"#,
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, _, _) = raw(&api, "GET", "/api/engines", &[("cookie", &ann_cookie)], "").await;
+    assert_eq!(status, 401, "a deleted account's session ends");
+
+    // Sign-in refusals: a wrong password, a form missing fields, junk.
+    for (body, want) in [
+        ("username=admin&password=wrong", 401),
+        ("username=admin", 400),
+        ("\u{0}\u{ff}garbage", 400),
+    ] {
+        let (status, h, page) = raw(&api, "POST", "/ui/login", &[form], body).await;
+        assert_eq!(status, want, "{body:?}: {page}");
+        assert!(h.get("set-cookie").is_none());
+        assert!(page.contains("<form"), "the form again: {page}");
+    }
+}

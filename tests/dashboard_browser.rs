@@ -78,8 +78,11 @@ async fn a_person_runs_the_cluster_from_the_dashboard() {
     fill_field(&web, "Address", &b).await;
     fill_field(&web, "Memory the scheduler may reserve (MiB)", "1024").await;
     fill_field(&web, "Labels", "zone=b").await;
-    web.click(&web.wait_text("form button[type=submit]", "Add engine", WAIT).await)
-        .await;
+    web.click(
+        &web.wait_text("form button[type=submit]", "Add engine", WAIT)
+            .await,
+    )
+    .await;
     web.wait_text("table tbody", "zone=b", WAIT).await;
     assert!(api.cluster.engine("b").await.is_ok());
     web.accessible("the engines page").await;
@@ -123,8 +126,11 @@ async fn a_person_runs_the_cluster_from_the_dashboard() {
     )
     .await;
     fill_field(&web, "Environment", "GREETING=hello-from-the-dashboard").await;
-    web.click(&web.wait_text("#deploy-form button[type=submit]", "Deploy", WAIT).await)
-        .await;
+    web.click(
+        &web.wait_text("#deploy-form button[type=submit]", "Deploy", WAIT)
+            .await,
+    )
+    .await;
     web.wait_text("#placed", "on b", WAIT).await;
     assert_eq!(api.cluster.containers().await.len(), 1);
     web.switch(&overview_tab).await;
@@ -146,13 +152,17 @@ async fn a_person_runs_the_cluster_from_the_dashboard() {
     web.screenshots("containers").await;
     web.click(&web.wait_text("table tbody button", "Logs", WAIT).await)
         .await;
-    web.wait_text("#logs", "hello-from-the-dashboard", WAIT).await;
+    web.wait_text("#logs", "hello-from-the-dashboard", WAIT)
+        .await;
     web.wait_text("#logs", "tick", WAIT).await;
     let ticks = |t: String| t.matches("tick").count();
     let first = ticks(web.text(&web.wait("#logs").await).await);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let later = ticks(web.text(&web.wait("#logs").await).await);
-    assert!(later > first, "the log follows: {first} ticks, then {later}");
+    assert!(
+        later > first,
+        "the log follows: {first} ticks, then {later}"
+    );
     web.screenshots("container-logs").await;
     let count = web.wait("table tbody input.count").await;
     web.fill(&count, "2").await;
@@ -178,7 +188,12 @@ async fn a_person_runs_the_cluster_from_the_dashboard() {
         .map(|(u, t)| (u.to_string(), t.to_string()))
         .unwrap();
     let (status, _) = api
-        .call("GET", "/api/engines", &Cred::Token(user.clone(), token.clone()), None)
+        .call(
+            "GET",
+            "/api/engines",
+            &Cred::Token(user.clone(), token.clone()),
+            None,
+        )
         .await;
     assert_eq!(status, 200);
     web.click(&web.wait_text("form.account button", "Sign out", WAIT).await)

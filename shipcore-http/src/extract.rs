@@ -168,4 +168,3 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
         ))
     }
 }
-

@@ -5,7 +5,8 @@
 //! container service (seed 003: projects, services, volumes, certs), of
 //! the registry (`/v2`, seed 004's `/docker/ext`, `/harbor`) and of build
 //! projects (seed 002 part 1: `/api/project`, the plugin call, the
-//! configuration page), sent
+//! configuration page) and of the dashboard (its pages, sign-in and
+//! sign-out, assets), sent
 //! over loopback to the whole listener (its front and hyper, not the router
 //! alone), over in-memory fake engines that hold deployed containers and a
 //! running project. Afterwards the cluster's containers are exactly those
@@ -49,6 +50,8 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("GET", "/api/containers/{}/restart"),
     ("GET", "/api/containers/{}/scale?count={}"),
     ("GET", "/api/containers/{}/logs"),
+    ("GET", "/api/containers/{}/logs?follow={}&tail={}"),
+    ("POST", "/api/containers?dry_run={}&count={}"),
     ("GET", "/api/engines"),
     ("POST", "/api/engines"),
     ("GET", "/api/engines/{}"),
@@ -152,6 +155,12 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ),
     ("POST", "/api/plugin/extension/interface"),
     ("GET", "/view/config/independent?projectName={}"),
+    ("GET", "/"),
+    ("GET", "/ui/{}"),
+    ("GET", "/ui/login?next={}"),
+    ("POST", "/ui/login"),
+    ("POST", "/ui/logout"),
+    ("GET", "/ui/assets/{}"),
 ];
 
 /// A compose template of the fake engines' image, with a named volume.
@@ -694,6 +703,14 @@ proptest! {
                 String::from_utf8_lossy(&body),
                 String::from_utf8_lossy(&answer)
             );
+            if path == "/" || path.starts_with("/ui") {
+                // The dashboard answers pages, in HTML, under its policy.
+                prop_assert!(
+                    status == 303 || ct.starts_with("text/"),
+                    "{method} {path}: {status} {ct}"
+                );
+                continue;
+            }
             if status >= 400 && method != "HEAD" {
                 let err: serde_json::Value = serde_json::from_slice(&answer)
                     .map_err(|e| TestCaseError::fail(format!("{method} {path}: {status} not JSON ({e}): {ct}")))?;

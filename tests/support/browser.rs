@@ -115,7 +115,11 @@ impl Browser {
     }
 
     pub async fn url(&self) -> String {
-        self.cmd("GET", "/url", None).await.as_str().unwrap().to_string()
+        self.cmd("GET", "/url", None)
+            .await
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     /// Runs a script in the page (its `return` is the answer).
@@ -155,9 +159,7 @@ impl Browser {
                 }
             }
             if started.elapsed() > limit {
-                let body = self
-                    .js("return document.body.innerText", json!([]))
-                    .await;
+                let body = self.js("return document.body.innerText", json!([])).await;
                 panic!(
                     "no {css} with {text:?} after {limit:?} on {}; the page says:\n{}",
                     self.url().await,

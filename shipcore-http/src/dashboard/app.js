@@ -187,8 +187,8 @@
 
   pages.overview = async () => {
     const [info, engines, containers, events] = await Promise.all([
-      api('GET', '/api/cluster/info'),
-      api('GET', '/api/engines'),
+      may('cluster', false) ? api('GET', '/api/cluster/info') : Promise.resolve(null),
+      may('engines', false) ? api('GET', '/api/engines') : Promise.resolve([]),
       may('containers', false) ? api('GET', '/api/containers') : Promise.resolve([]),
       may('events', false) ? api('GET', '/api/events?limit=15') : Promise.resolve([]),
     ]);
@@ -204,7 +204,7 @@
       const s = stateOf(c);
       states.set(s, (states.get(s) || 0) + 1);
     }
-    const cluster = el('section', { class: 'card', 'aria-labelledby': 'h-cluster' },
+    const cluster = info && el('section', { class: 'card', 'aria-labelledby': 'h-cluster' },
       el('h2', { id: 'h-cluster' }, `Cluster ${info.cluster || ''}`),
       el('p', {}, `${info.engine_count} engines, ${info.container_count} containers, ${info.image_count} images.`),
       bar('CPUs', info.reserved_cpus, info.cpus, (n) => n.toFixed(2)),
@@ -221,7 +221,7 @@
     const byState = el('ul', {}, [...states.entries()].sort().map(([s, n]) => el('li', {}, `${s}: ${n}`)));
     const eventList = el('ol', { id: 'events', 'aria-live': 'polite', 'aria-relevant': 'additions' }, events.map(eventLine));
     root.replaceChildren(
-      cluster,
+      cluster || '',
       el('section', { 'aria-labelledby': 'h-engines' }, el('h2', { id: 'h-engines' }, 'Engines'),
         engineCards.length ? el('div', { class: 'grid' }, engineCards) : el('p', {}, 'No engines yet: add one on the Engines page.')),
       el('section', { class: 'card', 'aria-labelledby': 'h-states' }, el('h2', { id: 'h-states' }, 'Containers by state'),

@@ -19,15 +19,16 @@ use minijinja::{context, Environment};
 
 use crate::app::App;
 use crate::auth::{csrf_matches, csrf_token, session, SESSION_COOKIE};
-use crate::extract::{Body, Path};
+use crate::extract::Body;
 
 /// The pages, in the navigation's order: path segment, title, and the area
-/// an account must be able to read for the page to be listed.
-pub const PAGES: [(&str, &str, &str); 4] = [
-    ("", "Overview", "engines"),
-    ("engines", "Engines", "engines"),
-    ("containers", "Containers", "containers"),
-    ("deploy", "Deploy", "containers"),
+/// an account must be able to read (or change, when the page exists to
+/// change it) for the page to be listed and served (none: any account).
+pub const PAGES: [(&str, &str, &str, bool); 4] = [
+    ("", "Overview", "", false),
+    ("engines", "Engines", "engines", false),
+    ("containers", "Containers", "containers", false),
+    ("deploy", "Deploy", "containers", true),
 ];
 
 /// The Content-Security-Policy of every dashboard answer.
@@ -55,7 +56,10 @@ pub fn router() -> Router<App> {
 /// Headers every dashboard answer carries.
 fn harden(mut res: Response) -> Response {
     let h = res.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -109,9 +113,7 @@ fn failed(e: crate::Error) -> Response {
 /// Whether the request came over the cluster endpoint (TLS: every
 /// connection there shows a client certificate).
 fn over_tls(extensions: &axum::http::Extensions) -> bool {
-    extensions
-        .get::<crate::auth::ClientCertificate>()
-        .is_some()
+    extensions.get::<crate::auth::ClientCertificate>().is_some()
 }
 
 /// The signed-in account of a page request, with its session's token.
@@ -128,7 +130,14 @@ async fn overview(State(app): State<App>, headers: HeaderMap) -> Response {
     shell(&app, &headers, "").await
 }
 
-async fn page(State(app): State<App>, headers: HeaderMap, Path(name): Path<String>) -> Response {
+/// The last segment of a path, as sent (the dashboard's names are plain
+/// ASCII; anything else names nothing here).
+fn last_segment(uri: &axum::http::Uri) -> &str {
+    uri.path().rsplit('/').next().unwrap_or_default()
+}
+
+async fn page(State(app): State<App>, headers: HeaderMap, uri: axum::http::Uri) -> Response {
+    let name = last_segment(&uri).to_string();
     if name.is_empty() || !PAGES.iter().any(|(p, ..)| *p == name) {
         return html(
             StatusCode::NOT_FOUND,
@@ -149,13 +158,23 @@ async fn shell(app: &App, headers: &HeaderMap, name: &str) -> Response {
         };
         return see_other(&format!("/ui/login{next}"));
     };
-    let Some((_, title, _)) = PAGES.iter().find(|(p, ..)| *p == name) else {
+    let Some((_, title, area, write)) = PAGES.iter().find(|(p, ..)| *p == name) else {
         return see_other("/ui/");
     };
+    let allowed = |area: &str, write: bool| area.is_empty() || principal.allows(area, write);
+    if !allowed(area, *write) {
+        return html(
+            StatusCode::FORBIDDEN,
+            format!(
+                "<!DOCTYPE html><html lang=\"en\"><title>Not yours</title><p>Your role does not allow this page ({}). <a href=\"/ui/\">Overview</a></p></html>",
+                if *write { "changing " } else { "reading " }.to_string() + area
+            ),
+        );
+    }
     let nav: Vec<minijinja::Value> = PAGES
         .iter()
-        .filter(|(_, _, area)| principal.allows(area, false))
-        .map(|(path, title, _)| context! { path, title, current => *path == name })
+        .filter(|(_, _, area, write)| allowed(area, *write))
+        .map(|(path, title, ..)| context! { path, title, current => *path == name })
         .collect();
     // What the account may do, for the script to offer only that; the API
     // decides in any case.
@@ -186,11 +205,6 @@ async fn shell(app: &App, headers: &HeaderMap, name: &str) -> Response {
     }
 }
 
-#[derive(Debug, serde::Deserialize)]
-struct Next {
-    next: Option<String>,
-}
-
 /// Where to go after signing in: a page of the dashboard, never elsewhere.
 fn next_page(next: Option<&str>) -> String {
     match next {
@@ -209,8 +223,9 @@ fn login_form(status: StatusCode, next: Option<&str>, message: Option<&str>) -> 
     }
 }
 
-async fn login_page(crate::extract::Query(q): crate::extract::Query<Next>) -> Response {
-    login_form(StatusCode::OK, q.next.as_deref(), None)
+async fn login_page(uri: axum::http::Uri) -> Response {
+    let fields = form(uri.query().unwrap_or_default().as_bytes());
+    login_form(StatusCode::OK, fields.get("next").map(String::as_str), None)
 }
 
 /// The fields of a form body (`application/x-www-form-urlencoded`); a
@@ -218,7 +233,9 @@ async fn login_page(crate::extract::Query(q): crate::extract::Query<Next>) -> Re
 fn form(body: &[u8]) -> std::collections::HashMap<String, String> {
     let mut fields = std::collections::HashMap::new();
     for (k, v) in form_urlencoded::parse(body) {
-        fields.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+        fields
+            .entry(k.into_owned())
+            .or_insert_with(|| v.into_owned());
     }
     fields
 }
@@ -302,16 +319,14 @@ async fn logout(State(app): State<App>, headers: HeaderMap, body: Body) -> Respo
     let mut res = see_other("/ui/login");
     res.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_static(
-            "shipcore_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
-        ),
+        HeaderValue::from_static("shipcore_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
     );
     res
 }
 
 /// The assets built into the binary.
-async fn asset(Path(name): Path<String>) -> Response {
-    let (body, kind) = match name.as_str() {
+async fn asset(uri: axum::http::Uri) -> Response {
+    let (body, kind) = match last_segment(&uri) {
         "app.js" => (APP_JS, "text/javascript; charset=utf-8"),
         "app.css" => (APP_CSS, "text/css; charset=utf-8"),
         _ => {

@@ -355,7 +355,10 @@ async fn a_dry_run_names_the_chosen_engine_and_why_each_other_one_would_not_do()
     assert_eq!(after.placement.assignments[0].engine, "e1");
     let reasons: Vec<String> = after.refused.iter().map(ToString::to_string).collect();
     assert_eq!(reasons.len(), 1, "{reasons:?}");
-    assert!(reasons[0].starts_with("e0: ") && reasons[0].contains("8080"), "{reasons:?}");
+    assert!(
+        reasons[0].starts_with("e0: ") && reasons[0].contains("8080"),
+        "{reasons:?}"
+    );
     // Nothing was reserved by the dry runs: two more containers fit only
     // on e1, and a third finds the port taken everywhere, engine by engine.
     match f.cluster.dry_run_as(&owner, &cfg, 2).await {
@@ -369,7 +372,10 @@ async fn a_dry_run_names_the_chosen_engine_and_why_each_other_one_would_not_do()
     };
     match f.cluster.dry_run_as(&owner, &zoned, 1).await {
         Err(Error::Unplaceable(r)) => {
-            assert!(r.refusals.iter().all(|x| x.reason.contains("zone")), "{r:?}")
+            assert!(
+                r.refusals.iter().all(|x| x.reason.contains("zone")),
+                "{r:?}"
+            )
         }
         other => panic!("no engine has zone=a: {other:?}"),
     }
