@@ -22,14 +22,11 @@ use support::http::Cred;
 
 const WAIT: Duration = Duration::from_secs(20);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_person_runs_the_cluster_from_the_dashboard() {
-    let Some((a, b)) = support::engines() else {
-        return;
-    };
-    let Some((chromium, driver, axe)) = support::browser::parts() else {
-        return;
-    };
+/// A facade over engine A of the test bed (and B too when `both`), and a
+/// browser; `None` after the skip line.
+async fn bed(both: bool) -> Option<(support::http::Api, Browser, String)> {
+    let (a, b) = support::engines()?;
+    let (chromium, driver, axe) = support::browser::parts()?;
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let name = support::unique("ui");
     let fixture = Fixture::on(
@@ -44,8 +41,41 @@ async fn a_person_runs_the_cluster_from_the_dashboard() {
         .add_engine(support::record("a", &a, 1024, &["zone=a"]))
         .await
         .unwrap();
+    if both {
+        fixture
+            .cluster
+            .add_engine(support::record("b", &b, 1024, &["zone=b"]))
+            .await
+            .unwrap();
+    }
     let api = support::http::start(fixture).await;
     let web = Browser::start(&chromium, &driver, &axe).await;
+    Some((api, web, b))
+}
+
+/// Signs in through the form and waits for the overview.
+async fn sign_in(web: &Browser, base: &str, username: &str, password: &str) {
+    web.goto(&format!("{base}/ui/login")).await;
+    web.fill(&web.wait("#username").await, username).await;
+    web.fill(&web.wait("#password").await, password).await;
+    web.click(&web.wait("button[type=submit]").await).await;
+    web.wait_text("#whoami", username, WAIT).await;
+}
+
+/// Visits a page, checks it with axe-core and saves its screenshots.
+async fn visit(web: &Browser, base: &str, page: &str, ready: &str) {
+    web.goto(&format!("{base}/ui/{page}")).await;
+    web.wait(ready).await;
+    web.accessible(&format!("the {page} page")).await;
+    web.screenshots(if page.is_empty() { "overview" } else { page })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_runs_the_cluster_from_the_dashboard() {
+    let Some((api, web, b)) = bed(false).await else {
+        return;
+    };
     let base = api.base.clone();
 
     // Signing in: the page leads to the form; a wrong password is said so.
@@ -234,4 +264,246 @@ async fn fill_field(web: &Browser, label: &str, text: &str) {
         .unwrap_or_else(|| panic!("no field labelled {label:?}"));
     let e = web.wait(&format!("#{id}")).await;
     web.fill(&e, text).await;
+}
+
+/// A file with a typo, then fixed: the error points at its line.
+const TYPO: &str =
+    "services:\n  web:\n    image: shipcore/busybox:latest\n    comand: [\"sleep\", \"600\"]\n";
+const SHOP: &str = "services:\n  web:\n    image: shipcore/busybox:latest\n    command: [\"sleep\", \"600\"]\n    volumes: [\"data:/data\"]\nvolumes:\n  data: {}\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projects_registry_builds_and_access_from_the_dashboard() {
+    let Some((api, web, _)) = bed(true).await else {
+        return;
+    };
+    let base = api.base.clone();
+    sign_in(&web, &base, "admin", ADMIN_PASSWORD).await;
+    // Names of this run's own: a run that failed may have left its things.
+    let shop = support::unique("shop").to_lowercase().replace('_', "-");
+    let site = support::unique("site").to_lowercase().replace('_', "-");
+
+    // A compose project: the typo is shown at its line, then fixed; the
+    // project starts and its services show their containers.
+    visit(&web, &base, "projects", "#new-project").await;
+    fill_field(&web, "Project name", &shop).await;
+    fill_field(&web, "Compose file (YAML)", TYPO).await;
+    web.click(
+        &web.wait_text("#new-project button", "Create project", WAIT)
+            .await,
+    )
+    .await;
+    web.wait_text("#create-error", "comand", WAIT).await;
+    web.wait_text("#error-line", "4 |     comand", WAIT).await;
+    web.screenshots("projects-error").await;
+    assert!(api
+        .projects
+        .list("", false, false, &admin_owner(&api).await)
+        .await
+        .unwrap()
+        .is_empty());
+    fill_field(&web, "Compose file (YAML)", SHOP).await;
+    web.click(
+        &web.wait_text("#new-project button", "Create project", WAIT)
+            .await,
+    )
+    .await;
+    web.wait_text("#h-project", &format!("Project {shop}"), WAIT)
+        .await;
+    web.click(&web.wait("#do-start").await).await;
+    web.wait_text("#project-state", "now running", Duration::from_secs(60))
+        .await;
+    web.wait_text("#project-detail", &format!("{shop}_web"), WAIT)
+        .await;
+    web.click(&web.wait("#config summary").await).await;
+    web.wait_text("#config-text", "sleep", WAIT).await;
+    web.accessible("a running project").await;
+    web.screenshots("project").await;
+
+    // A blue-green update to version 2, confirmed.
+    fill_field(&web, "New version", "2").await;
+    web.click(
+        &web.wait_text("#update-form button", "blue-green", WAIT)
+            .await,
+    )
+    .await;
+    web.wait_text("#update-phase", "ready", Duration::from_secs(90))
+        .await;
+    web.screenshots("project-update").await;
+    web.click(&web.wait("#do-confirm-update").await).await;
+    web.wait_text("#project-state", "Version 2", Duration::from_secs(60))
+        .await;
+
+    // The registry: an image pushed with docker push, browsed to its layers.
+    let image = push_image(&api).await;
+    visit(&web, &base, "registry", "main table").await;
+    web.click(&web.wait_text("main table button", "Tags", WAIT).await)
+        .await;
+    web.click(&web.wait_text("#repo button", "Layers", WAIT).await)
+        .await;
+    web.wait_text("#pull-command", &format!("docker pull {image}"), WAIT)
+        .await;
+    let layers = web.all("table.layers tbody tr").await;
+    assert!(!layers.is_empty(), "the manifest's layers are listed");
+    web.wait_text("table.layers", "sha256:", WAIT).await;
+    web.accessible("a manifest").await;
+    web.screenshots("registry-manifest").await;
+
+    // A build project: its Dockerfile saved, built, its log followed.
+    visit(&web, &base, "builds", "#new-build").await;
+    fill_field(&web, "New build project", &site).await;
+    web.click(&web.wait_text("#new-build button", "Create", WAIT).await)
+        .await;
+    web.wait_text("#h-build", &site, WAIT).await;
+    fill_field(
+        &web,
+        "Dockerfile",
+        &format!("FROM {}\nRUN echo built-in-the-dashboard\n", support::IMAGE),
+    )
+    .await;
+    fill_field(&web, "Tag", "1.0").await;
+    web.click(&web.wait("#do-build").await).await;
+    web.wait_text(
+        "#build-log",
+        "built-in-the-dashboard",
+        Duration::from_secs(120),
+    )
+    .await;
+    web.wait_text("#build-log", "build succeeded", Duration::from_secs(120))
+        .await;
+    web.wait_text("#build-history", "succeeded", WAIT).await;
+    web.accessible("a build").await;
+    web.screenshots("build").await;
+
+    // Access: the admin's parts; a user account made from the form.
+    visit(&web, &base, "access", "#accounts").await;
+    web.wait("#roles").await;
+    web.wait("#servicekeys").await;
+    fill_field(&web, "Username", "ann").await;
+    fill_field(&web, "Password", "pw-ann").await;
+    web.click(&web.wait_text("#accounts button", "Add account", WAIT).await)
+        .await;
+    web.wait_text("#accounts table", "ann", WAIT).await;
+    fill_field(&web, "Description", "ci").await;
+    web.click(
+        &web.wait_text("#servicekeys button", "Make a key", WAIT)
+            .await,
+    )
+    .await;
+    let shown = web.wait_text("#new-key", "shown this once", WAIT).await;
+    let key = web.text(&shown).await;
+    let key = key.rsplit(' ').next().unwrap().trim().to_string();
+    let (status, _) = api.call("GET", "/api/engines", &Cred::Key(key), None).await;
+    assert_eq!(status, 200, "the key shown once works");
+    web.click(
+        &web.wait_text("#certs button", "Issue a certificate", WAIT)
+            .await,
+    )
+    .await;
+    web.wait_text("#new-cert", "key.pem", WAIT).await;
+    web.goto(&format!("{base}/ui/access")).await;
+    web.wait_text("#certs table", "valid", WAIT).await;
+
+    // The user sees neither the admin's project nor the admin's parts of
+    // the Access page.
+    web.click(&web.wait_text("form.account button", "Sign out", WAIT).await)
+        .await;
+    sign_in(&web, &base, "ann", "pw-ann").await;
+    visit(&web, &base, "projects", "#new-project").await;
+    web.wait_text("#project-list", "No projects yet", WAIT)
+        .await;
+    web.goto(&format!("{base}/ui/projects#{shop}")).await;
+    web.wait_text("#project-detail", &format!("Project {shop}:"), WAIT)
+        .await;
+    visit(&web, &base, "access", "#certs").await;
+    assert!(
+        web.all("#accounts").await.is_empty(),
+        "a user sees no accounts"
+    );
+    assert!(web.all("#servicekeys").await.is_empty());
+    assert!(web.all("#roles").await.is_empty());
+
+    api.projects.delete(&shop, true, true).await.unwrap();
+    support::clean(&api.cluster).await;
+}
+
+/// The admin as the owner of what it made.
+async fn admin_owner(api: &support::http::Api) -> shipcore::model::Owner {
+    api.access
+        .by_password("admin", ADMIN_PASSWORD, None)
+        .await
+        .unwrap()
+        .unwrap()
+        .owner()
+}
+
+/// Builds a small image on engine A and pushes it to the facade's registry
+/// with the docker CLI (logged in as the admin); its reference.
+async fn push_image(api: &support::http::Api) -> String {
+    use std::process::{Command, Stdio};
+    let (a, _) = support::engines().unwrap();
+    let config = tempfile::tempdir().unwrap();
+    let context = tempfile::tempdir().unwrap();
+    let image = format!("{}/e2e/app:1", api.registry_host);
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        format!(
+            "FROM {}\nRUN echo {} > /marker\n",
+            support::IMAGE,
+            support::unique("m")
+        ),
+    )
+    .unwrap();
+    let docker = |args: &[&str], input: Option<&str>| {
+        let mut c = Command::new("docker");
+        c.env("DOCKER_HOST", &a)
+            .env("DOCKER_CONFIG", config.path())
+            .env("DOCKER_BUILDKIT", "0")
+            .args(args)
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        if let Some(text) = input {
+            use std::io::Write as _;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    docker(
+        &[
+            "build",
+            "-q",
+            "-t",
+            &image,
+            context.path().to_str().unwrap(),
+        ],
+        None,
+    );
+    docker(
+        &[
+            "login",
+            &api.registry_host,
+            "-u",
+            "admin",
+            "--password-stdin",
+        ],
+        Some(ADMIN_PASSWORD),
+    );
+    docker(&["push", &image], None);
+    docker(&["rmi", &image], None);
+    image
 }

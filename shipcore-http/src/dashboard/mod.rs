@@ -24,11 +24,15 @@ use crate::extract::Body;
 /// The pages, in the navigation's order: path segment, title, and the area
 /// an account must be able to read (or change, when the page exists to
 /// change it) for the page to be listed and served (none: any account).
-pub const PAGES: [(&str, &str, &str, bool); 4] = [
+pub const PAGES: [(&str, &str, &str, bool); 8] = [
     ("", "Overview", "", false),
     ("engines", "Engines", "engines", false),
     ("containers", "Containers", "containers", false),
     ("deploy", "Deploy", "containers", true),
+    ("projects", "Compose projects", "projects", false),
+    ("registry", "Registry", "registry", false),
+    ("builds", "Builds", "builds", false),
+    ("access", "Access", "", false),
 ];
 
 /// The Content-Security-Policy of every dashboard answer.
