@@ -96,8 +96,23 @@ async fn a_person_runs_the_cluster_from_the_dashboard() {
     assert_eq!(cookie["httpOnly"], json!(true), "{cookie}");
     assert_eq!(cookie["sameSite"], json!("Strict"), "{cookie}");
 
-    // The overview: engine A with its bars.
+    // The overview: engine A with its bars. The whole first load (the
+    // page, its script and its style) stays under 150 KB.
     web.wait_text("main article h3", "a", WAIT).await;
+    let loaded = web
+        .js(
+            "return [performance.getEntriesByType('navigation')[0], ...performance.getEntriesByType('resource')]
+               .filter(e => e.entryType === 'navigation' || ['script', 'link', 'css'].includes(e.initiatorType))
+               .reduce((n, e) => n + e.decodedBodySize, 0);",
+            json!([]),
+        )
+        .await;
+    let loaded = loaded.as_u64().unwrap();
+    assert!(
+        (10_000..150_000).contains(&loaded),
+        "the first load is {loaded} bytes"
+    );
+    println!("the dashboard's first load: {loaded} bytes");
     web.accessible("the overview").await;
     web.screenshots("overview").await;
 
@@ -107,13 +122,17 @@ async fn a_person_runs_the_cluster_from_the_dashboard() {
     fill_field(&web, "Engine id", "b").await;
     fill_field(&web, "Address", &b).await;
     fill_field(&web, "Memory the scheduler may reserve (MiB)", "1024").await;
-    fill_field(&web, "Labels", "zone=b").await;
+    // A label that is markup: shown as text, never run.
+    fill_field(&web, "Labels", "zone=b, note=<img src=x id=pwn>").await;
     web.click(
         &web.wait_text("form button[type=submit]", "Add engine", WAIT)
             .await,
     )
     .await;
     web.wait_text("table tbody", "zone=b", WAIT).await;
+    web.wait_text("table tbody", "note=<img src=x id=pwn>", WAIT)
+        .await;
+    assert!(web.all("#pwn").await.is_empty(), "a label ran as markup");
     assert!(api.cluster.engine("b").await.is_ok());
     web.accessible("the engines page").await;
     web.screenshots("engines").await;
@@ -209,6 +228,19 @@ async fn a_person_runs_the_cluster_from_the_dashboard() {
     web.wait_text("nav.pager", "none of 2", WAIT).await;
     fill_field(&web, "Engine", "b").await;
     web.wait_text("nav.pager", "of 2", WAIT).await;
+
+    // Removing an engine that holds containers needs the force rule.
+    web.goto(&format!("{base}/ui/engines")).await;
+    web.click(&web.wait("button[aria-label='Remove engine b']").await)
+        .await;
+    web.wait_text("#status", "holds 2 containers", WAIT).await;
+    assert!(api.cluster.engine("b").await.is_ok());
+    web.click(&web.wait("#force-b").await).await;
+    web.click(&web.wait("button[aria-label='Remove engine b']").await)
+        .await;
+    web.wait_text("#status", "Remove b: done", WAIT).await;
+    assert!(api.cluster.engine("b").await.is_err());
+    assert!(api.cluster.containers().await.is_empty());
 
     // Signing out ends the session: the old cookie opens nothing, at once.
     let (user, token) = cookie["value"]
@@ -347,6 +379,9 @@ async fn projects_registry_builds_and_access_from_the_dashboard() {
     web.wait_text("table.layers", "sha256:", WAIT).await;
     web.accessible("a manifest").await;
     web.screenshots("registry-manifest").await;
+    web.click(&web.wait_text("#repo button", "Delete tag", WAIT).await)
+        .await;
+    web.wait_text("#repo", "No tags.", WAIT).await;
 
     // A build project: its Dockerfile saved, built, its log followed.
     visit(&web, &base, "builds", "#new-build").await;
@@ -506,4 +541,45 @@ async fn push_image(api: &support::http::Api) -> String {
     docker(&["push", &image], None);
     docker(&["rmi", &image], None);
     image
+}
+
+/// With 10,000 containers the list stays a page at a time: 50 rows in the
+/// page, filters over all of them, and the pages beyond.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_containers_are_listed_a_page_at_a_time() {
+    let Some((chromium, driver, axe)) = support::browser::parts() else {
+        return;
+    };
+    let fixture = Fixture::fake(10, 1_000_000, 1 << 30, &["app:1"])
+        .await
+        .unwrap();
+    let cfg: shipcore::model::ImageConfig =
+        serde_json::from_value(json!({"name": "app:1", "cpus": 0.001, "memory": 1})).unwrap();
+    for _ in 0..10 {
+        fixture.cluster.deploy(cfg.clone(), 1000).await.unwrap();
+    }
+    let api = support::http::start(fixture).await;
+    let all = api.cluster.containers().await;
+    assert_eq!(all.len(), 10_000);
+    let web = Browser::start(&chromium, &driver, &axe).await;
+    let base = api.base.clone();
+    sign_in(&web, &base, "admin", ADMIN_PASSWORD).await;
+    web.goto(&format!("{base}/ui/containers")).await;
+    web.wait_text("nav.pager", "1–50 of 10000", Duration::from_secs(60))
+        .await;
+    assert_eq!(web.all("#list tbody tr").await.len(), 50);
+    web.click(&web.wait_text("nav.pager button", "Next", WAIT).await)
+        .await;
+    web.wait_text("nav.pager", "51–100 of 10000", WAIT).await;
+    // One container by its name, among all of them.
+    let one = all[7_777].name.clone();
+    fill_field(&web, "Name", &one).await;
+    web.wait_text("nav.pager", "1–1 of 1 (of 10000 in all)", WAIT)
+        .await;
+    web.wait_text("#list tbody", &one, WAIT).await;
+    fill_field(&web, "Name", "").await;
+    fill_field(&web, "Engine", "e3").await;
+    web.wait_text("nav.pager", "of 1000 (of 10000 in all)", WAIT)
+        .await;
+    web.screenshots("containers-10k").await;
 }
