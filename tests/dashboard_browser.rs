@@ -53,6 +53,14 @@ async fn bed(both: bool) -> Option<(support::http::Api, Browser, String)> {
     Some((api, web, b))
 }
 
+/// The test bed's TLS engine: its address in Shipyard's form and its
+/// certificates' folder, when the test bed has one.
+fn tls_engine() -> Option<(String, std::path::PathBuf)> {
+    let addr = std::env::var("SHIPCORE_ENGINE_TLS").ok()?;
+    let certs = std::env::var("SHIPCORE_ENGINE_TLS_CERTS").ok()?;
+    Some((addr.replace("tcp://", "https://"), certs.into()))
+}
+
 /// Signs in through the form and waits for the overview.
 async fn sign_in(web: &Browser, base: &str, username: &str, password: &str) {
     web.goto(&format!("{base}/ui/login")).await;
@@ -134,6 +142,36 @@ async fn a_person_runs_the_cluster_from_the_dashboard() {
         .await;
     assert!(web.all("#pwn").await.is_empty(), "a label ran as markup");
     assert!(api.cluster.engine("b").await.is_ok());
+    // The TLS engine of the test bed, with its PEM material.
+    if let Some((addr, certs)) = tls_engine() {
+        fill_field(&web, "Engine id", "c").await;
+        fill_field(&web, "Address", &addr).await;
+        fill_field(&web, "Memory the scheduler may reserve (MiB)", "256").await;
+        fill_field(&web, "Labels", "zone=c").await;
+        web.click(&web.wait_text("form summary", "TLS material", WAIT).await)
+            .await;
+        for (label, file) in [
+            ("CA certificate", "ca.pem"),
+            ("Client certificate", "cert.pem"),
+            ("Client key", "key.pem"),
+        ] {
+            let pem = std::fs::read_to_string(certs.join(file)).unwrap();
+            fill_field(&web, label, &pem).await;
+        }
+        web.click(
+            &web.wait_text("form button[type=submit]", "Add engine", WAIT)
+                .await,
+        )
+        .await;
+        web.wait_text("table tbody", "zone=c", WAIT).await;
+        let doc = api.cluster.engine("c").await.unwrap();
+        assert!(!doc.record.ssl_key.is_empty(), "the key came with it");
+        support::wait_for("engine c healthy", WAIT, || async {
+            api.cluster.health("c").await == Some(shipcore::model::Health::Healthy)
+        })
+        .await;
+        api.cluster.remove_engine("c", true).await.unwrap();
+    }
     web.accessible("the engines page").await;
     web.screenshots("engines").await;
 
@@ -199,6 +237,10 @@ async fn a_person_runs_the_cluster_from_the_dashboard() {
     let _ = row;
     web.accessible("the containers page").await;
     web.screenshots("containers").await;
+    web.click(&web.wait_text("table tbody button", "Inspect", WAIT).await)
+        .await;
+    let id = api.cluster.containers().await[0].id.clone();
+    web.wait_text("#detail pre", &id, WAIT).await;
     web.click(&web.wait_text("table tbody button", "Logs", WAIT).await)
         .await;
     web.wait_text("#logs", "hello-from-the-dashboard", WAIT)
@@ -282,18 +324,23 @@ async fn session_cookie(web: &Browser) -> serde_json::Value {
 
 /// Types into the field labelled `label` (its text before any hint).
 async fn fill_field(web: &Browser, label: &str, text: &str) {
-    let id = web
-        .js(
-            "for (const l of document.querySelectorAll('label')) {
-               if (l.textContent.trim() === arguments[0]) return l.htmlFor;
-             }
-             return null;",
-            json!([label]),
-        )
-        .await;
-    let id = id
-        .as_str()
-        .unwrap_or_else(|| panic!("no field labelled {label:?}"));
+    let started = std::time::Instant::now();
+    let id = loop {
+        let id = web
+            .js(
+                "for (const l of document.querySelectorAll('label')) {
+                   if (l.textContent.trim() === arguments[0]) return l.htmlFor;
+                 }
+                 return null;",
+                json!([label]),
+            )
+            .await;
+        if let Some(id) = id.as_str() {
+            break id.to_string();
+        }
+        assert!(started.elapsed() < WAIT, "no field labelled {label:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     let e = web.wait(&format!("#{id}")).await;
     web.fill(&e, text).await;
 }
@@ -309,7 +356,16 @@ async fn projects_registry_builds_and_access_from_the_dashboard() {
         return;
     };
     let base = api.base.clone();
-    sign_in(&web, &base, "admin", ADMIN_PASSWORD).await;
+    // By keyboard alone: the form takes the focus, Tab moves on, Enter
+    // signs in.
+    web.goto(&format!("{base}/ui/login")).await;
+    let first = web.wait("#username").await;
+    web.type_keys(
+        &first,
+        &format!("admin\u{E004}{ADMIN_PASSWORD}{}", support::browser::ENTER),
+    )
+    .await;
+    web.wait_text("#whoami", "admin", WAIT).await;
     // Names of this run's own: a run that failed may have left its things.
     let shop = support::unique("shop").to_lowercase().replace('_', "-");
     let site = support::unique("site").to_lowercase().replace('_', "-");
@@ -363,6 +419,21 @@ async fn projects_registry_builds_and_access_from_the_dashboard() {
     web.screenshots("project-update").await;
     web.click(&web.wait("#do-confirm-update").await).await;
     web.wait_text("#project-state", "Version 2", Duration::from_secs(60))
+        .await;
+    // Another, rolled back: version 2 stays.
+    fill_field(&web, "New version", "3").await;
+    web.click(
+        &web.wait_text("#update-form button", "blue-green", WAIT)
+            .await,
+    )
+    .await;
+    web.wait_text("#update-phase", "ready", Duration::from_secs(90))
+        .await;
+    web.click(&web.wait("#do-roll-back-update").await).await;
+    web.wait("#update-form").await;
+    web.wait_text("#project-state", "Version 2", Duration::from_secs(60))
+        .await;
+    web.wait_text("#project-state", "now running", Duration::from_secs(60))
         .await;
 
     // The registry: an image pushed with docker push, browsed to its layers.

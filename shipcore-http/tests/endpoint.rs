@@ -1003,3 +1003,26 @@ async fn another_clusters_objects_are_not_reached() {
         .await;
     assert_eq!(s, 204, "{v}");
 }
+
+/// The dashboard over the cluster endpoint: its session cookie is `Secure`
+/// there (and, as every cookie of it, `HttpOnly` and `SameSite=Strict`).
+#[tokio::test]
+async fn the_dashboards_session_cookie_is_secure_over_tls() {
+    use http_body_util::{BodyExt as _, Full};
+    let bed = bed().await;
+    let req = axum::http::Request::builder()
+        .method("POST")
+        .uri(format!("{}/ui/login", bed.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Full::new(bytes::Bytes::from(format!(
+            "username=admin&password={ADMIN_PASSWORD}"
+        ))))
+        .unwrap();
+    let res = bed.admin.request(req).await.unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    for attribute in ["Secure", "HttpOnly", "SameSite=Strict"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    let _ = res.into_body().collect().await;
+}

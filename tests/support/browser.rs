@@ -262,12 +262,24 @@ impl Browser {
         std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
     }
 
-    /// Screenshots of the page at desktop and at phone width.
+    /// Screenshots of the page at desktop and at phone width, where the
+    /// page must fit the screen's width (wide tables scroll in their own
+    /// box, the page does not).
     pub async fn screenshots(&self, name: &str) {
         self.screenshot(&format!("{name}-desktop")).await;
         self.size(390, 844).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         self.screenshot(&format!("{name}-phone")).await;
+        let over = self
+            .js(
+                "const d = document.documentElement; return d.scrollWidth - d.clientWidth;",
+                json!([]),
+            )
+            .await;
+        assert!(
+            over.as_i64().unwrap_or(0) <= 1,
+            "{name} is {over} px wider than a phone's screen"
+        );
         self.size(1280, 900).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
