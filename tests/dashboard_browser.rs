@@ -271,11 +271,23 @@ async fn a_person_runs_the_cluster_from_the_dashboard() {
     fill_field(&web, "Engine", "b").await;
     web.wait_text("nav.pager", "of 2", WAIT).await;
 
+    // Stop one, then destroy it: the list follows without a reload.
+    let first = api.cluster.containers().await[0].clone();
+    let name = first.name.clone();
+    web.click(&web.wait(&format!("button[aria-label='Stop {name}']")).await)
+        .await;
+    web.wait_text(&format!("tr[data-id='{}']", first.id), "stopped", WAIT)
+        .await;
+    web.click(&web.wait(&format!("button[aria-label='Destroy {name}']")).await)
+        .await;
+    web.wait_text("nav.pager", "1–1 of 1", WAIT).await;
+    assert_eq!(api.cluster.containers().await.len(), 1);
+
     // Removing an engine that holds containers needs the force rule.
     web.goto(&format!("{base}/ui/engines")).await;
     web.click(&web.wait("button[aria-label='Remove engine b']").await)
         .await;
-    web.wait_text("#status", "holds 2 containers", WAIT).await;
+    web.wait_text("#status", "holds 1 containers", WAIT).await;
     assert!(api.cluster.engine("b").await.is_ok());
     web.click(&web.wait("#force-b").await).await;
     web.click(&web.wait("button[aria-label='Remove engine b']").await)

@@ -42,7 +42,12 @@ pub fn client(ca: &str, identity: Option<(&str, &str)>) -> TlsClient {
         .https_only()
         .enable_http1()
         .build();
-    Client::builder(TokioExecutor::new()).build(https)
+    // A request the server refused at the handshake is not sent again on
+    // another connection: the refusal is the answer the tests look for.
+    Client::builder(TokioExecutor::new())
+        .retry_canceled_requests(false)
+        .pool_max_idle_per_host(0)
+        .build(https)
 }
 
 /// Sends a request; the status, the body, or the connection's failure.
