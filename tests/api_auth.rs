@@ -127,6 +127,7 @@ const REGISTRY: &[(&str, &str, &str, bool)] = &[
     ("HEAD", "/v2/{name}/manifests/{reference}", "/v2/m/app/manifests/1", false),
     ("PUT", "/v2/{name}/manifests/{reference}", "/v2/m/app/manifests/1", true),
     ("DELETE", "/v2/{name}/manifests/{reference}", "/v2/m/app/manifests/1", true),
+    ("GET", "/v2/{name}/referrers/{digest}", "/v2/m/app/referrers/sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", false),
     ("GET", "/v2/{name}/blobs/{digest}", "/v2/m/app/blobs/sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", false),
     ("HEAD", "/v2/{name}/blobs/{digest}", "/v2/m/app/blobs/sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", false),
     ("DELETE", "/v2/{name}/blobs/{digest}", "/v2/m/app/blobs/sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", true),

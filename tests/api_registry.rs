@@ -548,8 +548,11 @@ async fn bad_digests_and_names_are_refused_and_leave_nothing() {
             "GET"
         };
         let a = raw(&api, method, &path, &admin(), &[], vec![]).await;
+        // A manifest reference that is no tag or digest names nothing:
+        // the spec's 404 (nothing is looked up by it).
+        let names_nothing = path.contains("/../") || path.contains("/manifests/");
         assert!(
-            a.status == 400 || (a.status == 404 && path.contains("/../")),
+            a.status == 400 || (a.status == 404 && names_nothing),
             "{path}: {} {}",
             a.status,
             String::from_utf8_lossy(&a.body)
@@ -1501,4 +1504,375 @@ async fn the_registry_writes_private_folders_and_files() {
     }
     // The blob, the open upload and its owner record.
     assert_eq!(files, 3);
+}
+
+fn digest512(data: &[u8]) -> String {
+    use sha2::Sha512;
+    format!("sha512:{:x}", Sha512::digest(data))
+}
+
+/// What the OCI conformance suites check beyond distribution 2.8: sha512
+/// content, the referrers API with a manifest's `subject`, manifests up to
+/// the 4 MiB the spec asks for, foreign (non-distributable) layers that are
+/// not pushed, and a manifest reference that names nothing answered 404.
+#[tokio::test]
+async fn oci_1_1_content_the_suites_push() {
+    let api = fixture().await;
+    let cred = admin();
+    let oci = [("Content-Type", "application/vnd.oci.image.manifest.v1+json")];
+
+    // sha512 blobs: monolithic, chunked, mount; a sha512 manifest.
+    let data = b"sha512 bytes".to_vec();
+    let d = digest512(&data);
+    let a = raw(
+        &api,
+        "POST",
+        &format!("/v2/s/app/blobs/uploads/?digest={d}"),
+        &cred,
+        &[],
+        data.clone(),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    let a = raw(
+        &api,
+        "GET",
+        &format!("/v2/s/app/blobs/{d}"),
+        &cred,
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!((a.status, a.body.to_vec()), (200, data.clone()));
+    assert_eq!(a.header("docker-content-digest"), d);
+    let wrong = digest512(b"other");
+    let a = raw(&api, "POST", "/v2/s/app/blobs/uploads/", &cred, &[], vec![]).await;
+    let at = a.header("location");
+    let a = raw(
+        &api,
+        "PATCH",
+        &at,
+        &cred,
+        &[("Content-Range", "0-3")],
+        b"abcd".to_vec(),
+    )
+    .await;
+    assert_eq!(a.status, 202);
+    let at = a.header("location");
+    let sep = if at.contains('?') { '&' } else { '?' };
+    let a = raw(
+        &api,
+        "PUT",
+        &format!("{at}{sep}digest={wrong}"),
+        &cred,
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!((a.status, a.code()), (400, "DIGEST_INVALID".to_string()));
+    let a = raw(
+        &api,
+        "POST",
+        &format!("/v2/s/copy/blobs/uploads/?mount={d}&from=s/app"),
+        &cred,
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    let a = raw(
+        &api,
+        "HEAD",
+        &format!("/v2/s/copy/blobs/{d}"),
+        &cred,
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    let a = raw(
+        &api,
+        "GET",
+        &format!("/v2/s/app/blobs/{}", digest512(b"never")),
+        &cred,
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(a.status, 404);
+    let config = push_blob(&api, "s/app", b"{}").await;
+    let m = json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d, "size": data.len()}],
+    })
+    .to_string();
+    let md = digest512(m.as_bytes());
+    let a = raw(
+        &api,
+        "PUT",
+        &format!("/v2/s/app/manifests/{md}"),
+        &cred,
+        &oci,
+        m.clone().into_bytes(),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(a.header("docker-content-digest"), md);
+    let a = raw(
+        &api,
+        "GET",
+        &format!("/v2/s/app/manifests/{md}"),
+        &cred,
+        &oci,
+        vec![],
+    )
+    .await;
+    assert_eq!((a.status, a.body.to_vec()), (200, m.clone().into_bytes()));
+    // Tags given with a push by digest (`?tag=`): the manifest keeps its
+    // sha512 digest under them, and the answer names them in OCI-Tag.
+    let path = format!("/v2/s/app/manifests/{md}?tag=t1&tag=t2");
+    let a = raw(&api, "PUT", &path, &cred, &oci, m.clone().into_bytes()).await;
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    let tags: Vec<&str> = a
+        .headers
+        .get_all("oci-tag")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    assert_eq!(tags, ["t1", "t2"]);
+    let a = raw(&api, "HEAD", "/v2/s/app/manifests/t2", &cred, &oci, vec![]).await;
+    assert_eq!(
+        (a.status, a.header("docker-content-digest")),
+        (200, md.clone())
+    );
+    let path = format!("/v2/s/app/manifests/{md}?tag=.bad");
+    let a = raw(&api, "PUT", &path, &cred, &oci, m.clone().into_bytes()).await;
+    assert_eq!(a.status, 400);
+
+    // A manifest reference that is neither a tag nor a digest names no
+    // manifest: 404 to GET and HEAD, 400 to a PUT.
+    for method in ["GET", "HEAD"] {
+        let a = raw(
+            &api,
+            method,
+            "/v2/s/app/manifests/.INVALID_MANIFEST_NAME",
+            &cred,
+            &[],
+            vec![],
+        )
+        .await;
+        assert_eq!(a.status, 404, "{method}");
+    }
+    let a = raw(
+        &api,
+        "PUT",
+        "/v2/s/app/manifests/.INVALID",
+        &cred,
+        &oci,
+        m.clone().into_bytes(),
+    )
+    .await;
+    assert_eq!(a.status, 400);
+
+    // Referrers: an artifact with a subject that is not pushed yet is
+    // taken, says its subject in OCI-Subject, and is listed; the filter.
+    let subject = digest(b"a manifest pushed later");
+    let sbom = |kind: &str, n: u8| {
+        json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": kind,
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": config, "size": 2},
+            "layers": [],
+            "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": subject, "size": 10},
+            "annotations": {"n": n.to_string()},
+        })
+        .to_string()
+    };
+    let one = sbom("application/vnd.example.sbom", 1);
+    let two = sbom("application/vnd.example.sig", 2);
+    for body in [&one, &two] {
+        let a = raw(
+            &api,
+            "PUT",
+            &format!("/v2/s/app/manifests/{}", digest(body.as_bytes())),
+            &cred,
+            &oci,
+            body.clone().into_bytes(),
+        )
+        .await;
+        assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+        assert_eq!(a.header("oci-subject"), subject);
+    }
+    let a = raw(
+        &api,
+        "GET",
+        &format!("/v2/s/app/referrers/{subject}"),
+        &cred,
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert_eq!(
+        a.header("content-type"),
+        "application/vnd.oci.image.index.v1+json"
+    );
+    let index = a.json();
+    assert_eq!(index["schemaVersion"], 2);
+    let listed = index["manifests"].as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{index}");
+    assert!(listed.iter().any(|m| m["digest"] == digest(one.as_bytes())
+        && m["artifactType"] == "application/vnd.example.sbom"
+        && m["annotations"]["n"] == "1"
+        && m["size"] == one.len()));
+    let a = raw(
+        &api,
+        "GET",
+        &format!("/v2/s/app/referrers/{subject}?artifactType=application/vnd.example.sig"),
+        &cred,
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(a.header("oci-filters-applied"), "artifactType");
+    assert_eq!(a.json()["manifests"].as_array().unwrap().len(), 1);
+    assert_eq!(a.json()["manifests"][0]["digest"], digest(two.as_bytes()));
+    // Nothing refers to it: an empty index; a bad digest: 400.
+    let a = raw(
+        &api,
+        "GET",
+        &format!("/v2/s/app/referrers/{}", digest(b"none")),
+        &cred,
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!((a.status, a.json()["manifests"].clone()), (200, json!([])));
+    let a = raw(
+        &api,
+        "GET",
+        "/v2/s/app/referrers/sha256:nope",
+        &cred,
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(a.status, 400);
+    // Deleting a referrer takes it off the list.
+    let a = raw(
+        &api,
+        "DELETE",
+        &format!("/v2/s/app/manifests/{}", digest(one.as_bytes())),
+        &cred,
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(a.status, 202);
+    let a = raw(
+        &api,
+        "GET",
+        &format!("/v2/s/app/referrers/{subject}"),
+        &cred,
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(a.json()["manifests"].as_array().unwrap().len(), 1);
+
+    // A manifest of nearly 4 MiB (annotations): taken by tag, its bytes
+    // served as pushed, and its record stays small.
+    let big = json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
+        "layers": [],
+        "annotations": {"big": "A".repeat(3_900_000)},
+    })
+    .to_string();
+    let a = raw(
+        &api,
+        "PUT",
+        "/v2/s/app/manifests/large",
+        &cred,
+        &oci,
+        big.clone().into_bytes(),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    let a = raw(
+        &api,
+        "HEAD",
+        "/v2/s/app/manifests/large",
+        &cred,
+        &oci,
+        vec![],
+    )
+    .await;
+    assert_eq!(a.header("content-length"), big.len().to_string());
+    let a = raw(
+        &api,
+        "GET",
+        &format!("/v2/s/app/manifests/{}", digest(big.as_bytes())),
+        &cred,
+        &oci,
+        vec![],
+    )
+    .await;
+    assert_eq!((a.status, a.body.len()), (200, big.len()));
+    assert!(a.body.to_vec() == big.clone().into_bytes());
+    let too_big = big.replace(&"A".repeat(3_900_000), &"A".repeat(4_200_000));
+    let a = raw(
+        &api,
+        "PUT",
+        "/v2/s/app/manifests/huge",
+        &cred,
+        &oci,
+        too_big.into_bytes(),
+    )
+    .await;
+    assert_eq!(a.status, 413, "Payload Too Large, as the spec has it");
+
+    // Foreign layers are not in the registry, and need not be.
+    let foreign = json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+                    "digest": digest(b"somewhere else"), "size": 100,
+                    "urls": ["https://example.com/layer"]}],
+    })
+    .to_string();
+    let a = raw(
+        &api,
+        "PUT",
+        "/v2/s/app/manifests/foreign",
+        &cred,
+        &oci,
+        foreign.into_bytes(),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+}
+
+/// A refusal sent before a request's body was read closes the connection
+/// in the open (`Connection: close`): a client that keeps connections
+/// alive then does not send its next request into a closed one.
+#[tokio::test]
+async fn a_refused_upload_closes_its_connection_in_the_open() {
+    let api = fixture().await;
+    let a = raw(
+        &api,
+        "PATCH",
+        "/v2/s/app/blobs/uploads/00",
+        &Cred::None,
+        &[],
+        vec![7; 100_000],
+    )
+    .await;
+    assert_eq!(a.status, 401);
+    assert_eq!(a.header("connection"), "close");
+    // A refusal to a request without a body keeps the connection.
+    let a = raw(&api, "GET", "/v2/s/app/tags/list", &Cred::None, &[], vec![]).await;
+    assert_eq!(a.status, 401);
+    assert_eq!(a.header("connection"), "");
 }

@@ -278,8 +278,11 @@ async fn a_person_runs_the_cluster_from_the_dashboard() {
         .await;
     web.wait_text(&format!("tr[data-id='{}']", first.id), "stopped", WAIT)
         .await;
-    web.click(&web.wait(&format!("button[aria-label='Destroy {name}']")).await)
-        .await;
+    web.click(
+        &web.wait(&format!("button[aria-label='Destroy {name}']"))
+            .await,
+    )
+    .await;
     web.wait_text("nav.pager", "1–1 of 1", WAIT).await;
     assert_eq!(api.cluster.containers().await.len(), 1);
 

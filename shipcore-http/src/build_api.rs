@@ -667,8 +667,9 @@ pub mod doc {
     }
 
     macro_rules! op {
-        ($name:ident, $method:ident, $path:literal, $what:literal) => {
+        ($name:ident, $method:ident, $path:literal, $what:literal $(, $param:literal = $about:literal)*) => {
             #[utoipa::path($method, path = $path, tag = "packaging",
+                params($(($param = String, Path, description = $about)),*),
                 responses(
                     (status = 200, description = $what, body = PackEnvelope),
                     (status = 400, description = "10001: a parameter is invalid (named); 10004: plugin parameters; 10006: the request cannot be read", body = PackEnvelope),
@@ -737,7 +738,13 @@ pub mod doc {
         "/api/project/build/cancel",
         "The build (`id`) cancelled"
     );
-    op!(log, get, "/api/project/build/{id}/log", "The build's log; with `Accept: text/event-stream` its lines as they come (`Last-Event-ID` resumes), then an `end` event");
+    op!(
+        log,
+        get,
+        "/api/project/build/{id}/log",
+        "The build's log; with `Accept: text/event-stream` its lines as they come (`Last-Event-ID` resumes), then an `end` event",
+        "id" = "The build's id (`idStr` of the build's answer)"
+    );
     op!(
         history,
         get,

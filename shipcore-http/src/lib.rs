@@ -81,6 +81,7 @@ pub fn router(app: App) -> Router {
             Error::NoMethod(format!("this endpoint does not take {method}"))
         })
         .layer(axum::middleware::from_fn(guard::same_site))
+        .layer(axum::middleware::from_fn(guard::close_unread))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             guard::deadline,

@@ -103,6 +103,8 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("GET", "/v2/{}/blobs/{}"),
     ("HEAD", "/v2/{}/blobs/{}"),
     ("DELETE", "/v2/{}/blobs/{}"),
+    ("GET", "/v2/{}/referrers/{}?artifactType={}"),
+    ("PUT", "/v2/{}/manifests/{}?tag={}"),
     ("POST", "/v2/{}/blobs/uploads/?digest={}"),
     ("POST", "/v2/{}/blobs/uploads/?mount={}&from={}"),
     ("GET", "/v2/{}/blobs/uploads/{}"),

@@ -173,7 +173,8 @@ impl Envelope for Docker {
 
 /// Every route of the Docker API, unversioned (the version is taken off
 /// by [`dispatch`]), with what every request meets: the deadline, the
-/// same-site rule, logs and metrics.
+/// same-site rule, the close of a connection left with an unread body,
+/// logs and metrics.
 pub fn router(app: App) -> Router {
     use axum::routing::{any, get, post};
     let family = Router::new()
@@ -236,6 +237,7 @@ pub fn router(app: App) -> Router {
         });
     crate::error::with_envelope::<Docker, App>(family)
         .layer(axum::middleware::from_fn(crate::guard::same_site))
+        .layer(axum::middleware::from_fn(crate::guard::close_unread))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             crate::guard::deadline,

@@ -27,8 +27,9 @@ pub struct ExtEnvelope {
 }
 
 macro_rules! v2 {
-    ($name:ident, $method:ident, $path:literal, $ok:literal, $what:literal) => {
+    ($name:ident, $method:ident, $path:literal, $ok:literal, $what:literal $(, $param:literal = $about:literal)*) => {
         #[utoipa::path($method, path = $path, tag = "distribution",
+            params($(($param = String, Path, description = $about)),*),
             responses(
                 (status = $ok, description = $what),
                 (status = 400, description = "Invalid name, reference, digest or manifest", body = DistributionErrors),
@@ -53,90 +54,130 @@ v2!(
     get,
     "/v2/{name}/tags/list",
     200,
-    "`{name, tags}`, `n`/`last` paging"
+    "`{name, tags}`, `n`/`last` paging",
+    "name" = "The repository's name: components separated by `/`, any number of them (`library/busybox`)"
 );
 v2!(
     manifest_get,
     get,
     "/v2/{name}/manifests/{reference}",
     200,
-    "The manifest as pushed, with Docker-Content-Digest"
+    "The manifest as pushed, with Docker-Content-Digest",
+    "name" = "The repository's name: components separated by `/`, any number of them (`library/busybox`)",
+    "reference" = "A tag (`1.0`) or a digest (`sha256:<64 hex>`, `sha512:<128 hex>`)"
 );
 v2!(
     manifest_head,
     head,
     "/v2/{name}/manifests/{reference}",
     200,
-    "The manifest's type, size and digest"
+    "The manifest's type, size and digest",
+    "name" = "The repository's name: components separated by `/`, any number of them (`library/busybox`)",
+    "reference" = "A tag (`1.0`) or a digest (`sha256:<64 hex>`, `sha512:<128 hex>`)"
 );
 v2!(
     manifest_put,
     put,
     "/v2/{name}/manifests/{reference}",
     201,
-    "Stored; its blobs must be in the repository"
+    "Stored (up to 4 MiB; 413 past it); its blobs and child manifests must be in the repository, foreign layers excepted. `?tag=` (repeated) with a digest tags it too (OCI-Tag). A `subject` is answered in OCI-Subject",
+    "name" = "The repository's name: components separated by `/`, any number of them (`library/busybox`)",
+    "reference" = "A tag (`1.0`) or a digest (`sha256:<64 hex>`, `sha512:<128 hex>`)"
 );
 v2!(
     manifest_delete,
     delete,
     "/v2/{name}/manifests/{reference}",
     202,
-    "The manifest (by digest) or the tag deleted"
+    "The manifest (by digest) or the tag deleted",
+    "name" = "The repository's name: components separated by `/`, any number of them (`library/busybox`)",
+    "reference" = "A tag (`1.0`) or a digest (`sha256:<64 hex>`, `sha512:<128 hex>`)"
+);
+v2!(
+    referrers,
+    get,
+    "/v2/{name}/referrers/{digest}",
+    200,
+    "An OCI index of the manifests whose subject is the digest; `?artifactType=` filters (and OCI-Filters-Applied says so); empty when none",
+    "name" = "The repository's name: components separated by `/`, any number of them (`library/busybox`)",
+    "digest" = "A digest: `sha256:<64 hex>` or `sha512:<128 hex>`"
 );
 v2!(
     blob_get,
     get,
     "/v2/{name}/blobs/{digest}",
     200,
-    "The blob (206 for a Range)"
+    "The blob (206 for a Range)",
+    "name" = "The repository's name: components separated by `/`, any number of them (`library/busybox`)",
+    "digest" = "A digest: `sha256:<64 hex>` or `sha512:<128 hex>`"
 );
 v2!(
     blob_head,
     head,
     "/v2/{name}/blobs/{digest}",
     200,
-    "The blob's size and digest"
+    "The blob's size and digest",
+    "name" = "The repository's name: components separated by `/`, any number of them (`library/busybox`)",
+    "digest" = "A digest: `sha256:<64 hex>` or `sha512:<128 hex>`"
 );
 v2!(
     blob_delete,
     delete,
     "/v2/{name}/blobs/{digest}",
     202,
-    "The repository no longer serves the blob"
+    "The repository no longer serves the blob",
+    "name" = "The repository's name: components separated by `/`, any number of them (`library/busybox`)",
+    "digest" = "A digest: `sha256:<64 hex>` or `sha512:<128 hex>`"
 );
-v2!(upload_start, post, "/v2/{name}/blobs/uploads/", 202, "An upload started (Location, Docker-Upload-UUID); 201 for `?digest=` with the whole blob or a `?mount=&from=` mounted");
+v2!(
+    upload_start,
+    post,
+    "/v2/{name}/blobs/uploads/",
+    202,
+    "An upload started (Location, Docker-Upload-UUID); 201 for `?digest=` with the whole blob or a mount (`?mount=` with or without `&from=`) done",
+    "name" = "The repository's name: components separated by `/`, any number of them (`library/busybox`)"
+);
 v2!(
     upload_status,
     get,
     "/v2/{name}/blobs/uploads/{uuid}",
     204,
-    "The bytes received (Range)"
+    "The bytes received (Range)",
+    "name" = "The repository's name: components separated by `/`, any number of them (`library/busybox`)",
+    "uuid" = "The upload's id, from the `Location` of the POST that started it"
 );
 v2!(
     upload_patch,
     patch,
     "/v2/{name}/blobs/uploads/{uuid}",
     202,
-    "A chunk appended (Content-Range checked; 416 out of order)"
+    "A chunk appended (Content-Range checked; 416 out of order)",
+    "name" = "The repository's name: components separated by `/`, any number of them (`library/busybox`)",
+    "uuid" = "The upload's id, from the `Location` of the POST that started it"
 );
 v2!(
     upload_put,
     put,
     "/v2/{name}/blobs/uploads/{uuid}",
     201,
-    "The upload checked against `?digest=` and published"
+    "The upload checked against `?digest=` and published",
+    "name" = "The repository's name: components separated by `/`, any number of them (`library/busybox`)",
+    "uuid" = "The upload's id, from the `Location` of the POST that started it"
 );
 v2!(
     upload_delete,
     delete,
     "/v2/{name}/blobs/uploads/{uuid}",
     204,
-    "The upload cancelled"
+    "The upload cancelled",
+    "name" = "The repository's name: components separated by `/`, any number of them (`library/busybox`)",
+    "uuid" = "The upload's id, from the `Location` of the POST that started it"
 );
 
 macro_rules! ext {
-    ($name:ident, $method:ident, $path:literal, $what:literal) => {
+    ($name:ident, $method:ident, $path:literal, $what:literal $(, $param:literal = $about:literal)*) => {
         #[utoipa::path($method, path = $path, tag = "docker-ext",
+            params($(($param = String, Path, description = $about)),*),
             responses(
                 (status = 200, description = $what, body = ExtEnvelope),
                 (status = 400, description = "Invalid name, tag or paging", body = ExtEnvelope),
@@ -152,43 +193,62 @@ ext!(
     ext_manifest,
     get,
     "/docker/ext/manifest/{projectId}/{repoName}/{name}/{tag}",
-    "The manifest as a JSON string"
+    "The manifest as a JSON string",
+    "projectId" = "The project: the first component of the repository's name",
+    "repoName" = "The repository's components after the project (`-` for none)",
+    "name" = "The image's name: the repository's last components",
+    "tag" = "The image's tag"
 );
 ext!(
     ext_layer,
     get,
     "/docker/ext/layer/{projectId}/{repoName}/{name}/{Id}",
-    "The layer's bytes"
+    "The layer's bytes",
+    "projectId" = "The project: the first component of the repository's name",
+    "repoName" = "The repository's components after the project (`-` for none)",
+    "name" = "The image's name: the repository's last components",
+    "Id" = "The layer's digest"
 );
 ext!(
     ext_repo,
     get,
     "/docker/ext/repo/{projectId}/{repoName}",
-    "`{totalRecords, records}` of images (`pageNumber`, `pageSize`, `name`)"
+    "`{totalRecords, records}` of images (`pageNumber`, `pageSize`, `name`)",
+    "projectId" = "The project: the first component of the repository's name",
+    "repoName" = "The repository's components after the project (`-` for none)"
 );
 ext!(
     ext_tag,
     get,
     "/docker/ext/tag/{projectId}/{repoName}/{name}",
-    "`{totalRecords, records}` of tags (`pageNumber`, `pageSize`, `tag`)"
+    "`{totalRecords, records}` of tags (`pageNumber`, `pageSize`, `tag`)",
+    "projectId" = "The project: the first component of the repository's name",
+    "repoName" = "The repository's components after the project (`-` for none)",
+    "name" = "The image's name: the repository's last components"
 );
 ext!(
     ext_package_delete,
     delete,
     "/docker/ext/package/delete/{projectId}/{repoName}",
-    "The image (`packageKey`) and its tags deleted: `true`"
+    "The image (`packageKey`) and its tags deleted: `true`",
+    "projectId" = "The project: the first component of the repository's name",
+    "repoName" = "The repository's components after the project (`-` for none)"
 );
 ext!(
     ext_version_delete,
     delete,
     "/docker/ext/version/delete/{projectId}/{repoName}",
-    "The tag (`packageKey`, `version`) deleted: `true`"
+    "The tag (`packageKey`, `version`) deleted: `true`",
+    "projectId" = "The project: the first component of the repository's name",
+    "repoName" = "The repository's components after the project (`-` for none)"
 );
 ext!(
     ext_version_detail,
     get,
     "/docker/ext/version/detail/{projectId}/{repoName}",
-    "`{basic, history, metadata, layers}` of a tag"
+    "`{basic, history, metadata, layers}` of a tag",
+    "projectId" = "The project: the first component of the repository's name",
+    "repoName" = "The repository's components after the project (`-` for none)"
 );
 ext!(ext_addr, get, "/docker/ext/addr", "The registry's address");
 
@@ -203,6 +263,7 @@ ext!(ext_addr, get, "/docker/ext/addr", "The registry's address");
         manifest_head,
         manifest_put,
         manifest_delete,
+        referrers,
         blob_get,
         blob_head,
         blob_delete,

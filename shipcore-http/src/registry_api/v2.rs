@@ -3,9 +3,10 @@
 //! challenge that `docker login` expects), blobs (HEAD/GET with `Range`,
 //! DELETE), uploads (POST, chunked PATCH with `Content-Range`, PUT with
 //! the digest, monolithic, cross-repository mount, status and cancel),
-//! manifests by tag or digest (GET/HEAD/PUT/DELETE), `tags/list` and
-//! `_catalog` with `n`/`last` paging. Errors come in the distribution
-//! spec's form, `{"errors":[{"code","message","detail"}]}`.
+//! manifests by tag or digest (GET/HEAD/PUT/DELETE; sha256 or sha512), the
+//! referrers of a manifest (`referrers/<digest>`, with `artifactType`),
+//! `tags/list` and `_catalog` with `n`/`last` paging. Errors come in the
+//! distribution spec's form, `{"errors":[{"code","message","detail"}]}`.
 //!
 //! An upload belongs to the repository it was opened on and the caller who
 //! opened it: every later call on its id (status, chunk, finish, cancel)
@@ -27,7 +28,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
-use shipcore::registry::{manifest::MAX_MANIFEST, Digest, Reference, Repository};
+use shipcore::registry::manifest::{MAX_MANIFEST, OCI_INDEX};
+use shipcore::registry::{Digest, Reference, Repository};
 
 use super::{by, RegistryOptions, AREA};
 use crate::app::App;
@@ -62,7 +64,7 @@ pub fn router() -> axum::Router<App> {
 }
 
 /// An error in the distribution spec's form.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub(crate) struct V2Error {
     status: StatusCode,
     code: &'static str,
@@ -232,8 +234,12 @@ fn method_not_allowed(method: &Method) -> V2Error {
 enum Target {
     Catalog,
     Tags(Repository),
-    Manifest(Repository, Reference),
+    /// A manifest by its reference, as read (what is not a tag or a digest
+    /// names no manifest: a `GET` or `HEAD` of it answers 404, a `PUT` 400).
+    Manifest(Repository, Result<Reference, V2Error>),
     Blob(Repository, Digest),
+    /// The manifests whose subject is a digest (an invalid digest: 400).
+    Referrers(Repository, Result<Digest, V2Error>),
     Uploads(Repository),
     Upload(Repository, String),
 }
@@ -256,12 +262,23 @@ fn parse_target(rest: &str) -> Result<Target, V2Error> {
             },
         };
     }
+    if let Some(at) = rest.rfind("/referrers/") {
+        let (name, digest) = (&rest[..at], &rest[at + "/referrers/".len()..]);
+        // `/v2/<name>/referrers/<digest>`; a repository may itself have a
+        // component named `referrers`, under which other routes go on.
+        if !digest.contains('/') && !digest.is_empty() {
+            return Ok(Target::Referrers(
+                repo(name)?,
+                Digest::parse(digest).map_err(V2Error::from),
+            ));
+        }
+    }
     if let Some(at) = rest.rfind("/manifests/") {
         let (name, reference) = (&rest[..at], &rest[at + "/manifests/".len()..]);
         let name = repo(name)?;
         return Ok(Target::Manifest(
             name,
-            Reference::parse(reference).map_err(V2Error::from)?,
+            Reference::parse(reference).map_err(V2Error::from),
         ));
     }
     if let Some(at) = rest.rfind("/blobs/") {
@@ -309,10 +326,11 @@ async fn serve(app: App, req: Request) -> Answer {
         (Target::Catalog, Method::GET) => call.catalog().await,
         (Target::Tags(repo), Method::GET) => call.tags(&repo).await,
         (Target::Manifest(repo, r), Method::GET | Method::HEAD) => {
-            call.manifest(&repo, &r, get).await
+            call.manifest(&repo, r, get).await
         }
-        (Target::Manifest(repo, r), Method::PUT) => call.put_manifest(&repo, &r, body).await,
-        (Target::Manifest(repo, r), Method::DELETE) => call.delete_manifest(&repo, &r).await,
+        (Target::Manifest(repo, r), Method::PUT) => call.put_manifest(&repo, r, body).await,
+        (Target::Manifest(repo, r), Method::DELETE) => call.delete_manifest(&repo, r).await,
+        (Target::Referrers(repo, d), Method::GET) => call.referrers(&repo, d).await,
         (Target::Blob(repo, d), Method::GET | Method::HEAD) => call.blob(&repo, &d, get).await,
         (Target::Blob(repo, d), Method::DELETE) => call.delete_blob(&repo, &d).await,
         (Target::Uploads(repo), Method::POST) => call.start_upload(&repo, body).await,
@@ -337,6 +355,12 @@ struct Call<'a> {
 struct Paging {
     n: Option<usize>,
     last: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ReferrersQuery {
+    #[serde(rename = "artifactType")]
+    artifact_type: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -403,9 +427,22 @@ impl Call<'_> {
         Ok(res)
     }
 
-    async fn manifest(&self, repo: &Repository, r: &Reference, get: bool) -> Answer {
+    async fn manifest(
+        &self,
+        repo: &Repository,
+        r: Result<Reference, V2Error>,
+        get: bool,
+    ) -> Answer {
         self.caller.require(AREA, false)?;
-        let doc = self.opts.registry.manifest(repo, r, get).await?;
+        // What is neither a tag nor a digest names no manifest here.
+        let r = r.map_err(|e| {
+            V2Error::new(
+                StatusCode::NOT_FOUND,
+                "MANIFEST_UNKNOWN",
+                format!("no such manifest in {repo}: {}", e.message),
+            )
+        })?;
+        let doc = self.opts.registry.manifest(repo, &r, get).await?;
         let mut res = Response::new(if get {
             Body::from(doc.body)
         } else {
@@ -419,20 +456,71 @@ impl Call<'_> {
         Ok(res)
     }
 
-    async fn put_manifest(&self, repo: &Repository, r: &Reference, body: Body) -> Answer {
+    /// The referrers API (distribution spec 1.1): an OCI index of the
+    /// manifests whose subject is `d`, filtered by `artifactType` when
+    /// asked (and then saying so in `OCI-Filters-Applied`). A digest
+    /// nothing refers to has an empty index.
+    async fn referrers(&self, repo: &Repository, d: Result<Digest, V2Error>) -> Answer {
+        self.caller.require(AREA, false)?;
+        let d = d?;
+        let q: ReferrersQuery = query(self.query)?;
+        let filter = q.artifact_type.filter(|t| !t.is_empty());
+        let manifests = self
+            .opts
+            .registry
+            .referrers(repo, &d, filter.as_deref())
+            .await?;
+        let index = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": manifests,
+        });
+        let mut res = Response::new(Body::from(index.to_string()));
+        let h = res.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(OCI_INDEX));
+        if filter.is_some() {
+            h.insert(
+                HeaderName::from_static("oci-filters-applied"),
+                HeaderValue::from_static("artifactType"),
+            );
+        }
+        Ok(res)
+    }
+
+    async fn put_manifest(
+        &self,
+        repo: &Repository,
+        r: Result<Reference, V2Error>,
+        body: Body,
+    ) -> Answer {
         self.caller.require(AREA, true)?;
+        let r = &r?;
         let content_type = self
             .headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_string();
+        // `?tag=` (repeated) with a push by digest: tags for it.
+        let tags: Vec<String> = form_urlencoded::parse(self.query.as_bytes())
+            .filter(|(k, _)| k == "tag")
+            .map(|(_, v)| v.into_owned())
+            .collect();
+        for t in &tags {
+            shipcore::registry::check_tag(t)?;
+        }
         let bytes = read_limited(body, MAX_MANIFEST, self.idle()).await?;
         let m = self
             .opts
             .registry
             .put_manifest(repo, r, &bytes, &content_type, by(&self.caller))
             .await?;
+        for t in &tags {
+            self.opts
+                .registry
+                .tag_manifest(repo, t, &m.digest, by(&self.caller))
+                .await?;
+        }
         let mut res = StatusCode::CREATED.into_response();
         let h = res.headers_mut();
         h.insert(
@@ -440,13 +528,23 @@ impl Call<'_> {
             header_value(format!("/v2/{repo}/manifests/{}", m.digest)),
         );
         h.insert(CONTENT_DIGEST, header_value(m.digest));
+        for t in &tags {
+            h.append(HeaderName::from_static("oci-tag"), header_value(t));
+        }
+        if let Some(subject) = m.subject {
+            // The registry keeps the referrers of the subject itself.
+            h.insert(
+                HeaderName::from_static("oci-subject"),
+                header_value(subject),
+            );
+        }
         h.insert(header::CONTENT_LENGTH, 0.into());
         Ok(res)
     }
 
-    async fn delete_manifest(&self, repo: &Repository, r: &Reference) -> Answer {
+    async fn delete_manifest(&self, repo: &Repository, r: Result<Reference, V2Error>) -> Answer {
         self.caller.require(AREA, true)?;
-        match r {
+        match &r? {
             Reference::Digest(d) => self.opts.registry.delete_manifest(repo, d).await?,
             Reference::Tag(t) => self.opts.registry.delete_tag(repo, t).await?,
         }
@@ -565,6 +663,13 @@ impl Call<'_> {
             }
             // Not there to mount: the client uploads it (distribution's
             // answer too).
+        } else if let Some(mount) = &q.mount {
+            // No `from`: any repository of the registry that serves it
+            // (every one is readable to whoever may push here).
+            let d = Digest::parse(mount)?;
+            if registry.mount_anywhere(repo, &d, by(&self.caller)).await? {
+                return Ok(Self::created(repo, &d));
+            }
         } else if let Some(digest) = &q.digest {
             let d = Digest::parse(digest)?;
             let stream = body_stream(body, self.idle());
@@ -784,7 +889,24 @@ mod tests {
         );
         assert_eq!(
             parse_target("a/b/c/manifests/1.0").unwrap(),
-            Target::Manifest(r("a/b/c"), Reference::Tag("1.0".into()))
+            Target::Manifest(r("a/b/c"), Ok(Reference::Tag("1.0".into())))
+        );
+        // A reference that is no tag or digest is kept as the error it is
+        // (a GET of it answers 404, a PUT 400): never a path.
+        for bad in ["a/manifests/.bad", "a/manifests/../../x"] {
+            assert!(matches!(
+                parse_target(bad).unwrap(),
+                Target::Manifest(_, Err(_))
+            ));
+        }
+        assert_eq!(
+            parse_target(&format!("a/b/referrers/sha256:{hex}")).unwrap(),
+            Target::Referrers(r("a/b"), Ok(d))
+        );
+        // A repository with a part named `referrers`: its other routes.
+        assert_eq!(
+            parse_target("a/referrers/tags/list").unwrap(),
+            Target::Tags(r("a/referrers"))
         );
         assert_eq!(
             parse_target(&format!("blobs/blobs/sha256:{hex}")).unwrap(),
@@ -801,7 +923,6 @@ mod tests {
         for bad in [
             "../etc/tags/list",
             "a/%2e%2e/manifests/1",
-            "a/manifests/../../x",
             "a/blobs/sha256:../../etc/passwd",
             "/abs/tags/list",
             "a//b/tags/list",

@@ -108,29 +108,68 @@ pub fn check_tag(tag: &str) -> Result<()> {
     }
 }
 
-/// A sha256 digest, the only algorithm the registry stores by.
+/// The hash algorithms the registry stores by: sha256 (the canonical one)
+/// and sha512, as the OCI image spec registers them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Digest([u8; 32]);
+pub enum Algorithm {
+    Sha256,
+    Sha512,
+}
+
+impl Algorithm {
+    /// Its name in a digest: `sha256`, `sha512`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Sha256 => "sha256",
+            Algorithm::Sha512 => "sha512",
+        }
+    }
+
+    /// The bytes of its hash.
+    pub fn hash_len(self) -> usize {
+        match self {
+            Algorithm::Sha256 => 32,
+            Algorithm::Sha512 => 64,
+        }
+    }
+
+    fn named(name: &str) -> Option<Self> {
+        match name {
+            "sha256" => Some(Algorithm::Sha256),
+            "sha512" => Some(Algorithm::Sha512),
+            _ => None,
+        }
+    }
+}
+
+/// A digest: its algorithm and hash (a sha256 hash fills the first 32
+/// bytes, the rest stay zero).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Digest {
+    algorithm: Algorithm,
+    hash: [u8; 64],
+}
 
 impl Digest {
-    /// Reads `sha256:<64 lowercase hex>`.
+    /// Reads `sha256:<64 lowercase hex>` or `sha512:<128 lowercase hex>`.
     pub fn parse(s: &str) -> Result<Self> {
         let bad = |why: String| Error::registry_invalid(RegistrySubject::Digest, why);
-        let (algorithm, hex) = s
+        let (name, hex) = s
             .split_once(':')
             .ok_or_else(|| bad(format!("{s:?} is not ALGORITHM:HEX")))?;
-        if algorithm != "sha256" {
+        let algorithm = Algorithm::named(name).ok_or_else(|| {
+            bad(format!(
+                "unsupported algorithm {name:?}: sha256 and sha512 are"
+            ))
+        })?;
+        if hex.len() != 2 * algorithm.hash_len() {
             return Err(bad(format!(
-                "unsupported algorithm {algorithm:?}: only sha256"
-            )));
-        }
-        if hex.len() != 64 {
-            return Err(bad(format!(
-                "sha256 takes 64 hex digits, got {}",
+                "{name} takes {} hex digits, got {}",
+                2 * algorithm.hash_len(),
                 hex.len()
             )));
         }
-        let mut out = [0u8; 32];
+        let mut hash = [0u8; 64];
         for (i, pair) in hex.as_bytes().chunks(2).enumerate() {
             let nibble = |c: u8| match c {
                 b'0'..=b'9' => Some(c - b'0'),
@@ -138,36 +177,74 @@ impl Digest {
                 _ => None,
             };
             match (nibble(pair[0]), nibble(pair[1])) {
-                (Some(h), Some(l)) => out[i] = h << 4 | l,
+                (Some(h), Some(l)) => hash[i] = h << 4 | l,
                 _ => return Err(bad(format!("{s:?}: lowercase hex digits only"))),
             }
         }
-        Ok(Digest(out))
+        Ok(Digest { algorithm, hash })
     }
 
+    /// A sha256 digest of its hash.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Digest(bytes)
+        let mut hash = [0u8; 64];
+        hash[..32].copy_from_slice(&bytes);
+        Digest {
+            algorithm: Algorithm::Sha256,
+            hash,
+        }
     }
 
-    pub fn bytes(&self) -> &[u8; 32] {
-        &self.0
+    /// A sha512 digest of its hash.
+    pub fn sha512(hash: [u8; 64]) -> Self {
+        Digest {
+            algorithm: Algorithm::Sha512,
+            hash,
+        }
     }
 
-    /// The 64 hex digits.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The hash.
+    pub fn bytes(&self) -> &[u8] {
+        &self.hash[..self.algorithm.hash_len()]
+    }
+
+    /// The hash in lowercase hex (64 digits for sha256, 128 for sha512).
     pub fn hex(&self) -> String {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut s = String::with_capacity(64);
-        for b in self.0 {
+        let mut s = String::with_capacity(2 * self.algorithm.hash_len());
+        for &b in self.bytes() {
             s.push(char::from(HEX[usize::from(b >> 4)]));
             s.push(char::from(HEX[usize::from(b & 15)]));
         }
         s
     }
+
+    /// The digest as a key of stored records: a sha256 digest by its hex
+    /// alone (as every record made before sha512 was taken), any other as
+    /// `algorithm:hex`.
+    pub fn key(&self) -> String {
+        match self.algorithm {
+            Algorithm::Sha256 => self.hex(),
+            other => format!("{}:{}", other.name(), self.hex()),
+        }
+    }
+
+    /// Reads a digest written by [`Digest::key`].
+    pub fn from_key(key: &str) -> Result<Self> {
+        if key.contains(':') {
+            Digest::parse(key)
+        } else {
+            Digest::parse(&format!("sha256:{key}"))
+        }
+    }
 }
 
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "sha256:{}", self.hex())
+        write!(f, "{}:{}", self.algorithm.name(), self.hex())
     }
 }
 
@@ -249,9 +326,23 @@ mod tests {
         let d = Digest::parse(&format!("sha256:{hex}")).unwrap();
         assert_eq!(d.to_string(), format!("sha256:{hex}"));
         assert_eq!(Digest::parse(&d.to_string()).unwrap(), d);
+        assert_eq!(d.key(), hex);
+        assert_eq!(Digest::from_key(&d.key()).unwrap(), d);
+        // sha512: 128 digits, keyed with its algorithm, never equal to a
+        // sha256 digest of the same leading bytes.
+        let long = "b".repeat(128);
+        let e = Digest::parse(&format!("sha512:{long}")).unwrap();
+        assert_eq!(e.to_string(), format!("sha512:{long}"));
+        assert_eq!(e.bytes().len(), 64);
+        assert_eq!(e.key(), format!("sha512:{long}"));
+        assert_eq!(Digest::from_key(&e.key()).unwrap(), e);
+        let short = Digest::parse(&format!("sha256:{}", "b".repeat(64))).unwrap();
+        assert_ne!(short, e);
         for bad in [
             "sha256:".to_string(),
             format!("sha512:{hex}"),
+            format!("sha384:{}", "a".repeat(96)),
+            format!("sha256:{long}"),
             format!("sha256:{}", "A".repeat(64)),
             format!("sha256:{}", "a".repeat(63)),
             format!("sha256:../{}", "a".repeat(61)),

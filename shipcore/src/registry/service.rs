@@ -5,18 +5,20 @@
 //! repository it was opened on and the principal who opened it (recorded
 //! by the content store beside the upload), and is unknown to any other.
 //!
-//! Keys: `registry/repos/<repo>`, `registry/links/<repo>@<hex>`,
-//! `registry/manifests/<repo>@<hex>`, `registry/tags/<repo>:<tag>` (`@` and
-//! `:` cannot occur in a repository name, so one repository's keys are
-//! never another's prefix).
+//! Keys: `registry/repos/<repo>`, `registry/links/<repo>@<digest key>`,
+//! `registry/manifests/<repo>@<digest key>`, `registry/tags/<repo>:<tag>`
+//! (a digest key is a sha256 digest's hex, or `sha512:<hex>`; `@` and `:`
+//! cannot occur in a repository name, so one repository's keys are never
+//! another's prefix).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::blobs::{BlobStore, UploadOwner};
 use super::manifest::{self, Manifest};
-use super::names::{check_tag, Digest, Reference, Repository};
+use super::names::{check_tag, Algorithm, Digest, Reference, Repository};
 use crate::clock::Clock;
 use crate::error::{Error, RegistrySubject, Result};
 use crate::store::{get_json, put_json, Expect, Store};
@@ -26,6 +28,13 @@ const LINKS: &str = "registry/links/";
 const MANIFESTS: &str = "registry/manifests/";
 const TAGS: &str = "registry/tags/";
 const PROJECTS: &str = "registry/projects/";
+const REFERRERS: &str = "registry/referrers/";
+
+/// Manifests larger than this keep their bytes in the content store (under
+/// their own digest) rather than in their record: a record must fit one
+/// request of a distributed store, and the distribution spec asks that
+/// manifests of up to 4 MiB be taken.
+const INLINE_MANIFEST: usize = 256 * 1024;
 const PROJECT_SEQ: &str = "registry/project-seq";
 
 /// A repository as the seed APIs show it.
@@ -62,6 +71,30 @@ pub struct ManifestDoc {
     pub children: Vec<String>,
     pub created: String,
     pub created_by: String,
+    /// The manifest it refers to (OCI 1.1 `subject`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Its type in a referrers listing.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub artifact_type: String,
+    /// The bytes are in the content store under the manifest's digest (a
+    /// large manifest); `body` is empty in the record and filled when the
+    /// manifest is read.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub body_in_store: bool,
+}
+
+/// A manifest as a referrers listing shows it (an OCI descriptor).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Referrer {
+    pub media_type: String,
+    pub digest: String,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub artifact_type: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// A tag.
@@ -101,11 +134,15 @@ pub struct Registry {
 }
 
 fn link_key(repo: &Repository, d: &Digest) -> String {
-    format!("{LINKS}{repo}@{}", d.hex())
+    format!("{LINKS}{repo}@{}", d.key())
 }
 
 fn manifest_key(repo: &Repository, d: &Digest) -> String {
-    format!("{MANIFESTS}{repo}@{}", d.hex())
+    format!("{MANIFESTS}{repo}@{}", d.key())
+}
+
+fn referrer_key(repo: &Repository, subject: &Digest, d: &Digest) -> String {
+    format!("{REFERRERS}{repo}@{}/{}", subject.key(), d.key())
 }
 
 fn tag_key(repo: &Repository, tag: &str) -> String {
@@ -388,6 +425,7 @@ impl Registry {
             format!("{TAGS}{repo}:"),
             format!("{MANIFESTS}{repo}@"),
             format!("{LINKS}{repo}@"),
+            format!("{REFERRERS}{repo}@"),
         ];
         for prefix in prefixes {
             for v in self.store.list(&prefix).await? {
@@ -449,6 +487,24 @@ impl Registry {
         Ok(true)
     }
 
+    /// Mounts a blob into `to` from whichever repository serves it (a
+    /// mount that names no source); false when none does.
+    pub async fn mount_anywhere(&self, to: &Repository, d: &Digest, by: &str) -> Result<bool> {
+        let _shared = self.gate.read().await;
+        let suffix = format!("@{}", d.key());
+        let served = self
+            .store
+            .list(LINKS)
+            .await?
+            .iter()
+            .any(|v| v.key.ends_with(&suffix));
+        if !served || self.blobs.stat(d).await?.is_none() {
+            return Ok(false);
+        }
+        self.link_held(to, d, by).await?;
+        Ok(true)
+    }
+
     /// Stores a manifest under `reference` (a tag, or the digest of its
     /// bytes). Refused when a blob or child manifest it references is not
     /// in the repository ([`Error::ManifestReference`]).
@@ -460,7 +516,11 @@ impl Registry {
         content_type: &str,
         by: &str,
     ) -> Result<Manifest> {
-        let m = manifest::parse(bytes, content_type)?;
+        let algorithm = match reference {
+            Reference::Digest(d) => d.algorithm(),
+            Reference::Tag(_) => Algorithm::Sha256,
+        };
+        let m = manifest::parse(bytes, content_type, algorithm)?;
         let _shared = self.gate.read().await;
         if let Reference::Digest(d) = reference {
             if *d != m.digest {
@@ -490,17 +550,31 @@ impl Registry {
         }
         let body = String::from_utf8(bytes.to_vec())
             .map_err(|_| Error::registry_invalid(RegistrySubject::Manifest, "not UTF-8 JSON"))?;
+        let body_in_store = body.len() > INLINE_MANIFEST;
+        if body_in_store {
+            let bytes = bytes::Bytes::copy_from_slice(bytes);
+            self.blobs
+                .put(
+                    &m.digest,
+                    manifest::MAX_MANIFEST as u64,
+                    futures::stream::iter([Ok(bytes)]),
+                )
+                .await?;
+        }
         let now = self.clock.rfc3339();
         let doc = ManifestDoc {
             digest: m.digest.to_string(),
             media_type: m.media_type.clone(),
             size: m.size,
             content_size: m.content_size,
-            body,
+            body: if body_in_store { String::new() } else { body },
             blobs: m.blobs().iter().map(ToString::to_string).collect(),
             children: m.children().iter().map(ToString::to_string).collect(),
             created: now.clone(),
             created_by: by.to_string(),
+            subject: m.subject.map(|d| d.to_string()),
+            artifact_type: m.artifact_type.clone(),
+            body_in_store,
         };
         let key = manifest_key(repo, &m.digest);
         match put_json(self.store.as_ref(), &key, &doc, Expect::Absent).await {
@@ -508,17 +582,61 @@ impl Registry {
             Ok(_) | Err(Error::Conflict { .. }) => {}
             Err(e) => return Err(e),
         }
-        if let Reference::Tag(tag) = reference {
-            let t = TagDoc {
+        if let Some(subject) = &m.subject {
+            // Listed among the subject's referrers, whether or not the
+            // subject is here (yet).
+            let r = Referrer {
+                media_type: m.media_type.clone(),
                 digest: m.digest.to_string(),
-                updated: now,
-                updated_by: by.to_string(),
-                pulls: 0,
+                size: m.size,
+                artifact_type: m.artifact_type.clone(),
+                annotations: m.annotations.clone(),
             };
-            put_json(self.store.as_ref(), &tag_key(repo, tag), &t, Expect::Any).await?;
+            put_json(
+                self.store.as_ref(),
+                &referrer_key(repo, subject, &m.digest),
+                &r,
+                Expect::Any,
+            )
+            .await?;
+        }
+        if let Reference::Tag(tag) = reference {
+            self.write_tag(repo, tag, &m.digest, by).await?;
         }
         self.touch(repo, by).await?;
         Ok(m)
+    }
+
+    async fn write_tag(&self, repo: &Repository, tag: &str, d: &Digest, by: &str) -> Result<()> {
+        let t = TagDoc {
+            digest: d.to_string(),
+            updated: self.clock.rfc3339(),
+            updated_by: by.to_string(),
+            pulls: 0,
+        };
+        put_json(self.store.as_ref(), &tag_key(repo, tag), &t, Expect::Any).await?;
+        Ok(())
+    }
+
+    /// Tags a manifest `repo` holds (the distribution spec's `?tag=` on a
+    /// push by digest: a manifest named by a sha512 digest keeps it under
+    /// its tags).
+    pub async fn tag_manifest(
+        &self,
+        repo: &Repository,
+        tag: &str,
+        d: &Digest,
+        by: &str,
+    ) -> Result<()> {
+        check_tag(tag)?;
+        if get_json::<ManifestDoc>(self.store.as_ref(), &manifest_key(repo, d))
+            .await?
+            .is_none()
+        {
+            return Err(unknown(RegistrySubject::Manifest, format!("{repo}@{d}")));
+        }
+        self.write_tag(repo, tag, d, by).await?;
+        self.touch(repo, by).await
     }
 
     /// The digest a reference names in `repo`.
@@ -542,9 +660,12 @@ impl Registry {
         pull: bool,
     ) -> Result<ManifestDoc> {
         let d = self.resolve(repo, reference).await?;
-        let (doc, _) = get_json::<ManifestDoc>(self.store.as_ref(), &manifest_key(repo, &d))
+        let (mut doc, _) = get_json::<ManifestDoc>(self.store.as_ref(), &manifest_key(repo, &d))
             .await?
             .ok_or_else(|| unknown(RegistrySubject::Manifest, format!("{repo}@{d}")))?;
+        if doc.body_in_store {
+            doc.body = self.stored_manifest(&d).await?;
+        }
         if pull {
             self.count_pull(repo).await;
             if let Reference::Tag(tag) = reference {
@@ -552,6 +673,43 @@ impl Registry {
             }
         }
         Ok(doc)
+    }
+
+    /// The bytes of a manifest kept in the content store.
+    async fn stored_manifest(&self, d: &Digest) -> Result<String> {
+        use tokio::io::AsyncReadExt as _;
+        let (file, _) = self
+            .blobs
+            .open_blob(d)
+            .await?
+            .ok_or_else(|| unknown(RegistrySubject::Manifest, d.to_string()))?;
+        let mut out = String::new();
+        file.take(manifest::MAX_MANIFEST as u64)
+            .read_to_string(&mut out)
+            .await
+            .map_err(|e| Error::io(format!("cannot read manifest {d}"), e))?;
+        Ok(out)
+    }
+
+    /// The manifests in `repo` whose subject is `subject`, as descriptors,
+    /// in digest order; with `artifact_type`, only those of that type. A
+    /// subject nothing refers to (or that is not there) has none.
+    pub async fn referrers(
+        &self,
+        repo: &Repository,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Referrer>> {
+        let prefix = format!("{REFERRERS}{repo}@{}/", subject.key());
+        let mut out = Vec::new();
+        for v in self.store.list(&prefix).await? {
+            let r: Referrer = v.json()?;
+            if artifact_type.is_none_or(|t| t == r.artifact_type) {
+                out.push(r);
+            }
+        }
+        out.sort_by(|a, b| a.digest.cmp(&b.digest));
+        Ok(out)
     }
 
     async fn count_pull(&self, repo: &Repository) {
@@ -601,10 +759,19 @@ impl Registry {
                 self.store.delete(&tag_key(repo, &tag), Expect::Any).await?;
             }
         }
+        let subject = get_json::<ManifestDoc>(self.store.as_ref(), &manifest_key(repo, d))
+            .await?
+            .and_then(|(m, _)| m.subject)
+            .and_then(|s| Digest::parse(&s).ok());
         self.store
             .delete(&manifest_key(repo, d), Expect::Any)
             .await?
             .ok_or_else(|| unknown(RegistrySubject::Manifest, format!("{repo}@{d}")))?;
+        if let Some(subject) = subject {
+            self.store
+                .delete(&referrer_key(repo, &subject, d), Expect::Any)
+                .await?;
+        }
         Ok(())
     }
 
@@ -685,6 +852,9 @@ impl Registry {
             for b in &m.blobs {
                 referenced.insert(Digest::parse(b)?);
             }
+            if m.body_in_store {
+                referenced.insert(Digest::parse(&m.digest)?);
+            }
         }
         let now = std::time::SystemTime::now();
         let mut removed = Vec::new();
@@ -703,11 +873,11 @@ impl Registry {
         }
         if !removed.is_empty() {
             let gone: std::collections::BTreeSet<String> =
-                removed.iter().map(Digest::hex).collect();
+                removed.iter().map(Digest::key).collect();
             for v in self.store.list(LINKS).await? {
                 if v.key
                     .rsplit_once('@')
-                    .is_some_and(|(_, hex)| gone.contains(hex))
+                    .is_some_and(|(_, key)| gone.contains(key))
                 {
                     self.store.delete(&v.key, Expect::Any).await?;
                 }

@@ -1,7 +1,7 @@
 //! The content store: blobs on disk by digest, and uploads in progress.
 //!
-//! Layout under the root: `blobs/sha256/<2 hex>/<64 hex>` for published
-//! blobs, `uploads/<id>` for uploads in progress and `uploads/<id>.owner`
+//! Layout under the root: `blobs/<algorithm>/<2 hex>/<hex>` for published
+//! blobs (`sha256`, `sha512`), `uploads/<id>` for uploads in progress and `uploads/<id>.owner`
 //! beside each upload started for a caller (the repository it was opened on
 //! and the principal who opened it, as JSON: see [`UploadOwner`]). Every
 //! folder the store makes is `0700` and every file `0600` (on Unix);
@@ -24,7 +24,7 @@ use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use super::names::{Digest, Repository};
+use super::names::{Algorithm, Digest, Repository};
 use crate::error::{Error, RegistrySubject, Result};
 
 mod upload;
@@ -41,6 +41,9 @@ const FLUSH_EVERY: u64 = 32 * 1024 * 1024;
 
 /// Bytes gathered before one write to an upload's file.
 const WRITE_BUFFER: usize = 1 << 20;
+
+/// The algorithms blobs are kept by, each in a folder of its own.
+const ALGORITHMS: [Algorithm; 2] = [Algorithm::Sha256, Algorithm::Sha512];
 
 /// What follows an upload's id in the name of its owner record.
 const OWNER_SUFFIX: &str = ".owner";
@@ -181,26 +184,24 @@ impl BlobStore {
     /// and those found wider (made by an earlier version) restricted.
     pub async fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
-        for dir in [
-            root.clone(),
-            root.join("blobs"),
-            root.join("blobs/sha256"),
-            root.join("uploads"),
-        ] {
+        for dir in [root.clone(), root.join("blobs"), root.join("uploads")] {
             make_private_dir(&dir).await?;
         }
-        // The blobs' prefix folders (256 at most).
-        let top = root.join("blobs/sha256");
-        let mut dirs = tokio::fs::read_dir(&top)
-            .await
-            .map_err(|e| io("cannot list", &top, e))?;
-        while let Some(entry) = dirs
-            .next_entry()
-            .await
-            .map_err(|e| io("cannot list", &top, e))?
-        {
-            if entry.file_type().await.is_ok_and(|t| t.is_dir()) {
-                restrict_dir(&entry.path()).await?;
+        for algorithm in ALGORITHMS {
+            let top = root.join("blobs").join(algorithm.name());
+            make_private_dir(&top).await?;
+            // The blobs' prefix folders (256 at most).
+            let mut dirs = tokio::fs::read_dir(&top)
+                .await
+                .map_err(|e| io("cannot list", &top, e))?;
+            while let Some(entry) = dirs
+                .next_entry()
+                .await
+                .map_err(|e| io("cannot list", &top, e))?
+            {
+                if entry.file_type().await.is_ok_and(|t| t.is_dir()) {
+                    restrict_dir(&entry.path()).await?;
+                }
             }
         }
         let store = BlobStore {
@@ -261,7 +262,11 @@ impl BlobStore {
 
     fn blob_path(&self, d: &Digest) -> PathBuf {
         let hex = d.hex();
-        self.root.join("blobs/sha256").join(&hex[..2]).join(hex)
+        self.root
+            .join("blobs")
+            .join(d.algorithm().name())
+            .join(&hex[..2])
+            .join(hex)
     }
 
     fn upload_path(&self, id: &str) -> PathBuf {
@@ -322,29 +327,31 @@ impl BlobStore {
     /// Every blob the store holds, with when it was published.
     pub async fn blobs(&self) -> Result<Vec<(Digest, SystemTime)>> {
         let mut out = Vec::new();
-        let top = self.root.join("blobs/sha256");
-        let mut dirs = tokio::fs::read_dir(&top)
-            .await
-            .map_err(|e| io("cannot list", &top, e))?;
-        while let Some(dir) = dirs
-            .next_entry()
-            .await
-            .map_err(|e| io("cannot list", &top, e))?
-        {
-            let Ok(mut files) = tokio::fs::read_dir(dir.path()).await else {
-                continue;
-            };
-            while let Ok(Some(file)) = files.next_entry().await {
-                let name = file.file_name().to_string_lossy().into_owned();
-                let Ok(d) = Digest::parse(&format!("sha256:{name}")) else {
+        for algorithm in ALGORITHMS {
+            let top = self.root.join("blobs").join(algorithm.name());
+            let mut dirs = tokio::fs::read_dir(&top)
+                .await
+                .map_err(|e| io("cannot list", &top, e))?;
+            while let Some(dir) = dirs
+                .next_entry()
+                .await
+                .map_err(|e| io("cannot list", &top, e))?
+            {
+                let Ok(mut files) = tokio::fs::read_dir(dir.path()).await else {
                     continue;
                 };
-                let when = file
-                    .metadata()
-                    .await
-                    .and_then(|m| m.modified())
-                    .unwrap_or(SystemTime::UNIX_EPOCH);
-                out.push((d, when));
+                while let Ok(Some(file)) = files.next_entry().await {
+                    let name = file.file_name().to_string_lossy().into_owned();
+                    let Ok(d) = Digest::parse(&format!("{}:{name}", algorithm.name())) else {
+                        continue;
+                    };
+                    let when = file
+                        .metadata()
+                        .await
+                        .and_then(|m| m.modified())
+                        .unwrap_or(SystemTime::UNIX_EPOCH);
+                    out.push((d, when));
+                }
             }
         }
         out.sort();

@@ -396,7 +396,18 @@ impl BlobStore {
                 reason: format!("upload {id} has no hash"),
             });
         };
-        let got = Digest::from_bytes(hashing.hasher.finalize().into());
+        // The upload was hashed with sha256 as it came; a blob named by
+        // another algorithm (rare: sha512) is read once more to hash it so.
+        let got = match digest.algorithm() {
+            Algorithm::Sha256 => Digest::from_bytes(hashing.hasher.finalize().into()),
+            Algorithm::Sha512 => match hash_file_sha512(&path).await {
+                Ok(d) => d,
+                Err(e) => {
+                    taken.forget();
+                    return Err(io("cannot read", &path, e));
+                }
+            },
+        };
         if got != *digest {
             let _ = tokio::fs::remove_file(&path).await;
             let _ = remove_if_there(&self.owner_path(id)).await;
@@ -463,4 +474,25 @@ impl BlobStore {
             Err(e) => Err(io("cannot remove", &self.upload_path(id), e)),
         }
     }
+}
+
+/// The sha512 digest of a file's bytes (read on a blocking thread).
+async fn hash_file_sha512(path: &Path) -> std::io::Result<Digest> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read as _;
+        let mut f = std::fs::File::open(&path)?;
+        let mut hasher = sha2::Sha512::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        Ok(Digest::sha512(hasher.finalize().into()))
+    })
+    .await
+    .map_err(std::io::Error::other)?
 }
