@@ -1876,3 +1876,257 @@ async fn a_refused_upload_closes_its_connection_in_the_open() {
     assert_eq!(a.status, 401);
     assert_eq!(a.header("connection"), "");
 }
+
+/// Untagging keeps the manifest and its other tags; deleting by digest says
+/// which tags went with it; immutable tags refuse a push of other content
+/// and a deletion (in the distribution API's `DENIED`, which docker shows);
+/// a retention run, dry then real, keeps and removes tag by tag, naming
+/// the rule, immutability winning.
+#[tokio::test]
+async fn retention_and_immutability_over_http() {
+    let api = fixture().await;
+    let cred = admin();
+    let docker = [(
+        "Content-Type",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    )];
+    let one = push_image(&api, "p/app", "1.0", b"layer one").await;
+    let two = push_image(&api, "p/app", "2.0", b"layer two").await;
+    // A second tag for the same manifest, then an untag of the first.
+    let m = raw(
+        &api,
+        "GET",
+        "/v2/p/app/manifests/2.0",
+        &cred,
+        &docker,
+        vec![],
+    )
+    .await;
+    let a = raw(
+        &api,
+        "PUT",
+        "/v2/p/app/manifests/stable",
+        &cred,
+        &docker,
+        m.body.to_vec(),
+    )
+    .await;
+    assert_eq!(a.status, 201);
+    let a = raw(
+        &api,
+        "DELETE",
+        "/v2/p/app/manifests/2.0",
+        &cred,
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(a.status, 202);
+    let a = raw(
+        &api,
+        "GET",
+        &format!("/v2/p/app/manifests/{two}"),
+        &cred,
+        &docker,
+        vec![],
+    )
+    .await;
+    assert_eq!(a.status, 200, "an untag keeps the manifest");
+    let a = raw(
+        &api,
+        "GET",
+        "/v2/p/app/manifests/stable",
+        &cred,
+        &docker,
+        vec![],
+    )
+    .await;
+    assert_eq!(a.status, 200, "and its other tags");
+    // Deleting by digest names the tags that went.
+    let three = push_image(&api, "p/app", "3.0", b"layer three").await;
+    let m = raw(
+        &api,
+        "GET",
+        "/v2/p/app/manifests/3.0",
+        &cred,
+        &docker,
+        vec![],
+    )
+    .await;
+    raw(
+        &api,
+        "PUT",
+        "/v2/p/app/manifests/3.0-also",
+        &cred,
+        &docker,
+        m.body.to_vec(),
+    )
+    .await;
+    let a = raw(
+        &api,
+        "DELETE",
+        &format!("/v2/p/app/manifests/{three}"),
+        &cred,
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(a.status, 202);
+    assert_eq!(
+        a.json(),
+        json!({"digest": three, "tags": ["3.0", "3.0-also"]})
+    );
+
+    // Immutable tags: the rules, set and read back.
+    let rules = json!({"immutable": ["1.*"], "keep_newest": 1});
+    let (status, got) = api
+        .call(
+            "PUT",
+            "/api/registry/rules?repository=p/app",
+            &cred,
+            Some(&rules.to_string()),
+        )
+        .await;
+    assert_eq!((status, got.clone()), (200, rules.clone()));
+    let (_, got) = api
+        .call("GET", "/api/registry/rules?repository=p/app", &cred, None)
+        .await;
+    assert_eq!(got, rules);
+    let (status, got) = api
+        .call(
+            "PUT",
+            "/api/registry/rules?repository=p/app",
+            &cred,
+            Some(r#"{"keep_newest":0}"#),
+        )
+        .await;
+    assert_eq!(status, 400, "{got}");
+    // Other content under 1.0: refused as docker shows it; the same again: fine.
+    let c = push_blob(&api, "p/app", CONFIG.as_bytes()).await;
+    let l = push_blob(&api, "p/app", b"other layer").await;
+    let other = image_manifest((&c, CONFIG.len()), &[(&l, 11)]);
+    let a = raw(
+        &api,
+        "PUT",
+        "/v2/p/app/manifests/1.0",
+        &cred,
+        &docker,
+        other.into_bytes(),
+    )
+    .await;
+    assert_eq!((a.status, a.code()), (403, "DENIED".to_string()));
+    assert!(
+        a.message().contains("tag 1.0 is immutable (rule \"1.*\")"),
+        "{}",
+        a.message()
+    );
+    let a = raw(
+        &api,
+        "HEAD",
+        "/v2/p/app/manifests/1.0",
+        &cred,
+        &docker,
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        a.header("docker-content-digest"),
+        one,
+        "1.0 still names its content"
+    );
+    let m = raw(
+        &api,
+        "GET",
+        "/v2/p/app/manifests/1.0",
+        &cred,
+        &docker,
+        vec![],
+    )
+    .await;
+    let a = raw(
+        &api,
+        "PUT",
+        "/v2/p/app/manifests/1.0",
+        &cred,
+        &docker,
+        m.body.to_vec(),
+    )
+    .await;
+    assert_eq!(a.status, 201, "the same content again is no change");
+    for path in [
+        "/v2/p/app/manifests/1.0".to_string(),
+        format!("/v2/p/app/manifests/{one}"),
+    ] {
+        let a = raw(&api, "DELETE", &path, &cred, &[], vec![]).await;
+        assert_eq!((a.status, a.code()), (403, "DENIED".to_string()), "{path}");
+    }
+
+    // Retention: keep the newest one; 1.0 is immutable and stays, named.
+    push_image(&api, "p/app", "4.0", b"layer four").await;
+    let (status, run) = api
+        .call(
+            "POST",
+            "/api/registry/retention?repository=p/app&dry_run=true",
+            &cred,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{run}");
+    let decided = |run: &Value, tag: &str| {
+        let d = run["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["tag"] == tag)
+            .unwrap()
+            .clone();
+        (
+            d["keep"].as_bool().unwrap(),
+            d["rule"].as_str().unwrap().to_string(),
+        )
+    };
+    assert_eq!(
+        decided(&run, "1.0"),
+        (true, "immutable \"1.*\"".to_string())
+    );
+    assert_eq!(
+        decided(&run, "4.0"),
+        (true, "newest 1 (it is 1st)".to_string())
+    );
+    assert_eq!(
+        decided(&run, "stable"),
+        (false, "no rule keeps it".to_string())
+    );
+    assert_eq!(run["manifests_deleted"], json!([]));
+    let a = raw(
+        &api,
+        "GET",
+        "/v2/p/app/manifests/stable",
+        &cred,
+        &docker,
+        vec![],
+    )
+    .await;
+    assert_eq!(a.status, 200, "a dry run deletes nothing");
+    let (status, run) = api
+        .call(
+            "POST",
+            "/api/registry/retention?repository=p/app",
+            &cred,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{run}");
+    assert_eq!(run["manifests_deleted"], json!([two]));
+    let (_, tags) = api.call("GET", "/v2/p/app/tags/list", &cred, None).await;
+    assert_eq!(tags["tags"], json!(["1.0", "4.0"]));
+    let (status, _) = api
+        .call(
+            "POST",
+            "/api/registry/retention?repository=p/none",
+            &cred,
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+}

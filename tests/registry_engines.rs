@@ -168,3 +168,70 @@ async fn docker_and_skopeo_push_and_pull_and_the_cluster_deploys_from_it() {
     let _ = docker(&engine, config.path()).args(["rmi", &back]).output();
     let _ = docker(&a, config.path()).args(["rmi", &back]).output();
 }
+
+/// An immutable tag refuses `docker push` of other content under it, with
+/// a message the docker CLI shows its user; the same image pushed again
+/// goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_push_over_an_immutable_tag_is_refused_with_the_reason() {
+    let Some((a, b)) = engines() else { return };
+    let api = api(Arc::new(MemoryStore::new()), &a, &b, &unique("imm")).await;
+    let host = api.registry_host.clone();
+    let config = tempfile::tempdir().unwrap();
+    let (status, body) = api
+        .call(
+            "PUT",
+            "/api/registry/rules?repository=e2e/frozen",
+            &admin(),
+            Some(r#"{"immutable":["1.*"]}"#),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let image = format!("{host}/e2e/frozen:1.0");
+    let build = |marker: &str| {
+        let context = tempfile::tempdir().unwrap();
+        std::fs::write(
+            context.path().join("Dockerfile"),
+            format!("FROM {IMAGE}\nRUN echo {marker} > /marker.txt\n"),
+        )
+        .unwrap();
+        run(docker(&a, config.path())
+            .args(["build", "-q", "-t", &image])
+            .arg(context.path()));
+    };
+    let mut login = docker(&a, config.path())
+        .args(["login", &host, "-u", "admin", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        login
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(shipcore::testing::ADMIN_PASSWORD.as_bytes())
+            .unwrap();
+    }
+    assert!(login.wait_with_output().unwrap().status.success());
+    build(&unique("first"));
+    run(docker(&a, config.path()).args(["push", &image]));
+    // The same image again: no change, fine.
+    run(docker(&a, config.path()).args(["push", &image]));
+    // Other content under the immutable tag: docker says why it failed.
+    build(&unique("second"));
+    let out = docker(&a, config.path())
+        .args(["push", &image])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the push went through");
+    assert!(
+        said.contains("denied") && said.contains("tag 1.0 is immutable (rule \"1.*\")"),
+        "docker shows: {said}"
+    );
+    run(docker(&a, config.path()).args(["rmi", &image]));
+}

@@ -120,6 +120,7 @@ fn api() -> utoipa_axum::router::OpenApiRouter<App> {
         .merge(cluster_api::router())
         .merge(compose_api::router())
         .merge(registry_api::harbor::router())
+        .merge(registry_api::policy::router())
         .routes(utoipa_axum::routes!(observe::metrics))
         .routes(utoipa_axum::routes!(openapi::document))
 }

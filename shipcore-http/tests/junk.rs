@@ -130,6 +130,9 @@ const ENDPOINTS: &[(&str, &str)] = &[
         "/harbor/projects?page={}&page_size={}&project_name={}",
     ),
     ("GET", "/harbor/repositories?page={}&project_id={}&q={}"),
+    ("GET", "/api/registry/rules?repository={}"),
+    ("PUT", "/api/registry/rules?repository={}"),
+    ("POST", "/api/registry/retention?repository={}&dry_run={}"),
     ("DELETE", "/harbor/repositories"),
     (
         "GET",

@@ -53,8 +53,9 @@ pub fn router() -> Router<App> {
         .route("/ui/", get(overview))
         .route("/ui/login", get(login_page).post(login))
         .route("/ui/logout", axum::routing::post(logout))
-        .route("/ui/assets/{name}", get(asset))
+        .route("/ui/assets/{*name}", get(asset))
         .route("/ui/{page}", get(page))
+        .route("/ui/{page}/{*rest}", get(|| async { not_found() }))
 }
 
 /// Headers every dashboard answer carries.
@@ -140,13 +141,18 @@ fn last_segment(uri: &axum::http::Uri) -> &str {
     uri.path().rsplit('/').next().unwrap_or_default()
 }
 
+/// The dashboard's answer to a path under `/ui/` that names nothing.
+fn not_found() -> Response {
+    html(
+        StatusCode::NOT_FOUND,
+        "<!DOCTYPE html><html lang=\"en\"><title>Not found</title><p>No such page. <a href=\"/ui/\">Overview</a></p></html>".into(),
+    )
+}
+
 async fn page(State(app): State<App>, headers: HeaderMap, uri: axum::http::Uri) -> Response {
     let name = last_segment(&uri).to_string();
     if name.is_empty() || !PAGES.iter().any(|(p, ..)| *p == name) {
-        return html(
-            StatusCode::NOT_FOUND,
-            "<!DOCTYPE html><html lang=\"en\"><title>Not found</title><p>No such page. <a href=\"/ui/\">Overview</a></p></html>".into(),
-        );
+        return not_found();
     }
     shell(&app, &headers, &name).await
 }
@@ -330,11 +336,11 @@ async fn logout(State(app): State<App>, headers: HeaderMap, body: Body) -> Respo
 
 /// The assets built into the binary.
 async fn asset(uri: axum::http::Uri) -> Response {
-    let (body, kind) = match last_segment(&uri) {
+    let (body, kind) = match uri.path().strip_prefix("/ui/assets/").unwrap_or_default() {
         "app.js" => (APP_JS, "text/javascript; charset=utf-8"),
         "app.css" => (APP_CSS, "text/css; charset=utf-8"),
         _ => {
-            return harden((StatusCode::NOT_FOUND, "no such asset").into_response());
+            return not_found();
         }
     };
     let mut res = body.into_response();

@@ -5,11 +5,14 @@
 //!   the cluster's engines push to and pull from, with its own error form.
 //! - `docker_ext.rs`: seed 004's repository docker ext API (`/docker/ext/...`).
 //! - `harbor.rs`: seed 002 part 2's Harbor-style browse API (`/harbor/...`).
+//! - `policy.rs`: a repository's retention and immutability rules and its
+//!   retention runs (`/api/registry/...`).
 //! - `doc.rs`: the OpenAPI operations of `v2.rs` and `docker_ext.rs`.
 
 pub(crate) mod doc;
 pub(crate) mod docker_ext;
 pub(crate) mod harbor;
+pub(crate) mod policy;
 pub(crate) mod v2;
 
 use crate::app::{App, RegistryOptions};

@@ -545,10 +545,18 @@ impl Call<'_> {
     async fn delete_manifest(&self, repo: &Repository, r: Result<Reference, V2Error>) -> Answer {
         self.caller.require(AREA, true)?;
         match &r? {
-            Reference::Digest(d) => self.opts.registry.delete_manifest(repo, d).await?,
-            Reference::Tag(t) => self.opts.registry.delete_tag(repo, t).await?,
+            // By digest: the answer says which tags went with it.
+            Reference::Digest(d) => {
+                let tags = self.opts.registry.delete_manifest(repo, d).await?;
+                let body = serde_json::json!({ "digest": d.to_string(), "tags": tags });
+                Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
+            }
+            // By tag: an untag; the manifest and its other tags stay.
+            Reference::Tag(t) => {
+                self.opts.registry.delete_tag(repo, t).await?;
+                Ok(StatusCode::ACCEPTED.into_response())
+            }
         }
-        Ok(StatusCode::ACCEPTED.into_response())
     }
 
     async fn blob(&self, repo: &Repository, d: &Digest, get: bool) -> Answer {

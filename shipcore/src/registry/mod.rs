@@ -4,7 +4,8 @@
 //! each upload a caller opens bound to its repository and principal), and
 //! manifests read for what they
 //! reference (`manifest.rs`, pure but for sha2, an optional dependency of
-//! the runtime); `service.rs` keeps repositories, blob links, manifests
+//! the runtime); `policy.rs` (pure) decides retention and immutability of
+//! tags; `service.rs` keeps repositories, blob links, manifests
 //! and tags in the state store, and collects garbage; `query.rs` holds the
 //! listings the seed families page through.
 
@@ -13,6 +14,7 @@ pub mod blobs;
 #[cfg(feature = "runtime")]
 pub mod manifest;
 pub mod names;
+pub mod policy;
 #[cfg(feature = "runtime")]
 pub mod query;
 #[cfg(feature = "runtime")]

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::blobs::{BlobStore, UploadOwner};
 use super::manifest::{self, Manifest};
 use super::names::{check_tag, Algorithm, Digest, Reference, Repository};
+use super::policy::{self, Decision, Rules, TagFacts};
 use crate::clock::Clock;
 use crate::error::{Error, RegistrySubject, Result};
 use crate::store::{get_json, put_json, Expect, Store};
@@ -29,6 +30,7 @@ const MANIFESTS: &str = "registry/manifests/";
 const TAGS: &str = "registry/tags/";
 const PROJECTS: &str = "registry/projects/";
 const REFERRERS: &str = "registry/referrers/";
+const RULES: &str = "registry/rules/";
 
 /// Manifests larger than this keep their bytes in the content store (under
 /// their own digest) rather than in their record: a record must fit one
@@ -106,6 +108,17 @@ pub struct TagDoc {
     /// Manifests served by this tag.
     #[serde(default)]
     pub pulls: u64,
+    /// When it was last pulled (seconds since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_pulled: Option<u64>,
+    /// When it was pushed, in nanoseconds since the epoch (0 in records
+    /// made before: their `updated` second is what is known).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pushed_nanos: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A project: the first segment of repository names (`default_cluster` of
@@ -427,6 +440,8 @@ impl Registry {
             format!("{LINKS}{repo}@"),
             format!("{REFERRERS}{repo}@"),
         ];
+        // The repository's rules stay: they are its owner's policy, and
+        // hold again if it is pushed to anew.
         for prefix in prefixes {
             for v in self.store.list(&prefix).await? {
                 self.store.delete(&v.key, Expect::Any).await?;
@@ -521,6 +536,9 @@ impl Registry {
             Reference::Tag(_) => Algorithm::Sha256,
         };
         let m = manifest::parse(bytes, content_type, algorithm)?;
+        if let Reference::Tag(tag) = reference {
+            self.check_tag_push(repo, tag, &m.digest).await?;
+        }
         let _shared = self.gate.read().await;
         if let Reference::Digest(d) = reference {
             if *d != m.digest {
@@ -607,12 +625,122 @@ impl Registry {
         Ok(m)
     }
 
+    /// Refuses a push that would move an immutable tag to other content.
+    async fn check_tag_push(&self, repo: &Repository, tag: &str, d: &Digest) -> Result<()> {
+        let rules = self.rules(repo).await?;
+        if rules.immutable.is_empty() {
+            return Ok(());
+        }
+        let current = get_json::<TagDoc>(self.store.as_ref(), &tag_key(repo, tag))
+            .await?
+            .map(|(t, _)| t.digest);
+        policy::check_push(&rules, tag, current.as_deref(), &d.to_string())
+    }
+
+    /// A repository's retention and immutability rules (none set: the
+    /// default, which keeps everything and makes nothing immutable).
+    pub async fn rules(&self, repo: &Repository) -> Result<Rules> {
+        Ok(
+            get_json::<Rules>(self.store.as_ref(), &format!("{RULES}{repo}"))
+                .await?
+                .map(|(r, _)| r)
+                .unwrap_or_default(),
+        )
+    }
+
+    /// Sets a repository's rules (the repository need not exist yet: its
+    /// rules then hold from its first push).
+    pub async fn set_rules(&self, repo: &Repository, rules: &Rules) -> Result<()> {
+        rules.validate()?;
+        put_json(
+            self.store.as_ref(),
+            &format!("{RULES}{repo}"),
+            rules,
+            Expect::Any,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// A retention run over `repo`: every tag with what the rules decide
+    /// and why (the pure [`policy::retain`]). Unless `dry_run`, the tags it
+    /// does not keep are deleted, and a manifest left with no tag, no index
+    /// listing it and no subject pointing at it goes with them. Returns the
+    /// decisions and the manifests deleted.
+    pub async fn retention(
+        &self,
+        repo: &Repository,
+        dry_run: bool,
+    ) -> Result<(Vec<Decision>, Vec<String>)> {
+        self.repository(repo).await?;
+        let rules = self.rules(repo).await?;
+        let prefix = format!("{TAGS}{repo}:");
+        let mut tags = Vec::new();
+        let mut facts = Vec::new();
+        for v in self.store.list(&prefix).await? {
+            let name = v.key[prefix.len()..].to_string();
+            let t: TagDoc = v.json()?;
+            facts.push(TagFacts {
+                name: name.clone(),
+                pushed: crate::model::parse_rfc3339(&t.updated).unwrap_or(0),
+                seq: t.pushed_nanos,
+                pulled: t.last_pulled,
+            });
+            tags.push((name, t));
+        }
+        let mut decisions = policy::retain(&facts, &rules, self.clock.unix_secs());
+        decisions.sort_by(|a, b| a.tag.cmp(&b.tag));
+        if dry_run {
+            return Ok((decisions, Vec::new()));
+        }
+        let mut untagged = std::collections::BTreeSet::new();
+        for d in decisions.iter().filter(|d| !d.keep) {
+            if let Some((_, t)) = tags.iter().find(|(n, _)| *n == d.tag) {
+                self.store
+                    .delete(&tag_key(repo, &d.tag), Expect::Any)
+                    .await?;
+                untagged.insert(t.digest.clone());
+            }
+        }
+        let still: std::collections::BTreeSet<String> = self
+            .tag_docs(repo)
+            .await?
+            .into_iter()
+            .map(|(_, t)| t.digest)
+            .collect();
+        let mut listed = std::collections::BTreeSet::new();
+        for v in self.store.list(&format!("{MANIFESTS}{repo}@")).await? {
+            let m: ManifestDoc = v.json()?;
+            listed.extend(m.children);
+            listed.extend(m.subject);
+        }
+        let mut gone = Vec::new();
+        for digest in untagged {
+            if still.contains(&digest) || listed.contains(&digest) {
+                continue;
+            }
+            let d = Digest::parse(&digest)?;
+            match self.delete_manifest(repo, &d).await {
+                Ok(_) => gone.push(digest),
+                Err(Error::RegistryUnknown { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((decisions, gone))
+    }
+
     async fn write_tag(&self, repo: &Repository, tag: &str, d: &Digest, by: &str) -> Result<()> {
         let t = TagDoc {
             digest: d.to_string(),
             updated: self.clock.rfc3339(),
             updated_by: by.to_string(),
             pulls: 0,
+            last_pulled: None,
+            pushed_nanos: self
+                .clock
+                .now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
         };
         put_json(self.store.as_ref(), &tag_key(repo, tag), &t, Expect::Any).await?;
         Ok(())
@@ -629,6 +757,7 @@ impl Registry {
         by: &str,
     ) -> Result<()> {
         check_tag(tag)?;
+        self.check_tag_push(repo, tag, d).await?;
         if get_json::<ManifestDoc>(self.store.as_ref(), &manifest_key(repo, d))
             .await?
             .is_none()
@@ -734,6 +863,7 @@ impl Registry {
                 return;
             };
             t.pulls += 1;
+            t.last_pulled = Some(self.clock.unix_secs());
             match put_json(self.store.as_ref(), &key, &t, Expect::Revision(rev)).await {
                 Err(Error::Conflict { .. }) => continue,
                 _ => return,
@@ -741,9 +871,11 @@ impl Registry {
         }
     }
 
-    /// Deletes a tag.
+    /// Deletes a tag (the manifest and its other tags stay: an untag).
+    /// An immutable tag is refused.
     pub async fn delete_tag(&self, repo: &Repository, tag: &str) -> Result<()> {
         check_tag(tag)?;
+        policy::check_delete(&self.rules(repo).await?, &[tag.to_string()])?;
         self.store
             .delete(&tag_key(repo, tag), Expect::Any)
             .await?
@@ -751,13 +883,27 @@ impl Registry {
         Ok(())
     }
 
-    /// Deletes a manifest and every tag that names it.
-    pub async fn delete_manifest(&self, repo: &Repository, d: &Digest) -> Result<()> {
+    /// Deletes a manifest and every tag that names it; the tags that went
+    /// with it. Refused, deleting nothing, when one of them is immutable.
+    pub async fn delete_manifest(&self, repo: &Repository, d: &Digest) -> Result<Vec<String>> {
         let digest = d.to_string();
-        for (tag, t) in self.tag_docs(repo).await? {
-            if t.digest == digest {
-                self.store.delete(&tag_key(repo, &tag), Expect::Any).await?;
-            }
+        let mut tags: Vec<String> = self
+            .tag_docs(repo)
+            .await?
+            .into_iter()
+            .filter(|(_, t)| t.digest == digest)
+            .map(|(tag, _)| tag)
+            .collect();
+        tags.sort();
+        policy::check_delete(&self.rules(repo).await?, &tags)?;
+        if get_json::<ManifestDoc>(self.store.as_ref(), &manifest_key(repo, d))
+            .await?
+            .is_none()
+        {
+            return Err(unknown(RegistrySubject::Manifest, format!("{repo}@{d}")));
+        }
+        for tag in &tags {
+            self.store.delete(&tag_key(repo, tag), Expect::Any).await?;
         }
         let subject = get_json::<ManifestDoc>(self.store.as_ref(), &manifest_key(repo, d))
             .await?
@@ -772,7 +918,7 @@ impl Registry {
                 .delete(&referrer_key(repo, &subject, d), Expect::Any)
                 .await?;
         }
-        Ok(())
+        Ok(tags)
     }
 
     async fn tag_docs(&self, repo: &Repository) -> Result<Vec<(String, TagDoc)>> {
