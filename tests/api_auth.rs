@@ -147,6 +147,7 @@ const REGISTRY: &[(&str, &str, &str, bool)] = &[
     ("GET", "/api/registry/rules", "/api/registry/rules?repository=m/app", false),
     ("PUT", "/api/registry/rules", "/api/registry/rules?repository=m/app", true),
     ("POST", "/api/registry/retention", "/api/registry/retention?repository=m/app&dry_run=true", true),
+    ("POST", "/api/registry/gc", "/api/registry/gc?dry_run=true", true),
     ("GET", "/harbor/projects", "/harbor/projects", false),
     ("GET", "/harbor/repositories", "/harbor/repositories", false),
     ("DELETE", "/harbor/repositories", "/harbor/repositories", true),

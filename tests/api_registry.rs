@@ -2130,3 +2130,84 @@ async fn retention_and_immutability_over_http() {
         .await;
     assert_eq!(status, 404);
 }
+
+/// Bytes under a folder, as the disk holds them (every file's length).
+fn disk_bytes(dir: &std::path::Path) -> u64 {
+    walk(dir)
+        .iter()
+        .filter(|p| p.is_file())
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum()
+}
+
+/// A garbage collection on demand: a dry run lists what would go and
+/// frees nothing; the real one frees exactly the bytes it reports (the
+/// disk agrees), and what a manifest still references stays.
+#[tokio::test]
+async fn garbage_collection_reports_the_bytes_the_disk_gets_back() {
+    let api = fixture().await;
+    let cred = admin();
+    let kept = push_image(&api, "g/app", "keep", &vec![1u8; 300_000]).await;
+    let gone = push_image(&api, "g/app", "drop", &vec![2u8; 500_000]).await;
+    let a = raw(
+        &api,
+        "DELETE",
+        &format!("/v2/g/app/manifests/{gone}"),
+        &cred,
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(a.status, 202);
+    let blobs = api.content.path().join("blobs");
+    let before = disk_bytes(&blobs);
+    let (status, dry) = api
+        .call(
+            "POST",
+            "/api/registry/gc?dry_run=true&grace_seconds=0",
+            &cred,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{dry}");
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["blobs"].as_array().unwrap().len(), 1, "{dry}");
+    assert_eq!(dry["bytes"], 500_000);
+    assert_eq!(disk_bytes(&blobs), before, "a dry run frees nothing");
+    // A younger blob is spared by the grace.
+    let (_, young) = api
+        .call("POST", "/api/registry/gc?dry_run=true", &cred, None)
+        .await;
+    assert_eq!(young["bytes"], 0, "{young}");
+    let (status, run) = api
+        .call("POST", "/api/registry/gc?grace_seconds=0", &cred, None)
+        .await;
+    assert_eq!(status, 200, "{run}");
+    let freed = run["bytes"].as_u64().unwrap();
+    assert_eq!(freed, 500_000);
+    assert_eq!(before - disk_bytes(&blobs), freed, "the disk agrees: {run}");
+    let a = raw(&api, "GET", "/v2/g/app/manifests/keep", &cred, &[], vec![]).await;
+    assert_eq!(a.status, 200);
+    let layer = a.json()["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let a = raw(
+        &api,
+        "HEAD",
+        &format!("/v2/g/app/blobs/{layer}"),
+        &cred,
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(a.status, 200, "{kept}'s layer stays");
+    // Nothing left to collect.
+    let (_, again) = api
+        .call("POST", "/api/registry/gc?grace_seconds=0", &cred, None)
+        .await;
+    assert_eq!(
+        (again["bytes"].clone(), again["blobs"].clone()),
+        (json!(0), json!([]))
+    );
+}

@@ -31,7 +31,7 @@ use utoipa::{Modify, OpenApi};
         (name = "distribution", description = "The OCI distribution API: docker login, push and pull"),
         (name = "docker-ext", description = "Seed 004: images, tags and layers of the registry"),
         (name = "harbor", description = "Seed 002 part 2: projects, repositories and tags of the registry"),
-        (name = "registry", description = "Retention and immutability of a repository's tags"),
+        (name = "registry", description = "Retention and immutability of a repository's tags; garbage collection"),
         (name = "packaging", description = "Seed 002 part 1: build projects, builds and their plugins"),
     )
 )]
@@ -208,11 +208,11 @@ mod tests {
             .sum();
         // 37 of the cluster API (4 for login tokens and passwords), 28 of
         // the container service (25 for projects, services and volumes, 3
-        // for the cluster's certificates), 34 of the registry (16 of the
+        // for the cluster's certificates), 35 of the registry (16 of the
         // distribution API, 8 of seed 004's docker ext, 7 of the Harbor
-        // browse API, 3 of retention and immutability), 15 of build
-        // projects (seed 002 part 1).
-        assert_eq!(operations, 114);
+        // browse API, 3 of retention and immutability, 1 of garbage
+        // collection), 15 of build projects (seed 002 part 1).
+        assert_eq!(operations, 115);
         // Every parameter a path template names is declared as a path
         // parameter of each of its operations (a fuzzer builds requests
         // from them).

@@ -32,6 +32,8 @@ pub struct ServerOptions {
     pub registry_host: String,
     /// The largest blob the registry takes, in bytes.
     pub max_blob: u64,
+    /// How often the registry collects garbage (an hour by default).
+    pub registry_gc_every: std::time::Duration,
     pub projects: ProjectsOptions,
     /// Build projects' options; the registry host and the builder's push
     /// credentials are filled in here.
@@ -47,6 +49,7 @@ impl ServerOptions {
             content: content.into(),
             registry_host: registry_host.into(),
             max_blob: RegistryOptions::MAX_BLOB,
+            registry_gc_every: std::time::Duration::from_secs(3600),
             projects: ProjectsOptions::default(),
             builds: BuildsOptions::default(),
         }
@@ -60,6 +63,8 @@ pub struct Server {
     pub projects: Projects,
     pub registry: Registry,
     pub builds: Builds,
+    /// How often the registry's maintenance runs.
+    registry_gc_every: std::time::Duration,
 }
 
 impl Server {
@@ -75,6 +80,7 @@ impl Server {
         opts: ServerOptions,
     ) -> Result<Self, Error> {
         let clock = cluster.options().clock.clone();
+        let registry_gc_every = opts.registry_gc_every;
         let projects = Projects::open(store.clone(), cluster.clone(), opts.projects).await?;
         let blobs = BlobStore::open(&opts.content).await?;
         let registry = Registry::new(store.clone(), blobs, clock.clone());
@@ -111,6 +117,7 @@ impl Server {
             projects,
             registry,
             builds,
+            registry_gc_every,
         })
     }
 
@@ -121,7 +128,7 @@ impl Server {
     pub async fn start(&self) -> Result<Vec<tokio::task::JoinHandle<()>>, Error> {
         let mut running = vec![
             self.projects.spawn_reconcile(),
-            self.registry.spawn_maintenance(),
+            self.registry.spawn_maintenance(self.registry_gc_every),
         ];
         running.extend(self.builds.start().await?);
         Ok(running)

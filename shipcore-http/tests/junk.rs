@@ -133,6 +133,7 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("GET", "/api/registry/rules?repository={}"),
     ("PUT", "/api/registry/rules?repository={}"),
     ("POST", "/api/registry/retention?repository={}&dry_run={}"),
+    ("POST", "/api/registry/gc?dry_run={}&grace_seconds={}"),
     ("DELETE", "/harbor/repositories"),
     (
         "GET",

@@ -136,6 +136,11 @@ struct Flags {
     /// listener's address, 127.0.0.1 for a wildcard).
     #[arg(long, env = "SHIPD_REGISTRY_HOST")]
     registry_host: Option<String>,
+    /// How often the registry collects garbage (blobs no manifest
+    /// references, after an hour's grace) and drops abandoned uploads, in
+    /// minutes; `POST /api/registry/gc` runs one on demand.
+    #[arg(long, env = "SHIPD_REGISTRY_GC_EVERY", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=10080))]
+    registry_gc_every: u64,
     /// Open the cluster endpoint here: mutual TLS with the cluster CA's
     /// client certificates, the same API and a Docker Engine API.
     #[arg(long, env = "SHIPD_TLS_LISTEN")]
@@ -236,13 +241,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .registry_host
         .clone()
         .unwrap_or(loopback(listener.local_addr()?));
-    let server = shipcore_http::Server::assemble(
-        store.clone(),
-        cluster.clone(),
-        access.clone(),
-        shipcore_http::ServerOptions::new(data.join("registry"), registry_host.clone()),
-    )
-    .await?;
+    let mut options =
+        shipcore_http::ServerOptions::new(data.join("registry"), registry_host.clone());
+    options.registry_gc_every = std::time::Duration::from_secs(flags.registry_gc_every * 60);
+    let server =
+        shipcore_http::Server::assemble(store.clone(), cluster.clone(), access.clone(), options)
+            .await?;
     println!("registry at {registry_host} (docker login {registry_host})");
     // With several replicas the projects' reconcile, the registry's
     // maintenance and the builds are left for a later version: a replica

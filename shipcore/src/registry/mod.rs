@@ -25,4 +25,4 @@ pub use crate::error::RegistrySubject;
 pub use blobs::{BlobStore, UploadOwner};
 pub use names::{check_tag, Digest, Reference, Repository};
 #[cfg(feature = "runtime")]
-pub use service::{ManifestDoc, ProjectDoc, Registry, RepoDoc, TagDoc};
+pub use service::{Collected, ManifestDoc, ProjectDoc, Registry, RepoDoc, TagDoc};

@@ -144,6 +144,23 @@ pub struct Registry {
     /// never come to reference a blob the sweep is removing. Uploads do not
     /// take it, so pushes of bytes go on while a collection runs.
     gate: Arc<tokio::sync::RwLock<()>>,
+    /// Blobs made referenced (linked, mounted, named by a manifest) since
+    /// the current collection started its mark: the sweep spares them, so
+    /// the mark runs without the gate and only the sweep holds it.
+    referenced_since: Arc<std::sync::Mutex<std::collections::HashSet<Digest>>>,
+}
+
+/// What a garbage collection removed (or, in a dry run, would remove).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Collected {
+    pub dry_run: bool,
+    /// Each blob with its size.
+    pub blobs: Vec<(String, u64)>,
+    /// The bytes the removed files held (what the disk gets back).
+    pub bytes: u64,
+    /// How long pushes' manifests waited on the sweep, in milliseconds
+    /// (byte uploads never wait).
+    pub gate_held_ms: u64,
 }
 
 fn link_key(repo: &Repository, d: &Digest) -> String {
@@ -174,6 +191,14 @@ impl Registry {
             blobs,
             clock,
             gate: Arc::default(),
+            referenced_since: Arc::default(),
+        }
+    }
+
+    /// Notes blobs made referenced, for a collection under way.
+    fn referenced(&self, digests: impl IntoIterator<Item = Digest>) {
+        if let Ok(mut set) = self.referenced_since.lock() {
+            set.extend(digests);
         }
     }
 
@@ -386,6 +411,7 @@ impl Registry {
     }
 
     async fn link_held(&self, repo: &Repository, d: &Digest, by: &str) -> Result<u64> {
+        self.referenced([*d]);
         let size = self
             .blobs
             .stat(d)
@@ -599,6 +625,12 @@ impl Registry {
             // Pushed before: kept as first recorded.
             Ok(_) | Err(Error::Conflict { .. }) => {}
             Err(e) => return Err(e),
+        }
+        // After the record is written, still under the gate: a collection
+        // whose mark missed the record sees these instead.
+        self.referenced(m.blobs());
+        if body_in_store {
+            self.referenced([m.digest]);
         }
         if let Some(subject) = &m.subject {
             // Listed among the subject's referrers, whether or not the
@@ -961,21 +993,25 @@ impl Registry {
         Ok(page(names, n, last))
     }
 
-    /// Runs the registry's upkeep every hour: uploads untouched for a day
-    /// are removed, then blobs nothing references (with an hour's grace).
-    pub fn spawn_maintenance(&self) -> tokio::task::JoinHandle<()> {
+    /// Runs the registry's upkeep every `every` (shipd's
+    /// `--registry-gc-every`): uploads untouched for a day are removed,
+    /// then blobs nothing references (with an hour's grace).
+    pub fn spawn_maintenance(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
         let registry = self.clone();
         tokio::spawn(async move {
             let hour = std::time::Duration::from_secs(3600);
             loop {
-                tokio::time::sleep(hour).await;
+                tokio::time::sleep(every).await;
                 if let Err(e) = registry.blobs.remove_abandoned(24 * hour).await {
                     tracing::warn!(error = %e, "cannot remove abandoned uploads");
                 }
-                match registry.collect_garbage(hour).await {
-                    Ok(gone) if !gone.is_empty() => {
-                        tracing::info!(blobs = gone.len(), "unreferenced blobs removed")
-                    }
+                match registry.collect(hour, false).await {
+                    Ok(c) if !c.blobs.is_empty() => tracing::info!(
+                        blobs = c.blobs.len(),
+                        bytes = c.bytes,
+                        gate_held_ms = c.gate_held_ms,
+                        "unreferenced blobs removed"
+                    ),
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "garbage collection failed"),
                 }
@@ -983,12 +1019,28 @@ impl Registry {
         })
     }
 
+    /// [`Registry::collect`], not a dry run; the digests removed.
+    pub async fn collect_garbage(&self, grace: std::time::Duration) -> Result<Vec<Digest>> {
+        self.collect(grace, false)
+            .await?
+            .blobs
+            .iter()
+            .map(|(d, _)| Digest::parse(d))
+            .collect()
+    }
+
     /// Removes the blobs no manifest references and no upload holds, once
     /// older than `grace` (a push sends its blobs before the manifest that
     /// references them: a blob younger than the grace may still be
-    /// claimed), with their links. Returns the digests removed.
-    pub async fn collect_garbage(&self, grace: std::time::Duration) -> Result<Vec<Digest>> {
-        let _exclusive = self.gate.write().await;
+    /// claimed), with their links; with `dry_run`, only says which. The
+    /// mark (what is referenced) runs beside pushes; only the sweep holds
+    /// the gate that manifest puts, links and mounts take shared, and it
+    /// spares whatever they referenced since the mark began. Byte uploads
+    /// never wait.
+    pub async fn collect(&self, grace: std::time::Duration, dry_run: bool) -> Result<Collected> {
+        if let Ok(mut set) = self.referenced_since.lock() {
+            set.clear();
+        }
         // Listed before the manifests are read: a blob published after
         // this listing is not considered at all.
         let blobs = self.blobs.blobs().await?;
@@ -1003,21 +1055,48 @@ impl Registry {
             }
         }
         let now = std::time::SystemTime::now();
+        let candidates: Vec<(Digest, std::time::SystemTime)> = blobs
+            .into_iter()
+            .filter(|(d, published)| {
+                let young = now.duration_since(*published).unwrap_or_default() < grace;
+                !referenced.contains(d) && !young
+            })
+            .collect();
+        let mut out = Collected {
+            dry_run,
+            ..Collected::default()
+        };
         let mut removed = Vec::new();
-        for (d, published) in blobs {
-            let young = now.duration_since(published).unwrap_or_default() < grace;
-            if referenced.contains(&d) || young {
-                continue;
+        let held = std::time::Instant::now();
+        {
+            let _exclusive = self.gate.write().await;
+            let since = self
+                .referenced_since
+                .lock()
+                .map(|s| s.clone())
+                .unwrap_or_default();
+            for (d, published) in candidates {
+                if since.contains(&d) {
+                    continue;
+                }
+                // Pushed again since the listing: no longer a candidate.
+                let again = self.blobs.published(&d).await?;
+                if again.is_some_and(|t| t != published) {
+                    continue;
+                }
+                let Some(size) = self.blobs.stat(&d).await? else {
+                    continue;
+                };
+                if !dry_run && !self.blobs.delete(&d).await? {
+                    continue;
+                }
+                out.bytes += size;
+                out.blobs.push((d.to_string(), size));
+                removed.push(d);
             }
-            // Pushed again since the listing: no longer a candidate.
-            let again = self.blobs.published(&d).await?;
-            if again.is_some_and(|t| t != published) {
-                continue;
-            }
-            self.blobs.delete(&d).await?;
-            removed.push(d);
         }
-        if !removed.is_empty() {
+        out.gate_held_ms = u64::try_from(held.elapsed().as_millis()).unwrap_or(u64::MAX);
+        if !removed.is_empty() && !dry_run {
             let gone: std::collections::BTreeSet<String> =
                 removed.iter().map(Digest::key).collect();
             for v in self.store.list(LINKS).await? {
@@ -1029,7 +1108,7 @@ impl Registry {
                 }
             }
         }
-        Ok(removed)
+        Ok(out)
     }
 }
 
