@@ -66,7 +66,7 @@ async fn sign_in(web: &Browser, base: &str, username: &str, password: &str) {
     web.goto(&format!("{base}/ui/login")).await;
     web.fill(&web.wait("#username").await, username).await;
     web.fill(&web.wait("#password").await, password).await;
-    web.click(&web.wait("button[type=submit]").await).await;
+    web.click_text("button[type=submit]", "").await;
     web.wait_text("#whoami", username, WAIT).await;
 }
 
@@ -93,12 +93,12 @@ async fn a_person_runs_the_cluster_from_the_dashboard() {
     web.screenshots("sign-in").await;
     web.fill(&web.wait("#username").await, "admin").await;
     web.fill(&web.wait("#password").await, "wrong").await;
-    web.click(&web.wait("button[type=submit]").await).await;
+    web.click_text("button[type=submit]", "").await;
     web.wait_text("#login-error", "Wrong username or password", WAIT)
         .await;
     web.fill(&web.wait("#username").await, "admin").await;
     web.fill(&web.wait("#password").await, ADMIN_PASSWORD).await;
-    web.click(&web.wait("button[type=submit]").await).await;
+    web.click_text("button[type=submit]", "").await;
     web.wait_text("#whoami", "admin", WAIT).await;
     let cookie = session_cookie(&web).await;
     assert_eq!(cookie["httpOnly"], json!(true), "{cookie}");
@@ -132,11 +132,8 @@ async fn a_person_runs_the_cluster_from_the_dashboard() {
     fill_field(&web, "Memory the scheduler may reserve (MiB)", "1024").await;
     // A label that is markup: shown as text, never run.
     fill_field(&web, "Labels", "zone=b, note=<img src=x id=pwn>").await;
-    web.click(
-        &web.wait_text("form button[type=submit]", "Add engine", WAIT)
-            .await,
-    )
-    .await;
+    web.click_text("form button[type=submit]", "Add engine")
+        .await;
     web.wait_text("table tbody", "zone=b", WAIT).await;
     web.wait_text("table tbody", "note=<img src=x id=pwn>", WAIT)
         .await;
@@ -148,8 +145,7 @@ async fn a_person_runs_the_cluster_from_the_dashboard() {
         fill_field(&web, "Address", &addr).await;
         fill_field(&web, "Memory the scheduler may reserve (MiB)", "256").await;
         fill_field(&web, "Labels", "zone=c").await;
-        web.click(&web.wait_text("form summary", "TLS material", WAIT).await)
-            .await;
+        web.click_text("form summary", "TLS material").await;
         for (label, file) in [
             ("CA certificate", "ca.pem"),
             ("Client certificate", "cert.pem"),
@@ -158,11 +154,8 @@ async fn a_person_runs_the_cluster_from_the_dashboard() {
             let pem = std::fs::read_to_string(certs.join(file)).unwrap();
             fill_field(&web, label, &pem).await;
         }
-        web.click(
-            &web.wait_text("form button[type=submit]", "Add engine", WAIT)
-                .await,
-        )
-        .await;
+        web.click_text("form button[type=submit]", "Add engine")
+            .await;
         web.wait_text("table tbody", "zone=c", WAIT).await;
         let doc = api.cluster.engine("c").await.unwrap();
         assert!(!doc.record.ssl_key.is_empty(), "the key came with it");
@@ -213,11 +206,8 @@ async fn a_person_runs_the_cluster_from_the_dashboard() {
     )
     .await;
     fill_field(&web, "Environment", "GREETING=hello-from-the-dashboard").await;
-    web.click(
-        &web.wait_text("#deploy-form button[type=submit]", "Deploy", WAIT)
-            .await,
-    )
-    .await;
+    web.click_text("#deploy-form button[type=submit]", "Deploy")
+        .await;
     web.wait_text("#placed", "on b", WAIT).await;
     assert_eq!(api.cluster.containers().await.len(), 1);
     web.switch(&overview_tab).await;
@@ -237,12 +227,10 @@ async fn a_person_runs_the_cluster_from_the_dashboard() {
     let _ = row;
     web.accessible("the containers page").await;
     web.screenshots("containers").await;
-    web.click(&web.wait_text("table tbody button", "Inspect", WAIT).await)
-        .await;
+    web.click_text("table tbody button", "Inspect").await;
     let id = api.cluster.containers().await[0].id.clone();
     web.wait_text("#detail pre", &id, WAIT).await;
-    web.click(&web.wait_text("table tbody button", "Logs", WAIT).await)
-        .await;
+    web.click_text("table tbody button", "Logs").await;
     web.wait_text("#logs", "hello-from-the-dashboard", WAIT)
         .await;
     web.wait_text("#logs", "tick", WAIT).await;
@@ -257,8 +245,7 @@ async fn a_person_runs_the_cluster_from_the_dashboard() {
     web.screenshots("container-logs").await;
     let count = web.wait("table tbody input.count").await;
     web.fill(&count, "2").await;
-    web.click(&web.wait_text("table tbody button", "Scale", WAIT).await)
-        .await;
+    web.click_text("table tbody button", "Scale").await;
     support::wait_for("two containers", WAIT, || async {
         api.cluster.containers().await.len() == 2
     })
@@ -274,26 +261,23 @@ async fn a_person_runs_the_cluster_from_the_dashboard() {
     // Stop one, then destroy it: the list follows without a reload.
     let first = api.cluster.containers().await[0].clone();
     let name = first.name.clone();
-    web.click(&web.wait(&format!("button[aria-label='Stop {name}']")).await)
+    web.click_text(&format!("button[aria-label='Stop {name}']"), "")
         .await;
     web.wait_text(&format!("tr[data-id='{}']", first.id), "stopped", WAIT)
         .await;
-    web.click(
-        &web.wait(&format!("button[aria-label='Destroy {name}']"))
-            .await,
-    )
-    .await;
+    web.click_text(&format!("button[aria-label='Destroy {name}']"), "")
+        .await;
     web.wait_text("nav.pager", "1–1 of 1", WAIT).await;
     assert_eq!(api.cluster.containers().await.len(), 1);
 
     // Removing an engine that holds containers needs the force rule.
     web.goto(&format!("{base}/ui/engines")).await;
-    web.click(&web.wait("button[aria-label='Remove engine b']").await)
+    web.click_text("button[aria-label='Remove engine b']", "")
         .await;
     web.wait_text("#status", "holds 1 containers", WAIT).await;
     assert!(api.cluster.engine("b").await.is_ok());
-    web.click(&web.wait("#force-b").await).await;
-    web.click(&web.wait("button[aria-label='Remove engine b']").await)
+    web.click_text("#force-b", "").await;
+    web.click_text("button[aria-label='Remove engine b']", "")
         .await;
     web.wait_text("#status", "Remove b: done", WAIT).await;
     assert!(api.cluster.engine("b").await.is_err());
@@ -315,8 +299,7 @@ async fn a_person_runs_the_cluster_from_the_dashboard() {
         )
         .await;
     assert_eq!(status, 200);
-    web.click(&web.wait_text("form.account button", "Sign out", WAIT).await)
-        .await;
+    web.click_text("form.account button", "Sign out").await;
     web.wait("form[action='/ui/login']").await;
     let (status, _) = api
         .call("GET", "/api/engines", &Cred::Token(user, token), None)
@@ -337,27 +320,31 @@ async fn session_cookie(web: &Browser) -> serde_json::Value {
         .expect("a session cookie")
 }
 
-/// Types into the field labelled `label` (its text before any hint).
+/// Types into the field labelled `label` (its text before any hint). A
+/// page that redraws (a project settling) may replace the field between
+/// finding and typing: then it is found again.
 async fn fill_field(web: &Browser, label: &str, text: &str) {
     let started = std::time::Instant::now();
-    let id = loop {
-        let id = web
-            .js(
+    loop {
+        let found = web
+            .js_element(
                 "for (const l of document.querySelectorAll('label')) {
-                   if (l.textContent.trim() === arguments[0]) return l.htmlFor;
+                   if (l.textContent.trim() === arguments[0] && l.control) return l.control;
                  }
                  return null;",
                 json!([label]),
             )
             .await;
-        if let Some(id) = id.as_str() {
-            break id.to_string();
+        let outcome = match &found {
+            Some(e) => web.try_fill(e, text).await,
+            None => Err("no such field yet".into()),
+        };
+        match outcome {
+            Ok(()) => return,
+            Err(e) if started.elapsed() > WAIT => panic!("the field labelled {label:?}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
-        assert!(started.elapsed() < WAIT, "no field labelled {label:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let e = web.wait(&format!("#{id}")).await;
-    web.fill(&e, text).await;
+    }
 }
 
 /// A file with a typo, then fixed: the error points at its line.
@@ -390,11 +377,8 @@ async fn projects_registry_builds_and_access_from_the_dashboard() {
     visit(&web, &base, "projects", "#new-project").await;
     fill_field(&web, "Project name", &shop).await;
     fill_field(&web, "Compose file (YAML)", TYPO).await;
-    web.click(
-        &web.wait_text("#new-project button", "Create project", WAIT)
-            .await,
-    )
-    .await;
+    web.click_text("#new-project button", "Create project")
+        .await;
     web.wait_text("#create-error", "comand", WAIT).await;
     web.wait_text("#error-line", "4 |     comand", WAIT).await;
     web.screenshots("projects-error").await;
@@ -405,46 +389,35 @@ async fn projects_registry_builds_and_access_from_the_dashboard() {
         .unwrap()
         .is_empty());
     fill_field(&web, "Compose file (YAML)", SHOP).await;
-    web.click(
-        &web.wait_text("#new-project button", "Create project", WAIT)
-            .await,
-    )
-    .await;
+    web.click_text("#new-project button", "Create project")
+        .await;
     web.wait_text("#h-project", &format!("Project {shop}"), WAIT)
         .await;
-    web.click(&web.wait("#do-start").await).await;
+    web.click_text("#do-start", "").await;
     web.wait_text("#project-state", "now running", Duration::from_secs(60))
         .await;
     web.wait_text("#project-detail", &format!("{shop}_web"), WAIT)
         .await;
-    web.click(&web.wait("#config summary").await).await;
+    web.click_text("#config summary", "").await;
     web.wait_text("#config-text", "sleep", WAIT).await;
     web.accessible("a running project").await;
     web.screenshots("project").await;
 
     // A blue-green update to version 2, confirmed.
     fill_field(&web, "New version", "2").await;
-    web.click(
-        &web.wait_text("#update-form button", "blue-green", WAIT)
-            .await,
-    )
-    .await;
+    web.click_text("#update-form button", "blue-green").await;
     web.wait_text("#update-phase", "ready", Duration::from_secs(90))
         .await;
     web.screenshots("project-update").await;
-    web.click(&web.wait("#do-confirm-update").await).await;
+    web.click_text("#do-confirm-update", "").await;
     web.wait_text("#project-state", "Version 2", Duration::from_secs(60))
         .await;
     // Another, rolled back: version 2 stays.
     fill_field(&web, "New version", "3").await;
-    web.click(
-        &web.wait_text("#update-form button", "blue-green", WAIT)
-            .await,
-    )
-    .await;
+    web.click_text("#update-form button", "blue-green").await;
     web.wait_text("#update-phase", "ready", Duration::from_secs(90))
         .await;
-    web.click(&web.wait("#do-roll-back-update").await).await;
+    web.click_text("#do-roll-back-update", "").await;
     web.wait("#update-form").await;
     web.wait_text("#project-state", "Version 2", Duration::from_secs(60))
         .await;
@@ -454,10 +427,8 @@ async fn projects_registry_builds_and_access_from_the_dashboard() {
     // The registry: an image pushed with docker push, browsed to its layers.
     let image = push_image(&api).await;
     visit(&web, &base, "registry", "main table").await;
-    web.click(&web.wait_text("main table button", "Tags", WAIT).await)
-        .await;
-    web.click(&web.wait_text("#repo button", "Layers", WAIT).await)
-        .await;
+    web.click_text("main table button", "Tags").await;
+    web.click_text("#repo button", "Layers").await;
     web.wait_text("#pull-command", &format!("docker pull {image}"), WAIT)
         .await;
     let layers = web.all("table.layers tbody tr").await;
@@ -465,15 +436,13 @@ async fn projects_registry_builds_and_access_from_the_dashboard() {
     web.wait_text("table.layers", "sha256:", WAIT).await;
     web.accessible("a manifest").await;
     web.screenshots("registry-manifest").await;
-    web.click(&web.wait_text("#repo button", "Delete tag", WAIT).await)
-        .await;
+    web.click_text("#repo button", "Delete tag").await;
     web.wait_text("#repo", "No tags.", WAIT).await;
 
     // A build project: its Dockerfile saved, built, its log followed.
     visit(&web, &base, "builds", "#new-build").await;
     fill_field(&web, "New build project", &site).await;
-    web.click(&web.wait_text("#new-build button", "Create", WAIT).await)
-        .await;
+    web.click_text("#new-build button", "Create").await;
     web.wait_text("#h-build", &site, WAIT).await;
     fill_field(
         &web,
@@ -482,7 +451,7 @@ async fn projects_registry_builds_and_access_from_the_dashboard() {
     )
     .await;
     fill_field(&web, "Tag", "1.0").await;
-    web.click(&web.wait("#do-build").await).await;
+    web.click_text("#do-build", "").await;
     web.wait_text(
         "#build-log",
         "built-in-the-dashboard",
@@ -501,33 +470,23 @@ async fn projects_registry_builds_and_access_from_the_dashboard() {
     web.wait("#servicekeys").await;
     fill_field(&web, "Username", "ann").await;
     fill_field(&web, "Password", "pw-ann").await;
-    web.click(&web.wait_text("#accounts button", "Add account", WAIT).await)
-        .await;
+    web.click_text("#accounts button", "Add account").await;
     web.wait_text("#accounts table", "ann", WAIT).await;
     fill_field(&web, "Description", "ci").await;
-    web.click(
-        &web.wait_text("#servicekeys button", "Make a key", WAIT)
-            .await,
-    )
-    .await;
+    web.click_text("#servicekeys button", "Make a key").await;
     let shown = web.wait_text("#new-key", "shown this once", WAIT).await;
     let key = web.text(&shown).await;
     let key = key.rsplit(' ').next().unwrap().trim().to_string();
     let (status, _) = api.call("GET", "/api/engines", &Cred::Key(key), None).await;
     assert_eq!(status, 200, "the key shown once works");
-    web.click(
-        &web.wait_text("#certs button", "Issue a certificate", WAIT)
-            .await,
-    )
-    .await;
+    web.click_text("#certs button", "Issue a certificate").await;
     web.wait_text("#new-cert", "key.pem", WAIT).await;
     web.goto(&format!("{base}/ui/access")).await;
     web.wait_text("#certs table", "valid", WAIT).await;
 
     // The user sees neither the admin's project nor the admin's parts of
     // the Access page.
-    web.click(&web.wait_text("form.account button", "Sign out", WAIT).await)
-        .await;
+    web.click_text("form.account button", "Sign out").await;
     sign_in(&web, &base, "ann", "pw-ann").await;
     visit(&web, &base, "projects", "#new-project").await;
     web.wait_text("#project-list", "No projects yet", WAIT)
@@ -654,8 +613,7 @@ async fn ten_thousand_containers_are_listed_a_page_at_a_time() {
     web.wait_text("nav.pager", "1–50 of 10000", Duration::from_secs(60))
         .await;
     assert_eq!(web.all("#list tbody tr").await.len(), 50);
-    web.click(&web.wait_text("nav.pager button", "Next", WAIT).await)
-        .await;
+    web.click_text("nav.pager button", "Next").await;
     web.wait_text("nav.pager", "51–100 of 10000", WAIT).await;
     // One container by its name, among all of them.
     let one = all[7_777].name.clone();

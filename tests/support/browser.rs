@@ -202,6 +202,52 @@ impl Browser {
         .await;
     }
 
+    /// Clears a field and types `text` into it; the WebDriver error when
+    /// the element went away or cannot be typed into (a page that redrew).
+    pub async fn try_fill(&self, e: &Element, text: &str) -> Result<(), String> {
+        for (path, body) in [
+            (format!("/element/{}/clear", e.0), json!({})),
+            (format!("/element/{}/value", e.0), json!({ "text": text })),
+        ] {
+            let url = format!("{}/session/{}{path}", self.base, self.session);
+            let v = raw(&self.client, "POST", &url, Some(&body)).await?;
+            if v["value"]["error"].is_string() {
+                return Err(v["value"]["error"].to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// Clicks the element `css` matches whose text holds `text`, found
+    /// again when the page redrew it between finding and clicking.
+    pub async fn click_text(&self, css: &str, text: &str) {
+        let started = Instant::now();
+        loop {
+            let e = self.wait_text(css, text, Duration::from_secs(20)).await;
+            let url = format!(
+                "{}/session/{}/element/{}/click",
+                self.base, self.session, e.0
+            );
+            let v = raw(&self.client, "POST", &url, Some(&json!({}))).await;
+            match v {
+                Ok(v) if !v["value"]["error"].is_string() => return,
+                Ok(v) if started.elapsed() > Duration::from_secs(20) => {
+                    panic!("click {css} {text:?}: {}", v["value"])
+                }
+                Err(e) if started.elapsed() > Duration::from_secs(20) => {
+                    panic!("click {css} {text:?}: {e}")
+                }
+                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
+    /// The element a script returns.
+    pub async fn js_element(&self, script: &str, args: Value) -> Option<Element> {
+        let v = self.js(script, args).await;
+        v[ELEMENT].as_str().map(|id| Element(id.to_string()))
+    }
+
     /// Types into the element that has the focus now.
     pub async fn type_keys(&self, e: &Element, text: &str) {
         self.cmd(
