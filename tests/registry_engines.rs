@@ -27,6 +27,30 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `docker login` to shipd's registry as the admin (the password on stdin).
+fn login(engine: &str, config: &std::path::Path, host: &str) {
+    let mut login = docker(engine, config)
+        .args(["login", host, "-u", "admin", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        let mut stdin = login.stdin.take().unwrap();
+        stdin
+            .write_all(shipcore::testing::ADMIN_PASSWORD.as_bytes())
+            .unwrap();
+    }
+    let out = login.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "docker login: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// `docker` against engine A, with a configuration folder of its own (its
 /// logins stay out of the machine's).
 fn docker(engine: &str, config: &std::path::Path) -> Command {
@@ -59,26 +83,7 @@ async fn docker_and_skopeo_push_and_pull_and_the_cluster_deploys_from_it() {
         .arg(context.path()));
 
     // docker login, push, rmi, pull, run.
-    let mut login = docker(&a, config.path())
-        .args(["login", &host, "-u", "admin", "--password-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write as _;
-        let mut stdin = login.stdin.take().unwrap();
-        stdin
-            .write_all(shipcore::testing::ADMIN_PASSWORD.as_bytes())
-            .unwrap();
-    }
-    let out = login.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "docker login: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    login(&a, config.path(), &host);
     run(docker(&a, config.path()).args(["push", &image]));
     run(docker(&a, config.path()).args(["rmi", &image]));
     let pulled = run(docker(&a, config.path()).args(["pull", &image]));
@@ -199,23 +204,7 @@ async fn docker_push_over_an_immutable_tag_is_refused_with_the_reason() {
             .args(["build", "-q", "-t", &image])
             .arg(context.path()));
     };
-    let mut login = docker(&a, config.path())
-        .args(["login", &host, "-u", "admin", "--password-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write as _;
-        login
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(shipcore::testing::ADMIN_PASSWORD.as_bytes())
-            .unwrap();
-    }
-    assert!(login.wait_with_output().unwrap().status.success());
+    login(&a, config.path(), &host);
     build(&unique("first"));
     run(docker(&a, config.path()).args(["push", &image]));
     // The same image again: no change, fine.

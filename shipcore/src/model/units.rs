@@ -117,7 +117,7 @@ pub fn parse_rfc3339(s: &str) -> Option<u64> {
     let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, m, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let rest = &s[19..];
+    let rest = s.get(19..)?;
     let rest = rest
         .strip_prefix('.')
         .map_or(rest, |f| f.trim_start_matches(|c: char| c.is_ascii_digit()));
