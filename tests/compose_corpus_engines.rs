@@ -79,6 +79,18 @@ fn script_programs(script: &str, into: &mut BTreeSet<String>) {
     }
 }
 
+/// How the stand-in names a run: `sha256sum` of its program's name (no
+/// folder) and arguments, a line each.
+fn run_hash(words: &[String]) -> String {
+    use sha2::Digest as _;
+    let mut text = String::new();
+    for (i, w) in words.iter().enumerate() {
+        text.push_str(if i == 0 { w.rsplit('/').next().unwrap_or(w) } else { w });
+        text.push('\n');
+    }
+    format!("{:x}", sha2::Sha256::digest(text.as_bytes()))
+}
+
 /// A program name a stand-in can take: a plain name, or an absolute path.
 fn standable(p: &str) -> bool {
     !p.is_empty()
@@ -94,7 +106,17 @@ struct Needs {
     images: BTreeSet<String>,
     /// Programs that idle until stopped (servers).
     servers: BTreeSet<String>,
-    /// Programs that exit 0 at once (health checks, one-shot jobs).
+    /// Programs of one-shot jobs (services others wait to complete).
+    oneshot: BTreeSet<String>,
+    /// One-shot jobs' main processes, each its program's name and
+    /// arguments hashed (the stand-in hashes its own the same way): they
+    /// exit 0, where the same program with other arguments serves
+    /// (`python manage.py migrate` beside `python app.py`).
+    oneshot_runs: BTreeSet<String>,
+    /// Programs of health checks: they exit 0 when run beside the main
+    /// process (`docker exec`), yet serve as a main process, where a
+    /// service's command is the same program (`celery worker` checked by
+    /// `celery inspect ping`).
     quick: BTreeSet<String>,
     users: BTreeSet<String>,
     groups: BTreeSet<String>,
@@ -116,7 +138,8 @@ impl Needs {
             words.extend(s.command.clone().unwrap_or_default());
             programs(&words, &mut run);
             if waited.contains(name) {
-                self.quick.extend(run);
+                self.oneshot.extend(run);
+                self.oneshot_runs.insert(run_hash(&words));
             } else {
                 self.servers.extend(run);
             }
@@ -163,7 +186,16 @@ fn build_shim(host: &str, needs: &Needs) {
     );
     write(
         "stand-in",
-        "#!/bin/sh\n# A program the test image lacks.\ncase \" $(cat /shim/quick) \" in *\" ${0##*/} \"*) exit 0;; esac\nexec /shim/idle\n",
+        "#!/bin/sh\n# A program the test image lacks. As the main process (PID 1) it serves,\n\
+         # unless it is a one-shot job's run; beside it (a health check, a step of\n\
+         # a one-shot script) it exits 0.\n\
+         if [ $$ -eq 1 ]; then\n\
+         \x20 sum=$(printf '%s\\n' \"${0##*/}\" \"$@\" | sha256sum)\n\
+         \x20 grep -qx \"${sum%% *}\" /shim/oneshot && exit 0\n\
+         \x20 exec /shim/idle\n\
+         fi\n\
+         case \" $(cat /shim/quick) \" in *\" ${0##*/} \"*) exit 0;; esac\n\
+         exec /shim/idle\n",
     );
     write(
         "entry",
@@ -171,12 +203,23 @@ fn build_shim(host: &str, needs: &Needs) {
     );
     // Health checks' programs exit 0 even where busybox has them (a
     // `wget` of the server's own port finds no server here).
-    let quick: Vec<&String> = needs.quick.iter().filter(|p| standable(p)).collect();
-    let names: Vec<String> = quick
+    let base_names = |set: &BTreeSet<String>| -> Vec<String> {
+        set.iter()
+            .filter(|p| standable(p))
+            .map(|p| p.rsplit('/').next().unwrap_or(p).to_string())
+            .collect()
+    };
+    let mut beside = base_names(&needs.quick);
+    beside.extend(base_names(&needs.oneshot));
+    write("quick", &beside.join(" "));
+    let runs: Vec<&str> = needs.oneshot_runs.iter().map(String::as_str).collect();
+    write("oneshot", &(runs.join("\n") + "\n"));
+    let quick: Vec<&String> = needs
+        .quick
         .iter()
-        .map(|p| p.rsplit('/').next().unwrap_or(p).to_string())
+        .chain(&needs.oneshot)
+        .filter(|p| standable(p))
         .collect();
-    write("quick", &names.join(" "));
     let mut run = vec![
         "chmod 755 /shim/idle /shim/stand-in /shim/entry".to_string(),
         "mkdir -p /shim/bin".to_string(),
@@ -225,7 +268,7 @@ fn build_shim(host: &str, needs: &Needs) {
     write(
         "Dockerfile",
         &format!(
-            "FROM {IMAGE}\nCOPY idle stand-in entry quick setup.sh /shim/\nRUN sh /shim/setup.sh\n\
+            "FROM {IMAGE}\nCOPY idle stand-in entry quick oneshot setup.sh /shim/\nRUN sh /shim/setup.sh\n\
              ENV PATH=/shim/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n\
              WORKDIR /\nENTRYPOINT [\"/shim/entry\"]\nCMD []\n"
         ),
