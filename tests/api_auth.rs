@@ -76,6 +76,27 @@ const ENDPOINTS: &[Endpoint] = &[
     ep("DELETE", "/api/webhookkeys/{id}", "webhookkeys", true, 204),
     ep("DELETE", "/api/webhooks/{id}", "webhookkeys", true, 204),
     ep("GET", "/api/events", "events", false, 200),
+    ep(
+        "GET",
+        "/api/registry/notifications",
+        "notifications",
+        false,
+        200,
+    ),
+    ep(
+        "PUT",
+        "/api/registry/notifications/{name}",
+        "notifications",
+        true,
+        200,
+    ),
+    ep(
+        "DELETE",
+        "/api/registry/notifications/{name}",
+        "notifications",
+        true,
+        204,
+    ),
     ep("GET", "/api/cluster/info", "cluster", false, 200),
     ep("GET", "/metrics", "", false, 200),
     ep("GET", "/api/openapi.json", "", false, 200),
@@ -338,6 +359,24 @@ async fn prepare(
                 .unwrap();
             (path(&w.id), None)
         }
+        ("PUT", "/api/registry/notifications/{name}") => (
+            path(&format!("n{n}")),
+            Some(json!({"url": "http://127.0.0.1:9/hook", "secret": "a-secret-of-some-length"}).to_string()),
+        ),
+        ("DELETE", "/api/registry/notifications/{name}") => {
+            if allowed {
+                let (status, answer) = api
+                    .call(
+                        "PUT",
+                        &format!("/api/registry/notifications/d{n}"),
+                        &admin(),
+                        Some(r#"{"url":"http://127.0.0.1:9/","secret":"a-secret-of-some-length"}"#),
+                    )
+                    .await;
+                assert_eq!(status, 200, "{answer}");
+            }
+            (path(&format!("d{n}")), None)
+        }
         _ => (path(""), None),
     }
 }
@@ -419,7 +458,8 @@ async fn auth_matrix() {
         }
         for (who, cred) in &creds {
             n += 1;
-            let admin_area = ["accounts", "roles", "servicekeys"].contains(&e.area);
+            let admin_area =
+                ["accounts", "roles", "servicekeys", "notifications"].contains(&e.area);
             let allowed = match *who {
                 "admin" | "admin-token" => true,
                 "user" | "user-token" => !admin_area,

@@ -2211,3 +2211,178 @@ async fn garbage_collection_reports_the_bytes_the_disk_gets_back() {
         (json!(0), json!([]))
     );
 }
+
+/// A notification as an endpoint took it: headers and body.
+type Hooked = (axum::http::HeaderMap, Vec<u8>);
+
+/// A notification endpoint on loopback: answers 503 to the first `down`
+/// requests, then takes each (its headers and body) with a 200.
+async fn hook_endpoint(down: usize) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Hooked>>>) {
+    use std::sync::{Arc, Mutex};
+    let taken: Arc<Mutex<Vec<Hooked>>> = Arc::default();
+    let tries = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (kept, count) = (taken.clone(), tries.clone());
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: Bytes| {
+            let (kept, count) = (kept.clone(), count.clone());
+            async move {
+                if count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < down {
+                    return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+                }
+                kept.lock().unwrap().push((headers, body.to_vec()));
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, taken)
+}
+
+#[tokio::test]
+async fn notifications_reach_an_endpoint_that_fails_then_recovers_once_in_order() {
+    let api = fixture().await;
+    let cred = admin();
+    let (url, taken) = hook_endpoint(2).await;
+    const SECRET: &str = "notify-secret-0123456789";
+    let (status, set) = api
+        .call(
+            "PUT",
+            "/api/registry/notifications/ci",
+            &cred,
+            Some(&json!({"url": url, "secret": SECRET, "repositories": ["team/*"]}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{set}");
+    assert!(set.get("secret").is_none() && !set.to_string().contains(SECRET));
+    // Refused with the field named; nothing stored.
+    for (body, field) in [
+        (json!({"url": "ftp://x/", "secret": SECRET}), "url"),
+        (json!({"url": "http://u:p@x/", "secret": SECRET}), "url"),
+        (json!({"url": url, "secret": "short"}), "secret"),
+        (
+            json!({"url": url, "secret": SECRET, "actions": ["nap"]}),
+            "actions",
+        ),
+    ] {
+        let (status, answer) = api
+            .call(
+                "PUT",
+                "/api/registry/notifications/bad",
+                &cred,
+                Some(&body.to_string()),
+            )
+            .await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert!(answer.to_string().contains(field), "{answer}");
+    }
+    let (status, answer) = api
+        .call(
+            "PUT",
+            "/api/registry/notifications/a%2Fb",
+            &cred,
+            Some(&json!({"url": url, "secret": SECRET}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    let d = push_image(&api, "team/app", "1.0", b"notified layer").await;
+    push_image(&api, "other/app", "1.0", b"not for this endpoint").await;
+    let a = raw(
+        &api,
+        "GET",
+        "/v2/team/app/manifests/1.0",
+        &cred,
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    let a = raw(
+        &api,
+        "HEAD",
+        "/v2/team/app/manifests/1.0",
+        &cred,
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(a.status, 200, "a HEAD is no pull");
+    let a = raw(
+        &api,
+        "DELETE",
+        &format!("/v2/team/app/manifests/{d}"),
+        &cred,
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(a.status, 202);
+    for _ in 0..200 {
+        if taken.lock().unwrap().len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Nothing more arrives: once each.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let taken = taken.lock().unwrap().clone();
+    let mut ids = std::collections::BTreeSet::new();
+    let seen: Vec<(String, String)> = taken
+        .iter()
+        .map(|(headers, body)| {
+            let signed = headers["x-shipcore-signature"].to_str().unwrap();
+            assert_eq!(signed, shipcore::registry::notify::signature(SECRET, body));
+            assert_eq!(
+                headers["content-type"],
+                "application/vnd.docker.distribution.events.v1+json"
+            );
+            assert!(ids.insert(headers["x-shipcore-delivery"].to_str().unwrap().to_string()));
+            let v: Value = serde_json::from_slice(body).unwrap();
+            let e = &v["events"][0];
+            assert_eq!(e["target"]["repository"], "team/app", "{e}");
+            assert_eq!(e["target"]["digest"], d.as_str(), "{e}");
+            assert_eq!(e["actor"]["name"], "admin");
+            assert_eq!(e["source"]["addr"], api.registry_host.as_str());
+            (
+                e["action"].as_str().unwrap().to_string(),
+                e["target"]["tag"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String)> = [("push", "1.0"), ("pull", "1.0"), ("delete", "")]
+        .iter()
+        .map(|(a, t)| (a.to_string(), t.to_string()))
+        .collect();
+    assert_eq!(seen, want);
+    let (status, list) = api
+        .call("GET", "/api/registry/notifications", &cred, None)
+        .await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list[0]["name"], "ci");
+    assert_eq!(list[0]["delivery"]["delivered"], 3, "{list}");
+    assert_eq!(
+        list[0]["delivery"]["last_error"],
+        "the endpoint answered 503"
+    );
+    assert!(!list.to_string().contains(SECRET));
+    // The same events are on the cluster's event stream.
+    let (_, events) = api.call("GET", "/api/events", &cred, None).await;
+    let images: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["image"]["repository"] == "team/app")
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(images, ["image-delete", "image-pull", "image-push"]);
+    let (status, _) = api
+        .call("DELETE", "/api/registry/notifications/ci", &cred, None)
+        .await;
+    assert_eq!(status, 204);
+    let (status, answer) = api
+        .call("DELETE", "/api/registry/notifications/ci", &cred, None)
+        .await;
+    assert_eq!(status, 404, "{answer}");
+}

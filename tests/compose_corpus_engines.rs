@@ -85,7 +85,11 @@ fn run_hash(words: &[String]) -> String {
     use sha2::Digest as _;
     let mut text = String::new();
     for (i, w) in words.iter().enumerate() {
-        text.push_str(if i == 0 { w.rsplit('/').next().unwrap_or(w) } else { w });
+        text.push_str(if i == 0 {
+            w.rsplit('/').next().unwrap_or(w)
+        } else {
+            w
+        });
         text.push('\n');
     }
     format!("{:x}", sha2::Sha256::digest(text.as_bytes()))

@@ -20,6 +20,8 @@ pub struct RegistryOptions {
     pub host: String,
     /// The largest blob accepted, in bytes.
     pub max_blob: u64,
+    /// The endpoints told of its pushes, pulls and deletes.
+    pub notifications: shipcore::registry::notify::Notifications,
 }
 
 impl RegistryOptions {

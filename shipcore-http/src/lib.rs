@@ -29,6 +29,8 @@
 //! - `openapi.rs`: the generated OpenAPI document (`/api/openapi.json`).
 //! - `rendered.rs`: answers rendered once per cluster generation (JSON and gzip).
 //! - `front.rs`: answers the hottest reads from those renderings before the router.
+//! - `outbound.rs`: the one HTTP client shipd calls out with (the
+//!   registry's notifications).
 //!
 //! `server.rs` assembles a whole server ([`Server`]: the families' services
 //! over a store, a cluster and an access service): shipd, the tests and the
@@ -52,6 +54,7 @@ mod guard;
 mod metrics;
 mod observe;
 mod openapi;
+mod outbound;
 mod pages;
 mod registry_api;
 mod rendered;
@@ -121,6 +124,7 @@ fn api() -> utoipa_axum::router::OpenApiRouter<App> {
         .merge(compose_api::router())
         .merge(registry_api::harbor::router())
         .merge(registry_api::policy::router())
+        .merge(registry_api::notify::router())
         .routes(utoipa_axum::routes!(observe::metrics))
         .routes(utoipa_axum::routes!(openapi::document))
 }

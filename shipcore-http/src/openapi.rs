@@ -212,7 +212,7 @@ mod tests {
         // distribution API, 8 of seed 004's docker ext, 7 of the Harbor
         // browse API, 3 of retention and immutability, 1 of garbage
         // collection), 15 of build projects (seed 002 part 1).
-        assert_eq!(operations, 115);
+        assert_eq!(operations, 118);
         // Every parameter a path template names is declared as a path
         // parameter of each of its operations (a fuzzer builds requests
         // from them).

@@ -15,6 +15,7 @@ use shipcore::cluster::Cluster;
 use shipcore::engine::RegistryAuth;
 use shipcore::model::{BUILDER_USER, ENGINE_USER};
 use shipcore::projects::{Projects, ProjectsOptions};
+use shipcore::registry::notify::{Notifications, NotifyOptions, Source};
 use shipcore::registry::{BlobStore, Registry};
 use shipcore::store::Store;
 
@@ -62,6 +63,8 @@ pub struct Server {
     pub app: App,
     pub projects: Projects,
     pub registry: Registry,
+    /// The registry's notifications (started with the server).
+    pub notifications: Notifications,
     pub builds: Builds,
     /// How often the registry's maintenance runs.
     registry_gc_every: std::time::Duration,
@@ -83,7 +86,20 @@ impl Server {
         let registry_gc_every = opts.registry_gc_every;
         let projects = Projects::open(store.clone(), cluster.clone(), opts.projects).await?;
         let blobs = BlobStore::open(&opts.content).await?;
-        let registry = Registry::new(store.clone(), blobs, clock.clone());
+        let registry = Registry::new(store.clone(), blobs, clock.clone())
+            .with_events(cluster.events().clone());
+        let notifications = Notifications::new(
+            store.clone(),
+            cluster.events().clone(),
+            Arc::new(crate::outbound::Outbound::new()?),
+            NotifyOptions {
+                source: Source {
+                    addr: opts.registry_host.clone(),
+                    instance_id: format!("shipd@{}", opts.registry_host),
+                },
+                ..NotifyOptions::default()
+            },
+        );
         cluster.registry_credentials().set(RegistryAuth {
             username: ENGINE_USER.into(),
             password: access.engine_pull_secret().await?,
@@ -110,12 +126,14 @@ impl Server {
                 registry: registry.clone(),
                 host: opts.registry_host,
                 max_blob: opts.max_blob,
+                notifications: notifications.clone(),
             })
             .with_builds(builds.clone());
         Ok(Server {
             app,
             projects,
             registry,
+            notifications,
             builds,
             registry_gc_every,
         })
@@ -123,13 +141,14 @@ impl Server {
 
     /// Starts what the families run in the background: the projects'
     /// reconcile round, the registry's maintenance (old uploads, garbage
-    /// collection) and the build workers. A server whose store other
+    /// collection) and notifications, and the build workers. A server whose store other
     /// replicas share does not start them (see the README's limits).
     pub async fn start(&self) -> Result<Vec<tokio::task::JoinHandle<()>>, Error> {
         let mut running = vec![
             self.projects.spawn_reconcile(),
             self.registry.spawn_maintenance(self.registry_gc_every),
         ];
+        self.notifications.start().await?;
         running.extend(self.builds.start().await?);
         Ok(running)
     }

@@ -134,6 +134,9 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("PUT", "/api/registry/rules?repository={}"),
     ("POST", "/api/registry/retention?repository={}&dry_run={}"),
     ("POST", "/api/registry/gc?dry_run={}&grace_seconds={}"),
+    ("GET", "/api/registry/notifications"),
+    ("PUT", "/api/registry/notifications/{}"),
+    ("DELETE", "/api/registry/notifications/{}"),
     ("DELETE", "/harbor/repositories"),
     (
         "GET",
@@ -628,7 +631,7 @@ impl Bed {
                 for (tag, _) in self.registry.tag_records(&repo).await.unwrap() {
                     let m = self
                         .registry
-                        .manifest(&repo, &shipcore::registry::Reference::Tag(tag), false)
+                        .manifest(&repo, &shipcore::registry::Reference::Tag(tag), None)
                         .await
                         .unwrap();
                     for b in m.blobs {

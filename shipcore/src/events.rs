@@ -12,7 +12,7 @@ use tokio::sync::{broadcast, Mutex};
 
 use crate::clock::Clock;
 use crate::error::{Error, Result};
-use crate::model::{Container, Engine, Event, EventType};
+use crate::model::{Container, Engine, Event, EventType, ImageEvent};
 use crate::store::{get_json, Expect, Op, Page, Store, MAX_BATCH_OPS};
 
 /// Where events are kept in the store.
@@ -33,6 +33,7 @@ pub struct NewEvent {
     pub tags: Vec<String>,
     pub engine: Option<Engine>,
     pub container: Option<Container>,
+    pub image: Option<ImageEvent>,
 }
 
 impl NewEvent {
@@ -43,6 +44,7 @@ impl NewEvent {
             tags: tags.iter().map(|t| t.to_string()).collect(),
             engine: None,
             container: None,
+            image: None,
         }
     }
 
@@ -55,6 +57,12 @@ impl NewEvent {
     pub fn container(mut self, container: Container) -> Self {
         self.engine = Some(container.engine.clone());
         self.container = Some(container);
+        self
+    }
+
+    /// About an image in the registry.
+    pub fn image(mut self, image: ImageEvent) -> Self {
+        self.image = Some(image);
         self
     }
 }
@@ -132,6 +140,7 @@ impl EventLog {
                     tags: e.tags,
                     engine: e.engine,
                     container: e.container.map(Box::new),
+                    image: e.image,
                 })
                 .collect();
             // Another replica sharing the store may have taken these
@@ -225,6 +234,11 @@ impl EventLog {
             dropped += old.len() as u64;
             self.store.batch(old).await?;
         }
+    }
+
+    /// The sequence number of the last event recorded (0 for none).
+    pub async fn last_seq(&self) -> u64 {
+        self.next.lock().await.saturating_sub(1)
     }
 
     /// One event by sequence number.

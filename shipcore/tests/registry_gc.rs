@@ -131,12 +131,12 @@ async fn run(ops: Vec<Op>) {
                 assert_eq!(put.is_ok(), has, "{put:?}");
             }
             Op::DeleteTag { repo, tag } => {
-                let _ = r.delete_tag(&repos[repo], TAGS[tag]).await;
+                let _ = r.delete_tag(&repos[repo], TAGS[tag], "t").await;
             }
             Op::DeleteManifest { repo, tag } => {
                 let reference = Reference::parse(TAGS[tag]).unwrap();
                 if let Ok(d) = r.resolve(&repos[repo], &reference).await {
-                    r.delete_manifest(&repos[repo], &d).await.unwrap();
+                    r.delete_manifest(&repos[repo], &d, "t").await.unwrap();
                 }
             }
             Op::Upload { content } => {
@@ -203,7 +203,7 @@ async fn referenced(r: &Registry, repos: &[Repository]) -> BTreeSet<Digest> {
             for layer in &CONTENTS[2..] {
                 let m = manifest(&digest(config), &digest(layer));
                 let md = digest(m.as_bytes());
-                if let Ok(doc) = r.manifest(repo, &Reference::Digest(md), false).await {
+                if let Ok(doc) = r.manifest(repo, &Reference::Digest(md), None).await {
                     out.extend(doc.blobs.iter().map(|b| Digest::parse(b).unwrap()));
                 }
             }

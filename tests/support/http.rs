@@ -86,6 +86,7 @@ pub async fn start(fixture: Fixture) -> Api {
         .unwrap();
     // The workers live as long as the runtime.
     drop(server.builds.start().await.unwrap());
+    server.notifications.start().await.unwrap();
     let app = server.app.clone();
     let handle = tokio::spawn(async move {
         shipcore_http::serve(listener, app, std::future::pending())

@@ -139,6 +139,7 @@ mod tests {
             tags: vec!["cluster".into()],
             engine: None,
             container: None,
+            image: None,
         };
         let v = event(&e, Wire::default());
         assert_eq!(v["container"], serde_json::json!({}));

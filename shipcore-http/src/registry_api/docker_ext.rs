@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use shipcore::registry::query::Page;
 use shipcore::registry::{Digest, Reference, Repository};
 
-use super::{registry, AREA};
+use super::{by, registry, AREA};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{Envelope, Error, Failure};
@@ -128,7 +128,7 @@ async fn manifest(
     let repo = repository(&project, &repo, name)?;
     let doc = registry(&app)?
         .registry
-        .manifest(&repo, &Reference::parse(tag)?, false)
+        .manifest(&repo, &Reference::parse(tag)?, None)
         .await?;
     Ok(ok(Value::String(doc.body)))
 }
@@ -275,7 +275,7 @@ async fn delete_version(
     let repo = repository(&project, &repo, &q.package_key)?;
     registry(&app)?
         .registry
-        .delete_tag(&repo, q.version()?)
+        .delete_tag(&repo, q.version()?, by(&caller))
         .await?;
     Ok(ok(Value::Bool(true)))
 }

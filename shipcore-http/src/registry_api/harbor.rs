@@ -17,7 +17,7 @@ use shipcore::registry::Reference;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{registry, AREA};
+use super::{by, registry, AREA};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{Error, ErrorBody};
@@ -292,6 +292,8 @@ pub async fn delete_tag(
     let req = delete_body(&body)?;
     let registry = &registry(&app)?.registry;
     let repo = registry.repository_named(&req.project_name).await?;
-    registry.delete_tag(&repo, &req.repo_name).await?;
+    registry
+        .delete_tag(&repo, &req.repo_name, by(&caller))
+        .await?;
     Ok(Json(json!({"code": 0, "msg": ""})).into_response())
 }

@@ -7,11 +7,14 @@
 //! - `harbor.rs`: seed 002 part 2's Harbor-style browse API (`/harbor/...`).
 //! - `policy.rs`: a repository's retention and immutability rules and its
 //!   retention runs (`/api/registry/...`).
+//! - `notify.rs`: the endpoints told of pushes, pulls and deletes
+//!   (`/api/registry/notifications`, an administrator's).
 //! - `doc.rs`: the OpenAPI operations of `v2.rs` and `docker_ext.rs`.
 
 pub(crate) mod doc;
 pub(crate) mod docker_ext;
 pub(crate) mod harbor;
+pub(crate) mod notify;
 pub(crate) mod policy;
 pub(crate) mod v2;
 

@@ -16,7 +16,7 @@ use shipcore::registry::Repository;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{registry, AREA};
+use super::{by, registry, AREA};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{Error, ErrorBody};
@@ -95,7 +95,10 @@ pub async fn retention(
 ) -> Result<Response, Error> {
     caller.require(AREA, true)?;
     let repo = repository(&q.repository)?;
-    let (tags, manifests_deleted) = registry(&app)?.registry.retention(&repo, q.dry_run).await?;
+    let (tags, manifests_deleted) = registry(&app)?
+        .registry
+        .retention(&repo, q.dry_run, by(&caller))
+        .await?;
     Ok(Json(RetentionRun {
         repository: repo.to_string(),
         dry_run: q.dry_run,

@@ -442,7 +442,11 @@ impl Call<'_> {
                 format!("no such manifest in {repo}: {}", e.message),
             )
         })?;
-        let doc = self.opts.registry.manifest(repo, &r, get).await?;
+        let doc = self
+            .opts
+            .registry
+            .manifest(repo, &r, get.then(|| by(&self.caller)))
+            .await?;
         let mut res = Response::new(if get {
             Body::from(doc.body)
         } else {
@@ -547,13 +551,20 @@ impl Call<'_> {
         match &r? {
             // By digest: the answer says which tags went with it.
             Reference::Digest(d) => {
-                let tags = self.opts.registry.delete_manifest(repo, d).await?;
+                let tags = self
+                    .opts
+                    .registry
+                    .delete_manifest(repo, d, by(&self.caller))
+                    .await?;
                 let body = serde_json::json!({ "digest": d.to_string(), "tags": tags });
                 Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
             }
             // By tag: an untag; the manifest and its other tags stay.
             Reference::Tag(t) => {
-                self.opts.registry.delete_tag(repo, t).await?;
+                self.opts
+                    .registry
+                    .delete_tag(repo, t, by(&self.caller))
+                    .await?;
                 Ok(StatusCode::ACCEPTED.into_response())
             }
         }

@@ -22,7 +22,7 @@ mod authenticate;
 mod certs;
 mod engine_pull;
 mod keys;
-mod secret;
+pub(crate) mod secret;
 mod throttle;
 mod tokens;
 

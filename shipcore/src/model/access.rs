@@ -160,15 +160,19 @@ impl Role {
     }
 
     /// The areas only `admin` (or a role granting them) may touch.
-    pub const ADMIN_AREAS: [&'static str; 3] = ["accounts", "roles", "servicekeys"];
+    /// (`notifications`: where the registry's events of every repository
+    /// go, and the secrets they are signed with.)
+    pub const ADMIN_AREAS: [&'static str; 4] =
+        ["accounts", "roles", "servicekeys", "notifications"];
 
     /// The permission areas of the API families, the capabilities of the
     /// admission policy (`super::admission::Capability`) and the areas that
     /// reach every account's objects (`all-projects`, ...).
-    pub const AREAS: [&'static str; 24] = [
+    pub const AREAS: [&'static str; 25] = [
         "accounts",
         "roles",
         "servicekeys",
+        "notifications",
         "containers",
         "engines",
         "webhookkeys",

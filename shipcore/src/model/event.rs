@@ -42,6 +42,32 @@ pub enum EventType {
     /// Something the cluster could not do or read (a stored record it
     /// skipped, ...).
     Error,
+    /// A manifest pushed to the image registry (by tag or digest).
+    ImagePush,
+    /// A manifest pulled from the image registry (a `GET`).
+    ImagePull,
+    /// A manifest or a tag deleted from the image registry.
+    ImageDelete,
+}
+
+/// What an image event is about: the registry's notifications are made of
+/// these (distribution's `target` and `actor`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ImageEvent {
+    pub repository: String,
+    /// The manifest's digest (empty for a tag deleted alone: see `tag`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub digest: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub media_type: String,
+    #[serde(default)]
+    pub size: u64,
+    /// The tag pushed, pulled or deleted (none for a reference by digest).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tag: String,
+    /// Who did it.
+    pub actor: String,
 }
 
 /// One recorded event. `seq` orders events and lets a reader resume.
@@ -62,6 +88,8 @@ pub struct Event {
     pub engine: Option<Engine>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<Box<Container>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageEvent>,
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ pub use container::{
     MAX_CPUS, MAX_MEMORY,
 };
 pub use engine::{Engine, EngineRecord, Health};
-pub use event::{Event, EventType};
+pub use event::{Event, EventType, ImageEvent};
 pub use image::{validate_repository, validate_tag, Digest, ImageRef, Platform};
 pub use network::{ipv4_in, Endpoint, IpamPool};
 pub use project::{Project, ProjectState, Service, Volume, VolumeRef};

@@ -5,7 +5,9 @@
 //! manifests read for what they
 //! reference (`manifest.rs`, pure but for sha2, an optional dependency of
 //! the runtime); `policy.rs` (pure) decides retention and immutability of
-//! tags; `service.rs` keeps repositories, blob links, manifests
+//! tags; `notify.rs` sends pushes, pulls and deletes to endpoints (the
+//! envelope, the endpoints' rules and the backoff pure, the deliveries
+//! under the runtime); `service.rs` keeps repositories, blob links, manifests
 //! and tags in the state store, and collects garbage; `query.rs` holds the
 //! listings the seed families page through.
 
@@ -14,6 +16,7 @@ pub mod blobs;
 #[cfg(feature = "runtime")]
 pub mod manifest;
 pub mod names;
+pub mod notify;
 pub mod policy;
 #[cfg(feature = "runtime")]
 pub mod query;

@@ -291,7 +291,7 @@ impl Registry {
         for (name, tag) in listed.items {
             let d = Reference::Digest(Digest::parse(&tag.digest)?);
             let size = self
-                .manifest(repo, &d, false)
+                .manifest(repo, &d, None)
                 .await
                 .map_or(0, |m| m.content_size);
             items.push(TagSummary { name, tag, size });
@@ -308,7 +308,7 @@ impl Registry {
         repo: &Repository,
         reference: &Reference,
     ) -> Result<ImageDetail> {
-        let manifest = self.manifest(repo, reference, false).await?;
+        let manifest = self.manifest(repo, reference, None).await?;
         let body: Value = serde_json::from_str(&manifest.body).unwrap_or(Value::Null);
         let config = self.image_config(repo, &body).await;
         Ok(ImageDetail {

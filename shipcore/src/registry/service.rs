@@ -22,6 +22,8 @@ use super::names::{check_tag, Algorithm, Digest, Reference, Repository};
 use super::policy::{self, Decision, Rules, TagFacts};
 use crate::clock::Clock;
 use crate::error::{Error, RegistrySubject, Result};
+use crate::events::{EventLog, NewEvent};
+use crate::model::{EventType, ImageEvent};
 use crate::store::{get_json, put_json, Expect, Store};
 
 const REPOS: &str = "registry/repos/";
@@ -148,6 +150,9 @@ pub struct Registry {
     /// the current collection started its mark: the sweep spares them, so
     /// the mark runs without the gate and only the sweep holds it.
     referenced_since: Arc<std::sync::Mutex<std::collections::HashSet<Digest>>>,
+    /// Where pushes, pulls and deletes are recorded (the cluster's event
+    /// log, which the registry's notifications follow).
+    events: Option<EventLog>,
 }
 
 /// What a garbage collection removed (or, in a dry run, would remove).
@@ -192,6 +197,40 @@ impl Registry {
             clock,
             gate: Arc::default(),
             referenced_since: Arc::default(),
+            events: None,
+        }
+    }
+
+    /// Records pushes, pulls and deletes in `events` from now on.
+    pub fn with_events(mut self, events: EventLog) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    /// Records an image event. The change it tells of is made already, so
+    /// a log that cannot take it is reported, not returned.
+    async fn note(&self, kind: EventType, image: ImageEvent) {
+        let Some(events) = &self.events else {
+            return;
+        };
+        let what = match kind {
+            EventType::ImagePush => "push",
+            EventType::ImagePull => "pull",
+            _ => "delete",
+        };
+        let mut message = format!("{what} {}", image.repository);
+        if !image.tag.is_empty() {
+            message.push(':');
+            message.push_str(&image.tag);
+        }
+        if !image.digest.is_empty() {
+            message.push('@');
+            message.push_str(&image.digest);
+        }
+        let repo = image.repository.clone();
+        let new = NewEvent::new(kind, message, &["registry", &repo]).image(image);
+        if let Err(e) = events.record_all(vec![new]).await {
+            tracing::warn!(error = %e, repository = %repo, "an image event was not recorded");
         }
     }
 
@@ -654,6 +693,22 @@ impl Registry {
             self.write_tag(repo, tag, &m.digest, by).await?;
         }
         self.touch(repo, by).await?;
+        let tag = match reference {
+            Reference::Tag(t) => t.clone(),
+            Reference::Digest(_) => String::new(),
+        };
+        self.note(
+            EventType::ImagePush,
+            ImageEvent {
+                repository: repo.to_string(),
+                digest: m.digest.to_string(),
+                media_type: m.media_type.clone(),
+                size: m.size,
+                tag,
+                actor: by.to_string(),
+            },
+        )
+        .await;
         Ok(m)
     }
 
@@ -703,6 +758,7 @@ impl Registry {
         &self,
         repo: &Repository,
         dry_run: bool,
+        by: &str,
     ) -> Result<(Vec<Decision>, Vec<String>)> {
         self.repository(repo).await?;
         let rules = self.rules(repo).await?;
@@ -728,9 +784,10 @@ impl Registry {
         let mut untagged = std::collections::BTreeSet::new();
         for d in decisions.iter().filter(|d| !d.keep) {
             if let Some((_, t)) = tags.iter().find(|(n, _)| *n == d.tag) {
-                self.store
-                    .delete(&tag_key(repo, &d.tag), Expect::Any)
-                    .await?;
+                match self.untag(repo, &d.tag, by).await {
+                    Ok(()) | Err(Error::RegistryUnknown { .. }) => {}
+                    Err(e) => return Err(e),
+                }
                 untagged.insert(t.digest.clone());
             }
         }
@@ -752,7 +809,7 @@ impl Registry {
                 continue;
             }
             let d = Digest::parse(&digest)?;
-            match self.delete_manifest(repo, &d).await {
+            match self.delete_manifest(repo, &d, by).await {
                 Ok(_) => gone.push(digest),
                 Err(Error::RegistryUnknown { .. }) => {}
                 Err(e) => return Err(e),
@@ -797,7 +854,23 @@ impl Registry {
             return Err(unknown(RegistrySubject::Manifest, format!("{repo}@{d}")));
         }
         self.write_tag(repo, tag, d, by).await?;
-        self.touch(repo, by).await
+        self.touch(repo, by).await?;
+        let (m, _) = get_json::<ManifestDoc>(self.store.as_ref(), &manifest_key(repo, d))
+            .await?
+            .ok_or_else(|| unknown(RegistrySubject::Manifest, format!("{repo}@{d}")))?;
+        self.note(
+            EventType::ImagePush,
+            ImageEvent {
+                repository: repo.to_string(),
+                digest: m.digest,
+                media_type: m.media_type,
+                size: m.size,
+                tag: tag.to_string(),
+                actor: by.to_string(),
+            },
+        )
+        .await;
+        Ok(())
     }
 
     /// The digest a reference names in `repo`.
@@ -813,12 +886,13 @@ impl Registry {
         }
     }
 
-    /// A manifest by tag or digest. `pull`: count it as a download.
+    /// A manifest by tag or digest. `pull`: count it as a download by that
+    /// principal (and record it).
     pub async fn manifest(
         &self,
         repo: &Repository,
         reference: &Reference,
-        pull: bool,
+        pull: Option<&str>,
     ) -> Result<ManifestDoc> {
         let d = self.resolve(repo, reference).await?;
         let (mut doc, _) = get_json::<ManifestDoc>(self.store.as_ref(), &manifest_key(repo, &d))
@@ -827,11 +901,25 @@ impl Registry {
         if doc.body_in_store {
             doc.body = self.stored_manifest(&d).await?;
         }
-        if pull {
+        if let Some(by) = pull {
             self.count_pull(repo).await;
-            if let Reference::Tag(tag) = reference {
-                self.count_tag_pull(repo, tag).await;
+            let mut tag = String::new();
+            if let Reference::Tag(t) = reference {
+                self.count_tag_pull(repo, t).await;
+                tag = t.clone();
             }
+            self.note(
+                EventType::ImagePull,
+                ImageEvent {
+                    repository: repo.to_string(),
+                    digest: doc.digest.clone(),
+                    media_type: doc.media_type.clone(),
+                    size: doc.size,
+                    tag,
+                    actor: by.to_string(),
+                },
+            )
+            .await;
         }
         Ok(doc)
     }
@@ -905,19 +993,45 @@ impl Registry {
 
     /// Deletes a tag (the manifest and its other tags stay: an untag).
     /// An immutable tag is refused.
-    pub async fn delete_tag(&self, repo: &Repository, tag: &str) -> Result<()> {
+    pub async fn delete_tag(&self, repo: &Repository, tag: &str, by: &str) -> Result<()> {
         check_tag(tag)?;
         policy::check_delete(&self.rules(repo).await?, &[tag.to_string()])?;
+        self.untag(repo, tag, by).await
+    }
+
+    /// Deletes a tag, with no rule asked, and records it.
+    async fn untag(&self, repo: &Repository, tag: &str, by: &str) -> Result<()> {
+        let digest = get_json::<TagDoc>(self.store.as_ref(), &tag_key(repo, tag))
+            .await?
+            .map(|(t, _)| t.digest)
+            .unwrap_or_default();
         self.store
             .delete(&tag_key(repo, tag), Expect::Any)
             .await?
             .ok_or_else(|| unknown(RegistrySubject::Manifest, format!("{repo}:{tag}")))?;
+        self.note(
+            EventType::ImageDelete,
+            ImageEvent {
+                repository: repo.to_string(),
+                digest,
+                media_type: String::new(),
+                size: 0,
+                tag: tag.to_string(),
+                actor: by.to_string(),
+            },
+        )
+        .await;
         Ok(())
     }
 
     /// Deletes a manifest and every tag that names it; the tags that went
     /// with it. Refused, deleting nothing, when one of them is immutable.
-    pub async fn delete_manifest(&self, repo: &Repository, d: &Digest) -> Result<Vec<String>> {
+    pub async fn delete_manifest(
+        &self,
+        repo: &Repository,
+        d: &Digest,
+        by: &str,
+    ) -> Result<Vec<String>> {
         let digest = d.to_string();
         let mut tags: Vec<String> = self
             .tag_docs(repo)
@@ -937,10 +1051,13 @@ impl Registry {
         for tag in &tags {
             self.store.delete(&tag_key(repo, tag), Expect::Any).await?;
         }
-        let subject = get_json::<ManifestDoc>(self.store.as_ref(), &manifest_key(repo, d))
+        let doc = get_json::<ManifestDoc>(self.store.as_ref(), &manifest_key(repo, d))
             .await?
-            .and_then(|(m, _)| m.subject)
-            .and_then(|s| Digest::parse(&s).ok());
+            .map(|(m, _)| m);
+        let subject = doc
+            .as_ref()
+            .and_then(|m| m.subject.as_deref())
+            .and_then(|s| Digest::parse(s).ok());
         self.store
             .delete(&manifest_key(repo, d), Expect::Any)
             .await?
@@ -950,6 +1067,19 @@ impl Registry {
                 .delete(&referrer_key(repo, &subject, d), Expect::Any)
                 .await?;
         }
+        let (media_type, size) = doc.map(|m| (m.media_type, m.size)).unwrap_or_default();
+        self.note(
+            EventType::ImageDelete,
+            ImageEvent {
+                repository: repo.to_string(),
+                digest,
+                media_type,
+                size,
+                tag: String::new(),
+                actor: by.to_string(),
+            },
+        )
+        .await;
         Ok(tags)
     }
 
@@ -1229,7 +1359,7 @@ mod tests {
             .put_manifest(&repo, &tag, body.as_bytes(), DOCKER_MANIFEST, "alice")
             .await
             .unwrap();
-        let doc = r.manifest(&repo, &tag, true).await.unwrap();
+        let doc = r.manifest(&repo, &tag, Some("alice")).await.unwrap();
         assert_eq!(doc.body, body);
         assert_eq!(doc.digest, m.digest.to_string());
         assert_eq!(r.repository(&repo).await.unwrap().pulls, 1);
@@ -1270,12 +1400,12 @@ mod tests {
             .is_empty());
         assert_eq!(r.collect_garbage(Duration::ZERO).await.unwrap(), [stray]);
         assert!(r.blob(&repo, &stray).await.unwrap().is_none());
-        r.delete_manifest(&repo, &m.digest).await.unwrap();
+        r.delete_manifest(&repo, &m.digest, "alice").await.unwrap();
         assert!(r.tags(&repo, None, None).await.unwrap().is_empty());
-        assert!(r.manifest(&repo, &tag, false).await.is_err());
+        assert!(r.manifest(&repo, &tag, None).await.is_err());
         // Still referenced from `other`.
         assert!(r.collect_garbage(Duration::ZERO).await.unwrap().is_empty());
-        r.delete_manifest(&other, &m.digest).await.unwrap();
+        r.delete_manifest(&other, &m.digest, "bob").await.unwrap();
         let mut gone = r.collect_garbage(Duration::ZERO).await.unwrap();
         gone.sort();
         let mut want = vec![config, layer];
