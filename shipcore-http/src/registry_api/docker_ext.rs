@@ -6,7 +6,6 @@
 //! Pages count from 1 (`pageNumber=0` is the first page too); a package key
 //! is the image's name, with or without bkrepo's `docker://`.
 
-use axum::body::Body;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -151,9 +150,7 @@ async fn layer(
     let r = &registry(&app)?.registry;
     let missing = || shipcore::Error::missing("layer", format!("{repo}@{d}"));
     let (file, size) = r.open_blob(&repo, &d).await?.ok_or_else(missing)?;
-    let mut res = Response::new(Body::from_stream(
-        tokio_util::io::ReaderStream::with_capacity(file, 1 << 20),
-    ));
+    let mut res = Response::new(super::file_body(file, size).await);
     let h = res.headers_mut();
     h.insert(header::CONTENT_LENGTH, size.into());
     h.insert(

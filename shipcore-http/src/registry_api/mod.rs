@@ -31,6 +31,54 @@ pub(crate) fn registry(app: &App) -> Result<&RegistryOptions, Error> {
         .ok_or_else(|| Error::NoRoute("this server keeps no image registry".into()))
 }
 
+/// How much of a blob one read takes, and how many reads may wait for the
+/// connection: the reading runs ahead of the sending by at most this.
+const READ_CHUNK: usize = 2 << 20;
+const READ_AHEAD: usize = 4;
+
+/// `len` bytes of a blob file from where it stands, as a response body. One
+/// blocking thread reads straight into the chunks the connection sends
+/// (no copy between), ahead of the sending, so reading the disk and
+/// writing the socket overlap; a client that goes away ends the reading.
+pub(crate) async fn file_body(file: tokio::fs::File, len: u64) -> axum::body::Body {
+    use std::io::Read as _;
+    const READ_CHUNK_U64: u64 = READ_CHUNK as u64;
+    let mut file = file.into_std().await;
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(READ_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        let mut left = len;
+        while left > 0 {
+            let want = left.min(READ_CHUNK_U64);
+            // Read into fresh, uninitialised room (no zeroing pass).
+            let mut chunk = Vec::with_capacity(READ_CHUNK);
+            let read = match (&mut file).take(want).read_to_end(&mut chunk) {
+                Ok(0) => Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the blob file is shorter than its size",
+                )),
+                other => other,
+            };
+            let sent = match read {
+                Ok(n) => {
+                    left -= n as u64;
+                    tx.blocking_send(Ok(bytes::Bytes::from(chunk)))
+                }
+                Err(e) => {
+                    left = 0;
+                    tx.blocking_send(Err(e))
+                }
+            };
+            // The connection is gone: stop reading.
+            if sent.is_err() {
+                return;
+            }
+        }
+    });
+    axum::body::Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    }))
+}
+
 /// The caller's name as the registry records it.
 pub(crate) fn by(caller: &Caller) -> &str {
     &caller.0.name

@@ -589,17 +589,14 @@ impl Call<'_> {
         let (start, end) = range.unwrap_or((0, size.saturating_sub(1)));
         let len = if size == 0 { 0 } else { end - start + 1 };
         let body = if get && len > 0 {
-            use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
+            use tokio::io::AsyncSeekExt as _;
             let mut file = file;
             if start > 0 {
                 file.seek(std::io::SeekFrom::Start(start))
                     .await
                     .map_err(|e| io_error("cannot read", d, e))?;
             }
-            Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
-                file.take(len),
-                1 << 20,
-            ))
+            super::file_body(file, len).await
         } else {
             Body::empty()
         };
