@@ -277,6 +277,11 @@ async fn a_person_runs_the_cluster_from_the_dashboard() {
     web.wait_text("#status", "holds 1 containers", WAIT).await;
     assert!(api.cluster.engine("b").await.is_ok());
     web.click_text("#force-b", "").await;
+    // The tick holds through the redraws the cluster's events cause.
+    let ticked = web
+        .js("return document.getElementById('force-b').checked", json!([]))
+        .await;
+    assert_eq!(ticked, json!(true));
     web.click_text("button[aria-label='Remove engine b']", "")
         .await;
     web.wait_text("#status", "Remove b: done", WAIT).await;

@@ -677,7 +677,8 @@ pub mod doc {
                     (status = 403, description = "Not permitted to the caller's role, or a build (save, clone) that would push to a repository the caller may not write (10006)", body = PackEnvelope),
                     (status = 404, description = "10002 no clone source, 10003 nothing to delete, 10004 no such plugin or method, 10007 nothing to build, 10008 no such project; another account's project answers as a missing one", body = PackEnvelope),
                     (status = 409, description = "10006: the project exists already", body = PackEnvelope),
-                    (status = 429, description = "10100: the build queue is full (Retry-After)", body = PackEnvelope),
+                    (status = 429, description = "10100: the build queue is full; or too many failed logins from this address or for this username (Retry-After)", body = PackEnvelope),
+                    (status = 503, description = "The request's deadline passed, or the server is too busy checking passwords (Retry-After)", body = PackEnvelope),
                 ))]
             fn $name() {}
         };

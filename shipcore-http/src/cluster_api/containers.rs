@@ -51,9 +51,10 @@ pub async fn list(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct Count {
-    /// How many containers (1 to 1000).
-    #[param(minimum = 1, maximum = 1000)]
-    count: Option<u32>,
+    /// How many containers of the image there should be (0 to 1000; 0
+    /// removes them all).
+    #[param(minimum = 0, maximum = 1000)]
+    count: u32,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -288,10 +289,7 @@ pub async fn scale(
     Query(q): Query<Count>,
 ) -> Result<StatusCode, Error> {
     caller.require(AREA, true)?;
-    let count = q
-        .count
-        .ok_or_else(|| Error::bad_request("count is required: ?count=N"))?;
-    app.cluster.scale(&id, count).await?;
+    app.cluster.scale(&id, q.count).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

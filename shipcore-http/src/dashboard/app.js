@@ -264,6 +264,8 @@
     }
   };
 
+  // Engines whose force box is ticked: kept across the redraws events cause.
+  const forced = new Set();
   pages.engines = async () => {
     const engines = await api('GET', '/api/engines');
     if (!document.getElementById('engine-list')) {
@@ -272,6 +274,8 @@
     const heads = ['Engine', 'Address', 'Health', 'CPUs', 'Memory', 'Labels', 'Docker', 'Actions'];
     const rows = engines.map((v) => {
       const force = el('input', { type: 'checkbox', id: `force-${v.id}` });
+      force.checked = forced.has(v.id);
+      force.addEventListener('change', () => (force.checked ? forced.add(v.id) : forced.delete(v.id)));
       const remove = el('button', { class: 'danger', type: 'button', 'aria-label': `Remove engine ${v.engine.id}` }, 'Remove');
       remove.addEventListener('click', () => act(remove, `Remove ${v.engine.id}`, async () => {
         await api('DELETE', `/api/engines/${encodeURIComponent(v.id)}${force.checked ? '?force=true' : ''}`);

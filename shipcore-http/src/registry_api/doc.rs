@@ -36,6 +36,8 @@ macro_rules! v2 {
                 (status = 401, description = "No valid credentials (WWW-Authenticate: Basic)", body = DistributionErrors),
                 (status = 403, description = "Not permitted to the caller's role", body = DistributionErrors),
                 (status = 404, description = "Unknown repository, manifest, blob or upload", body = DistributionErrors),
+                (status = 429, description = "Too many failed logins from this address or for this username (Retry-After)", body = DistributionErrors),
+                (status = 503, description = "The request's deadline passed, or the server is too busy checking passwords (Retry-After)", body = DistributionErrors),
             ))]
         fn $name() {}
     };
@@ -184,6 +186,8 @@ macro_rules! ext {
                 (status = 401, description = "No valid credentials", body = ExtEnvelope),
                 (status = 403, description = "Not permitted to the caller's role", body = ExtEnvelope),
                 (status = 404, description = "No such image, tag or layer", body = ExtEnvelope),
+                (status = 429, description = "Too many failed logins from this address or for this username (Retry-After)", body = ExtEnvelope),
+                (status = 503, description = "The request's deadline passed, or the server is too busy checking passwords (Retry-After)", body = ExtEnvelope),
             ))]
         fn $name() {}
     };
