@@ -700,7 +700,7 @@ async fn auth_matrix() {
         let want = match *who {
             "none" | "webhook" | "forged-token" => 401,
             "user-token" | "admin-token" => 204,
-            _ => 400,
+            _ => 403,
         };
         if s != want {
             failures.push(format!("logout as {who}: {s}, want {want}"));

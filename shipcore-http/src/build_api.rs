@@ -353,7 +353,15 @@ fn paging(q: &NameQuery, default: usize) -> Result<(usize, usize), Coded> {
             "page_size must be from 1 to 100",
         ));
     }
-    Ok((q.page.unwrap_or(1).max(1), size))
+    let page = q.page.unwrap_or(1).max(1);
+    if page > shipcore::registry::query::MAX_PAGE {
+        return Err(Coded::new(
+            StatusCode::BAD_REQUEST,
+            INVALID,
+            format!("page must be at most {}", shipcore::registry::query::MAX_PAGE),
+        ));
+    }
+    Ok((page, size))
 }
 
 /// One page of `all`, with the paging beside the content as the seed
@@ -666,10 +674,69 @@ pub mod doc {
         pub content: serde_json::Value,
     }
 
+    /// A body naming a project (JSON, or a form with the same fields).
+    #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+    pub struct NameBody {
+        #[serde(rename = "projectName")]
+        #[schema(pattern = "^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$")]
+        pub project_name: String,
+    }
+
+    #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+    pub struct CloneBody {
+        #[serde(rename = "srcProjectName")]
+        #[schema(pattern = "^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$")]
+        pub src: String,
+        #[serde(rename = "dstProjectName")]
+        #[schema(pattern = "^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$")]
+        pub dst: String,
+    }
+
+    #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+    pub struct BuildBody {
+        #[serde(rename = "projectName")]
+        #[schema(pattern = "^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$")]
+        pub project_name: String,
+        /// The image's tag.
+        #[schema(pattern = "^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")]
+        pub tag: String,
+    }
+
+    #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+    pub struct CancelBody {
+        /// The build's id (`idStr`).
+        #[schema(min_length = 1)]
+        pub id: String,
+    }
+
+    /// A project saved: its name (`project` is taken for it too), added or
+    /// updated; the seed's other fields (`Cluster`, `DefineDockerFileType`,
+    /// `$$plugin`, `dockerfile`, `files`) as its examples show them.
+    #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+    pub struct SaveBody {
+        #[serde(rename = "projectName")]
+        #[schema(pattern = "^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$")]
+        pub project_name: String,
+        #[serde(rename = "addOrUpdate")]
+        #[schema(pattern = "^(add|update)$")]
+        pub add_or_update: Option<String>,
+    }
+
+    #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+    pub struct ExtensionBody {
+        #[schema(min_length = 1)]
+        pub plugin: String,
+        #[schema(min_length = 1)]
+        pub method: String,
+        /// The method's arguments (else the body's other fields).
+        pub args: Option<serde_json::Map<String, serde_json::Value>>,
+    }
+
     macro_rules! op {
-        ($name:ident, $method:ident, $path:literal, $what:literal $(, $param:literal = $about:literal)*) => {
+        ($name:ident, $method:ident, $path:literal, $what:literal $(, $param:literal = $about:literal)* $(; body = $body:ty)? $(; query $($q:tt)+)?) => {
             #[utoipa::path($method, path = $path, tag = "packaging",
-                params($(($param = String, Path, description = $about)),*),
+                params($(($param = String, Path, description = $about)),* $($($q)+)?),
+                $(request_body = $body,)?
                 responses(
                     (status = 200, description = $what, body = PackEnvelope),
                     (status = 400, description = "10001: a parameter is invalid (named); 10004: plugin parameters; 10006: the request cannot be read", body = PackEnvelope),
@@ -688,57 +755,57 @@ pub mod doc {
         new,
         post,
         "/api/project/new",
-        "The project made (`projectName`)"
-    );
+        "The project made (`projectName`)";
+        body = NameBody    );
     op!(
         delete,
         post,
         "/api/project/delete",
-        "The project, its builds and logs deleted"
-    );
+        "The project, its builds and logs deleted";
+        body = NameBody    );
     op!(
         clone,
         post,
         "/api/project/clone",
-        "The copy (`srcProjectName`, `dstProjectName`): definition and plugins, no history"
-    );
+        "The copy (`srcProjectName`, `dstProjectName`): definition and plugins, no history";
+        body = CloneBody    );
     op!(
         info,
         get,
         "/api/project/info",
-        "The project (`projectName`)"
-    );
+        "The project (`projectName`)";
+        query ("projectName" = String, Query, description = "The project", pattern = "^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$")    );
     op!(
         info_post,
         post,
         "/api/project/info",
-        "The project (`projectName`), as the seed's examples ask"
-    );
+        "The project (`projectName`), as the seed's examples ask";
+        body = NameBody    );
     op!(
         list,
         get,
         "/api/project/list",
-        "The projects the caller may see whose name holds `projectName`, paged (`page`, `page_size`, `total_count`)"
-    );
+        "The projects the caller may see whose name holds `projectName`, paged (`page`, `page_size`, `total_count`)";
+        query ("projectName" = Option<String>, Query, description = "Only projects whose name holds this"), ("page" = Option<u32>, Query, description = "Page, from 1 (0 is 1 too)", maximum = 1000000), ("page_size" = Option<u32>, Query, description = "Items per page (at most 100)", minimum = 1, maximum = 100)    );
     op!(
         list_post,
         post,
         "/api/project/list",
         "The list, as the seed's examples ask"
     );
-    op!(save, post, "/api/project/save", "The project saved (`project`, `Cluster`, `DefineDockerFileType`, `addOrUpdate`, `$$plugin`, `dockerfile`, `files`)");
+    op!(save, post, "/api/project/save", "The project saved (`project`, `Cluster`, `DefineDockerFileType`, `addOrUpdate`, `$$plugin`, `dockerfile`, `files`)"; body = SaveBody);
     op!(
         build,
         post,
         "/api/project/build",
-        "The build queued (`projectName`, `tag`): `{idStr, status}`"
-    );
+        "The build queued (`projectName`, `tag`): `{idStr, status}`";
+        body = BuildBody    );
     op!(
         cancel,
         post,
         "/api/project/build/cancel",
-        "The build (`id`) cancelled"
-    );
+        "The build (`id`) cancelled";
+        body = CancelBody    );
     op!(
         log,
         get,
@@ -750,26 +817,26 @@ pub mod doc {
         history,
         get,
         "/api/project/buildHistory",
-        "The project's builds, newest first, paged"
-    );
+        "The project's builds, newest first, paged";
+        query ("projectName" = String, Query, description = "The project", pattern = "^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$"), ("page" = Option<u32>, Query, description = "Page, from 1 (0 is 1 too)", maximum = 1000000), ("page_size" = Option<u32>, Query, description = "Items per page (at most 100)", minimum = 1, maximum = 100)    );
     op!(
         history_post,
         post,
         "/api/project/buildHistory",
-        "The builds, as the seed's examples ask"
-    );
+        "The builds, as the seed's examples ask";
+        body = NameBody    );
     op!(
         extension,
         post,
         "/api/plugin/extension/interface",
-        "The plugin method's answer (`plugin`, `method`, its arguments; JSON or form)"
-    );
+        "The plugin method's answer (`plugin`, `method`, its arguments; JSON or form)";
+        body = ExtensionBody    );
     op!(
         config,
         get,
         "/view/config/independent",
-        "`{\"data\": \"<html>…\"}`: the project's configuration page (`projectName`)"
-    );
+        "`{\"data\": \"<html>…\"}`: the project's configuration page (`projectName`)";
+        query ("projectName" = String, Query, description = "The project", pattern = "^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$")    );
 
     /// The operations above.
     #[derive(utoipa::OpenApi)]
@@ -791,7 +858,7 @@ pub mod doc {
             extension,
             config
         ),
-        components(schemas(PackEnvelope))
+        components(schemas(PackEnvelope, NameBody, CloneBody, BuildBody, CancelBody, SaveBody, ExtensionBody))
     )]
     pub struct Doc;
 }

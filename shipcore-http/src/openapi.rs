@@ -183,9 +183,15 @@ impl Modify for AuthAnswers {
 pub async fn document(_caller: crate::auth::Caller) -> impl IntoResponse {
     static JSON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let body = JSON.get_or_init(|| {
-        crate::openapi().to_pretty_json().unwrap_or_else(|e| {
-            format!("{{\"error\":\"cannot render the OpenAPI document: {e}\"}}")
-        })
+        serde_json::to_value(crate::openapi())
+            .map(|mut doc| {
+                refine(&mut doc);
+                doc
+            })
+            .and_then(|doc| serde_json::to_string_pretty(&doc))
+            .unwrap_or_else(|e| {
+                format!("{{\"error\":\"cannot render the OpenAPI document: {e}\"}}")
+            })
     });
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
@@ -193,8 +199,242 @@ pub async fn document(_caller: crate::auth::Caller) -> impl IntoResponse {
     )
 }
 
+/// What a path parameter must be, beyond a string.
+enum Rule {
+    Pattern(&'static str),
+    /// A pattern, and the longest string it takes.
+    Text(&'static str, u64),
+    MinLength(u64),
+    Range(u64, u64),
+}
+
+/// The path parameters' rules, by path prefix and name: what each
+/// handler's parser takes (the patterns are the parsers' own constants
+/// where there is one), so a client or a fuzzer builds requests the
+/// handler accepts.
+const PARAM_RULES: &[(&str, &str, &str, Rule)] = {
+    use crate::registry_api::policy::MAX_GRACE;
+    use shipcore::registry::names::{
+        COMPONENT_PATTERN, DIGEST_PATTERN, REFERENCE_PATTERN, REPOSITORY_PATTERN, TAG_PATTERN,
+    };
+    use shipcore::model::NAME_PATTERN;
+    &[
+        ("/v2/", "path", "name", Rule::Text(COMPONENT_PATTERN, 255)),
+        ("/v2/", "path", "reference", Rule::Pattern(REFERENCE_PATTERN)),
+        ("/v2/", "path", "digest", Rule::Pattern(DIGEST_PATTERN)),
+        ("/v2/", "path", "uuid", Rule::Pattern("^[0-9a-f]{32}$")),
+        ("/docker/ext/", "path", "projectId", Rule::Text(COMPONENT_PATTERN, 80)),
+        ("/docker/ext/", "path", "repoName", Rule::Text(COMPONENT_PATTERN, 80)),
+        ("/docker/ext/", "path", "name", Rule::Text(COMPONENT_PATTERN, 80)),
+        ("/docker/ext/", "path", "tag", Rule::Pattern(TAG_PATTERN)),
+        ("/docker/ext/", "query", "packageKey", Rule::Text(COMPONENT_PATTERN, 80)),
+        ("/docker/ext/", "query", "version", Rule::Pattern(TAG_PATTERN)),
+        ("/api/containers/", "query", "tail", Rule::Pattern("^([0-9]+|all)$")),
+        ("/api/registry/", "query", "repository", Rule::Text(REPOSITORY_PATTERN, 255)),
+        ("/api/registry/gc", "query", "grace_seconds", Rule::Range(0, MAX_GRACE)),
+        ("/harbor/", "query", "page_size", Rule::Range(1, 100)),
+        ("/harbor/", "query", "page", Rule::Range(0, 1_000_000)),
+        ("/harbor/", "query", "repo_name", Rule::Text(REPOSITORY_PATTERN, 255)),
+        ("/harbor/", "query", "tag", Rule::Pattern(TAG_PATTERN)),
+        ("/docker/ext/", "path", "Id",
+            Rule::Pattern("^((sha256:)?[a-f0-9]{64}|sha512:[a-f0-9]{128})$"),
+        ),
+        ("/services/", "path", "id",
+            Rule::Pattern("^[A-Za-z0-9][A-Za-z0-9-]{0,63}_[A-Za-z0-9._-]+$"),
+        ),
+        ("/api/webhookkeys/", "path", "id", Rule::MinLength(6)),
+        ("/api/webhooks/", "path", "id", Rule::MinLength(6)),
+        ("/api/roles/", "path", "name", Rule::Pattern(NAME_PATTERN)),
+        ("/api/registry/notifications/", "path", "name",
+            Rule::Pattern("^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"),
+        ),
+        ("/projects/", "path", "name", Rule::Pattern(NAME_PATTERN)),
+        ("/volumes/", "path", "name", Rule::Pattern(NAME_PATTERN)),
+    ]
+};
+
+/// Completes the rendered document with what utoipa's attributes cannot
+/// say: the parameters' rules ([`PARAM_RULES`]); events as the event
+/// API sends them (`container` and `engine` always objects, `{}` when the
+/// event has none); and the server-sent events of the event stream and a
+/// build's log, one object per event (`event`, `id`, `data`).
+pub fn refine(doc: &mut serde_json::Value) {
+    use serde_json::json;
+    if let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) {
+        for (path, item) in paths.iter_mut() {
+            let Some(ops) = item.as_object_mut() else { continue };
+            for op in ops.values_mut() {
+                let Some(params) = op.get_mut("parameters").and_then(|p| p.as_array_mut()) else {
+                    continue;
+                };
+                for param in params.iter_mut() {
+                    let rule = PARAM_RULES.iter().find(|(prefix, at, name, _)| {
+                        path.starts_with(prefix) && param["in"] == *at && param["name"] == *name
+                    });
+                    match rule {
+                        Some((.., Rule::Pattern(p))) => param["schema"]["pattern"] = json!(p),
+                        Some((.., Rule::MinLength(n))) => param["schema"]["minLength"] = json!(n),
+                        Some((.., Rule::Text(p, n))) => {
+                            param["schema"]["pattern"] = json!(p);
+                            param["schema"]["maxLength"] = json!(n);
+                        }
+                        Some((.., Rule::Range(lo, hi))) => {
+                            param["schema"]["minimum"] = json!(lo);
+                            param["schema"]["maximum"] = json!(hi);
+                        }
+                        None => {}
+                    }
+                }
+            }
+        }
+    }
+    // The distribution API's queries (its routes are one handler's, so
+    // their attributes name only the path).
+    let digest = json!({"type": "string", "pattern": shipcore::registry::names::DIGEST_PATTERN});
+    let repository = json!({"type": "string", "maxLength": 255,
+        "pattern": shipcore::registry::names::REPOSITORY_PATTERN});
+    let queries = [
+        ("/v2/{name}/blobs/uploads/{uuid}", "put", "digest", true, digest.clone(), "The blob's digest: the upload ends"),
+        ("/v2/{name}/blobs/uploads/", "post", "digest", false, digest.clone(), "A monolithic upload: the blob's digest"),
+        ("/v2/{name}/blobs/uploads/", "post", "mount", false, digest, "Mount this blob from `from` (or wherever the caller may read it)"),
+        ("/v2/{name}/blobs/uploads/", "post", "from", false, repository, "The repository to mount from"),
+    ];
+    for (path, method, name, required, schema, about) in queries {
+        let Some(op) = doc
+            .get_mut("paths")
+            .and_then(|p| p.get_mut(path))
+            .and_then(|p| p.get_mut(method))
+        else {
+            continue;
+        };
+        let param = json!({"name": name, "in": "query", "required": required, "description": about, "schema": schema});
+        match op.get_mut("parameters").and_then(|p| p.as_array_mut()) {
+            Some(params) => params.push(param),
+            None => op["parameters"] = json!([param]),
+        }
+    }
+    // The build configuration page is the seed's `{data: html}`, not the
+    // family's envelope.
+    if let Some(ok) =
+        doc.pointer_mut("/paths/~1view~1config~1independent/get/responses/200/content/application~1json")
+    {
+        ok["schema"] = json!({"type": "object", "required": ["data"], "properties": {"data": {"type": "string"}}});
+    }
+    // A pattern or length utoipa put on a list of strings holds for each
+    // string.
+    if let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(|s| s.as_object_mut())
+    {
+        for schema in schemas.values_mut() {
+            let Some(props) = schema.get_mut("properties").and_then(|p| p.as_object_mut()) else {
+                continue;
+            };
+            for prop in props.values_mut() {
+                if prop.get("type").is_some_and(|t| t == "array") && prop.get("items").is_some() {
+                    for key in ["pattern", "minLength", "maxLength"] {
+                        if let Some(v) = prop.as_object_mut().and_then(|p| p.remove(key)) {
+                            prop["items"][key] = v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut event = doc
+        .pointer_mut("/components/schemas/Event/properties")
+        .and_then(|p| p.as_object_mut());
+    for (field, schema) in [("container", "Container"), ("engine", "Engine")] {
+        if let Some(prop) = event.as_deref_mut().and_then(|e| e.get_mut(field)) {
+            *prop = json!({"anyOf": [
+                {"$ref": format!("#/components/schemas/{schema}")},
+                {"type": "object", "maxProperties": 0},
+            ]});
+        }
+    }
+    let sse = |events: &[&str], data: serde_json::Value| {
+        json!({
+            "type": "object",
+            "required": ["event", "data"],
+            "properties": {
+                "event": {"type": "string", "enum": events},
+                "id": {"type": "string"},
+                "data": data,
+                "retry": {"type": "integer"},
+            },
+        })
+    };
+    let streams = [
+        ("/api/events", sse(&["event", "error"], json!({"type": "string", "contentMediaType": "application/json"}))),
+        ("/api/project/build/{id}/log", sse(&["line", "end"], json!({"type": "string"}))),
+    ];
+    for (path, schema) in streams {
+        let Some(ops) = doc
+            .get_mut("paths")
+            .and_then(|p| p.get_mut(path))
+            .and_then(|p| p.as_object_mut())
+        else {
+            continue;
+        };
+        for op in ops.values_mut() {
+            if let Some(stream) = op.pointer_mut("/responses/200/content/text~1event-stream") {
+                stream["schema"] = schema.clone();
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    /// The patterns the document states take what the parsers take: over
+    /// thousands of strings (a fixed pseudo-random walk over the characters
+    /// names use and some they must not), each parser and its pattern
+    /// agree, string by string.
+    #[test]
+    fn the_documents_patterns_are_the_parsers_rules() {
+        use shipcore::registry::names::*;
+        use shipcore::registry::{Digest, Reference, Repository};
+        type Parser = fn(&str) -> bool;
+        let pairs: [(&str, &str, Parser); 6] = [
+            ("component", COMPONENT_PATTERN, |s| !s.contains('/') && Repository::parse(s).is_ok()),
+            ("repository", REPOSITORY_PATTERN, |s| Repository::parse(s).is_ok()),
+            ("tag", TAG_PATTERN, |s| shipcore::registry::check_tag(s).is_ok()),
+            ("digest", DIGEST_PATTERN, |s| Digest::parse(s).is_ok()),
+            ("reference", REFERENCE_PATTERN, |s| Reference::parse(s).is_ok()),
+            ("name", shipcore::model::NAME_PATTERN, |s| shipcore::model::validate_name("n", s).is_ok()),
+        ];
+        let alphabet: Vec<char> = "abz09AZ._-/:_".chars().collect();
+        let mut seed: u64 = 7;
+        let mut next = move |n: usize| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % n
+        };
+        let mut samples: Vec<String> = vec![
+            format!("sha256:{}", "a".repeat(64)),
+            format!("sha512:{}", "0".repeat(128)),
+            format!("sha256:{}", "A".repeat(64)),
+            format!("sha256:{}", "a".repeat(63)),
+            "a".repeat(64),
+            "a".repeat(65),
+            "a".repeat(128),
+            "a".repeat(129),
+            "a__b".into(),
+            "a___b".into(),
+            "a--b".into(),
+            "".into(),
+        ];
+        for _ in 0..20_000 {
+            let len = next(10);
+            samples.push((0..len).map(|_| alphabet[next(alphabet.len())]).collect());
+        }
+        for (what, pattern, parses) in pairs {
+            let re = regex::Regex::new(pattern).unwrap();
+            for s in &samples {
+                assert_eq!(re.is_match(s), parses(s), "{what}: {s:?} against {pattern}");
+            }
+        }
+    }
+
 
     #[test]
     fn the_document_describes_every_operation_with_schemas_and_auth() {

@@ -110,7 +110,7 @@ pub struct NewRole {
     #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")]
     name: String,
     #[serde(default)]
-    #[schema(value_type = Vec<String>, example = json!(["containers:ro", "engines:rw"]))]
+    #[schema(value_type = Vec<String>, example = json!(["containers:ro", "engines:rw"]), pattern = "^([a-z*-]+:(ro|rw)|\\*)$")]
     permissions: Vec<Permission>,
 }
 
@@ -238,6 +238,11 @@ pub async fn webhook_keys(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Image {
+    /// The image's repository (`ehazlett/redis`).
+    #[schema(
+        pattern = "^[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*$",
+        max_length = 255
+    )]
     image: String,
 }
 

@@ -35,8 +35,10 @@ use crate::app::App;
 pub struct EventQuery {
     /// Events to skip, newest first.
     #[serde(default)]
+    #[param(maximum = 1000000000)]
     skip: usize,
     /// At most this many (default 100, at most 10,000).
+    #[param(minimum = 0, maximum = 10000)]
     limit: Option<usize>,
     /// Stream events as server-sent events, live.
     #[serde(default)]
@@ -89,7 +91,12 @@ pub async fn list(
             .keep_alive(KeepAlive::default())
             .into_response());
     }
-    let limit = q.limit.unwrap_or(100).min(10_000);
+    let limit = q.limit.unwrap_or(100);
+    if limit > 10_000 || q.skip > 1_000_000_000 {
+        return Err(Error::bad_request(
+            "limit is at most 10000 and skip at most 1000000000",
+        ));
+    }
     let events = app.cluster.events().list(q.skip, limit).await?;
     let events: Vec<serde_json::Value> = events.iter().map(|e| released::event(e, wire)).collect();
     Ok(Json(events).into_response())

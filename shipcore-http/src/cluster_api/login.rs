@@ -81,7 +81,7 @@ pub async fn login(
     post,
     path = "/auth/logout",
     tag = "accounts",
-    responses((status = 204, description = "The token sent with the request is ended"), (status = 400, description = "The request was not made with a login token", body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody))
+    responses((status = 204, description = "The token sent with the request is ended"), (status = 403, description = "The request was not made with a login token", body = ErrorBody), (status = 401, description = "No valid credentials", body = ErrorBody))
 )]
 pub async fn logout(State(app): State<App>, caller: Caller) -> Result<StatusCode, Error> {
     match &caller.1 {
@@ -89,8 +89,8 @@ pub async fn logout(State(app): State<App>, caller: Caller) -> Result<StatusCode
             app.access.logout(username, token).await?;
             Ok(StatusCode::NO_CONTENT)
         }
-        _ => Err(Error::bad_request(
-            "logout ends a login token: send it as X-Access-Token",
+        _ => Err(Error::Forbidden(
+            "logout ends a login token: this request was not made with one (X-Access-Token)".into(),
         )),
     }
 }

@@ -71,26 +71,32 @@ fn flag(v: &Option<String>) -> Result<bool, Error> {
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only names containing this.
     q: Option<String>,
     /// With each project's services.
+    #[param(value_type = Option<bool>)]
     services: Option<String>,
     /// With each service's containers.
+    #[param(value_type = Option<bool>)]
     containers: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteQuery {
     /// Even while it runs.
+    #[param(value_type = Option<bool>)]
     force: Option<String>,
     /// Its volumes too.
     v: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StopQuery {
     /// Seconds to wait before killing (default 10, at most 600).
@@ -98,6 +104,7 @@ pub struct StopQuery {
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct KillQuery {
     /// The signal's name (default KILL).
@@ -105,8 +112,10 @@ pub struct KillQuery {
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ForceQuery {
+    #[param(value_type = Option<bool>)]
     force: Option<String>,
 }
 
@@ -175,7 +184,7 @@ pub async fn list_slash(
     list_projects(&app, &caller, &q).await
 }
 
-#[utoipa::path(post, path = "/projects", tag = "projects", responses((status = 201, description = "Created and starting; Location names it"), (status = 400, description = "Invalid name, template or environment (the template's errors name service, key and line)", body = ErrorBody), (status = 409, description = "A project of that name exists", body = ErrorBody)))]
+#[utoipa::path(post, path = "/projects", tag = "projects", request_body = shipcore::projects::NewProject, responses((status = 201, description = "Created and starting; Location names it"), (status = 400, description = "Invalid name, template or environment (the template's errors name service, key and line)", body = ErrorBody), (status = 409, description = "A project of that name exists", body = ErrorBody)))]
 pub async fn create(
     State(app): State<App>,
     caller: Caller,
@@ -184,7 +193,7 @@ pub async fn create(
     create_project(&app, &caller, &body).await
 }
 
-#[utoipa::path(post, path = "/projects/", tag = "projects", responses((status = 201, description = "Created and starting; Location names it"), (status = 400, description = "Invalid name, template or environment", body = ErrorBody), (status = 409, description = "A project of that name exists", body = ErrorBody)))]
+#[utoipa::path(post, path = "/projects/", tag = "projects", request_body = shipcore::projects::NewProject, responses((status = 201, description = "Created and starting; Location names it"), (status = 400, description = "Invalid name, template or environment", body = ErrorBody), (status = 409, description = "A project of that name exists", body = ErrorBody)))]
 pub async fn create_slash(
     State(app): State<App>,
     caller: Caller,
@@ -211,6 +220,7 @@ pub async fn view(
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigQuery {
     /// `yaml` (the default) or `json`.
@@ -356,9 +366,11 @@ pub async fn rollback(
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ServicesQuery {
     q: Option<String>,
+    #[param(value_type = Option<bool>)]
     containers: Option<String>,
 }
 
@@ -453,8 +465,24 @@ pub async fn service_kill(
 pub struct Scale {
     /// `scale_to`.
     #[serde(rename = "type")]
+    #[schema(pattern = "^scale_to$")]
     kind: String,
+    #[serde(deserialize_with = "whole_number")]
     value: u32,
+}
+
+/// A count: a JSON number that is whole (`3` or `3.0`, as JSON Schema's
+/// `integer` has it) and fits.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    n.as_u64()
+        .or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX))
+                .map(|f| f as u64)
+        })
+        .and_then(|v| u32::try_from(v).ok())
+        .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a whole number from 0 to {}", u32::MAX)))
 }
 
 #[utoipa::path(post, path = "/services/{id}/scale", tag = "projects", params(("id" = String, Path,)), request_body = Scale, responses((status = 200, description = "Scaled"), (status = 400, description = "Not {type: scale_to, value: N}", body = ErrorBody), (status = 409, description = "The engine lacks the room (the explanation says why)", body = ErrorBody)))]
@@ -485,7 +513,7 @@ pub async fn volumes(State(app): State<App>, caller: Caller) -> Result<impl Into
     Ok(Json(serde_json::json!({ "Volumes": list })))
 }
 
-#[utoipa::path(post, path = "/volumes/create", tag = "projects", responses((status = 201, description = "Created"), (status = 400, description = "Invalid name or options", body = ErrorBody), (status = 409, description = "A volume of that name exists", body = ErrorBody)))]
+#[utoipa::path(post, path = "/volumes/create", tag = "projects", request_body = shipcore::projects::NewVolume, responses((status = 201, description = "Created"), (status = 400, description = "Invalid name or options", body = ErrorBody), (status = 409, description = "A volume of that name exists", body = ErrorBody)))]
 pub async fn volume_create(
     State(app): State<App>,
     caller: Caller,

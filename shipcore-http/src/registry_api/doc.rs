@@ -177,9 +177,9 @@ v2!(
 );
 
 macro_rules! ext {
-    ($name:ident, $method:ident, $path:literal, $what:literal $(, $param:literal = $about:literal)*) => {
+    ($name:ident, $method:ident, $path:literal, $what:literal $(, $param:literal = $about:literal)* $(; $($query:tt)+)?) => {
         #[utoipa::path($method, path = $path, tag = "docker-ext",
-            params($(($param = String, Path, description = $about)),*),
+            params($(($param = String, Path, description = $about)),* $(, $($query)+)?),
             responses(
                 (status = 200, description = $what, body = ExtEnvelope),
                 (status = 400, description = "Invalid name, tag or paging", body = ExtEnvelope),
@@ -199,7 +199,7 @@ ext!(
     "/docker/ext/manifest/{projectId}/{repoName}/{name}/{tag}",
     "The manifest as a JSON string",
     "projectId" = "The project: the first component of the repository's name",
-    "repoName" = "The repository's components after the project (`-` for none)",
+    "repoName" = "The repository's component after the project",
     "name" = "The image's name: the repository's last components",
     "tag" = "The image's tag"
 );
@@ -209,7 +209,7 @@ ext!(
     "/docker/ext/layer/{projectId}/{repoName}/{name}/{Id}",
     "The layer's bytes",
     "projectId" = "The project: the first component of the repository's name",
-    "repoName" = "The repository's components after the project (`-` for none)",
+    "repoName" = "The repository's component after the project",
     "name" = "The image's name: the repository's last components",
     "Id" = "The layer's digest"
 );
@@ -219,7 +219,8 @@ ext!(
     "/docker/ext/repo/{projectId}/{repoName}",
     "`{totalRecords, records}` of images (`pageNumber`, `pageSize`, `name`)",
     "projectId" = "The project: the first component of the repository's name",
-    "repoName" = "The repository's components after the project (`-` for none)"
+    "repoName" = "The repository's component after the project";
+    ("pageNumber" = Option<u32>, Query, description = "Page, from 1 (0 is 1 too)", maximum = 1000000), ("pageSize" = Option<u32>, Query, description = "Items per page (20 by default, at most 1000)", minimum = 1, maximum = 1000), ("name" = Option<String>, Query, description = "Only images whose name contains this")
 );
 ext!(
     ext_tag,
@@ -227,8 +228,9 @@ ext!(
     "/docker/ext/tag/{projectId}/{repoName}/{name}",
     "`{totalRecords, records}` of tags (`pageNumber`, `pageSize`, `tag`)",
     "projectId" = "The project: the first component of the repository's name",
-    "repoName" = "The repository's components after the project (`-` for none)",
-    "name" = "The image's name: the repository's last components"
+    "repoName" = "The repository's component after the project",
+    "name" = "The image's name: the repository's last components";
+    ("pageNumber" = Option<u32>, Query, description = "Page, from 1 (0 is 1 too)", maximum = 1000000), ("pageSize" = Option<u32>, Query, description = "Items per page (20 by default, at most 1000)", minimum = 1, maximum = 1000), ("tag" = Option<String>, Query, description = "Only tags containing this")
 );
 ext!(
     ext_package_delete,
@@ -236,7 +238,8 @@ ext!(
     "/docker/ext/package/delete/{projectId}/{repoName}",
     "The image (`packageKey`) and its tags deleted: `true`",
     "projectId" = "The project: the first component of the repository's name",
-    "repoName" = "The repository's components after the project (`-` for none)"
+    "repoName" = "The repository's component after the project";
+    ("packageKey" = String, Query, description = "The image: the repository's last components")
 );
 ext!(
     ext_version_delete,
@@ -244,7 +247,8 @@ ext!(
     "/docker/ext/version/delete/{projectId}/{repoName}",
     "The tag (`packageKey`, `version`) deleted: `true`",
     "projectId" = "The project: the first component of the repository's name",
-    "repoName" = "The repository's components after the project (`-` for none)"
+    "repoName" = "The repository's component after the project";
+    ("packageKey" = String, Query, description = "The image: the repository's last components"), ("version" = String, Query, description = "The tag")
 );
 ext!(
     ext_version_detail,
@@ -252,7 +256,8 @@ ext!(
     "/docker/ext/version/detail/{projectId}/{repoName}",
     "`{basic, history, metadata, layers}` of a tag",
     "projectId" = "The project: the first component of the repository's name",
-    "repoName" = "The repository's components after the project (`-` for none)"
+    "repoName" = "The repository's component after the project";
+    ("packageKey" = String, Query, description = "The image: the repository's last components"), ("version" = String, Query, description = "The tag")
 );
 ext!(ext_addr, get, "/docker/ext/addr", "The registry's address");
 

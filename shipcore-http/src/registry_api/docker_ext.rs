@@ -86,7 +86,22 @@ pub(crate) fn seed_date(rfc3339: &str) -> String {
 /// The repository of image `name` in `project`/`repo`.
 fn repository(project: &str, repo: &str, name: &str) -> Result<Repository, Error> {
     let name = name.strip_prefix("docker://").unwrap_or(name);
+    part_lengths(&[project, repo, name])?;
     Ok(Repository::parse(&format!("{project}/{repo}/{name}"))?)
+}
+
+/// The longest part of a name this API takes: three of them, with their
+/// slashes, fit a repository name's 255 characters.
+const MAX_PART: usize = 80;
+
+fn part_lengths(parts: &[&str]) -> Result<(), Error> {
+    match parts.iter().find(|p| p.len() > MAX_PART) {
+        Some(p) => Err(Error::bad_request(format!(
+            "each part of the name is at most {MAX_PART} characters, got {}",
+            p.len()
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// `name/.../last` split at its last segment.
@@ -172,6 +187,9 @@ async fn images(
     Query(q): Query<PageQuery>,
 ) -> Result<Response, Error> {
     caller.require(AREA, false)?;
+    // The images lie under `project/repo/`: a name, checked as one.
+    part_lengths(&[&project, &repo])?;
+    Repository::parse(&format!("{project}/{repo}"))?;
     let page = page(q.page_number, q.page_size)?;
     let found = registry(&app)?
         .registry

@@ -35,6 +35,7 @@ pub fn router() -> OpenApiRouter<App> {
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectsQuery {
     /// Page, from 1.
@@ -46,6 +47,7 @@ pub struct ProjectsQuery {
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RepositoriesQuery {
     page: Option<usize>,
@@ -57,6 +59,7 @@ pub struct RepositoriesQuery {
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TagsQuery {
     page: Option<usize>,
@@ -67,6 +70,7 @@ pub struct TagsQuery {
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ManifestsQuery {
     /// The repository: `project/name`.

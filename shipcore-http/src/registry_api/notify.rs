@@ -34,9 +34,11 @@ pub fn router() -> OpenApiRouter<App> {
 #[serde(deny_unknown_fields)]
 pub struct EndpointBody {
     /// `http://` or `https://`, without a user or password.
+    #[schema(pattern = "^https?://[^@/?#\\s:][^@/?#\\s]*([/?#][^\\s]*)?$", max_length = 2048)]
     url: String,
     /// 16 to 512 bytes: each body is signed with it (HMAC-SHA256, in
     /// `X-Shipcore-Signature: sha256=<hex>`). Never shown again.
+    #[schema(min_length = 16, max_length = 512)]
     secret: String,
     /// The actions sent (none: push, pull and delete).
     #[serde(default)]
@@ -44,6 +46,7 @@ pub struct EndpointBody {
     /// The repositories whose events are sent, as patterns (`team/*`;
     /// none: all).
     #[serde(default)]
+    #[schema(max_items = 32, min_length = 1, max_length = 128)]
     repositories: Vec<String>,
 }
 

@@ -31,6 +31,7 @@ pub fn router() -> OpenApiRouter<App> {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RepositoryQuery {
     /// The repository (`team/app`).
@@ -38,6 +39,7 @@ pub struct RepositoryQuery {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RetentionQuery {
     /// The repository (`team/app`).
@@ -108,7 +110,11 @@ pub async fn retention(
     .into_response())
 }
 
+/// The longest grace a collection takes: ten years.
+pub(crate) const MAX_GRACE: u64 = 10 * 365 * 24 * 3600;
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct GcQuery {
     /// Only say what would go: delete nothing.
@@ -145,7 +151,13 @@ pub async fn gc(
     Query(q): Query<GcQuery>,
 ) -> Result<Json<GcRun>, Error> {
     caller.require(AREA, true)?;
-    let grace = std::time::Duration::from_secs(q.grace_seconds.unwrap_or(3600));
+    let grace = q.grace_seconds.unwrap_or(3600);
+    if grace > MAX_GRACE {
+        return Err(Error::bad_request(format!(
+            "grace_seconds is at most {MAX_GRACE} (ten years), got {grace}"
+        )));
+    }
+    let grace = std::time::Duration::from_secs(grace);
     let c = registry(&app)?.registry.collect(grace, q.dry_run).await?;
     Ok(Json(GcRun {
         dry_run: c.dry_run,

@@ -72,6 +72,8 @@ pub(crate) struct V2Error {
     /// For a 416: the bytes the upload holds.
     range: Option<u64>,
     retry_after: Option<u64>,
+    /// For a 405: the methods the path takes.
+    allow: Option<&'static str>,
 }
 
 impl V2Error {
@@ -82,6 +84,7 @@ impl V2Error {
             message: message.into(),
             range: None,
             retry_after: None,
+            allow: None,
         }
     }
 
@@ -151,6 +154,7 @@ impl From<crate::error::Failure> for V2Error {
             message: f.message,
             range,
             retry_after: f.retry_after,
+            allow: None,
         }
     }
 }
@@ -192,6 +196,9 @@ impl IntoResponse for V2Error {
         if let Some(secs) = self.retry_after {
             h.insert(header::RETRY_AFTER, secs.into());
         }
+        if let Some(methods) = self.allow {
+            h.insert(header::ALLOW, HeaderValue::from_static(methods));
+        }
         res
     }
 }
@@ -212,7 +219,7 @@ fn options(app: &App) -> Result<&RegistryOptions, V2Error> {
 /// `GET /v2/`: 200 for valid credentials, else 401 with the challenge.
 async fn ping(State(app): State<App>, caller: Result<Caller, Error>, method: Method) -> Answer {
     if method != Method::GET && method != Method::HEAD {
-        return Err(method_not_allowed(&method));
+        return Err(method_not_allowed(&method, "GET, HEAD"));
     }
     options(&app)?;
     // Logging in takes a role that reads the registry; what it may then
@@ -221,12 +228,14 @@ async fn ping(State(app): State<App>, caller: Result<Caller, Error>, method: Met
     Ok((StatusCode::OK, axum::Json(serde_json::json!({}))).into_response())
 }
 
-fn method_not_allowed(method: &Method) -> V2Error {
-    V2Error::new(
+fn method_not_allowed(method: &Method, allow: &'static str) -> V2Error {
+    let mut e = V2Error::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "UNSUPPORTED",
-        format!("{method} is not served here"),
-    )
+        format!("{method} is not served here (only {allow})"),
+    );
+    e.allow = Some(allow);
+    e
 }
 
 /// What a path under `/v2/` names.
@@ -242,6 +251,28 @@ enum Target {
     Referrers(Repository, Result<Digest, V2Error>),
     Uploads(Repository),
     Upload(Repository, String),
+}
+
+impl Target {
+    /// The methods a path of this kind takes (a 405's `Allow`).
+    fn allow(&self) -> &'static str {
+        match self {
+            Target::Catalog | Target::Tags(_) | Target::Referrers(..) => "GET",
+            Target::Manifest(..) => "GET, HEAD, PUT, DELETE",
+            Target::Blob(..) => "GET, HEAD, DELETE",
+            Target::Uploads(_) => "POST",
+            Target::Upload(..) => "GET, PATCH, PUT, DELETE",
+        }
+    }
+}
+
+/// A reference or digest as sent, percent-escapes decoded (a client that
+/// escapes the `:` of `sha256:…` names the same digest); what does not
+/// decode to UTF-8 is left as sent, for the parser to refuse.
+fn decoded(segment: &str) -> std::borrow::Cow<'_, str> {
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8()
+        .unwrap_or(std::borrow::Cow::Borrowed(segment))
 }
 
 fn parse_target(rest: &str) -> Result<Target, V2Error> {
@@ -269,7 +300,7 @@ fn parse_target(rest: &str) -> Result<Target, V2Error> {
         if !digest.contains('/') && !digest.is_empty() {
             return Ok(Target::Referrers(
                 repo(name)?,
-                Digest::parse(digest).map_err(V2Error::from),
+                Digest::parse(&decoded(digest)).map_err(V2Error::from),
             ));
         }
     }
@@ -278,7 +309,7 @@ fn parse_target(rest: &str) -> Result<Target, V2Error> {
         let name = repo(name)?;
         return Ok(Target::Manifest(
             name,
-            Reference::parse(reference).map_err(V2Error::from),
+            Reference::parse(&decoded(reference)).map_err(V2Error::from),
         ));
     }
     if let Some(at) = rest.rfind("/blobs/") {
@@ -286,7 +317,7 @@ fn parse_target(rest: &str) -> Result<Target, V2Error> {
         let name = repo(name)?;
         return Ok(Target::Blob(
             name,
-            Digest::parse(digest).map_err(V2Error::from)?,
+            Digest::parse(&decoded(digest)).map_err(V2Error::from)?,
         ));
     }
     Err(V2Error::unsupported("no such endpoint"))
@@ -322,6 +353,7 @@ async fn serve(app: App, req: Request) -> Answer {
         query: parts.uri.query().unwrap_or_default(),
     };
     let get = method == Method::GET;
+    let allow = target.allow();
     match (target, method) {
         (Target::Catalog, Method::GET) => call.catalog().await,
         (Target::Tags(repo), Method::GET) => call.tags(&repo).await,
@@ -338,7 +370,7 @@ async fn serve(app: App, req: Request) -> Answer {
         (Target::Upload(repo, id), Method::PATCH) => call.patch(&repo, &id, body).await,
         (Target::Upload(repo, id), Method::PUT) => call.finish(&repo, &id, body).await,
         (Target::Upload(repo, id), Method::DELETE) => call.cancel(&repo, &id).await,
-        (_, m) => Err(method_not_allowed(&m)),
+        (_, m) => Err(method_not_allowed(&m, allow)),
     }
 }
 
@@ -671,6 +703,9 @@ impl Call<'_> {
         self.caller.require(AREA, true)?;
         let q: UploadQuery = query(self.query)?;
         let registry = &self.opts.registry;
+        if let Some(from) = &q.from {
+            Repository::parse(from)?;
+        }
         if let (Some(mount), Some(from)) = (&q.mount, &q.from) {
             let d = Digest::parse(mount)?;
             let from = Repository::parse(from)?;

@@ -140,10 +140,11 @@ impl Access {
     /// Deletes a role no account uses; the built-in ones stay.
     pub async fn delete_role(&self, name: &str) -> Result<()> {
         if name == "admin" || name == "user" {
-            return Err(Error::invalid(
-                "name",
-                format!("the built-in role {name} cannot be deleted"),
-            ));
+            return Err(Error::State {
+                what: format!("role {name}"),
+                state: "built in".into(),
+                reason: "the built-in roles cannot be deleted".into(),
+            });
         }
         self.role(name).await?;
         if self.accounts().await?.iter().any(|a| a.role.name == name) {

@@ -155,12 +155,17 @@ pub struct ImageConfig {
     /// `/path` (an anonymous one), or `/host/path:/path[:ro|:rw]` where the
     /// server allows host paths.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^([A-Za-z0-9][A-Za-z0-9_.-]*:|/[^:]*:)?/[^:]*(:(ro|rw))?$")
+    )]
     pub volumes: Vec<String>,
     /// What a Docker Engine API create request (the cluster endpoint) gives
     /// beyond Shipyard's request. With it, `cpus` and `memory` may be 0:
     /// no limit and no reservation, as Docker has it.
+    /// (Not taken by `POST /api/containers`.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
     pub docker: Option<Box<DockerOptions>>,
 }
 

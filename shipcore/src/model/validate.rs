@@ -2,6 +2,9 @@
 
 use crate::error::{Error, Result};
 
+/// What [`validate_name`] takes, as the OpenAPI document states it.
+pub const NAME_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9-]{0,63}$";
+
 /// Checks a project, volume or engine-style name: 1–64 characters of ASCII
 /// letters, digits and `-`, not starting with `-` (SPEC.md, seed 003).
 pub fn validate_name(field: &str, name: &str) -> Result<()> {

@@ -19,7 +19,9 @@ use crate::store::{get_json, put_json, Expect};
 /// `POST /volumes/create`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewVolume {
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9][A-Za-z0-9-]{0,63}$"))]
     pub name: String,
     #[serde(default)]
     pub driver: String,

@@ -89,6 +89,19 @@ fn component_ok(c: &str) -> bool {
     true
 }
 
+/// What the parsers of this module take, as the OpenAPI document states it
+/// (ECMA regular expressions): one component of a repository name (a
+/// client sends a name of several, `/`-separated, unescaped in the path,
+/// beyond what OpenAPI's path templates say), a tag, a digest, and a
+/// manifest reference (a tag or a digest).
+pub const COMPONENT_PATTERN: &str = "^[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*$";
+pub const REPOSITORY_PATTERN: &str =
+    "^[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*$";
+pub const TAG_PATTERN: &str = "^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$";
+pub const DIGEST_PATTERN: &str = "^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$";
+pub const REFERENCE_PATTERN: &str =
+    "^([A-Za-z0-9_][A-Za-z0-9._-]{0,127}|sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$";
+
 /// A tag: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
 pub fn check_tag(tag: &str) -> Result<()> {
     let b = tag.as_bytes();

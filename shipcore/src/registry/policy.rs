@@ -16,6 +16,8 @@ use crate::error::{Error, Result};
 /// Most patterns in one rule list, and the longest pattern.
 pub const MAX_PATTERNS: usize = 32;
 pub const MAX_PATTERN: usize = 128;
+/// The longest `keep_pulled_within_days`: a hundred years.
+pub const MAX_DAYS: u32 = 36_500;
 
 /// A repository's retention and immutability rules. No retention rule at
 /// all keeps everything; with one or more, a tag no rule keeps is removed
@@ -26,17 +28,21 @@ pub const MAX_PATTERN: usize = 128;
 pub struct Rules {
     /// Keep the N most recently pushed tags.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000000))]
     pub keep_newest: Option<u32>,
     /// Keep tags matching any of these patterns (`*` any run, `?` one
     /// character).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 32, min_length = 1, max_length = 128))]
     pub keep_matching: Vec<String>,
     /// Keep tags pulled in the last D days.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 36500))]
     pub keep_pulled_within_days: Option<u32>,
     /// Tags matching any of these patterns are immutable: once pushed,
     /// neither pushed over (with other content) nor deleted, by anyone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 32, min_length = 1, max_length = 128))]
     pub immutable: Vec<String>,
 }
 
@@ -60,6 +66,15 @@ impl Rules {
                     ));
                 }
             }
+        }
+        if self.keep_pulled_within_days.is_some_and(|d| d > MAX_DAYS) {
+            return Err(Error::invalid(
+                "keep_pulled_within_days",
+                format!("at most {MAX_DAYS} days (a hundred years)"),
+            ));
+        }
+        if self.keep_newest.is_some_and(|n| n > 1_000_000) {
+            return Err(Error::invalid("keep_newest", "at most 1000000 tags"));
         }
         if self.keep_newest == Some(0) {
             return Err(Error::invalid(

@@ -13,6 +13,9 @@ use crate::error::{Error, RegistrySubject, Result};
 /// An image config is read whole; one larger than this is not shown.
 pub const MAX_CONFIG: u64 = 4 << 20;
 
+/// The highest page number a listing takes.
+pub const MAX_PAGE: usize = 1_000_000;
+
 /// One page of a listing: how many items to skip and how many to take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {
@@ -24,6 +27,8 @@ impl Page {
     /// Page `number` (from 1; 0 counts as 1) of `size` items (`default`
     /// when unset), refused unless `size` is from 1 to `max`; `field`
     /// names the size as the request spells it.
+    /// The last page number asked for that is taken (the APIs document
+    /// it: a fuzzer's 2^63 is refused, not served as an empty page).
     pub fn of(
         number: Option<usize>,
         size: Option<usize>,
@@ -36,6 +41,12 @@ impl Page {
             return Err(Error::invalid(field, format!("must be from 1 to {max}")));
         }
         let number = number.unwrap_or(1).max(1);
+        if number > MAX_PAGE {
+            return Err(Error::invalid(
+                "page",
+                format!("must be at most {MAX_PAGE}"),
+            ));
+        }
         Ok(Page {
             skip: (number - 1).saturating_mul(take),
             take,
