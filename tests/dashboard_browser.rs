@@ -279,7 +279,10 @@ async fn a_person_runs_the_cluster_from_the_dashboard() {
     web.click_text("#force-b", "").await;
     // The tick holds through the redraws the cluster's events cause.
     let ticked = web
-        .js("return document.getElementById('force-b').checked", json!([]))
+        .js(
+            "return document.getElementById('force-b').checked",
+            json!([]),
+        )
         .await;
     assert_eq!(ticked, json!(true));
     web.click_text("button[aria-label='Remove engine b']", "")

@@ -358,7 +358,10 @@ fn paging(q: &NameQuery, default: usize) -> Result<(usize, usize), Coded> {
         return Err(Coded::new(
             StatusCode::BAD_REQUEST,
             INVALID,
-            format!("page must be at most {}", shipcore::registry::query::MAX_PAGE),
+            format!(
+                "page must be at most {}",
+                shipcore::registry::query::MAX_PAGE
+            ),
         ));
     }
     Ok((page, size))
@@ -858,7 +861,15 @@ pub mod doc {
             extension,
             config
         ),
-        components(schemas(PackEnvelope, NameBody, CloneBody, BuildBody, CancelBody, SaveBody, ExtensionBody))
+        components(schemas(
+            PackEnvelope,
+            NameBody,
+            CloneBody,
+            BuildBody,
+            CancelBody,
+            SaveBody,
+            ExtensionBody
+        ))
     )]
     pub struct Doc;
 }

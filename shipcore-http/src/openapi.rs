@@ -214,38 +214,97 @@ enum Rule {
 /// handler accepts.
 const PARAM_RULES: &[(&str, &str, &str, Rule)] = {
     use crate::registry_api::policy::MAX_GRACE;
+    use shipcore::model::NAME_PATTERN;
     use shipcore::registry::names::{
         COMPONENT_PATTERN, DIGEST_PATTERN, REFERENCE_PATTERN, REPOSITORY_PATTERN, TAG_PATTERN,
     };
-    use shipcore::model::NAME_PATTERN;
     &[
         ("/v2/", "path", "name", Rule::Text(COMPONENT_PATTERN, 255)),
-        ("/v2/", "path", "reference", Rule::Pattern(REFERENCE_PATTERN)),
+        (
+            "/v2/",
+            "path",
+            "reference",
+            Rule::Pattern(REFERENCE_PATTERN),
+        ),
         ("/v2/", "path", "digest", Rule::Pattern(DIGEST_PATTERN)),
         ("/v2/", "path", "uuid", Rule::Pattern("^[0-9a-f]{32}$")),
-        ("/docker/ext/", "path", "projectId", Rule::Text(COMPONENT_PATTERN, 80)),
-        ("/docker/ext/", "path", "repoName", Rule::Text(COMPONENT_PATTERN, 80)),
-        ("/docker/ext/", "path", "name", Rule::Text(COMPONENT_PATTERN, 80)),
+        (
+            "/docker/ext/",
+            "path",
+            "projectId",
+            Rule::Text(COMPONENT_PATTERN, 80),
+        ),
+        (
+            "/docker/ext/",
+            "path",
+            "repoName",
+            Rule::Text(COMPONENT_PATTERN, 80),
+        ),
+        (
+            "/docker/ext/",
+            "path",
+            "name",
+            Rule::Text(COMPONENT_PATTERN, 80),
+        ),
         ("/docker/ext/", "path", "tag", Rule::Pattern(TAG_PATTERN)),
-        ("/docker/ext/", "query", "packageKey", Rule::Text(COMPONENT_PATTERN, 80)),
-        ("/docker/ext/", "query", "version", Rule::Pattern(TAG_PATTERN)),
-        ("/api/containers/", "query", "tail", Rule::Pattern("^([0-9]+|all)$")),
-        ("/api/registry/", "query", "repository", Rule::Text(REPOSITORY_PATTERN, 255)),
-        ("/api/registry/gc", "query", "grace_seconds", Rule::Range(0, MAX_GRACE)),
+        (
+            "/docker/ext/",
+            "query",
+            "packageKey",
+            Rule::Text(COMPONENT_PATTERN, 80),
+        ),
+        (
+            "/docker/ext/",
+            "query",
+            "version",
+            Rule::Pattern(TAG_PATTERN),
+        ),
+        (
+            "/api/containers/",
+            "query",
+            "tail",
+            Rule::Pattern("^([0-9]+|all)$"),
+        ),
+        (
+            "/api/registry/",
+            "query",
+            "repository",
+            Rule::Text(REPOSITORY_PATTERN, 255),
+        ),
+        (
+            "/api/registry/gc",
+            "query",
+            "grace_seconds",
+            Rule::Range(0, MAX_GRACE),
+        ),
         ("/harbor/", "query", "page_size", Rule::Range(1, 100)),
         ("/harbor/", "query", "page", Rule::Range(0, 1_000_000)),
-        ("/harbor/", "query", "repo_name", Rule::Text(REPOSITORY_PATTERN, 255)),
+        (
+            "/harbor/",
+            "query",
+            "repo_name",
+            Rule::Text(REPOSITORY_PATTERN, 255),
+        ),
         ("/harbor/", "query", "tag", Rule::Pattern(TAG_PATTERN)),
-        ("/docker/ext/", "path", "Id",
+        (
+            "/docker/ext/",
+            "path",
+            "Id",
             Rule::Pattern("^((sha256:)?[a-f0-9]{64}|sha512:[a-f0-9]{128})$"),
         ),
-        ("/services/", "path", "id",
+        (
+            "/services/",
+            "path",
+            "id",
             Rule::Pattern("^[A-Za-z0-9][A-Za-z0-9-]{0,63}_[A-Za-z0-9._-]+$"),
         ),
         ("/api/webhookkeys/", "path", "id", Rule::MinLength(6)),
         ("/api/webhooks/", "path", "id", Rule::MinLength(6)),
         ("/api/roles/", "path", "name", Rule::Pattern(NAME_PATTERN)),
-        ("/api/registry/notifications/", "path", "name",
+        (
+            "/api/registry/notifications/",
+            "path",
+            "name",
             Rule::Pattern("^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"),
         ),
         ("/projects/", "path", "name", Rule::Pattern(NAME_PATTERN)),
@@ -262,7 +321,9 @@ pub fn refine(doc: &mut serde_json::Value) {
     use serde_json::json;
     if let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) {
         for (path, item) in paths.iter_mut() {
-            let Some(ops) = item.as_object_mut() else { continue };
+            let Some(ops) = item.as_object_mut() else {
+                continue;
+            };
             for op in ops.values_mut() {
                 let Some(params) = op.get_mut("parameters").and_then(|p| p.as_array_mut()) else {
                     continue;
@@ -294,10 +355,38 @@ pub fn refine(doc: &mut serde_json::Value) {
     let repository = json!({"type": "string", "maxLength": 255,
         "pattern": shipcore::registry::names::REPOSITORY_PATTERN});
     let queries = [
-        ("/v2/{name}/blobs/uploads/{uuid}", "put", "digest", true, digest.clone(), "The blob's digest: the upload ends"),
-        ("/v2/{name}/blobs/uploads/", "post", "digest", false, digest.clone(), "A monolithic upload: the blob's digest"),
-        ("/v2/{name}/blobs/uploads/", "post", "mount", false, digest, "Mount this blob from `from` (or wherever the caller may read it)"),
-        ("/v2/{name}/blobs/uploads/", "post", "from", false, repository, "The repository to mount from"),
+        (
+            "/v2/{name}/blobs/uploads/{uuid}",
+            "put",
+            "digest",
+            true,
+            digest.clone(),
+            "The blob's digest: the upload ends",
+        ),
+        (
+            "/v2/{name}/blobs/uploads/",
+            "post",
+            "digest",
+            false,
+            digest.clone(),
+            "A monolithic upload: the blob's digest",
+        ),
+        (
+            "/v2/{name}/blobs/uploads/",
+            "post",
+            "mount",
+            false,
+            digest,
+            "Mount this blob from `from` (or wherever the caller may read it)",
+        ),
+        (
+            "/v2/{name}/blobs/uploads/",
+            "post",
+            "from",
+            false,
+            repository,
+            "The repository to mount from",
+        ),
     ];
     for (path, method, name, required, schema, about) in queries {
         let Some(op) = doc
@@ -315,9 +404,9 @@ pub fn refine(doc: &mut serde_json::Value) {
     }
     // The build configuration page is the seed's `{data: html}`, not the
     // family's envelope.
-    if let Some(ok) =
-        doc.pointer_mut("/paths/~1view~1config~1independent/get/responses/200/content/application~1json")
-    {
+    if let Some(ok) = doc.pointer_mut(
+        "/paths/~1view~1config~1independent/get/responses/200/content/application~1json",
+    ) {
         ok["schema"] = json!({"type": "object", "required": ["data"], "properties": {"data": {"type": "string"}}});
     }
     // A pattern or length utoipa put on a list of strings holds for each
@@ -365,8 +454,17 @@ pub fn refine(doc: &mut serde_json::Value) {
         })
     };
     let streams = [
-        ("/api/events", sse(&["event", "error"], json!({"type": "string", "contentMediaType": "application/json"}))),
-        ("/api/project/build/{id}/log", sse(&["line", "end"], json!({"type": "string"}))),
+        (
+            "/api/events",
+            sse(
+                &["event", "error"],
+                json!({"type": "string", "contentMediaType": "application/json"}),
+            ),
+        ),
+        (
+            "/api/project/build/{id}/log",
+            sse(&["line", "end"], json!({"type": "string"})),
+        ),
     ];
     for (path, schema) in streams {
         let Some(ops) = doc
@@ -396,17 +494,29 @@ mod tests {
         use shipcore::registry::{Digest, Reference, Repository};
         type Parser = fn(&str) -> bool;
         let pairs: [(&str, &str, Parser); 6] = [
-            ("component", COMPONENT_PATTERN, |s| !s.contains('/') && Repository::parse(s).is_ok()),
-            ("repository", REPOSITORY_PATTERN, |s| Repository::parse(s).is_ok()),
-            ("tag", TAG_PATTERN, |s| shipcore::registry::check_tag(s).is_ok()),
+            ("component", COMPONENT_PATTERN, |s| {
+                !s.contains('/') && Repository::parse(s).is_ok()
+            }),
+            ("repository", REPOSITORY_PATTERN, |s| {
+                Repository::parse(s).is_ok()
+            }),
+            ("tag", TAG_PATTERN, |s| {
+                shipcore::registry::check_tag(s).is_ok()
+            }),
             ("digest", DIGEST_PATTERN, |s| Digest::parse(s).is_ok()),
-            ("reference", REFERENCE_PATTERN, |s| Reference::parse(s).is_ok()),
-            ("name", shipcore::model::NAME_PATTERN, |s| shipcore::model::validate_name("n", s).is_ok()),
+            ("reference", REFERENCE_PATTERN, |s| {
+                Reference::parse(s).is_ok()
+            }),
+            ("name", shipcore::model::NAME_PATTERN, |s| {
+                shipcore::model::validate_name("n", s).is_ok()
+            }),
         ];
         let alphabet: Vec<char> = "abz09AZ._-/:_".chars().collect();
         let mut seed: u64 = 7;
         let mut next = move |n: usize| {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (seed >> 33) as usize % n
         };
         let mut samples: Vec<String> = vec![
@@ -434,7 +544,6 @@ mod tests {
             }
         }
     }
-
 
     #[test]
     fn the_document_describes_every_operation_with_schemas_and_auth() {

@@ -482,7 +482,9 @@ fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error>
                 .map(|f| f as u64)
         })
         .and_then(|v| u32::try_from(v).ok())
-        .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a whole number from 0 to {}", u32::MAX)))
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!("{n} is not a whole number from 0 to {}", u32::MAX))
+        })
 }
 
 #[utoipa::path(post, path = "/services/{id}/scale", tag = "projects", params(("id" = String, Path,)), request_body = Scale, responses((status = 200, description = "Scaled"), (status = 400, description = "Not {type: scale_to, value: N}", body = ErrorBody), (status = 409, description = "The engine lacks the room (the explanation says why)", body = ErrorBody)))]

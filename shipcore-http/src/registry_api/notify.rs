@@ -34,7 +34,10 @@ pub fn router() -> OpenApiRouter<App> {
 #[serde(deny_unknown_fields)]
 pub struct EndpointBody {
     /// `http://` or `https://`, without a user or password.
-    #[schema(pattern = "^https?://[^@/?#\\s:][^@/?#\\s]*([/?#][^\\s]*)?$", max_length = 2048)]
+    #[schema(
+        pattern = "^https?://[^@/?#\\s:][^@/?#\\s]*([/?#][^\\s]*)?$",
+        max_length = 2048
+    )]
     url: String,
     /// 16 to 512 bytes: each body is signed with it (HMAC-SHA256, in
     /// `X-Shipcore-Signature: sha256=<hex>`). Never shown again.

@@ -21,7 +21,10 @@ use crate::store::{get_json, put_json, Expect};
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewVolume {
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9][A-Za-z0-9-]{0,63}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
+    )]
     pub name: String,
     #[serde(default)]
     pub driver: String,

@@ -33,7 +33,10 @@ pub struct Rules {
     /// Keep tags matching any of these patterns (`*` any run, `?` one
     /// character).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[cfg_attr(feature = "openapi", schema(max_items = 32, min_length = 1, max_length = 128))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_items = 32, min_length = 1, max_length = 128)
+    )]
     pub keep_matching: Vec<String>,
     /// Keep tags pulled in the last D days.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -42,7 +45,10 @@ pub struct Rules {
     /// Tags matching any of these patterns are immutable: once pushed,
     /// neither pushed over (with other content) nor deleted, by anyone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[cfg_attr(feature = "openapi", schema(max_items = 32, min_length = 1, max_length = 128))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_items = 32, min_length = 1, max_length = 128)
+    )]
     pub immutable: Vec<String>,
 }
 

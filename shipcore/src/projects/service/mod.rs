@@ -70,7 +70,10 @@ impl Default for ProjectsOptions {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewProject {
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9][A-Za-z0-9-]{0,63}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
+    )]
     pub name: String,
     #[serde(default)]
     pub description: String,
