@@ -48,13 +48,11 @@ pub async fn list(
         .await
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
+/// `?count=`: read whole, so that who asks is settled (403) before what
+/// is asked (400).
+#[derive(Debug, Deserialize)]
 pub struct Count {
-    /// How many containers of the image there should be (0 to 1000; 0
-    /// removes them all).
-    #[param(minimum = 0, maximum = 1000)]
-    count: u32,
+    count: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -279,7 +277,7 @@ pub async fn restart(
     get,
     path = "/api/containers/{id}/scale",
     tag = "containers",
-    params(("id" = String, Path, description = "Container id (or a unique prefix)"), Count),
+    params(("id" = String, Path, description = "Container id (or a unique prefix)"), ("count" = u32, Query, description = "How many containers of the image there should be (0 to 1000; 0 removes them all)", minimum = 0, maximum = 1000)),
     responses((status = 204, description = "Scaled to `count` containers of that image"), (status = 400, description = "A malformed or invalid request; the message names the field", body = ErrorBody), (status = 404, description = "No such object", body = ErrorBody), (status = 409, description = "No engine can take the new containers; `refusals` explains each engine", body = ErrorBody), (status = 502, description = "The engine failed or could not be reached", body = ErrorBody), (status = 504, description = "The engine did not answer in time", body = ErrorBody))
 )]
 pub async fn scale(
@@ -289,7 +287,10 @@ pub async fn scale(
     Query(q): Query<Count>,
 ) -> Result<StatusCode, Error> {
     caller.require(AREA, true)?;
-    app.cluster.scale(&id, q.count).await?;
+    let count = q
+        .count
+        .ok_or_else(|| Error::bad_request("count is required: ?count=N"))?;
+    app.cluster.scale(&id, count).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -356,11 +356,14 @@ mod tests {
         assert_eq!(Page::of(Some(0), Some(5), 10, 100, "s").unwrap().skip, 0);
         assert_eq!(Page::of(Some(3), Some(5), 10, 100, "s").unwrap().skip, 10);
         assert_eq!(
-            Page::of(Some(usize::MAX), Some(100), 10, 100, "s")
+            Page::of(Some(MAX_PAGE), Some(100), 10, 100, "s")
                 .unwrap()
                 .skip,
-            usize::MAX
+            (MAX_PAGE - 1) * 100
         );
+        // Past the last page taken: refused, naming the page.
+        let e = Page::of(Some(MAX_PAGE + 1), Some(100), 10, 100, "s").unwrap_err();
+        assert!(e.to_string().contains("page"), "{e}");
         for size in [0, 101] {
             let e = Page::of(None, Some(size), 10, 100, "page_size").unwrap_err();
             assert!(e.to_string().contains("page_size"), "{e}");
