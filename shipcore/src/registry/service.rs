@@ -184,6 +184,25 @@ fn tag_key(repo: &Repository, tag: &str) -> String {
     format!("{TAGS}{repo}:{tag}")
 }
 
+/// What an image event says of a manifest (or of a tag, alone).
+fn image_event(
+    repo: &Repository,
+    digest: &str,
+    media_type: &str,
+    size: u64,
+    tag: &str,
+    by: &str,
+) -> ImageEvent {
+    ImageEvent {
+        repository: repo.to_string(),
+        digest: digest.to_string(),
+        media_type: media_type.to_string(),
+        size,
+        tag: tag.to_string(),
+        actor: by.to_string(),
+    }
+}
+
 /// The distribution API's "unknown" errors, named by what is unknown.
 fn unknown(what: RegistrySubject, id: impl Into<String>) -> Error {
     Error::registry_unknown(what, id)
@@ -697,18 +716,8 @@ impl Registry {
             Reference::Tag(t) => t.clone(),
             Reference::Digest(_) => String::new(),
         };
-        self.note(
-            EventType::ImagePush,
-            ImageEvent {
-                repository: repo.to_string(),
-                digest: m.digest.to_string(),
-                media_type: m.media_type.clone(),
-                size: m.size,
-                tag,
-                actor: by.to_string(),
-            },
-        )
-        .await;
+        let event = image_event(repo, &m.digest.to_string(), &m.media_type, m.size, &tag, by);
+        self.note(EventType::ImagePush, event).await;
         Ok(m)
     }
 
@@ -847,29 +856,13 @@ impl Registry {
     ) -> Result<()> {
         check_tag(tag)?;
         self.check_tag_push(repo, tag, d).await?;
-        if get_json::<ManifestDoc>(self.store.as_ref(), &manifest_key(repo, d))
-            .await?
-            .is_none()
-        {
-            return Err(unknown(RegistrySubject::Manifest, format!("{repo}@{d}")));
-        }
-        self.write_tag(repo, tag, d, by).await?;
-        self.touch(repo, by).await?;
         let (m, _) = get_json::<ManifestDoc>(self.store.as_ref(), &manifest_key(repo, d))
             .await?
             .ok_or_else(|| unknown(RegistrySubject::Manifest, format!("{repo}@{d}")))?;
-        self.note(
-            EventType::ImagePush,
-            ImageEvent {
-                repository: repo.to_string(),
-                digest: m.digest,
-                media_type: m.media_type,
-                size: m.size,
-                tag: tag.to_string(),
-                actor: by.to_string(),
-            },
-        )
-        .await;
+        self.write_tag(repo, tag, d, by).await?;
+        self.touch(repo, by).await?;
+        let event = image_event(repo, &m.digest, &m.media_type, m.size, tag, by);
+        self.note(EventType::ImagePush, event).await;
         Ok(())
     }
 
@@ -908,18 +901,8 @@ impl Registry {
                 self.count_tag_pull(repo, t).await;
                 tag = t.clone();
             }
-            self.note(
-                EventType::ImagePull,
-                ImageEvent {
-                    repository: repo.to_string(),
-                    digest: doc.digest.clone(),
-                    media_type: doc.media_type.clone(),
-                    size: doc.size,
-                    tag,
-                    actor: by.to_string(),
-                },
-            )
-            .await;
+            let event = image_event(repo, &doc.digest, &doc.media_type, doc.size, &tag, by);
+            self.note(EventType::ImagePull, event).await;
         }
         Ok(doc)
     }
@@ -1009,18 +992,8 @@ impl Registry {
             .delete(&tag_key(repo, tag), Expect::Any)
             .await?
             .ok_or_else(|| unknown(RegistrySubject::Manifest, format!("{repo}:{tag}")))?;
-        self.note(
-            EventType::ImageDelete,
-            ImageEvent {
-                repository: repo.to_string(),
-                digest,
-                media_type: String::new(),
-                size: 0,
-                tag: tag.to_string(),
-                actor: by.to_string(),
-            },
-        )
-        .await;
+        let event = image_event(repo, &digest, "", 0, tag, by);
+        self.note(EventType::ImageDelete, event).await;
         Ok(())
     }
 
@@ -1042,22 +1015,13 @@ impl Registry {
             .collect();
         tags.sort();
         policy::check_delete(&self.rules(repo).await?, &tags)?;
-        if get_json::<ManifestDoc>(self.store.as_ref(), &manifest_key(repo, d))
+        let (doc, _) = get_json::<ManifestDoc>(self.store.as_ref(), &manifest_key(repo, d))
             .await?
-            .is_none()
-        {
-            return Err(unknown(RegistrySubject::Manifest, format!("{repo}@{d}")));
-        }
+            .ok_or_else(|| unknown(RegistrySubject::Manifest, format!("{repo}@{d}")))?;
         for tag in &tags {
             self.store.delete(&tag_key(repo, tag), Expect::Any).await?;
         }
-        let doc = get_json::<ManifestDoc>(self.store.as_ref(), &manifest_key(repo, d))
-            .await?
-            .map(|(m, _)| m);
-        let subject = doc
-            .as_ref()
-            .and_then(|m| m.subject.as_deref())
-            .and_then(|s| Digest::parse(s).ok());
+        let subject = doc.subject.as_deref().and_then(|s| Digest::parse(s).ok());
         self.store
             .delete(&manifest_key(repo, d), Expect::Any)
             .await?
@@ -1067,19 +1031,8 @@ impl Registry {
                 .delete(&referrer_key(repo, &subject, d), Expect::Any)
                 .await?;
         }
-        let (media_type, size) = doc.map(|m| (m.media_type, m.size)).unwrap_or_default();
-        self.note(
-            EventType::ImageDelete,
-            ImageEvent {
-                repository: repo.to_string(),
-                digest,
-                media_type,
-                size,
-                tag: String::new(),
-                actor: by.to_string(),
-            },
-        )
-        .await;
+        let event = image_event(repo, &digest, &doc.media_type, doc.size, "", by);
+        self.note(EventType::ImageDelete, event).await;
         Ok(tags)
     }
 
