@@ -283,6 +283,18 @@ async fn every_compose_route_answers_its_documented_status() {
         .iter()
         .any(|v| v["Name"] == "vol1"));
     run.ok("DELETE", "/volumes/{name}", &["vol1"], None).await;
+    // Docker's rule, said before any engine is asked.
+    let (s, e) = run
+        .api
+        .call(
+            "POST",
+            "/volumes/create",
+            &run.cred,
+            Some(r#"{"name":"v"}"#),
+        )
+        .await;
+    assert_eq!(s, 400, "{e}");
+    assert!(e.to_string().contains("two characters"), "{e}");
 
     // Certificates: the seed's three calls get one set.
     let first = run

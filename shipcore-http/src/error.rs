@@ -107,6 +107,13 @@ impl Error {
                 | E::UploadBusy { .. }
                 | E::EngineConflict { .. }
                 | E::Unplaceable(_) => StatusCode::CONFLICT,
+                // An engine's verdict on what it was asked (a bad
+                // parameter, no such object, a name in use) is the
+                // caller's to fix and keeps its status; any other answer
+                // is the engine's failure.
+                E::EngineApi { status: 400, .. } => StatusCode::BAD_REQUEST,
+                E::EngineApi { status: 404, .. } => StatusCode::NOT_FOUND,
+                E::EngineApi { status: 409, .. } => StatusCode::CONFLICT,
                 E::Unreachable { .. } | E::Tls { .. } | E::EngineApi { .. } => {
                     StatusCode::BAD_GATEWAY
                 }
@@ -220,6 +227,24 @@ pub fn with_envelope<E: Envelope, S: Clone + Send + Sync + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_engines_verdict_on_the_request_keeps_its_status() {
+        let engine = |status| {
+            Error::Core(shipcore::Error::EngineApi {
+                engine: "e1".into(),
+                status,
+                message: "no".into(),
+            })
+            .status()
+            .as_u16()
+        };
+        assert_eq!(engine(400), 400);
+        assert_eq!(engine(404), 404);
+        assert_eq!(engine(409), 409);
+        assert_eq!(engine(500), 502);
+        assert_eq!(engine(503), 502);
+    }
 
     #[tokio::test]
     async fn a_family_renders_failures_in_its_own_envelope() {

@@ -490,6 +490,14 @@ impl ImageConfig {
                 ),
             ));
         }
+        if let Some(max) = self.restart_policy.maximum_retry {
+            if max > i32::MAX as u32 {
+                return Err(Error::invalid(
+                    "restart_policy.maximum_retry",
+                    format!("must be at most {}, got {max}", i32::MAX),
+                ));
+            }
+        }
         for (i, bp) in self.bind_ports.iter().enumerate() {
             validate_port(
                 &format!("bind_ports[{i}].container_port"),
@@ -730,6 +738,10 @@ mod tests {
             (
                 Box::new(|r| r.restart_policy.name = "sometimes".into()),
                 "restart_policy.name",
+            ),
+            (
+                Box::new(|r| r.restart_policy.maximum_retry = Some(1 << 31)),
+                "restart_policy.maximum_retry",
             ),
             (
                 Box::new(|r| r.bind_ports[1].port = 70000),

@@ -23,7 +23,7 @@ use crate::store::{get_json, put_json, Expect};
 pub struct NewVolume {
     #[cfg_attr(
         feature = "openapi",
-        schema(pattern = "^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
+        schema(pattern = "^[A-Za-z0-9][A-Za-z0-9-]{1,63}$")
     )]
     pub name: String,
     #[serde(default)]
@@ -44,6 +44,12 @@ impl Projects {
     /// are refused.
     pub async fn create_volume(&self, req: NewVolume, by: &Owner) -> Result<Volume> {
         validate_name("name", &req.name)?;
+        if req.name.len() < 2 {
+            return Err(Error::invalid(
+                "name",
+                "a volume's name has at least two characters (Docker's rule)",
+            ));
+        }
         if req.driver_opts.len() > 64 || req.labels.len() > 64 {
             return Err(Error::invalid(
                 "driverOpts",
