@@ -203,7 +203,13 @@ fn build_shim(host: &str, needs: &Needs) {
     );
     write(
         "entry",
-        "#!/bin/sh\n# No command, or flags for the image's own program: a server.\n[ $# -eq 0 ] && exec /shim/idle\ncase \"$1\" in -*) exec /shim/idle;; esac\ncommand -v \"$1\" >/dev/null 2>&1 || exec /shim/idle\nexec \"$@\"\n",
+        "#!/bin/sh\n# No command, or flags for the image's own program: a server.\n[ $# -eq 0 ] && exec /shim/idle\ncase \"$1\" in -*) exec /shim/idle;; esac\n\
+         # Busybox's sh runs its own applet for a bare name (its crond, not\n\
+         # the stand-in PATH holds first): the file PATH finds is what runs.\n\
+         p=\n\
+         case \"$1\" in */*) ;; *) IFS=:; for d in $PATH; do [ -f \"$d/$1\" ] && [ -x \"$d/$1\" ] && { p=$d/$1; break; }; done; unset IFS;; esac\n\
+         if [ -n \"$p\" ]; then shift; exec \"$p\" \"$@\"; fi\n\
+         command -v \"$1\" >/dev/null 2>&1 || exec /shim/idle\nexec \"$@\"\n",
     );
     // Health checks' programs exit 0 even where busybox has them (a
     // `wget` of the server's own port finds no server here).
@@ -294,7 +300,8 @@ fn build_shim(host: &str, needs: &Needs) {
 }
 
 /// Containers by service, with a label naming the project, and whether
-/// each runs or ran to completion.
+/// each runs or ran to completion, never restarted (a server that fails
+/// and is restarted shows as running between its runs).
 fn containers(
     hosts: &[&str],
     project_label: &str,
@@ -305,28 +312,48 @@ fn containers(
     let mut bad = Vec::new();
     for host in hosts {
         let format = format!(
-            "{{{{.Label \"{service_label}\"}}}}|{{{{.State}}}}|{{{{.Status}}}}|{{{{.Names}}}}"
+            "{{{{.Label \"{service_label}\"}}}}|{{{{.State}}}}|{{{{.Status}}}}|{{{{.Names}}}}|{{{{.ID}}}}"
         );
-        let out = docker(
-            host,
-            &[
-                "ps",
-                "-a",
-                "--filter",
-                &format!("label={project_label}={project}"),
-                "--format",
-                &format,
-            ],
-        );
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let filter = format!("label={project_label}={project}");
+        let ps = ["ps", "-a", "--filter", &filter, "--format", &format];
+        let out = docker(host, &ps);
+        let mut listed = String::from_utf8_lossy(&out.stdout).into_owned();
+        if listed.contains("|Up Less than a second") {
+            // A server that fails at its start (a daemon without its
+            // configuration) has failed and been restarted a second on.
+            std::thread::sleep(Duration::from_secs(1));
+            listed = String::from_utf8_lossy(&docker(host, &ps).stdout).into_owned();
+        }
+        let ids: Vec<&str> = listed
+            .lines()
+            .filter_map(|l| l.rsplit('|').next())
+            .collect();
+        let mut args = vec!["inspect", "--format", "{{.Id}} {{.RestartCount}}"];
+        args.extend(&ids);
+        let restarts: BTreeMap<String, String> = if ids.is_empty() {
+            BTreeMap::new()
+        } else {
+            String::from_utf8_lossy(&docker(host, &args).stdout)
+                .lines()
+                .filter_map(|l| l.split_once(' '))
+                .map(|(id, n)| (id.to_string(), n.to_string()))
+                .collect()
+        };
+        for line in listed.lines() {
             let parts: Vec<&str> = line.split('|').collect();
-            let [svc, state, status, name] = parts[..] else {
+            let [svc, state, status, name, id] = parts[..] else {
                 continue;
             };
             *counts.entry(svc.to_string()).or_insert(0) += 1;
             let done = state == "exited" && status.starts_with("Exited (0)");
+            let restarted = restarts
+                .iter()
+                .find(|(full, _)| full.starts_with(id))
+                .is_some_and(|(_, n)| n != "0");
             if state != "running" && !done {
                 bad.push(format!("{name} {status}"));
+            } else if restarted {
+                bad.push(format!("{name} {status}, restarted"));
             }
         }
     }
@@ -406,13 +433,13 @@ impl ComposeRun {
         }
         let started = Instant::now();
         let up = self.compose(&["up", "-d", "-t", "1"]);
+        let took = started.elapsed();
         let (theirs, bad) = containers(
             &[&self.host],
             "com.docker.compose.project",
             "com.docker.compose.service",
             &self.project,
         );
-        let took = started.elapsed();
         down(&self.dir, &self.project, &self.host, &self.env);
         if up.status.success() && theirs == self.want {
             return Outcome::Ran(theirs, bad, took);
@@ -446,18 +473,21 @@ async fn shipd_run(api: &Api, project: &str, host: &str, body: String) -> Shipd 
     } else {
         created
     };
-    let (ours, ours_bad) = containers(
-        &[host],
-        shipcore::projects::LABEL_PROJECT,
-        "io.shipcore.project.service",
-        project,
-    );
+    let took = started.elapsed();
+    let (ours, ours_bad) = tokio::task::block_in_place(|| {
+        containers(
+            &[host],
+            shipcore::projects::LABEL_PROJECT,
+            "io.shipcore.project.service",
+            project,
+        )
+    });
     Shipd {
         status,
         view,
         ours,
         ours_bad,
-        took: started.elapsed(),
+        took,
     }
 }
 
@@ -640,11 +670,16 @@ async fn corpus_runs_through_post_projects_as_docker_compose_runs_it() {
                     ));
                 }
                 println!(
-                    "{fixture}: {} containers; docker-compose {:.1}s, shipd {:.1}s{}",
+                    "{fixture}: {} containers; docker-compose {:.1}s, shipd {:.1}s{}{}",
                     theirs.values().sum::<u64>(),
                     compose_took.as_secs_f64(),
                     took.as_secs_f64(),
-                    if alone { "" } else { ", side by side" }
+                    if alone { "" } else { ", side by side" },
+                    if theirs_bad.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; not running under either: {theirs_bad:?} / {ours_bad:?}")
+                    }
                 );
                 compared.push(fixture);
             }

@@ -156,7 +156,7 @@ fn check_fields(body: &serde_json::Value) -> Result<(), Error> {
     tag = "containers",
     params(DeployQuery),
     request_body = ImageConfig,
-    responses((status = 201, description = "The containers placed and started", body = [Container]), (status = 200, description = "With `dry_run=true`: where they would go, and why not elsewhere; nothing is made", body = DryRunAnswer), (status = 400, description = "Malformed body or invalid field", body = ErrorBody), (status = 409, description = "No engine can take it; `refusals` explains each engine", body = ErrorBody), (status = 502, description = "The engine failed or could not be reached", body = ErrorBody), (status = 504, description = "The engine did not answer in time, or a pull took too long", body = ErrorBody))
+    responses((status = 201, description = "The containers placed and started", body = [Container]), (status = 200, description = "With `dry_run=true`: where they would go, and why not elsewhere; nothing is made", body = DryRunAnswer), (status = 400, description = "Malformed body or invalid field, or an engine refused a field", body = ErrorBody), (status = 404, description = "The image is not on the engine and its registry has no such repository or tag", body = ErrorBody), (status = 409, description = "No engine can take it; `refusals` explains each engine", body = ErrorBody), (status = 502, description = "The engine failed or could not be reached", body = ErrorBody), (status = 504, description = "The engine did not answer in time, or a pull took too long", body = ErrorBody))
 )]
 pub async fn deploy(
     State(app): State<App>,

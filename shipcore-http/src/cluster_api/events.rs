@@ -123,7 +123,7 @@ pub struct HubPush {
     params(("key" = String, Path, description = "The webhook key")),
     request_body = HubPush,
     security(()),
-    responses((status = 200, description = "Containers of the image redeployed", body = HubResult), (status = 400, body = ErrorBody), (status = 401, description = "Unknown webhook key", body = ErrorBody), (status = 403, description = "The key is for another image", body = ErrorBody), (status = 502, description = "The engine failed or could not be reached", body = ErrorBody), (status = 504, description = "A pull took too long", body = ErrorBody))
+    responses((status = 200, description = "Containers of the image redeployed", body = HubResult), (status = 400, body = ErrorBody), (status = 401, description = "Unknown webhook key", body = ErrorBody), (status = 403, description = "The key is for another image", body = ErrorBody), (status = 404, description = "The registry has no such repository or tag", body = ErrorBody), (status = 502, description = "The engine failed or could not be reached", body = ErrorBody), (status = 504, description = "A pull took too long", body = ErrorBody))
 )]
 pub async fn hub(
     State(app): State<App>,

@@ -93,7 +93,21 @@ impl Cluster {
             .map_err(|_| Error::Timeout {
                 engine: id.clone(),
                 seconds: limit.as_secs(),
-            })??;
+            })?
+            // An error answer to `GET /info` is no verdict on the request:
+            // the address is not a Docker engine that works.
+            .map_err(|e| match e {
+                Error::EngineApi {
+                    engine,
+                    status,
+                    message,
+                } => Error::Unreachable {
+                    engine,
+                    addr: record.engine.addr.clone(),
+                    reason: format!("it answered GET /info with {status}: {message}"),
+                },
+                e => e,
+            })?;
         fill_capacity(&mut record, &info)?;
         let doc = EngineDoc {
             record,

@@ -1,0 +1,31 @@
+//! Compose files: YAML (anchors, merge keys, budgets), interpolation, the
+//! `.env` file beside them and profiles, into the compose model; what
+//! parses must print as YAML that parses again to the same model.
+#![no_main]
+use std::collections::BTreeMap;
+
+use libfuzzer_sys::fuzz_target;
+use shipcore::compose::{parse_with, to_yaml, Extras, ParseOptions};
+
+fuzz_target!(|data: &[u8]| {
+    // The template, then after a NUL byte the `.env` file beside it.
+    let text = String::from_utf8_lossy(data);
+    let (src, dotenv) = text.split_once('\0').unwrap_or((&text, ""));
+    let env = BTreeMap::from([
+        ("TAG".to_string(), "1.0".to_string()),
+        ("EMPTY".to_string(), String::new()),
+    ]);
+    let files = BTreeMap::from([(".env".to_string(), dotenv.to_string())]);
+    let Ok(extras) = Extras::checked(&files, &["*".to_string()]) else {
+        return;
+    };
+    for allow_binds in [false, true] {
+        let opts = ParseOptions { allow_binds };
+        if let Ok(model) = parse_with(src, &env, &opts, &extras) {
+            if let Ok(again) = to_yaml(&model) {
+                let reparsed = parse_with(&again, &BTreeMap::new(), &opts, &Extras::default());
+                assert!(reparsed.is_ok(), "{again}: {reparsed:?}");
+            }
+        }
+    }
+});
