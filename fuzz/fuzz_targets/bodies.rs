@@ -36,7 +36,8 @@ fuzz_target!(|data: &[u8]| {
             let _ = read::<Volume>(body).map(|v| v.validate());
         }
         4 => {
-            let _ = read::<NewVolume>(body).map(|v| shipcore::model::validate_name("name", &v.name));
+            let _ =
+                read::<NewVolume>(body).map(|v| shipcore::model::validate_name("name", &v.name));
         }
         5 => {
             if let Some(p) = read::<NewProject>(body) {

@@ -89,7 +89,25 @@ impl ComposeFile {
         for (k, v) in &self.extensions {
             root.insert(k.clone(), v.clone());
         }
-        Value::Object(root)
+        let mut spec = Value::Object(root);
+        escape_dollars(&mut spec);
+        spec
+    }
+}
+
+/// Writes every `$` of the values as `$$`: what was interpolated stays
+/// what it is when the file is read again (a regular expression's `$`
+/// in a command, a password's). Keys are not interpolated. A stack, not
+/// recursion: extensions are as deep as their author made them.
+fn escape_dollars(v: &mut Value) {
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::String(s) if s.contains('$') => *s = s.replace('$', "$$"),
+            Value::Array(a) => stack.extend(a.iter_mut()),
+            Value::Object(o) => stack.extend(o.values_mut()),
+            _ => {}
+        }
     }
 }
 
@@ -486,6 +504,7 @@ mod tests {
             "    ulimits: {nofile: {soft: 1, hard: 2}}\n    logging: {driver: json-file, options: {max-size: 1m}}\n",
             "    deploy: {labels: {traefik.enable: \"true\"}, resources: {limits: {cpus: \"0.5\", memory: 64M, pids: 9}}}\n    stop_grace_period: 1m30s\n",
             "  db:\n    image: postgres\n    network_mode: host\n    healthcheck: {test: [CMD, true]}\n",
+            "    command: [\"grep\", \"^/(sys|proc)($$|/)\", \"$${HOME}\"]\n",
             "networks:\n  back:\n    ipam: {config: [{subnet: 10.5.0.0/16}]}\nvolumes:\n  data: {}\n",
         );
         let opts = ParseOptions { allow_binds: true };
