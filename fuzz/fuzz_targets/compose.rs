@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
     for allow_binds in [false, true] {
         let opts = ParseOptions { allow_binds };
         if let Ok(model) = parse_with(src, &env, &opts, &extras) {
-            let again = to_yaml(&model.to_spec("fuzz"));
+            let again = to_yaml(&model.to_file("fuzz"));
             let reparsed = parse_with(&again, &BTreeMap::new(), &opts, &Extras::default());
             assert!(reparsed.is_ok(), "{again}: {reparsed:?}");
         }

@@ -89,16 +89,22 @@ impl ComposeFile {
         for (k, v) in &self.extensions {
             root.insert(k.clone(), v.clone());
         }
-        let mut spec = Value::Object(root);
+        Value::Object(root)
+    }
+
+    /// [`ComposeFile::to_spec`] as a file to read again: every `$` of the
+    /// values written `$$`, so that what was interpolated stays what it is
+    /// (a regular expression's `$` in a command, a password's), as `docker
+    /// compose config` writes it. Keys are not interpolated.
+    pub fn to_file(&self, name: &str) -> Value {
+        let mut spec = self.to_spec(name);
         escape_dollars(&mut spec);
         spec
     }
 }
 
-/// Writes every `$` of the values as `$$`: what was interpolated stays
-/// what it is when the file is read again (a regular expression's `$`
-/// in a command, a password's). Keys are not interpolated. A stack, not
-/// recursion: extensions are as deep as their author made them.
+/// Writes every `$` of the values as `$$`. A stack, not recursion:
+/// extensions are as deep as their author made them.
 fn escape_dollars(v: &mut Value) {
     let mut stack = vec![v];
     while let Some(v) = stack.pop() {
@@ -491,8 +497,8 @@ mod tests {
         }
     }
 
-    /// What `to_spec` writes reads back to the same model: the spec form
-    /// loses nothing the model holds.
+    /// What `to_file` writes reads back to the same model: the spec form
+    /// loses nothing the model holds, a `$` included.
     #[test]
     fn the_spec_form_reads_back_to_the_same_model() {
         let src = concat!(
@@ -509,7 +515,7 @@ mod tests {
         );
         let opts = ParseOptions { allow_binds: true };
         let f = parse(src, &BTreeMap::new(), &opts).unwrap();
-        let spec = f.to_spec("demo");
+        let spec = f.to_file("demo");
         let again = parse(&to_yaml(&spec), &BTreeMap::new(), &opts).unwrap();
         assert_eq!(
             again,

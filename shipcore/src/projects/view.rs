@@ -173,7 +173,7 @@ impl Projects {
                 ),
             });
         }
-        Ok(doc.current.parse()?.to_spec(&doc.name))
+        Ok(doc.current.parse()?.to_file(&doc.name))
     }
 
     /// Services whose id contains `q`, of the projects `who` may see.
