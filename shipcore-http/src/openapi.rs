@@ -543,6 +543,25 @@ mod tests {
                 assert_eq!(re.is_match(s), parses(s), "{what}: {s:?} against {pattern}");
             }
         }
+        // A webhook key's image: what the document allows, the parser
+        // takes (the parser takes more: tags, digests, ports).
+        let doc: serde_json::Value =
+            serde_json::from_str(&crate::openapi().to_json().unwrap()).unwrap();
+        let pattern = doc["components"]["schemas"]["Image"]["properties"]["image"]["pattern"]
+            .as_str()
+            .unwrap();
+        let re = regex::Regex::new(pattern).unwrap();
+        samples.push("zk2c__8w.87f/kl".into());
+        samples.push("registry.example.com/team/app".into());
+        let mut matched = 0;
+        for s in &samples {
+            if re.is_match(s) {
+                matched += 1;
+                let parsed = shipcore::model::ImageRef::parse(s);
+                assert!(parsed.is_ok(), "image: {s:?} matches {pattern}: {parsed:?}");
+            }
+        }
+        assert!(matched > 100, "{matched}");
     }
 
     #[test]

@@ -238,9 +238,10 @@ pub async fn webhook_keys(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Image {
-    /// The image's repository (`ehazlett/redis`).
+    /// The image's repository (`ehazlett/redis`, `registry.example.com/team/app`):
+    /// a first component with a `.` before a `/` is a registry host.
     #[schema(
-        pattern = "^[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*$",
+        pattern = "^([a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*|([a-z0-9]+((_|__|-+)[a-z0-9]+)*|[a-z0-9]+(-+[a-z0-9]+)*(\\.[a-z0-9]+(-+[a-z0-9]+)*)+)(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)+)$",
         max_length = 255
     )]
     image: String,

@@ -467,24 +467,8 @@ pub struct Scale {
     #[serde(rename = "type")]
     #[schema(pattern = "^scale_to$")]
     kind: String,
-    #[serde(deserialize_with = "whole_number")]
+    #[serde(deserialize_with = "shipcore::model::whole_number")]
     value: u32,
-}
-
-/// A count: a JSON number that is whole (`3` or `3.0`, as JSON Schema's
-/// `integer` has it) and fits.
-fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    let n = serde_json::Number::deserialize(d)?;
-    n.as_u64()
-        .or_else(|| {
-            n.as_f64()
-                .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX))
-                .map(|f| f as u64)
-        })
-        .and_then(|v| u32::try_from(v).ok())
-        .ok_or_else(|| {
-            serde::de::Error::custom(format!("{n} is not a whole number from 0 to {}", u32::MAX))
-        })
 }
 
 #[utoipa::path(post, path = "/services/{id}/scale", tag = "projects", params(("id" = String, Path,)), request_body = Scale, responses((status = 200, description = "Scaled"), (status = 400, description = "Not {type: scale_to, value: N}", body = ErrorBody), (status = 409, description = "The engine lacks the room (the explanation says why)", body = ErrorBody)))]

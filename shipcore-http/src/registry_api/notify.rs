@@ -35,7 +35,7 @@ pub fn router() -> OpenApiRouter<App> {
 pub struct EndpointBody {
     /// `http://` or `https://`, without a user or password.
     #[schema(
-        pattern = "^https?://[^@/?#\\s:][^@/?#\\s]*([/?#][^\\s]*)?$",
+        pattern = "^https?://[^@/?#\\s:\\x00-\\x1f\\x7f-\\x9f][^@/?#\\s\\x00-\\x1f\\x7f-\\x9f]*([/?#][^\\s\\x00-\\x1f\\x7f-\\x9f]*)?$",
         max_length = 2048
     )]
     url: String,

@@ -32,5 +32,7 @@ pub use event::{Event, EventType, ImageEvent};
 pub use image::{validate_repository, validate_tag, Digest, ImageRef, Platform};
 pub use network::{ipv4_in, Endpoint, IpamPool};
 pub use project::{Project, ProjectState, Service, Volume, VolumeRef};
-pub use units::{millicpus, parse_rfc3339, rfc3339, HostPort, Millicpus};
+pub use units::{
+    millicpus, parse_rfc3339, rfc3339, whole_number, whole_number_opt, HostPort, Millicpus,
+};
 pub use validate::{validate_name, validate_port, NAME_PATTERN};

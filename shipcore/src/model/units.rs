@@ -141,6 +141,30 @@ pub fn parse_rfc3339(s: &str) -> Option<u64> {
     u64::try_from(days * 86_400 + h * 3600 + m * 60 + sec).ok()
 }
 
+/// A count in a JSON body, for `#[serde(deserialize_with)]`: a whole
+/// number (`3` or `3.0`, as JSON Schema's `integer` has it) that fits.
+pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    whole(serde_json::Number::deserialize(d)?)
+}
+
+/// As [`whole_number`], for an optional field (with `#[serde(default)]`).
+pub fn whole_number_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    Option::<serde_json::Number>::deserialize(d)?
+        .map(whole)
+        .transpose()
+}
+
+fn whole<E: serde::de::Error>(n: serde_json::Number) -> Result<u32, E> {
+    n.as_u64()
+        .or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX))
+                .map(|f| f as u64)
+        })
+        .and_then(|v| u32::try_from(v).ok())
+        .ok_or_else(|| E::custom(format!("{n} is not a whole number from 0 to {}", u32::MAX)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,7 +27,11 @@ pub const MAX_DAYS: u32 = 36_500;
 #[serde(deny_unknown_fields)]
 pub struct Rules {
     /// Keep the N most recently pushed tags.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::model::whole_number_opt"
+    )]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000000))]
     pub keep_newest: Option<u32>,
     /// Keep tags matching any of these patterns (`*` any run, `?` one
@@ -39,7 +43,11 @@ pub struct Rules {
     )]
     pub keep_matching: Vec<String>,
     /// Keep tags pulled in the last D days.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::model::whole_number_opt"
+    )]
     #[cfg_attr(feature = "openapi", schema(maximum = 36500))]
     pub keep_pulled_within_days: Option<u32>,
     /// Tags matching any of these patterns are immutable: once pushed,
@@ -258,6 +266,26 @@ pub fn matches(pattern: &str, text: &str) -> bool {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn counts_are_whole_numbers_written_either_way() {
+        let r: Rules =
+            serde_json::from_str(r#"{"keep_newest": 3.0, "keep_pulled_within_days": 2407}"#)
+                .unwrap();
+        assert_eq!(r.keep_newest, Some(3));
+        assert_eq!(r.keep_pulled_within_days, Some(2407));
+        assert_eq!(
+            serde_json::from_str::<Rules>("{}").unwrap(),
+            Rules::default()
+        );
+        for bad in [
+            r#"{"keep_newest": 2.5}"#,
+            r#"{"keep_newest": -1}"#,
+            r#"{"keep_newest": "3"}"#,
+        ] {
+            assert!(serde_json::from_str::<Rules>(bad).is_err(), "{bad}");
+        }
+    }
 
     const NOW: u64 = 1_800_000_000;
 
