@@ -330,13 +330,14 @@ fn containers(
             .collect();
         let mut args = vec!["inspect", "--format", "{{.Id}} {{.RestartCount}}"];
         args.extend(&ids);
-        let restarts: BTreeMap<String, String> = if ids.is_empty() {
+        // Whether each restarted, by the short id `docker ps` shows.
+        let restarted: BTreeMap<String, bool> = if ids.is_empty() {
             BTreeMap::new()
         } else {
             String::from_utf8_lossy(&docker(host, &args).stdout)
                 .lines()
                 .filter_map(|l| l.split_once(' '))
-                .map(|(id, n)| (id.to_string(), n.to_string()))
+                .map(|(id, n)| (id.chars().take(12).collect(), n != "0"))
                 .collect()
         };
         for line in listed.lines() {
@@ -346,13 +347,9 @@ fn containers(
             };
             *counts.entry(svc.to_string()).or_insert(0) += 1;
             let done = state == "exited" && status.starts_with("Exited (0)");
-            let restarted = restarts
-                .iter()
-                .find(|(full, _)| full.starts_with(id))
-                .is_some_and(|(_, n)| n != "0");
             if state != "running" && !done {
                 bad.push(format!("{name} {status}"));
-            } else if restarted {
+            } else if restarted.get(id).copied().unwrap_or(false) {
                 bad.push(format!("{name} {status}, restarted"));
             }
         }

@@ -491,7 +491,7 @@ impl ImageConfig {
             ));
         }
         if let Some(max) = self.restart_policy.maximum_retry {
-            if max > i32::MAX as u32 {
+            if i32::try_from(max).is_err() {
                 return Err(Error::invalid(
                     "restart_policy.maximum_retry",
                     format!("must be at most {}, got {max}", i32::MAX),
