@@ -260,3 +260,44 @@ async fn a_lost_store_is_rebuilt_from_real_engines_and_policy_restarts_container
     );
     clean(&c).await;
 }
+
+/// A volume driver the engine does not have is refused at once, with the
+/// drivers it has (Docker itself looks for the plugin for 15 s first).
+#[tokio::test]
+async fn an_unknown_volume_driver_is_refused_at_once() {
+    let Some((a, _)) = engines() else { return };
+    use shipcore::engine::{EngineBackend, VolumeSpec};
+    let engine =
+        shipcore_docker::DockerEngine::new(&shipcore_docker::EngineTarget::new("a", a.clone()))
+            .unwrap();
+    let name = unique("drv");
+    let started = std::time::Instant::now();
+    let err = engine
+        .create_volume(&VolumeSpec {
+            name: name.clone(),
+            driver: "no-such-driver".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert!(
+        matches!(&err, shipcore::Error::Invalid { field, reason }
+            if field == "driver" && reason.contains("\"no-such-driver\"") && reason.contains("local")),
+        "{err}"
+    );
+    assert!(engine.inspect_volume(&name).await.is_err());
+    // `local`, named or not, is made.
+    for driver in ["local", ""] {
+        let v = engine
+            .create_volume(&VolumeSpec {
+                name: name.clone(),
+                driver: driver.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(v.driver, "local");
+        engine.remove_volume(&name, false).await.unwrap();
+    }
+}

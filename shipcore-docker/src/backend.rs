@@ -87,6 +87,39 @@ impl DockerEngine {
     fn origin(&self) -> &crate::error::Origin {
         &self.client.origin
     }
+
+    /// The engine's volume drivers: those `GET /info` lists (`local` and
+    /// the plugins loaded) and the enabled managed plugins that are volume
+    /// drivers.
+    async fn volume_drivers(&self, d: &bollard::Docker) -> Result<Vec<String>> {
+        let info = d
+            .info()
+            .await
+            .map_err(|e| self.origin().error("engine", "", e))?;
+        let mut drivers: Vec<String> = info.plugins.and_then(|p| p.volume).unwrap_or_default();
+        let filters = std::collections::HashMap::from([(
+            "capability".to_string(),
+            vec!["volumedriver".to_string()],
+        )]);
+        let plugins = d
+            .list_plugins(Some(q::ListPluginsOptions {
+                filters: Some(filters),
+            }))
+            .await
+            .map_err(|e| self.origin().error("plugin", "", e))?;
+        drivers.extend(plugins.into_iter().filter(|p| p.enabled).map(|p| p.name));
+        drivers.sort();
+        drivers.dedup();
+        Ok(drivers)
+    }
+}
+
+/// Whether `driver` is one of `drivers`; a managed plugin is named with its
+/// tag (`vieux/sshfs:latest`), which a driver may leave out.
+fn has_driver(drivers: &[String], driver: &str) -> bool {
+    drivers
+        .iter()
+        .any(|d| d == driver || d.strip_suffix(":latest") == Some(driver))
 }
 
 fn secs(t: Option<Duration>) -> Option<i32> {
@@ -448,6 +481,22 @@ impl EngineBackend for DockerEngine {
 
     async fn create_volume(&self, spec: &VolumeSpec) -> Result<VolumeInfo> {
         let d = self.client.docker().await?;
+        if !spec.driver.is_empty() && spec.driver != "local" {
+            // Docker looks for a driver it does not know for 15 s before it
+            // refuses: ask which it has instead.
+            let drivers = self.volume_drivers(&d).await?;
+            if !has_driver(&drivers, &spec.driver) {
+                return Err(shipcore::Error::invalid(
+                    "driver",
+                    format!(
+                        "engine {} has no volume driver {:?} (it has: {})",
+                        self.origin().engine,
+                        spec.driver,
+                        drivers.join(", ")
+                    ),
+                ));
+            }
+        }
         let request = bollard::models::VolumeCreateRequest {
             name: Some(spec.name.clone()),
             driver: Some(if spec.driver.is_empty() {
@@ -688,7 +737,18 @@ impl EngineBackend for DockerEngine {
 
 #[cfg(test)]
 mod tests {
-    use super::split_reference;
+    use super::{has_driver, split_reference};
+
+    #[test]
+    fn volume_drivers() {
+        let drivers = ["local".to_string(), "vieux/sshfs:latest".to_string()];
+        assert!(has_driver(&drivers, "local"));
+        assert!(has_driver(&drivers, "vieux/sshfs"));
+        assert!(has_driver(&drivers, "vieux/sshfs:latest"));
+        assert!(!has_driver(&drivers, "vieux/sshfs:1.0"));
+        assert!(!has_driver(&drivers, "sshfs"));
+        assert!(!has_driver(&drivers, ""));
+    }
 
     #[test]
     fn references() {
