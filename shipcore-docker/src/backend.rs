@@ -579,10 +579,20 @@ impl EngineBackend for DockerEngine {
             }),
             ..Default::default()
         };
-        let created = d
-            .create_network(request)
-            .await
-            .map_err(|e| self.origin().error("network", &spec.name, e))?;
+        let created = d.create_network(request).await.map_err(|e| match e {
+            // The network is what is being made: Docker's 404 here is a
+            // missing driver or, most often, no address pool left ("could
+            // not find an available, non-overlapping IPv4 address pool").
+            bollard::errors::Error::DockerResponseServerError {
+                status_code: 404,
+                message,
+            } => shipcore::Error::EngineApi {
+                engine: self.origin().engine.clone(),
+                status: 404,
+                message: format!("cannot create network {}: {}", spec.name, message.trim()),
+            },
+            e => self.origin().error("network", &spec.name, e),
+        })?;
         Ok(created.id)
     }
 

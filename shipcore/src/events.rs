@@ -73,8 +73,16 @@ pub struct EventLog {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     next: Arc<Mutex<u64>>,
+    /// Events waiting for the next writer (see `record_all`).
+    queued: Arc<std::sync::Mutex<Vec<Queued>>>,
     live: broadcast::Sender<Event>,
 }
+
+/// One caller's events, and where its answer goes.
+type Queued = (
+    Vec<NewEvent>,
+    tokio::sync::oneshot::Sender<Result<Vec<Event>>>,
+);
 
 impl std::fmt::Debug for EventLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -100,6 +108,7 @@ impl EventLog {
             store,
             clock,
             next: Arc::new(Mutex::new(last + 1)),
+            queued: Default::default(),
             live,
         })
     }
@@ -123,60 +132,119 @@ impl EventLog {
     }
 
     /// Records several events, in order, a store batch at a time.
+    ///
+    /// Events recorded at once share batches: each caller queues its
+    /// events, and whoever holds the log's end next writes every queued
+    /// event in order (one store write per `MAX_BATCH_OPS`), so a busy
+    /// cluster pays one durable write per group, not per event.
     pub async fn record_all(&self, events: Vec<NewEvent>) -> Result<Vec<Event>> {
-        let mut next = self.next.lock().await;
-        let time = self.clock.rfc3339();
-        let mut recorded = Vec::with_capacity(events.len());
-        let mut events = events.into_iter().peekable();
-        while events.peek().is_some() {
-            let mut chunk: Vec<Event> = events
-                .by_ref()
-                .take(MAX_BATCH_OPS)
-                .map(|e| Event {
-                    seq: 0,
-                    kind: e.kind,
-                    time: time.clone(),
-                    message: e.message,
-                    tags: e.tags,
-                    engine: e.engine,
-                    container: e.container.map(Box::new),
-                    image: e.image,
-                })
-                .collect();
-            // Another replica sharing the store may have taken these
-            // numbers: then the log's end is read again and the next ones
-            // are tried.
-            let mut attempts = 0;
-            loop {
-                for (i, e) in chunk.iter_mut().enumerate() {
-                    e.seq = *next + i as u64;
-                }
-                let ops = chunk
-                    .iter()
-                    .map(|e| Op::put_json(key(e.seq), e, Expect::Absent))
-                    .collect::<Result<Vec<_>>>()?;
-                match self.store.batch(ops).await {
-                    Ok(_) => break,
-                    Err(Error::Conflict { .. }) if attempts < 100 => {
-                        attempts += 1;
-                        let last = self.store.page(Page::last(EVENTS, 1)).await?;
-                        let end = match last.first() {
-                            Some(v) => v.json::<Event>()?.seq + 1,
-                            None => *next,
-                        };
-                        *next = end.max(*next + 1);
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            *next += chunk.len() as u64;
-            for e in &chunk {
-                // Nobody listening is fine.
-                let _ = self.live.send(e.clone());
-            }
-            recorded.extend(chunk);
+        if events.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(recorded)
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.queued
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((events, tx));
+        // The writing runs on its own task: a caller that goes away (its
+        // request dropped) does not take the others' events with it.
+        let log = self.clone();
+        tokio::spawn(async move {
+            let mut next = log.next.lock().await;
+            let queued = std::mem::take(
+                &mut *log
+                    .queued
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
+            if !queued.is_empty() {
+                log.write_queued(&mut next, queued).await;
+            }
+        });
+        rx.await.unwrap_or_else(|_| {
+            Err(Error::Storage {
+                reason: "an event was dropped before it was recorded".into(),
+            })
+        })
+    }
+
+    /// Writes the queued events of several callers in order and answers
+    /// each; `next` is the log's end, held.
+    async fn write_queued(&self, next: &mut u64, queued: Vec<Queued>) {
+        let time = self.clock.rfc3339();
+        let mut answers = Vec::with_capacity(queued.len());
+        let mut all = Vec::new();
+        for (events, tx) in queued {
+            let from = all.len();
+            all.extend(events.into_iter().map(|e| Event {
+                seq: 0,
+                kind: e.kind,
+                time: time.clone(),
+                message: e.message,
+                tags: e.tags,
+                engine: e.engine,
+                container: e.container.map(Box::new),
+                image: e.image,
+            }));
+            answers.push((from..all.len(), tx));
+        }
+        let mut failed: Option<(usize, String)> = None;
+        let mut start = 0;
+        while start < all.len() {
+            let end = (start + MAX_BATCH_OPS).min(all.len());
+            if let Err(e) = self.write_chunk(next, &mut all[start..end]).await {
+                failed = Some((start, e.to_string()));
+                break;
+            }
+            start = end;
+        }
+        for (range, tx) in answers {
+            let answer = match &failed {
+                // Some of the caller's events were not written.
+                Some((at, reason)) if range.end > *at => Err(Error::Storage {
+                    reason: reason.clone(),
+                }),
+                _ => Ok(all[range].to_vec()),
+            };
+            // A caller that went away does not need its answer.
+            let _ = tx.send(answer);
+        }
+    }
+
+    /// Writes one batch of events at the log's end (`next`, held), then
+    /// sends them to the live followers.
+    async fn write_chunk(&self, next: &mut u64, chunk: &mut [Event]) -> Result<()> {
+        // Another replica sharing the store may have taken these numbers:
+        // then the log's end is read again and the next ones are tried.
+        let mut attempts = 0;
+        loop {
+            for (i, e) in chunk.iter_mut().enumerate() {
+                e.seq = *next + i as u64;
+            }
+            let ops = chunk
+                .iter()
+                .map(|e| Op::put_json(key(e.seq), e, Expect::Absent))
+                .collect::<Result<Vec<_>>>()?;
+            match self.store.batch(ops).await {
+                Ok(_) => break,
+                Err(Error::Conflict { .. }) if attempts < 100 => {
+                    attempts += 1;
+                    let last = self.store.page(Page::last(EVENTS, 1)).await?;
+                    let end = match last.first() {
+                        Some(v) => v.json::<Event>()?.seq + 1,
+                        None => *next,
+                    };
+                    *next = end.max(*next + 1);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        *next += chunk.len() as u64;
+        for e in chunk.iter() {
+            // Nobody listening is fine.
+            let _ = self.live.send(e.clone());
+        }
+        Ok(())
     }
 
     /// Events newest first: `skip` of them left out, at most `limit`.
@@ -332,6 +400,50 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::store::MemoryStore;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn callers_at_once_share_writes_and_keep_their_order() {
+        let log = EventLog::open(
+            Arc::new(MemoryStore::new()),
+            Arc::new(crate::clock::SystemClock::new()),
+        )
+        .await
+        .unwrap();
+        let mut follow = log.follow(0).await.unwrap();
+        let mut tasks = Vec::new();
+        for c in 0..40 {
+            let log = log.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut seqs = Vec::new();
+                for turn in 0..5 {
+                    let events = (0..3)
+                        .map(|i| NewEvent::new(EventType::Scale, format!("{c}/{turn}/{i}"), &[]))
+                        .collect();
+                    let got = log.record_all(events).await.unwrap();
+                    let messages: Vec<_> = got.iter().map(|e| e.message.clone()).collect();
+                    assert_eq!(
+                        messages,
+                        (0..3)
+                            .map(|i| format!("{c}/{turn}/{i}"))
+                            .collect::<Vec<_>>()
+                    );
+                    // A caller's events are consecutive.
+                    assert_eq!(got[2].seq, got[0].seq + 2);
+                    seqs.extend(got.iter().map(|e| e.seq));
+                }
+                seqs
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        all.sort_unstable();
+        assert_eq!(all, (1..=600).collect::<Vec<u64>>());
+        for want in 1..=600u64 {
+            assert_eq!(follow.next().await.unwrap().unwrap().seq, want);
+        }
+    }
 
     #[tokio::test]
     async fn a_slow_reader_goes_back_to_the_pages_and_misses_nothing() {

@@ -118,7 +118,7 @@ pub enum Outcome {
 }
 
 /// What a restarted server does with a lifecycle it finds.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resume {
     /// Nothing is half-done.
     Nothing,

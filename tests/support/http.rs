@@ -137,34 +137,61 @@ pub async fn call(
     cred: &Cred,
     body: Option<&str>,
 ) -> (u16, serde_json::Value) {
-    let mut req = axum::http::Request::builder()
-        .method(method)
-        .uri(format!("{}{path}", base));
-    match cred {
-        Cred::None => {}
-        Cred::Key(k) => {
-            req = req.header("X-Service-Key", k);
-        }
-        Cred::Token(u, t) => {
-            req = req.header("X-Access-Token", format!("{u}:{t}"));
-        }
-        Cred::Basic(u, p) => {
-            use base64::Engine as _;
-            let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
-            req = req.header("Authorization", format!("Basic {token}"));
-        }
-    }
-    let req = req
-        .header("Content-Type", "application/json")
-        .body(Full::new(Bytes::from(body.unwrap_or("").to_string())))
-        .unwrap();
-    let res = client.request(req).await.unwrap();
-    let status = res.status().as_u16();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let (status, _, bytes) = send(
+        client,
+        base,
+        method,
+        path,
+        cred,
+        &[("Content-Type", "application/json")],
+        Bytes::from(body.unwrap_or("").to_string()),
+    )
+    .await
+    .unwrap();
     let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
         serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
     });
     (status, json)
+}
+
+/// One raw call that may fail (a server killed mid-request): the status,
+/// the headers and the body, or the transport's error.
+pub async fn send(
+    client: &Client<HttpConnector, Full<Bytes>>,
+    base: &str,
+    method: &str,
+    path: &str,
+    cred: &Cred,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> Result<(u16, axum::http::HeaderMap, Bytes), String> {
+    let mut req = axum::http::Request::builder()
+        .method(method)
+        .uri(format!("{base}{path}"));
+    req = match cred {
+        Cred::None => req,
+        Cred::Key(k) => req.header("X-Service-Key", k),
+        Cred::Token(u, t) => req.header("X-Access-Token", format!("{u}:{t}")),
+        Cred::Basic(u, p) => {
+            use base64::Engine as _;
+            let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+            req.header("Authorization", format!("Basic {token}"))
+        }
+    };
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(Full::new(body)).map_err(|e| e.to_string())?;
+    let res = client.request(req).await.map_err(|e| e.to_string())?;
+    let status = res.status().as_u16();
+    let head = res.headers().clone();
+    let bytes = res
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    Ok((status, head, bytes))
 }
 
 /// A client for a server started elsewhere (a `shipd` process).

@@ -102,7 +102,7 @@ impl Access {
             .store
             .delete(&format!("{ACCOUNTS}{username}"), Expect::Any)
             .await?;
-        self.forget_principals();
+        self.forget_principals_where(|p| p.name == username);
         match deleted {
             Some(_) => {
                 self.note(EventType::RemoveAccount, format!("username={username}"))
@@ -162,7 +162,7 @@ impl Access {
         self.store
             .delete(&format!("{ROLES}{name}"), Expect::Any)
             .await?;
-        self.forget_principals();
+        self.forget_principals_where(|p| p.role.name == name);
         self.note(EventType::RemoveRole, format!("name={name}"))
             .await;
         Ok(())

@@ -396,7 +396,7 @@ impl Access {
             }
         }
         self.store.batch(ops).await?;
-        self.forget_principals();
+        self.forget_principals_where(|p| p.name == record.subject);
         self.note(
             EventType::RevokeCertificate,
             format!("username={} serial={}", record.subject, record.serial),

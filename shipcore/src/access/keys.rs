@@ -137,7 +137,8 @@ impl Access {
             .await?;
         // After the delete: a request that looked the key up before it
         // could otherwise cache it again in between.
-        self.forget_principals();
+        let name = format!("key:{}", stored.prefix);
+        self.forget_principals_where(|p| p.name == name);
         self.note(
             EventType::RemoveServiceKey,
             format!("key={}", stored.prefix),

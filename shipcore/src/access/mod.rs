@@ -238,16 +238,24 @@ impl Access {
             })
     }
 
-    /// Forgets every cached principal: a key, role or account changed or
-    /// went away. Called after the store was changed; the counter moves
-    /// under the caches' locks, so a lookup that began before cannot cache
-    /// what it found after this.
+    /// Forgets every cached principal: access changed in a way this
+    /// replica cannot see the extent of (another replica's change).
     fn forget_principals(&self) {
+        self.forget_principals_where(|_| true);
+    }
+
+    /// Forgets the cached principals that a change to a key, role or
+    /// account touched (those for which `touched` holds), and keeps the
+    /// others: one account's removal does not send every other caller's
+    /// password through argon2 again. Called after the store was changed;
+    /// the counter moves under the caches' locks, so a lookup that began
+    /// before cannot cache what it found after this.
+    fn forget_principals_where(&self, touched: impl Fn(&Principal) -> bool) {
         for cache in [&self.known, &self.logins] {
             let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
             self.changes
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            cache.clear();
+            cache.retain(|_, p| !touched(p));
         }
     }
 

@@ -183,6 +183,69 @@ async fn a_key_deleted_while_it_is_looked_up_is_never_cached_again() {
 }
 
 #[tokio::test]
+async fn a_removal_forgets_only_the_principals_it_touches() {
+    // Churn of other accounts and keys does not send every caller's
+    // password through argon2 again, and what was removed is refused.
+    let a = Access::new(Arc::new(MemoryStore::new()));
+    a.bootstrap(Some("adminpw1".into())).await.unwrap();
+    a.create_role("ops", vec![]).await.unwrap();
+    for (name, role) in [("alice", "user"), ("bob", "user"), ("carol", "ops")] {
+        a.create_account(name, "secret-pw", role).await.unwrap();
+    }
+    let logins = |a: &Access| a.logins.lock().unwrap().len();
+    for name in ["admin", "alice", "bob", "carol"] {
+        let pw = if name == "admin" {
+            "adminpw1"
+        } else {
+            "secret-pw"
+        };
+        assert!(a.by_password(name, pw, None).await.unwrap().is_some());
+    }
+    assert_eq!(logins(&a), 4);
+    let k1 = a.create_service_key("k1", "user").await.unwrap().key;
+    let k2 = a.create_service_key("k2", "user").await.unwrap().key;
+    assert!(a.by_service_key(&k1).await.unwrap().is_some());
+    assert!(a.by_service_key(&k2).await.unwrap().is_some());
+
+    a.delete_service_key(&k1).await.unwrap();
+    assert!(a.cached_service_key(&k1).is_none());
+    assert!(a.cached_service_key(&k2).is_some());
+    assert!(a.by_service_key(&k1).await.unwrap().is_none());
+    assert_eq!(logins(&a), 4);
+
+    a.delete_account("bob").await.unwrap();
+    assert_eq!(logins(&a), 3);
+    assert!(a
+        .by_password("bob", "secret-pw", None)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(a.cached_service_key(&k2).is_some());
+
+    a.set_password("alice", "other-pw1").await.unwrap();
+    assert_eq!(logins(&a), 2);
+    assert!(a
+        .by_password("alice", "secret-pw", None)
+        .await
+        .unwrap()
+        .is_none());
+
+    // A role goes only once no one holds it; what cached it is forgotten.
+    a.delete_account("carol").await.unwrap();
+    a.create_account("dave", "secret-pw", "ops").await.unwrap();
+    assert!(a
+        .by_password("dave", "secret-pw", None)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(logins(&a), 2);
+    a.delete_account("dave").await.unwrap();
+    a.delete_role("ops").await.unwrap();
+    assert_eq!(logins(&a), 1, "admin's login stays cached");
+    assert!(a.cached_service_key(&k2).is_some());
+}
+
+#[tokio::test]
 async fn grants_stay_within_the_granters_role_and_used_roles_stay() {
     let a = Access::new(Arc::new(MemoryStore::new()));
     a.bootstrap(Some("pw".into())).await.unwrap();

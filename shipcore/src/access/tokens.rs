@@ -183,7 +183,7 @@ impl Access {
             .await?
             .is_some();
         if ended {
-            self.forget_principals();
+            self.forget_principals_where(|p| p.name == username);
         }
         Ok(ended)
     }
@@ -224,7 +224,7 @@ impl Access {
                 Err(e) => return Err(e),
             }
         }
-        self.forget_principals();
+        self.forget_principals_where(|p| p.name == username);
         self.end_tokens(username).await?;
         self.note(EventType::ChangePassword, format!("username={username}"))
             .await;

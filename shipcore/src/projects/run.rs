@@ -99,6 +99,44 @@ impl Site {
             .await
     }
 
+    /// Docker (before API 1.44) makes a second network of a name that
+    /// exists when asked twice: a create still in flight when shipd died,
+    /// then asked again after the restart, leaves twins, and every
+    /// container that names the network is then refused as ambiguous. Of
+    /// this project's twins, those no container uses are removed until one
+    /// is left.
+    async fn drop_twins(&self, listed: &[crate::engine::NetworkInfo]) -> Result<()> {
+        let mut by_name: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for n in listed {
+            let ours = n.labels.get(LABEL_PROJECT) == Some(&self.project)
+                && n.labels.get(LABEL_OWNER) == Some(&self.owner);
+            if ours {
+                by_name.entry(&n.name).or_default().push(&n.id);
+            }
+        }
+        for (name, ids) in by_name {
+            let mut left = ids.len();
+            for id in ids {
+                if left == 1 {
+                    break;
+                }
+                match self.backend.remove_network(id).await {
+                    Ok(()) | Err(Error::NotFound { .. }) => left -= 1,
+                    // In use: this one stays.
+                    Err(e) => tracing::debug!(network = %name, error = %e, "a twin network stays"),
+                }
+            }
+            if left > 1 {
+                return Err(Error::State {
+                    what: format!("network {name}"),
+                    state: format!("{left} networks of that name"),
+                    reason: format!("containers use each of them on engine {}", self.engine),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Networks and volumes the file needs, made where missing.
     pub async fn prepare(&self, file: &ComposeFile) -> Result<()> {
         let platforms = file.services.values().any(|s| !s.platform.is_empty());
@@ -112,13 +150,10 @@ impl Site {
             }
         }
         // Each network on the engine, with its labels.
-        let existing: BTreeMap<String, BTreeMap<String, String>> = self
-            .backend
-            .list_networks()
-            .await?
-            .into_iter()
-            .map(|n| (n.name, n.labels))
-            .collect();
+        let listed = self.backend.list_networks().await?;
+        self.drop_twins(&listed).await?;
+        let existing: BTreeMap<String, BTreeMap<String, String>> =
+            listed.into_iter().map(|n| (n.name, n.labels)).collect();
         let mut wanted: BTreeSet<String> = BTreeSet::new();
         for s in file.services.values() {
             if s.networks.is_empty() && s.network_mode.is_empty() {

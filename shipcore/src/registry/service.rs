@@ -398,8 +398,14 @@ impl Registry {
         self.blobs
             .check_upload(id, &UploadOwner::new(repo, by))
             .await?;
-        self.blobs.finish(id, d).await?;
-        self.link_blob(repo, d, by).await
+        self.blobs.publish(id, d).await?;
+        let size = self.link_blob(repo, d, by).await?;
+        // Ended only once linked: killed before, the upload can be
+        // finished again.
+        if let Err(e) = self.blobs.cancel(id).await {
+            tracing::warn!(upload = %id, error = %e, "a finished upload was not removed");
+        }
+        Ok(size)
     }
 
     /// Appends a last chunk (which may be empty) to an upload of `by` into

@@ -48,6 +48,88 @@ where
     batch_limits(make().await).await;
     batch_changes(make().await).await;
     pages(make().await).await;
+    concurrent_writers(make().await).await;
+}
+
+/// Many writers at once (which a store may commit together): each write
+/// gets its own revision, compare-and-swaps never lose an update, exactly
+/// one "create if absent" wins, a refused write in the crowd changes
+/// nothing, and a watcher sees every change once, in revision order.
+async fn concurrent_writers<S: Store + 'static>(store: S) {
+    const WRITERS: u64 = 24;
+    const TURNS: u64 = 8;
+    let store = Arc::new(store);
+    let mut stream = store.changes("w/", 0).await.unwrap();
+    let mut tasks = Vec::new();
+    for w in 0..WRITERS {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut revisions = Vec::new();
+            for t in 0..TURNS {
+                revisions.push(put(&*store, &format!("w/{w}/{t}"), "v").await);
+                // An increment by compare-and-swap, tried until it lands.
+                loop {
+                    let current = store.get("w/counter").await.unwrap();
+                    let (n, expect) = match current {
+                        Some(v) => (
+                            String::from_utf8(v.value).unwrap().parse::<u64>().unwrap(),
+                            Expect::Revision(v.revision),
+                        ),
+                        None => (0, Expect::Absent),
+                    };
+                    let value = (n + 1).to_string().into_bytes();
+                    match store.put("w/counter", value, expect).await {
+                        Ok(r) => {
+                            revisions.push(r);
+                            break;
+                        }
+                        Err(Error::Conflict { .. }) => continue,
+                        Err(e) => panic!("increment: {e}"),
+                    }
+                }
+                // Always refused: the key is never made.
+                assert!(matches!(
+                    store
+                        .put("w/never", b"x".to_vec(), Expect::Revision(1))
+                        .await,
+                    Err(Error::Conflict { .. })
+                ));
+            }
+            let won = match store
+                .put("w/once", w.to_string().into_bytes(), Expect::Absent)
+                .await
+            {
+                Ok(r) => {
+                    revisions.push(r);
+                    true
+                }
+                Err(Error::Conflict { .. }) => false,
+                Err(e) => panic!("create if absent: {e}"),
+            };
+            (revisions, won)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut winners = 0;
+    for t in tasks {
+        let (revisions, won) = t.await.unwrap();
+        all.extend(revisions);
+        winners += u64::from(won);
+    }
+    assert_eq!(winners, 1, "exactly one create-if-absent wins");
+    let counter = store.get("w/counter").await.unwrap().unwrap();
+    assert_eq!(counter.value, (WRITERS * TURNS).to_string().into_bytes());
+    assert_eq!(store.get("w/never").await.unwrap(), None);
+    let total = all.len();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), total, "every write has its own revision");
+    let mut seen = Vec::new();
+    for _ in 0..total {
+        seen.push(next(&mut stream).await.revision);
+    }
+    assert_eq!(seen, all, "the watcher sees every change once, in order");
+    assert_quiet(&mut stream).await;
 }
 
 async fn put(store: &impl Store, key: &str, value: &str) -> u64 {

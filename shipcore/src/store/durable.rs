@@ -2,9 +2,10 @@
 //!
 //! Three tables: `entries` maps a key to its last revision and value, `changes`
 //! maps a revision to the encoded change, and `meta` holds the current
-//! revision and the compaction point. Every write is one redb write
-//! transaction committed with immediate durability (fsync) before the call
-//! returns, so an acknowledged write survives a crash. redb is blocking, so
+//! revision and the compaction point. Every write is committed with
+//! immediate durability (fsync) before the call returns, so an acknowledged
+//! write survives a crash; writes that arrive together share one
+//! transaction and one fsync (group commit), each with its own revision. redb is blocking, so
 //! every call runs on tokio's blocking pool.
 
 use std::fmt;
@@ -51,6 +52,8 @@ struct Inner {
     /// Held from the start of a write transaction until its change is
     /// published, so live changes go out in revision order.
     writer: Mutex<()>,
+    /// Writes waiting for the next group commit (see `write`).
+    queue: Mutex<Vec<Job>>,
     live: broadcast::Sender<watch::Written>,
 }
 
@@ -113,6 +116,7 @@ impl DurableStore {
                 db,
                 path,
                 writer: Mutex::new(()),
+                queue: Mutex::new(Vec::new()),
                 live: watch::channel(capacity),
             }),
         })
@@ -139,44 +143,168 @@ impl DurableStore {
 
     /// Runs `op` in a write transaction on the blocking pool, commits it
     /// durably if `op` changed something, then publishes the change `op` made,
-    /// if any. An error from `op` aborts the transaction, so a refused write
+    /// if any. A refused write (its check failed before it touched a table)
     /// changes nothing.
+    ///
+    /// Group commit: writes that arrive while another commits wait in a
+    /// queue, and the next writer to hold the lock runs all of them, in
+    /// order, in one transaction with one fsync. Each sees the ones before
+    /// it, gets its own revision and is answered only once the commit is
+    /// durable; a storage failure fails every write of the group.
     async fn write<T, F>(&self, op: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Tables<'_>) -> Result<Outcome<T>> + Send + 'static,
     {
-        let inner = Arc::clone(&self.inner);
-        blocking(move || {
-            // A writer that panicked left no half-done write behind (redb
-            // aborts an uncommitted transaction), so a poisoned lock is safe.
-            let _writer = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
-            let txn = inner
-                .db
-                .begin_write()
-                .context("begin a write transaction")?;
-            let outcome = Tables::open(&txn).and_then(|mut tables| op(&mut tables));
-            match outcome {
+        let (tx, rx) = tokio::sync::oneshot::channel::<Result<T>>();
+        let job: Job = Box::new(move |tables| {
+            let tables = match tables {
+                Ok(tables) => tables,
+                // The group failed before this write ran.
+                Err(reason) => {
+                    let _ = tx.send(Err(Error::Storage { reason }));
+                    return Step::Answered;
+                }
+            };
+            match op(tables) {
                 Ok(Outcome::Unchanged(out)) => {
-                    let _ = txn.abort();
-                    Ok(out)
+                    let _ = tx.send(Ok(out));
+                    Step::Answered
                 }
-                Ok(Outcome::Changed(out, changes)) => {
-                    txn.commit().context("commit a write transaction")?;
-                    if !changes.is_empty() {
-                        // Sending fails only when nobody listens, which is fine.
-                        let _ = inner.live.send(changes.into());
-                    }
-                    Ok(out)
+                Ok(Outcome::Changed(out, changes)) => Step::Changed(
+                    changes,
+                    Box::new(move |committed| {
+                        let _ = tx.send(
+                            committed
+                                .map(|()| out)
+                                .map_err(|reason| Error::Storage { reason }),
+                        );
+                    }),
+                ),
+                // Storage failed mid-way: the tables may hold part of it.
+                Err(Error::Storage { reason }) => {
+                    let _ = tx.send(Err(Error::Storage {
+                        reason: reason.clone(),
+                    }));
+                    Step::Broken(reason)
                 }
+                // Refused by its checks, which come before any change.
                 Err(e) => {
-                    // The original error matters more than a failed abort.
-                    let _ = txn.abort();
-                    Err(e)
+                    let _ = tx.send(Err(e));
+                    Step::Answered
                 }
             }
+        });
+        self.inner
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(job);
+        let inner = Arc::clone(&self.inner);
+        blocking(move || {
+            inner.commit_queued();
+            Ok(())
         })
-        .await
+        .await?;
+        rx.await.unwrap_or_else(|_| {
+            Err(Error::Storage {
+                reason: "a store write was dropped".to_owned(),
+            })
+        })
+    }
+}
+
+/// A queued write. Given the group's tables it runs and says what it did;
+/// given the reason the group failed before it ran, it answers with that.
+type Job =
+    Box<dyn for<'a, 't> FnOnce(std::result::Result<&'a mut Tables<'t>, String>) -> Step + Send>;
+
+/// What one queued write did.
+enum Step {
+    /// Nothing to commit; its caller has its answer.
+    Answered,
+    /// Changed the tables: answered with the commit's outcome.
+    Changed(
+        Vec<Change>,
+        Box<dyn FnOnce(std::result::Result<(), String>) + Send>,
+    ),
+    /// Storage failed (its caller has the error): the group is aborted.
+    Broken(String),
+}
+
+impl Inner {
+    /// Runs every queued write in one transaction (see `write`). Returns
+    /// at once when an earlier group took them all.
+    fn commit_queued(&self) {
+        // A writer that panicked left no half-done write behind (redb
+        // aborts an uncommitted transaction), so a poisoned lock is safe.
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let jobs = std::mem::take(&mut *self.queue.lock().unwrap_or_else(PoisonError::into_inner));
+        if jobs.is_empty() {
+            return;
+        }
+        let txn = match self.db.begin_write().context("begin a write transaction") {
+            Ok(txn) => txn,
+            Err(e) => return fail_all(jobs, &reason(e)),
+        };
+        // On an error the transaction is dropped, which aborts it.
+        let mut tables = match Tables::open(&txn) {
+            Ok(t) => t,
+            Err(e) => return fail_all(jobs, &reason(e)),
+        };
+        let mut changed = Vec::new();
+        let mut jobs = jobs.into_iter();
+        let mut broken = None;
+        for job in jobs.by_ref() {
+            match job(Ok(&mut tables)) {
+                Step::Answered => {}
+                Step::Changed(changes, answer) => changed.push((changes, answer)),
+                Step::Broken(reason) => {
+                    broken = Some(reason);
+                    break;
+                }
+            }
+        }
+        drop(tables);
+        let outcome = match broken {
+            Some(reason) => {
+                let _ = txn.abort();
+                // Those after the failure did not run: they fail with it.
+                fail_all(jobs.collect(), &reason);
+                Err(reason)
+            }
+            None if changed.is_empty() => {
+                let _ = txn.abort();
+                Ok(())
+            }
+            None => txn
+                .commit()
+                .context("commit a write transaction")
+                .map_err(reason),
+        };
+        for (changes, answer) in changed {
+            if outcome.is_ok() && !changes.is_empty() {
+                // Sending fails only when nobody listens, which is fine.
+                let _ = self.live.send(changes.into());
+            }
+            answer(outcome.clone());
+        }
+    }
+}
+
+/// What a storage failure says, without the prefix its error adds.
+fn reason(e: Error) -> String {
+    match e {
+        Error::Storage { reason } => reason,
+        e => e.to_string(),
+    }
+}
+
+/// Answers every write of `jobs` with the group's failure, without running
+/// them.
+fn fail_all(jobs: Vec<Job>, reason: &str) {
+    for job in jobs {
+        job(Err(reason.to_owned()));
     }
 }
 

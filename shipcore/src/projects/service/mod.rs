@@ -158,8 +158,20 @@ impl Projects {
             if resume != Resume::Nothing || doc.lifecycle.desired == ProjectState::Deleted {
                 let this2 = this.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = this2.resume(&doc.name, resume).await {
-                        tracing::warn!(project = %doc.name, error = %e, "resuming after restart failed");
+                    // An engine still busy with what the last run left
+                    // half-done gets a few more tries.
+                    for attempt in 1..=3 {
+                        match this2.resume(&doc.name, resume).await {
+                            Ok(()) => return,
+                            Err(e) if attempt < 3 && !matches!(e, Error::Invalid { .. }) => {
+                                tracing::info!(project = %doc.name, error = %e, attempt, "resuming after restart: trying again");
+                                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                            }
+                            Err(e) => {
+                                tracing::warn!(project = %doc.name, error = %e, "resuming after restart failed");
+                                return;
+                            }
+                        }
                     }
                 });
             }

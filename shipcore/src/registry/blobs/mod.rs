@@ -410,6 +410,28 @@ mod tests {
         assert_eq!(again.blobs().await.unwrap().len(), 1);
     }
 
+    #[tokio::test]
+    async fn a_published_upload_stays_until_it_is_ended() {
+        // Killed between publishing and linking, the upload is still there
+        // after a restart: published again, then ended.
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).await.unwrap();
+        let id = store.start_upload().await.unwrap();
+        store
+            .append(&id, None, 1 << 20, chunks(&[b"kept"]))
+            .await
+            .unwrap();
+        let d = digest_of(b"kept");
+        assert_eq!(store.publish(&id, &d).await.unwrap(), 4);
+        assert_eq!(store.stat(&d).await.unwrap(), Some(4));
+        let again = BlobStore::open(dir.path()).await.unwrap();
+        assert_eq!(again.upload_size(&id).await.unwrap(), 4);
+        assert_eq!(again.publish(&id, &d).await.unwrap(), 4);
+        again.cancel(&id).await.unwrap();
+        assert!(again.upload_size(&id).await.is_err());
+        assert_eq!(std::fs::read(again.blob_path(&d)).unwrap(), b"kept");
+    }
+
     /// Pseudo-random bytes (no two buffers alike).
     fn noise(len: usize, seed: u64) -> Vec<u8> {
         let mut x = seed | 1;

@@ -387,7 +387,22 @@ impl BlobStore {
     /// Publishes an upload as the blob `digest`: refused (and the upload
     /// removed) when its bytes do not hash to it. A blob that exists
     /// already (a concurrent push of the same bytes) is kept as it is.
+    ///
+    /// The upload ends with it (see [`BlobStore::publish`] for one that
+    /// outlives it).
     pub async fn finish(&self, id: &str, digest: &Digest) -> Result<u64> {
+        let size = self.publish(id, digest).await?;
+        let _ = self.cancel(id).await;
+        Ok(size)
+    }
+
+    /// Publishes an upload as the blob `digest`, as [`BlobStore::finish`]
+    /// does, but keeps the upload until [`BlobStore::cancel`] ends it: the
+    /// blob is a second name of its file, so a process killed before the
+    /// blob is linked into its repository leaves an upload that can be
+    /// finished again (or cancelled), never one that is gone but not
+    /// published.
+    pub async fn publish(&self, id: &str, digest: &Digest) -> Result<u64> {
         check_upload_id(id)?;
         let mut taken = self.take_hashing(id).await?;
         let path = self.upload_path(id);
@@ -428,7 +443,12 @@ impl BlobStore {
             if let Some(dir) = target.parent() {
                 create_private_dir(dir).await?;
             }
-            tokio::fs::rename(&path, &target).await?;
+            match tokio::fs::hard_link(&path, &target).await {
+                // Published before (the same bytes: a blob is named by
+                // its digest).
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                other => other?,
+            }
             if let Some(dir) = target.parent() {
                 if let Ok(d) = tokio::fs::File::open(dir).await {
                     let _ = d.sync_all().await;
@@ -438,13 +458,9 @@ impl BlobStore {
         }
         .await;
         taken.forget();
-        let _ = remove_if_there(&self.owner_path(id)).await;
         match published {
             Ok(()) => Ok(size),
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&path).await;
-                Err(io("cannot publish", &path, e))
-            }
+            Err(e) => Err(io("cannot publish", &path, e)),
         }
     }
 
@@ -460,7 +476,10 @@ impl BlobStore {
             let _ = self.cancel(&id).await;
             return Err(e);
         }
-        self.finish(&id, digest).await
+        let done = self.publish(&id, digest).await;
+        // No one else knows this upload: it ends either way.
+        let _ = self.cancel(&id).await;
+        done
     }
 
     /// Ends an upload without publishing it.
