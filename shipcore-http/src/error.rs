@@ -121,6 +121,7 @@ impl Error {
                 E::Forbidden { .. } => StatusCode::FORBIDDEN,
                 E::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
                 E::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                e if e.is_out_of_space() => StatusCode::INSUFFICIENT_STORAGE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
         }

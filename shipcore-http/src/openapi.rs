@@ -83,7 +83,8 @@ impl Modify for Auth {
 /// 429 and 503 (no or wrong credentials, no permission, too many failed
 /// logins, too busy checking passwords or the request's deadline passed);
 /// to every operation that takes parameters or a body 400; to every one
-/// that takes a body 408 (it did not arrive in time). So each handler's
+/// that takes a body 408 (it did not arrive in time); to every write 507
+/// (the disk is full), in its family's envelope. So each handler's
 /// annotation lists only its own answers.
 #[derive(Debug)]
 struct AuthAnswers;
@@ -104,21 +105,40 @@ impl Modify for AuthAnswers {
         };
         for item in openapi.paths.paths.values_mut() {
             let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-                &mut item.head,
+                (false, &mut item.get),
+                (true, &mut item.put),
+                (true, &mut item.post),
+                (true, &mut item.delete),
+                (true, &mut item.patch),
+                (false, &mut item.head),
             ];
-            for op in operations.into_iter().flatten() {
+            for (writes, op) in operations {
+                let Some(op) = op else { continue };
+                // A write can find the data folder's disk full, in every
+                // family, each answering in its own envelope.
+                let envelope = match op.tags.as_ref().and_then(|t| t.first()).map(String::as_str) {
+                    Some("distribution") => "DistributionErrors",
+                    Some("docker-ext") => "ExtEnvelope",
+                    Some("packaging") => "PackEnvelope",
+                    _ => "ErrorBody",
+                };
+                if writes {
+                    op.responses.responses.entry("507".into()).or_insert_with(|| {
+                        ResponseBuilder::new()
+                            .description("The data folder's disk is full: nothing was stored (try again once space is freed)")
+                            .content(
+                                "application/json",
+                                ContentBuilder::new()
+                                    .schema(Some(Ref::from_schema_name(envelope)))
+                                    .build(),
+                            )
+                            .build()
+                            .into()
+                    });
+                }
                 // The distribution, docker ext and packaging APIs document
                 // their own errors, in their own envelopes.
-                let own = op.tags.as_ref().is_some_and(|t| {
-                    t.iter()
-                        .any(|t| t == "distribution" || t == "docker-ext" || t == "packaging")
-                });
-                if own {
+                if envelope != "ErrorBody" {
                     continue;
                 }
                 // `security(())` is an operation open without credentials.

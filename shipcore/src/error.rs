@@ -276,6 +276,23 @@ impl Error {
         }
     }
 
+    /// Whether the disk under the data folder is full (or the quota
+    /// spent): the facade answers 507, and the write can be tried again
+    /// once space is freed.
+    pub fn is_out_of_space(&self) -> bool {
+        match self {
+            Error::Io { source, .. } => {
+                source.kind() == std::io::ErrorKind::StorageFull
+                    || source.kind() == std::io::ErrorKind::QuotaExceeded
+                    || matches!(source.raw_os_error(), Some(28 | 122))
+            }
+            Error::Storage { reason } => {
+                reason.contains("No space left on device") || reason.contains("Disk quota exceeded")
+            }
+            _ => false,
+        }
+    }
+
     /// Shorthand for [`Error::Io`].
     pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {

@@ -47,7 +47,12 @@ pub struct DurableStore {
 }
 
 struct Inner {
-    db: Database,
+    /// The open database; `None` while it is reopened. redb refuses every
+    /// transaction after an I/O error (a full disk) until the file is
+    /// closed and opened again, which the next write (or read) does.
+    db: std::sync::RwLock<Option<Arc<Database>>>,
+    /// An I/O error happened: reopen before the next transaction.
+    broken: std::sync::atomic::AtomicBool,
     path: PathBuf,
     /// Held from the start of a write transaction until its change is
     /// published, so live changes go out in revision order.
@@ -101,19 +106,11 @@ impl DurableStore {
     pub fn open_with_watch_capacity(path: impl AsRef<Path>, capacity: usize) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         private_file(&path)?;
-        let db = Database::builder()
-            .set_cache_size(CACHE)
-            .create(&path)
-            .context(&format!("open {}", path.display()))?;
-        // Create the tables up front so read transactions can always open them.
-        let txn = db.begin_write().context("begin a write transaction")?;
-        {
-            Tables::open(&txn)?;
-        }
-        txn.commit().context("create the store's tables")?;
+        let db = open_database(&path)?;
         Ok(DurableStore {
             inner: Arc::new(Inner {
-                db,
+                db: std::sync::RwLock::new(Some(Arc::new(db))),
+                broken: std::sync::atomic::AtomicBool::new(false),
                 path,
                 writer: Mutex::new(()),
                 queue: Mutex::new(Vec::new()),
@@ -135,8 +132,15 @@ impl DurableStore {
     {
         let inner = Arc::clone(&self.inner);
         blocking(move || {
-            let txn = inner.db.begin_read().context("begin a read transaction")?;
-            op(&txn)
+            let db = inner.database()?;
+            let txn = db.begin_read().context("begin a read transaction")?;
+            let out = op(&txn);
+            if let Err(Error::Storage { reason }) = &out {
+                if reason.contains("Previous I/O error") {
+                    inner.broke();
+                }
+            }
+            out
         })
         .await
     }
@@ -233,6 +237,68 @@ enum Step {
 }
 
 impl Inner {
+    /// The database, opened again first if an I/O error broke it.
+    fn database(&self) -> Result<Arc<Database>> {
+        use std::sync::atomic::Ordering;
+        if self.broken.load(Ordering::Acquire) {
+            self.reopen()?;
+        }
+        self.db
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .ok_or_else(|| Error::Storage {
+                reason: "the store is being reopened".to_owned(),
+            })
+    }
+
+    /// Notes a failed transaction: the next one reopens the file (redb
+    /// answers every transaction after an I/O error with "previous I/O
+    /// error" until then).
+    fn broke(&self) {
+        self.broken
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Closes and opens the file again (recovering what redb needs to),
+    /// once no transaction holds the old one.
+    fn reopen(&self) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        let mut slot = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        if !self.broken.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        if let Some(old) = slot.take() {
+            // Readers that began before hold it a moment longer.
+            let mut old = old;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                match Arc::try_unwrap(old) {
+                    Ok(db) => {
+                        drop(db);
+                        break;
+                    }
+                    Err(still) if std::time::Instant::now() < deadline => {
+                        old = still;
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                    }
+                    Err(still) => {
+                        *slot = Some(still);
+                        return Err(Error::Storage {
+                            reason: "cannot reopen the store: transactions still hold it"
+                                .to_owned(),
+                        });
+                    }
+                }
+            }
+        }
+        let db = open_database(&self.path)?;
+        *slot = Some(Arc::new(db));
+        self.broken.store(false, Ordering::Release);
+        tracing::info!(path = %self.path.display(), "the state store was reopened after an I/O error");
+        Ok(())
+    }
+
     /// Runs every queued write in one transaction (see `write`). Returns
     /// at once when an earlier group took them all.
     fn commit_queued(&self) {
@@ -243,9 +309,16 @@ impl Inner {
         if jobs.is_empty() {
             return;
         }
-        let txn = match self.db.begin_write().context("begin a write transaction") {
-            Ok(txn) => txn,
+        let db = match self.database() {
+            Ok(db) => db,
             Err(e) => return fail_all(jobs, &reason(e)),
+        };
+        let txn = match db.begin_write().context("begin a write transaction") {
+            Ok(txn) => txn,
+            Err(e) => {
+                self.broke();
+                return fail_all(jobs, &reason(e));
+            }
         };
         // On an error the transaction is dropped, which aborts it.
         let mut tables = match Tables::open(&txn) {
@@ -282,6 +355,9 @@ impl Inner {
                 .context("commit a write transaction")
                 .map_err(reason),
         };
+        if outcome.is_err() {
+            self.broke();
+        }
         for (changes, answer) in changed {
             if outcome.is_ok() && !changes.is_empty() {
                 // Sending fails only when nobody listens, which is fine.
@@ -306,6 +382,21 @@ fn fail_all(jobs: Vec<Job>, reason: &str) {
     for job in jobs {
         job(Err(reason.to_owned()));
     }
+}
+
+/// Opens (or creates) the database file and its tables.
+fn open_database(path: &Path) -> Result<Database> {
+    let db = Database::builder()
+        .set_cache_size(CACHE)
+        .create(path)
+        .context(&format!("open {}", path.display()))?;
+    // Create the tables up front so read transactions can always open them.
+    let txn = db.begin_write().context("begin a write transaction")?;
+    {
+        Tables::open(&txn)?;
+    }
+    txn.commit().context("create the store's tables")?;
+    Ok(db)
 }
 
 /// The store holds password hashes and engines' TLS keys: a new file is
