@@ -281,14 +281,7 @@ impl Error {
     /// once space is freed.
     pub fn is_out_of_space(&self) -> bool {
         match self {
-            Error::Io { source, .. } => {
-                source.kind() == std::io::ErrorKind::StorageFull
-                    || source.kind() == std::io::ErrorKind::QuotaExceeded
-                    || matches!(source.raw_os_error(), Some(28 | 122))
-            }
-            Error::Storage { reason } => {
-                reason.contains("No space left on device") || reason.contains("Disk quota exceeded")
-            }
+            Error::Io { source, .. } => out_of_space(source),
             _ => false,
         }
     }
@@ -339,6 +332,14 @@ impl Error {
             reason: reason.into(),
         }
     }
+}
+
+/// Whether an I/O error is a full disk (or a spent quota).
+pub fn out_of_space(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    ) || matches!(e.raw_os_error(), Some(28 | 122))
 }
 
 #[cfg(test)]

@@ -80,15 +80,23 @@ enum Outcome<T> {
     Changed(T, Vec<Change>),
 }
 
-/// Turns redb's many error types into [`Error::Storage`] saying what failed.
+/// Turns redb's many error types into [`Error::Storage`] saying what failed
+/// ([`Error::Io`] for the disk's own errors).
 trait Context<T> {
     fn context(self, doing: &str) -> Result<T>;
 }
 
 impl<T, E: Into<redb::Error>> Context<T> for std::result::Result<T, E> {
     fn context(self, doing: &str) -> Result<T> {
-        self.map_err(|e| Error::Storage {
-            reason: format!("cannot {doing}: {}", e.into()),
+        self.map_err(|e| match e.into() {
+            // The disk's own error, typed (a full disk is told apart).
+            redb::Error::Io(source) => Error::Io {
+                what: format!("the state store cannot {doing}"),
+                source,
+            },
+            e => Error::Storage {
+                reason: format!("cannot {doing}: {e}"),
+            },
         })
     }
 }
@@ -135,10 +143,12 @@ impl DurableStore {
             let db = inner.database()?;
             let txn = db.begin_read().context("begin a read transaction")?;
             let out = op(&txn);
-            if let Err(Error::Storage { reason }) = &out {
-                if reason.contains("Previous I/O error") {
-                    inner.broke();
+            match &out {
+                Err(Error::Storage { reason }) if reason.contains("Previous I/O error") => {
+                    inner.broke()
                 }
+                Err(Error::Io { .. }) => inner.broke(),
+                _ => {}
             }
             out
         })
@@ -165,8 +175,8 @@ impl DurableStore {
             let tables = match tables {
                 Ok(tables) => tables,
                 // The group failed before this write ran.
-                Err(reason) => {
-                    let _ = tx.send(Err(Error::Storage { reason }));
+                Err(failure) => {
+                    let _ = tx.send(Err(failure.error()));
                     return Step::Answered;
                 }
             };
@@ -178,19 +188,14 @@ impl DurableStore {
                 Ok(Outcome::Changed(out, changes)) => Step::Changed(
                     changes,
                     Box::new(move |committed| {
-                        let _ = tx.send(
-                            committed
-                                .map(|()| out)
-                                .map_err(|reason| Error::Storage { reason }),
-                        );
+                        let _ = tx.send(committed.map(|()| out).map_err(|f| f.error()));
                     }),
                 ),
                 // Storage failed mid-way: the tables may hold part of it.
-                Err(Error::Storage { reason }) => {
-                    let _ = tx.send(Err(Error::Storage {
-                        reason: reason.clone(),
-                    }));
-                    Step::Broken(reason)
+                Err(e @ (Error::Storage { .. } | Error::Io { .. })) => {
+                    let failure = Failure::of(&e);
+                    let _ = tx.send(Err(e));
+                    Step::Broken(failure)
                 }
                 // Refused by its checks, which come before any change.
                 Err(e) => {
@@ -221,7 +226,40 @@ impl DurableStore {
 /// A queued write. Given the group's tables it runs and says what it did;
 /// given the reason the group failed before it ran, it answers with that.
 type Job =
-    Box<dyn for<'a, 't> FnOnce(std::result::Result<&'a mut Tables<'t>, String>) -> Step + Send>;
+    Box<dyn for<'a, 't> FnOnce(std::result::Result<&'a mut Tables<'t>, Failure>) -> Step + Send>;
+
+/// A failure every write of a group shares (errors are not `Clone`): a
+/// full disk stays one, so the facade can say so (507).
+#[derive(Debug, Clone)]
+struct Failure {
+    reason: String,
+    full: bool,
+}
+
+impl Failure {
+    fn of(e: &Error) -> Self {
+        Failure {
+            reason: match e {
+                Error::Storage { reason } => reason.clone(),
+                e => e.to_string(),
+            },
+            full: e.is_out_of_space(),
+        }
+    }
+
+    fn error(&self) -> Error {
+        if self.full {
+            Error::Io {
+                what: self.reason.clone(),
+                source: std::io::Error::from(std::io::ErrorKind::StorageFull),
+            }
+        } else {
+            Error::Storage {
+                reason: self.reason.clone(),
+            }
+        }
+    }
+}
 
 /// What one queued write did.
 enum Step {
@@ -230,10 +268,10 @@ enum Step {
     /// Changed the tables: answered with the commit's outcome.
     Changed(
         Vec<Change>,
-        Box<dyn FnOnce(std::result::Result<(), String>) + Send>,
+        Box<dyn FnOnce(std::result::Result<(), Failure>) + Send>,
     ),
     /// Storage failed (its caller has the error): the group is aborted.
-    Broken(String),
+    Broken(Failure),
 }
 
 impl Inner {
@@ -311,19 +349,19 @@ impl Inner {
         }
         let db = match self.database() {
             Ok(db) => db,
-            Err(e) => return fail_all(jobs, &reason(e)),
+            Err(e) => return fail_all(jobs, &Failure::of(&e)),
         };
         let txn = match db.begin_write().context("begin a write transaction") {
             Ok(txn) => txn,
             Err(e) => {
                 self.broke();
-                return fail_all(jobs, &reason(e));
+                return fail_all(jobs, &Failure::of(&e));
             }
         };
         // On an error the transaction is dropped, which aborts it.
         let mut tables = match Tables::open(&txn) {
             Ok(t) => t,
-            Err(e) => return fail_all(jobs, &reason(e)),
+            Err(e) => return fail_all(jobs, &Failure::of(&e)),
         };
         let mut changed = Vec::new();
         let mut jobs = jobs.into_iter();
@@ -332,19 +370,19 @@ impl Inner {
             match job(Ok(&mut tables)) {
                 Step::Answered => {}
                 Step::Changed(changes, answer) => changed.push((changes, answer)),
-                Step::Broken(reason) => {
-                    broken = Some(reason);
+                Step::Broken(failure) => {
+                    broken = Some(failure);
                     break;
                 }
             }
         }
         drop(tables);
         let outcome = match broken {
-            Some(reason) => {
+            Some(failure) => {
                 let _ = txn.abort();
                 // Those after the failure did not run: they fail with it.
-                fail_all(jobs.collect(), &reason);
-                Err(reason)
+                fail_all(jobs.collect(), &failure);
+                Err(failure)
             }
             None if changed.is_empty() => {
                 let _ = txn.abort();
@@ -353,7 +391,7 @@ impl Inner {
             None => txn
                 .commit()
                 .context("commit a write transaction")
-                .map_err(reason),
+                .map_err(|e| Failure::of(&e)),
         };
         if outcome.is_err() {
             self.broke();
@@ -368,19 +406,11 @@ impl Inner {
     }
 }
 
-/// What a storage failure says, without the prefix its error adds.
-fn reason(e: Error) -> String {
-    match e {
-        Error::Storage { reason } => reason,
-        e => e.to_string(),
-    }
-}
-
 /// Answers every write of `jobs` with the group's failure, without running
 /// them.
-fn fail_all(jobs: Vec<Job>, reason: &str) {
+fn fail_all(jobs: Vec<Job>, failure: &Failure) {
     for job in jobs {
-        job(Err(reason.to_owned()));
+        job(Err(failure.clone()));
     }
 }
 
@@ -389,7 +419,18 @@ fn open_database(path: &Path) -> Result<Database> {
     let db = Database::builder()
         .set_cache_size(CACHE)
         .create(path)
-        .context(&format!("open {}", path.display()))?;
+        .map_err(|e| {
+            let what = format!("cannot open {}", path.display());
+            match redb::Error::from(e) {
+                // A full disk stays one (the next call tries again).
+                redb::Error::Io(source) if crate::error::out_of_space(&source) => {
+                    Error::io(what, source)
+                }
+                e => Error::Storage {
+                    reason: format!("{what}: {e}"),
+                },
+            }
+        })?;
     // Create the tables up front so read transactions can always open them.
     let txn = db.begin_write().context("begin a write transaction")?;
     {
