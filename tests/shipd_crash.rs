@@ -890,7 +890,7 @@ async fn verify(
         }
         found.checked += 1;
     }
-    assert_eq!(blobs_on_disk(&data.join("registry")) >= on_disk, true);
+    assert!(blobs_on_disk(&data.join("registry")) >= on_disk);
 
     // Deploys: once reconcile has run, the records and the engine's
     // containers of the cluster are the same set, and the reservations are

@@ -69,12 +69,7 @@ fn fill(at: &Path) -> std::path::PathBuf {
         }
     }
     // Small writes too, down to the last byte.
-    loop {
-        match f.write_all(&[0u8; 512]) {
-            Ok(()) => {}
-            Err(_) => break,
-        }
-    }
+    while f.write_all(&[0u8; 512]).is_ok() {}
     let _ = f.flush();
     path
 }

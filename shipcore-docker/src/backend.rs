@@ -484,7 +484,7 @@ impl EngineBackend for DockerEngine {
         if !spec.driver.is_empty() && spec.driver != "local" {
             // Docker looks for a driver it does not know for 15 s before it
             // refuses: ask which it has instead.
-            let drivers = self.volume_drivers(&d).await?;
+            let drivers = self.volume_drivers(d).await?;
             if !has_driver(&drivers, &spec.driver) {
                 return Err(shipcore::Error::invalid(
                     "driver",
