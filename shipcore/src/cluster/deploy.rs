@@ -266,6 +266,22 @@ impl Txn {
         match outcome {
             Ok(done) => Ok(done),
             Err(e) => {
+                // What the engine may still make after it stops answering
+                // (a create it took, then went quiet), or keep when the
+                // undo cannot reach it, is removed when seen.
+                {
+                    let mut abandoned = self
+                        .cluster
+                        .inner
+                        .abandoned
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner());
+                    if abandoned.len() > 10_000 {
+                        abandoned.clear();
+                    }
+                    // (The undo below may not reach the engine either.)
+                    abandoned.extend(slots.iter().map(|s| s.name().to_string()));
+                }
                 self.undo(&slots, &created).await;
                 let message = format!("image={} error={e}", self.req.image.name);
                 let event = NewEvent::new(EventType::DeployFailed, message, &["docker"]);

@@ -30,7 +30,27 @@ impl Cluster {
     /// What a reconcile would do now, without doing it (a dry run).
     pub async fn plan(&self) -> Result<Vec<Action>> {
         let (desired, health, observed) = self.observe().await;
-        Ok(plan(&desired, &health, &observed))
+        let abandoned = self
+            .inner
+            .abandoned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        // A container of a deploy that failed (its caller told so) is not
+        // taken over: removed.
+        Ok(plan(&desired, &health, &observed)
+            .into_iter()
+            .map(|a| match a {
+                Action::Adopt {
+                    engine,
+                    observation,
+                } if abandoned.contains(&observation.name) => Action::RemoveOrphan {
+                    engine,
+                    id: observation.id,
+                },
+                a => a,
+            })
+            .collect())
     }
 
     /// One reconcile round; returns what it did.

@@ -1,7 +1,7 @@
 //! [`Cluster`]: the service's handle, its options, opening it over a store,
 //! the background loops, and the reads that serve listings.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -127,6 +127,10 @@ pub(super) struct Inner {
     pub locks: super::locks::Locks,
     /// Reconcile rounds the background loop ran, since start.
     pub reconcile_rounds: AtomicU64,
+    /// Names of containers whose deploy failed before the engine said
+    /// whether it made them (it stopped answering): if one shows up, it
+    /// is removed, not adopted; its caller was told the deploy failed.
+    pub abandoned: std::sync::Mutex<BTreeSet<String>>,
     /// The store's revision before the cluster read its records: following
     /// other replicas' writes starts there.
     pub opened_at: u64,
@@ -249,6 +253,7 @@ impl Cluster {
                 nudge: tokio::sync::Notify::new(),
                 generation,
                 placement_failures: AtomicU64::new(0),
+                abandoned: Default::default(),
                 locks: Default::default(),
                 reconcile_rounds: AtomicU64::new(0),
                 opened_at,
