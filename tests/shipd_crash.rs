@@ -34,10 +34,10 @@ const PASSWORD: &str = "crash-suite-pw";
 /// Clients per family: 200 in all.
 const FAMILIES: [(Family, usize); 8] = [
     (Family::Accounts, 30),
-    (Family::Keys, 60),
+    (Family::Keys, 66),
     (Family::Deploys, 6),
     (Family::Projects, 8),
-    (Family::Builds, 8),
+    (Family::Builds, 2),
     (Family::Blobs, 48),
     (Family::Manifests, 10),
     (Family::Uploads, 30),
@@ -288,8 +288,9 @@ async fn key(cx: &Ctx, delete: bool) -> bool {
 async fn deploy(cx: &Ctx, i: usize, delete: bool) -> bool {
     // A config of its own: deploys of one config wait for each other. (A
     // container starts as slowly as its CPU limit lets it: on a busy
-    // machine, seconds for a tenth of a CPU.)
-    let body = json!({"name": IMAGE, "cpus": 0.25, "memory": 8, "args": ["sleep", "600"],
+    // machine, seconds for a tenth of a CPU. A build reserves a whole CPU
+    // of engine A's two while it runs.)
+    let body = json!({"name": IMAGE, "cpus": 0.2, "memory": 8, "args": ["sleep", "600"],
         "environment": {"CLIENT": format!("{i}")}, "restart_policy": {"name": "always"}});
     let id = match cx.json("POST", "/api/containers", body).await {
         Ok((201, v)) => {
@@ -303,6 +304,9 @@ async fn deploy(cx: &Ctx, i: usize, delete: bool) -> bool {
         Ok((409, v)) => {
             let s = 409;
             assert!(v.to_string().contains("cpu"), "{v}");
+            if std::env::var_os("SHIPCORE_CRASH_TIMES").is_some() {
+                eprintln!("full: {v}");
+            }
             cx.with(|l| {
                 *l.refused
                     .entry(format!("POST /api/containers {s} (full)"))

@@ -177,14 +177,15 @@ impl DurableStore {
                 // The group failed before this write ran.
                 Err(failure) => {
                     let _ = tx.send(Err(failure.error()));
-                    return Step::Answered;
+                    return Step::Answered(Box::new(|_| {}));
                 }
             };
             match op(tables) {
-                Ok(Outcome::Unchanged(out)) => {
-                    let _ = tx.send(Ok(out));
-                    Step::Answered
-                }
+                // Answered after the group: it may have read what an
+                // earlier write of the group made, which must be durable.
+                Ok(Outcome::Unchanged(out)) => Step::Answered(Box::new(move |group| {
+                    let _ = tx.send(group.map(|()| out).map_err(|f| f.error()));
+                })),
                 Ok(Outcome::Changed(out, changes)) => Step::Changed(
                     changes,
                     Box::new(move |committed| {
@@ -198,10 +199,12 @@ impl DurableStore {
                     Step::Broken(failure)
                 }
                 // Refused by its checks, which come before any change.
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                    Step::Answered
-                }
+                Err(e) => Step::Answered(Box::new(move |group| {
+                    let _ = tx.send(match group {
+                        Ok(()) => Err(e),
+                        Err(f) => Err(f.error()),
+                    });
+                })),
             }
         });
         self.inner
@@ -261,15 +264,16 @@ impl Failure {
     }
 }
 
+/// How a queued write answers its caller once its group is settled: given
+/// the group's failure when its answer depends on the group.
+type Answer = Box<dyn FnOnce(std::result::Result<(), Failure>) + Send>;
+
 /// What one queued write did.
 enum Step {
-    /// Nothing to commit; its caller has its answer.
-    Answered,
+    /// Nothing to commit.
+    Answered(Answer),
     /// Changed the tables: answered with the commit's outcome.
-    Changed(
-        Vec<Change>,
-        Box<dyn FnOnce(std::result::Result<(), Failure>) + Send>,
-    ),
+    Changed(Vec<Change>, Answer),
     /// Storage failed (its caller has the error): the group is aborted.
     Broken(Failure),
 }
@@ -363,13 +367,20 @@ impl Inner {
             Ok(t) => t,
             Err(e) => return fail_all(jobs, &Failure::of(&e)),
         };
-        let mut changed = Vec::new();
+        // Each write's answer, its changes, and whether it ran after a
+        // change of the group (then its answer stands only if the group
+        // commits).
+        let mut answers: Vec<(Answer, Vec<Change>, bool)> = Vec::new();
+        let mut changed = false;
         let mut jobs = jobs.into_iter();
         let mut broken = None;
         for job in jobs.by_ref() {
             match job(Ok(&mut tables)) {
-                Step::Answered => {}
-                Step::Changed(changes, answer) => changed.push((changes, answer)),
+                Step::Answered(answer) => answers.push((answer, Vec::new(), changed)),
+                Step::Changed(changes, answer) => {
+                    changed = true;
+                    answers.push((answer, changes, true));
+                }
                 Step::Broken(failure) => {
                     broken = Some(failure);
                     break;
@@ -384,7 +395,7 @@ impl Inner {
                 fail_all(jobs.collect(), &failure);
                 Err(failure)
             }
-            None if changed.is_empty() => {
+            None if !changed => {
                 let _ = txn.abort();
                 Ok(())
             }
@@ -396,12 +407,12 @@ impl Inner {
         if outcome.is_err() {
             self.broke();
         }
-        for (changes, answer) in changed {
+        for (answer, changes, depends) in answers {
             if outcome.is_ok() && !changes.is_empty() {
                 // Sending fails only when nobody listens, which is fine.
                 let _ = self.live.send(changes.into());
             }
-            answer(outcome.clone());
+            answer(if depends { outcome.clone() } else { Ok(()) });
         }
     }
 }
