@@ -17,6 +17,9 @@ use shipcore::sched::Strategy;
 use shipcore::store::{MemoryStore, Store};
 use support::*;
 
+/// One test at a time freezes engine B (both run in this binary at once).
+static ENGINE_B: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Engine B's dockerd, frozen until dropped.
 struct Frozen(String);
 
@@ -77,6 +80,7 @@ async fn healthy(c: &shipcore::cluster::Cluster, id: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deploy_cut_off_by_a_frozen_engine_fails_clearly_and_leaks_nothing() {
     let Some((a, b)) = engines() else { return };
+    let _alone = ENGINE_B.lock().await;
     let name = unique("fault");
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let c = cluster_on(store, &a, &b, Strategy::Spread, &name).await;
@@ -146,6 +150,7 @@ async fn a_deploy_cut_off_by_a_frozen_engine_fails_clearly_and_leaks_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_project_start_cut_off_by_a_frozen_engine_fails_clearly_then_starts_whole() {
     let Some((a, b)) = engines() else { return };
+    let _alone = ENGINE_B.lock().await;
     let name = unique("pfault").replace(['-', '.'], "");
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let c = cluster_on(store.clone(), &a, &b, Strategy::Spread, &unique("pf")).await;
