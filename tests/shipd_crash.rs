@@ -26,7 +26,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 use support::http::{client, send, Cred};
-use support::shipd::Shipd;
+use support::shipd::{verified_blobs, Shipd};
 use support::*;
 
 const PASSWORD: &str = "crash-suite-pw";
@@ -697,28 +697,6 @@ impl Drop for Cleanup {
     }
 }
 
-fn blobs_on_disk(root: &std::path::Path) -> usize {
-    let mut n = 0;
-    let Ok(dirs) = std::fs::read_dir(root.join("blobs/sha256")) else {
-        return 0;
-    };
-    for dir in dirs {
-        for f in std::fs::read_dir(dir.unwrap().path()).unwrap() {
-            let path = f.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().to_string();
-            let bytes = std::fs::read(&path).unwrap();
-            assert_eq!(
-                format!("{:x}", Sha256::digest(&bytes)),
-                name,
-                "{} does not hold its digest's bytes",
-                path.display()
-            );
-            n += 1;
-        }
-    }
-    n
-}
-
 /// Polls `check` (which says what is still wrong) until it holds.
 async fn settle<F, Fut>(what: &str, shipd: &Shipd, mut check: F)
 where
@@ -793,7 +771,7 @@ async fn verify(
 
     // The registry: blobs on disk hold their digests' bytes; blobs and tags
     // acknowledged are served, blobs deleted are not.
-    let on_disk = blobs_on_disk(&data.join("registry"));
+    let on_disk = verified_blobs(&data.join("registry"));
     assert!(on_disk > 0);
     for ((repo, d), k) in cx.with(|l| l.blobs.clone()) {
         let want = match k {
@@ -894,7 +872,7 @@ async fn verify(
         }
         found.checked += 1;
     }
-    assert!(blobs_on_disk(&data.join("registry")) >= on_disk);
+    assert!(verified_blobs(&data.join("registry")) >= on_disk);
 
     // Deploys: once reconcile has run, the records and the engine's
     // containers of the cluster are the same set, and the reservations are

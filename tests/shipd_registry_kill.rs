@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
 use support::http::Cred;
-use support::shipd::Shipd;
+use support::shipd::{verified_blobs, Shipd};
 
 const PASSWORD: &str = "kill-test-pw";
 
@@ -46,29 +46,6 @@ fn header<'a>(answer: &'a str, name: &str) -> &'a str {
             k.eq_ignore_ascii_case(name).then_some(v.trim())
         })
         .unwrap_or_default()
-}
-
-fn verify_blobs(root: &std::path::Path) -> usize {
-    let mut n = 0;
-    let top = root.join("blobs/sha256");
-    let Ok(dirs) = std::fs::read_dir(&top) else {
-        return 0;
-    };
-    for dir in dirs {
-        for f in std::fs::read_dir(dir.unwrap().path()).unwrap() {
-            let path = f.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().to_string();
-            let bytes = std::fs::read(&path).unwrap();
-            assert_eq!(
-                format!("{:x}", Sha256::digest(&bytes)),
-                name,
-                "{} does not hold its digest's bytes",
-                path.display()
-            );
-            n += 1;
-        }
-    }
-    n
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -137,7 +114,7 @@ async fn sigkill_during_a_push_leaves_no_blob_that_fails_its_digest() {
     drop(put);
 
     let content = data.join("registry");
-    assert!(verify_blobs(&content) >= 1);
+    assert!(verified_blobs(&content) >= 1);
 
     // Restarted: what was pushed is served; the half-sent blob is not.
     let mut shipd = start(&data, &log);
@@ -192,6 +169,6 @@ async fn sigkill_during_a_push_leaves_no_blob_that_fails_its_digest() {
         b"",
     );
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
-    assert_eq!(verify_blobs(&content), 2);
+    assert_eq!(verified_blobs(&content), 2);
     shipd.terminate();
 }

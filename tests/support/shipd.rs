@@ -143,3 +143,28 @@ impl Drop for Shipd {
         let _ = self.child.wait();
     }
 }
+
+/// The blob files under a registry's content folder, each checked to hold
+/// the bytes of the digest it is named by; how many there are.
+pub fn verified_blobs(root: &Path) -> usize {
+    use sha2::Digest as _;
+    let mut n = 0;
+    let Ok(dirs) = std::fs::read_dir(root.join("blobs/sha256")) else {
+        return 0;
+    };
+    for dir in dirs {
+        for f in std::fs::read_dir(dir.unwrap().path()).unwrap() {
+            let path = f.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            let bytes = std::fs::read(&path).unwrap();
+            assert_eq!(
+                format!("{:x}", sha2::Sha256::digest(&bytes)),
+                name,
+                "{} does not hold its digest's bytes",
+                path.display()
+            );
+            n += 1;
+        }
+    }
+    n
+}
