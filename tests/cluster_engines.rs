@@ -261,8 +261,8 @@ async fn a_lost_store_is_rebuilt_from_real_engines_and_policy_restarts_container
     clean(&c).await;
 }
 
-/// A volume driver the engine does not have is refused at once, with the
-/// drivers it has (Docker itself looks for the plugin for 15 s first).
+/// A volume driver the engine does not have is refused at once (404, as
+/// Docker answers), with the drivers it has (Docker itself looks for the plugin for 15 s first).
 #[tokio::test]
 async fn an_unknown_volume_driver_is_refused_at_once() {
     let Some((a, _)) = engines() else { return };
@@ -282,8 +282,8 @@ async fn an_unknown_volume_driver_is_refused_at_once() {
         .unwrap_err();
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     assert!(
-        matches!(&err, shipcore::Error::Invalid { field, reason }
-            if field == "driver" && reason.contains("\"no-such-driver\"") && reason.contains("local")),
+        matches!(&err, shipcore::Error::EngineApi { status: 404, message, .. }
+            if message.contains("\"no-such-driver\"") && message.contains("local")),
         "{err}"
     );
     assert!(engine.inspect_volume(&name).await.is_err());

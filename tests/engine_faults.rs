@@ -210,3 +210,283 @@ async fn a_project_start_cut_off_by_a_frozen_engine_fails_clearly_then_starts_wh
     p.delete(&name, true, true).await.unwrap();
     assert!(labelled(&b, &label).is_empty());
 }
+
+/// The project's containers on engine B: (version, running), sorted.
+fn versions(b: &str, name: &str) -> Vec<(String, bool)> {
+    let out = Command::new("docker")
+        .args(["-H", b, "ps", "-a", "--format"])
+        .arg("{{.Label \"io.shipcore.project.version\"}} {{.State}}")
+        .args(["--filter", &format!("label=io.shipcore.project={name}")])
+        .output()
+        .unwrap();
+    let mut v: Vec<(String, bool)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(v, s)| (v.to_string(), s == "running"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_cut_off_by_a_frozen_engine_fails_clearly_and_ends_on_the_old_version() {
+    let Some((a, b)) = engines() else { return };
+    let _alone = ENGINE_B.lock().await;
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let c = cluster_on(store.clone(), &a, &b, Strategy::Spread, &unique("uf")).await;
+    let _bg = c.start();
+    healthy(&c, "b").await;
+    let opts = ProjectsOptions {
+        poll: Duration::from_millis(100),
+        reconcile_interval: Duration::from_secs(1),
+        health_deadline: Duration::from_secs(30),
+        ..ProjectsOptions::default()
+    };
+    let p = Projects::open(store, c.clone(), opts).await.unwrap();
+    // The projects' reconcile round, as shipd runs it.
+    let round = p.spawn_reconcile();
+    let template = |secs: u32| {
+        format!(
+            "x-shipcore-labels: [\"zone==b\"]\nservices:\n  web:\n    image: {IMAGE}\n    command: [\"sleep\", \"{secs}\"]\n    mem_limit: 16m\n    scale: 2\n"
+        )
+    };
+    let view = |p: Projects, name: String| async move {
+        p.get(&name, false, false, &Owner::system()).await.unwrap()
+    };
+    for method in ["rolling", "blue-green"] {
+        let name = unique("ufault").replace(['-', '.'], "");
+        p.create(
+            NewProject {
+                name: name.clone(),
+                template: template(600),
+                version: Some("1.0".into()),
+                ..NewProject::default()
+            },
+            &Owner::system(),
+        )
+        .await
+        .unwrap();
+        wait_for("the project runs", Duration::from_secs(90), || {
+            let (p, name) = (p.clone(), name.clone());
+            async move { view(p, name).await.current_state == "running" }
+        })
+        .await;
+        let reserved = c.info().await.reserved_memory;
+        p.update(
+            &name,
+            shipcore::projects::ProjectUpdate {
+                template: Some(template(601)),
+                version: "2.0".into(),
+                update_method: Some(method.into()),
+                ..Default::default()
+            },
+            &Owner::system(),
+        )
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let frozen = Frozen::freeze(&b);
+        // The update fails with the engine's name, and does not hang.
+        let began = Instant::now();
+        wait_for(
+            &format!("{method}: the update fails"),
+            Duration::from_secs(90),
+            || {
+                let (p, name) = (p.clone(), name.clone());
+                async move {
+                    let v = view(p, name).await;
+                    v.update
+                        .is_some_and(|u| u.phase == "failed" || u.phase == "rolling-back")
+                }
+            },
+        )
+        .await;
+        let v = view(p.clone(), name.clone()).await;
+        let u = v.update.clone().unwrap();
+        eprintln!(
+            "{method}: {} after {:?}: {} / {}",
+            u.phase,
+            began.elapsed(),
+            u.reason,
+            v.reason
+        );
+        assert!(
+            u.reason.contains("engine b") || v.reason.contains("engine b"),
+            "{u:?} {}",
+            v.reason
+        );
+        drop(frozen);
+        healthy(&c, "b").await;
+        // Blue-green waits to be told; rolling rolls back by itself.
+        if method == "blue-green" {
+            p.rollback(&name, false).await.unwrap();
+        }
+        wait_for(
+            &format!("{method}: back on 1.0"),
+            Duration::from_secs(90),
+            || {
+                let (p, name, b) = (p.clone(), name.clone(), b.clone());
+                async move {
+                    let v = view(p, name.clone()).await;
+                    eprintln!(
+                        "{} {:?} {:?}",
+                        v.current_state,
+                        v.update.as_ref().map(|u| &u.phase),
+                        versions(&b, &name)
+                    );
+                    v.update.is_none()
+                        && v.current_state == "running"
+                        && versions(&b, &name) == [("1.0".into(), true), ("1.0".into(), true)]
+                }
+            },
+        )
+        .await;
+        assert_eq!(view(p.clone(), name.clone()).await.version, "1.0");
+        assert_eq!(
+            c.info().await.reserved_memory,
+            reserved,
+            "no reservation left"
+        );
+        p.delete(&name, true, true).await.unwrap();
+    }
+    round.abort();
+}
+
+/// Calls the build API as the admin; the body, once its code says done.
+async fn build_call(
+    api: &support::http::Api,
+    path: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let (s, v) = api
+        .call(
+            "POST",
+            path,
+            &support::http::admin(),
+            Some(&body.to_string()),
+        )
+        .await;
+    assert_eq!((s, v["code"].as_u64()), (200, Some(10000)), "{path}: {v}");
+    v
+}
+
+/// A build's record, once it has ended.
+async fn build_ended(api: &support::http::Api, project: &str, id: &str) -> serde_json::Value {
+    let path = format!("/api/project/buildHistory?projectName={project}&operator=admin");
+    let began = Instant::now();
+    loop {
+        let (_, h) = api.call("GET", &path, &support::http::admin(), None).await;
+        let r = h["content"]
+            .as_array()
+            .and_then(|l| l.iter().find(|r| r["idStr"] == id))
+            .cloned()
+            .unwrap_or_default();
+        if ["succeeded", "failed", "cancelled"].contains(&r["status"].as_str().unwrap_or("")) {
+            return r;
+        }
+        assert!(
+            began.elapsed() < Duration::from_secs(120),
+            "build {id} did not end: {r}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_cut_off_by_a_frozen_engine_fails_clearly_and_leaks_nothing() {
+    let Some((_, b)) = engines() else { return };
+    let _alone = ENGINE_B.lock().await;
+    // Engine B alone: the build goes there.
+    let fixture = shipcore::testing::Fixture::on(
+        Arc::new(MemoryStore::new()),
+        docker(),
+        options(&unique("bf"), Strategy::Spread),
+    )
+    .await
+    .unwrap();
+    fixture
+        .cluster
+        .add_engine(record("b", &b, 1024, &["zone=b"]))
+        .await
+        .unwrap();
+    let api = support::http::start(fixture).await;
+    let _bg = api.cluster.start();
+    healthy(&api.cluster, "b").await;
+    let project = unique("bfault").to_lowercase().replace(['_', '.'], "-");
+    build_call(
+        &api,
+        "/api/project/new",
+        serde_json::json!({"projectName": project}),
+    )
+    .await;
+    build_call(
+        &api,
+        "/api/project/save",
+        serde_json::json!({
+            "project": project, "Cluster": "default_cluster", "DefineDockerFileType": "define",
+            "addOrUpdate": "update",
+            "dockerfile": format!("FROM {IMAGE}\nRUN sleep 3 && echo slept > /slept\n"),
+        }),
+    )
+    .await;
+    let containers = || {
+        let out = Command::new("docker")
+            .args(["-H", &b, "ps", "-aq"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    let before = containers();
+    let build = |tag: &'static str| {
+        let (api, project) = (&api, project.clone());
+        async move {
+            let v = build_call(
+                api,
+                "/api/project/build",
+                serde_json::json!({"projectName": project, "operator": "root", "tag": tag}),
+            )
+            .await;
+            v["content"]["idStr"].as_str().unwrap().to_string()
+        }
+    };
+    let id = build("1.0").await;
+    // Frozen while its RUN step sleeps.
+    wait_for("the build runs", Duration::from_secs(60), || async {
+        let (_, h) = api
+            .call(
+                "GET",
+                &format!("/api/project/build/{id}/log"),
+                &support::http::admin(),
+                None,
+            )
+            .await;
+        h["content"]["lines"].to_string().contains("sleep 3")
+    })
+    .await;
+    let frozen = Frozen::freeze(&b);
+    let began = Instant::now();
+    let r = build_ended(&api, &project, &id).await;
+    eprintln!(
+        "ended {} after {:?}: {}",
+        r["status"],
+        began.elapsed(),
+        r["reason"]
+    );
+    assert_eq!(r["status"], "failed", "{r}");
+    assert!(r.to_string().contains("engine b"), "{r}");
+    // Its room on B is given back at once.
+    let info = api.cluster.info().await;
+    assert_eq!((info.reserved_cpus, info.reserved_memory), (0, 0));
+    drop(frozen);
+    healthy(&api.cluster, "b").await;
+    // What the cut-off build left on B goes, and B builds again.
+    wait_for(
+        "no build container left",
+        Duration::from_secs(60),
+        || async { containers() <= before },
+    )
+    .await;
+    let again = build("2.0").await;
+    let r = build_ended(&api, &project, &again).await;
+    assert_eq!(r["status"], "succeeded", "{r}");
+}

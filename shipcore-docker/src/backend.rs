@@ -486,15 +486,17 @@ impl EngineBackend for DockerEngine {
             // refuses: ask which it has instead.
             let drivers = self.volume_drivers(d).await?;
             if !has_driver(&drivers, &spec.driver) {
-                return Err(shipcore::Error::invalid(
-                    "driver",
-                    format!(
-                        "engine {} has no volume driver {:?} (it has: {})",
-                        self.origin().engine,
+                // Docker's own answer for a driver it lacks: 404, plugin
+                // not found.
+                return Err(shipcore::Error::EngineApi {
+                    engine: self.origin().engine.clone(),
+                    status: 404,
+                    message: format!(
+                        "no volume driver {:?} (it has: {})",
                         spec.driver,
                         drivers.join(", ")
                     ),
-                ));
+                });
             }
         }
         let request = bollard::models::VolumeCreateRequest {

@@ -370,7 +370,7 @@ fn hex(path: &str) -> String {
 /// material, kept in memory: the engine's certificate must chain to the
 /// record's CA and to nothing else (not the system's roots), and the client
 /// presents the record's certificate and key.
-fn tls_config(engine: &str, m: &TlsMaterial) -> Result<rustls::ClientConfig, Error> {
+pub(crate) fn tls_config(engine: &str, m: &TlsMaterial) -> Result<rustls::ClientConfig, Error> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let bad = |what: &str, e: &dyn std::fmt::Display| Error::TlsMaterial {

@@ -17,6 +17,9 @@ mod backend;
 mod connect;
 mod convert;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 
 pub use backend::{DockerConnector, DockerEngine};
 pub use connect::{EngineTarget, TlsMaterial, DEFAULT_TIMEOUT};

@@ -194,7 +194,7 @@ fn acting(app: &App, caller: &Caller) -> Result<ActingAs, Coded> {
 /// A body as JSON, or form-encoded as the seed's examples send it: values
 /// may be wrapped in double quotes, and a part that is a JSON object adds
 /// its fields.
-fn fields(body: &[u8]) -> Result<serde_json::Map<String, Value>, Coded> {
+pub(crate) fn fields(body: &[u8]) -> Result<serde_json::Map<String, Value>, Coded> {
     let bad = |m: String| Coded::new(StatusCode::BAD_REQUEST, INVALID, m);
     let text = std::str::from_utf8(body).map_err(|_| bad("the body is not UTF-8".into()))?;
     if text.trim().is_empty() {

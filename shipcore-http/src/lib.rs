@@ -50,6 +50,9 @@ mod docker_api;
 mod error;
 mod extract;
 mod front;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod guard;
 mod metrics;
 mod observe;

@@ -275,12 +275,17 @@ impl Lifecycle {
                         r.phase = Phase::Failed(why);
                         next.current = S::Failed;
                     }
-                    Method::Rolling => r.phase = Phase::RollingBack,
+                    Method::Rolling => {
+                        // Rolled back by itself: the project says why.
+                        next.reason = format!("the update to {} failed: {why}", r.to);
+                        r.phase = Phase::RollingBack;
+                    }
                 }
             }
             (Outcome::Confirmed, Some(r)) if r.phase == Phase::Confirming => {
                 next.rollout = None;
                 next.current = S::Running;
+                next.reason.clear();
             }
             (Outcome::RolledBack, Some(r)) if r.phase == Phase::RollingBack => {
                 next.rollout = None;
@@ -546,7 +551,10 @@ mod tests {
         let bad = l.on(Outcome::NewFailed("unhealthy".into()));
         assert_eq!(bad.rollout.as_ref().unwrap().phase, Phase::RollingBack);
         assert_eq!(bad.resume(), Resume::RollBack);
-        assert_eq!(bad.on(Outcome::RolledBack).current, S::Running);
+        assert!(bad.reason.contains("failed: unhealthy"), "{}", bad.reason);
+        let back = bad.on(Outcome::RolledBack);
+        assert_eq!(back.current, S::Running);
+        assert_eq!(back.reason, bad.reason, "it says why it rolled back");
     }
 
     #[test]

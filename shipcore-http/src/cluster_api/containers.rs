@@ -109,7 +109,7 @@ const REFUSED: [(&str, &str); 5] = [
 
 /// Refuses a deploy body's fields that are set but not carried out, and
 /// fields no version of the API knows, naming them.
-fn check_fields(body: &serde_json::Value) -> Result<(), Error> {
+pub(crate) fn check_fields(body: &serde_json::Value) -> Result<(), Error> {
     const KNOWN: [&str; 15] = [
         "name",
         "cpus",

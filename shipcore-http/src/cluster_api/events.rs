@@ -113,6 +113,13 @@ pub struct HubPush {
     repository: Repository,
 }
 
+/// The image a push notification names.
+pub(crate) fn pushed_image(body: &[u8]) -> Result<ImageRef, Error> {
+    let push: HubPush = crate::extract::parse(body)?;
+    ImageRef::parse(&push.repository.repo_name)
+        .map_err(|e| Error::bad_request(format!("repository.repo_name: {e}")))
+}
+
 /// Docker Hub's push webhook: pull the newest image and redeploy every
 /// container of it. Only the webhook key of that image is accepted; the key
 /// is checked before the body is read.
@@ -130,9 +137,7 @@ pub async fn hub(
     HubImage(image): HubImage,
     body: Body,
 ) -> Result<Response, Error> {
-    let push: HubPush = body.json()?;
-    let pushed = ImageRef::parse(&push.repository.repo_name)
-        .map_err(|e| Error::bad_request(format!("repository.repo_name: {e}")))?;
+    let pushed = pushed_image(&body.0)?;
     let allowed = ImageRef::parse(&image)?;
     if !pushed.same_repository(&allowed) {
         return Err(Error::Forbidden(format!(

@@ -62,7 +62,7 @@ fn projects(app: &App) -> Result<&Projects, Error> {
 
 fn flag(v: &Option<String>) -> Result<bool, Error> {
     match v.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        None | Some("") | Some("false") | Some("0") => Ok(false),
+        None | Some("false") | Some("0") => Ok(false),
         Some("true") | Some("1") => Ok(true),
         Some(other) => Err(Error::bad_request(format!(
             "expected true or false, got {other:?}"
@@ -499,7 +499,7 @@ pub async fn volumes(State(app): State<App>, caller: Caller) -> Result<impl Into
     Ok(Json(serde_json::json!({ "Volumes": list })))
 }
 
-#[utoipa::path(post, path = "/volumes/create", tag = "projects", request_body = shipcore::projects::NewVolume, responses((status = 201, description = "Created"), (status = 400, description = "Invalid name or options", body = ErrorBody), (status = 409, description = "A volume of that name exists", body = ErrorBody)))]
+#[utoipa::path(post, path = "/volumes/create", tag = "projects", request_body = shipcore::projects::NewVolume, responses((status = 201, description = "Created"), (status = 400, description = "Invalid name or options", body = ErrorBody), (status = 404, description = "The engine has no such volume driver (its drivers are named)", body = ErrorBody), (status = 409, description = "A volume of that name exists", body = ErrorBody)))]
 pub async fn volume_create(
     State(app): State<App>,
     caller: Caller,

@@ -240,7 +240,7 @@ async fn login_page(uri: axum::http::Uri) -> Response {
 
 /// The fields of a form body (`application/x-www-form-urlencoded`); a
 /// field given twice keeps its first value.
-fn form(body: &[u8]) -> std::collections::HashMap<String, String> {
+pub(crate) fn form(body: &[u8]) -> std::collections::HashMap<String, String> {
     let mut fields = std::collections::HashMap::new();
     for (k, v) in form_urlencoded::parse(body) {
         fields

@@ -24,9 +24,9 @@
 //! `wire.rs`: Docker's request and answer shapes.
 
 mod containers;
-mod objects;
+pub(crate) mod objects;
 mod system;
-mod wire;
+pub(crate) mod wire;
 
 use std::collections::BTreeMap;
 

@@ -95,7 +95,7 @@ pub async fn image(
 
 /// Credentials from `X-Registry-Auth` (base64url JSON, as the docker CLI
 /// sends them); none when absent or empty.
-fn registry_auth(headers: &HeaderMap) -> Result<Option<RegistryAuth>, Error> {
+pub(crate) fn registry_auth(headers: &HeaderMap) -> Result<Option<RegistryAuth>, Error> {
     let Some(raw) = headers.get("x-registry-auth") else {
         return Ok(None);
     };
@@ -215,7 +215,7 @@ pub async fn volumes(State(app): State<App>, caller: Caller) -> Result<Response,
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
-struct VolumeBody {
+pub(crate) struct VolumeBody {
     name: String,
     driver: String,
     driver_opts: Option<BTreeMap<String, String>>,
@@ -223,7 +223,7 @@ struct VolumeBody {
 }
 
 /// A volume's or network's name as Docker takes it.
-fn valid_name(field: &str, name: &str) -> Result<(), Error> {
+pub(crate) fn valid_name(field: &str, name: &str) -> Result<(), Error> {
     if shipcore::model::docker_name(name, 200) {
         Ok(())
     } else {
@@ -331,7 +331,7 @@ pub async fn network(
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
-struct NetworkBody {
+pub(crate) struct NetworkBody {
     name: String,
     driver: String,
     labels: Option<BTreeMap<String, String>>,
@@ -388,7 +388,7 @@ pub async fn network_remove(
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
-struct AttachBody {
+pub(crate) struct AttachBody {
     container: String,
     endpoint_config: Option<wire::Endpoint>,
     force: bool,

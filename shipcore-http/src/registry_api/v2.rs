@@ -240,7 +240,7 @@ fn method_not_allowed(method: &Method, allow: &'static str) -> V2Error {
 
 /// What a path under `/v2/` names.
 #[derive(Debug, PartialEq)]
-enum Target {
+pub(crate) enum Target {
     Catalog,
     Tags(Repository),
     /// A manifest by its reference, as read (what is not a tag or a digest
@@ -275,7 +275,7 @@ fn decoded(segment: &str) -> std::borrow::Cow<'_, str> {
         .unwrap_or(std::borrow::Cow::Borrowed(segment))
 }
 
-fn parse_target(rest: &str) -> Result<Target, V2Error> {
+pub(crate) fn parse_target(rest: &str) -> Result<Target, V2Error> {
     if rest == "_catalog" {
         return Ok(Target::Catalog);
     }
@@ -836,7 +836,7 @@ fn io_error(what: &str, d: &Digest, e: std::io::Error) -> V2Error {
 }
 
 /// A single `bytes=` range of a blob of `size` bytes: first and last byte.
-fn parse_range(v: &HeaderValue, size: u64) -> Result<(u64, u64), V2Error> {
+pub(crate) fn parse_range(v: &HeaderValue, size: u64) -> Result<(u64, u64), V2Error> {
     let bad = || {
         V2Error::new(
             StatusCode::RANGE_NOT_SATISFIABLE,

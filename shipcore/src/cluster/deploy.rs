@@ -270,17 +270,17 @@ impl Txn {
                 // (a create it took, then went quiet), or keep when the
                 // undo cannot reach it, is removed when seen.
                 {
-                    let mut abandoned = self
+                    let mut failed = self
                         .cluster
                         .inner
-                        .abandoned
+                        .failed_deploys
                         .lock()
                         .unwrap_or_else(|p| p.into_inner());
-                    if abandoned.len() > 10_000 {
-                        abandoned.clear();
+                    if failed.len() > 10_000 {
+                        failed.clear();
                     }
                     // (The undo below may not reach the engine either.)
-                    abandoned.extend(slots.iter().map(|s| s.name().to_string()));
+                    failed.extend(slots.iter().map(|s| s.name().to_string()));
                 }
                 self.undo(&slots, &created).await;
                 let message = format!("image={} error={e}", self.req.image.name);

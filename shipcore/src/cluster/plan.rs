@@ -74,11 +74,14 @@ impl Action {
 
 /// Plans a reconcile. `health` gives every registered engine's health;
 /// `observed` the owned containers of the engines that answered this round
-/// (an engine missing there is left alone).
+/// (an engine missing there is left alone); `failed` the names of
+/// containers whose deploy failed, as its caller was told (an engine cut
+/// off in the middle may still make them): removed, never adopted.
 pub fn plan(
     desired: &[ContainerDoc],
     health: &BTreeMap<String, Health>,
     observed: &BTreeMap<String, Vec<Observation>>,
+    failed: &BTreeSet<String>,
 ) -> Vec<Action> {
     let mut actions = Vec::new();
     let known: BTreeSet<&str> = desired.iter().map(|d| d.id.as_str()).collect();
@@ -127,7 +130,7 @@ pub fn plan(
 
     for (engine, seen) in observed {
         for o in seen.iter().filter(|o| !known.contains(o.id.as_str())) {
-            if retired.contains(o.id.as_str()) || o.config.is_none() {
+            if retired.contains(o.id.as_str()) || o.config.is_none() || failed.contains(&o.name) {
                 actions.push(Action::RemoveOrphan {
                     engine: engine.clone(),
                     id: o.id.clone(),
@@ -371,7 +374,26 @@ mod tests {
                 .into_iter()
                 .map(|(e, o)| (e.to_string(), o))
                 .collect();
-            assert_eq!(render(&plan(&desired, &health, &observed)), want, "{what}");
+            let none = BTreeSet::new();
+            assert_eq!(
+                render(&plan(&desired, &health, &observed, &none)),
+                want,
+                "{what}"
+            );
         }
+    }
+
+    #[test]
+    fn a_container_of_a_failed_deploy_is_removed_not_adopted() {
+        let observed = BTreeMap::from([(
+            "a".to_string(),
+            vec![obs("late", true, 0, true), obs("other", true, 0, true)],
+        )]);
+        let failed = BTreeSet::from(["n-late".to_string()]);
+        let health = health(&[("a", Health::Healthy)]);
+        assert_eq!(
+            render(&plan(&[], &health, &observed, &failed)),
+            "remove late on a\nadopt other on a"
+        );
     }
 }

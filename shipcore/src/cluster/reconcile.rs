@@ -30,27 +30,14 @@ impl Cluster {
     /// What a reconcile would do now, without doing it (a dry run).
     pub async fn plan(&self) -> Result<Vec<Action>> {
         let (desired, health, observed) = self.observe().await;
-        let abandoned = self
+        // Containers of deploys that failed (their callers told so).
+        let failed = self
             .inner
-            .abandoned
+            .failed_deploys
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        // A container of a deploy that failed (its caller told so) is not
-        // taken over: removed.
-        Ok(plan(&desired, &health, &observed)
-            .into_iter()
-            .map(|a| match a {
-                Action::Adopt {
-                    engine,
-                    observation,
-                } if abandoned.contains(&observation.name) => Action::RemoveOrphan {
-                    engine,
-                    id: observation.id,
-                },
-                a => a,
-            })
-            .collect())
+        Ok(plan(&desired, &health, &observed, &failed))
     }
 
     /// One reconcile round; returns what it did.

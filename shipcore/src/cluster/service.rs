@@ -130,7 +130,7 @@ pub(super) struct Inner {
     /// Names of containers whose deploy failed before the engine said
     /// whether it made them (it stopped answering): if one shows up, it
     /// is removed, not adopted; its caller was told the deploy failed.
-    pub abandoned: std::sync::Mutex<BTreeSet<String>>,
+    pub failed_deploys: std::sync::Mutex<BTreeSet<String>>,
     /// The store's revision before the cluster read its records: following
     /// other replicas' writes starts there.
     pub opened_at: u64,
@@ -253,7 +253,7 @@ impl Cluster {
                 nudge: tokio::sync::Notify::new(),
                 generation,
                 placement_failures: AtomicU64::new(0),
-                abandoned: Default::default(),
+                failed_deploys: Default::default(),
                 locks: Default::default(),
                 reconcile_rounds: AtomicU64::new(0),
                 opened_at,

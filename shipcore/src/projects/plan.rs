@@ -11,6 +11,7 @@ use super::docs::{
 };
 use crate::engine::ContainerSummary;
 use crate::model::{Health, ProjectState};
+use crate::update::Phase;
 
 /// One service of a wave as the planner needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,6 +164,9 @@ pub enum Task {
         id: String,
         name: String,
     },
+    /// Finish the confirm or the rollback an update stopped in (its engine
+    /// stopped answering midway): the engine answers again.
+    Settle { project: String },
 }
 
 impl Task {
@@ -172,6 +176,7 @@ impl Task {
             Task::RemoveOrphan { engine, name, .. } => {
                 format!("remove orphan {name} on {engine}")
             }
+            Task::Settle { project } => format!("finish the update of {project}"),
         }
     }
 }
@@ -195,6 +200,16 @@ pub fn plan_round(
             tasks.push(Task::Move {
                 project: doc.name.clone(),
                 from: doc.engine.clone(),
+            });
+        }
+        let settling = doc
+            .lifecycle
+            .rollout
+            .as_ref()
+            .is_some_and(|r| matches!(r.phase, Phase::Confirming | Phase::RollingBack));
+        if settling && observed.contains_key(&doc.engine) {
+            tasks.push(Task::Settle {
+                project: doc.name.clone(),
             });
         }
     }
@@ -403,6 +418,18 @@ mod tests {
         }
     }
 
+    /// A project on `engine` updating from 1 to 2, in `phase`.
+    fn stuck(name: &str, engine: &str, phase: Phase) -> ProjectDoc {
+        let mut doc = project(name, engine, "1", ProjectState::Running);
+        doc.lifecycle.rollout = Some(crate::update::Rollout {
+            method: crate::update::Method::Rolling,
+            from: "1".into(),
+            to: "2".into(),
+            phase,
+        });
+        doc
+    }
+
     fn of(id: &str, project: &str, version: &str) -> ContainerSummary {
         ContainerSummary {
             id: id.into(),
@@ -451,6 +478,18 @@ mod tests {
                     ],
                 )],
                 "remove orphan upd-u0 on a\nremove orphan moved-m1 on a\nremove orphan gone-g1 on a",
+            ),
+            (
+                "an update stopped in its confirm or rollback is finished once its engine answers",
+                vec![
+                    stuck("back", "a", Phase::RollingBack),
+                    stuck("conf", "a", Phase::Confirming),
+                    stuck("ready", "a", Phase::Ready),
+                    stuck("away", "b", Phase::RollingBack),
+                ],
+                vec![("a", Healthy), ("b", Healthy)],
+                vec![("a", vec![])],
+                "finish the update of back\nfinish the update of conf",
             ),
             (
                 "an engine not observed: nothing removed there",

@@ -15,6 +15,7 @@ use super::service::{replicas_of, Projects};
 use crate::engine::{ContainerFilter, ContainerSummary};
 use crate::error::Result;
 use crate::model::{EventType, Health, ProjectState};
+use crate::update::Phase;
 
 impl Projects {
     /// Runs the reconcile round every `reconcile_interval` until dropped.
@@ -86,6 +87,16 @@ impl Projects {
     async fn perform(&self, task: &Task) -> Result<()> {
         match task {
             Task::Move { project, .. } => self.move_project(project).await,
+            Task::Settle { project } => {
+                // Under the project's lock, as it is now: an update's own
+                // task finishes it when it can.
+                let _g = self.lock(project).await;
+                let mut doc = self.load(project).await?;
+                match doc.lifecycle.rollout.as_ref().map(|r| &r.phase) {
+                    Some(Phase::Confirming | Phase::RollingBack) => self.settle(&mut doc).await,
+                    _ => Ok(()),
+                }
+            }
             Task::RemoveOrphan {
                 engine,
                 project,

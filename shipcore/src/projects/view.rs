@@ -41,7 +41,8 @@ pub struct ProjectView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub services: Option<Vec<ServiceView>>,
     /// Why it is `failed`: the service and what its container came to, or
-    /// why the last start failed.
+    /// why the last start failed; or, running, why its last rolling update
+    /// rolled back.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub reason: String,
     /// The engine it runs on (empty: not placed).
@@ -334,7 +335,8 @@ impl Projects {
             reason: if current == ProjectState::Failed {
                 failure(&file, doc, &replicas, &tally)
             } else {
-                String::new()
+                // Why its last update rolled back by itself, if one did.
+                lc.reason.clone()
             },
             environment: doc.current.environment.clone(),
             files: doc.current.files.keys().cloned().collect(),
@@ -359,6 +361,7 @@ impl Projects {
                 .into(),
                 reason: match &r.phase {
                     Phase::Failed(why) => why.clone(),
+                    Phase::RollingBack => lc.reason.clone(),
                     _ => String::new(),
                 },
             }),

@@ -4,6 +4,9 @@
 #[allow(clippy::wildcard_imports)]
 use super::*;
 
+/// How often a running build looks at its engine's health.
+const ENGINE_WATCH: Duration = Duration::from_secs(1);
+
 impl Builds {
     pub(super) async fn run_one(&self, id: String) {
         let Ok(record) = self.record(&id).await else {
@@ -132,9 +135,12 @@ impl Builds {
             target: None,
             done: false,
         };
-        let pushed = self
-            .build_and_push(id, backend.as_ref(), context, &record, &mut names)
-            .await;
+        // A frozen engine answers nothing and ends no stream: the health
+        // checks tell, or the build would wait out its whole time limit.
+        let pushed = tokio::select! {
+            pushed = self.build_and_push(id, backend.as_ref(), context, &record, &mut names) => pushed,
+            lost = self.engine_lost(&engine) => Err(lost),
+        };
         names.clean(pushed.is_err()).await;
         let digest = pushed?;
         for (name, input) in &inputs {
@@ -146,6 +152,19 @@ impl Builds {
         }
         self.say(id, format!("pushed {}@{digest}", record.image));
         Ok(digest)
+    }
+
+    /// Resolves once the cluster's health checks find `engine` not
+    /// answering (they run while the build does; one that fails marks it).
+    async fn engine_lost(&self, engine: &str) -> Error {
+        loop {
+            tokio::time::sleep(ENGINE_WATCH).await;
+            if self.inner.cluster.health(engine).await == Some(crate::model::Health::Unhealthy) {
+                return Error::build_failed(format!(
+                    "engine {engine} stopped answering during the build (its health check failed)"
+                ));
+            }
+        }
     }
 
     /// An engine for a build, as the scheduler places a small container

@@ -145,7 +145,7 @@ impl Projects {
     }
 
     /// Finishes a confirm or a rollback the lifecycle is in, if any.
-    pub(super) async fn settle(&self, doc: &mut ProjectDoc) -> Result<()> {
+    pub(in crate::projects) async fn settle(&self, doc: &mut ProjectDoc) -> Result<()> {
         let phase = doc.lifecycle.rollout.as_ref().map(|r| r.phase.clone());
         match phase {
             Some(Phase::Confirming) => self.finish_confirm(doc).await,
