@@ -125,6 +125,21 @@ async fn seed_requests_for_every_endpoint() {
         )
         .await;
     assert_eq!(s, 400);
+    // More lines than a number holds (as the document allows): every line.
+    let (s, every) = api
+        .call(
+            "GET",
+            &format!("/api/containers/{id}/logs?tail=79052796497197814072"),
+            &k,
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        every.as_str().unwrap().lines().count(),
+        all_lines,
+        "{every}"
+    );
     // Stop and restart change what the engine runs.
     let engine_a =
         shipcore_docker::DockerEngine::new(&shipcore_docker::EngineTarget::new("a", a.clone()))

@@ -26,8 +26,13 @@ pub async fn accounts(State(app): State<App>, caller: Caller) -> Result<Json<Vec
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAccount {
-    /// 1 to 128 characters, no whitespace and no `:`.
-    #[schema(min_length = 1, max_length = 128, pattern = "^[^\\s:]+$")]
+    /// 1 to 128 characters, no whitespace, control characters or `:`
+    /// (`shipcore::model::username_char`).
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[^\\s:\\u0000-\\u001f\\u007f-\\u009f\\ufeff]+$"
+    )]
     username: String,
     #[schema(min_length = 1)]
     password: String,

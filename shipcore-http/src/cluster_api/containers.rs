@@ -331,9 +331,13 @@ pub async fn logs(
     let tail = match q.tail.as_deref() {
         None => Some(TAIL),
         Some("all") => None,
-        Some(n) => Some(n.parse().map_err(|_| {
-            Error::bad_request(format!("tail must be a number of lines or all, got {n:?}"))
-        })?),
+        // More lines than a number can hold: every line.
+        Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => n.parse().ok(),
+        Some(n) => {
+            return Err(Error::bad_request(format!(
+                "tail must be a number of lines or all, got {n:?}"
+            )))
+        }
     };
     let options = LogOptions {
         tail,

@@ -18,6 +18,15 @@ pub struct RoleRef {
     pub id: String,
 }
 
+/// Whether a username may hold `c`: the same set as the API document's
+/// pattern `^[^\s:\u0000-\u001f\u007f-\u009f\ufeff]+$` (JSON Schema's
+/// `\s` is ECMAScript's, which leaves out U+0085 and takes in U+FEFF;
+/// with the control characters and U+FEFF left out on both sides, the two
+/// sets are one).
+pub fn username_char(c: char) -> bool {
+    !(c.is_whitespace() || c.is_control() || c == ':' || c == '\u{feff}')
+}
+
 /// An account of a human user.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -33,11 +42,14 @@ pub struct Account {
 
 impl Account {
     pub fn validate(&self) -> Result<()> {
-        if self.username.trim().is_empty() || self.username.len() > 128 {
+        if self.username.trim().is_empty() || self.username.chars().count() > 128 {
             return Err(Error::invalid("username", "must be 1 to 128 characters"));
         }
-        if self.username.chars().any(|c| c.is_whitespace() || c == ':') {
-            return Err(Error::invalid("username", "may not hold whitespace or ':'"));
+        if self.username.chars().any(|c| !username_char(c)) {
+            return Err(Error::invalid(
+                "username",
+                "may not hold whitespace, control characters or ':'",
+            ));
         }
         if self.username == ENGINE_USER || self.username == BUILDER_USER {
             return Err(Error::invalid(
@@ -277,6 +289,33 @@ pub struct WebhookKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_username_refuses_what_the_document_pattern_refuses() {
+        let ok = |u: &str| {
+            Account {
+                username: u.into(),
+                password: "pw".into(),
+                role: RoleRef {
+                    name: "user".into(),
+                    ..RoleRef::default()
+                },
+                ..Account::default()
+            }
+            .validate()
+            .is_ok()
+        };
+        assert!(ok("alice") && ok("jürgen") && ok("𝕋"));
+        // Whitespace by either definition, control characters, `:`.
+        for c in [
+            ' ', '\t', '\u{85}', '\u{a0}', '\u{2028}', '\u{feff}', '\u{1f}', '\u{7f}', ':',
+        ] {
+            assert!(!ok(&format!("a{c}b")), "{c:?}");
+        }
+        // 128 characters, not bytes.
+        assert!(ok(&"é".repeat(128)));
+        assert!(!ok(&"é".repeat(129)));
+    }
 
     #[test]
     fn permissions_parse_and_allow() {

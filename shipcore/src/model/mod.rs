@@ -19,7 +19,8 @@ mod units;
 mod validate;
 
 pub use access::{
-    Account, Permission, Role, RoleRef, ServiceKey, WebhookKey, BUILDER_USER, ENGINE_USER,
+    username_char, Account, Permission, Role, RoleRef, ServiceKey, WebhookKey, BUILDER_USER,
+    ENGINE_USER,
 };
 pub use admission::{admit, Capability, Owner, Want};
 pub use container::{

@@ -28,6 +28,9 @@ pub struct NewVolume {
     pub name: String,
     #[serde(default)]
     pub driver: String,
+    /// The driver's options, as it takes them: Docker's `local` driver
+    /// takes `type` and `device` (and `o`) together, and `size` where the
+    /// engine's filesystem keeps quotas; the engine refuses others (400).
     #[serde(default, rename = "driverOpts", alias = "driver_opts")]
     pub driver_opts: BTreeMap<String, String>,
     #[serde(default)]

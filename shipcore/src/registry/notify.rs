@@ -140,7 +140,7 @@ impl Endpoint {
         if let Some(p) = self
             .repositories
             .iter()
-            .find(|p| p.is_empty() || p.len() > policy::MAX_PATTERN)
+            .find(|p| p.is_empty() || p.chars().count() > policy::MAX_PATTERN)
         {
             return Err(Error::invalid(
                 "repositories",
@@ -657,6 +657,10 @@ mod tests {
     #[test]
     fn endpoints_are_checked_field_by_field() {
         assert!(endpoint().validate().is_ok());
+        // A pattern's length is in characters, as the document says.
+        let mut wide = endpoint();
+        wide.repositories = vec!["𝕋".repeat(128)];
+        assert!(wide.validate().is_ok());
         type Change = fn(&mut Endpoint);
         let cases: &[(&str, Change)] = &[
             ("name", |e| e.name = "".into()),
@@ -670,6 +674,7 @@ mod tests {
             ("secret", |e| e.secret = "short".into()),
             ("repositories", |e| e.repositories = vec![String::new()]),
             ("repositories", |e| e.repositories = vec!["a".into(); 40]),
+            ("repositories", |e| e.repositories = vec!["a".repeat(129)]),
         ];
         for (field, change) in cases {
             let mut e = endpoint();

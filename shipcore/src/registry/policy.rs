@@ -73,7 +73,7 @@ impl Rules {
                 ));
             }
             for p in list {
-                if p.is_empty() || p.len() > MAX_PATTERN {
+                if p.is_empty() || p.chars().count() > MAX_PATTERN {
                     return Err(Error::invalid(
                         field,
                         format!("a pattern is 1 to {MAX_PATTERN} characters, got {p:?}"),

@@ -137,11 +137,18 @@ impl Builds {
         };
         // A frozen engine answers nothing and ends no stream: the health
         // checks tell, or the build would wait out its whole time limit.
-        let pushed = tokio::select! {
-            pushed = self.build_and_push(id, backend.as_ref(), context, &record, &mut names) => pushed,
-            lost = self.engine_lost(&engine) => Err(lost),
+        let (pushed, lost) = tokio::select! {
+            pushed = self.build_and_push(id, backend.as_ref(), context, &record, &mut names) => (pushed, false),
+            lost = self.engine_lost(&engine) => (Err(lost), true),
         };
-        names.clean(pushed.is_err()).await;
+        if lost {
+            // Not waited for: the build's names on the engine are removed
+            // in the background (`EngineNames`' drop), so the failure is
+            // told now, not after the engine's timeouts.
+            drop(names);
+        } else {
+            names.clean(pushed.is_err()).await;
+        }
         let digest = pushed?;
         for (name, input) in &inputs {
             if let Ok(plugin) = self.inner.plugins.get(name) {
