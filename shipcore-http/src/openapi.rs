@@ -570,6 +570,12 @@ mod tests {
         let pattern = doc["components"]["schemas"]["Image"]["properties"]["image"]["pattern"]
             .as_str()
             .unwrap();
+        // A hub push names its repository as a key's image does.
+        assert_eq!(
+            doc["components"]["schemas"]["HubRepository"]["properties"]["repo_name"]["pattern"]
+                .as_str(),
+            Some(pattern)
+        );
         let re = regex::Regex::new(pattern).unwrap();
         samples.push("zk2c__8w.87f/kl".into());
         samples.push("registry.example.com/team/app".into());

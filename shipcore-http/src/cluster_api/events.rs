@@ -103,14 +103,20 @@ pub async fn list(
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct Repository {
+pub struct HubRepository {
+    /// The pushed repository, as a webhook key's image names it (the same
+    /// pattern; a tag or a registry port is taken too).
+    #[schema(
+        pattern = "^([a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*|([a-z0-9]+((_|__|-+)[a-z0-9]+)*|[a-z0-9]+(-+[a-z0-9]+)*(\\.[a-z0-9]+(-+[a-z0-9]+)*)+)(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)+)$",
+        max_length = 255
+    )]
     repo_name: String,
 }
 
 /// A Docker Hub push notification (only `repository.repo_name` is read).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct HubPush {
-    repository: Repository,
+    repository: HubRepository,
 }
 
 /// The image a push notification names.
