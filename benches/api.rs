@@ -13,7 +13,7 @@
 //! as curl `--compressed`, browsers and Go clients send it) and as plain
 //! JSON (4 MB, where moving the bytes is the whole cost for both servers).
 //!
-//! Run: `cargo bench --bench api` (needs `wrk`; `apt-get install wrk`).
+//! Run: `cargo bench --bench api` (installs `wrk` when missing).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -28,7 +28,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use shipcore::model::ImageConfig;
 use shipcore::testing::Fixture;
-use shipcore_workspace::wrk;
+use shipcore_workspace::{provision, wrk};
 
 /// Whether the request log is formatted (see `main`).
 static LOG: AtomicBool = AtomicBool::new(false);
@@ -222,10 +222,7 @@ fn wrk(url: &str, key: &str, header: &str) -> Run {
 }
 
 fn main() {
-    if Command::new("wrk").arg("--version").output().is_err() {
-        println!("SKIP: wrk is not installed (apt-get install wrk)");
-        return;
-    }
+    provision::needed("wrk", provision::wrk());
     // The request log as shipd formats it (text), written to a sink, on
     // for the runs that measure its cost.
     {

@@ -4,7 +4,7 @@
 //! p99 of the same client without the load (the target: within 5×), and
 //! the cluster's reconcile loop (every second) is counted through it.
 //!
-//! Run: `cargo bench --bench auth_load` (needs `wrk`).
+//! Run: `cargo bench --bench auth_load` (installs `wrk` when missing).
 
 use std::process::Command;
 use std::time::Duration;
@@ -12,6 +12,7 @@ use std::time::Duration;
 use shipcore::cluster::ClusterOptions;
 use shipcore::engine::fake::FakeConnector;
 use shipcore::testing::Fixture;
+use shipcore_workspace::provision;
 use shipcore_workspace::wrk::{field, p99_ms};
 
 /// Random usernames and passwords in every request, base64 in Lua.
@@ -51,10 +52,7 @@ fn wrk(args: &[&str]) -> String {
 }
 
 fn main() {
-    if Command::new("wrk").arg("--version").output().is_err() {
-        println!("SKIP: wrk is not installed (apt-get install wrk)");
-        return;
-    }
+    provision::needed("wrk", provision::wrk());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

@@ -18,7 +18,8 @@
 //! finishes within 300 s; docker-compose gets 3 runs of at most 120 s).
 //!
 //! Run: `eval "$(scripts/engines up)"; cargo bench --bench compose_up`.
-//! Without `SHIPCORE_ENGINE_A` it prints `SKIP: no engine` and exits.
+//! Without `SHIPCORE_ENGINE_A` it brings the test bed up (`scripts/engines
+//! up`), or stops naming why it cannot.
 
 use std::process::Command;
 use std::sync::Arc;
@@ -31,6 +32,7 @@ use shipcore::model::{EngineRecord, Health, ProjectState};
 use shipcore::projects::{NewProject, Projects, ProjectsOptions};
 use shipcore::store::{DurableStore, Store};
 use shipcore_docker::{DockerConnector, DockerEngine, EngineTarget};
+use shipcore_workspace::provision;
 
 const IMAGE: &str = "shipcore/busybox:latest";
 /// Ends at once on SIGTERM (a plain `sleep` as PID 1 ignores it).
@@ -282,10 +284,8 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn main() {
-    let Ok(host) = std::env::var("SHIPCORE_ENGINE_A") else {
-        println!("SKIP: no engine (SHIPCORE_ENGINE_A is not set; eval \"$(scripts/engines up)\")");
-        return;
-    };
+    let bed = provision::needed("the test bed's engine A", provision::engines());
+    let host = bed.get("SHIPCORE_ENGINE_A").unwrap_or_default().to_string();
     let runs: usize = std::env::var("SHIPCORE_BENCH_RUNS")
         .ok()
         .and_then(|r| r.parse().ok())

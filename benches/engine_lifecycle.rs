@@ -3,7 +3,8 @@
 //! done with the `docker` CLI in the same run.
 //!
 //! Run: `eval "$(scripts/engines up)"; cargo bench --bench engine_lifecycle`.
-//! Without `SHIPCORE_ENGINE_A` it prints `SKIP: no engine` and exits.
+//! Without `SHIPCORE_ENGINE_A` it brings the test bed up (`scripts/engines
+//! up`), or stops naming why it cannot.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use shipcore::engine::{ContainerSpec, EngineBackend};
 use shipcore_docker::{DockerEngine, EngineTarget};
+use shipcore_workspace::provision;
 
 const COUNT: usize = 50;
 const IMAGE: &str = "shipcore/busybox:latest";
@@ -80,10 +82,8 @@ fn report(what: &str, d: Duration) {
 
 #[tokio::main]
 async fn main() {
-    let Ok(addr) = std::env::var("SHIPCORE_ENGINE_A") else {
-        println!("SKIP: no engine (SHIPCORE_ENGINE_A not set; eval \"$(scripts/engines up)\")");
-        return;
-    };
+    let bed = provision::needed("the test bed's engine A", provision::engines());
+    let addr = bed.get("SHIPCORE_ENGINE_A").unwrap_or_default().to_string();
     // `cargo bench` passes --bench; nothing else is read.
     let e = DockerEngine::new(&EngineTarget::new("a", addr.clone())).expect("valid address");
     e.ping().await.expect("engine A answers");

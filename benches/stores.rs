@@ -3,8 +3,9 @@
 //! second, listing 10,000 keys, change-stream latency, and shipd's cluster
 //! API over each (`GET /api/cluster/info` and a deploy on fake engines).
 //!
-//! `cargo bench --features etcd --bench stores` (with SHIPCORE_ETCD set by
-//! `eval "$(scripts/etcd up)"`); without etcd only the embedded column runs.
+//! `cargo bench --features etcd --bench stores` (etcd from SHIPCORE_ETCD,
+//! else brought up by `scripts/etcd up`); built without the `etcd` feature,
+//! only the embedded column runs.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -219,9 +220,10 @@ async fn measure(make: impl Fn(&str) -> Arc<dyn Store>, shared: bool) -> Figures
 
 #[cfg(feature = "etcd")]
 async fn etcd_figures() -> Option<Figures> {
-    let url = std::env::var("SHIPCORE_ETCD")
-        .ok()
-        .filter(|u| !u.is_empty())?;
+    let url = shipcore_workspace::provision::needed(
+        "the test bed's etcd",
+        shipcore_workspace::provision::etcd(),
+    );
     let run = format!(
         "bench-{}-{}",
         std::process::id(),
@@ -267,10 +269,11 @@ fn main() {
         .await;
         let etcd = etcd_figures().await;
         if etcd.is_none() {
-            println!("SKIP etcd: build with --features etcd and set SHIPCORE_ETCD (eval \"$(scripts/etcd up)\")");
+            println!("etcd left out: built without --features etcd");
         }
         let col = |f: &Option<Figures>, get: fn(&Figures) -> f64| {
-            f.as_ref().map_or("-".to_string(), |f| format!("{:.2}", get(f)))
+            f.as_ref()
+                .map_or("-".to_string(), |f| format!("{:.2}", get(f)))
         };
         let embedded = Some(embedded);
         println!("{:<44} {:>12} {:>12}", "", "embedded", "etcd (3)");
@@ -281,11 +284,19 @@ fn main() {
             ("change stream latency p99, ms", |f| f.stream_p99_ms),
             ("GET /api/cluster/info p50, ms", |f| f.info_p50_ms),
             ("GET /api/cluster/info p99, ms", |f| f.info_p99_ms),
-            ("POST /api/containers (fake engines) p50, ms", |f| f.deploy_p50_ms),
-            ("POST /api/containers (fake engines) p99, ms", |f| f.deploy_p99_ms),
+            ("POST /api/containers (fake engines) p50, ms", |f| {
+                f.deploy_p50_ms
+            }),
+            ("POST /api/containers (fake engines) p99, ms", |f| {
+                f.deploy_p99_ms
+            }),
         ];
         for (name, get) in rows {
-            println!("{name:<44} {:>12} {:>12}", col(&embedded, get), col(&etcd, get));
+            println!(
+                "{name:<44} {:>12} {:>12}",
+                col(&embedded, get),
+                col(&etcd, get)
+            );
         }
     });
 }

@@ -2,5 +2,6 @@
 //! realistic synthetic clusters and request mixes, so that the `place`
 //! example and the `placement` bench measure the same thing.
 
+pub mod provision;
 pub mod synth;
 pub mod wrk;
