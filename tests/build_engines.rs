@@ -20,43 +20,20 @@ use shipcore::store::MemoryStore;
 use support::http::{admin, api, Api};
 use support::*;
 
-fn code(v: &Value) -> u64 {
-    v["code"].as_u64().unwrap_or_default()
-}
-
-async fn post(api: &Api, path: &str, body: Value) -> Value {
-    let (s, v) = api
-        .call("POST", path, &admin(), Some(&body.to_string()))
-        .await;
-    assert_eq!((s, code(&v)), (200, 10000), "{path}: {v}");
-    v
-}
-
 /// Builds `project` as `tag`; the ended record and the time it took.
 async fn build(api: &Api, project: &str, tag: &str) -> (Value, Duration) {
     let started = Instant::now();
-    let v = post(
-        api,
-        "/api/project/build",
-        json!({"projectName": project, "operator": "root", "tag": tag}),
-    )
-    .await;
+    let v = api
+        .build_api(
+            "/api/project/build",
+            json!({"projectName": project, "operator": "root", "tag": tag}),
+        )
+        .await;
     let id = v["content"]["idStr"].as_str().unwrap().to_string();
     let mut seen = Vec::new();
     for _ in 0..1200 {
-        let (_, h) = api
-            .call(
-                "GET",
-                &format!("/api/project/buildHistory?projectName={project}&operator=admin"),
-                &admin(),
-                None,
-            )
-            .await;
-        let r = h["content"]
-            .as_array()
-            .and_then(|l| l.iter().find(|r| r["idStr"] == id.as_str()))
-            .cloned()
-            .unwrap();
+        let r = api.build_record(project, &id).await;
+        assert!(!r.is_null(), "build {id} is not listed");
         let status = r["status"].as_str().unwrap().to_string();
         if seen.last() != Some(&status) {
             seen.push(status.clone());
@@ -93,12 +70,12 @@ async fn a_project_builds_pushes_and_runs_on_another_engine() {
     let api = api(Arc::new(MemoryStore::new()), &a, &b, &unique("bld")).await;
     let marker = unique("built");
     let project = unique("web").to_lowercase().replace('_', "-");
-    post(&api, "/api/project/new", json!({"projectName": project})).await;
+    api.build_api("/api/project/new", json!({"projectName": project}))
+        .await;
     let dockerfile = format!("FROM {IMAGE}\nCOPY note.txt /note.txt\nRUN echo {marker} > /built.txt\nCMD [\"cat\", \"/built.txt\", \"/note.txt\"]\n");
     use base64::Engine as _;
     let note = base64::engine::general_purpose::STANDARD.encode("from the context\n");
-    post(
-        &api,
+    api.build_api(
         "/api/project/save",
         json!({
             "project": project, "Cluster": "default_cluster", "DefineDockerFileType": "define",
@@ -257,9 +234,9 @@ async fn a_project_builds_pushes_and_runs_on_another_engine() {
 async fn an_engine_error_and_the_linter_fail_builds_with_the_reason() {
     let Some((a, b)) = engines() else { return };
     let api = api(Arc::new(MemoryStore::new()), &a, &b, &unique("bldf")).await;
-    post(&api, "/api/project/new", json!({"projectName": "broken"})).await;
-    post(
-        &api,
+    api.build_api("/api/project/new", json!({"projectName": "broken"}))
+        .await;
+    api.build_api(
         "/api/project/save",
         json!({"project": "broken", "dockerfile": format!("FROM {IMAGE}\nRUNN echo nope\n")}),
     )
@@ -272,10 +249,9 @@ async fn an_engine_error_and_the_linter_fail_builds_with_the_reason() {
         "{text}"
     );
 
-    post(&api, "/api/project/new", json!({"projectName": "loose"})).await;
-    post(
-        &api,
-        "/api/project/save",
+    api.build_api("/api/project/new", json!({"projectName": "loose"}))
+        .await;
+    api.build_api("/api/project/save",
         json!({"project": "loose", "dockerfile": format!("FROM {IMAGE}\n"), "$$plugin": [{"name": "dockerfile-lint"}]}),
     )
     .await;

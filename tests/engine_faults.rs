@@ -352,35 +352,11 @@ async fn an_update_cut_off_by_a_frozen_engine_fails_clearly_and_ends_on_the_old_
     round.abort();
 }
 
-/// Calls the build API as the admin; the body, once its code says done.
-async fn build_call(
-    api: &support::http::Api,
-    path: &str,
-    body: serde_json::Value,
-) -> serde_json::Value {
-    let (s, v) = api
-        .call(
-            "POST",
-            path,
-            &support::http::admin(),
-            Some(&body.to_string()),
-        )
-        .await;
-    assert_eq!((s, v["code"].as_u64()), (200, Some(10000)), "{path}: {v}");
-    v
-}
-
 /// A build's record, once it has ended.
 async fn build_ended(api: &support::http::Api, project: &str, id: &str) -> serde_json::Value {
-    let path = format!("/api/project/buildHistory?projectName={project}&operator=admin");
     let began = Instant::now();
     loop {
-        let (_, h) = api.call("GET", &path, &support::http::admin(), None).await;
-        let r = h["content"]
-            .as_array()
-            .and_then(|l| l.iter().find(|r| r["idStr"] == id))
-            .cloned()
-            .unwrap_or_default();
+        let r = api.build_record(project, id).await;
         if ["succeeded", "failed", "cancelled"].contains(&r["status"].as_str().unwrap_or("")) {
             return r;
         }
@@ -413,14 +389,12 @@ async fn a_build_cut_off_by_a_frozen_engine_fails_clearly_and_leaks_nothing() {
     let _bg = api.cluster.start();
     healthy(&api.cluster, "b").await;
     let project = unique("bfault").to_lowercase().replace(['_', '.'], "-");
-    build_call(
-        &api,
+    api.build_api(
         "/api/project/new",
         serde_json::json!({"projectName": project}),
     )
     .await;
-    build_call(
-        &api,
+    api.build_api(
         "/api/project/save",
         serde_json::json!({
             "project": project, "Cluster": "default_cluster", "DefineDockerFileType": "define",
@@ -440,12 +414,12 @@ async fn a_build_cut_off_by_a_frozen_engine_fails_clearly_and_leaks_nothing() {
     let build = |tag: &'static str| {
         let (api, project) = (&api, project.clone());
         async move {
-            let v = build_call(
-                api,
-                "/api/project/build",
-                serde_json::json!({"projectName": project, "operator": "root", "tag": tag}),
-            )
-            .await;
+            let v = api
+                .build_api(
+                    "/api/project/build",
+                    serde_json::json!({"projectName": project, "operator": "root", "tag": tag}),
+                )
+                .await;
             v["content"]["idStr"].as_str().unwrap().to_string()
         }
     };

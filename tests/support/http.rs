@@ -114,6 +114,28 @@ impl Drop for Api {
 }
 
 impl Api {
+    /// A `POST` to the build API (seed 002) as the admin that must answer
+    /// 200 with `code` 10000; its body.
+    pub async fn build_api(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let (s, v) = self
+            .call("POST", path, &admin(), Some(&body.to_string()))
+            .await;
+        assert_eq!((s, v["code"].as_u64()), (200, Some(10000)), "{path}: {v}");
+        v
+    }
+
+    /// Build `id` of `project` as its history lists it (`null` until it
+    /// does).
+    pub async fn build_record(&self, project: &str, id: &str) -> serde_json::Value {
+        let path = format!("/api/project/buildHistory?projectName={project}&operator=admin");
+        let (_, h) = self.call("GET", &path, &admin(), None).await;
+        h["content"]
+            .as_array()
+            .and_then(|l| l.iter().find(|r| r["idStr"] == id))
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// Makes a call; returns the status and the body (JSON when it parses,
     /// else a JSON string of the text).
     pub async fn call(
