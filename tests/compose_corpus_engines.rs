@@ -37,13 +37,61 @@ use support::IMAGE;
 
 const SHIM: &str = "shipcore/corpus-shim:latest";
 
+/// How long one `docker` or `docker-compose` call of this test may take:
+/// an engine that does not answer within it stops the test, naming the
+/// call, instead of holding the run until CI's limit.
+const CALL_LIMIT: &str = "120";
+
+/// `program` under `timeout` (SIGTERM after `limit` seconds, SIGKILL 5 s
+/// on); run it with [`finish`].
+fn timed(limit: &str, program: &str) -> Command {
+    let mut cmd = Command::new("timeout");
+    cmd.args(["-k", "5", limit, program]);
+    cmd
+}
+
+/// Runs a [`timed`] command; one that ran out of its time stops the test.
+fn finish(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    // timeout's own statuses: 124 after SIGTERM, 137 after SIGKILL.
+    if matches!(out.status.code(), Some(124 | 137)) {
+        let words: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        panic!(
+            "`{}` did not finish within {} s: its engine stopped answering",
+            words[3..].join(" "),
+            words[2]
+        );
+    }
+    out
+}
+
 fn docker(host: &str, args: &[&str]) -> std::process::Output {
-    Command::new("docker")
-        .arg("-H")
-        .arg(host)
-        .args(args)
-        .output()
-        .unwrap()
+    finish(timed(CALL_LIMIT, "docker").arg("-H").arg(host).args(args))
+}
+
+/// One line of progress on the test's standard error, past the harness's
+/// capture: a CI log shows how far a long run got.
+fn progress(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "compose corpus: {line}");
+}
+
+/// A call to shipd that must answer within a minute (every handler has
+/// its own limits; one that does not answer is a failure to name, not a
+/// hang).
+async fn call(api: &Api, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+    match tokio::time::timeout(
+        Duration::from_secs(60),
+        api.call(method, path, &admin(), body),
+    )
+    .await
+    {
+        Ok(answer) => answer,
+        Err(_) => panic!("shipd did not answer {method} {path} within 60 s"),
+    }
 }
 
 /// The programs a command runs: its first word, and in a shell script
@@ -371,14 +419,15 @@ fn expected_counts(expect: &Value) -> BTreeMap<String, u64> {
 }
 
 fn down(dir: &Path, project: &str, host: &str, env: &BTreeMap<String, String>) {
-    let _ = Command::new("docker-compose")
-        .args(["-p", project, "down", "-v", "--remove-orphans", "-t", "1"])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DOCKER_HOST", host)
-        .envs(env)
-        .current_dir(dir)
-        .output();
+    finish(
+        timed(CALL_LIMIT, "docker-compose")
+            .args(["-p", project, "down", "-v", "--remove-orphans", "-t", "1"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DOCKER_HOST", host)
+            .envs(env)
+            .current_dir(dir),
+    );
 }
 
 /// What docker-compose made of a file.
@@ -410,17 +459,15 @@ impl ComposeRun {
             args.extend(["--profile".to_string(), p.clone()]);
         }
         args.extend(extra.iter().map(|a| a.to_string()));
-        Command::new("timeout")
-            .arg("240")
-            .arg("docker-compose")
-            .args(&args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("DOCKER_HOST", &self.host)
-            .envs(&self.env)
-            .current_dir(&self.dir)
-            .output()
-            .unwrap()
+        finish(
+            timed("240", "docker-compose")
+                .args(&args)
+                .env_clear()
+                .env("PATH", std::env::var("PATH").unwrap_or_default())
+                .env("DOCKER_HOST", &self.host)
+                .envs(&self.env)
+                .current_dir(&self.dir),
+        )
     }
 
     /// `up -d`, what it made, then `down -v`.
@@ -464,7 +511,7 @@ struct Shipd {
 
 async fn shipd_run(api: &Api, project: &str, host: &str, body: String) -> Shipd {
     let started = Instant::now();
-    let (status, created) = api.call("POST", "/projects/", &admin(), Some(&body)).await;
+    let (status, created) = call(api, "POST", "/projects/", Some(&body)).await;
     let view = if status == 201 {
         wait_settled(api, project, Duration::from_secs(240)).await
     } else {
@@ -491,9 +538,7 @@ async fn shipd_run(api: &Api, project: &str, host: &str, body: String) -> Shipd 
 async fn wait_settled(api: &Api, name: &str, limit: Duration) -> Value {
     let start = Instant::now();
     loop {
-        let (status, view) = api
-            .call("GET", &format!("/projects/{name}"), &admin(), None)
-            .await;
+        let (status, view) = call(api, "GET", &format!("/projects/{name}"), None).await;
         let state = view["current_state"]
             .as_str()
             .unwrap_or_default()
@@ -572,8 +617,28 @@ async fn corpus_runs_through_post_projects_as_docker_compose_runs_it() {
     let mut left_out = Vec::new();
     let mut newer_syntax = Vec::new();
     let mut failures = Vec::new();
+    // The whole run's budget (about 12 min here): a run past it has
+    // engines in trouble, and stops with what it found instead of running
+    // into CI's limit one bounded wait at a time.
+    let budget = Duration::from_secs(
+        std::env::var("SHIPCORE_CORPUS_BUDGET")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1800),
+    );
+    let run_started = Instant::now();
     for (i, (yml, expect, env, extras, src, model)) in files.iter().enumerate() {
         let fixture = corpus::fixture_name(yml);
+        if run_started.elapsed() > budget {
+            failures.push(format!(
+                "the run took over {} s (SHIPCORE_CORPUS_BUDGET): stopped before {fixture}, {} of {} files done",
+                budget.as_secs(),
+                i,
+                files.len()
+            ));
+            break;
+        }
+        let file_started = Instant::now();
         let project = format!("corpus{i:02}");
         // External networks are the engine's: made before, as their users
         // make them.
@@ -678,16 +743,11 @@ async fn corpus_runs_through_post_projects_as_docker_compose_runs_it() {
                         format!("; not running under either: {theirs_bad:?} / {ours_bad:?}")
                     }
                 );
-                compared.push(fixture);
+                compared.push(fixture.clone());
             }
-            let _ = api
-                .call(
-                    "DELETE",
-                    &format!("/projects/{project}?force=true&v=true"),
-                    &admin(),
-                    None,
-                )
-                .await;
+            let path = format!("/projects/{project}?force=true&v=true");
+            let (status, _) = call(&api, "DELETE", &path, None).await;
+            assert!(status < 300, "DELETE {path}: {status}");
             let _ = std::fs::remove_dir_all(format!("/var/lib/shipcore/projects/{project}"));
         }
         for n in &external {
@@ -695,6 +755,13 @@ async fn corpus_runs_through_post_projects_as_docker_compose_runs_it() {
                 docker(host, &["network", "rm", n]);
             }
         }
+        progress(&format!(
+            "{}/{} {fixture} in {:.1} s ({:.0} s so far)",
+            i + 1,
+            files.len(),
+            file_started.elapsed().as_secs_f64(),
+            run_started.elapsed().as_secs_f64()
+        ));
     }
     for host in [&a, &b] {
         if std::env::var("SHIPCORE_CORPUS_KEEP").is_ok() {
