@@ -74,9 +74,13 @@ fn start(dir: &Path, engine: &str, http: u16, tls: u16) -> Shipd {
     let deadline = Instant::now() + Duration::from_secs(60);
     let url = format!("http://127.0.0.1:{http}/api/engines");
     loop {
-        let out = run("curl", &["-sf", "-u", &format!("admin:{PASSWORD}"), &url], &[]);
-        let healthy = out.status.success()
-            && String::from_utf8_lossy(&out.stdout).contains("\"healthy\"");
+        let out = run(
+            "curl",
+            &["-sf", "-u", &format!("admin:{PASSWORD}"), &url],
+            &[],
+        );
+        let healthy =
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("\"healthy\"");
         if healthy {
             return shipd;
         }
@@ -96,7 +100,11 @@ fn certs(dir: &Path, http: u16) -> PathBuf {
     let url = format!("http://127.0.0.1:{http}/clusters/benchep/certs");
     let body = ok(
         "GET certs",
-        run("curl", &["-sf", "-u", &format!("admin:{PASSWORD}"), &url], &[]),
+        run(
+            "curl",
+            &["-sf", "-u", &format!("admin:{PASSWORD}"), &url],
+            &[],
+        ),
     );
     let set: serde_json::Value = serde_json::from_str(&body).expect("the certs as JSON");
     let path = dir.join("certs");
@@ -158,7 +166,10 @@ fn main() {
         ("DOCKER_CONFIG", config.clone()),
     ];
     let direct = vec![("DOCKER_HOST", engine.clone()), ("DOCKER_CONFIG", config)];
-    let sides = [("cluster endpoint", &endpoint), ("engine A directly", &direct)];
+    let sides = [
+        ("cluster endpoint", &endpoint),
+        ("engine A directly", &direct),
+    ];
     let tag = std::process::id();
     // A warm-up of each (the image's layers in the page cache, the CLI's
     // first connection).
