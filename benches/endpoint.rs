@@ -12,100 +12,18 @@
 //! 31: the engine's own times spread over ±25%) sets the rounds.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use shipcore_workspace::provision;
+use shipcore_workspace::process::{
+    alternate, engine_a, free_port, median, ok, report, rounds, run, Shipd,
+};
 
 const IMAGE: &str = "shipcore/busybox:latest";
-const PASSWORD: &str = "bench-endpoint-password";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-fn run(program: &str, args: &[&str], env: &[(&str, String)]) -> Output {
-    Command::new("timeout")
-        .args(["-k", "5", "60", program])
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .output()
-        .expect("the command runs")
-}
-
-fn ok(what: &str, out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "{what}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// shipd as a process, killed when dropped.
-struct Shipd(Child);
-
-impl Drop for Shipd {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// shipd (this build's release binary) with engine A as its local engine,
-/// its cluster endpoint on `tls`; once it answers.
-fn start(dir: &Path, engine: &str, http: u16, tls: u16) -> Shipd {
-    let log = std::fs::File::create(dir.join("shipd.log")).expect("the log file");
-    let child = Command::new(env!("CARGO_BIN_EXE_shipd"))
-        .args(["--listen", &format!("127.0.0.1:{http}")])
-        .args(["--tls-listen", &format!("127.0.0.1:{tls}")])
-        .args(["--data", &dir.join("data").to_string_lossy()])
-        .args(["--cluster", "benchep"])
-        .env("SHIPD_ADMIN_PASSWORD", PASSWORD)
-        .env("DOCKER_HOST", engine)
-        .stdout(Stdio::from(log.try_clone().expect("the log file")))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("shipd starts");
-    let mut shipd = Shipd(child);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let url = format!("http://127.0.0.1:{http}/api/engines");
-    loop {
-        let out = run(
-            "curl",
-            &["-sf", "-u", &format!("admin:{PASSWORD}"), &url],
-            &[],
-        );
-        let healthy =
-            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("\"healthy\"");
-        if healthy {
-            return shipd;
-        }
-        let exited = shipd.0.try_wait().ok().flatten();
-        assert!(
-            exited.is_none() && Instant::now() < deadline,
-            "shipd did not come up with a healthy engine ({exited:?}): {}",
-            std::fs::read_to_string(dir.join("shipd.log")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 /// The cluster's client certificates (`GET /clusters/NAME/certs`, as the
 /// seed's users fetch them) written as a DOCKER_CERT_PATH.
-fn certs(dir: &Path, http: u16) -> PathBuf {
-    let url = format!("http://127.0.0.1:{http}/clusters/benchep/certs");
-    let body = ok(
-        "GET certs",
-        run(
-            "curl",
-            &["-sf", "-u", &format!("admin:{PASSWORD}"), &url],
-            &[],
-        ),
-    );
+fn certs(dir: &Path, shipd: &Shipd) -> PathBuf {
+    let body = ok("GET certs", shipd.curl(&["/clusters/benchep/certs"]));
     let set: serde_json::Value = serde_json::from_str(&body).expect("the certs as JSON");
     let path = dir.join("certs");
     std::fs::create_dir_all(&path).expect("the certs folder");
@@ -132,30 +50,23 @@ fn once(env: &[(&str, String)], name: &str) -> Duration {
     took
 }
 
-fn median(mut t: Vec<Duration>) -> Duration {
-    t.sort();
-    t[t.len() / 2]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.0} ms", d.as_secs_f64() * 1e3)
-}
-
 fn main() {
-    let bed = provision::needed("the test bed's engines", provision::engines());
-    let engine = bed
-        .get("SHIPCORE_ENGINE_A")
-        .expect("engines() names engine A")
-        .to_string();
-    let rounds: usize = std::env::var("SHIPCORE_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(31)
-        .max(1);
+    let engine = engine_a();
+    let rounds = rounds(31);
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let (http, tls) = (free_port(), free_port());
-    let _shipd = start(dir.path(), &engine, http, tls);
-    let certs = certs(dir.path(), http);
+    let tls = free_port();
+    let shipd = Shipd::start(
+        env!("CARGO_BIN_EXE_shipd"),
+        dir.path(),
+        &engine,
+        &[
+            "--tls-listen",
+            &format!("127.0.0.1:{tls}"),
+            "--cluster",
+            "benchep",
+        ],
+    );
+    let certs = certs(dir.path(), &shipd);
     let config = dir.path().join("docker-config");
     std::fs::create_dir_all(&config).expect("a docker config folder");
     let config = config.to_string_lossy().into_owned();
@@ -176,24 +87,13 @@ fn main() {
     for (i, (_, env)) in sides.iter().enumerate() {
         once(env, &format!("bench-ep-warm{i}-{tag}"));
     }
-    let mut times = [Vec::new(), Vec::new()];
-    for round in 0..rounds {
-        // Each goes first in every other round.
-        for k in 0..2 {
-            let i = (round + k) % 2;
-            times[i].push(once(sides[i].1, &format!("bench-ep-{i}-{round}-{tag}")));
-        }
-    }
+    let times = alternate(rounds, |side, round| {
+        once(sides[side].1, &format!("bench-ep-{side}-{round}-{tag}"))
+    });
     println!("docker run -d -m 16m {IMAGE} true, {rounds} rounds alternating (the stock docker CLI, Docker 20.10):");
     for (i, (what, _)) in sides.iter().enumerate() {
-        let t = &times[i];
-        println!(
-            "  {what:<20} median {:>7}  (min {}, max {})",
-            ms(median(t.clone())),
-            ms(*t.iter().min().expect("a run")),
-            ms(*t.iter().max().expect("a run"))
-        );
+        report(what, &times[i]);
     }
-    let ratio = median(times[0].clone()).as_secs_f64() / median(times[1].clone()).as_secs_f64();
-    println!("  endpoint / engine    {ratio:.2}x  (target <= 1.05x)");
+    let ratio = median(&times[0]).as_secs_f64() / median(&times[1]).as_secs_f64();
+    println!("  endpoint / engine      {ratio:.2}x  (target <= 1.05x)");
 }
